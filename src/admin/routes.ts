@@ -1,0 +1,98 @@
+import { Hono, type Context } from "hono";
+import type { z } from "zod";
+import { describeIssues, loadConfig } from "../config/load";
+import type { Reason } from "../errors/catalogue";
+import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
+import { secretsEqual } from "../keys/crypto";
+import { listKeys } from "../keys/store";
+import { publicView } from "../keys/record";
+import type { Bindings } from "../pipeline/context";
+import { CreateKeyBody, CreatePairBody, RotateBody } from "./bodies";
+import { openApiDocument } from "./openapi";
+import { AdminError, createKey, createPair, DEFAULT_GRACE_SECONDS, deleteKey, findKey, keyUsage, revokeKey, rotateKey, type Services } from "./service";
+
+type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
+
+const fail = (reason: Reason, message?: string) => renderError(reason, DEFAULT_ERROR_CONTEXT, { message });
+
+async function readBody<S extends z.ZodType>(c: Context<AdminEnv>, schema: S, optional = false): Promise<z.output<S>> {
+	const text = await c.req.text();
+	let json: unknown = {};
+	if (text.trim() !== "" || !optional) {
+		try {
+			json = JSON.parse(text);
+		} catch {
+			throw new AdminError("invalid_request", "body: expected a JSON object");
+		}
+	}
+	const parsed = schema.safeParse(json);
+	if (!parsed.success) throw new AdminError("invalid_request", describeIssues(parsed.error));
+	return parsed.data;
+}
+
+export const adminApp = new Hono<AdminEnv>();
+
+/**
+ * Admin auth: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. With no
+ * ADMIN_TOKEN configured the admin API is closed (503), never open.
+ */
+adminApp.use("*", async (c, next) => {
+	const expected = c.env.ADMIN_TOKEN;
+	if (!expected) {
+		console.error(JSON.stringify({ event: "secret_missing", name: "ADMIN_TOKEN" }));
+		return fail("secret_missing");
+	}
+	const header = c.req.header("Authorization") ?? "";
+	const match = /^Bearer +(\S+)$/i.exec(header);
+	if (!match || !(await secretsEqual(match[1]!, expected))) return fail("admin_unauthorized");
+	const config = loadConfig(c.env);
+	if (!config.ok) return fail("config_invalid");
+	c.set("services", { kv: c.env.KEYS, keyState: c.env.KEY_STATE, config: config.value });
+	await next();
+});
+
+adminApp.get("/openapi.json", (c) => c.json(openApiDocument));
+
+adminApp.post("/keys", async (c) => {
+	const created = await createKey(c.var.services, await readBody(c, CreateKeyBody));
+	return c.json({ ...created.record, key: created.key }, 201);
+});
+
+adminApp.post("/key-pairs", async (c) => {
+	const { publishable, secret } = await createPair(c.var.services, await readBody(c, CreatePairBody));
+	return c.json({ publishable: { ...publishable.record, key: publishable.key }, secret: { ...secret.record, key: secret.key } }, 201);
+});
+
+adminApp.get("/keys", async (c) => {
+	const api = c.req.query("api");
+	if (api !== undefined && !c.var.services.config.apis.some((a) => a.name === api)) {
+		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);
+	}
+	const page = await listKeys(c.env.KEYS, api, c.req.query("cursor") || undefined);
+	return c.json({ data: page.data.map(publicView), cursor: page.cursor });
+});
+
+adminApp.get("/keys/:id", async (c) => c.json(publicView(await findKey(c.var.services, c.req.param("id")))));
+
+adminApp.get("/keys/:id/usage", async (c) => c.json(await keyUsage(c.var.services, c.req.param("id"))));
+
+adminApp.post("/keys/:id/revoke", async (c) => c.json(await revokeKey(c.var.services, c.req.param("id"))));
+
+adminApp.post("/keys/:id/rotate", async (c) => {
+	const body = await readBody(c, RotateBody, true);
+	const { created, previous } = await rotateKey(c.var.services, c.req.param("id"), body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
+	return c.json({ ...created.record, key: created.key, previous }, 201);
+});
+
+adminApp.delete("/keys/:id", async (c) => {
+	await deleteKey(c.var.services, c.req.param("id"));
+	return c.body(null, 204);
+});
+
+adminApp.all("*", () => fail("not_found"));
+
+adminApp.onError((err) => {
+	if (err instanceof AdminError) return fail(err.reason, err.message);
+	console.error(JSON.stringify({ event: "internal_error", area: "admin", error: String(err) }));
+	return fail("internal_error");
+});

@@ -1,0 +1,49 @@
+import type { RouteRule } from "./schema";
+
+export interface CompiledRoute {
+	methods?: ReadonlySet<string>;
+	segments: string[];
+	public: boolean;
+	scopes: string[];
+	pattern: string;
+}
+
+export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
+	return rules.map((r) => ({
+		methods: r.methods ? new Set(r.methods) : undefined,
+		segments: splitPath(r.path),
+		public: r.public,
+		scopes: r.scopes,
+		pattern: r.path,
+	}));
+}
+
+function splitPath(path: string): string[] {
+	return path.split("/").filter((s, i) => i > 0 || s !== "");
+}
+
+/**
+ * Matches a pattern against a path segment by segment: `*` is exactly one segment, `**`
+ * is the rest (zero or more segments), anything else is literal. Segments are compared
+ * as they arrive (still percent-encoded), so `%2F` never splits a segment: a path only
+ * matches a rule when the origin will see the same segments.
+ */
+export function matchPath(segments: string[], path: string[]): boolean {
+	for (let i = 0; i < segments.length; i++) {
+		const s = segments[i]!;
+		if (s === "**") return true;
+		if (i >= path.length) return false;
+		if (s !== "*" && s !== path[i]) return false;
+	}
+	return segments.length === path.length;
+}
+
+/** The first rule that covers this method and path, or undefined. */
+export function findRoute(table: CompiledRoute[], method: string, path: string): CompiledRoute | undefined {
+	const parts = splitPath(path);
+	for (const r of table) {
+		if (r.methods && !r.methods.has(method)) continue;
+		if (matchPath(r.segments, parts)) return r;
+	}
+	return undefined;
+}

@@ -1,0 +1,141 @@
+/**
+ * The error catalogue. Inside, the pipeline reports a precise `Reason`; outside, a
+ * client only ever sees the documented public code it maps to. Unknown, deleted,
+ * other-API and bad-checksum keys therefore answer identically, so the answers cannot
+ * be used to enumerate keys.
+ */
+
+export type Reason =
+	// 401 missing_api_key
+	| "no_credential"
+	// 401 invalid_api_key
+	| "wrong_scheme"
+	| "malformed_key"
+	| "unknown_key_type"
+	| "unknown_key"
+	| "deleted_key"
+	| "wrong_api"
+	| "wrong_environment"
+	// 401 expired_api_key
+	| "revoked"
+	| "expired"
+	| "grace_ended"
+	// 403 insufficient_permissions
+	| "missing_scope"
+	| "read_only_key"
+	| "ip_not_allowed"
+	| "route_denied"
+	// 429
+	| "rate_limited"
+	// 502
+	| "origin_unreachable"
+	// 503: fail closed
+	| "config_invalid"
+	| "secret_missing"
+	| "kv_failed"
+	| "limiter_failed"
+	| "internal_error"
+	// 404: no configured API serves this host and path
+	| "no_api"
+	// admin API
+	| "admin_unauthorized"
+	| "invalid_request"
+	| "key_not_found"
+	| "key_conflict"
+	| "not_found"
+	| "method_not_allowed";
+
+export type PublicCode =
+	| "missing_api_key"
+	| "invalid_api_key"
+	| "expired_api_key"
+	| "insufficient_permissions"
+	| "rate_limit_exceeded"
+	| "origin_unavailable"
+	| "gateway_unavailable"
+	| "not_found"
+	| "invalid_admin_token"
+	| "invalid_request"
+	| "key_not_found"
+	| "conflict"
+	| "method_not_allowed";
+
+export interface CatalogueEntry {
+	status: number;
+	code: PublicCode;
+	message: string;
+}
+
+const ENTRIES: Record<PublicCode, Omit<CatalogueEntry, "code">> = {
+	missing_api_key: { status: 401, message: "No API key provided in the Authorization header." },
+	invalid_api_key: { status: 401, message: "The API key provided is invalid." },
+	expired_api_key: { status: 401, message: "The API key provided has expired or has been revoked." },
+	insufficient_permissions: { status: 403, message: "The API key does not have permission to perform this action." },
+	rate_limit_exceeded: { status: 429, message: "Rate limit exceeded. Try again in {retryAfter} seconds." },
+	origin_unavailable: { status: 502, message: "The upstream service could not be reached." },
+	gateway_unavailable: { status: 503, message: "The gateway cannot verify requests right now. Try again shortly." },
+	not_found: { status: 404, message: "Not found." },
+	invalid_admin_token: { status: 401, message: "A valid admin token is required." },
+	invalid_request: { status: 400, message: "The request is invalid." },
+	key_not_found: { status: 404, message: "No key with this id exists." },
+	conflict: { status: 409, message: "The key is not in a state that allows this." },
+	method_not_allowed: { status: 405, message: "Method not allowed." },
+};
+
+/** The one exhaustive mapping from internal reason to public code. */
+export function publicCode(reason: Reason): PublicCode {
+	switch (reason) {
+		case "no_credential":
+			return "missing_api_key";
+		case "wrong_scheme":
+		case "malformed_key":
+		case "unknown_key_type":
+		case "unknown_key":
+		case "deleted_key":
+		case "wrong_api":
+		case "wrong_environment":
+			return "invalid_api_key";
+		case "revoked":
+		case "expired":
+		case "grace_ended":
+			return "expired_api_key";
+		case "missing_scope":
+		case "read_only_key":
+		case "ip_not_allowed":
+		case "route_denied":
+			return "insufficient_permissions";
+		case "rate_limited":
+			return "rate_limit_exceeded";
+		case "origin_unreachable":
+			return "origin_unavailable";
+		case "config_invalid":
+		case "secret_missing":
+		case "kv_failed":
+		case "limiter_failed":
+		case "internal_error":
+			return "gateway_unavailable";
+		case "no_api":
+		case "not_found":
+			return "not_found";
+		case "admin_unauthorized":
+			return "invalid_admin_token";
+		case "invalid_request":
+			return "invalid_request";
+		case "key_not_found":
+			return "key_not_found";
+		case "key_conflict":
+			return "conflict";
+		case "method_not_allowed":
+			return "method_not_allowed";
+		default: {
+			const unreachable: never = reason;
+			throw new Error(`unmapped reason ${String(unreachable)}`);
+		}
+	}
+}
+
+export function catalogueEntry(code: PublicCode): CatalogueEntry {
+	return { code, ...ENTRIES[code] };
+}
+
+export const ALL_PUBLIC_CODES = Object.keys(ENTRIES) as PublicCode[];

@@ -1,0 +1,57 @@
+import type { KeyRecord, StoredKey } from "./record";
+
+/**
+ * Workers KV layout (see README "Storage schema"):
+ *   hash:<sha256 hex>   -> StoredKey JSON   the hot path: O(1) lookup from the presented key
+ *   id:<key id>         -> StoredKey JSON   the admin API: lookup by id
+ *   api:<api>:<key id>  -> ""               index for listing one API's keys
+ * Only hashes are ever written; a plaintext key never reaches KV.
+ */
+export const kvKey = {
+	byHash: (hash: string) => `hash:${hash}`,
+	byId: (id: string) => `id:${id}`,
+	index: (api: string, id: string) => `api:${api}:${id}`,
+};
+
+export async function putKey(kv: KVNamespace, key: StoredKey): Promise<void> {
+	const value = JSON.stringify(key);
+	// The id entry is written first: it is what the admin API retries from if a later write fails.
+	await kv.put(kvKey.byId(key.id), value);
+	await Promise.all([kv.put(kvKey.byHash(key.hash), value), kv.put(kvKey.index(key.api, key.id), "")]);
+}
+
+export async function removeKey(kv: KVNamespace, key: StoredKey): Promise<void> {
+	await Promise.all([kv.delete(kvKey.byHash(key.hash)), kv.delete(kvKey.index(key.api, key.id))]);
+	await kv.delete(kvKey.byId(key.id));
+}
+
+export function getById(kv: KVNamespace, id: string): Promise<StoredKey | null> {
+	return kv.get<StoredKey>(kvKey.byId(id), "json");
+}
+
+/**
+ * The hot-path read. `cacheTtl` lets the edge serve it from its cache for 60 s: safe,
+ * because what can change about a key later (revocation, rotation, deletion) is decided
+ * by its Durable Object, not by this record.
+ */
+export function getByHash(kv: KVNamespace, hash: string): Promise<StoredKey | null> {
+	return kv.get<StoredKey>(kvKey.byHash(hash), { type: "json", cacheTtl: 60 });
+}
+
+export interface KeyPage {
+	data: StoredKey[];
+	cursor: string | null;
+}
+
+export async function listKeys(kv: KVNamespace, api: string | undefined, cursor: string | undefined, limit = 50): Promise<KeyPage> {
+	const prefix = api ? `api:${api}:` : "id:";
+	const page = await kv.list({ prefix, cursor, limit });
+	const ids = page.keys.map((k) => k.name.slice(prefix.length));
+	const records = await Promise.all(ids.map((id) => getById(kv, id)));
+	return {
+		data: records.filter((r): r is StoredKey => r !== null),
+		cursor: page.list_complete ? null : page.cursor,
+	};
+}
+
+export type { KeyRecord };

@@ -1,0 +1,80 @@
+/**
+ * Rate-limit arithmetic, pure so it can be tested without a Durable Object.
+ *
+ * Two fixed windows are kept per key: the `limit` per `window` seconds (aligned to the
+ * Unix epoch, so every location computes the same reset time) and `burst` per calendar
+ * second. A request passes only if both have room for its cost; a refused request
+ * consumes nothing. Fixed windows let a client spend up to 2 x limit across one window
+ * boundary; the trade is O(1) state and a reset time the client can rely on.
+ */
+
+export interface LimitSpec {
+	/** Requests per window, or null for no window limit. */
+	limit: number | null;
+	window: number;
+	burst: number;
+	/** How much of the budget this request spends. */
+	cost: number;
+}
+
+export interface Counters {
+	windowStart: number; // Unix seconds
+	windowCount: number;
+	second: number; // Unix seconds
+	secondCount: number;
+}
+
+export interface RateInfo {
+	/** The limit the X-RateLimit-* headers describe: the window's, or the burst's when the window is unlimited. */
+	limit: number;
+	remaining: number;
+	/** Unix seconds at which `remaining` is restored. */
+	reset: number;
+	window: { limit: number; window: number; remaining: number; reset: number } | null;
+	burst: { limit: number; remaining: number; reset: number };
+}
+
+export type Decision =
+	| { ok: true; counters: Counters; rate: RateInfo }
+	| { ok: false; rate: RateInfo; retryAfter: number };
+
+export const EMPTY_COUNTERS: Counters = { windowStart: 0, windowCount: 0, second: 0, secondCount: 0 };
+
+function info(spec: LimitSpec, c: Counters): RateInfo {
+	const burst = { limit: spec.burst, remaining: Math.max(0, spec.burst - c.secondCount), reset: c.second + 1 };
+	const window =
+		spec.limit === null
+			? null
+			: {
+					limit: spec.limit,
+					window: spec.window,
+					remaining: Math.max(0, spec.limit - c.windowCount),
+					reset: c.windowStart + spec.window,
+				};
+	const main = window ?? burst;
+	return { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst };
+}
+
+/** Decides one request at `nowMs`, returning the counters to store when it passes. */
+export function decide(spec: LimitSpec, previous: Counters, nowMs: number): Decision {
+	const nowSec = Math.floor(nowMs / 1000);
+	const windowStart = nowSec - (nowSec % spec.window);
+	const current: Counters = {
+		windowStart,
+		windowCount: previous.windowStart === windowStart ? previous.windowCount : 0,
+		second: nowSec,
+		secondCount: previous.second === nowSec ? previous.secondCount : 0,
+	};
+	if (spec.limit !== null && current.windowCount + spec.cost > spec.limit) {
+		return { ok: false, rate: info(spec, current), retryAfter: Math.max(1, windowStart + spec.window - nowSec) };
+	}
+	if (current.secondCount + spec.cost > spec.burst) {
+		return { ok: false, rate: info(spec, current), retryAfter: 1 };
+	}
+	const next: Counters = {
+		...current,
+		windowCount: current.windowCount + spec.cost,
+		secondCount: current.secondCount + spec.cost,
+	};
+	return { ok: true, counters: next, rate: info(spec, next) };
+}

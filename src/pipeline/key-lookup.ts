@@ -1,0 +1,49 @@
+import type { MiddlewareHandler } from "hono";
+import type { CompiledApi } from "../config/load";
+import type { Reason } from "../errors/catalogue";
+import { keyCache } from "../keys/cache";
+import { sha256Hex } from "../keys/crypto";
+import type { StoredKey } from "../keys/record";
+import { getByHash } from "../keys/store";
+import { withTimeout } from "../util/timeout";
+import { reject, type GatewayEnv } from "./context";
+
+/** Bounded wait for KV: past this keygate answers 503 rather than hold the client. */
+export const KV_TIMEOUT_MS = 2_000;
+
+export type LookupResult = { ok: true; key: StoredKey } | { ok: false; reason: Reason };
+
+/** What the record alone says about the key here, at `now`. The Durable Object has the last word after this. */
+export function checkRecord(key: StoredKey, api: CompiledApi, host: string, now: number): Reason | undefined {
+	if (key.api !== api.name) return "wrong_api";
+	const env = api.environments[key.environment];
+	if (!env) return "wrong_environment";
+	if (env.hosts && !env.hosts.includes(host)) return "wrong_environment";
+	if (key.revokedAt !== null) return "revoked";
+	if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) return "expired";
+	if (key.graceEndsAt !== null && Date.parse(key.graceEndsAt) <= now) return "grace_ended";
+	return undefined;
+}
+
+/** Stage: key record (isolate cache, then KV; misses cached too), then its state. */
+export const keyLookup: MiddlewareHandler<GatewayEnv> = async (c, next) => {
+	const hash = await sha256Hex(c.var.credential.plaintext);
+	const now = Date.now();
+	let key = keyCache.get(hash, now);
+	if (key === undefined) {
+		try {
+			key = await withTimeout(getByHash(c.env.KEYS, hash), KV_TIMEOUT_MS, "KV read");
+		} catch (e) {
+			console.error(JSON.stringify({ event: "kv_failed", error: String(e) }));
+			return reject(c, "kv_failed");
+		}
+		keyCache.set(hash, key, now);
+	}
+	if (key === null) return reject(c, "unknown_key");
+	const dead = keyCache.deadState(key.id);
+	if (dead) return reject(c, dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended");
+	const reason = checkRecord(key, c.var.api, new URL(c.req.url).hostname, now);
+	if (reason) return reject(c, reason);
+	c.set("key", key);
+	await next();
+};

@@ -1,0 +1,94 @@
+import type { MiddlewareHandler } from "hono";
+import { hmacHex } from "../keys/crypto";
+import type { StoredKey } from "../keys/record";
+import { reject, type GatewayContext, type GatewayEnv } from "./context";
+import { credentialHeaders } from "./credential";
+import { rateLimitHeaders } from "./rate-limit";
+
+/** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+export const IDENTITY_PREFIX = "x-keygate-";
+
+/** Removes hop-by-hop fields, including any the Connection header names. */
+export function stripHopByHop(headers: Headers): void {
+	const listed = headers.get("Connection");
+	if (listed) for (const name of listed.split(",")) if (name.trim()) headers.delete(name.trim());
+	for (const name of HOP_BY_HOP) headers.delete(name);
+}
+
+/** The message the origin recomputes to verify X-Keygate-Signature (README "Verifying identity headers"). */
+export function signedMessage(t: number, method: string, pathAndQuery: string, identity: Record<string, string>): string {
+	return ["v1", t, method, pathAndQuery, identity["X-Keygate-Key-Id"], identity["X-Keygate-Environment"], identity["X-Keygate-Scopes"], identity["X-Keygate-Owner"]].join("\n");
+}
+
+export function identityHeaders(key: StoredKey): Record<string, string> {
+	return {
+		"X-Keygate-Key-Id": key.id,
+		"X-Keygate-Environment": key.environment,
+		"X-Keygate-Scopes": key.scopes.join(","),
+		"X-Keygate-Owner": key.owner ?? "",
+	};
+}
+
+function originUrl(base: string, incoming: URL): URL {
+	const target = new URL(base);
+	const basePath = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
+	target.pathname = basePath + incoming.pathname;
+	target.search = incoming.search;
+	return target;
+}
+
+/**
+ * Builds the request the origin sees: method, path, query and body unchanged (the body
+ * is streamed, never buffered); the credential, hop-by-hop fields and every client-sent
+ * X-Keygate-* field removed; then, for a key-authenticated request, keygate's own
+ * identity fields and their signature.
+ */
+async function originRequest(c: GatewayContext, origin: string, key: StoredKey | undefined): Promise<Request> {
+	const incoming = c.req.raw;
+	const url = originUrl(origin, new URL(incoming.url));
+	const headers = new Headers(incoming.headers);
+	stripHopByHop(headers);
+	headers.delete("host");
+	for (const name of credentialHeaders(c.var.api.credentials)) headers.delete(name);
+	for (const name of [...headers.keys()]) if (name.startsWith(IDENTITY_PREFIX)) headers.delete(name);
+	if (key) {
+		const identity = identityHeaders(key);
+		const t = Math.floor(Date.now() / 1000);
+		const mac = await hmacHex(c.env.SIGNING_SECRET, signedMessage(t, incoming.method, url.pathname + url.search, identity));
+		for (const [name, value] of Object.entries(identity)) headers.set(name, value);
+		headers.set("X-Keygate-Signature", `t=${t},v1=${mac}`);
+	}
+	const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
+	return new Request(url, { method: incoming.method, headers, body: hasBody ? incoming.body : null, redirect: "manual" });
+}
+
+/** Final stage: forward to the origin for the key's environment and stream the answer back. */
+export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
+	const key = c.var.route?.public ? undefined : c.var.key;
+	const environment = key?.environment ?? Object.keys(c.var.api.environments)[0]!;
+	const origin = c.var.api.environments[environment]!.origin;
+	if (key && !c.env.SIGNING_SECRET) {
+		console.error(JSON.stringify({ event: "secret_missing", name: "SIGNING_SECRET" }));
+		return reject(c, "secret_missing");
+	}
+	let upstream: Response;
+	try {
+		upstream = await fetch(await originRequest(c, origin, key));
+	} catch (e) {
+		console.error(JSON.stringify({ event: "origin_unreachable", origin, error: String(e) }));
+		return reject(c, "origin_unreachable");
+	}
+	const response = new Response(upstream.body, upstream);
+	stripHopByHop(response.headers);
+	const rate = c.var.rate;
+	if (rate) for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
+	const deprecation = c.var.deprecation;
+	if (deprecation) {
+		// RFC 9745 (Deprecation, a structured date) and RFC 8594 (Sunset, an HTTP-date).
+		response.headers.set("Deprecation", `@${Math.floor(deprecation.at / 1000)}`);
+		response.headers.set("Sunset", new Date(deprecation.sunset).toUTCString());
+	}
+	return response;
+};

@@ -1,0 +1,72 @@
+import type { MiddlewareHandler } from "hono";
+import type { CompiledApi } from "../config/load";
+import { keyCache } from "../keys/cache";
+import type { StoredKey } from "../keys/record";
+import type { CheckResult } from "../limiter/key-state";
+import type { LimitSpec, RateInfo } from "../limiter/window";
+import { withTimeout } from "../util/timeout";
+import { reject, type GatewayEnv } from "./context";
+
+/** Bounded wait for the key's Durable Object; past it keygate fails closed (503). */
+export const LIMITER_TIMEOUT_MS = 3_000;
+
+/** The limits in force for a key: its own, else its tier's. Undefined if its tier left the config. */
+export function limitsFor(key: StoredKey, api: CompiledApi, cost = 1): LimitSpec | undefined {
+	const limits = key.rateLimit ?? api.tiers[key.tier];
+	if (!limits) return undefined;
+	return { limit: limits.limit, window: limits.window, burst: limits.burst, cost };
+}
+
+/** X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */
+export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string, string> {
+	const policies: string[] = [];
+	const current: string[] = [];
+	if (rate.window) {
+		policies.push(`"window";q=${rate.window.limit};w=${rate.window.window}`);
+		current.push(`"window";r=${rate.window.remaining};t=${Math.max(0, rate.window.reset - nowSec)}`);
+	}
+	policies.push(`"burst";q=${rate.burst.limit};w=1`);
+	current.push(`"burst";r=${rate.burst.remaining};t=${Math.max(0, rate.burst.reset - nowSec)}`);
+	return {
+		"X-RateLimit-Limit": String(rate.limit),
+		"X-RateLimit-Remaining": String(rate.remaining),
+		"X-RateLimit-Reset": String(rate.reset),
+		"RateLimit-Policy": policies.join(", "),
+		RateLimit: current.join(", "),
+	};
+}
+
+/**
+ * Stage: one call to the key's Durable Object, which is both the rate limiter and the
+ * authority on revocation. Any failure there fails closed.
+ */
+export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
+	const key = c.var.key;
+	const spec = limitsFor(key, c.var.api);
+	if (!spec) {
+		console.error(JSON.stringify({ event: "tier_missing", keyId: key.id, tier: key.tier }));
+		return reject(c, "config_invalid");
+	}
+	let result: CheckResult;
+	try {
+		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
+		result = await withTimeout<CheckResult>(stub.check(spec) as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
+	} catch (e) {
+		console.error(JSON.stringify({ event: "limiter_failed", keyId: key.id, error: String(e) }));
+		return reject(c, "limiter_failed");
+	}
+	if (!result.ok) {
+		if (result.reason === "rate_limited") {
+			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000));
+			return reject(c, "rate_limited", { retryAfter: result.retryAfter, headers });
+		}
+		// Revoked, deleted and expired are final: later requests in this isolate skip the call.
+		keyCache.markDead(key.id, result.reason);
+		return reject(c, result.reason === "deleted" ? "deleted_key" : result.reason === "revoked" ? "revoked" : "grace_ended");
+	}
+	c.set("rate", result.rate);
+	if (result.graceEndsAt !== null && result.deprecatedAt !== null) {
+		c.set("deprecation", { at: result.deprecatedAt, sunset: result.graceEndsAt });
+	}
+	await next();
+};

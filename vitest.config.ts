@@ -1,0 +1,26 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+import { TEST_ADMIN_TOKEN, TEST_SIGNING_SECRET } from "./test/constants.ts";
+
+export default defineConfig({
+	test: {
+		projects: [
+			{
+				// Unit and integration tests run inside workerd, on real KV and Durable Objects.
+				plugins: [
+					cloudflareTest({
+						main: "./src/index.ts",
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: { bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, SIGNING_SECRET: TEST_SIGNING_SECRET } },
+					}),
+				],
+				test: { name: "workers", include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"] },
+			},
+			{
+				// End-to-end: spawns the demo origin and `wrangler dev`, and drives them over HTTP from Node.
+				test: { name: "e2e", environment: "node", include: ["test/e2e/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+			},
+		],
+	},
+});
