@@ -19,12 +19,6 @@ export function call(path: string, init: RequestInit & { key?: string } = {}): P
 	return exports.default.fetch(new Request(BASE + path, { ...rest, headers }));
 }
 
-/** The same Worker with another config in KEYGATE_CONFIG, on the same real bindings. */
-export function callWithConfig(config: unknown, path: string, init: RequestInit = {}): Promise<Response> {
-	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
-	return Promise.resolve(app.fetch(new Request(BASE + path, init), { ...env, KEYGATE_CONFIG: JSON.stringify(config) }, ctx));
-}
-
 export function admin(path: string, init: RequestInit = {}, token = TEST_ADMIN_TOKEN): Promise<Response> {
 	const headers = new Headers(init.headers);
 	headers.set("Authorization", `Bearer ${token}`);
@@ -51,3 +45,19 @@ export async function expectError(res: Response, status: number, code: string, m
 	if (status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm="keygate"/);
 	return body;
 }
+
+/** The same Worker with another config in KEYGATE_CONFIG, on the same real bindings. */
+export function callWithConfig(config: unknown, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+	return callWithEnv({ KEYGATE_CONFIG: JSON.stringify(config) }, path, init);
+}
+
+/** The same Worker with some bindings replaced (a failing KV, a broken Durable Object namespace). */
+export function callWithEnv(overrides: Partial<Record<keyof typeof env | "KEYGATE_CONFIG", unknown>>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+	const { key, ...rest } = init;
+	const headers = new Headers(rest.headers);
+	if (key !== undefined) headers.set("Authorization", `Bearer ${key}`);
+	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+	return Promise.resolve(app.fetch(new Request(BASE + path, { ...rest, headers }), { ...env, ...overrides }, ctx));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { compileRoutes, findRoute } from "../../src/config/routes";
+import { ipAllowed, parseCidr, parseIp } from "../../src/pipeline/ip";
+
+const table = compileRoutes([
+	{ methods: ["GET"], path: "/health", public: true, scopes: [] },
+	{ methods: ["GET", "HEAD"], path: "/v1/**", public: false, scopes: ["read"] },
+	{ path: "/v1/**", public: false, scopes: ["write"] },
+	{ path: "/v2/*/items", public: false, scopes: ["items"] },
+]);
+
+describe("route matching", () => {
+	it.each([
+		["GET", "/health", "/health"],
+		["POST", "/health", undefined],
+		["GET", "/v1", "/v1/**"],
+		["GET", "/v1/a/b/c", "/v1/**"],
+		["HEAD", "/v1/a", "/v1/**"],
+		["DELETE", "/v1/a", "/v1/**"],
+		["GET", "/v10/a", undefined],
+		["GET", "/v2/x/items", "/v2/*/items"],
+		["GET", "/v2/x/y/items", undefined],
+		["GET", "/v2/a%2Fb/items", "/v2/*/items"],
+	])("%s %s matches %s", (method, path, pattern) => {
+		expect(findRoute(table, method, path)?.pattern).toBe(pattern);
+	});
+
+	it("takes the first matching rule", () => {
+		expect(findRoute(table, "GET", "/v1/x")?.scopes).toEqual(["read"]);
+		expect(findRoute(table, "PUT", "/v1/x")?.scopes).toEqual(["write"]);
+	});
+});
+
+describe("IP allowlist", () => {
+	it.each([
+		["203.0.113.7", ["203.0.113.0/24"], true],
+		["203.0.114.7", ["203.0.113.0/24"], false],
+		["203.0.113.7", ["203.0.113.7"], true],
+		["2001:db8::1", ["2001:db8::/32"], true],
+		["2001:db9::1", ["2001:db8::/32"], false],
+		["::ffff:203.0.113.7", ["203.0.113.0/24"], true],
+		["10.0.0.1", ["0.0.0.0/0"], true],
+		["not-an-ip", ["0.0.0.0/0"], false],
+		[undefined, ["0.0.0.0/0"], false],
+	])("%s against %j is %s", (ip, list, allowed) => {
+		expect(ipAllowed(ip, list)).toBe(allowed);
+	});
+
+	it("parses addresses and refuses junk", () => {
+		expect(parseIp("1.2.3.4")).toBeDefined();
+		expect(parseIp("1.2.3.256")).toBeUndefined();
+		expect(parseIp("1::2::3")).toBeUndefined();
+		expect(parseCidr("1.2.3.4/33")).toBeUndefined();
+		expect(parseCidr("::/129")).toBeUndefined();
+		expect(parseCidr("::/0")).toBeDefined();
+	});
+});
