@@ -1,0 +1,98 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { call, createKey, sleep } from "../helpers/gateway";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** Waits until early in a calendar second, so a short volley cannot straddle two burst windows. */
+async function startOfSecond(): Promise<void> {
+	while (Date.now() % 1000 > 200) await sleep(1000 - (Date.now() % 1000) + 5);
+}
+
+describe("rate limits are exact under concurrency", () => {
+	it("100 concurrent requests on a key with 20 left give exactly 20 passes and 80 rejections", async () => {
+		const { key } = await createKey({ rateLimit: { limit: 30, window: 3600, burst: 1000 } });
+		for (let i = 0; i < 10; i++) expect((await call("/v1/warmup", { key })).status).toBe(200);
+		const responses = await Promise.all(Array.from({ length: 100 }, () => call("/v1/things", { key })));
+		const statuses = responses.map((r) => r.status);
+		expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+		expect(statuses.filter((s) => s === 429)).toHaveLength(80);
+		expect(origin.calls).toHaveLength(30);
+		const remaining = responses.map((r) => Number(r.headers.get("X-RateLimit-Remaining")));
+		expect(Math.min(...remaining)).toBe(0);
+		// Each pass saw a distinct remaining count: no two requests were given the same slot.
+		expect(new Set(responses.filter((r) => r.status === 200).map((r) => r.headers.get("X-RateLimit-Remaining"))).size).toBe(20);
+	});
+
+	it("allows `burst` per second and no more", async () => {
+		const { key } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 5 } });
+		await startOfSecond();
+		const responses = await Promise.all(Array.from({ length: 20 }, () => call("/v1/things", { key })));
+		expect(responses.filter((r) => r.status === 200)).toHaveLength(5);
+		const refused = responses.find((r) => r.status === 429)!;
+		expect(refused.headers.get("Retry-After")).toBe("1");
+		expect(await refused.json()).toEqual({ error: "rate_limit_exceeded", message: "Rate limit exceeded. Try again in 1 seconds." });
+		expect(origin.calls).toHaveLength(5);
+	});
+
+	it("gives new keys the free tier: 1000 per hour, burst 50", async () => {
+		const { key, tier } = await createKey();
+		expect(tier).toBe("free");
+		const res = await call("/v1/things", { key });
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("1000");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("999");
+		expect(res.headers.get("RateLimit-Policy")).toBe('"window";q=1000;w=3600, "burst";q=50;w=1');
+	});
+});
+
+describe("rate-limit headers", () => {
+	it("are on every key-authenticated response, passed or 429, and absent on public routes", async () => {
+		const { key } = await createKey({ tier: "pro" });
+		const res = await call("/v1/things", { key });
+		expect(res.status).toBe(200);
+		const reset = Number(res.headers.get("X-RateLimit-Reset"));
+		const now = Math.floor(Date.now() / 1000);
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("10000");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("9999");
+		expect(reset).toBeGreaterThan(now);
+		expect(reset).toBeLessThanOrEqual(now + 3600);
+		expect(reset % 3600).toBe(0);
+		expect(res.headers.get("RateLimit-Policy")).toBe('"window";q=10000;w=3600, "burst";q=200;w=1');
+		expect(res.headers.get("RateLimit")).toMatch(/^"window";r=9999;t=\d+, "burst";r=199;t=[01]$/);
+
+		const health = await call("/health");
+		expect(health.status).toBe(200);
+		expect(health.headers.get("X-RateLimit-Limit")).toBeNull();
+	});
+
+	it("describe the burst limit for a key with an unlimited window (enterprise)", async () => {
+		const { key } = await createKey({ tier: "enterprise" });
+		const res = await call("/v1/things", { key });
+		expect(res.status).toBe(200);
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("1000");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("999");
+		expect(Number(res.headers.get("X-RateLimit-Reset"))).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1);
+		expect(res.headers.get("RateLimit-Policy")).toBe('"burst";q=1000;w=1');
+	});
+
+	it("are on 429s too", async () => {
+		const { key } = await createKey({ rateLimit: { limit: 1, window: 60, burst: 5 } });
+		await call("/v1/things", { key });
+		const res = await call("/v1/things", { key });
+		expect(res.status).toBe(429);
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("1");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
+		expect(res.headers.get("RateLimit-Policy")).toBe('"window";q=1;w=60, "burst";q=5;w=1');
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("a refused request spends nothing", async () => {
+		const { key } = await createKey({ scopes: ["read"], rateLimit: { limit: 2, window: 3600, burst: 100 } });
+		expect((await call("/v1/things", { key, method: "DELETE" })).status).toBe(403);
+		expect((await call("/v1/things", { key })).headers.get("X-RateLimit-Remaining")).toBe("1");
+	});
+});
