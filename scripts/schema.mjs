@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Writes keygate.schema.json (JSON Schema for keygate.config.json) from the zod schema in
+// src/config/schema.ts, so editors check the config with the very rules keygate enforces.
+// Usage: npm run schema            (write)
+//        npm run schema -- --check (exit 1 if the committed file is stale)
+import { readFileSync, writeFileSync } from "node:fs";
+import { build } from "esbuild";
+import { z } from "zod";
+
+const out = await build({ entryPoints: ["src/config/schema.ts"], bundle: true, format: "esm", platform: "neutral", write: false, external: ["zod"] });
+const url = "data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text.replace(/from "zod"/g, `from "${import.meta.resolve("zod")}"`)).toString("base64");
+const { ConfigSchema } = await import(url);
+const schema = {
+	...z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }),
+	title: "keygate configuration",
+};
+const text = JSON.stringify(schema, null, 2) + "\n";
+if (process.argv.includes("--check")) {
+	const current = readFileSync("keygate.schema.json", "utf8");
+	if (current !== text) {
+		console.error("keygate.schema.json is stale: run `npm run schema`.");
+		process.exit(1);
+	}
+	console.log("keygate.schema.json is up to date.");
+} else {
+	writeFileSync("keygate.schema.json", text);
+	console.log("wrote keygate.schema.json");
+}
