@@ -7,9 +7,10 @@ import { secretsEqual } from "../keys/crypto";
 import { listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import type { Bindings } from "../pipeline/context";
-import { CreateKeyBody, CreatePairBody, RotateBody } from "./bodies";
+import { actorFrom, listAudit } from "./audit";
+import { CreateKeyBody, CreatePairBody, OwnerRoleBody, RotateBody, UpdateKeyBody } from "./bodies";
 import { openApiDocument } from "./openapi";
-import { AdminError, createKey, createPair, DEFAULT_GRACE_SECONDS, deleteKey, findKey, keyUsage, revokeKey, rotateKey, type Services } from "./service";
+import { AdminError, createKey, createPair, deleteKey, findKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, updateKey, type Services } from "./service";
 
 type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
 
@@ -47,7 +48,13 @@ adminApp.use("*", async (c, next) => {
 	if (!match || !(await secretsEqual(match[1]!, expected))) return fail("admin_unauthorized");
 	const config = loadConfig(c.env);
 	if (!config.ok) return fail("config_invalid");
-	c.set("services", { kv: c.env.KEYS, keyState: c.env.KEY_STATE, config: config.value });
+	c.set("services", {
+		kv: c.env.KEYS,
+		keyState: c.env.KEY_STATE,
+		ownerState: c.env.OWNER_STATE,
+		config: config.value,
+		actor: actorFrom(c.req.header("X-Keygate-Actor")),
+	});
 	await next();
 });
 
@@ -59,8 +66,9 @@ adminApp.post("/keys", async (c) => {
 });
 
 adminApp.post("/key-pairs", async (c) => {
-	const { publishable, secret } = await createPair(c.var.services, await readBody(c, CreatePairBody));
-	return c.json({ publishable: { ...publishable.record, key: publishable.key }, secret: { ...secret.record, key: secret.key } }, 201);
+	const pair = await createPair(c.var.services, await readBody(c, CreatePairBody));
+	const shown = (k: { record: object; key: string } | undefined) => (k ? { ...k.record, key: k.key } : undefined);
+	return c.json({ publishable: shown(pair.publishable), identifier: shown(pair.identifier), secret: shown(pair.secret) }, 201);
 });
 
 adminApp.get("/keys", async (c) => {
@@ -74,13 +82,15 @@ adminApp.get("/keys", async (c) => {
 
 adminApp.get("/keys/:id", async (c) => c.json(publicView(await findKey(c.var.services, c.req.param("id")))));
 
+adminApp.patch("/keys/:id", async (c) => c.json(await updateKey(c.var.services, c.req.param("id"), await readBody(c, UpdateKeyBody))));
+
 adminApp.get("/keys/:id/usage", async (c) => c.json(await keyUsage(c.var.services, c.req.param("id"))));
 
 adminApp.post("/keys/:id/revoke", async (c) => c.json(await revokeKey(c.var.services, c.req.param("id"))));
 
 adminApp.post("/keys/:id/rotate", async (c) => {
 	const body = await readBody(c, RotateBody, true);
-	const { created, previous } = await rotateKey(c.var.services, c.req.param("id"), body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
+	const { created, previous } = await rotateKey(c.var.services, c.req.param("id"), body.gracePeriodSeconds);
 	return c.json({ ...created.record, key: created.key, previous }, 201);
 });
 
@@ -88,6 +98,15 @@ adminApp.delete("/keys/:id", async (c) => {
 	await deleteKey(c.var.services, c.req.param("id"));
 	return c.body(null, 204);
 });
+
+adminApp.get("/audit", async (c) => c.json(await listAudit(c.env.KEYS, c.req.query("keyId") || undefined, c.req.query("cursor") || undefined)));
+
+adminApp.put("/owners/:owner", async (c) => {
+	const body = await readBody(c, OwnerRoleBody);
+	return c.json(await setOwnerRole(c.var.services, c.req.param("owner"), body.api, body.role));
+});
+
+adminApp.get("/owners/:owner", async (c) => c.json(await getOwner(c.var.services, c.req.param("owner"), c.req.query("api") || undefined)));
 
 adminApp.all("*", () => fail("not_found"));
 

@@ -3,8 +3,10 @@ import { randomId, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
 import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
-import type { KeyState, KeyStatus, Usage } from "../limiter/key-state";
-import type { CreateKeyInput } from "./bodies";
+import type { KeyState, Usage } from "../limiter/key-state";
+import { ownerObjectName, type OwnerState } from "../limiter/owner-state";
+import { recordAudit, type AuditEvent } from "./audit";
+import type { CreateKeyInput, UpdateKeyInput } from "./bodies";
 
 /** An expected refusal: the admin route renders it; the field is named in the message. */
 export class AdminError extends Error {
@@ -19,16 +21,17 @@ export class AdminError extends Error {
 export interface Services {
 	kv: KVNamespace;
 	keyState: DurableObjectNamespace<KeyState>;
+	ownerState: DurableObjectNamespace<OwnerState>;
 	config: CompiledConfig;
+	/** Who is acting, for the audit log. */
+	actor: string;
 }
-
-export const DEFAULT_GRACE_SECONDS = 86_400;
 
 function keyStub(s: Services, id: string): DurableObjectStub<KeyState> {
 	return s.keyState.get(s.keyState.idFromName(id));
 }
 
-/** Runs a step against KV or the Durable Object, turning a platform failure into a clear 503. */
+/** Runs a step against KV or a Durable Object, turning a platform failure into a clear 503. */
 async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run: () => Promise<T>): Promise<T> {
 	try {
 		return await run();
@@ -36,6 +39,10 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 		console.error(JSON.stringify({ event: reason, step: what, error: String(e) }));
 		throw new AdminError(reason, `${what} failed; nothing after it was done. Retrying is safe.`);
 	}
+}
+
+function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor">): Promise<AuditEvent> {
+	return recordAudit(s.kv, { actor: s.actor, ...event });
 }
 
 function resolveApi(s: Services, name: string | undefined): CompiledApi {
@@ -58,22 +65,18 @@ export interface CreatedKey {
 	key: string;
 }
 
-interface NewKeyFields {
-	api: CompiledApi;
-	type: string;
-	input: Omit<CreateKeyInput, "type" | "api">;
-	pairId: string | null;
-}
+/** The fields a new key takes from a create body (or from the key it replaces). */
+type KeyFields = Omit<CreateKeyInput, "type" | "api">;
 
-function defaults(api: CompiledApi, input: Omit<CreateKeyInput, "type" | "api">) {
+function settle(api: CompiledApi, input: KeyFields) {
 	return {
 		environment: pick("environment", input.environment, api.environments, Object.keys(api.environments)[0]!),
 		tier: pick("tier", input.tier, api.tiers, api.defaultTier),
 	};
 }
 
-async function mint({ api, type, input, pairId }: NewKeyFields, s: Services): Promise<CreatedKey> {
-	const { environment, tier } = defaults(api, input);
+async function mint(s: Services, api: CompiledApi, type: string, input: KeyFields, pairId: string | null): Promise<CreatedKey> {
+	const { environment, tier } = settle(api, input);
 	const plaintext = generateKey(type, environment);
 	const stored: StoredKey = {
 		id: randomId("key"),
@@ -87,6 +90,7 @@ async function mint({ api, type, input, pairId }: NewKeyFields, s: Services): Pr
 		tier,
 		rateLimit: input.rateLimit ?? null,
 		owner: input.owner ?? null,
+		service: input.service ?? null,
 		ipAllowlist: input.ipAllowlist ?? null,
 		metadata: input.metadata ?? null,
 		pairId,
@@ -102,25 +106,38 @@ async function mint({ api, type, input, pairId }: NewKeyFields, s: Services): Pr
 	return { record: publicView(stored), key: plaintext };
 }
 
+function created(s: Services, key: KeyRecord, details: Record<string, unknown> = {}) {
+	return audit(s, { action: "key.created", api: key.api, keyId: key.id, owner: key.owner, details: { name: key.name, type: key.type, environment: key.environment, scopes: key.scopes, service: key.service, ...details } });
+}
+
 export async function createKey(s: Services, input: CreateKeyInput): Promise<CreatedKey> {
 	const api = resolveApi(s, input.api);
 	const firstSecret = Object.entries(api.keyTypes).find(([, t]) => t.kind === "secret")![0];
 	const type = pick("type", input.type, api.keyTypes, firstSecret);
-	return mint({ api, type, input, pairId: null }, s);
+	const key = await mint(s, api, type, input, null);
+	await created(s, key.record);
+	return key;
 }
 
-/** A publishable and a secret key created together under one name, sharing a pairId. */
-export async function createPair(s: Services, input: Omit<CreateKeyInput, "type">): Promise<{ publishable: CreatedKey; secret: CreatedKey }> {
+/**
+ * A secret key and its public companion, created together under one name with a shared
+ * pairId: a publishable key (answered as `publishable`) or an application identifier
+ * (answered as `identifier`), whichever type the API has.
+ */
+export async function createPair(s: Services, input: KeyFields & { api?: string }): Promise<Record<"secret" | "publishable" | "identifier", CreatedKey | undefined>> {
 	const api = resolveApi(s, input.api);
 	const types = Object.entries(api.keyTypes);
-	const pk = types.find(([, t]) => t.kind === "publishable")?.[0];
-	const sk = types.find(([, t]) => t.kind === "secret")?.[0];
-	if (!pk || !sk) throw new AdminError("invalid_request", `api: "${api.name}" has no publishable key type, so it cannot issue pairs`);
-	defaults(api, input); // validate once before writing anything
+	const companion = types.find(([, t]) => t.kind !== "secret");
+	const sk = types.find(([, t]) => t.kind === "secret")![0];
+	if (!companion) throw new AdminError("invalid_request", `api: "${api.name}" has no publishable or identifier key type, so it cannot issue pairs`);
+	settle(api, input); // validate once before writing anything
 	const pairId = randomId("pair");
-	const publishable = await mint({ api, type: pk, input, pairId }, s);
-	const secret = await mint({ api, type: sk, input, pairId }, s);
-	return { publishable, secret };
+	const publicKey = await mint(s, api, companion[0], input, pairId);
+	const secret = await mint(s, api, sk, input, pairId);
+	await created(s, publicKey.record, { pairId });
+	await created(s, secret.record, { pairId });
+	const kind = companion[1].kind as "publishable" | "identifier";
+	return { secret, publishable: kind === "publishable" ? publicKey : undefined, identifier: kind === "identifier" ? publicKey : undefined };
 }
 
 export async function findKey(s: Services, id: string): Promise<StoredKey> {
@@ -135,6 +152,32 @@ async function save(s: Services, stored: StoredKey): Promise<KeyRecord> {
 }
 
 /**
+ * Changes a key's record. The change reaches every location within KV's propagation
+ * time plus the isolate cache's 60 s; to take rights away at once, revoke or rotate.
+ */
+export async function updateKey(s: Services, id: string, patch: UpdateKeyInput): Promise<KeyRecord> {
+	const stored = await findKey(s, id);
+	const api = resolveApi(s, stored.api);
+	if (patch.scopes !== undefined && api.keys.immutableScopes) {
+		throw new AdminError("invalid_request", `scopes: cannot be changed after creation on API "${api.name}"; create a new key instead`);
+	}
+	if (patch.tier !== undefined) pick("tier", patch.tier, api.tiers, api.defaultTier);
+	const next: StoredKey = { ...stored };
+	if (patch.name !== undefined) next.name = patch.name;
+	if (patch.scopes !== undefined) next.scopes = [...new Set(patch.scopes)];
+	if (patch.tier !== undefined) next.tier = patch.tier;
+	if (patch.rateLimit !== undefined) next.rateLimit = patch.rateLimit;
+	if (patch.expiresAt !== undefined) next.expiresAt = patch.expiresAt === null ? null : new Date(patch.expiresAt).toISOString();
+	if (patch.ipAllowlist !== undefined) next.ipAllowlist = patch.ipAllowlist;
+	if (patch.owner !== undefined) next.owner = patch.owner;
+	if (patch.service !== undefined) next.service = patch.service;
+	if (patch.metadata !== undefined) next.metadata = patch.metadata;
+	const record = await save(s, next);
+	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
+	return record;
+}
+
+/**
  * The Durable Object is told first: from that moment every request, in every isolate,
  * is refused. The KV record follows so listings show it; if that write fails the key
  * is still revoked and a retry completes the record.
@@ -142,36 +185,44 @@ async function save(s: Services, stored: StoredKey): Promise<KeyRecord> {
 export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	const stored = await findKey(s, id);
 	const status = await step("limiter_failed", "revoking the key in its Durable Object", () => keyStub(s, id).revoke(Date.now()));
-	return save(s, { ...stored, revokedAt: new Date(status.revokedAt!).toISOString() });
+	const record = await save(s, { ...stored, revokedAt: new Date(status.revokedAt!).toISOString() });
+	await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
+	return record;
 }
 
-export async function rotateKey(s: Services, id: string, graceSeconds: number): Promise<{ created: CreatedKey; previous: KeyRecord }> {
+export async function rotateKey(s: Services, id: string, graceSeconds: number | undefined): Promise<{ created: CreatedKey; previous: KeyRecord }> {
 	const stored = await findKey(s, id);
+	const api = resolveApi(s, stored.api);
+	const grace = graceSeconds ?? api.keys.rotationGraceSeconds;
 	const status = await step("limiter_failed", "reading the key's state", () => keyStub(s, id).getStatus());
 	if (stored.revokedAt !== null || status.revokedAt !== null) throw new AdminError("key_conflict", "The key is revoked and cannot be rotated.");
 	if (stored.replacedBy !== null || status.graceEndsAt !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
 	if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= Date.now()) throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
-	const api = resolveApi(s, stored.api);
-	const { hash: _h, id: _id, ...fields } = stored;
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.
-	const created = await mint(
-		{
-			api,
-			type: stored.type,
-			pairId: stored.pairId,
-			input: { ...fields, expiresAt: fields.expiresAt ?? undefined, owner: fields.owner ?? undefined, ipAllowlist: fields.ipAllowlist ?? undefined, metadata: fields.metadata ?? undefined, rateLimit: fields.rateLimit ?? undefined },
-		},
-		s,
-	);
+	const fields: KeyFields = {
+		name: stored.name,
+		environment: stored.environment,
+		scopes: stored.scopes,
+		tier: stored.tier,
+		rateLimit: stored.rateLimit ?? undefined,
+		expiresAt: stored.expiresAt ?? undefined,
+		ipAllowlist: stored.ipAllowlist ?? undefined,
+		owner: stored.owner ?? undefined,
+		service: stored.service ?? undefined,
+		metadata: stored.metadata ?? undefined,
+	};
+	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
 	const now = Date.now();
-	const after: KeyStatus = await step("limiter_failed", "starting the old key's grace period", () => keyStub(s, id).startGrace(now, now + graceSeconds * 1000));
+	const after = await step("limiter_failed", "starting the old key's grace period", () => keyStub(s, id).startGrace(now, now + grace * 1000));
 	const previous = await save(s, {
 		...stored,
 		rotatedAt: new Date(after.deprecatedAt!).toISOString(),
-		replacedBy: created.record.id,
+		replacedBy: replacement.record.id,
 		graceEndsAt: new Date(after.graceEndsAt!).toISOString(),
 	});
-	return { created, previous };
+	await audit(s, { action: "key.rotated", api: stored.api, keyId: id, owner: stored.owner, details: { replacedBy: replacement.record.id, graceEndsAt: previous.graceEndsAt } });
+	await created(s, replacement.record, { replaces: id });
+	return { created: replacement, previous };
 }
 
 /** The Durable Object marks the key deleted first, then KV forgets it: it reads as unknown from then on. */
@@ -179,10 +230,42 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 	const stored = await findKey(s, id);
 	await step("limiter_failed", "deleting the key in its Durable Object", () => keyStub(s, id).markDeleted(Date.now()));
 	await step("kv_failed", "removing the key record", () => removeKey(s.kv, stored));
+	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 
 export async function keyUsage(s: Services, id: string): Promise<Usage & { id: string }> {
 	await findKey(s, id);
 	const usage = await step("limiter_failed", "reading usage", () => keyStub(s, id).getUsage());
 	return { id, ...usage };
+}
+
+function ownerApi(s: Services, apiName: string | undefined): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {
+	const api = resolveApi(s, apiName);
+	if (!api.owners) throw new AdminError("invalid_request", `api: "${api.name}" has no owners configured`);
+	return api as CompiledApi & { owners: NonNullable<CompiledApi["owners"]> };
+}
+
+export interface OwnerView {
+	owner: string;
+	api: string;
+	role: string;
+	/** False when keygate has no role for the owner and the default applies. */
+	assigned: boolean;
+}
+
+/** Sets an owner's role; every key of the owner has the new rights from its next request. */
+export async function setOwnerRole(s: Services, owner: string, apiName: string | undefined, role: string): Promise<OwnerView> {
+	const api = ownerApi(s, apiName);
+	pick("role", role, api.owners.roles, api.owners.defaultRole);
+	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
+	await step("limiter_failed", "setting the owner's role", () => stub.setRole(role));
+	await audit(s, { action: "owner.role_set", api: api.name, keyId: null, owner, details: { role } });
+	return { owner, api: api.name, role, assigned: true };
+}
+
+export async function getOwner(s: Services, owner: string, apiName: string | undefined): Promise<OwnerView> {
+	const api = ownerApi(s, apiName);
+	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
+	const role = await step("limiter_failed", "reading the owner's role", () => stub.getRole());
+	return { owner, api: api.name, role: role ?? api.owners.defaultRole, assigned: role !== null };
 }

@@ -1,20 +1,27 @@
-import type { RouteRule } from "./schema";
+import type { RateLimit, RouteRule } from "./schema";
 
 export interface CompiledRoute {
+	/** Position in the config: names the rule's own rate-limit bucket. */
+	index: number;
 	methods?: ReadonlySet<string>;
 	segments: string[];
 	public: boolean;
 	scopes: string[];
 	pattern: string;
+	cost: number;
+	rateLimit: RateLimit | undefined;
 }
 
 export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
-	return rules.map((r) => ({
+	return rules.map((r, index) => ({
+		index,
 		methods: r.methods ? new Set(r.methods) : undefined,
 		segments: splitPath(r.path),
 		public: r.public,
 		scopes: r.scopes,
 		pattern: r.path,
+		cost: r.cost,
+		rateLimit: r.rateLimit,
 	}));
 }
 

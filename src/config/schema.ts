@@ -43,12 +43,18 @@ const RouteSchema = z
 			.describe("Path pattern: literal segments, * for one segment, ** for any rest."),
 		public: z.boolean().default(false).describe("No key needed; the request is passed through as is."),
 		scopes: z.array(z.string().min(1)).default([]).describe("Scopes the key must all hold."),
+		cost: z.number().int().positive().default(1).describe("How much of the key's budget one request spends."),
+		rateLimit: RateLimitSchema.optional().describe(
+			"A limit of its own for this rule (an endpoint category), counted per key on top of the key's limit.",
+		),
 	})
 	.strict();
 
 const KeyTypeSchema = z
 	.object({
-		kind: z.enum(["secret", "publishable"]),
+		kind: z
+			.enum(["secret", "publishable", "identifier"])
+			.describe("identifier: a public id (e.g. an application identifier) that authorizes nothing on its own."),
 		readOnly: z.boolean().default(false).describe("Keys of this type may only GET, HEAD and OPTIONS."),
 	})
 	.strict();
@@ -110,6 +116,31 @@ const ApiSchema = z
 			})
 			.strict()
 			.default({ style: "default", realm: "keygate", overrides: {} }),
+		keys: z
+			.object({
+				rotationGraceSeconds: z.number().int().min(0).max(30 * 86_400).default(86_400).describe("Default grace period of a rotation."),
+				immutableScopes: z.boolean().default(false).describe("Refuse scope changes after creation."),
+			})
+			.strict()
+			.default({ rotationGraceSeconds: 86_400, immutableScopes: false }),
+		owners: z
+			.object({
+				roles: z
+					.record(
+						name,
+						z
+							.object({
+								scopes: z.array(z.string().min(1)).optional().describe('Scopes the role holds; ["*"] or absent = all.'),
+								methods: z.array(z.enum(METHODS)).min(1).optional().describe("Methods the role may use; absent = all."),
+							})
+							.strict(),
+					)
+					.refine((r) => Object.keys(r).length > 0, "at least one role"),
+				defaultRole: name.describe("Role of an owner keygate has no role for."),
+			})
+			.strict()
+			.optional()
+			.describe("Keys inherit their owner's rights: effective rights are the key's scopes limited by its owner's current role."),
 		cors: z
 			.object({
 				allowOrigins: z.array(z.string().min(1)).min(1).describe('Origins allowed, or ["*"].'),
@@ -124,6 +155,9 @@ const ApiSchema = z
 	.superRefine((api, ctx) => {
 		if (!(api.defaultTier in api.tiers)) {
 			ctx.addIssue({ code: "custom", path: ["defaultTier"], message: `"${api.defaultTier}" is not one of tiers` });
+		}
+		if (api.owners && !(api.owners.defaultRole in api.owners.roles)) {
+			ctx.addIssue({ code: "custom", path: ["owners", "defaultRole"], message: `"${api.owners.defaultRole}" is not one of owners.roles` });
 		}
 		for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) {
 			if (!(t in api.keyTypes)) {

@@ -12,6 +12,7 @@ export type Reason =
 	| "wrong_scheme"
 	| "malformed_key"
 	| "unknown_key_type"
+	| "identifier_only"
 	| "unknown_key"
 	| "deleted_key"
 	| "wrong_api"
@@ -25,6 +26,7 @@ export type Reason =
 	| "read_only_key"
 	| "ip_not_allowed"
 	| "route_denied"
+	| "owner_not_permitted"
 	// 429
 	| "rate_limited"
 	// 502
@@ -34,6 +36,7 @@ export type Reason =
 	| "secret_missing"
 	| "kv_failed"
 	| "limiter_failed"
+	| "owner_lookup_failed"
 	| "internal_error"
 	// 404: no configured API serves this host and path
 	| "no_api"
@@ -90,6 +93,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "wrong_scheme":
 		case "malformed_key":
 		case "unknown_key_type":
+		case "identifier_only":
 		case "unknown_key":
 		case "deleted_key":
 		case "wrong_api":
@@ -103,6 +107,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "read_only_key":
 		case "ip_not_allowed":
 		case "route_denied":
+		case "owner_not_permitted":
 			return "insufficient_permissions";
 		case "rate_limited":
 			return "rate_limit_exceeded";
@@ -112,6 +117,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "secret_missing":
 		case "kv_failed":
 		case "limiter_failed":
+		case "owner_lookup_failed":
 		case "internal_error":
 			return "gateway_unavailable";
 		case "no_api":

@@ -7,7 +7,7 @@ export interface KeyRecord {
 	name: string;
 	/** The type prefix, e.g. `sk`. */
 	type: string;
-	kind: "secret" | "publishable";
+	kind: "secret" | "publishable" | "identifier";
 	environment: string;
 	/** Type, environment and the first 4 characters of the body, to recognise a key by. */
 	start: string;
@@ -16,6 +16,8 @@ export interface KeyRecord {
 	/** Per-key limits; when set they replace the tier's. */
 	rateLimit: RateLimit | null;
 	owner: string | null;
+	/** The service or integration that uses this key, for audit. */
+	service: string | null;
 	ipAllowlist: string[] | null;
 	metadata: Record<string, unknown> | null;
 	/** Set on both keys of a pair created together. */

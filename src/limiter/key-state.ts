@@ -1,6 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec, type RateInfo } from "./window";
 
+/** One counter set: the key's own limit (`key`), or a route rule's (`route:<index>`). */
+export interface Bucket {
+	name: string;
+	spec: LimitSpec;
+}
+
 /** What the authority knows about a key beyond its KV record. */
 export interface KeyStatus {
 	revokedAt: number | null; // Unix ms
@@ -35,40 +41,58 @@ const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: n
  */
 export class KeyState extends DurableObject<Env> {
 	private status: KeyStatus;
-	private counters: Counters;
+	private counters: Record<string, Counters>;
 	private usage: Usage;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		const kv = ctx.storage.kv;
 		this.status = kv.get<KeyStatus>("status") ?? NO_STATUS;
-		this.counters = kv.get<Counters>("counters") ?? EMPTY_COUNTERS;
+		this.counters = kv.get<Record<string, Counters>>("counters") ?? {};
 		this.usage = kv.get<Usage>("usage") ?? { passed: 0, rejected: {}, lastUsedAt: null };
 	}
 
-	/** Decides one request: state first, then the rate limit. A refused request spends nothing. */
-	check(spec: LimitSpec): CheckResult {
+	/**
+	 * Decides one request: state first, then every bucket (the key's limit first, then
+	 * the route's, if it has one). It passes only if all have room; then all are spent,
+	 * otherwise none is. The answer's `rate` describes the first bucket, or the one that
+	 * refused.
+	 */
+	check(buckets: Bucket[]): CheckResult {
 		const now = Date.now();
-		const result = this.decide(spec, now);
-		this.record(result, now);
+		const result = this.decide(buckets, now);
+		this.count(result.ok ? null : result.reason, now);
 		return result;
 	}
 
-	private decide(spec: LimitSpec, now: number): CheckResult {
+	private decide(buckets: Bucket[], now: number): CheckResult {
 		const s = this.status;
 		if (s.deletedAt !== null) return { ok: false, reason: "deleted" };
 		if (s.revokedAt !== null) return { ok: false, reason: "revoked" };
 		if (s.graceEndsAt !== null && now >= s.graceEndsAt) return { ok: false, reason: "expired" };
-		const d = decide(spec, this.counters, now);
-		if (!d.ok) return { ok: false, reason: "rate_limited", rate: d.rate, retryAfter: d.retryAfter };
-		this.counters = d.counters;
-		this.ctx.storage.kv.put("counters", d.counters);
-		return { ok: true, rate: d.rate, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
+		const next: Record<string, Counters> = { ...this.counters };
+		let first: RateInfo | undefined;
+		for (const b of buckets) {
+			const d = decide(b.spec, this.counters[b.name] ?? EMPTY_COUNTERS, now);
+			if (!d.ok) return { ok: false, reason: "rate_limited", rate: d.rate, retryAfter: d.retryAfter };
+			next[b.name] = d.counters;
+			first ??= d.rate;
+		}
+		if (!first) throw new Error("check needs at least one bucket");
+		this.counters = next;
+		this.ctx.storage.kv.put("counters", next);
+		return { ok: true, rate: first, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
 	}
 
-	private record(result: CheckResult, now: number): void {
-		if (result.ok) this.usage.passed++;
-		else this.usage.rejected[result.reason] = (this.usage.rejected[result.reason] ?? 0) + 1;
+	/** Counts a refusal decided before this object was asked (e.g. a 403), for usage. */
+	recordRejection(reason: string): void {
+		this.count(reason, Date.now());
+	}
+
+	/** Usage: a pass (null) or a refusal by reason. */
+	private count(rejection: string | null, now: number): void {
+		if (rejection === null) this.usage.passed++;
+		else this.usage.rejected[rejection] = (this.usage.rejected[rejection] ?? 0) + 1;
 		this.usage.lastUsedAt = now;
 		this.ctx.storage.kv.put("usage", this.usage);
 	}

@@ -47,7 +47,10 @@ export const credential: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	if (!found.ok) return reject(c, found.reason);
 	const parsed = found.value.length <= MAX_KEY_LENGTH ? parseKey(found.value) : undefined;
 	if (!parsed) return reject(c, "malformed_key");
-	if (!(parsed.type in api.keyTypes)) return reject(c, "unknown_key_type");
+	const type = api.keyTypes[parsed.type];
+	if (!type) return reject(c, "unknown_key_type");
+	// An identifier names an application in public; it authorizes nothing on its own.
+	if (type.kind === "identifier") return reject(c, "identifier_only");
 	if (!(parsed.environment in api.environments)) return reject(c, "wrong_environment");
 	c.set("credential", parsed);
 	await next();

@@ -2,19 +2,30 @@ import type { MiddlewareHandler } from "hono";
 import type { CompiledApi } from "../config/load";
 import { keyCache } from "../keys/cache";
 import type { StoredKey } from "../keys/record";
-import type { CheckResult } from "../limiter/key-state";
-import type { LimitSpec, RateInfo } from "../limiter/window";
+import type { CompiledRoute } from "../config/routes";
+import type { Bucket, CheckResult } from "../limiter/key-state";
+import type { RateInfo } from "../limiter/window";
 import { withTimeout } from "../util/timeout";
 import { reject, type GatewayEnv } from "./context";
 
 /** Bounded wait for the key's Durable Object; past it keygate fails closed (503). */
 export const LIMITER_TIMEOUT_MS = 3_000;
 
-/** The limits in force for a key: its own, else its tier's. Undefined if its tier left the config. */
-export function limitsFor(key: StoredKey, api: CompiledApi, cost = 1): LimitSpec | undefined {
+/**
+ * The buckets a request spends from: the key's own limit (its `rateLimit`, else its
+ * tier's), and the route rule's, if it has one. Undefined if the key's tier has left the
+ * config.
+ */
+export function bucketsFor(key: StoredKey, api: CompiledApi, route: CompiledRoute | undefined): Bucket[] | undefined {
 	const limits = key.rateLimit ?? api.tiers[key.tier];
 	if (!limits) return undefined;
-	return { limit: limits.limit, window: limits.window, burst: limits.burst, cost };
+	const cost = route?.cost ?? 1;
+	const buckets: Bucket[] = [{ name: "key", spec: { ...limits, cost } }];
+	if (route?.rateLimit) {
+		const methods = route.methods ? [...route.methods].join(",") : "*";
+		buckets.push({ name: `route:${methods} ${route.pattern}`, spec: { ...route.rateLimit, cost } });
+	}
+	return buckets;
 }
 
 /** X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */
@@ -42,15 +53,15 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
  */
 export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const key = c.var.key;
-	const spec = limitsFor(key, c.var.api);
-	if (!spec) {
+	const buckets = bucketsFor(key, c.var.api, c.var.route);
+	if (!buckets) {
 		console.error(JSON.stringify({ event: "tier_missing", keyId: key.id, tier: key.tier }));
 		return reject(c, "config_invalid");
 	}
 	let result: CheckResult;
 	try {
 		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
-		result = await withTimeout<CheckResult>(stub.check(spec) as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
+		result = await withTimeout<CheckResult>(stub.check(buckets) as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
 	} catch (e) {
 		console.error(JSON.stringify({ event: "limiter_failed", keyId: key.id, error: String(e) }));
 		return reject(c, "limiter_failed");

@@ -3,10 +3,10 @@ import { compileRoutes, findRoute } from "../../src/config/routes";
 import { ipAllowed, parseCidr, parseIp } from "../../src/pipeline/ip";
 
 const table = compileRoutes([
-	{ methods: ["GET"], path: "/health", public: true, scopes: [] },
-	{ methods: ["GET", "HEAD"], path: "/v1/**", public: false, scopes: ["read"] },
-	{ path: "/v1/**", public: false, scopes: ["write"] },
-	{ path: "/v2/*/items", public: false, scopes: ["items"] },
+	{ methods: ["GET"], path: "/health", public: true, scopes: [], cost: 1 },
+	{ methods: ["GET", "HEAD"], path: "/v1/**", public: false, scopes: ["read"], cost: 1 },
+	{ path: "/v1/**", public: false, scopes: ["write"], cost: 1 },
+	{ path: "/v2/*/items", public: false, scopes: ["items"], cost: 1 },
 ]);
 
 describe("route matching", () => {

@@ -1,0 +1,169 @@
+/**
+ * End-to-end harness: the demo origin in this process and a real `wrangler dev` in its
+ * own process group, on free ports, with throwaway secrets and state. Nothing is
+ * written into the repository: secrets and the config go in as `--var` bindings (they
+ * override anything in .dev.vars) and state goes to a fresh directory under os.tmpdir().
+ * (wrangler itself bundles into .wrangler/tmp/ under the repo, git-ignored, and
+ * removes its own bundle directory on exit.)
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+// @ts-ignore -- plain ESM JavaScript without a declaration file
+import { startDemoOrigin } from "../../demo/origin.mjs";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const STARTUP_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface OriginRequest {
+	method: string;
+	path: string;
+	query: Record<string, string>;
+	headers: Record<string, string>;
+	body: string;
+}
+
+export interface Stack {
+	/** The gateway, e.g. http://127.0.0.1:40123 */
+	url: string;
+	adminToken: string;
+	signingSecret: string;
+	/** Every request the origin received, in order. */
+	originRequests: OriginRequest[];
+	originPort: number;
+	/** wrangler's stdout and stderr so far, for failure messages. */
+	output(): string;
+	stop(): Promise<void>;
+}
+
+/** Ports the OS says are free right now: all held open together so they differ, then released. */
+export async function freePorts(count: number): Promise<number[]> {
+	const servers = await Promise.all(
+		Array.from(
+			{ length: count },
+			() =>
+				new Promise<net.Server>((resolve, reject) => {
+					const server = net.createServer();
+					server.once("error", reject);
+					server.listen(0, "127.0.0.1", () => resolve(server));
+				}),
+		),
+	);
+	const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+	await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+	return ports;
+}
+
+/** keygate.config.json with every environment's origin pointed at the local origin. */
+export function configFor(originPort: number): string {
+	const config = JSON.parse(readFileSync(path.join(ROOT, "keygate.config.json"), "utf8")) as {
+		apis: { environments: Record<string, { origin: string }> }[];
+	};
+	for (const api of config.apis) for (const env of Object.values(api.environments)) env.origin = `http://127.0.0.1:${originPort}`;
+	return JSON.stringify(config);
+}
+
+const secret = () => randomBytes(24).toString("hex");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function exited(child: ChildProcess): boolean {
+	return child.exitCode !== null || child.signalCode !== null;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+	if (child.pid === undefined) return;
+	try {
+		process.kill(-child.pid, signal); // the whole group: npx, wrangler and workerd
+	} catch {
+		// already gone
+	}
+}
+
+export async function startStack(): Promise<Stack> {
+	const originRequests: OriginRequest[] = [];
+	const origin = await startDemoOrigin(0, { onRequest: (r: OriginRequest) => originRequests.push(r) });
+	const persistDir = await mkdtemp(path.join(os.tmpdir(), "keygate-e2e-"));
+	const [port, inspectorPort] = await freePorts(2);
+	const adminToken = secret();
+	const signingSecret = secret();
+	const url = `http://127.0.0.1:${port}`;
+
+	// `--var NAME:VALUE`: wrangler splits at the first colon, so the value may contain
+	// colons (a JSON document is fine). These bindings take precedence over .dev.vars.
+	const args = [
+		"wrangler",
+		"dev",
+		"--port",
+		String(port),
+		"--inspector-port",
+		String(inspectorPort),
+		"--ip",
+		"127.0.0.1",
+		"--persist-to",
+		persistDir,
+		"--var",
+		`ADMIN_TOKEN:${adminToken}`,
+		"--var",
+		`SIGNING_SECRET:${signingSecret}`,
+		"--var",
+		`KEYGATE_CONFIG:${configFor(origin.port)}`,
+	];
+	const child = spawn("npx", args, {
+		cwd: ROOT,
+		detached: true, // its own process group, so stop() reaches workerd too
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+	});
+	let output = "";
+	child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+	child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+	const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+
+	let stopped = false;
+	const stop = async () => {
+		if (stopped) return;
+		stopped = true;
+		if (!exited(child)) {
+			killGroup(child, "SIGTERM");
+			const timedOut = await Promise.race([closed.then(() => false), sleep(STOP_TIMEOUT_MS).then(() => true)]);
+			if (timedOut) killGroup(child, "SIGKILL");
+		}
+		// Whatever is left of the group (workerd outlives its parent briefly) gets SIGKILL.
+		killGroup(child, "SIGKILL");
+		await origin.close();
+		await rm(persistDir, { recursive: true, force: true });
+	};
+
+	const stack: Stack = { url, adminToken, signingSecret, originRequests, originPort: origin.port, output: () => output, stop };
+	try {
+		await waitForHealth(stack, child);
+	} catch (e) {
+		await stop();
+		throw e;
+	}
+	return stack;
+}
+
+async function waitForHealth(stack: Stack, child: ChildProcess): Promise<void> {
+	const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+	let last = "no answer yet";
+	while (Date.now() < deadline) {
+		if (exited(child)) throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before answering:\n${stack.output()}`);
+		try {
+			const res = await fetch(`${stack.url}/health`, { signal: AbortSignal.timeout(5_000) });
+			await res.arrayBuffer();
+			if (res.status === 200) return;
+			last = `HTTP ${res.status}`;
+		} catch (e) {
+			last = String((e as Error).cause ?? e);
+		}
+		await sleep(250);
+	}
+	throw new Error(`wrangler dev did not answer GET /health within ${STARTUP_TIMEOUT_MS / 1000} s (${last}):\n${stack.output()}`);
+}
