@@ -15,7 +15,7 @@ export default defineConfig({
 						miniflare: { bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, SIGNING_SECRET: TEST_SIGNING_SECRET } },
 					}),
 				],
-				test: { name: "workers", include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"] },
+				test: { name: "workers", include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"] },
 			},
 			{
 				// End-to-end: spawns the demo origin and `wrangler dev`, and drives them over HTTP from Node.

@@ -61,3 +61,43 @@ export function callWithEnv(overrides: Partial<Record<keyof typeof env | "KEYGAT
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface BoundGateway {
+	/** A request through keygate running `config`; `path` may be a full URL to choose the host. */
+	call(path: string, init?: RequestInit & { key?: string; scheme?: string }): Promise<Response>;
+	/** An admin API request (path under /_keygate/v1) on the same config. */
+	admin(path: string, init?: RequestInit): Promise<Response>;
+	/** Creates a key through the admin API; fails the test unless it is 201. */
+	createKey(body: Record<string, unknown>): Promise<CreatedKey>;
+}
+
+/**
+ * keygate running another config (an example's), on the same real KV and Durable
+ * Objects. `key` is sent as `Authorization: <scheme> <key>` (scheme default Bearer).
+ */
+export function gatewayFor(config: unknown, base = BASE): BoundGateway {
+	const text = JSON.stringify(config);
+	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+	const send = (url: string, init: RequestInit) => Promise.resolve(app.fetch(new Request(url, init), { ...env, KEYGATE_CONFIG: text }, ctx));
+	const bound: BoundGateway = {
+		call(path, init = {}) {
+			const { key, scheme = "Bearer", ...rest } = init;
+			const headers = new Headers(rest.headers);
+			if (key !== undefined) headers.set("Authorization", `${scheme} ${key}`);
+			return send(path.startsWith("http") ? path : base + path, { ...rest, headers });
+		},
+		admin(path, init = {}) {
+			const headers = new Headers(init.headers);
+			headers.set("Authorization", `Bearer ${TEST_ADMIN_TOKEN}`);
+			if (init.body) headers.set("Content-Type", "application/json");
+			return send(`${base}/_keygate/v1${path}`, { ...init, headers });
+		},
+		async createKey(body) {
+			const res = await bound.admin("/keys", { method: "POST", body: JSON.stringify(body) });
+			const json = await res.json<CreatedKey>();
+			expect(res.status, JSON.stringify(json)).toBe(201);
+			return json;
+		},
+	};
+	return bound;
+}
