@@ -38,7 +38,11 @@ export function startDemoOrigin(port = DEFAULT_ORIGIN_PORT, { host = ORIGIN_HOST
 				// a recorder's failure must not break the answer
 			}
 			const payload = JSON.stringify(description, null, 2);
-			res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(payload), "X-Origin": "keygate-demo" });
+			res.writeHead(200, {
+				"Content-Type": "application/json; charset=utf-8",
+				"Content-Length": Buffer.byteLength(payload),
+				"X-Origin": "keygate-demo",
+			});
 			res.end(req.method === "HEAD" ? undefined : payload);
 		});
 	});

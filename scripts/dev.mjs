@@ -4,13 +4,15 @@
 //   1. makes sure .dev.vars holds ADMIN_TOKEN and SIGNING_SECRET (random values are
 //      added for any that are missing; existing values are never changed),
 //   2. starts the demo origin (demo/origin.mjs) on 127.0.0.1:8788 in this process,
-//   3. runs `wrangler dev --port 8787 --ip 127.0.0.1` plus any arguments given here
-//      (`npm run dev -- --port 9000`), and stops both together.
+//   3. runs `wrangler dev --port 8787 --ip 127.0.0.1` (the project's wrangler) plus any
+//      arguments given here (`npm run dev -- --port 9000`), and stops both together,
+//      exiting with wrangler's exit code.
 //
 // Plain Node (>= 20), no dependencies.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { constants as osConstants } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -43,6 +45,7 @@ function assignment(line) {
 export function ensureDevVars(path = DEV_VARS) {
 	const created = !existsSync(path);
 	const text = created ? "" : readFileSync(path, "utf8");
+	const eol = text.includes("\r\n") ? "\r\n" : "\n";
 	const lines = text === "" ? [] : text.split(/\r?\n/);
 	if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop(); // the final newline
 	const values = {};
@@ -61,13 +64,14 @@ export function ensureDevVars(path = DEV_VARS) {
 		if (values[name] !== undefined) continue;
 		values[name] = newSecret();
 		const line = `${name}=${values[name]}`;
-		if (emptyAt[name] !== undefined) lines[emptyAt[name]] = line; // an empty assignment is filled in place
+		if (emptyAt[name] !== undefined)
+			lines[emptyAt[name]] = line; // an empty assignment is filled in place
 		else lines.push(line);
 		added.push(name);
 	}
 	if (added.length > 0) {
 		if (created) lines.unshift("# Local secrets for `wrangler dev` (git-ignored). Made by scripts/dev.mjs.");
-		writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
+		writeFileSync(path, lines.join(eol) + eol, { mode: 0o600 });
 	}
 	return { path, created, added, values };
 }
@@ -81,11 +85,35 @@ function argValue(args, name) {
 	return undefined;
 }
 
+/**
+ * Starts the project's own wrangler (`npx wrangler ...` would find the same one). Its bin
+ * script is run with node directly rather than through npx: npx adds `npm exec` and a
+ * `sh -c` in between, and that shell does not pass SIGTERM on, which would leave wrangler
+ * and workerd running after this script stopped. wrangler's bin script itself forwards
+ * SIGINT and SIGTERM to the CLI, which shuts workerd down.
+ */
+function spawnWrangler(args) {
+	const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+	let bin;
+	try {
+		const pkgPath = createRequire(join(ROOT, "package.json")).resolve("wrangler/package.json");
+		const pkg = JSON.parse(readFileSync(pkgPath, "utf8"));
+		bin = join(dirname(pkgPath), typeof pkg.bin === "string" ? pkg.bin : pkg.bin.wrangler);
+	} catch {
+		bin = undefined;
+	}
+	if (bin) return spawn(process.execPath, [bin, ...args], { cwd: ROOT, stdio: "inherit", env });
+	console.warn("keygate: wrangler is not installed in node_modules (run `npm install`); trying npx.");
+	const isWindows = process.platform === "win32";
+	return spawn(isWindows ? "npx.cmd" : "npx", ["wrangler", ...args], { cwd: ROOT, stdio: "inherit", env, shell: isWindows });
+}
+
 async function run(extraArgs) {
 	// 1. secrets
 	const vars = ensureDevVars();
 	const shown = relative(process.cwd(), vars.path) || vars.path;
-	if (vars.added.length > 0) console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);
+	if (vars.added.length > 0)
+		console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);
 	console.log(`keygate: local secrets are in ${vars.path}`);
 	console.log(`keygate: admin token (local dev only): ${vars.values.ADMIN_TOKEN}`);
 
@@ -100,7 +128,7 @@ async function run(extraArgs) {
 	}
 
 	// 3. wrangler dev; the caller's --port / --ip win over the defaults
-	const args = ["wrangler", "dev"];
+	const args = ["dev"];
 	if (argValue(extraArgs, "--port") === undefined) args.push("--port", String(GATEWAY_PORT));
 	if (argValue(extraArgs, "--ip") === undefined) args.push("--ip", GATEWAY_IP);
 	args.push(...extraArgs);
@@ -114,19 +142,14 @@ async function run(extraArgs) {
 	console.log(`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`);
 	console.log("");
 
-	const isWindows = process.platform === "win32";
-	const child = spawn(isWindows ? "npx.cmd" : "npx", args, {
-		cwd: ROOT,
-		stdio: "inherit",
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-		shell: isWindows, // .cmd files need a shell on Windows
-	});
+	const child = spawnWrangler(args);
 
+	// Ctrl-C in a terminal reaches wrangler directly (same process group); a signal sent to
+	// this process alone (kill <pid>, a supervisor) is passed on, so both always stop together.
 	let stopping = false;
 	const forward = (signal) => {
 		if (!stopping) {
 			stopping = true;
-			// If wrangler does not stop within 10 s, stop waiting for it.
 			setTimeout(() => {
 				console.error("keygate: wrangler did not stop within 10 s; killing it.");
 				child.kill("SIGKILL");
@@ -136,7 +159,7 @@ async function run(extraArgs) {
 	};
 	process.on("SIGINT", () => forward("SIGINT"));
 	process.on("SIGTERM", () => forward("SIGTERM"));
-	process.on("SIGHUP", () => forward("SIGHUP"));
+	process.on("SIGHUP", () => forward("SIGTERM"));
 
 	const code = await new Promise((resolve) => {
 		child.once("error", (e) => {

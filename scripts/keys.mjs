@@ -61,11 +61,29 @@ Exit codes: 0 success, 1 the request failed, 2 bad command line.`;
 class UsageError extends Error {}
 
 const GLOBAL_FLAGS = ["url", "token"];
-const KEY_FLAGS = ["name", "api", "environment", "scopes", "tier", "limit", "window", "burst", "expires-at", "ip-allowlist", "owner", "metadata"];
+const KEY_FLAGS = [
+	"name",
+	"api",
+	"environment",
+	"scopes",
+	"tier",
+	"limit",
+	"window",
+	"burst",
+	"expires-at",
+	"ip-allowlist",
+	"owner",
+	"metadata",
+];
 
 /** Each command: the flags it takes, whether it takes an <id>, and the request it makes. */
 const COMMANDS = {
-	create: { flags: [...KEY_FLAGS, "type"], id: false, request: (_id, f) => ({ method: "POST", path: "/keys", body: keyBody(f) }), secret: true },
+	create: {
+		flags: [...KEY_FLAGS, "type"],
+		id: false,
+		request: (_id, f) => ({ method: "POST", path: "/keys", body: keyBody(f) }),
+		secret: true,
+	},
 	pair: { flags: KEY_FLAGS, id: false, request: (_id, f) => ({ method: "POST", path: "/key-pairs", body: keyBody(f) }), secret: true },
 	list: {
 		flags: ["api", "cursor"],
@@ -135,7 +153,8 @@ function keyBody(f) {
 		} catch {
 			throw new UsageError(`--metadata: not valid JSON: ${f.metadata}`);
 		}
-		if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) throw new UsageError("--metadata: expected a JSON object");
+		if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata))
+			throw new UsageError("--metadata: expected a JSON object");
 		body.metadata = metadata;
 	}
 	return body;
@@ -224,7 +243,16 @@ function networkHint(err) {
  * Runs the CLI. Output goes through `out` / `err` (one string per call), so it can be
  * driven in-process; returns the exit code.
  */
-export async function main(argv, { env = process.env, cwd = process.cwd(), out = (s) => process.stdout.write(s + "\n"), err = (s) => process.stderr.write(s + "\n"), fetchImpl = globalThis.fetch } = {}) {
+export async function main(
+	argv,
+	{
+		env = process.env,
+		cwd = process.cwd(),
+		out = (s) => process.stdout.write(s + "\n"),
+		err = (s) => process.stderr.write(s + "\n"),
+		fetchImpl = globalThis.fetch,
+	} = {},
+) {
 	let parsed;
 	try {
 		parsed = parseArgs(argv);
@@ -295,7 +323,8 @@ export async function main(argv, { env = process.env, cwd = process.cwd(), out =
 	}
 	if (!res.ok) {
 		err(json !== undefined ? JSON.stringify(json, null, 2) : text || `HTTP ${res.status} ${res.statusText}`);
-		if (res.status === 401 && json?.error === "invalid_admin_token") err("keys: the admin token was refused; check --token, ADMIN_TOKEN or .dev.vars.");
+		if (res.status === 401 && json?.error === "invalid_admin_token")
+			err("keys: the admin token was refused; check --token, ADMIN_TOKEN or .dev.vars.");
 		else if (res.status === 404 && json === undefined) err(`keys: ${target} answered 404; is ${url} a keygate?`);
 		return 1;
 	}
