@@ -12,8 +12,19 @@ export const RateLimitSchema = z
 		limit: z.number().int().positive().nullable().describe("Requests per window; null means unlimited."),
 		window: z.number().int().positive().max(31_536_000).default(3600).describe("Window length in seconds."),
 		burst: z.number().int().positive().describe("Requests per second."),
+		shards: z
+			.number()
+			.int()
+			.min(1)
+			.max(64)
+			.default(1)
+			.describe("Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
 	})
-	.strict();
+	.strict()
+	.refine((r) => r.burst >= r.shards && (r.limit === null || r.limit >= r.shards), {
+		message: "burst and limit must each be at least shards",
+		path: ["shards"],
+	});
 
 const CredentialSchema = z.discriminatedUnion("in", [
 	z

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec, type RateInfo } from "./window";
 
-/** One counter set: the key's own limit (`key`), or a route rule's (`route:<index>`). */
+/** One counter set: the key's own limit (`key`), or a route rule's (`route:<methods> <pattern>`). */
 export interface Bucket {
 	name: string;
 	spec: LimitSpec;
@@ -19,7 +19,7 @@ export interface KeyStatus {
 export type CheckResult =
 	| { ok: true; rate: RateInfo; deprecatedAt: number | null; graceEndsAt: number | null }
 	| { ok: false; reason: "revoked" | "deleted" | "expired" }
-	| { ok: false; reason: "rate_limited"; rate: RateInfo; retryAfter: number };
+	| { ok: false; reason: "rate_limited"; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
 
 export interface Usage {
 	passed: number;
@@ -27,13 +27,19 @@ export interface Usage {
 	lastUsedAt: number | null;
 }
 
+/** Names the object that holds shard `index` of a key (shard 0 is the key's own object). */
+export const shardName = (keyId: string, index: number) => (index === 0 ? keyId : `${keyId}#${index}`);
+
 const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null };
 
 /**
- * One instance per key id. Durable Objects run one event at a time, so the
- * read-decide-write in `check` is atomic: 100 concurrent requests on a key with 20
- * left give exactly 20 passes. It is also the authority on revocation, because a KV
- * change takes 60 s or more to reach every location while this object is one place.
+ * One instance per key id (and, for a sharded tier, one per extra shard). Durable
+ * Objects run one event at a time, so the read-decide-write in `check` is atomic: 100
+ * concurrent requests on a key with 20 left give exactly 20 passes. The key's own
+ * object (shard 0) is the authority on revocation, because a KV change takes 60 s or
+ * more to reach every location while this object is one place. Extra shards register
+ * with it on first use, and every status change is pushed to all registered shards
+ * before the admin API answers (docs/scaling.md).
  *
  * State lives in the SQLite-backed synchronous KV API; writes are coalesced and the
  * output gate holds each response until they are durable, so a counter is never
@@ -43,6 +49,10 @@ export class KeyState extends DurableObject<Env> {
 	private status: KeyStatus;
 	private counters: Record<string, Counters>;
 	private usage: Usage;
+	/** On shard 0: the names of the extra shards that have registered. */
+	private shards: string[];
+	/** On an extra shard: set once it has the key's status from shard 0. */
+	private joined: Promise<void> | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -50,16 +60,21 @@ export class KeyState extends DurableObject<Env> {
 		this.status = kv.get<KeyStatus>("status") ?? NO_STATUS;
 		this.counters = kv.get<Record<string, Counters>>("counters") ?? {};
 		this.usage = kv.get<Usage>("usage") ?? { passed: 0, rejected: {}, lastUsedAt: null };
+		this.shards = kv.get<string[]>("shards") ?? [];
+		if (kv.get<boolean>("joined")) this.joined = Promise.resolve();
 	}
 
 	/**
 	 * Decides one request: state first, then every bucket (the key's limit first, then
 	 * the route's, if it has one). It passes only if all have room; then all are spent,
 	 * otherwise none is. The answer's `rate` describes the first bucket, or the one that
-	 * refused.
+	 * refused. `shard` is set when this object is an extra shard of key `shard.keyId`.
+	 * `carried` are refusals an isolate decided on its own since its last call, for usage.
 	 */
-	check(buckets: Bucket[]): CheckResult {
+	async check(buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult> {
+		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
+		if (carried) for (const [reason, n] of Object.entries(carried)) this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
 		const result = this.decide(buckets, now);
 		this.count(result.ok ? null : result.reason, now);
 		return result;
@@ -74,7 +89,7 @@ export class KeyState extends DurableObject<Env> {
 		let first: RateInfo | undefined;
 		for (const b of buckets) {
 			const d = decide(b.spec, this.counters[b.name] ?? EMPTY_COUNTERS, now);
-			if (!d.ok) return { ok: false, reason: "rate_limited", rate: d.rate, retryAfter: d.retryAfter };
+			if (!d.ok) return { ok: false, reason: "rate_limited", bucket: b.name, rate: d.rate, retryAfter: d.retryAfter, retryAt: d.retryAt, available: d.available };
 			next[b.name] = d.counters;
 			first ??= d.rate;
 		}
@@ -82,6 +97,35 @@ export class KeyState extends DurableObject<Env> {
 		this.counters = next;
 		this.ctx.storage.kv.put("counters", next);
 		return { ok: true, rate: first, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
+	}
+
+	/** An extra shard learns the key's status from shard 0 once, and from then on is told of every change. */
+	private join(keyId: string, name: string): Promise<void> {
+		this.joined ??= (async () => {
+			const main = this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(keyId));
+			this.status = (await main.registerShard(name)) as KeyStatus;
+			this.ctx.storage.kv.put("status", this.status);
+			this.ctx.storage.kv.put("joined", true);
+		})().catch((e) => {
+			this.joined = undefined; // try again on the next request; this one fails closed
+			throw e;
+		});
+		return this.joined;
+	}
+
+	/** On shard 0: an extra shard joins. Returns the status it must start from. */
+	registerShard(name: string): KeyStatus {
+		if (!this.shards.includes(name)) {
+			this.shards = [...this.shards, name];
+			this.ctx.storage.kv.put("shards", this.shards);
+		}
+		return this.status;
+	}
+
+	/** On an extra shard: shard 0 pushes a status change. */
+	applyStatus(status: KeyStatus): void {
+		this.status = status;
+		this.ctx.storage.kv.put("status", status);
 	}
 
 	/** Counts a refusal decided before this object was asked (e.g. a 403), for usage. */
@@ -101,17 +145,25 @@ export class KeyState extends DurableObject<Env> {
 		return this.status;
 	}
 
-	getUsage(): Usage {
-		return this.usage;
+	/** Usage of this object, plus that of every registered shard. */
+	async getUsage(): Promise<Usage> {
+		const total: Usage = structuredClone(this.usage);
+		for (const name of this.shards) {
+			const u = (await this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(name)).getUsage()) as Usage;
+			total.passed += u.passed;
+			for (const [reason, n] of Object.entries(u.rejected)) total.rejected[reason] = (total.rejected[reason] ?? 0) + n;
+			if (u.lastUsedAt !== null && (total.lastUsedAt === null || u.lastUsedAt > total.lastUsedAt)) total.lastUsedAt = u.lastUsedAt;
+		}
+		return total;
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */
-	revoke(at: number): KeyStatus {
+	revoke(at: number): Promise<KeyStatus> {
 		return this.update({ revokedAt: this.status.revokedAt ?? at });
 	}
 
 	/** Starts (or keeps) a rotation grace period; the earliest end wins, so a retry cannot extend it. */
-	startGrace(at: number, endsAt: number): KeyStatus {
+	startGrace(at: number, endsAt: number): Promise<KeyStatus> {
 		const s = this.status;
 		return this.update({
 			deprecatedAt: s.deprecatedAt ?? at,
@@ -120,13 +172,20 @@ export class KeyState extends DurableObject<Env> {
 	}
 
 	/** Idempotent. The record in KV is removed after this, so the key then reads as unknown. */
-	markDeleted(at: number): KeyStatus {
+	markDeleted(at: number): Promise<KeyStatus> {
 		return this.update({ deletedAt: this.status.deletedAt ?? at });
 	}
 
-	private update(patch: Partial<KeyStatus>): KeyStatus {
+	/**
+	 * Sets the status here, then pushes it to every registered shard. If a push fails the
+	 * caller is told (and retries): the change is already in force here, and a shard
+	 * that registers later starts from it.
+	 */
+	private async update(patch: Partial<KeyStatus>): Promise<KeyStatus> {
 		this.status = { ...this.status, ...patch };
 		this.ctx.storage.kv.put("status", this.status);
-		return this.status;
+		const status = this.status;
+		await Promise.all(this.shards.map((name) => this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(name)).applyStatus(status)));
+		return status;
 	}
 }

@@ -36,7 +36,14 @@ export interface RateInfo {
 
 export type Decision =
 	| { ok: true; counters: Counters; rate: RateInfo }
-	| { ok: false; rate: RateInfo; retryAfter: number };
+	| {
+			ok: false;
+			rate: RateInfo;
+			retryAfter: number;
+			/** Unix seconds when the refusing limit resets, and what it had left: until then a request costing more is refused too. */
+			retryAt: number;
+			available: number;
+	  };
 
 export const EMPTY_COUNTERS: Counters = { windowStart: 0, windowCount: 0, second: 0, secondCount: 0 };
 
@@ -66,10 +73,11 @@ export function decide(spec: LimitSpec, previous: Counters, nowMs: number): Deci
 		secondCount: previous.second === nowSec ? previous.secondCount : 0,
 	};
 	if (spec.limit !== null && current.windowCount + spec.cost > spec.limit) {
-		return { ok: false, rate: info(spec, current), retryAfter: Math.max(1, windowStart + spec.window - nowSec) };
+		const retryAt = windowStart + spec.window;
+		return { ok: false, rate: info(spec, current), retryAfter: Math.max(1, retryAt - nowSec), retryAt, available: spec.limit - current.windowCount };
 	}
 	if (current.secondCount + spec.cost > spec.burst) {
-		return { ok: false, rate: info(spec, current), retryAfter: 1 };
+		return { ok: false, rate: info(spec, current), retryAfter: 1, retryAt: nowSec + 1, available: spec.burst - current.secondCount };
 	}
 	const next: Counters = {
 		...current,

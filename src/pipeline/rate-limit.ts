@@ -5,11 +5,8 @@ import type { StoredKey } from "../keys/record";
 import type { CompiledRoute } from "../config/routes";
 import type { Bucket, CheckResult } from "../limiter/key-state";
 import type { RateInfo } from "../limiter/window";
-import { withTimeout } from "../util/timeout";
+import { checkLimits } from "../limiter/client";
 import { reject, type GatewayEnv } from "./context";
-
-/** Bounded wait for the key's Durable Object; past it keygate fails closed (503). */
-export const LIMITER_TIMEOUT_MS = 3_000;
 
 /**
  * The buckets a request spends from: the key's own limit (its `rateLimit`, else its
@@ -49,7 +46,8 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
 
 /**
  * Stage: one call to the key's Durable Object, which is both the rate limiter and the
- * authority on revocation. Any failure there fails closed.
+ * authority on revocation (none when this isolate already knows the key is out of
+ * budget). Any failure there fails closed.
  */
 export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const key = c.var.key;
@@ -58,10 +56,10 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		console.error(JSON.stringify({ event: "tier_missing", keyId: key.id, tier: key.tier }));
 		return reject(c, "config_invalid");
 	}
+	const limits = key.rateLimit ?? c.var.api.tiers[key.tier]!;
 	let result: CheckResult;
 	try {
-		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
-		result = await withTimeout<CheckResult>(stub.check(buckets) as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
+		result = await checkLimits(c.env.KEY_STATE, key.id, buckets, limits.shards);
 	} catch (e) {
 		console.error(JSON.stringify({ event: "limiter_failed", keyId: key.id, error: String(e) }));
 		return reject(c, "limiter_failed");

@@ -1,0 +1,127 @@
+import type { Bucket, CheckResult, KeyState } from "./key-state";
+import { shardName } from "./key-state";
+import type { RateInfo } from "./window";
+import { withTimeout } from "../util/timeout";
+
+/** Bounded wait for a key's Durable Object; past it keygate fails closed (503). */
+export const LIMITER_TIMEOUT_MS = 3_000;
+const MAX_ENTRIES = 10_000;
+
+type Refusal = Extract<CheckResult, { reason: "rate_limited" }>;
+
+/**
+ * Per-isolate memory of limits an object has run out of. Counters in a Durable Object
+ * only go up until their reset, so once it has said "no room for cost c until t", any
+ * request costing c or more before t would be refused there too: it is refused (or, for
+ * a sharded key, sent to another shard) without the call. Refusing is always safe for
+ * exactness. The costs: a key revoked meanwhile reads 429 rather than 401 in this
+ * isolate until t, and a raised limit takes effect here at t.
+ */
+export class ExhaustionMemory {
+	private readonly entries = new Map<string, { retryAtMs: number; available: number; refusal: Refusal }>();
+
+	/** The refusal `object` would give a request with these buckets now, if this isolate already knows it. */
+	refusal(object: string, buckets: Bucket[], now: number): Refusal | undefined {
+		for (const b of buckets) {
+			const id = `${object}|${b.name}`;
+			const e = this.entries.get(id);
+			if (!e) continue;
+			if (now >= e.retryAtMs) {
+				this.entries.delete(id);
+				continue;
+			}
+			if (b.spec.cost > e.available) return { ...e.refusal, retryAfter: Math.max(1, Math.ceil((e.retryAtMs - now) / 1000)) };
+		}
+		return undefined;
+	}
+
+	remember(object: string, refusal: Refusal): void {
+		if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+		this.entries.set(`${object}|${refusal.bucket}`, { retryAtMs: refusal.retryAt * 1000, available: refusal.available, refusal });
+	}
+
+	clear(): void {
+		this.entries.clear();
+	}
+}
+
+const memory = new ExhaustionMemory();
+/** Refusals decided here, not yet reported: they ride along with the key's next call (usage only). */
+const unreported = new Map<string, number>();
+
+export function forgetExhausted(): void {
+	memory.clear();
+	unreported.clear();
+}
+
+/** Shard `index`'s part of `total` when it is split `n` ways (the parts add up to `total`). */
+export function share(total: number, n: number, index: number): number {
+	return Math.floor(total / n) + (index < total % n ? 1 : 0);
+}
+
+export function scaled(buckets: Bucket[], n: number, index: number): Bucket[] {
+	if (n === 1) return buckets;
+	return buckets.map((b) => ({
+		name: b.name,
+		spec: { ...b.spec, limit: b.spec.limit === null ? null : share(b.spec.limit, n, index), burst: share(b.spec.burst, n, index) },
+	}));
+}
+
+/**
+ * The shards worth trying, in order: a random one of those this isolate does not know
+ * to be exhausted, then one other such. Empty when all are known exhausted.
+ */
+export function shardsToTry(keyId: string, buckets: Bucket[], n: number, now: number, mem: ExhaustionMemory, random: () => number): number[] {
+	const open: number[] = [];
+	for (let i = 0; i < n; i++) if (!mem.refusal(shardName(keyId, i), scaled(buckets, n, i), now)) open.push(i);
+	const picked: number[] = [];
+	for (let t = 0; t < 2 && open.length > 0; t++) picked.push(open.splice(Math.floor(random() * open.length), 1)[0]!);
+	return picked;
+}
+
+/** A shard's view scaled back to the whole key: the full limits, and remaining estimated as n times the shard's. */
+function wholeKey(rate: RateInfo, buckets: Bucket[], n: number): RateInfo {
+	if (n === 1) return rate;
+	const spec = buckets[0]!.spec;
+	const window = rate.window && spec.limit !== null ? { ...rate.window, limit: spec.limit, remaining: Math.min(spec.limit, rate.window.remaining * n) } : rate.window;
+	const burst = { ...rate.burst, limit: spec.burst, remaining: Math.min(spec.burst, rate.burst.remaining * n) };
+	const main = window ?? burst;
+	return { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst };
+}
+
+function countLocal(keyId: string): void {
+	if (unreported.size < MAX_ENTRIES || unreported.has(keyId)) unreported.set(keyId, (unreported.get(keyId) ?? 0) + 1);
+}
+
+/**
+ * The rate limiter, behind one call: the key's Durable Object decides state and
+ * counters, in one call per request. With `shards` > 1 the limits are split over that
+ * many objects; a request goes to a random shard not known to be exhausted and, if
+ * refused, to one other, so a skewed split rarely refuses what the whole key could still
+ * take. Each shard enforces its exact share, so the key never admits more than its
+ * limit (docs/scaling.md).
+ */
+export async function checkLimits(ns: DurableObjectNamespace<KeyState>, keyId: string, buckets: Bucket[], shards: number): Promise<CheckResult> {
+	const now = Date.now();
+	const order = shardsToTry(keyId, buckets, shards, now, memory, Math.random);
+	if (order.length === 0) {
+		countLocal(keyId);
+		// Every shard has a remembered refusal, shard 0's among them.
+		const known = memory.refusal(shardName(keyId, 0), scaled(buckets, shards, 0), now)!;
+		return { ...known, rate: wholeKey(known.rate, buckets, shards) };
+	}
+	let result: CheckResult | undefined;
+	for (const index of order) {
+		const name = shardName(keyId, index);
+		const stub = ns.get(ns.idFromName(name));
+		// Usage counted here rides along with the key's own object (shard 0), whichever is called.
+		const carried = index === 0 ? unreported.get(keyId) : undefined;
+		if (carried) unreported.delete(keyId);
+		const work = stub.check(scaled(buckets, shards, index), index === 0 ? undefined : { keyId, name }, carried ? { rate_limited: carried } : undefined);
+		result = await withTimeout<CheckResult>(work as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
+		if (result.ok || result.reason !== "rate_limited") break;
+		memory.remember(name, result);
+	}
+	if (result!.ok || result!.reason === "rate_limited") return { ...result!, rate: wholeKey(result!.rate, buckets, shards) };
+	return result!;
+}

@@ -1,0 +1,42 @@
+import { env } from "cloudflare:workers";
+
+/** Real bindings wrapped to count what keygate asks of them: KV reads, Durable Object calls. */
+export function countingBindings() {
+	const counts = { kvReads: 0, doCalls: 0 };
+	const KEYS = new Proxy(env.KEYS, {
+		get(target, prop) {
+			const value = Reflect.get(target, prop, target);
+			if (prop === "get" || prop === "getWithMetadata") {
+				return (...args: unknown[]) => {
+					counts.kvReads++;
+					return (value as (...a: unknown[]) => unknown).apply(target, args);
+				};
+			}
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+	// Stubs are host objects: wrap the methods the request path calls rather than proxying the stub.
+	const wrapNamespace = (ns: DurableObjectNamespace, methods: string[]) => ({
+		idFromName: (name: string) => ns.idFromName(name),
+		get: (id: DurableObjectId) => {
+			const stub = ns.get(id) as unknown as Record<string, (...a: unknown[]) => unknown>;
+			return Object.fromEntries(
+				methods.map((m) => [
+					m,
+					(...args: unknown[]) => {
+						counts.doCalls++;
+						return stub[m]!(...args);
+					},
+				]),
+			);
+		},
+	});
+	return {
+		counts,
+		bindings: { KEYS, KEY_STATE: wrapNamespace(env.KEY_STATE, ["check", "recordRejection"]), OWNER_STATE: wrapNamespace(env.OWNER_STATE, ["getRole"]) },
+		reset() {
+			counts.kvReads = 0;
+			counts.doCalls = 0;
+		},
+	};
+}
