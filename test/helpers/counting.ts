@@ -16,7 +16,7 @@ export function countingBindings() {
 		},
 	});
 	// Stubs are host objects: wrap the methods the request path calls rather than proxying the stub.
-	const wrapNamespace = (ns: DurableObjectNamespace, methods: string[]) => ({
+	const wrapNamespace = (ns: DurableObjectNamespace<any>, methods: string[]) => ({
 		idFromName: (name: string) => ns.idFromName(name),
 		get: (id: DurableObjectId) => {
 			const stub = ns.get(id) as unknown as Record<string, (...a: unknown[]) => unknown>;
