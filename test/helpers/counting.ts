@@ -16,10 +16,14 @@ export function countingBindings() {
 		},
 	});
 	// Stubs are host objects: wrap the methods the request path calls rather than proxying the stub.
-	const wrapNamespace = (ns: DurableObjectNamespace<any>, methods: string[]) => ({
+	interface AnyNamespace {
+		idFromName(name: string): DurableObjectId;
+		get(id: DurableObjectId): unknown;
+	}
+	const wrapNamespace = (ns: AnyNamespace, methods: string[]) => ({
 		idFromName: (name: string) => ns.idFromName(name),
 		get: (id: DurableObjectId) => {
-			const stub = ns.get(id) as unknown as Record<string, (...a: unknown[]) => unknown>;
+			const stub = ns.get(id) as Record<string, (...a: unknown[]) => unknown>;
 			return Object.fromEntries(
 				methods.map((m) => [
 					m,
@@ -33,7 +37,7 @@ export function countingBindings() {
 	});
 	return {
 		counts,
-		bindings: { KEYS, KEY_STATE: wrapNamespace(env.KEY_STATE, ["check", "recordRejection"]), OWNER_STATE: wrapNamespace(env.OWNER_STATE, ["getRole"]) },
+		bindings: { KEYS, KEY_STATE: wrapNamespace(env.KEY_STATE as unknown as AnyNamespace, ["check", "recordRejection"]), OWNER_STATE: wrapNamespace(env.OWNER_STATE as unknown as AnyNamespace, ["getRole"]) },
 		reset() {
 			counts.kvReads = 0;
 			counts.doCalls = 0;
