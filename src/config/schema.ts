@@ -7,8 +7,7 @@ import { z } from "zod";
 
 const name = z.string().regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letters and digits, starting with a letter, at most 24");
 
-export const RateLimitSchema = z
-	.object({
+const rateLimitFields = {
 		limit: z.number().int().positive().nullable().describe("Requests per window; null means unlimited."),
 		window: z.number().int().positive().max(31_536_000).default(3600).describe("Window length in seconds."),
 		burst: z.number().int().positive().describe("Requests per second."),
@@ -19,12 +18,30 @@ export const RateLimitSchema = z
 			.max(64)
 			.default(1)
 			.describe("Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
+};
+
+const sharesFit: [(r: { burst: number; limit: number | null; shards: number }) => boolean, { message: string; path: string[] }] = [
+	(r) => r.burst >= r.shards && (r.limit === null || r.limit >= r.shards),
+	{ message: "burst and limit must each be at least shards", path: ["shards"] },
+];
+
+export const RateLimitSchema = z
+	.object(rateLimitFields)
+	.strict()
+	.refine(...sharesFit);
+
+const TierSchema = z
+	.object({
+		...rateLimitFields,
+		onLimiterError: z
+			.enum(["closed", "open"])
+			.default("closed")
+			.describe(
+				"When the key's Durable Object fails or hangs: refuse with 503 (closed), or pass without counting, marked by X-Keygate-Limiter: bypassed (open).",
+			),
 	})
 	.strict()
-	.refine((r) => r.burst >= r.shards && (r.limit === null || r.limit >= r.shards), {
-		message: "burst and limit must each be at least shards",
-		path: ["shards"],
-	});
+	.refine(...sharesFit);
 
 const CredentialSchema = z.discriminatedUnion("in", [
 	z
@@ -113,11 +130,26 @@ const ApiSchema = z
 			.refine((r) => Object.keys(r).length > 0, "at least one key type")
 			.describe("Key type prefixes (the first part of a key)."),
 		routes: z.array(RouteSchema).default([]).describe("First match wins."),
+		originTimeoutMs: z
+			.number()
+			.int()
+			.min(100)
+			.max(600_000)
+			.default(30_000)
+			.describe("How long to wait for the origin's response headers before answering 504 origin_timeout."),
+		bruteForce: z
+			.object({
+				maxFailures: z.number().int().positive().default(20).describe("Failed credentials from one client IP within the window."),
+				windowSeconds: z.number().int().positive().max(3600).default(60),
+			})
+			.strict()
+			.default({ maxFailures: 20, windowSeconds: 60 })
+			.describe("Past maxFailures, unknown keys from that IP get 429 without a KV read until the window ends."),
 		unmatchedRoutes: z
 			.enum(["authenticate", "deny"])
 			.default("authenticate")
 			.describe("A request no route matches: any valid key passes (authenticate) or it is refused (deny)."),
-		tiers: z.record(name, RateLimitSchema).refine((r) => Object.keys(r).length > 0, "at least one tier"),
+		tiers: z.record(name, TierSchema).refine((r) => Object.keys(r).length > 0, "at least one tier"),
 		defaultTier: name,
 		errors: z
 			.object({
@@ -199,6 +231,7 @@ export const ConfigSchema = z
 export type Config = z.output<typeof ConfigSchema>;
 export type ApiConfig = Config["apis"][number];
 export type RateLimit = z.output<typeof RateLimitSchema>;
+export type Tier = z.output<typeof TierSchema>;
 export type RouteRule = ApiConfig["routes"][number];
 export type CredentialSource = ApiConfig["credentials"][number];
 export type ErrorStyle = (typeof ERROR_STYLES)[number];

@@ -29,8 +29,10 @@ export type Reason =
 	| "owner_not_permitted"
 	// 429
 	| "rate_limited"
-	// 502
+	| "too_many_failures"
+	// 502, 504
 	| "origin_unreachable"
+	| "origin_timed_out"
 	// 503: fail closed
 	| "config_invalid"
 	| "secret_missing"
@@ -55,6 +57,7 @@ export type PublicCode =
 	| "insufficient_permissions"
 	| "rate_limit_exceeded"
 	| "origin_unavailable"
+	| "origin_timeout"
 	| "gateway_unavailable"
 	| "not_found"
 	| "invalid_admin_token"
@@ -76,6 +79,7 @@ const ENTRIES: Record<PublicCode, Omit<CatalogueEntry, "code">> = {
 	insufficient_permissions: { status: 403, message: "The API key does not have permission to perform this action." },
 	rate_limit_exceeded: { status: 429, message: "Rate limit exceeded. Try again in {retryAfter} seconds." },
 	origin_unavailable: { status: 502, message: "The upstream service could not be reached." },
+	origin_timeout: { status: 504, message: "The upstream service did not answer in time." },
 	gateway_unavailable: { status: 503, message: "The gateway cannot verify requests right now. Try again shortly." },
 	not_found: { status: 404, message: "Not found." },
 	invalid_admin_token: { status: 401, message: "A valid admin token is required." },
@@ -110,9 +114,12 @@ export function publicCode(reason: Reason): PublicCode {
 		case "owner_not_permitted":
 			return "insufficient_permissions";
 		case "rate_limited":
+		case "too_many_failures":
 			return "rate_limit_exceeded";
 		case "origin_unreachable":
 			return "origin_unavailable";
+		case "origin_timed_out":
+			return "origin_timeout";
 		case "config_invalid":
 		case "secret_missing":
 		case "kv_failed":

@@ -10,6 +10,12 @@ import type { StoredKey } from "./record";
 export const POSITIVE_TTL_MS = 60_000;
 export const NEGATIVE_TTL_MS = 30_000;
 export const MAX_ENTRIES = 10_000;
+/**
+ * How long past its freshness an entry may still be used when KV fails or hangs. Safe
+ * for the same reason staleness is: the key's Durable Object still decides revocation
+ * and limits on every request.
+ */
+export const STALE_IF_ERROR_MS = 300_000;
 
 interface Entry {
 	key: StoredKey | null;
@@ -21,14 +27,21 @@ export class KeyCache {
 	/** Keys the authority said are revoked, expired or deleted: these never come back. */
 	private readonly dead = new Map<string, "revoked" | "expired" | "deleted">();
 
+	/** A fresh entry, or undefined. */
 	get(hash: string, now: number): StoredKey | null | undefined {
 		const e = this.entries.get(hash);
 		if (!e) return undefined;
 		if (e.until <= now) {
-			this.entries.delete(hash);
+			if (e.until + STALE_IF_ERROR_MS <= now) this.entries.delete(hash);
 			return undefined;
 		}
 		return e.key;
+	}
+
+	/** An entry past its freshness but within STALE_IF_ERROR_MS: only for when KV has failed. */
+	getStale(hash: string, now: number): StoredKey | null | undefined {
+		const e = this.entries.get(hash);
+		return e && e.until + STALE_IF_ERROR_MS > now ? e.key : undefined;
 	}
 
 	set(hash: string, key: StoredKey | null, now: number): void {
@@ -37,6 +50,7 @@ export class KeyCache {
 			const oldest = this.entries.keys().next().value;
 			if (oldest !== undefined) this.entries.delete(oldest);
 		}
+		this.entries.delete(hash); // re-insert at the end: eviction drops the least recently refreshed
 		this.entries.set(hash, { key, until: now + (key ? POSITIVE_TTL_MS : NEGATIVE_TTL_MS) });
 	}
 

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { CredentialSource } from "../config/schema";
 import { MAX_KEY_LENGTH, parseKey } from "../keys/format";
-import { reject, type GatewayEnv } from "./context";
+import { reject, rejectCredential, type GatewayEnv } from "./context";
 
 export type CredentialResult =
 	| { ok: true; value: string }
@@ -44,14 +44,14 @@ export function credentialHeaders(sources: readonly CredentialSource[]): string[
 export const credential: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.var.api;
 	const found = extractCredential(c.req.raw.headers, api.credentials);
-	if (!found.ok) return reject(c, found.reason);
+	if (!found.ok) return found.reason === "no_credential" ? reject(c, found.reason) : rejectCredential(c, found.reason);
 	const parsed = found.value.length <= MAX_KEY_LENGTH ? parseKey(found.value) : undefined;
-	if (!parsed) return reject(c, "malformed_key");
+	if (!parsed) return rejectCredential(c, "malformed_key");
 	const type = api.keyTypes[parsed.type];
-	if (!type) return reject(c, "unknown_key_type");
+	if (!type) return rejectCredential(c, "unknown_key_type");
 	// An identifier names an application in public; it authorizes nothing on its own.
-	if (type.kind === "identifier") return reject(c, "identifier_only");
-	if (!(parsed.environment in api.environments)) return reject(c, "wrong_environment");
+	if (type.kind === "identifier") return rejectCredential(c, "identifier_only");
+	if (!(parsed.environment in api.environments)) return rejectCredential(c, "wrong_environment");
 	c.set("credential", parsed);
 	await next();
 };

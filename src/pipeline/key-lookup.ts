@@ -6,7 +6,8 @@ import { sha256Hex } from "../keys/crypto";
 import type { StoredKey } from "../keys/record";
 import { getByHash } from "../keys/store";
 import { withTimeout } from "../util/timeout";
-import { reject, type GatewayEnv } from "./context";
+import { failureThrottle } from "./brute-force";
+import { clientIp, reject, rejectCredential, type GatewayEnv } from "./context";
 
 /** Bounded wait for KV: past this keygate answers 503 rather than hold the client. */
 export const KV_TIMEOUT_MS = 2_000;
@@ -31,18 +32,26 @@ export const keyLookup: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const now = Date.now();
 	let key = keyCache.get(hash, now);
 	if (key === undefined) {
+		// An address that keeps sending bad keys gets no more KV reads for keys this isolate does not know.
+		const ip = clientIp(c);
+		const { maxFailures, windowSeconds } = c.var.api.bruteForce;
+		const blocked = ip ? failureThrottle.blockedFor(ip, now, maxFailures, windowSeconds) : 0;
+		if (blocked > 0) return reject(c, "too_many_failures", { retryAfter: blocked });
 		try {
 			key = await withTimeout(getByHash(c.env.KEYS, hash), KV_TIMEOUT_MS, "KV read");
+			keyCache.set(hash, key, now);
 		} catch (e) {
-			console.error(JSON.stringify({ event: "kv_failed", error: String(e) }));
-			return reject(c, "kv_failed");
+			const stale = keyCache.getStale(hash, now);
+			console.error(JSON.stringify({ event: "kv_failed", error: String(e), servedStale: stale !== undefined }));
+			if (stale === undefined) return reject(c, "kv_failed");
+			key = stale;
 		}
-		keyCache.set(hash, key, now);
 	}
-	if (key === null) return reject(c, "unknown_key");
+	if (key === null) return rejectCredential(c, "unknown_key");
 	const dead = keyCache.deadState(key.id);
 	if (dead) return reject(c, dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended");
 	const reason = checkRecord(key, c.var.api, new URL(c.req.url).hostname, now);
+	if (reason === "wrong_api" || reason === "wrong_environment") return rejectCredential(c, reason);
 	if (reason) return reject(c, reason);
 	c.set("key", key);
 	await next();

@@ -5,7 +5,7 @@ import type { Reason } from "../errors/catalogue";
 import type { StoredKey } from "../keys/record";
 import { ownerObjectName } from "../limiter/owner-state";
 import { withTimeout } from "../util/timeout";
-import { reject, type GatewayContext, type GatewayEnv } from "./context";
+import { clientIp, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { ipAllowed } from "./ip";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -76,7 +76,7 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		if (typeof rights === "string") return reject(c, rights);
 		owner = rights;
 	}
-	const reason = authorize(key, c.var.api, c.var.route, c.req.method, c.req.header("CF-Connecting-IP"), owner);
+	const reason = authorize(key, c.var.api, c.var.route, c.req.method, clientIp(c), owner);
 	if (reason) {
 		countRejection(c, key, reason);
 		return reject(c, reason);

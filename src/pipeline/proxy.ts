@@ -73,17 +73,30 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		console.error(JSON.stringify({ event: "secret_missing", name: "SIGNING_SECRET" }));
 		return reject(c, "secret_missing");
 	}
+	// The timeout covers the wait for the origin's response headers only; once they are
+	// here the body streams through. If the origin breaks off mid-body the stream errors
+	// and the client's transfer fails: a partial body is never passed off as complete.
+	const request = await originRequest(c, origin, key);
+	const abort = new AbortController();
+	let timedOut = false;
+	const timer = setTimeout(() => {
+		timedOut = true;
+		abort.abort();
+	}, c.var.api.originTimeoutMs);
 	let upstream: Response;
 	try {
-		upstream = await fetch(await originRequest(c, origin, key));
+		upstream = await fetch(request, { signal: abort.signal });
 	} catch (e) {
-		console.error(JSON.stringify({ event: "origin_unreachable", origin, error: String(e) }));
-		return reject(c, "origin_unreachable");
+		console.error(JSON.stringify({ event: timedOut ? "origin_timeout" : "origin_unreachable", origin, error: String(e) }));
+		return reject(c, timedOut ? "origin_timed_out" : "origin_unreachable");
+	} finally {
+		clearTimeout(timer);
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
 	const rate = c.var.rate;
 	if (rate) for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
+	if (c.var.limiterBypassed) response.headers.set("X-Keygate-Limiter", "bypassed");
 	const deprecation = c.var.deprecation;
 	if (deprecation) {
 		// RFC 9745 (Deprecation, a structured date) and RFC 8594 (Sunset, an HTTP-date).

@@ -56,13 +56,20 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		console.error(JSON.stringify({ event: "tier_missing", keyId: key.id, tier: key.tier }));
 		return reject(c, "config_invalid");
 	}
-	const limits = key.rateLimit ?? c.var.api.tiers[key.tier]!;
+	const tier = c.var.api.tiers[key.tier];
+	const shards = (key.rateLimit ?? tier!).shards;
 	let result: CheckResult;
 	try {
-		result = await checkLimits(c.env.KEY_STATE, key.id, buckets, limits.shards);
+		result = await checkLimits(c.env.KEY_STATE, key.id, buckets, shards);
 	} catch (e) {
-		console.error(JSON.stringify({ event: "limiter_failed", keyId: key.id, error: String(e) }));
-		return reject(c, "limiter_failed");
+		// Closed by default: with the authority unreachable, neither the limit nor a fresh
+		// revocation can be checked. A tier may choose availability instead (Kong, Envoy and
+		// Zuplo fail open by default); then the request passes uncounted and says so.
+		const open = tier?.onLimiterError === "open";
+		console.error(JSON.stringify({ event: open ? "limiter_bypassed" : "limiter_failed", keyId: key.id, error: String(e) }));
+		if (!open) return reject(c, "limiter_failed");
+		c.set("limiterBypassed", true);
+		return next();
 	}
 	if (!result.ok) {
 		if (result.reason === "rate_limited") {

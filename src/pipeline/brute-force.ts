@@ -1,0 +1,51 @@
+/**
+ * Per-isolate throttle on failed credentials by client IP. Once an address has sent
+ * `maxFailures` bad credentials within `windowSeconds`, keys from it that this isolate
+ * does not already know are refused with 429 before any KV read, so guessing keys
+ * cannot turn into a flood of KV reads. Known-good keys from that address still work
+ * (one NAT may hide an attacker and a customer). The counter is per isolate, so the
+ * bound is per isolate: enough to keep KV reads bounded, which is the point; it is not
+ * a global ban list.
+ */
+export const MAX_TRACKED_ADDRESSES = 10_000;
+
+interface Window {
+	start: number;
+	failures: number;
+}
+
+export class FailureThrottle {
+	private readonly windows = new Map<string, Window>();
+
+	/** Seconds until the address may try unknown keys again, or 0 if it may now. */
+	blockedFor(ip: string, now: number, maxFailures: number, windowSeconds: number): number {
+		const w = this.windows.get(ip);
+		if (!w) return 0;
+		const end = w.start + windowSeconds * 1000;
+		if (now >= end) {
+			this.windows.delete(ip);
+			return 0;
+		}
+		return w.failures >= maxFailures ? Math.ceil((end - now) / 1000) : 0;
+	}
+
+	recordFailure(ip: string, now: number, windowSeconds: number): void {
+		let w = this.windows.get(ip);
+		if (!w || now >= w.start + windowSeconds * 1000) {
+			if (!w && this.windows.size >= MAX_TRACKED_ADDRESSES) this.windows.delete(this.windows.keys().next().value!);
+			w = { start: now, failures: 0 };
+			this.windows.set(ip, w);
+		}
+		w.failures++;
+	}
+
+	get size(): number {
+		return this.windows.size;
+	}
+
+	clear(): void {
+		this.windows.clear();
+	}
+}
+
+export const failureThrottle = new FailureThrottle();
