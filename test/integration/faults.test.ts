@@ -1,0 +1,190 @@
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import bundled from "../../keygate.config.json";
+import { keyCache, POSITIVE_TTL_MS } from "../../src/keys/cache";
+import { sha256Hex } from "../../src/keys/crypto";
+import { generateKey } from "../../src/keys/format";
+import { kvKey } from "../../src/keys/store";
+import { failureThrottle } from "../../src/pipeline/brute-force";
+import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
+import { countingBindings } from "../helpers/counting";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => vi.restoreAllMocks());
+
+const never = () => new Promise<never>(() => {});
+const fail = () => Promise.reject(new Error("injected failure"));
+/** The real KV with one method replaced; the others stay bound to the real binding. */
+function kvWith(method: "get" | "put", replacement: () => Promise<unknown>): KVNamespace {
+	return new Proxy(env.KEYS, {
+		get(target, prop) {
+			if (prop === method) return replacement;
+			const value = Reflect.get(target, prop, target);
+			return typeof value === "function" ? value.bind(target) : value;
+		},
+	});
+}
+
+describe("KV faults", () => {
+	it("a KV read that fails answers 503 and lets nothing through", async () => {
+		const { key } = await createKey();
+		keyCache.clear();
+		await expectError(await callWithEnv({ KEYS: kvWith("get", fail) }, "/v1/a", { key }), 503, "gateway_unavailable");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a KV read that hangs is cut off after a bounded wait, then 503", async () => {
+		const { key } = await createKey();
+		keyCache.clear();
+		const started = Date.now();
+		await expectError(await callWithEnv({ KEYS: kvWith("get", never) }, "/v1/a", { key }), 503, "gateway_unavailable");
+		const waited = Date.now() - started;
+		expect(waited).toBeGreaterThanOrEqual(1_900);
+		expect(waited).toBeLessThan(4_000);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a key in the isolate cache is served for a short stale period while KV fails, still checked by its Durable Object", async () => {
+		const { id, key } = await createKey();
+		const hash = await sha256Hex(key);
+		const record = await env.KEYS.get(kvKey.byHash(hash), "json");
+		// Cached long enough ago to be past freshness, within the stale-if-error period.
+		keyCache.set(hash, record as never, Date.now() - POSITIVE_TTL_MS - 1_000);
+		expect((await callWithEnv({ KEYS: kvWith("get", fail) }, "/v1/a", { key })).status).toBe(200);
+		// Revocation still wins: the Durable Object is asked on every request.
+		await admin(`/keys/${id}/revoke`, { method: "POST" });
+		await expectError(await callWithEnv({ KEYS: kvWith("get", fail) }, "/v1/a", { key }), 401, "expired_api_key");
+		expect(origin.calls).toHaveLength(1);
+	});
+});
+
+describe("Durable Object faults", () => {
+	const namespace = (check: () => Promise<unknown>) => ({ idFromName: (n: string) => env.KEY_STATE.idFromName(n), get: () => ({ check }) });
+
+	it("an object that hangs is cut off after a bounded wait: 503 by default", async () => {
+		const { key } = await createKey();
+		const started = Date.now();
+		await expectError(await callWithEnv({ KEY_STATE: namespace(never) }, "/v1/a", { key }), 503, "gateway_unavailable");
+		expect(Date.now() - started).toBeLessThan(5_000);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a tier that fails open passes the request uncounted, and says so in a header and the logs", async () => {
+		const config = structuredClone(bundled) as any;
+		config.apis[0].tiers.free.onLimiterError = "open";
+		const { key } = await createKey();
+		const logs = vi.spyOn(console, "error");
+		const res = await callWithEnv({ KEY_STATE: namespace(fail), KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
+		expect(res.status).toBe(200);
+		expect(res.headers.get("X-Keygate-Limiter")).toBe("bypassed");
+		expect(res.headers.get("X-RateLimit-Limit")).toBeNull();
+		expect(logs.mock.calls.some(([line]) => String(line).includes('"event":"limiter_bypassed"'))).toBe(true);
+		expect(origin.calls).toHaveLength(1);
+		// Nothing was counted: the next call on the real object still has the whole budget.
+		const next = await call("/v1/a", { key });
+		expect(next.headers.get("X-RateLimit-Remaining")).toBe("999");
+	});
+});
+
+describe("origin faults", () => {
+	it("a slow origin is cut off at originTimeoutMs with 504 origin_timeout, and the request counted once", async () => {
+		vi.restoreAllMocks();
+		vi.spyOn(globalThis, "fetch").mockImplementation((_input, init) => new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))));
+		const config = structuredClone(bundled) as any;
+		config.apis[0].originTimeoutMs = 200;
+		const { key } = await createKey();
+		const res = await callWithEnv({ KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
+		const body = await expectError(res, 504, "origin_timeout");
+		expect(body.message).toBe("The upstream service did not answer in time.");
+		vi.restoreAllMocks();
+		fakeOrigin();
+		expect((await call("/v1/a", { key })).headers.get("X-RateLimit-Remaining")).toBe("998");
+	});
+
+	it("an origin that breaks off mid-body makes the client's read fail rather than look complete", async () => {
+		vi.restoreAllMocks();
+		vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
+			const body = new ReadableStream({
+				start(controller) {
+					controller.enqueue(new TextEncoder().encode('{"partial":'));
+					controller.error(new Error("connection reset"));
+				},
+			});
+			return new Response(body, { headers: { "Content-Type": "application/json" } });
+		});
+		const { key } = await createKey();
+		const res = await call("/v1/a", { key });
+		expect(res.status).toBe(200);
+		await expect(res.text()).rejects.toThrow();
+	});
+});
+
+describe("brute force", () => {
+	it("throttles an address after repeated bad keys, before any KV read; its known-good keys still work", async () => {
+		failureThrottle.clear();
+		const counted = countingBindings();
+		const { key } = await createKey();
+		const from = { "CF-Connecting-IP": "198.51.100.23" };
+		expect((await callWithEnv(counted.bindings, "/v1/a", { key, headers: from })).status).toBe(200);
+		for (let i = 0; i < 20; i++) {
+			await expectError(await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: from }), 401, "invalid_api_key");
+		}
+		counted.reset();
+		const throttled = await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: from });
+		const body = await expectError(throttled, 429, "rate_limit_exceeded");
+		const wait = Number(throttled.headers.get("Retry-After"));
+		expect(wait).toBeGreaterThan(0);
+		expect(wait).toBeLessThanOrEqual(60);
+		expect(body.message).toBe(`Rate limit exceeded. Try again in ${wait} seconds.`);
+		expect(counted.counts.kvReads).toBe(0);
+		// Another address is not affected, and the good key from the throttled address still passes.
+		await expectError(await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: { "CF-Connecting-IP": "203.0.113.5" } }), 401, "invalid_api_key");
+		expect((await callWithEnv(counted.bindings, "/v1/a", { key, headers: from })).status).toBe(200);
+		expect(origin.calls).toHaveLength(2);
+	});
+});
+
+describe("admin operations interrupted halfway", () => {
+	it("a revoke whose KV write fails after the Durable Object was told: 503 naming the step, key already refused, retry completes", async () => {
+		const { id, key } = await createKey();
+		const failingPuts = kvWith("put", fail);
+		const res = await callWithEnv({ KEYS: failingPuts }, `/_keygate/v1/keys/${id}/revoke`, { method: "POST", headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" } });
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe("updating the key record failed; nothing after it was done. Retrying is safe.");
+		await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
+		const retried = await admin(`/keys/${id}/revoke`, { method: "POST" });
+		expect(retried.status).toBe(200);
+		expect((await retried.json<{ revokedAt: string | null }>()).revokedAt).not.toBeNull();
+	});
+
+	it("a revoke whose Durable Object step fails changes nothing, and says so", async () => {
+		const { id, key } = await createKey();
+		const broken = { idFromName: (n: string) => env.KEY_STATE.idFromName(n), get: () => ({ revoke: fail }) };
+		const res = await callWithEnv({ KEY_STATE: broken }, `/_keygate/v1/keys/${id}/revoke`, { method: "POST", headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" } });
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe("revoking the key in its Durable Object failed; nothing after it was done. Retrying is safe.");
+		expect((await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>()).revokedAt).toBeNull();
+		expect((await call("/v1/a", { key })).status).toBe(200);
+	});
+
+	it("concurrent revoke and rotate on one key end consistently", async () => {
+		for (let round = 0; round < 5; round++) {
+			const { id, key } = await createKey();
+			const [revoke, rotate] = await Promise.all([admin(`/keys/${id}/revoke`, { method: "POST" }), admin(`/keys/${id}/rotate`, { method: "POST" })]);
+			expect(revoke.status).toBe(200);
+			expect([201, 409]).toContain(rotate.status);
+			// Whatever the order, the old key is refused now and its record says revoked.
+			await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
+			const record = await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>();
+			expect(record.revokedAt).not.toBeNull();
+			if (rotate.status === 201) {
+				const { key: replacement } = await rotate.json<{ key: string }>();
+				expect((await call("/v1/a", { key: replacement })).status).toBe(200);
+			}
+		}
+	});
+});
