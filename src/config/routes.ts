@@ -10,6 +10,7 @@ export interface CompiledRoute {
 	pattern: string;
 	cost: number;
 	rateLimit: RateLimit | undefined;
+	category: string | undefined;
 }
 
 export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
@@ -22,6 +23,7 @@ export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
 		pattern: r.path,
 		cost: r.cost,
 		rateLimit: r.rateLimit,
+		category: r.category,
 	}));
 }
 

@@ -33,6 +33,10 @@ export const RateLimitSchema = z
 const TierSchema = z
 	.object({
 		...rateLimitFields,
+		categories: z
+			.record(name, RateLimitSchema)
+			.default({})
+			.describe("Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
 		onLimiterError: z
 			.enum(["closed", "open"])
 			.default("closed")
@@ -73,8 +77,11 @@ const RouteSchema = z
 		scopes: z.array(z.string().min(1)).default([]).describe("Scopes the key must all hold."),
 		cost: z.number().int().positive().default(1).describe("How much of the key's budget one request spends."),
 		rateLimit: RateLimitSchema.optional().describe(
-			"A limit of its own for this rule (an endpoint category), counted per key on top of the key's limit.",
+			"A limit of its own for this rule, counted per key on top of the key's limit (used when the tier sets none for the rule's category).",
 		),
+		category: name
+			.optional()
+			.describe("An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories."),
 	})
 	.strict();
 

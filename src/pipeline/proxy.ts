@@ -19,7 +19,17 @@ export function stripHopByHop(headers: Headers): void {
 
 /** The message the origin recomputes to verify X-Keygate-Signature (README "Verifying identity headers"). */
 export function signedMessage(t: number, method: string, pathAndQuery: string, identity: Record<string, string>): string {
-	return ["v1", t, method, pathAndQuery, identity["X-Keygate-Key-Id"], identity["X-Keygate-Environment"], identity["X-Keygate-Scopes"], identity["X-Keygate-Owner"]].join("\n");
+	return [
+		"v1",
+		t,
+		method,
+		pathAndQuery,
+		identity["X-Keygate-Key-Id"],
+		identity["X-Keygate-Environment"],
+		identity["X-Keygate-Scopes"],
+		identity["X-Keygate-Owner"],
+		identity["X-Keygate-Service"],
+	].join("\n");
 }
 
 export function identityHeaders(key: StoredKey): Record<string, string> {
@@ -28,6 +38,7 @@ export function identityHeaders(key: StoredKey): Record<string, string> {
 		"X-Keygate-Environment": key.environment,
 		"X-Keygate-Scopes": key.scopes.join(","),
 		"X-Keygate-Owner": key.owner ?? "",
+		"X-Keygate-Service": key.service ?? "",
 	};
 }
 

@@ -10,17 +10,22 @@ import { reject, type GatewayEnv } from "./context";
 
 /**
  * The buckets a request spends from: the key's own limit (its `rateLimit`, else its
- * tier's), and the route rule's, if it has one. Undefined if the key's tier has left the
- * config.
+ * tier's); then, for a route with a category, that category's limit in the key's tier
+ * (shared by every rule of the category), else the rule's own `rateLimit`. Undefined if
+ * the key's tier has left the config.
  */
 export function bucketsFor(key: StoredKey, api: CompiledApi, route: CompiledRoute | undefined): Bucket[] | undefined {
-	const limits = key.rateLimit ?? api.tiers[key.tier];
+	const tier = api.tiers[key.tier];
+	const limits = key.rateLimit ?? tier;
 	if (!limits) return undefined;
 	const cost = route?.cost ?? 1;
-	const buckets: Bucket[] = [{ name: "key", spec: { ...limits, cost } }];
-	if (route?.rateLimit) {
+	const buckets: Bucket[] = [{ name: "key", spec: { limit: limits.limit, window: limits.window, burst: limits.burst, cost } }];
+	const category = route?.category !== undefined ? tier?.categories[route.category] : undefined;
+	if (category) {
+		buckets.push({ name: `category:${route!.category}`, spec: { limit: category.limit, window: category.window, burst: category.burst, cost } });
+	} else if (route?.rateLimit) {
 		const methods = route.methods ? [...route.methods].join(",") : "*";
-		buckets.push({ name: `route:${methods} ${route.pattern}`, spec: { ...route.rateLimit, cost } });
+		buckets.push({ name: `route:${methods} ${route.pattern}`, spec: { limit: route.rateLimit.limit, window: route.rateLimit.window, burst: route.rateLimit.burst, cost } });
 	}
 	return buckets;
 }

@@ -52,6 +52,29 @@ async function nextSecond(): Promise<void> {
 	await sleep(1000 - (Date.now() % 1000) + 5);
 }
 
+const readKey = (body: Record<string, unknown> = {}) => rest.createKey({ name: "my app", scopes: ["read"], ...body });
+
+/**
+ * A fresh key's first request (which also warms the isolate's key cache), then `count`
+ * concurrent requests fired at the start of the next calendar second, so that one burst
+ * window applies to all of them. A volley a busy machine could not finish within its
+ * second would prove nothing, so it is tried again with a new key (at most three times).
+ */
+async function burst(count: number, body: Record<string, unknown>) {
+	for (let attempt = 1; ; attempt++) {
+		const created = await readKey(body);
+		const first = await rest.call("/v1/users/me", { key: created.key });
+		expect(first.status).toBe(200);
+		await nextSecond();
+		const second = Math.floor(Date.now() / 1000);
+		const before = origin.calls.length;
+		const volley = await Promise.all(Array.from({ length: count }, () => rest.call("/v1/users/me", { key: created.key })));
+		if (Math.floor(Date.now() / 1000) === second || attempt === 3) {
+			return { created, first, volley, forwarded: () => origin.calls.length - before };
+		}
+	}
+}
+
 /** The three X-RateLimit-* headers, checked for shape: integers, Reset in Unix seconds. */
 function rateHeaders(res: Response): { limit: number; remaining: number; reset: number } {
 	const [limit, remaining, reset] = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].map((name) => {
@@ -64,8 +87,6 @@ function rateHeaders(res: Response): { limit: number; remaining: number; reset: 
 	expect(reset).toBeLessThanOrEqual(now + 3600);
 	return { limit, remaining, reset };
 }
-
-const readKey = (body: Record<string, unknown> = {}) => rest.createKey({ name: "my app", scopes: ["read"], ...body });
 
 describe("the example config", () => {
 	it("is a valid keygate config", () => {
@@ -124,34 +145,28 @@ describe("Authorization: Bearer YOUR_API_KEY; the test call GET /v1/users/me", (
 
 describe("rate limit tiers: Free 1,000/hour burst 50; Pro 10,000/hour burst 200; Enterprise unlimited/hour burst 1,000", () => {
 	it("gives keys the free tier by default: 1,000 per hour and exactly 50 per second", async () => {
-		const { key, tier } = await readKey();
-		expect(tier).toBe("free");
-		const first = await rest.call("/v1/users/me", { key });
-		expect(first.status).toBe(200);
+		const { created, first, volley, forwarded } = await burst(60, {});
+		expect(created.tier).toBe("free");
 		expect(rateHeaders(first)).toMatchObject({ limit: 1000, remaining: 999 });
 		expect(first.headers.get("RateLimit-Policy")).toBe('"window";q=1000;w=3600, "burst";q=50;w=1');
 
-		await nextSecond();
-		const volley = await Promise.all(Array.from({ length: 60 }, () => rest.call("/v1/users/me", { key })));
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(50);
 		const refused = volley.filter((r) => r.status === 429);
 		expect(refused).toHaveLength(10);
 		expect(refused[0]!.headers.get("Retry-After")).toBe("1");
 		await expectBody(refused[0]!, 429, rateLimited(1));
-		expect(origin.calls).toHaveLength(51);
+		expect(forwarded()).toBe(50);
 	});
 
 	it("gives pro keys 10,000 per hour and exactly 200 per second", async () => {
-		const { key } = await readKey({ tier: "pro" });
-		const first = await rest.call("/v1/users/me", { key });
+		const { created, first, volley, forwarded } = await burst(220, { tier: "pro" });
+		expect(created.tier).toBe("pro");
 		expect(rateHeaders(first)).toMatchObject({ limit: 10000, remaining: 9999 });
 		expect(first.headers.get("RateLimit-Policy")).toBe('"window";q=10000;w=3600, "burst";q=200;w=1');
 
-		await nextSecond();
-		const volley = await Promise.all(Array.from({ length: 220 }, () => rest.call("/v1/users/me", { key })));
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(200);
 		expect(volley.filter((r) => r.status === 429)).toHaveLength(20);
-		expect(origin.calls).toHaveLength(201);
+		expect(forwarded()).toBe(200);
 	});
 
 	it("gives enterprise keys no hourly limit and a burst of 1,000 per second", async () => {
@@ -164,19 +179,17 @@ describe("rate limit tiers: Free 1,000/hour burst 50; Pro 10,000/hour burst 200;
 	});
 
 	it("enforces an unlimited window's burst exactly (the enterprise shape, scaled down to a per-key burst of 5)", async () => {
-		const { key } = await readKey({ tier: "enterprise", rateLimit: { limit: null, window: 3600, burst: 5 } });
-		await nextSecond();
-		const volley = await Promise.all(Array.from({ length: 8 }, () => rest.call("/v1/users/me", { key })));
+		const { created, volley, forwarded } = await burst(8, { tier: "enterprise", rateLimit: { limit: null, window: 3600, burst: 5 } });
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(5);
 		await expectBody(
 			volley.find((r) => r.status === 429)!,
 			429,
 			rateLimited(1),
 		);
+		expect(forwarded()).toBe(5);
 		// The next second has room again: there is no hourly budget to run out of.
 		await nextSecond();
-		expect((await rest.call("/v1/users/me", { key })).status).toBe(200);
-		expect(origin.calls).toHaveLength(6);
+		expect((await rest.call("/v1/users/me", { key: created.key })).status).toBe(200);
 	});
 });
 

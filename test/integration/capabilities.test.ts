@@ -169,3 +169,28 @@ describe("audit log and usage", () => {
 		expect(usage).toMatchObject({ passed: 1, rejected: { missing_scope: 1 } });
 	});
 });
+
+describe("per-plan, per-endpoint-category limits", () => {
+	it("rules of one category share a per-key bucket whose limit depends on the key's tier", async () => {
+		const config = demo((api) => {
+			api.tiers.free.categories = { bulk: { limit: 2, window: 60, burst: 10 } };
+			api.tiers.pro.categories = { bulk: { limit: 5, window: 60, burst: 10 } };
+			api.routes.unshift(
+				{ methods: ["POST"], path: "/v1/bulk/emails", scopes: ["write"], category: "bulk" },
+				{ methods: ["POST"], path: "/v1/bulk/sms", scopes: ["write"], category: "bulk" },
+			);
+		});
+		const free = await createKey();
+		const pro = await createKey({ tier: "pro" });
+		expect((await callWithConfig(config, "/v1/bulk/emails", { key: free.key, method: "POST" })).status).toBe(200);
+		expect((await callWithConfig(config, "/v1/bulk/sms", { key: free.key, method: "POST" })).status).toBe(200);
+		const refused = await callWithConfig(config, "/v1/bulk/emails", { key: free.key, method: "POST" });
+		await expectError(refused, 429, "rate_limit_exceeded");
+		expect(refused.headers.get("X-RateLimit-Limit")).toBe("2");
+		for (let i = 0; i < 5; i++) expect((await callWithConfig(config, "/v1/bulk/sms", { key: pro.key, method: "POST" })).status).toBe(200);
+		await expectError(await callWithConfig(config, "/v1/bulk/emails", { key: pro.key, method: "POST" }), 429, "rate_limit_exceeded");
+		// Other routes are not in the category.
+		expect((await callWithConfig(config, "/v1/things", { key: free.key })).status).toBe(200);
+		expect(origin.calls).toHaveLength(8);
+	});
+});

@@ -19,7 +19,7 @@ async function verify(received: OriginCall, maxAgeSeconds = 300): Promise<boolea
 	const t = Number(m[1]);
 	if (Math.abs(Date.now() / 1000 - t) > maxAgeSeconds) return false;
 	const identity = Object.fromEntries(
-		["X-Keygate-Key-Id", "X-Keygate-Environment", "X-Keygate-Scopes", "X-Keygate-Owner"].map((h) => [h, received.headers.get(h) ?? ""]),
+		["X-Keygate-Key-Id", "X-Keygate-Environment", "X-Keygate-Scopes", "X-Keygate-Owner", "X-Keygate-Service"].map((h) => [h, received.headers.get(h) ?? ""]),
 	);
 	const expected = await hmacHex(TEST_SIGNING_SECRET, signedMessage(t, received.method, received.url.pathname + received.url.search, identity));
 	return expected === m[2];
@@ -64,13 +64,14 @@ describe("passing through", () => {
 
 describe("identity headers", () => {
 	it("are present and carry the key's id, environment, scopes and owner", async () => {
-		const { id, key } = await createKey({ environment: "test", scopes: ["read", "write"], owner: "user_42" });
+		const { id, key } = await createKey({ environment: "test", scopes: ["read", "write"], owner: "user_42", service: "billing-sync" });
 		await call("/v1/a", { key });
 		const seen = origin.calls[0]!;
 		expect(seen.headers.get("X-Keygate-Key-Id")).toBe(id);
 		expect(seen.headers.get("X-Keygate-Environment")).toBe("test");
 		expect(seen.headers.get("X-Keygate-Scopes")).toBe("read,write");
 		expect(seen.headers.get("X-Keygate-Owner")).toBe("user_42");
+		expect(seen.headers.get("X-Keygate-Service")).toBe("billing-sync");
 		expect(seen.headers.get("X-Keygate-Signature")).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
 	});
 
