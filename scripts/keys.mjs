@@ -27,6 +27,10 @@ Commands:
                     working for a grace period
   delete <id>       Delete a key                         DELETE /keys/<id>
   usage <id>        Show a key's usage counters          GET    /keys/<id>/usage
+  update <id>       Change a key's fields                PATCH  /keys/<id>
+  audit             List key-management events           GET    /audit
+  owner <owner>     Show an owner's role, or set it      GET|PUT /owners/<owner>
+                    with --role
   help              Show this help
 
 create and pair:
@@ -42,7 +46,15 @@ create and pair:
   --expires-at ISO         e.g. 2030-01-01T00:00:00Z
   --ip-allowlist a,b       addresses or CIDR ranges
   --owner TEXT             who the key belongs to
+  --service TEXT           the service or integration using the key (for audit)
   --metadata JSON          a JSON object, at most 4096 bytes
+update: the same flags as create (except --api, --type, --environment), all optional
+audit:
+  --key-id ID              only this key's events
+  --cursor CURSOR          the next page
+owner:
+  --role NAME              set the owner's role (else show it)
+  --api NAME               configured API (default: the first)
 list:
   --api NAME               only this API's keys
   --cursor CURSOR          the next page (the "cursor" of the previous answer)
@@ -73,6 +85,7 @@ const KEY_FLAGS = [
 	"expires-at",
 	"ip-allowlist",
 	"owner",
+	"service",
 	"metadata",
 ];
 
@@ -110,6 +123,30 @@ const COMMANDS = {
 	},
 	delete: { flags: [], id: true, request: (id) => ({ method: "DELETE", path: `/keys/${enc(id)}` }) },
 	usage: { flags: [], id: true, request: (id) => ({ method: "GET", path: `/keys/${enc(id)}/usage` }) },
+	update: {
+		flags: KEY_FLAGS.filter((f) => f !== "api" && f !== "environment"),
+		id: true,
+		request: (id, f) => ({ method: "PATCH", path: `/keys/${enc(id)}`, body: keyBody(f, false) }),
+	},
+	audit: {
+		flags: ["key-id", "cursor"],
+		id: false,
+		request: (_id, f) => {
+			const query = new URLSearchParams();
+			if (f["key-id"] !== undefined) query.set("keyId", f["key-id"]);
+			if (f.cursor !== undefined) query.set("cursor", f.cursor);
+			const qs = query.toString();
+			return { method: "GET", path: `/audit${qs ? `?${qs}` : ""}` };
+		},
+	},
+	owner: {
+		flags: ["role", "api"],
+		id: true,
+		request: (owner, f) =>
+			f.role === undefined
+				? { method: "GET", path: `/owners/${enc(owner)}${f.api !== undefined ? `?api=${enc(f.api)}` : ""}` }
+				: { method: "PUT", path: `/owners/${enc(owner)}`, body: { role: f.role, ...(f.api !== undefined ? { api: f.api } : {}) } },
+	},
 };
 
 const enc = (id) => encodeURIComponent(id);
@@ -126,10 +163,10 @@ const list = (raw) =>
 		.map((s) => s.trim())
 		.filter(Boolean);
 
-/** The create / pair body from the flags; only the fields given are sent, so the server's defaults apply. */
-function keyBody(f) {
-	if (f.name === undefined) throw new UsageError("--name is required");
-	const body = { name: f.name };
+/** The create / pair / update body from the flags; only the fields given are sent, so the server's defaults apply. */
+function keyBody(f, requireName = true) {
+	if (requireName && f.name === undefined) throw new UsageError("--name is required");
+	const body = f.name === undefined ? {} : { name: f.name };
 	if (f.api !== undefined) body.api = f.api;
 	if (f.type !== undefined) body.type = f.type;
 	if (f.environment !== undefined) body.environment = f.environment;
@@ -146,6 +183,7 @@ function keyBody(f) {
 	if (f["expires-at"] !== undefined) body.expiresAt = f["expires-at"];
 	if (f["ip-allowlist"] !== undefined) body.ipAllowlist = list(f["ip-allowlist"]);
 	if (f.owner !== undefined) body.owner = f.owner;
+	if (f.service !== undefined) body.service = f.service;
 	if (f.metadata !== undefined) {
 		let metadata;
 		try {
