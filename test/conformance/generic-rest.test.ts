@@ -57,10 +57,11 @@ const readKey = (body: Record<string, unknown> = {}) => rest.createKey({ name: "
 /**
  * A fresh key's first request (which also warms the isolate's key cache), then `count`
  * concurrent requests fired at the start of the next calendar second, so that one burst
- * window applies to all of them. A volley a busy machine could not finish within its
- * second would prove nothing, so it is tried again with a new key (at most three times).
+ * window applies to all of them. A volley that a busy machine cannot finish within its
+ * second proves nothing either way: it is tried again with a new key, and if it never
+ * fits, `oneSecond` is false and the caller skips rather than guess.
  */
-async function burst(count: number, body: Record<string, unknown>) {
+async function burst(count: number, body: Record<string, unknown>, attempts = 3) {
 	for (let attempt = 1; ; attempt++) {
 		const created = await readKey(body);
 		const first = await rest.call("/v1/users/me", { key: created.key });
@@ -69,11 +70,12 @@ async function burst(count: number, body: Record<string, unknown>) {
 		const second = Math.floor(Date.now() / 1000);
 		const before = origin.calls.length;
 		const volley = await Promise.all(Array.from({ length: count }, () => rest.call("/v1/users/me", { key: created.key })));
-		if (Math.floor(Date.now() / 1000) === second || attempt === 3) {
-			return { created, first, volley, forwarded: () => origin.calls.length - before };
-		}
+		const oneSecond = Math.floor(Date.now() / 1000) === second;
+		if (oneSecond || attempt === attempts) return { created, first, volley, oneSecond, forwarded: () => origin.calls.length - before };
 	}
 }
+
+const TOO_SLOW = "this machine could not fire the volley within one calendar second";
 
 /** The three X-RateLimit-* headers, checked for shape: integers, Reset in Unix seconds. */
 function rateHeaders(res: Response): { limit: number; remaining: number; reset: number } {
@@ -144,12 +146,13 @@ describe("Authorization: Bearer YOUR_API_KEY; the test call GET /v1/users/me", (
 });
 
 describe("rate limit tiers: Free 1,000/hour burst 50; Pro 10,000/hour burst 200; Enterprise unlimited/hour burst 1,000", () => {
-	it("gives keys the free tier by default: 1,000 per hour and exactly 50 per second", async () => {
-		const { created, first, volley, forwarded } = await burst(60, {});
+	it("gives keys the free tier by default: 1,000 per hour and exactly 50 per second", async ({ skip }) => {
+		const { created, first, volley, oneSecond, forwarded } = await burst(60, {});
 		expect(created.tier).toBe("free");
 		expect(rateHeaders(first)).toMatchObject({ limit: 1000, remaining: 999 });
 		expect(first.headers.get("RateLimit-Policy")).toBe('"window";q=1000;w=3600, "burst";q=50;w=1');
 
+		skip(!oneSecond, TOO_SLOW);
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(50);
 		const refused = volley.filter((r) => r.status === 429);
 		expect(refused).toHaveLength(10);
@@ -158,14 +161,15 @@ describe("rate limit tiers: Free 1,000/hour burst 50; Pro 10,000/hour burst 200;
 		expect(forwarded()).toBe(50);
 	});
 
-	it("gives pro keys 10,000 per hour and exactly 200 per second", async () => {
-		const { created, first, volley, forwarded } = await burst(220, { tier: "pro" });
+	it("gives pro keys 10,000 per hour and exactly 200 per second", async ({ skip }) => {
+		const { created, first, volley, oneSecond, forwarded } = await burst(210, { tier: "pro" }, 2);
 		expect(created.tier).toBe("pro");
 		expect(rateHeaders(first)).toMatchObject({ limit: 10000, remaining: 9999 });
 		expect(first.headers.get("RateLimit-Policy")).toBe('"window";q=10000;w=3600, "burst";q=200;w=1');
 
+		skip(!oneSecond, TOO_SLOW);
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(200);
-		expect(volley.filter((r) => r.status === 429)).toHaveLength(20);
+		expect(volley.filter((r) => r.status === 429)).toHaveLength(10);
 		expect(forwarded()).toBe(200);
 	});
 
@@ -178,8 +182,12 @@ describe("rate limit tiers: Free 1,000/hour burst 50; Pro 10,000/hour burst 200;
 		expect(res.headers.get("RateLimit-Policy")).toBe('"burst";q=1000;w=1');
 	});
 
-	it("enforces an unlimited window's burst exactly (the enterprise shape, scaled down to a per-key burst of 5)", async () => {
-		const { created, volley, forwarded } = await burst(8, { tier: "enterprise", rateLimit: { limit: null, window: 3600, burst: 5 } });
+	it("enforces an unlimited window's burst exactly (the enterprise shape, scaled down to a per-key burst of 5)", async ({ skip }) => {
+		const { created, volley, oneSecond, forwarded } = await burst(8, {
+			tier: "enterprise",
+			rateLimit: { limit: null, window: 3600, burst: 5 },
+		});
+		skip(!oneSecond, TOO_SLOW);
 		expect(volley.filter((r) => r.status === 200)).toHaveLength(5);
 		await expectBody(
 			volley.find((r) => r.status === 429)!,
