@@ -5,13 +5,20 @@
 //        npm run schema -- --check (exit 1 if the committed file is stale)
 import { readFileSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
-import { z } from "zod";
 
-const out = await build({ entryPoints: ["src/config/schema.ts"], bundle: true, format: "esm", platform: "neutral", write: false, external: ["zod"] });
-const url = "data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text.replace(/from "zod"/g, `from "${import.meta.resolve("zod")}"`)).toString("base64");
-const { ConfigSchema } = await import(url);
+// One bundle holds the schema and the toJSONSchema of the same zod instance, so the
+// descriptions registered in its global registry reach the JSON Schema.
+const out = await build({
+	stdin: { contents: 'export { ConfigSchema } from "./src/config/schema.ts"; export { toJSONSchema } from "zod/mini";', resolveDir: process.cwd(), loader: "ts" },
+	bundle: true,
+	format: "esm",
+	platform: "neutral",
+	mainFields: ["module", "main"],
+	write: false,
+});
+const { ConfigSchema, toJSONSchema } = await import("data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text).toString("base64"));
 const schema = {
-	...z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }),
+	...toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }),
 	title: "keygate configuration",
 };
 const text = JSON.stringify(schema, null, 2) + "\n";

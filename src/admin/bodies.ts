@@ -1,56 +1,56 @@
-import { z } from "zod";
-import { RateLimitSchema } from "../config/schema";
+import * as z from "zod/mini";
+import { int, RateLimitSchema, text } from "../config/schema";
 import { parseCidr } from "../pipeline/ip";
 
 const MAX_METADATA_BYTES = 4096;
 
+const name = text(1, 200);
+const scopes = z.array(text(1, 100).check(z.regex(/^[^\s,]+$/, "a scope has no spaces or commas"))).check(z.maxLength(100));
+const expiresAt = z.iso.datetime({ offset: true }).check(z.refine((s) => Date.parse(s) > Date.now(), "must be in the future"));
+const ipAllowlist = z
+	.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range")))
+	.check(z.minLength(1), z.maxLength(100));
+const owner = text(1, 200).check(z.regex(/^[^\s:]+$/, "no spaces or colons"));
+const service = text(1, 200);
+const metadata = z
+	.record(z.string(), z.unknown())
+	.check(z.refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, `at most ${MAX_METADATA_BYTES} bytes as JSON`));
+
 const common = {
-	api: z.string().min(1).optional(),
-	name: z.string().min(1).max(200),
-	environment: z.string().min(1).optional(),
-	scopes: z.array(z.string().min(1).max(100).regex(/^[^\s,]+$/, "a scope has no spaces or commas")).max(100).optional(),
-	tier: z.string().min(1).optional(),
-	rateLimit: RateLimitSchema.optional(),
-	expiresAt: z.iso
-		.datetime({ offset: true })
-		.refine((s) => Date.parse(s) > Date.now(), "must be in the future")
-		.optional(),
-	ipAllowlist: z
-		.array(z.string().refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range"))
-		.min(1)
-		.max(100)
-		.optional(),
-	owner: z.string().min(1).max(200).regex(/^[^\s:]+$/, "no spaces or colons").optional(),
-	service: z.string().min(1).max(200).optional(),
-	metadata: z
-		.record(z.string(), z.unknown())
-		.refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, `at most ${MAX_METADATA_BYTES} bytes as JSON`)
-		.optional(),
+	api: z.optional(text()),
+	name,
+	environment: z.optional(text()),
+	scopes: z.optional(scopes),
+	tier: z.optional(text()),
+	rateLimit: z.optional(RateLimitSchema),
+	expiresAt: z.optional(expiresAt),
+	ipAllowlist: z.optional(ipAllowlist),
+	owner: z.optional(owner),
+	service: z.optional(service),
+	metadata: z.optional(metadata),
 };
 
-export const CreateKeyBody = z.object({ ...common, type: z.string().min(1).optional() }).strict();
-export const CreatePairBody = z.object(common).strict();
+export const CreateKeyBody = z.strictObject({ ...common, type: z.optional(text()) });
+export const CreatePairBody = z.strictObject(common);
+
 /** PATCH: each field replaces the stored one; null clears it. */
 export const UpdateKeyBody = z
-	.object({
-		name: common.name.optional(),
-		scopes: common.scopes.unwrap().optional(),
-		tier: common.tier.unwrap().optional(),
-		rateLimit: RateLimitSchema.nullable().optional(),
-		expiresAt: common.expiresAt.unwrap().nullable().optional(),
-		ipAllowlist: common.ipAllowlist.unwrap().nullable().optional(),
-		owner: common.owner.unwrap().nullable().optional(),
-		service: common.service.unwrap().nullable().optional(),
-		metadata: common.metadata.unwrap().nullable().optional(),
+	.strictObject({
+		name: z.optional(name),
+		scopes: z.optional(scopes),
+		tier: z.optional(text()),
+		rateLimit: z.optional(z.nullable(RateLimitSchema)),
+		expiresAt: z.optional(z.nullable(expiresAt)),
+		ipAllowlist: z.optional(z.nullable(ipAllowlist)),
+		owner: z.optional(z.nullable(owner)),
+		service: z.optional(z.nullable(service)),
+		metadata: z.optional(z.nullable(metadata)),
 	})
-	.strict()
-	.refine((b) => Object.keys(b).length > 0, "at least one field to change");
+	.check(z.refine((b) => Object.keys(b).length > 0, "at least one field to change"));
 
-export const OwnerRoleBody = z.object({ api: z.string().min(1).optional(), role: z.string().min(1) }).strict();
+export const OwnerRoleBody = z.strictObject({ api: z.optional(text()), role: text() });
 
-export const RotateBody = z
-	.object({ gracePeriodSeconds: z.number().int().min(0).max(30 * 86_400).optional() })
-	.strict();
+export const RotateBody = z.strictObject({ gracePeriodSeconds: z.optional(int(0, 30 * 86_400)) });
 
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
 export type CreatePairInput = z.output<typeof CreatePairBody>;

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { describeIssues, loadConfig } from "../config/load";
 import type { Reason } from "../errors/catalogue";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
@@ -10,13 +10,13 @@ import type { Bindings } from "../pipeline/context";
 import { actorFrom, listAudit } from "./audit";
 import { CreateKeyBody, CreatePairBody, OwnerRoleBody, RotateBody, UpdateKeyBody } from "./bodies";
 import { openApiDocument } from "./openapi";
-import { AdminError, createKey, createPair, deleteKey, findKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, updateKey, type Services } from "./service";
+import { AdminError, createKey, createPair, deleteKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, showKey, updateKey, type Services } from "./service";
 
 type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
 
 const fail = (reason: Reason, message?: string) => renderError(reason, DEFAULT_ERROR_CONTEXT, { message });
 
-async function readBody<S extends z.ZodType>(c: Context<AdminEnv>, schema: S, optional = false): Promise<z.output<S>> {
+async function readBody<S extends z.ZodMiniType>(c: Context<AdminEnv>, schema: S, optional = false): Promise<z.output<S>> {
 	const text = await c.req.text();
 	let json: unknown = {};
 	if (text.trim() !== "" || !optional) {
@@ -77,10 +77,12 @@ adminApp.get("/keys", async (c) => {
 		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);
 	}
 	const page = await listKeys(c.env.KEYS, api, c.req.query("cursor") || undefined);
-	return c.json({ data: page.data.map(publicView), cursor: page.cursor });
+	// Each listed key shows its authority's lifecycle fields, as GET /keys/{id} does.
+	const data = await Promise.all(page.data.map((k) => showKey(c.var.services, k.id).catch(() => publicView(k))));
+	return c.json({ data, cursor: page.cursor });
 });
 
-adminApp.get("/keys/:id", async (c) => c.json(publicView(await findKey(c.var.services, c.req.param("id")))));
+adminApp.get("/keys/:id", async (c) => c.json(await showKey(c.var.services, c.req.param("id"))));
 
 adminApp.patch("/keys/:id", async (c) => c.json(await updateKey(c.var.services, c.req.param("id"), await readBody(c, UpdateKeyBody))));
 

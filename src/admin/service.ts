@@ -3,7 +3,7 @@ import { randomId, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
 import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
-import type { KeyState, Usage } from "../limiter/key-state";
+import type { KeyState, KeyStatus, Usage } from "../limiter/key-state";
 import { ownerObjectName, type OwnerState } from "../limiter/owner-state";
 import { recordAudit, type AuditEvent } from "./audit";
 import type { CreateKeyInput, UpdateKeyInput } from "./bodies";
@@ -146,9 +146,38 @@ export async function findKey(s: Services, id: string): Promise<StoredKey> {
 	return stored;
 }
 
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The record with its lifecycle fields taken from the authority. The KV copy of those
+ * fields is only a cache for the hot path: concurrent admin writes can leave it behind
+ * (last writer wins in KV), never the Durable Object, which applies them one at a time.
+ */
+export function withStatus(stored: StoredKey, status: KeyStatus): StoredKey {
+	return {
+		...stored,
+		revokedAt: iso(status.revokedAt) ?? stored.revokedAt,
+		rotatedAt: iso(status.deprecatedAt) ?? stored.rotatedAt,
+		graceEndsAt: iso(status.graceEndsAt) ?? stored.graceEndsAt,
+		replacedBy: status.replacedBy ?? stored.replacedBy,
+	};
+}
+
+async function statusOf(s: Services, id: string): Promise<KeyStatus> {
+	return step("limiter_failed", "reading the key's state", () => keyStub(s, id).getStatus() as Promise<KeyStatus>);
+}
+
+/** A key as the admin API shows it: its record, with the authority's lifecycle fields. */
+export async function showKey(s: Services, id: string): Promise<KeyRecord> {
+	const stored = await findKey(s, id);
+	return publicView(withStatus(stored, await statusOf(s, id)));
+}
+
+/** Writes the record after merging in the authority's latest status, so a stale copy is never written back. */
 async function save(s: Services, stored: StoredKey): Promise<KeyRecord> {
-	await step("kv_failed", "updating the key record", () => putKey(s.kv, stored));
-	return publicView(stored);
+	const merged = withStatus(stored, await statusOf(s, stored.id));
+	await step("kv_failed", "updating the key record", () => putKey(s.kv, merged));
+	return publicView(merged);
 }
 
 /**
@@ -184,8 +213,8 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
  */
 export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	const stored = await findKey(s, id);
-	const status = await step("limiter_failed", "revoking the key in its Durable Object", () => keyStub(s, id).revoke(Date.now()));
-	const record = await save(s, { ...stored, revokedAt: new Date(status.revokedAt!).toISOString() });
+	await step("limiter_failed", "revoking the key in its Durable Object", () => keyStub(s, id).revoke(Date.now()));
+	const record = await save(s, stored);
 	await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return record;
 }
@@ -194,9 +223,9 @@ export async function rotateKey(s: Services, id: string, graceSeconds: number | 
 	const stored = await findKey(s, id);
 	const api = resolveApi(s, stored.api);
 	const grace = graceSeconds ?? api.keys.rotationGraceSeconds;
-	const status = await step("limiter_failed", "reading the key's state", () => keyStub(s, id).getStatus());
+	const status = await statusOf(s, id);
 	if (stored.revokedAt !== null || status.revokedAt !== null) throw new AdminError("key_conflict", "The key is revoked and cannot be rotated.");
-	if (stored.replacedBy !== null || status.graceEndsAt !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
+	if (stored.replacedBy !== null || status.replacedBy !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
 	if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= Date.now()) throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.
 	const fields: KeyFields = {
@@ -213,13 +242,14 @@ export async function rotateKey(s: Services, id: string, graceSeconds: number | 
 	};
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
 	const now = Date.now();
-	const after = await step("limiter_failed", "starting the old key's grace period", () => keyStub(s, id).startGrace(now, now + grace * 1000));
-	const previous = await save(s, {
-		...stored,
-		rotatedAt: new Date(after.deprecatedAt!).toISOString(),
-		replacedBy: replacement.record.id,
-		graceEndsAt: new Date(after.graceEndsAt!).toISOString(),
-	});
+	const started = await step("limiter_failed", "starting the old key's grace period", () => keyStub(s, id).startGrace(now, now + grace * 1000, replacement.record.id));
+	if (!started.ok) {
+		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
+		const orphan = await findKey(s, replacement.record.id);
+		await step("kv_failed", "removing the unused replacement", () => removeKey(s.kv, orphan));
+		throw new AdminError("key_conflict", started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.");
+	}
+	const previous = await save(s, stored);
 	await audit(s, { action: "key.rotated", api: stored.api, keyId: id, owner: stored.owner, details: { replacedBy: replacement.record.id, graceEndsAt: previous.graceEndsAt } });
 	await created(s, replacement.record, { replaces: id });
 	return { created: replacement, previous };

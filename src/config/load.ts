@@ -1,4 +1,3 @@
-import { z } from "zod";
 import bundledConfig from "../../keygate.config.json";
 import { compileRoutes, type CompiledRoute } from "./routes";
 import { ConfigSchema, type ApiConfig, type Config } from "./schema";
@@ -23,7 +22,7 @@ function fieldName(path: PropertyKey[]): string {
 	return out || "(root)";
 }
 
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
 	return error.issues.map((i) => `${fieldName(i.path)}: ${i.message}`).join("; ");
 }
 

@@ -1,239 +1,192 @@
-import { z } from "zod";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
 
 /**
  * The declarative config, defined once: `parseConfig` validates against it and
  * `scripts/schema.mjs` publishes it as `keygate.schema.json` for editors.
+ *
+ * Written with zod/mini, the tree-shakable build: the same validation and messages as
+ * classic zod at about a twentieth of the bundle (cold starts pay for every byte).
  */
+z.config(en());
 
-const name = z.string().regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letters and digits, starting with a letter, at most 24");
+/** Attaches a description, which the published JSON Schema carries for editors. */
+export function doc<T extends z.ZodMiniType>(schema: T, description: string): T {
+	z.globalRegistry.add(schema, { description });
+	return schema;
+}
+
+export const int = (min: number, max?: number) => (max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max)));
+export const text = (min = 1, max = 10_000) => z.string().check(z.minLength(min), z.maxLength(max));
+const strings = (min = 0) => z.array(text()).check(z.minLength(min));
+
+const name = z.string().check(z.regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letters and digits, starting with a letter, at most 24"));
+const nonEmpty = (what: string) => z.refine((r: unknown) => Object.keys(r as object).length > 0, `at least one ${what}`);
 
 const rateLimitFields = {
-		limit: z.number().int().positive().nullable().describe("Requests per window; null means unlimited."),
-		window: z.number().int().positive().max(31_536_000).default(3600).describe("Window length in seconds."),
-		burst: z.number().int().positive().describe("Requests per second."),
-		shards: z
-			.number()
-			.int()
-			.min(1)
-			.max(64)
-			.default(1)
-			.describe("Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
+	limit: doc(z.nullable(int(1)), "Requests per window; null means unlimited."),
+	window: doc(z._default(int(1, 31_536_000), 3600), "Window length in seconds."),
+	burst: doc(int(1), "Requests per second."),
+	shards: doc(z._default(int(1, 64), 1), "Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
 };
 
-const sharesFit: [(r: { burst: number; limit: number | null; shards: number }) => boolean, { message: string; path: string[] }] = [
-	(r) => r.burst >= r.shards && (r.limit === null || r.limit >= r.shards),
-	{ message: "burst and limit must each be at least shards", path: ["shards"] },
-];
+const sharesFit = z.superRefine((r: { burst: number; limit: number | null; shards: number }, ctx) => {
+	if (r.burst < r.shards || (r.limit !== null && r.limit < r.shards)) {
+		ctx.issues.push({ code: "custom", input: r, path: ["shards"], message: "burst and limit must each be at least shards" });
+	}
+});
 
-export const RateLimitSchema = z
-	.object(rateLimitFields)
-	.strict()
-	.refine(...sharesFit);
+export const RateLimitSchema = z.strictObject(rateLimitFields).check(sharesFit);
 
 const TierSchema = z
-	.object({
+	.strictObject({
 		...rateLimitFields,
-		categories: z
-			.record(name, RateLimitSchema)
-			.default({})
-			.describe("Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
-		onLimiterError: z
-			.enum(["closed", "open"])
-			.default("closed")
-			.describe(
-				"When the key's Durable Object fails or hangs: refuse with 503 (closed), or pass without counting, marked by X-Keygate-Limiter: bypassed (open).",
-			),
+		categories: doc(z._default(z.record(name, RateLimitSchema), {}), "Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
+		onLimiterError: doc(
+			z._default(z.enum(["closed", "open"]), "closed"),
+			"When the key's Durable Object fails or hangs: refuse with 503 (closed), or pass without counting, marked by X-Keygate-Limiter: bypassed (open).",
+		),
 	})
-	.strict()
-	.refine(...sharesFit);
+	.check(sharesFit);
 
 const CredentialSchema = z.discriminatedUnion("in", [
-	z
-		.object({
+	doc(
+		z.strictObject({
 			in: z.literal("authorization"),
-			scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, "an HTTP auth scheme token such as Bearer or ApiKey"),
-		})
-		.strict()
-		.describe("Authorization: <scheme> <key>"),
-	z
-		.object({
-			in: z.literal("header"),
-			name: z.string().regex(/^[A-Za-z0-9-]+$/, "an HTTP header name"),
-		})
-		.strict()
-		.describe("<name>: <key>"),
+			scheme: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9-]*$/, "an HTTP auth scheme token such as Bearer or ApiKey")),
+		}),
+		"Authorization: <scheme> <key>",
+	),
+	doc(z.strictObject({ in: z.literal("header"), name: z.string().check(z.regex(/^[A-Za-z0-9-]+$/, "an HTTP header name")) }), "<name>: <key>"),
 ]);
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+const methods = z.array(z.enum(METHODS)).check(z.minLength(1));
 
-const RouteSchema = z
-	.object({
-		methods: z.array(z.enum(METHODS)).min(1).optional().describe("Methods this rule covers; all when absent."),
-		path: z
-			.string()
-			.regex(/^\//, "a path pattern starting with /")
-			.describe("Path pattern: literal segments, * for one segment, ** for any rest."),
-		public: z.boolean().default(false).describe("No key needed; the request is passed through as is."),
-		scopes: z.array(z.string().min(1)).default([]).describe("Scopes the key must all hold."),
-		cost: z.number().int().positive().default(1).describe("How much of the key's budget one request spends."),
-		rateLimit: RateLimitSchema.optional().describe(
-			"A limit of its own for this rule, counted per key on top of the key's limit (used when the tier sets none for the rule's category).",
-		),
-		category: name
-			.optional()
-			.describe("An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories."),
-	})
-	.strict();
+const RouteSchema = z.strictObject({
+	methods: doc(z.optional(methods), "Methods this rule covers; all when absent."),
+	path: doc(z.string().check(z.regex(/^\//, "a path pattern starting with /")), "Path pattern: literal segments, * for one segment, ** for any rest."),
+	public: doc(z._default(z.boolean(), false), "No key needed; the request is passed through as is."),
+	scopes: doc(z._default(strings(), []), "Scopes the key must all hold."),
+	cost: doc(z._default(int(1), 1), "How much of the key's budget one request spends."),
+	rateLimit: doc(
+		z.optional(RateLimitSchema),
+		"A limit of its own for this rule, counted per key on top of the key's limit (used when the tier sets none for the rule's category).",
+	),
+	category: doc(z.optional(name), "An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories."),
+});
 
-const KeyTypeSchema = z
-	.object({
-		kind: z
-			.enum(["secret", "publishable", "identifier"])
-			.describe("identifier: a public id (e.g. an application identifier) that authorizes nothing on its own."),
-		readOnly: z.boolean().default(false).describe("Keys of this type may only GET, HEAD and OPTIONS."),
-	})
-	.strict();
+const KeyTypeSchema = z.strictObject({
+	kind: doc(z.enum(["secret", "publishable", "identifier"]), "identifier: a public id (e.g. an application identifier) that authorizes nothing on its own."),
+	readOnly: doc(z._default(z.boolean(), false), "Keys of this type may only GET, HEAD and OPTIONS."),
+});
 
-const EnvironmentSchema = z
-	.object({
-		origin: z.url({ protocol: /^https?$/ }).describe("Base URL requests for keys of this environment go to."),
-		hosts: z
-			.array(z.string().min(1))
-			.optional()
-			.describe("If set, keys of this environment are accepted only on these hosts."),
-	})
-	.strict();
+const EnvironmentSchema = z.strictObject({
+	origin: doc(z.url({ protocol: /^https?$/ }), "Base URL requests for keys of this environment go to."),
+	hosts: doc(z.optional(strings(1)), "If set, keys of this environment are accepted only on these hosts."),
+});
 
 export const ERROR_STYLES = ["default", "nested", "minimal", "problem"] as const;
 
-const ErrorOverrideSchema = z
-	.object({
-		code: z.string().min(1).optional(),
-		message: z.string().min(1).optional(),
-	})
-	.strict();
+const ErrorOverrideSchema = z.strictObject({ code: z.optional(text()), message: z.optional(text()) });
 
 const ApiSchema = z
-	.object({
+	.strictObject({
 		name,
-		match: z
-			.object({
-				hosts: z.array(z.string().min(1)).optional().describe("Host names this API answers on; any when absent."),
-				pathPrefix: z.string().regex(/^\//).default("/").describe("Path prefix this API answers on."),
-			})
-			.strict()
-			.default({ pathPrefix: "/" }),
-		environments: z
-			.record(name, EnvironmentSchema)
-			.refine((r) => Object.keys(r).length > 0, "at least one environment")
-			.describe("Key environments (the middle part of a key) and where each one's requests go."),
-		credentials: z
-			.array(CredentialSchema)
-			.min(1)
-			.default([{ in: "authorization", scheme: "Bearer" }])
-			.describe("Where a key is accepted, in order."),
-		keyTypes: z
-			.record(name, KeyTypeSchema)
-			.refine((r) => Object.keys(r).length > 0, "at least one key type")
-			.describe("Key type prefixes (the first part of a key)."),
-		routes: z.array(RouteSchema).default([]).describe("First match wins."),
-		originTimeoutMs: z
-			.number()
-			.int()
-			.min(100)
-			.max(600_000)
-			.default(30_000)
-			.describe("How long to wait for the origin's response headers before answering 504 origin_timeout."),
-		bruteForce: z
-			.object({
-				maxFailures: z.number().int().positive().default(20).describe("Failed credentials from one client IP within the window."),
-				windowSeconds: z.number().int().positive().max(3600).default(60),
-			})
-			.strict()
-			.default({ maxFailures: 20, windowSeconds: 60 })
-			.describe("Past maxFailures, unknown keys from that IP get 429 without a KV read until the window ends."),
-		unmatchedRoutes: z
-			.enum(["authenticate", "deny"])
-			.default("authenticate")
-			.describe("A request no route matches: any valid key passes (authenticate) or it is refused (deny)."),
-		tiers: z.record(name, TierSchema).refine((r) => Object.keys(r).length > 0, "at least one tier"),
-		defaultTier: name,
-		errors: z
-			.object({
-				style: z.enum(ERROR_STYLES).default("default"),
-				realm: z.string().min(1).default("keygate"),
-				overrides: z.record(z.string(), ErrorOverrideSchema).default({}),
-			})
-			.strict()
-			.default({ style: "default", realm: "keygate", overrides: {} }),
-		keys: z
-			.object({
-				rotationGraceSeconds: z.number().int().min(0).max(30 * 86_400).default(86_400).describe("Default grace period of a rotation."),
-				immutableScopes: z.boolean().default(false).describe("Refuse scope changes after creation."),
-			})
-			.strict()
-			.default({ rotationGraceSeconds: 86_400, immutableScopes: false }),
-		owners: z
-			.object({
-				roles: z
-					.record(
-						name,
-						z
-							.object({
-								scopes: z.array(z.string().min(1)).optional().describe('Scopes the role holds; ["*"] or absent = all.'),
-								methods: z.array(z.enum(METHODS)).min(1).optional().describe("Methods the role may use; absent = all."),
-							})
-							.strict(),
-					)
-					.refine((r) => Object.keys(r).length > 0, "at least one role"),
-				defaultRole: name.describe("Role of an owner keygate has no role for."),
-			})
-			.strict()
-			.optional()
-			.describe("Keys inherit their owner's rights: effective rights are the key's scopes limited by its owner's current role."),
-		cors: z
-			.object({
-				allowOrigins: z.array(z.string().min(1)).min(1).describe('Origins allowed, or ["*"].'),
-				keyTypes: z.array(name).describe("Key types whose responses carry CORS headers."),
-				allowHeaders: z.array(z.string()).default(["Authorization", "Content-Type"]),
-				maxAge: z.number().int().nonnegative().default(600),
-			})
-			.strict()
-			.optional(),
-	})
-	.strict()
-	.superRefine((api, ctx) => {
-		if (!(api.defaultTier in api.tiers)) {
-			ctx.addIssue({ code: "custom", path: ["defaultTier"], message: `"${api.defaultTier}" is not one of tiers` });
-		}
-		if (api.owners && !(api.owners.defaultRole in api.owners.roles)) {
-			ctx.addIssue({ code: "custom", path: ["owners", "defaultRole"], message: `"${api.owners.defaultRole}" is not one of owners.roles` });
-		}
-		for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) {
-			if (!(t in api.keyTypes)) {
-				ctx.addIssue({ code: "custom", path: ["cors", "keyTypes", i], message: `"${t}" is not one of keyTypes` });
-			}
-		}
-		if (!Object.values(api.keyTypes).some((t) => t.kind === "secret") && Object.keys(api.keyTypes).length > 0) {
-			ctx.addIssue({ code: "custom", path: ["keyTypes"], message: "at least one key type of kind secret" });
-		}
-	});
-
-export const ConfigSchema = z
-	.object({
-		$schema: z.string().optional(),
-		apis: z
-			.array(ApiSchema)
-			.min(1)
-			.superRefine((apis, ctx) => {
-				const seen = new Set<string>();
-				for (const [i, a] of apis.entries()) {
-					if (seen.has(a.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate API name "${a.name}"` });
-					seen.add(a.name);
-				}
+		match: z._default(
+			z.strictObject({
+				hosts: doc(z.optional(strings()), "Host names this API answers on; any when absent."),
+				pathPrefix: doc(z._default(z.string().check(z.regex(/^\//, "a path starting with /")), "/"), "Path prefix this API answers on."),
 			}),
+			{ pathPrefix: "/" },
+		),
+		environments: doc(z.record(name, EnvironmentSchema).check(nonEmpty("environment")), "Key environments (the middle part of a key) and where each one's requests go."),
+		credentials: doc(z._default(z.array(CredentialSchema).check(z.minLength(1)), [{ in: "authorization", scheme: "Bearer" }]), "Where a key is accepted, in order."),
+		keyTypes: doc(z.record(name, KeyTypeSchema).check(nonEmpty("key type")), "Key type prefixes (the first part of a key)."),
+		routes: doc(z._default(z.array(RouteSchema), []), "First match wins."),
+		originTimeoutMs: doc(z._default(int(100, 600_000), 30_000), "How long to wait for the origin's response headers before answering 504 origin_timeout."),
+		bruteForce: doc(
+			z._default(
+				z.strictObject({
+					maxFailures: doc(z._default(int(1), 20), "Failed credentials from one client IP within the window."),
+					windowSeconds: z._default(int(1, 3600), 60),
+				}),
+				{ maxFailures: 20, windowSeconds: 60 },
+			),
+			"Past maxFailures, unknown keys from that IP get 429 without a KV read until the window ends.",
+		),
+		unmatchedRoutes: doc(
+			z._default(z.enum(["authenticate", "deny"]), "authenticate"),
+			"A request no route matches: any valid key passes (authenticate) or it is refused (deny).",
+		),
+		tiers: z.record(name, TierSchema).check(nonEmpty("tier")),
+		defaultTier: name,
+		errors: z._default(
+			z.strictObject({
+				style: z._default(z.enum(ERROR_STYLES), "default"),
+				realm: z._default(text(), "keygate"),
+				overrides: z._default(z.record(z.string(), ErrorOverrideSchema), {}),
+			}),
+			{ style: "default", realm: "keygate", overrides: {} },
+		),
+		keys: z._default(
+			z.strictObject({
+				rotationGraceSeconds: doc(z._default(int(0, 30 * 86_400), 86_400), "Default grace period of a rotation."),
+				immutableScopes: doc(z._default(z.boolean(), false), "Refuse scope changes after creation."),
+			}),
+			{ rotationGraceSeconds: 86_400, immutableScopes: false },
+		),
+		owners: doc(
+			z.optional(
+				z.strictObject({
+					roles: z
+						.record(
+							name,
+							z.strictObject({
+								scopes: doc(z.optional(strings()), 'Scopes the role holds; ["*"] or absent = all.'),
+								methods: doc(z.optional(methods), "Methods the role may use; absent = all."),
+							}),
+						)
+						.check(nonEmpty("role")),
+					defaultRole: doc(name, "Role of an owner keygate has no role for."),
+				}),
+			),
+			"Keys inherit their owner's rights: effective rights are the key's scopes limited by its owner's current role.",
+		),
+		cors: z.optional(
+			z.strictObject({
+				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),
+				keyTypes: doc(z.array(name), "Key types whose responses carry CORS headers."),
+				allowHeaders: z._default(z.array(z.string()), ["Authorization", "Content-Type"]),
+				maxAge: z._default(int(0), 600),
+			}),
+		),
 	})
-	.strict();
+	.check(
+		z.superRefine((api, ctx) => {
+			const issue = (path: (string | number)[], message: string) => ctx.issues.push({ code: "custom", input: api, path, message });
+			if (!(api.defaultTier in api.tiers)) issue(["defaultTier"], `"${api.defaultTier}" is not one of tiers`);
+			if (api.owners && !(api.owners.defaultRole in api.owners.roles)) issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
+			for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) if (!(t in api.keyTypes)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
+			if (Object.keys(api.keyTypes).length > 0 && !Object.values(api.keyTypes).some((t) => t.kind === "secret")) {
+				issue(["keyTypes"], "at least one key type of kind secret");
+			}
+		}),
+	);
+
+export const ConfigSchema = z.strictObject({
+	$schema: z.optional(z.string()),
+	apis: z.array(ApiSchema).check(
+		z.minLength(1),
+		z.superRefine((apis, ctx) => {
+			const seen = new Set<string>();
+			for (const [i, a] of apis.entries()) {
+				if (seen.has(a.name)) ctx.issues.push({ code: "custom", input: apis, path: [i, "name"], message: `duplicate API name "${a.name}"` });
+				seen.add(a.name);
+			}
+		}),
+	),
+});
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ApiConfig = Config["apis"][number];

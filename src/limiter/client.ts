@@ -10,13 +10,20 @@ const MAX_ENTRIES = 10_000;
 type Refusal = Extract<CheckResult, { reason: "rate_limited" }>;
 
 /**
- * Per-isolate memory of limits an object has run out of. Counters in a Durable Object
- * only go up until their reset, so once it has said "no room for cost c until t", any
- * request costing c or more before t would be refused there too: it is refused (or, for
- * a sharded key, sent to another shard) without the call. Refusing is always safe for
- * exactness. The costs: a key revoked meanwhile reads 429 rather than 401 in this
- * isolate until t, and a raised limit takes effect here at t.
+ * Per-isolate memory of limits a shard has run out of, for sharded keys only. Counters
+ * in a Durable Object only go up until their reset, so once a shard has said "no room
+ * for cost c until t", a request costing c or more would be refused there too: it is
+ * sent to another shard, or refused here when all are known exhausted. Refusing is
+ * always safe for exactness; it is what keeps each shard under ~1,000 calls/s when a
+ * sharded key is offered far more than its limit (docs/scaling.md).
+ *
+ * The trade-off, and why it is not used for ordinary keys: while an isolate refuses
+ * from memory it does not ask the authority, so a key revoked meanwhile would read 429
+ * instead of 401. For ordinary keys keygate keeps the exact answer and pays one
+ * Durable Object call per over-limit request. For sharded keys a memory lasts at most
+ * MAX_MEMORY_MS (1 s), which bounds that window.
  */
+export const MAX_MEMORY_MS = 1_000;
 export class ExhaustionMemory {
 	private readonly entries = new Map<string, { retryAtMs: number; available: number; refusal: Refusal }>();
 
@@ -35,9 +42,10 @@ export class ExhaustionMemory {
 		return undefined;
 	}
 
-	remember(object: string, refusal: Refusal): void {
+	remember(object: string, refusal: Refusal, now: number): void {
 		if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-		this.entries.set(`${object}|${refusal.bucket}`, { retryAtMs: refusal.retryAt * 1000, available: refusal.available, refusal });
+		const retryAtMs = Math.min(refusal.retryAt * 1000, now + MAX_MEMORY_MS);
+		this.entries.set(`${object}|${refusal.bucket}`, { retryAtMs, available: refusal.available, refusal });
 	}
 
 	clear(): void {
@@ -72,6 +80,7 @@ export function scaled(buckets: Bucket[], n: number, index: number): Bucket[] {
  * to be exhausted, then one other such. Empty when all are known exhausted.
  */
 export function shardsToTry(keyId: string, buckets: Bucket[], n: number, now: number, mem: ExhaustionMemory, random: () => number): number[] {
+	if (n === 1) return [0];
 	const open: number[] = [];
 	for (let i = 0; i < n; i++) if (!mem.refusal(shardName(keyId, i), scaled(buckets, n, i), now)) open.push(i);
 	const picked: number[] = [];
@@ -114,13 +123,13 @@ export async function checkLimits(ns: DurableObjectNamespace<KeyState>, keyId: s
 	for (const index of order) {
 		const name = shardName(keyId, index);
 		const stub = ns.get(ns.idFromName(name));
-		// Usage counted here rides along with the key's own object (shard 0), whichever is called.
-		const carried = index === 0 ? unreported.get(keyId) : undefined;
+		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
+		const carried = unreported.get(keyId);
 		if (carried) unreported.delete(keyId);
 		const work = stub.check(scaled(buckets, shards, index), index === 0 ? undefined : { keyId, name }, carried ? { rate_limited: carried } : undefined);
 		result = await withTimeout<CheckResult>(work as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
 		if (result.ok || result.reason !== "rate_limited") break;
-		memory.remember(name, result);
+		if (shards > 1) memory.remember(name, result, now);
 	}
 	if (result!.ok || result!.reason === "rate_limited") return { ...result!, rate: wholeKey(result!.rate, buckets, shards) };
 	return result!;

@@ -11,9 +11,10 @@ export interface Bucket {
 export interface KeyStatus {
 	revokedAt: number | null; // Unix ms
 	deletedAt: number | null;
-	/** Set by rotation: when it was rotated, and the end of the grace during which it still works. */
+	/** Set by rotation: when it was rotated, by which key, and the end of the grace during which it still works. */
 	deprecatedAt: number | null;
 	graceEndsAt: number | null;
+	replacedBy: string | null;
 }
 
 export type CheckResult =
@@ -30,7 +31,7 @@ export interface Usage {
 /** Names the object that holds shard `index` of a key (shard 0 is the key's own object). */
 export const shardName = (keyId: string, index: number) => (index === 0 ? keyId : `${keyId}#${index}`);
 
-const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null };
+const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
 
 /**
  * One instance per key id (and, for a sharded tier, one per extra shard). Durable
@@ -57,7 +58,7 @@ export class KeyState extends DurableObject<Env> {
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		const kv = ctx.storage.kv;
-		this.status = kv.get<KeyStatus>("status") ?? NO_STATUS;
+		this.status = { ...NO_STATUS, ...kv.get<KeyStatus>("status") };
 		this.counters = kv.get<Record<string, Counters>>("counters") ?? {};
 		this.usage = kv.get<Usage>("usage") ?? { passed: 0, rejected: {}, lastUsedAt: null };
 		this.shards = kv.get<string[]>("shards") ?? [];
@@ -162,13 +163,16 @@ export class KeyState extends DurableObject<Env> {
 		return this.update({ revokedAt: this.status.revokedAt ?? at });
 	}
 
-	/** Starts (or keeps) a rotation grace period; the earliest end wins, so a retry cannot extend it. */
-	startGrace(at: number, endsAt: number): Promise<KeyStatus> {
+	/**
+	 * Starts a rotation's grace period, atomically with the check that the key may be
+	 * rotated: of two concurrent rotations, or a rotation racing a revocation, exactly one
+	 * outcome is recorded. A retry by the same replacement is accepted (idempotent).
+	 */
+	async startGrace(at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }> {
 		const s = this.status;
-		return this.update({
-			deprecatedAt: s.deprecatedAt ?? at,
-			graceEndsAt: s.graceEndsAt === null ? endsAt : Math.min(s.graceEndsAt, endsAt),
-		});
+		if (s.revokedAt !== null || s.deletedAt !== null || (s.replacedBy !== null && s.replacedBy !== replacedBy)) return { ok: false, status: s };
+		if (s.replacedBy === replacedBy) return { ok: true, status: s };
+		return { ok: true, status: await this.update({ deprecatedAt: at, graceEndsAt: endsAt, replacedBy }) };
 	}
 
 	/** Idempotent. The record in KV is removed after this, so the key then reads as unknown. */

@@ -213,7 +213,14 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 	// Known gap in the core (src/limiter/client.ts, ExhaustionMemory): once a key has run out of
 	// its rate limit, the isolate answers 429 without asking the key's Durable Object until the
 	// window resets, so a key revoked meanwhile reads 429 {"error": "Too Many Requests"} there, not 401.
-	it.todo("refuses a revoked key with 401 Unauthorized even if it had run out of its rate limit before");
+	it("refuses a revoked key with 401 Unauthorized even if it had run out of its rate limit before", async () => {
+		const { id, key } = await novala.createKey({ name: "limited", scopes: ["leads.lead.read"], rateLimit: { limit: 1, window: 3600, burst: 10 } });
+		expect((await novala.call("/api/v1/leads", { key })).status).toBe(200);
+		expect((await novala.call("/api/v1/leads", { key })).status).toBe(429);
+		expect((await novala.admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		await expectBody(await novala.call("/api/v1/leads", { key }), 401, UNAUTHORIZED);
+		expect(origin.calls).toHaveLength(1);
+	});
 
 	it("deleting the old key outright also refuses it at once", async () => {
 		const old = await createPair("to delete", ["leads.lead.read"]);

@@ -34,7 +34,7 @@ function simulate(opts: { shards: number; burst: number; offeredPerSecond: numbe
 					admitted++;
 					break;
 				}
-				memory.remember(shardName("key_sim", shard), { ...d, ok: false, reason: "rate_limited", bucket: "key" });
+				memory.remember(shardName("key_sim", shard), { ...d, ok: false, reason: "rate_limited", bucket: "key" }, now);
 			}
 		}
 		perSecond.push({ admitted, maxShardCalls: Math.max(...calls) });
