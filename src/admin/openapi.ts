@@ -30,8 +30,11 @@ const createFields = {
 	expiresAt: { type: "string", format: "date-time" },
 	ipAllowlist: { type: "array", items: { type: "string", description: "IPv4/IPv6 address or CIDR." } },
 	owner: { type: "string" },
+	service: { type: "string", description: "The service or integration using the key, for audit." },
 	metadata: { type: "object", description: "At most 4096 bytes as JSON." },
 };
+
+const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: "null" }] });
 
 const keyRecord = {
 	type: "object",
@@ -40,13 +43,14 @@ const keyRecord = {
 		api: { type: "string" },
 		name: { type: "string" },
 		type: { type: "string" },
-		kind: { enum: ["secret", "publishable"] },
+		kind: { enum: ["secret", "publishable", "identifier"] },
 		environment: { type: "string" },
 		start: { type: "string", description: "Type, environment and 4 characters of the key." },
 		scopes: { type: "array", items: { type: "string" } },
 		tier: { type: "string" },
 		rateLimit: { oneOf: [rateLimit, { type: "null" }] },
 		owner: { type: ["string", "null"] },
+		service: { type: ["string", "null"] },
 		ipAllowlist: { type: ["array", "null"], items: { type: "string" } },
 		metadata: { type: ["object", "null"] },
 		pairId: { type: ["string", "null"] },
@@ -90,6 +94,30 @@ export const openApiDocument = {
 		"/keys/{id}": {
 			get: { summary: "Show a key", parameters: [idParam], responses: { "200": { description: "The key", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors } },
 			delete: { summary: "Delete a key; it then reads as invalid_api_key", parameters: [idParam], responses: { "204": { description: "Deleted" }, "404": error("key_not_found"), ...standardErrors } },
+			patch: {
+				summary: "Change a key's fields; null clears one. Scopes are refused when the API sets keys.immutableScopes.",
+				parameters: [idParam],
+				requestBody: {
+					required: true,
+					content: json({
+						type: "object",
+						additionalProperties: false,
+						minProperties: 1,
+						properties: {
+							name: createFields.name,
+							scopes: createFields.scopes,
+							tier: createFields.tier,
+							rateLimit: nullable(rateLimit),
+							expiresAt: nullable(createFields.expiresAt),
+							ipAllowlist: nullable(createFields.ipAllowlist),
+							owner: nullable(createFields.owner),
+							service: nullable(createFields.service),
+							metadata: nullable(createFields.metadata),
+						},
+					}),
+				},
+				responses: { "200": { description: "The key", content: json(ref("Key")) }, "400": error("Invalid body"), "404": error("key_not_found"), ...standardErrors },
+			},
 		},
 		"/keys/{id}/revoke": {
 			post: { summary: "Revoke a key, effective on the next request everywhere", parameters: [idParam], responses: { "200": { description: "Revoked", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors } },
@@ -100,6 +128,29 @@ export const openApiDocument = {
 				parameters: [idParam],
 				requestBody: { required: false, content: json({ type: "object", additionalProperties: false, properties: { gracePeriodSeconds: { type: "integer", minimum: 0, default: 86400 } } }) },
 				responses: { "201": { description: "The new key, with `previous` the old record", content: json(ref("CreatedKey")) }, "404": error("key_not_found"), "409": error("Revoked, expired or already rotated (conflict)"), ...standardErrors },
+			},
+		},
+		"/audit": {
+			get: {
+				summary: "Key-management events, newest first",
+				parameters: [
+					{ name: "keyId", in: "query", schema: { type: "string" } },
+					{ name: "cursor", in: "query", schema: { type: "string" } },
+				],
+				responses: { "200": { description: "A page of events: {data: [{id, at, actor, action, api, keyId, owner, details}], cursor}" }, ...standardErrors },
+			},
+		},
+		"/owners/{owner}": {
+			get: {
+				summary: "An owner's role (APIs with owners)",
+				parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }, { name: "api", in: "query", schema: { type: "string" } }],
+				responses: { "200": { description: "{owner, api, role, assigned}" }, "400": error("The API has no owners"), ...standardErrors },
+			},
+			put: {
+				summary: "Set an owner's role; all the owner's keys have the new rights from their next request",
+				parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }],
+				requestBody: { required: true, content: json({ type: "object", required: ["role"], additionalProperties: false, properties: { api: { type: "string" }, role: { type: "string" } } }) },
+				responses: { "200": { description: "{owner, api, role, assigned}" }, "400": error("Unknown role or API without owners"), ...standardErrors },
 			},
 		},
 		"/keys/{id}/usage": {

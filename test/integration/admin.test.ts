@@ -146,7 +146,18 @@ describe("listing and usage", () => {
 		expect(res.status).toBe(200);
 		const doc = await res.json<{ openapi: string; paths: Record<string, unknown> }>();
 		expect(doc.openapi).toBe("3.1.0");
-		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/keys", "/key-pairs", "/keys/{id}", "/keys/{id}/revoke", "/keys/{id}/rotate"]));
+		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/keys", "/key-pairs", "/keys/{id}", "/keys/{id}/revoke", "/keys/{id}/rotate", "/keys/{id}/usage", "/audit", "/owners/{owner}"]));
+	});
+
+	it("documents every admin route it serves", async () => {
+		const { adminApp } = await import("../../src/admin/routes");
+		const doc = await (await admin("/openapi.json")).json<{ paths: Record<string, Record<string, unknown>> }>();
+		const served = adminApp.routes.filter((r) => r.method !== "ALL" && r.path !== "/openapi.json");
+		expect(served.length).toBeGreaterThan(10);
+		for (const route of served) {
+			const path = route.path.replace(/:(\w+)/g, "{$1}");
+			expect(doc.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path}`).toBeDefined();
+		}
 	});
 
 	it("answers 404 key_not_found for unknown ids", async () => {
