@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import config from "../../examples/generic-rest/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
-import { gatewayFor, sleep } from "../helpers/gateway";
+import { gatewayFor, sleep, expectBody } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 const BASE = "https://api.example.com";
@@ -39,13 +39,6 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function expectBody(res: Response, status: number, body: string): Promise<void> {
-	const text = await res.text();
-	expect(res.status, text).toBe(status);
-	expect(text).toBe(body);
-	expect(res.headers.get("Content-Type")).toBe("application/json");
-	expect(res.headers.get("Cache-Control")).toBe("no-store");
-}
 
 /** Waits for the start of the next calendar second, so a volley cannot straddle two burst windows. */
 async function nextSecond(): Promise<void> {

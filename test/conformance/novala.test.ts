@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import config from "../../examples/novala/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
-import { gatewayFor, sleep, type CreatedKey } from "../helpers/gateway";
+import { gatewayFor, sleep, type CreatedKey, expectBody as expectExact } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 const BASE = "https://app.novala.ai";
@@ -32,13 +32,7 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function expectBody(res: Response, status: number, body: string): Promise<void> {
-	const text = await res.text();
-	expect(res.status, text).toBe(status);
-	expect(text).toBe(body);
-	expect(res.headers.get("Content-Type")).toBe("application/json");
-	if (status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm="keygate"/);
-}
+const expectBody = (res: Response, status: number, body: string) => expectExact(res, status, body, /^Bearer realm="keygate"/);
 
 interface Pair {
 	publishable: CreatedKey;

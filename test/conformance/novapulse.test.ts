@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import config from "../../examples/novapulse/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
-import { gatewayFor, sleep } from "../helpers/gateway";
+import { gatewayFor, sleep, expectBody as expectExact } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 const BASE = "https://api.novapulse.io";
@@ -43,15 +43,7 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-/** The exact error body, as JSON, uncacheable, with the API's challenge on 401s. */
-async function expectBody(res: Response, status: number, body: string): Promise<void> {
-	const text = await res.text();
-	expect(res.status, text).toBe(status);
-	expect(text).toBe(body);
-	expect(res.headers.get("Content-Type")).toBe("application/json");
-	expect(res.headers.get("Cache-Control")).toBe("no-store");
-	if (status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm="novapulse"/);
-}
+const expectBody = (res: Response, status: number, body: string) => expectExact(res, status, body, /^Bearer realm="novapulse"/);
 
 const liveKey = (scopes = ["jobs:read", "jobs:write"]) => novapulse.createKey({ name: "billing sync", scopes });
 

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import config from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
-import { gatewayFor, sleep } from "../helpers/gateway";
+import { gatewayFor, sleep, expectBody } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 const SANDBOX = "https://api.nuvion.dev";
@@ -35,12 +35,6 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function expectBody(res: Response, status: number, body: string): Promise<void> {
-	const text = await res.text();
-	expect(res.status, text).toBe(status);
-	expect(res.headers.get("Content-Type")).toBe("application/json");
-	expect(text).toBe(body);
-}
 const expectUnauthorized = (res: Response) => expectBody(res, 401, UNAUTHORIZED);
 const expectForbidden = (res: Response) => expectBody(res, 403, FORBIDDEN);
 

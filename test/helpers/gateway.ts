@@ -101,3 +101,16 @@ export function gatewayFor(config: unknown, base = BASE): BoundGateway {
 	};
 	return bound;
 }
+
+/**
+ * Asserts an exact error body (compared as text, byte for byte with the documentation),
+ * JSON, uncacheable, and on 401 the challenge when `challenge` is given.
+ */
+export async function expectBody(res: Response, status: number, body: string, challenge?: RegExp): Promise<void> {
+	const text = await res.text();
+	expect(res.status, text).toBe(status);
+	expect(text).toBe(body);
+	expect(res.headers.get("Content-Type")).toBe("application/json");
+	expect(res.headers.get("Cache-Control")).toBe("no-store");
+	if (status === 401 && challenge) expect(res.headers.get("WWW-Authenticate")).toMatch(challenge);
+}
