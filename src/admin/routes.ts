@@ -10,7 +10,7 @@ import type { Bindings } from "../pipeline/context";
 import { actorFrom, listAudit } from "./audit";
 import { CreateKeyBody, CreatePairBody, OwnerRoleBody, RotateBody, UpdateKeyBody } from "./bodies";
 import { openApiDocument } from "./openapi";
-import { AdminError, createKey, createPair, deleteKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, showKey, updateKey, type Services } from "./service";
+import { AdminError, KEY_ID, createKey, createPair, deleteKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, showKey, updateKey, type Services } from "./service";
 
 type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
 
@@ -101,7 +101,11 @@ adminApp.delete("/keys/:id", async (c) => {
 	return c.body(null, 204);
 });
 
-adminApp.get("/audit", async (c) => c.json(await listAudit(c.env.KEYS, c.req.query("keyId") || undefined, c.req.query("cursor") || undefined)));
+adminApp.get("/audit", async (c) => {
+	const keyId = c.req.query("keyId") || undefined;
+	if (keyId !== undefined && !KEY_ID.test(keyId)) throw new AdminError("invalid_request", "keyId: not a key id");
+	return c.json(await listAudit(c.env.KEYS, keyId, c.req.query("cursor") || undefined));
+});
 
 adminApp.put("/owners/:owner", async (c) => {
 	const body = await readBody(c, OwnerRoleBody);

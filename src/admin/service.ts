@@ -140,7 +140,13 @@ export async function createPair(s: Services, input: KeyFields & { api?: string 
 	return { secret, publishable: kind === "publishable" ? publicKey : undefined, identifier: kind === "identifier" ? publicKey : undefined };
 }
 
+/** Key ids are `key_` and 22 base62 characters (randomId); anything else cannot exist and costs no read. */
+export const KEY_ID = /^key_[0-9A-Za-z]{22}$/;
+/** Owner ids as the create body allows them (1-200 characters, no spaces or colons). */
+export const OWNER_ID = /^[^\s:]{1,200}$/;
+
 export async function findKey(s: Services, id: string): Promise<StoredKey> {
+	if (!KEY_ID.test(id)) throw new AdminError("key_not_found", `No key with id "${id.slice(0, 64)}" exists.`);
 	const stored = await step("kv_failed", "reading the key record", () => getById(s.kv, id));
 	if (!stored) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);
 	return stored;
@@ -269,7 +275,8 @@ export async function keyUsage(s: Services, id: string): Promise<Usage & { id: s
 	return { id, ...usage };
 }
 
-function ownerApi(s: Services, apiName: string | undefined): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {
+function ownerApi(s: Services, apiName: string | undefined, owner: string): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {
+	if (!OWNER_ID.test(owner)) throw new AdminError("invalid_request", "owner: 1 to 200 characters, no spaces or colons");
 	const api = resolveApi(s, apiName);
 	if (!api.owners) throw new AdminError("invalid_request", `api: "${api.name}" has no owners configured`);
 	return api as CompiledApi & { owners: NonNullable<CompiledApi["owners"]> };
@@ -285,7 +292,7 @@ export interface OwnerView {
 
 /** Sets an owner's role; every key of the owner has the new rights from its next request. */
 export async function setOwnerRole(s: Services, owner: string, apiName: string | undefined, role: string): Promise<OwnerView> {
-	const api = ownerApi(s, apiName);
+	const api = ownerApi(s, apiName, owner);
 	pick("role", role, api.owners.roles, api.owners.defaultRole);
 	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
 	await step("limiter_failed", "setting the owner's role", () => stub.setRole(role));
@@ -294,7 +301,7 @@ export async function setOwnerRole(s: Services, owner: string, apiName: string |
 }
 
 export async function getOwner(s: Services, owner: string, apiName: string | undefined): Promise<OwnerView> {
-	const api = ownerApi(s, apiName);
+	const api = ownerApi(s, apiName, owner);
 	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
 	const role = await step("limiter_failed", "reading the owner's role", () => stub.getRole());
 	return { owner, api: api.name, role: role ?? api.owners.defaultRole, assigned: role !== null };

@@ -42,6 +42,10 @@ export type Reason =
 	| "internal_error"
 	// 404: no configured API serves this host and path
 	| "no_api"
+	// 400: a path keygate will not route (encoded slashes or dot segments)
+	| "ambiguous_path"
+	// 401 missing_api_key: a key sent in the query string
+	| "key_in_query"
 	// admin API
 	| "admin_unauthorized"
 	| "invalid_request"
@@ -93,6 +97,7 @@ const ENTRIES: Record<PublicCode, Omit<CatalogueEntry, "code">> = {
 export function publicCode(reason: Reason): PublicCode {
 	switch (reason) {
 		case "no_credential":
+		case "key_in_query": // a key only counts in the places the API accepts; the query string is never one
 			return "missing_api_key";
 		case "wrong_scheme":
 		case "malformed_key":
@@ -133,6 +138,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "admin_unauthorized":
 			return "invalid_admin_token";
 		case "invalid_request":
+		case "ambiguous_path":
 			return "invalid_request";
 		case "key_not_found":
 			return "key_not_found";

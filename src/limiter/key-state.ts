@@ -59,8 +59,9 @@ export class KeyState extends DurableObject<Env> {
 		super(ctx, env);
 		const kv = ctx.storage.kv;
 		this.status = { ...NO_STATUS, ...kv.get<KeyStatus>("status") };
-		this.counters = kv.get<Record<string, Counters>>("counters") ?? {};
-		this.usage = kv.get<Usage>("usage") ?? { passed: 0, rejected: {}, lastUsedAt: null };
+		const live = kv.get<{ counters: Record<string, Counters>; usage: Usage }>("live");
+		this.counters = live?.counters ?? {};
+		this.usage = live?.usage ?? { passed: 0, rejected: {}, lastUsedAt: null };
 		this.shards = kv.get<string[]>("shards") ?? [];
 		if (kv.get<boolean>("joined")) this.joined = Promise.resolve();
 	}
@@ -78,6 +79,7 @@ export class KeyState extends DurableObject<Env> {
 		if (carried) for (const [reason, n] of Object.entries(carried)) this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
 		const result = this.decide(buckets, now);
 		this.count(result.ok ? null : result.reason, now);
+		this.persist();
 		return result;
 	}
 
@@ -96,7 +98,6 @@ export class KeyState extends DurableObject<Env> {
 		}
 		if (!first) throw new Error("check needs at least one bucket");
 		this.counters = next;
-		this.ctx.storage.kv.put("counters", next);
 		return { ok: true, rate: first, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
 	}
 
@@ -132,6 +133,15 @@ export class KeyState extends DurableObject<Env> {
 	/** Counts a refusal decided before this object was asked (e.g. a 403), for usage. */
 	recordRejection(reason: string): void {
 		this.count(reason, Date.now());
+		this.persist();
+	}
+
+	/**
+	 * Counters and usage in one write per event: the output gate holds the answer until
+	 * it is durable, so a restart can never forget a request that was admitted.
+	 */
+	private persist(): void {
+		this.ctx.storage.kv.put("live", { counters: this.counters, usage: this.usage });
 	}
 
 	/** Usage: a pass (null) or a refusal by reason. */
@@ -139,7 +149,6 @@ export class KeyState extends DurableObject<Env> {
 		if (rejection === null) this.usage.passed++;
 		else this.usage.rejected[rejection] = (this.usage.rejected[rejection] ?? 0) + 1;
 		this.usage.lastUsedAt = now;
-		this.ctx.storage.kv.put("usage", this.usage);
 	}
 
 	getStatus(): KeyStatus {

@@ -14,6 +14,8 @@ export type Bindings = Env & {
 };
 
 export interface Variables {
+	/** The request URL, parsed once. */
+	url: URL;
 	api: CompiledApi;
 	errors: ErrorContext;
 	route: CompiledRoute | undefined;

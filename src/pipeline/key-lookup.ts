@@ -50,7 +50,7 @@ export const keyLookup: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	if (key === null) return rejectCredential(c, "unknown_key");
 	const dead = keyCache.deadState(key.id);
 	if (dead) return reject(c, dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended");
-	const reason = checkRecord(key, c.var.api, new URL(c.req.url).hostname, now);
+	const reason = checkRecord(key, c.var.api, c.var.url.hostname, now);
 	if (reason === "wrong_api" || reason === "wrong_environment") return rejectCredential(c, reason);
 	if (reason) return reject(c, reason);
 	c.set("key", key);

@@ -10,10 +10,18 @@ const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-aut
 
 export const IDENTITY_PREFIX = "x-keygate-";
 
-/** Removes hop-by-hop fields, including any the Connection header names. */
+/** RFC 9110 §5.1: a field name is a token. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Removes hop-by-hop fields, including any the Connection header names (a name that is no field name names nothing). */
 export function stripHopByHop(headers: Headers): void {
 	const listed = headers.get("Connection");
-	if (listed) for (const name of listed.split(",")) if (name.trim()) headers.delete(name.trim());
+	if (listed) {
+		for (const raw of listed.split(",")) {
+			const name = raw.trim();
+			if (FIELD_NAME.test(name)) headers.delete(name);
+		}
+	}
 	for (const name of HOP_BY_HOP) headers.delete(name);
 }
 
@@ -58,7 +66,7 @@ function originUrl(base: string, incoming: URL): URL {
  */
 async function originRequest(c: GatewayContext, origin: string, key: StoredKey | undefined): Promise<Request> {
 	const incoming = c.req.raw;
-	const url = originUrl(origin, new URL(incoming.url));
+	const url = originUrl(origin, c.var.url);
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
 	headers.delete("host");
