@@ -31,6 +31,18 @@ export interface Usage {
 /** Names the object that holds shard `index` of a key (shard 0 is the key's own object). */
 export const shardName = (keyId: string, index: number) => (index === 0 ? keyId : `${keyId}#${index}`);
 
+/**
+ * How long counters may live only in memory before they are written. Writing on every
+ * request halves what one object can serve (the write, and the output gate holding each
+ * answer until it is durable, are most of a call's cost), so counters are written at
+ * most once per FLUSH_MS, by an alarm. Exactness under concurrency does not depend on
+ * it: the object decides one request at a time from memory. What it costs: if the object
+ * crashes (not an idle eviction: the alarm fires first), up to FLUSH_MS of counts are
+ * lost and the key may be admitted that much again. Status changes (revoke, rotate,
+ * delete) are still written at once.
+ */
+export const FLUSH_MS = 1_000;
+
 const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
 
 /**
@@ -54,6 +66,8 @@ export class KeyState extends DurableObject<Env> {
 	private shards: string[];
 	/** On an extra shard: set once it has the key's status from shard 0. */
 	private joined: Promise<void> | undefined;
+	/** Counters or usage changed since the last write; an alarm is set to write them. */
+	private dirty = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -136,12 +150,22 @@ export class KeyState extends DurableObject<Env> {
 		this.persist();
 	}
 
-	/**
-	 * Counters and usage in one write per event: the output gate holds the answer until
-	 * it is durable, so a restart can never forget a request that was admitted.
-	 */
+	/** Schedules the write of counters and usage (write-behind, see FLUSH_MS). */
 	private persist(): void {
+		if (this.dirty) return;
+		this.dirty = true;
+		void this.ctx.storage.setAlarm(Date.now() + FLUSH_MS);
+	}
+
+	/** Writes counters and usage in one row. */
+	private flush(): void {
+		if (!this.dirty) return;
+		this.dirty = false;
 		this.ctx.storage.kv.put("live", { counters: this.counters, usage: this.usage });
+	}
+
+	override alarm(): void {
+		this.flush();
 	}
 
 	/** Usage: a pass (null) or a refusal by reason. */
