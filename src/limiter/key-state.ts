@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec, type RateInfo } from "./window";
+import { decide, EMPTY_COUNTERS, peek, type Counters, type LimitSpec, type RateInfo } from "./window";
 
 /** One counter set: the key's own limit (`key`), or a route rule's (`route:<methods> <pattern>`). */
 export interface Bucket {
@@ -144,10 +144,15 @@ export class KeyState extends DurableObject<Env> {
 		this.ctx.storage.kv.put("status", status);
 	}
 
-	/** Counts a refusal decided before this object was asked (e.g. a 403), for usage. */
-	recordRejection(reason: string): void {
-		this.count(reason, Date.now());
+	/**
+	 * Counts a refusal decided before this object was asked (e.g. a 403), for usage, and
+	 * answers the key's limits as they stand (spending nothing), for the refusal's headers.
+	 */
+	recordRejection(reason: string, bucket?: Bucket): RateInfo | null {
+		const now = Date.now();
+		this.count(reason, now);
 		this.persist();
+		return bucket ? peek(bucket.spec, this.counters[bucket.name] ?? EMPTY_COUNTERS, now) : null;
 	}
 
 	/** Schedules the write of counters and usage (write-behind, see FLUSH_MS). */

@@ -62,27 +62,39 @@ function info(spec: LimitSpec, c: Counters): RateInfo {
 	return { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst };
 }
 
-/** Decides one request at `nowMs`, returning the counters to store when it passes. */
-export function decide(spec: LimitSpec, previous: Counters, nowMs: number): Decision {
+/** The counters as they stand at `nowMs`: a window or second that has ended counts from zero. */
+function current(spec: LimitSpec, previous: Counters, nowMs: number): Counters {
 	const nowSec = Math.floor(nowMs / 1000);
 	const windowStart = nowSec - (nowSec % spec.window);
-	const current: Counters = {
+	return {
 		windowStart,
 		windowCount: previous.windowStart === windowStart ? previous.windowCount : 0,
 		second: nowSec,
 		secondCount: previous.second === nowSec ? previous.secondCount : 0,
 	};
-	if (spec.limit !== null && current.windowCount + spec.cost > spec.limit) {
+}
+
+/** What the limits look like now, spending nothing (for the headers of a refused request). */
+export function peek(spec: LimitSpec, previous: Counters, nowMs: number): RateInfo {
+	return info(spec, current(spec, previous, nowMs));
+}
+
+/** Decides one request at `nowMs`, returning the counters to store when it passes. */
+export function decide(spec: LimitSpec, previous: Counters, nowMs: number): Decision {
+	const nowSec = Math.floor(nowMs / 1000);
+	const c = current(spec, previous, nowMs);
+	const windowStart = c.windowStart;
+	if (spec.limit !== null && c.windowCount + spec.cost > spec.limit) {
 		const retryAt = windowStart + spec.window;
-		return { ok: false, rate: info(spec, current), retryAfter: Math.max(1, retryAt - nowSec), retryAt, available: spec.limit - current.windowCount };
+		return { ok: false, rate: info(spec, c), retryAfter: Math.max(1, retryAt - nowSec), retryAt, available: spec.limit - c.windowCount };
 	}
-	if (current.secondCount + spec.cost > spec.burst) {
-		return { ok: false, rate: info(spec, current), retryAfter: 1, retryAt: nowSec + 1, available: spec.burst - current.secondCount };
+	if (c.secondCount + spec.cost > spec.burst) {
+		return { ok: false, rate: info(spec, c), retryAfter: 1, retryAt: nowSec + 1, available: spec.burst - c.secondCount };
 	}
 	const next: Counters = {
-		...current,
-		windowCount: current.windowCount + spec.cost,
-		secondCount: current.secondCount + spec.cost,
+		...c,
+		windowCount: c.windowCount + spec.cost,
+		secondCount: c.secondCount + spec.cost,
 	};
 	return { ok: true, counters: next, rate: info(spec, next) };
 }

@@ -7,6 +7,8 @@ import { ownerObjectName } from "../limiter/owner-state";
 import { withTimeout } from "../util/timeout";
 import { clientIp, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { ipAllowed } from "./ip";
+import { bucketsFor, rateLimitHeaders } from "./rate-limit";
+import type { RateInfo } from "../limiter/window";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export const OWNER_TIMEOUT_MS = 3_000;
@@ -57,14 +59,25 @@ async function ownerRights(c: GatewayContext, key: StoredKey): Promise<OwnerRigh
 	return owners.roles[role ?? owners.defaultRole] ?? { scopes: [], methods: [] };
 }
 
-/** Counts a refusal in the key's usage without holding the response for it. */
-export function countRejection(c: GatewayContext, key: StoredKey, reason: Reason): void {
+/**
+ * Refuses a key-authenticated request the policy does not allow. The key's object counts
+ * the refusal and returns the key's limits as they stand, so a 403 carries the same
+ * rate-limit headers as every other answer to a known key. The refusal does not depend
+ * on that call: if it fails, the 403 goes out without the headers.
+ */
+async function refuse(c: GatewayContext, key: StoredKey, reason: Reason): Promise<Response> {
+	const buckets = bucketsFor(key, c.var.api, c.var.route);
+	const sharded = (key.rateLimit ?? c.var.api.tiers[key.tier])?.shards !== 1;
+	let headers: Record<string, string> | undefined;
 	try {
 		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
-		c.executionCtx.waitUntil(Promise.resolve(stub.recordRejection(reason)).catch(() => {}));
-	} catch {
-		// No execution context (a direct call in tests): usage is best effort.
+		const work = stub.recordRejection(reason, buckets && !sharded ? buckets[0] : undefined) as Promise<RateInfo | null>;
+		const rate = await withTimeout(work, OWNER_TIMEOUT_MS, "usage count");
+		if (rate) headers = rateLimitHeaders(rate, Math.floor(Date.now() / 1000));
+	} catch (e) {
+		console.error(JSON.stringify({ event: "usage_count_failed", keyId: key.id, error: String(e) }));
 	}
+	return reject(c, reason, { headers });
 }
 
 /** Stage: scopes, read-only types, the owner's role, the IP allowlist (from CF-Connecting-IP, which Cloudflare sets). */
@@ -77,9 +90,6 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		owner = rights;
 	}
 	const reason = authorize(key, c.var.api, c.var.route, c.req.method, clientIp(c), owner);
-	if (reason) {
-		countRejection(c, key, reason);
-		return reject(c, reason);
-	}
+	if (reason) return refuse(c, key, reason);
 	await next();
 };

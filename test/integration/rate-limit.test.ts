@@ -90,9 +90,14 @@ describe("rate-limit headers", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
-	it("a refused request spends nothing", async () => {
+	it("a refused request spends nothing, and a 403 to a known key carries the headers too", async () => {
 		const { key } = await createKey({ scopes: ["read"], rateLimit: { limit: 2, window: 3600, burst: 100 } });
-		expect((await call("/v1/things", { key, method: "DELETE" })).status).toBe(403);
+		const forbidden = await call("/v1/things", { key, method: "DELETE" });
+		expect(forbidden.status).toBe(403);
+		expect(forbidden.headers.get("X-RateLimit-Limit")).toBe("2");
+		expect(forbidden.headers.get("X-RateLimit-Remaining")).toBe("2");
+		expect(forbidden.headers.get("RateLimit-Policy")).toBe('"window";q=2;w=3600, "burst";q=100;w=1');
 		expect((await call("/v1/things", { key })).headers.get("X-RateLimit-Remaining")).toBe("1");
+		expect(origin.calls).toHaveLength(1);
 	});
 });
