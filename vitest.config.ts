@@ -15,7 +15,12 @@ export default defineConfig({
 						miniflare: { bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, SIGNING_SECRET: TEST_SIGNING_SECRET } },
 					}),
 				],
-				test: { name: "workers", include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"] },
+				test: {
+					name: "workers",
+					include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
+					// Every test fails if anything it made keygate (or itself) log holds a key or a secret.
+					setupFiles: ["test/setup/no-secrets-in-logs.ts"],
+				},
 			},
 			{
 				// End-to-end: spawns the demo origin and `wrangler dev`, and drives them over HTTP from Node.
