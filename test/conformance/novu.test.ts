@@ -11,7 +11,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import config from "../../examples/novu/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
-import { gatewayFor, type CreatedKey } from "../helpers/gateway";
+import { gatewayFor, sleep, type CreatedKey } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 const US = "https://api.novu.co";
@@ -200,61 +200,166 @@ describe("server-side only: browsers get CORS errors", () => {
 });
 
 describe("rate limits per plan and per endpoint category", () => {
-	// Novu: Events (trigger) 60/240/600/6000 rps, Configuration (subscribers, topics,
-	// workflows, channel connections and endpoints) 20/80/200/2000, Global (the rest)
-	// 30/120/300/3000 on Free/Pro/Team/Enterprise; bulk requests cost 100 tokens. The
-	// example gives each plan 5 s of its trigger rate as tokens (free: 300 per 5 s) and
-	// weighs categories by cost: trigger 1, configuration 3, other 2, bulk x100.
+	// Novu's Rate Limiting page: each category has its own bucket of request tokens per
+	// plan: Events (trigger) 60/240/600/6000 rps, Configuration (subscribers, topics,
+	// workflows, channel connections and endpoints) 20/80/200/2000, Global (the rest, `other` here)
+	// 30/120/300/3000 on Free/Pro/Team/Enterprise. Standard requests cost 1 token, bulk
+	// requests 100, from the same pool. The example gives each plan's categories 5 s of
+	// their rate (Novu's own policy is "300;w=5" for Free triggers), and the tier's own
+	// limit is the sum of its categories: an overall budget that never refuses before a
+	// category does, and what X-RateLimit-* describe on a request that passes.
+	const WINDOW = 5;
+	const RATES = { trigger: 60, configuration: 20, other: 30 };
+	const PLANS = { free: 1, pro: 4, team: 10, enterprise: 100 };
+	const TOO_MANY = `{\n  "error": "Too Many Requests"\n}`;
 
-	/** Runs `attempt` with fresh keys until all its answers fall in one 5-second window (at most 3 tries). */
-	async function inOneWindow(attempt: () => Promise<Response[]>): Promise<Response[]> {
-		for (let i = 0; ; i++) {
-			const answers = await attempt();
-			const resets = new Set(answers.map((r) => r.headers.get("X-RateLimit-Reset")));
-			if (resets.size === 1 || i === 2) return answers;
+	/**
+	 * Waits for the start of a calendar second that is not the last of its 5-second window
+	 * (windows are aligned to the epoch), so a short run of requests falls in one window.
+	 */
+	async function earlyInWindow(): Promise<void> {
+		await sleep(1000 - (Date.now() % 1000) + 5);
+		if (Math.floor(Date.now() / 1000) % WINDOW === WINDOW - 1) await sleep(1000 - (Date.now() % 1000) + 5);
+	}
+
+	/**
+	 * Runs `attempt` (which creates fresh keys, then awaits earlyInWindow) until all its
+	 * answers fall in one 5-second window, at most 3 times; each try starts with no origin calls.
+	 */
+	async function inOneWindow<T extends { all: Response[] }>(attempt: () => Promise<T>): Promise<T> {
+		for (let i = 1; ; i++) {
 			origin.calls.length = 0;
+			const result = await attempt();
+			const resets = new Set(result.all.map((r) => r.headers.get("X-RateLimit-Reset")));
+			if (resets.size === 1 || i === 3) return result;
 		}
 	}
 
-	it("a Free key gets exactly 100 configuration requests per 5 seconds (20 per second); the 101st is 429", async () => {
-		const answers = await inOneWindow(async () => {
-			const { key } = await secretKey("novu", "production", { tier: "free" });
-			return Promise.all(Array.from({ length: 101 }, () => callApi("novu", "production", "/v2/subscribers", { key, method: "POST", body: "{}" })));
-		});
-		const passed = answers.filter((r) => r.status === 200);
-		const refused = answers.filter((r) => r.status !== 200);
-		expect(passed).toHaveLength(100);
-		expect(refused).toHaveLength(1);
-		const remaining = passed.map((r) => Number(r.headers.get("X-RateLimit-Remaining"))).sort((a, b) => b - a);
-		expect(remaining).toEqual(Array.from({ length: 100 }, (_, i) => 300 - 3 * (i + 1)));
-		const [tooMany] = refused;
-		expect(tooMany!.status).toBe(429);
-		expect(await tooMany!.text()).toBe(`{\n  "error": "Too Many Requests"\n}`);
-		expect(Number(tooMany!.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
-		expect(tooMany!.headers.get("X-RateLimit-Limit")).toBe("300");
-		expect(origin.calls).toHaveLength(100);
+	/** A 429 from a category's bucket: the minimal body, Retry-After within the window, and that category's limit. */
+	async function expectTooMany(res: Response, limit: number): Promise<void> {
+		const text = await res.text();
+		expect(res.status, text).toBe(429);
+		expect(text).toBe(TOO_MANY);
+		const retryAfter = Number(res.headers.get("Retry-After"));
+		expect(retryAfter).toBeGreaterThanOrEqual(1);
+		expect(retryAfter).toBeLessThanOrEqual(WINDOW);
+		expect(res.headers.get("X-RateLimit-Limit")).toBe(String(limit));
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
+	}
+
+	it("each plan's categories are Novu's rates over 5 s, in both regions, and the plan's own limit is their sum", () => {
+		for (const api of config.apis) {
+			for (const [plan, factor] of Object.entries(PLANS)) {
+				const tier = api.tiers[plan as keyof typeof PLANS];
+				const categories = Object.fromEntries(
+					Object.entries(RATES).map(([category, rps]) => [category, { limit: rps * factor * WINDOW, window: WINDOW, burst: rps * factor * WINDOW }]),
+				);
+				expect(tier.categories, `${api.name} ${plan}`).toEqual(categories);
+				const sum = Object.values(categories).reduce((total, c) => total + c.limit, 0);
+				expect({ limit: tier.limit, window: tier.window, burst: tier.burst }, `${api.name} ${plan}`).toEqual({ limit: sum, window: WINDOW, burst: sum });
+			}
+			expect(new Set(api.routes.map((r) => r.category))).toEqual(new Set(Object.keys(RATES)));
+		}
 	});
 
-	it("each category spends its own cost, and the budget is the key's plan", async () => {
-		const [trigger, configuration, other, bulk] = await inOneWindow(async () => {
+	it("rules of one category share one bucket: a Free key gets exactly 100 configuration requests per 5 s (20 per second) across subscribers and topics", async () => {
+		const run = await inOneWindow(async () => {
 			const { key } = await secretKey("novu", "production", { tier: "free" });
-			const answers: Response[] = [];
-			for (const [method, path] of [
-				["POST", "/v1/events/trigger"],
-				["GET", "/v1/topics"],
-				["GET", "/v1/notifications"],
-				["POST", "/v1/events/trigger/bulk"],
-			] as const) {
-				answers.push(await callApi("novu", "production", path, { key, method }));
-			}
-			return answers;
+			await earlyInWindow();
+			const volley = await Promise.all(
+				Array.from({ length: 100 }, (_, i) =>
+					i % 2 === 0
+						? callApi("novu", "production", "/v2/subscribers", { key, method: "POST", body: "{}" })
+						: callApi("novu", "production", "/v1/topics", { key }),
+				),
+			);
+			const forwarded = origin.calls.length;
+			const refused = [
+				await callApi("novu", "production", "/v2/subscribers", { key, method: "POST", body: "{}" }),
+				await callApi("novu", "production", "/v1/topics", { key }),
+				await callApi("novu", "production", "/v2/workflows", { key }),
+			];
+			return { all: [...volley, ...refused], volley, refused, forwarded, afterRefusals: origin.calls.length };
 		});
-		expect([trigger, configuration, other, bulk].map((r) => r!.headers.get("X-RateLimit-Remaining"))).toEqual(["299", "296", "294", "194"]);
+		expect(run.volley.map((r) => r.status)).toEqual(Array(100).fill(200));
+		expect(run.forwarded).toBe(100);
+		expect(origin.calls.filter((c) => c.url.pathname.endsWith("/v2/subscribers"))).toHaveLength(50);
+		// Each pass took its own slot of the plan's overall budget (550 per 5 s).
+		expect(run.volley.map((r) => r.headers.get("X-RateLimit-Limit"))).toEqual(Array(100).fill("550"));
+		const remaining = run.volley.map((r) => Number(r.headers.get("X-RateLimit-Remaining"))).sort((a, b) => b - a);
+		expect(remaining).toEqual(Array.from({ length: 100 }, (_, i) => 550 - (i + 1)));
+		// The 101st configuration request is refused, whichever configuration rule it matches.
+		for (const res of run.refused) await expectTooMany(res, 100);
+		expect(run.afterRefusals).toBe(run.forwarded);
+	});
 
-		const pro = await secretKey("novu", "production", { tier: "pro" });
-		const res = await callApi("novu", "production", "/v1/subscribers", { key: pro.key });
-		expect(res.headers.get("X-RateLimit-Limit")).toBe("1200");
-		expect(res.headers.get("X-RateLimit-Remaining")).toBe("1197");
+	it("categories are independent: exhausting triggers leaves configuration whole, exhausting both leaves the rest", async () => {
+		const run = await inOneWindow(async () => {
+			const { key } = await secretKey("novu", "production", { tier: "free" });
+			await earlyInWindow();
+			const call = (method: string, path: string) => callApi("novu", "production", path, { key, method });
+			const bulkTriggers: Response[] = [];
+			// Bulk costs 100 tokens from the trigger pool: three spend a Free key's 300.
+			for (let i = 0; i < 3; i++) bulkTriggers.push(await call("POST", "/v1/events/trigger/bulk"));
+			let forwarded = origin.calls.length;
+			const triggerRefused = await call("POST", "/v1/events/trigger");
+			const triggerReached = origin.calls.length - forwarded;
+			const bulkSubscribers = await call("POST", "/v1/subscribers/bulk");
+			forwarded = origin.calls.length;
+			const configurationRefused = await call("GET", "/v1/subscribers");
+			const configurationReached = origin.calls.length - forwarded;
+			const other = await call("GET", "/v1/notifications");
+			const all = [...bulkTriggers, triggerRefused, bulkSubscribers, configurationRefused, other];
+			return { all, bulkTriggers, triggerRefused, triggerReached, bulkSubscribers, configurationRefused, configurationReached, other };
+		});
+		expect(run.bulkTriggers.map((r) => r.status)).toEqual([200, 200, 200]);
+		await expectTooMany(run.triggerRefused, 300);
+		expect(run.triggerReached).toBe(0);
+		// The configuration pool is untouched by triggers: a bulk request takes all 100 of its tokens.
+		expect(run.bulkSubscribers.status).toBe(200);
+		await expectTooMany(run.configurationRefused, 100);
+		expect(run.configurationReached).toBe(0);
+		// The rest still passes; the overall budget counts every category: 550 - 300 - 100 - 1.
+		expect(run.other.status).toBe(200);
+		expect(run.other.headers.get("X-RateLimit-Remaining")).toBe("149");
+		expect(origin.calls.map((c) => `${c.method} ${c.url.pathname}`)).toEqual([
+			"POST /us/production/v1/events/trigger/bulk",
+			"POST /us/production/v1/events/trigger/bulk",
+			"POST /us/production/v1/events/trigger/bulk",
+			"POST /us/production/v1/subscribers/bulk",
+			"GET /us/production/v1/notifications",
+		]);
+	});
+
+	it("a higher plan gets the higher category limit: configuration is 100 tokens per 5 s on Free, 400 on Pro, 1,000 on Team", async () => {
+		const plans = [
+			{ tier: "free", limit: 100, overall: 550 },
+			{ tier: "pro", limit: 400, overall: 2200 },
+			{ tier: "team", limit: 1000, overall: 5500 },
+		] as const;
+		const run = await inOneWindow(async () => {
+			const keys = [];
+			for (const plan of plans) keys.push((await secretKey("novu", "production", { tier: plan.tier })).key);
+			await earlyInWindow();
+			const results = [];
+			for (const [i, plan] of plans.entries()) {
+				const passed: Response[] = [];
+				// Each bulk request costs 100 tokens: the plan's limit allows limit / 100 of them.
+				for (let n = 0; n < plan.limit / 100; n++) passed.push(await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" }));
+				const forwarded = origin.calls.length;
+				const refused = await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" });
+				results.push({ ...plan, passed, refused, reached: origin.calls.length - forwarded });
+			}
+			return { all: results.flatMap((r) => [...r.passed, r.refused]), results };
+		});
+		for (const { tier, limit, overall, passed, refused, reached } of run.results) {
+			expect(passed.map((r) => r.status), tier).toEqual(Array(limit / 100).fill(200));
+			expect(passed.at(-1)!.headers.get("X-RateLimit-Limit"), tier).toBe(String(overall));
+			expect(passed.at(-1)!.headers.get("X-RateLimit-Remaining"), tier).toBe(String(overall - limit));
+			await expectTooMany(refused, limit);
+			expect(reached, tier).toBe(0);
+		}
+		expect(origin.calls).toHaveLength(1 + 4 + 10);
 	});
 });
 
