@@ -26,6 +26,11 @@ export function describeIssues(error: { issues: readonly { path: PropertyKey[]; 
 	return error.issues.map((i) => `${fieldName(i.path)}: ${i.message}`).join("; ");
 }
 
+/** A copy with no prototype, so `record[name]` and `name in record` see only its own entries. */
+function ownOnly<T>(record: Record<string, T>): Record<string, T> {
+	return Object.assign(Object.create(null) as Record<string, T>, record);
+}
+
 /** Validates and compiles a config; the error names the first offending fields. */
 export function parseConfig(raw: unknown): ConfigResult {
 	let input = raw;
@@ -41,6 +46,12 @@ export function parseConfig(raw: unknown): ConfigResult {
 	const config = parsed.data;
 	const apis = config.apis.map((api) => ({
 		...api,
+		// Lookups by names a request or an admin body supplies (a key's type and environment,
+		// a tier, a role) must never reach Object.prototype: "constructor" is no key type.
+		environments: ownOnly(api.environments),
+		keyTypes: ownOnly(api.keyTypes),
+		tiers: ownOnly(Object.fromEntries(Object.entries(api.tiers).map(([n, t]) => [n, { ...t, categories: ownOnly(t.categories) }]))),
+		owners: api.owners && { ...api.owners, roles: ownOnly(api.owners.roles) },
 		routeTable: compileRoutes(api.routes),
 		readOnlyTypes: new Set(
 			Object.entries(api.keyTypes)
@@ -53,16 +64,17 @@ export function parseConfig(raw: unknown): ConfigResult {
 
 // The config is validated once per isolate (and again only if the binding's text
 // changes), so the hot path pays nothing for it.
+// A string source is compared by value (cheap: equal strings of one binding are usually
+// the same object), an object source by identity, so nothing is re-serialised per request.
 let cached: { source: unknown; result: ConfigResult } | undefined;
 
 /** The config in force: the `KEYGATE_CONFIG` binding when set, else the bundled `keygate.config.json`. */
 export function loadConfig(env: { KEYGATE_CONFIG?: unknown }): ConfigResult {
 	const source = env.KEYGATE_CONFIG ?? bundledConfig;
-	const key = typeof source === "string" ? source : JSON.stringify(source);
-	if (cached && cached.source === key) return cached.result;
+	if (cached && cached.source === source) return cached.result;
 	const result = parseConfig(source);
 	if (!result.ok) console.error(JSON.stringify({ event: "config_invalid", error: result.error }));
-	cached = { source: key, result };
+	cached = { source, result };
 	return result;
 }
 

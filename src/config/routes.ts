@@ -1,4 +1,4 @@
-import type { RateLimit, RouteRule } from "./schema";
+import type { RouteRule } from "./schema";
 
 export interface CompiledRoute {
 	/** Position in the config: names the rule's own rate-limit bucket. */
@@ -9,7 +9,7 @@ export interface CompiledRoute {
 	scopes: string[];
 	pattern: string;
 	cost: number;
-	rateLimit: RateLimit | undefined;
+	rateLimit: RouteRule["rateLimit"];
 	category: string | undefined;
 }
 
@@ -17,7 +17,7 @@ export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
 	return rules.map((r, index) => ({
 		index,
 		methods: r.methods ? new Set(r.methods) : undefined,
-		segments: splitPath(r.path),
+		segments: r.public ? exactSegments(r.path) : foldedSegments(r.path),
 		public: r.public,
 		scopes: r.scopes,
 		pattern: r.path,
@@ -27,8 +27,23 @@ export function compileRoutes(rules: RouteRule[]): CompiledRoute[] {
 	}));
 }
 
-function splitPath(path: string): string[] {
-	return path.split("/").filter((s, i) => i > 0 || s !== "");
+function exactSegments(path: string): string[] {
+	const parts = path.split("/");
+	parts.shift(); // the empty segment before the leading slash
+	return parts;
+}
+
+/**
+ * Segments as lenient servers read them: case folded and a trailing slash ignored
+ * (`/v1/Jobs/` is `/v1/jobs` to Express). Rules that require a key match this way, so
+ * every spelling an origin might treat as the same path is held to the rule. Public
+ * rules match exactly instead: leniency there would open a path a strict origin treats
+ * as different.
+ */
+function foldedSegments(path: string): string[] {
+	const parts = exactSegments(path.toLowerCase());
+	if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+	return parts;
 }
 
 /**
@@ -49,10 +64,11 @@ export function matchPath(segments: string[], path: string[]): boolean {
 
 /** The first rule that covers this method and path, or undefined. */
 export function findRoute(table: CompiledRoute[], method: string, path: string): CompiledRoute | undefined {
-	const parts = splitPath(path);
+	const exact = exactSegments(path);
+	let folded: string[] | undefined;
 	for (const r of table) {
 		if (r.methods && !r.methods.has(method)) continue;
-		if (matchPath(r.segments, parts)) return r;
+		if (matchPath(r.segments, r.public ? exact : (folded ??= foldedSegments(path)))) return r;
 	}
 	return undefined;
 }

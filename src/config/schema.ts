@@ -21,12 +21,37 @@ export const text = (min = 1, max = 10_000) => z.string().check(z.minLength(min)
 const strings = (min = 0) => z.array(text()).check(z.minLength(min));
 
 const name = z.string().check(z.regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letters and digits, starting with a letter, at most 24"));
+/** Printable ASCII without quotes or backslashes: safe in a header value and a quoted-string. */
+const headerSafe = (max: number) => z.string().check(z.regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, "printable ASCII without quotes or backslashes"), z.maxLength(max));
+const token = z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "an HTTP token such as a header name"));
+/** The public codes errors.overrides may name (kept in step with src/errors/catalogue.ts by a test). */
+export const PUBLIC_CODES: string[] = [
+	"missing_api_key",
+	"invalid_api_key",
+	"expired_api_key",
+	"insufficient_permissions",
+	"rate_limit_exceeded",
+	"origin_unavailable",
+	"origin_timeout",
+	"gateway_unavailable",
+	"not_found",
+	"invalid_request",
+];
 const nonEmpty = (what: string) => z.refine((r: unknown) => Object.keys(r as object).length > 0, `at least one ${what}`);
 
-const rateLimitFields = {
+const hostName = z.string().check(z.regex(/^[a-z0-9.-]+$/, "a lowercase host name, without a port"));
+
+const limitFields = {
 	limit: doc(z.nullable(int(1)), "Requests per window; null means unlimited."),
 	window: doc(z._default(int(1, 31_536_000), 3600), "Window length in seconds."),
 	burst: doc(int(1), "Requests per second."),
+};
+
+/** A bucket of its own (an endpoint category, a route): counted on the key's object, never sharded by itself. */
+const BucketSchema = z.strictObject(limitFields);
+
+const rateLimitFields = {
+	...limitFields,
 	shards: doc(z._default(int(1, 64), 1), "Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
 };
 
@@ -41,7 +66,7 @@ export const RateLimitSchema = z.strictObject(rateLimitFields).check(sharesFit);
 const TierSchema = z
 	.strictObject({
 		...rateLimitFields,
-		categories: doc(z._default(z.record(name, RateLimitSchema), {}), "Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
+		categories: doc(z._default(z.record(name, BucketSchema), {}), "Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
 		onLimiterError: doc(
 			z._default(z.enum(["closed", "open"]), "closed"),
 			"When the key's Durable Object fails or hangs: refuse with 503 (closed), or pass without counting, marked by X-Keygate-Limiter: bypassed (open).",
@@ -70,7 +95,7 @@ const RouteSchema = z.strictObject({
 	scopes: doc(z._default(strings(), []), "Scopes the key must all hold."),
 	cost: doc(z._default(int(1), 1), "How much of the key's budget one request spends."),
 	rateLimit: doc(
-		z.optional(RateLimitSchema),
+		z.optional(BucketSchema),
 		"A limit of its own for this rule, counted per key on top of the key's limit (used when the tier sets none for the rule's category).",
 	),
 	category: doc(z.optional(name), "An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories."),
@@ -83,7 +108,7 @@ const KeyTypeSchema = z.strictObject({
 
 const EnvironmentSchema = z.strictObject({
 	origin: doc(z.url({ protocol: /^https?$/ }), "Base URL requests for keys of this environment go to."),
-	hosts: doc(z.optional(strings(1)), "If set, keys of this environment are accepted only on these hosts."),
+	hosts: doc(z.optional(z.array(hostName).check(z.minLength(1))), "If set, keys of this environment are accepted only on these hosts."),
 });
 
 export const ERROR_STYLES = ["default", "nested", "minimal", "problem"] as const;
@@ -95,7 +120,7 @@ const ApiSchema = z
 		name,
 		match: z._default(
 			z.strictObject({
-				hosts: doc(z.optional(strings()), "Host names this API answers on; any when absent."),
+				hosts: doc(z.optional(z.array(hostName)), "Host names this API answers on; any when absent."),
 				pathPrefix: doc(z._default(z.string().check(z.regex(/^\//, "a path starting with /")), "/"), "Path prefix this API answers on."),
 			}),
 			{ pathPrefix: "/" },
@@ -124,7 +149,7 @@ const ApiSchema = z
 		errors: z._default(
 			z.strictObject({
 				style: z._default(z.enum(ERROR_STYLES), "default"),
-				realm: z._default(text(), "keygate"),
+				realm: z._default(headerSafe(100), "keygate"),
 				overrides: z._default(z.record(z.string(), ErrorOverrideSchema), {}),
 			}),
 			{ style: "default", realm: "keygate", overrides: {} },
@@ -157,7 +182,7 @@ const ApiSchema = z
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),
 				keyTypes: doc(z.array(name), "Key types whose responses carry CORS headers."),
-				allowHeaders: z._default(z.array(z.string()), ["Authorization", "Content-Type"]),
+				allowHeaders: doc(z.optional(z.array(token)), "Request headers a browser may send; default: Content-Type and the API's credential headers."),
 				maxAge: z._default(int(0), 600),
 			}),
 		),
@@ -165,9 +190,20 @@ const ApiSchema = z
 	.check(
 		z.superRefine((api, ctx) => {
 			const issue = (path: (string | number)[], message: string) => ctx.issues.push({ code: "custom", input: api, path, message });
-			if (!(api.defaultTier in api.tiers)) issue(["defaultTier"], `"${api.defaultTier}" is not one of tiers`);
-			if (api.owners && !(api.owners.defaultRole in api.owners.roles)) issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
-			for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) if (!(t in api.keyTypes)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
+			// Object.hasOwn, not `in`: a name such as "constructor" must not match Object.prototype.
+			if (!Object.hasOwn(api.tiers, api.defaultTier)) issue(["defaultTier"], `"${api.defaultTier}" is not one of tiers`);
+			if (api.owners && !Object.hasOwn(api.owners.roles, api.owners.defaultRole)) issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
+			for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) if (!Object.hasOwn(api.keyTypes, t)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
+			for (const code of Object.keys(api.errors.overrides)) {
+				if (!PUBLIC_CODES.includes(code)) issue(["errors", "overrides", code], `"${code}" is not a public error code (${PUBLIC_CODES.join(", ")})`);
+			}
+			for (const [i, r] of api.routes.entries()) {
+				for (const [tierName, tier] of Object.entries(api.tiers)) {
+					const limits = [tier, ...(r.category && Object.hasOwn(tier.categories, r.category) ? [tier.categories[r.category]!] : []), ...(r.rateLimit ? [r.rateLimit] : [])];
+					const room = Math.min(...limits.map((l) => Math.min(l.burst, l.limit ?? Infinity) / tier.shards));
+					if (r.cost > room) issue(["routes", i, "cost"], `${r.cost} can never fit tier "${tierName}" (at most ${Math.floor(room)} per request)`);
+				}
+			}
 			if (Object.keys(api.keyTypes).length > 0 && !Object.values(api.keyTypes).some((t) => t.kind === "secret")) {
 				issue(["keyTypes"], "at least one key type of kind secret");
 			}

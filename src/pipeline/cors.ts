@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { GatewayEnv } from "./context";
+import { credentialHeaders } from "./credential";
 
 /**
  * CORS for the key types the config names (typically publishable keys used from a
@@ -20,7 +21,7 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 			headers: {
 				"Access-Control-Allow-Origin": origin,
 				"Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
-				"Access-Control-Allow-Headers": settings.allowHeaders.join(", "),
+				"Access-Control-Allow-Headers": (settings.allowHeaders ?? ["Content-Type", ...credentialHeaders(c.var.api.credentials)]).join(", "),
 				"Access-Control-Max-Age": String(settings.maxAge),
 				Vary: "Origin",
 			},
