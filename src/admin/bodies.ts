@@ -10,8 +10,9 @@ const expiresAt = z.iso.datetime({ offset: true }).check(z.refine((s) => Date.pa
 const ipAllowlist = z
 	.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range")))
 	.check(z.minLength(1), z.maxLength(100));
-const owner = text(1, 200).check(z.regex(/^[^\s:]+$/, "no spaces or colons"));
-const service = text(1, 200);
+// Both travel to the origin as header values: printable ASCII only.
+const owner = text(1, 200).check(z.regex(/^[\x21-\x39\x3b-\x7e]+$/, "printable ASCII, no spaces or colons"));
+const service = text(1, 200).check(z.regex(/^[\x20-\x7e]+$/, "printable ASCII"));
 const metadata = z
 	.record(z.string(), z.unknown())
 	.check(z.refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, `at most ${MAX_METADATA_BYTES} bytes as JSON`));

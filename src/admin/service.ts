@@ -143,7 +143,7 @@ export async function createPair(s: Services, input: KeyFields & { api?: string 
 /** Key ids are `key_` and 22 base62 characters (randomId); anything else cannot exist and costs no read. */
 export const KEY_ID = /^key_[0-9A-Za-z]{22}$/;
 /** Owner ids as the create body allows them (1-200 characters, no spaces or colons). */
-export const OWNER_ID = /^[^\s:]{1,200}$/;
+export const OWNER_ID = /^[\x21-\x39\x3b-\x7e]{1,200}$/;
 
 export async function findKey(s: Services, id: string): Promise<StoredKey> {
 	if (!KEY_ID.test(id)) throw new AdminError("key_not_found", `No key with id "${id.slice(0, 64)}" exists.`);
@@ -181,7 +181,10 @@ export async function showKey(s: Services, id: string): Promise<KeyRecord> {
 
 /** Writes the record after merging in the authority's latest status, so a stale copy is never written back. */
 async function save(s: Services, stored: StoredKey): Promise<KeyRecord> {
-	const merged = withStatus(stored, await statusOf(s, stored.id));
+	const status = await statusOf(s, stored.id);
+	// A change racing a delete must not write the key back.
+	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${stored.id}" exists.`);
+	const merged = withStatus(stored, status);
 	await step("kv_failed", "updating the key record", () => putKey(s.kv, merged));
 	return publicView(merged);
 }
@@ -276,7 +279,7 @@ export async function keyUsage(s: Services, id: string): Promise<Usage & { id: s
 }
 
 function ownerApi(s: Services, apiName: string | undefined, owner: string): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {
-	if (!OWNER_ID.test(owner)) throw new AdminError("invalid_request", "owner: 1 to 200 characters, no spaces or colons");
+	if (!OWNER_ID.test(owner)) throw new AdminError("invalid_request", "owner: 1 to 200 printable ASCII characters, no spaces or colons");
 	const api = resolveApi(s, apiName);
 	if (!api.owners) throw new AdminError("invalid_request", `api: "${api.name}" has no owners configured`);
 	return api as CompiledApi & { owners: NonNullable<CompiledApi["owners"]> };

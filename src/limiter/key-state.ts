@@ -43,6 +43,17 @@ export const shardName = (keyId: string, index: number) => (index === 0 ? keyId 
  */
 export const FLUSH_MS = 1_000;
 
+/** Statuses only move forward: a field once set (revoked, deleted, rotated) stays set. */
+function laterOf(a: KeyStatus, b: KeyStatus): KeyStatus {
+	return {
+		revokedAt: a.revokedAt ?? b.revokedAt,
+		deletedAt: a.deletedAt ?? b.deletedAt,
+		deprecatedAt: a.deprecatedAt ?? b.deprecatedAt,
+		graceEndsAt: a.graceEndsAt === null ? b.graceEndsAt : b.graceEndsAt === null ? a.graceEndsAt : Math.min(a.graceEndsAt, b.graceEndsAt),
+		replacedBy: a.replacedBy ?? b.replacedBy,
+	};
+}
+
 const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
 
 /**
@@ -119,7 +130,8 @@ export class KeyState extends DurableObject<Env> {
 	private join(keyId: string, name: string): Promise<void> {
 		this.joined ??= (async () => {
 			const main = this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(keyId));
-			this.status = (await main.registerShard(name)) as KeyStatus;
+			// Merge, never overwrite: a status pushed while this call was out must not be undone.
+			this.status = laterOf(this.status, (await main.registerShard(name)) as KeyStatus);
 			this.ctx.storage.kv.put("status", this.status);
 			this.ctx.storage.kv.put("joined", true);
 		})().catch((e) => {
@@ -140,7 +152,7 @@ export class KeyState extends DurableObject<Env> {
 
 	/** On an extra shard: shard 0 pushes a status change. */
 	applyStatus(status: KeyStatus): void {
-		this.status = status;
+		this.status = laterOf(this.status, status);
 		this.ctx.storage.kv.put("status", status);
 	}
 
@@ -148,11 +160,14 @@ export class KeyState extends DurableObject<Env> {
 	 * Counts a refusal decided before this object was asked (e.g. a 403), for usage, and
 	 * answers the key's limits as they stand (spending nothing), for the refusal's headers.
 	 */
-	recordRejection(reason: string, bucket?: Bucket): RateInfo | null {
+	recordRejection(reason: string, bucket?: Bucket): { dead: "revoked" | "deleted" | "expired" | null; rate: RateInfo | null } {
 		const now = Date.now();
-		this.count(reason, now);
+		const s = this.status;
+		// The authority's verdict comes first: a revoked or deleted key is 401 whatever else is wrong with the request.
+		const dead = s.deletedAt !== null ? "deleted" : s.revokedAt !== null ? "revoked" : s.graceEndsAt !== null && now >= s.graceEndsAt ? "expired" : null;
+		this.count(dead ?? reason, now);
 		this.persist();
-		return bucket ? peek(bucket.spec, this.counters[bucket.name] ?? EMPTY_COUNTERS, now) : null;
+		return { dead, rate: bucket && !dead ? peek(bucket.spec, this.counters[bucket.name] ?? EMPTY_COUNTERS, now) : null };
 	}
 
 	/** Schedules the write of counters and usage (write-behind, see FLUSH_MS). */

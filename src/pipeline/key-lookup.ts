@@ -48,6 +48,8 @@ export const keyLookup: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		}
 	}
 	if (key === null) return rejectCredential(c, "unknown_key");
+	// Another API's key answers exactly like an unknown one, whatever its state.
+	if (key.api !== c.var.api.name) return rejectCredential(c, "wrong_api");
 	const dead = keyCache.deadState(key.id);
 	if (dead) return reject(c, dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended");
 	const reason = checkRecord(key, c.var.api, c.var.url.hostname, now);

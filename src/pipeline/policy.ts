@@ -7,6 +7,7 @@ import { ownerObjectName } from "../limiter/owner-state";
 import { withTimeout } from "../util/timeout";
 import { clientIp, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { ipAllowed } from "./ip";
+import { keyCache } from "../keys/cache";
 import { bucketsFor, rateLimitHeaders } from "./rate-limit";
 import type { RateInfo } from "../limiter/window";
 
@@ -71,9 +72,13 @@ async function refuse(c: GatewayContext, key: StoredKey, reason: Reason): Promis
 	let headers: Record<string, string> | undefined;
 	try {
 		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
-		const work = stub.recordRejection(reason, buckets && !sharded ? buckets[0] : undefined) as Promise<RateInfo | null>;
-		const rate = await withTimeout(work, OWNER_TIMEOUT_MS, "usage count");
-		if (rate) headers = rateLimitHeaders(rate, Math.floor(Date.now() / 1000));
+		const work = stub.recordRejection(reason, buckets && !sharded ? buckets[0] : undefined) as Promise<{ dead: "revoked" | "deleted" | "expired" | null; rate: RateInfo | null }>;
+		const verdict = await withTimeout(work, OWNER_TIMEOUT_MS, "usage count");
+		if (verdict.dead) {
+			keyCache.markDead(key.id, verdict.dead);
+			return reject(c, verdict.dead === "deleted" ? "deleted_key" : verdict.dead === "revoked" ? "revoked" : "grace_ended");
+		}
+		if (verdict.rate) headers = rateLimitHeaders(verdict.rate, Math.floor(Date.now() / 1000));
 	} catch (e) {
 		console.error(JSON.stringify({ event: "usage_count_failed", keyId: key.id, error: String(e) }));
 	}

@@ -50,6 +50,11 @@ export function identityHeaders(key: StoredKey): Record<string, string> {
 	};
 }
 
+function publicEnvironment(environments: Record<string, { hosts?: string[] }>, host: string): string {
+	const names = Object.keys(environments);
+	return names.find((n) => environments[n]!.hosts?.includes(host)) ?? names[0]!;
+}
+
 function originUrl(base: string, incoming: URL): URL {
 	const target = new URL(base);
 	const basePath = target.pathname.endsWith("/") ? target.pathname.slice(0, -1) : target.pathname;
@@ -86,7 +91,8 @@ async function originRequest(c: GatewayContext, origin: string, key: StoredKey |
 /** Final stage: forward to the origin for the key's environment and stream the answer back. */
 export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	const key = c.var.route?.public ? undefined : c.var.key;
-	const environment = key?.environment ?? Object.keys(c.var.api.environments)[0]!;
+	// A public route goes to the environment that claims this host, else to the first one.
+	const environment = key?.environment ?? publicEnvironment(c.var.api.environments, c.var.url.hostname);
 	const origin = c.var.api.environments[environment]!.origin;
 	if (key && !c.env.SIGNING_SECRET) {
 		console.error(JSON.stringify({ event: "secret_missing", name: "SIGNING_SECRET" }));

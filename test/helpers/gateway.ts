@@ -52,7 +52,11 @@ export function callWithConfig(config: unknown, path: string, init: RequestInit 
 }
 
 /** The same Worker with some bindings replaced (a failing KV, a broken Durable Object namespace). */
-export function callWithEnv(overrides: Partial<Record<keyof typeof env | "KEYGATE_CONFIG", unknown>>, path: string, init: RequestInit & { key?: string } = {}): Promise<Response> {
+export function callWithEnv(
+	overrides: Partial<Record<keyof typeof env | "KEYGATE_CONFIG", unknown>>,
+	path: string,
+	init: RequestInit & { key?: string } = {},
+): Promise<Response> {
 	const { key, ...rest } = init;
 	const headers = new Headers(rest.headers);
 	if (key !== undefined) headers.set("Authorization", `Bearer ${key}`);
@@ -78,7 +82,8 @@ export interface BoundGateway {
 export function gatewayFor(config: unknown, base = BASE): BoundGateway {
 	const text = JSON.stringify(config);
 	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
-	const send = (url: string, init: RequestInit) => Promise.resolve(app.fetch(new Request(url, init), { ...env, KEYGATE_CONFIG: text }, ctx));
+	const send = (url: string, init: RequestInit) =>
+		Promise.resolve(app.fetch(new Request(url, init), { ...env, KEYGATE_CONFIG: text }, ctx));
 	const bound: BoundGateway = {
 		call(path, init = {}) {
 			const { key, scheme = "Bearer", ...rest } = init;
@@ -113,4 +118,9 @@ export async function expectBody(res: Response, status: number, body: string, ch
 	expect(res.headers.get("Content-Type")).toBe("application/json");
 	expect(res.headers.get("Cache-Control")).toBe("no-store");
 	if (status === 401 && challenge) expect(res.headers.get("WWW-Authenticate")).toMatch(challenge);
+}
+
+/** A well-formed key whose checksum is wrong: its last character changed to a different one. */
+export function badChecksum(key: string): string {
+	return key.slice(0, -1) + (key.endsWith("0") ? "1" : "0");
 }

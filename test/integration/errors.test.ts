@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
 import { keyCache } from "../../src/keys/cache";
 import { generateKey } from "../../src/keys/format";
-import { admin, call, callWithConfig, callWithEnv, createKey, expectError } from "../helpers/gateway";
+import { admin, call, callWithConfig, callWithEnv, createKey, expectError, badChecksum } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
 let origin: FakeOrigin;
@@ -31,7 +31,7 @@ describe("401 invalid_api_key", () => {
 		["a wrong scheme", "Basic dXNlcjpwYXNz"],
 		["a scheme with no key", "Bearer"],
 		["garbage", "Bearer hello"],
-		["a bad checksum", () => "Bearer " + generateKey("sk", "live").slice(0, -1) + "0"],
+		["a bad checksum", () => "Bearer " + badChecksum(generateKey("sk", "live"))],
 		["a key type this API does not have", () => "Bearer " + generateKey("nvp", "live")],
 		["an environment this API does not have", () => "Bearer " + generateKey("sk", "staging")],
 		["a well-formed key that does not exist", () => "Bearer " + generateKey("sk", "live")],
@@ -164,7 +164,10 @@ describe("other error styles", () => {
 	it.each([
 		["nested", { error: { code: "invalid_api_key", message: INVALID } }],
 		["minimal", { error: "Unauthorized" }],
-		["problem", { type: "urn:keygate:error:invalid_api_key", title: "Unauthorized", status: 401, detail: INVALID, code: "invalid_api_key" }],
+		[
+			"problem",
+			{ type: "urn:keygate:error:invalid_api_key", title: "Unauthorized", status: 401, detail: INVALID, code: "invalid_api_key" },
+		],
 	])("renders %s bodies when the API chooses it", async (style, expected) => {
 		const config = structuredClone(bundled) as any;
 		config.apis[0].errors.style = style;
