@@ -17,6 +17,7 @@ const rateLimit = {
 		limit: { type: ["integer", "null"], minimum: 1, description: "Requests per window; null = unlimited." },
 		window: { type: "integer", minimum: 1, default: 3600, description: "Seconds." },
 		burst: { type: "integer", minimum: 1, description: "Requests per second." },
+		shards: { type: "integer", minimum: 1, maximum: 64, default: 1, description: "Split over N Durable Objects (docs/scaling.md)." },
 	},
 };
 

@@ -258,7 +258,19 @@ export async function rotateKey(s: Services, id: string, graceSeconds: number | 
 		await step("kv_failed", "removing the unused replacement", () => removeKey(s.kv, orphan));
 		throw new AdminError("key_conflict", started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.");
 	}
-	const previous = await save(s, stored);
+	let previous: KeyRecord;
+	try {
+		previous = await save(s, stored);
+	} catch (e) {
+		// Past this point the rotation has happened: saying "retry" would only earn a 409.
+		if (e instanceof AdminError && e.reason === "kv_failed") {
+			throw new AdminError(
+				"kv_failed",
+				`The rotation took effect (${id} is replaced by ${replacement.record.id} and works until its grace period ends) but its record could not be updated, so the new key cannot be shown. Do not retry: revoke ${replacement.record.id} and create a new key.`,
+			);
+		}
+		throw e;
+	}
 	await audit(s, { action: "key.rotated", api: stored.api, keyId: id, owner: stored.owner, details: { replacedBy: replacement.record.id, graceEndsAt: previous.graceEndsAt } });
 	await created(s, replacement.record, { replaces: id });
 	return { created: replacement, previous };
@@ -272,10 +284,10 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 
-export async function keyUsage(s: Services, id: string): Promise<Usage & { id: string }> {
+export async function keyUsage(s: Services, id: string): Promise<Omit<Usage, "lastUsedAt"> & { id: string; lastUsedAt: string | null }> {
 	await findKey(s, id);
-	const usage = await step("limiter_failed", "reading usage", () => keyStub(s, id).getUsage());
-	return { id, ...usage };
+	const usage = (await step("limiter_failed", "reading usage", () => keyStub(s, id).getUsage())) as Usage;
+	return { id, passed: usage.passed, rejected: usage.rejected, lastUsedAt: iso(usage.lastUsedAt) };
 }
 
 function ownerApi(s: Services, apiName: string | undefined, owner: string): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {

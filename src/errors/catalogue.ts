@@ -51,8 +51,7 @@ export type Reason =
 	| "invalid_request"
 	| "key_not_found"
 	| "key_conflict"
-	| "not_found"
-	| "method_not_allowed";
+	| "not_found";
 
 export type PublicCode =
 	| "missing_api_key"
@@ -67,8 +66,7 @@ export type PublicCode =
 	| "invalid_admin_token"
 	| "invalid_request"
 	| "key_not_found"
-	| "conflict"
-	| "method_not_allowed";
+	| "conflict";
 
 export interface CatalogueEntry {
 	status: number;
@@ -90,7 +88,6 @@ const ENTRIES: Record<PublicCode, Omit<CatalogueEntry, "code">> = {
 	invalid_request: { status: 400, message: "The request is invalid." },
 	key_not_found: { status: 404, message: "No key with this id exists." },
 	conflict: { status: 409, message: "The key is not in a state that allows this." },
-	method_not_allowed: { status: 405, message: "Method not allowed." },
 };
 
 /** The one exhaustive mapping from internal reason to public code. */
@@ -144,8 +141,6 @@ export function publicCode(reason: Reason): PublicCode {
 			return "key_not_found";
 		case "key_conflict":
 			return "conflict";
-		case "method_not_allowed":
-			return "method_not_allowed";
 		default: {
 			const unreachable: never = reason;
 			throw new Error(`unmapped reason ${String(unreachable)}`);

@@ -291,7 +291,7 @@ describe("checklist: rotate keys, never log or display keys, least privilege sco
 			id,
 			passed: 2,
 			rejected: { missing_scope: 1, rate_limited: 1 },
-			lastUsedAt: expect.any(Number),
+			lastUsedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
 		});
 		expect(origin.calls).toHaveLength(2);
 	});

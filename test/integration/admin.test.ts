@@ -136,9 +136,9 @@ describe("listing and usage", () => {
 	it("counts passed and rejected requests by reason, and the last use", async () => {
 		const { id, key } = await createKey({ rateLimit: { limit: 2, window: 3600, burst: 10 } });
 		for (let i = 0; i < 3; i++) await call("/v1/a", { key });
-		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number>; lastUsedAt: number }>();
+		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number>; lastUsedAt: string }>();
 		expect(usage).toMatchObject({ id, passed: 2, rejected: { rate_limited: 1 } });
-		expect(usage.lastUsedAt).toBeGreaterThan(Date.now() - 60_000);
+		expect(Date.parse(usage.lastUsedAt)).toBeGreaterThan(Date.now() - 60_000);
 	});
 
 	it("serves an OpenAPI document", async () => {

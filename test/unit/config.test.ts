@@ -37,3 +37,16 @@ describe("config validation", () => {
 		expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^config is not valid JSON/) });
 	});
 });
+
+describe("errors.overrides", () => {
+	it("accepts exactly the catalogue's gateway codes (the admin API's own codes are not overridable)", async () => {
+		const { PUBLIC_CODES } = await import("../../src/config/schema");
+		const { ALL_PUBLIC_CODES } = await import("../../src/errors/catalogue");
+		const adminOnly = ["invalid_admin_token", "key_not_found", "conflict"];
+		expect([...PUBLIC_CODES].sort()).toEqual(ALL_PUBLIC_CODES.filter((c) => !adminOnly.includes(c)).sort());
+		const config = clone(bundled) as any;
+		config.apis[0].errors.overrides = { invalid_api_kee: { message: "typo" } };
+		const result = parseConfig(config);
+		expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/errors\.overrides\.invalid_api_kee: "invalid_api_kee" is not a public error code/) });
+	});
+});
