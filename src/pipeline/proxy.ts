@@ -4,6 +4,7 @@ import type { StoredKey } from "../keys/record";
 import { reject, type GatewayContext, type GatewayEnv } from "./context";
 import { credentialHeaders } from "./credential";
 import { rateLimitHeaders } from "./rate-limit";
+import { holdsKey } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
@@ -76,7 +77,10 @@ async function originRequest(c: GatewayContext, origin: string, key: StoredKey |
 	stripHopByHop(headers);
 	headers.delete("host");
 	for (const name of credentialHeaders(c.var.api.credentials)) headers.delete(name);
-	for (const name of [...headers.keys()]) if (name.startsWith(IDENTITY_PREFIX)) headers.delete(name);
+	for (const [name, value] of [...headers]) {
+		// A key in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
+		if (name.startsWith(IDENTITY_PREFIX) || holdsKey(value)) headers.delete(name);
+	}
 	if (key) {
 		const identity = identityHeaders(key);
 		const t = Math.floor(Date.now() / 1000);

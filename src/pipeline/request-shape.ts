@@ -28,13 +28,15 @@ function decodeUnreserved(escape: string, hex: string): string {
 	return /[A-Za-z0-9\-._~]/.test(ch) ? ch : escape;
 }
 
+/** True when `text` contains a key (checksum included). */
+export function holdsKey(text: string): boolean {
+	if (text.length < BODY_LENGTH) return false;
+	for (const match of text.matchAll(KEY_SHAPED)) if (parseKey(match[0])) return true;
+	return false;
+}
+
 /** True when any query parameter name or value contains a key (checksum included), e.g. `?api_key=`, `?auth=Bearer%20…`. */
 export function queryHoldsKey(params: URLSearchParams): boolean {
-	for (const [name, value] of params) {
-		for (const text of [name, value]) {
-			if (text.length < BODY_LENGTH) continue;
-			for (const match of text.matchAll(KEY_SHAPED)) if (parseKey(match[0])) return true;
-		}
-	}
+	for (const [name, value] of params) if (holdsKey(name) || holdsKey(value)) return true;
 	return false;
 }

@@ -19,9 +19,15 @@ async function verify(received: OriginCall, maxAgeSeconds = 300): Promise<boolea
 	const t = Number(m[1]);
 	if (Math.abs(Date.now() / 1000 - t) > maxAgeSeconds) return false;
 	const identity = Object.fromEntries(
-		["X-Keygate-Key-Id", "X-Keygate-Environment", "X-Keygate-Scopes", "X-Keygate-Owner", "X-Keygate-Service"].map((h) => [h, received.headers.get(h) ?? ""]),
+		["X-Keygate-Key-Id", "X-Keygate-Environment", "X-Keygate-Scopes", "X-Keygate-Owner", "X-Keygate-Service"].map((h) => [
+			h,
+			received.headers.get(h) ?? "",
+		]),
 	);
-	const expected = await hmacHex(TEST_SIGNING_SECRET, signedMessage(t, received.method, received.url.pathname + received.url.search, identity));
+	const expected = await hmacHex(
+		TEST_SIGNING_SECRET,
+		signedMessage(t, received.method, received.url.pathname + received.url.search, identity),
+	);
 	return expected === m[2];
 }
 
@@ -29,7 +35,12 @@ describe("passing through", () => {
 	it("forwards method, path, query and body unchanged, and streams the origin's answer back", async () => {
 		const { key } = await createKey();
 		const body = JSON.stringify({ hello: "world", n: [1, 2, 3] });
-		const res = await call("/v1/orders/42?expand=items&x=%20y", { key, method: "PATCH", body, headers: { "Content-Type": "application/json", "X-Custom": "kept" } });
+		const res = await call("/v1/orders/42?expand=items&x=%20y", {
+			key,
+			method: "PATCH",
+			body,
+			headers: { "Content-Type": "application/json", "X-Custom": "kept" },
+		});
 		expect(res.status).toBe(200);
 		expect(res.headers.get("X-Origin")).toBe("fake");
 		const seen = origin.calls[0]!;
@@ -56,7 +67,16 @@ describe("passing through", () => {
 
 	it("removes hop-by-hop headers and those the Connection header names", async () => {
 		const { key } = await createKey();
-		await call("/v1/a", { key, headers: { Connection: "close, X-Secret-Hop", "X-Secret-Hop": "1", "Keep-Alive": "timeout=5", TE: "trailers", "Proxy-Authorization": "Basic x" } });
+		await call("/v1/a", {
+			key,
+			headers: {
+				Connection: "close, X-Secret-Hop",
+				"X-Secret-Hop": "1",
+				"Keep-Alive": "timeout=5",
+				TE: "trailers",
+				"Proxy-Authorization": "Basic x",
+			},
+		});
 		const seen = origin.calls[0]!;
 		for (const name of ["x-secret-hop", "keep-alive", "te", "proxy-authorization"]) expect(seen.headers.has(name), name).toBe(false);
 	});
@@ -105,5 +125,24 @@ describe("identity headers", () => {
 		expect(authenticated!.headers.has("x-keygate-extra")).toBe(false);
 		expect(await verify(authenticated!)).toBe(true);
 		expect([...publicCall!.headers.keys()].filter((h) => h.startsWith("x-keygate-"))).toEqual([]);
+	});
+});
+
+describe("keys in other headers", () => {
+	it("a key in a header keygate does not read is not forwarded either", async () => {
+		const config = structuredClone((await import("../../keygate.config.json")).default) as any;
+		config.apis[0].credentials = [{ in: "header", name: "X-API-Key" }];
+		const { gatewayFor } = await import("../helpers/gateway");
+		const { key } = await createKey();
+		const other = await createKey();
+		const res = await gatewayFor(config).call("/v1/a", {
+			headers: { "X-API-Key": key, Authorization: `Bearer ${other.key}`, "X-Note": `see ${other.key}`, "X-Plain": "kept" },
+		});
+		expect(res.status).toBe(200);
+		const seen = origin.calls.at(-1)!;
+		expect(seen.headers.has("authorization")).toBe(false);
+		expect(seen.headers.has("x-note")).toBe(false);
+		expect(seen.headers.get("x-plain")).toBe("kept");
+		expect(JSON.stringify([...seen.headers])).not.toContain(other.key);
 	});
 });
