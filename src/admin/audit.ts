@@ -38,7 +38,12 @@ export async function recordAudit(kv: KVNamespace, event: Omit<AuditEvent, "id" 
 	return full;
 }
 
-export async function listAudit(kv: KVNamespace, keyId: string | undefined, cursor: string | undefined, limit = 50): Promise<{ data: AuditEvent[]; cursor: string | null }> {
+export async function listAudit(
+	kv: KVNamespace,
+	keyId: string | undefined,
+	cursor: string | undefined,
+	limit = 50,
+): Promise<{ data: AuditEvent[]; cursor: string | null }> {
 	const prefix = keyId ? `audit-key:${keyId}:` : "audit:";
 	const page = await kv.list({ prefix, cursor, limit });
 	const events = await Promise.all(page.keys.map((k) => kv.get<AuditEvent>(k.name, "json")));
@@ -47,6 +52,9 @@ export async function listAudit(kv: KVNamespace, keyId: string | undefined, curs
 
 /** The actor named by an admin request, cleaned: printable ASCII, at most 100 characters. */
 export function actorFrom(header: string | undefined): string {
-	const cleaned = (header ?? "").replace(/[^\x20-\x7e]/g, "").trim().slice(0, 100);
+	const cleaned = (header ?? "")
+		.replace(/[^\x20-\x7e]/g, "")
+		.trim()
+		.slice(0, 100);
 	return cleaned || "admin";
 }

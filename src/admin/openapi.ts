@@ -66,15 +66,31 @@ const keyRecord = {
 
 export const openApiDocument = {
 	openapi: "3.1.0",
-	info: { title: "keygate admin API", version: "1.0.0", description: "Key lifecycle for keygate. Plaintext keys appear only in creation and rotation responses." },
+	info: {
+		title: "keygate admin API",
+		version: "1.0.0",
+		description: "Key lifecycle for keygate. Plaintext keys appear only in creation and rotation responses.",
+	},
 	servers: [{ url: "/_keygate/v1" }],
 	security: [{ adminToken: [] }],
 	paths: {
 		"/keys": {
 			post: {
 				summary: "Create a key",
-				requestBody: { required: true, content: json({ type: "object", required: ["name"], additionalProperties: false, properties: { ...createFields, type: { type: "string" } } }) },
-				responses: { "201": { description: "Created; `key` is the plaintext, shown this once.", content: json(ref("CreatedKey")) }, "400": error("Invalid body (invalid_request); the message names the field."), ...standardErrors },
+				requestBody: {
+					required: true,
+					content: json({
+						type: "object",
+						required: ["name"],
+						additionalProperties: false,
+						properties: { ...createFields, type: { type: "string" } },
+					}),
+				},
+				responses: {
+					"201": { description: "Created; `key` is the plaintext, shown this once.", content: json(ref("CreatedKey")) },
+					"400": error("Invalid body (invalid_request); the message names the field."),
+					...standardErrors,
+				},
 			},
 			get: {
 				summary: "List keys",
@@ -82,19 +98,46 @@ export const openApiDocument = {
 					{ name: "api", in: "query", schema: { type: "string" } },
 					{ name: "cursor", in: "query", schema: { type: "string" } },
 				],
-				responses: { "200": { description: "A page of keys", content: json({ type: "object", properties: { data: { type: "array", items: ref("Key") }, cursor: { type: ["string", "null"] } } }) }, ...standardErrors },
+				responses: {
+					"200": {
+						description: "A page of keys",
+						content: json({
+							type: "object",
+							properties: { data: { type: "array", items: ref("Key") }, cursor: { type: ["string", "null"] } },
+						}),
+					},
+					...standardErrors,
+				},
 			},
 		},
 		"/key-pairs": {
 			post: {
 				summary: "Create a publishable and a secret key together",
-				requestBody: { required: true, content: json({ type: "object", required: ["name"], additionalProperties: false, properties: createFields }) },
-				responses: { "201": { description: "Created", content: json({ type: "object", properties: { publishable: ref("CreatedKey"), secret: ref("CreatedKey") } }) }, "400": error("Invalid body"), ...standardErrors },
+				requestBody: {
+					required: true,
+					content: json({ type: "object", required: ["name"], additionalProperties: false, properties: createFields }),
+				},
+				responses: {
+					"201": {
+						description: "Created",
+						content: json({ type: "object", properties: { publishable: ref("CreatedKey"), secret: ref("CreatedKey") } }),
+					},
+					"400": error("Invalid body"),
+					...standardErrors,
+				},
 			},
 		},
 		"/keys/{id}": {
-			get: { summary: "Show a key", parameters: [idParam], responses: { "200": { description: "The key", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors } },
-			delete: { summary: "Delete a key; it then reads as invalid_api_key", parameters: [idParam], responses: { "204": { description: "Deleted" }, "404": error("key_not_found"), ...standardErrors } },
+			get: {
+				summary: "Show a key",
+				parameters: [idParam],
+				responses: { "200": { description: "The key", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors },
+			},
+			delete: {
+				summary: "Delete a key; it then reads as invalid_api_key",
+				parameters: [idParam],
+				responses: { "204": { description: "Deleted" }, "404": error("key_not_found"), ...standardErrors },
+			},
 			patch: {
 				summary: "Change a key's fields; null clears one. Scopes are refused when the API sets keys.immutableScopes.",
 				parameters: [idParam],
@@ -117,18 +160,39 @@ export const openApiDocument = {
 						},
 					}),
 				},
-				responses: { "200": { description: "The key", content: json(ref("Key")) }, "400": error("Invalid body"), "404": error("key_not_found"), ...standardErrors },
+				responses: {
+					"200": { description: "The key", content: json(ref("Key")) },
+					"400": error("Invalid body"),
+					"404": error("key_not_found"),
+					...standardErrors,
+				},
 			},
 		},
 		"/keys/{id}/revoke": {
-			post: { summary: "Revoke a key, effective on the next request everywhere", parameters: [idParam], responses: { "200": { description: "Revoked", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors } },
+			post: {
+				summary: "Revoke a key, effective on the next request everywhere",
+				parameters: [idParam],
+				responses: { "200": { description: "Revoked", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors },
+			},
 		},
 		"/keys/{id}/rotate": {
 			post: {
 				summary: "Issue a replacement; the old key works until the grace period ends",
 				parameters: [idParam],
-				requestBody: { required: false, content: json({ type: "object", additionalProperties: false, properties: { gracePeriodSeconds: { type: "integer", minimum: 0, default: 86400 } } }) },
-				responses: { "201": { description: "The new key, with `previous` the old record", content: json(ref("CreatedKey")) }, "404": error("key_not_found"), "409": error("Revoked, expired or already rotated (conflict)"), ...standardErrors },
+				requestBody: {
+					required: false,
+					content: json({
+						type: "object",
+						additionalProperties: false,
+						properties: { gracePeriodSeconds: { type: "integer", minimum: 0, default: 86400 } },
+					}),
+				},
+				responses: {
+					"201": { description: "The new key, with `previous` the old record", content: json(ref("CreatedKey")) },
+					"404": error("key_not_found"),
+					"409": error("Revoked, expired or already rotated (conflict)"),
+					...standardErrors,
+				},
 			},
 		},
 		"/audit": {
@@ -138,31 +202,55 @@ export const openApiDocument = {
 					{ name: "keyId", in: "query", schema: { type: "string" } },
 					{ name: "cursor", in: "query", schema: { type: "string" } },
 				],
-				responses: { "200": { description: "A page of events: {data: [{id, at, actor, action, api, keyId, owner, details}], cursor}" }, ...standardErrors },
+				responses: {
+					"200": { description: "A page of events: {data: [{id, at, actor, action, api, keyId, owner, details}], cursor}" },
+					...standardErrors,
+				},
 			},
 		},
 		"/owners/{owner}": {
 			get: {
 				summary: "An owner's role (APIs with owners)",
-				parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }, { name: "api", in: "query", schema: { type: "string" } }],
+				parameters: [
+					{ name: "owner", in: "path", required: true, schema: { type: "string" } },
+					{ name: "api", in: "query", schema: { type: "string" } },
+				],
 				responses: { "200": { description: "{owner, api, role, assigned}" }, "400": error("The API has no owners"), ...standardErrors },
 			},
 			put: {
 				summary: "Set an owner's role; all the owner's keys have the new rights from their next request",
 				parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }],
-				requestBody: { required: true, content: json({ type: "object", required: ["role"], additionalProperties: false, properties: { api: { type: "string" }, role: { type: "string" } } }) },
-				responses: { "200": { description: "{owner, api, role, assigned}" }, "400": error("Unknown role or API without owners"), ...standardErrors },
+				requestBody: {
+					required: true,
+					content: json({
+						type: "object",
+						required: ["role"],
+						additionalProperties: false,
+						properties: { api: { type: "string" }, role: { type: "string" } },
+					}),
+				},
+				responses: {
+					"200": { description: "{owner, api, role, assigned}" },
+					"400": error("Unknown role or API without owners"),
+					...standardErrors,
+				},
 			},
 		},
 		"/keys/{id}/usage": {
-			get: { summary: "Requests passed and rejected by reason, and last use", parameters: [idParam], responses: { "200": { description: "Usage" }, "404": error("key_not_found"), ...standardErrors } },
+			get: {
+				summary: "Requests passed and rejected by reason, and last use",
+				parameters: [idParam],
+				responses: { "200": { description: "Usage" }, "404": error("key_not_found"), ...standardErrors },
+			},
 		},
 	},
 	components: {
 		securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret." } },
 		schemas: {
 			Key: keyRecord,
-			CreatedKey: { allOf: [keyRecord, { type: "object", properties: { key: { type: "string", description: "The plaintext key. Shown once." } } }] },
+			CreatedKey: {
+				allOf: [keyRecord, { type: "object", properties: { key: { type: "string", description: "The plaintext key. Shown once." } } }],
+			},
 			Error: { type: "object", properties: { error: { type: "string" }, message: { type: "string" } } },
 		},
 	},

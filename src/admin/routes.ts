@@ -10,7 +10,21 @@ import type { Bindings } from "../pipeline/context";
 import { actorFrom, listAudit } from "./audit";
 import { CreateKeyBody, CreatePairBody, OwnerRoleBody, RotateBody, UpdateKeyBody } from "./bodies";
 import { openApiDocument } from "./openapi";
-import { AdminError, KEY_ID, createKey, createPair, deleteKey, getOwner, keyUsage, revokeKey, rotateKey, setOwnerRole, showKey, updateKey, type Services } from "./service";
+import {
+	AdminError,
+	KEY_ID,
+	createKey,
+	createPair,
+	deleteKey,
+	getOwner,
+	keyUsage,
+	revokeKey,
+	rotateKey,
+	setOwnerRole,
+	showKey,
+	updateKey,
+	type Services,
+} from "./service";
 
 type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
 

@@ -107,7 +107,13 @@ async function mint(s: Services, api: CompiledApi, type: string, input: KeyField
 }
 
 function created(s: Services, key: KeyRecord, details: Record<string, unknown> = {}) {
-	return audit(s, { action: "key.created", api: key.api, keyId: key.id, owner: key.owner, details: { name: key.name, type: key.type, environment: key.environment, scopes: key.scopes, service: key.service, ...details } });
+	return audit(s, {
+		action: "key.created",
+		api: key.api,
+		keyId: key.id,
+		owner: key.owner,
+		details: { name: key.name, type: key.type, environment: key.environment, scopes: key.scopes, service: key.service, ...details },
+	});
 }
 
 export async function createKey(s: Services, input: CreateKeyInput): Promise<CreatedKey> {
@@ -124,12 +130,16 @@ export async function createKey(s: Services, input: CreateKeyInput): Promise<Cre
  * pairId: a publishable key (answered as `publishable`) or an application identifier
  * (answered as `identifier`), whichever type the API has.
  */
-export async function createPair(s: Services, input: KeyFields & { api?: string }): Promise<Record<"secret" | "publishable" | "identifier", CreatedKey | undefined>> {
+export async function createPair(
+	s: Services,
+	input: KeyFields & { api?: string },
+): Promise<Record<"secret" | "publishable" | "identifier", CreatedKey | undefined>> {
 	const api = resolveApi(s, input.api);
 	const types = Object.entries(api.keyTypes);
 	const companion = types.find(([, t]) => t.kind !== "secret");
 	const sk = types.find(([, t]) => t.kind === "secret")![0];
-	if (!companion) throw new AdminError("invalid_request", `api: "${api.name}" has no publishable or identifier key type, so it cannot issue pairs`);
+	if (!companion)
+		throw new AdminError("invalid_request", `api: "${api.name}" has no publishable or identifier key type, so it cannot issue pairs`);
 	settle(api, input); // validate once before writing anything
 	const pairId = randomId("pair");
 	const publicKey = await mint(s, api, companion[0], input, pairId);
@@ -228,14 +238,20 @@ export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	return record;
 }
 
-export async function rotateKey(s: Services, id: string, graceSeconds: number | undefined): Promise<{ created: CreatedKey; previous: KeyRecord }> {
+export async function rotateKey(
+	s: Services,
+	id: string,
+	graceSeconds: number | undefined,
+): Promise<{ created: CreatedKey; previous: KeyRecord }> {
 	const stored = await findKey(s, id);
 	const api = resolveApi(s, stored.api);
 	const grace = graceSeconds ?? api.keys.rotationGraceSeconds;
 	const status = await statusOf(s, id);
-	if (stored.revokedAt !== null || status.revokedAt !== null) throw new AdminError("key_conflict", "The key is revoked and cannot be rotated.");
+	if (stored.revokedAt !== null || status.revokedAt !== null)
+		throw new AdminError("key_conflict", "The key is revoked and cannot be rotated.");
 	if (stored.replacedBy !== null || status.replacedBy !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
-	if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= Date.now()) throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
+	if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= Date.now())
+		throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.
 	const fields: KeyFields = {
 		name: stored.name,
@@ -251,12 +267,17 @@ export async function rotateKey(s: Services, id: string, graceSeconds: number | 
 	};
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
 	const now = Date.now();
-	const started = await step("limiter_failed", "starting the old key's grace period", () => keyStub(s, id).startGrace(now, now + grace * 1000, replacement.record.id));
+	const started = await step("limiter_failed", "starting the old key's grace period", () =>
+		keyStub(s, id).startGrace(now, now + grace * 1000, replacement.record.id),
+	);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
 		const orphan = await findKey(s, replacement.record.id);
 		await step("kv_failed", "removing the unused replacement", () => removeKey(s.kv, orphan));
-		throw new AdminError("key_conflict", started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.");
+		throw new AdminError(
+			"key_conflict",
+			started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.",
+		);
 	}
 	let previous: KeyRecord;
 	try {
@@ -271,7 +292,13 @@ export async function rotateKey(s: Services, id: string, graceSeconds: number | 
 		}
 		throw e;
 	}
-	await audit(s, { action: "key.rotated", api: stored.api, keyId: id, owner: stored.owner, details: { replacedBy: replacement.record.id, graceEndsAt: previous.graceEndsAt } });
+	await audit(s, {
+		action: "key.rotated",
+		api: stored.api,
+		keyId: id,
+		owner: stored.owner,
+		details: { replacedBy: replacement.record.id, graceEndsAt: previous.graceEndsAt },
+	});
 	await created(s, replacement.record, { replaces: id });
 	return { created: replacement, previous };
 }

@@ -16,13 +16,15 @@ export function doc<T extends z.ZodMiniType>(schema: T, description: string): T 
 	return schema;
 }
 
-export const int = (min: number, max?: number) => (max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max)));
+export const int = (min: number, max?: number) =>
+	max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
 export const text = (min = 1, max = 10_000) => z.string().check(z.minLength(min), z.maxLength(max));
 const strings = (min = 0) => z.array(text()).check(z.minLength(min));
 
 const name = z.string().check(z.regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letters and digits, starting with a letter, at most 24"));
 /** Printable ASCII without quotes or backslashes: safe in a header value and a quoted-string. */
-const headerSafe = (max: number) => z.string().check(z.regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, "printable ASCII without quotes or backslashes"), z.maxLength(max));
+const headerSafe = (max: number) =>
+	z.string().check(z.regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, "printable ASCII without quotes or backslashes"), z.maxLength(max));
 const token = z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "an HTTP token such as a header name"));
 /** The public codes errors.overrides may name (kept in step with src/errors/catalogue.ts by a test). */
 export const PUBLIC_CODES: string[] = [
@@ -66,7 +68,10 @@ export const RateLimitSchema = z.strictObject(rateLimitFields).check(sharesFit);
 const TierSchema = z
 	.strictObject({
 		...rateLimitFields,
-		categories: doc(z._default(z.record(name, BucketSchema), {}), "Per-plan, per-endpoint-category limits: a bucket per key for each category routes name."),
+		categories: doc(
+			z._default(z.record(name, BucketSchema), {}),
+			"Per-plan, per-endpoint-category limits: a bucket per key for each category routes name.",
+		),
 		onLimiterError: doc(
 			z._default(z.enum(["closed", "open"]), "closed"),
 			"When the key's Durable Object fails or hangs: refuse with 503 (closed), or pass without counting, marked by X-Keygate-Limiter: bypassed (open).",
@@ -82,7 +87,10 @@ const CredentialSchema = z.discriminatedUnion("in", [
 		}),
 		"Authorization: <scheme> <key>",
 	),
-	doc(z.strictObject({ in: z.literal("header"), name: z.string().check(z.regex(/^[A-Za-z0-9-]+$/, "an HTTP header name")) }), "<name>: <key>"),
+	doc(
+		z.strictObject({ in: z.literal("header"), name: z.string().check(z.regex(/^[A-Za-z0-9-]+$/, "an HTTP header name")) }),
+		"<name>: <key>",
+	),
 ]);
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -90,7 +98,10 @@ const methods = z.array(z.enum(METHODS)).check(z.minLength(1));
 
 const RouteSchema = z.strictObject({
 	methods: doc(z.optional(methods), "Methods this rule covers; all when absent."),
-	path: doc(z.string().check(z.regex(/^\//, "a path pattern starting with /")), "Path pattern: literal segments, * for one segment, ** for any rest."),
+	path: doc(
+		z.string().check(z.regex(/^\//, "a path pattern starting with /")),
+		"Path pattern: literal segments, * for one segment, ** for any rest.",
+	),
 	public: doc(z._default(z.boolean(), false), "No key needed; the request is passed through as is."),
 	scopes: doc(z._default(strings(), []), "Scopes the key must all hold."),
 	cost: doc(z._default(int(1), 1), "How much of the key's budget one request spends."),
@@ -98,11 +109,17 @@ const RouteSchema = z.strictObject({
 		z.optional(BucketSchema),
 		"A limit of its own for this rule, counted per key on top of the key's limit (used when the tier sets none for the rule's category).",
 	),
-	category: doc(z.optional(name), "An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories."),
+	category: doc(
+		z.optional(name),
+		"An endpoint category: rules with the same category share one per-key bucket, limited per tier by tiers.<tier>.categories.",
+	),
 });
 
 const KeyTypeSchema = z.strictObject({
-	kind: doc(z.enum(["secret", "publishable", "identifier"]), "identifier: a public id (e.g. an application identifier) that authorizes nothing on its own."),
+	kind: doc(
+		z.enum(["secret", "publishable", "identifier"]),
+		"identifier: a public id (e.g. an application identifier) that authorizes nothing on its own.",
+	),
 	readOnly: doc(z._default(z.boolean(), false), "Keys of this type may only GET, HEAD and OPTIONS."),
 });
 
@@ -125,11 +142,20 @@ const ApiSchema = z
 			}),
 			{ pathPrefix: "/" },
 		),
-		environments: doc(z.record(name, EnvironmentSchema).check(nonEmpty("environment")), "Key environments (the middle part of a key) and where each one's requests go."),
-		credentials: doc(z._default(z.array(CredentialSchema).check(z.minLength(1)), [{ in: "authorization", scheme: "Bearer" }]), "Where a key is accepted, in order."),
+		environments: doc(
+			z.record(name, EnvironmentSchema).check(nonEmpty("environment")),
+			"Key environments (the middle part of a key) and where each one's requests go.",
+		),
+		credentials: doc(
+			z._default(z.array(CredentialSchema).check(z.minLength(1)), [{ in: "authorization", scheme: "Bearer" }]),
+			"Where a key is accepted, in order.",
+		),
 		keyTypes: doc(z.record(name, KeyTypeSchema).check(nonEmpty("key type")), "Key type prefixes (the first part of a key)."),
 		routes: doc(z._default(z.array(RouteSchema), []), "First match wins."),
-		originTimeoutMs: doc(z._default(int(100, 600_000), 30_000), "How long to wait for the origin's response headers before answering 504 origin_timeout."),
+		originTimeoutMs: doc(
+			z._default(int(100, 600_000), 30_000),
+			"How long to wait for the origin's response headers before answering 504 origin_timeout.",
+		),
 		bruteForce: doc(
 			z._default(
 				z.strictObject({
@@ -182,7 +208,10 @@ const ApiSchema = z
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),
 				keyTypes: doc(z.array(name), "Key types whose responses carry CORS headers."),
-				allowHeaders: doc(z.optional(z.array(token)), "Request headers a browser may send; default: Content-Type and the API's credential headers."),
+				allowHeaders: doc(
+					z.optional(z.array(token)),
+					"Request headers a browser may send; default: Content-Type and the API's credential headers.",
+				),
 				maxAge: z._default(int(0), 600),
 			}),
 		),
@@ -192,16 +221,24 @@ const ApiSchema = z
 			const issue = (path: (string | number)[], message: string) => ctx.issues.push({ code: "custom", input: api, path, message });
 			// Object.hasOwn, not `in`: a name such as "constructor" must not match Object.prototype.
 			if (!Object.hasOwn(api.tiers, api.defaultTier)) issue(["defaultTier"], `"${api.defaultTier}" is not one of tiers`);
-			if (api.owners && !Object.hasOwn(api.owners.roles, api.owners.defaultRole)) issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
-			for (const [i, t] of (api.cors?.keyTypes ?? []).entries()) if (!Object.hasOwn(api.keyTypes, t)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
+			if (api.owners && !Object.hasOwn(api.owners.roles, api.owners.defaultRole))
+				issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
+			for (const [i, t] of (api.cors?.keyTypes ?? []).entries())
+				if (!Object.hasOwn(api.keyTypes, t)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
 			for (const code of Object.keys(api.errors.overrides)) {
-				if (!PUBLIC_CODES.includes(code)) issue(["errors", "overrides", code], `"${code}" is not a public error code (${PUBLIC_CODES.join(", ")})`);
+				if (!PUBLIC_CODES.includes(code))
+					issue(["errors", "overrides", code], `"${code}" is not a public error code (${PUBLIC_CODES.join(", ")})`);
 			}
 			for (const [i, r] of api.routes.entries()) {
 				for (const [tierName, tier] of Object.entries(api.tiers)) {
-					const limits = [tier, ...(r.category && Object.hasOwn(tier.categories, r.category) ? [tier.categories[r.category]!] : []), ...(r.rateLimit ? [r.rateLimit] : [])];
+					const limits = [
+						tier,
+						...(r.category && Object.hasOwn(tier.categories, r.category) ? [tier.categories[r.category]!] : []),
+						...(r.rateLimit ? [r.rateLimit] : []),
+					];
 					const room = Math.min(...limits.map((l) => Math.min(l.burst, l.limit ?? Infinity) / tier.shards));
-					if (r.cost > room) issue(["routes", i, "cost"], `${r.cost} can never fit tier "${tierName}" (at most ${Math.floor(room)} per request)`);
+					if (r.cost > room)
+						issue(["routes", i, "cost"], `${r.cost} can never fit tier "${tierName}" (at most ${Math.floor(room)} per request)`);
 				}
 			}
 			if (Object.keys(api.keyTypes).length > 0 && !Object.values(api.keyTypes).some((t) => t.kind === "secret")) {
@@ -217,7 +254,8 @@ export const ConfigSchema = z.strictObject({
 		z.superRefine((apis, ctx) => {
 			const seen = new Set<string>();
 			for (const [i, a] of apis.entries()) {
-				if (seen.has(a.name)) ctx.issues.push({ code: "custom", input: apis, path: [i, "name"], message: `duplicate API name "${a.name}"` });
+				if (seen.has(a.name))
+					ctx.issues.push({ code: "custom", input: apis, path: [i, "name"], message: `duplicate API name "${a.name}"` });
 				seen.add(a.name);
 			}
 		}),

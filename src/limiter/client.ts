@@ -79,7 +79,14 @@ export function scaled(buckets: Bucket[], n: number, index: number): Bucket[] {
  * The shards worth trying, in order: a random one of those this isolate does not know
  * to be exhausted, then one other such. Empty when all are known exhausted.
  */
-export function shardsToTry(keyId: string, buckets: Bucket[], n: number, now: number, mem: ExhaustionMemory, random: () => number): number[] {
+export function shardsToTry(
+	keyId: string,
+	buckets: Bucket[],
+	n: number,
+	now: number,
+	mem: ExhaustionMemory,
+	random: () => number,
+): number[] {
 	if (n === 1) return [0];
 	const open: number[] = [];
 	for (let i = 0; i < n; i++) if (!mem.refusal(shardName(keyId, i), scaled(buckets, n, i), now)) open.push(i);
@@ -92,7 +99,10 @@ export function shardsToTry(keyId: string, buckets: Bucket[], n: number, now: nu
 function wholeKey(rate: RateInfo, buckets: Bucket[], n: number): RateInfo {
 	if (n === 1) return rate;
 	const spec = buckets[0]!.spec;
-	const window = rate.window && spec.limit !== null ? { ...rate.window, limit: spec.limit, remaining: Math.min(spec.limit, rate.window.remaining * n) } : rate.window;
+	const window =
+		rate.window && spec.limit !== null
+			? { ...rate.window, limit: spec.limit, remaining: Math.min(spec.limit, rate.window.remaining * n) }
+			: rate.window;
 	const burst = { ...rate.burst, limit: spec.burst, remaining: Math.min(spec.burst, rate.burst.remaining * n) };
 	const main = window ?? burst;
 	return { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst };
@@ -110,7 +120,12 @@ function countLocal(keyId: string): void {
  * take. Each shard enforces its exact share, so the key never admits more than its
  * limit (docs/scaling.md).
  */
-export async function checkLimits(ns: DurableObjectNamespace<KeyState>, keyId: string, buckets: Bucket[], shards: number): Promise<CheckResult> {
+export async function checkLimits(
+	ns: DurableObjectNamespace<KeyState>,
+	keyId: string,
+	buckets: Bucket[],
+	shards: number,
+): Promise<CheckResult> {
 	const now = Date.now();
 	const order = shardsToTry(keyId, buckets, shards, now, memory, Math.random);
 	if (order.length === 0) {
@@ -126,7 +141,11 @@ export async function checkLimits(ns: DurableObjectNamespace<KeyState>, keyId: s
 		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
 		const carried = unreported.get(keyId);
 		if (carried) unreported.delete(keyId);
-		const work = stub.check(scaled(buckets, shards, index), index === 0 ? undefined : { keyId, name }, carried ? { rate_limited: carried } : undefined);
+		const work = stub.check(
+			scaled(buckets, shards, index),
+			index === 0 ? undefined : { keyId, name },
+			carried ? { rate_limited: carried } : undefined,
+		);
 		result = await withTimeout<CheckResult>(work as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
 		if (result.ok || result.reason !== "rate_limited") break;
 		if (shards > 1) memory.remember(name, result, now);

@@ -117,7 +117,16 @@ export class KeyState extends DurableObject<Env> {
 		let first: RateInfo | undefined;
 		for (const b of buckets) {
 			const d = decide(b.spec, this.counters[b.name] ?? EMPTY_COUNTERS, now);
-			if (!d.ok) return { ok: false, reason: "rate_limited", bucket: b.name, rate: d.rate, retryAfter: d.retryAfter, retryAt: d.retryAt, available: d.available };
+			if (!d.ok)
+				return {
+					ok: false,
+					reason: "rate_limited",
+					bucket: b.name,
+					rate: d.rate,
+					retryAfter: d.retryAfter,
+					retryAt: d.retryAt,
+					available: d.available,
+				};
 			next[b.name] = d.counters;
 			first ??= d.rate;
 		}
@@ -164,7 +173,14 @@ export class KeyState extends DurableObject<Env> {
 		const now = Date.now();
 		const s = this.status;
 		// The authority's verdict comes first: a revoked or deleted key is 401 whatever else is wrong with the request.
-		const dead = s.deletedAt !== null ? "deleted" : s.revokedAt !== null ? "revoked" : s.graceEndsAt !== null && now >= s.graceEndsAt ? "expired" : null;
+		const dead =
+			s.deletedAt !== null
+				? "deleted"
+				: s.revokedAt !== null
+					? "revoked"
+					: s.graceEndsAt !== null && now >= s.graceEndsAt
+						? "expired"
+						: null;
 		this.count(dead ?? reason, now);
 		this.persist();
 		return { dead, rate: bucket && !dead ? peek(bucket.spec, this.counters[bucket.name] ?? EMPTY_COUNTERS, now) : null };
@@ -223,7 +239,8 @@ export class KeyState extends DurableObject<Env> {
 	 */
 	async startGrace(at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }> {
 		const s = this.status;
-		if (s.revokedAt !== null || s.deletedAt !== null || (s.replacedBy !== null && s.replacedBy !== replacedBy)) return { ok: false, status: s };
+		if (s.revokedAt !== null || s.deletedAt !== null || (s.replacedBy !== null && s.replacedBy !== replacedBy))
+			return { ok: false, status: s };
 		if (s.replacedBy === replacedBy) return { ok: true, status: s };
 		return { ok: true, status: await this.update({ deprecatedAt: at, graceEndsAt: endsAt, replacedBy }) };
 	}

@@ -3,9 +3,7 @@ import type { CredentialSource } from "../config/schema";
 import { MAX_KEY_LENGTH, parseKey } from "../keys/format";
 import { reject, rejectCredential, type GatewayEnv } from "./context";
 
-export type CredentialResult =
-	| { ok: true; value: string }
-	| { ok: false; reason: "no_credential" | "wrong_scheme" | "malformed_key" };
+export type CredentialResult = { ok: true; value: string } | { ok: false; reason: "no_credential" | "wrong_scheme" | "malformed_key" };
 
 /**
  * Finds the key in the first configured place that holds one. An Authorization header

@@ -72,7 +72,10 @@ async function refuse(c: GatewayContext, key: StoredKey, reason: Reason): Promis
 	let headers: Record<string, string> | undefined;
 	try {
 		const stub = c.env.KEY_STATE.get(c.env.KEY_STATE.idFromName(key.id));
-		const work = stub.recordRejection(reason, buckets && !sharded ? buckets[0] : undefined) as Promise<{ dead: "revoked" | "deleted" | "expired" | null; rate: RateInfo | null }>;
+		const work = stub.recordRejection(reason, buckets && !sharded ? buckets[0] : undefined) as Promise<{
+			dead: "revoked" | "deleted" | "expired" | null;
+			rate: RateInfo | null;
+		}>;
 		const verdict = await withTimeout(work, OWNER_TIMEOUT_MS, "usage count");
 		if (verdict.dead) {
 			keyCache.markDead(key.id, verdict.dead);

@@ -7,7 +7,17 @@ import { rateLimitHeaders } from "./rate-limit";
 import { holdsKey } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+	"connection",
+	"keep-alive",
+	"proxy-authenticate",
+	"proxy-authorization",
+	"proxy-connection",
+	"te",
+	"trailer",
+	"transfer-encoding",
+	"upgrade",
+];
 
 export const IDENTITY_PREFIX = "x-keygate-";
 
@@ -124,7 +134,8 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
 	const rate = c.var.rate;
-	if (rate) for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
+	if (rate)
+		for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
 	if (c.var.limiterBypassed) response.headers.set("X-Keygate-Limiter", "bypassed");
 	const deprecation = c.var.deprecation;
 	if (deprecation) {

@@ -22,10 +22,16 @@ export function bucketsFor(key: StoredKey, api: CompiledApi, route: CompiledRout
 	const buckets: Bucket[] = [{ name: "key", spec: { limit: limits.limit, window: limits.window, burst: limits.burst, cost } }];
 	const category = route?.category !== undefined ? tier?.categories[route.category] : undefined;
 	if (category) {
-		buckets.push({ name: `category:${route!.category}`, spec: { limit: category.limit, window: category.window, burst: category.burst, cost } });
+		buckets.push({
+			name: `category:${route!.category}`,
+			spec: { limit: category.limit, window: category.window, burst: category.burst, cost },
+		});
 	} else if (route?.rateLimit) {
 		const methods = route.methods ? [...route.methods].join(",") : "*";
-		buckets.push({ name: `route:${methods} ${route.pattern}`, spec: { limit: route.rateLimit.limit, window: route.rateLimit.window, burst: route.rateLimit.burst, cost } });
+		buckets.push({
+			name: `route:${methods} ${route.pattern}`,
+			spec: { limit: route.rateLimit.limit, window: route.rateLimit.window, burst: route.rateLimit.burst, cost },
+		});
 	}
 	return buckets;
 }

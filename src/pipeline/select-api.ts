@@ -29,7 +29,8 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	if (!api) return renderError("no_api", DEFAULT_ERROR_CONTEXT);
 	c.set("api", api);
 	c.set("errors", errorContextFor(api));
-	if (path === undefined) return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
+	if (path === undefined)
+		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
 	// A key in the query string is refused, public routes included: forwarding it would hand it to the origin and its logs.
 	if (url.search && queryHoldsKey(url.searchParams)) return reject(c, "key_in_query");
 	url.pathname = path; // what the route matches is exactly what the origin gets

@@ -39,7 +39,6 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-
 /** Waits for the start of the next calendar second, so a volley cannot straddle two burst windows. */
 async function nextSecond(): Promise<void> {
 	await sleep(1000 - (Date.now() % 1000) + 5);

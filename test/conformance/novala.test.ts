@@ -208,7 +208,11 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 	// its rate limit, the isolate answers 429 without asking the key's Durable Object until the
 	// window resets, so a key revoked meanwhile reads 429 {"error": "Too Many Requests"} there, not 401.
 	it("refuses a revoked key with 401 Unauthorized even if it had run out of its rate limit before", async () => {
-		const { id, key } = await novala.createKey({ name: "limited", scopes: ["leads.lead.read"], rateLimit: { limit: 1, window: 3600, burst: 10 } });
+		const { id, key } = await novala.createKey({
+			name: "limited",
+			scopes: ["leads.lead.read"],
+			rateLimit: { limit: 1, window: 3600, burst: 10 },
+		});
 		expect((await novala.call("/api/v1/leads", { key })).status).toBe(200);
 		expect((await novala.call("/api/v1/leads", { key })).status).toBe(429);
 		expect((await novala.admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);

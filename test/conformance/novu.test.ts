@@ -85,7 +85,10 @@ describe("the ApiKey scheme, not Bearer", () => {
 
 describe("each environment has a secret key and an application identifier", () => {
 	it("the secret key and the application identifier are issued together for one environment", async () => {
-		const res = await novu.admin("/key-pairs", { method: "POST", body: JSON.stringify({ api: "novu", environment: "staging", name: "staging credentials" }) });
+		const res = await novu.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "staging", name: "staging credentials" }),
+		});
 		expect(res.status).toBe(201);
 		const pair = await res.json<Record<string, (CreatedKey & { kind: string; pairId: string; environment: string }) | undefined>>();
 		expect(pair.publishable).toBeUndefined();
@@ -96,7 +99,10 @@ describe("each environment has a secret key and an application identifier", () =
 	});
 
 	it("the application identifier does not authorize API requests on its own: presented as the credential it is a 401", async () => {
-		const res = await novu.admin("/key-pairs", { method: "POST", body: JSON.stringify({ api: "novu", environment: "production", name: "inbox app" }) });
+		const res = await novu.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "production", name: "inbox app" }),
+		});
 		const { identifier, secret } = await res.json<Record<"identifier" | "secret", CreatedKey>>();
 		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: identifier.key }));
 		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: identifier.key, scheme: "Bearer" }));
@@ -252,11 +258,18 @@ describe("rate limits per plan and per endpoint category", () => {
 			for (const [plan, factor] of Object.entries(PLANS)) {
 				const tier = api.tiers[plan as keyof typeof PLANS];
 				const categories = Object.fromEntries(
-					Object.entries(RATES).map(([category, rps]) => [category, { limit: rps * factor * WINDOW, window: WINDOW, burst: rps * factor * WINDOW }]),
+					Object.entries(RATES).map(([category, rps]) => [
+						category,
+						{ limit: rps * factor * WINDOW, window: WINDOW, burst: rps * factor * WINDOW },
+					]),
 				);
 				expect(tier.categories, `${api.name} ${plan}`).toEqual(categories);
 				const sum = Object.values(categories).reduce((total, c) => total + c.limit, 0);
-				expect({ limit: tier.limit, window: tier.window, burst: tier.burst }, `${api.name} ${plan}`).toEqual({ limit: sum, window: WINDOW, burst: sum });
+				expect({ limit: tier.limit, window: tier.window, burst: tier.burst }, `${api.name} ${plan}`).toEqual({
+					limit: sum,
+					window: WINDOW,
+					burst: sum,
+				});
 			}
 			expect(new Set(api.routes.map((r) => r.category))).toEqual(new Set(Object.keys(RATES)));
 		}
@@ -345,7 +358,8 @@ describe("rate limits per plan and per endpoint category", () => {
 			for (const [i, plan] of plans.entries()) {
 				const passed: Response[] = [];
 				// Each bulk request costs 100 tokens: the plan's limit allows limit / 100 of them.
-				for (let n = 0; n < plan.limit / 100; n++) passed.push(await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" }));
+				for (let n = 0; n < plan.limit / 100; n++)
+					passed.push(await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" }));
 				const forwarded = origin.calls.length;
 				const refused = await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" });
 				results.push({ ...plan, passed, refused, reached: origin.calls.length - forwarded });
@@ -353,7 +367,10 @@ describe("rate limits per plan and per endpoint category", () => {
 			return { all: results.flatMap((r) => [...r.passed, r.refused]), results };
 		});
 		for (const { tier, limit, overall, passed, refused, reached } of run.results) {
-			expect(passed.map((r) => r.status), tier).toEqual(Array(limit / 100).fill(200));
+			expect(
+				passed.map((r) => r.status),
+				tier,
+			).toEqual(Array(limit / 100).fill(200));
 			expect(passed.at(-1)!.headers.get("X-RateLimit-Limit"), tier).toBe(String(overall));
 			expect(passed.at(-1)!.headers.get("X-RateLimit-Remaining"), tier).toBe(String(overall - limit));
 			await expectTooMany(refused, limit);

@@ -37,7 +37,11 @@ export function countingBindings() {
 	});
 	return {
 		counts,
-		bindings: { KEYS, KEY_STATE: wrapNamespace(env.KEY_STATE as unknown as AnyNamespace, ["check", "recordRejection"]), OWNER_STATE: wrapNamespace(env.OWNER_STATE as unknown as AnyNamespace, ["getRole"]) },
+		bindings: {
+			KEYS,
+			KEY_STATE: wrapNamespace(env.KEY_STATE as unknown as AnyNamespace, ["check", "recordRejection"]),
+			OWNER_STATE: wrapNamespace(env.OWNER_STATE as unknown as AnyNamespace, ["getRole"]),
+		},
 		reset() {
 			counts.kvReads = 0;
 			counts.doCalls = 0;

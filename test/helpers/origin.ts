@@ -27,7 +27,13 @@ export function fakeOrigin(): FakeOrigin {
 		const url = new URL(request.url);
 		origin.calls.push({ method: request.method, url, headers: request.headers, body });
 		return Response.json(
-			{ method: request.method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: Object.fromEntries(request.headers), body },
+			{
+				method: request.method,
+				path: url.pathname,
+				query: Object.fromEntries(url.searchParams),
+				headers: Object.fromEntries(request.headers),
+				body,
+			},
 			{ headers: { "X-Origin": "fake" } },
 		);
 	});

@@ -43,7 +43,10 @@ describe("admin authentication", () => {
 
 describe("creating keys", () => {
 	it("returns the record and the plaintext once, with defaults filled in", async () => {
-		const res = await admin("/keys", { method: "POST", body: JSON.stringify({ name: "billing", scopes: ["read"], owner: "u1", metadata: { team: "a" } }) });
+		const res = await admin("/keys", {
+			method: "POST",
+			body: JSON.stringify({ name: "billing", scopes: ["read"], owner: "u1", metadata: { team: "a" } }),
+		});
 		expect(res.status).toBe(201);
 		const created = await res.json<Record<string, any>>();
 		expect(created).toMatchObject({
@@ -146,7 +149,18 @@ describe("listing and usage", () => {
 		expect(res.status).toBe(200);
 		const doc = await res.json<{ openapi: string; paths: Record<string, unknown> }>();
 		expect(doc.openapi).toBe("3.1.0");
-		expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/keys", "/key-pairs", "/keys/{id}", "/keys/{id}/revoke", "/keys/{id}/rotate", "/keys/{id}/usage", "/audit", "/owners/{owner}"]));
+		expect(Object.keys(doc.paths)).toEqual(
+			expect.arrayContaining([
+				"/keys",
+				"/key-pairs",
+				"/keys/{id}",
+				"/keys/{id}/revoke",
+				"/keys/{id}/rotate",
+				"/keys/{id}/usage",
+				"/audit",
+				"/owners/{owner}",
+			]),
+		);
 	});
 
 	it("documents every admin route it serves", async () => {
@@ -161,7 +175,12 @@ describe("listing and usage", () => {
 	});
 
 	it("answers 404 key_not_found for unknown ids", async () => {
-		for (const [path, method] of [["/keys/key_nope", "GET"], ["/keys/key_nope/revoke", "POST"], ["/keys/key_nope/rotate", "POST"], ["/keys/key_nope", "DELETE"]] as const) {
+		for (const [path, method] of [
+			["/keys/key_nope", "GET"],
+			["/keys/key_nope/revoke", "POST"],
+			["/keys/key_nope/rotate", "POST"],
+			["/keys/key_nope", "DELETE"],
+		] as const) {
 			await expectError(await admin(path, { method }), 404, "key_not_found");
 		}
 	});

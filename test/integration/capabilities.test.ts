@@ -32,7 +32,9 @@ describe("route cost and per-route limits", () => {
 	});
 
 	it("a route with a limit of its own is counted per key on top of the key's limit", async () => {
-		const config = demo((api) => api.routes.unshift({ methods: ["POST"], path: "/v1/bulk/**", scopes: ["write"], rateLimit: { limit: 2, window: 60, burst: 10 } }));
+		const config = demo((api) =>
+			api.routes.unshift({ methods: ["POST"], path: "/v1/bulk/**", scopes: ["write"], rateLimit: { limit: 2, window: 60, burst: 10 } }),
+		);
 		const { key } = await createKey();
 		for (let i = 0; i < 2; i++) expect((await callWithConfig(config, "/v1/bulk/send", { key, method: "POST" })).status).toBe(200);
 		const refused = await callWithConfig(config, "/v1/bulk/send", { key, method: "POST" });
@@ -71,7 +73,10 @@ describe("identifier keys", () => {
 describe("owners: keys inherit their owner's rights", () => {
 	const withOwners = () =>
 		demo((api) => {
-			api.owners = { roles: { admin: { scopes: ["*"] }, readonly: { methods: ["GET", "HEAD"] }, none: { scopes: [], methods: ["GET"] } }, defaultRole: "readonly" };
+			api.owners = {
+				roles: { admin: { scopes: ["*"] }, readonly: { methods: ["GET", "HEAD"] }, none: { scopes: [], methods: ["GET"] } },
+				defaultRole: "readonly",
+			};
 		});
 	const adminHeaders = { Authorization: "Bearer test-admin-token-0123456789abcdef", "Content-Type": "application/json" };
 	const setRole = (config: unknown, owner: string, role: string) =>
@@ -115,7 +120,10 @@ describe("owners: keys inherit their owner's rights", () => {
 describe("updating keys", () => {
 	it("changes name, tier and metadata; null clears a field", async () => {
 		const { id } = await createKey({ metadata: { a: 1 } });
-		const res = await admin(`/keys/${id}`, { method: "PATCH", body: JSON.stringify({ name: "renamed", tier: "pro", metadata: null, service: "billing-worker" }) });
+		const res = await admin(`/keys/${id}`, {
+			method: "PATCH",
+			body: JSON.stringify({ name: "renamed", tier: "pro", metadata: null, service: "billing-worker" }),
+		});
 		expect(res.status).toBe(200);
 		expect(await res.json()).toMatchObject({ id, name: "renamed", tier: "pro", metadata: null, service: "billing-worker" });
 	});
@@ -151,7 +159,12 @@ describe("audit log and usage", () => {
 
 		const history = await (await admin(`/audit?keyId=${id}`)).json<{ data: any[] }>();
 		expect(history.data.map((e) => e.action)).toEqual(["key.deleted", "key.rotated", "key.created"]);
-		expect(history.data[2]).toMatchObject({ actor: "alice@example.com", api: "demo", keyId: id, details: { name: "audited", service: "payments" } });
+		expect(history.data[2]).toMatchObject({
+			actor: "alice@example.com",
+			api: "demo",
+			keyId: id,
+			details: { name: "audited", service: "payments" },
+		});
 		expect(history.data[0].actor).toBe("admin");
 		const all = await (await admin("/audit")).json<{ data: any[] }>();
 		expect(all.data.some((e) => e.action === "key.revoked" && e.keyId === rotated.id && e.actor === "bob")).toBe(true);

@@ -93,7 +93,10 @@ describe("Durable Object faults", () => {
 describe("origin faults", () => {
 	it("a slow origin is cut off at originTimeoutMs with 504 origin_timeout, and the request counted once", async () => {
 		vi.restoreAllMocks();
-		vi.spyOn(globalThis, "fetch").mockImplementation((_input, init) => new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))));
+		vi.spyOn(globalThis, "fetch").mockImplementation(
+			(_input, init) =>
+				new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))),
+		);
 		const config = structuredClone(bundled) as any;
 		config.apis[0].originTimeoutMs = 200;
 		const { key } = await createKey();
@@ -131,7 +134,11 @@ describe("brute force", () => {
 		const from = { "CF-Connecting-IP": "198.51.100.23" };
 		expect((await callWithEnv(counted.bindings, "/v1/a", { key, headers: from })).status).toBe(200);
 		for (let i = 0; i < 20; i++) {
-			await expectError(await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: from }), 401, "invalid_api_key");
+			await expectError(
+				await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: from }),
+				401,
+				"invalid_api_key",
+			);
 		}
 		counted.reset();
 		const throttled = await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: from });
@@ -142,7 +149,11 @@ describe("brute force", () => {
 		expect(body.message).toBe(`Rate limit exceeded. Try again in ${wait} seconds.`);
 		expect(counted.counts.kvReads).toBe(0);
 		// Another address is not affected, and the good key from the throttled address still passes.
-		await expectError(await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: { "CF-Connecting-IP": "203.0.113.5" } }), 401, "invalid_api_key");
+		await expectError(
+			await callWithEnv(counted.bindings, "/v1/a", { key: generateKey("sk", "live"), headers: { "CF-Connecting-IP": "203.0.113.5" } }),
+			401,
+			"invalid_api_key",
+		);
 		expect((await callWithEnv(counted.bindings, "/v1/a", { key, headers: from })).status).toBe(200);
 		expect(origin.calls).toHaveLength(2);
 	});
@@ -152,7 +163,10 @@ describe("admin operations interrupted halfway", () => {
 	it("a revoke whose KV write fails after the Durable Object was told: 503 naming the step, key already refused, retry completes", async () => {
 		const { id, key } = await createKey();
 		const failingPuts = kvWith("put", fail);
-		const res = await callWithEnv({ KEYS: failingPuts }, `/_keygate/v1/keys/${id}/revoke`, { method: "POST", headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" } });
+		const res = await callWithEnv({ KEYS: failingPuts }, `/_keygate/v1/keys/${id}/revoke`, {
+			method: "POST",
+			headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" },
+		});
 		const body = await expectError(res, 503, "gateway_unavailable");
 		expect(body.message).toBe("updating the key record failed; nothing after it was done. Retrying is safe.");
 		await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
@@ -164,7 +178,10 @@ describe("admin operations interrupted halfway", () => {
 	it("a revoke whose Durable Object step fails changes nothing, and says so", async () => {
 		const { id, key } = await createKey();
 		const broken = { idFromName: (n: string) => env.KEY_STATE.idFromName(n), get: () => ({ revoke: fail }) };
-		const res = await callWithEnv({ KEY_STATE: broken }, `/_keygate/v1/keys/${id}/revoke`, { method: "POST", headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" } });
+		const res = await callWithEnv({ KEY_STATE: broken }, `/_keygate/v1/keys/${id}/revoke`, {
+			method: "POST",
+			headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" },
+		});
 		const body = await expectError(res, 503, "gateway_unavailable");
 		expect(body.message).toBe("revoking the key in its Durable Object failed; nothing after it was done. Retrying is safe.");
 		expect((await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>()).revokedAt).toBeNull();
@@ -174,7 +191,10 @@ describe("admin operations interrupted halfway", () => {
 	it("concurrent revoke and rotate on one key end consistently", async () => {
 		for (let round = 0; round < 5; round++) {
 			const { id, key } = await createKey();
-			const [revoke, rotate] = await Promise.all([admin(`/keys/${id}/revoke`, { method: "POST" }), admin(`/keys/${id}/rotate`, { method: "POST" })]);
+			const [revoke, rotate] = await Promise.all([
+				admin(`/keys/${id}/revoke`, { method: "POST" }),
+				admin(`/keys/${id}/rotate`, { method: "POST" }),
+			]);
 			expect(revoke.status).toBe(200);
 			expect([201, 409]).toContain(rotate.status);
 			// Whatever the order, the old key is refused now and its record says revoked.

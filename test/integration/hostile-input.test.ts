@@ -604,7 +604,11 @@ describe("through the whole Worker: arbitrary paths", () => {
 					const seen = origin.calls.at(-1)!;
 					expect([method, originView(seen.url.pathname)], path).toEqual(["GET", "/health"]);
 				} else {
-					await expectDocumented(res, { 400: ["invalid_request"], 401: ["missing_api_key", "invalid_admin_token"], 404: ["not_found"] }, path);
+					await expectDocumented(
+						res,
+						{ 400: ["invalid_request"], 401: ["missing_api_key", "invalid_admin_token"], 404: ["not_found"] },
+						path,
+					);
 				}
 				expect(internalErrors).toEqual([]);
 			}),

@@ -21,7 +21,9 @@ describe("the key's Durable Object writes counters behind, within a second", () 
 		expect(scheduled.alarm).not.toBeNull();
 		expect(scheduled.alarm!).toBeLessThanOrEqual(Date.now() + 1_000);
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
-		const live = await runInDurableObject(stub, (_instance, state) => state.storage.kv.get<{ counters: { key: { windowCount: number } }; usage: { passed: number } }>("live"));
+		const live = await runInDurableObject(stub, (_instance, state) =>
+			state.storage.kv.get<{ counters: { key: { windowCount: number } }; usage: { passed: number } }>("live"),
+		);
 		expect(live?.counters.key.windowCount).toBe(3);
 		expect(live?.usage.passed).toBe(3);
 	});

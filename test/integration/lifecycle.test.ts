@@ -49,7 +49,13 @@ describe("rotation", () => {
 		const { id, key: oldKey } = await createKey({ scopes: ["read"], owner: "user_1" });
 		const res = await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 2 }) });
 		expect(res.status).toBe(201);
-		const rotated = await res.json<{ id: string; key: string; scopes: string[]; owner: string; previous: { replacedBy: string; graceEndsAt: string } }>();
+		const rotated = await res.json<{
+			id: string;
+			key: string;
+			scopes: string[];
+			owner: string;
+			previous: { replacedBy: string; graceEndsAt: string };
+		}>();
 		expect(rotated.key).not.toBe(oldKey);
 		expect(rotated.scopes).toEqual(["read"]);
 		expect(rotated.owner).toBe("user_1");

@@ -67,7 +67,11 @@ describe("publishable keys", () => {
 	it("a preflight is answered by keygate without a key and never reaches the origin", async () => {
 		const res = await call("/v1/a", {
 			method: "OPTIONS",
-			headers: { Origin: "https://app.example.com", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization" },
+			headers: {
+				Origin: "https://app.example.com",
+				"Access-Control-Request-Method": "GET",
+				"Access-Control-Request-Headers": "authorization",
+			},
 		});
 		expect(res.status).toBe(204);
 		expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");

@@ -40,7 +40,10 @@ describe("a key whose limit is split over several Durable Objects (shards)", () 
 	});
 
 	it("is refused by config validation when a shard would get no budget", async () => {
-		const res = await admin("/keys", { method: "POST", body: JSON.stringify({ name: "x", rateLimit: { limit: 1000, burst: 2, shards: 4 } }) });
+		const res = await admin("/keys", {
+			method: "POST",
+			body: JSON.stringify({ name: "x", rateLimit: { limit: 1000, burst: 2, shards: 4 } }),
+		});
 		const error = await expectError(res, 400, "invalid_request");
 		expect(error.message).toBe("rateLimit.shards: burst and limit must each be at least shards");
 	});

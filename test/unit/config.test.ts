@@ -22,7 +22,11 @@ describe("config validation", () => {
 		["an unknown field", (c) => (c.apis[0].colour = "blue"), /apis\[0\]: .*colour/],
 		["no APIs", (c) => (c.apis = []), /apis: /],
 		["a route without a leading slash", (c) => (c.apis[0].routes[0].path = "health"), /apis\[0\]\.routes\[0\]\.path: a path pattern/],
-		["CORS for an unknown key type", (c) => (c.apis[0].cors.keyTypes = ["xx"]), /apis\[0\]\.cors\.keyTypes\[0\]: "xx" is not one of keyTypes/],
+		[
+			"CORS for an unknown key type",
+			(c) => (c.apis[0].cors.keyTypes = ["xx"]),
+			/apis\[0\]\.cors\.keyTypes\[0\]: "xx" is not one of keyTypes/,
+		],
 		["an unknown error style", (c) => (c.apis[0].errors.style = "loud"), /apis\[0\]\.errors\.style/],
 	])("names the field for %s", (_name, mutate, expected) => {
 		const config = clone(bundled);
@@ -47,6 +51,9 @@ describe("errors.overrides", () => {
 		const config = clone(bundled) as any;
 		config.apis[0].errors.overrides = { invalid_api_kee: { message: "typo" } };
 		const result = parseConfig(config);
-		expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/errors\.overrides\.invalid_api_kee: "invalid_api_kee" is not a public error code/) });
+		expect(result).toMatchObject({
+			ok: false,
+			error: expect.stringMatching(/errors\.overrides\.invalid_api_kee: "invalid_api_kee" is not a public error code/),
+		});
 	});
 });

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { publicCode, type Reason } from "../../src/errors/catalogue";
 import { renderError, type ErrorContext } from "../../src/errors/render";
 
-const ctx = (style: ErrorContext["style"], overrides?: ErrorContext["overrides"]): ErrorContext => ({ style, realm: "keygate", scheme: "Bearer", overrides });
+const ctx = (style: ErrorContext["style"], overrides?: ErrorContext["overrides"]): ErrorContext => ({
+	style,
+	realm: "keygate",
+	scheme: "Bearer",
+	overrides,
+});
 
 describe("error rendering", () => {
 	it("renders the default style exactly as the documentation prints it", async () => {
@@ -35,12 +40,24 @@ describe("error rendering", () => {
 	});
 
 	it("applies per-API overrides of code and message", async () => {
-		const res = renderError("unknown_key", ctx("nested", { invalid_api_key: { code: "unauthorized", message: "No valid API key provided." } }));
+		const res = renderError(
+			"unknown_key",
+			ctx("nested", { invalid_api_key: { code: "unauthorized", message: "No valid API key provided." } }),
+		);
 		expect(await res.json()).toEqual({ error: { code: "unauthorized", message: "No valid API key provided." } });
 	});
 
 	it("maps every internal reason to a public code", () => {
-		const reasons: Reason[] = ["no_credential", "wrong_scheme", "deleted_key", "wrong_api", "grace_ended", "ip_not_allowed", "limiter_failed", "origin_unreachable"];
+		const reasons: Reason[] = [
+			"no_credential",
+			"wrong_scheme",
+			"deleted_key",
+			"wrong_api",
+			"grace_ended",
+			"ip_not_allowed",
+			"limiter_failed",
+			"origin_unreachable",
+		];
 		expect(reasons.map(publicCode)).toEqual([
 			"missing_api_key",
 			"invalid_api_key",

@@ -48,14 +48,17 @@ describe("sharded limits, simulated at 10,000 requests/s", () => {
 		[16, 12_000],
 		[16, 30_000],
 		[32, 30_000],
-	])("%i shards, %i offered/s: never over the limit, within 1% of it when offered enough, under 1,000 calls/s per shard", (shards, offered) => {
-		const result = simulate({ shards, burst: 10_000, offeredPerSecond: offered, seconds: 10, isolates: 200, seed: 42 });
-		for (const second of result) {
-			expect(second.admitted).toBeLessThanOrEqual(10_000); // over-admission: 0, the claimed bound
-			if (offered > 10_000) expect(second.admitted).toBeGreaterThanOrEqual(9_900); // under-admission below 1%
-			expect(second.maxShardCalls).toBeLessThan(1_000);
-		}
-	});
+	])(
+		"%i shards, %i offered/s: never over the limit, within 1% of it when offered enough, under 1,000 calls/s per shard",
+		(shards, offered) => {
+			const result = simulate({ shards, burst: 10_000, offeredPerSecond: offered, seconds: 10, isolates: 200, seed: 42 });
+			for (const second of result) {
+				expect(second.admitted).toBeLessThanOrEqual(10_000); // over-admission: 0, the claimed bound
+				if (offered > 10_000) expect(second.admitted).toBeGreaterThanOrEqual(9_900); // under-admission below 1%
+				expect(second.maxShardCalls).toBeLessThan(1_000);
+			}
+		},
+	);
 
 	it("at exactly the limit, a skewed split leaves a little unadmitted: the measured price of sharding", () => {
 		const result = simulate({ shards: 16, burst: 10_000, offeredPerSecond: 10_000, seconds: 10, isolates: 200, seed: 7 });
