@@ -64,21 +64,29 @@ describe("what each request costs in KV reads and Durable Object calls", () => {
 	});
 
 	it("a sharded key over its limit: refused from isolate memory without calls, for at most a second, and counted in usage", async () => {
-		forgetExhausted();
-		const { id, key } = await createKey({ rateLimit: { limit: null, window: 3600, burst: 4, shards: 2 } });
-		while (Date.now() % 1000 > 200) await sleep(1000 - (Date.now() % 1000) + 5);
-		const volley = await cost(12, () => send(key), -1);
-		// 4 passes; then each shard refuses once per isolate before the isolate stops asking.
-		expect(volley.doCalls).toBeLessThanOrEqual(4 + 2 + 2);
-		counted.reset();
-		const quiet = await Promise.all(Array.from({ length: 5 }, () => send(key)));
-		expect(quiet.map((r) => r.status)).toEqual(Array(5).fill(429));
-		expect(counted.counts.doCalls).toBe(0);
-		await sleep(1000 - (Date.now() % 1000) + 5); // memory and burst window end
-		expect((await send(key)).status).toBe(200);
-		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number> }>();
-		expect(usage.passed).toBe(5);
-		expect(usage.passed + (usage.rejected.rate_limited ?? 0)).toBeGreaterThanOrEqual(13); // local refusals ride along with the next call
-		expect(origin.calls).toHaveLength(5);
+		// Both volleys must land inside one calendar second; on a loaded machine they may
+		// not, and then the run is repeated with a fresh key (at most 3 times).
+		for (let attempt = 0; ; attempt++) {
+			forgetExhausted();
+			origin.calls.length = 0;
+			const { id, key } = await createKey({ rateLimit: { limit: null, window: 3600, burst: 4, shards: 2 } });
+			while (Date.now() % 1000 > 200) await sleep(1000 - (Date.now() % 1000) + 5);
+			const second = Math.floor(Date.now() / 1000);
+			const volley = await cost(12, () => send(key), -1);
+			counted.reset();
+			const quiet = await Promise.all(Array.from({ length: 5 }, () => send(key)));
+			if (Math.floor(Date.now() / 1000) !== second && attempt < 2) continue;
+			// 4 passes; then each shard refuses once per isolate before the isolate stops asking.
+			expect(volley.doCalls).toBeLessThanOrEqual(4 + 2 + 2);
+			expect(quiet.map((r) => r.status)).toEqual(Array(5).fill(429));
+			expect(counted.counts.doCalls).toBe(0);
+			await sleep(1000 - (Date.now() % 1000) + 5); // memory and burst window end
+			expect((await send(key)).status).toBe(200);
+			const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number> }>();
+			expect(usage.passed).toBe(5);
+			expect(usage.passed + (usage.rejected.rate_limited ?? 0)).toBeGreaterThanOrEqual(13); // local refusals ride along with the next call
+			expect(origin.calls).toHaveLength(5);
+			return;
+		}
 	});
 });

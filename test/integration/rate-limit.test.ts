@@ -29,9 +29,17 @@ describe("rate limits are exact under concurrency", () => {
 	});
 
 	it("allows `burst` per second and no more", async () => {
-		const { key } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 5 } });
-		await startOfSecond();
-		const responses = await Promise.all(Array.from({ length: 20 }, () => call("/v1/things", { key })));
+		// A volley must land inside one calendar second; on a loaded machine it may not, and
+		// then it is tried again with a fresh key (never more than 3 times).
+		let responses: Response[] = [];
+		for (let attempt = 0; attempt < 3; attempt++) {
+			const { key } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 5 } });
+			await startOfSecond();
+			const second = Math.floor(Date.now() / 1000);
+			origin.calls.length = 0;
+			responses = await Promise.all(Array.from({ length: 20 }, () => call("/v1/things", { key })));
+			if (Math.floor(Date.now() / 1000) === second) break;
+		}
 		expect(responses.filter((r) => r.status === 200)).toHaveLength(5);
 		const refused = responses.find((r) => r.status === 429)!;
 		expect(refused.headers.get("Retry-After")).toBe("1");
