@@ -7,6 +7,7 @@ import { generateKey } from "../../src/keys/format";
 import { kvKey } from "../../src/keys/store";
 import { failureThrottle } from "../../src/pipeline/brute-force";
 import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
+import { fail, kvWith, never } from "../helpers/faults";
 import { countingBindings } from "../helpers/counting";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
@@ -15,19 +16,6 @@ beforeEach(() => {
 	origin = fakeOrigin();
 });
 afterEach(() => vi.restoreAllMocks());
-
-const never = () => new Promise<never>(() => {});
-const fail = () => Promise.reject(new Error("injected failure"));
-/** The real KV with one method replaced; the others stay bound to the real binding. */
-function kvWith(method: "get" | "put", replacement: () => Promise<unknown>): KVNamespace {
-	return new Proxy(env.KEYS, {
-		get(target, prop) {
-			if (prop === method) return replacement;
-			const value = Reflect.get(target, prop, target);
-			return typeof value === "function" ? value.bind(target) : value;
-		},
-	});
-}
 
 describe("KV faults", () => {
 	it("a KV read that fails answers 503 and lets nothing through", async () => {

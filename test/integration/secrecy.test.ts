@@ -20,6 +20,7 @@ import { generateKey } from "../../src/keys/format";
 import { failureThrottle } from "../../src/pipeline/brute-force";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { admin, call, callWithEnv, gatewayFor } from "../helpers/gateway";
+import { fail, kvWith } from "../helpers/faults";
 
 // ---------------------------------------------------------------------------------
 // What is captured.
@@ -124,16 +125,6 @@ const post = (body?: unknown): RequestInit => (body === undefined ? { method: "P
 const ADMIN_HEADERS = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "Content-Type": "application/json" };
 
 /** Bindings that fail, for the 503s. */
-const fail = () => Promise.reject(new Error("injected failure"));
-function kvWith(method: "get" | "put", replacement: () => Promise<unknown>): KVNamespace {
-	return new Proxy(env.KEYS, {
-		get(target, prop) {
-			if (prop === method) return replacement;
-			const value = Reflect.get(target, prop, target);
-			return typeof value === "function" ? value.bind(target) : value;
-		},
-	});
-}
 const brokenKeyState = {
 	idFromName: (n: string) => env.KEY_STATE.idFromName(n),
 	get: () => ({ check: fail, recordRejection: fail, revoke: fail }),
