@@ -22,6 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { buildWorkers } from "./lib/build.mjs";
+import { cleanupRegistry } from "./lib/cleanup.mjs";
 import { DO_ACTIVE_MS_PER_CALL, PRICES } from "./lib/prices.mjs";
 import { agreesWith, localKey } from "./lib/keys.mjs";
 import { childPids, fmt, percentile, processCpuMs, sortedCopy, systemBusyMs, table } from "./lib/stats.mjs";
@@ -64,43 +65,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256Hex = (s) => createHash("sha256").update(s).digest("hex");
 
 // ---------------------------------------------------------------------------------
-// Cleanup: every process this script starts is ended by its own handle.
-const cleanups = [];
-let cleaning;
-function cleanup() {
-	cleaning ??= (async () => {
-		for (const fn of cleanups.reverse()) {
-			try {
-				await fn();
-			} catch {
-				// keep going: the rest must still be stopped
-			}
-		}
-	})();
-	return cleaning;
-}
-// Synchronous last resort, also run when something else (Miniflare's own signal
-// handling) ends the process before the cleanup above has finished.
-const exitCleanups = [];
-process.on("exit", () => {
-	for (const fn of exitCleanups) {
-		try {
-			fn();
-		} catch {
-			// nothing more can be done at exit
-		}
-	}
-});
-
 /** The autocannon run in progress, stopped first on Ctrl-C. */
 let currentLoad;
-for (const signal of ["SIGINT", "SIGTERM"]) {
-	process.on(signal, () => {
-		log(`\n${signal}: stopping`);
-		currentLoad?.stop();
-		cleanup().finally(() => process.exit(130));
-	});
-}
+const { cleanups, exitCleanups, cleanup } = cleanupRegistry(log, () => currentLoad?.stop());
 
 // ---------------------------------------------------------------------------------
 function versionOf(pkg) {

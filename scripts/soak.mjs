@@ -25,7 +25,6 @@
 //   3. drives CONCURRENCY clients for the duration, revoking keys mid-run, sampling the
 //      request rate per 5-second bucket, the isolate cache's size and workerd's RSS;
 //   4. checks, prints a summary and writes it as JSON; exits 1 if any check failed.
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -34,6 +33,8 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleWorker } from "../bench/lib/build.mjs";
+import { cleanupRegistry } from "../bench/lib/cleanup.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SHORT = process.argv.includes("--short");
@@ -69,27 +70,7 @@ const log = (...a) => console.log(...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------
-// Cleanup: everything this script starts is stopped by its own handle.
-const cleanups = [];
-let cleaning;
-function cleanup() {
-	cleaning ??= (async () => {
-		for (const fn of cleanups.reverse()) {
-			try {
-				await fn();
-			} catch {
-				// keep going: the rest must still be stopped
-			}
-		}
-	})();
-	return cleaning;
-}
-for (const signal of ["SIGINT", "SIGTERM"]) {
-	process.on(signal, () => {
-		log(`\n${signal}: stopping`);
-		cleanup().finally(() => process.exit(130));
-	});
-}
+const { cleanups, cleanup } = cleanupRegistry(log);
 
 // ---------------------------------------------------------------------------------
 // The origin: counts what reaches it, per key id, and looks for anything key-shaped.
@@ -129,19 +110,7 @@ function startOrigin() {
 // keygate in Miniflare.
 async function bundle(outDir) {
 	const file = path.join(outDir, "index.js");
-	await build({
-		absWorkingDir: ROOT,
-		entryPoints: [path.join(ROOT, "scripts", "soak-entry.ts")],
-		outfile: file,
-		bundle: true,
-		format: "esm",
-		platform: "neutral",
-		target: "es2024",
-		conditions: ["workerd", "worker", "browser"],
-		mainFields: ["module", "main"],
-		external: ["cloudflare:*", "node:*"],
-		logLevel: "silent",
-	});
+	await bundleWorker(ROOT, "scripts/soak-entry.ts", file);
 	return file;
 }
 

@@ -5,6 +5,28 @@ import { build, stop } from "esbuild";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
+/**
+ * Bundles one Worker entry (relative to `root`) into `outfile`; returns its size in bytes.
+ * Also used by scripts/soak.mjs.
+ */
+export async function bundleWorker(root, entry, outfile) {
+	const result = await build({
+		absWorkingDir: root,
+		entryPoints: [path.join(root, entry)],
+		outfile,
+		bundle: true,
+		format: "esm",
+		platform: "neutral",
+		target: "es2024",
+		conditions: ["workerd", "worker", "browser"],
+		mainFields: ["module", "main"],
+		external: ["cloudflare:*", "node:*"],
+		logLevel: "silent",
+		metafile: true,
+	});
+	return Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+}
+
 export const ENTRIES = {
 	bare: "bench/workers/bare.ts",
 	keygate: "src/index.ts",
@@ -25,23 +47,7 @@ export async function buildWorkers(root, outDir) {
 			const dir = path.join(outDir, name);
 			await mkdir(dir, { recursive: true });
 			const file = path.join(dir, "index.js");
-			const result = await build({
-				absWorkingDir: root,
-				entryPoints: [path.join(root, entry)],
-				outfile: file,
-				bundle: true,
-				format: "esm",
-				platform: "neutral",
-				target: "es2024",
-				conditions: ["workerd", "worker", "browser"],
-				mainFields: ["module", "main"],
-				external: ["cloudflare:*", "node:*"],
-				sourcemap: false,
-				minify: false,
-				logLevel: "silent",
-				metafile: true,
-			});
-			const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+			const bytes = await bundleWorker(root, entry, file);
 			out[name] = { dir, file, bytes };
 		}),
 	);
