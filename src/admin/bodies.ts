@@ -54,5 +54,4 @@ export const OwnerRoleBody = z.strictObject({ api: z.optional(text()), role: tex
 export const RotateBody = z.strictObject({ gracePeriodSeconds: z.optional(int(0, 30 * 86_400)) });
 
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
-export type CreatePairInput = z.output<typeof CreatePairBody>;
 export type UpdateKeyInput = z.output<typeof UpdateKeyBody>;

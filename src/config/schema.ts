@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import { ADMIN_ONLY_CODES, ALL_PUBLIC_CODES } from "../errors/catalogue";
 
 /**
  * The declarative config, defined once: `parseConfig` validates against it and
@@ -26,19 +27,8 @@ const name = z.string().check(z.regex(/^[a-z][a-z0-9]{0,23}$/, "lowercase letter
 const headerSafe = (max: number) =>
 	z.string().check(z.regex(/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, "printable ASCII without quotes or backslashes"), z.maxLength(max));
 const token = z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "an HTTP token such as a header name"));
-/** The public codes errors.overrides may name (kept in step with src/errors/catalogue.ts by a test). */
-export const PUBLIC_CODES: string[] = [
-	"missing_api_key",
-	"invalid_api_key",
-	"expired_api_key",
-	"insufficient_permissions",
-	"rate_limit_exceeded",
-	"origin_unavailable",
-	"origin_timeout",
-	"gateway_unavailable",
-	"not_found",
-	"invalid_request",
-];
+/** The public codes errors.overrides may name: the catalogue's, less the admin API's own. */
+export const PUBLIC_CODES: string[] = ALL_PUBLIC_CODES.filter((c) => !ADMIN_ONLY_CODES.includes(c));
 const nonEmpty = (what: string) => z.refine((r: unknown) => Object.keys(r as object).length > 0, `at least one ${what}`);
 
 const hostName = z.string().check(z.regex(/^[a-z0-9.-]+$/, "a lowercase host name, without a port"));

@@ -153,3 +153,6 @@ export function catalogueEntry(code: PublicCode): CatalogueEntry {
 }
 
 export const ALL_PUBLIC_CODES = Object.keys(ENTRIES) as PublicCode[];
+
+/** Codes only the admin API answers (always in the default style, never overridden per API). */
+export const ADMIN_ONLY_CODES: string[] = ["invalid_admin_token", "key_not_found", "conflict"];

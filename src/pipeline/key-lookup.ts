@@ -12,11 +12,11 @@ import { clientIp, reject, rejectCredential, type GatewayEnv } from "./context";
 /** Bounded wait for KV: past this keygate answers 503 rather than hold the client. */
 export const KV_TIMEOUT_MS = 2_000;
 
-export type LookupResult = { ok: true; key: StoredKey } | { ok: false; reason: Reason };
-
-/** What the record alone says about the key here, at `now`. The Durable Object has the last word after this. */
+/**
+ * What the record alone says about a key of this API here, at `now` (the caller has
+ * already refused another API's key). The Durable Object has the last word after this.
+ */
 export function checkRecord(key: StoredKey, api: CompiledApi, host: string, now: number): Reason | undefined {
-	if (key.api !== api.name) return "wrong_api";
 	const env = api.environments[key.environment];
 	if (!env) return "wrong_environment";
 	if (env.hosts && !env.hosts.includes(host)) return "wrong_environment";
@@ -53,7 +53,7 @@ export const keyLookup: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const dead = keyCache.deadState(key.id);
 	if (dead) return reject(c, dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended");
 	const reason = checkRecord(key, c.var.api, c.var.url.hostname, now);
-	if (reason === "wrong_api" || reason === "wrong_environment") return rejectCredential(c, reason);
+	if (reason === "wrong_environment") return rejectCredential(c, reason);
 	if (reason) return reject(c, reason);
 	c.set("key", key);
 	await next();

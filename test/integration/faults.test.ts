@@ -186,7 +186,9 @@ describe("admin operations interrupted halfway", () => {
 			expect(revoke.status).toBe(200);
 			expect([201, 409]).toContain(rotate.status);
 			// Whatever the order, the old key is refused now and its record says revoked.
+			const before = origin.calls.length;
 			await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
+			expect(origin.calls).toHaveLength(before);
 			const record = await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>();
 			expect(record.revokedAt).not.toBeNull();
 			if (rotate.status === 201) {

@@ -2,10 +2,11 @@ import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, createKey } from "../helpers/gateway";
-import { fakeOrigin } from "../helpers/origin";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 
+let origin: FakeOrigin;
 beforeEach(() => {
-	fakeOrigin();
+	origin = fakeOrigin();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -35,5 +36,6 @@ describe("the key's Durable Object writes counters behind, within a second", () 
 		await abortAllDurableObjects(); // every object restarts from storage
 		expect((await call("/v1/a", { key })).status).toBe(200);
 		expect((await call("/v1/a", { key })).status).toBe(429);
+		expect(origin.calls).toHaveLength(4);
 	});
 });

@@ -119,5 +119,6 @@ describe("deletion", () => {
 		expect(await env.KEYS.get(kvKey.byHash(await sha256Hex(key)))).toBeNull();
 		await expectError(await call("/v1/things", { key }), 401, "invalid_api_key");
 		await expectError(await admin(`/keys/${id}`), 404, "key_not_found");
+		expect(origin.calls).toHaveLength(1);
 	});
 });
