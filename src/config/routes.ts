@@ -47,17 +47,20 @@ function foldedSegments(path: string): string[] {
 }
 
 /**
- * Matches a pattern against a path segment by segment: `*` is exactly one segment, `**`
- * is the rest (zero or more segments), anything else is literal. Segments are compared
+ * Matches a pattern against a path segment by segment (grammar in pattern.ts): `*` is
+ * exactly one non-empty segment, a final `**` is the rest (zero or more segments),
+ * anything else is literal. Segments are compared
  * as they arrive (still percent-encoded), so `%2F` never splits a segment: a path only
  * matches a rule when the origin will see the same segments.
  */
 export function matchPath(segments: string[], path: string[]): boolean {
 	for (let i = 0; i < segments.length; i++) {
 		const s = segments[i]!;
-		if (s === "**") return true;
+		// Only a final ** matches the rest; the config refuses it anywhere else, and were one
+		// to get through it would match one segment here, never open the paths beneath it.
+		if (s === "**" && i === segments.length - 1) return true;
 		if (i >= path.length) return false;
-		if (s !== "*" && s !== path[i]) return false;
+		if (s === "*" || s === "**" ? path[i] === "" : s !== path[i]) return false;
 	}
 	return segments.length === path.length;
 }

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { ADMIN_ONLY_CODES, ALL_PUBLIC_CODES } from "../errors/catalogue";
+import { PATH_PATTERN, PATH_PATTERN_GRAMMAR, patternProblem } from "./pattern";
 
 /**
  * The declarative config, defined once: `parseConfig` validates against it and
@@ -89,8 +90,14 @@ const methods = z.array(z.enum(METHODS)).check(z.minLength(1));
 const RouteSchema = z.strictObject({
 	methods: doc(z.optional(methods), "Methods this rule covers; all when absent."),
 	path: doc(
-		z.string().check(z.regex(/^\//, "a path pattern starting with /")),
-		"Path pattern: literal segments, * for one segment, ** for any rest.",
+		z.string().check(
+			z.regex(PATH_PATTERN, PATH_PATTERN_GRAMMAR),
+			z.superRefine((path, ctx) => {
+				const problem = patternProblem(path);
+				if (problem) ctx.issues.push({ code: "custom", input: path, message: problem });
+			}),
+		),
+		"Path pattern: literal segments, * alone for exactly one segment, ** alone as the last segment for the rest of the path (README: Route patterns).",
 	),
 	public: doc(z._default(z.boolean(), false), "No key needed; the request is passed through as is."),
 	scopes: doc(z._default(strings(), []), "Scopes the key must all hold."),
