@@ -13,24 +13,24 @@
  */
 import { app } from "../src/app";
 import { generateKey } from "../src/keys/format";
-import { KeyState as BaseKeyState } from "../src/limiter/key-state";
-import { OwnerState as BaseOwnerState } from "../src/limiter/owner-state";
+import { KeyAuthority as BaseKeyState } from "../src/authority/key-authority";
+import { OwnerRoles as BaseOwnerState } from "../src/authority/owner-roles";
 import { benchControl, countGlobalFetch, countingEnv, countStorage } from "./workers/instrument";
 
 // Any Durable Object class src/index.ts exports is exported here too; the two below,
 // whose storage is counted, take precedence over the star export.
 export * from "../src/index";
 
-export class KeyState extends BaseKeyState {
+export class KeyAuthority extends BaseKeyState {
 	constructor(ctx: DurableObjectState, env: Env) {
-		countStorage(ctx, "KeyState");
+		countStorage(ctx, "KeyAuthority");
 		super(ctx, env);
 	}
 }
 
-export class OwnerState extends BaseOwnerState {
+export class OwnerRoles extends BaseOwnerState {
 	constructor(ctx: DurableObjectState, env: Env) {
-		countStorage(ctx, "OwnerState");
+		countStorage(ctx, "OwnerRoles");
 		super(ctx, env);
 	}
 }

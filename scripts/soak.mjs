@@ -16,7 +16,7 @@
 // What it does:
 //   1. bundles scripts/soak-entry.ts (keygate's app plus /__soak/cache-size and
 //      /__soak/mint) with esbuild and starts it in Miniflare, with KV, the Durable Objects
-//      KEY_STATE (KeyState) and OWNER_STATE (OwnerState), throwaway ADMIN_TOKEN and
+//      KEY_AUTHORITY (KeyAuthority) and OWNER_ROLES (OwnerRoles), throwaway ADMIN_TOKEN and
 //      SIGNING_SECRET, and KEYGATE_CONFIG = keygate.config.json with every origin pointed
 //      at a node:http origin on loopback that this script runs and inspects;
 //   2. seeds keys through the admin API: valid (unlimited), limited ({limit: L} each, to be
@@ -153,8 +153,8 @@ async function startKeygate(scriptPath, config) {
 		port: 0,
 		kvNamespaces: ["KEYS"],
 		durableObjects: {
-			KEY_STATE: { className: "KeyState", useSQLite: true },
-			OWNER_STATE: { className: "OwnerState", useSQLite: true },
+			KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true },
+			OWNER_ROLES: { className: "OwnerRoles", useSQLite: true },
 		},
 		bindings: { ADMIN_TOKEN, SIGNING_SECRET, KEYGATE_CONFIG: JSON.stringify(config) },
 		handleRuntimeStdio(stdout, stderr) {

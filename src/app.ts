@@ -3,12 +3,12 @@ import { adminApp } from "./admin/routes";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
 import type { GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
-import { credential } from "./pipeline/credential";
-import { keyLookup } from "./pipeline/key-lookup";
+import { credential, verifyStage } from "./pipeline/credential";
 import { policy } from "./pipeline/policy";
 import { proxy } from "./pipeline/proxy";
 import { rateLimit } from "./pipeline/rate-limit";
 import { selectApiStage } from "./pipeline/select-api";
+import { logEvent } from "./util/log";
 
 /** Public routes skip the key stages entirely and go straight to the origin. */
 const unlessPublic =
@@ -28,15 +28,15 @@ app.all(
 	"*",
 	selectApiStage, //   config, API by host and path, route rule
 	cors, //              preflight, and CORS headers for the key types that get them
-	unlessPublic(credential), // credential -> format and checksum
-	unlessPublic(keyLookup), //  isolate cache -> KV -> revoked / expired / wrong API or environment
-	unlessPublic(policy), //     scopes, read-only types, IP allowlist
-	unlessPublic(rateLimit), //  the key's Durable Object: revocation authority and counters
+	unlessPublic(credential), // find the credential, classify it by its bytes (no I/O)
+	unlessPublic(verifyStage), // its kind's verifier -> the Principal (key: cache -> KV -> record state)
+	unlessPublic(policy), //     scopes, read-only types, owner's role, IP allowlist
+	unlessPublic(rateLimit), //  the key's authority (Durable Object): revocation and counters
 	proxy, //             the origin
 );
 
 // Anything thrown is a bug; it still fails closed with a JSON error, never a bare 500.
 app.onError((err, c) => {
-	console.error(JSON.stringify({ event: "internal_error", error: String(err), path: new URL(c.req.url).pathname }));
+	logEvent("internal_error", { error: String(err), path: new URL(c.req.url).pathname });
 	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
 });

@@ -1,5 +1,5 @@
 import { app } from "./app";
 
-export { KeyState } from "./limiter/key-state";
-export { OwnerState } from "./limiter/owner-state";
+export { KeyAuthority } from "./authority/key-authority";
+export { OwnerRoles } from "./authority/owner-roles";
 export default app satisfies ExportedHandler<Env>;

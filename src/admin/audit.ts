@@ -1,4 +1,5 @@
 import { randomId } from "../keys/crypto";
+import { logEvent } from "../util/log";
 
 /**
  * The audit log of key management: who did what to which key, and when. Never a
@@ -33,7 +34,7 @@ export async function recordAudit(kv: KVNamespace, event: Omit<AuditEvent, "id" 
 		await Promise.all(writes);
 	} catch (e) {
 		// The operation itself has happened; a lost audit line is reported in the logs, not as a failed operation.
-		console.error(JSON.stringify({ event: "audit_write_failed", action: full.action, keyId: full.keyId, error: String(e) }));
+		logEvent("audit_write_failed", { action: full.action, keyId: full.keyId, error: String(e) });
 	}
 	return full;
 }

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { int, RateLimitSchema, text } from "../config/schema";
-import { parseCidr } from "../pipeline/ip";
+import { parseCidr } from "../util/ip";
 
 const MAX_METADATA_BYTES = 4096;
 

@@ -6,7 +6,9 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { secretsEqual } from "../keys/crypto";
 import { listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
-import type { Bindings } from "../pipeline/context";
+import { authority } from "../authority/client";
+import type { Bindings } from "../env";
+import { logEvent } from "../util/log";
 import { actorFrom, listAudit } from "./audit";
 import { CreateKeyBody, CreatePairBody, OwnerRoleBody, RotateBody, UpdateKeyBody } from "./bodies";
 import { openApiDocument } from "./openapi";
@@ -54,7 +56,7 @@ export const adminApp = new Hono<AdminEnv>();
 adminApp.use("*", async (c, next) => {
 	const expected = c.env.ADMIN_TOKEN;
 	if (!expected) {
-		console.error(JSON.stringify({ event: "secret_missing", name: "ADMIN_TOKEN" }));
+		logEvent("secret_missing", { name: "ADMIN_TOKEN" });
 		return fail("secret_missing");
 	}
 	const header = c.req.header("Authorization") ?? "";
@@ -64,8 +66,7 @@ adminApp.use("*", async (c, next) => {
 	if (!config.ok) return fail("config_invalid");
 	c.set("services", {
 		kv: c.env.KEYS,
-		keyState: c.env.KEY_STATE,
-		ownerState: c.env.OWNER_STATE,
+		authority: authority(c.env),
 		config: config.value,
 		actor: actorFrom(c.req.header("X-Keygate-Actor")),
 	});
@@ -132,6 +133,6 @@ adminApp.all("*", () => fail("not_found"));
 
 adminApp.onError((err) => {
 	if (err instanceof AdminError) return fail(err.reason, err.message);
-	console.error(JSON.stringify({ event: "internal_error", area: "admin", error: String(err) }));
+	logEvent("internal_error", { area: "admin", error: String(err) });
 	return fail("internal_error");
 });

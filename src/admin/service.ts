@@ -3,8 +3,9 @@ import { randomId, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
 import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
-import type { KeyState, KeyStatus, Usage } from "../limiter/key-state";
-import { ownerObjectName, type OwnerState } from "../limiter/owner-state";
+import type { Authority } from "../authority/client";
+import type { KeyStatus, Usage } from "../authority/key-authority";
+import { logEvent } from "../util/log";
 import { recordAudit, type AuditEvent } from "./audit";
 import type { CreateKeyInput, UpdateKeyInput } from "./bodies";
 
@@ -20,15 +21,11 @@ export class AdminError extends Error {
 
 export interface Services {
 	kv: KVNamespace;
-	keyState: DurableObjectNamespace<KeyState>;
-	ownerState: DurableObjectNamespace<OwnerState>;
+	/** The one client of the Durable Objects (authority/client.ts). */
+	authority: Authority;
 	config: CompiledConfig;
 	/** Who is acting, for the audit log. */
 	actor: string;
-}
-
-function keyStub(s: Services, id: string): DurableObjectStub<KeyState> {
-	return s.keyState.get(s.keyState.idFromName(id));
 }
 
 /** Runs a step against KV or a Durable Object, turning a platform failure into a clear 503. */
@@ -36,7 +33,7 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 	try {
 		return await run();
 	} catch (e) {
-		console.error(JSON.stringify({ event: reason, step: what, error: String(e) }));
+		logEvent(reason, { step: what, error: String(e) });
 		throw new AdminError(reason, `${what} failed; nothing after it was done. Retrying is safe.`);
 	}
 }
@@ -180,7 +177,7 @@ export function withStatus(stored: StoredKey, status: KeyStatus): StoredKey {
 }
 
 async function statusOf(s: Services, id: string): Promise<KeyStatus> {
-	return step("limiter_failed", "reading the key's state", () => keyStub(s, id).getStatus() as Promise<KeyStatus>);
+	return step("limiter_failed", "reading the key's state", () => s.authority.status(id));
 }
 
 /** A key as the admin API shows it: its record, with the authority's lifecycle fields. */
@@ -232,7 +229,7 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
  */
 export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	const stored = await findKey(s, id);
-	await step("limiter_failed", "revoking the key in its Durable Object", () => keyStub(s, id).revoke(Date.now()));
+	await step("limiter_failed", "revoking the key in its Durable Object", () => s.authority.revoke(id, Date.now()));
 	const record = await save(s, stored);
 	await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return record;
@@ -268,7 +265,7 @@ export async function rotateKey(
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
 	const now = Date.now();
 	const started = await step("limiter_failed", "starting the old key's grace period", () =>
-		keyStub(s, id).startGrace(now, now + grace * 1000, replacement.record.id),
+		s.authority.startGrace(id, now, now + grace * 1000, replacement.record.id),
 	);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
@@ -306,14 +303,14 @@ export async function rotateKey(
 /** The Durable Object marks the key deleted first, then KV forgets it: it reads as unknown from then on. */
 export async function deleteKey(s: Services, id: string): Promise<void> {
 	const stored = await findKey(s, id);
-	await step("limiter_failed", "deleting the key in its Durable Object", () => keyStub(s, id).markDeleted(Date.now()));
+	await step("limiter_failed", "deleting the key in its Durable Object", () => s.authority.markDeleted(id, Date.now()));
 	await step("kv_failed", "removing the key record", () => removeKey(s.kv, stored));
 	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 
 export async function keyUsage(s: Services, id: string): Promise<Omit<Usage, "lastUsedAt"> & { id: string; lastUsedAt: string | null }> {
 	await findKey(s, id);
-	const usage = (await step("limiter_failed", "reading usage", () => keyStub(s, id).getUsage())) as Usage;
+	const usage = await step("limiter_failed", "reading usage", () => s.authority.usage(id));
 	return { id, passed: usage.passed, rejected: usage.rejected, lastUsedAt: iso(usage.lastUsedAt) };
 }
 
@@ -336,15 +333,13 @@ export interface OwnerView {
 export async function setOwnerRole(s: Services, owner: string, apiName: string | undefined, role: string): Promise<OwnerView> {
 	const api = ownerApi(s, apiName, owner);
 	pick("role", role, api.owners.roles, api.owners.defaultRole);
-	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
-	await step("limiter_failed", "setting the owner's role", () => stub.setRole(role));
+	await step("limiter_failed", "setting the owner's role", () => s.authority.setOwnerRole(api.name, owner, role));
 	await audit(s, { action: "owner.role_set", api: api.name, keyId: null, owner, details: { role } });
 	return { owner, api: api.name, role, assigned: true };
 }
 
 export async function getOwner(s: Services, owner: string, apiName: string | undefined): Promise<OwnerView> {
 	const api = ownerApi(s, apiName, owner);
-	const stub = s.ownerState.get(s.ownerState.idFromName(ownerObjectName(api.name, owner)));
-	const role = await step("limiter_failed", "reading the owner's role", () => stub.getRole());
+	const role = await step("limiter_failed", "reading the owner's role", () => s.authority.ownerRole(api.name, owner));
 	return { owner, api: api.name, role: role ?? api.owners.defaultRole, assigned: role !== null };
 }

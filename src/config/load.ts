@@ -1,10 +1,11 @@
 import bundledConfig from "../../keygate.config.json";
+import { logEvent } from "../util/log";
 import { compileRoutes, type CompiledRoute } from "./routes";
 import { ConfigSchema, type ApiConfig, type Config } from "./schema";
 
 export interface CompiledApi extends ApiConfig {
 	routeTable: CompiledRoute[];
-	/** Key prefixes this API accepts, e.g. `sk_live_`. */
+	/** Key types (`pk`, …) whose keys may only GET, HEAD and OPTIONS. */
 	readOnlyTypes: ReadonlySet<string>;
 }
 
@@ -73,7 +74,7 @@ export function loadConfig(env: { KEYGATE_CONFIG?: unknown }): ConfigResult {
 	const source = env.KEYGATE_CONFIG ?? bundledConfig;
 	if (cached && cached.source === source) return cached.result;
 	const result = parseConfig(source);
-	if (!result.ok) console.error(JSON.stringify({ event: "config_invalid", error: result.error }));
+	if (!result.ok) logEvent("config_invalid", { error: result.error });
 	cached = { source, result };
 	return result;
 }

@@ -31,6 +31,7 @@ export const PATH_PATTERN_GRAMMAR =
 export function patternProblem(pattern: string): string | undefined {
 	if (!pattern.startsWith("/")) return `"${pattern}" must start with /`;
 	const segments = pattern === "/" ? [] : pattern.slice(1).split("/");
+	if (pattern.endsWith("/**/")) return `"${pattern}": ** is already the rest of the path; drop the trailing slash`;
 	if (segments.length > 0 && segments[segments.length - 1] === "") segments.pop(); // one trailing slash
 	const equivalent = (i: number, replacement: string[]) =>
 		"/" + [...segments.slice(0, i), ...replacement, ...segments.slice(i + 1)].join("/");

@@ -1,7 +1,7 @@
 import type { RouteRule } from "./schema";
 
 export interface CompiledRoute {
-	/** Position in the config: names the rule's own rate-limit bucket. */
+	/** Position in the config (for messages); the rule's own bucket is named by its methods and pattern (limits/effective.ts). */
 	index: number;
 	methods?: ReadonlySet<string>;
 	segments: string[];

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { ADMIN_ONLY_CODES, ALL_PUBLIC_CODES } from "../errors/catalogue";
+import { ERROR_STYLES } from "../errors/render";
 import { PATH_PATTERN, PATH_PATTERN_GRAMMAR, patternProblem } from "./pattern";
 
 /**
@@ -124,8 +125,6 @@ const EnvironmentSchema = z.strictObject({
 	origin: doc(z.url({ protocol: /^https?$/ }), "Base URL requests for keys of this environment go to."),
 	hosts: doc(z.optional(z.array(hostName).check(z.minLength(1))), "If set, keys of this environment are accepted only on these hosts."),
 });
-
-export const ERROR_STYLES = ["default", "nested", "minimal", "problem"] as const;
 
 const ErrorOverrideSchema = z.strictObject({ code: z.optional(text()), message: z.optional(text()) });
 
@@ -265,4 +264,3 @@ export type RateLimit = z.output<typeof RateLimitSchema>;
 export type Tier = z.output<typeof TierSchema>;
 export type RouteRule = ApiConfig["routes"][number];
 export type CredentialSource = ApiConfig["credentials"][number];
-export type ErrorStyle = (typeof ERROR_STYLES)[number];

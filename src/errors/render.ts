@@ -1,5 +1,8 @@
-import type { ErrorStyle } from "../config/schema";
 import { catalogueEntry, publicCode, type PublicCode, type Reason } from "./catalogue";
+
+/** The error body shapes an API may choose (`errors.style`); see the README's error catalogue. */
+export const ERROR_STYLES = ["default", "nested", "minimal", "problem"] as const;
+export type ErrorStyle = (typeof ERROR_STYLES)[number];
 
 export interface ErrorContext {
 	style: ErrorStyle;

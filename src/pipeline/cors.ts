@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { GatewayEnv } from "./context";
-import { credentialHeaders } from "./credential";
+import { credentialHeaders } from "../credentials/extract";
 
 /**
  * CORS for the key types the config names (typically publishable keys used from a
@@ -28,9 +28,9 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		});
 	}
 	await next();
-	const key = c.get("key");
+	const keyType = c.var.principal?.keyType;
 	const publicRoute = c.var.route?.public === true;
-	if (allowed && (publicRoute || (key && settings.keyTypes.includes(key.type)))) {
+	if (allowed && (publicRoute || (keyType != null && settings.keyTypes.includes(keyType)))) {
 		c.res.headers.set("Access-Control-Allow-Origin", origin);
 		c.res.headers.set(
 			"Access-Control-Expose-Headers",

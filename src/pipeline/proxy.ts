@@ -1,10 +1,11 @@
 import type { MiddlewareHandler } from "hono";
+import { holdsCredential } from "../credentials/classify";
+import { credentialHeaders } from "../credentials/extract";
+import type { Principal } from "../credentials/principal";
 import { hmacHex } from "../keys/crypto";
-import type { StoredKey } from "../keys/record";
+import { logEvent } from "../util/log";
 import { reject, type GatewayContext, type GatewayEnv } from "./context";
-import { credentialHeaders } from "./credential";
 import { rateLimitHeaders } from "./rate-limit";
-import { holdsKey } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = [
@@ -51,13 +52,13 @@ export function signedMessage(t: number, method: string, pathAndQuery: string, i
 	].join("\n");
 }
 
-export function identityHeaders(key: StoredKey): Record<string, string> {
+export function identityHeaders(principal: Principal): Record<string, string> {
 	return {
-		"X-Keygate-Key-Id": key.id,
-		"X-Keygate-Environment": key.environment,
-		"X-Keygate-Scopes": key.scopes.join(","),
-		"X-Keygate-Owner": key.owner ?? "",
-		"X-Keygate-Service": key.service ?? "",
+		"X-Keygate-Key-Id": principal.id,
+		"X-Keygate-Environment": principal.environment,
+		"X-Keygate-Scopes": principal.scopes.join(","),
+		"X-Keygate-Owner": principal.owner ?? "",
+		"X-Keygate-Service": principal.service ?? "",
 	};
 }
 
@@ -80,7 +81,7 @@ function originUrl(base: string, incoming: URL): URL {
  * X-Keygate-* field removed; then, for a key-authenticated request, keygate's own
  * identity fields and their signature.
  */
-async function originRequest(c: GatewayContext, origin: string, key: StoredKey | undefined): Promise<Request> {
+async function originRequest(c: GatewayContext, origin: string, principal: Principal | undefined): Promise<Request> {
 	const incoming = c.req.raw;
 	const url = originUrl(origin, c.var.url);
 	const headers = new Headers(incoming.headers);
@@ -88,11 +89,11 @@ async function originRequest(c: GatewayContext, origin: string, key: StoredKey |
 	headers.delete("host");
 	for (const name of credentialHeaders(c.var.api.credentials)) headers.delete(name);
 	for (const [name, value] of [...headers]) {
-		// A key in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
-		if (name.startsWith(IDENTITY_PREFIX) || holdsKey(value)) headers.delete(name);
+		// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
+		if (name.startsWith(IDENTITY_PREFIX) || holdsCredential(value)) headers.delete(name);
 	}
-	if (key) {
-		const identity = identityHeaders(key);
+	if (principal) {
+		const identity = identityHeaders(principal);
 		const t = Math.floor(Date.now() / 1000);
 		const mac = await hmacHex(c.env.SIGNING_SECRET, signedMessage(t, incoming.method, url.pathname + url.search, identity));
 		for (const [name, value] of Object.entries(identity)) headers.set(name, value);
@@ -102,20 +103,20 @@ async function originRequest(c: GatewayContext, origin: string, key: StoredKey |
 	return new Request(url, { method: incoming.method, headers, body: hasBody ? incoming.body : null, redirect: "manual" });
 }
 
-/** Final stage: forward to the origin for the key's environment and stream the answer back. */
+/** Final stage: forward to the origin for the caller's environment and stream the answer back. */
 export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
-	const key = c.var.route?.public ? undefined : c.var.key;
+	const principal = c.var.route?.public ? undefined : c.var.principal;
 	// A public route goes to the environment that claims this host, else to the first one.
-	const environment = key?.environment ?? publicEnvironment(c.var.api.environments, c.var.url.hostname);
+	const environment = principal?.environment ?? publicEnvironment(c.var.api.environments, c.var.url.hostname);
 	const origin = c.var.api.environments[environment]!.origin;
-	if (key && !c.env.SIGNING_SECRET) {
-		console.error(JSON.stringify({ event: "secret_missing", name: "SIGNING_SECRET" }));
+	if (principal && !c.env.SIGNING_SECRET) {
+		logEvent("secret_missing", { name: "SIGNING_SECRET" });
 		return reject(c, "secret_missing");
 	}
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors
 	// and the client's transfer fails: a partial body is never passed off as complete.
-	const request = await originRequest(c, origin, key);
+	const request = await originRequest(c, origin, principal);
 	const abort = new AbortController();
 	let timedOut = false;
 	const timer = setTimeout(() => {
@@ -126,7 +127,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	try {
 		upstream = await fetch(request, { signal: abort.signal });
 	} catch (e) {
-		console.error(JSON.stringify({ event: timedOut ? "origin_timeout" : "origin_unreachable", origin, error: String(e) }));
+		logEvent(timedOut ? "origin_timeout" : "origin_unreachable", { origin, error: String(e) });
 		return reject(c, timedOut ? "origin_timed_out" : "origin_unreachable");
 	} finally {
 		clearTimeout(timer);

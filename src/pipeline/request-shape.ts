@@ -1,7 +1,3 @@
-import { BODY_LENGTH, parseKey } from "../keys/format";
-
-const KEY_SHAPED = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g");
-
 /**
  * The path keygate matches route rules against and forwards, or undefined when it will
  * not route it. The URL parser has already resolved `.` and `..` (also as %2e) and
@@ -26,17 +22,4 @@ export function canonicalPath(pathname: string): string | undefined {
 function decodeUnreserved(escape: string, hex: string): string {
 	const ch = String.fromCharCode(parseInt(hex, 16));
 	return /[A-Za-z0-9\-._~]/.test(ch) ? ch : escape;
-}
-
-/** True when `text` contains a key (checksum included). */
-export function holdsKey(text: string): boolean {
-	if (text.length < BODY_LENGTH) return false;
-	for (const match of text.matchAll(KEY_SHAPED)) if (parseKey(match[0])) return true;
-	return false;
-}
-
-/** True when any query parameter name or value contains a key (checksum included), e.g. `?api_key=`, `?auth=Bearer%20…`. */
-export function queryHoldsKey(params: URLSearchParams): boolean {
-	for (const [name, value] of params) if (holdsKey(name) || holdsKey(value)) return true;
-	return false;
 }

@@ -3,7 +3,8 @@ import { loadConfig, selectApi, type CompiledApi } from "../config/load";
 import { findRoute } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
-import { canonicalPath, queryHoldsKey } from "./request-shape";
+import { queryHoldsCredential } from "../credentials/classify";
+import { canonicalPath } from "./request-shape";
 
 export function errorContextFor(api: CompiledApi): ErrorContext {
 	const auth = api.credentials.find((s) => s.in === "authorization");
@@ -32,7 +33,7 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
 	// A key in the query string is refused, public routes included: forwarding it would hand it to the origin and its logs.
-	if (url.search && queryHoldsKey(url.searchParams)) return reject(c, "key_in_query");
+	if (url.search && queryHoldsCredential(url.searchParams)) return reject(c, "key_in_query");
 	url.pathname = path; // what the route matches is exactly what the origin gets
 	c.set("url", url);
 	c.set("route", findRoute(api.routeTable, c.req.method, path));

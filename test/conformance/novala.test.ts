@@ -204,7 +204,7 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 		expect(origin.calls).toHaveLength(3);
 	});
 
-	// Known gap in the core (src/limiter/client.ts, ExhaustionMemory): once a key has run out of
+	// Known gap in the core (src/limits/limiter.ts, ExhaustionMemory): once a key has run out of
 	// its rate limit, the isolate answers 429 without asking the key's Durable Object until the
 	// window resets, so a key revoked meanwhile reads 429 {"error": "Too Many Requests"} there, not 401.
 	it("refuses a revoked key with 401 Unauthorized even if it had run out of its rate limit before", async () => {

@@ -39,8 +39,8 @@ export function countingBindings() {
 		counts,
 		bindings: {
 			KEYS,
-			KEY_STATE: wrapNamespace(env.KEY_STATE as unknown as AnyNamespace, ["check", "recordRejection"]),
-			OWNER_STATE: wrapNamespace(env.OWNER_STATE as unknown as AnyNamespace, ["getRole"]),
+			KEY_AUTHORITY: wrapNamespace(env.KEY_AUTHORITY as unknown as AnyNamespace, ["check", "recordRejection"]),
+			OWNER_ROLES: wrapNamespace(env.OWNER_ROLES as unknown as AnyNamespace, ["getRole"]),
 		},
 		reset() {
 			counts.kvReads = 0;

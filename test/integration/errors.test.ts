@@ -137,10 +137,10 @@ describe("503 gateway_unavailable: keygate fails closed", () => {
 	it("when the key's Durable Object fails", async () => {
 		const { key } = await createKey();
 		const failingNamespace = {
-			idFromName: (n: string) => env.KEY_STATE.idFromName(n),
+			idFromName: (n: string) => env.KEY_AUTHORITY.idFromName(n),
 			get: () => ({ check: () => Promise.reject(new Error("injected: object overloaded")) }),
 		};
-		await expectError(await callWithEnv({ KEY_STATE: failingNamespace }, "/v1/things", { key }), 503, "gateway_unavailable");
+		await expectError(await callWithEnv({ KEY_AUTHORITY: failingNamespace }, "/v1/things", { key }), 503, "gateway_unavailable");
 		expect(origin.calls).toHaveLength(0);
 	});
 

@@ -5,7 +5,7 @@ import { keyCache, POSITIVE_TTL_MS } from "../../src/keys/cache";
 import { sha256Hex } from "../../src/keys/crypto";
 import { generateKey } from "../../src/keys/format";
 import { kvKey } from "../../src/keys/store";
-import { failureThrottle } from "../../src/pipeline/brute-force";
+import { failureThrottle } from "../../src/credentials/brute-force";
 import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
 import { fail, kvWith, never } from "../helpers/faults";
 import { countingBindings } from "../helpers/counting";
@@ -51,12 +51,15 @@ describe("KV faults", () => {
 });
 
 describe("Durable Object faults", () => {
-	const namespace = (check: () => Promise<unknown>) => ({ idFromName: (n: string) => env.KEY_STATE.idFromName(n), get: () => ({ check }) });
+	const namespace = (check: () => Promise<unknown>) => ({
+		idFromName: (n: string) => env.KEY_AUTHORITY.idFromName(n),
+		get: () => ({ check }),
+	});
 
 	it("an object that hangs is cut off after a bounded wait: 503 by default", async () => {
 		const { key } = await createKey();
 		const started = Date.now();
-		await expectError(await callWithEnv({ KEY_STATE: namespace(never) }, "/v1/a", { key }), 503, "gateway_unavailable");
+		await expectError(await callWithEnv({ KEY_AUTHORITY: namespace(never) }, "/v1/a", { key }), 503, "gateway_unavailable");
 		expect(Date.now() - started).toBeLessThan(5_000);
 		expect(origin.calls).toHaveLength(0);
 	});
@@ -66,7 +69,7 @@ describe("Durable Object faults", () => {
 		config.apis[0].tiers.free.onLimiterError = "open";
 		const { key } = await createKey();
 		const logs = vi.spyOn(console, "error");
-		const res = await callWithEnv({ KEY_STATE: namespace(fail), KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
+		const res = await callWithEnv({ KEY_AUTHORITY: namespace(fail), KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
 		expect(res.status).toBe(200);
 		expect(res.headers.get("X-Keygate-Limiter")).toBe("bypassed");
 		expect(res.headers.get("X-RateLimit-Limit")).toBeNull();
@@ -165,8 +168,8 @@ describe("admin operations interrupted halfway", () => {
 
 	it("a revoke whose Durable Object step fails changes nothing, and says so", async () => {
 		const { id, key } = await createKey();
-		const broken = { idFromName: (n: string) => env.KEY_STATE.idFromName(n), get: () => ({ revoke: fail }) };
-		const res = await callWithEnv({ KEY_STATE: broken }, `/_keygate/v1/keys/${id}/revoke`, {
+		const broken = { idFromName: (n: string) => env.KEY_AUTHORITY.idFromName(n), get: () => ({ revoke: fail }) };
+		const res = await callWithEnv({ KEY_AUTHORITY: broken }, `/_keygate/v1/keys/${id}/revoke`, {
 			method: "POST",
 			headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" },
 		});

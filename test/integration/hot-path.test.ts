@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { keyCache } from "../../src/keys/cache";
 import { generateKey } from "../../src/keys/format";
-import { forgetExhausted } from "../../src/limiter/client";
+import { forgetExhausted } from "../../src/limits/limiter";
 import { admin, callWithEnv, createKey, sleep, badChecksum } from "../helpers/gateway";
 import { countingBindings } from "../helpers/counting";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";

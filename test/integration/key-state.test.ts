@@ -14,7 +14,7 @@ describe("the key's Durable Object writes counters behind, within a second", () 
 	it("schedules one alarm for a burst of requests and writes counters and usage in one row when it fires", async () => {
 		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 100 } });
 		for (let i = 0; i < 3; i++) expect((await call("/v1/a", { key })).status).toBe(200);
-		const stub = env.KEY_STATE.get(env.KEY_STATE.idFromName(id));
+		const stub = env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(id));
 		const scheduled = await runInDurableObject(stub, async (_instance, state) => ({
 			alarm: await state.storage.getAlarm(),
 			live: state.storage.kv.get("live"),
@@ -32,7 +32,7 @@ describe("the key's Durable Object writes counters behind, within a second", () 
 	it("keeps exact limits across a restart once the counters are written", async () => {
 		const { id, key } = await createKey({ rateLimit: { limit: 4, window: 3600, burst: 100 } });
 		for (let i = 0; i < 3; i++) expect((await call("/v1/a", { key })).status).toBe(200);
-		await runDurableObjectAlarm(env.KEY_STATE.get(env.KEY_STATE.idFromName(id)));
+		await runDurableObjectAlarm(env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(id)));
 		await abortAllDurableObjects(); // every object restarts from storage
 		expect((await call("/v1/a", { key })).status).toBe(200);
 		expect((await call("/v1/a", { key })).status).toBe(429);

@@ -14,7 +14,7 @@ import { parseConfig } from "../../src/config/load";
 import { findRoute } from "../../src/config/routes";
 import { keyCache } from "../../src/keys/cache";
 import { generateKey } from "../../src/keys/format";
-import { failureThrottle } from "../../src/pipeline/brute-force";
+import { failureThrottle } from "../../src/credentials/brute-force";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { countingBindings } from "../helpers/counting";
 import { admin, call, callWithEnv, createKey, gatewayFor, type CreatedKey, badChecksum } from "../helpers/gateway";

@@ -17,7 +17,7 @@ import bundled from "../../keygate.config.json";
 import { keyCache } from "../../src/keys/cache";
 import { sha256Hex } from "../../src/keys/crypto";
 import { generateKey } from "../../src/keys/format";
-import { failureThrottle } from "../../src/pipeline/brute-force";
+import { failureThrottle } from "../../src/credentials/brute-force";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { admin, call, callWithEnv, gatewayFor } from "../helpers/gateway";
 import { fail, kvWith } from "../helpers/faults";
@@ -126,10 +126,10 @@ const ADMIN_HEADERS = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "Content-Ty
 
 /** Bindings that fail, for the 503s. */
 const brokenKeyState = {
-	idFromName: (n: string) => env.KEY_STATE.idFromName(n),
+	idFromName: (n: string) => env.KEY_AUTHORITY.idFromName(n),
 	get: () => ({ check: fail, recordRejection: fail, revoke: fail }),
 };
-const brokenOwnerState = { idFromName: (n: string) => env.OWNER_STATE.idFromName(n), get: () => ({ getRole: fail, setRole: fail }) };
+const brokenOwnerState = { idFromName: (n: string) => env.OWNER_ROLES.idFromName(n), get: () => ({ getRole: fail, setRole: fail }) };
 
 // ---------------------------------------------------------------------------------
 describe("secrecy", () => {
@@ -268,14 +268,14 @@ describe("secrecy", () => {
 			(await drive("503 KV down, unknown key", () => callWithEnv({ KEYS: kvWith("get", fail) }, "/v1/things", { key: unknown }))).status,
 		).toBe(503);
 		expect(
-			(await drive("503 Durable Object down", () => callWithEnv({ KEY_STATE: brokenKeyState }, "/v1/things", { key: a.key }))).status,
+			(await drive("503 Durable Object down", () => callWithEnv({ KEY_AUTHORITY: brokenKeyState }, "/v1/things", { key: a.key }))).status,
 		).toBe(503);
 		const owners = structuredClone(bundled) as any;
 		owners.apis[0].owners = { roles: { admin: { scopes: ["*"] } }, defaultRole: "admin" };
 		expect(
 			(
 				await drive("503 owner object down", () =>
-					callWithEnv({ KEYGATE_CONFIG: JSON.stringify(owners), OWNER_STATE: brokenOwnerState }, "/v1/things", { key: a.key }),
+					callWithEnv({ KEYGATE_CONFIG: JSON.stringify(owners), OWNER_ROLES: brokenOwnerState }, "/v1/things", { key: a.key }),
 				)
 			).status,
 		).toBe(503);
@@ -305,7 +305,7 @@ describe("secrecy", () => {
 		expect(
 			(
 				await drive("503 admin revoke, Durable Object fails", () =>
-					callWithEnv({ KEY_STATE: brokenKeyState }, `/_keygate/v1/keys/${a.id}/revoke`, { method: "POST", headers: ADMIN_HEADERS }),
+					callWithEnv({ KEY_AUTHORITY: brokenKeyState }, `/_keygate/v1/keys/${a.id}/revoke`, { method: "POST", headers: ADMIN_HEADERS }),
 				)
 			).status,
 		).toBe(503);

@@ -67,6 +67,38 @@ const patternSegments = fc
 const pathSegments = fc.array(fc.oneof(literal, fc.constant(""), fc.constantFrom("v1", "users", "health", "a")), { maxLength: 7 });
 
 describe("route matcher properties", () => {
+	it("the published regular expression and the load-time check agree on every pattern", () => {
+		const piece = fc.constantFrom(
+			"/",
+			"*",
+			"**",
+			"a",
+			"v1",
+			":",
+			":id",
+			".",
+			"..",
+			"%2F",
+			"%",
+			"{",
+			"}",
+			"(",
+			"|",
+			")",
+			"?",
+			"ü",
+			"-",
+			"~",
+		);
+		fc.assert(
+			fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+				const pattern = parts.join("");
+				return PATH_PATTERN.test(pattern) === (patternProblem(pattern) === undefined);
+			}),
+			{ numRuns: 5000 },
+		);
+	});
+
 	it("every pattern the generator builds is inside the grammar", () => {
 		fc.assert(fc.property(patternSegments, (segs) => patternProblem("/" + segs.join("/")) === undefined || segs.length === 0));
 	});

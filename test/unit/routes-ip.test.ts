@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileRoutes, findRoute } from "../../src/config/routes";
-import { ipAllowed, parseCidr, parseIp } from "../../src/pipeline/ip";
+import { ipAllowed, parseCidr, parseIp } from "../../src/util/ip";
 
 const table = compileRoutes([
 	{ methods: ["GET"], path: "/health", public: true, scopes: [], cost: 1 },

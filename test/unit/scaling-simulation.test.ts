@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ExhaustionMemory, scaled, shardsToTry } from "../../src/limiter/client";
-import { shardName } from "../../src/limiter/key-state";
-import { decide, EMPTY_COUNTERS, type Counters } from "../../src/limiter/window";
+import { ExhaustionMemory, scaled, shardsToTry } from "../../src/limits/limiter";
+import { shardName } from "../../src/authority/key-authority";
+import { decide, EMPTY_COUNTERS, type Counters } from "../../src/limits/window";
 
 /**
  * A simulation of the sharded limiter (docs/scaling.md) with the real window

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec } from "../../src/limiter/window";
+import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec } from "../../src/limits/window";
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0); // aligned to an hour
 const spec = (over: Partial<LimitSpec> = {}): LimitSpec => ({ limit: 3, window: 3600, burst: 100, cost: 1, ...over });

@@ -1,11 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import { decide, EMPTY_COUNTERS, peek, type Counters, type LimitSpec, type RateInfo } from "./window";
+import type { Bucket } from "../limits/effective";
+import { decide, EMPTY_COUNTERS, peek, type Counters, type RateInfo } from "../limits/window";
 
-/** One counter set: the key's own limit (`key`), or a route rule's (`route:<methods> <pattern>`). */
-export interface Bucket {
-	name: string;
-	spec: LimitSpec;
-}
+export type { Bucket };
+import { keyAuthorityStub } from "./client";
 
 /** What the authority knows about a key beyond its KV record. */
 export interface KeyStatus {
@@ -17,9 +15,12 @@ export interface KeyStatus {
 	replacedBy: string | null;
 }
 
+/** A key the authority will never admit again. */
+export type Dead = "revoked" | "deleted" | "expired";
+
 export type CheckResult =
 	| { ok: true; rate: RateInfo; deprecatedAt: number | null; graceEndsAt: number | null }
-	| { ok: false; reason: "revoked" | "deleted" | "expired" }
+	| { ok: false; reason: Dead }
 	| { ok: false; reason: "rate_limited"; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
 
 export interface Usage {
@@ -56,8 +57,16 @@ function laterOf(a: KeyStatus, b: KeyStatus): KeyStatus {
 
 const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
 
+/** The answer to a refusal decided before the authority was asked (a 403): its verdict on the key, and the limits as they stand. */
+export interface RejectionVerdict {
+	dead: Dead | null;
+	rate: RateInfo | null;
+}
+
 /**
- * One instance per key id (and, for a sharded tier, one per extra shard). Durable
+ * The key's authority: one instance per key id (and, for a sharded tier, one per extra
+ * shard). It decides whether a key is alive (revocation, deletion, the end of a
+ * rotation's grace) and counts its rate limits, in one call per request. Durable
  * Objects run one event at a time, so the read-decide-write in `check` is atomic: 100
  * concurrent requests on a key with 20 left give exactly 20 passes. The key's own
  * object (shard 0) is the authority on revocation, because a KV change takes 60 s or
@@ -65,11 +74,12 @@ const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: n
  * with it on first use, and every status change is pushed to all registered shards
  * before the admin API answers (docs/scaling.md).
  *
- * State lives in the SQLite-backed synchronous KV API; writes are coalesced and the
- * output gate holds each response until they are durable, so a counter is never
- * reported that a restart could lose.
+ * State lives in the SQLite-backed synchronous KV API. Status changes are written at
+ * once, and the output gate holds the answer until they are durable. Counters and usage
+ * are written behind, by an alarm, at most FLUSH_MS after they change: a crash (not an
+ * eviction, which runs the alarm first) can lose up to FLUSH_MS of counts.
  */
-export class KeyState extends DurableObject<Env> {
+export class KeyAuthority extends DurableObject<Env> {
 	private status: KeyStatus;
 	private counters: Record<string, Counters>;
 	private usage: Usage;
@@ -138,9 +148,8 @@ export class KeyState extends DurableObject<Env> {
 	/** An extra shard learns the key's status from shard 0 once, and from then on is told of every change. */
 	private join(keyId: string, name: string): Promise<void> {
 		this.joined ??= (async () => {
-			const main = this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(keyId));
 			// Merge, never overwrite: a status pushed while this call was out must not be undone.
-			this.status = laterOf(this.status, (await main.registerShard(name)) as KeyStatus);
+			this.status = laterOf(this.status, await keyAuthorityStub(this.env, keyId).registerShard(name));
 			this.ctx.storage.kv.put("status", this.status);
 			this.ctx.storage.kv.put("joined", true);
 		})().catch((e) => {
@@ -162,14 +171,14 @@ export class KeyState extends DurableObject<Env> {
 	/** On an extra shard: shard 0 pushes a status change. */
 	applyStatus(status: KeyStatus): void {
 		this.status = laterOf(this.status, status);
-		this.ctx.storage.kv.put("status", status);
+		this.ctx.storage.kv.put("status", this.status);
 	}
 
 	/**
 	 * Counts a refusal decided before this object was asked (e.g. a 403), for usage, and
 	 * answers the key's limits as they stand (spending nothing), for the refusal's headers.
 	 */
-	recordRejection(reason: string, bucket?: Bucket): { dead: "revoked" | "deleted" | "expired" | null; rate: RateInfo | null } {
+	recordRejection(reason: string, bucket?: Bucket): RejectionVerdict {
 		const now = Date.now();
 		const s = this.status;
 		// The authority's verdict comes first: a revoked or deleted key is 401 whatever else is wrong with the request.
@@ -219,7 +228,7 @@ export class KeyState extends DurableObject<Env> {
 	async getUsage(): Promise<Usage> {
 		const total: Usage = structuredClone(this.usage);
 		for (const name of this.shards) {
-			const u = (await this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(name)).getUsage()) as Usage;
+			const u = await keyAuthorityStub(this.env, name).getUsage();
 			total.passed += u.passed;
 			for (const [reason, n] of Object.entries(u.rejected)) total.rejected[reason] = (total.rejected[reason] ?? 0) + n;
 			if (u.lastUsedAt !== null && (total.lastUsedAt === null || u.lastUsedAt > total.lastUsedAt)) total.lastUsedAt = u.lastUsedAt;
@@ -259,7 +268,7 @@ export class KeyState extends DurableObject<Env> {
 		this.status = { ...this.status, ...patch };
 		this.ctx.storage.kv.put("status", this.status);
 		const status = this.status;
-		await Promise.all(this.shards.map((name) => this.env.KEY_STATE.get(this.env.KEY_STATE.idFromName(name)).applyStatus(status)));
+		await Promise.all(this.shards.map((name) => keyAuthorityStub(this.env, name).applyStatus(status)));
 		return status;
 	}
 }

@@ -71,7 +71,7 @@ function mask(n: bigint, bits: number): bigint {
 	return (n >> shift) << shift;
 }
 
-export function ipAllowed(ip: string | undefined, allowlist: string[]): boolean {
+export function ipAllowed(ip: string | undefined, allowlist: readonly string[]): boolean {
 	if (!ip) return false;
 	const addr = parseIp(ip.trim());
 	if (addr === undefined) return false;

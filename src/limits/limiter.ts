@@ -1,11 +1,19 @@
-import type { Bucket, CheckResult, KeyState } from "./key-state";
-import { shardName } from "./key-state";
+import type { Authority } from "../authority/client";
+import { shardName, type CheckResult } from "../authority/key-authority";
+import type { Principal } from "../credentials/principal";
+import type { Bucket, EffectiveLimits } from "./effective";
 import type { RateInfo } from "./window";
-import { withTimeout } from "../util/timeout";
 
-/** Bounded wait for a key's Durable Object; past it keygate fails closed (503). */
-export const LIMITER_TIMEOUT_MS = 3_000;
 const MAX_ENTRIES = 10_000;
+
+/**
+ * What the rate-limit stage asks: may this caller spend `limits` now? The answer also
+ * carries the authority's verdict on the key (revoked, deleted, grace ended), so one
+ * call decides both. Strict mode (this file) asks the key's authority on every request.
+ */
+export interface Limiter {
+	check(principal: Principal, limits: EffectiveLimits): Promise<CheckResult>;
+}
 
 type Refusal = Extract<CheckResult, { reason: "rate_limited" }>;
 
@@ -113,19 +121,17 @@ function countLocal(keyId: string): void {
 }
 
 /**
- * The rate limiter, behind one call: the key's Durable Object decides state and
- * counters, in one call per request. With `shards` > 1 the limits are split over that
- * many objects; a request goes to a random shard not known to be exhausted and, if
- * refused, to one other, so a skewed split rarely refuses what the whole key could still
- * take. Each shard enforces its exact share, so the key never admits more than its
- * limit (docs/scaling.md).
+ * The strict limiter: the key's authority decides state and counters, in one call per
+ * request. With `shards` > 1 the limits are split over that many objects; a request
+ * goes to a random shard not known to be exhausted and, if refused, to one other, so a
+ * skewed split rarely refuses what the whole key could still take. Each shard enforces
+ * its exact share, so the key never admits more than its limit (docs/scaling.md).
  */
-export async function checkLimits(
-	ns: DurableObjectNamespace<KeyState>,
-	keyId: string,
-	buckets: Bucket[],
-	shards: number,
-): Promise<CheckResult> {
+export function strictLimiter(authority: Authority): Limiter {
+	return { check: (principal, limits) => checkLimits(authority, principal.authority, limits.buckets, limits.shards) };
+}
+
+export async function checkLimits(authority: Authority, keyId: string, buckets: Bucket[], shards: number): Promise<CheckResult> {
 	const now = Date.now();
 	const order = shardsToTry(keyId, buckets, shards, now, memory, Math.random);
 	if (order.length === 0) {
@@ -137,16 +143,15 @@ export async function checkLimits(
 	let result: CheckResult | undefined;
 	for (const index of order) {
 		const name = shardName(keyId, index);
-		const stub = ns.get(ns.idFromName(name));
 		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
 		const carried = unreported.get(keyId);
 		if (carried) unreported.delete(keyId);
-		const work = stub.check(
+		result = await authority.check(
+			name,
 			scaled(buckets, shards, index),
 			index === 0 ? undefined : { keyId, name },
 			carried ? { rate_limited: carried } : undefined,
 		);
-		result = await withTimeout<CheckResult>(work as Promise<CheckResult>, LIMITER_TIMEOUT_MS, "Durable Object check");
 		if (result.ok || result.reason !== "rate_limited") break;
 		if (shards > 1) memory.remember(name, result, now);
 	}

@@ -1,0 +1,69 @@
+import type { Reason } from "../errors/catalogue";
+import { withTimeout } from "../util/timeout";
+import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, RejectionVerdict, Usage } from "./key-authority";
+import type { OwnerRoles } from "./owner-roles";
+
+/**
+ * The one client for keygate's Durable Objects. Every call from the request path, the
+ * admin service and the objects themselves goes through here: stubs are made in one
+ * place, every wait is bounded by one timeout, and every result is typed.
+ */
+
+/** Bounded wait for any Durable Object call; past it the caller fails closed (503). */
+export const AUTHORITY_TIMEOUT_MS = 3_000;
+
+export interface AuthorityBindings {
+	KEY_AUTHORITY: DurableObjectNamespace<KeyAuthority>;
+	OWNER_ROLES: DurableObjectNamespace<OwnerRoles>;
+}
+
+/** The stub of the key authority named `name` (a key id, or a shard name, see shardName). */
+export function keyAuthorityStub(env: Pick<AuthorityBindings, "KEY_AUTHORITY">, name: string): DurableObjectStub<KeyAuthority> {
+	return env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(name));
+}
+
+const ownerObjectName = (api: string, owner: string) => `${api}:${owner}`;
+
+/** The error a dead key answers, wherever its death was learnt (the authority, or an isolate's memory of it). */
+export function deadReason(dead: Dead): Reason {
+	return dead === "deleted" ? "deleted_key" : dead === "revoked" ? "revoked" : "grace_ended";
+}
+
+export interface Authority {
+	/** Decides one request on the key's object (or shard `shard.name` of it), spending from `buckets` if it passes. */
+	check(object: string, buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult>;
+	/** Counts a refusal decided before the authority was asked; returns its verdict on the key and the limits as they stand. */
+	recordRejection(keyId: string, reason: Reason, bucket?: Bucket): Promise<RejectionVerdict>;
+	status(keyId: string): Promise<KeyStatus>;
+	usage(keyId: string): Promise<Usage>;
+	revoke(keyId: string, at: number): Promise<KeyStatus>;
+	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
+	markDeleted(keyId: string, at: number): Promise<KeyStatus>;
+	/** The owner's role as keygate holds it, or null when none was assigned. */
+	ownerRole(api: string, owner: string): Promise<string | null>;
+	setOwnerRole(api: string, owner: string, role: string): Promise<string>;
+}
+
+/** The Authority over real Durable Objects, with `timeoutMs` on every call. */
+export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_MS): Authority {
+	const key = (name: string) => keyAuthorityStub(env, name);
+	const owner = (api: string, id: string) => env.OWNER_ROLES.get(env.OWNER_ROLES.idFromName(ownerObjectName(api, id)));
+	// Each call is an async function with the declared result type: awaiting the RPC result
+	// strips the stub's wrapper types (a union of promises becomes a union of values), so
+	// the answers are checked against the object's own types, with no casts.
+	const bounded = <T>(what: string, work: () => Promise<T>): Promise<T> => withTimeout(work(), timeoutMs, what);
+	return {
+		check: (object, buckets, shard, carried) =>
+			bounded("Durable Object check", async (): Promise<CheckResult> => key(object).check(buckets, shard, carried)),
+		recordRejection: (keyId, reason, bucket) =>
+			bounded("usage count", async (): Promise<RejectionVerdict> => key(keyId).recordRejection(reason, bucket)),
+		status: (keyId) => bounded("key status", async (): Promise<KeyStatus> => key(keyId).getStatus()),
+		usage: (keyId) => bounded("usage", async (): Promise<Usage> => key(keyId).getUsage()),
+		revoke: (keyId, at) => bounded("revoke", async (): Promise<KeyStatus> => key(keyId).revoke(at)),
+		startGrace: (keyId, at, endsAt, replacedBy) =>
+			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
+		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),
+		ownerRole: (api, id) => bounded("owner lookup", async (): Promise<string | null> => owner(api, id).getRole()),
+		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),
+	};
+}
