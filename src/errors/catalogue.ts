@@ -53,6 +53,47 @@ export type Reason =
 	| "key_conflict"
 	| "not_found";
 
+/** Every reason, at run time (the check below fails to compile if one is missing). */
+export const REASONS = [
+	"no_credential",
+	"wrong_scheme",
+	"malformed_key",
+	"unknown_key_type",
+	"identifier_only",
+	"unknown_key",
+	"deleted_key",
+	"wrong_api",
+	"wrong_environment",
+	"revoked",
+	"expired",
+	"grace_ended",
+	"missing_scope",
+	"read_only_key",
+	"ip_not_allowed",
+	"route_denied",
+	"owner_not_permitted",
+	"rate_limited",
+	"too_many_failures",
+	"origin_unreachable",
+	"origin_timed_out",
+	"config_invalid",
+	"secret_missing",
+	"kv_failed",
+	"limiter_failed",
+	"owner_lookup_failed",
+	"internal_error",
+	"no_api",
+	"ambiguous_path",
+	"key_in_query",
+	"admin_unauthorized",
+	"invalid_request",
+	"key_not_found",
+	"key_conflict",
+	"not_found",
+] as const satisfies readonly Reason[];
+const everyReasonListed: [Exclude<Reason, (typeof REASONS)[number]>] extends [never] ? true : never = true;
+void everyReasonListed;
+
 export type PublicCode =
 	| "missing_api_key"
 	| "invalid_api_key"

@@ -9,12 +9,12 @@
  * does not issue or check OAuth tokens yet (a later part of the issue), so that body is
  * deliberately not produced or tested, and not faked with an API-key error.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import config from "../../examples/generic-rest/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, expectBody } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const BASE = "https://api.example.com";
 const rest = gatewayFor(config, BASE);
@@ -33,11 +33,7 @@ const rateLimited = (seconds: number) => `{
   "message": "Rate limit exceeded. Try again in ${seconds} seconds."
 }`;
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 /** Waits for the start of the next calendar second, so a volley cannot straddle two burst windows. */
 async function nextSecond(): Promise<void> {

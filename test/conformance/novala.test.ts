@@ -6,12 +6,12 @@
  * The page names Novala's scopes but not the endpoints behind them; the example maps
  * them to plausible routes under https://app.novala.ai/api/v1 (the page's base URL).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import config from "../../examples/novala/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, type CreatedKey, expectBody as expectExact } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const BASE = "https://app.novala.ai";
 const novala = gatewayFor(config, BASE);
@@ -26,11 +26,7 @@ const FORBIDDEN = `{
 
 const SCOPES = ["leads.lead.read", "leads.lead.write", "pipeline", "bookings.read", "bookings.manage", "bookings.resources.manage"];
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 const expectBody = (res: Response, status: number, body: string) => expectExact(res, status, body, /^Bearer realm="keygate"/);
 

@@ -7,12 +7,12 @@
  * example's own (the config's `errors.overrides`, worded after the page's table); the
  * bodies are still compared byte for byte with what the example promises.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import config from "../../examples/novapulse/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, expectBody as expectExact } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const BASE = "https://api.novapulse.io";
 const novapulse = gatewayFor(config, BASE);
@@ -37,11 +37,7 @@ const FORBIDDEN = `{
   "message": "The API key doesn't have access to this resource."
 }`;
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 const expectBody = (res: Response, status: number, body: string) => expectExact(res, status, body, /^Bearer realm="novapulse"/);
 

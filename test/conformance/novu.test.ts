@@ -8,11 +8,11 @@
  *   development.api.novu.co, api.novu.co (production), staging.api.novu.co
  *   development.eu.api.novu.co, eu.api.novu.co (production), staging.eu.api.novu.co
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import config from "../../examples/novu/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { gatewayFor, sleep, type CreatedKey } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const US = "https://api.novu.co";
 const EU = "https://eu.api.novu.co";
@@ -30,11 +30,7 @@ const UNAUTHORIZED = `{
 
 const novu = gatewayFor(config, US);
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 async function expectUnauthorized(res: Response): Promise<void> {
 	const text = await res.text();

@@ -3,11 +3,11 @@
  * "API keys" page (../shared/seeds/003_*.txt) promises. One describe per bullet of the
  * Nuvion section of the seeds index.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import config from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { gatewayFor, sleep, expectBody } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const SANDBOX = "https://api.nuvion.dev";
 const PRODUCTION = "https://api.nuvion.co";
@@ -29,11 +29,7 @@ const FORBIDDEN = `{
 const sandbox = gatewayFor(config, SANDBOX);
 const production = gatewayFor(config, PRODUCTION);
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 const expectUnauthorized = (res: Response) => expectBody(res, 401, UNAUTHORIZED);
 const expectForbidden = (res: Response) => expectBody(res, 403, FORBIDDEN);

@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { app } from "../../src/app";
 import { TEST_ADMIN_TOKEN } from "../constants";
@@ -60,7 +61,7 @@ export function callWithEnv(
 	const { key, ...rest } = init;
 	const headers = new Headers(rest.headers);
 	if (key !== undefined) headers.set("Authorization", `Bearer ${key}`);
-	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+	const ctx = createExecutionContext();
 	return Promise.resolve(app.fetch(new Request(BASE + path, { ...rest, headers }), { ...env, ...overrides }, ctx));
 }
 
@@ -81,7 +82,7 @@ export interface BoundGateway {
  */
 export function gatewayFor(config: unknown, base = BASE): BoundGateway {
 	const text = JSON.stringify(config);
-	const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+	const ctx = createExecutionContext();
 	const send = (url: string, init: RequestInit) =>
 		Promise.resolve(app.fetch(new Request(url, init), { ...env, KEYGATE_CONFIG: text }, ctx));
 	const bound: BoundGateway = {

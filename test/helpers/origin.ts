@@ -1,4 +1,4 @@
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 
 export interface OriginCall {
 	method: string;
@@ -18,8 +18,7 @@ export interface FakeOrigin {
  * replacing the global fetch catches every subrequest it makes. The fake records what
  * it got and answers like the demo origin: JSON describing the request.
  */
-export function fakeOrigin(): FakeOrigin {
-	const origin: FakeOrigin = { calls: [], failing: false };
+export function fakeOrigin(origin: FakeOrigin = { calls: [], failing: false }): FakeOrigin {
 	vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
 		const request = new Request(input, init);
 		if (origin.failing) throw new TypeError("Network connection lost.");
@@ -37,5 +36,20 @@ export function fakeOrigin(): FakeOrigin {
 			{ headers: { "X-Origin": "fake" } },
 		);
 	});
+	return origin;
+}
+
+/**
+ * The fake origin for every test of a file: installed fresh before each test (no calls,
+ * reachable) and removed after it. The returned object stays the same across tests.
+ */
+export function useFakeOrigin(): FakeOrigin {
+	const origin: FakeOrigin = { calls: [], failing: false };
+	beforeEach(() => {
+		origin.calls.length = 0;
+		origin.failing = false;
+		fakeOrigin(origin);
+	});
+	afterEach(() => vi.restoreAllMocks());
 	return origin;
 }

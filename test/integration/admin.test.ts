@@ -1,13 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { admin, call, createKey, expectError } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 describe("admin authentication", () => {
 	it.each([

@@ -1,14 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import bundled from "../../keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { admin, call, callWithConfig, createKey, expectError } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 /** The demo config with changes, as KEYGATE_CONFIG. */
 function demo(change: (api: any) => void): unknown {

@@ -1,16 +1,12 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import bundled from "../../keygate.config.json";
 import { keyCache } from "../../src/keys/cache";
 import { generateKey } from "../../src/keys/format";
 import { admin, call, callWithConfig, callWithEnv, createKey, expectError, badChecksum } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 const INVALID = "The API key provided is invalid.";
 

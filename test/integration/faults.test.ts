@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
 import { keyCache, POSITIVE_TTL_MS } from "../../src/keys/cache";
 import { sha256Hex } from "../../src/keys/crypto";
@@ -9,13 +9,9 @@ import { failureThrottle } from "../../src/credentials/brute-force";
 import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
 import { fail, kvWith, never } from "../helpers/faults";
 import { countingBindings } from "../helpers/counting";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, fakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 describe("KV faults", () => {
 	it("a KV read that fails answers 503 and lets nothing through", async () => {

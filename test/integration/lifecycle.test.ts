@@ -1,16 +1,12 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { keyCache } from "../../src/keys/cache";
 import { sha256Hex } from "../../src/keys/crypto";
 import { kvKey } from "../../src/keys/store";
 import { admin, call, createKey, expectError, sleep } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 describe("revocation", () => {
 	it("is seen by the very next request, despite a warm isolate cache", async () => {

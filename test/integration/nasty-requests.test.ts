@@ -8,7 +8,7 @@
  *
  * The number of requests sent is printed once as `NASTY_REQUESTS_TRIED=<n>`.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { findRoute } from "../../src/config/routes";
@@ -19,7 +19,7 @@ import { TEST_ADMIN_TOKEN } from "../constants";
 import { countingBindings } from "../helpers/counting";
 import { admin, call, callWithEnv, createKey, gatewayFor, type CreatedKey, badChecksum } from "../helpers/gateway";
 import { expectDocumented, originView, sha256 } from "../helpers/hostile";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 let sent = 0;
 afterAll(() => {
@@ -41,11 +41,7 @@ function sendWithEnv(
 	return callWithEnv(overrides, path, init);
 }
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 const UNLIMITED = { limit: null, window: 3600, burst: 1_000_000 };
 const INVALID = { 401: ["invalid_api_key"] } as const;

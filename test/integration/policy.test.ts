@@ -1,13 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import bundled from "../../keygate.config.json";
 import { admin, call, callWithConfig, createKey, expectError } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 describe("scopes from the route rules", () => {
 	it("GET and HEAD on /v1/** need read; other methods need write", async () => {

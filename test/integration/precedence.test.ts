@@ -1,15 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import bundled from "../../keygate.config.json";
 import { crc32 } from "../../src/keys/format";
 import { admin, call, callWithConfig, callWithEnv, createKey, expectError, gatewayFor } from "../helpers/gateway";
 import { countingBindings } from "../helpers/counting";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 describe("the authority's verdict comes before the policy's", () => {
 	it("a deleted key that an isolate still has cached is invalid_api_key, not 403, on a route it lacks the scope for", async () => {

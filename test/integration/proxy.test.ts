@@ -1,15 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hmacHex } from "../../src/keys/crypto";
 import { signedMessage } from "../../src/pipeline/proxy";
 import { TEST_SIGNING_SECRET } from "../constants";
 import { call, createKey } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin, type OriginCall } from "../helpers/origin";
+import { type FakeOrigin, type OriginCall, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 /** What an origin does to trust the identity headers (the README's snippet, in test form). */
 async function verify(received: OriginCall, maxAgeSeconds = 300): Promise<boolean> {

@@ -1,12 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { call, createKey, sleep } from "../helpers/gateway";
-import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
-let origin: FakeOrigin;
-beforeEach(() => {
-	origin = fakeOrigin();
-});
-afterEach(() => vi.restoreAllMocks());
+const origin = useFakeOrigin();
 
 /** Waits until early in a calendar second, so a short volley cannot straddle two burst windows. */
 async function startOfSecond(): Promise<void> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { publicCode, type Reason } from "../../src/errors/catalogue";
-import { renderError, type ErrorContext } from "../../src/errors/render";
+import { publicCode, REASONS } from "../../src/errors/catalogue";
+import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../../src/errors/render";
 
 const ctx = (style: ErrorContext["style"], overrides?: ErrorContext["overrides"]): ErrorContext => ({
 	style,
@@ -47,26 +47,55 @@ describe("error rendering", () => {
 		expect(await res.json()).toEqual({ error: { code: "unauthorized", message: "No valid API key provided." } });
 	});
 
-	it("maps every internal reason to a public code", () => {
-		const reasons: Reason[] = [
-			"no_credential",
-			"wrong_scheme",
-			"deleted_key",
-			"wrong_api",
-			"grace_ended",
-			"ip_not_allowed",
-			"limiter_failed",
-			"origin_unreachable",
-		];
-		expect(reasons.map(publicCode)).toEqual([
-			"missing_api_key",
-			"invalid_api_key",
-			"invalid_api_key",
-			"invalid_api_key",
-			"expired_api_key",
-			"insufficient_permissions",
-			"gateway_unavailable",
-			"origin_unavailable",
-		]);
+	// The documented mapping, written out independently of the code: every reason the
+	// catalogue lists must appear here, with its public code and status.
+	const DOCUMENTED: Record<string, [string, number]> = {
+		no_credential: ["missing_api_key", 401],
+		key_in_query: ["missing_api_key", 401],
+		wrong_scheme: ["invalid_api_key", 401],
+		malformed_key: ["invalid_api_key", 401],
+		unknown_key_type: ["invalid_api_key", 401],
+		identifier_only: ["invalid_api_key", 401],
+		unknown_key: ["invalid_api_key", 401],
+		deleted_key: ["invalid_api_key", 401],
+		wrong_api: ["invalid_api_key", 401],
+		wrong_environment: ["invalid_api_key", 401],
+		revoked: ["expired_api_key", 401],
+		expired: ["expired_api_key", 401],
+		grace_ended: ["expired_api_key", 401],
+		missing_scope: ["insufficient_permissions", 403],
+		read_only_key: ["insufficient_permissions", 403],
+		ip_not_allowed: ["insufficient_permissions", 403],
+		route_denied: ["insufficient_permissions", 403],
+		owner_not_permitted: ["insufficient_permissions", 403],
+		rate_limited: ["rate_limit_exceeded", 429],
+		too_many_failures: ["rate_limit_exceeded", 429],
+		origin_unreachable: ["origin_unavailable", 502],
+		origin_timed_out: ["origin_timeout", 504],
+		config_invalid: ["gateway_unavailable", 503],
+		secret_missing: ["gateway_unavailable", 503],
+		kv_failed: ["gateway_unavailable", 503],
+		limiter_failed: ["gateway_unavailable", 503],
+		owner_lookup_failed: ["gateway_unavailable", 503],
+		internal_error: ["gateway_unavailable", 503],
+		no_api: ["not_found", 404],
+		not_found: ["not_found", 404],
+		ambiguous_path: ["invalid_request", 400],
+		invalid_request: ["invalid_request", 400],
+		admin_unauthorized: ["invalid_admin_token", 401],
+		key_not_found: ["key_not_found", 404],
+		key_conflict: ["conflict", 409],
+	};
+
+	it("the documented table covers exactly the catalogue's reasons", () => {
+		expect(Object.keys(DOCUMENTED).sort()).toEqual([...REASONS].sort());
+	});
+
+	it.each([...REASONS])("maps %s to its documented public code and status", async (reason) => {
+		const [code, status] = DOCUMENTED[reason]!;
+		expect(publicCode(reason)).toBe(code);
+		const res = renderError(reason, DEFAULT_ERROR_CONTEXT, { retryAfter: 1 });
+		expect(res.status).toBe(status);
+		expect(((await res.json()) as { error: string }).error).toBe(code);
 	});
 });
