@@ -157,14 +157,34 @@ const ApiSchema = z
 				z.strictObject({
 					maxFailures: doc(z._default(int(1), 20), "Failed credentials from one client IP within the window."),
 					windowSeconds: z._default(int(1, 3600), 60),
+					headers: doc(
+						z._default(z.boolean(), false),
+						"Send X-RateLimit-* on 401s: this client address's failed-credential budget (limit = maxFailures, remaining, reset = window end).",
+					),
 				}),
-				{ maxFailures: 20, windowSeconds: 60 },
+				{ maxFailures: 20, windowSeconds: 60, headers: false },
 			),
 			"Past maxFailures, unknown keys from that IP get 429 without a KV read until the window ends.",
 		),
 		unmatchedRoutes: doc(
 			z._default(z.enum(["authenticate", "deny"]), "authenticate"),
 			"A request no route matches: any valid key passes (authenticate) or it is refused (deny).",
+		),
+		signing: doc(
+			z._default(
+				z.strictObject({
+					maxBodyBytes: doc(
+						z._default(int(0, 16 * 1024 * 1024), 1024 * 1024),
+						"Request bodies up to this size are read whole, and their Content-Digest is signed; larger ones stream through unsigned.",
+					),
+				}),
+				{ maxBodyBytes: 1024 * 1024 },
+			),
+			"The identity signature sent to the origin (README: Verifying identity headers).",
+		),
+		methodOverride: doc(
+			z._default(z.enum(["strip", "honor"]), "strip"),
+			"X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method and ?_method: removed before forwarding (strip), or taken as the request's method for routes and policy and forwarded (honor).",
 		),
 		tiers: z.record(name, TierSchema).check(nonEmpty("tier")),
 		defaultTier: name,

@@ -39,6 +39,22 @@ export class FailureThrottle {
 		w.failures++;
 	}
 
+	/**
+	 * The address's failed-credential budget as it stands: `limit` failures per window,
+	 * `remaining` before unknown keys are refused without a read, `reset` the window's end
+	 * (Unix seconds; a fresh window would start now).
+	 */
+	budget(ip: string, now: number, maxFailures: number, windowSeconds: number): { limit: number; remaining: number; reset: number } {
+		const w = this.windows.get(ip);
+		const live = w && now < w.start + windowSeconds * 1000 ? w : undefined;
+		const start = live?.start ?? now;
+		return {
+			limit: maxFailures,
+			remaining: Math.max(0, maxFailures - (live?.failures ?? 0)),
+			reset: Math.ceil((start + windowSeconds * 1000) / 1000),
+		};
+	}
+
 	get size(): number {
 		return this.windows.size;
 	}

@@ -44,8 +44,9 @@ export type Reason =
 	| "no_api"
 	// 400: a path keygate will not route (encoded slashes or dot segments)
 	| "ambiguous_path"
-	// 401 missing_api_key: a key sent in the query string
+	// 401 missing_api_key: a key sent in the query string or the path
 	| "key_in_query"
+	| "key_in_path"
 	// admin API
 	| "admin_unauthorized"
 	| "invalid_request"
@@ -85,6 +86,7 @@ export const REASONS = [
 	"no_api",
 	"ambiguous_path",
 	"key_in_query",
+	"key_in_path",
 	"admin_unauthorized",
 	"invalid_request",
 	"key_not_found",
@@ -136,6 +138,7 @@ export function publicCode(reason: Reason): PublicCode {
 	switch (reason) {
 		case "no_credential":
 		case "key_in_query": // a key only counts in the places the API accepts; the query string is never one
+		case "key_in_path":
 			return "missing_api_key";
 		case "wrong_scheme":
 		case "malformed_key":

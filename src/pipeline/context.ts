@@ -4,7 +4,7 @@ import type { CompiledRoute } from "../config/routes";
 import { failureThrottle } from "../credentials/brute-force";
 import type { Classified } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
-import type { Bindings } from "../env";
+import { clientAddress, type Bindings } from "../env";
 import type { Reason } from "../errors/catalogue";
 import { renderError, type ErrorContext, type ErrorDetails } from "../errors/render";
 import type { RateInfo } from "../limits/window";
@@ -12,7 +12,7 @@ import type { RateInfo } from "../limits/window";
 export type { Bindings };
 
 /**
- * What each stage may rely on. The first four are set by selectApiStage for every
+ * What each stage may rely on. The first five are set by selectApiStage for every
  * request that reaches the stages after it; the rest only on routes that need a key,
  * so they are optional and read through `principalOf`.
  */
@@ -22,6 +22,8 @@ export interface Variables {
 	api: CompiledApi;
 	errors: ErrorContext;
 	route: CompiledRoute | undefined;
+	/** The method routes and policy decide on: the request's, or its override when the API honours overrides. */
+	method: string;
 	/** The credential as the classifier saw it (credential stage). */
 	presented: Classified | undefined;
 	/** Who is calling (verify stage). Unset on public routes. */
@@ -39,7 +41,20 @@ export type GatewayContext = Context<GatewayEnv>;
 
 /** Ends the request with the documented error for `reason`, in this API's style. */
 export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails): Response {
-	return renderError(reason, c.var.errors, details);
+	const res = renderError(reason, c.var.errors, details);
+	if (res.status === 401 && c.var.api.bruteForce.headers) {
+		// "Every response includes X-RateLimit-*": a 401 has no key to report on, so it reports
+		// the client address's failed-credential budget (README "Rate limits").
+		const ip = clientIp(c);
+		if (ip) {
+			const { maxFailures, windowSeconds } = c.var.api.bruteForce;
+			const budget = failureThrottle.budget(ip, Date.now(), maxFailures, windowSeconds);
+			res.headers.set("X-RateLimit-Limit", String(budget.limit));
+			res.headers.set("X-RateLimit-Remaining", String(budget.remaining));
+			res.headers.set("X-RateLimit-Reset", String(budget.reset));
+		}
+	}
+	return res;
 }
 
 /**
@@ -52,9 +67,9 @@ export function principalOf(c: GatewayContext): Principal {
 	return principal;
 }
 
-/** The client's address as Cloudflare reports it; undefined when absent (never in production). */
+/** The client's address (env.ts `clientAddress`); undefined when unknown (never in production). */
 export function clientIp(c: GatewayContext): string | undefined {
-	return c.req.header("CF-Connecting-IP") || undefined;
+	return clientAddress(c.req.raw.headers, c.env);
 }
 
 /** Refuses a bad credential and counts it against the client's address (see credentials/brute-force.ts). */

@@ -90,7 +90,7 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		if (typeof rights === "string") return reject(c, rights);
 		owner = rights;
 	}
-	const reason = authorize(principal, c.var.api, c.var.route, c.req.method, clientIp(c), owner);
+	const reason = authorize(principal, c.var.api, c.var.route, c.var.method, clientIp(c), owner);
 	if (reason) return refuse(c, principal, reason);
 	await next();
 };

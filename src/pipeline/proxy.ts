@@ -2,10 +2,11 @@ import type { MiddlewareHandler } from "hono";
 import { holdsCredential } from "../credentials/classify";
 import { credentialHeaders } from "../credentials/extract";
 import type { Principal } from "../credentials/principal";
-import { hmacHex } from "../keys/crypto";
 import { logEvent } from "../util/log";
 import { reject, type GatewayContext, type GatewayEnv } from "./context";
+import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
 import { rateLimitHeaders } from "./rate-limit";
+import { METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = [
@@ -20,8 +21,6 @@ const HOP_BY_HOP = [
 	"upgrade",
 ];
 
-export const IDENTITY_PREFIX = "x-keygate-";
-
 /** RFC 9110 §5.1: a field name is a token. */
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -35,31 +34,6 @@ export function stripHopByHop(headers: Headers): void {
 		}
 	}
 	for (const name of HOP_BY_HOP) headers.delete(name);
-}
-
-/** The message the origin recomputes to verify X-Keygate-Signature (README "Verifying identity headers"). */
-export function signedMessage(t: number, method: string, pathAndQuery: string, identity: Record<string, string>): string {
-	return [
-		"v1",
-		t,
-		method,
-		pathAndQuery,
-		identity["X-Keygate-Key-Id"],
-		identity["X-Keygate-Environment"],
-		identity["X-Keygate-Scopes"],
-		identity["X-Keygate-Owner"],
-		identity["X-Keygate-Service"],
-	].join("\n");
-}
-
-export function identityHeaders(principal: Principal): Record<string, string> {
-	return {
-		"X-Keygate-Key-Id": principal.id,
-		"X-Keygate-Environment": principal.environment,
-		"X-Keygate-Scopes": principal.scopes.join(","),
-		"X-Keygate-Owner": principal.owner ?? "",
-		"X-Keygate-Service": principal.service ?? "",
-	};
 }
 
 function publicEnvironment(environments: Record<string, { hosts?: string[] }>, host: string): string {
@@ -87,21 +61,41 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
 	headers.delete("host");
-	for (const name of credentialHeaders(c.var.api.credentials)) headers.delete(name);
+	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
+	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
+	const credentialNames = new Set(credentialHeaders(c.var.api.credentials).map(normalizedFieldName));
+	const stripOverrides = c.var.api.methodOverride === "strip";
 	for (const [name, value] of [...headers]) {
-		// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
-		if (name.startsWith(IDENTITY_PREFIX) || holdsCredential(value)) headers.delete(name);
-	}
-	if (principal) {
-		const identity = identityHeaders(principal);
-		const t = Math.floor(Date.now() / 1000);
-		const mac = await hmacHex(c.env.SIGNING_SECRET, signedMessage(t, incoming.method, url.pathname + url.search, identity));
-		for (const [name, value] of Object.entries(identity)) headers.set(name, value);
-		headers.set("X-Keygate-Signature", `t=${t},v1=${mac}`);
+		const normal = normalizedFieldName(name);
+		if (
+			normal.startsWith(IDENTITY_PREFIX) ||
+			credentialNames.has(normal) ||
+			(stripOverrides && METHOD_OVERRIDE_HEADERS.includes(normal)) ||
+			// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
+			holdsCredential(value)
+		)
+			headers.delete(name);
 	}
 	const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
-	return new Request(url, { method: incoming.method, headers, body: hasBody ? incoming.body : null, redirect: "manual" });
+	let body: PreparedBody["body"] = hasBody ? incoming.body : null;
+	if (principal) {
+		// The signature covers the body's digest when keygate could read it whole (up to
+		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
+		headers.delete("content-digest");
+		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.var.api.signing.maxBodyBytes);
+		body = prepared.body;
+		if (prepared.contentDigest) headers.set("Content-Digest", prepared.contentDigest);
+		const signed = await signIdentity(c.env.SIGNING_SECRET, principal, incoming.method, url.pathname + url.search, prepared.contentDigest);
+		for (const [name, value] of Object.entries(signed)) headers.set(name, value);
+	}
+	return new Request(url, { method: incoming.method, headers, body, redirect: "manual" });
 }
+
+/** Idempotent methods keygate forwards without a body (RFC 9110 §9.2.2). */
+const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Retries after a connection failure, in this isolate (each is also logged as origin_retried). */
+let originRetries = 0;
+export const originRetryCount = () => originRetries;
 
 /** Final stage: forward to the origin for the caller's environment and stream the answer back. */
 export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
@@ -124,8 +118,21 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		abort.abort();
 	}, c.var.api.originTimeoutMs);
 	let upstream: Response;
+	// A request without a body may go twice: an origin that closes an idle keep-alive
+	// connection as keygate reuses it fails the first try before any response byte,
+	// and the origin never acted on it. Never a request with a body (the origin may have
+	// read it), never after the timeout, never more than once.
+	const retryable = RETRYABLE_METHODS.has(request.method) && request.body === null;
+	const second = retryable ? request.clone() : undefined;
 	try {
-		upstream = await fetch(request, { signal: abort.signal });
+		try {
+			upstream = await fetch(request, { signal: abort.signal });
+		} catch (e) {
+			if (!second || timedOut) throw e;
+			originRetries++;
+			logEvent("origin_retried", { origin, error: String(e), retries: originRetries });
+			upstream = await fetch(second, { signal: abort.signal });
+		}
 	} catch (e) {
 		logEvent(timedOut ? "origin_timeout" : "origin_unreachable", { origin, error: String(e) });
 		return reject(c, timedOut ? "origin_timed_out" : "origin_unreachable");

@@ -23,3 +23,65 @@ function decodeUnreserved(escape: string, hex: string): string {
 	const ch = String.fromCharCode(parseInt(hex, 16));
 	return /[A-Za-z0-9\-._~]/.test(ch) ? ch : escape;
 }
+
+/**
+ * True when `pathname`, read the way any server might read it (percent-decoded, any case,
+ * repeated slashes or backslashes collapsed, trailing dots or spaces on the segment
+ * dropped), starts with keygate's admin namespace. Such a request never reaches an origin.
+ */
+export function isAdminSpelling(pathname: string): boolean {
+	let path = pathname;
+	try {
+		path = decodeURIComponent(pathname);
+	} catch {
+		path = pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+	}
+	const first =
+		path
+			.toLowerCase()
+			.replace(/[\\/]+/g, "/")
+			.split("/")[1] ?? "";
+	return first.replace(/[.\s]+$/, "") === "_keygate";
+}
+
+/** Header fields that other frameworks read as "treat this request as another method". */
+export const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-method-override", "x-http-method"];
+/** The query parameter Rails, Laravel and Express's method-override read. */
+export const METHOD_OVERRIDE_PARAM = "_method";
+
+/** A header name as CGI, WSGI and PHP read it: case folded, `_` the same as `-`. */
+export const normalizedFieldName = (name: string) => name.toLowerCase().replace(/_/g, "-");
+
+/**
+ * The method overrides a request carries (headers in any spelling, and `_method` in the
+ * query), upper-cased. Empty when it carries none.
+ */
+export function methodOverrides(headers: Headers, search: string): string[] {
+	const found: string[] = [];
+	for (const [name, value] of headers)
+		if (METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
+	if (search) {
+		for (const [name, value] of new URLSearchParams(search))
+			if (name.toLowerCase() === METHOD_OVERRIDE_PARAM) found.push(value.trim().toUpperCase());
+	}
+	return found;
+}
+
+/** `search` without any `_method` parameter, every other byte as it was. */
+export function withoutMethodParam(search: string): string {
+	if (!search) return search;
+	const kept = search
+		.slice(1)
+		.split("&")
+		.filter((pair) => {
+			const name = pair.split("=")[0]!;
+			let decoded = name;
+			try {
+				decoded = decodeURIComponent(name.replace(/\+/g, " "));
+			} catch {
+				// an undecodable name is not _method
+			}
+			return decoded.toLowerCase() !== METHOD_OVERRIDE_PARAM;
+		});
+	return kept.length > 0 ? "?" + kept.join("&") : "";
+}

@@ -3,8 +3,10 @@ import { loadConfig, selectApi, type CompiledApi } from "../config/load";
 import { findRoute } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
-import { queryHoldsCredential } from "../credentials/classify";
-import { canonicalPath } from "./request-shape";
+import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
+import { holdsCredential, queryHoldsCredential } from "../credentials/classify";
+
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 export function errorContextFor(api: CompiledApi): ErrorContext {
 	const auth = api.credentials.find((s) => s.in === "authorization");
@@ -25,6 +27,8 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	const config = loadConfig(c.env);
 	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
 	const url = new URL(c.req.url);
+	// The admin namespace under another spelling (`/_KEYGATE/`, `//_keygate/`, `/_keygate./`) is never an API path.
+	if (isAdminSpelling(url.pathname)) return renderError("not_found", DEFAULT_ERROR_CONTEXT);
 	const path = canonicalPath(url.pathname);
 	const api = selectApi(config.value.apis, url.hostname, path ?? url.pathname);
 	if (!api) return renderError("no_api", DEFAULT_ERROR_CONTEXT);
@@ -34,8 +38,25 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
 	// A key in the query string is refused, public routes included: forwarding it would hand it to the origin and its logs.
 	if (url.search && queryHoldsCredential(url.searchParams)) return reject(c, "key_in_query");
+	// So is one in the path: `/v1/echo/<key>` would print it in the origin's request log.
+	if (holdsCredential(path)) return reject(c, "key_in_path");
+	let method = c.req.method;
+	const overrides = methodOverrides(c.req.raw.headers, url.search);
+	if (overrides.length > 0) {
+		if (api.methodOverride === "honor") {
+			// Routes and policy decide on the method the origin will act on.
+			const override = overrides[0]!;
+			if (overrides.some((o) => o !== override) || !KNOWN_METHODS.has(override))
+				return reject(c, "invalid_request", { message: "The request's method override is not one method keygate knows." });
+			method = override;
+		} else {
+			// Stripped before forwarding (proxy.ts), so the origin acts on the method keygate authorised.
+			url.search = withoutMethodParam(url.search);
+		}
+	}
 	url.pathname = path; // what the route matches is exactly what the origin gets
 	c.set("url", url);
-	c.set("route", findRoute(api.routeTable, c.req.method, path));
+	c.set("method", method);
+	c.set("route", findRoute(api.routeTable, method, path));
 	await next();
 };

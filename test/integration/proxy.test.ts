@@ -1,16 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { hmacHex } from "../../src/keys/crypto";
-import { signedMessage } from "../../src/pipeline/proxy";
+import { signedMessage } from "../../src/pipeline/identity";
 import { TEST_SIGNING_SECRET } from "../constants";
-import { call, createKey } from "../helpers/gateway";
+import demo from "../../keygate.config.json";
+import { call, createKey, gatewayFor } from "../helpers/gateway";
 import { type FakeOrigin, type OriginCall, useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
 
-/** What an origin does to trust the identity headers (the README's snippet, in test form). */
-async function verify(received: OriginCall, maxAgeSeconds = 300): Promise<boolean> {
+/**
+ * What an origin does to trust the identity headers (the README's snippet, in test form):
+ * a fresh timestamp, the HMAC over the v2 message, and, when a Content-Digest was signed,
+ * the body it received matching it.
+ */
+async function verify(received: OriginCall, maxAgeSeconds = 30): Promise<boolean> {
 	const signature = received.headers.get("X-Keygate-Signature") ?? "";
-	const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature);
+	const m = /^t=(\d+),v2=([0-9a-f]{64})$/.exec(signature);
 	if (!m) return false;
 	const t = Number(m[1]);
 	if (Math.abs(Date.now() / 1000 - t) > maxAgeSeconds) return false;
@@ -20,9 +25,15 @@ async function verify(received: OriginCall, maxAgeSeconds = 300): Promise<boolea
 			received.headers.get(h) ?? "",
 		]),
 	);
+	const digest = received.headers.get("Content-Digest") ?? "";
+	if (digest) {
+		const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(received.body)));
+		if (digest !== `sha-256=:${btoa(String.fromCharCode(...hash))}:`) return false;
+	}
+	const requestId = received.headers.get("X-Keygate-Request-Id") ?? "";
 	const expected = await hmacHex(
 		TEST_SIGNING_SECRET,
-		signedMessage(t, received.method, received.url.pathname + received.url.search, identity),
+		signedMessage(t, requestId, received.method, received.url.pathname + received.url.search, digest, identity),
 	);
 	return expected === m[2];
 }
@@ -88,7 +99,8 @@ describe("identity headers", () => {
 		expect(seen.headers.get("X-Keygate-Scopes")).toBe("read,write");
 		expect(seen.headers.get("X-Keygate-Owner")).toBe("user_42");
 		expect(seen.headers.get("X-Keygate-Service")).toBe("billing-sync");
-		expect(seen.headers.get("X-Keygate-Signature")).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+		expect(seen.headers.get("X-Keygate-Signature")).toMatch(/^t=\d+,v2=[0-9a-f]{64}$/);
+		expect(seen.headers.get("X-Keygate-Request-Id")).toMatch(/^req_[0-9A-Za-z]{22}$/);
 	});
 
 	it("verify with the signing secret, and fail if any value or the path is changed", async () => {
@@ -101,6 +113,60 @@ describe("identity headers", () => {
 		expect(await verify({ ...seen, headers: tampered })).toBe(false);
 		expect(await verify({ ...seen, url: new URL("https://origin.test/v1/admin?q=1") })).toBe(false);
 		expect(await verify({ ...seen, method: "DELETE" })).toBe(false);
+		const otherId = new Headers(seen.headers);
+		otherId.set("X-Keygate-Request-Id", "req_0000000000000000000000");
+		expect(await verify({ ...seen, headers: otherId })).toBe(false);
+	});
+
+	it("cover the body: a signature captured for one body does not verify with another (RFC 9530 Content-Digest)", async () => {
+		const { key } = await createKey();
+		await call("/v1/transfer?to=alice", { key, method: "POST", body: '{"amount":1}', headers: { "Content-Type": "application/json" } });
+		const seen = origin.calls[0]!;
+		expect(seen.body).toBe('{"amount":1}');
+		expect(seen.headers.get("Content-Digest")).toMatch(/^sha-256=:[A-Za-z0-9+/]+=*:$/);
+		expect(await verify(seen)).toBe(true);
+		expect(await verify({ ...seen, body: '{"amount":1000000}' })).toBe(false);
+		// Swapping in the digest of the other body breaks the HMAC instead.
+		const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode('{"amount":1000000}')));
+		const swapped = new Headers(seen.headers);
+		swapped.set("Content-Digest", `sha-256=:${btoa(String.fromCharCode(...hash))}:`);
+		expect(await verify({ ...seen, headers: swapped, body: '{"amount":1000000}' })).toBe(false);
+	});
+
+	it("give every request its own id, so an origin can refuse a replay", async () => {
+		const { key } = await createKey();
+		await call("/v1/a", { key });
+		await call("/v1/a", { key });
+		const [a, b] = origin.calls;
+		expect(a!.headers.get("X-Keygate-Request-Id")).not.toBe(b!.headers.get("X-Keygate-Request-Id"));
+	});
+
+	it("a body over signing.maxBodyBytes streams through whole, with no Content-Digest (a client's own is dropped)", async () => {
+		const api = { ...demo.apis[0]!, signing: { maxBodyBytes: 16 } };
+		const gw = gatewayFor({ apis: [api] });
+		const { key } = await gw.createKey({ name: "big", scopes: ["read", "write"] });
+		const big = "x".repeat(5000);
+		const small = "tiny";
+		await gw.call("/v1/upload", { key, method: "POST", body: big, headers: { "Content-Digest": "sha-256=:forged=:" } });
+		await gw.call("/v1/upload", {
+			key,
+			method: "POST",
+			body: new ReadableStream({
+				start(c) {
+					for (let i = 0; i < 5; i++) c.enqueue(new TextEncoder().encode(big.slice(i * 1000, (i + 1) * 1000)));
+					c.close();
+				},
+			}),
+		});
+		await gw.call("/v1/upload", { key, method: "POST", body: small });
+		const [declared, chunked, fits] = origin.calls;
+		for (const unsigned of [declared!, chunked!]) {
+			expect(unsigned.body).toBe(big);
+			expect(unsigned.headers.has("Content-Digest")).toBe(false);
+			expect(await verify(unsigned)).toBe(true); // identity still signed, with an empty digest line
+		}
+		expect(fits!.headers.has("Content-Digest")).toBe(true);
+		expect(await verify(fits!)).toBe(true);
 	});
 
 	it("cannot be forged by the client: every X-Keygate-* it sends is dropped", async () => {
@@ -109,7 +175,7 @@ describe("identity headers", () => {
 			"X-Keygate-Key-Id": "key_admin",
 			"X-Keygate-Owner": "root",
 			"X-Keygate-Scopes": "read,write,admin",
-			"X-Keygate-Signature": "t=1,v1=" + "0".repeat(64),
+			"X-Keygate-Signature": "t=1,v2=" + "0".repeat(64),
 			"x-keygate-extra": "sneaky",
 		};
 		await call("/v1/a", { key, headers: forged });

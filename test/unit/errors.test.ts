@@ -52,6 +52,7 @@ describe("error rendering", () => {
 	const DOCUMENTED: Record<string, [string, number]> = {
 		no_credential: ["missing_api_key", 401],
 		key_in_query: ["missing_api_key", 401],
+		key_in_path: ["missing_api_key", 401],
 		wrong_scheme: ["invalid_api_key", 401],
 		malformed_key: ["invalid_api_key", 401],
 		unknown_key_type: ["invalid_api_key", 401],
