@@ -3,7 +3,7 @@
 // request with 200 and JSON describing exactly what it received, so you can see what
 // keygate forwards (identity headers in, credential out).
 //
-//   node demo/origin.mjs [--port 8788]      (or PORT=8788 node demo/origin.mjs)
+//   node demo/origin.mjs [--port 8788]      (or DEMO_ORIGIN_PORT=8788, or PORT=8788)
 //
 // Imported, `startDemoOrigin(port)` starts the same server in-process.
 import http from "node:http";
@@ -66,7 +66,7 @@ export function startDemoOrigin(port = DEFAULT_ORIGIN_PORT, { host = ORIGIN_HOST
 
 function portFromArgs(argv, env) {
 	const i = argv.findIndex((a) => a === "--port" || a.startsWith("--port="));
-	const raw = i === -1 ? env.PORT : argv[i].includes("=") ? argv[i].slice("--port=".length) : argv[i + 1];
+	const raw = i === -1 ? (env.DEMO_ORIGIN_PORT ?? env.PORT) : argv[i].includes("=") ? argv[i].slice("--port=".length) : argv[i + 1];
 	if (raw === undefined || raw === "") return DEFAULT_ORIGIN_PORT;
 	const port = Number(raw);
 	if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`demo origin: invalid port "${raw}"`);

@@ -1,14 +1,24 @@
 #!/usr/bin/env node
 // `npm run dev`: keygate locally, in front of the demo origin.
 //
-//   1. makes sure .dev.vars holds ADMIN_TOKEN and SIGNING_SECRET (random values are
+//   1. checks the config keygate will run (as `npm run config:check` does) and refuses
+//      to start on an invalid one,
+//   2. refuses to start when the gateway's port is taken, or the demo origin's (keygate
+//      would otherwise send the demo's traffic to whatever listens there), else starts
+//      the demo origin (demo/origin.mjs) on 127.0.0.1:<origin port> in this process,
+//   3. makes sure .dev.vars holds ADMIN_TOKEN and SIGNING_SECRET (random values are
 //      added for any that are missing; existing values are never changed),
-//   2. starts the demo origin (demo/origin.mjs) on 127.0.0.1:8788 in this process,
-//   3. runs `wrangler dev --port 8787 --ip 127.0.0.1` (the project's wrangler) plus any
-//      arguments given here (`npm run dev -- --port 9000`), and stops both together,
-//      exiting with wrangler's exit code.
+//   4. runs `wrangler dev --port <port> --ip 127.0.0.1` (the project's wrangler) plus any
+//      arguments given here, and stops both together, exiting with wrangler's exit code.
 //
-// Plain Node (>= 20), no dependencies.
+// Ports: `--port N` or KEYGATE_PORT (gateway, default 8787), `--origin-port N` or
+// DEMO_ORIGIN_PORT (demo origin, default 8788). When the demo origin is not on 8788, the
+// config's origins at 127.0.0.1:8788 (or localhost:8788) are rewritten to its port and
+// the config is passed to wrangler as the KEYGATE_CONFIG var. The config is
+// `--var KEYGATE_CONFIG:…` when given, else KEYGATE_CONFIG in .dev.vars, else
+// keygate.config.json.
+//
+// Plain Node (>= 20), no dependencies beyond the project's own (esbuild, for the check).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,14 +26,16 @@ import { createRequire } from "node:module";
 import { constants as osConstants } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ORIGIN_HOST, startDemoOrigin } from "../demo/origin.mjs";
+import net from "node:net";
+import { DEFAULT_ORIGIN_PORT, ORIGIN_HOST, startDemoOrigin } from "../demo/origin.mjs";
+import { checkConfigText } from "./config-check.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const DEV_VARS = join(ROOT, ".dev.vars");
 export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "SIGNING_SECRET"];
-const ORIGIN_PORT = 8788;
-const GATEWAY_PORT = 8787;
+export const DEFAULT_GATEWAY_PORT = 8787;
 const GATEWAY_IP = "127.0.0.1";
+const BUNDLED_CONFIG = join(ROOT, "keygate.config.json");
 
 const newSecret = () => randomBytes(24).toString("base64url");
 
@@ -85,6 +97,113 @@ function argValue(args, name) {
 	return undefined;
 }
 
+/** Removes `--name v` / `--name=v` from args (in place) and returns v. */
+function takeArg(args, name) {
+	for (let i = 0; i < args.length; i++) {
+		if (args[i] === name) return args.splice(i, 2)[1];
+		if (args[i].startsWith(`${name}=`)) return args.splice(i, 1)[0].slice(name.length + 1);
+	}
+	return undefined;
+}
+
+/** Removes `--var KEYGATE_CONFIG:…` (or `--var=KEYGATE_CONFIG:…`) from args (in place) and returns the config text. */
+function takeConfigVar(args) {
+	for (let i = 0; i < args.length; i++) {
+		const inline = args[i].startsWith("--var=") ? args[i].slice("--var=".length) : undefined;
+		const value = inline ?? (args[i] === "--var" ? args[i + 1] : undefined);
+		if (value?.startsWith("KEYGATE_CONFIG:")) {
+			args.splice(i, inline === undefined ? 2 : 1);
+			return value.slice("KEYGATE_CONFIG:".length);
+		}
+	}
+	return undefined;
+}
+
+/** A port from a flag or an environment variable; throws a message naming where it came from. */
+export function parsePort(raw, where) {
+	const port = Number(raw);
+	if (!/^\d+$/.test(String(raw)) || !Number.isInteger(port) || port < 1 || port > 65535)
+		throw new Error(`${where}: "${raw}" is not a port (1-65535)`);
+	return port;
+}
+
+/**
+ * The gateway's and the demo origin's ports: flags first (`--port`, `--origin-port`),
+ * then KEYGATE_PORT and DEMO_ORIGIN_PORT, then 8787 and 8788.
+ */
+export function choosePorts(args, env) {
+	const gatewayRaw = argValue(args, "--port");
+	const originRaw = argValue(args, "--origin-port");
+	const gateway =
+		gatewayRaw !== undefined
+			? parsePort(gatewayRaw, "--port")
+			: env.KEYGATE_PORT
+				? parsePort(env.KEYGATE_PORT, "KEYGATE_PORT")
+				: DEFAULT_GATEWAY_PORT;
+	const origin =
+		originRaw !== undefined
+			? parsePort(originRaw, "--origin-port")
+			: env.DEMO_ORIGIN_PORT
+				? parsePort(env.DEMO_ORIGIN_PORT, "DEMO_ORIGIN_PORT")
+				: DEFAULT_ORIGIN_PORT;
+	if (gateway === origin) throw new Error(`the gateway and the demo origin cannot share port ${gateway}`);
+	return { gateway, origin };
+}
+
+/**
+ * The config text with every origin that points at the demo origin's default address
+ * (127.0.0.1:8788 or localhost:8788, any path) moved to `port`; other origins, and text
+ * that is not JSON (the check reports it), are left alone.
+ * @returns {{ text: string, moved: number }}
+ */
+export function moveDemoOrigin(text, port) {
+	let config;
+	try {
+		config = JSON.parse(text);
+	} catch {
+		return { text, moved: 0 };
+	}
+	let moved = 0;
+	for (const api of Array.isArray(config?.apis) ? config.apis : []) {
+		for (const env of Object.values(api?.environments ?? {})) {
+			if (typeof env?.origin !== "string") continue;
+			let url;
+			try {
+				url = new URL(env.origin);
+			} catch {
+				continue;
+			}
+			if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname)) continue;
+			if (url.port !== String(DEFAULT_ORIGIN_PORT)) continue;
+			url.port = String(port);
+			// URL adds a "/" to a bare origin: keep the config's own spelling.
+			env.origin = url.pathname === "/" && !env.origin.endsWith("/") ? url.origin : url.href;
+			moved++;
+		}
+	}
+	return { text: moved > 0 ? JSON.stringify(config) : text, moved };
+}
+
+/** The value of a single-line `NAME=value` in a dotenv file, if any. */
+function devVar(path, name) {
+	if (!existsSync(path)) return undefined;
+	let found;
+	for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
+		const a = assignment(line);
+		if (a?.name === name) found = a.value;
+	}
+	return found || undefined;
+}
+
+/** Whether something already listens on host:port (a listen attempt fails with EADDRINUSE). */
+export function portTaken(port, host) {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once("error", (e) => (e.code === "EADDRINUSE" ? resolve(true) : reject(e)));
+		server.listen(port, host, () => server.close(() => resolve(false)));
+	});
+}
+
 /**
  * Starts the project's own wrangler (`npx wrangler ...` would find the same one). Its bin
  * script is run with node directly rather than through npx: npx adds `npm exec` and a
@@ -108,33 +227,73 @@ function spawnWrangler(args) {
 	return spawn(isWindows ? "npx.cmd" : "npx", ["wrangler", ...args], { cwd: ROOT, stdio: "inherit", env, shell: isWindows });
 }
 
-async function run(extraArgs) {
-	// 1. secrets
+async function run(argv) {
+	const extraArgs = [...argv];
+	let ports;
+	try {
+		ports = choosePorts(extraArgs, process.env);
+	} catch (e) {
+		console.error(`keygate: ${e.message}`);
+		return 2;
+	}
+	takeArg(extraArgs, "--origin-port"); // ours, not wrangler's
+
+	// 1. the config keygate will run, with the demo origin's port, checked as keygate loads it
+	const shown = relative(process.cwd(), DEV_VARS) || DEV_VARS;
+	const given = takeConfigVar(extraArgs);
+	const fromDevVars = given === undefined ? devVar(DEV_VARS, "KEYGATE_CONFIG") : undefined;
+	const source = given ?? fromDevVars ?? readFileSync(BUNDLED_CONFIG, "utf8");
+	const sourceName =
+		given !== undefined ? "--var KEYGATE_CONFIG" : fromDevVars !== undefined ? `KEYGATE_CONFIG in ${shown}` : "keygate.config.json";
+	const config = ports.origin === DEFAULT_ORIGIN_PORT ? { text: source, moved: 0 } : moveDemoOrigin(source, ports.origin);
+	const check = await checkConfigText(config.text);
+	for (const { line } of check.lines) console.log(line);
+	if (!check.ok) {
+		console.error(`keygate: not starting: the config (${sourceName}) is invalid, see above (\`npm run config:check\` checks a file).`);
+		return 1;
+	}
+	if (config.moved > 0)
+		console.log(
+			`keygate: ${sourceName}: ${config.moved} origin(s) at 127.0.0.1:${DEFAULT_ORIGIN_PORT} moved to the demo origin's port ${ports.origin}.`,
+		);
+
+	// 2. the ports, before anything is started or written
+	const ip = argValue(extraArgs, "--ip") ?? GATEWAY_IP;
+	if (await portTaken(ports.gateway, ip)) {
+		console.error(
+			`keygate: not starting: port ${ports.gateway} (the gateway's) is already in use. Choose another with \`npm run dev -- --port N\` or KEYGATE_PORT=N.`,
+		);
+		return 1;
+	}
+	let origin;
+	try {
+		origin = await startDemoOrigin(ports.origin);
+	} catch (e) {
+		if (e?.code !== "EADDRINUSE") throw e;
+		console.error(
+			`keygate: not starting: port ${ports.origin} (the demo origin's) is already in use by another program, and keygate would send the demo's requests to it. ` +
+				`Stop that program, or choose another port with \`npm run dev -- --origin-port N\` or DEMO_ORIGIN_PORT=N.`,
+		);
+		return 1;
+	}
+	console.log(`keygate: demo origin listening on http://${ORIGIN_HOST}:${origin.port}`);
+
+	// 3. secrets
 	const vars = ensureDevVars();
-	const shown = relative(process.cwd(), vars.path) || vars.path;
 	if (vars.added.length > 0)
 		console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);
 	console.log(`keygate: local secrets are in ${vars.path}`);
 	console.log(`keygate: admin token (local dev only): ${vars.values.ADMIN_TOKEN}`);
 
-	// 2. the demo origin
-	let origin;
-	try {
-		origin = await startDemoOrigin(ORIGIN_PORT);
-		console.log(`keygate: demo origin listening on http://${ORIGIN_HOST}:${origin.port}`);
-	} catch (e) {
-		if (e?.code !== "EADDRINUSE") throw e;
-		console.warn(`keygate: port ${ORIGIN_PORT} is already in use; not starting the demo origin (requests go to whatever listens there).`);
-	}
-
-	// 3. wrangler dev; the caller's --port / --ip win over the defaults
-	const args = ["dev"];
-	if (argValue(extraArgs, "--port") === undefined) args.push("--port", String(GATEWAY_PORT));
+	// 4. wrangler dev; the caller's --ip wins over the default
+	const args = ["dev", "--port", String(ports.gateway)];
+	takeArg(extraArgs, "--port");
 	if (argValue(extraArgs, "--ip") === undefined) args.push("--ip", GATEWAY_IP);
+	// Only when it differs from what wrangler would read by itself (the bundled file, or .dev.vars).
+	if (given !== undefined || config.moved > 0) args.push("--var", `KEYGATE_CONFIG:${config.text}`);
 	args.push(...extraArgs);
-	const port = argValue(extraArgs, "--port") ?? GATEWAY_PORT;
-	const base = `http://localhost:${port}`;
-	const urlFlag = String(port) === String(GATEWAY_PORT) ? "" : ` --url ${base}`;
+	const base = `http://localhost:${ports.gateway}`;
+	const urlFlag = ports.gateway === DEFAULT_GATEWAY_PORT ? "" : ` --url ${base}`;
 
 	console.log("");
 	console.log("Quick start, in another terminal:");

@@ -62,7 +62,7 @@ rotate:
   --grace-period SECONDS   how long the old key keeps working (default 86400)
 
 Global options:
-  --url URL                keygate's base URL (default: $KEYGATE_URL, else ${DEFAULT_URL})
+  --url URL                keygate's base URL (default: $KEYGATE_URL, else http://localhost:$KEYGATE_PORT, else ${DEFAULT_URL})
   --token TOKEN            admin token (default: $ADMIN_TOKEN, else ADMIN_TOKEN in ./.dev.vars)
   -h, --help               show this help
 
@@ -251,7 +251,7 @@ export function readDotVar(file, name) {
 }
 
 function resolveUrl(flag, env) {
-	const raw = flag ?? env.KEYGATE_URL ?? DEFAULT_URL;
+	const raw = flag ?? env.KEYGATE_URL ?? (env.KEYGATE_PORT ? `http://localhost:${env.KEYGATE_PORT}` : DEFAULT_URL);
 	let url;
 	try {
 		url = new URL(raw);

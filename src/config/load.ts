@@ -1,7 +1,9 @@
 import bundledConfig from "../../keygate.config.json";
-import { logEvent } from "../util/log";
+import { lintConfig, type ConfigLint } from "./lint";
 import { compileRoutes, type CompiledRoute } from "./routes";
-import { ConfigSchema, type ApiConfig, type Config } from "./schema";
+import { ConfigSchema, prefixKey, type ApiConfig, type Config } from "./schema";
+
+export type { ConfigLint } from "./lint";
 
 export interface CompiledApi extends ApiConfig {
 	routeTable: CompiledRoute[];
@@ -14,7 +16,8 @@ export interface CompiledConfig {
 	apis: CompiledApi[];
 }
 
-export type ConfigResult = { ok: true; value: CompiledConfig } | { ok: false; error: string };
+/** A valid config may still have lints (warnings: it loads); an invalid one is only its error. */
+export type ConfigResult = { ok: true; value: CompiledConfig; lints: ConfigLint[] } | { ok: false; error: string };
 
 /** Formats a zod issue path as `apis[0].tiers.free.burst`. */
 function fieldName(path: PropertyKey[]): string {
@@ -60,7 +63,22 @@ export function parseConfig(raw: unknown): ConfigResult {
 				.map(([name]) => name),
 		),
 	}));
-	return { ok: true, value: { config, apis } };
+	return { ok: true, value: { config, apis }, lints: lintConfig(config) };
+}
+
+export interface ConfigLogLine {
+	level: "error" | "warn";
+	/** One JSON object, as logged. */
+	line: string;
+}
+
+/**
+ * What keygate logs when it loads a config: the error of an invalid one, or one line per
+ * lint. `npm run config:check` prints exactly these lines.
+ */
+export function configLogLines(result: ConfigResult): ConfigLogLine[] {
+	if (!result.ok) return [{ level: "error", line: JSON.stringify({ event: "config_invalid", error: result.error }) }];
+	return result.lints.map((l) => ({ level: "warn", line: JSON.stringify({ event: "config_lint", field: l.field, message: l.message }) }));
 }
 
 // The config is validated once per isolate (and again only if the binding's text
@@ -74,25 +92,35 @@ export function loadConfig(env: { KEYGATE_CONFIG?: unknown }): ConfigResult {
 	const source = env.KEYGATE_CONFIG ?? bundledConfig;
 	if (cached && cached.source === source) return cached.result;
 	const result = parseConfig(source);
-	if (!result.ok) logEvent("config_invalid", { error: result.error });
+	// The same lines `npm run config:check` prints (configLogLines).
+	for (const { level, line } of configLogLines(result)) console[level](line);
 	cached = { source, result };
 	return result;
 }
 
-/** Picks the API a request belongs to: host must match when the API lists hosts, longest path prefix wins. */
+/**
+ * Picks the API a request belongs to: the host must match when the API lists hosts; the
+ * longest path prefix wins, and on the same prefix an API that names the host wins over
+ * one that answers on any host (whatever their order). APIs still equal on both are
+ * refused at load (schema.ts), so the order of `apis` never decides.
+ */
 export function selectApi(apis: CompiledApi[], host: string, path: string): CompiledApi | undefined {
 	let best: CompiledApi | undefined;
+	let bestRank = -1;
 	for (const api of apis) {
 		if (api.match.hosts && !api.match.hosts.includes(host)) continue;
-		const prefix = api.match.pathPrefix;
+		const prefix = prefixKey(api.match.pathPrefix);
 		if (!pathHasPrefix(path, prefix)) continue;
-		if (!best || prefix.length > best.match.pathPrefix.length) best = api;
+		// Prefix length first, then host-specific over any host.
+		const rank = (prefix === "/" ? 0 : prefix.length) * 2 + (api.match.hosts ? 1 : 0);
+		if (rank > bestRank) {
+			best = api;
+			bestRank = rank;
+		}
 	}
 	return best;
 }
 
 function pathHasPrefix(path: string, prefix: string): boolean {
-	if (prefix === "/") return true;
-	const p = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
-	return path === p || path.startsWith(p + "/");
+	return prefix === "/" || path === prefix || path.startsWith(prefix + "/");
 }

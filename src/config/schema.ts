@@ -13,10 +13,21 @@ import { PATH_PATTERN, PATH_PATTERN_GRAMMAR, patternProblem } from "./pattern";
  */
 z.config(en());
 
+/**
+ * Attaches JSON Schema keywords (a description, or a rule such as `minProperties` that a
+ * zod refinement enforces but cannot publish) to a copy of `schema`, so the published
+ * JSON Schema carries them for editors. A copy: `name` is shared by many fields, and
+ * metadata on the shared object would reach every one of them.
+ */
+export function jsonSchema<T extends z.ZodMiniType>(schema: T, keywords: Record<string, unknown>): T {
+	const copy = schema.clone() as T;
+	z.globalRegistry.add(copy, { ...z.globalRegistry.get(schema), ...keywords });
+	return copy;
+}
+
 /** Attaches a description, which the published JSON Schema carries for editors. */
 export function doc<T extends z.ZodMiniType>(schema: T, description: string): T {
-	z.globalRegistry.add(schema, { description });
-	return schema;
+	return jsonSchema(schema, { description });
 }
 
 export const int = (min: number, max?: number) =>
@@ -31,7 +42,11 @@ const headerSafe = (max: number) =>
 const token = z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "an HTTP token such as a header name"));
 /** The public codes errors.overrides may name: the catalogue's, less the admin API's own. */
 export const PUBLIC_CODES: string[] = ALL_PUBLIC_CODES.filter((c) => !ADMIN_ONLY_CODES.includes(c));
-const nonEmpty = (what: string) => z.refine((r: unknown) => Object.keys(r as object).length > 0, `at least one ${what}`);
+/** A record with at least one entry: refused by keygate, and `minProperties: 1` for editors. */
+const nonEmptyRecord = <T extends z.ZodMiniType>(value: T, what: string) =>
+	jsonSchema(z.record(name, value).check(z.refine((r: unknown) => Object.keys(r as object).length > 0, `at least one ${what}`)), {
+		minProperties: 1,
+	});
 
 const hostName = z.string().check(z.regex(/^[a-z0-9.-]+$/, "a lowercase host name, without a port"));
 
@@ -133,20 +148,23 @@ const ApiSchema = z
 		name,
 		match: z._default(
 			z.strictObject({
-				hosts: doc(z.optional(z.array(hostName)), "Host names this API answers on; any when absent."),
+				hosts: doc(
+					z.optional(z.array(hostName).check(z.minLength(1))),
+					"Host names this API answers on; any when absent. On the same path prefix, an API that names the host wins over one that answers on any host.",
+				),
 				pathPrefix: doc(z._default(z.string().check(z.regex(/^\//, "a path starting with /")), "/"), "Path prefix this API answers on."),
 			}),
 			{ pathPrefix: "/" },
 		),
 		environments: doc(
-			z.record(name, EnvironmentSchema).check(nonEmpty("environment")),
+			nonEmptyRecord(EnvironmentSchema, "environment"),
 			"Key environments (the middle part of a key) and where each one's requests go.",
 		),
 		credentials: doc(
 			z._default(z.array(CredentialSchema).check(z.minLength(1)), [{ in: "authorization", scheme: "Bearer" }]),
 			"Where a key is accepted, in order.",
 		),
-		keyTypes: doc(z.record(name, KeyTypeSchema).check(nonEmpty("key type")), "Key type prefixes (the first part of a key)."),
+		keyTypes: doc(nonEmptyRecord(KeyTypeSchema, "key type"), "Key type prefixes (the first part of a key)."),
 		routes: doc(z._default(z.array(RouteSchema), []), "First match wins."),
 		originTimeoutMs: doc(
 			z._default(int(100, 600_000), 30_000),
@@ -186,13 +204,18 @@ const ApiSchema = z
 			z._default(z.enum(["strip", "honor"]), "strip"),
 			"X-HTTP-Method-Override, X-Method-Override, X-HTTP-Method and ?_method: removed before forwarding (strip), or taken as the request's method for routes and policy and forwarded (honor).",
 		),
-		tiers: z.record(name, TierSchema).check(nonEmpty("tier")),
-		defaultTier: name,
+		tiers: nonEmptyRecord(TierSchema, "tier"),
+		defaultTier: doc(
+			name,
+			"Tier for keys created without one; must be one of tiers (JSON Schema cannot say so: `npm run config:check` does).",
+		),
 		errors: z._default(
 			z.strictObject({
 				style: z._default(z.enum(ERROR_STYLES), "default"),
 				realm: z._default(headerSafe(100), "keygate"),
-				overrides: z._default(z.record(z.string(), ErrorOverrideSchema), {}),
+				// Names are checked in the API's refinement below, with a message listing the codes;
+				// editors get the same list, from the same source, as an enum of property names.
+				overrides: z._default(jsonSchema(z.record(z.string(), ErrorOverrideSchema), { propertyNames: { enum: PUBLIC_CODES } }), {}),
 			}),
 			{ style: "default", realm: "keygate", overrides: {} },
 		),
@@ -206,15 +229,13 @@ const ApiSchema = z
 		owners: doc(
 			z.optional(
 				z.strictObject({
-					roles: z
-						.record(
-							name,
-							z.strictObject({
-								scopes: doc(z.optional(strings()), 'Scopes the role holds; ["*"] or absent = all.'),
-								methods: doc(z.optional(methods), "Methods the role may use; absent = all."),
-							}),
-						)
-						.check(nonEmpty("role")),
+					roles: nonEmptyRecord(
+						z.strictObject({
+							scopes: doc(z.optional(strings()), 'Scopes the role holds; ["*"] or absent = all.'),
+							methods: doc(z.optional(methods), "Methods the role may use; absent = all."),
+						}),
+						"role",
+					),
 					defaultRole: doc(name, "Role of an owner keygate has no role for."),
 				}),
 			),
@@ -223,7 +244,10 @@ const ApiSchema = z
 		cors: z.optional(
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),
-				keyTypes: doc(z.array(name), "Key types whose responses carry CORS headers."),
+				keyTypes: doc(
+					z.array(name),
+					"Key types whose responses carry CORS headers; each must be one of the API's keyTypes (checked by `npm run config:check`), and publishable, not secret.",
+				),
 				allowHeaders: doc(
 					z.optional(z.array(token)),
 					"Request headers a browser may send; default: Content-Type and the API's credential headers.",
@@ -263,9 +287,30 @@ const ApiSchema = z
 		}),
 	);
 
+/** A path prefix as requests are matched against it: without trailing slashes (`/v1/` and `/v1` are one prefix). */
+export function prefixKey(prefix: string): string {
+	return prefix.replace(/\/+$/, "") || "/";
+}
+
+/**
+ * Why two APIs' `match` would tie, or undefined. A request is given to the API with the
+ * longest path prefix, then to one that names its host over one that answers on any host
+ * (load.ts `selectApi`); two APIs still equal on both would leave one unreachable.
+ */
+function matchTie(a: { hosts?: string[]; pathPrefix: string }, b: { hosts?: string[]; pathPrefix: string }): string | undefined {
+	if (prefixKey(a.pathPrefix) !== prefixKey(b.pathPrefix)) return undefined;
+	if (!a.hosts && !b.hosts) return "for any host";
+	if (!a.hosts || !b.hosts) return undefined;
+	const shared = a.hosts.filter((h) => b.hosts!.includes(h));
+	return shared.length > 0 ? `for host ${shared.map((h) => `"${h}"`).join(", ")}` : undefined;
+}
+
 export const ConfigSchema = z.strictObject({
 	$schema: z.optional(z.string()),
-	apis: z.array(ApiSchema).check(
+	apis: doc(
+		z.array(ApiSchema),
+		"The APIs this deployment fronts. Names must be unique, and no two may answer on the same host and path prefix (checked by `npm run config:check`).",
+	).check(
 		z.minLength(1),
 		z.superRefine((apis, ctx) => {
 			const seen = new Set<string>();
@@ -273,6 +318,18 @@ export const ConfigSchema = z.strictObject({
 				if (seen.has(a.name))
 					ctx.issues.push({ code: "custom", input: apis, path: [i, "name"], message: `duplicate API name "${a.name}"` });
 				seen.add(a.name);
+			}
+			for (const [j, b] of apis.entries()) {
+				for (const [i, a] of apis.slice(0, j).entries()) {
+					const tie = matchTie(a.match, b.match);
+					if (tie)
+						ctx.issues.push({
+							code: "custom",
+							input: apis,
+							path: [j, "match"],
+							message: `API "${b.name}" and API "${a.name}" (apis[${i}]) both answer on path prefix "${prefixKey(a.match.pathPrefix)}" ${tie}, so one of them could never be reached; give them different match.hosts or match.pathPrefix`,
+						});
+				}
 			}
 		}),
 	),

@@ -13,7 +13,9 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const settings = c.var.api.cors;
 	const origin = c.req.header("Origin");
 	if (!settings || !origin) return next();
-	const allowed = settings.allowOrigins.includes("*") || settings.allowOrigins.includes(origin);
+	// `Origin: null` (sandboxed iframes, file: pages, redirects) can be sent by any site, so
+	// it is never allowed, not even by "*" (which keygate answers by reflecting the origin).
+	const allowed = origin !== "null" && (settings.allowOrigins.includes("*") || settings.allowOrigins.includes(origin));
 	if (c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method")) {
 		if (!allowed) return new Response(null, { status: 204, headers: { Vary: "Origin" } });
 		return new Response(null, {

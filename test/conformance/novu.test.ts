@@ -3,25 +3,25 @@
  * "Authentication" page (../shared/seeds/002_*.txt) promises. One describe per bullet
  * of the Novu section of the seeds index.
  *
- * The example serves two regions (two APIs: `novu` for US, the default, and `novueu`),
- * each with three environments on their own hosts:
- *   development.api.novu.co, api.novu.co (production), staging.api.novu.co
- *   development.eu.api.novu.co, eu.api.novu.co (production), staging.eu.api.novu.co
+ * The page gives one base URL per region, and the key decides the environment:
+ *   US (default) https://api.novu.co/v1, EU https://eu.api.novu.co/v1.
+ * The example serves the two regions as two APIs (`novu`, the default, and `novueu`), each
+ * answering on its region's host; each has three environments (development, production,
+ * staging), and a key's environment decides which origin its requests reach.
  */
 import { describe, expect, it } from "vitest";
 import config from "../../examples/novu/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
+import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, type CreatedKey } from "../helpers/gateway";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const US = "https://api.novu.co";
 const EU = "https://eu.api.novu.co";
-const HOSTS = {
-	novu: { development: "https://development.api.novu.co", production: US, staging: "https://staging.api.novu.co" },
-	novueu: { development: "https://development.eu.api.novu.co", production: EU, staging: "https://staging.eu.api.novu.co" },
-} as const;
-type Region = keyof typeof HOSTS;
-type Environment = keyof (typeof HOSTS)["novu"];
+/** The page's base URLs, one per region. */
+const BASE = { novu: US, novueu: EU } as const;
+type Region = keyof typeof BASE;
+type Environment = "development" | "production" | "staging";
 
 /** Novu documents no body, only "401 Unauthorized": the example uses the minimal style. */
 const UNAUTHORIZED = `{
@@ -45,9 +45,9 @@ function secretKey(api: Region, environment: Environment, body: Record<string, u
 	return novu.createKey({ api, environment, name: `${api} ${environment} key`, ...body });
 }
 
-/** A call with `Authorization: ApiKey <key>` to a region and environment's base URL. */
-function callApi(api: Region, environment: Environment, path: string, init: RequestInit & { key?: string; scheme?: string } = {}) {
-	return novu.call(HOSTS[api][environment] + path, { scheme: "ApiKey", ...init });
+/** A call with `Authorization: ApiKey <key>` to a region's base URL. */
+function callApi(api: Region, path: string, init: RequestInit & { key?: string; scheme?: string } = {}) {
+	return novu.call(BASE[api] + path, { scheme: "ApiKey", ...init });
 }
 
 it("the example config is valid", () => {
@@ -57,7 +57,7 @@ it("the example config is valid", () => {
 describe("the ApiKey scheme, not Bearer", () => {
 	it("a secret key sent as Authorization: ApiKey <key> is accepted, and the key is not forwarded", async () => {
 		const { id, key } = await secretKey("novu", "production");
-		const res = await callApi("novu", "production", "/v1/subscribers?page=0", { key });
+		const res = await callApi("novu", "/v1/subscribers?page=0", { key });
 		expect(res.status).toBe(200);
 		expect(origin.calls).toHaveLength(1);
 		expect(origin.calls[0]!.url.href).toBe("http://127.0.0.1:8788/us/production/v1/subscribers?page=0");
@@ -67,14 +67,14 @@ describe("the ApiKey scheme, not Bearer", () => {
 
 	it("the same valid key sent as a Bearer token is a 401 Unauthorized", async () => {
 		const { key } = await secretKey("novu", "production");
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key, scheme: "Bearer" }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key, scheme: "Bearer" }));
 		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("a missing or malformed Authorization header is a 401 Unauthorized", async () => {
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers"));
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { headers: { Authorization: "ApiKey" } }));
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: "0123456789abcdef0123456789abcdef" }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers"));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { headers: { Authorization: "ApiKey" } }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: "0123456789abcdef0123456789abcdef" }));
 		expect(origin.calls).toHaveLength(0);
 	});
 });
@@ -100,20 +100,25 @@ describe("each environment has a secret key and an application identifier", () =
 			body: JSON.stringify({ api: "novu", environment: "production", name: "inbox app" }),
 		});
 		const { identifier, secret } = await res.json<Record<"identifier" | "secret", CreatedKey>>();
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: identifier.key }));
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: identifier.key, scheme: "Bearer" }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: identifier.key }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: identifier.key, scheme: "Bearer" }));
 		expect(origin.calls).toHaveLength(0);
 		// The secret key of the same pair does.
-		expect((await callApi("novu", "production", "/v1/subscribers", { key: secret.key })).status).toBe(200);
+		expect((await callApi("novu", "/v1/subscribers", { key: secret.key })).status).toBe(200);
 		expect(origin.calls).toHaveLength(1);
 	});
 });
 
 describe("environments: Development, Production and a custom one (staging), each isolated", () => {
-	it("a key reaches only its own environment's origin", async () => {
+	// The page: "API keys are scoped to a single environment. Requests authenticated with a
+	// secret key only access resources in that environment", on one base URL per region.
+	// keygate cannot see which environment a resource belongs to in a URL shared by all of
+	// them; it sends each key's requests to its own environment's origin, so another
+	// environment's resources are never reached with it.
+	it("on the region's one base URL, each environment's key reaches its own environment's origin", async () => {
 		for (const environment of ["development", "production", "staging"] as const) {
 			const { key } = await secretKey("novu", environment);
-			expect((await callApi("novu", environment, "/v1/workflows", { key })).status).toBe(200);
+			expect((await callApi("novu", "/v1/workflows", { key })).status).toBe(200);
 		}
 		expect(origin.calls.map((c) => c.url.href)).toEqual([
 			"http://127.0.0.1:8788/us/development/v1/workflows",
@@ -123,16 +128,21 @@ describe("environments: Development, Production and a custom one (staging), each
 		expect(origin.calls.map((c) => c.headers.get("X-Keygate-Environment"))).toEqual(["development", "production", "staging"]);
 	});
 
-	it("a key from another environment is a 401", async () => {
+	it("a key never reaches another environment's resources: the same URL with keys of two environments goes to two origins", async () => {
 		const development = await secretKey("novu", "development");
 		const production = await secretKey("novu", "production");
-		const staging = await secretKey("novu", "staging");
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: development.key }));
-		await expectUnauthorized(await callApi("novu", "staging", "/v1/subscribers", { key: development.key }));
-		await expectUnauthorized(await callApi("novu", "development", "/v1/subscribers", { key: production.key }));
-		await expectUnauthorized(await callApi("novu", "staging", "/v1/subscribers", { key: production.key }));
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: staging.key }));
-		await expectUnauthorized(await callApi("novu", "development", "/v1/subscribers", { key: staging.key }));
+		for (const { key } of [development, production, development])
+			expect((await callApi("novu", "/v1/subscribers/sub_42", { key, method: "DELETE" })).status).toBe(200);
+		expect(origin.calls.map((c) => [c.headers.get("X-Keygate-Key-Id"), c.url.pathname])).toEqual([
+			[development.id, "/us/development/v1/subscribers/sub_42"],
+			[production.id, "/us/production/v1/subscribers/sub_42"],
+			[development.id, "/us/development/v1/subscribers/sub_42"],
+		]);
+	});
+
+	it("a key of an environment this deployment does not have (a QA key) is a 401 and reaches no origin", async () => {
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: generateKey("sk", "qa") }));
+		await expectUnauthorized(await callApi("novueu", "/v1/subscribers", { key: generateKey("sk", "qa") }));
 		expect(origin.calls).toHaveLength(0);
 	});
 });
@@ -140,15 +150,15 @@ describe("environments: Development, Production and a custom one (staging), each
 describe("regenerating a secret key invalidates the previous one immediately", () => {
 	it("after a rotation the old key is a 401 on the very next request and the new key works", async () => {
 		const old = await secretKey("novu", "production");
-		expect((await callApi("novu", "production", "/v1/subscribers", { key: old.key })).status).toBe(200);
+		expect((await callApi("novu", "/v1/subscribers", { key: old.key })).status).toBe(200);
 
 		const res = await novu.admin(`/keys/${old.id}/rotate`, { method: "POST" });
 		expect(res.status).toBe(201);
 		const rotated = await res.json<CreatedKey & { previous: { graceEndsAt: string } }>();
 		expect(Date.parse(rotated.previous.graceEndsAt)).toBeLessThanOrEqual(Date.now());
 
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: old.key }));
-		expect((await callApi("novu", "production", "/v1/subscribers", { key: rotated.key })).status).toBe(200);
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: old.key }));
+		expect((await callApi("novu", "/v1/subscribers", { key: rotated.key })).status).toBe(200);
 		expect(origin.calls).toHaveLength(2);
 	});
 });
@@ -158,21 +168,36 @@ describe("regions with their own base URLs: US (default) and EU", () => {
 		const usKey = await novu.createKey({ name: "no region given", environment: "production" });
 		expect(usKey.api).toBe("novu");
 		const euKey = await secretKey("novueu", "production");
+		const euDev = await secretKey("novueu", "development");
 		expect((await novu.call(`${US}/v1/subscribers`, { key: usKey.key, scheme: "ApiKey" })).status).toBe(200);
 		expect((await novu.call(`${EU}/v1/subscribers`, { key: euKey.key, scheme: "ApiKey" })).status).toBe(200);
+		expect((await novu.call(`${EU}/v1/subscribers`, { key: euDev.key, scheme: "ApiKey" })).status).toBe(200);
 		expect(origin.calls.map((c) => c.url.href)).toEqual([
 			"http://127.0.0.1:8788/us/production/v1/subscribers",
 			"http://127.0.0.1:8788/eu/production/v1/subscribers",
+			"http://127.0.0.1:8788/eu/development/v1/subscribers",
 		]);
 	});
 
-	it("a US key on the EU base URL is a 401, and an EU key on the US base URL too", async () => {
-		const usKey = await secretKey("novu", "production");
-		const euKey = await secretKey("novueu", "production");
-		const euDev = await secretKey("novueu", "development");
-		await expectUnauthorized(await callApi("novueu", "production", "/v1/subscribers", { key: usKey.key }));
-		await expectUnauthorized(await callApi("novu", "production", "/v1/subscribers", { key: euKey.key }));
-		await expectUnauthorized(await callApi("novu", "development", "/v1/subscribers", { key: euDev.key }));
+	// Novu's regions are separate deployments: a key issued in one is unknown in the other.
+	it("a key of one region is a 401 on the other region's base URL, whatever its environment", async () => {
+		const usProduction = await secretKey("novu", "production");
+		const usStaging = await secretKey("novu", "staging");
+		const euProduction = await secretKey("novueu", "production");
+		const euDevelopment = await secretKey("novueu", "development");
+		await expectUnauthorized(await callApi("novueu", "/v1/subscribers", { key: usProduction.key }));
+		await expectUnauthorized(await callApi("novueu", "/v1/subscribers", { key: usStaging.key }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: euProduction.key }));
+		await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: euDevelopment.key }));
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("only the page's base URLs are served: a host of neither region is 404 and reaches no origin", async () => {
+		const { key } = await secretKey("novu", "development");
+		for (const host of ["https://development.api.novu.co", "https://ws.novu.co", "https://novu.example.com"]) {
+			const res = await novu.call(`${host}/v1/subscribers`, { key, scheme: "ApiKey" });
+			expect(res.status, host).toBe(404);
+		}
 		expect(origin.calls).toHaveLength(0);
 	});
 });
@@ -182,14 +207,14 @@ describe("server-side only: browsers get CORS errors", () => {
 
 	it("a browser request with a secret key gets no Access-Control-Allow-Origin, so the browser refuses the answer", async () => {
 		const { key } = await secretKey("novu", "production");
-		const res = await callApi("novu", "production", "/v1/subscribers", { key, headers: browser });
+		const res = await callApi("novu", "/v1/subscribers", { key, headers: browser });
 		expect(res.status).toBe(200);
 		expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
 		expect(res.headers.get("Access-Control-Allow-Credentials")).toBeNull();
 	});
 
 	it("a CORS preflight is not granted, and never reaches the origin", async () => {
-		const res = await callApi("novu", "production", "/v1/events/trigger", {
+		const res = await callApi("novu", "/v1/events/trigger", {
 			method: "OPTIONS",
 			headers: { ...browser, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type" },
 		});
@@ -277,16 +302,14 @@ describe("rate limits per plan and per endpoint category", () => {
 			await earlyInWindow();
 			const volley = await Promise.all(
 				Array.from({ length: 100 }, (_, i) =>
-					i % 2 === 0
-						? callApi("novu", "production", "/v2/subscribers", { key, method: "POST", body: "{}" })
-						: callApi("novu", "production", "/v1/topics", { key }),
+					i % 2 === 0 ? callApi("novu", "/v2/subscribers", { key, method: "POST", body: "{}" }) : callApi("novu", "/v1/topics", { key }),
 				),
 			);
 			const forwarded = origin.calls.length;
 			const refused = [
-				await callApi("novu", "production", "/v2/subscribers", { key, method: "POST", body: "{}" }),
-				await callApi("novu", "production", "/v1/topics", { key }),
-				await callApi("novu", "production", "/v2/workflows", { key }),
+				await callApi("novu", "/v2/subscribers", { key, method: "POST", body: "{}" }),
+				await callApi("novu", "/v1/topics", { key }),
+				await callApi("novu", "/v2/workflows", { key }),
 			];
 			return { all: [...volley, ...refused], volley, refused, forwarded, afterRefusals: origin.calls.length };
 		});
@@ -306,7 +329,7 @@ describe("rate limits per plan and per endpoint category", () => {
 		const run = await inOneWindow(async () => {
 			const { key } = await secretKey("novu", "production", { tier: "free" });
 			await earlyInWindow();
-			const call = (method: string, path: string) => callApi("novu", "production", path, { key, method });
+			const call = (method: string, path: string) => callApi("novu", path, { key, method });
 			const bulkTriggers: Response[] = [];
 			// Bulk costs 100 tokens from the trigger pool: three spend a Free key's 300.
 			for (let i = 0; i < 3; i++) bulkTriggers.push(await call("POST", "/v1/events/trigger/bulk"));
@@ -355,9 +378,9 @@ describe("rate limits per plan and per endpoint category", () => {
 				const passed: Response[] = [];
 				// Each bulk request costs 100 tokens: the plan's limit allows limit / 100 of them.
 				for (let n = 0; n < plan.limit / 100; n++)
-					passed.push(await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" }));
+					passed.push(await callApi("novu", "/v1/subscribers/bulk", { key: keys[i], method: "POST" }));
 				const forwarded = origin.calls.length;
-				const refused = await callApi("novu", "production", "/v1/subscribers/bulk", { key: keys[i], method: "POST" });
+				const refused = await callApi("novu", "/v1/subscribers/bulk", { key: keys[i], method: "POST" });
 				results.push({ ...plan, passed, refused, reached: origin.calls.length - forwarded });
 			}
 			return { all: results.flatMap((r) => [...r.passed, r.refused]), results };
@@ -381,7 +404,7 @@ describe("idempotency keys", () => {
 	// them, it passes the header through unchanged for the origin to replay responses.
 	it("an Idempotency-Key header reaches the origin unchanged", async () => {
 		const { key } = await secretKey("novu", "production");
-		const res = await callApi("novu", "production", "/v1/events/trigger", {
+		const res = await callApi("novu", "/v1/events/trigger", {
 			key,
 			method: "POST",
 			headers: { "Idempotency-Key": "order-4711-welcome", "Content-Type": "application/json" },

@@ -601,7 +601,8 @@ describe("enumeration: unknown, deleted and other-API keys answer byte for byte 
 
 	it("on a deployment with two APIs: another API's key, a deleted key of this API and an unknown key", async () => {
 		const two = structuredClone(bundled) as any;
-		two.apis.push({ ...structuredClone(bundled.apis[0]), name: "other", match: { pathPrefix: "/other" } });
+		// The other API's routes are the demo's (under /v1/): /other/things is unmatched, and any valid key of that API reaches it.
+		two.apis.push({ ...structuredClone(bundled.apis[0]), name: "other", match: { pathPrefix: "/other" }, unmatchedRoutes: "authenticate" });
 		const gateway = gatewayFor(two);
 		const sendTwo = (init: RequestInit & { key?: string }) => {
 			sent++;

@@ -26,12 +26,13 @@ describe("scopes from the route rules", () => {
 		expect(origin.calls.every((c) => !c.headers.has("authorization"))).toBe(true);
 	});
 
-	it("a request no rule matches needs only a valid key by default, and is refused with unmatchedRoutes: deny", async () => {
+	it("a request no rule matches needs only a valid key with unmatchedRoutes: authenticate (the default), and is refused with deny (the demo's)", async () => {
 		const { key } = await createKey({ scopes: [] });
-		expect((await call("/elsewhere", { key })).status).toBe(200);
-		const deny = structuredClone(bundled) as any;
-		deny.apis[0].unmatchedRoutes = "deny";
-		await expectError(await callWithConfig(deny, "/elsewhere", { key }), 403, "insufficient_permissions");
+		const authenticate = structuredClone(bundled) as any;
+		delete authenticate.apis[0].unmatchedRoutes;
+		expect((await callWithConfig(authenticate, "/elsewhere", { key })).status).toBe(200);
+		expect(bundled.apis[0]!.unmatchedRoutes).toBe("deny");
+		await expectError(await call("/elsewhere", { key }), 403, "insufficient_permissions");
 		expect(origin.calls).toHaveLength(1);
 	});
 });

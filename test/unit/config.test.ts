@@ -1,6 +1,21 @@
 import { describe, expect, it } from "vitest";
+import genericRest from "../../examples/generic-rest/keygate.config.json";
+import novala from "../../examples/novala/keygate.config.json";
+import novapulse from "../../examples/novapulse/keygate.config.json";
+import novu from "../../examples/novu/keygate.config.json";
+import nuvion from "../../examples/nuvion/keygate.config.json";
 import bundled from "../../keygate.config.json";
-import { parseConfig } from "../../src/config/load";
+import schema from "../../keygate.schema.json";
+import { parseConfig, selectApi } from "../../src/config/load";
+
+const shipped = {
+	"keygate.config.json": bundled,
+	"examples/generic-rest": genericRest,
+	"examples/novala": novala,
+	"examples/novapulse": novapulse,
+	"examples/novu": novu,
+	"examples/nuvion": nuvion,
+};
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -11,7 +26,7 @@ describe("config validation", () => {
 		if (!result.ok) return;
 		const api = result.value.apis[0]!;
 		expect(api.match.pathPrefix).toBe("/");
-		expect(api.unmatchedRoutes).toBe("authenticate");
+		expect(api.unmatchedRoutes).toBe("deny");
 		expect([...api.readOnlyTypes]).toEqual(["pk"]);
 	});
 
@@ -54,5 +69,91 @@ describe("errors.overrides", () => {
 			ok: false,
 			error: expect.stringMatching(/errors\.overrides\.invalid_api_kee: "invalid_api_kee" is not a public error code/),
 		});
+	});
+});
+
+describe("keygate.schema.json says what it can of what keygate refuses", () => {
+	const api = (schema as any).properties.apis.items.properties;
+
+	it("records keygate needs non-empty are minProperties: 1 (an empty tiers, environments, keyTypes or roles)", () => {
+		expect(api.tiers.minProperties).toBe(1);
+		expect(api.environments.minProperties).toBe(1);
+		expect(api.keyTypes.minProperties).toBe(1);
+		expect(api.owners.properties.roles.minProperties).toBe(1);
+		expect(api.match.properties.hosts.minItems).toBe(1);
+		for (const field of ["tiers", "environments", "keyTypes"]) {
+			const config = clone(bundled) as any;
+			config.apis[0][field] = {};
+			expect(parseConfig(config), field).toMatchObject({ ok: false, error: expect.stringContaining(`apis[0].${field}: at least one`) });
+		}
+	});
+
+	it("errors.overrides may only name a public code: the same list keygate checks, as an enum of property names", async () => {
+		const { PUBLIC_CODES } = await import("../../src/config/schema");
+		expect(api.errors.properties.overrides.propertyNames).toEqual({ enum: PUBLIC_CODES });
+	});
+
+	it("a description given to one use of a shared field stays on that field", () => {
+		// `name` is shared by every name-like field; owners.defaultRole's description once reached them all.
+		expect(api.name.description).toBeUndefined();
+		expect(api.tiers.propertyNames.description).toBeUndefined();
+		expect(api.defaultTier.description).toMatch(/must be one of tiers/);
+		expect(api.owners.properties.defaultRole.description).toMatch(/Role of an owner/);
+	});
+
+	it.each<[string, (c: any) => void, RegExp]>([
+		[
+			"duplicate API names",
+			(c) => c.apis.push({ ...c.apis[0], match: { pathPrefix: "/x" } }),
+			/apis\[1\]\.name: duplicate API name "demo"/,
+		],
+		["a default tier not among the tiers", (c) => (c.apis[0].defaultTier = "gold"), /apis\[0\]\.defaultTier: "gold" is not one of tiers/],
+		[
+			"CORS for an unknown key type",
+			(c) => (c.apis[0].cors.keyTypes = ["pk", "xk"]),
+			/apis\[0\]\.cors\.keyTypes\[1\]: "xk" is not one of keyTypes/,
+		],
+	])("what JSON Schema cannot express is refused by keygate (and npm run config:check): %s", (_what, mutate, expected) => {
+		const config = clone(bundled);
+		mutate(config);
+		expect(parseConfig(config)).toMatchObject({ ok: false, error: expect.stringMatching(expected) });
+	});
+});
+
+describe("every shipped config", () => {
+	it.each(Object.entries(shipped))("%s loads without lints", (_path, config) => {
+		const result = parseConfig(config);
+		expect(result.ok, result.ok ? "" : result.error).toBe(true);
+		if (result.ok) expect(result.lints).toEqual([]);
+	});
+});
+
+describe("selectApi", () => {
+	function compiled(apis: { name: string; match?: { hosts?: string[]; pathPrefix?: string } }[]) {
+		const config = { apis: apis.map((a) => ({ ...clone(bundled.apis[0]!), ...a })) };
+		const result = parseConfig(config);
+		if (!result.ok) throw new Error(result.error);
+		return result.value.apis;
+	}
+	const pick = (apis: ReturnType<typeof compiled>, host: string, path: string) => selectApi(apis, host, path)?.name;
+
+	it.each([
+		["any-host first", [{ name: "any" }, { name: "eu", match: { hosts: ["eu.example.com"] } }]],
+		["host-specific first", [{ name: "eu", match: { hosts: ["eu.example.com"] } }, { name: "any" }]],
+	])("on one prefix, the API naming the host wins whatever the order (%s)", (_order, apis) => {
+		const table = compiled(apis);
+		expect(pick(table, "eu.example.com", "/v1/x")).toBe("eu");
+		expect(pick(table, "example.com", "/v1/x")).toBe("any");
+	});
+
+	it("a longer path prefix still wins over a host match, and /v1/ is the prefix /v1", () => {
+		const table = compiled([
+			{ name: "eu", match: { hosts: ["eu.example.com"] } },
+			{ name: "v1", match: { pathPrefix: "/v1/" } },
+		]);
+		expect(pick(table, "eu.example.com", "/v1")).toBe("v1");
+		expect(pick(table, "eu.example.com", "/v1/x")).toBe("v1");
+		expect(pick(table, "eu.example.com", "/v10")).toBe("eu");
+		expect(pick(table, "example.com", "/v10")).toBeUndefined();
 	});
 });

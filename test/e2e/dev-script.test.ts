@@ -1,0 +1,162 @@
+/**
+ * `npm run dev` (scripts/dev.mjs) beside other projects: both ports can be chosen, the
+ * gateway then sends demo traffic to the demo origin's chosen port, and it refuses to
+ * start when something else holds the demo origin's port (keygate would otherwise send
+ * the demo's requests, keys' identities included, to that program).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePorts, ROOT } from "./stack";
+
+const DEV = path.join(ROOT, "scripts/dev.mjs");
+const DEV_VARS = path.join(ROOT, ".dev.vars");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Run {
+	child: ChildProcess;
+	output(): string;
+	exited: Promise<number>;
+}
+
+function runDev(args: string[], env: Record<string, string> = {}): Run {
+	const child = spawn(process.execPath, [DEV, ...args], {
+		cwd: ROOT,
+		detached: true, // its own process group: the cleanup reaches wrangler and workerd too
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0", ...env },
+	});
+	let output = "";
+	child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+	child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+	const exited = new Promise<number>((resolve) => child.once("close", (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+	return { child, output: () => output, exited };
+}
+
+/** A program that is not the demo origin, holding a port, and counting the connections it gets. */
+async function squatter(port: number): Promise<{ connections: () => number; close(): Promise<void> }> {
+	let connections = 0;
+	const server = net.createServer((socket) => {
+		connections++;
+		socket.destroy();
+	});
+	await new Promise<void>((resolve, reject) => {
+		server.once("error", reject);
+		server.listen(port, "127.0.0.1", () => resolve());
+	});
+	return { connections: () => connections, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function listening(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const socket = net.connect(port, "127.0.0.1");
+		socket.once("connect", () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once("error", () => resolve(false));
+	});
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+	for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe("npm run dev beside other projects", () => {
+	it.each([
+		[
+			"--origin-port",
+			(gateway: number, origin: number) => ({ args: ["--port", String(gateway), "--origin-port", String(origin)], env: {} }),
+		],
+		[
+			"KEYGATE_PORT and DEMO_ORIGIN_PORT",
+			(gateway: number, origin: number) => ({ args: [], env: { KEYGATE_PORT: String(gateway), DEMO_ORIGIN_PORT: String(origin) } }),
+		],
+	])("refuses to start, naming the port and how to choose another, when the demo origin's port is taken (%s)", async (_how, choose) => {
+		const [gateway, originPort] = await freePorts(2);
+		const other = await squatter(originPort!);
+		cleanups.push(other.close);
+		const hadDevVars = existsSync(DEV_VARS);
+		const { args, env } = choose(gateway!, originPort!);
+		const run = runDev(args, env);
+		cleanups.push(async () => killGroup(run.child));
+		const code = await Promise.race([run.exited, sleep(30_000).then(() => -1)]);
+		expect(code, run.output()).toBe(1);
+		expect(run.output()).toContain(`port ${originPort} (the demo origin's) is already in use`);
+		expect(run.output()).toMatch(/--origin-port N.*DEMO_ORIGIN_PORT=N/);
+		// Nothing was started, nothing was sent to the other program, nothing was written.
+		expect(await listening(gateway!)).toBe(false);
+		expect(other.connections()).toBe(0);
+		expect(existsSync(DEV_VARS)).toBe(hadDevVars);
+	});
+
+	it("refuses an invalid config before starting anything, with keygate's own log line", async () => {
+		const [gateway, originPort] = await freePorts(2);
+		const config = JSON.stringify({ apis: [{ name: "x", environments: {}, keyTypes: {}, tiers: {}, defaultTier: "free" }] });
+		const run = runDev(["--port", String(gateway), "--origin-port", String(originPort), "--var", `KEYGATE_CONFIG:${config}`]);
+		cleanups.push(async () => killGroup(run.child));
+		const code = await Promise.race([run.exited, sleep(30_000).then(() => -1)]);
+		expect(code, run.output()).toBe(1);
+		expect(run.output()).toMatch(/\{"event":"config_invalid","error":"invalid config: apis\[0\]\.environments: at least one environment/);
+		expect(run.output()).toContain("keygate: not starting: the config (--var KEYGATE_CONFIG) is invalid");
+		expect(await listening(originPort!)).toBe(false);
+	});
+
+	it("with --port and --origin-port, serves on the one and sends the demo's requests to the demo origin on the other", async () => {
+		const [gateway, originPort, inspector] = await freePorts(3);
+		const persist = await mkdtemp(path.join(os.tmpdir(), "keygate-dev-"));
+		const hadDevVars = existsSync(DEV_VARS);
+		cleanups.push(async () => {
+			await rm(persist, { recursive: true, force: true });
+			if (!hadDevVars) await rm(DEV_VARS, { force: true }); // the first `npm run dev` writes it; leave the tree as found
+		});
+		const run = runDev([
+			"--port",
+			String(gateway),
+			"--origin-port",
+			String(originPort),
+			"--inspector-port",
+			String(inspector),
+			"--persist-to",
+			persist,
+		]);
+		cleanups.push(async () => {
+			killGroup(run.child, "SIGTERM");
+			await Promise.race([run.exited, sleep(5_000)]);
+			killGroup(run.child, "SIGKILL");
+		});
+
+		let res: Response | undefined;
+		const deadline = Date.now() + 90_000;
+		while (!res && Date.now() < deadline) {
+			expect(run.child.exitCode, run.output()).toBeNull();
+			try {
+				res = await fetch(`http://127.0.0.1:${gateway}/health`, { signal: AbortSignal.timeout(5_000) });
+			} catch {
+				await sleep(250);
+			}
+		}
+		expect(res, `no answer on port ${gateway}:\n${run.output()}`).toBeDefined();
+		const text = await res!.text();
+		expect(res!.status, text).toBe(200);
+		expect(res!.headers.get("X-Origin")).toBe("keygate-demo");
+		// The demo origin echoes what it received: the request came to its chosen port.
+		expect((JSON.parse(text) as { headers: Record<string, string> }).headers.host).toBe(`127.0.0.1:${originPort}`);
+		expect(run.output()).toContain(`demo origin listening on http://127.0.0.1:${originPort}`);
+		expect(run.output()).toContain(`origin(s) at 127.0.0.1:8788 moved to the demo origin's port ${originPort}`);
+	});
+});
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): void {
+	if (child.pid === undefined) return;
+	try {
+		process.kill(-child.pid, signal);
+	} catch {
+		// already gone
+	}
+}
