@@ -1,35 +1,45 @@
-import type { RateLimit } from "../config/schema";
+import * as z from "zod/mini";
+import { RateLimitSchema } from "../config/schema";
 
-/** A key as the admin API shows it. Never holds the plaintext or its hash. */
-export interface KeyRecord {
-	id: string;
-	api: string;
-	name: string;
+const nullableString = () => z.nullable(z.string());
+const time = () => z.iso.datetime({ offset: true });
+
+/**
+ * A key as the admin API shows it: the schema is the contract (the served OpenAPI document
+ * is generated from it, and `npm test` checks every admin response against it). Never holds
+ * the plaintext or its hash; strict, so a field added here and not there fails the check.
+ */
+export const KeyRecordSchema = z.strictObject({
+	id: z.string(),
+	api: z.string(),
+	name: z.string(),
 	/** The type prefix, e.g. `sk`. */
-	type: string;
-	kind: "secret" | "publishable" | "identifier";
-	environment: string;
+	type: z.string(),
+	kind: z.enum(["secret", "publishable", "identifier"]),
+	environment: z.string(),
 	/** Type, environment and the first 4 characters of the body, to recognise a key by. */
-	start: string;
-	scopes: string[];
-	tier: string;
+	start: z.string(),
+	scopes: z.array(z.string()),
+	tier: z.string(),
 	/** Per-key limits; when set they replace the tier's. */
-	rateLimit: RateLimit | null;
-	owner: string | null;
+	rateLimit: z.nullable(RateLimitSchema),
+	owner: nullableString(),
 	/** The service or integration that uses this key, for audit. */
-	service: string | null;
-	ipAllowlist: string[] | null;
-	metadata: Record<string, unknown> | null;
+	service: nullableString(),
+	ipAllowlist: z.nullable(z.array(z.string())),
+	metadata: z.nullable(z.record(z.string(), z.unknown())),
 	/** Set on both keys of a pair created together. */
-	pairId: string | null;
-	createdAt: string;
-	expiresAt: string | null;
-	revokedAt: string | null;
+	pairId: nullableString(),
+	createdAt: time(),
+	expiresAt: z.nullable(time()),
+	revokedAt: z.nullable(time()),
 	/** Rotation: when this key was replaced, by which key, and until when it still works. */
-	rotatedAt: string | null;
-	replacedBy: string | null;
-	graceEndsAt: string | null;
-}
+	rotatedAt: z.nullable(time()),
+	replacedBy: nullableString(),
+	graceEndsAt: z.nullable(time()),
+});
+
+export type KeyRecord = z.output<typeof KeyRecordSchema>;
 
 /** What KV holds: the record plus the key's SHA-256, needed to remove the hash entry on delete. */
 export interface StoredKey extends KeyRecord {
