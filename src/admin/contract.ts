@@ -27,7 +27,12 @@ const expiresAt = doc(
 	"Must be in the future.",
 );
 const ipAllowlist = z
-	.array(z.string().check(z.refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range")))
+	.array(
+		doc(
+			z.string().check(z.refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range")),
+			"An IPv4 or IPv6 address or CIDR range.",
+		),
+	)
 	.check(z.minLength(1), z.maxLength(100));
 // Both travel to the origin as header values: printable ASCII only.
 const owner = text(1, 200).check(z.regex(/^[\x21-\x39\x3b-\x7e]+$/, "printable ASCII, no spaces or colons"));
@@ -43,11 +48,11 @@ const metadata = doc(
 );
 
 const common = {
-	api: z.optional(text()),
+	api: z.optional(doc(text(), "A configured API's name; default the first.")),
 	name,
-	environment: z.optional(text()),
+	environment: z.optional(doc(text(), "One of the API's environments; default its first.")),
 	scopes: z.optional(scopes),
-	tier: z.optional(text()),
+	tier: z.optional(doc(text(), "One of the API's tiers; default its defaultTier.")),
 	rateLimit: z.optional(RateLimitSchema),
 	expiresAt: z.optional(expiresAt),
 	ipAllowlist: z.optional(ipAllowlist),
@@ -56,7 +61,10 @@ const common = {
 	metadata: z.optional(metadata),
 };
 
-export const CreateKeyBody = z.strictObject({ ...common, type: z.optional(text()) });
+export const CreateKeyBody = z.strictObject({
+	...common,
+	type: z.optional(doc(text(), "One of the API's key types; default its first secret type.")),
+});
 export const CreatePairBody = z.strictObject(common);
 
 /** PATCH: each field replaces the stored one; null clears it. */
@@ -76,10 +84,12 @@ export const UpdateKeyBody = z
 // The refine above, said in JSON Schema for the document.
 z.globalRegistry.add(UpdateKeyBody, { minProperties: 1 });
 
-export const OwnerRoleBody = z.strictObject({ api: z.optional(text()), role: text() });
+export const OwnerRoleBody = z.strictObject({ api: common.api, role: doc(text(), "One of the API's owners.roles.") });
 
 export const RotateBody = z.strictObject({
-	gracePeriodSeconds: z.optional(int(0, MAX_GRACE_SECONDS)),
+	gracePeriodSeconds: z.optional(
+		doc(int(0, MAX_GRACE_SECONDS), "How long the old key keeps working; default the API's keys.rotationGraceSeconds."),
+	),
 });
 
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
@@ -108,8 +118,8 @@ export const KeyPageSchema = page(KeyRecordSchema);
 
 export const UsageSchema = z.strictObject({
 	id: z.string(),
-	passed: int(0),
-	rejected: z.record(z.string(), int(0)),
+	passed: doc(int(0), "Requests passed, all shards added up."),
+	rejected: doc(z.record(z.string(), int(0)), "Refused requests by internal reason (rate_limited, revoked, missing_scope, …)."),
 	lastUsedAt: z.nullable(time()),
 });
 
@@ -126,11 +136,9 @@ export const AUDIT_ACTIONS = [
 export const AuditEventSchema = z.strictObject({
 	id: z.string(),
 	at: time(),
-	/** From the admin request's X-Keygate-Actor header; "admin" when absent; "unauthenticated" for a failed admin login. */
-	actor: z.string(),
+	actor: doc(z.string(), "The admin request's X-Keygate-Actor; admin when absent; unauthenticated for a wrong admin token."),
 	action: z.enum(AUDIT_ACTIONS),
-	/** null for events that concern no API (a failed admin login). */
-	api: z.nullable(z.string()),
+	api: doc(z.nullable(z.string()), "null when no API is concerned (a wrong admin token)."),
 	keyId: z.nullable(z.string()),
 	owner: z.nullable(z.string()),
 	details: z.record(z.string(), z.unknown()),
@@ -142,8 +150,7 @@ export const OwnerSchema = z.strictObject({
 	owner: z.string(),
 	api: z.string(),
 	role: z.string(),
-	/** False when keygate has no role for the owner and the default applies. */
-	assigned: z.boolean(),
+	assigned: doc(z.boolean(), "False when keygate has no role for the owner and the default applies."),
 });
 
 export const ErrorBodySchema = z.strictObject({ error: z.string(), message: z.string() });

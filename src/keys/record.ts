@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { RateLimitSchema } from "../config/schema";
+import { doc, RateLimitSchema } from "../config/schema";
 
 const nullableString = () => z.nullable(z.string());
 const time = () => z.iso.datetime({ offset: true });
@@ -13,30 +13,24 @@ export const KeyRecordSchema = z.strictObject({
 	id: z.string(),
 	api: z.string(),
 	name: z.string(),
-	/** The type prefix, e.g. `sk`. */
-	type: z.string(),
+	type: doc(z.string(), "The type prefix, e.g. sk."),
 	kind: z.enum(["secret", "publishable", "identifier"]),
 	environment: z.string(),
-	/** Type, environment and the first 4 characters of the body, to recognise a key by. */
-	start: z.string(),
+	start: doc(z.string(), "Type, environment and the first 4 characters of the body, to recognise a key by."),
 	scopes: z.array(z.string()),
 	tier: z.string(),
-	/** Per-key limits; when set they replace the tier's. */
-	rateLimit: z.nullable(RateLimitSchema),
+	rateLimit: doc(z.nullable(RateLimitSchema), "Per-key limits; when set they replace the tier's."),
 	owner: nullableString(),
-	/** The service or integration that uses this key, for audit. */
-	service: nullableString(),
+	service: doc(nullableString(), "The service or integration that uses this key, for audit."),
 	ipAllowlist: z.nullable(z.array(z.string())),
 	metadata: z.nullable(z.record(z.string(), z.unknown())),
-	/** Set on both keys of a pair created together. */
-	pairId: nullableString(),
+	pairId: doc(nullableString(), "Set on both keys of a pair created together."),
 	createdAt: time(),
 	expiresAt: z.nullable(time()),
 	revokedAt: z.nullable(time()),
-	/** Rotation: when this key was replaced, by which key, and until when it still works. */
-	rotatedAt: z.nullable(time()),
-	replacedBy: nullableString(),
-	graceEndsAt: z.nullable(time()),
+	rotatedAt: doc(z.nullable(time()), "When this key was rotated."),
+	replacedBy: doc(nullableString(), "The id of the key that replaced it."),
+	graceEndsAt: doc(z.nullable(time()), "Until when a rotated key still works."),
 });
 
 export type KeyRecord = z.output<typeof KeyRecordSchema>;
