@@ -23,6 +23,11 @@ export default defineConfig({
 				},
 			},
 			{
+				// The admin API's contract, in Node: the generated OpenAPI document passes swagger-parser, and the
+				// response checker the workers suite runs on every admin response fails on what it must.
+				test: { name: "contract", environment: "node", include: ["test/contract/**/*.test.ts"] },
+			},
+			{
 				// End-to-end: spawns the demo origin and `wrangler dev`, and drives them over HTTP from Node.
 				test: { name: "e2e", environment: "node", include: ["test/e2e/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
 			},

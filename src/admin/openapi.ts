@@ -1,257 +1,271 @@
-/** OpenAPI 3.1 description of the admin API, served at /_keygate/v1/openapi.json. */
+/**
+ * Builds the admin API's OpenAPI 3.1 document from the contract (./contract.ts).
+ *
+ * Not part of the Worker: `scripts/openapi.mjs` runs this at build time and writes
+ * src/admin/openapi.json, which the Worker serves at /_keygate/v1/openapi.json; `npm test`
+ * fails when that file is stale. Schemas come only from the zod schemas the routes use;
+ * this file adds what zod cannot say: paths, methods, statuses and prose.
+ */
+import * as z from "zod/mini";
+import { RateLimitSchema } from "../config/schema";
+import { catalogueEntry, type PublicCode } from "../errors/catalogue";
+import {
+	ADMIN_FAILURE_WINDOW_SECONDS,
+	ADMIN_MAX_FAILURES,
+	AuditEventSchema,
+	AuditPageSchema,
+	CreatedKeySchema,
+	CreateKeyBody,
+	CreatePairBody,
+	KeyPageSchema,
+	KeyPairSchema,
+	KeyRecordSchema,
+	MAX_GRACE_SECONDS,
+	OwnerRoleBody,
+	OwnerSchema,
+	RotateBody,
+	RotatedKeySchema,
+	UpdateKeyBody,
+	UsageSchema,
+} from "./contract";
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+type Json = Record<string, unknown>;
+
+// Named schemas, emitted under components.schemas and referenced by $ref. Requests are
+// described as clients send them (defaults optional), responses as keygate answers them.
+const requests = z.registry<{ id: string }>();
+requests.add(CreateKeyBody, { id: "CreateKeyRequest" });
+requests.add(CreatePairBody, { id: "CreateKeyPairRequest" });
+requests.add(UpdateKeyBody, { id: "UpdateKeyRequest" });
+requests.add(RotateBody, { id: "RotateKeyRequest" });
+requests.add(OwnerRoleBody, { id: "OwnerRoleRequest" });
+requests.add(RateLimitSchema, { id: "RateLimitRequest" });
+
+const responses = z.registry<{ id: string }>();
+responses.add(KeyRecordSchema, { id: "Key" });
+responses.add(CreatedKeySchema, { id: "CreatedKey" });
+responses.add(KeyPairSchema, { id: "KeyPair" });
+responses.add(RotatedKeySchema, { id: "RotatedKey" });
+responses.add(KeyPageSchema, { id: "KeyPage" });
+responses.add(UsageSchema, { id: "Usage" });
+responses.add(AuditEventSchema, { id: "AuditEvent" });
+responses.add(AuditPageSchema, { id: "AuditPage" });
+responses.add(OwnerSchema, { id: "Owner" });
+responses.add(RateLimitSchema, { id: "RateLimit" });
+
+const SCHEMAS = "#/components/schemas/";
+
+function convert(registry: z.core.$ZodRegistry<{ id: string }>, io: "input" | "output"): Record<string, Json> {
+	const { schemas } = z.toJSONSchema(registry, {
+		io,
+		uri: (id) => SCHEMAS + id,
+		unrepresentable: "throw",
+		override: ({ jsonSchema }) => {
+			// zod's date-time regex is its implementation of the format; the format says it.
+			if (jsonSchema.format === "date-time") delete jsonSchema.pattern;
+		},
+	});
+	const out: Record<string, Json> = {};
+	for (const [id, schema] of Object.entries(schemas)) {
+		if (id === "__shared") throw new Error("a schema is reused without an id: give it one in openapi.ts");
+		const { $schema: _s, $id: _i, ...rest } = schema as Json;
+		out[id] = rest;
+	}
+	return out;
+}
+
+const ref = (id: string) => ({ $ref: SCHEMAS + id });
 const json = (schema: unknown) => ({ "application/json": { schema } });
-const error = (description: string) => ({ description, content: json(ref("Error")) });
-const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
-const standardErrors = {
-	"401": error("Missing or wrong admin token (invalid_admin_token)."),
-	"503": error("KV, a Durable Object or the config failed (gateway_unavailable). Retrying is safe."),
+
+// ---- errors: one response per public code, with the status and body the catalogue renders ----
+
+const ERROR_TEXT: Partial<Record<PublicCode, string>> = {
+	invalid_request:
+		"Invalid input; nothing was changed. The message names the field: a body field, a query or path parameter, or X-Keygate-Actor (refused too when it holds an API key).",
+	invalid_admin_token:
+		"No `Authorization: Bearer <ADMIN_TOKEN>`, or a wrong token. Wrong tokens are counted per client address and audited.",
+	rate_limit_exceeded: `Too many wrong admin tokens from this client address (CF-Connecting-IP): after ${ADMIN_MAX_FAILURES} within ${ADMIN_FAILURE_WINDOW_SECONDS} s, every admin request from it is refused until the window ends, the right token included.`,
+	gateway_unavailable:
+		"KV, a Durable Object, the ADMIN_TOKEN secret or the config failed. The message names the step; it says whether retrying is safe.",
+	key_not_found: "No key with this id exists.",
+	conflict: "The key is revoked, expired or already rotated.",
 };
 
-const rateLimit = {
-	type: "object",
-	required: ["limit", "burst"],
-	additionalProperties: false,
-	properties: {
-		limit: { type: ["integer", "null"], minimum: 1, description: "Requests per window; null = unlimited." },
-		window: { type: "integer", minimum: 1, default: 3600, description: "Seconds." },
-		burst: { type: "integer", minimum: 1, description: "Requests per second." },
-		shards: { type: "integer", minimum: 1, maximum: 64, default: 1, description: "Split over N Durable Objects (docs/scaling.md)." },
+function errorResponse(code: PublicCode): Json {
+	const body = z.toJSONSchema(z.strictObject({ error: z.literal(code), message: z.string() }));
+	const { $schema: _s, ...schema } = body as Json;
+	const headers: Json = {};
+	if (code === "invalid_admin_token")
+		headers["WWW-Authenticate"] = { required: true, schema: { type: "string", const: 'Bearer realm="keygate-admin"' } };
+	if (code === "rate_limit_exceeded")
+		headers["Retry-After"] = {
+			required: true,
+			description: "Seconds until the window ends.",
+			schema: { type: "string", pattern: "^[0-9]+$" },
+		};
+	return {
+		description: `${code}. ${ERROR_TEXT[code] ?? catalogueEntry(code).message}`,
+		...(Object.keys(headers).length ? { headers } : {}),
+		content: json(schema),
+	};
+}
+
+/** Every admin operation can answer these: bad input (X-Keygate-Actor at least), a wrong token, the throttle, a failure. */
+const EVERY_OPERATION: PublicCode[] = ["invalid_request", "invalid_admin_token", "rate_limit_exceeded", "gateway_unavailable"];
+const ERROR_CODES: PublicCode[] = [...EVERY_OPERATION, "key_not_found", "conflict"];
+
+// ---- operations ----
+
+interface Operation {
+	summary: string;
+	description?: string;
+	parameters?: string[];
+	body?: { id: string; required: boolean };
+	ok: { status: 200 | 201 | 204; description: string; schema?: string };
+	/** Error codes beyond EVERY_OPERATION. */
+	errors?: PublicCode[];
+}
+
+const keyOp = (op: Operation): Operation => ({
+	...op,
+	parameters: ["id", ...(op.parameters ?? [])],
+	errors: ["key_not_found", ...(op.errors ?? [])],
+});
+
+const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch" | "delete", Operation>>> = {
+	"/keys": {
+		post: {
+			summary: "Create a key",
+			description: "Defaults: the first API, its first secret type, its first environment, its defaultTier.",
+			body: { id: "CreateKeyRequest", required: true },
+			ok: { status: 201, description: "Created; `key` is the plaintext, shown this once.", schema: "CreatedKey" },
+		},
+		get: {
+			summary: "List keys, a page at a time",
+			parameters: ["apiQuery", "cursor"],
+			ok: { status: 200, description: "A page of keys; `cursor` is null on the last page.", schema: "KeyPage" },
+		},
+	},
+	"/key-pairs": {
+		post: {
+			summary: "Create a secret key and its public companion together",
+			description:
+				"The companion is answered as `publishable`, or as `identifier` for an API whose public key type is an application identifier. Both share a `pairId`.",
+			body: { id: "CreateKeyPairRequest", required: true },
+			ok: { status: 201, description: "Created; each `key` is a plaintext, shown this once.", schema: "KeyPair" },
+		},
+	},
+	"/keys/{id}": {
+		get: keyOp({ summary: "Show a key", ok: { status: 200, description: "The key", schema: "Key" } }),
+		patch: keyOp({
+			summary: "Change a key's fields; null clears one",
+			description:
+				"`scopes` is refused when the API sets keys.immutableScopes. The change reaches every location within KV's propagation time plus the isolate cache's 60 s; to take rights away at once, revoke or rotate.",
+			body: { id: "UpdateKeyRequest", required: true },
+			ok: { status: 200, description: "The key", schema: "Key" },
+		}),
+		delete: keyOp({ summary: "Delete a key; it then reads as invalid_api_key", ok: { status: 204, description: "Deleted" } }),
+	},
+	"/keys/{id}/revoke": {
+		post: keyOp({
+			summary: "Revoke a key, refused on its next request everywhere. Idempotent.",
+			ok: { status: 200, description: "The revoked key", schema: "Key" },
+		}),
+	},
+	"/keys/{id}/rotate": {
+		post: keyOp({
+			summary: "Issue a replacement; the old key works until its grace period ends",
+			description: `gracePeriodSeconds: 0 to ${MAX_GRACE_SECONDS}; default the API's keys.rotationGraceSeconds (86400 unless configured). During the grace period the old key's responses carry Deprecation (RFC 9745) and Sunset (RFC 8594).`,
+			body: { id: "RotateKeyRequest", required: false },
+			ok: { status: 201, description: "The new key with its plaintext `key`, and `previous`, the old record.", schema: "RotatedKey" },
+			errors: ["conflict"],
+		}),
+	},
+	"/keys/{id}/usage": {
+		get: keyOp({
+			summary: "Requests passed and rejected (by reason), and last use, from the key's Durable Object",
+			ok: { status: 200, description: "Usage", schema: "Usage" },
+		}),
+	},
+	"/audit": {
+		get: {
+			summary: "Key-management events and failed admin logins, newest first",
+			parameters: ["keyId", "cursor"],
+			ok: { status: 200, description: "A page of events; `cursor` is null on the last page.", schema: "AuditPage" },
+		},
+	},
+	"/owners/{owner}": {
+		get: {
+			summary: "An owner's role (APIs with owners)",
+			parameters: ["owner", "apiQuery"],
+			ok: { status: 200, description: "The owner's role; `assigned` is false when the default applies.", schema: "Owner" },
+		},
+		put: {
+			summary: "Set an owner's role; every key of the owner has the new rights from its next request",
+			parameters: ["owner"],
+			body: { id: "OwnerRoleRequest", required: true },
+			ok: { status: 200, description: "The owner's role", schema: "Owner" },
+		},
 	},
 };
 
-const createFields = {
-	api: { type: "string", description: "Configured API name; default the first." },
-	name: { type: "string", minLength: 1, maxLength: 200 },
-	environment: { type: "string", description: "Default: the API's first environment." },
-	scopes: { type: "array", items: { type: "string" }, maxItems: 100 },
-	tier: { type: "string", description: "Default: the API's defaultTier." },
-	rateLimit,
-	expiresAt: { type: "string", format: "date-time" },
-	ipAllowlist: { type: "array", items: { type: "string", description: "IPv4/IPv6 address or CIDR." } },
-	owner: { type: "string" },
-	service: { type: "string", description: "The service or integration using the key, for audit." },
-	metadata: { type: "object", description: "At most 4096 bytes as JSON." },
-};
-
-const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: "null" }] });
-
-const keyRecord = {
-	type: "object",
-	properties: {
-		id: { type: "string" },
-		api: { type: "string" },
-		name: { type: "string" },
-		type: { type: "string" },
-		kind: { enum: ["secret", "publishable", "identifier"] },
-		environment: { type: "string" },
-		start: { type: "string", description: "Type, environment and 4 characters of the key." },
-		scopes: { type: "array", items: { type: "string" } },
-		tier: { type: "string" },
-		rateLimit: { oneOf: [rateLimit, { type: "null" }] },
-		owner: { type: ["string", "null"] },
-		service: { type: ["string", "null"] },
-		ipAllowlist: { type: ["array", "null"], items: { type: "string" } },
-		metadata: { type: ["object", "null"] },
-		pairId: { type: ["string", "null"] },
-		createdAt: { type: "string", format: "date-time" },
-		expiresAt: { type: ["string", "null"], format: "date-time" },
-		revokedAt: { type: ["string", "null"], format: "date-time" },
-		rotatedAt: { type: ["string", "null"], format: "date-time" },
-		replacedBy: { type: ["string", "null"] },
-		graceEndsAt: { type: ["string", "null"], format: "date-time" },
+const PARAMETERS: Record<string, Json> = {
+	id: { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^key_[0-9A-Za-z]{22}$" } },
+	owner: { name: "owner", in: "path", required: true, schema: { type: "string", minLength: 1, maxLength: 200 } },
+	apiQuery: { name: "api", in: "query", description: "A configured API's name; default the first.", schema: { type: "string" } },
+	cursor: { name: "cursor", in: "query", description: "The previous page's `cursor`.", schema: { type: "string" } },
+	keyId: { name: "keyId", in: "query", description: "Only this key's events.", schema: { type: "string" } },
+	actor: {
+		name: "X-Keygate-Actor",
+		in: "header",
+		description:
+			"Who the caller says it is, for the audit log: printable ASCII, at most 100 characters kept; `admin` when absent. A value holding an API key is refused (400).",
+		schema: { type: "string" },
 	},
 };
 
-export const openApiDocument = {
-	openapi: "3.1.0",
-	info: {
-		title: "keygate admin API",
-		version: "1.0.0",
-		description: "Key lifecycle for keygate. Plaintext keys appear only in creation and rotation responses.",
-	},
-	servers: [{ url: "/_keygate/v1" }],
-	security: [{ adminToken: [] }],
-	paths: {
-		"/keys": {
-			post: {
-				summary: "Create a key",
-				requestBody: {
-					required: true,
-					content: json({
-						type: "object",
-						required: ["name"],
-						additionalProperties: false,
-						properties: { ...createFields, type: { type: "string" } },
-					}),
-				},
-				responses: {
-					"201": { description: "Created; `key` is the plaintext, shown this once.", content: json(ref("CreatedKey")) },
-					"400": error("Invalid body (invalid_request); the message names the field."),
-					...standardErrors,
-				},
-			},
-			get: {
-				summary: "List keys",
-				parameters: [
-					{ name: "api", in: "query", schema: { type: "string" } },
-					{ name: "cursor", in: "query", schema: { type: "string" } },
-				],
-				responses: {
-					"200": {
-						description: "A page of keys",
-						content: json({
-							type: "object",
-							properties: { data: { type: "array", items: ref("Key") }, cursor: { type: ["string", "null"] } },
-						}),
-					},
-					...standardErrors,
-				},
-			},
+function operation(op: Operation): Json {
+	const out: Json = { summary: op.summary };
+	if (op.description) out.description = op.description;
+	out.parameters = [...(op.parameters ?? []), "actor"].map((p) => ({ $ref: `#/components/parameters/${p}` }));
+	if (op.body) out.requestBody = { required: op.body.required, content: json(ref(op.body.id)) };
+	const answers: Json = {
+		[op.ok.status]: op.ok.schema
+			? { description: op.ok.description, content: json(ref(op.ok.schema)) }
+			: { description: op.ok.description },
+	};
+	for (const code of [...EVERY_OPERATION, ...(op.errors ?? [])]) {
+		const status = String(catalogueEntry(code).status);
+		if (status in answers) throw new Error(`two answers for status ${status}`);
+		answers[status] = { $ref: `#/components/responses/${code}` };
+	}
+	out.responses = Object.fromEntries(Object.entries(answers).sort(([a], [b]) => Number(a) - Number(b)));
+	return out;
+}
+
+export function buildOpenApi(): Json {
+	const paths: Json = {};
+	for (const [path, methods] of Object.entries(OPERATIONS)) {
+		const item: Json = {};
+		for (const [method, op] of Object.entries(methods)) item[method] = operation(op);
+		paths[path] = item;
+	}
+	return {
+		openapi: "3.1.0",
+		info: {
+			title: "keygate admin API",
+			version: "1.0.0",
+			description:
+				"Key lifecycle for keygate. Generated from the zod schemas in src/admin/contract.ts by scripts/openapi.mjs. Plaintext keys appear only in creation and rotation responses; no input may hold one.",
 		},
-		"/key-pairs": {
-			post: {
-				summary: "Create a publishable and a secret key together",
-				requestBody: {
-					required: true,
-					content: json({ type: "object", required: ["name"], additionalProperties: false, properties: createFields }),
-				},
-				responses: {
-					"201": {
-						description: "Created",
-						content: json({ type: "object", properties: { publishable: ref("CreatedKey"), secret: ref("CreatedKey") } }),
-					},
-					"400": error("Invalid body"),
-					...standardErrors,
-				},
-			},
+		servers: [{ url: "/_keygate/v1" }],
+		security: [{ adminToken: [] }],
+		paths,
+		components: {
+			securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret." } },
+			parameters: PARAMETERS,
+			responses: Object.fromEntries(ERROR_CODES.map((code) => [code, errorResponse(code)])),
+			schemas: { ...convert(requests, "input"), ...convert(responses, "output") },
 		},
-		"/keys/{id}": {
-			get: {
-				summary: "Show a key",
-				parameters: [idParam],
-				responses: { "200": { description: "The key", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors },
-			},
-			delete: {
-				summary: "Delete a key; it then reads as invalid_api_key",
-				parameters: [idParam],
-				responses: { "204": { description: "Deleted" }, "404": error("key_not_found"), ...standardErrors },
-			},
-			patch: {
-				summary: "Change a key's fields; null clears one. Scopes are refused when the API sets keys.immutableScopes.",
-				parameters: [idParam],
-				requestBody: {
-					required: true,
-					content: json({
-						type: "object",
-						additionalProperties: false,
-						minProperties: 1,
-						properties: {
-							name: createFields.name,
-							scopes: createFields.scopes,
-							tier: createFields.tier,
-							rateLimit: nullable(rateLimit),
-							expiresAt: nullable(createFields.expiresAt),
-							ipAllowlist: nullable(createFields.ipAllowlist),
-							owner: nullable(createFields.owner),
-							service: nullable(createFields.service),
-							metadata: nullable(createFields.metadata),
-						},
-					}),
-				},
-				responses: {
-					"200": { description: "The key", content: json(ref("Key")) },
-					"400": error("Invalid body"),
-					"404": error("key_not_found"),
-					...standardErrors,
-				},
-			},
-		},
-		"/keys/{id}/revoke": {
-			post: {
-				summary: "Revoke a key, effective on the next request everywhere",
-				parameters: [idParam],
-				responses: { "200": { description: "Revoked", content: json(ref("Key")) }, "404": error("key_not_found"), ...standardErrors },
-			},
-		},
-		"/keys/{id}/rotate": {
-			post: {
-				summary: "Issue a replacement; the old key works until the grace period ends",
-				parameters: [idParam],
-				requestBody: {
-					required: false,
-					content: json({
-						type: "object",
-						additionalProperties: false,
-						properties: { gracePeriodSeconds: { type: "integer", minimum: 0, default: 86400 } },
-					}),
-				},
-				responses: {
-					"201": { description: "The new key, with `previous` the old record", content: json(ref("CreatedKey")) },
-					"404": error("key_not_found"),
-					"409": error("Revoked, expired or already rotated (conflict)"),
-					...standardErrors,
-				},
-			},
-		},
-		"/audit": {
-			get: {
-				summary: "Key-management events, newest first",
-				parameters: [
-					{ name: "keyId", in: "query", schema: { type: "string" } },
-					{ name: "cursor", in: "query", schema: { type: "string" } },
-				],
-				responses: {
-					"200": { description: "A page of events: {data: [{id, at, actor, action, api, keyId, owner, details}], cursor}" },
-					...standardErrors,
-				},
-			},
-		},
-		"/owners/{owner}": {
-			get: {
-				summary: "An owner's role (APIs with owners)",
-				parameters: [
-					{ name: "owner", in: "path", required: true, schema: { type: "string" } },
-					{ name: "api", in: "query", schema: { type: "string" } },
-				],
-				responses: { "200": { description: "{owner, api, role, assigned}" }, "400": error("The API has no owners"), ...standardErrors },
-			},
-			put: {
-				summary: "Set an owner's role; all the owner's keys have the new rights from their next request",
-				parameters: [{ name: "owner", in: "path", required: true, schema: { type: "string" } }],
-				requestBody: {
-					required: true,
-					content: json({
-						type: "object",
-						required: ["role"],
-						additionalProperties: false,
-						properties: { api: { type: "string" }, role: { type: "string" } },
-					}),
-				},
-				responses: {
-					"200": { description: "{owner, api, role, assigned}" },
-					"400": error("Unknown role or API without owners"),
-					...standardErrors,
-				},
-			},
-		},
-		"/keys/{id}/usage": {
-			get: {
-				summary: "Requests passed and rejected by reason, and last use",
-				parameters: [idParam],
-				responses: { "200": { description: "Usage" }, "404": error("key_not_found"), ...standardErrors },
-			},
-		},
-	},
-	components: {
-		securitySchemes: { adminToken: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret." } },
-		schemas: {
-			Key: keyRecord,
-			CreatedKey: {
-				allOf: [keyRecord, { type: "object", properties: { key: { type: "string", description: "The plaintext key. Shown once." } } }],
-			},
-			Error: { type: "object", properties: { error: { type: "string" }, message: { type: "string" } } },
-		},
-	},
-} as const;
+	};
+}

@@ -4,10 +4,10 @@ import { generateKey, keyStart } from "../keys/format";
 import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
-import type { KeyStatus, Usage } from "../authority/key-authority";
+import type { KeyStatus } from "../authority/key-authority";
 import { logEvent } from "../util/log";
-import { recordAudit, type AuditEvent } from "./audit";
-import type { CreateKeyInput, UpdateKeyInput } from "./bodies";
+import { recordAudit } from "./audit";
+import type { AuditEvent, CreateKeyInput, OwnerView, UpdateKeyInput, UsageView } from "./contract";
 
 /** An expected refusal: the admin route renders it; the field is named in the message. */
 export class AdminError extends Error {
@@ -130,7 +130,7 @@ export async function createKey(s: Services, input: CreateKeyInput): Promise<Cre
 export async function createPair(
 	s: Services,
 	input: KeyFields & { api?: string },
-): Promise<Record<"secret" | "publishable" | "identifier", CreatedKey | undefined>> {
+): Promise<{ secret: CreatedKey } & ({ publishable: CreatedKey } | { identifier: CreatedKey })> {
 	const api = resolveApi(s, input.api);
 	const types = Object.entries(api.keyTypes);
 	const companion = types.find(([, t]) => t.kind !== "secret");
@@ -143,8 +143,7 @@ export async function createPair(
 	const secret = await mint(s, api, sk, input, pairId);
 	await created(s, publicKey.record, { pairId });
 	await created(s, secret.record, { pairId });
-	const kind = companion[1].kind as "publishable" | "identifier";
-	return { secret, publishable: kind === "publishable" ? publicKey : undefined, identifier: kind === "identifier" ? publicKey : undefined };
+	return companion[1].kind === "publishable" ? { secret, publishable: publicKey } : { secret, identifier: publicKey };
 }
 
 /** Key ids are `key_` and 22 base62 characters (randomId); anything else cannot exist and costs no read. */
@@ -308,7 +307,7 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 
-export async function keyUsage(s: Services, id: string): Promise<Omit<Usage, "lastUsedAt"> & { id: string; lastUsedAt: string | null }> {
+export async function keyUsage(s: Services, id: string): Promise<UsageView> {
 	await findKey(s, id);
 	const usage = await step("limiter_failed", "reading usage", () => s.authority.usage(id));
 	return { id, passed: usage.passed, rejected: usage.rejected, lastUsedAt: iso(usage.lastUsedAt) };
@@ -319,14 +318,6 @@ function ownerApi(s: Services, apiName: string | undefined, owner: string): Comp
 	const api = resolveApi(s, apiName);
 	if (!api.owners) throw new AdminError("invalid_request", `api: "${api.name}" has no owners configured`);
 	return api as CompiledApi & { owners: NonNullable<CompiledApi["owners"]> };
-}
-
-export interface OwnerView {
-	owner: string;
-	api: string;
-	role: string;
-	/** False when keygate has no role for the owner and the default applies. */
-	assigned: boolean;
 }
 
 /** Sets an owner's role; every key of the owner has the new rights from its next request. */

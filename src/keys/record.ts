@@ -1,35 +1,39 @@
-import type { RateLimit } from "../config/schema";
+import * as z from "zod/mini";
+import { doc, RateLimitSchema } from "../config/schema";
 
-/** A key as the admin API shows it. Never holds the plaintext or its hash. */
-export interface KeyRecord {
-	id: string;
-	api: string;
-	name: string;
-	/** The type prefix, e.g. `sk`. */
-	type: string;
-	kind: "secret" | "publishable" | "identifier";
-	environment: string;
-	/** Type, environment and the first 4 characters of the body, to recognise a key by. */
-	start: string;
-	scopes: string[];
-	tier: string;
-	/** Per-key limits; when set they replace the tier's. */
-	rateLimit: RateLimit | null;
-	owner: string | null;
-	/** The service or integration that uses this key, for audit. */
-	service: string | null;
-	ipAllowlist: string[] | null;
-	metadata: Record<string, unknown> | null;
-	/** Set on both keys of a pair created together. */
-	pairId: string | null;
-	createdAt: string;
-	expiresAt: string | null;
-	revokedAt: string | null;
-	/** Rotation: when this key was replaced, by which key, and until when it still works. */
-	rotatedAt: string | null;
-	replacedBy: string | null;
-	graceEndsAt: string | null;
-}
+const nullableString = () => z.nullable(z.string());
+const time = () => z.iso.datetime({ offset: true });
+
+/**
+ * A key as the admin API shows it: the schema is the contract (the served OpenAPI document
+ * is generated from it, and `npm test` checks every admin response against it). Never holds
+ * the plaintext or its hash; strict, so a field added here and not there fails the check.
+ */
+export const KeyRecordSchema = z.strictObject({
+	id: z.string(),
+	api: z.string(),
+	name: z.string(),
+	type: doc(z.string(), "The type prefix, e.g. sk."),
+	kind: z.enum(["secret", "publishable", "identifier"]),
+	environment: z.string(),
+	start: doc(z.string(), "Type, environment and the first 4 characters of the body, to recognise a key by."),
+	scopes: z.array(z.string()),
+	tier: z.string(),
+	rateLimit: doc(z.nullable(RateLimitSchema), "Per-key limits; when set they replace the tier's."),
+	owner: nullableString(),
+	service: doc(nullableString(), "The service or integration that uses this key, for audit."),
+	ipAllowlist: z.nullable(z.array(z.string())),
+	metadata: z.nullable(z.record(z.string(), z.unknown())),
+	pairId: doc(nullableString(), "Set on both keys of a pair created together."),
+	createdAt: time(),
+	expiresAt: z.nullable(time()),
+	revokedAt: z.nullable(time()),
+	rotatedAt: doc(z.nullable(time()), "When this key was rotated."),
+	replacedBy: doc(nullableString(), "The id of the key that replaced it."),
+	graceEndsAt: doc(z.nullable(time()), "Until when a rotated key still works."),
+});
+
+export type KeyRecord = z.output<typeof KeyRecordSchema>;
 
 /** What KV holds: the record plus the key's SHA-256, needed to remove the hash entry on delete. */
 export interface StoredKey extends KeyRecord {

@@ -1,10 +1,44 @@
 import { env, exports } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
+import openApiDocument from "../../src/admin/openapi.json";
 import { app } from "../../src/app";
 import { TEST_ADMIN_TOKEN } from "../constants";
+import { checkResponse, findOperation, type OpenApiDocument } from "./openapi-check";
 
 export const BASE = "https://api.example.com";
+
+const ADMIN_PREFIX = "/_keygate/v1";
+export const adminDocument = openApiDocument as unknown as OpenApiDocument;
+
+/** Every documented admin answer the tests have seen (since the last clear), as `METHOD /template STATUS`. */
+export const seenAdminAnswers = new Set<string>();
+
+/**
+ * Every response to a documented admin operation, whichever helper sent it, is checked
+ * against the served OpenAPI document (the same file, src/admin/openapi.json): status,
+ * required headers, content type and body. A mismatch fails the test that caused it.
+ */
+async function conforming(request: Request, response: Response): Promise<Response> {
+	const { pathname } = new URL(request.url);
+	if (!pathname.startsWith(`${ADMIN_PREFIX}/`)) return response;
+	const found = findOperation(adminDocument, request.method, pathname.slice(ADMIN_PREFIX.length));
+	if (!found) return response;
+	const body = await response.clone().text();
+	const problems = checkResponse(adminDocument, found.operation, { status: response.status, headers: response.headers, body });
+	const what = `${request.method} ${found.template} -> ${response.status} breaks the OpenAPI document (${problems.join("; ")}): ${body.slice(0, 300)}`;
+	expect(problems, what).toEqual([]);
+	seenAdminAnswers.add(`${request.method} ${found.template} ${response.status}`);
+	return response;
+}
+
+function viaWorker(request: Request): Promise<Response> {
+	return exports.default.fetch(request).then((res) => conforming(request, res));
+}
+
+function viaApp(request: Request, bindings: object): Promise<Response> {
+	return Promise.resolve(app.fetch(request, bindings, createExecutionContext())).then((res) => conforming(request, res));
+}
 
 export interface CreatedKey {
 	id: string;
@@ -17,14 +51,14 @@ export function call(path: string, init: RequestInit & { key?: string } = {}): P
 	const { key, ...rest } = init;
 	const headers = new Headers(rest.headers);
 	if (key !== undefined) headers.set("Authorization", `Bearer ${key}`);
-	return exports.default.fetch(new Request(BASE + path, { ...rest, headers }));
+	return viaWorker(new Request(BASE + path, { ...rest, headers }));
 }
 
 export function admin(path: string, init: RequestInit = {}, token = TEST_ADMIN_TOKEN): Promise<Response> {
 	const headers = new Headers(init.headers);
 	headers.set("Authorization", `Bearer ${token}`);
 	if (init.body) headers.set("Content-Type", "application/json");
-	return exports.default.fetch(new Request(`${BASE}/_keygate/v1${path}`, { ...init, headers }));
+	return viaWorker(new Request(`${BASE}${ADMIN_PREFIX}${path}`, { ...init, headers }));
 }
 
 export async function createKey(body: Record<string, unknown> = {}): Promise<CreatedKey> {
@@ -61,8 +95,7 @@ export function callWithEnv(
 	const { key, ...rest } = init;
 	const headers = new Headers(rest.headers);
 	if (key !== undefined) headers.set("Authorization", `Bearer ${key}`);
-	const ctx = createExecutionContext();
-	return Promise.resolve(app.fetch(new Request(BASE + path, { ...rest, headers }), { ...env, ...overrides }, ctx));
+	return viaApp(new Request(BASE + path, { ...rest, headers }), { ...env, ...overrides });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,9 +115,7 @@ export interface BoundGateway {
  */
 export function gatewayFor(config: unknown, base = BASE): BoundGateway {
 	const text = JSON.stringify(config);
-	const ctx = createExecutionContext();
-	const send = (url: string, init: RequestInit) =>
-		Promise.resolve(app.fetch(new Request(url, init), { ...env, KEYGATE_CONFIG: text }, ctx));
+	const send = (url: string, init: RequestInit) => viaApp(new Request(url, init), { ...env, KEYGATE_CONFIG: text });
 	const bound: BoundGateway = {
 		call(path, init = {}) {
 			const { key, scheme = "Bearer", ...rest } = init;
@@ -96,7 +127,7 @@ export function gatewayFor(config: unknown, base = BASE): BoundGateway {
 			const headers = new Headers(init.headers);
 			headers.set("Authorization", `Bearer ${TEST_ADMIN_TOKEN}`);
 			if (init.body) headers.set("Content-Type", "application/json");
-			return send(`${base}/_keygate/v1${path}`, { ...init, headers });
+			return send(`${base}${ADMIN_PREFIX}${path}`, { ...init, headers });
 		},
 		async createKey(body) {
 			const res = await bound.admin("/keys", { method: "POST", body: JSON.stringify(body) });

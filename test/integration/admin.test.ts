@@ -7,22 +7,33 @@ const origin = useFakeOrigin();
 
 describe("admin authentication", () => {
 	it.each([
-		["no token", undefined],
-		["a wrong token", "Bearer wrong"],
-		["the right token with the wrong scheme", "Basic test-admin-token-0123456789abcdef"],
-		["an API key instead of the token", "Bearer sk_live_x"],
-	])("refuses %s with 401 invalid_admin_token and changes nothing", async (_name, authorization) => {
-		const headers: Record<string, string> = { "Content-Type": "application/json" };
-		if (authorization) headers.Authorization = authorization;
-		const before = (await env.KEYS.list()).keys.length;
-		const res = await call("/_keygate/v1/keys", { method: "POST", headers, body: JSON.stringify({ name: "x" }) });
-		const text = await res.text();
-		expect(res.status, text).toBe(401);
-		expect(JSON.parse(text)).toEqual({ error: "invalid_admin_token", message: "A valid admin token is required." });
-		expect(res.headers.get("Cache-Control")).toBe("no-store");
-		expect((await env.KEYS.list()).keys.length).toBe(before);
-		expect(origin.calls).toHaveLength(0);
-	});
+		["no token", undefined, 0],
+		["a wrong token", "Bearer wrong", 1],
+		["the right token with the wrong scheme", "Basic test-admin-token-0123456789abcdef", 1],
+		["an API key instead of the token", "Bearer sk_live_x", 1],
+	] as const)(
+		"refuses %s with 401 invalid_admin_token, changes no key, and audits a presented token without its value",
+		async (_name, authorization, audited) => {
+			const headers: Record<string, string> = { "Content-Type": "application/json" };
+			if (authorization) headers.Authorization = authorization;
+			const names = async () => (await env.KEYS.list()).keys.map((k) => k.name);
+			const before = await names();
+			const res = await call("/_keygate/v1/keys", { method: "POST", headers, body: JSON.stringify({ name: "x" }) });
+			const text = await res.text();
+			expect(res.status, text).toBe(401);
+			expect(JSON.parse(text)).toEqual({ error: "invalid_admin_token", message: "A valid admin token is required." });
+			expect(res.headers.get("Cache-Control")).toBe("no-store");
+			const added = (await names()).filter((n) => !before.includes(n));
+			expect(added.filter((n) => !n.startsWith("audit:"))).toEqual([]);
+			expect(added).toHaveLength(audited);
+			for (const name of added) {
+				const event = await env.KEYS.get<Record<string, unknown>>(name, "json");
+				expect(event).toMatchObject({ action: "admin.auth_failed", actor: "unauthenticated", api: null, keyId: null });
+				expect(JSON.stringify(event)).not.toContain(authorization!.split(" ")[1]);
+			}
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
 
 	it("fails closed (503) when no ADMIN_TOKEN is configured", async () => {
 		const { callWithEnv } = await import("../helpers/gateway");

@@ -1,0 +1,165 @@
+import * as z from "zod/mini";
+import { doc, int, RateLimitSchema, text } from "../config/schema";
+import { KeyRecordSchema } from "../keys/record";
+import { parseCidr } from "../util/ip";
+
+/**
+ * The admin API's contract, written once. The routes validate request bodies with these
+ * schemas; the response types are `z.output` of the response schemas; and
+ * `scripts/openapi.mjs` generates the served OpenAPI document (src/admin/openapi.json)
+ * from both, which `npm test` then checks against every admin response the tests see.
+ * The response schemas are only types and documentation in the Worker: they are never run
+ * there, so the bundle tree-shakes them away.
+ */
+
+export const MAX_METADATA_BYTES = 4096;
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+/** Wrong admin tokens from one client address within the window before it gets 429 (auth.ts). */
+export const ADMIN_MAX_FAILURES = 10;
+export const ADMIN_FAILURE_WINDOW_SECONDS = 60;
+
+// ---- requests ----
+
+const name = text(1, 200);
+const scopes = z.array(text(1, 100).check(z.regex(/^[^\s,]+$/, "a scope has no spaces or commas"))).check(z.maxLength(100));
+const expiresAt = doc(
+	z.iso.datetime({ offset: true }).check(z.refine((s) => Date.parse(s) > Date.now(), "must be in the future")),
+	"Must be in the future.",
+);
+const ipAllowlist = z
+	.array(
+		doc(
+			z.string().check(z.refine((s) => parseCidr(s) !== undefined, "an IPv4 or IPv6 address or CIDR range")),
+			"An IPv4 or IPv6 address or CIDR range.",
+		),
+	)
+	.check(z.minLength(1), z.maxLength(100));
+// Both travel to the origin as header values: printable ASCII only.
+const owner = text(1, 200).check(z.regex(/^[\x21-\x39\x3b-\x7e]+$/, "printable ASCII, no spaces or colons"));
+const service = doc(
+	text(1, 200).check(z.regex(/^[\x20-\x7e]+$/, "printable ASCII")),
+	"The service or integration using the key, for audit.",
+);
+const metadata = doc(
+	z
+		.record(z.string(), z.unknown())
+		.check(z.refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, `at most ${MAX_METADATA_BYTES} bytes as JSON`)),
+	`At most ${MAX_METADATA_BYTES} bytes as JSON.`,
+);
+
+const common = {
+	api: z.optional(doc(text(), "A configured API's name; default the first.")),
+	name,
+	environment: z.optional(doc(text(), "One of the API's environments; default its first.")),
+	scopes: z.optional(scopes),
+	tier: z.optional(doc(text(), "One of the API's tiers; default its defaultTier.")),
+	rateLimit: z.optional(RateLimitSchema),
+	expiresAt: z.optional(expiresAt),
+	ipAllowlist: z.optional(ipAllowlist),
+	owner: z.optional(owner),
+	service: z.optional(service),
+	metadata: z.optional(metadata),
+};
+
+export const CreateKeyBody = z.strictObject({
+	...common,
+	type: z.optional(doc(text(), "One of the API's key types; default its first secret type.")),
+});
+export const CreatePairBody = z.strictObject(common);
+
+/** PATCH: each field replaces the stored one; null clears it. */
+export const UpdateKeyBody = z
+	.strictObject({
+		name: z.optional(name),
+		scopes: z.optional(scopes),
+		tier: z.optional(text()),
+		rateLimit: z.optional(z.nullable(RateLimitSchema)),
+		expiresAt: z.optional(z.nullable(expiresAt)),
+		ipAllowlist: z.optional(z.nullable(ipAllowlist)),
+		owner: z.optional(z.nullable(owner)),
+		service: z.optional(z.nullable(service)),
+		metadata: z.optional(z.nullable(metadata)),
+	})
+	.check(z.refine((b) => Object.keys(b).length > 0, "at least one field to change"));
+// The refine above, said in JSON Schema for the document.
+z.globalRegistry.add(UpdateKeyBody, { minProperties: 1 });
+
+export const OwnerRoleBody = z.strictObject({ api: common.api, role: doc(text(), "One of the API's owners.roles.") });
+
+export const RotateBody = z.strictObject({
+	gracePeriodSeconds: z.optional(
+		doc(int(0, MAX_GRACE_SECONDS), "How long the old key keeps working; default the API's keys.rotationGraceSeconds."),
+	),
+});
+
+export type CreateKeyInput = z.output<typeof CreateKeyBody>;
+export type UpdateKeyInput = z.output<typeof UpdateKeyBody>;
+
+// ---- responses ----
+
+export { KeyRecordSchema };
+const time = () => z.iso.datetime({ offset: true });
+
+/** A record plus `key`, the plaintext, shown this once. */
+export const CreatedKeySchema = z.extend(KeyRecordSchema, { key: z.string() });
+
+/** The secret key and its public companion: `publishable` or `identifier`, whichever type the API has. */
+export const KeyPairSchema = z.union([
+	z.strictObject({ publishable: CreatedKeySchema, secret: CreatedKeySchema }),
+	z.strictObject({ identifier: CreatedKeySchema, secret: CreatedKeySchema }),
+]);
+
+/** The replacement key plus `previous`, the old record with `replacedBy` and `graceEndsAt` set. */
+export const RotatedKeySchema = z.extend(CreatedKeySchema, { previous: KeyRecordSchema });
+
+const page = <T extends z.ZodMiniType>(item: T) => z.strictObject({ data: z.array(item), cursor: z.nullable(z.string()) });
+
+export const KeyPageSchema = page(KeyRecordSchema);
+
+export const UsageSchema = z.strictObject({
+	id: z.string(),
+	passed: doc(int(0), "Requests passed, all shards added up."),
+	rejected: doc(z.record(z.string(), int(0)), "Refused requests by internal reason (rate_limited, revoked, missing_scope, …)."),
+	lastUsedAt: z.nullable(time()),
+});
+
+export const AUDIT_ACTIONS = [
+	"key.created",
+	"key.rotated",
+	"key.revoked",
+	"key.deleted",
+	"key.updated",
+	"owner.role_set",
+	"admin.auth_failed",
+] as const;
+
+export const AuditEventSchema = z.strictObject({
+	id: z.string(),
+	at: time(),
+	actor: doc(z.string(), "The admin request's X-Keygate-Actor; admin when absent; unauthenticated for a wrong admin token."),
+	action: z.enum(AUDIT_ACTIONS),
+	api: doc(z.nullable(z.string()), "null when no API is concerned (a wrong admin token)."),
+	keyId: z.nullable(z.string()),
+	owner: z.nullable(z.string()),
+	details: z.record(z.string(), z.unknown()),
+});
+
+export const AuditPageSchema = page(AuditEventSchema);
+
+export const OwnerSchema = z.strictObject({
+	owner: z.string(),
+	api: z.string(),
+	role: z.string(),
+	assigned: doc(z.boolean(), "False when keygate has no role for the owner and the default applies."),
+});
+
+export const ErrorBodySchema = z.strictObject({ error: z.string(), message: z.string() });
+
+export type CreatedKeyView = z.output<typeof CreatedKeySchema>;
+export type KeyPairView = z.output<typeof KeyPairSchema>;
+export type RotatedKeyView = z.output<typeof RotatedKeySchema>;
+export type KeyPage = z.output<typeof KeyPageSchema>;
+export type UsageView = z.output<typeof UsageSchema>;
+export type AuditEvent = z.output<typeof AuditEventSchema>;
+export type AuditPage = z.output<typeof AuditPageSchema>;
+export type OwnerView = z.output<typeof OwnerSchema>;

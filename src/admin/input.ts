@@ -1,0 +1,66 @@
+import type { Context } from "hono";
+import type * as z from "zod/mini";
+import { describeIssues } from "../config/load";
+import { holdsCredential as holdsKey } from "../credentials/classify";
+import { AdminError } from "./service";
+
+/**
+ * Admin input that holds an API key is refused, wherever it is: whatever the admin API
+ * accepts it stores (records, the audit log, Durable Object names) and shows again, so a
+ * key pasted into `metadata` or X-Keygate-Actor would become a plaintext key at rest.
+ * "Holds" means keygate would accept it: a key-shaped string whose checksum is right
+ * (`holdsKey`), anywhere in the value. Messages name the field, never the value.
+ */
+export function refuseKey(field: string, value: string | undefined): void {
+	if (value !== undefined && holdsKey(value))
+		throw new AdminError("invalid_request", `${field}: holds an API key; keygate never stores keys`);
+}
+
+const fieldName = (path: string) => path || "(root)";
+
+/**
+ * Walks a parsed JSON body, breadth first and without recursion (JSON.parse accepts
+ * nesting deeper than the call stack), and refuses the first string or property name
+ * that holds a key. A property name is never echoed: the message names its parent.
+ */
+export function refuseKeysIn(body: unknown): void {
+	const queue: [unknown, string][] = [[body, ""]];
+	for (let i = 0; i < queue.length; i++) {
+		const [value, path] = queue[i]!;
+		if (typeof value === "string") refuseKey(fieldName(path), value);
+		else if (Array.isArray(value)) value.forEach((item, n) => queue.push([item, `${path}[${n}]`]));
+		else if (value !== null && typeof value === "object") {
+			for (const [name, item] of Object.entries(value)) {
+				if (holdsKey(name))
+					throw new AdminError("invalid_request", `${fieldName(path)}: a property name holds an API key; keygate never stores keys`);
+				queue.push([item, path ? `${path}.${name}` : name]);
+			}
+		}
+	}
+}
+
+/** Refuses a query parameter (name or value) that holds a key. */
+export function refuseKeysInQuery(params: URLSearchParams): void {
+	for (const [name, value] of params) {
+		if (holdsKey(name)) throw new AdminError("invalid_request", "query: a parameter name holds an API key; keygate never stores keys");
+		refuseKey(name, value);
+	}
+}
+
+/** The body as JSON, with no key anywhere in it, validated by `schema` (an empty body is `{}` when `optional`). */
+export async function readBody<S extends z.ZodMiniType>(c: Context, schema: S, optional = false): Promise<z.output<S>> {
+	const text = await c.req.text();
+	let json: unknown = {};
+	if (text.trim() !== "" || !optional) {
+		try {
+			json = JSON.parse(text);
+		} catch {
+			throw new AdminError("invalid_request", "body: expected a JSON object");
+		}
+	}
+	// Before the schema: its messages may quote what they refuse (an unknown field's name).
+	refuseKeysIn(json);
+	const parsed = schema.safeParse(json);
+	if (!parsed.success) throw new AdminError("invalid_request", describeIssues(parsed.error));
+	return parsed.data;
+}

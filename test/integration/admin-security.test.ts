@@ -1,0 +1,203 @@
+/**
+ * The admin API's own defences (issue 11 items 6 and 7): wrong admin tokens are
+ * throttled per client address and audited without their value, and admin input that
+ * holds an API key is refused before anything is stored.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import bundled from "../../keygate.config.json";
+import { adminFailures } from "../../src/admin/auth";
+import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "../../src/admin/contract";
+import { TEST_ADMIN_TOKEN } from "../constants";
+import { admin, badChecksum, call, createKey, expectError, gatewayFor, type CreatedKey } from "../helpers/gateway";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => {
+	adminFailures.clear();
+	vi.useRealTimers();
+	vi.restoreAllMocks();
+});
+
+const kvNames = async () => (await env.KEYS.list()).keys.map((k) => k.name).sort();
+const randomToken = () => `guess-${crypto.randomUUID()}`;
+/** The admin API's 401: its own challenge, and no key-related realm. */
+async function expectAdminUnauthorized(res: Response): Promise<void> {
+	const text = await res.text();
+	expect(res.status, text).toBe(401);
+	expect(JSON.parse(text)).toEqual({ error: "invalid_admin_token", message: "A valid admin token is required." });
+	expect(res.headers.get("WWW-Authenticate")).toBe('Bearer realm="keygate-admin"');
+}
+const wrong = (ip: string, token = randomToken()) =>
+	call("/_keygate/v1/keys", { headers: { Authorization: `Bearer ${token}`, "CF-Connecting-IP": ip } });
+
+describe("wrong admin tokens", () => {
+	it(`after ${ADMIN_MAX_FAILURES} from one address, that address gets 429 with Retry-After, even with the right token; another address does not`, async () => {
+		const ip = "198.51.100.21";
+		const tokens = Array.from({ length: ADMIN_MAX_FAILURES }, randomToken);
+		for (const token of tokens) await expectAdminUnauthorized(await wrong(ip, token));
+
+		const refused = await admin("/keys", { headers: { "CF-Connecting-IP": ip } });
+		const body = await expectError(refused, 429, "rate_limit_exceeded");
+		const retryAfter = Number(refused.headers.get("Retry-After"));
+		expect(retryAfter).toBeGreaterThanOrEqual(1);
+		expect(retryAfter).toBeLessThanOrEqual(ADMIN_FAILURE_WINDOW_SECONDS);
+		expect(body.message).toBe(`Rate limit exceeded. Try again in ${retryAfter} seconds.`);
+		// Creating is refused too, and writes nothing.
+		const before = await kvNames();
+		await expectError(
+			await admin("/keys", { method: "POST", headers: { "CF-Connecting-IP": ip }, body: "{}" }),
+			429,
+			"rate_limit_exceeded",
+		);
+		expect(await kvNames()).toEqual(before);
+
+		const other = await admin("/keys", { headers: { "CF-Connecting-IP": "198.51.100.22" } });
+		expect(other.status, await other.clone().text()).toBe(200);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("the audit log shows each failure with the address, and never the token text", async () => {
+		const ip = "2001:db8::77";
+		const tokens = Array.from({ length: ADMIN_MAX_FAILURES }, randomToken);
+		for (const token of tokens) await wrong(ip, token);
+		await wrong(ip); // throttled: refused before the comparison, not audited again
+
+		const page = await (await admin("/audit")).json<{ data: any[] }>();
+		const mine = page.data.filter((e) => e.action === "admin.auth_failed" && e.details.ip === ip);
+		expect(mine).toHaveLength(ADMIN_MAX_FAILURES);
+		for (const event of mine) expect(event).toMatchObject({ actor: "unauthenticated", api: null, keyId: null, owner: null });
+		// Newest first: the last failure is the one that started the throttle.
+		expect(mine.map((e) => e.details.throttled)).toEqual([true, ...Array(ADMIN_MAX_FAILURES - 1).fill(false)]);
+
+		const stored = await Promise.all((await kvNames()).map((name) => env.KEYS.get(name)));
+		const everything = JSON.stringify(page) + stored.join("\n");
+		for (const token of tokens) expect(everything).not.toContain(token);
+		expect(everything).not.toContain(TEST_ADMIN_TOKEN);
+	});
+
+	it("a missing token is refused but neither counted nor audited; a malformed header is", async () => {
+		const ip = "198.51.100.23";
+		const before = await kvNames();
+		for (let i = 0; i < ADMIN_MAX_FAILURES + 2; i++)
+			await expectAdminUnauthorized(await call("/_keygate/v1/keys", { headers: { "CF-Connecting-IP": ip } }));
+		expect(await kvNames()).toEqual(before);
+		expect((await admin("/keys", { headers: { "CF-Connecting-IP": ip } })).status).toBe(200);
+
+		await call("/_keygate/v1/keys", { headers: { Authorization: "Basic Zm9vOmJhcg==", "CF-Connecting-IP": ip } });
+		const added = (await kvNames()).filter((n) => !before.includes(n));
+		expect(added).toHaveLength(1);
+		expect(await env.KEYS.get(added[0]!)).not.toContain("Zm9vOmJhcg");
+	});
+
+	it("lets the address try again once the window has passed", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const ip = "198.51.100.24";
+		for (let i = 0; i < ADMIN_MAX_FAILURES; i++) await wrong(ip);
+		expect((await admin("/keys", { headers: { "CF-Connecting-IP": ip } })).status).toBe(429);
+		vi.setSystemTime(Date.now() + ADMIN_FAILURE_WINDOW_SECONDS * 1000 + 1);
+		expect((await admin("/keys", { headers: { "CF-Connecting-IP": ip } })).status).toBe(200);
+	});
+});
+
+describe("admin input holding an API key", () => {
+	/** Refused with 400 naming the field, the key not echoed, and nothing in KV changed. */
+	async function refused(res: Promise<Response>, field: string, key: string): Promise<void> {
+		const before = await kvNames();
+		const response = await res;
+		const text = await response.clone().text();
+		const body = await expectError(response, 400, "invalid_request");
+		expect(body.message, text).toMatch(new RegExp(`^${field.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: (a property name )?holds an API key`));
+		expect(text).not.toContain(key);
+		expect(await kvNames()).toEqual(before);
+	}
+	const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+		method: "POST",
+		headers,
+		body: JSON.stringify(body),
+	});
+
+	let live: CreatedKey;
+	beforeEach(async () => {
+		live = await createKey({ name: "a live key" });
+	});
+
+	it.each<[string, (key: string) => Record<string, unknown>]>([
+		["name", (key) => ({ name: key })],
+		["name", (key) => ({ name: `billing, key ${key} (do not share)` })],
+		["service", (key) => ({ name: "x", service: key })],
+		["owner", (key) => ({ name: "x", owner: key })],
+		["scopes[1]", (key) => ({ name: "x", scopes: ["read", key] })],
+		["tier", (key) => ({ name: "x", tier: key })],
+		["environment", (key) => ({ name: "x", environment: key })],
+		["ipAllowlist[0]", (key) => ({ name: "x", ipAllowlist: [key] })],
+		["metadata.note", (key) => ({ name: "x", metadata: { note: key } })],
+		["metadata.a.b[2].c", (key) => ({ name: "x", metadata: { a: { b: [1, "two", { c: `see ${key}` }] } } })],
+		["metadata.a", (key) => ({ name: "x", metadata: { a: { [key]: true } } })],
+		["metadata", (key) => ({ name: "x", metadata: { [key]: "the key as a property name" } })],
+		["(root)", (key) => ({ name: "x", [key]: 1 })],
+	])("POST /keys refuses a key in %s", async (field, body) => {
+		await refused(admin("/keys", post(body(live.key))), field, live.key);
+	});
+
+	it("POST /keys refuses a key written with JSON escapes, as keygate reads the body, not its bytes", async () => {
+		const escaped = live.key.replace(/_/g, "\\u005f");
+		const res = admin("/keys", { method: "POST", body: `{"name": "x", "metadata": {"k": "${escaped}"}}` });
+		await refused(res, "metadata.k", live.key);
+	});
+
+	it("POST /key-pairs refuses a key in metadata", async () => {
+		await refused(admin("/key-pairs", post({ name: "x", metadata: { deep: [live.key] } })), "metadata.deep[0]", live.key);
+	});
+
+	it("PATCH /keys/{id} refuses a key in any field and leaves the record as it was", async () => {
+		const shown = async () => (await admin(`/keys/${live.id}`)).json();
+		const before = await shown();
+		for (const [field, patch] of [
+			["name", { name: live.key }],
+			["service", { service: live.key }],
+			["owner", { owner: live.key }],
+			["metadata.nested.deeper", { metadata: { nested: { deeper: live.key } } }],
+		] as const) {
+			await refused(admin(`/keys/${live.id}`, { method: "PATCH", body: JSON.stringify(patch) }), field, live.key);
+		}
+		expect(await shown()).toEqual(before);
+	});
+
+	it.each([
+		["POST /keys", "/keys", post({ name: "x" })],
+		["GET /keys", "/keys", {}],
+		["PATCH /keys/{id}", "", { method: "PATCH", body: JSON.stringify({ name: "y" }) }],
+		["DELETE /keys/{id}", "", { method: "DELETE" }],
+	])("%s refuses a key in X-Keygate-Actor", async (_op, path, init: RequestInit) => {
+		const target = path || `/keys/${live.id}`;
+		const before = await (await admin(`/keys/${live.id}`)).json();
+		await refused(admin(target, { ...init, headers: { "X-Keygate-Actor": `alice (${live.key})` } }), "X-Keygate-Actor", live.key);
+		expect(await (await admin(`/keys/${live.id}`)).json()).toEqual(before);
+	});
+
+	it("refuses a key in X-Keygate-Actor that only becomes one once the actor is cleaned of unprintable characters", async () => {
+		const split = live.key.slice(0, 20) + "\t" + live.key.slice(20); // a tab: allowed in a header value, dropped from the actor
+		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": split })), "X-Keygate-Actor", live.key);
+	});
+
+	it("refuses a key as an owner in the path, and in a query parameter", async () => {
+		const withOwners = structuredClone(bundled) as any;
+		withOwners.apis[0].owners = { roles: { admin: {} }, defaultRole: "admin" };
+		const owners = gatewayFor(withOwners);
+		await refused(owners.admin(`/owners/${live.key}`, { method: "PUT", body: JSON.stringify({ role: "admin" }) }), "owner", live.key);
+		await refused(owners.admin(`/owners/${live.key}`), "owner", live.key);
+		await refused(admin(`/keys?api=${live.key}`), "api", live.key);
+		await refused(admin(`/audit?cursor=${live.key}`), "cursor", live.key);
+	});
+
+	it("accepts what only looks like a key (a wrong checksum), so the refusal is about keys, not their shape", async () => {
+		const lookalike = badChecksum(live.key);
+		const res = await admin("/keys", post({ name: "x", metadata: { note: lookalike } }, { "X-Keygate-Actor": lookalike }));
+		expect(res.status, await res.clone().text()).toBe(201);
+		expect((await res.json<any>()).metadata).toEqual({ note: lookalike });
+	});
+});
