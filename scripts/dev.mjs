@@ -291,6 +291,9 @@ async function run(argv) {
 	if (argValue(extraArgs, "--ip") === undefined) args.push("--ip", GATEWAY_IP);
 	// Only when it differs from what wrangler would read by itself (the bundled file, or .dev.vars).
 	if (given !== undefined || config.moved > 0) args.push("--var", `KEYGATE_CONFIG:${config.text}`);
+	// Outside Cloudflare a client can send its own CF-Connecting-IP: keygate ignores it here
+	// and treats every client as the loopback address (README "Security").
+	args.push("--var", "KEYGATE_CLIENT_ADDRESS:local");
 	args.push(...extraArgs);
 	const base = `http://localhost:${ports.gateway}`;
 	const urlFlag = ports.gateway === DEFAULT_GATEWAY_PORT ? "" : ` --url ${base}`;

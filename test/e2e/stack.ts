@@ -113,6 +113,8 @@ export async function startStack(): Promise<Stack> {
 		`SIGNING_SECRET:${signingSecret}`,
 		"--var",
 		`KEYGATE_CONFIG:${configFor(origin.port)}`,
+		"--var",
+		"KEYGATE_CLIENT_ADDRESS:local",
 	];
 	const child = spawn("npx", args, {
 		cwd: ROOT,

@@ -88,7 +88,7 @@ export function callWithConfig(config: unknown, path: string, init: RequestInit 
 
 /** The same Worker with some bindings replaced (a failing KV, a broken Durable Object namespace). */
 export function callWithEnv(
-	overrides: Partial<Record<keyof typeof env | "KEYGATE_CONFIG", unknown>>,
+	overrides: Partial<Record<keyof typeof env | "KEYGATE_CONFIG" | "KEYGATE_CLIENT_ADDRESS", unknown>>,
 	path: string,
 	init: RequestInit & { key?: string } = {},
 ): Promise<Response> {

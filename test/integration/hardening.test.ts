@@ -1,0 +1,261 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import demo from "../../keygate.config.json";
+import rest from "../../examples/generic-rest/keygate.config.json";
+import { failureThrottle } from "../../src/credentials/brute-force";
+import { call, callWithEnv, createKey, gatewayFor } from "../helpers/gateway";
+import { useFakeOrigin } from "../helpers/origin";
+
+const origin = useFakeOrigin();
+const demoApi = demo.apis[0]!;
+
+describe("method overrides (issue 11 item 1)", () => {
+	const OVERRIDES: [string, RequestInit, string][] = [
+		["X-HTTP-Method-Override", { headers: { "X-HTTP-Method-Override": "DELETE" } }, "/v1/things/1"],
+		["X-Method-Override", { headers: { "X-Method-Override": "DELETE" } }, "/v1/things/1"],
+		["X-HTTP-Method", { headers: { "X-HTTP-Method": "DELETE" } }, "/v1/things/1"],
+		["X_HTTP_Method_Override", { headers: { X_HTTP_Method_Override: "DELETE" } }, "/v1/things/1"],
+		["?_method=DELETE", {}, "/v1/things/1?a=1&_method=DELETE&b=%20x"],
+	];
+
+	it.each(OVERRIDES)("by default %s is stripped: a read-only key's GET reaches the origin as a plain GET", async (_name, init, path) => {
+		const { key } = await createKey({ type: "pk", scopes: ["read"] });
+		const res = await call(path, { ...init, key });
+		expect(res.status).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.method).toBe("GET");
+		for (const name of seen.headers.keys()) expect(name.replace(/_/g, "-")).not.toMatch(/method/);
+		expect(seen.url.searchParams.has("_method")).toBe(false);
+		if (path.includes("?")) expect(seen.url.search).toBe("?a=1&b=%20x"); // every other byte of the query kept
+	});
+
+	const honoring = {
+		apis: [
+			{ ...demoApi, methodOverride: "honor", routes: [{ methods: ["DELETE"], path: "/v1/**", scopes: ["admin"] }, ...demoApi.routes] },
+		],
+	};
+
+	it.each(OVERRIDES)(
+		"with methodOverride: honor, %s is the method policy decides on: a read-only key is refused",
+		async (_name, init, path) => {
+			const gw = gatewayFor(honoring);
+			const { key } = await gw.createKey({ name: "pk", type: "pk", scopes: ["read", "admin"] });
+			const res = await gw.call(path, { ...init, key });
+			expect(res.status).toBe(403);
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it("with honor, the route rule of the override's method applies, and the override is forwarded when allowed", async () => {
+		const gw = gatewayFor(honoring);
+		const writer = await gw.createKey({ name: "w", scopes: ["read", "write"] });
+		const admin = await gw.createKey({ name: "a", scopes: ["read", "write", "admin"] });
+		const headers = { "X-HTTP-Method-Override": "DELETE" };
+		expect((await gw.call("/v1/things/1", { key: writer.key, method: "POST", headers })).status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		expect((await gw.call("/v1/things/1", { key: admin.key, method: "POST", headers })).status).toBe(200);
+		expect(origin.calls[0]!.headers.get("X-HTTP-Method-Override")).toBe("DELETE");
+	});
+
+	it("with honor, overrides that disagree or name no method are refused", async () => {
+		const gw = gatewayFor(honoring);
+		const { key } = await gw.createKey({ name: "a", scopes: ["read", "write", "admin"] });
+		const mixed = await gw.call("/v1/x?_method=GET", { key, method: "POST", headers: { "X-HTTP-Method-Override": "DELETE" } });
+		expect(mixed.status).toBe(400);
+		const junk = await gw.call("/v1/x", { key, method: "POST", headers: { "X-HTTP-Method-Override": "PURGE" } });
+		expect(junk.status).toBe(400);
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
+describe("headers in other spellings (issue 11 item 2)", () => {
+	const forged = {
+		X_Keygate_Key_Id: "key_victim",
+		X_Keygate_Scopes: "admin",
+		"x-keygate_owner": "root",
+		X_API_Key: "not-a-key-but-a-credential-header",
+	};
+
+	it("identity and credential headers spelled with _ never reach the origin, on key routes and public routes", async () => {
+		const { id, key } = await createKey();
+		expect((await call("/v1/a", { key, headers: forged })).status).toBe(200);
+		expect((await call("/health", { headers: forged })).status).toBe(200);
+		const [keyed, open] = origin.calls;
+		for (const seen of [keyed!, open!]) {
+			const names = [...seen.headers.keys()].map((n) => n.toLowerCase().replace(/_/g, "-"));
+			expect(
+				names.filter(
+					(n) =>
+						n.startsWith("x-keygate-") &&
+						![
+							"x-keygate-key-id",
+							"x-keygate-environment",
+							"x-keygate-scopes",
+							"x-keygate-owner",
+							"x-keygate-service",
+							"x-keygate-signature",
+							"x-keygate-request-id",
+						].includes(n),
+				),
+			).toEqual([]);
+			expect(names).not.toContain("x-api-key");
+			expect([...seen.headers.keys()].some((n) => n.includes("_"))).toBe(false);
+		}
+		expect(keyed!.headers.get("X-Keygate-Key-Id")).toBe(id);
+		expect(keyed!.headers.get("X-Keygate-Scopes")).toBe("read,write");
+	});
+});
+
+describe("a key in the path (issue 11 item 3)", () => {
+	it.each([
+		["as a segment", (k: string) => `/v1/echo/${k}`],
+		["inside a segment", (k: string) => `/v1/echo/prefix-${k}.json`],
+		["with _ percent-encoded", (k: string) => `/v1/echo/${k.replace(/_/g, "%5F")}`],
+		["on a public route's prefix", (k: string) => `/health/${k}`],
+	])("%s is refused like a key in the query (401 missing_api_key), never forwarded", async (_what, pathFor) => {
+		const { key } = await createKey();
+		const res = await call(pathFor(key), { key });
+		expect(res.status).toBe(401);
+		expect(((await res.json()) as { error: string }).error).toBe("missing_api_key");
+		const anonymous = await call(pathFor(key));
+		expect(anonymous.status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
+describe("the admin namespace under other spellings (issue 11 item 4)", () => {
+	it.each([
+		"//_keygate/v1/keys",
+		"/_KEYGATE/v1/keys",
+		"/_keygate./v1/keys",
+		"/%5Fkeygate/v1/keys",
+		"/_keygate%2e/v1/keys",
+		"/_Keygate%20/v1/keys",
+		"/_keygate",
+	])("%s with a valid key is answered by the admin namespace, never the origin", async (path) => {
+		const { key } = await createKey();
+		const res = await call(path, { key });
+		const body = (await res.json()) as { error: string };
+		// 404, or the admin API's own 401 where the router decodes the spelling to the real path.
+		expect([404, 401]).toContain(res.status);
+		expect(body.error).toBe(res.status === 404 ? "not_found" : "invalid_admin_token");
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
+describe("the client's address outside Cloudflare (issue 11 item 9)", () => {
+	it("with KEYGATE_CLIENT_ADDRESS=local a client-sent CF-Connecting-IP is ignored: it cannot pass an IP allowlist", async () => {
+		const { key } = await createKey({ ipAllowlist: ["203.0.113.0/24"] });
+		const spoof = { "CF-Connecting-IP": "203.0.113.9" };
+		const local = await callWithEnv({ KEYGATE_CLIENT_ADDRESS: "local" }, "/v1/a", { key, headers: spoof });
+		expect(local.status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		// On Cloudflare (the default) the edge sets the header, so it is trusted.
+		expect((await call("/v1/a", { key, headers: spoof })).status).toBe(200);
+	});
+
+	it("with KEYGATE_CLIENT_ADDRESS=local, rotating the header does not escape the failed-credential throttle", async () => {
+		failureThrottle.clear();
+		const gw = { KEYGATE_CLIENT_ADDRESS: "local" };
+		for (let i = 0; i < 25; i++) {
+			const res = await callWithEnv(gw, "/v1/a", { key: `sk_live_${"x".repeat(49)}`, headers: { "CF-Connecting-IP": `198.51.100.${i}` } });
+			expect(res.status).toBe(401);
+		}
+		// All counted against one address (the loopback one): garbage keys are refused before any lookup,
+		// and the attempts after the 20th are 429s.
+		expect(failureThrottle.budget("127.0.0.1", Date.now(), 20, 60).remaining).toBe(0);
+		expect(origin.calls).toHaveLength(0);
+		failureThrottle.clear();
+	});
+});
+
+describe("X-RateLimit-* on 401s, for APIs that ask (issue 11 item 16)", () => {
+	const config = { apis: [{ ...rest.apis[0]!, bruteForce: { maxFailures: 5, windowSeconds: 60, headers: true } }] };
+	const base = "https://api.example.com";
+
+	it("a 401 reports the client address's failed-credential budget: limit, remaining after this failure, reset", async () => {
+		failureThrottle.clear();
+		const gw = gatewayFor(config, base);
+		const ip = { "CF-Connecting-IP": "192.0.2.77" };
+		const now = Math.floor(Date.now() / 1000);
+		const missing = await gw.call("/v1/users/me", { headers: ip });
+		expect(missing.status).toBe(401);
+		expect(missing.headers.get("X-RateLimit-Limit")).toBe("5");
+		expect(missing.headers.get("X-RateLimit-Remaining")).toBe("5"); // no credential is not a failed one
+		const remaining: string[] = [];
+		for (let i = 0; i < 3; i++) {
+			const res = await gw.call("/v1/users/me", { key: "garbage", headers: ip });
+			expect(res.status).toBe(401);
+			remaining.push(res.headers.get("X-RateLimit-Remaining")!);
+			const reset = Number(res.headers.get("X-RateLimit-Reset"));
+			expect(reset).toBeGreaterThanOrEqual(now + 59);
+			expect(reset).toBeLessThanOrEqual(now + 61);
+		}
+		expect(remaining).toEqual(["4", "3", "2"]);
+		expect(origin.calls).toHaveLength(0);
+		failureThrottle.clear();
+	});
+
+	it("an API that does not ask sends none on a 401", async () => {
+		const res = await call("/v1/a", { key: "garbage", headers: { "CF-Connecting-IP": "192.0.2.78" } });
+		expect(res.status).toBe(401);
+		expect(res.headers.has("X-RateLimit-Limit")).toBe(false);
+	});
+});
+
+describe("a connection the origin closed before answering (issue 11 item 17)", () => {
+	/** An origin whose first `failures` attempts fail like a keep-alive connection closed under the request. */
+	function flakyOrigin(failures: number) {
+		vi.restoreAllMocks();
+		const attempts: { method: string; body: string }[] = [];
+		vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+			const request = new Request(input, init);
+			attempts.push({ method: request.method, body: request.body ? await request.text() : "" });
+			if (attempts.length <= failures) throw new TypeError("Network connection lost.");
+			return new Response("ok");
+		});
+		return attempts;
+	}
+
+	it.each(["GET", "HEAD", "OPTIONS"])("a %s is retried once and answered", async (method) => {
+		const { key } = await createKey();
+		const attempts = flakyOrigin(1);
+		const res = await call("/v1/a", { key, method });
+		expect(res.status).toBe(200);
+		expect(attempts.map((a) => a.method)).toEqual([method, method]);
+	});
+
+	it("never twice: a second failure is 502", async () => {
+		const { key } = await createKey();
+		const attempts = flakyOrigin(2);
+		expect((await call("/v1/a", { key })).status).toBe(502);
+		expect(attempts).toHaveLength(2);
+	});
+
+	it.each(["POST", "PUT", "PATCH", "DELETE"])("a %s with a body is never retried: the origin may have read it", async (method) => {
+		const { key } = await createKey();
+		const attempts = flakyOrigin(1);
+		expect((await call("/v1/a", { key, method, body: "once" })).status).toBe(502);
+		expect(attempts).toHaveLength(1);
+	});
+});
+
+void env;
+
+describe("what the client gets back (issue 11 item 20)", () => {
+	it.each([
+		["identity bytes with a Content-Length", {}, new TextEncoder().encode('{"plain":true}')],
+		["gzip bytes the origin encoded", { "Content-Encoding": "gzip" }, new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5])],
+	])("keygate passes %s through unchanged: same bytes, same encoding header", async (_what, extra, bytes) => {
+		const { key } = await createKey();
+		vi.restoreAllMocks();
+		vi.spyOn(globalThis, "fetch").mockImplementation(
+			async () =>
+				new Response(bytes, { headers: { "Content-Type": "application/json", "Content-Length": String(bytes.length), ...extra } }),
+		);
+		const res = await call("/v1/a", { key });
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Content-Encoding")).toBe((extra as Record<string, string>)["Content-Encoding"] ?? null);
+		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+	});
+});
