@@ -25,8 +25,17 @@ export function describeRequest(req, body) {
  * `onRequest`, if given, is called with each request's description (tests record them).
  * @returns {Promise<{ server: http.Server, port: number, close(): Promise<void> }>}
  */
-export function startDemoOrigin(port = DEFAULT_ORIGIN_PORT, { host = ORIGIN_HOST, onRequest } = {}) {
+export function startDemoOrigin(port = DEFAULT_ORIGIN_PORT, { host = ORIGIN_HOST, onRequest, keepAliveTimeoutMs, dropReusedEvery } = {}) {
+	let reused = 0;
 	const server = http.createServer((req, res) => {
+		// Tests only: play an origin that closes a kept-alive connection just as it is reused,
+		// so the request fails before any response byte (every `dropReusedEvery`-th reuse).
+		const socket = req.socket;
+		socket.requests = (socket.requests ?? 0) + 1;
+		if (dropReusedEvery && socket.requests > 1 && ++reused % dropReusedEvery === 0) {
+			socket.destroy();
+			return;
+		}
 		const chunks = [];
 		req.on("data", (chunk) => chunks.push(chunk));
 		req.on("error", () => res.destroy());
@@ -46,6 +55,8 @@ export function startDemoOrigin(port = DEFAULT_ORIGIN_PORT, { host = ORIGIN_HOST
 			res.end(req.method === "HEAD" ? undefined : payload);
 		});
 	});
+	// Tests pass a short keep-alive to play an origin that closes idle connections early.
+	if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs;
 	return new Promise((resolve, reject) => {
 		server.once("error", reject);
 		server.listen(port, host, () => {

@@ -85,9 +85,13 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 	}
 }
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: { originKeepAliveMs?: number; originDropReusedEvery?: number } = {}): Promise<Stack> {
 	const originRequests: OriginRequest[] = [];
-	const origin = await startDemoOrigin(0, { onRequest: (r: OriginRequest) => originRequests.push(r) });
+	const origin = await startDemoOrigin(0, {
+		onRequest: (r: OriginRequest) => originRequests.push(r),
+		keepAliveTimeoutMs: options.originKeepAliveMs,
+		dropReusedEvery: options.originDropReusedEvery,
+	});
 	const persistDir = await mkdtemp(path.join(os.tmpdir(), "keygate-e2e-"));
 	const [port, inspectorPort] = await freePorts(2);
 	const adminToken = secret();
