@@ -121,6 +121,17 @@ export const UsageSchema = z.strictObject({
 	passed: doc(int(0), "Requests passed, all shards added up."),
 	rejected: doc(z.record(z.string(), int(0)), "Refused requests by internal reason (rate_limited, revoked, missing_scope, …)."),
 	lastUsedAt: z.nullable(time()),
+	limits: doc(
+		z.nullable(
+			z.strictObject({
+				limit: doc(z.nullable(int(1)), "Requests per window; null means unlimited."),
+				window: doc(int(1), "Window length in seconds."),
+				burst: doc(int(1), "Requests per second."),
+				shards: doc(int(1), "Durable Objects the limits are split over."),
+			}),
+		),
+		"The key's own limits as the gateway counts them now (its rateLimit, else its tier's; limits/effective.ts), or null when its tier has left the config.",
+	),
 });
 
 export const AUDIT_ACTIONS = [

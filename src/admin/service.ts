@@ -5,6 +5,8 @@ import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
 import type { KeyStatus } from "../authority/key-authority";
+import { keyPrincipal } from "../credentials/key";
+import { effectiveLimits } from "../limits/effective";
 import { logEvent } from "../util/log";
 import { recordAudit } from "./audit";
 import type { AuditEvent, CreateKeyInput, OwnerView, UpdateKeyInput, UsageView } from "./contract";
@@ -308,9 +310,19 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 }
 
 export async function keyUsage(s: Services, id: string): Promise<UsageView> {
-	await findKey(s, id);
+	const stored = await findKey(s, id);
 	const usage = await step("limiter_failed", "reading usage", () => s.authority.usage(id));
-	return { id, passed: usage.passed, rejected: usage.rejected, lastUsedAt: iso(usage.lastUsedAt) };
+	// The same function the rate-limit stage counts with, so the view cannot disagree with it.
+	const api = s.config.apis.find((a) => a.name === stored.api);
+	const effective = api ? effectiveLimits(keyPrincipal(stored), api, undefined) : undefined;
+	const own = effective?.buckets[0]!.spec;
+	return {
+		id,
+		passed: usage.passed,
+		rejected: usage.rejected,
+		lastUsedAt: iso(usage.lastUsedAt),
+		limits: own ? { limit: own.limit, window: own.window, burst: own.burst, shards: effective!.shards } : null,
+	};
 }
 
 function ownerApi(s: Services, apiName: string | undefined, owner: string): CompiledApi & { owners: NonNullable<CompiledApi["owners"]> } {

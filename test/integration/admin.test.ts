@@ -149,6 +149,11 @@ describe("listing and usage", () => {
 		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number>; lastUsedAt: string }>();
 		expect(usage).toMatchObject({ id, passed: 2, rejected: { rate_limited: 1 } });
 		expect(Date.parse(usage.lastUsedAt)).toBeGreaterThan(Date.now() - 60_000);
+		// The limits the gateway counts with: the key's own, not its tier's.
+		expect(usage).toMatchObject({ limits: { limit: 2, window: 3600, burst: 10, shards: 1 } });
+		const plain = await createKey({ tier: "pro" });
+		const tier = await (await admin(`/keys/${plain.id}/usage`)).json();
+		expect(tier).toMatchObject({ limits: { limit: 10000, window: 3600, burst: 200, shards: 1 } });
 	});
 
 	it("serves an OpenAPI document", async () => {
