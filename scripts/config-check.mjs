@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { importTs } from "./lib/import-ts.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const DEFAULT_CONFIG = join(ROOT, "keygate.config.json");
@@ -22,20 +22,7 @@ let loaded;
 /** src/config/load.ts, bundled once (as scripts/schema.mjs bundles the schema): the Worker's own parser. */
 async function loader() {
 	loaded ??= (async () => {
-		const out = await build({
-			stdin: {
-				contents: 'export { parseConfig, configLogLines } from "./src/config/load.ts";',
-				resolveDir: ROOT,
-				loader: "ts",
-			},
-			bundle: true,
-			format: "esm",
-			platform: "neutral",
-			mainFields: ["module", "main"],
-			write: false,
-			logLevel: "silent",
-		});
-		return import("data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text).toString("base64"));
+		return importTs('export { parseConfig, configLogLines } from "./src/config/load.ts";');
 	})();
 	return loaded;
 }

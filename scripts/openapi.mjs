@@ -9,22 +9,14 @@
 //        npm run openapi -- --check (exit 1 if either file is stale)
 import { readFileSync, writeFileSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { importTs } from "./lib/import-ts.mjs";
 
 const JSON_FILE = "src/admin/openapi.json";
 const GZ_FILE = "src/admin/openapi.gz.ts";
 
 // One bundle holds the schemas and the toJSONSchema of the same zod instance, so the
 // descriptions registered in its global registry reach the document.
-const out = await build({
-	entryPoints: ["src/admin/openapi.ts"],
-	bundle: true,
-	format: "esm",
-	platform: "neutral",
-	mainFields: ["module", "main"],
-	write: false,
-});
-const { buildOpenApi } = await import("data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text).toString("base64"));
+const { buildOpenApi } = await importTs('export { buildOpenApi } from "./src/admin/openapi.ts";');
 const doc = buildOpenApi();
 const text = JSON.stringify(doc, null, 2) + "\n";
 const minified = JSON.stringify(doc);

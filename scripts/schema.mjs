@@ -4,24 +4,12 @@
 // Usage: npm run schema            (write)
 //        npm run schema -- --check (exit 1 if the committed file is stale)
 import { readFileSync, writeFileSync } from "node:fs";
-import { build } from "esbuild";
+import { importTs } from "./lib/import-ts.mjs";
 
 // One bundle holds the schema and the toJSONSchema of the same zod instance, so the
 // descriptions registered in its global registry reach the JSON Schema.
-const out = await build({
-	stdin: {
-		contents: 'export { ConfigSchema } from "./src/config/schema.ts"; export { toJSONSchema } from "zod/mini";',
-		resolveDir: process.cwd(),
-		loader: "ts",
-	},
-	bundle: true,
-	format: "esm",
-	platform: "neutral",
-	mainFields: ["module", "main"],
-	write: false,
-});
-const { ConfigSchema, toJSONSchema } = await import(
-	"data:text/javascript;base64," + Buffer.from(out.outputFiles[0].text).toString("base64")
+const { ConfigSchema, toJSONSchema } = await importTs(
+	'export { ConfigSchema } from "./src/config/schema.ts"; export { toJSONSchema } from "zod/mini";',
 );
 const schema = {
 	...toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }),
