@@ -24,7 +24,7 @@ import { current, decide, EMPTY_COUNTERS, type Counters, type RateInfo } from ".
 /** No grant exceeds 1/LEASE_DIVISOR of what is left (but always covers one request). */
 export const LEASE_DIVISOR = 8;
 /** No isolate asks for more than this at once. */
-export const MAX_WANT = 1_000;
+export const MAX_WANT = 2_000;
 
 export type Grant =
 	| { ok: true; granted: number; counters: Record<string, Counters>; rate: RateInfo; second: number; notAfterMs: number }
@@ -118,7 +118,19 @@ interface Held {
 	lastSecond: number;
 	/** Tokens of an ended lease, to give back with the next call to the shard that granted them. */
 	unreturned: (Returned & { shard: number }) | null;
-	refilling: boolean;
+	/** A call asking for a batch (a refill, or a request's own call asking for more than itself) is out: others ask only for themselves. */
+	asking: boolean;
+	/** Per shard: its last refusal, remembered until its reset or the end of leaseMs, whichever is first. */
+	refused: Map<number, { untilMs: number; available: number; refusal: Refusal }>;
+}
+
+/** A rate-limit refusal as the authority gives it. */
+export interface Refusal {
+	bucket: string;
+	rate: RateInfo;
+	retryAfter: number;
+	retryAt: number;
+	available: number;
 }
 
 /** A lease as the authority answers it (plus the key's rotation state, shown to the origin). */
@@ -147,40 +159,42 @@ export class LeaseBook {
 	spend(key: string, cost: number, nowMs: number): Spent | undefined {
 		const h = this.held.get(key);
 		if (!h) return undefined;
-		this.observe(h, cost, nowMs);
 		if (nowMs >= h.expiresAtMs) this.retire(h);
 		if (h.tokens < cost) return undefined;
 		h.tokens -= cost;
+		// Sized by what was admitted here, not offered: a key far over its limit must not
+		// have each isolate ask for its whole demand and strand it.
+		this.observe(h, cost, nowMs);
 		return this.view(h);
 	}
 
 	/** True when `key`'s lease is running low and no refill is out: the caller should start one. */
-	needsRefill(key: string, nowMs: number): boolean {
+	needsRefill(key: string, nowMs: number, leaseMs: number): boolean {
 		const h = this.held.get(key);
-		if (!h || h.refilling || nowMs >= h.expiresAtMs) return false;
-		return h.tokens <= Math.floor(this.want(key, 1, nowMs) / 4);
+		if (!h || h.asking || nowMs >= h.expiresAtMs || this.refusal(key, 1, nowMs, h.shard)) return false;
+		return h.tokens <= Math.floor(this.want(key, 1, nowMs, leaseMs) / 2);
 	}
 
-	/** How many tokens to ask for: about a quarter of a second of this isolate's recent spending on `key` (1 for a quiet key). */
-	want(key: string, cost: number, nowMs: number): number {
+	/**
+	 * How many tokens to ask for: what this isolate's recent spending on `key` would use
+	 * in the time a lease asked for now can live (to the end of the second, at most
+	 * leaseMs). A quiet key asks for 1 and behaves as strict mode; a busy one asks for
+	 * less as the second runs out, so little is left unspent when it ends.
+	 */
+	want(key: string, cost: number, nowMs: number, leaseMs: number): number {
 		const h = this.held.get(key);
-		if (!h) return cost;
+		if (!h || h.asking) return cost;
 		const sec = Math.floor(nowMs / 1000);
 		const recent = h.rateSecond === sec ? Math.max(h.thisSecond, h.lastSecond) : h.rateSecond === sec - 1 ? h.thisSecond : 0;
-		return Math.min(MAX_WANT, Math.max(cost, Math.ceil(recent / 4)));
-	}
-
-	/** The shard to ask: the one whose lease this isolate holds, if any, else undefined (the caller picks). */
-	shardOf(key: string, nowMs: number): number | undefined {
-		const h = this.held.get(key);
-		return h && nowMs < h.expiresAtMs && h.tokens > 0 ? h.shard : undefined;
+		const lives = Math.min(leaseMs, 1000 - (nowMs % 1000));
+		return Math.min(MAX_WANT, Math.max(cost, Math.ceil((recent * lives) / 1000)));
 	}
 
 	/** Starts a call to `shard`: marks a refill out (when `refill`), and hands over tokens of that shard's ended leases to give back with it. */
-	begin(key: string, nowMs: number, refill: boolean, shard = 0): Returned | undefined {
+	begin(key: string, nowMs: number, batch: boolean, shard = 0): Returned | undefined {
 		const h = this.held.get(key);
 		if (!h) return undefined;
-		if (refill) h.refilling = true;
+		if (batch) h.asking = true;
 		if (nowMs >= h.expiresAtMs) this.retire(h);
 		if (!h.unreturned || h.unreturned.shard !== shard) return undefined;
 		const r = { units: h.unreturned.units, second: h.unreturned.second };
@@ -189,9 +203,10 @@ export class LeaseBook {
 	}
 
 	/** A call failed or was refused: tokens it was giving back are lost (under-admission only). */
-	failed(key: string, refill: boolean): void {
+	failed(key: string, batch: boolean): void {
 		const h = this.held.get(key);
-		if (h && refill) h.refilling = false;
+		if (!h) return;
+		if (batch) h.asking = false;
 	}
 
 	/**
@@ -206,36 +221,26 @@ export class LeaseBook {
 		leaseMs: number,
 		cost: number,
 		nowMs: number,
-		refill: boolean,
+		batch: boolean,
 		shard = 0,
 	): Spent {
-		let h = this.held.get(key);
+		const h = this.held.get(key) ?? this.create(key, answer.rate, answer.second, shard, nowMs);
 		const expiresAtMs = Math.min(sentAtMs + leaseMs, answer.notAfterMs);
 		const rest = Math.max(0, answer.granted - cost);
-		if (!h) {
-			if (this.held.size >= MAX_ENTRIES) this.held.delete(this.held.keys().next().value!);
-			h = {
-				tokens: 0,
-				expiresAtMs: 0,
-				second: answer.second,
-				shard,
-				rate: answer.rate,
-				deprecatedAt: answer.deprecatedAt,
-				graceEndsAt: answer.graceEndsAt,
-				rateSecond: Math.floor(nowMs / 1000),
-				thisSecond: 0,
-				lastSecond: 0,
-				unreturned: null,
-				refilling: false,
-			};
-			this.held.set(key, h);
-		}
-		if (refill) h.refilling = false;
+		h.refused.delete(shard); // that shard had room again
+		if (batch) h.asking = false;
 		if (cost > 0) this.observe(h, cost, nowMs);
-		if (nowMs >= h.expiresAtMs || h.second !== answer.second || h.shard !== shard) this.retire(h);
+		if (nowMs >= h.expiresAtMs) this.retire(h);
+		if (nowMs >= expiresAtMs) {
+			// An answer that arrives after its lease ended (it crossed a second): its tokens go
+			// back with the next call, and what this isolate holds now is left alone.
+			this.giveLater(h, rest, answer.second, shard);
+			return this.view(h);
+		}
+		if (h.tokens > 0 && (h.second !== answer.second || h.shard !== shard)) this.retire(h);
 		if (h.tokens > 0) {
-			// Same second: the tokens merge. The newer grant proves the key was alive when
-			// its call was sent, so the merged tokens may live as long as the newer lease.
+			// Same second, same shard: the tokens merge. The newer grant proves the key was
+			// alive when its call was sent, so the merged tokens may live as long as either lease.
 			h.tokens += rest;
 			h.expiresAtMs = Math.max(h.expiresAtMs, expiresAtMs);
 		} else {
@@ -244,12 +249,44 @@ export class LeaseBook {
 		}
 		h.second = answer.second;
 		h.shard = shard;
-		// An answer that arrives after its lease ended: its tokens go straight back.
-		if (nowMs >= h.expiresAtMs) this.retire(h);
 		h.rate = answer.rate;
 		h.deprecatedAt = answer.deprecatedAt;
 		h.graceEndsAt = answer.graceEndsAt;
 		return this.view(h);
+	}
+
+	/**
+	 * Leased mode only: a refusal this isolate can repeat without a call. The authority's
+	 * counters only go up until their reset, so a request costing more than was left is
+	 * refused there too until then. It lasts at most `leaseMs` from the refused call: a
+	 * key revoked meanwhile reads 429 instead of 401 for no longer than a lease could
+	 * have let it pass, which is the mode's stated revocation bound.
+	 */
+	refusal(key: string, cost: number, nowMs: number, shard = 0): Refusal | undefined {
+		const r = this.held.get(key)?.refused.get(shard);
+		if (!r || nowMs >= r.untilMs || cost <= r.available) return undefined;
+		return { ...r.refusal, retryAfter: Math.max(1, Math.ceil((r.refusal.retryAt * 1000 - nowMs) / 1000)) };
+	}
+
+	/**
+	 * The shards worth asking, in order (at most two): the one this isolate holds a lease
+	 * of, else a random one, then one other; never one known to refuse `cost` now. Empty
+	 * when every shard is known to refuse: the caller answers with `refusal`.
+	 */
+	shardsToAsk(key: string, cost: number, nowMs: number, n: number, random: () => number): number[] {
+		const open: number[] = [];
+		for (let i = 0; i < n; i++) if (!this.refusal(key, cost, nowMs, i)) open.push(i);
+		const picked: number[] = [];
+		const held = this.held.get(key);
+		if (held && open.includes(held.shard) && held.expiresAtMs > nowMs) picked.push(...open.splice(open.indexOf(held.shard), 1));
+		while (picked.length < 2 && open.length > 0) picked.push(open.splice(Math.floor(random() * open.length), 1)[0]!);
+		return picked;
+	}
+
+	/** Remembers the authority's refusal of a call sent at `sentAtMs` (see `refusal`). */
+	rememberRefusal(key: string, refusal: Refusal, sentAtMs: number, leaseMs: number, shard = 0): void {
+		const h = this.held.get(key) ?? this.create(key, refusal.rate, Math.floor(sentAtMs / 1000), shard, sentAtMs);
+		h.refused.set(shard, { untilMs: Math.min(refusal.retryAt * 1000, sentAtMs + leaseMs), available: refusal.available, refusal });
 	}
 
 	/** Unspent tokens held for `key` (live leases only). */
@@ -265,6 +302,27 @@ export class LeaseBook {
 
 	clear(): void {
 		this.held.clear();
+	}
+
+	private create(key: string, rate: RateInfo, second: number, shard: number, nowMs: number): Held {
+		if (this.held.size >= MAX_ENTRIES) this.held.delete(this.held.keys().next().value!);
+		const h: Held = {
+			tokens: 0,
+			expiresAtMs: 0,
+			second,
+			shard,
+			rate,
+			deprecatedAt: null,
+			graceEndsAt: null,
+			rateSecond: Math.floor(nowMs / 1000),
+			thisSecond: 0,
+			lastSecond: 0,
+			unreturned: null,
+			asking: false,
+			refused: new Map(),
+		};
+		this.held.set(key, h);
+		return h;
 	}
 
 	/** The headers' view: the authority's remaining at its last grant here, plus what this isolate still holds unspent. */
@@ -283,12 +341,16 @@ export class LeaseBook {
 
 	/** The lease has ended (or is being replaced): its tokens become something to give back. */
 	private retire(h: Held): void {
-		if (h.tokens > 0) {
-			if (h.unreturned && h.unreturned.second === h.second && h.unreturned.shard === h.shard) h.unreturned.units += h.tokens;
-			else h.unreturned = { units: h.tokens, second: h.second, shard: h.shard };
-		}
+		this.giveLater(h, h.tokens, h.second, h.shard);
 		h.tokens = 0;
 		h.expiresAtMs = 0;
+	}
+
+	/** Keeps `units` to give back to `shard`; one batch is kept, so an older one is dropped (under-admission only). */
+	private giveLater(h: Held, units: number, second: number, shard: number): void {
+		if (units <= 0) return;
+		if (h.unreturned && h.unreturned.second === second && h.unreturned.shard === shard) h.unreturned.units += units;
+		else if (!h.unreturned || h.unreturned.second < second) h.unreturned = { units, second, shard };
 	}
 
 	private observe(h: Held, cost: number, nowMs: number): void {

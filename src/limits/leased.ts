@@ -40,7 +40,7 @@ export function leasedLimiter(
 			const now = Date.now();
 			const spent = mine.spend(key, cost, now);
 			if (spent) {
-				if (mine.needsRefill(key, now)) {
+				if (mine.needsRefill(key, now, limits.leaseMs)) {
 					// A failed refill costs nothing but a later call: the next request without a token asks itself.
 					waitUntil(call(authority, mine, random, principal.authority, key, limits, 0).catch(() => undefined));
 				}
@@ -68,33 +68,50 @@ async function call(
 ): Promise<CheckResult> {
 	const refill = cost === 0;
 	const n = limits.shards;
-	const first = n === 1 ? 0 : (mine.shardOf(key, Date.now()) ?? Math.floor(random() * n));
-	// A sharded key refused by one shard tries one other, as in strict mode.
-	const order = n === 1 ? [0] : [first, (first + 1 + Math.floor(random() * (n - 1))) % n];
+	// A refill asks only the shard it refills: tokens from another would replace those still held.
+	const order = mine.shardsToAsk(key, Math.max(1, cost), Date.now(), n, random).slice(0, refill ? 1 : 2);
+	if (order.length === 0) {
+		// Every shard is known to refuse this cost for now (see LeaseBook.refusal): no call.
+		if (refill) return { ok: false, reason: "rate_limited", ...refusalOf(mine, key, n) };
+		const known = refusalOf(mine, key, n);
+		return { ok: false, reason: "rate_limited", ...known, rate: wholeKey(known.rate, limits.buckets, n) };
+	}
 	let result: CheckResult | undefined;
 	for (const index of order) {
 		const name = shardName(keyId, index);
 		const sentAt = Date.now();
-		const returned = mine.begin(key, sentAt, refill, index);
-		const want = mine.want(key, Math.max(1, cost), sentAt);
+		const want = mine.want(key, Math.max(1, cost), sentAt, limits.leaseMs);
+		// One batch ask at a time per key in this isolate; other calls ask only for their own request.
+		const batch = refill || want > cost;
+		const returned = mine.begin(key, sentAt, batch, index);
 		let answer;
 		try {
 			answer = await authority.lease(name, scaled(limits.buckets, n, index), want, returned, index === 0 ? undefined : { keyId, name });
 		} catch (e) {
-			mine.failed(key, refill);
+			mine.failed(key, batch);
 			throw e;
 		}
 		if (!answer.ok) {
-			mine.failed(key, refill);
+			mine.failed(key, batch);
 			if (answer.reason !== "rate_limited") {
 				mine.drop(key); // dead is final: nothing this isolate holds may be spent
 				return answer;
 			}
+			mine.rememberRefusal(key, answer, sentAt, limits.leaseMs, index);
 			result = { ...answer, rate: wholeKey(answer.rate, limits.buckets, n) };
 			continue;
 		}
-		const spent = mine.accept(key, answer, sentAt, limits.leaseMs, cost, Date.now(), refill, index);
+		const spent = mine.accept(key, answer, sentAt, limits.leaseMs, cost, Date.now(), batch, index);
 		return { ok: true, rate: wholeKey(spent.rate, limits.buckets, n), deprecatedAt: spent.deprecatedAt, graceEndsAt: spent.graceEndsAt };
 	}
 	return result!;
+}
+
+function refusalOf(mine: LeaseBook, key: string, n: number) {
+	const now = Date.now();
+	for (let i = 0; i < n; i++) {
+		const r = mine.refusal(key, Number.MAX_SAFE_INTEGER, now, i);
+		if (r) return r;
+	}
+	throw new Error("no shard to ask, and no refusal remembered");
 }

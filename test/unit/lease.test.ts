@@ -119,13 +119,16 @@ describe("an isolate's lease book (pure)", () => {
 		expect(book.begin("k", T0 + 1300, false, 3)).toBeUndefined();
 	});
 
-	it("asks for 1 on a quiet key, and about a quarter second of its own recent spending on a busy one", () => {
+	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives", () => {
 		const book = new LeaseBook();
-		expect(book.want("k", 1, T0)).toBe(1);
+		expect(book.want("k", 1, T0, 1000)).toBe(1);
 		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1000, T0)), T0, 1000, 1, T0, false);
 		for (let i = 0; i < 399; i++) book.spend("k", 1, T0 + i);
-		expect(book.want("k", 1, T0 + 500)).toBe(100);
-		expect(book.want("k", 1, T0 + 3000)).toBe(1); // quiet again
+		// 400 spent this second: a lease asked for now lives 500 ms (to the second's end), or leaseMs if shorter.
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(200);
+		expect(book.want("k", 1, T0 + 500, 100)).toBe(40);
+		expect(book.want("k", 1, T0 + 900, 1000)).toBe(40);
+		expect(book.want("k", 1, T0 + 3000, 1000)).toBe(1); // quiet again
 	});
 
 	it("says X-RateLimit-Remaining is the authority's remaining plus what this isolate holds unspent", () => {
@@ -133,5 +136,32 @@ describe("an isolate's lease book (pure)", () => {
 		const spent = book.accept("k", answerOf(grant(key(1000, 1000), {}, 10, T0)), T0, 1000, 1, T0, false);
 		expect(spent.rate.remaining).toBe(999); // 1000 − 10 granted + 9 held
 		expect(book.spend("k", 1, T0 + 1)!.rate.remaining).toBe(998);
+	});
+});
+
+describe("an isolate's memory of refusals (pure)", () => {
+	it("repeats a shard's refusal without a call until its reset or leaseMs after the refused call, whichever is first", () => {
+		const book = new LeaseBook();
+		const refused = grant(key(null, 1), { key: { windowStart: 0, windowCount: 0, second: T0 / 1000, secondCount: 1 } }, 1, T0 + 100);
+		if (refused.ok) throw new Error("granted");
+		book.rememberRefusal("k", refused, T0 + 100, 200, 0);
+		expect(book.refusal("k", 1, T0 + 299, 0)).toMatchObject({ bucket: "key", retryAfter: 1 });
+		expect(book.refusal("k", 1, T0 + 300, 0)).toBeUndefined(); // leaseMs: a revocation is seen by then
+		book.rememberRefusal("k", refused, T0 + 900, 1000, 0);
+		expect(book.refusal("k", 1, T0 + 999, 0)).toBeDefined();
+		expect(book.refusal("k", 1, T0 + 1000, 0)).toBeUndefined(); // the second's reset
+	});
+
+	it("asks only shards not known to refuse, the one it holds a lease of first, and none when all refuse", () => {
+		const book = new LeaseBook();
+		const random = () => 0;
+		book.accept("k", answerOf(grant(key(null, 100), {}, 10, T0)), T0, 1000, 1, T0, false, 2);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([2, 0]);
+		const refused = grant(key(null, 1), { key: { windowStart: 0, windowCount: 0, second: T0 / 1000, secondCount: 1 } }, 1, T0);
+		if (refused.ok) throw new Error("granted");
+		for (const shard of [0, 1, 3]) book.rememberRefusal("k", refused, T0, 1000, shard);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([2]);
+		book.rememberRefusal("k", refused, T0, 1000, 2);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([]);
 	});
 });
