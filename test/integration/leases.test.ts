@@ -124,6 +124,43 @@ async function settled(key: string): Promise<Response> {
 	return res;
 }
 
+describe("leased budgets stop at once on deletion and rotation", () => {
+	it("a deleted key gets no new grant: an isolate holding nothing is refused on its first call", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 1000 } });
+		const { limiters, settle } = isolates(2);
+		const limits = leased(1000, 1000, 200);
+		expect((await limiters[0]!.check(principalOf(id), limits)).ok).toBe(true);
+		await settle();
+		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
+		expect(await limiters[1]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "deleted" });
+		await sleep(210); // the first isolate's lease, if any, has ended
+		expect(await limiters[0]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "deleted" });
+	});
+
+	it("a rotated key's lease never outlives its grace, and it is refused once the grace ends", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
+		const rotated = await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 1 }) });
+		expect(rotated.status).toBe(201);
+		const { previous } = await rotated.json<{ previous: { graceEndsAt: string } }>();
+		const graceEndsAt = Date.parse(previous.graceEndsAt);
+		const { limiters, settle } = isolates(1);
+		const limits = leased(10_000, 10_000, 1000);
+		let passedAfterGrace = 0;
+		let refusal: CheckResult | undefined;
+		while (!refusal && Date.now() < graceEndsAt + 1500) {
+			const r = await limiters[0]!.check(principalOf(id), limits);
+			await settle();
+			if (r.ok) {
+				expect(r.graceEndsAt).toBe(graceEndsAt);
+				if (Date.now() >= graceEndsAt) passedAfterGrace++;
+			} else refusal = r;
+			await sleep(5);
+		}
+		expect(refusal).toEqual({ ok: false, reason: "expired" });
+		expect(passedAfterGrace).toBe(0);
+	});
+});
+
 describe("a key with consistency: leased, through the Worker", () => {
 	it("passes, counts exactly, and reports X-RateLimit-Remaining as strict mode would from one isolate", async () => {
 		const { key } = await createKey({ rateLimit: { limit: 50, window: 3600, burst: 1000, consistency: "leased" } });
