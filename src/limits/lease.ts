@@ -235,6 +235,7 @@ export class LeaseBook {
 			// An answer that arrives after its lease ended (it crossed a second): its tokens go
 			// back with the next call, and what this isolate holds now is left alone.
 			this.giveLater(h, rest, answer.second, shard);
+			this.note(h, answer);
 			return this.view(h);
 		}
 		if (h.tokens > 0 && (h.second !== answer.second || h.shard !== shard)) this.retire(h);
@@ -249,9 +250,7 @@ export class LeaseBook {
 		}
 		h.second = answer.second;
 		h.shard = shard;
-		h.rate = answer.rate;
-		h.deprecatedAt = answer.deprecatedAt;
-		h.graceEndsAt = answer.graceEndsAt;
+		this.note(h, answer);
 		return this.view(h);
 	}
 
@@ -326,11 +325,25 @@ export class LeaseBook {
 	}
 
 	/** The headers' view: the authority's remaining at its last grant here, plus what this isolate still holds unspent. */
+	private note(h: Held, answer: LeaseAnswer): void {
+		h.rate = answer.rate;
+		h.deprecatedAt = answer.deprecatedAt;
+		h.graceEndsAt = answer.graceEndsAt;
+	}
+
+	/**
+	 * The authority's remaining counts every token it granted as spent, so this isolate
+	 * adds what it holds unspent, and (to the window) what it will give back: tokens of an
+	 * ended lease in the same window return to it with the next call.
+	 */
 	private view(h: Held): Spent {
-		const add = (limit: number, remaining: number) => Math.min(limit, remaining + h.tokens);
 		const r = h.rate;
-		const window = r.window ? { ...r.window, remaining: add(r.window.limit, r.window.remaining) } : null;
-		const burst = { ...r.burst, remaining: add(r.burst.limit, r.burst.remaining) };
+		const back = h.unreturned;
+		const backToWindow =
+			r.window && back && back.second >= r.window.reset - r.window.window && back.second < r.window.reset ? back.units : 0;
+		const add = (limit: number, remaining: number, extra: number) => Math.min(limit, remaining + h.tokens + extra);
+		const window = r.window ? { ...r.window, remaining: add(r.window.limit, r.window.remaining, backToWindow) } : null;
+		const burst = { ...r.burst, remaining: add(r.burst.limit, r.burst.remaining, 0) };
 		const main = window ?? burst;
 		return {
 			rate: { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst },

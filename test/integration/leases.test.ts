@@ -100,14 +100,16 @@ describe("leased budgets on real Durable Objects", () => {
 		const limits = leased(10_000, 10_000, 300);
 		for (let i = 0; i < 40; i++) expect((await limiters[0]!.check(principalOf(id), limits)).ok).toBe(true);
 		await settle();
-		const revokedAt = Date.now();
 		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		// In force by now: every lease still held was asked for before this, so ends before this + leaseMs.
+		const revokedAt = Date.now();
 		let refusal: CheckResult | undefined;
 		while (!refusal) {
+			const began = Date.now(); // the clock moves on during the check's own call and the refill's
 			const r = await limiters[0]!.check(principalOf(id), limits);
 			await settle();
 			if (!r.ok) refusal = r;
-			else expect(Date.now() - revokedAt, "a pass after leaseMs").toBeLessThan(300);
+			else expect(began - revokedAt, "a pass after leaseMs").toBeLessThan(300);
 			await sleep(10);
 		}
 		expect(refusal).toEqual({ ok: false, reason: "revoked" });
@@ -148,11 +150,14 @@ describe("leased budgets stop at once on deletion and rotation", () => {
 		let passedAfterGrace = 0;
 		let refusal: CheckResult | undefined;
 		while (!refusal && Date.now() < graceEndsAt + 1500) {
+			// Taken before the check: a pass whose check began after the grace ended is wrong
+			// (the clock moves on during the check's own call and the refill's).
+			const began = Date.now();
 			const r = await limiters[0]!.check(principalOf(id), limits);
 			await settle();
 			if (r.ok) {
 				expect(r.graceEndsAt).toBe(graceEndsAt);
-				if (Date.now() >= graceEndsAt) passedAfterGrace++;
+				if (began >= graceEndsAt) passedAfterGrace++;
 			} else refusal = r;
 			await sleep(5);
 		}
@@ -165,12 +170,13 @@ describe("a key with consistency: leased, through the Worker", () => {
 	it("passes, counts exactly, and reports X-RateLimit-Remaining as strict mode would from one isolate", async () => {
 		const { key } = await createKey({ rateLimit: { limit: 50, window: 3600, burst: 1000, consistency: "leased" } });
 		const remaining: number[] = [];
+		const started = Date.now();
 		for (let i = 0; i < 50; i++) {
 			const res = await settled(key);
 			expect(res.status, `${i}: ${remaining.join(",")} ${await res.clone().text()}`).toBe(200);
 			remaining.push(Number(res.headers.get("X-RateLimit-Remaining")));
 		}
-		expect(remaining).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
+		expect(remaining, `from ${started} to ${Date.now()}`).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
 		expect(origin.calls).toHaveLength(50);
 		const refused = await settled(key);
 		await expectError(refused, 429, "rate_limit_exceeded");

@@ -137,6 +137,19 @@ describe("an isolate's lease book (pure)", () => {
 		expect(spent.rate.remaining).toBe(999); // 1000 − 10 granted + 9 held
 		expect(book.spend("k", 1, T0 + 1)!.rate.remaining).toBe(998);
 	});
+
+	it("stays truthful when an answer arrives after its lease ended: its tokens count as coming back to the window", () => {
+		const book = new LeaseBook();
+		const g0 = grant(key(1000, 1000), {}, 2, T0 + 100);
+		book.accept("k", answerOf(g0), T0 + 100, 1000, 1, T0 + 101, true);
+		expect(book.spend("k", 1, T0 + 200)!.rate.remaining).toBe(998); // 2 spent
+		// Granted at T0+995 (5 tokens, its second ends at T0+1000), answered at T0+1002.
+		const late = grant(key(1000, 1000), g0.ok ? g0.counters : {}, 5, T0 + 995);
+		const spent = book.accept("k", answerOf(late), T0 + 990, 1000, 1, T0 + 1002, true);
+		expect(spent.rate.remaining).toBe(997); // 3 spent: 993 left at the object, 4 on their way back
+		expect(book.unspent("k", T0 + 1002)).toBe(0);
+		expect(book.begin("k", T0 + 1003, false)).toEqual({ units: 4, second: T0 / 1000 });
+	});
 });
 
 describe("an isolate's memory of refusals (pure)", () => {
