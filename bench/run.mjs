@@ -532,6 +532,7 @@ async function measureCounts(urls, config) {
 	const send = (headers) => ({ headers });
 
 	const warm = await createKey(kg, config, n("warm"));
+	const warmLeased = await createKey(kg, config, n("warm-leased"), { rateLimit: { ...UNLIMITED, consistency: "leased" } });
 	const unknownRepeated = (await mintUnknownKeys(kg, warm.key, 1))[0];
 	const limited = await overLimitKey(kg, config, n("limited"));
 	const revokedRepeated = await revokedKey(kg, config, n("revoked-repeated"));
@@ -544,6 +545,16 @@ async function measureCounts(urls, config) {
 			prepare: async (i) => {
 				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(warm.key) });
 				return send(bearer(warm.key));
+			},
+		},
+		{
+			id: "valid-warm-leased",
+			label: "valid key, warm, leased",
+			throughputRow: "keygate.leased",
+			prepare: async (i) => {
+				// Warm means a steady rate too: a lease is sized by what this isolate admitted lately.
+				if (i === 0) for (let w = 0; w < 50; w++) await request(`${kg}${OPTIONS.path}`, { headers: bearer(warmLeased.key) });
+				return send(bearer(warmLeased.key));
 			},
 		},
 		{
@@ -753,6 +764,7 @@ async function main() {
 
 		step("seed keys (keygate admin API; the peer's KV directly)");
 		const valid = await createKey(urls.keygate, config, "bench-throughput");
+		const leased = await createKey(urls.keygate, config, "bench-leased", { rateLimit: { ...UNLIMITED, consistency: "leased" } });
 		const revoked = await revokedKey(urls.keygate, config, "bench-revoked");
 		const limited = await overLimitKey(urls.keygate, config, "bench-limited");
 		const unknown = (await mintUnknownKeys(urls["keygate-instrumented"], valid.key, 1))[0];
@@ -842,6 +854,15 @@ async function main() {
 				label: "keygate valid key, warm",
 				url: u("keygate"),
 				headers: bearer(valid.key),
+				expect: 200,
+				bare: "bare",
+				peer: "peer.valid",
+			},
+			{
+				id: "keygate.leased",
+				label: "keygate valid key, warm, leased",
+				url: u("keygate"),
+				headers: bearer(leased.key),
 				expect: 200,
 				bare: "bare",
 				peer: "peer.valid",

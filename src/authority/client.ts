@@ -1,6 +1,7 @@
 import type { Reason } from "../errors/catalogue";
 import { withTimeout } from "../util/timeout";
-import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, RejectionVerdict, Usage } from "./key-authority";
+import type { Returned } from "../limits/lease";
+import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, LeaseResult, RejectionVerdict, Usage } from "./key-authority";
 import type { OwnerRoles } from "./owner-roles";
 
 /**
@@ -32,6 +33,14 @@ export function deadReason(dead: Dead): Reason {
 export interface Authority {
 	/** Decides one request on the key's object (or shard `shard.name` of it), spending from `buckets` if it passes. */
 	check(object: string, buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult>;
+	/** Leased mode: asks the key's object (or shard) for up to `want` tokens, giving back `returned` (src/limits/lease.ts). */
+	lease(
+		object: string,
+		buckets: Bucket[],
+		want: number,
+		returned?: Returned,
+		shard?: { keyId: string; name: string },
+	): Promise<LeaseResult>;
 	/** Counts a refusal decided before the authority was asked; returns its verdict on the key and the limits as they stand. */
 	recordRejection(keyId: string, reason: Reason, bucket?: Bucket): Promise<RejectionVerdict>;
 	status(keyId: string): Promise<KeyStatus>;
@@ -55,6 +64,8 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 	return {
 		check: (object, buckets, shard, carried) =>
 			bounded("Durable Object check", async (): Promise<CheckResult> => key(object).check(buckets, shard, carried)),
+		lease: (object, buckets, want, returned, shard) =>
+			bounded("Durable Object lease", async (): Promise<LeaseResult> => key(object).lease(buckets, want, returned, shard)),
 		recordRejection: (keyId, reason, bucket) =>
 			bounded("usage count", async (): Promise<RejectionVerdict> => key(keyId).recordRejection(reason, bucket)),
 		status: (keyId) => bounded("key status", async (): Promise<KeyStatus> => key(keyId).getStatus()),

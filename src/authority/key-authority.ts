@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bucket } from "../limits/effective";
+import { giveBack, grant, type LeaseAnswer, type Returned } from "../limits/lease";
 import { decide, EMPTY_COUNTERS, peek, type Counters, type RateInfo } from "../limits/window";
 
 export type { Bucket };
@@ -22,6 +23,9 @@ export type CheckResult =
 	| { ok: true; rate: RateInfo; deprecatedAt: number | null; graceEndsAt: number | null }
 	| { ok: false; reason: Dead }
 	| { ok: false; reason: "rate_limited"; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
+
+/** The answer to a lease call: tokens granted (leased mode, src/limits/lease.ts), or the same refusals as `check`. */
+export type LeaseResult = ({ ok: true } & LeaseAnswer) | Exclude<CheckResult, { ok: true }>;
 
 export interface Usage {
 	passed: number;
@@ -143,6 +147,63 @@ export class KeyAuthority extends DurableObject<Env> {
 		if (!first) throw new Error("check needs at least one bucket");
 		this.counters = next;
 		return { ok: true, rate: first, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
+	}
+
+	/**
+	 * Leased mode: grants up to `want` tokens on `buckets` (src/limits/lease.ts `grant`).
+	 * State first, so a revoked, deleted or expired key gets nothing from the moment it
+	 * changes. `returned` are unspent tokens of this caller's ended leases, taken back
+	 * first. Unlike `check`, the counters are written before the answer leaves (the
+	 * output gate holds it): a grant is up to `want` requests, so losing one to a crash
+	 * would over-admit by that much, and at one call per batch the write is affordable.
+	 */
+	async lease(buckets: Bucket[], want: number, returned?: Returned, shard?: { keyId: string; name: string }): Promise<LeaseResult> {
+		if (shard) await this.join(shard.keyId, shard.name);
+		const now = Date.now();
+		if (returned && returned.units > 0) {
+			this.counters = giveBack(buckets, this.counters, returned);
+			this.usage.passed = Math.max(0, this.usage.passed - returned.units);
+		}
+		const dead = this.dead(now);
+		let result: LeaseResult;
+		if (dead) {
+			this.count(dead, now);
+			result = { ok: false, reason: dead };
+		} else {
+			const g = grant(buckets, this.counters, Math.max(1, Math.floor(want)), now);
+			if (!g.ok) {
+				this.count("rate_limited", now);
+				const { ok: _, ...refusal } = g;
+				result = { ok: false, reason: "rate_limited", ...refusal };
+			} else {
+				this.counters = g.counters;
+				this.usage.passed += g.granted;
+				this.usage.lastUsedAt = now;
+				const s = this.status;
+				// A lease never outlives its second, nor the end of a rotation's grace.
+				const notAfterMs = s.graceEndsAt === null ? g.notAfterMs : Math.min(g.notAfterMs, s.graceEndsAt);
+				result = {
+					ok: true,
+					granted: g.granted,
+					second: g.second,
+					notAfterMs,
+					rate: g.rate,
+					deprecatedAt: s.deprecatedAt,
+					graceEndsAt: s.graceEndsAt,
+				};
+			}
+		}
+		this.dirty = true;
+		this.flush();
+		return result;
+	}
+
+	private dead(now: number): Dead | null {
+		const s = this.status;
+		if (s.deletedAt !== null) return "deleted";
+		if (s.revokedAt !== null) return "revoked";
+		if (s.graceEndsAt !== null && now >= s.graceEndsAt) return "expired";
+		return null;
 	}
 
 	/** An extra shard learns the key's status from shard 0 once, and from then on is told of every change. */

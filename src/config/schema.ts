@@ -62,6 +62,16 @@ const BucketSchema = z.strictObject(limitFields);
 const rateLimitFields = {
 	...limitFields,
 	shards: doc(z._default(int(1, 64), 1), "Split this limit over N Durable Objects, for keys beyond ~1,000 requests/s (docs/scaling.md)."),
+	// Optional rather than defaulted: key records stored before these fields existed lack
+	// them, and effectiveLimits reads absent as strict / 1000 ms.
+	consistency: doc(
+		z.optional(z.enum(["strict", "leased"])),
+		'How requests are counted (README: Consistency). "strict" (default): one call to the key\'s Durable Object per request. "leased": isolates spend tokens leased from it in batches, ≤ leaseMs at a time.',
+	),
+	leaseMs: doc(
+		z.optional(int(1, 1000)),
+		"Leased mode: the longest a lease lives (ms, default 1000), and so the longest a revoked, deleted or expired key can still pass in an isolate holding one.",
+	),
 };
 
 const sharesFit = z.superRefine((r: { burst: number; limit: number | null; shards: number }, ctx) => {

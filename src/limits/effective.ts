@@ -17,7 +17,13 @@ export interface EffectiveLimits {
 	/** Durable Objects the key's limits are split over (docs/scaling.md). */
 	shards: number;
 	onLimiterError: Tier["onLimiterError"];
+	/** "strict": one authority call per request; "leased": tokens leased in batches (src/limits/lease.ts). */
+	consistency: "strict" | "leased";
+	/** Leased mode: the longest a lease lives, in ms (≤ 1000). */
+	leaseMs: number;
 }
+
+export const DEFAULT_LEASE_MS = 1_000;
 
 /**
  * Pure: the limits of `principal` on `route`. The key's own limit is its `rateLimit`,
@@ -40,7 +46,13 @@ export function effectiveLimits(principal: Principal, api: CompiledApi, route: C
 	} else if (route?.rateLimit) {
 		buckets.push({ name: routeBucketName(route), spec: { ...route.rateLimit, cost } });
 	}
-	return { buckets, shards: own.shards, onLimiterError: tier?.onLimiterError ?? "closed" };
+	return {
+		buckets,
+		shards: own.shards,
+		onLimiterError: tier?.onLimiterError ?? "closed",
+		consistency: own.consistency ?? "strict",
+		leaseMs: own.leaseMs ?? DEFAULT_LEASE_MS,
+	};
 }
 
 /** A rule's own bucket is named by its methods and pattern, so reordering the config keeps its counts. */

@@ -104,7 +104,7 @@ export function shardsToTry(
 }
 
 /** A shard's view scaled back to the whole key: the full limits, and remaining estimated as n times the shard's. */
-function wholeKey(rate: RateInfo, buckets: Bucket[], n: number): RateInfo {
+export function wholeKey(rate: RateInfo, buckets: Bucket[], n: number): RateInfo {
 	if (n === 1) return rate;
 	const spec = buckets[0]!.spec;
 	const window =

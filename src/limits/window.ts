@@ -63,7 +63,7 @@ function info(spec: LimitSpec, c: Counters): RateInfo {
 }
 
 /** The counters as they stand at `nowMs`: a window or second that has ended counts from zero. */
-function current(spec: LimitSpec, previous: Counters, nowMs: number): Counters {
+export function current(spec: LimitSpec, previous: Counters, nowMs: number): Counters {
 	const nowSec = Math.floor(nowMs / 1000);
 	const windowStart = nowSec - (nowSec % spec.window);
 	return {

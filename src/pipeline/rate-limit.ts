@@ -3,7 +3,8 @@ import { authority, deadReason } from "../authority/client";
 import type { CheckResult } from "../authority/key-authority";
 import { keyCache } from "../keys/cache";
 import { effectiveLimits } from "../limits/effective";
-import { strictLimiter } from "../limits/limiter";
+import { leasedLimiter } from "../limits/leased";
+import { strictLimiter, type Limiter } from "../limits/limiter";
 import type { RateInfo } from "../limits/window";
 import { logEvent } from "../util/log";
 import { principalOf, reject, type GatewayEnv } from "./context";
@@ -28,9 +29,10 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
 }
 
 /**
- * Stage: one call to the key's authority, which is both the rate limiter and the last
- * word on revocation (none when this isolate already knows a sharded key is out of
- * budget). Any failure there fails closed, unless the tier chose otherwise.
+ * Stage: the key's limiter. Strict (the default): one call to the key's authority, which
+ * is both the rate limiter and the last word on revocation (none when this isolate
+ * already knows a sharded key is out of budget). Leased: a token this isolate holds,
+ * else one call for a batch (src/limits/leased.ts). Any failure there fails closed, unless the tier chose otherwise.
  */
 export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const principal = principalOf(c);
@@ -41,7 +43,11 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	}
 	let result: CheckResult;
 	try {
-		result = await strictLimiter(authority(c.env)).check(principal, limits);
+		const keys = authority(c.env);
+		// Two implementations of one interface: this stage cannot tell them apart.
+		const limiter: Limiter =
+			limits.consistency === "leased" ? leasedLimiter(keys, (work) => c.executionCtx.waitUntil(work)) : strictLimiter(keys);
+		result = await limiter.check(principal, limits);
 	} catch (e) {
 		// Closed by default: with the authority unreachable, neither the limit nor a fresh
 		// revocation can be checked. A tier may choose availability instead (Kong, Envoy and

@@ -39,7 +39,7 @@ export function countingBindings() {
 		counts,
 		bindings: {
 			KEYS,
-			KEY_AUTHORITY: wrapNamespace(env.KEY_AUTHORITY as unknown as AnyNamespace, ["check", "recordRejection"]),
+			KEY_AUTHORITY: wrapNamespace(env.KEY_AUTHORITY as unknown as AnyNamespace, ["check", "lease", "recordRejection"]),
 			OWNER_ROLES: wrapNamespace(env.OWNER_ROLES as unknown as AnyNamespace, ["getRole"]),
 		},
 		reset() {

@@ -50,7 +50,18 @@ describe("effective limits of a principal on a route (pure)", () => {
 			buckets: [{ name: "key", spec: { limit: 1000, window: 3600, burst: 50, cost: 1 } }],
 			shards: 1,
 			onLimiterError: "closed",
+			consistency: "strict",
+			leaseMs: 1000,
 		});
+	});
+
+	it("consistency and leaseMs come from the key's own rateLimit, else its tier; absent reads strict, 1000 ms", () => {
+		const own = { limit: 5, window: 60, burst: 2, shards: 1, consistency: "leased" as const, leaseMs: 250 };
+		const limits = effectiveLimits(principal({ tier: "free", rateLimit: own }), api, undefined)!;
+		expect([limits.consistency, limits.leaseMs]).toEqual(["leased", 250]);
+		const stored = { limit: 5, window: 60, burst: 2, shards: 1 };
+		const old = effectiveLimits(principal({ tier: "free", rateLimit: stored }), api, undefined)!;
+		expect([old.consistency, old.leaseMs]).toEqual(["strict", 1000]);
 	});
 
 	it("a category route spends the route's cost from the key's bucket and the tier's category bucket", () => {

@@ -1,0 +1,378 @@
+/**
+ * Escrow leases, pure: the arithmetic the key's Durable Object uses to grant a batch of
+ * tokens (`grant`, `giveBack`), and the book an isolate keeps of what it holds
+ * (`LeaseBook`). Nothing here touches a binding or the clock: the caller passes `nowMs`,
+ * so the simulation (test/unit/lease-simulation.test.ts) runs the same code as the
+ * Worker.
+ *
+ * Why it is exact (over-admission 0): the object adds every granted token to its
+ * counters before it answers, exactly as if that many requests had passed, so
+ * Σ granted ≤ limit per window and ≤ burst per second. An isolate spends a token only
+ * while its lease is live, and a lease never outlives the second it was granted in
+ * (`notAfterMs`), nor `leaseMs` after its request was sent. So every token is spent in
+ * the second (and window) that counted it: Σ spent ≤ Σ granted. Tokens given back are
+ * dropped from the isolate before they are sent, so none is both returned and spent.
+ *
+ * What it costs (under-admission): tokens granted but not spent before their lease ends
+ * are lost to that second's burst; they go back to the window with the isolate's next
+ * lease call. The cap below keeps any one grant to 1/LEASE_DIVISOR of what is left, so
+ * the last tokens of a window or second go out one at a time.
+ */
+import type { Bucket } from "./effective";
+import { current, decide, EMPTY_COUNTERS, type Counters, type RateInfo } from "./window";
+
+/** No grant exceeds 1/LEASE_DIVISOR of what is left (but always covers one request). */
+export const LEASE_DIVISOR = 8;
+/** No isolate asks for more than this at once. */
+export const MAX_WANT = 2_000;
+
+export type Grant =
+	| { ok: true; granted: number; counters: Record<string, Counters>; rate: RateInfo; second: number; notAfterMs: number }
+	| { ok: false; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
+
+/** Tokens an isolate gives back: `units` of the lease granted in Unix second `second`. */
+export interface Returned {
+	units: number;
+	second: number;
+}
+
+/** Room for more spending in bucket `b` now: the least of the window's and this second's. */
+function room(b: Bucket, c: Counters): number {
+	const second = b.spec.burst - c.secondCount;
+	return b.spec.limit === null ? second : Math.min(second, b.spec.limit - c.windowCount);
+}
+
+/**
+ * Grants up to `want` tokens on `buckets` at `nowMs`: g = min(want, room, cap), where
+ * room is the least any bucket has left in its window and this second, and cap is
+ * max(cost, floor(room / LEASE_DIVISOR)). g is at least one request's cost; with less
+ * room than that the request is refused, as in strict mode.
+ */
+export function grant(buckets: Bucket[], counters: Record<string, Counters>, want: number, nowMs: number): Grant {
+	if (buckets.length === 0) throw new Error("a lease needs at least one bucket");
+	const cost = buckets[0]!.spec.cost;
+	const now: Record<string, Counters> = {};
+	let left = Infinity;
+	for (const b of buckets) {
+		const c = current(b.spec, counters[b.name] ?? EMPTY_COUNTERS, nowMs);
+		now[b.name] = c;
+		if (room(b, c) < b.spec.cost) {
+			// The same refusal strict mode gives (decide refuses for exactly this reason).
+			const d = decide(b.spec, c, nowMs);
+			if (d.ok) throw new Error("decide admitted what the lease arithmetic refused");
+			return { ok: false, bucket: b.name, rate: d.rate, retryAfter: d.retryAfter, retryAt: d.retryAt, available: d.available };
+		}
+		left = Math.min(left, room(b, c));
+	}
+	const cap = Math.max(cost, Math.floor(left / LEASE_DIVISOR));
+	const granted = Math.min(Math.max(want, cost), left, cap);
+	const next: Record<string, Counters> = { ...counters };
+	let rate: RateInfo | undefined;
+	for (const b of buckets) {
+		const c = now[b.name]!;
+		next[b.name] = { ...c, windowCount: c.windowCount + granted, secondCount: c.secondCount + granted };
+		// `decide` with cost 0 only reports: the headers' view after this grant.
+		const d = decide({ ...b.spec, cost: 0 }, next[b.name]!, nowMs);
+		rate ??= d.rate;
+	}
+	const second = Math.floor(nowMs / 1000);
+	// Second boundaries are window boundaries too (windows are whole seconds, epoch-aligned).
+	return { ok: true, granted, counters: next, rate: rate!, second, notAfterMs: (second + 1) * 1000 };
+}
+
+/**
+ * Takes back `returned` tokens: from the window's count when that second is in the
+ * current window, and from the second's count when it is still that second. Tokens of
+ * a past window are simply gone (the window already reset).
+ */
+export function giveBack(buckets: Bucket[], counters: Record<string, Counters>, returned: Returned): Record<string, Counters> {
+	const next: Record<string, Counters> = { ...counters };
+	for (const b of buckets) {
+		const c = counters[b.name];
+		if (!c) continue;
+		const windowStart = returned.second - (returned.second % b.spec.window);
+		next[b.name] = {
+			...c,
+			windowCount: c.windowStart === windowStart ? Math.max(0, c.windowCount - returned.units) : c.windowCount,
+			secondCount: c.second === returned.second ? Math.max(0, c.secondCount - returned.units) : c.secondCount,
+		};
+	}
+	return next;
+}
+
+/** What an isolate holds for one key and bucket set. */
+interface Held {
+	tokens: number;
+	/** Isolate time (ms) after which no token of this lease may be spent. */
+	expiresAtMs: number;
+	/** Unix second the lease was granted in, and the shard that granted it (for giving tokens back). */
+	second: number;
+	shard: number;
+	/** The authority's view right after its last grant to this isolate (all granted tokens counted as spent). */
+	rate: RateInfo;
+	deprecatedAt: number | null;
+	graceEndsAt: number | null;
+	/** Spending in this isolate, to size the next ask: units in `rateSecond`, and in the second before. */
+	rateSecond: number;
+	thisSecond: number;
+	lastSecond: number;
+	/** Tokens of an ended lease, to give back with the next call to the shard that granted them. */
+	unreturned: (Returned & { shard: number }) | null;
+	/** A call asking for a batch (a refill, or a request's own call asking for more than itself) is out: others ask only for themselves. */
+	asking: boolean;
+	/** Per shard: its last refusal, remembered until its reset or the end of leaseMs, whichever is first. */
+	refused: Map<number, { untilMs: number; available: number; refusal: Refusal }>;
+}
+
+/** A rate-limit refusal as the authority gives it. */
+export interface Refusal {
+	bucket: string;
+	rate: RateInfo;
+	retryAfter: number;
+	retryAt: number;
+	available: number;
+}
+
+/** A lease as the authority answers it (plus the key's rotation state, shown to the origin). */
+export interface LeaseAnswer {
+	granted: number;
+	second: number;
+	notAfterMs: number;
+	rate: RateInfo;
+	deprecatedAt: number | null;
+	graceEndsAt: number | null;
+}
+
+export type Spent = { rate: RateInfo; deprecatedAt: number | null; graceEndsAt: number | null };
+
+const MAX_ENTRIES = 10_000;
+
+/**
+ * One isolate's leases, in module scope in the Worker (one per simulated isolate in
+ * tests). Bounded: past MAX_ENTRIES the oldest entry is dropped (its tokens are then
+ * under-admission, never over-admission).
+ */
+export class LeaseBook {
+	private readonly held = new Map<string, Held>();
+
+	/** Spends `cost` synchronously if a live lease covers it. */
+	spend(key: string, cost: number, nowMs: number): Spent | undefined {
+		const h = this.held.get(key);
+		if (!h) return undefined;
+		if (nowMs >= h.expiresAtMs) this.retire(h);
+		if (h.tokens < cost) return undefined;
+		h.tokens -= cost;
+		// Sized by what was admitted here, not offered: a key far over its limit must not
+		// have each isolate ask for its whole demand and strand it.
+		this.observe(h, cost, nowMs);
+		return this.view(h);
+	}
+
+	/** True when `key`'s lease is running low and no refill is out: the caller should start one. */
+	needsRefill(key: string, nowMs: number, leaseMs: number): boolean {
+		const h = this.held.get(key);
+		if (!h || h.asking || nowMs >= h.expiresAtMs || this.refusal(key, 1, nowMs, h.shard)) return false;
+		return h.tokens <= Math.floor(this.want(key, 1, nowMs, leaseMs) / 2);
+	}
+
+	/**
+	 * How many tokens to ask for: what this isolate's recent spending on `key` would use
+	 * in the time a lease asked for now can live (to the end of the second, at most
+	 * leaseMs). A quiet key asks for 1 and behaves as strict mode; a busy one asks for
+	 * less as the second runs out, so little is left unspent when it ends.
+	 */
+	want(key: string, cost: number, nowMs: number, leaseMs: number): number {
+		const h = this.held.get(key);
+		if (!h || h.asking) return cost;
+		const sec = Math.floor(nowMs / 1000);
+		const recent = h.rateSecond === sec ? Math.max(h.thisSecond, h.lastSecond) : h.rateSecond === sec - 1 ? h.thisSecond : 0;
+		const lives = Math.min(leaseMs, 1000 - (nowMs % 1000));
+		return Math.min(MAX_WANT, Math.max(cost, Math.ceil((recent * lives) / 1000)));
+	}
+
+	/** Starts a call to `shard`: marks a refill out (when `refill`), and hands over tokens of that shard's ended leases to give back with it. */
+	begin(key: string, nowMs: number, batch: boolean, shard = 0): Returned | undefined {
+		const h = this.held.get(key);
+		if (!h) return undefined;
+		if (batch) h.asking = true;
+		if (nowMs >= h.expiresAtMs) this.retire(h);
+		if (!h.unreturned || h.unreturned.shard !== shard) return undefined;
+		const r = { units: h.unreturned.units, second: h.unreturned.second };
+		h.unreturned = null;
+		return r;
+	}
+
+	/** A call failed or was refused: tokens it was giving back are lost (under-admission only). */
+	failed(key: string, batch: boolean): void {
+		const h = this.held.get(key);
+		if (!h) return;
+		if (batch) h.asking = false;
+	}
+
+	/**
+	 * The authority's answer to a call sent at `sentAtMs`: the caller's request takes
+	 * `cost` of it (0 for a refill), the rest joins what this isolate holds. The lease
+	 * ends at the earlier of sentAt + leaseMs and the end of its second.
+	 */
+	accept(
+		key: string,
+		answer: LeaseAnswer,
+		sentAtMs: number,
+		leaseMs: number,
+		cost: number,
+		nowMs: number,
+		batch: boolean,
+		shard = 0,
+	): Spent {
+		const h = this.held.get(key) ?? this.create(key, answer.rate, answer.second, shard, nowMs);
+		const expiresAtMs = Math.min(sentAtMs + leaseMs, answer.notAfterMs);
+		const rest = Math.max(0, answer.granted - cost);
+		h.refused.delete(shard); // that shard had room again
+		if (batch) h.asking = false;
+		if (cost > 0) this.observe(h, cost, nowMs);
+		if (nowMs >= h.expiresAtMs) this.retire(h);
+		if (nowMs >= expiresAtMs) {
+			// An answer that arrives after its lease ended (it crossed a second): its tokens go
+			// back with the next call, and what this isolate holds now is left alone.
+			this.giveLater(h, rest, answer.second, shard);
+			this.note(h, answer);
+			return this.view(h);
+		}
+		if (h.tokens > 0 && (h.second !== answer.second || h.shard !== shard)) this.retire(h);
+		if (h.tokens > 0) {
+			// Same second, same shard: the tokens merge. The newer grant proves the key was
+			// alive when its call was sent, so the merged tokens may live as long as either lease.
+			h.tokens += rest;
+			h.expiresAtMs = Math.max(h.expiresAtMs, expiresAtMs);
+		} else {
+			h.tokens = rest;
+			h.expiresAtMs = expiresAtMs;
+		}
+		h.second = answer.second;
+		h.shard = shard;
+		this.note(h, answer);
+		return this.view(h);
+	}
+
+	/**
+	 * Leased mode only: a refusal this isolate can repeat without a call. The authority's
+	 * counters only go up until their reset, so a request costing more than was left is
+	 * refused there too until then. It lasts at most `leaseMs` from the refused call: a
+	 * key revoked meanwhile reads 429 instead of 401 for no longer than a lease could
+	 * have let it pass, which is the mode's stated revocation bound.
+	 */
+	refusal(key: string, cost: number, nowMs: number, shard = 0): Refusal | undefined {
+		const r = this.held.get(key)?.refused.get(shard);
+		if (!r || nowMs >= r.untilMs || cost <= r.available) return undefined;
+		return { ...r.refusal, retryAfter: Math.max(1, Math.ceil((r.refusal.retryAt * 1000 - nowMs) / 1000)) };
+	}
+
+	/**
+	 * The shards worth asking, in order (at most two): the one this isolate holds a lease
+	 * of, else a random one, then one other; never one known to refuse `cost` now. Empty
+	 * when every shard is known to refuse: the caller answers with `refusal`.
+	 */
+	shardsToAsk(key: string, cost: number, nowMs: number, n: number, random: () => number): number[] {
+		const open: number[] = [];
+		for (let i = 0; i < n; i++) if (!this.refusal(key, cost, nowMs, i)) open.push(i);
+		const picked: number[] = [];
+		const held = this.held.get(key);
+		if (held && open.includes(held.shard) && held.expiresAtMs > nowMs) picked.push(...open.splice(open.indexOf(held.shard), 1));
+		while (picked.length < 2 && open.length > 0) picked.push(open.splice(Math.floor(random() * open.length), 1)[0]!);
+		return picked;
+	}
+
+	/** Remembers the authority's refusal of a call sent at `sentAtMs` (see `refusal`). */
+	rememberRefusal(key: string, refusal: Refusal, sentAtMs: number, leaseMs: number, shard = 0): void {
+		const h = this.held.get(key) ?? this.create(key, refusal.rate, Math.floor(sentAtMs / 1000), shard, sentAtMs);
+		h.refused.set(shard, { untilMs: Math.min(refusal.retryAt * 1000, sentAtMs + leaseMs), available: refusal.available, refusal });
+	}
+
+	/** Unspent tokens held for `key` (live leases only). */
+	unspent(key: string, nowMs: number): number {
+		const h = this.held.get(key);
+		return h && nowMs < h.expiresAtMs ? h.tokens : 0;
+	}
+
+	/** Forgets `key` entirely (its tokens become under-admission): a dead key holds nothing. */
+	drop(key: string): void {
+		this.held.delete(key);
+	}
+
+	clear(): void {
+		this.held.clear();
+	}
+
+	private create(key: string, rate: RateInfo, second: number, shard: number, nowMs: number): Held {
+		if (this.held.size >= MAX_ENTRIES) this.held.delete(this.held.keys().next().value!);
+		const h: Held = {
+			tokens: 0,
+			expiresAtMs: 0,
+			second,
+			shard,
+			rate,
+			deprecatedAt: null,
+			graceEndsAt: null,
+			rateSecond: Math.floor(nowMs / 1000),
+			thisSecond: 0,
+			lastSecond: 0,
+			unreturned: null,
+			asking: false,
+			refused: new Map(),
+		};
+		this.held.set(key, h);
+		return h;
+	}
+
+	/** The headers' view: the authority's remaining at its last grant here, plus what this isolate still holds unspent. */
+	private note(h: Held, answer: LeaseAnswer): void {
+		h.rate = answer.rate;
+		h.deprecatedAt = answer.deprecatedAt;
+		h.graceEndsAt = answer.graceEndsAt;
+	}
+
+	/**
+	 * The authority's remaining counts every token it granted as spent, so this isolate
+	 * adds what it holds unspent, and (to the window) what it will give back: tokens of an
+	 * ended lease in the same window return to it with the next call.
+	 */
+	private view(h: Held): Spent {
+		const r = h.rate;
+		const back = h.unreturned;
+		const backToWindow =
+			r.window && back && back.second >= r.window.reset - r.window.window && back.second < r.window.reset ? back.units : 0;
+		const add = (limit: number, remaining: number, extra: number) => Math.min(limit, remaining + h.tokens + extra);
+		const window = r.window ? { ...r.window, remaining: add(r.window.limit, r.window.remaining, backToWindow) } : null;
+		const burst = { ...r.burst, remaining: add(r.burst.limit, r.burst.remaining, 0) };
+		const main = window ?? burst;
+		return {
+			rate: { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst },
+			deprecatedAt: h.deprecatedAt,
+			graceEndsAt: h.graceEndsAt,
+		};
+	}
+
+	/** The lease has ended (or is being replaced): its tokens become something to give back. */
+	private retire(h: Held): void {
+		this.giveLater(h, h.tokens, h.second, h.shard);
+		h.tokens = 0;
+		h.expiresAtMs = 0;
+	}
+
+	/** Keeps `units` to give back to `shard`; one batch is kept, so an older one is dropped (under-admission only). */
+	private giveLater(h: Held, units: number, second: number, shard: number): void {
+		if (units <= 0) return;
+		if (h.unreturned && h.unreturned.second === second && h.unreturned.shard === shard) h.unreturned.units += units;
+		else if (!h.unreturned || h.unreturned.second < second) h.unreturned = { units, second, shard };
+	}
+
+	private observe(h: Held, cost: number, nowMs: number): void {
+		const sec = Math.floor(nowMs / 1000);
+		if (h.rateSecond !== sec) {
+			h.lastSecond = h.rateSecond === sec - 1 ? h.thisSecond : 0;
+			h.thisSecond = 0;
+			h.rateSecond = sec;
+		}
+		h.thisSecond += cost;
+	}
+}

@@ -1,0 +1,207 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { authority, type Authority } from "../../src/authority/client";
+import type { CheckResult } from "../../src/authority/key-authority";
+import type { Principal } from "../../src/credentials/principal";
+import type { EffectiveLimits } from "../../src/limits/effective";
+import { LeaseBook } from "../../src/limits/lease";
+import { leasedLimiter } from "../../src/limits/leased";
+import { app } from "../../src/app";
+import { admin, BASE, call, callWithEnv, createKey, expectError, sleep } from "../helpers/gateway";
+import { countingBindings } from "../helpers/counting";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** Waits until early in a calendar second, so a volley cannot straddle two burst windows. */
+async function startOfSecond(): Promise<void> {
+	while (Date.now() % 1000 > 200) await sleep(1000 - (Date.now() % 1000) + 5);
+}
+
+const principalOf = (id: string): Principal => ({
+	kind: "key",
+	id,
+	api: "demo",
+	environment: "live",
+	scopes: [],
+	tier: "free",
+	rateLimit: null,
+	owner: null,
+	service: null,
+	ipAllowlist: null,
+	keyType: "sk",
+	authority: id,
+});
+
+const leased = (limit: number, burst: number, leaseMs = 1000, shards = 1): EffectiveLimits => ({
+	buckets: [{ name: "key", spec: { limit, window: 3600, burst, cost: 1 } }],
+	shards,
+	onLimiterError: "closed",
+	consistency: "leased",
+	leaseMs,
+});
+
+/** Several isolates on one key: each its own lease book, all on the real Durable Objects; refills are collected to await. */
+function isolates(n: number, keys: Authority = authority(env)) {
+	const pending: Promise<unknown>[] = [];
+	const books = Array.from({ length: n }, () => new LeaseBook());
+	const limiters = books.map((book) => leasedLimiter(keys, (work) => pending.push(work), book));
+	return { books, limiters, settle: () => Promise.all(pending.splice(0)) };
+}
+
+describe("leased budgets on real Durable Objects", () => {
+	it.each([1, 4])("never admit more than the limit: 100 concurrent requests over 4 isolates, %i shard(s)", async (shards) => {
+		const { id } = await createKey({ rateLimit: { limit: 40, window: 3600, burst: 1000, shards } });
+		const { books, limiters, settle } = isolates(4);
+		const limits = leased(40, 1000, 1000, shards);
+		// Warm-up: each isolate's recent rate grows, so it asks for batches rather than one token.
+		let passed = 0;
+		for (let i = 0; i < 12; i++) for (const l of limiters) if ((await l.check(principalOf(id), limits)).ok) passed++;
+		await settle();
+		const results: CheckResult[] = await Promise.all(
+			Array.from({ length: 100 }, (_, i) => limiters[i % limiters.length]!.check(principalOf(id), limits)),
+		);
+		await settle();
+		passed += results.filter((r) => r.ok).length;
+		expect(passed).toBeLessThanOrEqual(40); // over-admission 0
+		const refused = results.filter((r) => !r.ok);
+		for (const r of refused) expect(r).toMatchObject({ ok: false, reason: "rate_limited" });
+		// Under-admission is at most what the isolates still hold unspent.
+		const held = books.reduce((sum, b) => sum + b.unspent(`${id}|key`, Date.now()), 0);
+		expect(passed + held).toBeGreaterThanOrEqual(40 - (shards > 1 ? 2 * shards : 0));
+	});
+
+	it("take far fewer Durable Object calls than requests at a steady rate on one key", async () => {
+		const { id } = await createKey({ rateLimit: { limit: null, window: 3600, burst: 10_000 } });
+		const keys = authority(env);
+		let calls = 0;
+		const counted: Authority = { ...keys, lease: (...a) => (calls++, keys.lease(...a)) };
+		const { limiters, settle } = isolates(1, counted);
+		await startOfSecond();
+		let ok = 0;
+		// About 400 requests in well under a second from one isolate.
+		for (let i = 0; i < 400; i++) {
+			if ((await limiters[0]!.check(principalOf(id), leased(10_000_000, 10_000))).ok) ok++;
+			if (i % 20 === 0) await settle();
+		}
+		await settle();
+		expect(ok).toBe(400);
+		expect(calls, `${calls} calls for 400 requests`).toBeLessThanOrEqual(40); // ≤ 1/10
+	});
+
+	it("refuse a revoked key within leaseMs of the revocation, and at once from the first call after it", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
+		const { limiters, settle } = isolates(1);
+		const limits = leased(10_000, 10_000, 300);
+		for (let i = 0; i < 40; i++) expect((await limiters[0]!.check(principalOf(id), limits)).ok).toBe(true);
+		await settle();
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		// In force by now: every lease still held was asked for before this, so ends before this + leaseMs.
+		const revokedAt = Date.now();
+		let refusal: CheckResult | undefined;
+		while (!refusal) {
+			const began = Date.now(); // the clock moves on during the check's own call and the refill's
+			const r = await limiters[0]!.check(principalOf(id), limits);
+			await settle();
+			if (!r.ok) refusal = r;
+			else expect(began - revokedAt, "a pass after leaseMs").toBeLessThan(300);
+			await sleep(10);
+		}
+		expect(refusal).toEqual({ ok: false, reason: "revoked" });
+		// A second isolate, holding nothing, is refused on its first call.
+		expect(await isolates(1).limiters[0]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "revoked" });
+	});
+});
+
+/** One request through the app, then its `waitUntil` work (a refill) to the end: a sequential client on one isolate. */
+async function settled(key: string): Promise<Response> {
+	const ctx = createExecutionContext();
+	const res = await app.fetch(new Request(`${BASE}/v1/a`, { headers: { Authorization: `Bearer ${key}` } }), env, ctx);
+	await waitOnExecutionContext(ctx);
+	return res;
+}
+
+describe("leased budgets stop at once on deletion and rotation", () => {
+	it("a deleted key gets no new grant: an isolate holding nothing is refused on its first call", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 1000 } });
+		const { limiters, settle } = isolates(2);
+		const limits = leased(1000, 1000, 200);
+		expect((await limiters[0]!.check(principalOf(id), limits)).ok).toBe(true);
+		await settle();
+		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBeLessThan(300);
+		expect(await limiters[1]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "deleted" });
+		await sleep(210); // the first isolate's lease, if any, has ended
+		expect(await limiters[0]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "deleted" });
+	});
+
+	it("a rotated key's lease never outlives its grace, and it is refused once the grace ends", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
+		const rotated = await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 1 }) });
+		expect(rotated.status).toBe(201);
+		const { previous } = await rotated.json<{ previous: { graceEndsAt: string } }>();
+		const graceEndsAt = Date.parse(previous.graceEndsAt);
+		const { limiters, settle } = isolates(1);
+		const limits = leased(10_000, 10_000, 1000);
+		let passedAfterGrace = 0;
+		let refusal: CheckResult | undefined;
+		while (!refusal && Date.now() < graceEndsAt + 1500) {
+			// Taken before the check: a pass whose check began after the grace ended is wrong
+			// (the clock moves on during the check's own call and the refill's).
+			const began = Date.now();
+			const r = await limiters[0]!.check(principalOf(id), limits);
+			await settle();
+			if (r.ok) {
+				expect(r.graceEndsAt).toBe(graceEndsAt);
+				if (began >= graceEndsAt) passedAfterGrace++;
+			} else refusal = r;
+			await sleep(5);
+		}
+		expect(refusal).toEqual({ ok: false, reason: "expired" });
+		expect(passedAfterGrace).toBe(0);
+	});
+});
+
+describe("a key with consistency: leased, through the Worker", () => {
+	it("passes, counts exactly, and reports X-RateLimit-Remaining as strict mode would from one isolate", async () => {
+		const { key } = await createKey({ rateLimit: { limit: 50, window: 3600, burst: 1000, consistency: "leased" } });
+		const remaining: number[] = [];
+		const started = Date.now();
+		for (let i = 0; i < 50; i++) {
+			const res = await settled(key);
+			expect(res.status, `${i}: ${remaining.join(",")} ${await res.clone().text()}`).toBe(200);
+			remaining.push(Number(res.headers.get("X-RateLimit-Remaining")));
+		}
+		expect(remaining, `from ${started} to ${Date.now()}`).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
+		expect(origin.calls).toHaveLength(50);
+		const refused = await settled(key);
+		await expectError(refused, 429, "rate_limit_exceeded");
+		expect(refused.headers.get("X-RateLimit-Remaining")).toBe("0");
+		expect(origin.calls).toHaveLength(50);
+	});
+
+	it("refuses a revoked key with 401 once leaseMs has passed, without calling the origin", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 1000, consistency: "leased", leaseMs: 200 } });
+		for (let i = 0; i < 20; i++) expect((await call("/v1/a", { key })).status).toBe(200);
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		await sleep(250);
+		const before = origin.calls.length;
+		for (let i = 0; i < 5; i++) await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
+		expect(origin.calls).toHaveLength(before);
+	});
+
+	it("makes no KV read and at most one Durable Object call per warm request, and fewer once the key is busy", async () => {
+		const counted = countingBindings();
+		const { key } = await createKey({ rateLimit: { limit: null, window: 3600, burst: 10_000, consistency: "leased" } });
+		expect((await callWithEnv(counted.bindings, "/v1/a", { key })).status).toBe(200); // warm the key cache
+		await startOfSecond();
+		counted.reset();
+		for (let i = 0; i < 200; i++) expect((await callWithEnv(counted.bindings, "/v1/a", { key })).status).toBe(200);
+		expect(counted.counts.kvReads).toBe(0);
+		expect(counted.counts.doCalls, `${counted.counts.doCalls} calls for 200 requests`).toBeLessThanOrEqual(40);
+	});
+});

@@ -1,0 +1,180 @@
+import { describe, expect, it } from "vitest";
+import { giveBack, grant, LEASE_DIVISOR, LeaseBook, type LeaseAnswer } from "../../src/limits/lease";
+import type { Bucket } from "../../src/limits/effective";
+import type { Counters } from "../../src/limits/window";
+
+const T0 = Date.UTC(2026, 0, 1); // a window and second boundary
+const key = (limit: number | null, burst: number, cost = 1, window = 3600): Bucket[] => [
+	{ name: "key", spec: { limit, window, burst, cost } },
+];
+
+function answerOf(g: ReturnType<typeof grant>): LeaseAnswer {
+	if (!g.ok) throw new Error(`refused: ${JSON.stringify(g)}`);
+	return { granted: g.granted, second: g.second, notAfterMs: g.notAfterMs, rate: g.rate, deprecatedAt: null, graceEndsAt: null };
+}
+
+describe("granting a lease on the key's authority (pure)", () => {
+	it("grants what is asked when there is plenty of room, and counts all of it at once", () => {
+		const g = grant(key(10_000, 1000), {}, 50, T0 + 200);
+		expect(g).toMatchObject({ ok: true, granted: 50, second: T0 / 1000, notAfterMs: T0 + 1000 });
+		if (!g.ok) return;
+		expect(g.counters.key).toMatchObject({ windowCount: 50, secondCount: 50 });
+		expect(g.rate.remaining).toBe(10_000 - 50);
+		expect(g.rate.burst.remaining).toBe(1000 - 50);
+	});
+
+	it("never grants more than 1/8 of what is left in the window or the second, so the last tokens go out one at a time", () => {
+		let counters: Record<string, Counters> = {};
+		const grants: number[] = [];
+		for (;;) {
+			const g = grant(key(100, 1000), counters, 1000, T0 + 10);
+			if (!g.ok) break;
+			grants.push(g.granted);
+			counters = g.counters;
+		}
+		expect(grants[0]).toBe(Math.floor(100 / LEASE_DIVISOR));
+		expect(grants.slice(-8)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+		expect(grants.reduce((a, b) => a + b, 0)).toBe(100); // all of it, and no more
+	});
+
+	it("is bounded by the burst left this second, and a new second starts from the full burst", () => {
+		let counters: Record<string, Counters> = {};
+		let total = 0;
+		for (let i = 0; i < 500; i++) {
+			const g = grant(key(null, 40), counters, 5, T0 + 900);
+			if (!g.ok) {
+				expect(g).toMatchObject({ bucket: "key", retryAfter: 1, available: 0 });
+				break;
+			}
+			total += g.granted;
+			counters = g.counters;
+		}
+		expect(total).toBe(40);
+		expect(grant(key(null, 40), counters, 5, T0 + 1000)).toMatchObject({ ok: true, granted: 5, notAfterMs: T0 + 2000 });
+	});
+
+	it("grants at least one request's cost, and refuses (as strict mode does) when less than that is left", () => {
+		const first = grant(key(25, 100, 10), {}, 1, T0);
+		expect(first).toMatchObject({ ok: true, granted: 10 });
+		const second = grant(key(25, 100, 10), first.ok ? first.counters : {}, 1, T0);
+		expect(second).toMatchObject({ ok: true, granted: 10 });
+		const third = grant(key(25, 100, 10), second.ok ? second.counters : {}, 1, T0);
+		expect(third).toMatchObject({ ok: false, bucket: "key", available: 5 });
+	});
+
+	it("takes the least room over every bucket, and counts the grant in each", () => {
+		const buckets: Bucket[] = [...key(1000, 1000), { name: "category:x", spec: { limit: 16, window: 60, burst: 100, cost: 1 } }];
+		const g = grant(buckets, {}, 500, T0);
+		expect(g).toMatchObject({ ok: true, granted: 2 }); // 16 / 8
+		if (g.ok) expect([g.counters.key!.windowCount, g.counters["category:x"]!.windowCount]).toEqual([2, 2]);
+	});
+
+	it("takes back returned tokens within their window and second, and ignores them once those have ended", () => {
+		const g = grant(key(1000, 100), {}, 10, T0 + 100);
+		if (!g.ok) throw new Error("refused");
+		const same = giveBack(key(1000, 100), g.counters, { units: 4, second: T0 / 1000 });
+		expect(same.key).toMatchObject({ windowCount: 6, secondCount: 6 });
+		// A later second in the same window: the window gets them back, the old second is gone anyway.
+		const later = grant(key(1000, 100), g.counters, 1, T0 + 1500);
+		if (!later.ok) throw new Error("refused");
+		expect(giveBack(key(1000, 100), later.counters, { units: 4, second: T0 / 1000 }).key).toMatchObject({
+			windowCount: 7,
+			secondCount: 1,
+		});
+		// Another window (1 s windows): nothing to take back.
+		const w1 = key(1000, 100, 1, 1);
+		const a = grant(w1, {}, 10, T0 + 100);
+		const b = a.ok ? grant(w1, a.counters, 1, T0 + 1500) : a;
+		if (!b.ok) throw new Error("refused");
+		expect(giveBack(w1, b.counters, { units: 4, second: T0 / 1000 }).key).toMatchObject({ windowCount: 1, secondCount: 1 });
+	});
+});
+
+describe("an isolate's lease book (pure)", () => {
+	it("spends what it holds synchronously, and nothing once the lease has ended", () => {
+		const book = new LeaseBook();
+		const a = answerOf(grant(key(1000, 1000), {}, 5, T0 + 100));
+		book.accept("k", a, T0 + 100, 1000, 1, T0 + 101, false);
+		for (let i = 0; i < 4; i++) expect(book.spend("k", 1, T0 + 200)).toBeDefined();
+		expect(book.spend("k", 1, T0 + 200)).toBeUndefined();
+		book.accept("k", a, T0 + 300, 1000, 0, T0 + 301, true);
+		expect(book.unspent("k", T0 + 999)).toBe(5);
+		// The lease ends with its second, whatever leaseMs says.
+		expect(book.spend("k", 1, T0 + 1000)).toBeUndefined();
+	});
+
+	it("ends a lease leaseMs after its call was sent, not after the answer arrived", () => {
+		const book = new LeaseBook();
+		const a = answerOf(grant(key(1000, 1000), {}, 5, T0 + 100));
+		book.accept("k", a, T0 + 100, 200, 1, T0 + 250, false);
+		expect(book.spend("k", 1, T0 + 299)).toBeDefined();
+		expect(book.spend("k", 1, T0 + 300)).toBeUndefined();
+	});
+
+	it("gives back what an ended lease left unspent, once, to the shard that granted it", () => {
+		const book = new LeaseBook();
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 5, T0 + 100)), T0 + 100, 1000, 1, T0 + 101, false, 3);
+		expect(book.begin("k", T0 + 1200, false, 1)).toBeUndefined(); // another shard: not its tokens
+		expect(book.begin("k", T0 + 1200, false, 3)).toEqual({ units: 4, second: T0 / 1000 });
+		expect(book.begin("k", T0 + 1300, false, 3)).toBeUndefined();
+	});
+
+	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives", () => {
+		const book = new LeaseBook();
+		expect(book.want("k", 1, T0, 1000)).toBe(1);
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1000, T0)), T0, 1000, 1, T0, false);
+		for (let i = 0; i < 399; i++) book.spend("k", 1, T0 + i);
+		// 400 spent this second: a lease asked for now lives 500 ms (to the second's end), or leaseMs if shorter.
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(200);
+		expect(book.want("k", 1, T0 + 500, 100)).toBe(40);
+		expect(book.want("k", 1, T0 + 900, 1000)).toBe(40);
+		expect(book.want("k", 1, T0 + 3000, 1000)).toBe(1); // quiet again
+	});
+
+	it("says X-RateLimit-Remaining is the authority's remaining plus what this isolate holds unspent", () => {
+		const book = new LeaseBook();
+		const spent = book.accept("k", answerOf(grant(key(1000, 1000), {}, 10, T0)), T0, 1000, 1, T0, false);
+		expect(spent.rate.remaining).toBe(999); // 1000 − 10 granted + 9 held
+		expect(book.spend("k", 1, T0 + 1)!.rate.remaining).toBe(998);
+	});
+
+	it("stays truthful when an answer arrives after its lease ended: its tokens count as coming back to the window", () => {
+		const book = new LeaseBook();
+		const g0 = grant(key(1000, 1000), {}, 2, T0 + 100);
+		book.accept("k", answerOf(g0), T0 + 100, 1000, 1, T0 + 101, true);
+		expect(book.spend("k", 1, T0 + 200)!.rate.remaining).toBe(998); // 2 spent
+		// Granted at T0+995 (5 tokens, its second ends at T0+1000), answered at T0+1002.
+		const late = grant(key(1000, 1000), g0.ok ? g0.counters : {}, 5, T0 + 995);
+		const spent = book.accept("k", answerOf(late), T0 + 990, 1000, 1, T0 + 1002, true);
+		expect(spent.rate.remaining).toBe(997); // 3 spent: 993 left at the object, 4 on their way back
+		expect(book.unspent("k", T0 + 1002)).toBe(0);
+		expect(book.begin("k", T0 + 1003, false)).toEqual({ units: 4, second: T0 / 1000 });
+	});
+});
+
+describe("an isolate's memory of refusals (pure)", () => {
+	it("repeats a shard's refusal without a call until its reset or leaseMs after the refused call, whichever is first", () => {
+		const book = new LeaseBook();
+		const refused = grant(key(null, 1), { key: { windowStart: 0, windowCount: 0, second: T0 / 1000, secondCount: 1 } }, 1, T0 + 100);
+		if (refused.ok) throw new Error("granted");
+		book.rememberRefusal("k", refused, T0 + 100, 200, 0);
+		expect(book.refusal("k", 1, T0 + 299, 0)).toMatchObject({ bucket: "key", retryAfter: 1 });
+		expect(book.refusal("k", 1, T0 + 300, 0)).toBeUndefined(); // leaseMs: a revocation is seen by then
+		book.rememberRefusal("k", refused, T0 + 900, 1000, 0);
+		expect(book.refusal("k", 1, T0 + 999, 0)).toBeDefined();
+		expect(book.refusal("k", 1, T0 + 1000, 0)).toBeUndefined(); // the second's reset
+	});
+
+	it("asks only shards not known to refuse, the one it holds a lease of first, and none when all refuse", () => {
+		const book = new LeaseBook();
+		const random = () => 0;
+		book.accept("k", answerOf(grant(key(null, 100), {}, 10, T0)), T0, 1000, 1, T0, false, 2);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([2, 0]);
+		const refused = grant(key(null, 1), { key: { windowStart: 0, windowCount: 0, second: T0 / 1000, secondCount: 1 } }, 1, T0);
+		if (refused.ok) throw new Error("granted");
+		for (const shard of [0, 1, 3]) book.rememberRefusal("k", refused, T0, 1000, shard);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([2]);
+		book.rememberRefusal("k", refused, T0, 1000, 2);
+		expect(book.shardsToAsk("k", 1, T0 + 1, 4, random)).toEqual([]);
+	});
+});
