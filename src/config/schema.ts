@@ -241,6 +241,28 @@ const ApiSchema = z
 			),
 			"Keys inherit their owner's rights: effective rights are the key's scopes limited by its owner's current role.",
 		),
+		oauth: doc(
+			z.optional(
+				z.strictObject({
+					issuer: doc(
+						z.url({ protocol: /^https?$/ }),
+						"This API's authorization server identifier (RFC 8414 `issuer`), e.g. https://api.example.com.",
+					),
+					scopes: doc(strings(1), "Scopes a client may request and a grant may hold."),
+					accessTokenTtl: doc(z._default(int(1, 86_400), 3600), "Lifetime of an access token, in seconds."),
+					refreshTokenTtl: doc(z._default(int(1, 365 * 86_400), 30 * 86_400), "Lifetime of a refresh token, in seconds."),
+					codeTtl: doc(
+						z._default(int(1, 600), 600),
+						"Lifetime of an authorization code, in seconds (RFC 6749 §4.1.2: at most 10 minutes).",
+					),
+					rateLimitBy: doc(
+						z._default(z.enum(["subject", "client", "subject+client"]), "subject"),
+						"Whose budget an access token spends: its user's (subject), its client's, or one per user and client.",
+					),
+				}),
+			),
+			"OAuth 2.0: keygate as the authorization server of this API, its access tokens accepted beside keys (README: OAuth 2.0).",
+		),
 		cors: z.optional(
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),

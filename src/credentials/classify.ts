@@ -1,4 +1,5 @@
 import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
+import { ACCESS_TOKEN_PATTERN, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
 
 /**
  * Credential kinds, decided from the bytes alone: no I/O, no secret. Each kind has a
@@ -6,11 +7,14 @@ import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/f
  * a pattern in CREDENTIAL_SHAPES (so it is never forwarded, logged or accepted in a
  * URL), and a verifier.
  */
-export type Classified = { kind: "key"; key: ParsedKey } | { kind: "garbage" };
+export type Classified = { kind: "key"; key: ParsedKey } | { kind: "token"; token: ParsedAccessToken } | { kind: "garbage" };
 
 export function classify(value: string): Classified {
 	const key = value.length <= MAX_KEY_LENGTH ? parseKey(value) : undefined;
 	if (key) return { kind: "key", key };
+	// A keygate access token (`kgat_…`): its MAC is checked by the verifier, still with no I/O.
+	const token = parseAccessToken(value);
+	if (token) return { kind: "token", token };
 	return { kind: "garbage" };
 }
 
@@ -20,6 +24,13 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 		pattern: new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g"),
 		minLength: BODY_LENGTH,
 		accepts: (candidate) => parseKey(candidate) !== undefined,
+	},
+	{
+		// Access tokens carry a MAC, not a checksum: checking it needs the secret, so any
+		// token-shaped text counts. A false positive only costs a scrubbed header.
+		pattern: ACCESS_TOKEN_PATTERN,
+		minLength: 64,
+		accepts: (candidate) => parseAccessToken(candidate) !== undefined,
 	},
 ];
 
