@@ -30,7 +30,22 @@ export interface StoredClient {
 export const clientKv = {
 	byId: (id: string) => `oauth-client:${id}`,
 	index: (api: string, id: string) => `oauth-clients:${api}:${id}`,
+	/** One entry per subject that was ever issued a code for this client: revoking the client reaches each. */
+	subjects: (clientId: string, subject: string) => `oauth-client-subjects:${clientId}:${subject}`,
 };
+
+/** The subjects that hold (or held) grants of a client. */
+export async function subjectsOf(kv: KVNamespace, clientId: string): Promise<string[]> {
+	const prefix = `oauth-client-subjects:${clientId}:`;
+	const out: string[] = [];
+	let cursor: string | undefined;
+	do {
+		const page: KVNamespaceListResult<unknown> = await kv.list({ prefix, cursor });
+		for (const k of page.keys) out.push(k.name.slice(prefix.length));
+		cursor = page.list_complete ? undefined : page.cursor;
+	} while (cursor);
+	return out;
+}
 
 /** `kgcs_` and 43 base64url characters: recognisable to secret scanners and to keygate's log guard. */
 export const CLIENT_SECRET_PATTERN = /kgcs_[A-Za-z0-9_-]{43}/g;

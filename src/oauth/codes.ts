@@ -2,6 +2,7 @@ import { grants } from "../authority/client";
 import type { GrantBindings } from "../authority/client";
 import { randomId, sha256Hex } from "../keys/crypto";
 import { base64url, fromBase64url } from "./access-token";
+import { clientKv } from "./clients";
 
 /**
  * Authorization codes (`kgac_…`) and refresh tokens (`kgrt_…`): `<prefix><route>.<secret>`,
