@@ -56,10 +56,12 @@ export interface CodeRequest {
  * hands the client once the user has signed in and consented.
  */
 export async function issueAuthorizationCode(
-	env: GrantBindings,
+	env: GrantBindings & { KEYS: KVNamespace },
 	req: CodeRequest,
 	now = Date.now(),
 ): Promise<{ code: string; grantId: string }> {
+	// Which subjects hold grants of a client, so deleting or revoking a client reaches them all.
+	await env.KEYS.put(clientKv.subjects(req.clientId, req.subject), "");
 	const code = newOpaque("code", { api: req.api, subject: req.subject });
 	const grantId = randomId("grant");
 	await grants(env, req.api, req.subject).issueCode({
