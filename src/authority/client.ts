@@ -78,7 +78,7 @@ export const grantsObjectName = (api: string, subject: string) => `${api}:${subj
 
 /** The OAuth grants of one subject (authority/oauth-grants.ts), through the same one timeout. */
 export interface GrantsClient {
-	issueCode(input: CodeInput): Promise<void>;
+	issueCode(input: CodeInput): Promise<boolean>;
 	redeemCode(input: RedeemInput): Promise<GrantResult>;
 	refresh(input: RefreshInput): Promise<GrantResult>;
 	check(grantId: string): Promise<GrantCheck>;
@@ -91,7 +91,7 @@ export function grants(env: GrantBindings, api: string, subject: string, timeout
 	const stub = () => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(grantsObjectName(api, subject)));
 	const bounded = <T>(what: string, work: () => Promise<T>): Promise<T> => withTimeout(work(), timeoutMs, what);
 	return {
-		issueCode: (input) => bounded("oauth code", async (): Promise<void> => stub().issueCode(input)),
+		issueCode: (input) => bounded("oauth code", async (): Promise<boolean> => stub().issueCode(input)),
 		redeemCode: (input) => bounded("oauth code redemption", async (): Promise<GrantResult> => stub().redeemCode(input)),
 		refresh: (input) => bounded("oauth refresh", async (): Promise<GrantResult> => stub().refresh(input)),
 		check: (grantId) => bounded("oauth grant check", async (): Promise<GrantCheck> => stub().check(grantId)),

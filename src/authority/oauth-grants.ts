@@ -35,6 +35,8 @@ export interface CodeInput {
 	challenge: string | null;
 	expiresAt: number;
 	now: number;
+	/** The login's nonce, spent with this code (single use). */
+	nonce?: string;
 }
 
 export interface RedeemInput {
@@ -95,7 +97,8 @@ export class OAuthGrants extends DurableObject<Env> {
 				challenge TEXT, expires_at INTEGER NOT NULL, used_at INTEGER);
 			CREATE TABLE IF NOT EXISTS refresh_tokens (
 				hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, expires_at INTEGER NOT NULL, superseded_at INTEGER);
-			CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);`);
+			CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
+			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
 	}
 
 	private grant(id: string): GrantRow | undefined {
@@ -107,8 +110,16 @@ export class OAuthGrants extends DurableObject<Env> {
 		this.sql.exec("UPDATE refresh_tokens SET superseded_at = COALESCE(superseded_at, ?) WHERE grant_id = ?", now, grantId);
 	}
 
-	/** Records a new grant (not yet usable) and its authorization code. */
-	issueCode(input: CodeInput): void {
+	/**
+	 * Records a new grant and its authorization code. `nonce` (the login's) is spent here,
+	 * atomically: an assertion or a consent replayed gets no second code. False when it was spent.
+	 */
+	issueCode(input: CodeInput): boolean {
+		if (input.nonce !== undefined) {
+			this.sql.exec("DELETE FROM used_nonces WHERE expires_at <= ?", input.now);
+			if (this.sql.exec("SELECT 1 FROM used_nonces WHERE nonce = ?", input.nonce).toArray().length > 0) return false;
+			this.sql.exec("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)", input.nonce, input.now + 3_600_000);
+		}
 		this.sql.exec(
 			"INSERT INTO grants (id, client_id, scopes, environment, tier, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
 			input.grantId,
@@ -127,6 +138,7 @@ export class OAuthGrants extends DurableObject<Env> {
 			input.challenge,
 			input.expiresAt,
 		);
+		return true;
 	}
 
 	/**

@@ -255,6 +255,18 @@ const ApiSchema = z
 						z._default(int(1, 600), 600),
 						"Lifetime of an authorization code, in seconds (RFC 6749 §4.1.2: at most 10 minutes).",
 					),
+					login: doc(
+						z.optional(
+							z.strictObject({
+								mode: doc(z._default(z.enum(["origin"]), "origin"), "origin: the API signs its users in (README: OAuth 2.0, Login)."),
+								loginUrl: doc(
+									z.url({ protocol: /^https?$/ }),
+									"Where keygate sends the user's browser with a signed 5-minute `request`; the API answers with a signed `assertion`.",
+								),
+							}),
+						),
+						"How the authorization endpoint signs a user in; absent: /oauth/authorize answers 400 (tokens are still accepted).",
+					),
 					rateLimitBy: doc(
 						z._default(z.enum(["subject", "client", "subject+client"]), "subject"),
 						"Whose budget an access token spends: its user's (subject), its client's, or one per user and client.",

@@ -49,6 +49,8 @@ export interface CodeRequest {
 	/** The S256 code challenge, or null. */
 	challenge: string | null;
 	codeTtl: number;
+	/** The login's nonce: spent with the code, so a replayed login gets none. */
+	nonce?: string;
 }
 
 /**
@@ -59,12 +61,12 @@ export async function issueAuthorizationCode(
 	env: GrantBindings & { KEYS: KVNamespace },
 	req: CodeRequest,
 	now = Date.now(),
-): Promise<{ code: string; grantId: string }> {
+): Promise<{ code: string; grantId: string } | undefined> {
 	// Which subjects hold grants of a client, so deleting or revoking a client reaches them all.
 	await env.KEYS.put(clientKv.subjects(req.clientId, req.subject), "");
 	const code = newOpaque("code", { api: req.api, subject: req.subject });
 	const grantId = randomId("grant");
-	await grants(env, req.api, req.subject).issueCode({
+	const issued = await grants(env, req.api, req.subject).issueCode({
 		codeHash: await sha256Hex(code),
 		grantId,
 		clientId: req.clientId,
@@ -75,8 +77,9 @@ export async function issueAuthorizationCode(
 		challenge: req.challenge,
 		expiresAt: now + req.codeTtl * 1000,
 		now,
+		...(req.nonce !== undefined ? { nonce: req.nonce } : {}),
 	});
-	return { code, grantId };
+	return issued ? { code, grantId } : undefined;
 }
 
 /** RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))). */

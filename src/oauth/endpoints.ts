@@ -11,6 +11,7 @@ import { withTimeout } from "../util/timeout";
 import { issueAccessToken, parseAccessToken, verifyAccessToken } from "./access-token";
 import { getClient, hashSecret, type StoredClient } from "./clients";
 import { newOpaque, parseOpaque, s256 } from "./codes";
+import { authorizeEndpoint, callbackEndpoint, callbackPath, consentEndpoint, consentPath } from "./authorize";
 import { oauthError, oauthJson } from "./errors";
 import { readParams } from "./params";
 
@@ -45,6 +46,9 @@ export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	if (path === paths.metadata) return c.req.method === "GET" || c.req.method === "HEAD" ? metadata(api) : notAllowed("GET");
 	if (path === paths.token) return c.req.method === "POST" ? tokenEndpoint(c) : notAllowed("POST");
 	if (path === paths.revoke) return c.req.method === "POST" ? revokeEndpoint(c) : notAllowed("POST");
+	if (path === paths.authorize) return c.req.method === "GET" ? authorizeEndpoint(c) : notAllowed("GET");
+	if (path === callbackPath(api)) return c.req.method === "GET" ? callbackEndpoint(c) : notAllowed("GET");
+	if (path === consentPath(api)) return c.req.method === "POST" ? consentEndpoint(c) : notAllowed("POST");
 	return next();
 };
 
@@ -59,6 +63,9 @@ function metadata(api: CompiledApi): Response {
 	const paths = oauthPaths(api);
 	return oauthJson({
 		issuer: oauth.issuer,
+		...(oauth.login ? { authorization_endpoint: base + paths.authorize } : {}),
+		// RFC 9207: every authorization response carries `iss`.
+		authorization_response_iss_parameter_supported: true,
 		token_endpoint: base + paths.token,
 		revocation_endpoint: base + paths.revoke,
 		response_types_supported: ["code"],

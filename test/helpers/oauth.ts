@@ -38,7 +38,7 @@ export async function codeFor(
 		tier: "free",
 		challenge: opts.verifier === undefined ? null : await s256(opts.verifier),
 		codeTtl: opts.codeTtl ?? 600,
-	});
+	}).then((issued) => issued!);
 	return code;
 }
 
