@@ -267,6 +267,38 @@ const ApiSchema = z
 						),
 						"How the authorization endpoint signs a user in; absent: /oauth/authorize answers 400 (tokens are still accepted).",
 					),
+					externalIssuers: doc(
+						z._default(
+							z.array(
+								z.strictObject({
+									issuer: doc(text(1, 2000), "The `iss` these tokens carry, compared exactly."),
+									jwksUri: doc(
+										z.url({ protocol: /^https?$/ }),
+										"The identity provider's JWKS; cached per isolate, refetched once for an unknown `kid`.",
+									),
+									audience: doc(
+										z.union([text(1, 2000), z.array(text(1, 2000)).check(z.minLength(1))]),
+										"Accepted `aud` values (required: a token for another audience is refused).",
+									),
+									algorithms: doc(
+										z._default(
+											z
+												.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
+												.check(z.minLength(1)),
+											["RS256", "ES256"],
+										),
+										"Accepted `alg` values (never `none` or HMAC: a public key must not double as a shared secret).",
+									),
+									clockTolerance: doc(z._default(int(0, 300), 30), "Skew allowed on `exp` and `nbf`, in seconds."),
+									scopeClaim: doc(z._default(text(1, 100), "scope"), "Claim holding the scopes: a space-delimited string or an array."),
+									subjectClaim: doc(z._default(text(1, 100), "sub"), "Claim naming the user."),
+									tierClaim: doc(z.optional(text(1, 100)), "Claim naming the tier; absent or not one of tiers: defaultTier."),
+								}),
+							),
+							[],
+						),
+						"Identity providers whose access tokens (JWTs) this API accepts beside keys and keygate's own tokens.",
+					),
 					rateLimitBy: doc(
 						z._default(z.enum(["subject", "client", "subject+client"]), "subject"),
 						"Whose budget an access token spends: its user's (subject), its client's, or one per user and client.",

@@ -7,7 +7,29 @@ import { ACCESS_TOKEN_PATTERN, parseAccessToken, type ParsedAccessToken } from "
  * a pattern in CREDENTIAL_SHAPES (so it is never forwarded, logged or accepted in a
  * URL), and a verifier.
  */
-export type Classified = { kind: "key"; key: ParsedKey } | { kind: "token"; token: ParsedAccessToken } | { kind: "garbage" };
+export type Classified =
+	| { kind: "key"; key: ParsedKey }
+	| { kind: "token"; token: ParsedAccessToken }
+	| { kind: "jwt"; jwt: string; alg: string }
+	| { kind: "garbage" };
+
+/** Longest JWT looked at: an identity provider's access token is well under this. */
+export const MAX_JWT_LENGTH = 8192;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** A JWS in compact form whose header is a JSON object naming a string `alg` (RFC 7515 §7.1). Its signature is the verifier's business. */
+function jwtAlg(value: string): string | undefined {
+	if (value.length > MAX_JWT_LENGTH || !JWT_SHAPE.test(value)) return undefined;
+	try {
+		const b64 = value.slice(0, value.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/");
+		const header: unknown = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4)));
+		if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
+		const alg = (header as { alg?: unknown }).alg;
+		return typeof alg === "string" && alg !== "" ? alg : undefined;
+	} catch {
+		return undefined;
+	}
+}
 
 export function classify(value: string): Classified {
 	const key = value.length <= MAX_KEY_LENGTH ? parseKey(value) : undefined;
@@ -15,6 +37,8 @@ export function classify(value: string): Classified {
 	// A keygate access token (`kgat_…`): its MAC is checked by the verifier, still with no I/O.
 	const token = parseAccessToken(value);
 	if (token) return { kind: "token", token };
+	const alg = jwtAlg(value);
+	if (alg !== undefined) return { kind: "jwt", jwt: value, alg };
 	return { kind: "garbage" };
 }
 

@@ -2,6 +2,7 @@ import type { CompiledApi } from "../config/load";
 import type { Bindings } from "../env";
 import type { Reason } from "../errors/catalogue";
 import type { Classified } from "./classify";
+import { verifyJwt } from "./jwt";
 import { verifyKey } from "./key";
 import type { Principal } from "./principal";
 import { verifyToken } from "./token";
@@ -29,6 +30,8 @@ export function verify(credential: Classified, ctx: VerifyContext, env: Bindings
 			return verifyKey(credential.key, ctx, env);
 		case "token":
 			return verifyToken(credential.token, ctx, env);
+		case "jwt":
+			return verifyJwt(credential.jwt, credential.alg, ctx);
 		case "garbage":
 			return Promise.resolve({ ok: false, reason: "malformed_key", countsAsFailure: true });
 	}

@@ -44,6 +44,7 @@ export type Reason =
 	| "kv_failed"
 	| "limiter_failed"
 	| "owner_lookup_failed"
+	| "jwks_unavailable"
 	| "internal_error"
 	// 404: no configured API serves this host and path
 	| "no_api"
@@ -90,6 +91,7 @@ export const REASONS = [
 	"kv_failed",
 	"limiter_failed",
 	"owner_lookup_failed",
+	"jwks_unavailable",
 	"internal_error",
 	"no_api",
 	"ambiguous_path",
@@ -186,6 +188,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "kv_failed":
 		case "limiter_failed":
 		case "owner_lookup_failed":
+		case "jwks_unavailable":
 		case "internal_error":
 			return "gateway_unavailable";
 		case "no_api":

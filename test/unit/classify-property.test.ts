@@ -21,8 +21,8 @@ describe("the classifier (property)", () => {
 		fc.assert(
 			fc.property(fc.string({ maxLength: 300 }), (s) => {
 				const kind = classify(s).kind;
-				expect(["key", "token", "garbage"]).toContain(kind);
-				if (!s.startsWith("kgat_") && !/_/.test(s)) expect(kind).toBe("garbage");
+				expect(["key", "token", "jwt", "garbage"]).toContain(kind);
+				if (!/[_.]/.test(s)) expect(kind).toBe("garbage");
 			}),
 			{ numRuns: 2000 },
 		);
@@ -39,6 +39,17 @@ describe("the classifier (property)", () => {
 				expect(classify(token + "A").kind).toBe("garbage");
 			}),
 			{ numRuns: 200 },
+		);
+	});
+
+	it("says jwt for three base64url segments whose header names an alg, and garbage otherwise", () => {
+		const b64 = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+		fc.assert(
+			fc.property(fc.string({ minLength: 1, maxLength: 10 }), fc.jsonValue(), (alg, other) => {
+				expect(classify(`${b64({ alg })}.${b64({ sub: "x" })}.sig`)).toMatchObject({ kind: "jwt", alg });
+				if (typeof other !== "object" || other === null || Array.isArray(other) || typeof (other as { alg?: unknown }).alg !== "string")
+					expect(classify(`${b64(other)}.${b64({})}.sig`).kind).toBe("garbage");
+			}),
 		);
 	});
 

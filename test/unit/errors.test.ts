@@ -90,6 +90,7 @@ describe("error rendering", () => {
 		kv_failed: ["gateway_unavailable", 503],
 		limiter_failed: ["gateway_unavailable", 503],
 		owner_lookup_failed: ["gateway_unavailable", 503],
+		jwks_unavailable: ["gateway_unavailable", 503],
 		internal_error: ["gateway_unavailable", 503],
 		no_api: ["not_found", 404],
 		not_found: ["not_found", 404],
