@@ -122,7 +122,7 @@ const CASES: Record<string, () => Promise<unknown>> = {
 	"GET /oauth/clients": async () => {
 		const { id } = await newClient();
 		expect((await want(oauthGw.admin("/oauth/clients"), 200)).data.map((c: { id: string }) => c.id)).toContain(id);
-		await want(admin("/oauth/clients"), 400); // the demo API has no oauth
+		await want(owners.admin("/oauth/clients?api=nope"), 400); // not a configured API
 	},
 	"GET /oauth/clients/{clientId}": async () => {
 		const { id } = await newClient();

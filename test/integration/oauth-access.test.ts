@@ -121,7 +121,9 @@ describe("an access token on the API's routes", () => {
 	it("answers a token on an API without oauth invalid_api_key, and no credential missing_api_key", async () => {
 		const client = await createClient(gw);
 		const tokens = await tokensFor(gw, client);
-		await expectRefused(await gatewayFor(demo).call("/v1/users", { key: tokens.access_token }), 401, INVALID_BODY);
+		const noOAuth = structuredClone(demo) as any;
+		delete noOAuth.apis[0].oauth;
+		await expectRefused(await gatewayFor(noOAuth).call("/v1/users", { key: tokens.access_token }), 401, INVALID_BODY);
 		const res = await gw.call("/v1/users");
 		expect(res.status).toBe(401);
 		expect((await res.json<{ error: string }>()).error).toBe("missing_api_key");

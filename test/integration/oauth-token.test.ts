@@ -277,7 +277,9 @@ describe("revocation (RFC 7009) and metadata (RFC 8414)", () => {
 	});
 
 	it("leaves /oauth/* to the origin's routes on an API without oauth", async () => {
-		const plain = gatewayFor(demo);
+		const noOAuth = structuredClone(demo) as any;
+		delete noOAuth.apis[0].oauth;
+		const plain = gatewayFor(noOAuth);
 		const res = await plain.call("/oauth/token", { method: "POST", body: "{}" });
 		expect(res.status).toBe(401); // an ordinary API path there: no key, no entry
 		expect(origin.calls).toHaveLength(0);
