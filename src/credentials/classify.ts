@@ -1,5 +1,7 @@
 import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
 import { ACCESS_TOKEN_PATTERN, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
+import { CLIENT_SECRET_PATTERN } from "../oauth/clients";
+import { OPAQUE_PATTERN } from "../oauth/codes";
 
 /**
  * Credential kinds, decided from the bytes alone: no I/O, no secret. Each kind has a
@@ -55,6 +57,19 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 		pattern: ACCESS_TOKEN_PATTERN,
 		minLength: 64,
 		accepts: (candidate) => parseAccessToken(candidate) !== undefined,
+	},
+	{
+		// Authorization codes and refresh tokens: never sent anywhere but the token endpoint's
+		// body, so one in a header or a URL is a leak to stop before the origin.
+		pattern: OPAQUE_PATTERN,
+		minLength: 56,
+		accepts: () => true,
+	},
+	{
+		// OAuth client secrets.
+		pattern: CLIENT_SECRET_PATTERN,
+		minLength: 48,
+		accepts: () => true,
 	},
 ];
 

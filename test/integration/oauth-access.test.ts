@@ -138,6 +138,23 @@ describe("an access token on the API's routes", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("never lets a refresh token or a client secret reach the origin, in a header or a URL", async () => {
+		const client = await createClient(gw);
+		const tokens = await tokensFor(gw, client);
+		const res = await gw.call("/v1/users", {
+			key: tokens.access_token,
+			headers: { "X-Refresh": `rt=${tokens.refresh_token}`, "X-Secret": client.secret! },
+		});
+		expect(res.status).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.headers.get("X-Refresh")).toBeNull();
+		expect(seen.headers.get("X-Secret")).toBeNull();
+		origin.calls.length = 0;
+		expect((await gw.call(`/v1/users?refresh=${tokens.refresh_token}`, { key: tokens.access_token })).status).toBe(401);
+		expect((await gw.call(`/v1/users?s=${client.secret}`, { key: tokens.access_token })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("counts a subject's tokens from two clients on one budget (rateLimitBy: subject)", async () => {
 		const a = await createClient(gw);
 		const b = await createClient(gw);
