@@ -164,6 +164,22 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("refuses a code past its lifetime (invalid_grant)", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id, { codeTtl: 1 });
+		await sleep(1100);
+		const res = await body(
+			await tokenJson(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: REDIRECT,
+			}),
+		);
+		expect(res.json.error).toBe("invalid_grant");
+	});
+
 	it("answers an unknown grant_type unsupported_grant_type", async () => {
 		const client = await createClient(gw);
 		const res = await body(await tokenJson(gw, { grant_type: "password", client_id: client.id, client_secret: client.secret }));
@@ -354,5 +370,3 @@ describe("a client secret", () => {
 		expect(fresh.status).toBe(200);
 	});
 });
-
-void sleep;
