@@ -201,8 +201,9 @@ export async function callbackEndpoint(c: GatewayContext): Promise<Response> {
 			clockTolerance: 5,
 		});
 		if (payload.nonce !== pending.n) throw new Error("nonce mismatch");
-		if (typeof payload.sub !== "string" || payload.sub === "" || payload.sub.length > 200 || /[\x00-\x1f\x7f]/.test(payload.sub))
-			throw new Error("bad subject");
+		// The subject becomes a header value, a Durable Object name and an admin path/query value:
+		// printable ASCII without spaces or colons, as the admin API's subjects are.
+		if (typeof payload.sub !== "string" || !/^[\x21-\x39\x3b-\x7e]{1,200}$/.test(payload.sub)) throw new Error("bad subject");
 		if (payload.exp! - payload.iat! > ASSERTION_MAX_S) throw new Error("assertion lives too long");
 		sub = payload.sub;
 	} catch (e) {
@@ -234,6 +235,7 @@ export async function consentEndpoint(c: GatewayContext): Promise<Response> {
 	if (!secret) return errorPage("The authorization server cannot answer right now.");
 	const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
 	if (type !== "application/x-www-form-urlencoded") return errorPage("Unexpected form.");
+	if (Number(c.req.header("Content-Length") ?? "0") > 16 * 1024) return errorPage("Unexpected form.");
 	const text = await c.req.text();
 	if (text.length > 16 * 1024) return errorPage("Unexpected form.");
 	const form = new URLSearchParams(text);

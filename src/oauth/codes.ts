@@ -63,7 +63,10 @@ export async function issueAuthorizationCode(
 	now = Date.now(),
 ): Promise<{ code: string; grantId: string } | undefined> {
 	// Which subjects hold grants of a client, so deleting or revoking a client reaches them all.
-	await env.KEYS.put(clientKv.subjects(req.clientId, req.subject), "");
+	// Written once per pair: KV allows about one write per second to one key, and a user may
+	// authorize the same client twice in a second.
+	const indexKey = clientKv.subjects(req.clientId, req.subject);
+	if ((await env.KEYS.get(indexKey)) === null) await env.KEYS.put(indexKey, "");
 	const code = newOpaque("code", { api: req.api, subject: req.subject });
 	const grantId = randomId("grant");
 	const issued = await grants(env, req.api, req.subject).issueCode({

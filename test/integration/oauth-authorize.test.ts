@@ -167,6 +167,14 @@ describe("the authorization endpoint with the origin login", () => {
 		expect(new URL(res.headers.get("Location")!).searchParams.get("error")).toBe("invalid_request");
 	});
 
+	it("refuses a subject that is not printable ASCII without spaces or colons", async () => {
+		const client = await createClient(gw);
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`);
+		const request = new URL(res.headers.get("Location")!).searchParams.get("request")!;
+		const page = await gw.call(`/oauth/callback?assertion=${await assertion(request, "user one")}`, { headers: { Cookie: cookieOf(res) } });
+		expect(page.status).toBe(400);
+	});
+
 	it.each([
 		["a wrong nonce", { nonce: "nonce_other" }],
 		["a wrong audience", { aud: "https://evil.example" }],
