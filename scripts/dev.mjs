@@ -266,8 +266,10 @@ async function run(argv) {
 		return 1;
 	}
 	let origin;
+	let devSecret;
 	try {
-		origin = await startDemoOrigin(ports.origin);
+		// The demo origin's sign-in (OAuth login) signs with SIGNING_SECRET, known once step 3 has run.
+		origin = await startDemoOrigin(ports.origin, { signingSecret: () => devSecret });
 	} catch (e) {
 		if (e?.code !== "EADDRINUSE") throw e;
 		console.error(
@@ -280,6 +282,7 @@ async function run(argv) {
 
 	// 3. secrets
 	const vars = ensureDevVars();
+	devSecret = vars.values.SIGNING_SECRET;
 	if (vars.added.length > 0)
 		console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);
 	console.log(`keygate: local secrets are in ${vars.path}`);

@@ -31,6 +31,16 @@ Commands:
   audit             List key-management events           GET    /audit
   owner <owner>     Show an owner's role, or set it      GET|PUT /owners/<owner>
                     with --role
+  oauth-client      Register an OAuth client             POST   /oauth/clients
+  oauth-clients     List an API's OAuth clients          GET    /oauth/clients
+  oauth-client-show <id>    Show an OAuth client         GET    /oauth/clients/<id>
+  oauth-client-rotate <id>  New client secret            POST   /oauth/clients/<id>/rotate-secret
+  oauth-client-delete <id>  Delete a client, revoking    DELETE /oauth/clients/<id>
+                    its grants
+  oauth-grants      List grants (--subject or            GET    /oauth/grants
+                    --client-id)
+  oauth-revoke      Revoke grants (--subject,            POST   /oauth/grants/revoke
+                    --client-id, --grant-id)
   help              Show this help
 
 create and pair:
@@ -58,6 +68,12 @@ owner:
 list:
   --api NAME               only this API's keys
   --cursor CURSOR          the next page (the "cursor" of the previous answer)
+oauth-client:
+  --name NAME              required
+  --redirect-uris a,b      required; exact URLs
+  --type TYPE              confidential (default) or public (PKCE, no secret)
+  --api, --scopes, --tier, --environment as for create
+oauth-clients, oauth-grants, oauth-revoke: --api NAME; oauth-grants, oauth-revoke: --subject, --client-id
 rotate:
   --grace-period SECONDS   how long the old key keeps working (default 86400)
 
@@ -146,6 +162,57 @@ const COMMANDS = {
 			f.role === undefined
 				? { method: "GET", path: `/owners/${enc(owner)}${f.api !== undefined ? `?api=${enc(f.api)}` : ""}` }
 				: { method: "PUT", path: `/owners/${enc(owner)}`, body: { role: f.role, ...(f.api !== undefined ? { api: f.api } : {}) } },
+	},
+	"oauth-client": {
+		flags: ["name", "api", "redirect-uris", "type", "scopes", "tier", "environment"],
+		id: false,
+		request: (_id, f) => {
+			if (f.name === undefined || f["redirect-uris"] === undefined) throw new UsageError("--name and --redirect-uris are required");
+			const body = { name: f.name, redirectUris: list(f["redirect-uris"]) };
+			for (const field of ["api", "type", "tier", "environment"]) if (f[field] !== undefined) body[field] = f[field];
+			if (f.scopes !== undefined) body.scopes = list(f.scopes);
+			return { method: "POST", path: "/oauth/clients", body };
+		},
+		secret: true,
+	},
+	"oauth-clients": {
+		flags: ["api"],
+		id: false,
+		request: (_id, f) => ({ method: "GET", path: `/oauth/clients${f.api !== undefined ? `?api=${enc(f.api)}` : ""}` }),
+	},
+	"oauth-client-show": { flags: [], id: true, request: (id) => ({ method: "GET", path: `/oauth/clients/${enc(id)}` }) },
+	"oauth-client-rotate": {
+		flags: [],
+		id: true,
+		request: (id) => ({ method: "POST", path: `/oauth/clients/${enc(id)}/rotate-secret` }),
+		secret: true,
+	},
+	"oauth-client-delete": { flags: [], id: true, request: (id) => ({ method: "DELETE", path: `/oauth/clients/${enc(id)}` }) },
+	"oauth-grants": {
+		flags: ["api", "subject", "client-id"],
+		id: false,
+		request: (_id, f) => {
+			const query = new URLSearchParams();
+			if (f.api !== undefined) query.set("api", f.api);
+			if (f.subject !== undefined) query.set("subject", f.subject);
+			if (f["client-id"] !== undefined) query.set("clientId", f["client-id"]);
+			return { method: "GET", path: `/oauth/grants?${query}` };
+		},
+	},
+	"oauth-revoke": {
+		flags: ["api", "subject", "client-id", "grant-id"],
+		id: false,
+		request: (_id, f) => {
+			const body = {};
+			for (const [flag, field] of [
+				["api", "api"],
+				["subject", "subject"],
+				["client-id", "clientId"],
+				["grant-id", "grantId"],
+			])
+				if (f[flag] !== undefined) body[field] = f[flag];
+			return { method: "POST", path: "/oauth/grants/revoke", body };
+		},
 	},
 };
 
@@ -367,7 +434,8 @@ export async function main(
 		return 1;
 	}
 	if (res.status === 204 || text === "") {
-		out(JSON.stringify(command === "delete" ? { id: positionals[0], deleted: true } : {}, null, 2));
+		const deleted = command === "delete" || command === "oauth-client-delete";
+		out(JSON.stringify(deleted ? { id: positionals[0], deleted: true } : {}, null, 2));
 		return 0;
 	}
 	out(json !== undefined ? JSON.stringify(json, null, 2) : text);
@@ -375,7 +443,9 @@ export async function main(
 		err(
 			command === "pair"
 				? 'keys: the plaintext "key" of each key above is shown only once. Store them now: keygate keeps only their hashes.'
-				: 'keys: the plaintext "key" above is shown only once. Store it now: keygate keeps only its hash.',
+				: command.startsWith("oauth-")
+					? 'keys: the client "secret" above is shown only once. Store it now: keygate keeps only its hash.'
+					: 'keys: the plaintext "key" above is shown only once. Store it now: keygate keeps only its hash.',
 		);
 	}
 	return 0;

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { adminApp } from "./admin/routes";
+import { oauthStage } from "./oauth/endpoints";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
 import type { GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
@@ -27,6 +28,7 @@ app.all("/_keygate/*", () => renderError("not_found", DEFAULT_ERROR_CONTEXT));
 app.all(
 	"*",
 	selectApiStage, //   config, API by host and path, route rule
+	oauthStage, //        an API with `oauth`: its token, revocation and metadata endpoints
 	cors, //              preflight, and CORS headers for the key types that get them
 	unlessPublic(credential), // find the credential, classify it by its bytes (no I/O)
 	unlessPublic(verifyStage), // its kind's verifier -> the Principal (key: cache -> KV -> record state)

@@ -92,7 +92,47 @@ export const RotateBody = z.strictObject({
 	),
 });
 
+const redirectUri = doc(
+	text(1, 2000).check(
+		z.refine((s) => {
+			try {
+				const u = new URL(s);
+				// RFC 6749 §3.1.2: absolute, no fragment. Plain http only for loopback (RFC 8252 §7.3).
+				if (u.hash !== "" || s.includes("#")) return false;
+				if (u.protocol === "https:") return true;
+				return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "[::1]" || u.hostname === "localhost");
+			} catch {
+				return false;
+			}
+		}, "an absolute https URL without a fragment (http only for loopback)"),
+	),
+	"Compared exactly, character for character, at the authorization and token endpoints.",
+);
+
+export const CreateOAuthClientBody = z.strictObject({
+	api: common.api,
+	name,
+	redirectUris: z.array(redirectUri).check(z.minLength(1), z.maxLength(20)),
+	type: z.optional(
+		doc(z.enum(["confidential", "public"]), "confidential (default): authenticates with a secret. public: no secret, PKCE required."),
+	),
+	scopes: z.optional(doc(scopes, "Scopes the client may be granted; each one of the API's oauth.scopes. Default all of them.")),
+	tier: common.tier,
+	environment: common.environment,
+});
+
+export const RevokeGrantsBody = z
+	.strictObject({
+		api: common.api,
+		subject: z.optional(doc(owner, "The user whose grants to revoke.")),
+		clientId: z.optional(doc(text(1, 64), "The client whose grants to revoke.")),
+		grantId: z.optional(doc(text(1, 64), "One grant (with subject).")),
+	})
+	.check(z.refine((b) => b.subject !== undefined || b.clientId !== undefined, "subject or clientId is required"));
+
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
+export type CreateOAuthClientInput = z.output<typeof CreateOAuthClientBody>;
+export type RevokeGrantsInput = z.output<typeof RevokeGrantsBody>;
 export type UpdateKeyInput = z.output<typeof UpdateKeyBody>;
 
 // ---- responses ----
@@ -141,6 +181,10 @@ export const AUDIT_ACTIONS = [
 	"key.deleted",
 	"key.updated",
 	"owner.role_set",
+	"oauth.client_created",
+	"oauth.client_secret_rotated",
+	"oauth.client_deleted",
+	"oauth.grants_revoked",
 	"admin.auth_failed",
 ] as const;
 
@@ -164,6 +208,36 @@ export const OwnerSchema = z.strictObject({
 	assigned: doc(z.boolean(), "False when keygate has no role for the owner and the default applies."),
 });
 
+export const OAuthClientSchema = z.strictObject({
+	id: z.string(),
+	api: z.string(),
+	name: z.string(),
+	redirectUris: z.array(z.string()),
+	type: z.enum(["confidential", "public"]),
+	scopes: z.array(z.string()),
+	tier: z.string(),
+	environment: z.string(),
+	createdAt: time(),
+	secretRotatedAt: z.nullable(time()),
+});
+
+/** A client plus `secret`, the plaintext, shown this once (null for a public client). */
+export const CreatedOAuthClientSchema = z.extend(OAuthClientSchema, { secret: z.nullable(z.string()) });
+export const OAuthClientPageSchema = page(OAuthClientSchema);
+
+export const OAuthGrantSchema = z.strictObject({
+	id: z.string(),
+	subject: z.string(),
+	clientId: z.string(),
+	scopes: z.array(z.string()),
+	environment: z.string(),
+	tier: z.string(),
+	createdAt: time(),
+	revokedAt: z.nullable(time()),
+});
+export const OAuthGrantPageSchema = page(OAuthGrantSchema);
+export const RevokedGrantsSchema = z.strictObject({ revoked: doc(int(0), "Grants that were live and are now revoked.") });
+
 export const ErrorBodySchema = z.strictObject({ error: z.string(), message: z.string() });
 
 export type CreatedKeyView = z.output<typeof CreatedKeySchema>;
@@ -174,3 +248,6 @@ export type UsageView = z.output<typeof UsageSchema>;
 export type AuditEvent = z.output<typeof AuditEventSchema>;
 export type AuditPage = z.output<typeof AuditPageSchema>;
 export type OwnerView = z.output<typeof OwnerSchema>;
+export type OAuthClientView = z.output<typeof OAuthClientSchema>;
+export type CreatedOAuthClientView = z.output<typeof CreatedOAuthClientSchema>;
+export type OAuthGrantView = z.output<typeof OAuthGrantSchema>;

@@ -16,8 +16,16 @@ import {
 	AuditPageSchema,
 	CreatedKeySchema,
 	CreateKeyBody,
+	CreatedOAuthClientSchema,
+	CreateOAuthClientBody,
 	CreatePairBody,
 	KeyPageSchema,
+	OAuthClientPageSchema,
+	OAuthClientSchema,
+	OAuthGrantPageSchema,
+	OAuthGrantSchema,
+	RevokedGrantsSchema,
+	RevokeGrantsBody,
 	KeyPairSchema,
 	KeyRecordSchema,
 	MAX_GRACE_SECONDS,
@@ -40,6 +48,8 @@ requests.add(UpdateKeyBody, { id: "UpdateKeyRequest" });
 requests.add(RotateBody, { id: "RotateKeyRequest" });
 requests.add(OwnerRoleBody, { id: "OwnerRoleRequest" });
 requests.add(RateLimitSchema, { id: "RateLimitRequest" });
+requests.add(CreateOAuthClientBody, { id: "CreateOAuthClientRequest" });
+requests.add(RevokeGrantsBody, { id: "RevokeGrantsRequest" });
 
 const responses = z.registry<{ id: string }>();
 responses.add(KeyRecordSchema, { id: "Key" });
@@ -52,6 +62,12 @@ responses.add(AuditEventSchema, { id: "AuditEvent" });
 responses.add(AuditPageSchema, { id: "AuditPage" });
 responses.add(OwnerSchema, { id: "Owner" });
 responses.add(RateLimitSchema, { id: "RateLimit" });
+responses.add(OAuthClientSchema, { id: "OAuthClient" });
+responses.add(CreatedOAuthClientSchema, { id: "CreatedOAuthClient" });
+responses.add(OAuthClientPageSchema, { id: "OAuthClientPage" });
+responses.add(OAuthGrantSchema, { id: "OAuthGrant" });
+responses.add(OAuthGrantPageSchema, { id: "OAuthGrantPage" });
+responses.add(RevokedGrantsSchema, { id: "RevokedGrants" });
 
 const SCHEMAS = "#/components/schemas/";
 
@@ -89,6 +105,7 @@ const ERROR_TEXT: Partial<Record<PublicCode, string>> = {
 		"KV, a Durable Object, the ADMIN_TOKEN secret or the config failed. The message names the step; it says whether retrying is safe.",
 	key_not_found: "No key with this id exists.",
 	conflict: "The key is revoked, expired or already rotated.",
+	not_found: "No OAuth client with this id exists.",
 };
 
 function errorResponse(code: PublicCode): Json {
@@ -112,7 +129,7 @@ function errorResponse(code: PublicCode): Json {
 
 /** Every admin operation can answer these: bad input (X-Keygate-Actor at least), a wrong token, the throttle, a failure. */
 const EVERY_OPERATION: PublicCode[] = ["invalid_request", "invalid_admin_token", "rate_limit_exceeded", "gateway_unavailable"];
-const ERROR_CODES: PublicCode[] = [...EVERY_OPERATION, "key_not_found", "conflict"];
+const ERROR_CODES: PublicCode[] = [...EVERY_OPERATION, "key_not_found", "conflict", "not_found"];
 
 // ---- operations ----
 
@@ -130,6 +147,12 @@ const keyOp = (op: Operation): Operation => ({
 	...op,
 	parameters: ["id", ...(op.parameters ?? [])],
 	errors: ["key_not_found", ...(op.errors ?? [])],
+});
+
+const clientOp = (op: Operation): Operation => ({
+	...op,
+	parameters: ["clientId", ...(op.parameters ?? [])],
+	errors: ["not_found", ...(op.errors ?? [])],
 });
 
 const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch" | "delete", Operation>>> = {
@@ -194,6 +217,54 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 			ok: { status: 200, description: "A page of events; `cursor` is null on the last page.", schema: "AuditPage" },
 		},
 	},
+	"/oauth/clients": {
+		post: {
+			summary: "Register an OAuth client of an API with oauth",
+			description:
+				"Defaults: the first API with oauth, a confidential client, all of the API's oauth.scopes, its defaultTier, its first environment.",
+			body: { id: "CreateOAuthClientRequest", required: true },
+			ok: {
+				status: 201,
+				description: "Created; `secret` is the plaintext, shown this once (null for a public client).",
+				schema: "CreatedOAuthClient",
+			},
+		},
+		get: {
+			summary: "List an API's OAuth clients",
+			parameters: ["apiQuery"],
+			ok: { status: 200, description: "Every client of the API; `cursor` is always null.", schema: "OAuthClientPage" },
+		},
+	},
+	"/oauth/clients/{clientId}": {
+		get: clientOp({
+			summary: "Show an OAuth client (never its secret)",
+			ok: { status: 200, description: "The client", schema: "OAuthClient" },
+		}),
+		delete: clientOp({
+			summary: "Delete an OAuth client; its grants are revoked first, so its tokens are refused on their next request",
+			ok: { status: 204, description: "Deleted" },
+		}),
+	},
+	"/oauth/clients/{clientId}/rotate-secret": {
+		post: clientOp({
+			summary: "Issue a new client secret; the old one stops working at once",
+			ok: { status: 200, description: "The client with its new plaintext `secret`, shown this once.", schema: "CreatedOAuthClient" },
+		}),
+	},
+	"/oauth/grants": {
+		get: {
+			summary: "List OAuth grants, of one subject or of one client",
+			parameters: ["apiQuery", "subject", "clientIdQuery"],
+			ok: { status: 200, description: "The grants; `cursor` is always null.", schema: "OAuthGrantPage" },
+		},
+	},
+	"/oauth/grants/revoke": {
+		post: {
+			summary: "Revoke a grant, a subject's grants or a client's grants; their tokens are refused on their next request",
+			body: { id: "RevokeGrantsRequest", required: true },
+			ok: { status: 200, description: "How many live grants were revoked.", schema: "RevokedGrants" },
+		},
+	},
 	"/owners/{owner}": {
 		get: {
 			summary: "An owner's role (APIs with owners)",
@@ -215,6 +286,9 @@ const PARAMETERS: Record<string, Json> = {
 	apiQuery: { name: "api", in: "query", description: "A configured API's name; default the first.", schema: { type: "string" } },
 	cursor: { name: "cursor", in: "query", description: "The previous page's `cursor`.", schema: { type: "string" } },
 	keyId: { name: "keyId", in: "query", description: "Only this key's events.", schema: { type: "string" } },
+	clientId: { name: "clientId", in: "path", required: true, schema: { type: "string", pattern: "^client_[0-9A-Za-z]{22}$" } },
+	clientIdQuery: { name: "clientId", in: "query", description: "Grants of this client.", schema: { type: "string" } },
+	subject: { name: "subject", in: "query", description: "Grants of this user.", schema: { type: "string" } },
 	actor: {
 		name: "X-Keygate-Actor",
 		in: "header",

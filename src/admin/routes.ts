@@ -8,7 +8,9 @@ import { listAudit } from "./audit";
 import { adminAuth, type AdminEnv } from "./auth";
 import {
 	CreateKeyBody,
+	CreateOAuthClientBody,
 	CreatePairBody,
+	RevokeGrantsBody,
 	OwnerRoleBody,
 	RotateBody,
 	UpdateKeyBody,
@@ -18,6 +20,16 @@ import {
 	type RotatedKeyView,
 } from "./contract";
 import { readBody, refuseKey } from "./input";
+import {
+	clientsOf,
+	createClient,
+	deleteClient,
+	listGrants,
+	revokeGrants,
+	rotateClientSecret,
+	showClient,
+	type OAuthServices,
+} from "./oauth-service";
 // Generated from contract.ts by scripts/openapi.mjs; `npm test` fails when it is stale.
 import { OPENAPI_GZIP_BASE64 } from "./openapi.gz";
 import {
@@ -111,6 +123,34 @@ adminApp.get("/owners/:owner", async (c) => {
 	refuseKey("owner", c.req.param("owner"));
 	return c.json(await getOwner(c.var.services, c.req.param("owner"), c.req.query("api") || undefined));
 });
+
+const oauth = (c: { var: AdminEnv["Variables"]; env: AdminEnv["Bindings"] }): OAuthServices => ({ ...c.var.services, env: c.env });
+
+adminApp.post("/oauth/clients", async (c) => c.json(await createClient(oauth(c), await readBody(c, CreateOAuthClientBody)), 201));
+
+adminApp.get("/oauth/clients", async (c) =>
+	c.json({ data: await clientsOf(c.var.services, c.req.query("api") || undefined), cursor: null }),
+);
+
+adminApp.get("/oauth/clients/:clientId", async (c) => c.json(await showClient(c.var.services, c.req.param("clientId"))));
+
+adminApp.post("/oauth/clients/:clientId/rotate-secret", async (c) =>
+	c.json(await rotateClientSecret(c.var.services, c.req.param("clientId"))),
+);
+
+adminApp.delete("/oauth/clients/:clientId", async (c) => {
+	await deleteClient(oauth(c), c.req.param("clientId"));
+	return c.body(null, 204);
+});
+
+adminApp.get("/oauth/grants", async (c) => {
+	const subject = c.req.query("subject") || undefined;
+	const clientId = c.req.query("clientId") || undefined;
+	const data = await listGrants(oauth(c), { api: c.req.query("api") || undefined, subject, clientId });
+	return c.json({ data, cursor: null });
+});
+
+adminApp.post("/oauth/grants/revoke", async (c) => c.json(await revokeGrants(oauth(c), await readBody(c, RevokeGrantsBody))));
 
 adminApp.all("*", () => fail("not_found"));
 

@@ -14,7 +14,7 @@ import type { AuditEvent, CreateKeyInput, OwnerView, UpdateKeyInput, UsageView }
 /** An expected refusal: the admin route renders it; the field is named in the message. */
 export class AdminError extends Error {
 	constructor(
-		readonly reason: "invalid_request" | "key_not_found" | "key_conflict" | "kv_failed" | "limiter_failed",
+		readonly reason: "invalid_request" | "key_not_found" | "key_conflict" | "kv_failed" | "limiter_failed" | "not_found",
 		message: string,
 	) {
 		super(message);

@@ -2,6 +2,7 @@ import type { Reason } from "../errors/catalogue";
 import { withTimeout } from "../util/timeout";
 import type { Returned } from "../limits/lease";
 import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, LeaseResult, RejectionVerdict, Usage } from "./key-authority";
+import type { CodeInput, GrantCheck, GrantRecord, GrantResult, OAuthGrants, RedeemInput, RefreshInput } from "./oauth-grants";
 import type { OwnerRoles } from "./owner-roles";
 
 /**
@@ -16,6 +17,10 @@ export const AUTHORITY_TIMEOUT_MS = 3_000;
 export interface AuthorityBindings {
 	KEY_AUTHORITY: DurableObjectNamespace<KeyAuthority>;
 	OWNER_ROLES: DurableObjectNamespace<OwnerRoles>;
+}
+
+export interface GrantBindings {
+	OAUTH_GRANTS: DurableObjectNamespace<OAuthGrants>;
 }
 
 /** The stub of the key authority named `name` (a key id, or a shard name, see shardName). */
@@ -76,5 +81,34 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),
 		ownerRole: (api, id) => bounded("owner lookup", async (): Promise<string | null> => owner(api, id).getRole()),
 		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),
+	};
+}
+
+/** The object holding one subject's OAuth grants on one API. API names hold no ":", so the name is unambiguous. */
+export const grantsObjectName = (api: string, subject: string) => `${api}:${subject}`;
+
+/** The OAuth grants of one subject (authority/oauth-grants.ts), through the same one timeout. */
+export interface GrantsClient {
+	issueCode(input: CodeInput): Promise<boolean>;
+	redeemCode(input: RedeemInput): Promise<GrantResult>;
+	refresh(input: RefreshInput): Promise<GrantResult>;
+	check(grantId: string): Promise<GrantCheck>;
+	revokeByRefresh(refreshHash: string, clientId: string, now: number): Promise<boolean>;
+	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): Promise<number>;
+	listGrants(): Promise<GrantRecord[]>;
+}
+
+export function grants(env: GrantBindings, api: string, subject: string, timeoutMs = AUTHORITY_TIMEOUT_MS): GrantsClient {
+	const stub = () => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(grantsObjectName(api, subject)));
+	const bounded = <T>(what: string, work: () => Promise<T>): Promise<T> => withTimeout(work(), timeoutMs, what);
+	return {
+		issueCode: (input) => bounded("oauth code", async (): Promise<boolean> => stub().issueCode(input)),
+		redeemCode: (input) => bounded("oauth code redemption", async (): Promise<GrantResult> => stub().redeemCode(input)),
+		refresh: (input) => bounded("oauth refresh", async (): Promise<GrantResult> => stub().refresh(input)),
+		check: (grantId) => bounded("oauth grant check", async (): Promise<GrantCheck> => stub().check(grantId)),
+		revokeByRefresh: (hash, clientId, now) =>
+			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now)),
+		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now)),
+		listGrants: () => bounded("oauth grants", async (): Promise<GrantRecord[]> => stub().listGrants()),
 	};
 }

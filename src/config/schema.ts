@@ -251,6 +251,72 @@ const ApiSchema = z
 			),
 			"Keys inherit their owner's rights: effective rights are the key's scopes limited by its owner's current role.",
 		),
+		oauth: doc(
+			z.optional(
+				z.strictObject({
+					issuer: doc(
+						z.url({ protocol: /^https?$/ }),
+						"This API's authorization server identifier (RFC 8414 `issuer`), e.g. https://api.example.com.",
+					),
+					scopes: doc(strings(1), "Scopes a client may request and a grant may hold."),
+					accessTokenTtl: doc(z._default(int(1, 86_400), 3600), "Lifetime of an access token, in seconds."),
+					refreshTokenTtl: doc(z._default(int(1, 365 * 86_400), 30 * 86_400), "Lifetime of a refresh token, in seconds."),
+					codeTtl: doc(
+						z._default(int(1, 600), 600),
+						"Lifetime of an authorization code, in seconds (RFC 6749 §4.1.2: at most 10 minutes).",
+					),
+					login: doc(
+						z.optional(
+							z.strictObject({
+								mode: doc(z._default(z.enum(["origin"]), "origin"), "origin: the API signs its users in (README: OAuth 2.0, Login)."),
+								loginUrl: doc(
+									z.url({ protocol: /^https?$/ }),
+									"Where keygate sends the user's browser with a signed 5-minute `request`; the API answers with a signed `assertion`.",
+								),
+							}),
+						),
+						"How the authorization endpoint signs a user in; absent: /oauth/authorize answers 400 (tokens are still accepted).",
+					),
+					externalIssuers: doc(
+						z._default(
+							z.array(
+								z.strictObject({
+									issuer: doc(text(1, 2000), "The `iss` these tokens carry, compared exactly."),
+									jwksUri: doc(
+										z.url({ protocol: /^https?$/ }),
+										"The identity provider's JWKS; cached per isolate, refetched once for an unknown `kid`.",
+									),
+									audience: doc(
+										z.union([text(1, 2000), z.array(text(1, 2000)).check(z.minLength(1))]),
+										"Accepted `aud` values (required: a token for another audience is refused).",
+									),
+									algorithms: doc(
+										z._default(
+											z
+												.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
+												.check(z.minLength(1)),
+											["RS256", "ES256"],
+										),
+										"Accepted `alg` values (never `none` or HMAC: a public key must not double as a shared secret).",
+									),
+									clockTolerance: doc(z._default(int(0, 300), 30), "Skew allowed on `exp` and `nbf`, in seconds."),
+									scopeClaim: doc(z._default(text(1, 100), "scope"), "Claim holding the scopes: a space-delimited string or an array."),
+									subjectClaim: doc(z._default(text(1, 100), "sub"), "Claim naming the user."),
+									tierClaim: doc(z.optional(text(1, 100)), "Claim naming the tier; absent or not one of tiers: defaultTier."),
+								}),
+							),
+							[],
+						),
+						"Identity providers whose access tokens (JWTs) this API accepts beside keys and keygate's own tokens.",
+					),
+					rateLimitBy: doc(
+						z._default(z.enum(["subject", "client", "subject+client"]), "subject"),
+						"Whose budget an access token spends: its user's (subject), its client's, or one per user and client.",
+					),
+				}),
+			),
+			"OAuth 2.0: keygate as the authorization server of this API, its access tokens accepted beside keys (README: OAuth 2.0).",
+		),
 		cors: z.optional(
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),

@@ -1,4 +1,7 @@
 import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
+import { ACCESS_TOKEN_PATTERN, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
+import { CLIENT_SECRET_PATTERN } from "../oauth/clients";
+import { OPAQUE_PATTERN } from "../oauth/codes";
 
 /**
  * Credential kinds, decided from the bytes alone: no I/O, no secret. Each kind has a
@@ -6,11 +9,38 @@ import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/f
  * a pattern in CREDENTIAL_SHAPES (so it is never forwarded, logged or accepted in a
  * URL), and a verifier.
  */
-export type Classified = { kind: "key"; key: ParsedKey } | { kind: "garbage" };
+export type Classified =
+	| { kind: "key"; key: ParsedKey }
+	| { kind: "token"; token: ParsedAccessToken }
+	| { kind: "jwt"; jwt: string; alg: string }
+	| { kind: "garbage" };
+
+/** Longest JWT looked at: an identity provider's access token is well under this. */
+export const MAX_JWT_LENGTH = 8192;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** A JWS in compact form whose header is a JSON object naming a string `alg` (RFC 7515 §7.1). Its signature is the verifier's business. */
+function jwtAlg(value: string): string | undefined {
+	if (value.length > MAX_JWT_LENGTH || !JWT_SHAPE.test(value)) return undefined;
+	try {
+		const b64 = value.slice(0, value.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/");
+		const header: unknown = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4)));
+		if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
+		const alg = (header as { alg?: unknown }).alg;
+		return typeof alg === "string" && alg !== "" ? alg : undefined;
+	} catch {
+		return undefined;
+	}
+}
 
 export function classify(value: string): Classified {
 	const key = value.length <= MAX_KEY_LENGTH ? parseKey(value) : undefined;
 	if (key) return { kind: "key", key };
+	// A keygate access token (`kgat_…`): its MAC is checked by the verifier, still with no I/O.
+	const token = parseAccessToken(value);
+	if (token) return { kind: "token", token };
+	const alg = jwtAlg(value);
+	if (alg !== undefined) return { kind: "jwt", jwt: value, alg };
 	return { kind: "garbage" };
 }
 
@@ -20,6 +50,26 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 		pattern: new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g"),
 		minLength: BODY_LENGTH,
 		accepts: (candidate) => parseKey(candidate) !== undefined,
+	},
+	{
+		// Access tokens carry a MAC, not a checksum: checking it needs the secret, so any
+		// token-shaped text counts. A false positive only costs a scrubbed header.
+		pattern: ACCESS_TOKEN_PATTERN,
+		minLength: 64,
+		accepts: (candidate) => parseAccessToken(candidate) !== undefined,
+	},
+	{
+		// Authorization codes and refresh tokens: never sent anywhere but the token endpoint's
+		// body, so one in a header or a URL is a leak to stop before the origin.
+		pattern: OPAQUE_PATTERN,
+		minLength: 56,
+		accepts: () => true,
+	},
+	{
+		// OAuth client secrets.
+		pattern: CLIENT_SECRET_PATTERN,
+		minLength: 48,
+		accepts: () => true,
 	},
 ];
 

@@ -44,6 +44,8 @@ export function keyPrincipal(key: StoredKey): Principal {
 		service: key.service,
 		ipAllowlist: key.ipAllowlist,
 		keyType: key.type,
+		subject: null,
+		clientId: null,
 		authority: key.id,
 	};
 }

@@ -21,6 +21,10 @@ export interface Principal {
 	ipAllowlist: readonly string[] | null;
 	/** The key type prefix (`sk`, `pk`): read-only types and CORS are per key type. Null for other kinds. */
 	keyType: string | null;
+	/** The OAuth subject (the user the grant is for); null for keys. */
+	subject: string | null;
+	/** The OAuth client the token was issued to; null for keys. */
+	clientId: string | null;
 	/** Name of the key authority (Durable Object) that decides this caller's state and counts its limits. */
 	authority: string;
 }

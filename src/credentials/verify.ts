@@ -2,8 +2,10 @@ import type { CompiledApi } from "../config/load";
 import type { Bindings } from "../env";
 import type { Reason } from "../errors/catalogue";
 import type { Classified } from "./classify";
+import { verifyJwt } from "./jwt";
 import { verifyKey } from "./key";
 import type { Principal } from "./principal";
+import { verifyToken } from "./token";
 
 /** What a verifier knows about the request besides the credential. */
 export interface VerifyContext {
@@ -26,6 +28,10 @@ export function verify(credential: Classified, ctx: VerifyContext, env: Bindings
 	switch (credential.kind) {
 		case "key":
 			return verifyKey(credential.key, ctx, env);
+		case "token":
+			return verifyToken(credential.token, ctx, env);
+		case "jwt":
+			return verifyJwt(credential.jwt, credential.alg, ctx);
 		case "garbage":
 			return Promise.resolve({ ok: false, reason: "malformed_key", countsAsFailure: true });
 	}

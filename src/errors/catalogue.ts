@@ -21,6 +21,11 @@ export type Reason =
 	| "revoked"
 	| "expired"
 	| "grace_ended"
+	// 401 token_expired: a genuine keygate access token (its MAC holds) past its expiry
+	| "token_expired"
+	// 401 invalid_api_key: an access token whose MAC fails, or whose grant is unknown or revoked
+	| "forged_token"
+	| "grant_revoked"
 	// 403 insufficient_permissions
 	| "missing_scope"
 	| "read_only_key"
@@ -39,6 +44,7 @@ export type Reason =
 	| "kv_failed"
 	| "limiter_failed"
 	| "owner_lookup_failed"
+	| "jwks_unavailable"
 	| "internal_error"
 	// 404: no configured API serves this host and path
 	| "no_api"
@@ -68,6 +74,9 @@ export const REASONS = [
 	"revoked",
 	"expired",
 	"grace_ended",
+	"token_expired",
+	"forged_token",
+	"grant_revoked",
 	"missing_scope",
 	"read_only_key",
 	"ip_not_allowed",
@@ -82,6 +91,7 @@ export const REASONS = [
 	"kv_failed",
 	"limiter_failed",
 	"owner_lookup_failed",
+	"jwks_unavailable",
 	"internal_error",
 	"no_api",
 	"ambiguous_path",
@@ -100,6 +110,7 @@ export type PublicCode =
 	| "missing_api_key"
 	| "invalid_api_key"
 	| "expired_api_key"
+	| "token_expired"
 	| "insufficient_permissions"
 	| "rate_limit_exceeded"
 	| "origin_unavailable"
@@ -121,6 +132,8 @@ const ENTRIES: Record<PublicCode, Omit<CatalogueEntry, "code">> = {
 	missing_api_key: { status: 401, message: "No API key provided in the Authorization header." },
 	invalid_api_key: { status: 401, message: "The API key provided is invalid." },
 	expired_api_key: { status: 401, message: "The API key provided has expired or has been revoked." },
+	// Seed 004's "Expired Token" body, word for word (RFC 6750 §3.1 invalid_token in the challenge).
+	token_expired: { status: 401, message: "The access token has expired." },
 	insufficient_permissions: { status: 403, message: "The API key does not have permission to perform this action." },
 	rate_limit_exceeded: { status: 429, message: "Rate limit exceeded. Try again in {retryAfter} seconds." },
 	origin_unavailable: { status: 502, message: "The upstream service could not be reached." },
@@ -148,7 +161,11 @@ export function publicCode(reason: Reason): PublicCode {
 		case "deleted_key":
 		case "wrong_api":
 		case "wrong_environment":
+		case "forged_token": // a forged token, even one whose (unsigned) expiry is past, is invalid: never "expired"
+		case "grant_revoked":
 			return "invalid_api_key";
+		case "token_expired":
+			return "token_expired";
 		case "revoked":
 		case "expired":
 		case "grace_ended":
@@ -171,6 +188,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "kv_failed":
 		case "limiter_failed":
 		case "owner_lookup_failed":
+		case "jwks_unavailable":
 		case "internal_error":
 			return "gateway_unavailable";
 		case "no_api":

@@ -72,7 +72,9 @@ export function renderError(reason: Reason, ctx: ErrorContext, details: ErrorDet
 	headers.set("Cache-Control", "no-store");
 	if (entry.status === 401 && entry.code !== "invalid_admin_token") {
 		const error = challengeError(entry.code);
-		headers.set("WWW-Authenticate", `${ctx.scheme} realm="${ctx.realm}"${error ? `, error="${error}"` : ""}`);
+		// RFC 6750 §3: the description is the catalogue's fixed text, never an override, so it stays a safe quoted-string.
+		const description = entry.code === "token_expired" ? `, error_description="${entry.message}"` : "";
+		headers.set("WWW-Authenticate", `${ctx.scheme} realm="${ctx.realm}"${error ? `, error="${error}"` : ""}${description}`);
 	} else if (entry.code === "invalid_admin_token") {
 		headers.set("WWW-Authenticate", `Bearer realm="keygate-admin"`);
 	}

@@ -8,7 +8,8 @@ import { hmacHex, randomId } from "../keys/crypto";
  * identity fields. The credential itself never enters the signed material.
  */
 export const IDENTITY_PREFIX = "x-keygate-";
-export const SIGNATURE_VERSION = "v2";
+// v3 added how the caller authenticated (key, oauth, jwt), the OAuth subject and client id.
+export const SIGNATURE_VERSION = "v3";
 
 export function identityHeaders(principal: Principal): Record<string, string> {
 	return {
@@ -17,6 +18,9 @@ export function identityHeaders(principal: Principal): Record<string, string> {
 		"X-Keygate-Scopes": principal.scopes.join(","),
 		"X-Keygate-Owner": principal.owner ?? "",
 		"X-Keygate-Service": principal.service ?? "",
+		"X-Keygate-Auth": principal.kind,
+		"X-Keygate-Subject": principal.subject ?? "",
+		"X-Keygate-Client-Id": principal.clientId ?? "",
 	};
 }
 
@@ -41,6 +45,9 @@ export function signedMessage(
 		identity["X-Keygate-Scopes"],
 		identity["X-Keygate-Owner"],
 		identity["X-Keygate-Service"],
+		identity["X-Keygate-Auth"],
+		identity["X-Keygate-Subject"],
+		identity["X-Keygate-Client-Id"],
 	].join("\n");
 }
 

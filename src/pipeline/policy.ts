@@ -78,6 +78,15 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason): 
 	} catch (e) {
 		logEvent("usage_count_failed", { keyId: principal.id, error: String(e) });
 	}
+	if (reason === "missing_scope" && principal.kind !== "key") {
+		// RFC 6750 §3.1: a bearer token short of scope is told so, and which scope the route needs. The body stays the API's own 403.
+		// Only RFC 6749 §3.3 scope-tokens: a config scope with a quote or a space could not be said safely here.
+		const needed = (c.var.route?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
+		headers = {
+			...headers,
+			"WWW-Authenticate": `${c.var.errors.scheme} realm="${c.var.errors.realm}", error="insufficient_scope", scope="${needed}"`,
+		};
+	}
 	return reject(c, reason, { headers });
 }
 

@@ -3,11 +3,8 @@
  * generic REST API's authentication page (../shared/seeds/004_*.txt) promises. One
  * describe per bullet of that page's section in ../shared/seeds/README.md.
  *
- * Out of scope here: the page's OAuth 2.0 authorization-code flow (authorize, token
- * exchange, access tokens as Bearer, refresh) and its 401 `token_expired` body
- * ("The access token has expired."), which belongs to OAuth access tokens. keygate
- * does not issue or check OAuth tokens yet (a later part of the issue), so that body is
- * deliberately not produced or tested, and not faked with an API-key error.
+ * The page's OAuth 2.0 section (authorize, the JSON token exchange, the access token as
+ * Bearer, refresh, and the 401 `token_expired` body) is the last describe block.
  */
 import { describe, expect, it, vi } from "vitest";
 import config from "../../examples/generic-rest/keygate.config.json";
@@ -15,6 +12,8 @@ import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, expectBody } from "../helpers/gateway";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
+import { decodeJwt, SignJWT } from "jose";
+import { TEST_SIGNING_SECRET } from "../constants";
 
 const BASE = "https://api.example.com";
 const rest = gatewayFor(config, BASE);
@@ -289,5 +288,120 @@ describe("checklist: rotate keys, never log or display keys, least privilege sco
 			lastUsedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
 		});
 		expect(origin.calls).toHaveLength(2);
+	});
+});
+
+describe("OAuth 2.0: GET /oauth/authorize, POST /oauth/token (JSON), Authorization: Bearer ACCESS_TOKEN, refresh, 401 token_expired", () => {
+	const REDIRECT_URI = "https://client.example/callback";
+	const EXPIRED = `{
+  "error": "token_expired",
+  "message": "The access token has expired."
+}`;
+
+	async function client(gateway = rest) {
+		const res = await gateway.admin("/oauth/clients", {
+			method: "POST",
+			body: JSON.stringify({ name: "My app", redirectUris: [REDIRECT_URI] }),
+		});
+		expect(res.status).toBe(201);
+		return res.json<{ id: string; secret: string }>();
+	}
+
+	/** Step 1 as the page writes it (`scope=read write`), then the API's login and the user's consent. */
+	async function authorizationCode(gateway: typeof rest, clientId: string): Promise<string> {
+		const authorize = await gateway.call(
+			`/oauth/authorize?client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&response_type=code&scope=read write`,
+		);
+		expect(authorize.status).toBe(302);
+		const login = new URL(authorize.headers.get("Location")!);
+		expect(`${login.origin}${login.pathname}`).toBe("http://127.0.0.1:8788/login");
+		const cookie = authorize.headers.get("Set-Cookie")!.split(";")[0]!;
+		const { nonce } = decodeJwt(login.searchParams.get("request")!) as { nonce: string };
+		const assertion = await new SignJWT({ nonce })
+			.setProtectedHeader({ alg: "HS256" })
+			.setIssuer("http://127.0.0.1:8788")
+			.setAudience("https://api.example.com")
+			.setSubject("user_1")
+			.setIssuedAt()
+			.setExpirationTime("1m")
+			.sign(new TextEncoder().encode(TEST_SIGNING_SECRET));
+		const consentPage = await (await gateway.call(`/oauth/callback?assertion=${assertion}`, { headers: { Cookie: cookie } })).text();
+		expect(consentPage).toContain("<li>read</li><li>write</li>");
+		const ticket = /name="ticket" value="([^"]+)"/.exec(consentPage)![1]!;
+		const allowed = await gateway.call("/oauth/consent", {
+			method: "POST",
+			headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({ ticket, decision: "allow" }).toString(),
+		});
+		return new URL(allowed.headers.get("Location")!).searchParams.get("code")!;
+	}
+
+	/** Step 2, the page's JSON body with its members in the page's order. */
+	const exchange = (gateway: typeof rest, c: { id: string; secret: string }, code: string) =>
+		gateway.call("/oauth/token", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: `{
+  "client_id": "${c.id}",
+  "client_secret": "${c.secret}",
+  "code": "${code}",
+  "grant_type": "authorization_code",
+  "redirect_uri": "${REDIRECT_URI}"
+}`,
+		});
+
+	it("runs the page's three steps: authorize, exchange the code with a JSON body, call GET /v1/users with the token", async () => {
+		const c = await client();
+		const code = await authorizationCode(rest, c.id);
+		const res = await exchange(rest, c, code);
+		const tokens = await res.json<{ access_token: string; token_type: string; refresh_token: string; scope: string }>();
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		expect(tokens).toMatchObject({ token_type: "Bearer", scope: "read write" });
+		const users = await rest.call("/v1/users", { key: tokens.access_token });
+		expect(users.status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		expect(origin.calls[0]!.headers.get("Authorization")).toBeNull();
+		expect(origin.calls[0]!.headers.get("X-Keygate-Auth")).toBe("oauth");
+		expect(origin.calls[0]!.headers.get("X-Keygate-Subject")).toBe("user_1");
+	});
+
+	it("refreshes the token (the checklist's 'implement token refresh')", async () => {
+		const c = await client();
+		const first = await (await exchange(rest, c, await authorizationCode(rest, c.id))).json<{ refresh_token: string }>();
+		const res = await rest.call("/oauth/token", {
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({
+				grant_type: "refresh_token",
+				refresh_token: first.refresh_token,
+				client_id: c.id,
+				client_secret: c.secret,
+			}).toString(),
+		});
+		expect(res.status).toBe(200);
+		const next = await res.json<{ access_token: string }>();
+		expect((await rest.call("/v1/users", { key: next.access_token })).status).toBe(200);
+	});
+
+	it("answers an expired access token with the page's 401 token_expired body, byte for byte", async () => {
+		const short = structuredClone(config) as any;
+		short.apis[0].oauth.accessTokenTtl = 2;
+		const gateway = gatewayFor(short, BASE);
+		const c = await client(gateway);
+		const tokens = await (await exchange(gateway, c, await authorizationCode(gateway, c.id))).json<{ access_token: string }>();
+		await sleep(2100);
+		origin.calls.length = 0;
+		const res = await gateway.call("/v1/users", { key: tokens.access_token });
+		expect(res.headers.get("WWW-Authenticate")).toBe(
+			'Bearer realm="keygate", error="invalid_token", error_description="The access token has expired."',
+		);
+		await expectBody(res, 401, EXPIRED);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("answers a made-up ACCESS_TOKEN with the page's invalid_api_key body", async () => {
+		await expectBody(await rest.call("/v1/users", { key: "ACCESS_TOKEN" }), 401, INVALID);
+		expect(origin.calls).toHaveLength(0);
 	});
 });

@@ -146,11 +146,11 @@ describe("keygate under wrangler dev", () => {
 		expect(JSON.stringify(s().originRequests)).not.toContain(key);
 
 		// The signature verifies with the SIGNING_SECRET passed to wrangler (README "Verifying identity headers").
-		const sig = /^t=(\d+),v2=([0-9a-f]{64})$/.exec(echo.headers["x-keygate-signature"] ?? "");
+		const sig = /^t=(\d+),v3=([0-9a-f]{64})$/.exec(echo.headers["x-keygate-signature"] ?? "");
 		expect(sig, echo.headers["x-keygate-signature"]).not.toBeNull();
 		const requestId = echo.headers["x-keygate-request-id"] ?? "";
 		expect(requestId).toMatch(/^req_/);
-		const message = ["v2", sig![1], requestId, "GET", "/v1/hello?a=1", "", keyId, "live", "read,write", "", ""].join("\n");
+		const message = ["v3", sig![1], requestId, "GET", "/v1/hello?a=1", "", keyId, "live", "read,write", "", "", "key", "", ""].join("\n");
 		expect(sig![2]).toBe(createHmac("sha256", s().signingSecret).update(message).digest("hex"));
 
 		expect(s().originRequests.length).toBe(before + 1);

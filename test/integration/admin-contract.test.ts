@@ -29,6 +29,16 @@ const withIdentifier = structuredClone(bundled) as any;
 withIdentifier.apis[0].keyTypes = { sk: { kind: "secret" }, app: { kind: "identifier" } };
 delete withIdentifier.apis[0].cors;
 const owners = gatewayFor(withOwners);
+/** The demo config with oauth on, for /oauth/*. */
+const withOAuth = structuredClone(bundled) as any;
+withOAuth.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read", "write"] };
+const oauthGw = gatewayFor(withOAuth);
+const NO_SUCH_CLIENT = "client_0000000000000000000000";
+const newClient = async () =>
+	(await want(oauthGw.admin("/oauth/clients", json("POST", { name: "app", redirectUris: ["https://app.example/cb"] })), 201)) as {
+		id: string;
+		secret: string;
+	};
 const identifiers = gatewayFor(withIdentifier);
 
 const json = (method: string, body: unknown): RequestInit => ({ method, body: JSON.stringify(body) });
@@ -99,6 +109,43 @@ const CASES: Record<string, () => Promise<unknown>> = {
 		await want(admin("/audit"), 200);
 		await want(admin("/audit?keyId=nope"), 400);
 	},
+	"POST /oauth/clients": async () => {
+		expect((await newClient()).secret).toMatch(/^kgcs_/);
+		expect(
+			await want(
+				oauthGw.admin("/oauth/clients", json("POST", { name: "spa", type: "public", redirectUris: ["http://127.0.0.1:9/cb"] })),
+				201,
+			),
+		).toMatchObject({ secret: null });
+		await want(oauthGw.admin("/oauth/clients", json("POST", { name: "x", redirectUris: ["https://a.example/cb#frag"] })), 400);
+	},
+	"GET /oauth/clients": async () => {
+		const { id } = await newClient();
+		expect((await want(oauthGw.admin("/oauth/clients"), 200)).data.map((c: { id: string }) => c.id)).toContain(id);
+		await want(owners.admin("/oauth/clients?api=nope"), 400); // not a configured API
+	},
+	"GET /oauth/clients/{clientId}": async () => {
+		const { id } = await newClient();
+		expect(await want(oauthGw.admin(`/oauth/clients/${id}`), 200)).not.toHaveProperty("secretHash");
+		await want(oauthGw.admin(`/oauth/clients/${NO_SUCH_CLIENT}`), 404);
+	},
+	"DELETE /oauth/clients/{clientId}": async () => {
+		await want(oauthGw.admin(`/oauth/clients/${(await newClient()).id}`, { method: "DELETE" }), 204);
+		await want(oauthGw.admin(`/oauth/clients/${NO_SUCH_CLIENT}`, { method: "DELETE" }), 404);
+	},
+	"POST /oauth/clients/{clientId}/rotate-secret": async () => {
+		const { id, secret } = await newClient();
+		expect((await want(oauthGw.admin(`/oauth/clients/${id}/rotate-secret`, { method: "POST" }), 200)).secret).not.toBe(secret);
+		await want(oauthGw.admin(`/oauth/clients/${NO_SUCH_CLIENT}/rotate-secret`, { method: "POST" }), 404);
+	},
+	"GET /oauth/grants": async () => {
+		expect((await want(oauthGw.admin("/oauth/grants?subject=user_1"), 200)).data).toBeInstanceOf(Array);
+		await want(oauthGw.admin("/oauth/grants"), 400);
+	},
+	"POST /oauth/grants/revoke": async () => {
+		expect(await want(oauthGw.admin("/oauth/grants/revoke", json("POST", { subject: "user_1" })), 200)).toMatchObject({ revoked: 0 });
+		await want(oauthGw.admin("/oauth/grants/revoke", json("POST", {})), 400);
+	},
 	"PUT /owners/{owner}": async () => {
 		await want(owners.admin("/owners/user_1", json("PUT", { role: "admin" })), 200);
 		await want(owners.admin("/owners/user_1", json("PUT", { role: "root" })), 400);
@@ -142,7 +189,7 @@ describe("every documented operation, through the real Worker, answers every doc
 		const [method, template] = op.split(" ") as [string, string];
 		seenAdminAnswers.clear();
 		await CASES[op]!();
-		await sharedErrors(method, template.replace("{id}", NO_SUCH_KEY).replace("{owner}", "user_1"));
+		await sharedErrors(method, template.replace("{id}", NO_SUCH_KEY).replace("{owner}", "user_1").replace("{clientId}", NO_SUCH_CLIENT));
 		const documented = Object.keys(adminDocument.paths[template]![method.toLowerCase()]!.responses).map((s) => `${op} ${s}`);
 		const seen = [...seenAdminAnswers].filter((a) => a.startsWith(`${op} `));
 		expect(seen.sort(), "each answer was checked against the document").toEqual(documented.sort());

@@ -74,6 +74,8 @@ describe("headers in other spellings (issue 11 item 2)", () => {
 		X_Keygate_Scopes: "admin",
 		"x-keygate_owner": "root",
 		X_API_Key: "not-a-key-but-a-credential-header",
+		X_Keygate_Auth: "oauth",
+		X_Keygate_Subject: "admin@victim",
 	};
 
 	it("identity and credential headers spelled with _ never reach the origin, on key routes and public routes", async () => {
@@ -95,6 +97,9 @@ describe("headers in other spellings (issue 11 item 2)", () => {
 							"x-keygate-service",
 							"x-keygate-signature",
 							"x-keygate-request-id",
+							"x-keygate-auth",
+							"x-keygate-subject",
+							"x-keygate-client-id",
 						].includes(n),
 				),
 			).toEqual([]);
@@ -103,6 +108,10 @@ describe("headers in other spellings (issue 11 item 2)", () => {
 		}
 		expect(keyed!.headers.get("X-Keygate-Key-Id")).toBe(id);
 		expect(keyed!.headers.get("X-Keygate-Scopes")).toBe("read,write");
+		expect(keyed!.headers.get("X-Keygate-Auth")).toBe("key");
+		expect(keyed!.headers.get("X-Keygate-Subject") ?? "").toBe("");
+		expect(open!.headers.get("X-Keygate-Auth") ?? "").not.toBe("oauth");
+		expect(open!.headers.get("X-Keygate-Subject") ?? "").toBe("");
 	});
 });
 

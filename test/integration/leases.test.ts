@@ -33,6 +33,8 @@ const principalOf = (id: string): Principal => ({
 	rateLimit: null,
 	owner: null,
 	service: null,
+	subject: null,
+	clientId: null,
 	ipAllowlist: null,
 	keyType: "sk",
 	authority: id,

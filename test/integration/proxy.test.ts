@@ -10,20 +10,26 @@ const origin = useFakeOrigin();
 
 /**
  * What an origin does to trust the identity headers (the README's snippet, in test form):
- * a fresh timestamp, the HMAC over the v2 message, and, when a Content-Digest was signed,
+ * a fresh timestamp, the HMAC over the v3 message, and, when a Content-Digest was signed,
  * the body it received matching it.
  */
 async function verify(received: OriginCall, maxAgeSeconds = 30): Promise<boolean> {
 	const signature = received.headers.get("X-Keygate-Signature") ?? "";
-	const m = /^t=(\d+),v2=([0-9a-f]{64})$/.exec(signature);
+	const m = /^t=(\d+),v3=([0-9a-f]{64})$/.exec(signature);
 	if (!m) return false;
 	const t = Number(m[1]);
 	if (Math.abs(Date.now() / 1000 - t) > maxAgeSeconds) return false;
 	const identity = Object.fromEntries(
-		["X-Keygate-Key-Id", "X-Keygate-Environment", "X-Keygate-Scopes", "X-Keygate-Owner", "X-Keygate-Service"].map((h) => [
-			h,
-			received.headers.get(h) ?? "",
-		]),
+		[
+			"X-Keygate-Key-Id",
+			"X-Keygate-Environment",
+			"X-Keygate-Scopes",
+			"X-Keygate-Owner",
+			"X-Keygate-Service",
+			"X-Keygate-Auth",
+			"X-Keygate-Subject",
+			"X-Keygate-Client-Id",
+		].map((h) => [h, received.headers.get(h) ?? ""]),
 	);
 	const digest = received.headers.get("Content-Digest") ?? "";
 	if (digest) {
@@ -99,7 +105,7 @@ describe("identity headers", () => {
 		expect(seen.headers.get("X-Keygate-Scopes")).toBe("read,write");
 		expect(seen.headers.get("X-Keygate-Owner")).toBe("user_42");
 		expect(seen.headers.get("X-Keygate-Service")).toBe("billing-sync");
-		expect(seen.headers.get("X-Keygate-Signature")).toMatch(/^t=\d+,v2=[0-9a-f]{64}$/);
+		expect(seen.headers.get("X-Keygate-Signature")).toMatch(/^t=\d+,v3=[0-9a-f]{64}$/);
 		expect(seen.headers.get("X-Keygate-Request-Id")).toMatch(/^req_[0-9A-Za-z]{22}$/);
 	});
 
@@ -175,7 +181,7 @@ describe("identity headers", () => {
 			"X-Keygate-Key-Id": "key_admin",
 			"X-Keygate-Owner": "root",
 			"X-Keygate-Scopes": "read,write,admin",
-			"X-Keygate-Signature": "t=1,v2=" + "0".repeat(64),
+			"X-Keygate-Signature": "t=1,v3=" + "0".repeat(64),
 			"x-keygate-extra": "sneaky",
 		};
 		await call("/v1/a", { key, headers: forged });

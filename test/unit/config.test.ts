@@ -157,3 +157,52 @@ describe("selectApi", () => {
 		expect(pick(table, "example.com", "/v10")).toBeUndefined();
 	});
 });
+
+describe("the oauth block", () => {
+	const withOAuth = (oauth: unknown) => {
+		const config = clone(bundled) as any;
+		config.apis[0].oauth = oauth;
+		return parseConfig(config);
+	};
+
+	it("fills the documented defaults", () => {
+		const result = withOAuth({ issuer: "https://api.example.com", scopes: ["read"] });
+		expect(result.ok && result.value.apis[0]!.oauth).toEqual({
+			issuer: "https://api.example.com",
+			scopes: ["read"],
+			accessTokenTtl: 3600,
+			refreshTokenTtl: 2_592_000,
+			codeTtl: 600,
+			rateLimitBy: "subject",
+			externalIssuers: [],
+		});
+	});
+
+	it.each([
+		[{ issuer: "https://a.example", scopes: ["read"], accessTokenTtl: 0 }, "apis[0].oauth.accessTokenTtl"],
+		[{ issuer: "https://a.example", scopes: [] }, "apis[0].oauth.scopes"],
+		[{ issuer: "ftp://a.example", scopes: ["read"] }, "apis[0].oauth.issuer"],
+		[{ issuer: "https://a.example", scopes: ["read"], codeTtl: 601 }, "apis[0].oauth.codeTtl"],
+		[{ issuer: "https://a.example", scopes: ["read"], rateLimitBy: "ip" }, "apis[0].oauth.rateLimitBy"],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "oidc", loginUrl: "https://a.example/l" } },
+			"apis[0].oauth.login.mode",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], externalIssuers: [{ issuer: "https://idp", jwksUri: "https://idp/jwks" }] },
+			"apis[0].oauth.externalIssuers[0].audience",
+		],
+		[
+			{
+				issuer: "https://a.example",
+				scopes: ["read"],
+				externalIssuers: [{ issuer: "i", jwksUri: "https://idp/jwks", audience: "a", algorithms: ["HS256"] }],
+			},
+			"apis[0].oauth.externalIssuers[0].algorithms[0]",
+		],
+	])("refuses %j, naming %s", (oauth, field) => {
+		const result = withOAuth(oauth);
+		expect(result.ok).toBe(false);
+		expect(!result.ok && result.error).toContain(`${field}:`);
+	});
+});

@@ -40,6 +40,8 @@ const principal = (over: Partial<Principal> = {}): Principal => ({
 	service: null,
 	ipAllowlist: null,
 	keyType: "sk",
+	subject: null,
+	clientId: null,
 	authority: "key_x",
 	...over,
 });

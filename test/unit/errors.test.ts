@@ -21,6 +21,15 @@ describe("error rendering", () => {
 		expect(renderError("no_credential", ctx("default")).headers.get("WWW-Authenticate")).toBe('Bearer realm="keygate"');
 	});
 
+	it("renders an expired access token as seed 004 documents it, with an RFC 6750 challenge", async () => {
+		const res = renderError("token_expired", ctx("default"));
+		expect(res.status).toBe(401);
+		expect(await res.text()).toBe('{\n  "error": "token_expired",\n  "message": "The access token has expired."\n}');
+		expect(res.headers.get("WWW-Authenticate")).toBe(
+			'Bearer realm="keygate", error="invalid_token", error_description="The access token has expired."',
+		);
+	});
+
 	it("fills the real wait into the 429 message and Retry-After", async () => {
 		const res = renderError("rate_limited", ctx("default"), { retryAfter: 3600 });
 		expect(res.status).toBe(429);
@@ -64,6 +73,9 @@ describe("error rendering", () => {
 		revoked: ["expired_api_key", 401],
 		expired: ["expired_api_key", 401],
 		grace_ended: ["expired_api_key", 401],
+		token_expired: ["token_expired", 401],
+		forged_token: ["invalid_api_key", 401],
+		grant_revoked: ["invalid_api_key", 401],
 		missing_scope: ["insufficient_permissions", 403],
 		read_only_key: ["insufficient_permissions", 403],
 		ip_not_allowed: ["insufficient_permissions", 403],
@@ -78,6 +90,7 @@ describe("error rendering", () => {
 		kv_failed: ["gateway_unavailable", 503],
 		limiter_failed: ["gateway_unavailable", 503],
 		owner_lookup_failed: ["gateway_unavailable", 503],
+		jwks_unavailable: ["gateway_unavailable", 503],
 		internal_error: ["gateway_unavailable", 503],
 		no_api: ["not_found", 404],
 		not_found: ["not_found", 404],

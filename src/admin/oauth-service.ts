@@ -1,0 +1,184 @@
+import { grants } from "../authority/client";
+import type { GrantRecord } from "../authority/oauth-grants";
+import type { CompiledApi } from "../config/load";
+import {
+	getClient,
+	hashSecret,
+	listClients,
+	newClientId,
+	newClientSecret,
+	publicClient,
+	putClient,
+	removeClient,
+	subjectsOf,
+	type StoredClient,
+} from "../oauth/clients";
+import { logEvent } from "../util/log";
+import { recordAudit } from "./audit";
+import type {
+	AuditEvent,
+	CreatedOAuthClientView,
+	CreateOAuthClientInput,
+	OAuthClientView,
+	OAuthGrantView,
+	RevokeGrantsInput,
+} from "./contract";
+import { AdminError, type Services } from "./service";
+
+/**
+ * OAuth clients and grants for the admin API (README "OAuth 2.0"). Client secrets are
+ * shown once, at creation and rotation, and stored only as SHA-256.
+ */
+export interface OAuthServices extends Services {
+	env: { OAUTH_GRANTS: Env["OAUTH_GRANTS"]; KEYS: KVNamespace };
+}
+
+const CLIENT_ID = /^client_[0-9A-Za-z]{22}$/;
+
+function oauthApi(s: Services, name: string | undefined): CompiledApi {
+	const api = name === undefined ? s.config.apis.find((a) => a.oauth) : s.config.apis.find((a) => a.name === name);
+	if (!api)
+		throw new AdminError(
+			"invalid_request",
+			name === undefined ? "api: no configured API has oauth" : `api: "${name}" is not a configured API`,
+		);
+	if (!api.oauth) throw new AdminError("invalid_request", `api: "${api.name}" has no oauth configured`);
+	return api;
+}
+
+async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run: () => Promise<T>): Promise<T> {
+	try {
+		return await run();
+	} catch (e) {
+		if (e instanceof AdminError) throw e;
+		logEvent(reason, { step: what, error: String(e) });
+		throw new AdminError(reason, `${what} failed; nothing after it was done. Retrying is safe.`);
+	}
+}
+
+function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "keyId" | "owner">): Promise<AuditEvent> {
+	return recordAudit(s.kv, { actor: s.actor, keyId: null, owner: null, ...event });
+}
+
+const view = (c: StoredClient): OAuthClientView => publicClient(c);
+
+export async function createClient(s: OAuthServices, input: CreateOAuthClientInput): Promise<CreatedOAuthClientView> {
+	const api = oauthApi(s, input.api);
+	const oauth = api.oauth!;
+	const scopes = input.scopes ?? oauth.scopes;
+	for (const [i, scope] of scopes.entries())
+		if (!oauth.scopes.includes(scope)) throw new AdminError("invalid_request", `scopes[${i}]: "${scope}" is not one of oauth.scopes`);
+	const tier = input.tier ?? api.defaultTier;
+	if (!Object.hasOwn(api.tiers, tier))
+		throw new AdminError("invalid_request", `tier: "${tier}" is not one of ${Object.keys(api.tiers).join(", ")}`);
+	const environment = input.environment ?? Object.keys(api.environments)[0]!;
+	if (!Object.hasOwn(api.environments, environment))
+		throw new AdminError("invalid_request", `environment: "${environment}" is not one of ${Object.keys(api.environments).join(", ")}`);
+	const type = input.type ?? "confidential";
+	const secret = type === "confidential" ? newClientSecret() : null;
+	const client: StoredClient = {
+		id: newClientId(),
+		api: api.name,
+		name: input.name,
+		redirectUris: input.redirectUris,
+		type,
+		scopes,
+		tier,
+		environment,
+		secretHash: secret === null ? null : await hashSecret(secret),
+		createdAt: new Date().toISOString(),
+		secretRotatedAt: null,
+	};
+	await step("kv_failed", "KV write", () => putClient(s.kv, client));
+	await audit(s, { action: "oauth.client_created", api: api.name, details: { clientId: client.id, type } });
+	return { ...view(client), secret };
+}
+
+export async function findClient(s: Services, id: string): Promise<StoredClient> {
+	if (!CLIENT_ID.test(id)) throw new AdminError("not_found", `No OAuth client with id "${id.slice(0, 64)}" exists.`);
+	const client = await step("kv_failed", "KV read", () => getClient(s.kv, id));
+	if (!client) throw new AdminError("not_found", `No OAuth client with id "${id}" exists.`);
+	return client;
+}
+
+export async function showClient(s: Services, id: string): Promise<OAuthClientView> {
+	return view(await findClient(s, id));
+}
+
+export async function clientsOf(s: Services, apiName: string | undefined): Promise<OAuthClientView[]> {
+	const api = oauthApi(s, apiName);
+	return (await step("kv_failed", "KV list", () => listClients(s.kv, api.name))).map(view);
+}
+
+/** A new secret; the old one stops working at once (a client secret has no grace period: rotate when it leaked). */
+export async function rotateClientSecret(s: Services, id: string): Promise<CreatedOAuthClientView> {
+	const client = await findClient(s, id);
+	if (client.type === "public") throw new AdminError("invalid_request", "id: a public client has no secret");
+	const secret = newClientSecret();
+	const next: StoredClient = { ...client, secretHash: await hashSecret(secret), secretRotatedAt: new Date().toISOString() };
+	await step("kv_failed", "KV write", () => putClient(s.kv, next));
+	await audit(s, { action: "oauth.client_secret_rotated", api: client.api, details: { clientId: client.id } });
+	return { ...view(next), secret };
+}
+
+/** Revokes every grant of the client first (in each subject's object), then removes it. */
+export async function deleteClient(s: OAuthServices, id: string): Promise<void> {
+	const client = await findClient(s, id);
+	const revoked = await revokeClientGrants(s, client.api, client.id);
+	await step("kv_failed", "KV delete", () => removeClient(s.kv, client));
+	await audit(s, { action: "oauth.client_deleted", api: client.api, details: { clientId: client.id, grantsRevoked: revoked } });
+}
+
+async function revokeClientGrants(s: OAuthServices, api: string, clientId: string): Promise<number> {
+	const subjects = await step("kv_failed", "KV list", () => subjectsOf(s.kv, clientId));
+	const now = Date.now();
+	const counts = await step("limiter_failed", "Grant revocation", () =>
+		Promise.all(subjects.map((subject) => grants(s.env, api, subject).revokeGrants({ clientId }, now))),
+	);
+	return counts.reduce((a, b) => a + b, 0);
+}
+
+const grantView = (subject: string, g: GrantRecord): OAuthGrantView => ({
+	id: g.id,
+	subject,
+	clientId: g.clientId,
+	scopes: g.scopes,
+	environment: g.environment,
+	tier: g.tier,
+	createdAt: new Date(g.createdAt).toISOString(),
+	revokedAt: g.revokedAt === null ? null : new Date(g.revokedAt).toISOString(),
+});
+
+export async function listGrants(
+	s: OAuthServices,
+	query: { api?: string; subject?: string; clientId?: string },
+): Promise<OAuthGrantView[]> {
+	const api = oauthApi(s, query.api);
+	if (query.subject === undefined && query.clientId === undefined)
+		throw new AdminError("invalid_request", "subject or clientId is required");
+	const subjects =
+		query.subject !== undefined ? [query.subject] : await step("kv_failed", "KV list", () => subjectsOf(s.kv, query.clientId!));
+	const found = await step("limiter_failed", "Grant lookup", () =>
+		Promise.all(subjects.map(async (subject) => (await grants(s.env, api.name, subject).listGrants()).map((g) => grantView(subject, g)))),
+	);
+	return found.flat().filter((g) => query.clientId === undefined || g.clientId === query.clientId);
+}
+
+export async function revokeGrants(s: OAuthServices, input: RevokeGrantsInput): Promise<{ revoked: number }> {
+	const api = oauthApi(s, input.api);
+	if (input.grantId !== undefined && input.subject === undefined) throw new AdminError("invalid_request", "grantId: needs subject");
+	const now = Date.now();
+	let revoked: number;
+	if (input.subject !== undefined) {
+		const filter = { grantId: input.grantId, clientId: input.clientId };
+		revoked = await step("limiter_failed", "Grant revocation", () => grants(s.env, api.name, input.subject!).revokeGrants(filter, now));
+	} else {
+		revoked = await revokeClientGrants(s, api.name, input.clientId!);
+	}
+	await audit(s, {
+		action: "oauth.grants_revoked",
+		api: api.name,
+		details: { subject: input.subject ?? null, clientId: input.clientId ?? null, grantId: input.grantId ?? null, revoked },
+	});
+	return { revoked };
+}

@@ -1,0 +1,252 @@
+import { DurableObject } from "cloudflare:workers";
+
+/**
+ * One object per (API, subject): the authority on that user's OAuth grants. Codes,
+ * refresh tokens and revocation live here, not in KV, because KV's get-then-put lets two
+ * concurrent redemptions of one code both succeed (the flaw that rules out
+ * @cloudflare/workers-oauth-provider's storage). A Durable Object runs one event at a
+ * time and every method below is synchronous SQL with no await inside, so each
+ * read-decide-write is atomic: of N concurrent redemptions of a code exactly one wins.
+ *
+ * Only SHA-256 hashes of codes and refresh tokens are stored.
+ */
+
+export interface GrantRecord {
+	id: string;
+	clientId: string;
+	scopes: string[];
+	environment: string;
+	tier: string;
+	createdAt: number;
+	revokedAt: number | null;
+}
+
+export type GrantCheck = "ok" | "revoked" | "unknown";
+
+export interface CodeInput {
+	codeHash: string;
+	grantId: string;
+	clientId: string;
+	redirectUri: string;
+	scopes: string[];
+	environment: string;
+	tier: string;
+	/** S256 code challenge (RFC 7636), or null for a confidential client that sent none. */
+	challenge: string | null;
+	expiresAt: number;
+	now: number;
+	/** The login's nonce, spent with this code (single use). */
+	nonce?: string;
+}
+
+export interface RedeemInput {
+	codeHash: string;
+	clientId: string;
+	redirectUri: string;
+	/** base64url(SHA-256(code_verifier)), or null when none was sent. */
+	verifierChallenge: string | null;
+	refreshHash: string;
+	refreshExpiresAt: number;
+	now: number;
+}
+
+export interface RefreshInput {
+	refreshHash: string;
+	clientId: string;
+	newRefreshHash: string;
+	refreshExpiresAt: number;
+	now: number;
+}
+
+/** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
+export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean };
+
+interface GrantRow {
+	id: string;
+	client_id: string;
+	scopes: string;
+	environment: string;
+	tier: string;
+	created_at: number;
+	revoked_at: number | null;
+	[k: string]: SqlStorageValue;
+}
+
+const toGrant = (r: GrantRow): GrantRecord => ({
+	id: r.id,
+	clientId: r.client_id,
+	scopes: JSON.parse(r.scopes) as string[],
+	environment: r.environment,
+	tier: r.tier,
+	createdAt: r.created_at,
+	revokedAt: r.revoked_at,
+});
+
+export class OAuthGrants extends DurableObject<Env> {
+	private readonly sql: SqlStorage;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = ctx.storage.sql;
+		this.sql.exec(`
+			CREATE TABLE IF NOT EXISTS grants (
+				id TEXT PRIMARY KEY, client_id TEXT NOT NULL, scopes TEXT NOT NULL, environment TEXT NOT NULL,
+				tier TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
+			CREATE TABLE IF NOT EXISTS codes (
+				hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+				challenge TEXT, expires_at INTEGER NOT NULL, used_at INTEGER);
+			CREATE TABLE IF NOT EXISTS refresh_tokens (
+				hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, expires_at INTEGER NOT NULL, superseded_at INTEGER);
+			CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
+			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+	}
+
+	private grant(id: string): GrantRow | undefined {
+		return this.sql.exec<GrantRow>("SELECT * FROM grants WHERE id = ?", id).toArray()[0];
+	}
+
+	private revoke(grantId: string, now: number): void {
+		this.sql.exec("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, grantId);
+		this.sql.exec("UPDATE refresh_tokens SET superseded_at = COALESCE(superseded_at, ?) WHERE grant_id = ?", now, grantId);
+	}
+
+	/**
+	 * Records a new grant and its authorization code. `nonce` (the login's) is spent here,
+	 * atomically: an assertion or a consent replayed gets no second code. False when it was spent.
+	 */
+	issueCode(input: CodeInput): boolean {
+		if (input.nonce !== undefined) {
+			this.sql.exec("DELETE FROM used_nonces WHERE expires_at <= ?", input.now);
+			if (this.sql.exec("SELECT 1 FROM used_nonces WHERE nonce = ?", input.nonce).toArray().length > 0) return false;
+			this.sql.exec("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)", input.nonce, input.now + 3_600_000);
+		}
+		this.sql.exec(
+			"INSERT INTO grants (id, client_id, scopes, environment, tier, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+			input.grantId,
+			input.clientId,
+			JSON.stringify(input.scopes),
+			input.environment,
+			input.tier,
+			input.now,
+		);
+		this.sql.exec(
+			"INSERT INTO codes (hash, grant_id, client_id, redirect_uri, challenge, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+			input.codeHash,
+			input.grantId,
+			input.clientId,
+			input.redirectUri,
+			input.challenge,
+			input.expiresAt,
+		);
+		return true;
+	}
+
+	/**
+	 * Redeems a code once (RFC 6749 §4.1.3, RFC 7636 §4.6). A second redemption is a
+	 * replay: RFC 6749 §4.1.2 says the grant SHOULD then be revoked, tokens included.
+	 */
+	redeemCode(input: RedeemInput): GrantResult {
+		const code = this.sql
+			.exec<{
+				grant_id: string;
+				client_id: string;
+				redirect_uri: string;
+				challenge: string | null;
+				expires_at: number;
+				used_at: number | null;
+			}>("SELECT grant_id, client_id, redirect_uri, challenge, expires_at, used_at FROM codes WHERE hash = ?", input.codeHash)
+			.toArray()[0];
+		if (!code) return { ok: false, revokedGrant: false };
+		if (code.used_at !== null) {
+			this.revoke(code.grant_id, input.now);
+			return { ok: false, revokedGrant: true };
+		}
+		// Spent whatever happens next: a code that failed a check must not be tried again.
+		this.sql.exec("UPDATE codes SET used_at = ? WHERE hash = ?", input.now, input.codeHash);
+		if (code.client_id !== input.clientId || code.redirect_uri !== input.redirectUri || code.expires_at <= input.now) {
+			this.revoke(code.grant_id, input.now);
+			return { ok: false, revokedGrant: true };
+		}
+		// RFC 7636 §4.6, and the Security BCP §4.8.2: a verifier without a challenge is refused too (PKCE downgrade).
+		if (code.challenge !== input.verifierChallenge) {
+			this.revoke(code.grant_id, input.now);
+			return { ok: false, revokedGrant: true };
+		}
+		const grant = this.grant(code.grant_id);
+		if (!grant || grant.revoked_at !== null) return { ok: false, revokedGrant: false };
+		this.sql.exec(
+			"INSERT INTO refresh_tokens (hash, grant_id, expires_at, superseded_at) VALUES (?, ?, ?, NULL)",
+			input.refreshHash,
+			grant.id,
+			input.refreshExpiresAt,
+		);
+		return { ok: true, grant: toGrant(grant) };
+	}
+
+	/**
+	 * Rotates a refresh token (RFC 6749 §6, OAuth 2.0 Security BCP §4.14.2): the presented
+	 * one is superseded and a new one issued. A superseded token presented again means two
+	 * parties hold the grant, so the whole grant is revoked. Run one at a time, concurrent
+	 * refreshes with one token give one winner; the rest read it superseded and revoke the
+	 * grant, so two live token families can never exist.
+	 */
+	refresh(input: RefreshInput): GrantResult {
+		const row = this.sql
+			.exec<{
+				grant_id: string;
+				expires_at: number;
+				superseded_at: number | null;
+			}>("SELECT grant_id, expires_at, superseded_at FROM refresh_tokens WHERE hash = ?", input.refreshHash)
+			.toArray()[0];
+		if (!row) return { ok: false, revokedGrant: false };
+		const grant = this.grant(row.grant_id);
+		if (!grant || grant.revoked_at !== null) return { ok: false, revokedGrant: false };
+		if (grant.client_id !== input.clientId) return { ok: false, revokedGrant: false };
+		if (row.superseded_at !== null) {
+			this.revoke(grant.id, input.now);
+			return { ok: false, revokedGrant: true };
+		}
+		if (row.expires_at <= input.now) return { ok: false, revokedGrant: false };
+		this.sql.exec("UPDATE refresh_tokens SET superseded_at = ? WHERE hash = ?", input.now, input.refreshHash);
+		this.sql.exec(
+			"INSERT INTO refresh_tokens (hash, grant_id, expires_at, superseded_at) VALUES (?, ?, ?, NULL)",
+			input.newRefreshHash,
+			grant.id,
+			input.refreshExpiresAt,
+		);
+		return { ok: true, grant: toGrant(grant) };
+	}
+
+	/** The request path's question: may tokens of this grant still be used? */
+	check(grantId: string): GrantCheck {
+		const grant = this.grant(grantId);
+		if (!grant) return "unknown";
+		return grant.revoked_at === null ? "ok" : "revoked";
+	}
+
+	/** RFC 7009: revokes the grant a refresh token belongs to, if `clientId` owns it. True when one was found. */
+	revokeByRefresh(refreshHash: string, clientId: string, now: number): boolean {
+		const row = this.sql.exec<{ grant_id: string }>("SELECT grant_id FROM refresh_tokens WHERE hash = ?", refreshHash).toArray()[0];
+		if (!row) return false;
+		const grant = this.grant(row.grant_id);
+		if (!grant || grant.client_id !== clientId) return false;
+		this.revoke(grant.id, now);
+		return true;
+	}
+
+	/** Revokes one grant, every grant of one client, or all of this subject's grants. Returns how many were live. */
+	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): number {
+		const live = this.listGrants().filter(
+			(g) =>
+				g.revokedAt === null &&
+				(filter.grantId === undefined || g.id === filter.grantId) &&
+				(filter.clientId === undefined || g.clientId === filter.clientId),
+		);
+		for (const g of live) this.revoke(g.id, now);
+		return live.length;
+	}
+
+	listGrants(): GrantRecord[] {
+		return this.sql.exec<GrantRow>("SELECT * FROM grants ORDER BY created_at").toArray().map(toGrant);
+	}
+}

@@ -1,0 +1,141 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import type { CompiledApi } from "../config/load";
+import { logEvent } from "../util/log";
+import type { Principal } from "./principal";
+import type { Verdict, VerifyContext } from "./verify";
+
+/**
+ * The external-JWT verifier: access tokens from the identity providers listed in
+ * `oauth.externalIssuers`. Signature first (jose picks the key by `kid` from the
+ * provider's JWKS, only among the configured algorithms), then `iss`, `aud` (required)
+ * and `exp`/`nbf` with the configured skew. A genuine token past `exp` is token_expired;
+ * every other failure is invalid_api_key, so a forger learns nothing. With the JWKS
+ * unreachable and nothing cached, the answer is 503: keygate cannot tell.
+ */
+type Issuer = NonNullable<CompiledApi["oauth"]>["externalIssuers"][number];
+
+/**
+ * One JWKS per URL per isolate. jose caches the keys (10 minutes). A token whose `kid`
+ * the cached set lacks (the provider rotated) makes one forced refetch, then the token
+ * is tried once more; forced refetches are at most one per RELOAD_GAP_MS per set, so a
+ * stream of made-up `kid`s cannot turn into a stream of requests to the provider.
+ */
+const RELOAD_GAP_MS = 5_000;
+const lastReload = new Map<string, number>();
+const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const MAX_SETS = 100;
+function jwksFor(uri: string): ReturnType<typeof createRemoteJWKSet> {
+	let set = jwksSets.get(uri);
+	if (!set) {
+		if (jwksSets.size >= MAX_SETS) jwksSets.delete(jwksSets.keys().next().value!);
+		set = createRemoteJWKSet(new URL(uri), { timeoutDuration: 3_000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+		jwksSets.set(uri, set);
+	}
+	return set;
+}
+
+/** Only for tests: forget every cached JWKS. */
+export function clearJwksCache(): void {
+	jwksSets.clear();
+	lastReload.clear();
+}
+
+/** Printable ASCII only: these values become identity headers and Durable Object names. */
+const HEADER_SAFE = /^[\x20-\x7e]{1,200}$/;
+
+function unverifiedIssuer(jwt: string): string | undefined {
+	try {
+		const part = jwt.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
+		const payload: unknown = JSON.parse(
+			new TextDecoder().decode(Uint8Array.from(atob(part + "===".slice((part.length + 3) % 4)), (c) => c.charCodeAt(0))),
+		);
+		const iss = (payload as { iss?: unknown }).iss;
+		return typeof iss === "string" ? iss : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+function scopesOf(value: unknown): string[] {
+	if (typeof value === "string") return value.split(" ").filter((s) => s !== "");
+	if (Array.isArray(value)) return value.filter((s): s is string => typeof s === "string");
+	return [];
+}
+
+export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, payload: JWTPayload): Principal | undefined {
+	const subject = payload[issuer.subjectClaim];
+	if (typeof subject !== "string" || !HEADER_SAFE.test(subject)) return undefined;
+	const client = typeof payload.azp === "string" ? payload.azp : typeof payload.client_id === "string" ? payload.client_id : null;
+	const clientId = client !== null && HEADER_SAFE.test(client) ? client : null;
+	const claimedTier = issuer.tierClaim ? payload[issuer.tierClaim] : undefined;
+	const tier = typeof claimedTier === "string" && Object.hasOwn(api.tiers, claimedTier) ? claimedTier : api.defaultTier;
+	const by = api.oauth?.rateLimitBy ?? "subject";
+	const base = `jwt:${api.name}:${index}`;
+	const authority =
+		by === "client" && clientId !== null
+			? `${base}:client:${clientId}`
+			: by === "subject+client"
+				? `${base}:pair:${subject}\n${clientId ?? ""}`
+				: `${base}:subject:${subject}`;
+	return {
+		kind: "jwt",
+		id: subject,
+		api: api.name,
+		environment: Object.keys(api.environments)[0]!,
+		scopes: scopesOf(payload[issuer.scopeClaim]),
+		tier,
+		rateLimit: null,
+		owner: null,
+		service: null,
+		ipAllowlist: null,
+		keyType: null,
+		subject,
+		clientId,
+		authority,
+	};
+}
+
+export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): Promise<Verdict> {
+	const invalid: Verdict = { ok: false, reason: "forged_token", countsAsFailure: true };
+	const issuers = ctx.api.oauth?.externalIssuers ?? [];
+	// Which provider's keys to try is read from the unverified `iss`; it is verified below, with the signature.
+	const claimed = unverifiedIssuer(jwt);
+	const index = issuers.findIndex((i) => i.issuer === claimed);
+	const issuer = issuers[index];
+	if (!issuer || !(issuer.algorithms as string[]).includes(alg)) return invalid;
+	const set = jwksFor(issuer.jwksUri);
+	const verifyOnce = () =>
+		jwtVerify(jwt, set, {
+			issuer: issuer.issuer,
+			audience: issuer.audience,
+			algorithms: issuer.algorithms,
+			clockTolerance: issuer.clockTolerance,
+			requiredClaims: ["exp"],
+			currentDate: new Date(ctx.now),
+		});
+	try {
+		let verified: Awaited<ReturnType<typeof verifyOnce>>;
+		try {
+			verified = await verifyOnce();
+		} catch (e) {
+			const last = lastReload.get(issuer.jwksUri) ?? -Infinity;
+			if (!(e instanceof errors.JWKSNoMatchingKey) || ctx.now - last < RELOAD_GAP_MS) throw e;
+			lastReload.set(issuer.jwksUri, ctx.now);
+			await set.reload();
+			verified = await verifyOnce();
+		}
+		const { payload } = verified;
+		const principal = jwtPrincipal(ctx.api, index, issuer, payload);
+		return principal ? { ok: true, principal } : invalid;
+	} catch (e) {
+		// jose checks claims only after the signature verified: JWTExpired means a genuine token.
+		if (e instanceof errors.JWTExpired) return { ok: false, reason: "token_expired", countsAsFailure: false };
+		const jose = e instanceof errors.JOSEError;
+		const unreachable = !jose || e instanceof errors.JWKSTimeout || (e.code === "ERR_JOSE_GENERIC" && set.jwks() === undefined);
+		if (unreachable && set.jwks() === undefined) {
+			logEvent("jwks_unavailable", { jwksUri: issuer.jwksUri, error: String(e).slice(0, 200) });
+			return { ok: false, reason: "jwks_unavailable", countsAsFailure: false };
+		}
+		return invalid;
+	}
+}

@@ -1,0 +1,279 @@
+import type { MiddlewareHandler } from "hono";
+import { grants } from "../authority/client";
+import type { GrantResult } from "../authority/oauth-grants";
+import type { CompiledApi } from "../config/load";
+import { prefixKey } from "../config/schema";
+import { FailureThrottle } from "../credentials/brute-force";
+import { secretsEqual, sha256Hex } from "../keys/crypto";
+import { clientIp, type GatewayContext, type GatewayEnv } from "../pipeline/context";
+import { logEvent } from "../util/log";
+import { withTimeout } from "../util/timeout";
+import { issueAccessToken, parseAccessToken, verifyAccessToken } from "./access-token";
+import { getClient, hashSecret, type StoredClient } from "./clients";
+import { newOpaque, parseOpaque, s256 } from "./codes";
+import { authorizeEndpoint, callbackEndpoint, callbackPath, consentEndpoint, consentPath } from "./authorize";
+import { oauthError, oauthJson } from "./errors";
+import { readParams } from "./params";
+
+/**
+ * keygate as the authorization server of an API whose config has `oauth`: the token
+ * endpoint (RFC 6749 §3.2, §4.1.3, §6), revocation (RFC 7009) and metadata (RFC 8414),
+ * answered before any key stage. Paths are under the API's path prefix.
+ */
+
+/** Bad client credentials and bad grants, per client address and per client id, refused before any read once over budget. */
+export const oauthThrottle = new FailureThrottle();
+
+const KV_TIMEOUT_MS = 2_000;
+
+export function oauthPaths(api: CompiledApi): { token: string; revoke: string; metadata: string; authorize: string } {
+	const base = prefixKey(api.match.pathPrefix);
+	const root = base === "/" ? "" : base;
+	return {
+		token: `${root}/oauth/token`,
+		revoke: `${root}/oauth/revoke`,
+		authorize: `${root}/oauth/authorize`,
+		metadata: `${root}/.well-known/oauth-authorization-server`,
+	};
+}
+
+/** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
+export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
+	const api = c.var.api;
+	if (!api.oauth) return next();
+	const paths = oauthPaths(api);
+	const path = c.var.url.pathname;
+	if (path === paths.metadata) return c.req.method === "GET" || c.req.method === "HEAD" ? metadata(api) : notAllowed("GET");
+	if (path === paths.token) return c.req.method === "POST" ? tokenEndpoint(c) : notAllowed("POST");
+	if (path === paths.revoke) return c.req.method === "POST" ? revokeEndpoint(c) : notAllowed("POST");
+	if (path === paths.authorize) return c.req.method === "GET" ? authorizeEndpoint(c) : notAllowed("GET");
+	if (path === callbackPath(api)) return c.req.method === "GET" ? callbackEndpoint(c) : notAllowed("GET");
+	if (path === consentPath(api)) return c.req.method === "POST" ? consentEndpoint(c) : notAllowed("POST");
+	return next();
+};
+
+function notAllowed(allow: string): Response {
+	const res = oauthError("invalid_request", `This endpoint accepts only ${allow}.`);
+	return new Response(res.body, { status: 405, headers: { ...Object.fromEntries(res.headers), Allow: allow } });
+}
+
+function metadata(api: CompiledApi): Response {
+	const oauth = api.oauth!;
+	const base = oauth.issuer.replace(/\/+$/, "");
+	const paths = oauthPaths(api);
+	return oauthJson({
+		issuer: oauth.issuer,
+		...(oauth.login ? { authorization_endpoint: base + paths.authorize } : {}),
+		// RFC 9207: every authorization response carries `iss`.
+		authorization_response_iss_parameter_supported: true,
+		token_endpoint: base + paths.token,
+		revocation_endpoint: base + paths.revoke,
+		response_types_supported: ["code"],
+		grant_types_supported: ["authorization_code", "refresh_token"],
+		token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+		revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+		code_challenge_methods_supported: ["S256"],
+		scopes_supported: oauth.scopes,
+	});
+}
+
+type Authenticated = { ok: true; client: StoredClient; params: Map<string, string> } | { ok: false; response: Response };
+
+/** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
+function basicCredentials(header: string | null): { id: string; secret: string } | "invalid" | undefined {
+	if (header === null) return undefined;
+	const m = /^basic\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(header);
+	if (!m) return "invalid";
+	try {
+		const decoded = atob(m[1]!);
+		const colon = decoded.indexOf(":");
+		if (colon === -1) return "invalid";
+		const form = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+		return { id: form(decoded.slice(0, colon)), secret: form(decoded.slice(colon + 1)) };
+	} catch {
+		return "invalid";
+	}
+}
+
+/**
+ * Throttle, parse, authenticate the client: shared by the token and revocation endpoints.
+ * The throttle is asked before the body is even read, so a flood of guesses costs no
+ * KV read (per address, and per client id once it is known).
+ */
+async function authenticate(c: GatewayContext): Promise<Authenticated> {
+	const api = c.var.api;
+	const { maxFailures, windowSeconds } = api.bruteForce;
+	const now = Date.now();
+	const ip = clientIp(c);
+	const blocked = (who: string) => oauthThrottle.blockedFor(who, now, maxFailures, windowSeconds);
+	const slowDown = (retryAfter: number) =>
+		({ ok: false, response: oauthError("slow_down", "Too many failed requests. Try again later.", { retryAfter }) }) as const;
+	if (ip && blocked(`ip:${ip}`) > 0) return slowDown(blocked(`ip:${ip}`));
+	const parsed = await readParams(c.req.raw);
+	if (!parsed.ok) return { ok: false, response: oauthError("invalid_request", parsed.description) };
+	const params = parsed.params;
+	const basic = basicCredentials(c.req.header("Authorization") ?? null);
+	const realm = api.errors.realm;
+	const fail = (clientId: string | undefined): Authenticated => {
+		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, windowSeconds);
+		if (clientId) oauthThrottle.recordFailure(`client:${clientId}`, now, windowSeconds);
+		return { ok: false, response: oauthError("invalid_client", "Client authentication failed.", { realm }) };
+	};
+	if (basic === "invalid") return fail(undefined);
+	if (basic && params.has("client_secret"))
+		return { ok: false, response: oauthError("invalid_request", "Use one client authentication method, not two.") };
+	if (basic && params.has("client_id") && params.get("client_id") !== basic.id)
+		return { ok: false, response: oauthError("invalid_request", "client_id does not match the authenticated client.") };
+	const clientId = basic?.id ?? params.get("client_id");
+	if (!clientId) return fail(undefined);
+	if (blocked(`client:${clientId}`) > 0) return slowDown(blocked(`client:${clientId}`));
+	let client: StoredClient | null;
+	try {
+		client = await withTimeout(getClient(c.env.KEYS, clientId), KV_TIMEOUT_MS, "KV read");
+	} catch (e) {
+		logEvent("oauth_client_lookup_failed", { error: String(e) });
+		return { ok: false, response: oauthError("temporarily_unavailable", "The authorization server cannot answer right now.") };
+	}
+	if (!client || client.api !== api.name) return fail(clientId);
+	const secret = basic?.secret ?? params.get("client_secret");
+	if (client.type === "confidential") {
+		if (secret === undefined || client.secretHash === null) return fail(clientId);
+		if (!(await secretsEqual(await hashSecret(secret), client.secretHash))) return fail(clientId);
+	} else if (secret !== undefined) {
+		return fail(clientId);
+	}
+	return { ok: true, client, params };
+}
+
+const scopeList = (scope: string) => scope.split(" ").filter((s) => s !== "");
+
+async function tokenEndpoint(c: GatewayContext): Promise<Response> {
+	const auth = await authenticate(c);
+	if (!auth.ok) return auth.response;
+	const { client, params } = auth;
+	const api = c.var.api;
+	const oauth = api.oauth!;
+	const grantType = params.get("grant_type");
+	if (!grantType) return oauthError("invalid_request", "grant_type is required.");
+	if (grantType !== "authorization_code" && grantType !== "refresh_token")
+		return oauthError("unsupported_grant_type", "Supported: authorization_code and refresh_token.");
+	const secret = c.env.SIGNING_SECRET;
+	if (!secret) return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");
+	const now = Date.now();
+	const invalidGrant = (description: string) => {
+		oauthThrottle.recordFailure(`client:${client.id}`, now, api.bruteForce.windowSeconds);
+		return oauthError("invalid_grant", description);
+	};
+
+	let route: ReturnType<typeof parseOpaque>;
+	let result: GrantResult;
+	let scopes: string[] | undefined;
+	const refreshExpiresAt = now + oauth.refreshTokenTtl * 1000;
+	let refreshToken: string;
+	try {
+		if (grantType === "authorization_code") {
+			const code = params.get("code");
+			const redirectUri = params.get("redirect_uri");
+			if (!code || !redirectUri) return oauthError("invalid_request", "code and redirect_uri are required.");
+			route = parseOpaque("code", code);
+			if (!route || route.api !== api.name) return invalidGrant("The authorization code is invalid or has expired.");
+			const verifier = params.get("code_verifier");
+			if (verifier !== undefined && !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier))
+				return oauthError("invalid_request", "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1).");
+			refreshToken = newOpaque("refresh", route);
+			result = await grants(c.env, route.api, route.subject).redeemCode({
+				codeHash: await sha256Hex(code),
+				clientId: client.id,
+				redirectUri,
+				verifierChallenge: verifier === undefined ? null : await s256(verifier),
+				refreshHash: await sha256Hex(refreshToken),
+				refreshExpiresAt,
+				now,
+			});
+			if (!result.ok) {
+				if (result.revokedGrant) logEvent("oauth_grant_revoked", { reason: "code_reuse_or_mismatch", clientId: client.id });
+				return invalidGrant("The authorization code is invalid or has expired.");
+			}
+		} else {
+			const presented = params.get("refresh_token");
+			if (!presented) return oauthError("invalid_request", "refresh_token is required.");
+			route = parseOpaque("refresh", presented);
+			if (!route || route.api !== api.name) return invalidGrant("The refresh token is invalid or has expired.");
+			const requested = params.get("scope");
+			refreshToken = newOpaque("refresh", route);
+			result = await grants(c.env, route.api, route.subject).refresh({
+				refreshHash: await sha256Hex(presented),
+				clientId: client.id,
+				newRefreshHash: await sha256Hex(refreshToken),
+				refreshExpiresAt,
+				now,
+			});
+			if (!result.ok) {
+				if (result.revokedGrant) logEvent("oauth_grant_revoked", { reason: "refresh_token_reuse", clientId: client.id });
+				return invalidGrant("The refresh token is invalid or has expired.");
+			}
+			if (requested !== undefined) {
+				// RFC 6749 §6: a refresh may narrow the scope, never widen it.
+				scopes = scopeList(requested);
+				if (scopes.some((s) => !result.ok || !result.grant.scopes.includes(s)))
+					return oauthError("invalid_scope", "The requested scope exceeds the grant.");
+			}
+		}
+	} catch (e) {
+		logEvent("oauth_grant_store_failed", { error: String(e) });
+		return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");
+	}
+	const grant = result.grant;
+	const granted = scopes ?? grant.scopes;
+	const iat = Math.floor(now / 1000);
+	const accessToken = await issueAccessToken(secret, {
+		api: api.name,
+		environment: grant.environment,
+		sub: route.subject,
+		cid: client.id,
+		gid: grant.id,
+		scopes: granted,
+		tier: grant.tier,
+		iat,
+		exp: iat + oauth.accessTokenTtl,
+	});
+	return oauthJson({
+		access_token: accessToken,
+		token_type: "Bearer",
+		expires_in: oauth.accessTokenTtl,
+		refresh_token: refreshToken,
+		scope: granted.join(" "),
+	});
+}
+
+/**
+ * RFC 7009. Revoking a refresh token or an access token revokes its whole grant (§2.1
+ * allows it, and it is what a user who signs a client out expects). An unknown token, or
+ * another client's, is answered 200 as well (§2.2), so the endpoint reveals nothing.
+ */
+async function revokeEndpoint(c: GatewayContext): Promise<Response> {
+	const auth = await authenticate(c);
+	if (!auth.ok) return auth.response;
+	const { client, params } = auth;
+	const token = params.get("token");
+	if (!token) return oauthError("invalid_request", "token is required.");
+	const now = Date.now();
+	try {
+		const refresh = parseOpaque("refresh", token);
+		if (refresh && refresh.api === c.var.api.name) {
+			await grants(c.env, refresh.api, refresh.subject).revokeByRefresh(await sha256Hex(token), client.id, now);
+		}
+		const access = parseAccessToken(token);
+		if (access && c.env.SIGNING_SECRET) {
+			// An expired access token still names its grant: revoking it is still meaningful.
+			const checked = await verifyAccessToken(c.env.SIGNING_SECRET, access, now);
+			const claims = checked.ok ? checked.claims : checked.reason === "expired" ? checked.claims : undefined;
+			if (claims && claims.cid === client.id && claims.api === c.var.api.name)
+				await grants(c.env, claims.api, claims.sub).revokeGrants({ grantId: claims.gid }, now);
+		}
+	} catch (e) {
+		logEvent("oauth_revoke_failed", { error: String(e) });
+		return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");
+	}
+	return new Response(null, { status: 200, headers: { "Cache-Control": "no-store", Pragma: "no-cache" } });
+}

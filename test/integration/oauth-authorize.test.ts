@@ -1,0 +1,193 @@
+import { decodeJwt, SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import demo from "../../keygate.config.json";
+import { TEST_SIGNING_SECRET } from "../constants";
+import { gatewayFor } from "../helpers/gateway";
+import { createClient, REDIRECT, tokenJson } from "../helpers/oauth";
+import { useFakeOrigin } from "../helpers/origin";
+
+const origin = useFakeOrigin();
+
+const LOGIN = "https://login.example.com/login";
+const config = structuredClone(demo) as any;
+config.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read", "write"], login: { loginUrl: LOGIN } };
+const gw = gatewayFor(config);
+const secret = new TextEncoder().encode(TEST_SIGNING_SECRET);
+
+/** What the API's login page does once its user signed in: an HS256 assertion for keygate. */
+async function assertion(request: string, sub = "user_1", over: { exp?: number; iat?: number; nonce?: string; aud?: string } = {}) {
+	const { nonce } = decodeJwt(request) as { nonce: string };
+	const now = Math.floor(Date.now() / 1000);
+	return new SignJWT({ nonce: over.nonce ?? nonce })
+		.setProtectedHeader({ alg: "HS256" })
+		.setIssuer("https://login.example.com")
+		.setAudience(over.aud ?? "https://api.example.com")
+		.setSubject(sub)
+		.setIssuedAt(over.iat ?? now)
+		.setExpirationTime(over.exp ?? now + 60)
+		.sign(secret);
+}
+
+const cookieOf = (res: Response) => (res.headers.get("Set-Cookie") ?? "").split(";")[0]!;
+
+async function authorize(query: string) {
+	const res = await gw.call(`/oauth/authorize?${query}`);
+	return res;
+}
+
+/** Authorize, sign in, and show the consent page: returns the page, its ticket and the cookie. */
+async function toConsent(clientId: string, extra = "", sub = "user_1") {
+	const res = await authorize(
+		`client_id=${clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read%20write&state=xyz${extra}`,
+	);
+	expect(res.status, await res.clone().text()).toBe(302);
+	const login = new URL(res.headers.get("Location")!);
+	expect(login.origin + login.pathname).toBe(LOGIN);
+	const cookie = cookieOf(res);
+	expect(res.headers.get("Set-Cookie")).toMatch(/^__Host-keygate_oauth=.+; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
+	const request = login.searchParams.get("request")!;
+	const signed = await assertion(request, sub);
+	const page = await gw.call(`/oauth/callback?assertion=${signed}`, { headers: { Cookie: cookie } });
+	const html = await page.text();
+	const ticket = /name="ticket" value="([^"]+)"/.exec(html)?.[1];
+	return { page, html, ticket, cookie, request };
+}
+
+const consent = (cookie: string, ticket: string, decision: string) =>
+	gw.call("/oauth/consent", {
+		method: "POST",
+		headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+		body: new URLSearchParams({ ticket, decision }).toString(),
+	});
+
+describe("the authorization endpoint with the origin login", () => {
+	it("runs the whole flow: authorize, sign in at the API, consent, code, token, API call", async () => {
+		const client = await createClient(gw);
+		const { page, html, ticket, cookie } = await toConsent(client.id);
+		expect(page.status, html).toBe(200);
+		expect(page.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
+		expect(page.headers.get("Cache-Control")).toBe("no-store");
+		expect(html).toContain("Test app");
+		expect(html).toContain("app.example");
+		expect(html).toContain("<li>read</li><li>write</li>");
+		const res = await consent(cookie, ticket!, "allow");
+		expect(res.status).toBe(302);
+		const back = new URL(res.headers.get("Location")!);
+		expect(back.origin + back.pathname).toBe(REDIRECT);
+		expect(back.searchParams.get("state")).toBe("xyz");
+		expect(back.searchParams.get("iss")).toBe("https://api.example.com");
+		const code = back.searchParams.get("code")!;
+		const token = await tokenJson(gw, {
+			grant_type: "authorization_code",
+			code,
+			client_id: client.id,
+			client_secret: client.secret,
+			redirect_uri: REDIRECT,
+		});
+		const tokens = await token.json<{ access_token: string; scope: string }>();
+		expect(token.status).toBe(200);
+		expect(tokens.scope).toBe("read write");
+		expect((await gw.call("/v1/users", { key: tokens.access_token })).status).toBe(200);
+		// The same consent again: the login's nonce is spent, so no second code.
+		expect((await consent(cookie, ticket!, "allow")).status).toBe(400);
+	});
+
+	it("accepts scope=read+write as read and write", async () => {
+		const client = await createClient(gw);
+		const { html } = await toConsent(client.id);
+		expect(html).toContain("<li>read</li><li>write</li>");
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read+write`);
+		expect(res.status).toBe(302);
+	});
+
+	it("redirects access_denied when the user denies", async () => {
+		const client = await createClient(gw);
+		const { ticket, cookie } = await toConsent(client.id);
+		const res = await consent(cookie, ticket!, "deny");
+		const back = new URL(res.headers.get("Location")!);
+		expect(back.searchParams.get("error")).toBe("access_denied");
+		expect(back.searchParams.get("state")).toBe("xyz");
+		expect(back.searchParams.get("code")).toBeNull();
+	});
+
+	it("refuses the consent form without this browser's cookie (CSRF)", async () => {
+		const client = await createClient(gw);
+		const { ticket } = await toConsent(client.id);
+		const other = await toConsent(client.id);
+		expect((await consent(other.cookie, ticket!, "allow")).status).toBe(400);
+		expect((await consent("", ticket!, "allow")).status).toBe(400);
+	});
+
+	it("escapes the client's name on the consent page", async () => {
+		const client = await createClient(gw, { name: `<script>alert("x")</script>` });
+		const { html } = await toConsent(client.id);
+		expect(html).not.toContain("<script>");
+		expect(html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+	});
+
+	it.each([
+		[
+			"an unknown client",
+			(id: string) => `client_id=client_0000000000000000000000&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&x=${id}`,
+		],
+		[
+			"a redirect URI that is not an exact match",
+			(id: string) => `client_id=${id}&redirect_uri=${encodeURIComponent(REDIRECT + "/")}&response_type=code`,
+		],
+		[
+			"a repeated parameter",
+			(id: string) => `client_id=${id}&client_id=${id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`,
+		],
+	])("answers %s with a local 400 page, never a redirect", async (_name, query) => {
+		const client = await createClient(gw);
+		const res = await authorize(query(client.id));
+		expect(res.status).toBe(400);
+		expect(res.headers.get("Location")).toBeNull();
+		expect(res.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it.each([
+		["unsupported_response_type", "&response_type=token"],
+		["invalid_scope", "&response_type=code&scope=admin"],
+		["invalid_request", "&response_type=code&code_challenge=" + "a".repeat(43) + "&code_challenge_method=plain"],
+	])("redirects %s back to the client with state and iss", async (error, extra) => {
+		const client = await createClient(gw);
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&state=s1${extra}`);
+		expect(res.status).toBe(302);
+		const back = new URL(res.headers.get("Location")!);
+		expect(back.searchParams.get("error")).toBe(error);
+		expect(back.searchParams.get("state")).toBe("s1");
+		expect(back.searchParams.get("iss")).toBe("https://api.example.com");
+	});
+
+	it("requires PKCE of a public client", async () => {
+		const client = await createClient(gw, { type: "public" });
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`);
+		expect(new URL(res.headers.get("Location")!).searchParams.get("error")).toBe("invalid_request");
+	});
+
+	it("refuses a subject that is not printable ASCII without spaces or colons", async () => {
+		const client = await createClient(gw);
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`);
+		const request = new URL(res.headers.get("Location")!).searchParams.get("request")!;
+		const page = await gw.call(`/oauth/callback?assertion=${await assertion(request, "user one")}`, { headers: { Cookie: cookieOf(res) } });
+		expect(page.status).toBe(400);
+	});
+
+	it.each([
+		["a wrong nonce", { nonce: "nonce_other" }],
+		["a wrong audience", { aud: "https://evil.example" }],
+		["an expired assertion", { iat: Math.floor(Date.now() / 1000) - 200, exp: Math.floor(Date.now() / 1000) - 100 }],
+		["an assertion living longer than 2 minutes", { exp: Math.floor(Date.now() / 1000) + 600 }],
+	])("refuses the sign-in with %s", async (_name, over) => {
+		const client = await createClient(gw);
+		const res = await authorize(`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code`);
+		const request = new URL(res.headers.get("Location")!).searchParams.get("request")!;
+		const page = await gw.call(`/oauth/callback?assertion=${await assertion(request, "user_1", over)}`, {
+			headers: { Cookie: cookieOf(res) },
+		});
+		expect(page.status).toBe(400);
+		expect(await page.text()).not.toContain("ticket");
+	});
+});

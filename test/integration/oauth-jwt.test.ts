@@ -1,0 +1,142 @@
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import demo from "../../keygate.config.json";
+import { clearJwksCache } from "../../src/credentials/jwt";
+import { gatewayFor } from "../helpers/gateway";
+import { useFakeOrigin } from "../helpers/origin";
+
+const origin = useFakeOrigin();
+
+const ISSUER = "https://idp.example.com/";
+const JWKS_URI = "https://idp.example.com/.well-known/jwks.json";
+const config = structuredClone(demo) as any;
+config.apis[0].oauth = {
+	issuer: "https://api.example.com",
+	scopes: ["read", "write"],
+	externalIssuers: [{ issuer: ISSUER, jwksUri: JWKS_URI, audience: "https://api.example.com", tierClaim: "plan", clockTolerance: 5 }],
+};
+const gw = gatewayFor(config);
+
+/** The fake identity provider: its JWKS, served on JWKS_URI, and how often it was fetched. */
+const idp = { keys: [] as JWK[], fetches: 0, down: false };
+let signing: CryptoKey;
+
+async function rotateKey(kid: string): Promise<void> {
+	const pair = await generateKeyPair("ES256", { extractable: true });
+	signing = pair.privateKey;
+	idp.keys.push({ ...(await exportJWK(pair.publicKey)), kid, alg: "ES256", use: "sig" });
+	currentKid = kid;
+}
+let currentKid = "";
+
+beforeEach(async () => {
+	clearJwksCache();
+	idp.keys = [];
+	idp.fetches = 0;
+	idp.down = false;
+	await rotateKey("k1");
+	// Wrap the fake origin: the JWKS URL is the identity provider, everything else the origin.
+	const spy = vi.mocked(globalThis.fetch);
+	const originFetch = spy.getMockImplementation()!;
+	spy.mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+		const url = new Request(input, init).url;
+		if (url === JWKS_URI) {
+			idp.fetches++;
+			if (idp.down) throw new TypeError("Network connection lost.");
+			return Response.json({ keys: idp.keys });
+		}
+		return originFetch(input, init);
+	});
+});
+
+function token(
+	claims: Record<string, unknown> = {},
+	opts: { kid?: string; exp?: number; aud?: string; iss?: string; key?: CryptoKey } = {},
+) {
+	const now = Math.floor(Date.now() / 1000);
+	return new SignJWT({ scope: "read write", azp: "partner-app", ...claims })
+		.setProtectedHeader({ alg: "ES256", kid: opts.kid ?? currentKid })
+		.setIssuer(opts.iss ?? ISSUER)
+		.setAudience(opts.aud ?? "https://api.example.com")
+		.setSubject("idp-user-7")
+		.setIssuedAt(now)
+		.setExpirationTime(opts.exp ?? now + 300)
+		.sign(opts.key ?? signing);
+}
+
+const INVALID = '{\n  "error": "invalid_api_key",\n  "message": "The API key provided is invalid."\n}';
+
+async function refused(res: Response, status: number, body?: string) {
+	const text = await res.text();
+	expect(res.status, text).toBe(status);
+	if (body) expect(text).toBe(body);
+	expect(origin.calls, "the origin was not called").toHaveLength(0);
+}
+
+describe("external JWTs (oauth.externalIssuers)", () => {
+	it("passes a valid token as a jwt Principal: scopes, tier claim, limits and signed identity headers", async () => {
+		const res = await gw.call("/v1/users", { key: await token({ plan: "pro" }) });
+		expect(res.status, await res.clone().text()).toBe(200);
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("10000");
+		const seen = origin.calls[0]!;
+		expect(seen.headers.get("X-Keygate-Auth")).toBe("jwt");
+		expect(seen.headers.get("X-Keygate-Subject")).toBe("idp-user-7");
+		expect(seen.headers.get("X-Keygate-Client-Id")).toBe("partner-app");
+		expect(seen.headers.get("X-Keygate-Scopes")).toBe("read,write");
+		expect(seen.headers.get("Authorization")).toBeNull();
+	});
+
+	it("answers a genuine expired token token_expired, and a forged expired one invalid_api_key", async () => {
+		const past = Math.floor(Date.now() / 1000) - 60;
+		const res = await gw.call("/v1/users", { key: await token({}, { exp: past }) });
+		expect(res.headers.get("WWW-Authenticate")).toContain('error_description="The access token has expired."');
+		await refused(res, 401, '{\n  "error": "token_expired",\n  "message": "The access token has expired."\n}');
+		const stranger = (await generateKeyPair("ES256")).privateKey;
+		await refused(await gw.call("/v1/users", { key: await token({}, { exp: past, key: stranger }) }), 401, INVALID);
+	});
+
+	it.each([
+		["another audience", { aud: "https://other.example" }],
+		["an unknown issuer", { iss: "https://evil.example/" }],
+	])("answers a token for %s invalid_api_key", async (_name, opts) => {
+		await refused(await gw.call("/v1/users", { key: await token({}, opts) }), 401, INVALID);
+	});
+
+	it("refuses alg none and HS256 (not in the algorithm allowlist)", async () => {
+		const none = `${btoa(JSON.stringify({ alg: "none" })).replace(/=+$/, "")}.${btoa(JSON.stringify({ iss: ISSUER, sub: "x", aud: "https://api.example.com", exp: 9999999999 })).replace(/=+$/, "")}.`;
+		await refused(await gw.call("/v1/users", { key: none }), 401, INVALID);
+		const hs = await new SignJWT({ sub: "x" })
+			.setProtectedHeader({ alg: "HS256" })
+			.setIssuer(ISSUER)
+			.setAudience("https://api.example.com")
+			.setExpirationTime("5m")
+			.sign(new TextEncoder().encode("guessable"));
+		await refused(await gw.call("/v1/users", { key: hs }), 401, INVALID);
+	});
+
+	it("answers a token short of scope with 403 and insufficient_scope", async () => {
+		const res = await gw.call("/v1/users", { method: "POST", body: "{}", key: await token({ scope: "read" }) });
+		expect(res.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope"');
+		await refused(res, 403);
+	});
+
+	it("caches the JWKS per isolate, and refetches once for an unknown kid (key rotation)", async () => {
+		expect((await gw.call("/v1/users", { key: await token() })).status).toBe(200);
+		expect((await gw.call("/v1/users", { key: await token() })).status).toBe(200);
+		expect(idp.fetches).toBe(1);
+		await rotateKey("k2");
+		expect((await gw.call("/v1/users", { key: await token() })).status).toBe(200);
+		expect(idp.fetches).toBe(2);
+		// A kid nobody publishes: within the cooldown, no further fetch, and the token is invalid.
+		origin.calls.length = 0;
+		await refused(await gw.call("/v1/users", { key: await token({}, { kid: "k-unknown" }) }), 401, INVALID);
+		expect(idp.fetches).toBe(2);
+	});
+
+	it("answers 503 gateway_unavailable when the JWKS is unreachable and nothing is cached", async () => {
+		idp.down = true;
+		const res = await gw.call("/v1/users", { key: await token() });
+		expect((await res.clone().json<{ error: string }>()).error).toBe("gateway_unavailable");
+		await refused(res, 503);
+	});
+});

@@ -1,0 +1,372 @@
+import { describe, expect, it } from "vitest";
+import demo from "../../keygate.config.json";
+import { gatewayFor, sleep } from "../helpers/gateway";
+import { basic, codeFor, createClient, REDIRECT, tokenForm, tokenJson, tokensFor, type TokenResponse } from "../helpers/oauth";
+import { useFakeOrigin } from "../helpers/origin";
+
+const origin = useFakeOrigin();
+
+const config = structuredClone(demo) as any;
+config.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read", "write"] };
+const gw = gatewayFor(config);
+
+const body = async (res: Response) => {
+	const text = await res.text();
+	return { status: res.status, text, json: text ? JSON.parse(text) : undefined, headers: res.headers };
+};
+
+describe("the token endpoint (RFC 6749 §4.1.3)", () => {
+	it("exchanges a code for tokens with a JSON body and client_secret_post, as seed 004 shows", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id);
+		const res = await body(
+			await tokenJson(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: REDIRECT,
+			}),
+		);
+		expect(res.status, res.text).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		expect(res.json).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "read write" });
+		expect(res.json.access_token).toMatch(/^kgat_/);
+		expect(res.json.refresh_token).toMatch(/^kgrt_/);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("exchanges a code with a form body and client_secret_basic", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id);
+		const res = await body(
+			await tokenForm(
+				gw,
+				{ grant_type: "authorization_code", code, redirect_uri: REDIRECT },
+				{ Authorization: basic(client.id, client.secret!) },
+			),
+		);
+		expect(res.status, res.text).toBe(200);
+		expect(res.json.scope).toBe("read write");
+	});
+
+	it.each([
+		["a wrong secret", (id: string) => ({ client_id: id, client_secret: "kgcs_" + "A".repeat(43) })],
+		["no secret for a confidential client", (id: string) => ({ client_id: id })],
+		["an unknown client", () => ({ client_id: "client_0000000000000000000000", client_secret: "x" })],
+	])("answers 401 invalid_client with a Basic challenge for %s", async (_name, auth) => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id);
+		const res = await body(await tokenJson(gw, { grant_type: "authorization_code", code, redirect_uri: REDIRECT, ...auth(client.id) }));
+		expect(res.status, res.text).toBe(401);
+		expect(res.json.error).toBe("invalid_client");
+		expect(res.headers.get("WWW-Authenticate")).toBe('Basic realm="keygate"');
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+	});
+
+	it.each([
+		["another media type", { "Content-Type": "text/plain" }, "grant_type=authorization_code"],
+		[
+			"a repeated form parameter",
+			{ "Content-Type": "application/x-www-form-urlencoded" },
+			"grant_type=refresh_token&grant_type=refresh_token",
+		],
+		["a repeated JSON member", { "Content-Type": "application/json" }, '{"grant_type":"a","grant_type":"b"}'],
+		["a non-string JSON value", { "Content-Type": "application/json" }, '{"grant_type":["authorization_code"]}'],
+		["a body over 16 KiB", { "Content-Type": "application/json" }, JSON.stringify({ grant_type: "x".repeat(17 * 1024) })],
+	])("refuses %s as invalid_request", async (_name, headers, payload) => {
+		const res = await body(await gw.call("/oauth/token", { method: "POST", headers, body: payload }));
+		expect(res.status, res.text).toBe(400);
+		expect(res.json.error).toBe("invalid_request");
+	});
+
+	it("binds the code to its client and redirect_uri, and verifies PKCE (RFC 7636)", async () => {
+		const client = await createClient(gw);
+		const other = await createClient(gw);
+		const verifier = "v".repeat(43);
+		const send = (code: string, extra: Record<string, unknown>) =>
+			tokenJson(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: REDIRECT,
+				...extra,
+			});
+		expect((await body(await send(await codeFor(client.id, { redirectUri: "https://app.example/other" }), {}))).json.error).toBe(
+			"invalid_grant",
+		);
+		const foreign = await codeFor(other.id);
+		expect((await body(await send(foreign, {}))).json.error).toBe("invalid_grant");
+		expect((await body(await send(await codeFor(client.id, { verifier }), { code_verifier: "w".repeat(43) }))).json.error).toBe(
+			"invalid_grant",
+		);
+		expect((await body(await send(await codeFor(client.id, { verifier }), {}))).json.error).toBe("invalid_grant");
+		expect((await body(await send(await codeFor(client.id), { code_verifier: verifier }))).json.error).toBe("invalid_grant");
+		expect((await body(await send(await codeFor(client.id, { verifier }), { code_verifier: verifier }))).status).toBe(200);
+	});
+
+	it("lets a public client redeem with PKCE and no secret", async () => {
+		const client = await createClient(gw, { type: "public" });
+		expect(client.secret).toBeNull();
+		const verifier = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK";
+		const code = await codeFor(client.id, { verifier });
+		const res = await body(
+			await tokenForm(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				redirect_uri: REDIRECT,
+				code_verifier: verifier,
+			}),
+		);
+		expect(res.status, res.text).toBe(200);
+	});
+
+	it("of 20 concurrent redemptions of one code, exactly one succeeds", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id);
+		const results = await Promise.all(
+			Array.from({ length: 20 }, () =>
+				tokenJson(gw, {
+					grant_type: "authorization_code",
+					code,
+					client_id: client.id,
+					client_secret: client.secret,
+					redirect_uri: REDIRECT,
+				}).then(body),
+			),
+		);
+		expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+		expect(results.filter((r) => r.status === 400 && r.json.error === "invalid_grant")).toHaveLength(19);
+	});
+
+	it("answers a replayed code invalid_grant and revokes the grant, so its access token is refused next", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id);
+		const redeem = () =>
+			tokenJson(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: REDIRECT,
+			}).then(body);
+		const first = await redeem();
+		expect(first.status).toBe(200);
+		expect((await body(await gw.call("/v1/users", { key: first.json.access_token }))).status).toBe(200);
+		const replay = await redeem();
+		expect(replay.json.error).toBe("invalid_grant");
+		origin.calls.length = 0;
+		const after = await body(await gw.call("/v1/users", { key: first.json.access_token }));
+		expect(after.status, after.text).toBe(401);
+		expect(after.json.error).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("refuses a code past its lifetime (invalid_grant)", async () => {
+		const client = await createClient(gw);
+		const code = await codeFor(client.id, { codeTtl: 1 });
+		await sleep(1100);
+		const res = await body(
+			await tokenJson(gw, {
+				grant_type: "authorization_code",
+				code,
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: REDIRECT,
+			}),
+		);
+		expect(res.json.error).toBe("invalid_grant");
+	});
+
+	it("answers an unknown grant_type unsupported_grant_type", async () => {
+		const client = await createClient(gw);
+		const res = await body(await tokenJson(gw, { grant_type: "password", client_id: client.id, client_secret: client.secret }));
+		expect(res.json.error).toBe("unsupported_grant_type");
+	});
+
+	it("throttles an address that keeps failing client authentication, before any read", async () => {
+		const ip = "203.0.113.77";
+		for (let i = 0; i < 20; i++) {
+			const r = await tokenJson(
+				gw,
+				{ grant_type: "authorization_code", client_id: `client_${String(i).padStart(22, "9")}`, client_secret: "x" },
+				{ "CF-Connecting-IP": ip },
+			);
+			expect(r.status).toBe(401);
+		}
+		const res = await body(await tokenJson(gw, { grant_type: "authorization_code" }, { "CF-Connecting-IP": ip }));
+		expect(res.status, res.text).toBe(429);
+		expect(res.json.error).toBe("slow_down");
+		expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+	});
+});
+
+describe("refresh tokens (RFC 6749 §6)", () => {
+	const refresh = (client: { id: string; secret: string | null }, token: string, extra: Record<string, string> = {}) =>
+		tokenJson(gw, { grant_type: "refresh_token", refresh_token: token, client_id: client.id, client_secret: client.secret, ...extra }).then(
+			body,
+		);
+
+	it("rotates: the new pair works, and may narrow the scope but not widen it", async () => {
+		const client = await createClient(gw);
+		const first = await tokensFor(gw, client, { scopes: ["read"] });
+		const next = await refresh(client, first.refresh_token);
+		expect(next.status, next.text).toBe(200);
+		expect(next.json.refresh_token).not.toBe(first.refresh_token);
+		expect((await gw.call("/v1/users", { key: next.json.access_token })).status).toBe(200);
+		expect((await refresh(client, next.json.refresh_token, { scope: "read write" })).json.error).toBe("invalid_scope");
+	});
+
+	it("revokes the whole grant when a superseded refresh token is used again", async () => {
+		const client = await createClient(gw);
+		const first = await tokensFor(gw, client);
+		const second = await refresh(client, first.refresh_token);
+		expect(second.status).toBe(200);
+		const reuse = await refresh(client, first.refresh_token);
+		expect(reuse.json.error).toBe("invalid_grant");
+		// Both families are dead: the rotated refresh token and its access token.
+		expect((await refresh(client, second.json.refresh_token)).json.error).toBe("invalid_grant");
+		origin.calls.length = 0;
+		expect((await body(await gw.call("/v1/users", { key: second.json.access_token }))).json.error).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("never leaves two live token families after 20 concurrent refreshes", async () => {
+		const client = await createClient(gw);
+		const first = await tokensFor(gw, client);
+		const results = await Promise.all(Array.from({ length: 20 }, () => refresh(client, first.refresh_token)));
+		const won = results.filter((r) => r.status === 200);
+		expect(won.length).toBeLessThanOrEqual(1);
+		// The losers presented a superseded token: the grant is revoked, so no family lives on.
+		let live = 0;
+		for (const w of won as { json: TokenResponse }[]) if ((await refresh(client, w.json.refresh_token)).status === 200) live++;
+		expect(live).toBeLessThanOrEqual(1);
+	});
+
+	it("refuses another client's refresh token", async () => {
+		const client = await createClient(gw);
+		const other = await createClient(gw);
+		const first = await tokensFor(gw, client);
+		expect((await refresh(other, first.refresh_token)).json.error).toBe("invalid_grant");
+	});
+});
+
+describe("revocation (RFC 7009) and metadata (RFC 8414)", () => {
+	it.each(["refresh_token", "access_token"] as const)("revoking the %s revokes the grant, seen by the next request", async (which) => {
+		const client = await createClient(gw);
+		const tokens = await tokensFor(gw, client);
+		expect((await gw.call("/v1/users", { key: tokens.access_token })).status).toBe(200);
+		const res = await gw.call("/oauth/revoke", {
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${client.id}:${client.secret}`)}` },
+			body: new URLSearchParams({ token: tokens[which] }).toString(),
+		});
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Cache-Control")).toBe("no-store");
+		origin.calls.length = 0;
+		expect((await body(await gw.call("/v1/users", { key: tokens.access_token }))).json.error).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("answers 200 for an unknown token, revealing nothing", async () => {
+		const client = await createClient(gw);
+		const res = await gw.call("/oauth/revoke", {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ token: "nonsense", client_id: client.id, client_secret: client.secret }),
+		});
+		expect(res.status).toBe(200);
+	});
+
+	it("publishes the authorization server metadata", async () => {
+		const res = await gw.call("/.well-known/oauth-authorization-server");
+		expect(res.status).toBe(200);
+		expect(await res.json()).toMatchObject({
+			issuer: "https://api.example.com",
+			token_endpoint: "https://api.example.com/oauth/token",
+			revocation_endpoint: "https://api.example.com/oauth/revoke",
+			code_challenge_methods_supported: ["S256"],
+			grant_types_supported: ["authorization_code", "refresh_token"],
+		});
+	});
+
+	it("leaves /oauth/* to the origin's routes on an API without oauth", async () => {
+		const noOAuth = structuredClone(demo) as any;
+		delete noOAuth.apis[0].oauth;
+		const plain = gatewayFor(noOAuth);
+		const res = await plain.call("/oauth/token", { method: "POST", body: "{}" });
+		expect(res.status).toBe(401); // an ordinary API path there: no key, no entry
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
+describe("deleting a client or revoking a subject through the admin API", () => {
+	it("refuses the client's tokens on their next request", async () => {
+		const client = await createClient(gw);
+		const tokens = await tokensFor(gw, client, { subject: "user_del" });
+		expect((await gw.call("/v1/users", { key: tokens.access_token })).status).toBe(200);
+		const del = await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" });
+		expect(del.status).toBe(204);
+		const audit = await (await gw.admin("/audit")).json<{ data: { action: string; details: Record<string, unknown> }[] }>();
+		expect(audit.data.find((e) => e.action === "oauth.client_deleted")?.details).toMatchObject({ clientId: client.id, grantsRevoked: 1 });
+		origin.calls.length = 0;
+		expect((await body(await gw.call("/v1/users", { key: tokens.access_token }))).json.error).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("revokes every grant of a subject, and lists them", async () => {
+		const a = await createClient(gw);
+		const b = await createClient(gw);
+		const ta = await tokensFor(gw, a, { subject: "user_rev" });
+		const tb = await tokensFor(gw, b, { subject: "user_rev" });
+		const listed = await (
+			await gw.admin("/oauth/grants?subject=user_rev")
+		).json<{ data: { clientId: string; revokedAt: string | null }[] }>();
+		expect(
+			listed.data
+				.filter((g) => g.revokedAt === null)
+				.map((g) => g.clientId)
+				.sort(),
+		).toEqual([a.id, b.id].sort());
+		const res = await gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject: "user_rev" }) });
+		expect(await res.json()).toEqual({ revoked: 2 });
+		for (const t of [ta, tb]) expect((await gw.call("/v1/users", { key: t.access_token })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("audits client and grant changes without secrets", async () => {
+		const client = await createClient(gw);
+		await gw.admin(`/oauth/clients/${client.id}/rotate-secret`, { method: "POST" });
+		const audit = await (await gw.admin("/audit")).text();
+		expect(audit).toContain("oauth.client_created");
+		expect(audit).toContain("oauth.client_secret_rotated");
+		expect(audit).not.toContain("kgcs_");
+	});
+});
+
+describe("a client secret", () => {
+	it("stops working at once when rotated", async () => {
+		const client = await createClient(gw);
+		const rotated = await (await gw.admin(`/oauth/clients/${client.id}/rotate-secret`, { method: "POST" })).json<{ secret: string }>();
+		const code = await codeFor(client.id);
+		const old = await tokenJson(gw, {
+			grant_type: "authorization_code",
+			code,
+			client_id: client.id,
+			client_secret: client.secret,
+			redirect_uri: REDIRECT,
+		});
+		expect(old.status).toBe(401);
+		const code2 = await codeFor(client.id);
+		const fresh = await tokenJson(gw, {
+			grant_type: "authorization_code",
+			code: code2,
+			client_id: client.id,
+			client_secret: rotated.secret,
+			redirect_uri: REDIRECT,
+		});
+		expect(fresh.status).toBe(200);
+	});
+});
