@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { adminApp } from "./admin/routes";
+import { consoleApp } from "./ui/console";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
 import type { GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
@@ -19,6 +20,7 @@ const unlessPublic =
 export const app = new Hono<GatewayEnv>();
 
 app.route("/_keygate/v1", adminApp);
+app.route("/_keygate/ui", consoleApp);
 // The admin namespace never reaches an origin.
 app.all("/_keygate/*", () => renderError("not_found", DEFAULT_ERROR_CONTEXT));
 

@@ -1,0 +1,98 @@
+import type { Child } from "hono/jsx";
+import type { KeyRecord } from "../keys/record";
+import { CSS_PATH, JS_PATH } from "./static";
+import { formatTime, keyStatus, maskedKey, shortId } from "./present";
+
+export const UI = "/_keygate/ui";
+
+/** The page frame. Hono JSX escapes every string it is given: user-typed names render as text. */
+export function Page(props: { title: string; signedIn?: boolean; children?: Child }) {
+	return (
+		<html lang="en">
+			<head>
+				<meta charset="utf-8" />
+				<meta name="viewport" content="width=device-width, initial-scale=1" />
+				<meta name="referrer" content="no-referrer" />
+				<title>{`${props.title} · keygate`}</title>
+				<link rel="stylesheet" href={CSS_PATH} />
+				<script src={JS_PATH} defer></script>
+			</head>
+			<body>
+				<header class="top">
+					<strong>keygate console</strong>
+					{props.signedIn ? (
+						<>
+							<nav aria-label="Main">
+								<a href={`${UI}/`}>APIs</a>
+								<a href={`${UI}/owners`}>Owners</a>
+								<a href={`${UI}/audit`}>Audit log</a>
+							</nav>
+							<form method="post" action={`${UI}/logout`}>
+								<button type="submit">Sign out</button>
+							</form>
+						</>
+					) : null}
+				</header>
+				<main id="main">{props.children}</main>
+			</body>
+		</html>
+	);
+}
+
+export function Time(props: { iso: string | null; empty?: string }) {
+	if (!props.iso) return <span class="muted">{props.empty ?? "—"}</span>;
+	return (
+		<time datetime={props.iso} data-relative="">
+			{formatTime(props.iso)}
+		</time>
+	);
+}
+
+export function Status(props: { k: KeyRecord; now: number }) {
+	const s = keyStatus(props.k, props.now);
+	return <span class={`status-${s.word}`}>{s.label}</span>;
+}
+
+/** A plaintext key, shown once, inline in the answer to the POST that made it. */
+export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string }) {
+	return (
+		<section class="secret" aria-labelledby={`${props.id}-h`}>
+			<h2 id={`${props.id}-h`}>{props.label}</h2>
+			<p>
+				Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
+			</p>
+			<p>
+				<code id={props.id} data-secret="">
+					{props.k.key}
+				</code>
+			</p>
+			<p>
+				<button type="button" data-copy={props.id}>
+					Copy
+				</button>
+			</p>
+			<p>Try it:</p>
+			<pre>
+				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.base}/`}</code>
+			</pre>
+		</section>
+	);
+}
+
+export function KeySummary(props: { k: KeyRecord }) {
+	return (
+		<span>
+			<a href={`${UI}/keys/${props.k.id}`}>{props.k.name}</a> <code>{maskedKey(props.k)}</code>{" "}
+			<span class="muted mono">{shortId(props.k.id)}</span>
+		</span>
+	);
+}
+
+export function ErrorBox(props: { message?: string }) {
+	if (!props.message) return null;
+	return (
+		<p class="error" role="alert">
+			{props.message}
+		</p>
+	);
+}
