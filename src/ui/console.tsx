@@ -156,7 +156,8 @@ function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
 /** Expected refusals from the service become a page saying what went wrong; anything else is a bug. */
 consoleApp.onError((err, c) => {
 	if (err instanceof AdminError) {
-		const status = err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : err.reason === "invalid_request" ? 400 : 503;
+		const status =
+			err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : err.reason === "invalid_request" ? 400 : 503;
 		return page(
 			c as Context<UiEnv>,
 			status === 404 ? "Not found" : "Not done",
@@ -174,7 +175,11 @@ consoleApp.onError((err, c) => {
 	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
 });
 
-consoleApp.get("/", (c) => {
+// The home page is `/_keygate/ui/`: mounted under a prefix, Hono's "/" is the prefix
+// without its slash, so the slash form is matched by an empty named segment, and the
+// bare prefix redirects to it.
+consoleApp.get("/", (c) => c.redirect(`${UI}/`, 308));
+consoleApp.get("/:home{.{0}}", (c) => {
 	const apis = c.var.services.config.apis;
 	return page(
 		c,
@@ -360,7 +365,8 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 				</tbody>
 			</table>
 			<nav aria-label="Pages">
-				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null} {current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
+				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
+				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
 			</nav>
 		</>,
 	);
@@ -487,7 +493,9 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	if (!api) return notFound();
 	const form = await c.req.parseBody({ all: true });
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
-	const values = Object.fromEntries(["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]));
+	const values = Object.fromEntries(
+		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]),
+	);
 	const again = (message: string) =>
 		page(
 			c,
@@ -601,13 +609,25 @@ function UsageChart(props: { passed: number; rejected: Record<string, number> })
 	const max = Math.max(1, ...rows.map(([, n]) => n));
 	return (
 		<figure>
-			<svg role="img" aria-label="Requests by outcome" width="420" height={rows.length * 24 + 4} viewBox={`0 0 420 ${rows.length * 24 + 4}`}>
+			<svg
+				role="img"
+				aria-label="Requests by outcome"
+				width="420"
+				height={rows.length * 24 + 4}
+				viewBox={`0 0 420 ${rows.length * 24 + 4}`}
+			>
 				{rows.map(([label, n], i) => (
 					<g>
 						<text x="0" y={i * 24 + 16} font-size="12">
 							{label}
 						</text>
-						<rect x="150" y={i * 24 + 4} height="16" width={Math.round((n / max) * 200)} fill={label === "passed" ? "#116329" : "#a40e26"} />
+						<rect
+							x="150"
+							y={i * 24 + 4}
+							height="16"
+							width={Math.round((n / max) * 200)}
+							fill={label === "passed" ? "#116329" : "#a40e26"}
+						/>
 						<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
 							{n}
 						</text>
@@ -766,7 +786,8 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	const id = keyId(c);
 	const form = await c.req.parseBody();
 	const grace = Number(form.grace);
-	if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400) throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
+	if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400)
+		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
 	const { created, previous } = await rotateKey(s, id, grace);
 	const api = apiOf(c, previous.api)!;
 	return page(
@@ -796,7 +817,8 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 		<>
 			<h1>Delete {k.name}?</h1>
 			<p>
-				Requests with <code>{maskedKey(k)}</code> get 401 from the next request, and the key disappears from every list. Its audit events stay.
+				Requests with <code>{maskedKey(k)}</code> get 401 from the next request, and the key disappears from every list. Its audit events
+				stay.
 			</p>
 			<DeleteForm k={k} />
 		</>,

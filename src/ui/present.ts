@@ -63,11 +63,16 @@ export function selectKeys(keys: KeyRecord[], query: KeyQuery, now: number): { r
 	const q = query.q.toLowerCase();
 	const matched = keys.filter(
 		(k) =>
-			(!q || k.name.toLowerCase().includes(q) || k.id.toLowerCase().includes(q) || maskedKey(k).toLowerCase().startsWith(q) || k.start.toLowerCase().startsWith(q)) &&
+			(!q ||
+				k.name.toLowerCase().includes(q) ||
+				k.id.toLowerCase().includes(q) ||
+				maskedKey(k).toLowerCase().startsWith(q) ||
+				k.start.toLowerCase().startsWith(q)) &&
 			(!query.status || keyStatus(k, now).word === query.status) &&
 			(!query.environment || k.environment === query.environment),
 	);
-	const field = (k: KeyRecord) => (query.sort === "name" ? k.name.toLowerCase() : query.sort === "expires" ? (k.expiresAt ?? "9999") : k.createdAt);
+	const field = (k: KeyRecord) =>
+		query.sort === "name" ? k.name.toLowerCase() : query.sort === "expires" ? (k.expiresAt ?? "9999") : k.createdAt;
 	matched.sort((a, b) => (field(a) < field(b) ? -1 : field(a) > field(b) ? 1 : 0) * (query.order === "asc" ? 1 : -1));
 	const pages = Math.max(1, Math.ceil(matched.length / PAGE_SIZE));
 	const page = Math.min(query.page, pages);
@@ -75,7 +80,11 @@ export function selectKeys(keys: KeyRecord[], query: KeyQuery, now: number): { r
 }
 
 /** The expiry choices of the generate form, as an ISO time or null (never). */
-export function expiryFrom(choice: string, custom: string, now: number): { ok: true; value: string | undefined } | { ok: false; message: string } {
+export function expiryFrom(
+	choice: string,
+	custom: string,
+	now: number,
+): { ok: true; value: string | undefined } | { ok: false; message: string } {
 	const days = { "7": 7, "30": 30, "90": 90 }[choice];
 	if (days) return { ok: true, value: new Date(now + days * 86_400_000).toISOString() };
 	if (choice === "never" || choice === "") return { ok: true, value: undefined };

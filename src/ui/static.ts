@@ -60,7 +60,10 @@ document.querySelectorAll("time[data-relative]").forEach(function (t) {
 });
 `;
 
-const name = (body: string, ext: string) => `${crc32(body).toString(16).padStart(8, "0")}${crc32(body + ext).toString(16).padStart(8, "0")}.${ext}`;
+const name = (body: string, ext: string) =>
+	`${crc32(body).toString(16).padStart(8, "0")}${crc32(body + ext)
+		.toString(16)
+		.padStart(8, "0")}.${ext}`;
 
 export const STATIC_PREFIX = "/_keygate/ui/static/";
 export const CSS_PATH = STATIC_PREFIX + name(CSS, "css");
@@ -68,7 +71,8 @@ export const JS_PATH = STATIC_PREFIX + name(JS, "js");
 
 /** The asset at this path, or undefined. Cached for a year: the name changes with the content. */
 export function staticAsset(path: string): Response | undefined {
-	const asset = path === CSS_PATH ? [CSS, "text/css; charset=utf-8"] : path === JS_PATH ? [JS, "text/javascript; charset=utf-8"] : undefined;
+	const asset =
+		path === CSS_PATH ? [CSS, "text/css; charset=utf-8"] : path === JS_PATH ? [JS, "text/javascript; charset=utf-8"] : undefined;
 	if (!asset) return undefined;
 	return new Response(asset[0], { headers: { "Content-Type": asset[1]!, "Cache-Control": "public, max-age=31536000, immutable" } });
 }
