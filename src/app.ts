@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { adminApp } from "./admin/routes";
 import { consoleApp } from "./ui/console";
+import { portalApp } from "./ui/portal";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
 import type { GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
@@ -21,6 +22,7 @@ export const app = new Hono<GatewayEnv>();
 
 app.route("/_keygate/v1", adminApp);
 app.route("/_keygate/ui", consoleApp);
+app.route("/_keygate/portal", portalApp);
 // The admin namespace never reaches an origin.
 app.all("/_keygate/*", () => renderError("not_found", DEFAULT_ERROR_CONTEXT));
 

@@ -92,6 +92,29 @@ export const RotateBody = z.strictObject({
 	),
 });
 
+/** Where a portal customer may be sent back: https, or http on a loopback host for local development. */
+export function returnUrlOk(value: string): boolean {
+	let url: URL;
+	try {
+		url = new URL(value);
+	} catch {
+		return false;
+	}
+	if (url.username || url.password) return false;
+	return url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname));
+}
+
+export const PortalSessionBody = z.strictObject({
+	api: common.api,
+	owner: doc(owner, "The customer whose keys the portal shows: only this owner's keys of this API."),
+	returnUrl: z.optional(
+		doc(
+			text(1, 2000).check(z.refine(returnUrlOk, "an https URL (or http on localhost)")),
+			"Shown in the portal as a link back to your app; https (or http on localhost) only.",
+		),
+	),
+});
+
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
 export type UpdateKeyInput = z.output<typeof UpdateKeyBody>;
 
@@ -153,6 +176,11 @@ export const OwnerSchema = z.strictObject({
 	assigned: doc(z.boolean(), "False when keygate has no role for the owner and the default applies."),
 });
 
+export const PortalSessionSchema = z.strictObject({
+	url: doc(z.string(), "Send the customer here. It holds a single-use token, valid for 5 minutes."),
+	expiresAt: time(),
+});
+
 export const ErrorBodySchema = z.strictObject({ error: z.string(), message: z.string() });
 
 export type CreatedKeyView = z.output<typeof CreatedKeySchema>;
@@ -163,3 +191,4 @@ export type UsageView = z.output<typeof UsageSchema>;
 export type AuditEvent = z.output<typeof AuditEventSchema>;
 export type AuditPage = z.output<typeof AuditPageSchema>;
 export type OwnerView = z.output<typeof OwnerSchema>;
+export type PortalSessionView = z.output<typeof PortalSessionSchema>;

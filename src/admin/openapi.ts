@@ -23,6 +23,8 @@ import {
 	MAX_GRACE_SECONDS,
 	OwnerRoleBody,
 	OwnerSchema,
+	PortalSessionBody,
+	PortalSessionSchema,
 	RotateBody,
 	RotatedKeySchema,
 	UpdateKeyBody,
@@ -40,6 +42,7 @@ requests.add(UpdateKeyBody, { id: "UpdateKeyRequest" });
 requests.add(RotateBody, { id: "RotateKeyRequest" });
 requests.add(OwnerRoleBody, { id: "OwnerRoleRequest" });
 requests.add(RateLimitSchema, { id: "RateLimitRequest" });
+requests.add(PortalSessionBody, { id: "PortalSessionRequest" });
 
 const responses = z.registry<{ id: string }>();
 responses.add(KeyRecordSchema, { id: "Key" });
@@ -52,6 +55,7 @@ responses.add(AuditEventSchema, { id: "AuditEvent" });
 responses.add(AuditPageSchema, { id: "AuditPage" });
 responses.add(OwnerSchema, { id: "Owner" });
 responses.add(RateLimitSchema, { id: "RateLimit" });
+responses.add(PortalSessionSchema, { id: "PortalSession" });
 
 const SCHEMAS = "#/components/schemas/";
 
@@ -205,6 +209,15 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 			parameters: ["owner"],
 			body: { id: "OwnerRoleRequest", required: true },
 			ok: { status: 200, description: "The owner's role", schema: "Owner" },
+		},
+	},
+	"/portal-sessions": {
+		post: {
+			summary: "Open a customer portal session for one owner of one API",
+			description:
+				"The API's backend calls this for a signed-in customer and redirects the customer to `url`. The URL's token is single-use and valid for 5 minutes (stored hashed); opening it starts a 1-hour portal session in which the customer sees and acts on only this owner's keys of this API, within the API's `portal` config block.",
+			body: { id: "PortalSessionRequest", required: true },
+			ok: { status: 201, description: "Where to send the customer", schema: "PortalSession" },
 		},
 	},
 };

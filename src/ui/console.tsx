@@ -28,16 +28,14 @@ import { listKeys } from "../keys/store";
 import type { KeyRecord } from "../keys/record";
 import { parseIp } from "../util/ip";
 import { logEvent } from "../util/log";
-import { ErrorBox, KeySummary, Page, SecretBox, Status, Time, UI } from "./layout";
+import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, sampleUrl } from "./layout";
 import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
+import { allKeys } from "./data";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
-
-/** At most this many keys of one API are loaded for search, filters and sort. */
-const MAX_LISTED = 1000;
 
 export const consoleApp = new Hono<UiEnv>();
 
@@ -212,20 +210,6 @@ consoleApp.get("/:home{.{0}}", (c) => {
 		</>,
 	);
 });
-
-async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
-	const out: KeyRecord[] = [];
-	let cursor: string | undefined;
-	do {
-		const got = await listKeys(s.kv, api, cursor, MAX_LISTED);
-		for (const k of got.data) {
-			const { hash: _h, ...rest } = k;
-			out.push({ ...rest, last4: rest.last4 ?? null });
-		}
-		cursor = got.cursor ?? undefined;
-	} while (cursor && out.length < MAX_LISTED);
-	return out;
-}
 
 consoleApp.get("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
@@ -480,13 +464,6 @@ const list = (s: string | undefined) =>
 		.map((x) => x.trim())
 		.filter(Boolean);
 
-/** A sample call for the curl line: the first keyed GET route, its wildcards filled in. */
-function sampleUrl(c: Context<UiEnv>, api: CompiledApi): string {
-	const route = api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
-	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
-	return new URL(c.req.url).origin + path;
-}
-
 /** Generate: the secret is in this answer only (no redirect, no cookie, no later GET can show it). */
 consoleApp.post("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
@@ -554,7 +531,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
 			{shown.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} base={sampleUrl(c, api)} id={`secret-${i}`} />
+				<SecretBox k={x.k} label={x.label} base={sampleUrl(c.req.url, api)} id={`secret-${i}`} />
 			))}
 			<p>
 				<a href={`${UI}/apis/${api.name}/keys`} data-saved="">
@@ -600,52 +577,6 @@ function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 				))}
 			</tbody>
 		</table>
-	);
-}
-
-/** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
-function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
-	const rows: [string, number][] = [["passed", props.passed], ...Object.entries(props.rejected)];
-	const max = Math.max(1, ...rows.map(([, n]) => n));
-	return (
-		<figure>
-			<svg
-				role="img"
-				aria-label="Requests by outcome"
-				width="420"
-				height={rows.length * 24 + 4}
-				viewBox={`0 0 420 ${rows.length * 24 + 4}`}
-			>
-				{rows.map(([label, n], i) => (
-					<g>
-						<text x="0" y={i * 24 + 16} font-size="12">
-							{label}
-						</text>
-						<rect
-							x="150"
-							y={i * 24 + 4}
-							height="16"
-							width={Math.round((n / max) * 200)}
-							fill={label === "passed" ? "#116329" : "#a40e26"}
-						/>
-						<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
-							{n}
-						</text>
-					</g>
-				))}
-			</svg>
-			<table class="sr-only">
-				<caption>Requests by outcome</caption>
-				<tbody>
-					{rows.map(([label, n]) => (
-						<tr>
-							<th scope="row">{label}</th>
-							<td>{n}</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
-		</figure>
 	);
 }
 
@@ -799,7 +730,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 				The old key <code>{maskedKey(previous)}</code>{" "}
 				{grace === 0 ? "stopped working now." : `keeps working until ${formatTime(previous.graceEndsAt)}.`}
 			</p>
-			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c, api)} id="secret-0" />
+			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c.req.url, api)} id="secret-0" />
 			<p>
 				<a href={`${UI}/keys/${created.record.id}`} data-saved="">
 					I've saved this key

@@ -1,12 +1,14 @@
 import type { Child } from "hono/jsx";
+import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
 import { formatTime, keyStatus, maskedKey, shortId } from "./present";
 
 export const UI = "/_keygate/ui";
+export const PORTAL = "/_keygate/portal";
 
 /** The page frame. Hono JSX escapes every string it is given: user-typed names render as text. */
-export function Page(props: { title: string; signedIn?: boolean; children?: Child }) {
+export function Page(props: { title: string; signedIn?: boolean; portal?: { title: string; returnUrl: string | null }; children?: Child }) {
 	return (
 		<html lang="en">
 			<head>
@@ -19,7 +21,18 @@ export function Page(props: { title: string; signedIn?: boolean; children?: Chil
 			</head>
 			<body>
 				<header class="top">
-					<strong>keygate console</strong>
+					<strong>{props.portal ? props.portal.title : "keygate console"}</strong>
+					{props.portal ? (
+						<>
+							<nav aria-label="Main">
+								<a href={`${PORTAL}/`}>Your keys</a>
+								{props.portal.returnUrl ? <a href={props.portal.returnUrl}>Back to the app</a> : null}
+							</nav>
+							<form method="post" action={`${PORTAL}/logout`}>
+								<button type="submit">Sign out</button>
+							</form>
+						</>
+					) : null}
 					{props.signedIn ? (
 						<>
 							<nav aria-label="Main">
@@ -95,4 +108,57 @@ export function ErrorBox(props: { message?: string }) {
 			{props.message}
 		</p>
 	);
+}
+
+/** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
+export function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
+	const rows: [string, number][] = [["passed", props.passed], ...Object.entries(props.rejected)];
+	const max = Math.max(1, ...rows.map(([, n]) => n));
+	return (
+		<figure>
+			<svg
+				role="img"
+				aria-label="Requests by outcome"
+				width="420"
+				height={rows.length * 24 + 4}
+				viewBox={`0 0 420 ${rows.length * 24 + 4}`}
+			>
+				{rows.map(([label, n], i) => (
+					<g>
+						<text x="0" y={i * 24 + 16} font-size="12">
+							{label}
+						</text>
+						<rect
+							x="150"
+							y={i * 24 + 4}
+							height="16"
+							width={Math.round((n / max) * 200)}
+							fill={label === "passed" ? "#116329" : "#a40e26"}
+						/>
+						<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
+							{n}
+						</text>
+					</g>
+				))}
+			</svg>
+			<table class="sr-only">
+				<caption>Requests by outcome</caption>
+				<tbody>
+					{rows.map(([label, n]) => (
+						<tr>
+							<th scope="row">{label}</th>
+							<td>{n}</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</figure>
+	);
+}
+
+/** A sample call for the curl line: the first keyed GET route, its wildcards filled in. */
+export function sampleUrl(requestUrl: string, api: CompiledApi): string {
+	const route = api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
+	return new URL(requestUrl).origin + path;
 }

@@ -50,6 +50,7 @@ function clearSecrets() {
   document.querySelectorAll("[data-secret]").forEach(function (s) { s.textContent = "(hidden: the key is shown only once)"; });
 }
 window.addEventListener("pagehide", clearSecrets);
+document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
 var rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
 document.querySelectorAll("time[data-relative]").forEach(function (t) {
   if (!rtf) return;
