@@ -645,8 +645,30 @@ consoleApp.get("/keys/:id", async (c) => {
 			<h2>Actions</h2>
 			<p>
 				{!dead && !k.replacedBy ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
-				{!k.revokedAt ? <a href={`${UI}/keys/${k.id}/revoke`}>Revoke</a> : null} <a href={`${UI}/keys/${k.id}/delete`}>Delete</a>
+				{!k.revokedAt ? (
+					<a href={`${UI}/keys/${k.id}/revoke`} data-dialog="revoke-dialog">
+						Revoke
+					</a>
+				) : null}{" "}
+				<a href={`${UI}/keys/${k.id}/delete`}>Delete</a>
 			</p>
+			{!k.revokedAt ? (
+				// With JavaScript the Revoke link opens this; without, it goes to the same confirmation as a page.
+				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h">
+					<h2 id="revoke-dialog-h">Revoke {k.name}?</h2>
+					<p>
+						Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
+					</p>
+					<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
+						<button type="submit" class="danger">
+							Revoke key
+						</button>{" "}
+						<button type="button" data-close="">
+							Cancel
+						</button>
+					</form>
+				</dialog>
+			) : null}
 			<h2>History</h2>
 			<EventsTable events={events.data} caption={`Audit events of ${k.name}`} />
 		</>,

@@ -38,6 +38,7 @@ document.querySelectorAll("[data-dialog]").forEach(function (a) {
     if (!d || typeof d.showModal !== "function") return;
     e.preventDefault();
     d.showModal();
+    d.addEventListener("close", function () { a.focus(); }, { once: true });
   });
 });
 document.querySelectorAll("dialog [data-close]").forEach(function (b) {
