@@ -24,7 +24,6 @@ import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { clientAddress, type Bindings } from "../env";
 import { secretsEqual } from "../keys/crypto";
-import { listKeys } from "../keys/store";
 import type { KeyRecord } from "../keys/record";
 import { parseIp } from "../util/ip";
 import { logEvent } from "../util/log";
