@@ -341,6 +341,25 @@ function matchTie(a: { hosts?: string[]; pathPrefix: string }, b: { hosts?: stri
 
 export const ConfigSchema = z.strictObject({
 	$schema: z.optional(z.string()),
+	admin: doc(
+		z.optional(
+			z.strictObject({
+				access: doc(
+					z.optional(
+						z.strictObject({
+							teamDomain: doc(
+								z.string().check(z.regex(/^[a-z0-9-]+\.cloudflareaccess\.com$/, "<team>.cloudflareaccess.com")),
+								"Your Cloudflare Access team domain, e.g. example.cloudflareaccess.com.",
+							),
+							audience: doc(text(1, 200), "The Access application's audience (AUD) tag."),
+						}),
+					),
+					"Sign in to the console with Cloudflare Access: a valid Cf-Access-Jwt-Assertion signs the request in as its email.",
+				),
+			}),
+		),
+		"The operator console.",
+	),
 	apis: doc(
 		z.array(ApiSchema),
 		"The APIs this deployment fronts. Names must be unique, and no two may answer on the same host and path prefix (checked by `npm run config:check`).",

@@ -32,6 +32,7 @@ import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectK
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
+import { accessIdentity } from "./access";
 import { allKeys } from "./data";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
@@ -117,6 +118,19 @@ consoleApp.post("/login", async (c) => {
 
 /** Every page past this point needs a live session; anything else goes to the sign-in page and changes nothing. */
 const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
+	const access = loadConfig(c.env);
+	const accessConfig = access.ok ? access.value.config.admin?.access : undefined;
+	if (accessConfig && access.ok) {
+		// Behind Cloudflare Access: each request carries its own proof; no cookie is needed.
+		const email = await accessIdentity(accessConfig, c.req.header("Cf-Access-Jwt-Assertion"));
+		if (email) {
+			const now = Date.now();
+			c.set("session", { createdAt: now, lastSeenAt: now, binding: "", actor: email });
+			c.set("sessionToken", "");
+			c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: access.value, actor: email });
+			return next();
+		}
+	}
 	const token = getCookie(c, SESSION_COOKIE);
 	const check = token ? await readSession(c.env.KEYS, token, c.env.ADMIN_TOKEN!) : ({ ok: false, reason: "none" } as const);
 	if (!check.ok || !token) {
