@@ -22,7 +22,7 @@ import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
 import { allKeys } from "./data";
 import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, sampleUrl } from "./layout";
-import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, shortId } from "./present";
+import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -202,15 +202,74 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	const api = c.var.api;
 	const now = Date.now();
 	const keys = await ownKeys(c);
-	const rows = await Promise.all(
-		keys.slice(0, 50).map(async (k) => ({ k, usage: await keyUsage(c.var.services, k.id).catch(() => null) })),
-	);
+	const params = new URL(c.req.url).searchParams;
+	const query = parseKeyQuery(params);
+	const listed = selectKeys(keys, query, now);
+	const rows = await Promise.all(listed.rows.map(async (k) => ({ k, usage: await keyUsage(c.var.services, k.id).catch(() => null) })));
 	const a = await allowed(c);
+	const current = Math.min(query.page, listed.pages);
+	const link = (p: number) => {
+		const q = new URLSearchParams(params);
+		q.set("page", String(p));
+		return `${PORTAL}/?${q}`;
+	};
 	return page(
 		c,
 		api.portal.title,
 		<>
 			<h1>{api.portal.title}</h1>
+			<form method="get" action={`${PORTAL}/`} class="filters" role="search">
+				<label>
+					Search
+					<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
+				</label>
+				<label>
+					Status
+					<select name="status">
+						{[
+							["", "Any"],
+							["active", "Active"],
+							["soon", "Expires soon"],
+							["rotating", "Rotating"],
+							["revoked", "Revoked"],
+							["expired", "Expired"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.status === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Environment
+					<select name="environment">
+						<option value="">Any</option>
+						{Object.keys(api.environments).map((e) => (
+							<option value={e} selected={query.environment === e}>
+								{e}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Sort
+					<select name="sort">
+						{[
+							["created", "Created"],
+							["name", "Name"],
+							["expires", "Expires"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.sort === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<button type="submit">Apply</button>
+			</form>
+			<p>
+				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
+			</p>
 			<table>
 				<caption class="sr-only">Your keys</caption>
 				<thead>
@@ -250,6 +309,10 @@ portalApp.get("/:home{.{0}}", async (c) => {
 					))}
 				</tbody>
 			</table>
+			<nav aria-label="Pages">
+				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
+				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
+			</nav>
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
 			<h2>{api.portal.labels.generate}</h2>
 			<PortalForm c={c} a={a} />

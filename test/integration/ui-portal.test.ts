@@ -266,6 +266,22 @@ describe("one owner's keys only", () => {
 		expect(ok.status).toBe(200);
 	});
 
+	it("the list searches and filters the owner's own keys only", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		await generate(cookie, { name: "alpha server" });
+		await generate(cookie, { name: "beta worker", environment: "test" });
+		await createKey({ name: "alpha of someone else", owner: "cust_zzz" });
+		const page = async (q: string) => (await ui(`${PORTAL}/?${q}`, { cookie })).text();
+		const alpha = await page("q=alpha");
+		expect(alpha).toContain("alpha server");
+		expect(alpha).not.toContain("beta worker");
+		expect(alpha).not.toContain("someone else");
+		const test = await page("environment=test");
+		expect(test).toContain("beta worker");
+		expect(test).not.toContain("alpha server");
+		expect(await page("status=revoked")).toContain("0 keys");
+	});
+
 	it("a pair from the portal: both keys shown once, for this owner", async () => {
 		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
 		const cookie = await portalCookie(owner);
