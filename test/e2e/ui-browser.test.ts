@@ -248,7 +248,7 @@ describe("the portal in Chromium", () => {
 		expect(page.url()).not.toContain("token");
 		await audit("portal");
 		expect(await page.content()).not.toContain("other customer");
-		await page.getByLabel("Name").fill("my integration");
+		await page.getByRole("textbox", { name: "Name" }).fill("my integration");
 		await page.getByRole("checkbox", { name: "read" }).check();
 		await page.getByRole("button", { name: "Generate new key" }).click();
 		const mine = (await page.locator("#secret-0").textContent())!.trim();
