@@ -302,6 +302,8 @@ async function run(argv) {
 	const urlFlag = ports.gateway === DEFAULT_GATEWAY_PORT ? "" : ` --url ${base}`;
 
 	console.log("");
+	console.log(`keygate: console: ${base}/_keygate/ui/  (sign in with the admin token above)`);
+	console.log("");
 	console.log("Quick start, in another terminal:");
 	console.log(`  npm run keys -- create --name demo --scopes read,write${urlFlag}`);
 	console.log(`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`);

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import { adminApp } from "./admin/routes";
 import { oauthStage } from "./oauth/endpoints";
+import { consoleApp } from "./ui/console";
+import { portalApp } from "./ui/portal";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
 import type { GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
@@ -20,6 +22,8 @@ const unlessPublic =
 export const app = new Hono<GatewayEnv>();
 
 app.route("/_keygate/v1", adminApp);
+app.route("/_keygate/ui", consoleApp);
+app.route("/_keygate/portal", portalApp);
 // The admin namespace never reaches an origin.
 app.all("/_keygate/*", () => renderError("not_found", DEFAULT_ERROR_CONTEXT));
 

@@ -130,6 +130,29 @@ export const RevokeGrantsBody = z
 	})
 	.check(z.refine((b) => b.subject !== undefined || b.clientId !== undefined, "subject or clientId is required"));
 
+/** Where a portal customer may be sent back: https, or http on a loopback host for local development. */
+export function returnUrlOk(value: string): boolean {
+	let url: URL;
+	try {
+		url = new URL(value);
+	} catch {
+		return false;
+	}
+	if (url.username || url.password) return false;
+	return url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname));
+}
+
+export const PortalSessionBody = z.strictObject({
+	api: common.api,
+	owner: doc(owner, "The customer whose keys the portal shows: only this owner's keys of this API."),
+	returnUrl: z.optional(
+		doc(
+			text(1, 2000).check(z.refine(returnUrlOk, "an https URL (or http on localhost)")),
+			"Shown in the portal as a link back to your app; https (or http on localhost) only.",
+		),
+	),
+});
+
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;
 export type CreateOAuthClientInput = z.output<typeof CreateOAuthClientBody>;
 export type RevokeGrantsInput = z.output<typeof RevokeGrantsBody>;
@@ -238,6 +261,11 @@ export const OAuthGrantSchema = z.strictObject({
 export const OAuthGrantPageSchema = page(OAuthGrantSchema);
 export const RevokedGrantsSchema = z.strictObject({ revoked: doc(int(0), "Grants that were live and are now revoked.") });
 
+export const PortalSessionSchema = z.strictObject({
+	url: doc(z.string(), "Send the customer here. It holds a single-use token, valid for 5 minutes."),
+	expiresAt: time(),
+});
+
 export const ErrorBodySchema = z.strictObject({ error: z.string(), message: z.string() });
 
 export type CreatedKeyView = z.output<typeof CreatedKeySchema>;
@@ -251,3 +279,4 @@ export type OwnerView = z.output<typeof OwnerSchema>;
 export type OAuthClientView = z.output<typeof OAuthClientSchema>;
 export type CreatedOAuthClientView = z.output<typeof CreatedOAuthClientSchema>;
 export type OAuthGrantView = z.output<typeof OAuthGrantSchema>;
+export type PortalSessionView = z.output<typeof PortalSessionSchema>;

@@ -31,6 +31,8 @@ import {
 	MAX_GRACE_SECONDS,
 	OwnerRoleBody,
 	OwnerSchema,
+	PortalSessionBody,
+	PortalSessionSchema,
 	RotateBody,
 	RotatedKeySchema,
 	UpdateKeyBody,
@@ -50,6 +52,7 @@ requests.add(OwnerRoleBody, { id: "OwnerRoleRequest" });
 requests.add(RateLimitSchema, { id: "RateLimitRequest" });
 requests.add(CreateOAuthClientBody, { id: "CreateOAuthClientRequest" });
 requests.add(RevokeGrantsBody, { id: "RevokeGrantsRequest" });
+requests.add(PortalSessionBody, { id: "PortalSessionRequest" });
 
 const responses = z.registry<{ id: string }>();
 responses.add(KeyRecordSchema, { id: "Key" });
@@ -68,6 +71,7 @@ responses.add(OAuthClientPageSchema, { id: "OAuthClientPage" });
 responses.add(OAuthGrantSchema, { id: "OAuthGrant" });
 responses.add(OAuthGrantPageSchema, { id: "OAuthGrantPage" });
 responses.add(RevokedGrantsSchema, { id: "RevokedGrants" });
+responses.add(PortalSessionSchema, { id: "PortalSession" });
 
 const SCHEMAS = "#/components/schemas/";
 
@@ -276,6 +280,15 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 			parameters: ["owner"],
 			body: { id: "OwnerRoleRequest", required: true },
 			ok: { status: 200, description: "The owner's role", schema: "Owner" },
+		},
+	},
+	"/portal-sessions": {
+		post: {
+			summary: "Open a customer portal session for one owner of one API",
+			description:
+				"The API's backend calls this for a signed-in customer and redirects the customer to `url`. The URL's token is single-use and valid for 5 minutes (stored hashed); opening it starts a 1-hour portal session in which the customer sees and acts on only this owner's keys of this API, within the API's `portal` config block.",
+			body: { id: "PortalSessionRequest", required: true },
+			ok: { status: 201, description: "Where to send the customer", schema: "PortalSession" },
 		},
 	},
 };

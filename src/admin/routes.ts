@@ -12,11 +12,13 @@ import {
 	CreatePairBody,
 	RevokeGrantsBody,
 	OwnerRoleBody,
+	PortalSessionBody,
 	RotateBody,
 	UpdateKeyBody,
 	type CreatedKeyView,
 	type KeyPage,
 	type KeyPairView,
+	type PortalSessionView,
 	type RotatedKeyView,
 } from "./contract";
 import { readBody, refuseKey } from "./input";
@@ -30,6 +32,7 @@ import {
 	showClient,
 	type OAuthServices,
 } from "./oauth-service";
+import { issueEntry } from "../ui/portal-session";
 // Generated from contract.ts by scripts/openapi.mjs; `npm test` fails when it is stale.
 import { OPENAPI_GZIP_BASE64 } from "./openapi.gz";
 import {
@@ -151,6 +154,18 @@ adminApp.get("/oauth/grants", async (c) => {
 });
 
 adminApp.post("/oauth/grants/revoke", async (c) => c.json(await revokeGrants(oauth(c), await readBody(c, RevokeGrantsBody))));
+
+/** A customer portal entry for one owner of one API (src/ui/portal-session.ts): a single-use URL, valid 5 minutes. */
+adminApp.post("/portal-sessions", async (c) => {
+	const body = await readBody(c, PortalSessionBody);
+	const s = c.var.services;
+	const api = body.api === undefined ? s.config.apis[0]! : s.config.apis.find((a) => a.name === body.api);
+	if (!api) throw new AdminError("invalid_request", `api: "${body.api}" is not a configured API`);
+	if (!api.portal) throw new AdminError("invalid_request", `api: "${api.name}" has no portal block in the config`);
+	const entry = await issueEntry(c.env.KEYS, { api: api.name, owner: body.owner, returnUrl: body.returnUrl ?? null });
+	const url = `${new URL(c.req.url).origin}/_keygate/portal/enter?token=${entry.token}`;
+	return c.json({ url, expiresAt: new Date(entry.expiresAt).toISOString() } satisfies PortalSessionView, 201);
+});
 
 adminApp.all("*", () => fail("not_found"));
 

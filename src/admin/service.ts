@@ -85,6 +85,7 @@ async function mint(s: Services, api: CompiledApi, type: string, input: KeyField
 		kind: api.keyTypes[type]!.kind,
 		environment,
 		start: keyStart(plaintext),
+		last4: plaintext.slice(-4),
 		scopes: [...new Set(input.scopes ?? [])],
 		tier,
 		rateLimit: input.rateLimit ?? null,

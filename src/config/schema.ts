@@ -317,6 +317,33 @@ const ApiSchema = z
 			),
 			"OAuth 2.0: keygate as the authorization server of this API, its access tokens accepted beside keys (README: OAuth 2.0).",
 		),
+		portal: doc(
+			z.optional(
+				z.strictObject({
+					title: doc(z._default(text(1, 100), "API keys"), "The customer portal's heading."),
+					labels: z._default(
+						z.strictObject({
+							generate: z._default(text(1, 60), "Generate new key"),
+							pair: z._default(text(1, 60), "Create Key Pair"),
+						}),
+						{ generate: "Generate new key", pair: "Create Key Pair" },
+					),
+					keyTypes: doc(
+						z.optional(z.array(name).check(z.minLength(1))),
+						"Key types customers may generate (each one of keyTypes); absent = every secret and publishable type.",
+					),
+					environments: doc(z.optional(z.array(name).check(z.minLength(1))), "Environments customers may generate keys in; absent = all."),
+					scopes: doc(z._default(z.array(text(1, 100)), []), "Scopes customers may give their keys."),
+					pairs: doc(z._default(z.boolean(), false), "Offer the pair button (the API needs a publishable or identifier type)."),
+					maxKeysPerOwner: doc(z._default(int(1, 1000), 10), "Live (not revoked or expired) keys one owner may hold."),
+					rotationGraceSeconds: doc(
+						z.optional(int(0, 30 * 86_400)),
+						"The rotation grace preselected in the portal; default keys.rotationGraceSeconds.",
+					),
+				}),
+			),
+			"The customer key portal (/_keygate/portal/): what a customer of this API may do with its own keys.",
+		),
 		cors: z.optional(
 			z.strictObject({
 				allowOrigins: doc(strings(1), 'Origins allowed, or ["*"].'),
@@ -339,6 +366,13 @@ const ApiSchema = z
 			if (!Object.hasOwn(api.tiers, api.defaultTier)) issue(["defaultTier"], `"${api.defaultTier}" is not one of tiers`);
 			if (api.owners && !Object.hasOwn(api.owners.roles, api.owners.defaultRole))
 				issue(["owners", "defaultRole"], `"${api.owners.defaultRole}" is not one of owners.roles`);
+			for (const [i, t] of (api.portal?.keyTypes ?? []).entries()) {
+				if (!Object.hasOwn(api.keyTypes, t)) issue(["portal", "keyTypes", i], `"${t}" is not one of keyTypes`);
+				else if (api.keyTypes[t]!.kind === "identifier")
+					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
+			}
+			for (const [i, e] of (api.portal?.environments ?? []).entries())
+				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);
 			for (const [i, t] of (api.cors?.keyTypes ?? []).entries())
 				if (!Object.hasOwn(api.keyTypes, t)) issue(["cors", "keyTypes", i], `"${t}" is not one of keyTypes`);
 			for (const code of Object.keys(api.errors.overrides)) {
@@ -383,6 +417,25 @@ function matchTie(a: { hosts?: string[]; pathPrefix: string }, b: { hosts?: stri
 
 export const ConfigSchema = z.strictObject({
 	$schema: z.optional(z.string()),
+	admin: doc(
+		z.optional(
+			z.strictObject({
+				access: doc(
+					z.optional(
+						z.strictObject({
+							teamDomain: doc(
+								z.string().check(z.regex(/^[a-z0-9-]+\.cloudflareaccess\.com$/, "<team>.cloudflareaccess.com")),
+								"Your Cloudflare Access team domain, e.g. example.cloudflareaccess.com.",
+							),
+							audience: doc(text(1, 200), "The Access application's audience (AUD) tag."),
+						}),
+					),
+					"Sign in to the console with Cloudflare Access: a valid Cf-Access-Jwt-Assertion signs the request in as its email.",
+				),
+			}),
+		),
+		"The operator console.",
+	),
 	apis: doc(
 		z.array(ApiSchema),
 		"The APIs this deployment fronts. Names must be unique, and no two may answer on the same host and path prefix (checked by `npm run config:check`).",

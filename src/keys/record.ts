@@ -17,6 +17,10 @@ export const KeyRecordSchema = z.strictObject({
 	kind: z.enum(["secret", "publishable", "identifier"]),
 	environment: z.string(),
 	start: doc(z.string(), "Type, environment and the first 4 characters of the body, to recognise a key by."),
+	last4: doc(
+		z.nullable(z.string()),
+		"The key's last 4 characters (part of its checksum, so they reveal nothing of its random part), kept at creation to show a masked key; null for keys created before it was kept.",
+	),
 	scopes: z.array(z.string()),
 	tier: z.string(),
 	rateLimit: doc(z.nullable(RateLimitSchema), "Per-key limits; when set they replace the tier's."),
@@ -42,5 +46,6 @@ export interface StoredKey extends KeyRecord {
 
 export function publicView(stored: StoredKey): KeyRecord {
 	const { hash: _hash, ...record } = stored;
-	return record;
+	// Records written before last4 was kept have none.
+	return { ...record, last4: record.last4 ?? null };
 }

@@ -15,6 +15,7 @@ const record = {
 	kind: "secret",
 	environment: "live",
 	start: "sk_live_4fT0",
+	last4: "m1x3",
 	scopes: ["read"],
 	tier: "free",
 	rateLimit: null,

@@ -150,6 +150,15 @@ const CASES: Record<string, () => Promise<unknown>> = {
 		await want(owners.admin("/owners/user_1", json("PUT", { role: "admin" })), 200);
 		await want(owners.admin("/owners/user_1", json("PUT", { role: "root" })), 400);
 	},
+	"POST /portal-sessions": async () => {
+		const opened = await want(
+			admin("/portal-sessions", json("POST", { api: "demo", owner: "user_1", returnUrl: "https://app.example.com/settings" })),
+			201,
+		);
+		expect(opened.url).toMatch(/^https:\/\/api\.example\.com\/_keygate\/portal\/enter\?token=kgpe_[0-9A-Za-z]{44}$/);
+		await want(admin("/portal-sessions", json("POST", { owner: "user_1", returnUrl: "http://evil.example/" })), 400);
+		await want(admin("/portal-sessions", json("POST", { owner: "user_1", api: "nope" })), 400);
+	},
 	"GET /owners/{owner}": async () => {
 		await want(owners.admin("/owners/user_1"), 200);
 		expect(await want(owners.admin("/owners/nobody"), 200)).toMatchObject({ assigned: false, role: "readonly" });

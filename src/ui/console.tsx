@@ -1,0 +1,961 @@
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { listAudit } from "../admin/audit";
+import { adminFailures } from "../admin/auth";
+import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES, AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
+import { refuseKeysIn } from "../admin/input";
+import { recordAudit } from "../admin/audit";
+import {
+	AdminError,
+	KEY_ID,
+	createKey,
+	createPair,
+	deleteKey,
+	getOwner,
+	keyUsage,
+	revokeKey,
+	rotateKey,
+	setOwnerRole,
+	showKey,
+	type Services,
+} from "../admin/service";
+import { authority } from "../authority/client";
+import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
+import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
+import { clientAddress, type Bindings } from "../env";
+import { secretsEqual } from "../keys/crypto";
+import type { KeyRecord } from "../keys/record";
+import { parseIp } from "../util/ip";
+import { logEvent } from "../util/log";
+import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, sampleUrl } from "./layout";
+import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
+import { sameOrigin, uiHeaders } from "./security";
+import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
+import { staticAsset } from "./static";
+import { accessIdentity } from "./access";
+import { allKeys } from "./data";
+
+type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
+
+export const consoleApp = new Hono<UiEnv>();
+
+const notFound = () => renderError("not_found", DEFAULT_ERROR_CONTEXT);
+
+consoleApp.use("*", uiHeaders);
+
+// Without an admin token there is no console at all: the same 404 as any unknown path.
+consoleApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
+
+consoleApp.get("/static/:name", (c) => staticAsset(new URL(c.req.url).pathname) ?? notFound());
+
+/** CSRF: every unsafe method must come from this origin (security.ts); otherwise 403 and nothing runs. */
+consoleApp.use("*", async (c, next) => {
+	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
+	return c.html(
+		<Page title="Refused">
+			<h1>Refused</h1>
+			<p>This form was not sent from this console, so nothing was changed.</p>
+		</Page>,
+		403,
+	);
+});
+
+const sessionCookie = (token: string, maxAgeSeconds: number) =>
+	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+
+function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string) {
+	return c.html(
+		<Page title="Sign in">
+			<h1>Sign in</h1>
+			<ErrorBox message={message} />
+			<form method="post" action={`${UI}/login`}>
+				<label>
+					Admin token
+					<input type="password" name="token" autocomplete="current-password" required />
+				</label>
+				<button type="submit">Sign in</button>
+			</form>
+		</Page>,
+		status,
+	);
+}
+
+consoleApp.get("/login", (c) => loginPage(c, 200));
+
+/**
+ * The admin token in a password field, compared in constant time, never echoed, stored or
+ * put in a cookie. Wrong tokens share the admin API's per-address throttle and are
+ * audited the same way (`admin.auth_failed`, the address only).
+ */
+consoleApp.post("/login", async (c) => {
+	const expected = c.env.ADMIN_TOKEN!;
+	const ip = clientAddress(c.req.raw.headers, c.env);
+	const now = Date.now();
+	const wait = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+	if (wait > 0) {
+		c.header("Retry-After", String(wait));
+		return loginPage(c, 429, `Too many wrong tokens from this address. Try again in ${wait} seconds.`);
+	}
+	const form = await c.req.parseBody();
+	const given = typeof form.token === "string" ? form.token : "";
+	if (!(await secretsEqual(given, expected))) {
+		if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
+		const throttled = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) > 0 : false;
+		await recordAudit(c.env.KEYS, {
+			actor: "unauthenticated",
+			action: "admin.auth_failed",
+			api: null,
+			keyId: null,
+			owner: null,
+			details: { ip: ip !== undefined && parseIp(ip) !== undefined ? ip : null, throttled, via: "console" },
+		});
+		return loginPage(c, 401, "That is not the admin token.");
+	}
+	const token = await openSession(c.env.KEYS, expected, "console", now);
+	c.header("Set-Cookie", sessionCookie(token, SESSION_ABSOLUTE_MS / 1000));
+	return c.redirect(`${UI}/`, 303);
+});
+
+/** Every page past this point needs a live session; anything else goes to the sign-in page and changes nothing. */
+const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
+	const access = loadConfig(c.env);
+	const accessConfig = access.ok ? access.value.config.admin?.access : undefined;
+	if (accessConfig && access.ok) {
+		// Behind Cloudflare Access: each request carries its own proof; no cookie is needed.
+		const email = await accessIdentity(accessConfig, c.req.header("Cf-Access-Jwt-Assertion"));
+		if (email) {
+			const now = Date.now();
+			c.set("session", { createdAt: now, lastSeenAt: now, binding: "", actor: email });
+			c.set("sessionToken", "");
+			c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: access.value, actor: email });
+			return next();
+		}
+	}
+	const token = getCookie(c, SESSION_COOKIE);
+	const check = token ? await readSession(c.env.KEYS, token, c.env.ADMIN_TOKEN!) : ({ ok: false, reason: "none" } as const);
+	if (!check.ok || !token) {
+		if (token) c.header("Set-Cookie", sessionCookie("", 0));
+		return c.redirect(`${UI}/login`, 303);
+	}
+	const config = loadConfig(c.env);
+	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
+	c.set("session", check.session);
+	c.set("sessionToken", token);
+	c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: config.value, actor: check.session.actor });
+	await next();
+};
+consoleApp.use("*", requireSession);
+
+consoleApp.post("/logout", async (c) => {
+	await closeSession(c.env.KEYS, c.var.sessionToken);
+	c.header("Set-Cookie", sessionCookie("", 0));
+	return c.redirect(`${UI}/login`, 303);
+});
+
+const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
+	c.html(
+		<Page title={title} signedIn>
+			{body as never}
+		</Page>,
+		status,
+	);
+
+function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
+	return c.var.services.config.apis.find((a) => a.name === name);
+}
+
+/** Expected refusals from the service become a page saying what went wrong; anything else is a bug. */
+consoleApp.onError((err, c) => {
+	if (err instanceof AdminError) {
+		const status =
+			err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : err.reason === "invalid_request" ? 400 : 503;
+		return page(
+			c as Context<UiEnv>,
+			status === 404 ? "Not found" : "Not done",
+			<>
+				<h1>{status === 404 ? "No such key" : "Nothing was changed"}</h1>
+				<ErrorBox message={status === 404 ? "No key with that id exists." : err.message} />
+				<p>
+					<a href={`${UI}/`}>Back to the APIs</a>
+				</p>
+			</>,
+			status,
+		);
+	}
+	logEvent("internal_error", { area: "ui", error: String(err) });
+	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
+});
+
+// The home page is `/_keygate/ui/`: mounted under a prefix, Hono's "/" is the prefix
+// without its slash, so the slash form is matched by an empty named segment, and the
+// bare prefix redirects to it.
+consoleApp.get("/", (c) => c.redirect(`${UI}/`, 308));
+consoleApp.get("/:home{.{0}}", (c) => {
+	const apis = c.var.services.config.apis;
+	return page(
+		c,
+		"APIs",
+		<>
+			<h1>APIs</h1>
+			<table>
+				<caption class="sr-only">Configured APIs</caption>
+				<thead>
+					<tr>
+						<th scope="col">API</th>
+						<th scope="col">Environments</th>
+						<th scope="col">Key types</th>
+						<th scope="col">Keys</th>
+					</tr>
+				</thead>
+				<tbody>
+					{apis.map((a) => (
+						<tr>
+							<td>{a.name}</td>
+							<td>{Object.keys(a.environments).join(", ")}</td>
+							<td>{Object.keys(a.keyTypes).join(", ")}</td>
+							<td>
+								<a href={`${UI}/apis/${a.name}/keys`}>Keys of {a.name}</a> · <a href={`${UI}/apis/${a.name}/keys/new`}>Generate new key</a>
+							</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</>,
+	);
+});
+
+consoleApp.get("/apis/:api/keys", async (c) => {
+	const api = apiOf(c, c.req.param("api"));
+	if (!api) return notFound();
+	const s = c.var.services;
+	const params = new URL(c.req.url).searchParams;
+	const query = parseKeyQuery(params);
+	const now = Date.now();
+	const listed = selectKeys(await allKeys(s, api.name), query, now);
+	// The shown page gets the authority's lifecycle fields and usage, as GET /keys/{id} does.
+	const rows = await Promise.all(
+		listed.rows.map(async (k) => ({
+			k: await showKey(s, k.id).catch(() => k),
+			usage: await keyUsage(s, k.id).catch(() => null),
+		})),
+	);
+	const link = (p: number) => {
+		const q = new URLSearchParams(params);
+		q.set("page", String(p));
+		return `${UI}/apis/${api.name}/keys?${q}`;
+	};
+	const current = Math.min(query.page, listed.pages);
+	return page(
+		c,
+		`Keys of ${api.name}`,
+		<>
+			<h1>API keys: {api.name}</h1>
+			<p>
+				<a href={`${UI}/apis/${api.name}/keys/new`}>Generate new key</a>
+			</p>
+			<form method="get" class="filters" role="search">
+				<label>
+					Search
+					<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
+				</label>
+				<label>
+					Status
+					<select name="status">
+						{[
+							["", "Any"],
+							["active", "Active"],
+							["soon", "Expires soon"],
+							["rotating", "Rotating"],
+							["revoked", "Revoked"],
+							["expired", "Expired"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.status === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Environment
+					<select name="environment">
+						<option value="">Any</option>
+						{Object.keys(api.environments).map((e) => (
+							<option value={e} selected={query.environment === e}>
+								{e}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Sort
+					<select name="sort">
+						{[
+							["created", "Created"],
+							["name", "Name"],
+							["expires", "Expires"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.sort === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Order
+					<select name="order">
+						<option value="desc" selected={query.order === "desc"}>
+							Newest / Z first
+						</option>
+						<option value="asc" selected={query.order === "asc"}>
+							Oldest / A first
+						</option>
+					</select>
+				</label>
+				<button type="submit">Apply</button>
+			</form>
+			<p>
+				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
+			</p>
+			<table>
+				<caption class="sr-only">Keys of {api.name}</caption>
+				<thead>
+					<tr>
+						<th scope="col">Name</th>
+						<th scope="col">Id</th>
+						<th scope="col">Key</th>
+						<th scope="col">Type</th>
+						<th scope="col">Environment</th>
+						<th scope="col">Scopes</th>
+						<th scope="col">Created</th>
+						<th scope="col">Last used</th>
+						<th scope="col">Requests</th>
+						<th scope="col">Expires</th>
+						<th scope="col">Status</th>
+					</tr>
+				</thead>
+				<tbody>
+					{rows.map(({ k, usage }) => (
+						<tr>
+							<td>
+								<a href={`${UI}/keys/${k.id}`}>{k.name}</a>
+							</td>
+							<td class="mono">{shortId(k.id)}</td>
+							<td>
+								<code>{maskedKey(k)}</code>
+							</td>
+							<td>{k.type}</td>
+							<td>{k.environment}</td>
+							<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
+							<td>
+								<Time iso={k.createdAt} />
+							</td>
+							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
+							<td>{usage ? usage.passed + Object.values(usage.rejected).reduce((a, b) => a + b, 0) : ""}</td>
+							<td>
+								<Time iso={k.expiresAt} empty="Never" />
+							</td>
+							<td>
+								<Status k={k} now={now} />
+							</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+			<nav aria-label="Pages">
+				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
+				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
+			</nav>
+		</>,
+	);
+});
+
+/** Scopes the API's routes name: offered as checkboxes. */
+const routeScopes = (api: CompiledApi) => [...new Set(api.routes.flatMap((r) => r.scopes ?? []))];
+
+function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record<string, string> }) {
+	const { api } = props;
+	const v = props.values ?? {};
+	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
+	const canPair = Object.values(api.keyTypes).some((t) => t.kind !== "secret");
+	return (
+		<form method="post" action={`${UI}/apis/${api.name}/keys`}>
+			<ErrorBox message={props.error} />
+			<label>
+				Name
+				<input name="name" required maxlength={200} value={v.name ?? ""} />
+			</label>
+			<label>
+				Environment
+				<select name="environment">
+					{Object.keys(api.environments).map((e) => (
+						<option value={e} selected={v.environment === e}>
+							{e}
+						</option>
+					))}
+				</select>
+			</label>
+			<label>
+				Key type (single key)
+				<select name="type">
+					{types.map(([t, d]) => (
+						<option value={t} selected={v.type === t}>
+							{t} ({d.kind})
+						</option>
+					))}
+				</select>
+			</label>
+			<fieldset>
+				<legend>Scopes</legend>
+				{routeScopes(api).map((sc) => (
+					<label>
+						<input type="checkbox" name="scopes" value={sc} /> {sc}
+					</label>
+				))}
+				<label>
+					Other scopes (comma-separated)
+					<input name="extraScopes" value={v.extraScopes ?? ""} />
+				</label>
+			</fieldset>
+			<fieldset>
+				<legend>Expires</legend>
+				{[
+					["7", "In 7 days"],
+					["30", "In 30 days"],
+					["90", "In 90 days"],
+					["never", "Never"],
+					["custom", "On a date"],
+				].map(([val, label]) => (
+					<label>
+						<input type="radio" name="expiry" value={val} checked={(v.expiry ?? "never") === val} /> {label}
+					</label>
+				))}
+				<label>
+					Custom date
+					<input type="date" name="expiresOn" value={v.expiresOn ?? ""} />
+				</label>
+			</fieldset>
+			<label>
+				IP allowlist (addresses or CIDR ranges, comma-separated; empty = any)
+				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
+			</label>
+			{api.owners ? (
+				<label>
+					Owner
+					<input name="owner" value={v.owner ?? ""} />
+				</label>
+			) : null}
+			<p>
+				<button type="submit" name="kind" value="single">
+					Generate new key
+				</button>{" "}
+				{canPair ? (
+					<button type="submit" name="kind" value="pair">
+						Create Key Pair
+					</button>
+				) : null}
+			</p>
+		</form>
+	);
+}
+
+consoleApp.get("/apis/:api/keys/new", (c) => {
+	const api = apiOf(c, c.req.param("api"));
+	if (!api) return notFound();
+	return page(
+		c,
+		`Generate a key for ${api.name}`,
+		<>
+			<h1>Generate new key: {api.name}</h1>
+			<GenerateForm api={api} />
+		</>,
+	);
+});
+
+const list = (s: string | undefined) =>
+	(s ?? "")
+		.split(/[\s,]+/)
+		.map((x) => x.trim())
+		.filter(Boolean);
+
+/** Generate: the secret is in this answer only (no redirect, no cookie, no later GET can show it). */
+consoleApp.post("/apis/:api/keys", async (c) => {
+	const api = apiOf(c, c.req.param("api"));
+	if (!api) return notFound();
+	const form = await c.req.parseBody({ all: true });
+	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
+	const values = Object.fromEntries(
+		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]),
+	);
+	const again = (message: string) =>
+		page(
+			c,
+			`Generate a key for ${api.name}`,
+			<>
+				<h1>Generate new key: {api.name}</h1>
+				<GenerateForm api={api} error={message} values={values} />
+			</>,
+			400,
+		);
+	const expiry = expiryFrom(one("expiry"), one("expiresOn"), Date.now());
+	if (!expiry.ok) return again(expiry.message);
+	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const body: Record<string, unknown> = {
+		api: api.name,
+		name: one("name"),
+		environment: one("environment") || undefined,
+		scopes: [...new Set([...checked, ...list(one("extraScopes"))])],
+		expiresAt: expiry.value,
+		ipAllowlist: list(one("ipAllowlist")).length ? list(one("ipAllowlist")) : undefined,
+		owner: one("owner") || undefined,
+	};
+	const pair = one("kind") === "pair";
+	if (!pair) body.type = one("type") || undefined;
+	try {
+		// The same checks as the admin API: its schema, and no key anywhere in what is stored.
+		refuseKeysIn(body);
+	} catch (e) {
+		if (e instanceof AdminError) return again(e.message);
+		throw e;
+	}
+	const parsed = CreateKeyBody.safeParse(body);
+	if (!parsed.success) return again(describeIssues(parsed.error));
+	const s = c.var.services;
+	let shown: { label: string; k: KeyRecord & { key: string } }[];
+	try {
+		if (pair) {
+			const { type: _t, ...input } = parsed.data;
+			const made = await createPair(s, input);
+			const pub = "publishable" in made ? made.publishable : made.identifier;
+			shown = [
+				{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
+				{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
+			];
+		} else {
+			const made = await createKey(s, parsed.data);
+			shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
+		}
+	} catch (e) {
+		if (e instanceof AdminError && e.reason === "invalid_request") return again(e.message);
+		throw e;
+	}
+	return page(
+		c,
+		"Key created",
+		<>
+			<h1>{pair ? "Key pair created" : "Key created"}</h1>
+			{shown.map((x, i) => (
+				<SecretBox k={x.k} label={x.label} base={sampleUrl(c.req.url, api)} id={`secret-${i}`} />
+			))}
+			<p>
+				<a href={`${UI}/apis/${api.name}/keys`} data-saved="">
+					I've saved this key
+				</a>
+			</p>
+		</>,
+	);
+});
+
+function keyId(c: Context<UiEnv>): string {
+	const id = c.req.param("id") ?? "";
+	if (!KEY_ID.test(id)) throw new AdminError("key_not_found", "No key with that id exists.");
+	return id;
+}
+
+function EventsTable(props: { events: AuditEvent[]; caption: string }) {
+	return (
+		<table>
+			<caption class="sr-only">{props.caption}</caption>
+			<thead>
+				<tr>
+					<th scope="col">Time</th>
+					<th scope="col">Actor</th>
+					<th scope="col">Action</th>
+					<th scope="col">Target</th>
+					<th scope="col">Details</th>
+					<th scope="col">IP</th>
+				</tr>
+			</thead>
+			<tbody>
+				{props.events.map((e) => (
+					<tr>
+						<td>
+							<Time iso={e.at} />
+						</td>
+						<td>{e.actor}</td>
+						<td>{e.action}</td>
+						<td>{e.keyId ? <a href={`${UI}/keys/${e.keyId}`}>{shortId(e.keyId)}</a> : (e.owner ?? e.api ?? "")}</td>
+						<td class="mono">{JSON.stringify(e.details)}</td>
+						<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
+					</tr>
+				))}
+			</tbody>
+		</table>
+	);
+}
+
+consoleApp.get("/keys/:id", async (c) => {
+	const s = c.var.services;
+	const k = await showKey(s, keyId(c));
+	const usage = await keyUsage(s, k.id);
+	const events = await listAudit(s.kv, k.id, undefined, 50);
+	const now = Date.now();
+	const dead = k.revokedAt !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now);
+	return page(
+		c,
+		k.name,
+		<>
+			<h1>Key: {k.name}</h1>
+			<dl>
+				<dt>Key</dt>
+				<dd>
+					<code>{maskedKey(k)}</code>
+				</dd>
+				<dt>Id</dt>
+				<dd class="mono">{k.id}</dd>
+				<dt>API</dt>
+				<dd>
+					<a href={`${UI}/apis/${k.api}/keys`}>{k.api}</a>
+				</dd>
+				<dt>Type, environment</dt>
+				<dd>
+					{k.type} ({k.kind}), {k.environment}
+				</dd>
+				<dt>Status</dt>
+				<dd>
+					<Status k={k} now={now} />
+				</dd>
+				<dt>Scopes</dt>
+				<dd>{k.scopes.join(", ") || "none"}</dd>
+				<dt>Tier</dt>
+				<dd>{k.tier}</dd>
+				<dt>IP allowlist</dt>
+				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
+				<dt>Owner</dt>
+				<dd>{k.owner ?? "none"}</dd>
+				<dt>Created</dt>
+				<dd>
+					<Time iso={k.createdAt} />
+				</dd>
+				<dt>Expires</dt>
+				<dd>
+					<Time iso={k.expiresAt} empty="Never" />
+				</dd>
+				<dt>Last used</dt>
+				<dd>
+					<Time iso={usage.lastUsedAt} empty="Never used" />
+				</dd>
+				{k.replacedBy ? (
+					<>
+						<dt>Replaced by</dt>
+						<dd>
+							<a href={`${UI}/keys/${k.replacedBy}`}>{k.replacedBy}</a>
+						</dd>
+					</>
+				) : null}
+			</dl>
+			<h2>Usage since creation, by outcome</h2>
+			<UsageChart passed={usage.passed} rejected={usage.rejected} />
+			<h2>Actions</h2>
+			<p>
+				{!dead && !k.replacedBy ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
+				{!k.revokedAt ? (
+					<a href={`${UI}/keys/${k.id}/revoke`} data-dialog="revoke-dialog">
+						Revoke
+					</a>
+				) : null}{" "}
+				<a href={`${UI}/keys/${k.id}/delete`}>Delete</a>
+			</p>
+			{!k.revokedAt ? (
+				// With JavaScript the Revoke link opens this; without, it goes to the same confirmation as a page.
+				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h">
+					<h2 id="revoke-dialog-h">Revoke {k.name}?</h2>
+					<p>
+						Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
+					</p>
+					<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
+						<button type="submit" class="danger">
+							Revoke key
+						</button>{" "}
+						<button type="button" data-close="">
+							Cancel
+						</button>
+					</form>
+				</dialog>
+			) : null}
+			<h2>History</h2>
+			<EventsTable events={events.data} caption={`Audit events of ${k.name}`} />
+		</>,
+	);
+});
+
+consoleApp.get("/keys/:id/revoke", async (c) => {
+	const k = await showKey(c.var.services, keyId(c));
+	return page(
+		c,
+		`Revoke ${k.name}`,
+		<>
+			<h1>Revoke {k.name}?</h1>
+			<p>
+				Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
+			</p>
+			<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
+				<button type="submit" class="danger">
+					Revoke key
+				</button>{" "}
+				<a href={`${UI}/keys/${k.id}`}>Cancel</a>
+			</form>
+		</>,
+	);
+});
+
+consoleApp.post("/keys/:id/revoke", async (c) => {
+	const k = await revokeKey(c.var.services, keyId(c));
+	return c.redirect(`${UI}/keys/${k.id}`, 303);
+});
+
+consoleApp.get("/keys/:id/rotate", async (c) => {
+	const s = c.var.services;
+	const k = await showKey(s, keyId(c));
+	const api = apiOf(c, k.api);
+	if (!api) return notFound();
+	const now = Date.now();
+	const def = api.keys.rotationGraceSeconds;
+	return page(
+		c,
+		`Rotate ${k.name}`,
+		<>
+			<h1>Rotate {k.name}?</h1>
+			<p>
+				A new key replaces <code>{maskedKey(k)}</code>; the new key is shown once. How long should the old key keep working?
+			</p>
+			<form method="post" action={`${UI}/keys/${k.id}/rotate`}>
+				<fieldset>
+					<legend>Old key keeps working</legend>
+					{graceChoices(def).map((g) => (
+						<label>
+							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
+							{g.seconds === 0
+								? " (old key gets 401 from the next request)"
+								: ` (until ${formatTime(new Date(now + g.seconds * 1000).toISOString())})`}
+							{g.seconds === def ? " (this API's default)" : ""}
+						</label>
+					))}
+				</fieldset>
+				<button type="submit">Rotate key</button> <a href={`${UI}/keys/${k.id}`}>Cancel</a>
+			</form>
+		</>,
+	);
+});
+
+consoleApp.post("/keys/:id/rotate", async (c) => {
+	const s = c.var.services;
+	const id = keyId(c);
+	const form = await c.req.parseBody();
+	const grace = Number(form.grace);
+	if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400)
+		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
+	const { created, previous } = await rotateKey(s, id, grace);
+	const api = apiOf(c, previous.api)!;
+	return page(
+		c,
+		"Key rotated",
+		<>
+			<h1>Key rotated</h1>
+			<p>
+				The old key <code>{maskedKey(previous)}</code>{" "}
+				{grace === 0 ? "stopped working now." : `keeps working until ${formatTime(previous.graceEndsAt)}.`}
+			</p>
+			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c.req.url, api)} id="secret-0" />
+			<p>
+				<a href={`${UI}/keys/${created.record.id}`} data-saved="">
+					I've saved this key
+				</a>
+			</p>
+		</>,
+	);
+});
+
+consoleApp.get("/keys/:id/delete", async (c) => {
+	const k = await showKey(c.var.services, keyId(c));
+	return page(
+		c,
+		`Delete ${k.name}`,
+		<>
+			<h1>Delete {k.name}?</h1>
+			<p>
+				Requests with <code>{maskedKey(k)}</code> get 401 from the next request, and the key disappears from every list. Its audit events
+				stay.
+			</p>
+			<DeleteForm k={k} />
+		</>,
+	);
+});
+
+function DeleteForm(props: { k: KeyRecord; error?: string }) {
+	return (
+		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
+			<ErrorBox message={props.error} />
+			<label>
+				Type the key's name, <strong>{props.k.name}</strong>, to confirm
+				<input name="confirm" autocomplete="off" required />
+			</label>
+			<button type="submit" class="danger">
+				Delete key
+			</button>{" "}
+			<a href={`${UI}/keys/${props.k.id}`}>Cancel</a>
+		</form>
+	);
+}
+
+consoleApp.post("/keys/:id/delete", async (c) => {
+	const s = c.var.services;
+	const k = await showKey(s, keyId(c));
+	const form = await c.req.parseBody();
+	if (form.confirm !== k.name) {
+		return page(
+			c,
+			`Delete ${k.name}`,
+			<>
+				<h1>Delete {k.name}?</h1>
+				<DeleteForm k={k} error="The name typed does not match; nothing was deleted." />
+			</>,
+			400,
+		);
+	}
+	await deleteKey(s, k.id);
+	return c.redirect(`${UI}/apis/${k.api}/keys`, 303);
+});
+
+function auditFilter(params: URLSearchParams) {
+	const keyId = params.get("keyId") ?? "";
+	const action = params.get("action") ?? "";
+	return {
+		keyId: KEY_ID.test(keyId) ? keyId : undefined,
+		action: (AUDIT_ACTIONS as readonly string[]).includes(action) ? action : undefined,
+		cursor: (params.get("cursor") ?? "").slice(0, 1000) || undefined,
+	};
+}
+
+async function auditPage(s: Services, params: URLSearchParams) {
+	const f = auditFilter(params);
+	const got = await listAudit(s.kv, f.keyId, f.cursor, 50);
+	return { f, data: f.action ? got.data.filter((e) => e.action === f.action) : got.data, cursor: got.cursor };
+}
+
+consoleApp.get("/audit", async (c) => {
+	const params = new URL(c.req.url).searchParams;
+	const { f, data, cursor } = await auditPage(c.var.services, params);
+	const next = new URLSearchParams(params);
+	if (cursor) next.set("cursor", cursor);
+	const exported = new URLSearchParams(params);
+	return page(
+		c,
+		"Audit log",
+		<>
+			<h1>Audit log</h1>
+			<form method="get" class="filters" role="search">
+				<label>
+					Key id
+					<input name="keyId" value={f.keyId ?? ""} />
+				</label>
+				<label>
+					Action
+					<select name="action">
+						<option value="">Any</option>
+						{AUDIT_ACTIONS.map((a) => (
+							<option value={a} selected={f.action === a}>
+								{a}
+							</option>
+						))}
+					</select>
+				</label>
+				<button type="submit">Apply</button>
+			</form>
+			<p>
+				<a href={`${UI}/audit.json?${exported}`}>Export this page as JSON</a>
+			</p>
+			<EventsTable events={data} caption="Audit events, newest first" />
+			<nav aria-label="Pages">{cursor ? <a href={`${UI}/audit?${next}`}>Older events</a> : null}</nav>
+		</>,
+	);
+});
+
+consoleApp.get("/audit.json", async (c) => {
+	const { data, cursor } = await auditPage(c.var.services, new URL(c.req.url).searchParams);
+	c.header("Content-Disposition", 'attachment; filename="keygate-audit.json"');
+	return c.json({ data, cursor });
+});
+
+consoleApp.get("/owners", async (c) => {
+	const s = c.var.services;
+	const apis = s.config.apis.filter((a) => a.owners);
+	const params = new URL(c.req.url).searchParams;
+	const owner = params.get("owner") ?? "";
+	const apiName = params.get("api") ?? apis[0]?.name ?? "";
+	const found = owner && apis.some((a) => a.name === apiName) ? await getOwner(s, owner, apiName) : null;
+	return page(
+		c,
+		"Owners and roles",
+		<>
+			<h1>Owners and roles</h1>
+			{apis.length === 0 ? (
+				<p>No configured API has owners (keys that inherit their owner's rights).</p>
+			) : (
+				<>
+					{apis.map((a) => (
+						<p>
+							{a.name}: roles {Object.keys(a.owners!.roles).join(", ")}; default {a.owners!.defaultRole}
+						</p>
+					))}
+					<form method="get" class="filters">
+						<label>
+							API
+							<select name="api">
+								{apis.map((a) => (
+									<option value={a.name} selected={a.name === apiName}>
+										{a.name}
+									</option>
+								))}
+							</select>
+						</label>
+						<label>
+							Owner
+							<input name="owner" value={owner} required />
+						</label>
+						<button type="submit">Look up</button>
+					</form>
+					{found ? (
+						<form method="post" action={`${UI}/owners`}>
+							<p>
+								{found.owner} on {found.api}: <strong>{found.role}</strong> {found.assigned ? "" : "(the default)"}
+							</p>
+							<input type="hidden" name="api" value={found.api} />
+							<input type="hidden" name="owner" value={found.owner} />
+							<label>
+								New role
+								<select name="role">
+									{Object.keys(apis.find((a) => a.name === found.api)!.owners!.roles).map((r) => (
+										<option value={r} selected={r === found.role}>
+											{r}
+										</option>
+									))}
+								</select>
+							</label>
+							<button type="submit">Set role</button>
+						</form>
+					) : null}
+				</>
+			)}
+		</>,
+	);
+});
+
+consoleApp.post("/owners", async (c) => {
+	const form = await c.req.parseBody();
+	const [api, owner, role] = [form.api, form.owner, form.role].map((x) => (typeof x === "string" ? x : ""));
+	refuseKeysIn({ api, owner, role });
+	await setOwnerRole(c.var.services, owner!, api, role!);
+	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner! })}`, 303);
+});
+
+consoleApp.all("*", () => notFound());

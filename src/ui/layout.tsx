@@ -1,0 +1,164 @@
+import type { Child } from "hono/jsx";
+import type { CompiledApi } from "../config/load";
+import type { KeyRecord } from "../keys/record";
+import { CSS_PATH, JS_PATH } from "./static";
+import { formatTime, keyStatus, maskedKey, shortId } from "./present";
+
+export const UI = "/_keygate/ui";
+export const PORTAL = "/_keygate/portal";
+
+/** The page frame. Hono JSX escapes every string it is given: user-typed names render as text. */
+export function Page(props: { title: string; signedIn?: boolean; portal?: { title: string; returnUrl: string | null }; children?: Child }) {
+	return (
+		<html lang="en">
+			<head>
+				<meta charset="utf-8" />
+				<meta name="viewport" content="width=device-width, initial-scale=1" />
+				<meta name="referrer" content="no-referrer" />
+				<title>{`${props.title} · keygate`}</title>
+				<link rel="stylesheet" href={CSS_PATH} />
+				<script src={JS_PATH} defer></script>
+			</head>
+			<body>
+				<header class="top">
+					<strong>{props.portal ? props.portal.title : "keygate console"}</strong>
+					{props.portal ? (
+						<>
+							<nav aria-label="Main">
+								<a href={`${PORTAL}/`}>Your keys</a>
+								{props.portal.returnUrl ? <a href={props.portal.returnUrl}>Back to the app</a> : null}
+							</nav>
+							<form method="post" action={`${PORTAL}/logout`}>
+								<button type="submit">Sign out</button>
+							</form>
+						</>
+					) : null}
+					{props.signedIn ? (
+						<>
+							<nav aria-label="Main">
+								<a href={`${UI}/`}>APIs</a>
+								<a href={`${UI}/owners`}>Owners</a>
+								<a href={`${UI}/audit`}>Audit log</a>
+							</nav>
+							<form method="post" action={`${UI}/logout`}>
+								<button type="submit">Sign out</button>
+							</form>
+						</>
+					) : null}
+				</header>
+				<main id="main">{props.children}</main>
+			</body>
+		</html>
+	);
+}
+
+export function Time(props: { iso: string | null; empty?: string }) {
+	if (!props.iso) return <span class="muted">{props.empty ?? "—"}</span>;
+	return (
+		<time datetime={props.iso} data-relative="">
+			{formatTime(props.iso)}
+		</time>
+	);
+}
+
+export function Status(props: { k: KeyRecord; now: number }) {
+	const s = keyStatus(props.k, props.now);
+	return <span class={`status-${s.word}`}>{s.label}</span>;
+}
+
+/** A plaintext key, shown once, inline in the answer to the POST that made it. */
+export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string }) {
+	return (
+		<section class="secret" aria-labelledby={`${props.id}-h`}>
+			<h2 id={`${props.id}-h`}>{props.label}</h2>
+			<p>
+				Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
+			</p>
+			<p>
+				<code id={props.id} data-secret="">
+					{props.k.key}
+				</code>
+			</p>
+			<p>
+				<button type="button" data-copy={props.id}>
+					Copy
+				</button>
+			</p>
+			<p>Try it:</p>
+			<pre>
+				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.base}/`}</code>
+			</pre>
+		</section>
+	);
+}
+
+export function KeySummary(props: { k: KeyRecord }) {
+	return (
+		<span>
+			<a href={`${UI}/keys/${props.k.id}`}>{props.k.name}</a> <code>{maskedKey(props.k)}</code>{" "}
+			<span class="muted mono">{shortId(props.k.id)}</span>
+		</span>
+	);
+}
+
+export function ErrorBox(props: { message?: string }) {
+	if (!props.message) return null;
+	return (
+		<p class="error" role="alert">
+			{props.message}
+		</p>
+	);
+}
+
+/** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
+export function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
+	const rows: [string, number][] = [["passed", props.passed], ...Object.entries(props.rejected)];
+	const max = Math.max(1, ...rows.map(([, n]) => n));
+	return (
+		<figure>
+			<svg
+				role="img"
+				aria-label="Requests by outcome"
+				width="420"
+				height={rows.length * 24 + 4}
+				viewBox={`0 0 420 ${rows.length * 24 + 4}`}
+			>
+				{rows.map(([label, n], i) => (
+					<g>
+						<text x="0" y={i * 24 + 16} font-size="12">
+							{label}
+						</text>
+						<rect
+							x="150"
+							y={i * 24 + 4}
+							height="16"
+							width={Math.round((n / max) * 200)}
+							fill={label === "passed" ? "#116329" : "#a40e26"}
+						/>
+						<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
+							{n}
+						</text>
+					</g>
+				))}
+			</svg>
+			<table class="sr-only">
+				<caption>Requests by outcome</caption>
+				<tbody>
+					{rows.map(([label, n]) => (
+						<tr>
+							<th scope="row">{label}</th>
+							<td>{n}</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</figure>
+	);
+}
+
+/** A sample call for the curl line: the first keyed GET route, its wildcards filled in. */
+export function sampleUrl(requestUrl: string, api: CompiledApi): string {
+	const route = api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
+	return new URL(requestUrl).origin + path;
+}

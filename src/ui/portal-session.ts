@@ -1,0 +1,69 @@
+import { randomId, sha256Hex } from "../keys/crypto";
+
+/**
+ * Customer portal sessions, in two steps. The API's backend asks for an entry token
+ * (POST /_keygate/v1/portal-sessions) and sends its customer to a URL holding it; opening
+ * that URL trades the token, once, for a portal session cookie. Both are random, and KV
+ * holds only their SHA-256.
+ *
+ * KV layout:
+ *   portal-entry:<sha256 of the entry token>     -> PortalGrant JSON, expirationTtl 300 (5 min)
+ *   portal-session:<sha256 of the session token> -> PortalGrant JSON, expirationTtl 3600 (1 h)
+ *
+ * Single use: the entry is deleted when it is redeemed. KV has no compare-and-delete, so two
+ * redemptions of one token racing within KV's propagation time in two different Cloudflare
+ * locations could both succeed; within one location the delete is seen at once. The token
+ * is 262 random bits, lives 5 minutes, and travels only to the customer it was made for.
+ */
+export const PORTAL_COOKIE = "__Host-kg_portal";
+export const ENTRY_TTL_SECONDS = 300;
+export const PORTAL_SESSION_SECONDS = 3600;
+
+export interface PortalGrant {
+	api: string;
+	owner: string;
+	returnUrl: string | null;
+	/** Unix ms after which the grant is void (KV's TTL is the backstop, not the check). */
+	expiresAt: number;
+}
+
+const token = (prefix: string) => randomId(prefix) + randomId("").slice(1);
+const TOKEN = (prefix: string) => new RegExp(`^${prefix}_[0-9A-Za-z]{44}$`);
+
+export async function issueEntry(
+	kv: KVNamespace,
+	grant: Omit<PortalGrant, "expiresAt">,
+	now = Date.now(),
+): Promise<{ token: string; expiresAt: number }> {
+	const t = token("kgpe");
+	const expiresAt = now + ENTRY_TTL_SECONDS * 1000;
+	await kv.put(`portal-entry:${await sha256Hex(t)}`, JSON.stringify({ ...grant, expiresAt }), { expirationTtl: ENTRY_TTL_SECONDS });
+	return { token: t, expiresAt };
+}
+
+/** The entry token's grant, consumed: a second redemption finds nothing. Unknown, used and expired tokens are alike. */
+export async function redeemEntry(kv: KVNamespace, entry: string, now = Date.now()): Promise<PortalGrant | null> {
+	if (!TOKEN("kgpe").test(entry)) return null;
+	const name = `portal-entry:${await sha256Hex(entry)}`;
+	const grant = await kv.get<PortalGrant>(name, "json");
+	if (!grant) return null;
+	await kv.delete(name);
+	return grant.expiresAt > now ? grant : null;
+}
+
+export async function openPortalSession(kv: KVNamespace, grant: PortalGrant, now = Date.now()): Promise<string> {
+	const t = token("kgps");
+	const session: PortalGrant = { ...grant, expiresAt: now + PORTAL_SESSION_SECONDS * 1000 };
+	await kv.put(`portal-session:${await sha256Hex(t)}`, JSON.stringify(session), { expirationTtl: PORTAL_SESSION_SECONDS });
+	return t;
+}
+
+export async function readPortalSession(kv: KVNamespace, session: string, now = Date.now()): Promise<PortalGrant | null> {
+	if (!TOKEN("kgps").test(session)) return null;
+	const grant = await kv.get<PortalGrant>(`portal-session:${await sha256Hex(session)}`, "json");
+	return grant && grant.expiresAt > now ? grant : null;
+}
+
+export async function closePortalSession(kv: KVNamespace, session: string): Promise<void> {
+	if (TOKEN("kgps").test(session)) await kv.delete(`portal-session:${await sha256Hex(session)}`);
+}

@@ -1,0 +1,594 @@
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { CreateKeyBody } from "../admin/contract";
+import { refuseKeysIn } from "../admin/input";
+import {
+	AdminError,
+	KEY_ID,
+	createKey,
+	createPair,
+	getOwner,
+	keyUsage,
+	revokeKey,
+	rotateKey,
+	showKey,
+	type Services,
+} from "../admin/service";
+import { authority } from "../authority/client";
+import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
+import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
+import type { Bindings } from "../env";
+import type { KeyRecord } from "../keys/record";
+import { logEvent } from "../util/log";
+import { allKeys } from "./data";
+import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, sampleUrl } from "./layout";
+import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
+import {
+	PORTAL_COOKIE,
+	PORTAL_SESSION_SECONDS,
+	closePortalSession,
+	openPortalSession,
+	readPortalSession,
+	redeemEntry,
+	type PortalGrant,
+} from "./portal-session";
+import { sameOrigin, uiHeaders } from "./security";
+
+type Portal = NonNullable<CompiledApi["portal"]>;
+type PortalEnv = {
+	Bindings: Bindings;
+	Variables: { services: Services; grant: PortalGrant; api: CompiledApi & { portal: Portal }; sessionToken: string };
+};
+
+/**
+ * The customer portal: what the API's own customers see, sent here by the API's backend
+ * (POST /_keygate/v1/portal-sessions). A session is one owner of one API: every page and
+ * action is limited to that owner's keys of that API, within the API's `portal` block, and
+ * any other key id answers exactly as a key that does not exist.
+ */
+export const portalApp = new Hono<PortalEnv>();
+
+const notFound = () => renderError("not_found", DEFAULT_ERROR_CONTEXT);
+
+portalApp.use("*", uiHeaders);
+portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
+portalApp.use("*", async (c, next) => {
+	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
+	return c.html(
+		<Page title="Refused">
+			<h1>Refused</h1>
+			<p>This form was not sent from this page, so nothing was changed.</p>
+		</Page>,
+		403,
+	);
+});
+
+const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
+
+function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
+	return c.html(
+		<Page title="Link not valid">
+			<h1>This link cannot be used</h1>
+			<p>{message}</p>
+		</Page>,
+		status,
+	);
+}
+
+/**
+ * Step 1, the cross-site arrival: a page and nothing else. It does not use the token, so
+ * a link previewer fetching the URL cannot burn it. Its form continues with a same-origin
+ * POST (submitted by the script at once, or by the button without JavaScript): a
+ * SameSite=Strict cookie set in answer to a cross-site navigation would not be sent on
+ * that navigation's next hop, but one set in answer to a same-origin POST is.
+ */
+portalApp.get("/enter", (c) => {
+	const token = c.req.query("token") ?? "";
+	return c.html(
+		<Page title="Opening your API keys">
+			<h1>Opening your API keys…</h1>
+			<form method="post" action={`${PORTAL}/enter`} data-autosubmit="">
+				<input type="hidden" name="token" value={token.slice(0, 100)} />
+				<button type="submit">Continue</button>
+			</form>
+		</Page>,
+	);
+});
+
+/** Step 2: the token, once, for a session cookie; then the portal, with no token in the address bar. */
+portalApp.post("/enter", async (c) => {
+	const form = await c.req.parseBody();
+	const grant = await redeemEntry(c.env.KEYS, typeof form.token === "string" ? form.token : "");
+	if (!grant)
+		return plainError(
+			c,
+			404,
+			"This link has already been used, has expired, or is not valid. Go back to the app and open your API keys again.",
+		);
+	const session = await openPortalSession(c.env.KEYS, grant);
+	c.header("Set-Cookie", cookie(session, PORTAL_SESSION_SECONDS));
+	return c.redirect(`${PORTAL}/`, 303);
+});
+
+const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
+	const token = getCookie(c, PORTAL_COOKIE);
+	const grant = token ? await readPortalSession(c.env.KEYS, token) : null;
+	const config = loadConfig(c.env);
+	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
+	const api = grant ? config.value.apis.find((a) => a.name === grant.api) : undefined;
+	if (!grant || !token || !api?.portal) {
+		if (token) c.header("Set-Cookie", cookie("", 0));
+		return plainError(c, 404, "Your session has ended. Go back to the app and open your API keys again.");
+	}
+	c.set("grant", grant);
+	c.set("sessionToken", token);
+	c.set("api", api as CompiledApi & { portal: Portal });
+	c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: config.value, actor: `portal:${grant.owner}` });
+	await next();
+};
+portalApp.use("*", requirePortal);
+
+portalApp.post("/logout", async (c) => {
+	await closePortalSession(c.env.KEYS, c.var.sessionToken);
+	c.header("Set-Cookie", cookie("", 0));
+	return plainError(c, 404, "You have signed out of your API keys.");
+});
+
+const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 = 200) =>
+	c.html(
+		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }}>
+			{body as never}
+		</Page>,
+		status,
+	);
+
+portalApp.onError((err, c) => {
+	const ctx = c as Context<PortalEnv>;
+	if (err instanceof AdminError && ctx.var.api) {
+		const status = err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : 400;
+		// Another owner's key and a key that does not exist get this same page, byte for byte.
+		const message = status === 404 ? "No key with that id exists." : err.message;
+		return page(ctx, status === 404 ? "Not found" : "Not done", <ErrorBox message={message} />, status as 400 | 404 | 409);
+	}
+	logEvent("internal_error", { area: "portal", error: String(err) });
+	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
+});
+
+/** The customer's own key, or the same "not found" as for a key that does not exist. */
+async function ownKey(c: Context<PortalEnv>): Promise<KeyRecord> {
+	const id = c.req.param("id") ?? "";
+	const missing = new AdminError("key_not_found", "No key with that id exists.");
+	if (!KEY_ID.test(id)) throw missing;
+	const k = await showKey(c.var.services, id).catch((e) => {
+		throw e instanceof AdminError && e.reason === "key_not_found" ? missing : e;
+	});
+	if (k.api !== c.var.grant.api || k.owner !== c.var.grant.owner) throw missing;
+	return k;
+}
+
+async function ownKeys(c: Context<PortalEnv>): Promise<KeyRecord[]> {
+	const all = await allKeys(c.var.services, c.var.api.name);
+	return all.filter((k) => k.owner === c.var.grant.owner).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+}
+
+/** What this customer may choose: the portal block, and for APIs whose keys inherit their owner's rights, no more than the role. */
+async function allowed(c: Context<PortalEnv>) {
+	const api = c.var.api;
+	const p = api.portal;
+	const types =
+		p.keyTypes ??
+		Object.entries(api.keyTypes)
+			.filter(([, t]) => t.kind !== "identifier")
+			.map(([t]) => t);
+	const environments = p.environments ?? Object.keys(api.environments);
+	let scopes = p.scopes;
+	if (api.owners) {
+		const role = (await getOwner(c.var.services, c.var.grant.owner, api.name)).role;
+		const held = api.owners.roles[role]?.scopes;
+		if (held && !held.includes("*")) scopes = scopes.filter((s) => held.includes(s));
+	}
+	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
+	return { types, environments, scopes, pairs, grace: p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds };
+}
+
+function live(k: KeyRecord, now: number): boolean {
+	const w = keyStatus(k, now).word;
+	return w === "active" || w === "soon";
+}
+
+// `/_keygate/portal/` is the home page (see console.tsx for why it is spelled this way).
+portalApp.get("/", (c) => c.redirect(`${PORTAL}/`, 308));
+portalApp.get("/:home{.{0}}", async (c) => {
+	const api = c.var.api;
+	const now = Date.now();
+	const keys = await ownKeys(c);
+	const params = new URL(c.req.url).searchParams;
+	const query = parseKeyQuery(params);
+	const listed = selectKeys(keys, query, now);
+	const rows = await Promise.all(listed.rows.map(async (k) => ({ k, usage: await keyUsage(c.var.services, k.id).catch(() => null) })));
+	const a = await allowed(c);
+	const current = Math.min(query.page, listed.pages);
+	const link = (p: number) => {
+		const q = new URLSearchParams(params);
+		q.set("page", String(p));
+		return `${PORTAL}/?${q}`;
+	};
+	return page(
+		c,
+		api.portal.title,
+		<>
+			<h1>{api.portal.title}</h1>
+			<form method="get" action={`${PORTAL}/`} class="filters" role="search">
+				<label>
+					Search
+					<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
+				</label>
+				<label>
+					Status
+					<select name="status">
+						{[
+							["", "Any"],
+							["active", "Active"],
+							["soon", "Expires soon"],
+							["rotating", "Rotating"],
+							["revoked", "Revoked"],
+							["expired", "Expired"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.status === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Environment
+					<select name="environment">
+						<option value="">Any</option>
+						{Object.keys(api.environments).map((e) => (
+							<option value={e} selected={query.environment === e}>
+								{e}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					Sort
+					<select name="sort">
+						{[
+							["created", "Created"],
+							["name", "Name"],
+							["expires", "Expires"],
+						].map(([v, l]) => (
+							<option value={v} selected={query.sort === v}>
+								{l}
+							</option>
+						))}
+					</select>
+				</label>
+				<button type="submit">Apply</button>
+			</form>
+			<p>
+				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
+			</p>
+			<table>
+				<caption class="sr-only">Your keys</caption>
+				<thead>
+					<tr>
+						<th scope="col">Name</th>
+						<th scope="col">Key</th>
+						<th scope="col">Environment</th>
+						<th scope="col">Scopes</th>
+						<th scope="col">Created</th>
+						<th scope="col">Last used</th>
+						<th scope="col">Expires</th>
+						<th scope="col">Status</th>
+					</tr>
+				</thead>
+				<tbody>
+					{rows.map(({ k, usage }) => (
+						<tr>
+							<td>
+								<a href={`${PORTAL}/keys/${k.id}`}>{k.name}</a> <span class="muted mono">{shortId(k.id)}</span>
+							</td>
+							<td>
+								<code>{maskedKey(k)}</code>
+							</td>
+							<td>{k.environment}</td>
+							<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
+							<td>
+								<Time iso={k.createdAt} />
+							</td>
+							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : ""}</td>
+							<td>
+								<Time iso={k.expiresAt} empty="Never" />
+							</td>
+							<td>
+								<Status k={k} now={now} />
+							</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+			<nav aria-label="Pages">
+				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
+				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
+			</nav>
+			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
+			<h2>{api.portal.labels.generate}</h2>
+			<PortalForm c={c} a={a} />
+		</>,
+	);
+});
+
+function PortalForm(props: { c: Context<PortalEnv>; a: Awaited<ReturnType<typeof allowed>>; error?: string }) {
+	const { a } = props;
+	const labels = props.c.var.api.portal.labels;
+	return (
+		<form method="post" action={`${PORTAL}/keys`}>
+			<ErrorBox message={props.error} />
+			<label>
+				Name
+				<input name="name" required maxlength={200} />
+			</label>
+			<label>
+				Environment
+				<select name="environment">
+					{a.environments.map((e) => (
+						<option value={e}>{e}</option>
+					))}
+				</select>
+			</label>
+			{a.types.length > 1 ? (
+				<label>
+					Key type
+					<select name="type">
+						{a.types.map((t) => (
+							<option value={t}>{t}</option>
+						))}
+					</select>
+				</label>
+			) : (
+				<input type="hidden" name="type" value={a.types[0]} />
+			)}
+			{a.scopes.length ? (
+				<fieldset>
+					<legend>Scopes</legend>
+					{a.scopes.map((s) => (
+						<label>
+							<input type="checkbox" name="scopes" value={s} /> {s}
+						</label>
+					))}
+				</fieldset>
+			) : null}
+			<fieldset>
+				<legend>Expires</legend>
+				{[
+					["7", "In 7 days"],
+					["30", "In 30 days"],
+					["90", "In 90 days"],
+					["never", "Never"],
+					["custom", "On a date"],
+				].map(([v, l]) => (
+					<label>
+						<input type="radio" name="expiry" value={v} checked={v === "never"} /> {l}
+					</label>
+				))}
+				<label>
+					Custom date
+					<input type="date" name="expiresOn" />
+				</label>
+			</fieldset>
+			<label>
+				IP allowlist (comma-separated; empty = any)
+				<input name="ipAllowlist" />
+			</label>
+			<p>
+				<button type="submit" name="kind" value="single">
+					{labels.generate}
+				</button>{" "}
+				{a.pairs ? (
+					<button type="submit" name="kind" value="pair">
+						{labels.pair}
+					</button>
+				) : null}
+			</p>
+		</form>
+	);
+}
+
+const list = (s: string) =>
+	s
+		.split(/[\s,]+/)
+		.map((x) => x.trim())
+		.filter(Boolean);
+
+portalApp.post("/keys", async (c) => {
+	const api = c.var.api;
+	const a = await allowed(c);
+	const form = await c.req.parseBody({ all: true });
+	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
+	const again = (message: string) => page(c, api.portal.title, <PortalForm c={c} a={a} error={message} />, 400);
+	const pair = one("kind") === "pair";
+	if (pair && !a.pairs) return again("Key pairs are not offered here.");
+	const type = one("type");
+	if (!pair && !a.types.includes(type)) return again("Key type: not one you may create.");
+	const environment = one("environment");
+	if (!a.environments.includes(environment)) return again("Environment: not one you may create keys in.");
+	const scopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const extra = scopes.filter((s) => !a.scopes.includes(s));
+	if (extra.length) return again(`Scopes: you may not give a key ${extra.join(", ")}.`);
+	const now = Date.now();
+	const expiry = expiryFrom(one("expiry"), one("expiresOn"), now);
+	if (!expiry.ok) return again(expiry.message);
+	const held = (await ownKeys(c)).filter((k) => live(k, now)).length;
+	if (held + (pair ? 2 : 1) > api.portal.maxKeysPerOwner)
+		return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
+	const body: Record<string, unknown> = {
+		api: api.name,
+		name: one("name"),
+		environment,
+		scopes: [...new Set(scopes)],
+		expiresAt: expiry.value,
+		ipAllowlist: list(one("ipAllowlist")).length ? list(one("ipAllowlist")) : undefined,
+		owner: c.var.grant.owner,
+	};
+	if (!pair) body.type = type;
+	try {
+		refuseKeysIn(body);
+	} catch (e) {
+		if (e instanceof AdminError) return again(e.message);
+		throw e;
+	}
+	const parsed = CreateKeyBody.safeParse(body);
+	if (!parsed.success) return again(describeIssues(parsed.error));
+	let shown: { label: string; k: KeyRecord & { key: string } }[];
+	if (pair) {
+		const { type: _t, ...input } = parsed.data;
+		const made = await createPair(c.var.services, input);
+		const pub = "publishable" in made ? made.publishable : made.identifier;
+		shown = [
+			{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
+			{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
+		];
+	} else {
+		const made = await createKey(c.var.services, parsed.data);
+		shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
+	}
+	return page(
+		c,
+		"Key created",
+		<>
+			<h1>{pair ? "Key pair created" : "Key created"}</h1>
+			{shown.map((x, i) => (
+				<SecretBox k={x.k} label={x.label} base={sampleUrl(c.req.url, api)} id={`secret-${i}`} />
+			))}
+			<p>
+				<a href={`${PORTAL}/`} data-saved="">
+					I've saved this key
+				</a>
+			</p>
+		</>,
+	);
+});
+
+portalApp.get("/keys/:id", async (c) => {
+	const k = await ownKey(c);
+	const usage = await keyUsage(c.var.services, k.id);
+	const now = Date.now();
+	return page(
+		c,
+		k.name,
+		<>
+			<h1>Key: {k.name}</h1>
+			<dl>
+				<dt>Key</dt>
+				<dd>
+					<code>{maskedKey(k)}</code>
+				</dd>
+				<dt>Environment</dt>
+				<dd>{k.environment}</dd>
+				<dt>Status</dt>
+				<dd>
+					<Status k={k} now={now} />
+				</dd>
+				<dt>Scopes</dt>
+				<dd>{k.scopes.join(", ") || "none"}</dd>
+				<dt>IP allowlist</dt>
+				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
+				<dt>Last used</dt>
+				<dd>
+					<Time iso={usage.lastUsedAt} empty="Never used" />
+				</dd>
+			</dl>
+			<h2>Usage since creation, by outcome</h2>
+			<UsageChart passed={usage.passed} rejected={usage.rejected} />
+			<p>
+				{live(k, now) && !k.replacedBy ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
+				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
+			</p>
+		</>,
+	);
+});
+
+portalApp.get("/keys/:id/revoke", async (c) => {
+	const k = await ownKey(c);
+	return page(
+		c,
+		`Revoke ${k.name}`,
+		<>
+			<h1>Revoke {k.name}?</h1>
+			<p>
+				Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
+			</p>
+			<form method="post" action={`${PORTAL}/keys/${k.id}/revoke`}>
+				<button type="submit" class="danger">
+					Revoke key
+				</button>{" "}
+				<a href={`${PORTAL}/keys/${k.id}`}>Cancel</a>
+			</form>
+		</>,
+	);
+});
+
+portalApp.post("/keys/:id/revoke", async (c) => {
+	const k = await ownKey(c);
+	await revokeKey(c.var.services, k.id);
+	return c.redirect(`${PORTAL}/keys/${k.id}`, 303);
+});
+
+portalApp.get("/keys/:id/rotate", async (c) => {
+	const k = await ownKey(c);
+	const { grace } = await allowed(c);
+	const now = Date.now();
+	return page(
+		c,
+		`Rotate ${k.name}`,
+		<>
+			<h1>Rotate {k.name}?</h1>
+			<form method="post" action={`${PORTAL}/keys/${k.id}/rotate`}>
+				<fieldset>
+					<legend>
+						<code>{maskedKey(k)}</code> keeps working
+					</legend>
+					{graceChoices(grace).map((g) => (
+						<label>
+							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === grace} /> {g.label}
+							{g.seconds === 0
+								? " (gets 401 from the next request)"
+								: ` (until ${formatTime(new Date(now + g.seconds * 1000).toISOString())})`}
+						</label>
+					))}
+				</fieldset>
+				<button type="submit">Rotate key</button> <a href={`${PORTAL}/keys/${k.id}`}>Cancel</a>
+			</form>
+		</>,
+	);
+});
+
+portalApp.post("/keys/:id/rotate", async (c) => {
+	const k = await ownKey(c);
+	const form = await c.req.parseBody();
+	const grace = Number(form.grace);
+	if (!graceChoices((await allowed(c)).grace).some((g) => g.seconds === grace))
+		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
+	const { created, previous } = await rotateKey(c.var.services, k.id, grace);
+	return page(
+		c,
+		"Key rotated",
+		<>
+			<h1>Key rotated</h1>
+			<p>
+				The old key <code>{maskedKey(previous)}</code>{" "}
+				{grace === 0 ? "stopped working now." : `keeps working until ${formatTime(previous.graceEndsAt)}.`}
+			</p>
+			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c.req.url, c.var.api)} id="secret-0" />
+			<p>
+				<a href={`${PORTAL}/`} data-saved="">
+					I've saved this key
+				</a>
+			</p>
+		</>,
+	);
+});
+
+portalApp.all("*", () => notFound());

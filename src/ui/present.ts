@@ -1,0 +1,109 @@
+import type { KeyRecord } from "../keys/record";
+
+/** How soon an expiry counts as "Expires soon". */
+export const EXPIRES_SOON_MS = 7 * 86_400_000;
+export const PAGE_SIZE = 50;
+
+export type KeyStatusWord = "active" | "soon" | "rotating" | "revoked" | "expired";
+
+/** Pure: a key's status in words, as both halves show it. */
+export function keyStatus(k: KeyRecord, now: number): { word: KeyStatusWord; label: string } {
+	if (k.revokedAt) return { word: "revoked", label: "Revoked" };
+	if (k.expiresAt && Date.parse(k.expiresAt) <= now) return { word: "expired", label: "Expired" };
+	if (k.graceEndsAt) {
+		const ends = Date.parse(k.graceEndsAt);
+		return ends <= now ? { word: "expired", label: "Expired" } : { word: "rotating", label: `Rotating until ${formatTime(k.graceEndsAt)}` };
+	}
+	if (k.expiresAt && Date.parse(k.expiresAt) - now <= EXPIRES_SOON_MS) return { word: "soon", label: "Expires soon" };
+	return { word: "active", label: "Active" };
+}
+
+/**
+ * The key as it may be shown after creation: type and environment, then the last 4
+ * characters kept at creation (the hash cannot give them back). Keys created before
+ * `last4` was kept show their `start` instead.
+ */
+export function maskedKey(k: Pick<KeyRecord, "type" | "environment" | "start" | "last4">): string {
+	return k.last4 ? `${k.type}_${k.environment}_…${k.last4}` : `${k.start}…`;
+}
+
+export const shortId = (id: string) => id.slice(0, 12);
+
+/** ISO time shown to people: minutes, UTC, said so. */
+export function formatTime(iso: string | null): string {
+	if (!iso) return "";
+	return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+export interface KeyQuery {
+	q: string;
+	status: KeyStatusWord | "";
+	environment: string;
+	sort: "created" | "name" | "expires";
+	order: "asc" | "desc";
+	page: number;
+}
+
+export function parseKeyQuery(params: URLSearchParams): KeyQuery {
+	const status = params.get("status") ?? "";
+	const sort = params.get("sort") ?? "created";
+	const page = Number.parseInt(params.get("page") ?? "1", 10);
+	return {
+		q: (params.get("q") ?? "").trim().slice(0, 200),
+		status: (["active", "soon", "rotating", "revoked", "expired"].includes(status) ? status : "") as KeyQuery["status"],
+		environment: (params.get("environment") ?? "").slice(0, 24),
+		sort: (["created", "name", "expires"].includes(sort) ? sort : "created") as KeyQuery["sort"],
+		order: params.get("order") === "asc" ? "asc" : "desc",
+		page: Number.isFinite(page) && page > 0 ? Math.min(page, 10_000) : 1,
+	};
+}
+
+/** Pure: search (name, id, prefix), filter (status, environment), sort, one page of PAGE_SIZE. */
+export function selectKeys(keys: KeyRecord[], query: KeyQuery, now: number): { rows: KeyRecord[]; total: number; pages: number } {
+	const q = query.q.toLowerCase();
+	const matched = keys.filter(
+		(k) =>
+			(!q ||
+				k.name.toLowerCase().includes(q) ||
+				k.id.toLowerCase().includes(q) ||
+				maskedKey(k).toLowerCase().startsWith(q) ||
+				k.start.toLowerCase().startsWith(q)) &&
+			(!query.status || keyStatus(k, now).word === query.status) &&
+			(!query.environment || k.environment === query.environment),
+	);
+	const field = (k: KeyRecord) =>
+		query.sort === "name" ? k.name.toLowerCase() : query.sort === "expires" ? (k.expiresAt ?? "9999") : k.createdAt;
+	matched.sort((a, b) => (field(a) < field(b) ? -1 : field(a) > field(b) ? 1 : 0) * (query.order === "asc" ? 1 : -1));
+	const pages = Math.max(1, Math.ceil(matched.length / PAGE_SIZE));
+	const page = Math.min(query.page, pages);
+	return { rows: matched.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE), total: matched.length, pages };
+}
+
+/** The expiry choices of the generate form, as an ISO time or null (never). */
+export function expiryFrom(
+	choice: string,
+	custom: string,
+	now: number,
+): { ok: true; value: string | undefined } | { ok: false; message: string } {
+	const days = { "7": 7, "30": 30, "90": 90 }[choice];
+	if (days) return { ok: true, value: new Date(now + days * 86_400_000).toISOString() };
+	if (choice === "never" || choice === "") return { ok: true, value: undefined };
+	if (choice === "custom") {
+		const at = Date.parse(custom.length === 10 ? `${custom}T00:00:00Z` : custom);
+		if (!Number.isFinite(at) || at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
+		return { ok: true, value: new Date(at).toISOString() };
+	}
+	return { ok: false, message: "Expiry: choose 7, 30 or 90 days, a custom date, or never." };
+}
+
+/** Rotation grace choices, in seconds, with the API's default added when it is none of them. */
+export function graceChoices(defaultSeconds: number): { seconds: number; label: string }[] {
+	const base = [
+		{ seconds: 0, label: "Immediately" },
+		{ seconds: 3600, label: "1 hour" },
+		{ seconds: 86_400, label: "24 hours" },
+		{ seconds: 604_800, label: "7 days" },
+	];
+	if (!base.some((c) => c.seconds === defaultSeconds)) base.push({ seconds: defaultSeconds, label: `${defaultSeconds} seconds` });
+	return base;
+}

@@ -1,0 +1,80 @@
+import { crc32 } from "../keys/format";
+
+/**
+ * The console's only CSS and JS, served by the Worker itself (no assets binding, no
+ * bundler) under names that carry a hash of their content, so they can be cached for a
+ * year: a changed file gets a new name. The pages work without the script; it only adds
+ * copy buttons, <dialog> confirmations, relative times, and clears a shown secret when the
+ * page is left.
+ */
+const CSS = `:root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--accent:#0b5cad;--bad:#a40e26;--ok:#116329;--warn:#7d4e00;font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+body{margin:0}header.top{display:flex;gap:1rem;align-items:center;padding:.6rem 1.2rem;border-bottom:1px solid var(--line);flex-wrap:wrap}
+header.top nav a{margin-right:1rem}header.top form{margin-left:auto}
+main{padding:1rem 1.2rem;max-width:80rem}a{color:var(--accent)}h1{font-size:1.4rem}h2{font-size:1.15rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
+.status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
+.secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}
+.error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}
+form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
+input,select,button{font:inherit;padding:.3rem .5rem}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
+.filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin-bottom:1rem}.filters label{margin:0}
+.sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+dialog{max-width:32rem}dialog::backdrop{background:rgba(0,0,0,.4)}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+`;
+
+const JS = `"use strict";
+document.querySelectorAll("[data-copy]").forEach(function (b) {
+  b.addEventListener("click", function () {
+    var t = document.getElementById(b.getAttribute("data-copy"));
+    if (!t || !navigator.clipboard) return;
+    navigator.clipboard.writeText(t.textContent.trim()).then(function () { b.textContent = "Copied"; }, function () { b.textContent = "Copy failed"; });
+  });
+});
+document.querySelectorAll("[data-dialog]").forEach(function (a) {
+  a.addEventListener("click", function (e) {
+    var d = document.getElementById(a.getAttribute("data-dialog"));
+    if (!d || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    d.showModal();
+    d.addEventListener("close", function () { a.focus(); }, { once: true });
+  });
+});
+document.querySelectorAll("dialog [data-close]").forEach(function (b) {
+  b.addEventListener("click", function () { b.closest("dialog").close(); });
+});
+document.querySelectorAll("[data-saved]").forEach(function (b) {
+  b.addEventListener("click", function () { clearSecrets(); });
+});
+function clearSecrets() {
+  document.querySelectorAll("[data-secret]").forEach(function (s) { s.textContent = "(hidden: the key is shown only once)"; });
+}
+window.addEventListener("pagehide", clearSecrets);
+document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
+var rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+document.querySelectorAll("time[data-relative]").forEach(function (t) {
+  if (!rtf) return;
+  var s = (Date.parse(t.getAttribute("datetime")) - Date.now()) / 1000, a = Math.abs(s);
+  var u = a < 60 ? ["second", s] : a < 3600 ? ["minute", s / 60] : a < 86400 ? ["hour", s / 3600] : ["day", s / 86400];
+  t.title = t.textContent;
+  t.textContent = rtf.format(Math.round(u[1]), u[0]);
+});
+`;
+
+const name = (body: string, ext: string) =>
+	`${crc32(body).toString(16).padStart(8, "0")}${crc32(body + ext)
+		.toString(16)
+		.padStart(8, "0")}.${ext}`;
+
+export const STATIC_PREFIX = "/_keygate/ui/static/";
+export const CSS_PATH = STATIC_PREFIX + name(CSS, "css");
+export const JS_PATH = STATIC_PREFIX + name(JS, "js");
+
+/** The asset at this path, or undefined. Cached for a year: the name changes with the content. */
+export function staticAsset(path: string): Response | undefined {
+	const asset =
+		path === CSS_PATH ? [CSS, "text/css; charset=utf-8"] : path === JS_PATH ? [JS, "text/javascript; charset=utf-8"] : undefined;
+	if (!asset) return undefined;
+	return new Response(asset[0], { headers: { "Content-Type": asset[1]!, "Cache-Control": "public, max-age=31536000, immutable" } });
+}

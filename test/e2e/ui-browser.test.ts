@@ -1,0 +1,269 @@
+/**
+ * The console and the portal in a real browser: playwright-core driving the system's
+ * Chromium (/usr/bin/chromium; `.ci/run` installs it) against `wrangler dev` on free ports.
+ * Every page is checked with axe (no serious or critical issue). With
+ * KEYGATE_SCREENSHOTS=1 (`npm run screenshots`) each page is also saved under
+ * docs/screenshots/ for the README; otherwise screenshots go to a temporary directory.
+ */
+import { AxeBuilder } from "@axe-core/playwright";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePorts, ROOT, startStack, type Stack } from "./stack";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = process.env.KEYGATE_SCREENSHOTS === "1" ? path.join(ROOT, "docs/screenshots") : "";
+
+let stack: Stack;
+let context: BrowserContext;
+let profile: string;
+let shotDir: string;
+let elsewhere: http.Server;
+let elsewhereUrl = "";
+let page: Page;
+
+beforeAll(async () => {
+	expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
+	stack = await startStack();
+	profile = await mkdtemp(path.join(os.tmpdir(), "keygate-chromium-"));
+	shotDir = SHOTS || (await mkdtemp(path.join(os.tmpdir(), "keygate-shots-")));
+	await mkdir(shotDir, { recursive: true });
+	context = await chromium.launchPersistentContext(profile, {
+		executablePath: CHROMIUM,
+		headless: true,
+		viewport: { width: 1280, height: 800 },
+		args: [
+			"--headless",
+			"--no-sandbox",
+			"--disable-gpu",
+			"--disable-quic",
+			"--no-first-run",
+			"--disable-background-networking",
+			"--disable-component-update",
+			"--disable-sync",
+		],
+	});
+	await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
+	page = context.pages()[0] ?? (await context.newPage());
+	// Another site (localhost is a different site from 127.0.0.1): a page linking to a portal URL.
+	const [port] = await freePorts(1);
+	elsewhere = http.createServer((req, res) => {
+		const to = new URL(req.url ?? "/", "http://x").searchParams.get("to") ?? "";
+		res.writeHead(200, { "Content-Type": "text/html" });
+		res.end(`<!doctype html><title>The customer's app</title><a id="go" href="${to.replace(/"/g, "&quot;")}">Manage API keys</a>`);
+	});
+	await new Promise<void>((resolve) => elsewhere.listen(port, "127.0.0.1", resolve));
+	elsewhereUrl = `http://localhost:${port}`;
+}, 180_000);
+
+afterAll(async () => {
+	await context?.close();
+	await stack?.stop();
+	await new Promise((r) => (elsewhere ? elsewhere.close(r) : r(undefined)));
+	if (profile) await rm(profile, { recursive: true, force: true });
+	if (!SHOTS && shotDir) await rm(shotDir, { recursive: true, force: true });
+});
+
+const UI = () => `${stack.url}/_keygate/ui`;
+const gateway = (key: string, init: RequestInit = {}) =>
+	fetch(`${stack.url}/v1/hello`, { ...init, headers: { Authorization: `Bearer ${key}`, ...(init.headers ?? {}) } }).then(async (r) => {
+		await r.arrayBuffer();
+		return r.status;
+	});
+const checked = new Set<string>();
+
+/** axe on the current page: no serious or critical issue; and a screenshot, once per page name. */
+async function audit(name: string, mask: string[] = []): Promise<void> {
+	const result = await new AxeBuilder({ page }).analyze();
+	const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+	expect(
+		bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+		`axe on ${name}`,
+	).toEqual([]);
+	if (!checked.has(name)) {
+		checked.add(name);
+		await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage: true, mask: mask.map((m) => page.locator(m)) });
+	}
+}
+
+async function signIn(): Promise<void> {
+	await page.goto(`${UI()}/`);
+	await page.getByLabel("Admin token").fill(stack.adminToken);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	await page.waitForURL(`${UI()}/`);
+}
+
+async function generateKey(name: string): Promise<{ key: string; id: string }> {
+	await page.goto(`${UI()}/apis/demo/keys/new`);
+	await page.getByLabel("Name").fill(name);
+	await page.getByRole("checkbox", { name: "read" }).check();
+	await page.getByRole("button", { name: "Generate new key" }).click();
+	const key = (await page.locator("#secret-0").textContent())!.trim();
+	expect(key).toMatch(/^sk_live_[0-9A-Za-z]{49}$/);
+	const res = await fetch(`${stack.url}/_keygate/v1/keys?api=demo`, { headers: { Authorization: `Bearer ${stack.adminToken}` } });
+	const list = (await res.json()) as { data: { id: string; name: string; last4: string }[] };
+	const id = list.data.find((k) => k.name === name && k.last4 === key.slice(-4))!.id;
+	return { key, id };
+}
+
+describe("the console in Chromium", () => {
+	it("sign-in: a wrong token is refused; the right one sets the session cookie with its flags", async () => {
+		await page.goto(`${UI()}/`);
+		expect(new URL(page.url()).pathname).toBe("/_keygate/ui/login");
+		await audit("login");
+		await page.getByLabel("Admin token").fill("not-the-token");
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await expect.poll(() => page.getByRole("alert").textContent()).toContain("That is not the admin token.");
+		expect(await page.content()).not.toContain("not-the-token");
+		expect((await context.cookies()).filter((c) => c.name === "__Host-kg_session")).toEqual([]);
+		await signIn();
+		const [cookie] = (await context.cookies()).filter((c) => c.name === "__Host-kg_session");
+		expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
+		expect(cookie!.value).not.toContain(stack.adminToken);
+		await audit("apis");
+	});
+
+	it("generate, copy, call: the clipboard holds the key and it gets 200; after leaving, back and reload show only the masked key", async () => {
+		await page.goto(`${UI()}/apis/demo/keys/new`);
+		await audit("generate");
+		const { key } = await generateKey("browser key");
+		await audit("created", ["[data-secret]"]);
+		const copy = page.locator(`button[data-copy="secret-0"]`);
+		expect(await copy.textContent()).toBe("Copy");
+		await copy.click();
+		await expect.poll(() => copy.textContent()).toBe("Copied");
+		expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+		expect(await gateway(key)).toBe(200);
+		await page.getByRole("link", { name: "I've saved this key" }).click();
+		await page.waitForURL(/\/apis\/demo\/keys$/);
+		expect(await page.content()).toContain(`sk_live_…${key.slice(-4)}`);
+		expect(await page.content()).not.toContain(key);
+		await audit("keys");
+		await page.goBack().catch(() => undefined);
+		expect(await page.content()).not.toContain(key);
+		await page.goForward().catch(() => undefined);
+		await page.reload().catch(() => undefined);
+		expect(await page.content()).not.toContain(key);
+	});
+
+	it("revoke: cancel keeps the key working; confirm makes the next request 401", async () => {
+		const { key, id } = await generateKey("to revoke");
+		await page.goto(`${UI()}/keys/${id}`);
+		await audit("key-detail");
+		await page.getByRole("link", { name: "Revoke" }).click();
+		const dialog = page.locator("#revoke-dialog");
+		await expect.poll(() => dialog.isVisible()).toBe(true);
+		expect(await dialog.textContent()).toContain(`Requests with sk_live_…${key.slice(-4)} get 401 from the next request`);
+		await audit("revoke-dialog");
+		await dialog.getByRole("button", { name: "Cancel" }).click();
+		await expect.poll(() => dialog.isVisible()).toBe(false);
+		expect(await gateway(key)).toBe(200);
+		await page.getByRole("link", { name: "Revoke" }).click();
+		await dialog.getByRole("button", { name: "Revoke key" }).click();
+		await page.waitForURL(`${UI()}/keys/${id}`);
+		expect(await gateway(key)).toBe(401);
+		// The no-JavaScript confirmation page says the same.
+		const other = await generateKey("confirm page");
+		await page.goto(`${UI()}/keys/${other.id}/revoke`);
+		await audit("revoke");
+	});
+
+	it("rotate with 1 hour: both keys work; Immediately: the old key is 401", async () => {
+		const { key, id } = await generateKey("to rotate");
+		await page.goto(`${UI()}/keys/${id}/rotate`);
+		await audit("rotate");
+		expect(await page.getByRole("radio", { name: /24 hours/ }).isChecked()).toBe(true);
+		await page.getByRole("radio", { name: /1 hour/ }).check();
+		await page.getByRole("button", { name: "Rotate key" }).click();
+		const fresh = (await page.locator("#secret-0").textContent())!.trim();
+		expect(await gateway(key)).toBe(200);
+		expect(await gateway(fresh)).toBe(200);
+
+		const second = await generateKey("rotate now");
+		await page.goto(`${UI()}/keys/${second.id}/rotate`);
+		await page.getByRole("radio", { name: /Immediately/ }).check();
+		await page.getByRole("button", { name: "Rotate key" }).click();
+		const next = (await page.locator("#secret-0").textContent())!.trim();
+		expect(await gateway(second.key)).toBe(401);
+		expect(await gateway(next)).toBe(200);
+	});
+
+	it("a key pair: the publishable key reads, the secret key writes", async () => {
+		await page.goto(`${UI()}/apis/demo/keys/new`);
+		await page.getByLabel("Name").fill("pair");
+		await page.getByRole("checkbox", { name: "read" }).check();
+		await page.getByRole("checkbox", { name: "write" }).check();
+		await page.getByRole("button", { name: "Create Key Pair" }).click();
+		const sk = (await page.locator("#secret-0").textContent())!.trim();
+		const pk = (await page.locator("#secret-1").textContent())!.trim();
+		expect(pk.startsWith("pk_live_")).toBe(true);
+		expect(await gateway(pk)).toBe(200);
+		expect(await gateway(pk, { method: "POST", body: "{}" })).toBe(403);
+		expect(await gateway(sk, { method: "POST", body: "{}" })).toBe(200);
+	});
+
+	it("keyboard only: Enter opens the revoke dialog, Esc closes it and focus returns to the link", async () => {
+		const { id } = await generateKey("keyboard");
+		await page.goto(`${UI()}/keys/${id}`);
+		const link = page.getByRole("link", { name: "Revoke" });
+		await link.focus();
+		await page.keyboard.press("Enter");
+		await expect.poll(() => page.locator("#revoke-dialog").isVisible()).toBe(true);
+		await page.keyboard.press("Escape");
+		await expect.poll(() => page.locator("#revoke-dialog").isVisible()).toBe(false);
+		expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Revoke");
+	});
+
+	it("delete, audit and owners pages pass axe", async () => {
+		const { id } = await generateKey("to delete");
+		await page.goto(`${UI()}/keys/${id}/delete`);
+		await audit("delete");
+		await page.getByLabel(/Type the key's name/).fill("to delete");
+		await page.getByRole("button", { name: "Delete key" }).click();
+		await page.waitForURL(/\/apis\/demo\/keys$/);
+		await page.goto(`${UI()}/audit`);
+		await audit("audit");
+		await page.goto(`${UI()}/owners`);
+		await audit("owners");
+	});
+});
+
+describe("the portal in Chromium", () => {
+	it("a customer arriving from another site sees and acts on only its own keys", async () => {
+		const adminPost = (p: string, body: unknown) =>
+			fetch(`${stack.url}/_keygate/v1${p}`, {
+				method: "POST",
+				headers: { Authorization: `Bearer ${stack.adminToken}`, "Content-Type": "application/json" },
+				body: JSON.stringify(body),
+			}).then((r) => r.json() as Promise<Record<string, any>>);
+		const theirs = await adminPost("/keys", { name: "other customer's key", owner: "cust_b", scopes: ["read"] });
+		const { url } = await adminPost("/portal-sessions", { owner: "cust_a", returnUrl: "http://localhost:3000/settings" });
+		await page.goto(`${elsewhereUrl}/?to=${encodeURIComponent(url)}`);
+		await page.locator("#go").click();
+		await page.waitForURL(`${stack.url}/_keygate/portal/`);
+		expect(page.url()).not.toContain("token");
+		await audit("portal");
+		expect(await page.content()).not.toContain("other customer");
+		await page.getByRole("textbox", { name: "Name" }).fill("my integration");
+		await page.getByRole("checkbox", { name: "read" }).check();
+		await page.getByRole("button", { name: "Generate new key" }).click();
+		const mine = (await page.locator("#secret-0").textContent())!.trim();
+		await audit("portal-created", ["[data-secret]"]);
+		expect(await gateway(mine)).toBe(200);
+		const missing = await page.goto(`${stack.url}/_keygate/portal/keys/${theirs.id}`);
+		expect(missing!.status()).toBe(404);
+		const text = await page.content();
+		const nothing = await page.goto(`${stack.url}/_keygate/portal/keys/key_0000000000000000000000`);
+		expect(nothing!.status()).toBe(404);
+		expect(await page.content()).toBe(text);
+		expect(await gateway(theirs.key)).toBe(200);
+		// The used link is dead.
+		await page.goto(url);
+		await page.waitForLoadState("networkidle");
+		expect(await page.content()).toContain("already been used");
+	});
+});

@@ -1,0 +1,58 @@
+import { env, exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { expect } from "vitest";
+import { app } from "../../src/app";
+import { TEST_ADMIN_TOKEN } from "../constants";
+import { BASE } from "./gateway";
+
+export const UI = "/_keygate/ui";
+
+export interface UiInit {
+	method?: string;
+	/** Sent as application/x-www-form-urlencoded, as a browser form is. */
+	form?: Record<string, string | string[]>;
+	cookie?: string;
+	headers?: Record<string, string>;
+	/** Replaces bindings (another ADMIN_TOKEN, none). */
+	bindings?: Record<string, unknown>;
+}
+
+/**
+ * A request as a browser would send it: unsafe methods carry `Sec-Fetch-Site: same-origin`
+ * unless the test gives its own headers; the session cookie when given.
+ */
+export function ui(path: string, init: UiInit = {}): Promise<Response> {
+	const method = init.method ?? (init.form ? "POST" : "GET");
+	const headers = new Headers(init.headers);
+	if (method !== "GET" && !init.headers) headers.set("Sec-Fetch-Site", "same-origin");
+	if (init.cookie) headers.set("Cookie", init.cookie);
+	let body: string | undefined;
+	if (init.form) {
+		const params = new URLSearchParams();
+		for (const [k, v] of Object.entries(init.form)) for (const x of [v].flat()) params.append(k, x);
+		body = params.toString();
+		headers.set("Content-Type", "application/x-www-form-urlencoded");
+	}
+	const request = new Request(BASE + path, { method, headers, body, redirect: "manual" });
+	if (init.bindings) return Promise.resolve(app.fetch(request, { ...env, ...init.bindings }, createExecutionContext()));
+	return exports.default.fetch(request);
+}
+
+/** Signs in with the admin token and returns the `name=value` of the session cookie. */
+export async function signIn(token = TEST_ADMIN_TOKEN, bindings?: Record<string, unknown>): Promise<string> {
+	const res = await ui(`${UI}/login`, {
+		form: { token },
+		bindings,
+		headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "192.0.2.10" },
+	});
+	expect(res.status, await res.clone().text()).toBe(303);
+	const set = res.headers.get("Set-Cookie") ?? "";
+	const m = /^(__Host-kg_session=[^;]+);/.exec(set);
+	expect(m, set).not.toBeNull();
+	return m![1]!;
+}
+
+/** The plaintext keys shown in a page (a generate or rotate answer). */
+export function shownKeys(html: string): string[] {
+	return [...html.matchAll(/<code id="secret-\d+" data-secret="">([^<]+)<\/code>/g)].map((m) => m[1]!);
+}

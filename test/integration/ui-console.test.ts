@@ -1,0 +1,448 @@
+/**
+ * The operator console (issue 14): sign-in and sessions, the headers and CSRF refusals on
+ * every UI response, and the key flows, on real KV and Durable Objects through the real
+ * Worker. Only the origin is faked. The plaintext of a key appears in exactly one answer:
+ * the POST that made it.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { adminFailures } from "../../src/admin/auth";
+import { ADMIN_MAX_FAILURES } from "../../src/admin/contract";
+import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
+import { CSS_PATH, JS_PATH } from "../../src/ui/static";
+import { TEST_ADMIN_TOKEN } from "../constants";
+import { admin, call, createKey } from "../helpers/gateway";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { shownKeys, signIn, ui, UI } from "../helpers/ui";
+
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => {
+	adminFailures.clear();
+	vi.useRealTimers();
+	vi.restoreAllMocks();
+});
+
+const CSP =
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function expectUiHeaders(res: Response, cache = "no-store"): void {
+	expect(res.headers.get("Content-Security-Policy")).toBe(CSP);
+	expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+	expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+	expect(res.headers.get("Cache-Control")).toBe(cache);
+}
+
+async function kvDump(): Promise<string> {
+	const names = (await env.KEYS.list()).keys.map((k) => k.name);
+	const values = await Promise.all(names.map((n) => env.KEYS.get(n)));
+	return names.join("\n") + "\n" + values.join("\n");
+}
+
+/** Generates a key through the console; returns the plaintext and the page it came in. */
+async function generate(cookie: string, form: Record<string, string | string[]> = {}) {
+	const res = await ui(`${UI}/apis/demo/keys`, {
+		cookie,
+		form: { name: "console key", scopes: ["read", "write"], expiry: "never", kind: "single", ...form },
+	});
+	const html = await res.text();
+	expect(res.status, html).toBe(200);
+	const keys = shownKeys(html);
+	expect(keys.length, html).toBeGreaterThan(0);
+	return { res, html, key: keys[0]!, keys };
+}
+
+async function idOf(key: string): Promise<string> {
+	const res = await call("/v1/hello", { key });
+	expect(res.status, await res.clone().text()).toBe(200);
+	return origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+}
+
+describe("no admin token", () => {
+	it.each([`${UI}/`, `${UI}/login`, `${UI}/keys/x`, CSS_PATH])("%s is 404 when ADMIN_TOKEN is not set", async (path) => {
+		const res = await ui(path, { bindings: { ADMIN_TOKEN: undefined } });
+		expect(res.status).toBe(404);
+		const post = await ui(`${UI}/login`, { form: { token: "" }, bindings: { ADMIN_TOKEN: undefined } });
+		expect(post.status).toBe(404);
+		expect(post.headers.get("Set-Cookie")).toBeNull();
+	});
+});
+
+describe("signing in", () => {
+	it("a wrong token is refused, audited with the address only, and never echoed; no cookie is set", async () => {
+		const guess = `guess-${crypto.randomUUID()}`;
+		const res = await ui(`${UI}/login`, {
+			form: { token: guess },
+			headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "198.51.100.40" },
+		});
+		const html = await res.text();
+		expect(res.status).toBe(401);
+		expect(html).not.toContain(guess);
+		expect(html).toContain("That is not the admin token.");
+		expect(res.headers.get("Set-Cookie")).toBeNull();
+		expectUiHeaders(res);
+		const audit = await (await admin("/audit")).json<{ data: { action: string; details: Record<string, unknown> }[] }>();
+		expect(audit.data[0]).toMatchObject({ action: "admin.auth_failed", details: { ip: "198.51.100.40", via: "console" } });
+		expect(JSON.stringify(audit)).not.toContain(guess);
+	});
+
+	it(`after ${ADMIN_MAX_FAILURES} wrong tokens from one address, even the right token is refused (429) and no session opens`, async () => {
+		const headers = { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "198.51.100.41" };
+		for (let i = 0; i < ADMIN_MAX_FAILURES; i++)
+			expect((await ui(`${UI}/login`, { form: { token: `no-${i}` }, headers })).status).toBe(401);
+		const res = await ui(`${UI}/login`, { form: { token: TEST_ADMIN_TOKEN }, headers });
+		expect(res.status).toBe(429);
+		expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+		expect(res.headers.get("Set-Cookie")).toBeNull();
+	});
+
+	it("the right token sets __Host-kg_session HttpOnly, Secure, SameSite=Strict, Path=/; the token is in no cookie, page or KV value", async () => {
+		const res = await ui(`${UI}/login`, { form: { token: TEST_ADMIN_TOKEN }, headers: { "Sec-Fetch-Site": "same-origin" } });
+		expect(res.status).toBe(303);
+		expect(res.headers.get("Location")).toBe(`${UI}/`);
+		expectUiHeaders(res);
+		const set = res.headers.get("Set-Cookie")!;
+		expect(set).toMatch(/^__Host-kg_session=kgs_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+		expect(set).not.toContain(TEST_ADMIN_TOKEN);
+		const cookie = set.split(";")[0]!;
+		const home = await ui(`${UI}/`, { cookie });
+		const html = await home.text();
+		expect(home.status, html).toBe(200);
+		expect(html).toContain("Keys of demo");
+		expect(html).not.toContain(TEST_ADMIN_TOKEN);
+		const dump = await kvDump();
+		expect(dump).not.toContain(TEST_ADMIN_TOKEN);
+		// Only the session token's hash is stored.
+		expect(dump).not.toContain(cookie.split("=")[1]!);
+		expect(dump).toMatch(/ui-session:[0-9a-f]{64}/);
+	});
+
+	it("without a session every page sends you to the sign-in page", async () => {
+		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit`, `${UI}/keys/key_0123456789012345678901`]) {
+			const res = await ui(path);
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).toBe(`${UI}/login`);
+			expectUiHeaders(res);
+		}
+		const forged = await ui(`${UI}/`, { cookie: "__Host-kg_session=kgs_" + "A".repeat(44) });
+		expect(forged.status).toBe(303);
+	});
+});
+
+describe("sessions", () => {
+	it("end after 30 minutes idle", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const cookie = await signIn();
+		vi.setSystemTime(Date.now() + SESSION_IDLE_MS - 60_000);
+		expect((await ui(`${UI}/`, { cookie })).status).toBe(200);
+		// Activity moved the idle clock: another 29 minutes is fine.
+		vi.setSystemTime(Date.now() + SESSION_IDLE_MS - 60_000);
+		expect((await ui(`${UI}/`, { cookie })).status).toBe(200);
+		vi.setSystemTime(Date.now() + SESSION_IDLE_MS + 1);
+		const res = await ui(`${UI}/`, { cookie });
+		expect(res.status).toBe(303);
+		expect(res.headers.get("Location")).toBe(`${UI}/login`);
+	});
+
+	it("end 8 hours after sign-in, however active", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const cookie = await signIn();
+		const start = Date.now();
+		for (let t = 20 * 60_000; t < SESSION_ABSOLUTE_MS; t += 20 * 60_000) {
+			vi.setSystemTime(start + t);
+			expect((await ui(`${UI}/`, { cookie })).status, `at ${t / 60_000} min`).toBe(200);
+		}
+		vi.setSystemTime(start + SESSION_ABSOLUTE_MS);
+		expect((await ui(`${UI}/`, { cookie })).status).toBe(303);
+	});
+
+	it("sign-out ends the session at once", async () => {
+		const cookie = await signIn();
+		const out = await ui(`${UI}/logout`, { cookie, form: {} });
+		expect(out.status).toBe(303);
+		expect(out.headers.get("Set-Cookie")).toMatch(/^__Host-kg_session=; .*Max-Age=0$/);
+		expect((await ui(`${UI}/`, { cookie })).status).toBe(303);
+	});
+
+	it("changing ADMIN_TOKEN ends every session", async () => {
+		const cookie = await signIn();
+		expect((await ui(`${UI}/`, { cookie })).status).toBe(200);
+		const res = await ui(`${UI}/`, { cookie, bindings: { ADMIN_TOKEN: "a-new-admin-token-after-rotation" } });
+		expect(res.status).toBe(303);
+		expect(res.headers.get("Location")).toBe(`${UI}/login`);
+	});
+
+	it("the session cookie never authorises the JSON admin API", async () => {
+		const cookie = await signIn();
+		const res = await call("/_keygate/v1/keys", { headers: { Cookie: cookie } });
+		expect(res.status).toBe(401);
+	});
+});
+
+describe("headers", () => {
+	it("every UI response carries the CSP, no-referrer, nosniff and no-store; assets are cached for a year", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		for (const path of [
+			`${UI}/login`,
+			`${UI}/`,
+			`${UI}/apis/demo/keys`,
+			`${UI}/apis/demo/keys/new`,
+			`${UI}/keys/${id}`,
+			`${UI}/audit`,
+			`${UI}/owners`,
+			`${UI}/nope`,
+		]) {
+			const res = await ui(path, { cookie });
+			expectUiHeaders(res);
+		}
+		for (const [path, type] of [
+			[CSS_PATH, "text/css; charset=utf-8"],
+			[JS_PATH, "text/javascript; charset=utf-8"],
+		] as const) {
+			const res = await ui(path);
+			expect(res.status).toBe(200);
+			expect(res.headers.get("Content-Type")).toBe(type);
+			expectUiHeaders(res, "public, max-age=31536000, immutable");
+		}
+		expect(CSS_PATH).toMatch(/^\/_keygate\/ui\/static\/[0-9a-f]{16}\.css$/);
+		expect((await ui(`${UI}/static/0000000000000000.css`)).status).toBe(404);
+	});
+});
+
+describe("CSRF", () => {
+	const attempts: [string, Record<string, string>][] = [
+		["no Sec-Fetch-Site and no Origin", {}],
+		["Sec-Fetch-Site: cross-site", { "Sec-Fetch-Site": "cross-site" }],
+		["Sec-Fetch-Site: same-site", { "Sec-Fetch-Site": "same-site" }],
+		["another Origin", { Origin: "https://evil.example" }],
+		["Origin: null", { Origin: "null" }],
+	];
+
+	it.each(attempts)("a generate post with %s is 403 and writes nothing", async (_label, headers) => {
+		const cookie = await signIn();
+		const before = await kvDump();
+		const res = await ui(`${UI}/apis/demo/keys`, { cookie, headers, form: { name: "csrf", expiry: "never", kind: "single" } });
+		expect(res.status).toBe(403);
+		expectUiHeaders(res);
+		expect(await kvDump()).toBe(before);
+	});
+
+	it.each(attempts)("a revoke post with %s is 403 and the key keeps working", async (_label, headers) => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		expect((await ui(`${UI}/keys/${id}/revoke`, { cookie, headers, form: {} })).status).toBe(403);
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+	});
+
+	it("a sign-in post from another site is refused before the token is looked at", async () => {
+		const res = await ui(`${UI}/login`, { form: { token: TEST_ADMIN_TOKEN }, headers: { "Sec-Fetch-Site": "cross-site" } });
+		expect(res.status).toBe(403);
+		expect(res.headers.get("Set-Cookie")).toBeNull();
+	});
+
+	it("a same-origin Origin header is enough when Sec-Fetch-Site is absent", async () => {
+		const cookie = await signIn();
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			headers: { Origin: "https://api.example.com" },
+			form: { name: "via origin", expiry: "never", kind: "single", scopes: "read" },
+		});
+		expect(res.status).toBe(200);
+		expect(shownKeys(await res.text())).toHaveLength(1);
+	});
+});
+
+describe("keys", () => {
+	it("a generated key is shown once, in the POST's answer, works through the gateway, and no GET, KV value or audit entry holds it", async () => {
+		const cookie = await signIn();
+		const { html, key, res } = await generate(cookie, { name: "shown once" });
+		expectUiHeaders(res);
+		expect(html).toContain("I&#39;ve saved this key");
+		expect(html).toContain(`curl -H &quot;Authorization: Bearer ${key}&quot; https://api.example.com/v1/hello`);
+		const masked = `sk_live_…${key.slice(-4)}`;
+		const unused = await (await ui(`${UI}/apis/demo/keys?q=${encodeURIComponent(masked)}`, { cookie })).text();
+		expect(unused).toMatch(/shown once[\s\S]*Never used/);
+		const id = await idOf(key);
+		const pages = [
+			`${UI}/`,
+			`${UI}/apis/demo/keys`,
+			`${UI}/apis/demo/keys?q=shown`,
+			`${UI}/keys/${id}`,
+			`${UI}/keys/${id}/rotate`,
+			`${UI}/keys/${id}/revoke`,
+			`${UI}/keys/${id}/delete`,
+			`${UI}/audit`,
+			`${UI}/audit.json`,
+		];
+		for (const path of pages) {
+			const page = await ui(path, { cookie });
+			const text = await page.text();
+			expect(page.status, path).toBe(200);
+			expect(text, path).not.toContain(key);
+			expect(text, path).not.toContain(key.slice(-20));
+		}
+		const list = await (await ui(`${UI}/apis/demo/keys?q=shown`, { cookie })).text();
+		expect(list).toContain(masked);
+		expect(list).not.toContain("Never used");
+		expect(await kvDump()).not.toContain(key);
+		const audit = await (await admin("/audit")).text();
+		expect(audit).not.toContain(key);
+	});
+
+	it("the list searches by name, id and prefix, filters by status and environment, and says Active / Revoked / Expires soon", async () => {
+		const cookie = await signIn();
+		const tag = crypto.randomUUID().slice(0, 8);
+		const a = await generate(cookie, { name: `alpha-${tag}` });
+		const b = await generate(cookie, { name: `beta-${tag}`, environment: "test", expiry: "7" });
+		const c = await generate(cookie, { name: `gamma-${tag}` });
+		const idC = await idOf(c.key);
+		expect((await ui(`${UI}/keys/${idC}/revoke`, { cookie, form: {} })).status).toBe(303);
+		const page = async (q: string) => (await ui(`${UI}/apis/demo/keys?${q}`, { cookie })).text();
+		const all = await page(`q=${tag}`);
+		expect(all).toContain(`alpha-${tag}`);
+		expect(all).toMatch(new RegExp(`beta-${tag}[\\s\\S]*?Expires soon`));
+		expect(all).toMatch(new RegExp(`gamma-${tag}[\\s\\S]*?Revoked`));
+		const byPrefix = await page(`q=${encodeURIComponent(`sk_live_…${a.key.slice(-4)}`)}`);
+		expect(byPrefix).toContain(`alpha-${tag}`);
+		const revoked = await page(`q=${tag}&status=revoked`);
+		expect(revoked).toContain(`gamma-${tag}`);
+		expect(revoked).not.toContain(`alpha-${tag}`);
+		const test = await page(`q=${tag}&environment=test`);
+		expect(test).toContain(`beta-${tag}`);
+		expect(test).not.toContain(`alpha-${tag}`);
+		const byId = await page(`q=${idC}`);
+		expect(byId).toContain(`gamma-${tag}`);
+		expect(byId).not.toContain(`alpha-${tag}`);
+		expect(b.key.startsWith("sk_test_")).toBe(true);
+	});
+
+	it("a name typed as HTML renders as text", async () => {
+		const cookie = await signIn();
+		const evil = "<img src=x onerror=alert(1)>";
+		const { html, key } = await generate(cookie, { name: evil });
+		expect(html).not.toContain(evil);
+		const id = await idOf(key);
+		for (const path of [`${UI}/apis/demo/keys`, `${UI}/keys/${id}`, `${UI}/keys/${id}/delete`]) {
+			const text = await (await ui(path, { cookie })).text();
+			expect(text, path).not.toContain("<img");
+			expect(text, path).toContain("&lt;img src=x onerror=alert(1)&gt;");
+		}
+	});
+
+	it("an invalid form is answered with the form and the reason, and writes nothing", async () => {
+		const cookie = await signIn();
+		const before = await kvDump();
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			form: { name: "bad ip", expiry: "never", kind: "single", ipAllowlist: "not-an-ip" },
+		});
+		expect(res.status).toBe(400);
+		expect(await res.text()).toContain("ipAllowlist");
+		const past = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			form: { name: "past", expiry: "custom", expiresOn: "2001-01-01", kind: "single" },
+		});
+		expect(past.status).toBe(400);
+		expect(await kvDump()).toBe(before);
+	});
+
+	it("revoke: the confirmation names the masked key and the 401; after it the key is refused on the next request", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		const confirm = await (await ui(`${UI}/keys/${id}/revoke`, { cookie })).text();
+		expect(confirm).toContain(`Requests with <code>sk_live_…${key.slice(-4)}</code> get 401 from the next request`);
+		// Looking at the confirmation changes nothing.
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+		const res = await ui(`${UI}/keys/${id}/revoke`, { cookie, form: {} });
+		expect(res.status).toBe(303);
+		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect(await (await ui(`${UI}/keys/${id}`, { cookie })).text()).toContain("Revoked");
+	});
+
+	it("rotate with 1 hour: the page states the cut-off and preselects the API's default; both keys work, then the new one is shown once", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		const confirm = await (await ui(`${UI}/keys/${id}/rotate`, { cookie })).text();
+		expect(confirm).toMatch(/value="86400" checked=""/);
+		expect(confirm).toMatch(/1 hour \(until \d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
+		const res = await ui(`${UI}/keys/${id}/rotate`, { cookie, form: { grace: "3600" } });
+		const html = await res.text();
+		expect(res.status, html).toBe(200);
+		const [fresh] = shownKeys(html);
+		expect(fresh).toBeDefined();
+		expect(html).toContain("keeps working until");
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
+		const newId = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+		expect(await (await ui(`${UI}/keys/${newId}`, { cookie })).text()).not.toContain(fresh!);
+		expect(await (await ui(`${UI}/keys/${id}`, { cookie })).text()).toContain("Rotating until");
+	});
+
+	it("rotate Immediately: the old key is 401 on the next request", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		const html = await (await ui(`${UI}/keys/${id}/rotate`, { cookie, form: { grace: "0" } })).text();
+		const [fresh] = shownKeys(html);
+		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
+	});
+
+	it("delete needs the key's name typed; a wrong name deletes nothing", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie, { name: "to delete" });
+		const id = await idOf(key);
+		const wrong = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "to delet" } });
+		expect(wrong.status).toBe(400);
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+		const right = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "to delete" } });
+		expect(right.status).toBe(303);
+		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect((await ui(`${UI}/keys/${id}`, { cookie })).status).toBe(404);
+	});
+
+	it("a pair: both keys shown once, sharing a pair id; the publishable one may only read", async () => {
+		const cookie = await signIn();
+		const { keys } = await generate(cookie, { name: "storefront", kind: "pair" });
+		expect(keys).toHaveLength(2);
+		const [sk, pk] = keys as [string, string];
+		expect(sk.startsWith("sk_live_")).toBe(true);
+		expect(pk.startsWith("pk_live_")).toBe(true);
+		expect((await call("/v1/hello", { key: pk })).status).toBe(200);
+		expect((await call("/v1/hello", { key: pk, method: "POST", body: "{}" })).status).toBe(403);
+		expect((await call("/v1/hello", { key: sk, method: "POST", body: "{}" })).status).toBe(200);
+	});
+
+	it("an unknown or malformed key id is a plain 404 page", async () => {
+		const cookie = await signIn();
+		for (const id of ["key_0123456789012345678901", "nope", "<script>"]) {
+			const res = await ui(`${UI}/keys/${encodeURIComponent(id)}`, { cookie });
+			expect(res.status).toBe(404);
+			expectUiHeaders(res);
+		}
+	});
+});
+
+describe("audit log", () => {
+	it("shows the console's actions with actor, and exports JSON; filters by action and key", async () => {
+		const cookie = await signIn();
+		const { key } = await generate(cookie, { name: "audited" });
+		const id = await idOf(key);
+		await ui(`${UI}/keys/${id}/revoke`, { cookie, form: {} });
+		const html = await (await ui(`${UI}/audit?keyId=${id}`, { cookie })).text();
+		expect(html).toContain("key.created");
+		expect(html).toContain("key.revoked");
+		expect(html).toContain("console");
+		const json = await (
+			await ui(`${UI}/audit.json?keyId=${id}&action=key.revoked`, { cookie })
+		).json<{ data: { action: string; actor: string }[] }>();
+		expect(json.data).toEqual([expect.objectContaining({ action: "key.revoked", actor: "console" })]);
+	});
+});

@@ -1,0 +1,294 @@
+/**
+ * The customer portal (issue 14): the API's backend opens a session for one owner, the
+ * customer arrives from another site through a same-site step, and then sees and acts on
+ * only that owner's keys of that API, within the API's `portal` block.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import bundled from "../../keygate.config.json";
+import { ENTRY_TTL_SECONDS, PORTAL_SESSION_SECONDS } from "../../src/ui/portal-session";
+import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { shownKeys, ui } from "../helpers/ui";
+
+const PORTAL = "/_keygate/portal";
+let origin: FakeOrigin;
+beforeEach(() => {
+	origin = fakeOrigin();
+});
+afterEach(() => {
+	vi.useRealTimers();
+	vi.restoreAllMocks();
+});
+
+const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
+
+async function portalUrl(owner: string, extra: Record<string, unknown> = {}): Promise<string> {
+	const res = await admin("/portal-sessions", post({ api: "demo", owner, ...extra }));
+	const body = await res.json<{ url: string; expiresAt: string }>();
+	expect(res.status, JSON.stringify(body)).toBe(201);
+	return body.url;
+}
+
+/** Arrives from another site (a cross-site GET), then continues as the landing page's form does. */
+async function enter(url: string): Promise<Response> {
+	const u = new URL(url);
+	const landing = await ui(u.pathname + u.search, { headers: { "Sec-Fetch-Site": "cross-site" } });
+	expect(landing.status).toBe(200);
+	expect(landing.headers.get("Set-Cookie")).toBeNull();
+	const html = await landing.text();
+	const token = /name="token" value="([^"]+)"/.exec(html)?.[1] ?? "";
+	return ui(`${PORTAL}/enter`, { form: { token }, headers: { "Sec-Fetch-Site": "same-origin" } });
+}
+
+async function portalCookie(owner: string, extra: Record<string, unknown> = {}): Promise<string> {
+	const res = await enter(await portalUrl(owner, extra));
+	expect(res.status, await res.clone().text()).toBe(303);
+	expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
+	const set = res.headers.get("Set-Cookie")!;
+	expect(set).toMatch(/^__Host-kg_portal=kgps_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600$/);
+	return set.split(";")[0]!;
+}
+
+async function generate(cookie: string, form: Record<string, string | string[]> = {}) {
+	const res = await ui(`${PORTAL}/keys`, {
+		cookie,
+		form: { name: "portal key", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read", ...form },
+	});
+	const html = await res.text();
+	return { status: res.status, html, keys: shownKeys(html) };
+}
+
+describe("entering the portal", () => {
+	it("the landing GET uses nothing; its same-origin POST opens a session and lands on /_keygate/portal/ with no token in the URL", async () => {
+		const url = await portalUrl(`cust_${crypto.randomUUID().slice(0, 8)}`, { returnUrl: "https://app.example.com/settings" });
+		expect(url).toContain("/_keygate/portal/enter?token=kgpe_");
+		// A link previewer's GET does not burn the token.
+		const u = new URL(url);
+		expect((await ui(u.pathname + u.search, { headers: { "Sec-Fetch-Site": "none" } })).status).toBe(200);
+		const res = await enter(url);
+		expect(res.status).toBe(303);
+		const cookie = res.headers.get("Set-Cookie")!.split(";")[0]!;
+		const home = await ui(`${PORTAL}/`, { cookie });
+		const html = await home.text();
+		expect(home.status, html).toBe(200);
+		expect(html).toContain("API keys");
+		expect(html).toContain('href="https://app.example.com/settings"');
+		expect(html).toContain("Generate new key");
+		expect(html).toContain("Create Key Pair");
+	});
+
+	it("a used token gets a plain error page and no session", async () => {
+		const url = await portalUrl("cust_once");
+		expect((await enter(url)).status).toBe(303);
+		const again = await enter(url);
+		expect(again.status).toBe(404);
+		expect(again.headers.get("Set-Cookie")).toBeNull();
+		expect(await again.text()).toContain("already been used, has expired, or is not valid");
+	});
+
+	it("an expired token (past 5 minutes) and an unknown one get the same page and no session", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const url = await portalUrl("cust_late");
+		vi.setSystemTime(Date.now() + ENTRY_TTL_SECONDS * 1000 + 1);
+		const late = await enter(url);
+		expect(late.status).toBe(404);
+		expect(late.headers.get("Set-Cookie")).toBeNull();
+		const unknown = await ui(`${PORTAL}/enter`, { form: { token: "kgpe_" + "A".repeat(44) } });
+		expect(unknown.status).toBe(404);
+		expect(await unknown.text()).toBe(await late.text());
+	});
+
+	it("the entering POST from another site is 403 and leaves the token unused", async () => {
+		const url = await portalUrl("cust_csrf");
+		const token = new URL(url).searchParams.get("token")!;
+		expect((await ui(`${PORTAL}/enter`, { form: { token }, headers: { "Sec-Fetch-Site": "cross-site" } })).status).toBe(403);
+		expect((await enter(url)).status).toBe(303);
+	});
+
+	it("a session lasts one hour; sign-out ends it at once", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const cookie = await portalCookie("cust_hour");
+		vi.setSystemTime(Date.now() + PORTAL_SESSION_SECONDS * 1000 - 1000);
+		expect((await ui(`${PORTAL}/`, { cookie })).status).toBe(200);
+		vi.setSystemTime(Date.now() + 2000);
+		expect((await ui(`${PORTAL}/`, { cookie })).status).toBe(404);
+		vi.useRealTimers();
+		const other = await portalCookie("cust_out");
+		expect((await ui(`${PORTAL}/logout`, { cookie: other, form: {} })).status).toBe(404);
+		expect((await ui(`${PORTAL}/`, { cookie: other })).status).toBe(404);
+	});
+
+	it("returnUrl must be https (or localhost); an API without a portal block is refused", async () => {
+		for (const returnUrl of ["http://app.example.com/", "javascript:alert(1)", "https://user:pw@app.example.com/"])
+			expect((await admin("/portal-sessions", post({ owner: "x", returnUrl }))).status, returnUrl).toBe(400);
+		expect((await admin("/portal-sessions", post({ owner: "x", returnUrl: "http://localhost:3000/back" }))).status).toBe(201);
+		const noPortal = structuredClone(bundled) as any;
+		delete noPortal.apis[0].portal;
+		expect((await gatewayFor(noPortal).admin("/portal-sessions", post({ owner: "x" }))).status).toBe(400);
+	});
+
+	it("the portal cookie never authorises the console or the admin API", async () => {
+		const cookie = await portalCookie("cust_scope");
+		expect((await ui("/_keygate/ui/", { cookie })).status).toBe(303);
+		expect((await call("/_keygate/v1/keys", { headers: { Cookie: cookie } })).status).toBe(401);
+	});
+});
+
+describe("one owner's keys only", () => {
+	it("a customer generates a key for itself, shown once; it works through the gateway; the list shows only the masked key", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const { status, html, keys } = await generate(cookie, { name: "my server" });
+		expect(status, html).toBe(200);
+		expect(keys).toHaveLength(1);
+		const key = keys[0]!;
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+		expect(origin.calls.at(-1)!.headers.get("X-Keygate-Owner")).toBe(owner);
+		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(list).toContain("my server");
+		expect(list).toContain(`sk_live_…${key.slice(-4)}`);
+		expect(list).not.toContain(key);
+		const audit = await (await admin("/audit")).json<{ data: { actor: string; action: string; owner: string }[] }>();
+		expect(audit.data.find((e) => e.owner === owner && e.action === "key.created")?.actor).toBe(`portal:${owner}`);
+		expect(JSON.stringify(audit)).not.toContain(key);
+	});
+
+	it("another owner's key: not listed, and its page, revoke and rotate answer exactly like a key that does not exist; the key keeps working", async () => {
+		const theirs = await createKey({ name: "someone else's", owner: "cust_other" });
+		const cookie = await portalCookie("cust_me");
+		expect(await (await ui(`${PORTAL}/`, { cookie })).text()).not.toContain("someone else");
+		const missing = "key_0000000000000000000000";
+		for (const [path, init] of [
+			["", {}],
+			["/revoke", {}],
+			["/revoke", { form: {} }],
+			["/rotate", {}],
+			["/rotate", { form: { grace: "0" } }],
+		] as const) {
+			const a = await ui(`${PORTAL}/keys/${theirs.id}${path}`, { cookie, ...init });
+			const b = await ui(`${PORTAL}/keys/${missing}${path}`, { cookie, ...init });
+			expect(a.status, path).toBe(404);
+			expect(b.status, path).toBe(404);
+			expect(await a.text()).toBe(await b.text());
+		}
+		// A key of this owner on another API is as foreign as another owner's.
+		expect((await call("/v1/hello", { key: theirs.key })).status).toBe(200);
+		const state = await (await admin(`/keys/${theirs.id}`)).json<{ revokedAt: string | null; replacedBy: string | null }>();
+		expect(state).toMatchObject({ revokedAt: null, replacedBy: null });
+	});
+
+	it("revoke and rotate on its own key", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const [key] = (await generate(cookie)).keys;
+		await call("/v1/hello", { key: key! });
+		const id = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+		const confirm = await (await ui(`${PORTAL}/keys/${id}/rotate`, { cookie })).text();
+		expect(confirm).toMatch(/value="86400" checked=""/);
+		const rotated = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, form: { grace: "3600" } });
+		const [fresh] = shownKeys(await rotated.text());
+		expect((await call("/v1/hello", { key: key! })).status).toBe(200);
+		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
+		const freshId = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+		expect((await ui(`${PORTAL}/keys/${freshId}/revoke`, { cookie, form: {} })).status).toBe(303);
+		expect((await call("/v1/hello", { key: fresh! })).status).toBe(401);
+	});
+
+	it("only the portal block's types, environments and scopes; at most maxKeysPerOwner live keys", async () => {
+		const limited = structuredClone(bundled) as any;
+		limited.apis[0].portal = { title: "Keys", environments: ["test"], scopes: ["read"], maxKeysPerOwner: 2, keyTypes: ["sk"] };
+		// The portal reads its config per request: run these requests with this config.
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(limited) };
+		const url = (await (await gatewayFor(limited).admin("/portal-sessions", post({ owner: "cust_lim" }))).json<{ url: string }>()).url;
+		const u = new URL(url);
+		const token = new URL(url).searchParams.get("token")!;
+		expect((await ui(u.pathname + u.search, { bindings })).status).toBe(200);
+		const entered = await ui(`${PORTAL}/enter`, { form: { token }, bindings });
+		const cookie = entered.headers.get("Set-Cookie")!.split(";")[0]!;
+		const before = (await env.KEYS.list({ prefix: "api:demo:" })).keys.length;
+		const tries: [Record<string, string>, string][] = [
+			[{ environment: "live" }, "Environment"],
+			[{ environment: "test", type: "pk" }, "Key type"],
+			[{ environment: "test", scopes: "write" }, "Scopes"],
+			[{ environment: "test", kind: "pair" }, "pairs"],
+		];
+		for (const [form, word] of tries) {
+			const res = await ui(`${PORTAL}/keys`, {
+				cookie,
+				bindings,
+				form: { name: "x", type: "sk", expiry: "never", kind: "single", ...form },
+			});
+			expect(res.status).toBe(400);
+			expect(await res.text()).toContain(word);
+		}
+		expect((await env.KEYS.list({ prefix: "api:demo:" })).keys.length).toBe(before);
+		for (let i = 0; i < 2; i++) {
+			const ok = await ui(`${PORTAL}/keys`, {
+				cookie,
+				bindings,
+				form: { name: `k${i}`, environment: "test", type: "sk", scopes: "read", expiry: "never", kind: "single" },
+			});
+			expect(ok.status).toBe(200);
+		}
+		const third = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "k3", environment: "test", type: "sk", expiry: "never", kind: "single" },
+		});
+		expect(third.status).toBe(400);
+		expect(await third.text()).toContain("at most 2 active keys");
+	});
+
+	it("for APIs whose keys inherit their owner's rights, never more scopes than the owner's role", async () => {
+		const owned = structuredClone(bundled) as any;
+		owned.apis[0].owners = { roles: { admin: {}, viewer: { scopes: ["read"] } }, defaultRole: "viewer" };
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
+		const gw = gatewayFor(owned);
+		const url = (await (await gw.admin("/portal-sessions", post({ owner: "cust_viewer" }))).json<{ url: string }>()).url;
+		const token = new URL(url).searchParams.get("token")!;
+		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toContain('value="read"');
+		expect(home).not.toContain('value="write"');
+		const res = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "w", environment: "live", type: "sk", scopes: "write", expiry: "never", kind: "single" },
+		});
+		expect(res.status).toBe(400);
+		// Once the owner is an admin, write may be chosen.
+		expect((await gw.admin("/owners/cust_viewer", { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
+		const ok = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "w", environment: "live", type: "sk", scopes: "write", expiry: "never", kind: "single" },
+		});
+		expect(ok.status).toBe(200);
+	});
+
+	it("the list searches and filters the owner's own keys only", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		await generate(cookie, { name: "alpha server" });
+		await generate(cookie, { name: "beta worker", environment: "test" });
+		await createKey({ name: "alpha of someone else", owner: "cust_zzz" });
+		const page = async (q: string) => (await ui(`${PORTAL}/?${q}`, { cookie })).text();
+		const alpha = await page("q=alpha");
+		expect(alpha).toContain("alpha server");
+		expect(alpha).not.toContain("beta worker");
+		expect(alpha).not.toContain("someone else");
+		const test = await page("environment=test");
+		expect(test).toContain("beta worker");
+		expect(test).not.toContain("alpha server");
+		expect(await page("status=revoked")).toContain("0 keys");
+	});
+
+	it("a pair from the portal: both keys shown once, for this owner", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const { status, keys } = await generate(cookie, { kind: "pair", name: "storefront" });
+		expect(status).toBe(200);
+		expect(keys.map((k) => k.slice(0, 8))).toEqual(["sk_live_", "pk_live_"]);
+		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(list.match(/storefront/g)?.length).toBe(2);
+	});
+});

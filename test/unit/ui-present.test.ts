@@ -1,0 +1,128 @@
+import { describe, expect, it } from "vitest";
+import type { KeyRecord } from "../../src/keys/record";
+import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, PAGE_SIZE } from "../../src/ui/present";
+import { sameOrigin } from "../../src/ui/security";
+import { judgeSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
+
+const NOW = Date.parse("2026-12-04T12:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function record(over: Partial<KeyRecord> = {}): KeyRecord {
+	return {
+		id: "key_0123456789012345678901",
+		api: "demo",
+		name: "k",
+		type: "sk",
+		kind: "secret",
+		environment: "live",
+		start: "sk_live_4fT0",
+		last4: "x7Qk",
+		scopes: [],
+		tier: "free",
+		rateLimit: null,
+		owner: null,
+		service: null,
+		ipAllowlist: null,
+		metadata: null,
+		pairId: null,
+		createdAt: iso(NOW - 1000),
+		expiresAt: null,
+		revokedAt: null,
+		rotatedAt: null,
+		replacedBy: null,
+		graceEndsAt: null,
+		...over,
+	};
+}
+
+describe("key status in words", () => {
+	it.each([
+		[{}, "Active"],
+		[{ expiresAt: iso(NOW + 86_400_000) }, "Expires soon"],
+		[{ expiresAt: iso(NOW + 30 * 86_400_000) }, "Active"],
+		[{ expiresAt: iso(NOW - 1) }, "Expired"],
+		[{ revokedAt: iso(NOW - 1) }, "Revoked"],
+		[{ graceEndsAt: "2026-12-04T13:00:00.000Z", replacedBy: "key_x" }, "Rotating until 2026-12-04 13:00 UTC"],
+		[{ graceEndsAt: iso(NOW - 1), replacedBy: "key_x" }, "Expired"],
+	] as [Partial<KeyRecord>, string][])("%j is %s", (over, label) => {
+		expect(keyStatus(record(over), NOW).label).toBe(label);
+	});
+});
+
+describe("masked key", () => {
+	it("shows type, environment and the last 4 kept at creation; older keys show their start", () => {
+		expect(maskedKey(record())).toBe("sk_live_…x7Qk");
+		expect(maskedKey(record({ last4: null }))).toBe("sk_live_4fT0…");
+	});
+});
+
+describe("list selection", () => {
+	const keys = Array.from({ length: 120 }, (_, i) =>
+		record({
+			id: `key_${String(i).padStart(22, "0")}`,
+			name: `key ${i}`,
+			createdAt: iso(NOW - i * 1000),
+			environment: i % 2 ? "test" : "live",
+		}),
+	);
+	it("pages of 50, newest first by default", () => {
+		const page = selectKeys(keys, parseKeyQuery(new URLSearchParams()), NOW);
+		expect(page.total).toBe(120);
+		expect(page.pages).toBe(3);
+		expect(page.rows).toHaveLength(PAGE_SIZE);
+		expect(page.rows[0]!.name).toBe("key 0");
+		expect(selectKeys(keys, parseKeyQuery(new URLSearchParams("page=3")), NOW).rows).toHaveLength(20);
+	});
+	it("filters by environment and searches by name", () => {
+		const page = selectKeys(keys, parseKeyQuery(new URLSearchParams("environment=test&q=key 1")), NOW);
+		expect(page.rows.every((k) => k.environment === "test" && k.name.startsWith("key 1"))).toBe(true);
+		expect(page.total).toBe(16); // 1, 11, 13, …, 19, 101, 103, …, 119
+	});
+	it("ignores unknown filter values and out-of-range pages", () => {
+		const q = parseKeyQuery(new URLSearchParams("status=bogus&sort=evil&page=-4"));
+		expect(q).toMatchObject({ status: "", sort: "created", page: 1 });
+	});
+});
+
+describe("form choices", () => {
+	it("expiry: 7/30/90 days, never, a future date; refuses a past date", () => {
+		expect(expiryFrom("7", "", NOW)).toEqual({ ok: true, value: iso(NOW + 7 * 86_400_000) });
+		expect(expiryFrom("never", "", NOW)).toEqual({ ok: true, value: undefined });
+		expect(expiryFrom("custom", "2027-01-01", NOW)).toEqual({ ok: true, value: "2027-01-01T00:00:00.000Z" });
+		expect(expiryFrom("custom", "2020-01-01", NOW).ok).toBe(false);
+		expect(expiryFrom("365", "", NOW).ok).toBe(false);
+	});
+	it("grace choices include the API's default", () => {
+		expect(graceChoices(86_400).map((g) => g.seconds)).toEqual([0, 3600, 86_400, 604_800]);
+		expect(graceChoices(600).map((g) => g.seconds)).toEqual([0, 3600, 86_400, 604_800, 600]);
+	});
+});
+
+describe("same-origin check", () => {
+	const url = "https://api.example.com/_keygate/ui/login";
+	it.each([
+		["GET", {}, true],
+		["POST", { "Sec-Fetch-Site": "same-origin" }, true],
+		["POST", { "Sec-Fetch-Site": "same-site" }, false],
+		["POST", { "Sec-Fetch-Site": "cross-site", Origin: "https://api.example.com" }, false],
+		["POST", { Origin: "https://api.example.com" }, true],
+		["POST", { Origin: "https://api.example.com:8443" }, false],
+		["DELETE", {}, false],
+	] as const)("%s with %j: %s", (method, headers, ok) => {
+		expect(sameOrigin(method, url, new Headers(headers))).toBe(ok);
+	});
+});
+
+describe("session verdicts", () => {
+	const s = { createdAt: NOW, lastSeenAt: NOW, binding: "b", actor: "console" };
+	it("idle, absolute and token binding", () => {
+		expect(judgeSession(s, "b", NOW + SESSION_IDLE_MS - 1).ok).toBe(true);
+		expect(judgeSession(s, "b", NOW + SESSION_IDLE_MS)).toEqual({ ok: false, reason: "idle" });
+		expect(judgeSession({ ...s, lastSeenAt: NOW + SESSION_ABSOLUTE_MS - 1 }, "b", NOW + SESSION_ABSOLUTE_MS)).toEqual({
+			ok: false,
+			reason: "expired",
+		});
+		expect(judgeSession(s, "other", NOW)).toEqual({ ok: false, reason: "token_changed" });
+		expect(judgeSession(null, "b", NOW)).toEqual({ ok: false, reason: "none" });
+	});
+});
