@@ -11,7 +11,11 @@
 // Environment: SOAK_SECONDS, SOAK_CONCURRENCY (default 16), SOAK_OUT (the summary JSON;
 // default soak/results/latest.json, or soak/results/short.json with --short, so a short
 // run never overwrites the long run's figures), SOAK_RATE_TOLERANCE (default 0.3, 0.5
-// with --short), SOAK_VERBOSE=1 (echo workerd's output).
+// with --short), SOAK_VERBOSE=1 (echo workerd's output), SOAK_MAX_HEAP_MIB (default 64: the
+// gateway isolate's live heap), SOAK_MAX_HEAP_USED_MIB (default 128: its heap garbage
+// included), SOAK_HEAP_TOLERANCE (default 0.2: live heap over the second half, runs of
+// 300 s or more), SOAK_HEAP_SNAPSHOTS=dir (keep the heap snapshots), SOAK_FILL_RECORDS=max
+// (fill the key cache with records at the admin contract's maximum sizes after the run).
 //
 // What it does:
 //   1. bundles scripts/soak-entry.ts (keygate's app plus /__soak/cache-size and
@@ -23,7 +27,12 @@
 //      exhausted during the run), to-be-revoked, and a pool of never-stored keys with valid
 //      checksums (garbage that reaches the KV lookup);
 //   3. drives CONCURRENCY clients for the duration, revoking keys mid-run, sampling the
-//      request rate per 5-second bucket, the isolate cache's size and workerd's RSS;
+//      request rate per 5-second bucket, the isolate cache's size, workerd's RSS and the
+//      gateway isolate's V8 heap (Runtime.getHeapUsage over workerd's inspector, target
+//      core:user:keygate: that isolate runs the gateway and its two Durable Object classes;
+//      Miniflare's KV simulator and SQLite's native memory are outside it), with a full
+//      collection (a discarded heap snapshot) at half-way and at the end, so those two
+//      figures are live heap, not garbage;
 //   4. checks, prints a summary and writes it as JSON; exits 1 if any check failed.
 import { Miniflare } from "miniflare";
 import { randomBytes } from "node:crypto";
@@ -33,6 +42,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
 import { bundleWorker } from "../bench/lib/build.mjs";
 import { cleanupRegistry } from "../bench/lib/cleanup.mjs";
 
@@ -60,6 +70,41 @@ const STEADY_TOLERANCE = positive("SOAK_RATE_TOLERANCE", SHORT ? 0.5 : 0.3);
 const REQUEST_TIMEOUT_MS = 30_000;
 /** workerd's resident memory must stay under this (it levels off at ~0.5 GiB once the key cache is full). */
 const MAX_RSS_MIB = 1536;
+/**
+ * The gateway isolate's live V8 heap (usedSize right after a full collection, at half-way,
+ * three quarters and the end, every cache full in a long run) must stay under this. A
+ * Worker isolate has 128 MB in production; half of that leaves room for the requests in
+ * flight and for garbage.
+ */
+const MAX_HEAP_MIB = positive("SOAK_MAX_HEAP_MIB", 64);
+/**
+ * The heap sampled every bucket includes garbage not yet collected: V8 in workerd under
+ * Miniflare has no 128 MB limit to collect against, and lets the old generation fill with
+ * dead request objects between full collections. It must still stay under 128 MiB.
+ */
+const MAX_HEAP_USED_MIB = positive("SOAK_MAX_HEAP_USED_MIB", 128);
+/**
+ * Runs at least this long also check the second half: the gateway isolate's live heap
+ * (after a full collection) at three quarters and at the end within this fraction of the
+ * live heap at half-way (or HEAP_FLAT_SLACK_MIB), and the rate of the last sixth of the buckets within
+ * STEADY_TOLERANCE of the sixth after half-way. Shorter runs are still filling the caches
+ * at half-way. The heap sampled every bucket includes garbage (a sawtooth between
+ * collections): it is bounded by MAX_HEAP_USED_MIB, and its means are reported, not checked.
+ */
+const HEAP_FLAT_MIN_SECONDS = 300;
+const HEAP_FLAT_TOLERANCE = positive("SOAK_HEAP_TOLERANCE", 0.2);
+/** ...or within this many MiB, whichever is larger: a live heap of a few MiB moves by the requests in flight. */
+const HEAP_FLAT_SLACK_MIB = 1;
+/** Worker name in Miniflare, so the inspector target is core:user:<name>. */
+const WORKER_NAME = "keygate";
+/** SOAK_HEAP_SNAPSHOTS=dir keeps the half-way and end heap snapshots there (mid.heapsnapshot, end.heapsnapshot). */
+const SNAPSHOT_DIR = process.env.SOAK_HEAP_SNAPSHOTS || undefined;
+/**
+ * After the run, every bounded map in the gateway isolate is filled to its bound and the
+ * live heap read again. SOAK_FILL_RECORDS=max fills the key cache with records whose every
+ * field is at its admin-contract maximum instead of records like the soak's.
+ */
+const FILL_RECORDS = process.env.SOAK_FILL_RECORDS === "max" ? "max" : "soak";
 
 const ADMIN_TOKEN = randomBytes(24).toString("base64url");
 const SIGNING_SECRET = randomBytes(24).toString("base64url");
@@ -146,6 +191,8 @@ async function startKeygate(scriptPath, config) {
 	};
 	const mf = new Miniflare({
 		...wranglerToml(),
+		name: WORKER_NAME,
+		inspectorPort: 0,
 		modules: true,
 		scriptPath,
 		modulesRoot: path.dirname(scriptPath),
@@ -164,7 +211,96 @@ async function startKeygate(scriptPath, config) {
 	});
 	cleanups.push(() => mf.dispose());
 	const url = await mf.ready;
-	return { url: url.href.replace(/\/$/, ""), runtimeOutput };
+	const inspector = await connectInspector(await mf.getInspectorURL());
+	return { url: url.href.replace(/\/$/, ""), runtimeOutput, inspector };
+}
+
+// ---------------------------------------------------------------------------------
+// workerd's V8 inspector: the gateway isolate's heap.
+async function connectInspector(inspectorUrl) {
+	const listUrl = `http://127.0.0.1:${inspectorUrl.port}/json`;
+	const targets = await (await fetch(listUrl)).json();
+	const target = targets.find((t) => t.id === `core:user:${WORKER_NAME}`);
+	if (!target) throw new Error(`no inspector target core:user:${WORKER_NAME} in ${JSON.stringify(targets.map((t) => t.id))}`);
+	const ws = new WebSocket(target.webSocketDebuggerUrl);
+	await new Promise((resolve, reject) => {
+		ws.once("open", resolve);
+		ws.once("error", reject);
+	});
+	let nextId = 0;
+	const pending = new Map();
+	/** Snapshot chunks go to a listener while one is wanted, or nowhere. */
+	let onChunk;
+	ws.on("message", (data) => {
+		const m = JSON.parse(data.toString("utf8"));
+		if (m.method === "HeapProfiler.addHeapSnapshotChunk") onChunk?.(m.params.chunk);
+		else if (m.id !== undefined && pending.has(m.id)) {
+			pending.get(m.id)(m);
+			pending.delete(m.id);
+		}
+	});
+	const call = (method, params = {}, timeoutMs = 30_000) =>
+		new Promise((resolve, reject) => {
+			const id = ++nextId;
+			const timer = setTimeout(() => {
+				pending.delete(id);
+				reject(new Error(`inspector ${method}: no answer in ${timeoutMs} ms`));
+			}, timeoutMs);
+			pending.set(id, (m) => {
+				clearTimeout(timer);
+				if (m.error) reject(new Error(`inspector ${method}: ${JSON.stringify(m.error)}`));
+				else resolve(m.result);
+			});
+			ws.send(JSON.stringify({ id, method, params }));
+		});
+	cleanups.push(() => ws.terminate());
+	const mib = (bytes) => Number((bytes / 1024 / 1024).toFixed(2));
+	/** One getHeapUsage on another target (its own session), MiB used, or null. */
+	const heapOf = (url) =>
+		new Promise((resolve) => {
+			const other = new WebSocket(url);
+			const done = (v) => {
+				clearTimeout(timer);
+				other.terminate();
+				resolve(v);
+			};
+			const timer = setTimeout(() => done(null), 10_000);
+			other.once("error", () => done(null));
+			other.once("open", () => other.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage" })));
+			other.on("message", (data) => {
+				const m = JSON.parse(data.toString("utf8"));
+				if (m.id === 1) done(m.result ? mib(m.result.usedSize) : null);
+			});
+		});
+	return {
+		target: target.id,
+		/** The other isolates workerd runs for Miniflare (KV simulator, cache, entry...): MiB used each, garbage included. */
+		async otherHeaps() {
+			const out = {};
+			for (const t of targets) if (t.id !== target.id) out[t.id] = await heapOf(t.webSocketDebuggerUrl);
+			return out;
+		},
+		/** V8's used and total heap of the isolate, MiB (garbage not yet collected included). */
+		async heap() {
+			const r = await call("Runtime.getHeapUsage");
+			return { used: mib(r.usedSize), total: mib(r.totalSize) };
+		},
+		/**
+		 * A full collection, then the heap. workerd does not answer HeapProfiler.collectGarbage,
+		 * but a heap snapshot collects first: take one and keep it only if `file` is given.
+		 */
+		async liveHeap(file) {
+			const chunks = [];
+			onChunk = file ? (c) => chunks.push(c) : () => {};
+			try {
+				await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 120_000);
+			} finally {
+				onChunk = undefined;
+			}
+			if (file) await writeFile(file, chunks.join(""));
+			return this.heap();
+		},
+	};
 }
 
 // ---------------------------------------------------------------------------------
@@ -406,6 +542,27 @@ async function main() {
 	let inFlight = 0;
 	const cacheSamples = [];
 	const rssSamples = [];
+	/** The gateway isolate's heap per bucket: {t, used, total} (MiB); live = after a full collection. */
+	const heapSamples = [];
+	const heapErrors = [];
+	/** Live heap (after a full collection) at half-way, three quarters, the end, and the end with every map filled to its bound. */
+	const liveHeap = { mid: null, q3: null, end: null, full: null };
+	const sampleHeap = async () => {
+		try {
+			heapSamples.push({ t: Date.now() - runStart, ...(await keygate.inspector.heap()) });
+		} catch (e) {
+			heapErrors.push(String(e?.message ?? e));
+		}
+	};
+	const takeLiveHeap = async (mark) => {
+		try {
+			const file = SNAPSHOT_DIR ? path.join(SNAPSHOT_DIR, `${mark}.heapsnapshot`) : undefined;
+			liveHeap[mark] = { t: Date.now() - runStart, ...(await keygate.inspector.liveHeap(file)) };
+			if (file) log(`   heap snapshot (${mark}): ${file}`);
+		} catch (e) {
+			heapErrors.push(String(e?.message ?? e));
+		}
+	};
 
 	async function one(kind, phase) {
 		const spec = requestFor(kind);
@@ -457,6 +614,7 @@ async function main() {
 	let runStart = Date.now();
 	await drive(Date.now() + WARMUP_MS, "warmup");
 
+	const otherHeapsStart = await keygate.inspector.otherHeaps();
 	runStart = Date.now();
 	const deadline = runStart + DURATION_S * 1000;
 	log(`   run ${DURATION_S} s`);
@@ -470,17 +628,21 @@ async function main() {
 		return { id: k.id, atSeconds: Number(((sent - runStart) / 1000).toFixed(2)), tookMs: Date.now() - sent };
 	});
 
-	// Samplers: the isolate cache (every second) and workerd's memory (every bucket).
+	// Samplers: the isolate cache (every second), workerd's memory and the gateway isolate's
+	// heap (every bucket), and the live heap once at half-way.
 	let sampling = true;
 	const sampler = (async () => {
 		let lastRss = 0;
 		while (sampling) {
+			if (!liveHeap.mid && Date.now() - runStart >= (DURATION_S * 1000) / 2) await takeLiveHeap("mid");
+			if (!SHORT && !liveHeap.q3 && Date.now() - runStart >= (DURATION_S * 1000 * 3) / 4) await takeLiveHeap("q3");
 			const res = await request(`${base}/__soak/cache-size`);
 			const size = json(res)?.size;
 			if (typeof size === "number") cacheSamples.push({ t: Date.now() - runStart, size, max: json(res).max });
 			if (Date.now() - lastRss >= BUCKET_MS) {
 				lastRss = Date.now();
 				rssSamples.push({ t: Date.now() - runStart, mib: rssMiB(workerdPids) });
+				await sampleHeap();
 			}
 			await sleep(1000);
 		}
@@ -491,7 +653,7 @@ async function main() {
 			const elapsed = (Date.now() - runStart) / 1000;
 			const cache = cacheSamples.at(-1)?.size;
 			log(
-				`   ${elapsed.toFixed(0).padStart(4)} s  ${done} requests  ${(done / elapsed).toFixed(0)} req/s  cache ${cache ?? "?"}  workerd ${rssSamples.at(-1)?.mib ?? "?"} MiB`,
+				`   ${elapsed.toFixed(0).padStart(4)} s  ${done} requests  ${(done / elapsed).toFixed(0)} req/s  cache ${cache ?? "?"}  workerd ${rssSamples.at(-1)?.mib ?? "?"} MiB  heap ${heapSamples.at(-1)?.used ?? "?"} MiB`,
 			);
 		},
 		SHORT ? 5_000 : 15_000,
@@ -502,6 +664,13 @@ async function main() {
 	clearInterval(progress);
 	sampling = false;
 	await sampler;
+	// The last bucket's heap under load, then the live heap with every cache still full.
+	await sampleHeap();
+	await takeLiveHeap("end");
+	// Then every bounded map in the isolate filled to its bound (scripts/soak-entry.ts), and the live heap again.
+	const filled = json(await request(`${base}/__soak/fill-caches?records=${FILL_RECORDS}`, { method: "POST" })) ?? null;
+	await takeLiveHeap("full");
+	const otherHeapsEnd = await keygate.inspector.otherHeaps();
 	const revoked = await Promise.all(revocations);
 
 	// ---------------------------------------------------------------------------
@@ -551,6 +720,23 @@ async function main() {
 	const cacheMax = Math.max(0, ...cacheSamples.map((s) => s.size));
 	const cacheBound = (cacheSamples[0]?.max ?? 10_000) * 2;
 	const rssValues = rssSamples.map((s) => s.mib).filter((v) => v !== null);
+	// Second half: the sixth of the run after the half-way mark against the last sixth, for the rate
+	// (buckets) and the gateway isolate's heap (one sample per bucket, the post-run one excluded).
+	const half = Math.floor(rates.length / 2);
+	const midRate = Number(mean(rates.slice(half, half + span)).toFixed(1));
+	const secondHalfRateChange = midRate > 0 ? (endRate - midRate) / midRate : null;
+	const checkSecondHalf = !SHORT && runSeconds >= HEAP_FLAT_MIN_SECONDS;
+	const heapRun = heapSamples.filter((x) => x.t <= runEnd - runStart);
+	const heapUsed = heapSamples.map((x) => x.used);
+	const heapSpan = Math.max(1, Math.floor(heapRun.length / 6));
+	const heapMidWindow = heapRun.filter((x) => x.t >= (runEnd - runStart) / 2).slice(0, heapSpan);
+	const heapMidMean = Number(mean(heapMidWindow.map((x) => x.used)).toFixed(2));
+	const heapEndMean = Number(mean(heapRun.slice(-heapSpan).map((x) => x.used)).toFixed(2));
+	const usedMeanChange = heapMidMean > 0 ? (heapEndMean - heapMidMean) / heapMidMean : null;
+	const liveChanges = [liveHeap.q3, liveHeap.end].map((x) => (x && liveHeap.mid ? (x.used - liveHeap.mid.used) / liveHeap.mid.used : null));
+	const heapChange = liveChanges.every((c) => c !== null) ? liveChanges.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : null;
+	const heapMax = heapUsed.length ? Math.max(...heapUsed) : null;
+	const heapMid = heapRun.find((x) => x.t >= (runEnd - runStart) / 2)?.used ?? null;
 
 	check(
 		outside.count === undefined && transportErrors === 0,
@@ -592,6 +778,27 @@ async function main() {
 		rssValues.length === 0 || Math.max(...rssValues) <= MAX_RSS_MIB,
 		`workerd's RSS reached ${Math.max(...rssValues)} MiB (limit ${MAX_RSS_MIB})`,
 	);
+	check(
+		heapErrors.length === 0 && heapRun.length >= 2 && liveHeap.end !== null,
+		`gateway isolate heap: ${heapRun.length} samples, inspector errors: ${JSON.stringify(heapErrors.slice(0, 3))}`,
+	);
+	check(
+		heapMax !== null && heapMax <= MAX_HEAP_USED_MIB,
+		`gateway isolate heap (garbage included) reached ${heapMax} MiB (limit ${MAX_HEAP_USED_MIB})`,
+	);
+	for (const [mark, x] of Object.entries(liveHeap))
+		check(x === null || x.used <= MAX_HEAP_MIB, `gateway isolate live heap at ${mark}: ${x?.used} MiB (limit ${MAX_HEAP_MIB})`);
+	if (checkSecondHalf) {
+		check(
+			heapChange !== null &&
+				Math.abs(heapChange) * liveHeap.mid.used <= Math.max(HEAP_FLAT_TOLERANCE * liveHeap.mid.used, HEAP_FLAT_SLACK_MIB),
+			`gateway isolate live heap not flat over the second half: ${liveHeap.mid?.used} MiB at half-way, ${liveHeap.q3?.used} at three quarters, ${liveHeap.end?.used} at the end (${heapChange === null ? "?" : (heapChange * 100).toFixed(1)}%, limit ±${HEAP_FLAT_TOLERANCE * 100}% or ±${HEAP_FLAT_SLACK_MIB} MiB)`,
+		);
+		check(
+			secondHalfRateChange !== null && Math.abs(secondHalfRateChange) <= STEADY_TOLERANCE,
+			`rate not steady over the second half: ${midRate}/s after half-way, ${endRate}/s at the end (${secondHalfRateChange === null ? "?" : (secondHalfRateChange * 100).toFixed(1)}%)`,
+		);
+	}
 	check(cacheSamples.length > 0 && cacheMax <= cacheBound, `isolate cache reached ${cacheMax} entries (bound ${cacheBound})`);
 	if (!SHORT)
 		check(
@@ -619,6 +826,9 @@ async function main() {
 			start: startRate,
 			end: endRate,
 			change: rateChange === null ? null : Number(rateChange.toFixed(3)),
+			mid: midRate,
+			secondHalfChange: secondHalfRateChange === null ? null : Number(secondHalfRateChange.toFixed(3)),
+			secondHalfChecked: checkSecondHalf,
 			tolerance: STEADY_TOLERANCE,
 		},
 		byKind: stats,
@@ -650,6 +860,35 @@ async function main() {
 		workerdRssMiB: rssValues.length
 			? { first: rssValues[0], mid: rssMid, last: rssEnd, max: Math.max(...rssValues), limit: MAX_RSS_MIB }
 			: null,
+		gatewayHeapMiB: {
+			covers: `V8 heap of workerd's isolate ${keygate.inspector.target}: the gateway and the KeyAuthority and OwnerRoles Durable Objects (same script, same isolate); not Miniflare's KV simulator, not SQLite's native memory`,
+			samples: heapSamples.length,
+			first: heapUsed[0] ?? null,
+			mid: heapMid,
+			end: heapRun.at(-1)?.used ?? null,
+			max: heapMax,
+			totalMax: heapSamples.length ? Math.max(...heapSamples.map((x) => x.total)) : null,
+			liveMid: liveHeap.mid?.used ?? null,
+			liveThreeQuarters: liveHeap.q3?.used ?? null,
+			liveEnd: liveHeap.end?.used ?? null,
+			liveAllMapsFull: liveHeap.full?.used ?? null,
+			filled: filled === null ? null : { records: FILL_RECORDS, ...filled },
+			limit: MAX_HEAP_MIB,
+			usedLimit: MAX_HEAP_USED_MIB,
+			secondHalf: {
+				checked: checkSecondHalf,
+				liveChange: heapChange === null ? null : Number(heapChange.toFixed(3)),
+				tolerance: HEAP_FLAT_TOLERANCE,
+				slackMiB: HEAP_FLAT_SLACK_MIB,
+				usedMidMean: heapMidMean,
+				usedEndMean: heapEndMean,
+				usedMeanChange: usedMeanChange === null ? null : Number(usedMeanChange.toFixed(3)),
+				samplesAveraged: heapSpan,
+			},
+			perBucket: heapSamples.map((x) => x.used),
+			errors: heapErrors.slice(0, 5),
+		},
+		otherIsolatesHeapMiB: { start: otherHeapsStart, end: otherHeapsEnd },
 		runtimeLog: {
 			lines: keygate.runtimeOutput.lines,
 			keyShaped: keygate.runtimeOutput.keyShaped,
@@ -676,6 +915,12 @@ async function main() {
 	log(`   cache           max ${cacheMax} (bound ${cacheBound}), ${pool.distinct.size} distinct unknown keys`);
 	log(
 		`   workerd RSS     ${rssValues.length ? `${rssValues[0]} -> ${rssMid} (half-way) -> ${rssEnd} MiB (max ${Math.max(...rssValues)}, limit ${MAX_RSS_MIB})` : "n/a"}`,
+	);
+	log(
+		`   gateway heap    ${heapUsed.length ? `${heapUsed[0]} -> ${heapMid} (half-way) -> ${heapRun.at(-1)?.used} MiB used, garbage included (max ${heapMax}, limit ${MAX_HEAP_USED_MIB}); live after a full GC: ${liveHeap.mid?.used ?? "?"} half-way, ${liveHeap.q3?.used ?? "-"} three quarters, ${liveHeap.end?.used ?? "?"} end, ${liveHeap.full?.used ?? "?"} with every map full (${FILL_RECORDS} records) (limit ${MAX_HEAP_MIB})` : "n/a"}`,
+	);
+	log(
+		`   second half     live heap ${heapChange === null ? "?" : (heapChange * 100).toFixed(1) + "%"} (used, garbage included, mean ${heapMidMean} -> ${heapEndMean} MiB), rate ${midRate} -> ${endRate}/s (${secondHalfRateChange === null ? "?" : (secondHalfRateChange * 100).toFixed(1) + "%"})${checkSecondHalf ? ` (limits ±${HEAP_FLAT_TOLERANCE * 100}%, ±${STEADY_TOLERANCE * 100}%)` : " (not checked: run under " + HEAP_FLAT_MIN_SECONDS + " s)"}`,
 	);
 	log(`   lost            ${lost.length}`);
 	log("");

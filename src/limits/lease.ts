@@ -303,6 +303,11 @@ export class LeaseBook {
 		this.held.clear();
 	}
 
+	/** Keys held (bounded by MAX_ENTRIES). */
+	get size(): number {
+		return this.held.size;
+	}
+
 	private create(key: string, rate: RateInfo, second: number, shard: number, nowMs: number): Held {
 		if (this.held.size >= MAX_ENTRIES) this.held.delete(this.held.keys().next().value!);
 		const h: Held = {

@@ -1,7 +1,8 @@
 /**
  * The short soak, as part of `npm test`: `node scripts/soak.mjs --short` (10 s of mixed
  * valid, limited, revoked and garbage traffic on Miniflare) must exit 0, and its summary
- * must say so field by field. The summary goes to a temporary file, not soak/results/.
+ * must say so field by field, the gateway isolate's heap (read over workerd's inspector)
+ * included. The summary goes to a temporary file, not soak/results/.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -34,6 +35,18 @@ interface Summary {
 	lost: { count: number };
 	origin: { requests: number; sawKey: number; sawAdminToken: number };
 	cache: { maxSize: number; bound: number; samples: number };
+	gatewayHeapMiB: {
+		covers: string;
+		samples: number;
+		max: number | null;
+		liveMid: number | null;
+		liveEnd: number | null;
+		liveAllMapsFull: number | null;
+		filled: Record<string, number | string> | null;
+		limit: number;
+		usedLimit: number;
+		errors: string[];
+	};
 	runtimeLog: { keyShaped: number; internalErrors: number };
 	failures: string[];
 }
@@ -63,7 +76,7 @@ function runSoak(out: string): Promise<{ code: number | null; output: string }> 
 }
 
 describe("soak (short)", () => {
-	it("10 s of mixed traffic: only documented answers, exact limits, no pass after revoke, no key at the origin, nothing lost, cache bounded, rate steady", async () => {
+	it("10 s of mixed traffic: only documented answers, exact limits, no pass after revoke, no key at the origin, nothing lost, cache bounded, gateway isolate heap bounded, rate steady", async () => {
 		dir = await mkdtemp(path.join(os.tmpdir(), "keygate-soak-test-"));
 		const out = path.join(dir, "short.json");
 		const { code, output } = await runSoak(out);
@@ -97,6 +110,36 @@ describe("soak (short)", () => {
 		expect(s.lost.count).toBe(0);
 		expect(s.cache.samples).toBeGreaterThan(0);
 		expect(s.cache.maxSize).toBeLessThanOrEqual(s.cache.bound);
+		// The gateway isolate's V8 heap, read over workerd's inspector: sampled every bucket
+		// (garbage included) under 128 MiB, and live (after a full collection) under a bound
+		// well below the 128 MB a Worker isolate has in production.
+		const heap = s.gatewayHeapMiB;
+		expect(heap.covers).toContain("core:user:keygate");
+		expect(heap.errors).toEqual([]);
+		expect(heap.samples).toBeGreaterThanOrEqual(2);
+		expect(heap.limit).toBeLessThanOrEqual(64);
+		expect(heap.usedLimit).toBeLessThanOrEqual(128);
+		expect(heap.max).toBeGreaterThan(0);
+		expect(heap.max).toBeLessThanOrEqual(heap.usedLimit);
+		expect(heap.liveMid).toBeGreaterThan(0);
+		expect(heap.liveMid).toBeLessThanOrEqual(heap.limit);
+		expect(heap.liveEnd).toBeGreaterThan(0);
+		expect(heap.liveEnd).toBeLessThanOrEqual(heap.limit);
+		// Every bounded map in the isolate filled to its bound after the run: still under the bound.
+		// (The key cache: 10,000 dead ids plus as many records as its weight budget holds.)
+		expect(heap.filled).toEqual({
+			records: "soak",
+			keyCache: heap.filled?.keyCache,
+			bruteForce: 10_000,
+			adminThrottle: 10_000,
+			oauthThrottle: 10_000,
+			unreported: 10_000,
+			leases: 10_000,
+		});
+		expect(heap.filled?.keyCache).toBeGreaterThan(15_000);
+		expect(heap.filled?.keyCache).toBeLessThanOrEqual(20_000);
+		expect(heap.liveAllMapsFull).toBeGreaterThan(heap.liveEnd!);
+		expect(heap.liveAllMapsFull).toBeLessThanOrEqual(heap.limit);
 		expect(s.rate.perBucket.length).toBeGreaterThanOrEqual(2);
 		expect(Math.abs(s.rate.change!)).toBeLessThanOrEqual(s.rate.tolerance);
 	});
