@@ -85,7 +85,23 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 	}
 }
 
+/** Tries to start a stack this many times when a port picked free was taken before wrangler bound it. */
+const PORT_RACE_ATTEMPTS = 3;
+
 export async function startStack(options: { originKeepAliveMs?: number; originDropReusedEvery?: number } = {}): Promise<Stack> {
+	// Ports are free when picked and bound a moment later: another test file (or workerd's
+	// own internal sockets) can take one in between. That is a race of the harness, not a
+	// failure of keygate, so it starts again on new ports; any other failure is thrown.
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await startStackOnce(options);
+		} catch (e) {
+			if (attempt >= PORT_RACE_ATTEMPTS || !/Address already in use/.test(String(e))) throw e;
+		}
+	}
+}
+
+async function startStackOnce(options: { originKeepAliveMs?: number; originDropReusedEvery?: number }): Promise<Stack> {
 	const originRequests: OriginRequest[] = [];
 	const origin = await startDemoOrigin(0, {
 		onRequest: (r: OriginRequest) => originRequests.push(r),
