@@ -9,6 +9,8 @@ export interface CompiledApi extends ApiConfig {
 	routeTable: CompiledRoute[];
 	/** Key types (`pk`, …) whose keys may only GET, HEAD and OPTIONS. */
 	readOnlyTypes: ReadonlySet<string>;
+	/** Issuers whose JWTs this API accepts (`oauth.externalIssuers`): one in a URL or a forwarded header is a credential. */
+	jwtIssuers: ReadonlySet<string>;
 }
 
 export interface CompiledConfig {
@@ -62,6 +64,7 @@ export function parseConfig(raw: unknown): ConfigResult {
 				.filter(([, t]) => t.readOnly)
 				.map(([name]) => name),
 		),
+		jwtIssuers: new Set((api.oauth?.externalIssuers ?? []).map((i) => i.issuer)),
 	}));
 	return { ok: true, value: { config, apis }, lints: lintConfig(config) };
 }

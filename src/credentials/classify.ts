@@ -73,17 +73,43 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 	},
 ];
 
-/** True when `text` contains a credential keygate would accept (checksum included), anywhere in it. */
-export function holdsCredential(text: string): boolean {
+/** A compact JWS whose header and payload are JSON objects (base64url of `{"` is `eyJ`). */
+const JWT_IN_TEXT = /eyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,8192}/g;
+
+/** The unverified `iss` of a JWT's payload, or undefined. Only to recognise one; never to trust it. */
+function jwtIssuer(jwt: string): string | undefined {
+	try {
+		const part = jwt.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
+		const payload: unknown = JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
+		const iss = typeof payload === "object" && payload !== null ? (payload as { iss?: unknown }).iss : undefined;
+		return typeof iss === "string" ? iss : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * True when `text` contains a credential keygate would accept (checksum included), anywhere
+ * in it. `jwtIssuers`: the issuers whose JWTs the API accepts (`oauth.externalIssuers`); a
+ * JWT naming one of them counts as a credential too. Other JWTs (an Access assertion, a
+ * token the origin issues itself) are left alone: keygate would not accept them.
+ */
+export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>): boolean {
 	for (const shape of CREDENTIAL_SHAPES) {
 		if (text.length < shape.minLength) continue;
 		for (const match of text.matchAll(shape.pattern)) if (shape.accepts(match[0])) return true;
+	}
+	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ")) {
+		for (const match of text.matchAll(JWT_IN_TEXT)) {
+			const iss = jwtIssuer(match[0]);
+			if (iss !== undefined && jwtIssuers.has(iss)) return true;
+		}
 	}
 	return false;
 }
 
 /** True when any query parameter name or value contains a credential, e.g. `?api_key=`, `?auth=Bearer%20…`. */
-export function queryHoldsCredential(params: URLSearchParams): boolean {
-	for (const [name, value] of params) if (holdsCredential(name) || holdsCredential(value)) return true;
+export function queryHoldsCredential(params: URLSearchParams, jwtIssuers?: ReadonlySet<string>): boolean {
+	for (const [name, value] of params) if (holdsCredential(name, jwtIssuers) || holdsCredential(value, jwtIssuers)) return true;
 	return false;
 }

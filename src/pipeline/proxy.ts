@@ -72,7 +72,7 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 			credentialNames.has(normal) ||
 			(stripOverrides && METHOD_OVERRIDE_HEADERS.includes(normal)) ||
 			// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
-			holdsCredential(value)
+			holdsCredential(value, c.var.api.jwtIssuers)
 		)
 			headers.delete(name);
 	}

@@ -140,3 +140,33 @@ describe("external JWTs (oauth.externalIssuers)", () => {
 		await refused(res, 503);
 	});
 });
+
+describe("an accepted issuer's JWT outside the credential header (issue 11 items 2 and 3, for every credential kind)", () => {
+	// Each request also carries a valid credential, so only the stray JWT can be the reason it is refused.
+	it.each([
+		["in the path", (jwt: string) => `/v1/echo/${jwt}`],
+		["inside a path segment", (jwt: string) => `/v1/echo/token-${jwt}.json`],
+		["in the query", (jwt: string) => `/v1/echo?t=${jwt}`],
+	])("%s is refused (401 missing_api_key) and never forwarded", async (_where, pathFor) => {
+		const res = await gw.call(pathFor(await token()), { key: await token() });
+		expect(((await res.clone().json()) as { error: string }).error).toBe("missing_api_key");
+		await refused(res, 401);
+	});
+
+	it("of an issuer the API does not accept, in the path, is the origin's business", async () => {
+		const theirs = await token({}, { iss: "https://sso.partner.example/" });
+		expect((await gw.call(`/v1/echo/${theirs}`, { key: await token() })).status).toBe(200);
+		expect(origin.calls[0]!.url.pathname).toBe(`/v1/echo/${theirs}`);
+	});
+
+	it("in another header is stripped before the origin; a JWT of an issuer the API does not accept is forwarded", async () => {
+		const ours = await token();
+		const theirs = await token({}, { iss: "https://sso.partner.example/" });
+		const res = await gw.call("/v1/users", { key: await token(), headers: { "X-Upstream-Token": ours, "X-Partner-Assertion": theirs } });
+		expect(res.status, await res.clone().text()).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.headers.get("X-Upstream-Token")).toBeNull();
+		expect(seen.headers.get("X-Partner-Assertion")).toBe(theirs);
+		expect([...seen.headers.values()].join("\n")).not.toContain(ours);
+	});
+});
