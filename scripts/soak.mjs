@@ -202,6 +202,7 @@ async function startKeygate(scriptPath, config) {
 		durableObjects: {
 			KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true },
 			OWNER_ROLES: { className: "OwnerRoles", useSQLite: true },
+			OAUTH_GRANTS: { className: "OAuthGrants", useSQLite: true },
 		},
 		bindings: { ADMIN_TOKEN, SIGNING_SECRET, KEYGATE_CONFIG: JSON.stringify(config) },
 		handleRuntimeStdio(stdout, stderr) {

@@ -17,7 +17,7 @@ import { logEvent } from "./util/log";
 const unlessPublic =
 	(stage: typeof credential): typeof credential =>
 	(c, next) =>
-		c.var.route?.public ? next() : stage(c, next);
+		c.get("route")?.public ? next() : stage(c, next);
 
 export const app = new Hono<GatewayEnv>();
 

@@ -1,8 +1,10 @@
 const encoder = new TextEncoder();
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function hex(buf: ArrayBuffer): string {
 	let out = "";
-	for (const b of new Uint8Array(buf)) out += b.toString(16).padStart(2, "0");
+	for (const b of new Uint8Array(buf)) out += HEX_BYTES[b];
 	return out;
 }
 

@@ -39,10 +39,10 @@ export function oauthPaths(api: CompiledApi): { token: string; revoke: string; m
 
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-	const api = c.var.api;
+	const api = c.get("api");
 	if (!api.oauth) return next();
 	const paths = oauthPaths(api);
-	const path = c.var.url.pathname;
+	const path = c.get("url").pathname;
 	if (path === paths.metadata) return c.req.method === "GET" || c.req.method === "HEAD" ? metadata(api) : notAllowed("GET");
 	if (path === paths.token) return c.req.method === "POST" ? tokenEndpoint(c) : notAllowed("POST");
 	if (path === paths.revoke) return c.req.method === "POST" ? revokeEndpoint(c) : notAllowed("POST");
@@ -101,7 +101,7 @@ function basicCredentials(header: string | null): { id: string; secret: string }
  * KV read (per address, and per client id once it is known).
  */
 async function authenticate(c: GatewayContext): Promise<Authenticated> {
-	const api = c.var.api;
+	const api = c.get("api");
 	const { maxFailures, windowSeconds } = api.bruteForce;
 	const now = Date.now();
 	const ip = clientIp(c);
@@ -151,7 +151,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 	const auth = await authenticate(c);
 	if (!auth.ok) return auth.response;
 	const { client, params } = auth;
-	const api = c.var.api;
+	const api = c.get("api");
 	const oauth = api.oauth!;
 	const grantType = params.get("grant_type");
 	if (!grantType) return oauthError("invalid_request", "grant_type is required.");
@@ -260,7 +260,7 @@ async function revokeEndpoint(c: GatewayContext): Promise<Response> {
 	const now = Date.now();
 	try {
 		const refresh = parseOpaque("refresh", token);
-		if (refresh && refresh.api === c.var.api.name) {
+		if (refresh && refresh.api === c.get("api").name) {
 			await grants(c.env, refresh.api, refresh.subject).revokeByRefresh(await sha256Hex(token), client.id, now);
 		}
 		const access = parseAccessToken(token);
@@ -268,7 +268,7 @@ async function revokeEndpoint(c: GatewayContext): Promise<Response> {
 			// An expired access token still names its grant: revoking it is still meaningful.
 			const checked = await verifyAccessToken(c.env.SIGNING_SECRET, access, now);
 			const claims = checked.ok ? checked.claims : checked.reason === "expired" ? checked.claims : undefined;
-			if (claims && claims.cid === client.id && claims.api === c.var.api.name)
+			if (claims && claims.cid === client.id && claims.api === c.get("api").name)
 				await grants(c.env, claims.api, claims.sub).revokeGrants({ grantId: claims.gid }, now);
 		}
 	} catch (e) {

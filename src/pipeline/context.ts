@@ -41,13 +41,13 @@ export type GatewayContext = Context<GatewayEnv>;
 
 /** Ends the request with the documented error for `reason`, in this API's style. */
 export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails): Response {
-	const res = renderError(reason, c.var.errors, details);
-	if (res.status === 401 && c.var.api.bruteForce.headers) {
+	const res = renderError(reason, c.get("errors"), details);
+	if (res.status === 401 && c.get("api").bruteForce.headers) {
 		// "Every response includes X-RateLimit-*": a 401 has no key to report on, so it reports
 		// the client address's failed-credential budget (README "Rate limits").
 		const ip = clientIp(c);
 		if (ip) {
-			const { maxFailures, windowSeconds } = c.var.api.bruteForce;
+			const { maxFailures, windowSeconds } = c.get("api").bruteForce;
 			const budget = failureThrottle.budget(ip, Date.now(), maxFailures, windowSeconds);
 			res.headers.set("X-RateLimit-Limit", String(budget.limit));
 			res.headers.set("X-RateLimit-Remaining", String(budget.remaining));
@@ -62,7 +62,7 @@ export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails
  * it is a wiring bug: it throws, and the app's error handler fails closed (503).
  */
 export function principalOf(c: GatewayContext): Principal {
-	const principal = c.var.principal;
+	const principal = c.get("principal");
 	if (!principal) throw new Error("a stage that needs a principal ran before the verify stage");
 	return principal;
 }
@@ -75,6 +75,6 @@ export function clientIp(c: GatewayContext): string | undefined {
 /** Refuses a bad credential and counts it against the client's address (see credentials/brute-force.ts). */
 export function rejectCredential(c: GatewayContext, reason: Reason): Response {
 	const ip = clientIp(c);
-	if (ip) failureThrottle.recordFailure(ip, Date.now(), c.var.api.bruteForce.windowSeconds);
+	if (ip) failureThrottle.recordFailure(ip, Date.now(), c.get("api").bruteForce.windowSeconds);
 	return reject(c, reason);
 }

@@ -10,7 +10,7 @@ import { credentialHeaders } from "../credentials/extract";
  * error, and the secret key never works from a page.
  */
 export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
-	const settings = c.var.api.cors;
+	const settings = c.get("api").cors;
 	const origin = c.req.header("Origin");
 	if (!settings || !origin) return next();
 	// `Origin: null` (sandboxed iframes, file: pages, redirects) can be sent by any site, so
@@ -23,15 +23,17 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 			headers: {
 				"Access-Control-Allow-Origin": origin,
 				"Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
-				"Access-Control-Allow-Headers": (settings.allowHeaders ?? ["Content-Type", ...credentialHeaders(c.var.api.credentials)]).join(", "),
+				"Access-Control-Allow-Headers": (settings.allowHeaders ?? ["Content-Type", ...credentialHeaders(c.get("api").credentials)]).join(
+					", ",
+				),
 				"Access-Control-Max-Age": String(settings.maxAge),
 				Vary: "Origin",
 			},
 		});
 	}
 	await next();
-	const keyType = c.var.principal?.keyType;
-	const publicRoute = c.var.route?.public === true;
+	const keyType = c.get("principal")?.keyType;
+	const publicRoute = c.get("route")?.public === true;
 	if (allowed && (publicRoute || (keyType != null && settings.keyTypes.includes(keyType)))) {
 		c.res.headers.set("Access-Control-Allow-Origin", origin);
 		c.res.headers.set(

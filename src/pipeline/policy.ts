@@ -43,7 +43,7 @@ export function authorize(
 
 /** The owner's current role, from its Durable Object (the authority: no cache, so a change applies on the next request). */
 async function ownerRights(c: GatewayContext, principal: Principal): Promise<OwnerRights | Reason> {
-	const owners = c.var.api.owners!;
+	const owners = c.get("api").owners!;
 	let role: string | null = null;
 	if (principal.owner !== null) {
 		try {
@@ -64,7 +64,7 @@ async function ownerRights(c: GatewayContext, principal: Principal): Promise<Own
  * The refusal does not depend on that call: if it fails, the 403 goes out without the headers.
  */
 async function refuse(c: GatewayContext, principal: Principal, reason: Reason): Promise<Response> {
-	const limits = effectiveLimits(principal, c.var.api, c.var.route);
+	const limits = effectiveLimits(principal, c.get("api"), c.get("route"));
 	let headers: Record<string, string> | undefined;
 	try {
 		// A sharded key's limits live on several objects: its 403 carries no headers rather than one shard's view.
@@ -81,10 +81,10 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason): 
 	if (reason === "missing_scope" && principal.kind !== "key") {
 		// RFC 6750 §3.1: a bearer token short of scope is told so, and which scope the route needs. The body stays the API's own 403.
 		// Only RFC 6749 §3.3 scope-tokens: a config scope with a quote or a space could not be said safely here.
-		const needed = (c.var.route?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
+		const needed = (c.get("route")?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
 		headers = {
 			...headers,
-			"WWW-Authenticate": `${c.var.errors.scheme} realm="${c.var.errors.realm}", error="insufficient_scope", scope="${needed}"`,
+			"WWW-Authenticate": `${c.get("errors").scheme} realm="${c.get("errors").realm}", error="insufficient_scope", scope="${needed}"`,
 		};
 	}
 	return reject(c, reason, { headers });
@@ -94,12 +94,12 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason): 
 export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const principal = principalOf(c);
 	let owner: OwnerRights | undefined;
-	if (c.var.api.owners) {
+	if (c.get("api").owners) {
 		const rights = await ownerRights(c, principal);
 		if (typeof rights === "string") return reject(c, rights);
 		owner = rights;
 	}
-	const reason = authorize(principal, c.var.api, c.var.route, c.var.method, clientIp(c), owner);
+	const reason = authorize(principal, c.get("api"), c.get("route"), c.get("method"), clientIp(c), owner);
 	if (reason) return refuse(c, principal, reason);
 	await next();
 };

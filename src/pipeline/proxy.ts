@@ -57,14 +57,14 @@ function originUrl(base: string, incoming: URL): URL {
  */
 async function originRequest(c: GatewayContext, origin: string, principal: Principal | undefined): Promise<Request> {
 	const incoming = c.req.raw;
-	const url = originUrl(origin, c.var.url);
+	const url = originUrl(origin, c.get("url"));
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
 	headers.delete("host");
 	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
 	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
-	const credentialNames = new Set(credentialHeaders(c.var.api.credentials).map(normalizedFieldName));
-	const stripOverrides = c.var.api.methodOverride === "strip";
+	const credentialNames = new Set(credentialHeaders(c.get("api").credentials).map(normalizedFieldName));
+	const stripOverrides = c.get("api").methodOverride === "strip";
 	for (const [name, value] of [...headers]) {
 		const normal = normalizedFieldName(name);
 		if (
@@ -72,7 +72,7 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 			credentialNames.has(normal) ||
 			(stripOverrides && METHOD_OVERRIDE_HEADERS.includes(normal)) ||
 			// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
-			holdsCredential(value, c.var.api.jwtIssuers)
+			holdsCredential(value, c.get("api").jwtIssuers)
 		)
 			headers.delete(name);
 	}
@@ -82,7 +82,7 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 		// The signature covers the body's digest when keygate could read it whole (up to
 		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
 		headers.delete("content-digest");
-		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.var.api.signing.maxBodyBytes);
+		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.get("api").signing.maxBodyBytes);
 		body = prepared.body;
 		if (prepared.contentDigest) headers.set("Content-Digest", prepared.contentDigest);
 		const signed = await signIdentity(c.env.SIGNING_SECRET, principal, incoming.method, url.pathname + url.search, prepared.contentDigest);
@@ -99,10 +99,10 @@ export const originRetryCount = () => originRetries;
 
 /** Final stage: forward to the origin for the caller's environment and stream the answer back. */
 export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
-	const principal = c.var.route?.public ? undefined : c.var.principal;
+	const principal = c.get("route")?.public ? undefined : c.get("principal");
 	// A public route goes to the environment that claims this host, else to the first one.
-	const environment = principal?.environment ?? publicEnvironment(c.var.api.environments, c.var.url.hostname);
-	const origin = c.var.api.environments[environment]!.origin;
+	const environment = principal?.environment ?? publicEnvironment(c.get("api").environments, c.get("url").hostname);
+	const origin = c.get("api").environments[environment]!.origin;
 	if (principal && !c.env.SIGNING_SECRET) {
 		logEvent("secret_missing", { name: "SIGNING_SECRET" });
 		return reject(c, "secret_missing");
@@ -116,7 +116,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	const timer = setTimeout(() => {
 		timedOut = true;
 		abort.abort();
-	}, c.var.api.originTimeoutMs);
+	}, c.get("api").originTimeoutMs);
 	let upstream: Response;
 	// A request without a body may go twice: an origin that closes an idle keep-alive
 	// connection as keygate reuses it fails the first try before any response byte,
@@ -141,11 +141,11 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
-	const rate = c.var.rate;
+	const rate = c.get("rate");
 	if (rate)
 		for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
-	if (c.var.limiterBypassed) response.headers.set("X-Keygate-Limiter", "bypassed");
-	const deprecation = c.var.deprecation;
+	if (c.get("limiterBypassed")) response.headers.set("X-Keygate-Limiter", "bypassed");
+	const deprecation = c.get("deprecation");
 	if (deprecation) {
 		// RFC 9745 (Deprecation, a structured date) and RFC 8594 (Sunset, an HTTP-date).
 		response.headers.set("Deprecation", `@${Math.floor(deprecation.at / 1000)}`);

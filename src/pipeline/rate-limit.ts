@@ -36,7 +36,7 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
  */
 export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const principal = principalOf(c);
-	const limits = effectiveLimits(principal, c.var.api, c.var.route);
+	const limits = effectiveLimits(principal, c.get("api"), c.get("route"));
 	if (!limits) {
 		logEvent("tier_missing", { keyId: principal.id, tier: principal.tier });
 		return reject(c, "config_invalid");

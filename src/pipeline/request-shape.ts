@@ -58,8 +58,9 @@ export const normalizedFieldName = (name: string) => name.toLowerCase().replace(
  */
 export function methodOverrides(headers: Headers, search: string): string[] {
 	const found: string[] = [];
+	// Headers iterate with lowercase names, and every override field's name holds "method".
 	for (const [name, value] of headers)
-		if (METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
+		if (name.includes("method") && METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
 	if (search) {
 		for (const [name, value] of new URLSearchParams(search))
 			if (name.toLowerCase() === METHOD_OVERRIDE_PARAM) found.push(value.trim().toUpperCase());
