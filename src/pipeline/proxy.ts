@@ -123,15 +123,15 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// and the origin never acted on it. Never a request with a body (the origin may have
 	// read it), never after the timeout, never more than once.
 	const retryable = RETRYABLE_METHODS.has(request.method) && request.body === null;
-	const second = retryable ? request.clone() : undefined;
 	try {
 		try {
 			upstream = await fetch(request, { signal: abort.signal });
 		} catch (e) {
-			if (!second || timedOut) throw e;
+			if (!retryable || timedOut) throw e;
 			originRetries++;
 			logEvent("origin_retried", { origin, error: String(e), retries: originRetries });
-			upstream = await fetch(second, { signal: abort.signal });
+			// Bodiless, so a copy made now is the same request (nothing was consumed).
+			upstream = await fetch(new Request(request), { signal: abort.signal });
 		}
 	} catch (e) {
 		logEvent(timedOut ? "origin_timeout" : "origin_unreachable", { origin, error: String(e) });
