@@ -6,7 +6,7 @@
 //
 // Environment: BENCH_DURATION (seconds per cell, all rounds together; default 6),
 // BENCH_ROUNDS (default 3), BENCH_CONCURRENCY ("1,32"), BENCH_OUT (JSON path; default
-// bench/results/breakdown.json). Numbers from a shared machine move with its load: read
+// bench/results/breakdown.json), BENCH_CUTS (a comma-separated subset of the cuts). Numbers from a shared machine move with its load: read
 // differences of a few hundredths of a millisecond as noise.
 import autocannon from "autocannon";
 import { fork } from "node:child_process";
@@ -31,7 +31,9 @@ const ROUNDS = Math.round(num("BENCH_ROUNDS", 3));
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,32").split(",").map(Number);
 const OUT = process.env.BENCH_OUT ?? path.join(ROOT, "bench", "results", "breakdown.json");
 const PATH = "/v1/bench?x=1";
-const CUTS = ["forward", "select", "credential", "verify", "policy", "limit-stub", "limit", "full-stub", "full"];
+const CUTS = process.env.BENCH_CUTS
+	? process.env.BENCH_CUTS.split(",")
+	: ["forward", "select", "credential", "verify", "policy", "limit-stub", "limit", "full-stub", "full"];
 /** What each stage adds, as the difference of two cuts. */
 const STAGES = [
 	["select API and route, path checks, CORS", "forward", "select"],
@@ -146,14 +148,16 @@ async function main() {
 		lines.push(
 			`\nstages: p50 added at c1 (ms), and CPU per request added at c${top} (µs, from ${cores} cores / req/s: 1e6·${cores}/rps(b) − 1e6·${cores}/rps(a)):`,
 		);
-		const stages = STAGES.map(([what, a, b]) => {
+		const stages = STAGES.filter(([, a, b]) => CUTS.includes(a) && CUTS.includes(b)).map(([what, a, b]) => {
 			const p50 = CONCURRENCY.includes(1) ? summary[1][b].p50 - summary[1][a].p50 : null;
 			const us = (1e6 * cores) / summary[top][b].rps - (1e6 * cores) / summary[top][a].rps;
 			lines.push(`  ${what.padEnd(58)}${p50 === null ? "" : p50.toFixed(3).padStart(9)}${us.toFixed(0).padStart(9)}`);
 			return { stage: what, from: a, to: b, p50AddedMsC1: p50, cpuUsPerRequestAddedAtTop: us };
 		});
-		lines.push(`\nfull vs forward at c${top}: ${(summary[top].full.rps / summary[top].forward.rps).toFixed(2)}×`);
-		lines.push(`full-stub (no DO call) vs forward at c${top}: ${(summary[top]["full-stub"].rps / summary[top].forward.rps).toFixed(2)}×`);
+		if (CUTS.includes("full"))
+			lines.push(`\nfull vs forward at c${top}: ${(summary[top].full.rps / summary[top].forward.rps).toFixed(2)}×`);
+		if (CUTS.includes("full-stub"))
+			lines.push(`full-stub (no DO call) vs forward at c${top}: ${(summary[top]["full-stub"].rps / summary[top].forward.rps).toFixed(2)}×`);
 		console.log(lines.join("\n"));
 		const out = {
 			date: new Date().toISOString(),
