@@ -164,7 +164,7 @@ function startOrigin() {
 }
 
 /** The tier of the bench's OAuth client: like the bench keys' own rateLimit, no limit the load could reach. */
-const TOKEN_TIER = "bench-unlimited";
+const TOKEN_TIER = "benchunlimited";
 
 /** keygate's config with every environment's origin pointed at the bench origin, and a tier for the bench's access tokens. */
 async function benchConfig(originUrl) {
