@@ -75,6 +75,16 @@ describe("what a warm access token costs", () => {
 		expect(await cost(5, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 10 });
 	});
 
+	it("a sharded tier keeps the two calls (grant, then the sharded KeyAuthority), and a revocation is still seen next", async () => {
+		const config = configFor("subject", { shards: 2 });
+		const gw = gatewayFor(config);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, await createClient(gw), { subject });
+		expect(await cost(3, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 6 });
+		await gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) });
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+	});
+
 	it("a leased tier counts tokens strictly, in the same one call: exact, and no lease a revoked grant could spend", async () => {
 		const config = configFor("subject", { consistency: "leased" });
 		const gw = gatewayFor(config);
