@@ -14,10 +14,11 @@
 import { app } from "../src/app";
 import { generateKey } from "../src/keys/format";
 import { KeyAuthority as BaseKeyState } from "../src/authority/key-authority";
+import { OAuthGrants as BaseOAuthGrants } from "../src/authority/oauth-grants";
 import { OwnerRoles as BaseOwnerState } from "../src/authority/owner-roles";
 import { benchControl, countGlobalFetch, countingEnv, countStorage } from "./workers/instrument";
 
-// Any Durable Object class src/index.ts exports is exported here too; the two below,
+// Any Durable Object class src/index.ts exports is exported here too; the three below,
 // whose storage is counted, take precedence over the star export.
 export * from "../src/index";
 
@@ -31,6 +32,13 @@ export class KeyAuthority extends BaseKeyState {
 export class OwnerRoles extends BaseOwnerState {
 	constructor(ctx: DurableObjectState, env: Env) {
 		countStorage(ctx, "OwnerRoles");
+		super(ctx, env);
+	}
+}
+
+export class OAuthGrants extends BaseOAuthGrants {
+	constructor(ctx: DurableObjectState, env: Env) {
+		countStorage(ctx, "OAuthGrants");
 		super(ctx, env);
 	}
 }

@@ -25,6 +25,7 @@ import { buildWorkers } from "./lib/build.mjs";
 import { cleanupRegistry } from "./lib/cleanup.mjs";
 import { DO_ACTIVE_MS_PER_CALL, PRICES } from "./lib/prices.mjs";
 import { agreesWith, localKey } from "./lib/keys.mjs";
+import { oauthAccessToken } from "./lib/oauth.mjs";
 import { childPids, fmt, percentile, processCpuMs, sortedCopy, systemBusyMs, table } from "./lib/stats.mjs";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -162,12 +163,21 @@ function startOrigin() {
 	});
 }
 
-/** keygate's config with every environment's origin pointed at the bench origin. */
+/** The tier of the bench's OAuth client: like the bench keys' own rateLimit, no limit the load could reach. */
+const TOKEN_TIER = "benchunlimited";
+
+/** keygate's config with every environment's origin pointed at the bench origin, and a tier for the bench's access tokens. */
 async function benchConfig(originUrl) {
 	const config = JSON.parse(await readFile(path.join(ROOT, "keygate.config.json"), "utf8"));
 	for (const api of config.apis ?? []) for (const env of Object.values(api.environments ?? {})) env.origin = originUrl;
+	const api = config.apis?.[0];
+	if (api?.tiers) api.tiers[TOKEN_TIER] = { limit: null, window: 3600, burst: 1_000_000 };
 	return config;
 }
+
+/** A warm-able access token on `base` (keygate's OAuth flow, bench/lib/oauth.mjs), for subject `subject`. */
+const accessToken = (base, config, subject) =>
+	oauthAccessToken({ base, request, admin, api: config.apis[0], signingSecret: SIGNING_SECRET, subject, tier: TOKEN_TIER });
 
 /** compatibility date/flags and the Durable Object and KV bindings, as wrangler reads them from wrangler.toml. */
 async function wranglerOptions() {
@@ -265,8 +275,9 @@ function request(url, { method = "GET", headers = {}, body } = {}) {
 				method,
 				agent,
 				headers: {
-					...headers,
-					...(payload !== undefined ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
+					...(payload !== undefined ? { "Content-Type": "application/json" } : {}),
+					...headers, // a form (the OAuth consent) says its own Content-Type
+					...(payload !== undefined ? { "Content-Length": Buffer.byteLength(payload) } : {}),
 				},
 			},
 			(res) => {
@@ -536,6 +547,7 @@ async function measureCounts(urls, config) {
 	const unknownRepeated = (await mintUnknownKeys(kg, warm.key, 1))[0];
 	const limited = await overLimitKey(kg, config, n("limited"));
 	const revokedRepeated = await revokedKey(kg, config, n("revoked-repeated"));
+	const token = await accessToken(kg, config, n("oauth-user"));
 
 	const types = [
 		{
@@ -555,6 +567,15 @@ async function measureCounts(urls, config) {
 				// Warm means a steady rate too: a lease is sized by what this isolate admitted lately.
 				if (i === 0) for (let w = 0; w < 50; w++) await request(`${kg}${OPTIONS.path}`, { headers: bearer(warmLeased.key) });
 				return send(bearer(warmLeased.key));
+			},
+		},
+		{
+			id: "oauth-warm",
+			label: "OAuth access token, warm",
+			throughputRow: "keygate.oauth",
+			prepare: async (i) => {
+				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(token) });
+				return send(bearer(token));
 			},
 		},
 		{
@@ -768,6 +789,9 @@ async function main() {
 		const revoked = await revokedKey(urls.keygate, config, "bench-revoked");
 		const limited = await overLimitKey(urls.keygate, config, "bench-limited");
 		const unknown = (await mintUnknownKeys(urls["keygate-instrumented"], valid.key, 1))[0];
+		const token = await accessToken(urls.keygate, config, "bench-user");
+		const tokenCheck = await request(`${urls.keygate}${OPTIONS.path}`, { headers: bearer(token) });
+		if (tokenCheck.status !== 200) throw new Error(`keygate refused the bench's access token: ${tokenCheck.status} ${tokenCheck.text}`);
 		const peerKv = await peerKvFor("peer");
 		await seedPeerKey(peerKv, 1e9, valid.key); // the same plaintext, its hash in the peer's KV
 		const manyKeys = [];
@@ -863,6 +887,15 @@ async function main() {
 				label: "keygate valid key, warm, leased",
 				url: u("keygate"),
 				headers: bearer(leased.key),
+				expect: 200,
+				bare: "bare",
+				peer: "peer.valid",
+			},
+			{
+				id: "keygate.oauth",
+				label: "keygate OAuth access token, warm",
+				url: u("keygate"),
+				headers: bearer(token),
 				expect: 200,
 				bare: "bare",
 				peer: "peer.valid",

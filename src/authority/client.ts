@@ -2,7 +2,17 @@ import type { Reason } from "../errors/catalogue";
 import { withTimeout } from "../util/timeout";
 import type { Returned } from "../limits/lease";
 import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, LeaseResult, RejectionVerdict, Usage } from "./key-authority";
-import type { CodeInput, GrantCheck, GrantRecord, GrantResult, OAuthGrants, RedeemInput, RefreshInput } from "./oauth-grants";
+import type {
+	CodeInput,
+	GrantCheck,
+	GrantRecord,
+	GrantRefusalVerdict,
+	GrantResult,
+	GrantSpend,
+	OAuthGrants,
+	RedeemInput,
+	RefreshInput,
+} from "./oauth-grants";
 import type { OwnerRoles } from "./owner-roles";
 
 /**
@@ -93,6 +103,10 @@ export interface GrantsClient {
 	redeemCode(input: RedeemInput): Promise<GrantResult>;
 	refresh(input: RefreshInput): Promise<GrantResult>;
 	check(grantId: string): Promise<GrantCheck>;
+	/** A token whose limits the grants object counts: the grant check and the count, in one call. */
+	spend(grantId: string, scope: string, buckets: Bucket[]): Promise<GrantSpend>;
+	/** A token refused by policy: the grant's verdict (it wins) and the limits as they stand. */
+	refusalVerdict(grantId: string, scope: string, bucket?: Bucket): Promise<GrantRefusalVerdict>;
 	revokeByRefresh(refreshHash: string, clientId: string, now: number): Promise<boolean>;
 	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): Promise<number>;
 	listGrants(): Promise<GrantRecord[]>;
@@ -106,6 +120,10 @@ export function grants(env: GrantBindings, api: string, subject: string, timeout
 		redeemCode: (input) => bounded("oauth code redemption", async (): Promise<GrantResult> => stub().redeemCode(input)),
 		refresh: (input) => bounded("oauth refresh", async (): Promise<GrantResult> => stub().refresh(input)),
 		check: (grantId) => bounded("oauth grant check", async (): Promise<GrantCheck> => stub().check(grantId)),
+		spend: (grantId, scope, buckets) =>
+			bounded("oauth grant check and count", async (): Promise<GrantSpend> => stub().spend(grantId, scope, buckets)),
+		refusalVerdict: (grantId, scope, bucket) =>
+			bounded("oauth grant verdict", async (): Promise<GrantRefusalVerdict> => stub().refusalVerdict(grantId, scope, bucket)),
 		revokeByRefresh: (hash, clientId, now) =>
 			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now)),
 		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now)),

@@ -1,4 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import { decideBuckets, peekBucket } from "../limits/buckets";
+import type { Bucket } from "../limits/effective";
+import type { Counters, RateInfo } from "../limits/window";
 
 /**
  * One object per (API, subject): the authority on that user's OAuth grants. Codes,
@@ -9,6 +12,11 @@ import { DurableObject } from "cloudflare:workers";
  * read-decide-write is atomic: of N concurrent redemptions of a code exactly one wins.
  *
  * Only SHA-256 hashes of codes and refresh tokens are stored.
+ *
+ * It also counts the rate limits of the subject's access tokens when the API counts
+ * per subject or per subject and client (`spend`): the object that knows whether a
+ * grant is revoked is the one that counts, so a warm token costs one call, as a key
+ * does, and a revocation is still seen by the very next request (README "OAuth 2.0").
  */
 
 export interface GrantRecord {
@@ -58,6 +66,21 @@ export interface RefreshInput {
 	now: number;
 }
 
+/** A token request decided by `spend`: passed (with its limits), its grant revoked or unknown, or over a limit. */
+export type GrantSpend =
+	| { ok: true; rate: RateInfo }
+	| { ok: false; reason: "grant_revoked" }
+	| { ok: false; reason: "rate_limited"; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
+
+/** The answer to a refusal decided before this object was asked (a 403): is the grant dead, and the limits as they stand. */
+export interface GrantRefusalVerdict {
+	revoked: boolean;
+	rate: RateInfo | null;
+}
+
+/** How long counters may live only in memory before they are written: KeyAuthority's FLUSH_MS, for the same reason. */
+const FLUSH_MS = 1_000;
+
 /** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
 export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean };
 
@@ -84,6 +107,10 @@ const toGrant = (r: GrantRow): GrantRecord => ({
 
 export class OAuthGrants extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	/** Token limit counters by counter scope (`subject`, or `client:<id>`), then by bucket name. */
+	private readonly counters = new Map<string, Record<string, Counters>>();
+	/** Scopes whose counters changed since the last write; an alarm is set to write them. */
+	private readonly dirty = new Set<string>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -98,7 +125,10 @@ export class OAuthGrants extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS refresh_tokens (
 				hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, expires_at INTEGER NOT NULL, superseded_at INTEGER);
 			CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
-			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+			CREATE TABLE IF NOT EXISTS limit_counters (scope TEXT PRIMARY KEY, counters TEXT NOT NULL);`);
+		for (const row of this.sql.exec<{ scope: string; counters: string }>("SELECT scope, counters FROM limit_counters"))
+			this.counters.set(row.scope, JSON.parse(row.counters) as Record<string, Counters>);
 	}
 
 	private grant(id: string): GrantRow | undefined {
@@ -222,6 +252,52 @@ export class OAuthGrants extends DurableObject<Env> {
 		const grant = this.grant(grantId);
 		if (!grant) return "unknown";
 		return grant.revoked_at === null ? "ok" : "revoked";
+	}
+
+	/**
+	 * The request path's one call for a token whose limits this object counts: the grant
+	 * first (revoked or unknown spends nothing), then every bucket of the counter `scope`,
+	 * exactly as KeyAuthority decides a key (src/limits/buckets.ts). One event at a time, so
+	 * the check-and-count is atomic: a revocation answered before this call began is seen,
+	 * and N concurrent requests with k left give exactly k passes. Counters are written
+	 * behind (FLUSH_MS), as KeyAuthority's are; grant state is written at once, by the
+	 * methods that change it.
+	 */
+	spend(grantId: string, scope: string, buckets: Bucket[]): GrantSpend {
+		if (this.check(grantId) !== "ok") return { ok: false, reason: "grant_revoked" };
+		const d = decideBuckets(buckets, this.counters.get(scope) ?? {}, Date.now());
+		if (!d.ok) {
+			const { ok: _, ...refusal } = d;
+			return { ok: false, reason: "rate_limited", ...refusal };
+		}
+		this.counters.set(scope, d.counters);
+		this.persist(scope);
+		return { ok: true, rate: d.rate };
+	}
+
+	/** For a token refused before this object was asked (a 403): whether its grant is dead (that answer wins), and the limits as they stand. */
+	refusalVerdict(grantId: string, scope: string, bucket?: Bucket): GrantRefusalVerdict {
+		if (this.check(grantId) !== "ok") return { revoked: true, rate: null };
+		return { revoked: false, rate: bucket ? peekBucket(bucket, this.counters.get(scope) ?? {}, Date.now()) : null };
+	}
+
+	/** Schedules the write of changed counters (write-behind, see FLUSH_MS). */
+	private persist(scope: string): void {
+		if (this.dirty.size === 0) void this.ctx.storage.setAlarm(Date.now() + FLUSH_MS);
+		this.dirty.add(scope);
+	}
+
+	override alarm(): void {
+		for (const scope of this.dirty) {
+			const counters = this.counters.get(scope);
+			if (counters)
+				this.sql.exec(
+					"INSERT INTO limit_counters (scope, counters) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET counters = excluded.counters",
+					scope,
+					JSON.stringify(counters),
+				);
+		}
+		this.dirty.clear();
 	}
 
 	/** RFC 7009: revokes the grant a refresh token belongs to, if `clientId` owns it. True when one was found. */

@@ -27,4 +27,11 @@ export interface Principal {
 	clientId: string | null;
 	/** Name of the key authority (Durable Object) that decides this caller's state and counts its limits. */
 	authority: string;
+	/**
+	 * Set for a keygate access token whose grant has NOT been checked yet, because the
+	 * call that counts its limits checks it (the subject's OAuthGrants object, counter
+	 * `scope` there): the rate-limit stage and a policy refusal ask that object instead of
+	 * `authority`, and refuse a revoked grant. Absent for every other caller.
+	 */
+	grantCounter?: { subject: string; scope: string };
 }

@@ -24,6 +24,29 @@ export function oauthAuthority(api: CompiledApi, claims: AccessTokenClaims): str
 	}
 }
 
+/**
+ * Where a token's grant check happens. When the API counts per subject or per subject
+ * and client, the subject's OAuthGrants object (which knows the grant's state) counts
+ * the limits too, in counter scope `subject` or `client:<cid>`, so one call decides
+ * both (README "OAuth 2.0": Cost). Per client the budget is shared by many subjects,
+ * whose grants live in as many objects: no one object knows them all, so the grant is
+ * checked first (one call) and counted on the client's KeyAuthority (a second one). A
+ * sharded tier keeps that path too (its limits are split over KeyAuthority shards), and
+ * so does a tier missing from the config (the revoked grant's 401 comes first).
+ */
+export function grantCounter(api: CompiledApi, claims: AccessTokenClaims): Principal["grantCounter"] {
+	const tier = api.tiers[claims.tier];
+	if (!tier || tier.shards !== 1) return undefined;
+	switch (api.oauth?.rateLimitBy ?? "subject") {
+		case "subject":
+			return { subject: claims.sub, scope: "subject" };
+		case "subject+client":
+			return { subject: claims.sub, scope: `client:${claims.cid}` };
+		case "client":
+			return undefined;
+	}
+}
+
 /** The caller an access token proves: the same Principal a key yields, so no later stage branches on the kind. */
 export function tokenPrincipal(api: CompiledApi, claims: AccessTokenClaims): Principal {
 	return {
@@ -41,15 +64,17 @@ export function tokenPrincipal(api: CompiledApi, claims: AccessTokenClaims): Pri
 		subject: claims.sub,
 		clientId: claims.cid,
 		authority: oauthAuthority(api, claims),
+		grantCounter: grantCounter(api, claims),
 	};
 }
 
 /**
  * The access-token verifier. The MAC and the expiry are decided with no I/O (a forged
  * token is invalid_api_key whatever expiry it claims; only a genuine one can be
- * token_expired). Then one call to the subject's grants object, so a revoked grant,
- * client or subject is seen by the very next request from any isolate: no cache here,
- * on purpose.
+ * token_expired). The grant is then asked of the subject's grants object on every
+ * request, so a revoked grant, client or subject is seen by the very next request from
+ * any isolate (no cache, on purpose): by the rate-limit stage's one call when that
+ * object also counts the token (`grantCounter`), else here.
  */
 export async function verifyToken(token: ParsedAccessToken, ctx: VerifyContext, env: Bindings): Promise<Verdict> {
 	if (!ctx.api.oauth) return { ok: false, reason: "forged_token", countsAsFailure: true };
@@ -66,6 +91,8 @@ export async function verifyToken(token: ParsedAccessToken, ctx: VerifyContext, 
 	const environment = ctx.api.environments[claims.environment];
 	if (!environment || (environment.hosts && !environment.hosts.includes(ctx.host)))
 		return { ok: false, reason: "wrong_environment", countsAsFailure: true };
+	const principal = tokenPrincipal(ctx.api, claims);
+	if (principal.grantCounter) return { ok: true, principal };
 	let state: GrantCheck;
 	try {
 		state = await grants(env, claims.api, claims.sub).check(claims.gid);
@@ -74,5 +101,5 @@ export async function verifyToken(token: ParsedAccessToken, ctx: VerifyContext, 
 		return { ok: false, reason: "limiter_failed", countsAsFailure: false };
 	}
 	if (state !== "ok") return { ok: false, reason: "grant_revoked", countsAsFailure: false };
-	return { ok: true, principal: tokenPrincipal(ctx.api, claims) };
+	return { ok: true, principal };
 }

@@ -11,9 +11,12 @@ const MAX_ENTRIES = 10_000;
  * carries the authority's verdict on the key (revoked, deleted, grace ended), so one
  * call decides both. Strict mode (this file) asks the key's authority on every request.
  */
-export interface Limiter {
-	check(principal: Principal, limits: EffectiveLimits): Promise<CheckResult>;
+export interface Limiter<Answer extends LimitDecision = CheckResult> {
+	check(principal: Principal, limits: EffectiveLimits): Promise<Answer>;
 }
+
+/** The authority's answer, or (for an access token whose grant the counting call checks) its grant is revoked or unknown. */
+export type LimitDecision = CheckResult | { ok: false; reason: "grant_revoked" };
 
 type Refusal = Extract<CheckResult, { reason: "rate_limited" }>;
 

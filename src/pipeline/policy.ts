@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { authority, deadReason } from "../authority/client";
+import { authority, deadReason, grants } from "../authority/client";
 import type { CompiledApi } from "../config/load";
 import type { CompiledRoute } from "../config/routes";
 import type { Principal } from "../credentials/principal";
@@ -62,21 +62,36 @@ async function ownerRights(c: GatewayContext, principal: Principal): Promise<Own
  * and returns the limits as they stand, so a 403 carries the same rate-limit headers as
  * every other answer to a known key, and a key revoked meanwhile gets its 401 instead.
  * The refusal does not depend on that call: if it fails, the 403 goes out without the headers.
+ * An access token whose grant is checked by its counting call (`grantCounter`) asks its
+ * grants object instead: a revoked grant gets its 401 (as when the verifier checked it),
+ * and if that call fails the answer is 503, never a 403 for a grant nobody checked.
  */
 async function refuse(c: GatewayContext, principal: Principal, reason: Reason): Promise<Response> {
 	const limits = effectiveLimits(principal, c.get("api"), c.get("route"));
 	let headers: Record<string, string> | undefined;
-	try {
-		// A sharded key's limits live on several objects: its 403 carries no headers rather than one shard's view.
-		const bucket = limits && limits.shards === 1 ? limits.buckets[0] : undefined;
-		const verdict = await authority(c.env).recordRejection(principal.authority, reason, bucket);
-		if (verdict.dead) {
-			keyCache.markDead(principal.id, verdict.dead);
-			return reject(c, deadReason(verdict.dead));
+	if (principal.grantCounter) {
+		const { subject, scope } = principal.grantCounter;
+		try {
+			const verdict = await grants(c.env, principal.api, subject).refusalVerdict(principal.id, scope, limits?.buckets[0]);
+			if (verdict.revoked) return reject(c, "grant_revoked");
+			if (verdict.rate) headers = rateLimitHeaders(verdict.rate, Math.floor(Date.now() / 1000));
+		} catch (e) {
+			logEvent("grant_check_failed", { grantId: principal.id, error: String(e) });
+			return reject(c, "limiter_failed");
 		}
-		if (verdict.rate) headers = rateLimitHeaders(verdict.rate, Math.floor(Date.now() / 1000));
-	} catch (e) {
-		logEvent("usage_count_failed", { keyId: principal.id, error: String(e) });
+	} else {
+		try {
+			// A sharded key's limits live on several objects: its 403 carries no headers rather than one shard's view.
+			const bucket = limits && limits.shards === 1 ? limits.buckets[0] : undefined;
+			const verdict = await authority(c.env).recordRejection(principal.authority, reason, bucket);
+			if (verdict.dead) {
+				keyCache.markDead(principal.id, verdict.dead);
+				return reject(c, deadReason(verdict.dead));
+			}
+			if (verdict.rate) headers = rateLimitHeaders(verdict.rate, Math.floor(Date.now() / 1000));
+		} catch (e) {
+			logEvent("usage_count_failed", { keyId: principal.id, error: String(e) });
+		}
 	}
 	if (reason === "missing_scope" && principal.kind !== "key") {
 		// RFC 6750 §3.1: a bearer token short of scope is told so, and which scope the route needs. The body stays the API's own 403.

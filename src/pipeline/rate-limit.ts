@@ -1,10 +1,10 @@
 import type { MiddlewareHandler } from "hono";
 import { authority, deadReason } from "../authority/client";
-import type { CheckResult } from "../authority/key-authority";
 import { keyCache } from "../keys/cache";
 import { effectiveLimits } from "../limits/effective";
+import { grantsLimiter } from "../limits/grants-limiter";
 import { leasedLimiter } from "../limits/leased";
-import { strictLimiter, type Limiter } from "../limits/limiter";
+import { strictLimiter, type LimitDecision, type Limiter } from "../limits/limiter";
 import type { RateInfo } from "../limits/window";
 import { logEvent } from "../util/log";
 import { principalOf, reject, type GatewayEnv } from "./context";
@@ -32,7 +32,10 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
  * Stage: the key's limiter. Strict (the default): one call to the key's authority, which
  * is both the rate limiter and the last word on revocation (none when this isolate
  * already knows a sharded key is out of budget). Leased: a token this isolate holds,
- * else one call for a batch (src/limits/leased.ts). Any failure there fails closed, unless the tier chose otherwise.
+ * else one call for a batch (src/limits/leased.ts). An access token counted by its
+ * grants object: one call there, which also checks the grant (src/limits/grants-limiter.ts).
+ * Any failure there fails closed, unless the tier chose otherwise (never for that token:
+ * its grant would pass unchecked).
  */
 export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const principal = principalOf(c);
@@ -41,18 +44,22 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		logEvent("tier_missing", { keyId: principal.id, tier: principal.tier });
 		return reject(c, "config_invalid");
 	}
-	let result: CheckResult;
+	let result: LimitDecision;
 	try {
 		const keys = authority(c.env);
-		// Two implementations of one interface: this stage cannot tell them apart.
-		const limiter: Limiter =
-			limits.consistency === "leased" ? leasedLimiter(keys, (work) => c.executionCtx.waitUntil(work)) : strictLimiter(keys);
+		// Three implementations of one interface: this stage cannot tell them apart.
+		const limiter: Limiter<LimitDecision> = principal.grantCounter
+			? grantsLimiter(c.env, principal.grantCounter)
+			: limits.consistency === "leased"
+				? leasedLimiter(keys, (work) => c.executionCtx.waitUntil(work))
+				: strictLimiter(keys);
 		result = await limiter.check(principal, limits);
 	} catch (e) {
 		// Closed by default: with the authority unreachable, neither the limit nor a fresh
 		// revocation can be checked. A tier may choose availability instead (Kong, Envoy and
-		// Zuplo fail open by default); then the request passes uncounted and says so.
-		const open = limits.onLimiterError === "open";
+		// Zuplo fail open by default); then the request passes uncounted and says so. Not a
+		// token whose grant this call was to check: that would be an unchecked pass.
+		const open = limits.onLimiterError === "open" && !principal.grantCounter;
 		logEvent(open ? "limiter_bypassed" : "limiter_failed", { keyId: principal.id, error: String(e) });
 		if (!open) return reject(c, "limiter_failed");
 		c.set("limiterBypassed", true);
@@ -63,6 +70,8 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000));
 			return reject(c, "rate_limited", { retryAfter: result.retryAfter, headers });
 		}
+		// The same answer the verifier gives when it checks the grant itself: invalid_api_key.
+		if (result.reason === "grant_revoked") return reject(c, "grant_revoked");
 		// Revoked, deleted and expired are final: later requests in this isolate skip the call.
 		keyCache.markDead(principal.id, result.reason);
 		return reject(c, deadReason(result.reason));

@@ -1,0 +1,225 @@
+/**
+ * What a keygate access token costs on an API route, and that folding the grant check
+ * into the counting call (OAuthGrants `spend`) loses none of revocation's guarantees:
+ * every revocation path is seen by the next request, limits stay exact per subject,
+ * client and pair, and a failing object fails closed.
+ */
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import demo from "../../keygate.config.json";
+import { keyCache } from "../../src/keys/cache";
+import { countingBindings } from "../helpers/counting";
+import { fail } from "../helpers/faults";
+import { callWithEnv, gatewayFor, type BoundGateway } from "../helpers/gateway";
+import { createClient, tokenJson, tokensFor, type Client, type TokenResponse } from "../helpers/oauth";
+import { useFakeOrigin } from "../helpers/origin";
+
+const origin = useFakeOrigin();
+
+type By = "subject" | "client" | "subject+client";
+
+/** The demo config with OAuth on, counting `rateLimitBy`, and the free tier changed by `tier`. */
+function configFor(rateLimitBy: By, tier: Record<string, unknown> = {}) {
+	const config = structuredClone(demo) as any;
+	config.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read", "write"], rateLimitBy };
+	Object.assign(config.apis[0].tiers.free, tier);
+	return config;
+}
+
+let counted: ReturnType<typeof countingBindings>;
+beforeEach(() => {
+	counted = countingBindings();
+});
+
+/** A request through keygate running `config`, on the counting bindings (real KV and Durable Objects underneath). */
+const countedCall = (config: unknown, key: string, init: RequestInit = {}) =>
+	callWithEnv({ ...counted.bindings, KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/users", { ...init, key });
+
+async function cost(n: number, send: () => Promise<Response>, status: number) {
+	counted.reset();
+	for (let i = 0; i < n; i++) {
+		const res = await send();
+		expect(res.status, await res.clone().text()).toBe(status);
+	}
+	return { ...counted.counts };
+}
+
+const errorOf = async (res: Response) => ((await res.json()) as { error: string }).error;
+
+let subjects = 0;
+const freshSubject = () => `user_hot_${Date.now().toString(36)}_${subjects++}`;
+
+describe("what a warm access token costs", () => {
+	it.each(["subject", "subject+client"] as const)(
+		"rateLimitBy %s: zero KV reads and exactly one Durable Object call, as a warm key",
+		async (by) => {
+			const config = configFor(by);
+			const gw = gatewayFor(config);
+			const { key } = await gw.createKey({ name: "warm", scopes: ["read"] });
+			keyCache.clear();
+			await countedCall(config, key);
+			const keyCost = await cost(10, () => countedCall(config, key), 200);
+			expect(keyCost).toEqual({ kvReads: 0, doCalls: 10 });
+
+			const client = await createClient(gw);
+			const tokens = await tokensFor(gw, client, { subject: freshSubject(), scopes: ["read"] });
+			await countedCall(config, tokens.access_token);
+			expect(await cost(10, () => countedCall(config, tokens.access_token), 200)).toEqual(keyCost);
+		},
+	);
+
+	it("rateLimitBy client: two calls (the grant in the subject's object, the shared budget in the client's), documented", async () => {
+		const config = configFor("client");
+		const gw = gatewayFor(config);
+		const tokens = await tokensFor(gw, await createClient(gw), { subject: freshSubject() });
+		expect(await cost(5, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 10 });
+	});
+
+	it("a sharded tier keeps the two calls (grant, then the sharded KeyAuthority), and a revocation is still seen next", async () => {
+		const config = configFor("subject", { shards: 2 });
+		const gw = gatewayFor(config);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, await createClient(gw), { subject });
+		expect(await cost(3, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 6 });
+		await gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) });
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+	});
+
+	it("a leased tier counts tokens strictly, in the same one call: exact, and no lease a revoked grant could spend", async () => {
+		const config = configFor("subject", { consistency: "leased" });
+		const gw = gatewayFor(config);
+		const client = await createClient(gw);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, client, { subject });
+		expect(await cost(10, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 10 });
+		const res = await countedCall(config, tokens.access_token);
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("989");
+		await gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) });
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+	});
+
+	it("a refusal by policy is one call too, and a revoked grant's 401 wins over the 403", async () => {
+		const config = configFor("subject");
+		const gw = gatewayFor(config);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, await createClient(gw), { subject, scopes: ["read"] });
+		const post = () => countedCall(config, tokens.access_token, { method: "POST", body: "{}" });
+		expect(await cost(1, post, 403)).toEqual({ kvReads: 0, doCalls: 1 });
+		const res = await post();
+		expect(res.headers.get("X-RateLimit-Remaining"), "a 403 carries the limits as they stand").toBe("1000");
+		await gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) });
+		expect(await errorOf(await post())).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
+describe("revocation is seen by the next request, in every rateLimitBy mode", () => {
+	/** A warm token (one request passed), then `revoke`, then its next request. */
+	async function afterRevocation(
+		by: By,
+		revoke: (gw: BoundGateway, client: Client, subject: string, tokens: TokenResponse) => Promise<unknown>,
+	) {
+		const config = configFor(by);
+		const gw = gatewayFor(config);
+		const client = await createClient(gw);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, client, { subject });
+		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
+		await revoke(gw, client, subject, tokens);
+		origin.calls.length = 0;
+		const res = await countedCall(config, tokens.access_token);
+		const text = await res.text();
+		expect(res.status, text).toBe(401);
+		expect(text).toBe('{\n  "error": "invalid_api_key",\n  "message": "The API key provided is invalid."\n}');
+		expect(origin.calls).toHaveLength(0);
+	}
+
+	const grantId = async (gw: BoundGateway, subject: string) =>
+		(await (await gw.admin(`/oauth/grants?subject=${subject}`)).json<{ data: { id: string }[] }>()).data[0]!.id;
+
+	const revocations = {
+		"a revoked grant": async (gw: BoundGateway, _c: Client, subject: string) =>
+			gw.admin("/oauth/grants/revoke", {
+				method: "POST",
+				body: JSON.stringify({ subject, grantId: await grantId(gw, subject) }),
+			}),
+		"a revoked subject": (gw: BoundGateway, _c: Client, subject: string) =>
+			gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) }),
+		"a deleted client": (gw: BoundGateway, client: Client) => gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" }),
+		"a reused refresh token": async (gw: BoundGateway, client: Client, _s: string, tokens: TokenResponse) => {
+			const refresh = () =>
+				tokenJson(gw, {
+					grant_type: "refresh_token",
+					refresh_token: tokens.refresh_token,
+					client_id: client.id,
+					client_secret: client.secret,
+				});
+			expect((await refresh()).status).toBe(200);
+			expect((await refresh()).status).toBe(400); // reuse: the grant is revoked
+		},
+	};
+
+	for (const by of ["subject", "client", "subject+client"] as const)
+		for (const [what, revoke] of Object.entries(revocations)) it(`rateLimitBy ${by}: ${what}`, () => afterRevocation(by, revoke));
+});
+
+describe("limits stay exact under concurrency", () => {
+	it.each(["subject", "client", "subject+client"] as const)(
+		"rateLimitBy %s: 30 concurrent requests on 10 left give exactly 10 passes",
+		async (by) => {
+			const config = configFor(by, { limit: 10, window: 3600, burst: 1000 });
+			const gw = gatewayFor(config);
+			const tokens = await tokensFor(gw, await createClient(gw), { subject: freshSubject() });
+			const results = await Promise.all(Array.from({ length: 30 }, () => countedCall(config, tokens.access_token)));
+			const statuses = results.map((r) => r.status).sort();
+			expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+			expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+			const refused = results.find((r) => r.status === 429)!;
+			expect(refused.headers.get("X-RateLimit-Limit")).toBe("10");
+			expect(refused.headers.get("X-RateLimit-Remaining")).toBe("0");
+			expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+			expect(await errorOf(refused)).toBe("rate_limit_exceeded");
+			expect(origin.calls).toHaveLength(10);
+		},
+	);
+
+	it("counts separate budgets where rateLimitBy says so: one per subject, one per (subject, client) pair", async () => {
+		const perPair = configFor("subject+client");
+		const gw = gatewayFor(perPair);
+		const [a, b] = [await createClient(gw), await createClient(gw)];
+		const subject = freshSubject();
+		const [ta, tb] = [await tokensFor(gw, a, { subject }), await tokensFor(gw, b, { subject })];
+		const remaining = async (config: unknown, t: TokenResponse) =>
+			(await countedCall(config, t.access_token)).headers.get("X-RateLimit-Remaining");
+		expect([await remaining(perPair, ta), await remaining(perPair, ta), await remaining(perPair, tb)]).toEqual(["999", "998", "999"]);
+		// The same subject counted per subject: both clients spend from one budget, kept apart from the pairs'.
+		const perSubject = configFor("subject");
+		expect([await remaining(perSubject, ta), await remaining(perSubject, tb)]).toEqual(["999", "998"]);
+	});
+});
+
+describe("failures fail closed", () => {
+	const broken = {
+		idFromName: (n: string) => env.OAUTH_GRANTS.idFromName(n),
+		get: () => ({ spend: fail, check: fail, refusalVerdict: fail }),
+	};
+
+	it.each(["closed", "open"] as const)(
+		"a grants object that fails answers 503 JSON, even on a tier that fails open (onLimiterError %s)",
+		async (onLimiterError) => {
+			const config = configFor("subject", { onLimiterError });
+			const gw = gatewayFor(config);
+			const tokens = await tokensFor(gw, await createClient(gw), { subject: freshSubject(), scopes: ["read"] });
+			for (const init of [{}, { method: "POST", body: "{}" }]) {
+				const res = await callWithEnv({ OAUTH_GRANTS: broken, KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/users", {
+					...init,
+					key: tokens.access_token,
+				});
+				expect(res.status).toBe(503);
+				expect(res.headers.get("Content-Type")).toContain("application/json");
+				expect(await errorOf(res)).toBe("gateway_unavailable");
+			}
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+});
