@@ -136,6 +136,8 @@ export async function verifyIdToken(
 			audience: login.clientId,
 			algorithms: login.algorithms,
 			clockTolerance: login.clockTolerance,
+			// Fresh from the token endpoint: an id_token older than a pending login cannot be this login's.
+			maxTokenAge: 600,
 			requiredClaims: ["exp", "iat", "nonce"],
 			currentDate: new Date(now),
 		});

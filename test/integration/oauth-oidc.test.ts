@@ -247,6 +247,10 @@ describe("the authorization endpoint with the oidc login", () => {
 		["for another audience", { aud: "another-client" }, undefined],
 		["expired", { iat: Math.floor(Date.now() / 1000) - 900, exp: Math.floor(Date.now() / 1000) - 600 }, undefined],
 		["from another issuer", { iss: "https://evil.example.com" }, undefined],
+		["issued in the future", { iat: Math.floor(Date.now() / 1000) + 600, exp: Math.floor(Date.now() / 1000) + 900 }, undefined],
+		["issued long ago", { iat: Math.floor(Date.now() / 1000) - 3600 }, undefined],
+		["for several audiences, authorized for another party", { aud: [CLIENT_ID, "other-client"], azp: "other-client" }, undefined],
+		["whose subject claim is not a plain string", { sub: "user with spaces" }, undefined],
 		["with a bad signature", {}, "other-key"],
 		["without a nonce", { nonce: undefined }, undefined],
 	] as const)("refuses an id_token %s", async (_, claims, key) => {
