@@ -10,6 +10,7 @@ import type {
 	GrantResult,
 	GrantSpend,
 	OAuthGrants,
+	OidcPendingInput,
 	RedeemInput,
 	RefreshInput,
 } from "./oauth-grants";
@@ -97,6 +98,13 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 /** The object holding one subject's OAuth grants on one API. API names hold no ":", so the name is unambiguous. */
 export const grantsObjectName = (api: string, subject: string) => `${api}:${subject}`;
 
+/**
+ * The objects holding pending OIDC logins: 16 per API, chosen by the state's hash. The
+ * name's space cannot occur in a subject (subjects are printable ASCII without spaces),
+ * so no user's grants share an object with them.
+ */
+export const oidcPendingSubject = (stateHash: string) => ` oidc-pending ${stateHash.slice(0, 1)}`;
+
 /** The OAuth grants of one subject (authority/oauth-grants.ts), through the same one timeout. */
 export interface GrantsClient {
 	issueCode(input: CodeInput): Promise<boolean>;
@@ -110,6 +118,8 @@ export interface GrantsClient {
 	revokeByRefresh(refreshHash: string, clientId: string, now: number): Promise<boolean>;
 	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): Promise<number>;
 	listGrants(): Promise<GrantRecord[]>;
+	putOidcPending(input: OidcPendingInput): Promise<void>;
+	takeOidcPending(stateHash: string, now: number): Promise<{ verifier: string; nonce: string } | null>;
 }
 
 export function grants(env: GrantBindings, api: string, subject: string, timeoutMs = AUTHORITY_TIMEOUT_MS): GrantsClient {
@@ -128,5 +138,8 @@ export function grants(env: GrantBindings, api: string, subject: string, timeout
 			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now)),
 		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now)),
 		listGrants: () => bounded("oauth grants", async (): Promise<GrantRecord[]> => stub().listGrants()),
+		putOidcPending: (input) => bounded("oidc pending", async (): Promise<void> => stub().putOidcPending(input)),
+		takeOidcPending: (hash, now) =>
+			bounded("oidc pending", async (): Promise<{ verifier: string; nonce: string } | null> => stub().takeOidcPending(hash, now)),
 	};
 }

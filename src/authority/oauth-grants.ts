@@ -105,6 +105,14 @@ const toGrant = (r: GrantRow): GrantRecord => ({
 	revokedAt: r.revoked_at,
 });
 
+export interface OidcPendingInput {
+	stateHash: string;
+	verifier: string;
+	nonce: string;
+	expiresAt: number;
+	now: number;
+}
+
 export class OAuthGrants extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
 	/** Token limit counters by counter scope (`subject`, or `client:<id>`), then by bucket name. */
@@ -126,7 +134,9 @@ export class OAuthGrants extends DurableObject<Env> {
 				hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, expires_at INTEGER NOT NULL, superseded_at INTEGER);
 			CREATE INDEX IF NOT EXISTS refresh_by_grant ON refresh_tokens (grant_id);
 			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-			CREATE TABLE IF NOT EXISTS limit_counters (scope TEXT PRIMARY KEY, counters TEXT NOT NULL);`);
+			CREATE TABLE IF NOT EXISTS limit_counters (scope TEXT PRIMARY KEY, counters TEXT NOT NULL);
+			CREATE TABLE IF NOT EXISTS oidc_pending (
+				state_hash TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL);`);
 		for (const row of this.sql.exec<{ scope: string; counters: string }>("SELECT scope, counters FROM limit_counters"))
 			this.counters.set(row.scope, JSON.parse(row.counters) as Record<string, Counters>);
 	}
@@ -138,6 +148,33 @@ export class OAuthGrants extends DurableObject<Env> {
 	private revoke(grantId: string, now: number): void {
 		this.sql.exec("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, grantId);
 		this.sql.exec("UPDATE refresh_tokens SET superseded_at = COALESCE(superseded_at, ?) WHERE grant_id = ?", now, grantId);
+	}
+
+	/**
+	 * The OIDC login's pending record (in the pending-login objects, see oidcPendingObjectName):
+	 * the PKCE verifier stays here, never in the browser, for at most 10 minutes.
+	 */
+	putOidcPending(input: OidcPendingInput): void {
+		this.sql.exec("DELETE FROM oidc_pending WHERE expires_at <= ?", input.now);
+		this.sql.exec(
+			"INSERT OR REPLACE INTO oidc_pending (state_hash, verifier, nonce, expires_at) VALUES (?, ?, ?, ?)",
+			input.stateHash,
+			input.verifier,
+			input.nonce,
+			input.expiresAt,
+		);
+	}
+
+	/** Takes the pending record of a `state` once: read and deleted in one call, so a replayed callback finds nothing. */
+	takeOidcPending(stateHash: string, now: number): { verifier: string; nonce: string } | null {
+		const row = this.sql
+			.exec<{ verifier: string; nonce: string; expires_at: number }>(
+				"SELECT verifier, nonce, expires_at FROM oidc_pending WHERE state_hash = ?",
+				stateHash,
+			)
+			.toArray()[0];
+		this.sql.exec("DELETE FROM oidc_pending WHERE state_hash = ? OR expires_at <= ?", stateHash, now);
+		return row && row.expires_at > now ? { verifier: row.verifier, nonce: row.nonce } : null;
 	}
 
 	/**

@@ -267,13 +267,60 @@ const ApiSchema = z
 					),
 					login: doc(
 						z.optional(
-							z.strictObject({
-								mode: doc(z._default(z.enum(["origin"]), "origin"), "origin: the API signs its users in (README: OAuth 2.0, Login)."),
-								loginUrl: doc(
-									z.url({ protocol: /^https?$/ }),
-									"Where keygate sends the user's browser with a signed 5-minute `request`; the API answers with a signed `assertion`.",
-								),
-							}),
+							z.discriminatedUnion("mode", [
+								z.strictObject({
+									mode: doc(z._default(z.literal("origin"), "origin"), "origin: the API signs its users in (README: OAuth 2.0, Login)."),
+									loginUrl: doc(
+										z.url({ protocol: /^https?$/ }),
+										"Where keygate sends the user's browser with a signed 5-minute `request`; the API answers with a signed `assertion`.",
+									),
+								}),
+								z.strictObject({
+									mode: doc(
+										z.literal("oidc"),
+										"oidc: an OpenID provider signs the users in (README: OAuth 2.0, Login with OpenID Connect).",
+									),
+									issuer: doc(z.url({ protocol: /^https?$/ }), "The OpenID provider's issuer, compared exactly with the id_token's `iss`."),
+									clientId: doc(text(1, 500), "keygate's client id at the provider; the id_token's `aud` must hold it."),
+									clientSecretVar: doc(
+										z.optional(
+											z.string().check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/, "an environment variable name such as OIDC_CLIENT_SECRET")),
+										),
+										"Name of the Worker secret holding the client secret (never the secret itself); absent: a public client (PKCE only).",
+									),
+									tokenEndpointAuthMethod: doc(
+										z._default(z.enum(["client_secret_basic", "client_secret_post"]), "client_secret_basic"),
+										"How the client secret is sent to the token endpoint.",
+									),
+									authorizationEndpoint: doc(
+										z.optional(z.url({ protocol: /^https?$/ })),
+										"Absent: discovered from `<issuer>/.well-known/openid-configuration`.",
+									),
+									tokenEndpoint: doc(
+										z.optional(z.url({ protocol: /^https?$/ })),
+										"Absent: discovered from `<issuer>/.well-known/openid-configuration`.",
+									),
+									jwksUri: doc(
+										z.optional(z.url({ protocol: /^https?$/ })),
+										"Absent: discovered from `<issuer>/.well-known/openid-configuration` (cached per isolate).",
+									),
+									scopes: doc(
+										z._default(z.array(text(1, 200)).check(z.minLength(1)), ["openid"]),
+										"Scopes asked of the provider; `openid` is always sent.",
+									),
+									subjectClaim: doc(z._default(text(1, 100), "sub"), "The id_token claim naming the user."),
+									algorithms: doc(
+										z._default(
+											z
+												.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
+												.check(z.minLength(1)),
+											["RS256", "ES256"],
+										),
+										"Accepted id_token `alg` values (never `none` or HMAC).",
+									),
+									clockTolerance: doc(z._default(int(0, 300), 30), "Skew allowed on the id_token's `exp` and `iat`, in seconds."),
+								}),
+							]),
 						),
 						"How the authorization endpoint signs a user in; absent: /oauth/authorize answers 400 (tokens are still accepted).",
 					),

@@ -24,7 +24,7 @@ const RELOAD_GAP_MS = 5_000;
 const lastReload = new Map<string, number>();
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 const MAX_SETS = 100;
-function jwksFor(uri: string): ReturnType<typeof createRemoteJWKSet> {
+export function jwksFor(uri: string): ReturnType<typeof createRemoteJWKSet> {
 	let set = jwksSets.get(uri);
 	if (!set) {
 		if (jwksSets.size >= MAX_SETS) jwksSets.delete(jwksSets.keys().next().value!);

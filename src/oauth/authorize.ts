@@ -1,12 +1,14 @@
 import { jwtVerify, SignJWT } from "jose";
 import type { CompiledApi } from "../config/load";
-import { randomId } from "../keys/crypto";
 import type { GatewayContext } from "../pipeline/context";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
 import { base64url, fromBase64url } from "./access-token";
+import { grants, oidcPendingSubject } from "../authority/client";
+import { randomId, sha256Hex } from "../keys/crypto";
 import { getClient, type StoredClient } from "./clients";
-import { issueAuthorizationCode } from "./codes";
+import { issueAuthorizationCode, s256 } from "./codes";
+import { endpointsOf, exchangeCode, randomToken, verifyIdToken, type OidcLogin } from "./oidc";
 
 /**
  * The authorization endpoint (RFC 6749 §4.1.1) with the `origin` login mode:
@@ -24,6 +26,9 @@ import { issueAuthorizationCode } from "./codes";
  *      only counts with the same browser's cookie: CSRF).
  *   4. POST /oauth/consent: Deny redirects `access_denied`; Allow issues the code, spending
  *      the nonce in the subject's Durable Object, so a replayed login or consent gets none.
+ *
+ * With `login.mode: "oidc"`, steps 1 and 2 are OpenID Connect's code flow instead (see
+ * oidcStart and oidcCallbackEndpoint below); consent and code issuance are the same.
  *
  * The shared secret is SIGNING_SECRET, which the origin already holds to verify identity
  * headers; the JWTs' `aud`/`iss` keep the two uses apart.
@@ -44,6 +49,8 @@ interface Pending {
 	cc: string | null;
 	n: string;
 	exp: number;
+	/** oidc mode: SHA-256 of the `state` sent to the provider, binding it to this cookie. */
+	os?: string;
 	/** Set once the user signed in (the consent ticket). */
 	sub?: string;
 }
@@ -159,6 +166,7 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 		n: nonce,
 		exp: Math.floor(now / 1000) + PENDING_TTL_S,
 	};
+	if (oauth.login.mode === "oidc") return oidcStart(c, oauth.login, pending, secret, back);
 	const loginUrl = new URL(oauth.login.loginUrl);
 	const request = await new SignJWT({ nonce, return_to: `${oauth.issuer.replace(/\/+$/, "")}${callbackPath(api)}` })
 		.setProtectedHeader({ alg: "HS256", typ: "keygate-login-request+jwt" })
@@ -173,6 +181,7 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 }
 
 export const callbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/callback`;
+export const oidcCallbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/oidc/callback`;
 export const consentPath = (api: CompiledApi) => `${rootOf(api)}/oauth/consent`;
 function rootOf(api: CompiledApi): string {
 	const p = api.match.pathPrefix.replace(/\/+$/, "");
@@ -186,15 +195,18 @@ export async function callbackEndpoint(c: GatewayContext): Promise<Response> {
 	const secret = c.env.SIGNING_SECRET;
 	const now = Date.now();
 	if (!secret || !oauth.login) return errorPage("The authorization server cannot answer right now.");
+	// An API that signs in with OIDC takes no origin assertion: the login mode is the only way in.
+	if (oauth.login.mode !== "origin") return errorPage("The sign-in did not complete.");
 	const pending = await unseal(secret, "pending", cookieValue(c.req.header("Cookie")), now);
 	if (!pending) return errorPage("The sign-in took too long or was started in another browser. Start again from the application.");
 	const assertion = c.var.url.searchParams.get("assertion");
 	if (!assertion) return errorPage("The sign-in did not complete.");
+	const loginUrl = oauth.login.loginUrl;
 	let sub: string;
 	try {
 		const { payload } = await jwtVerify(assertion, encoder.encode(secret), {
 			algorithms: ["HS256"],
-			issuer: new URL(oauth.login.loginUrl).origin,
+			issuer: new URL(loginUrl).origin,
 			audience: oauth.issuer,
 			requiredClaims: ["sub", "nonce", "exp", "iat"],
 			maxTokenAge: ASSERTION_MAX_S,
@@ -210,6 +222,13 @@ export async function callbackEndpoint(c: GatewayContext): Promise<Response> {
 		logEvent("oauth_login_assertion_refused", { error: String(e).slice(0, 200) });
 		return errorPage("The sign-in could not be verified. Start again from the application.");
 	}
+	return consentPage(c, pending, sub);
+}
+
+/** The consent page, once a user signed in (either login mode). */
+async function consentPage(c: GatewayContext, pending: Pending, sub: string): Promise<Response> {
+	const api = c.var.api;
+	const secret = c.env.SIGNING_SECRET!;
 	const client = await getClient(c.env.KEYS, pending.cid);
 	if (!client) return errorPage("The application is no longer registered.");
 	const ticket = await seal(secret, "consent", { ...pending, sub });
@@ -275,4 +294,126 @@ export async function consentEndpoint(c: GatewayContext): Promise<Response> {
 	}
 	if (!issued) return errorPage("This sign-in was already used. Start again from the application.");
 	return redirectTo(ticket.ru, { code: issued.code, state: ticket.st, iss: oauth.issuer }, { "Set-Cookie": clearCookie });
+}
+
+/**
+ * oidc, step 1: the PKCE verifier and the nonce go to a pending-login Durable Object under
+ * the hash of a fresh `state` (taken once, 10 minutes); the state's hash also goes into the
+ * sealed `__Host-` cookie, so the callback counts only in the browser that started it.
+ * The provider sees the nonce and the S256 challenge, never the verifier.
+ */
+async function oidcStart(
+	c: GatewayContext,
+	login: OidcLogin,
+	pending: Pending,
+	secret: string,
+	back: (error: string, description: string) => Response,
+): Promise<Response> {
+	const api = c.var.api;
+	const oauth = api.oauth!;
+	const now = Date.now();
+	const endpoints = await endpointsOf(login, now);
+	if (!endpoints.ok) {
+		logEvent("oidc_provider_unavailable", { issuer: login.issuer, detail: endpoints.detail });
+		return back("temporarily_unavailable", "The identity provider cannot be reached. Try again later.");
+	}
+	const state = randomToken();
+	const verifier = randomToken();
+	const stateHash = await sha256Hex(state);
+	try {
+		await grants(c.env, api.name, oidcPendingSubject(stateHash)).putOidcPending({
+			stateHash,
+			verifier,
+			nonce: pending.n,
+			expiresAt: pending.exp * 1000,
+			now,
+		});
+	} catch (e) {
+		logEvent("oauth_grant_store_failed", { error: String(e) });
+		return back("temporarily_unavailable", "The authorization server cannot answer right now.");
+	}
+	const target = new URL(endpoints.value.authorization);
+	const scopes = login.scopes.includes("openid") ? login.scopes : ["openid", ...login.scopes];
+	const params: Record<string, string> = {
+		response_type: "code",
+		client_id: login.clientId,
+		redirect_uri: `${oauth.issuer.replace(/\/+$/, "")}${oidcCallbackPath(api)}`,
+		scope: scopes.join(" "),
+		state,
+		nonce: pending.n,
+		code_challenge: await s256(verifier),
+		code_challenge_method: "S256",
+	};
+	for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
+	const cookie = `${COOKIE}=${await seal(secret, "pending", { ...pending, os: stateHash })}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${PENDING_TTL_S}`;
+	return new Response(null, { status: 302, headers: { Location: target.toString(), "Set-Cookie": cookie, "Cache-Control": "no-store" } });
+}
+
+/**
+ * oidc, step 2: GET /oauth/oidc/callback?code=…&state=… from the provider. The state must
+ * be this browser's (cookie) and still pending (taken once from the Durable Object); the
+ * code is exchanged with the kept verifier; the id_token is checked (oidc.ts). Anything
+ * wrong before the state is known good is a local page (nobody to tell safely); after it,
+ * a provider that cannot be reached is `temporarily_unavailable` back to the client, and a
+ * refused or unverifiable sign-in is a local page, as with the origin login. Never a code.
+ */
+export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response> {
+	const api = c.var.api;
+	const oauth = api.oauth!;
+	const secret = c.env.SIGNING_SECRET;
+	const now = Date.now();
+	const login = oauth.login;
+	if (!secret || !login) return errorPage("The authorization server cannot answer right now.");
+	if (login.mode !== "oidc") return errorPage("The sign-in did not complete.");
+	const q = c.var.url.searchParams;
+	for (const name of ["state", "code", "error"]) if (q.getAll(name).length > 1) return errorPage(`The parameter ${name} is repeated.`);
+	const pending = await unseal(secret, "pending", cookieValue(c.req.header("Cookie")), now);
+	if (!pending || pending.os === undefined)
+		return errorPage("The sign-in took too long or was started in another browser. Start again from the application.");
+	const state = q.get("state");
+	if (!state || state.length > 200 || (await sha256Hex(state)) !== pending.os)
+		return errorPage("The sign-in was started in another browser. Start again from the application.");
+	const back = (error: string, description: string) =>
+		redirectTo(pending.ru, { error, error_description: description, state: pending.st, iss: oauth.issuer }, { "Set-Cookie": clearCookie });
+	let taken: { verifier: string; nonce: string } | null;
+	try {
+		taken = await grants(c.env, api.name, oidcPendingSubject(pending.os)).takeOidcPending(pending.os, now);
+	} catch (e) {
+		logEvent("oauth_grant_store_failed", { error: String(e) });
+		return back("temporarily_unavailable", "The authorization server cannot answer right now.");
+	}
+	if (!taken || taken.nonce !== pending.n)
+		return errorPage("This sign-in was already used or has expired. Start again from the application.");
+	const providerError = q.get("error");
+	if (providerError !== null) {
+		logEvent("oidc_login_refused", { issuer: login.issuer, error: providerError.slice(0, 100) });
+		return providerError === "temporarily_unavailable"
+			? back("temporarily_unavailable", "The identity provider cannot sign you in right now.")
+			: back("access_denied", "The identity provider did not sign the user in.");
+	}
+	const code = q.get("code");
+	if (!code || code.length > 4096) return errorPage("The sign-in did not complete.");
+	const endpoints = await endpointsOf(login, now);
+	const env = c.env as unknown as Record<string, unknown>;
+	const clientSecret = login.clientSecretVar === undefined ? undefined : env[login.clientSecretVar];
+	if (login.clientSecretVar !== undefined && (typeof clientSecret !== "string" || clientSecret === "")) {
+		logEvent("oidc_client_secret_missing", { variable: login.clientSecretVar });
+		return back("temporarily_unavailable", "The authorization server cannot answer right now.");
+	}
+	const idToken = !endpoints.ok
+		? endpoints
+		: await exchangeCode(login, endpoints.value.token, {
+				code,
+				redirectUri: `${oauth.issuer.replace(/\/+$/, "")}${oidcCallbackPath(api)}`,
+				verifier: taken.verifier,
+				clientSecret: clientSecret as string | undefined,
+			});
+	const subject = !idToken.ok || !endpoints.ok ? idToken : await verifyIdToken(login, endpoints.value.jwks, idToken.value, pending.n, now);
+	if (!subject.ok) {
+		logEvent("oidc_login_refused", { issuer: login.issuer, reason: subject.reason, detail: subject.detail });
+		if (subject.reason === "unavailable")
+			return back("temporarily_unavailable", "The identity provider cannot be reached. Try again later.");
+		return errorPage("The sign-in could not be verified. Start again from the application.");
+	}
+	return consentPage(c, pending, subject.value as string);
 }

@@ -11,7 +11,15 @@ import { withTimeout } from "../util/timeout";
 import { issueAccessToken, parseAccessToken, verifyAccessToken } from "./access-token";
 import { getClient, hashSecret, type StoredClient } from "./clients";
 import { newOpaque, parseOpaque, s256 } from "./codes";
-import { authorizeEndpoint, callbackEndpoint, callbackPath, consentEndpoint, consentPath } from "./authorize";
+import {
+	authorizeEndpoint,
+	callbackEndpoint,
+	callbackPath,
+	consentEndpoint,
+	consentPath,
+	oidcCallbackEndpoint,
+	oidcCallbackPath,
+} from "./authorize";
 import { oauthError, oauthJson } from "./errors";
 import { readParams } from "./params";
 
@@ -48,6 +56,7 @@ export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	if (path === paths.revoke) return c.req.method === "POST" ? revokeEndpoint(c) : notAllowed("POST");
 	if (path === paths.authorize) return c.req.method === "GET" ? authorizeEndpoint(c) : notAllowed("GET");
 	if (path === callbackPath(api)) return c.req.method === "GET" ? callbackEndpoint(c) : notAllowed("GET");
+	if (path === oidcCallbackPath(api)) return c.req.method === "GET" ? oidcCallbackEndpoint(c) : notAllowed("GET");
 	if (path === consentPath(api)) return c.req.method === "POST" ? consentEndpoint(c) : notAllowed("POST");
 	return next();
 };

@@ -72,6 +72,21 @@ describe("npm run config:check", () => {
 		],
 		["tiers: {}", (c) => (c.apis[0].tiers = {}), /apis\[0\]\.tiers: at least one tier/],
 		[
+			"an oidc login without a clientId",
+			(c) => (c.apis[0].oauth.login = { mode: "oidc", issuer: "https://idp.example" }),
+			/apis\[0\]\.oauth\.login\.clientId: /,
+		],
+		[
+			"an oidc login whose clientSecretVar is not a variable name",
+			(c) => (c.apis[0].oauth.login = { mode: "oidc", issuer: "https://idp.example", clientId: "kg", clientSecretVar: "s3cret value" }),
+			/apis\[0\]\.oauth\.login\.clientSecretVar: an environment variable name/,
+		],
+		[
+			"an oidc login allowing HS256",
+			(c) => (c.apis[0].oauth.login = { mode: "oidc", issuer: "https://idp.example", clientId: "kg", algorithms: ["HS256"] }),
+			/apis\[0\]\.oauth\.login\.algorithms\[0\]: /,
+		],
+		[
 			"two APIs that tie on host and prefix",
 			(c) => c.apis.push({ ...structuredClone(c.apis[0]), name: "twin" }),
 			/apis\[1\]\.match: API \\"twin\\" and API \\"demo\\"/,

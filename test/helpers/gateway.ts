@@ -113,9 +113,9 @@ export interface BoundGateway {
  * keygate running another config (an example's), on the same real KV and Durable
  * Objects. `key` is sent as `Authorization: <scheme> <key>` (scheme default Bearer).
  */
-export function gatewayFor(config: unknown, base = BASE): BoundGateway {
+export function gatewayFor(config: unknown, base = BASE, vars: Record<string, string> = {}): BoundGateway {
 	const text = JSON.stringify(config);
-	const send = (url: string, init: RequestInit) => viaApp(new Request(url, init), { ...env, KEYGATE_CONFIG: text });
+	const send = (url: string, init: RequestInit) => viaApp(new Request(url, init), { ...env, ...vars, KEYGATE_CONFIG: text });
 	const bound: BoundGateway = {
 		call(path, init = {}) {
 			const { key, scheme = "Bearer", ...rest } = init;

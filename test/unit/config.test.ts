@@ -158,6 +158,8 @@ describe("selectApi", () => {
 	});
 });
 
+const OIDC = { mode: "oidc", issuer: "https://idp.example", clientId: "kg" };
+
 describe("the oauth block", () => {
 	const withOAuth = (oauth: unknown) => {
 		const config = clone(bundled) as any;
@@ -178,6 +180,20 @@ describe("the oauth block", () => {
 		});
 	});
 
+	it("fills the oidc login's documented defaults and keeps an origin login without a mode", () => {
+		const oidc = withOAuth({ issuer: "https://api.example.com", scopes: ["read"], login: OIDC });
+		expect(oidc.ok && oidc.value.apis[0]!.oauth!.login).toEqual({
+			...OIDC,
+			tokenEndpointAuthMethod: "client_secret_basic",
+			scopes: ["openid"],
+			subjectClaim: "sub",
+			algorithms: ["RS256", "ES256"],
+			clockTolerance: 30,
+		});
+		const origin = withOAuth({ issuer: "https://api.example.com", scopes: ["read"], login: { loginUrl: "https://a.example/l" } });
+		expect(origin.ok && origin.value.apis[0]!.oauth!.login).toEqual({ mode: "origin", loginUrl: "https://a.example/l" });
+	});
+
 	it.each([
 		[{ issuer: "https://a.example", scopes: ["read"], accessTokenTtl: 0 }, "apis[0].oauth.accessTokenTtl"],
 		[{ issuer: "https://a.example", scopes: [] }, "apis[0].oauth.scopes"],
@@ -185,8 +201,43 @@ describe("the oauth block", () => {
 		[{ issuer: "https://a.example", scopes: ["read"], codeTtl: 601 }, "apis[0].oauth.codeTtl"],
 		[{ issuer: "https://a.example", scopes: ["read"], rateLimitBy: "ip" }, "apis[0].oauth.rateLimitBy"],
 		[
-			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "oidc", loginUrl: "https://a.example/l" } },
+			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "saml", loginUrl: "https://a.example/l" } },
 			"apis[0].oauth.login.mode",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "oidc", loginUrl: "https://a.example/l" } },
+			"apis[0].oauth.login.issuer",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "oidc", issuer: "https://idp.example" } },
+			"apis[0].oauth.login.clientId",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { mode: "oidc", issuer: "idp", clientId: "kg" } },
+			"apis[0].oauth.login.issuer",
+		],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, clientSecret: "s3cret" } }, "apis[0].oauth.login"],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, clientSecretVar: "hunter2 is my secret" } },
+			"apis[0].oauth.login.clientSecretVar",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, tokenEndpoint: "ftp://idp.example/t" } },
+			"apis[0].oauth.login.tokenEndpoint",
+		],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, authorizationEndpoint: "nope" } },
+			"apis[0].oauth.login.authorizationEndpoint",
+		],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, jwksUri: "nope" } }, "apis[0].oauth.login.jwksUri"],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, scopes: [] } }, "apis[0].oauth.login.scopes"],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, subjectClaim: "" } }, "apis[0].oauth.login.subjectClaim"],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, algorithms: ["HS256"] } }, "apis[0].oauth.login.algorithms[0]"],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, algorithms: [] } }, "apis[0].oauth.login.algorithms"],
+		[{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, clockTolerance: 301 } }, "apis[0].oauth.login.clockTolerance"],
+		[
+			{ issuer: "https://a.example", scopes: ["read"], login: { ...OIDC, tokenEndpointAuthMethod: "private_key_jwt" } },
+			"apis[0].oauth.login.tokenEndpointAuthMethod",
 		],
 		[
 			{ issuer: "https://a.example", scopes: ["read"], externalIssuers: [{ issuer: "https://idp", jwksUri: "https://idp/jwks" }] },
