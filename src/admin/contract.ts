@@ -184,6 +184,16 @@ export const UsageSchema = z.strictObject({
 	passed: doc(int(0), "Requests passed, all shards added up."),
 	rejected: doc(z.record(z.string(), int(0)), "Refused requests by internal reason (rate_limited, revoked, missing_scope, …)."),
 	lastUsedAt: z.nullable(time()),
+	history: doc(
+		z.array(
+			z.strictObject({
+				hourStart: doc(time(), "Start of the UTC hour."),
+				passed: int(0),
+				rejected: doc(z.record(z.string(), int(0)), "Refused requests in this hour by internal reason."),
+			}),
+		),
+		"Requests per UTC hour over the last 30 days (720 hours), oldest first, all shards added up; hours without requests are left out.",
+	),
 	limits: doc(
 		z.nullable(
 			z.strictObject({

@@ -9,6 +9,7 @@ import { keyPrincipal } from "../credentials/key";
 import { effectiveLimits } from "../limits/effective";
 import { logEvent } from "../util/log";
 import { recordAudit } from "./audit";
+import { HOUR_MS } from "../authority/usage-history";
 import type { AuditEvent, CreateKeyInput, OwnerView, UpdateKeyInput, UsageView } from "./contract";
 
 /** An expected refusal: the admin route renders it; the field is named in the message. */
@@ -322,6 +323,7 @@ export async function keyUsage(s: Services, id: string): Promise<UsageView> {
 		passed: usage.passed,
 		rejected: usage.rejected,
 		lastUsedAt: iso(usage.lastUsedAt),
+		history: usage.hourly.map((b) => ({ hourStart: new Date(b.hour * HOUR_MS).toISOString(), passed: b.passed, rejected: b.rejected })),
 		limits: own ? { limit: own.limit, window: own.window, burst: own.burst, shards: effective!.shards } : null,
 	};
 }

@@ -5,6 +5,7 @@ import { decide, EMPTY_COUNTERS, peek, type Counters, type RateInfo } from "../l
 
 export type { Bucket };
 import { keyAuthorityStub } from "./client";
+import { bump, merge, trim, unpass, type HourBucket } from "./usage-history";
 
 /** What the authority knows about a key beyond its KV record. */
 export interface KeyStatus {
@@ -31,6 +32,11 @@ export interface Usage {
 	passed: number;
 	rejected: Record<string, number>;
 	lastUsedAt: number | null;
+	/**
+	 * Per UTC hour, the last 30 days (src/authority/usage-history.ts): sparse, oldest
+	 * first. Counted with the totals above and written with them, in the same row.
+	 */
+	hourly: HourBucket[];
 }
 
 /** Names the object that holds shard `index` of a key (shard 0 is the key's own object). */
@@ -100,7 +106,8 @@ export class KeyAuthority extends DurableObject<Env> {
 		this.status = { ...NO_STATUS, ...kv.get<KeyStatus>("status") };
 		const live = kv.get<{ counters: Record<string, Counters>; usage: Usage }>("live");
 		this.counters = live?.counters ?? {};
-		this.usage = live?.usage ?? { passed: 0, rejected: {}, lastUsedAt: null };
+		// Rows written before hourly buckets existed have none: history starts empty.
+		this.usage = { passed: 0, rejected: {}, lastUsedAt: null, ...live?.usage, hourly: live?.usage.hourly ?? [] };
 		this.shards = kv.get<string[]>("shards") ?? [];
 		if (kv.get<boolean>("joined")) this.joined = Promise.resolve();
 	}
@@ -115,7 +122,11 @@ export class KeyAuthority extends DurableObject<Env> {
 	async check(buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult> {
 		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
-		if (carried) for (const [reason, n] of Object.entries(carried)) this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
+		if (carried)
+			for (const [reason, n] of Object.entries(carried)) {
+				this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
+				bump(this.usage.hourly, now, reason, n);
+			}
 		const result = this.decide(buckets, now);
 		this.count(result.ok ? null : result.reason, now);
 		this.persist();
@@ -163,6 +174,7 @@ export class KeyAuthority extends DurableObject<Env> {
 		if (returned && returned.units > 0) {
 			this.counters = giveBack(buckets, this.counters, returned);
 			this.usage.passed = Math.max(0, this.usage.passed - returned.units);
+			unpass(this.usage.hourly, returned.units);
 		}
 		const dead = this.dead(now);
 		let result: LeaseResult;
@@ -178,6 +190,7 @@ export class KeyAuthority extends DurableObject<Env> {
 			} else {
 				this.counters = g.counters;
 				this.usage.passed += g.granted;
+				bump(this.usage.hourly, now, null, g.granted);
 				this.usage.lastUsedAt = now;
 				const s = this.status;
 				// A lease never outlives its second, nor the end of a rotation's grace.
@@ -278,6 +291,7 @@ export class KeyAuthority extends DurableObject<Env> {
 	private count(rejection: string | null, now: number): void {
 		if (rejection === null) this.usage.passed++;
 		else this.usage.rejected[rejection] = (this.usage.rejected[rejection] ?? 0) + 1;
+		bump(this.usage.hourly, now, rejection);
 		this.usage.lastUsedAt = now;
 	}
 
@@ -287,12 +301,15 @@ export class KeyAuthority extends DurableObject<Env> {
 
 	/** Usage of this object, plus that of every registered shard. */
 	async getUsage(): Promise<Usage> {
+		// Hours that aged out while the key was idle are dropped here too (and from the next write).
+		trim(this.usage.hourly, Date.now());
 		const total: Usage = structuredClone(this.usage);
 		for (const name of this.shards) {
 			const u = await keyAuthorityStub(this.env, name).getUsage();
 			total.passed += u.passed;
 			for (const [reason, n] of Object.entries(u.rejected)) total.rejected[reason] = (total.rejected[reason] ?? 0) + n;
 			if (u.lastUsedAt !== null && (total.lastUsedAt === null || u.lastUsedAt > total.lastUsedAt)) total.lastUsedAt = u.lastUsedAt;
+			total.hourly = merge(total.hourly, u.hourly);
 		}
 		return total;
 	}

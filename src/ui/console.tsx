@@ -27,7 +27,7 @@ import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
 import { parseIp } from "../util/ip";
 import { logEvent } from "../util/log";
-import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, sampleUrl } from "./layout";
+import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, HistoryChart, Sparkline, sampleUrl } from "./layout";
 import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -329,6 +329,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 						<th scope="col">Created</th>
 						<th scope="col">Last used</th>
 						<th scope="col">Requests</th>
+						<th scope="col">Last 36 hours</th>
 						<th scope="col">Expires</th>
 						<th scope="col">Status</th>
 					</tr>
@@ -351,6 +352,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 							</td>
 							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
 							<td>{usage ? usage.passed + Object.values(usage.rejected).reduce((a, b) => a + b, 0) : ""}</td>
+							<td>{usage ? <Sparkline history={usage.history} now={now} /> : <span class="muted">usage unavailable</span>}</td>
 							<td>
 								<Time iso={k.expiresAt} empty="Never" />
 							</td>
@@ -653,6 +655,8 @@ consoleApp.get("/keys/:id", async (c) => {
 					</>
 				) : null}
 			</dl>
+			<h2>Usage over 24 hours, 7 days and 30 days, by outcome</h2>
+			<HistoryChart history={usage.history} now={Date.now()} />
 			<h2>Usage since creation, by outcome</h2>
 			<UsageChart passed={usage.passed} rejected={usage.rejected} />
 			<h2>Actions</h2>

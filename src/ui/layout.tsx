@@ -3,6 +3,8 @@ import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
 import { formatTime, keyStatus, maskedKey, shortId } from "./present";
+import type { UsageView } from "../admin/contract";
+import { HOUR_MS, dense, requests, totals, type HourBucket } from "../authority/usage-history";
 
 export const UI = "/_keygate/ui";
 export const PORTAL = "/_keygate/portal";
@@ -148,6 +150,125 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 						<tr>
 							<th scope="row">{label}</th>
 							<td>{n}</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</figure>
+	);
+}
+
+/** 1234567 as "1,234,567", the same wherever the Worker runs. */
+export const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+/** The admin API's history (ISO hour starts) back as hour buckets. */
+const buckets = (history: UsageView["history"]): HourBucket[] =>
+	history.map((b) => ({ hour: Math.floor(Date.parse(b.hourStart) / HOUR_MS), passed: b.passed, rejected: b.rejected }));
+
+export const SPARK_HOURS = 36;
+
+/**
+ * The last 36 hours, one bar per UTC hour (refusals in red on top of passes), and the
+ * total. Server-rendered SVG attributes only: the CSP allows no inline style.
+ */
+export function Sparkline(props: { history: UsageView["history"]; now: number }) {
+	const hours = dense(buckets(props.history), props.now, SPARK_HOURS);
+	const total = hours.reduce((t, b) => t + requests(b), 0);
+	const max = Math.max(1, ...hours.map(requests));
+	const label = `${thousands(total)} requests in the last 36 hours`;
+	const H = 20;
+	return (
+		<span class="spark">
+			<svg role="img" aria-label={label} width={SPARK_HOURS * 3} height={H} viewBox={`0 0 ${SPARK_HOURS * 3} ${H}`} data-total={total}>
+				<title>{label}</title>
+				<line x1="0" y1={H - 0.5} x2={SPARK_HOURS * 3} y2={H - 0.5} stroke="#d0d7de" stroke-width="1" />
+				{hours.map((b, i) => {
+					const all = Math.round((requests(b) / max) * (H - 1));
+					const bad = Math.round(((requests(b) - b.passed) / max) * (H - 1));
+					return all === 0 ? null : (
+						<g>
+							<rect x={i * 3} y={H - all} width="2" height={all - bad} fill="#116329" />
+							{bad > 0 ? <rect x={i * 3} y={H - all} width="2" height={bad} fill="#a40e26" /> : null}
+						</g>
+					);
+				})}
+			</svg>{" "}
+			<span aria-hidden="true">{thousands(total)}</span>
+		</span>
+	);
+}
+
+const PERIODS = [
+	{ hours: 24, short: "24 h", long: "Last 24 hours" },
+	{ hours: 24 * 7, short: "7 d", long: "Last 7 days" },
+	{ hours: 24 * 30, short: "30 d", long: "Last 30 days" },
+] as const;
+
+/**
+ * Requests over the last 24 h, 7 d and 30 d by outcome (passed, refused by reason): one
+ * column of bars per period, scaled within the column, with the same numbers in a
+ * visually hidden table.
+ */
+export function HistoryChart(props: { history: UsageView["history"]; now: number }) {
+	const h = buckets(props.history);
+	const sums = PERIODS.map((p) => totals(h, props.now, p.hours));
+	const reasons = Object.keys(sums[2]!.rejected).sort();
+	const rows: [string, number[]][] = [
+		["passed", sums.map((t) => t.passed)],
+		...reasons.map((r): [string, number[]] => [r, sums.map((t) => t.rejected[r] ?? 0)]),
+	];
+	const maxes = PERIODS.map((_, j) => Math.max(1, ...rows.map(([, ns]) => ns[j]!)));
+	const height = rows.length * 24 + 28;
+	return (
+		<figure>
+			<svg
+				role="img"
+				aria-label="Requests by outcome over the last 24 hours, 7 days and 30 days"
+				width="600"
+				height={height}
+				viewBox={`0 0 600 ${height}`}
+			>
+				{PERIODS.map((p, j) => (
+					<text x={160 + j * 150} y="16" font-size="12" font-weight="bold">
+						{p.short}
+					</text>
+				))}
+				{rows.map(([label, ns], i) => (
+					<g>
+						<text x="0" y={i * 24 + 44} font-size="12">
+							{label}
+						</text>
+						{ns.map((n, j) => {
+							const w = Math.round((n / maxes[j]!) * 90);
+							return (
+								<g>
+									<rect x={160 + j * 150} y={i * 24 + 32} height="16" width={w} fill={label === "passed" ? "#116329" : "#a40e26"} />
+									<text x={164 + j * 150 + w} y={i * 24 + 44} font-size="12">
+										{thousands(n)}
+									</text>
+								</g>
+							);
+						})}
+					</g>
+				))}
+			</svg>
+			<table class="sr-only">
+				<caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>
+				<thead>
+					<tr>
+						<th scope="col">Outcome</th>
+						{PERIODS.map((p) => (
+							<th scope="col">{p.long}</th>
+						))}
+					</tr>
+				</thead>
+				<tbody>
+					{rows.map(([label, ns]) => (
+						<tr>
+							<th scope="row">{label}</th>
+							{ns.map((n) => (
+								<td>{n}</td>
+							))}
 						</tr>
 					))}
 				</tbody>

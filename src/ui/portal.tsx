@@ -21,7 +21,7 @@ import type { Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
 import { allKeys } from "./data";
-import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, sampleUrl } from "./layout";
+import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, HistoryChart, Sparkline, sampleUrl } from "./layout";
 import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -280,6 +280,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 						<th scope="col">Scopes</th>
 						<th scope="col">Created</th>
 						<th scope="col">Last used</th>
+						<th scope="col">Last 36 hours</th>
 						<th scope="col">Expires</th>
 						<th scope="col">Status</th>
 					</tr>
@@ -299,6 +300,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 								<Time iso={k.createdAt} />
 							</td>
 							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : ""}</td>
+							<td>{usage ? <Sparkline history={usage.history} now={now} /> : <span class="muted">usage unavailable</span>}</td>
 							<td>
 								<Time iso={k.expiresAt} empty="Never" />
 							</td>
@@ -500,6 +502,8 @@ portalApp.get("/keys/:id", async (c) => {
 					<Time iso={usage.lastUsedAt} empty="Never used" />
 				</dd>
 			</dl>
+			<h2>Usage over 24 hours, 7 days and 30 days, by outcome</h2>
+			<HistoryChart history={usage.history} now={Date.now()} />
 			<h2>Usage since creation, by outcome</h2>
 			<UsageChart passed={usage.passed} rejected={usage.rejected} />
 			<p>
