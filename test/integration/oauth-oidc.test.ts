@@ -48,6 +48,8 @@ const idp = {
 	codes: new Map<string, IssuedCode>(),
 	tokenRequests: [] as { headers: Headers; form: URLSearchParams }[],
 	discoveryDown: false,
+	discoveryIssuer: IDP,
+	discoveries: 0,
 	token: "ok" as "ok" | "invalid_grant" | "500" | "down",
 	claims: {} as Record<string, unknown>,
 	sign: undefined as undefined | ((claims: Record<string, unknown>) => Promise<string>),
@@ -71,7 +73,8 @@ async function tokenEndpoint(request: Request): Promise<Response> {
 	if (
 		idp.token === "invalid_grant" ||
 		!issued ||
-		request.headers.get("Authorization") !== basic ||
+		(request.headers.get("Authorization") !== basic &&
+			(form.get("client_id") !== CLIENT_ID || form.get("client_secret") !== CLIENT_SECRET)) ||
 		form.get("grant_type") !== "authorization_code" ||
 		form.get("redirect_uri") !== issued.redirectUri ||
 		(await s256(form.get("code_verifier") ?? "")) !== issued.challenge
@@ -90,6 +93,8 @@ beforeEach(async () => {
 	idp.codes.clear();
 	idp.tokenRequests = [];
 	idp.discoveryDown = false;
+	idp.discoveryIssuer = IDP;
+	idp.discoveries = 0;
 	idp.token = "ok";
 	idp.claims = {};
 	idp.sign = undefined;
@@ -100,9 +105,10 @@ beforeEach(async () => {
 		const url = new URL(request.url);
 		if (url.origin !== IDP) return originFetch(input, init);
 		if (url.pathname === "/.well-known/openid-configuration") {
+			idp.discoveries++;
 			if (idp.discoveryDown) throw new TypeError("Network connection lost.");
 			return Response.json({
-				issuer: IDP,
+				issuer: idp.discoveryIssuer,
 				authorization_endpoint: `${IDP}/authorize`,
 				token_endpoint: `${IDP}/token`,
 				jwks_uri: `${IDP}/jwks`,
@@ -353,5 +359,46 @@ describe("the authorization endpoint with the oidc login", () => {
 		expect(new URL(res.headers.get("Location")!).searchParams.get("error")).toBe("temporarily_unavailable");
 		await noCode(res, 302);
 		expect(idp.tokenRequests).toHaveLength(0);
+	});
+
+	it("refuses a discovery document that names another issuer (OpenID Connect Discovery §4.3)", async () => {
+		idp.discoveryIssuer = "https://evil.example.com";
+		const client = await createClient(gw);
+		const res = await gw.call(
+			`/oauth/authorize?client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&state=xyz`,
+		);
+		expect(res.status, await res.clone().text()).toBe(302);
+		expect(new URL(res.headers.get("Location")!).searchParams.get("error")).toBe("temporarily_unavailable");
+		await noCode(res, 302);
+	});
+
+	it("discovers the provider once per isolate, and not at all with every endpoint configured (client_secret_post)", async () => {
+		const client = await createClient(gw);
+		await authorize(client);
+		await authorize(client);
+		expect(idp.discoveries).toBe(1);
+
+		const explicit = structuredClone(config);
+		explicit.apis[0].oauth.login = {
+			...explicit.apis[0].oauth.login,
+			authorizationEndpoint: `${IDP}/authorize`,
+			tokenEndpoint: `${IDP}/token`,
+			jwksUri: `${IDP}/jwks`,
+			tokenEndpointAuthMethod: "client_secret_post",
+		};
+		clearDiscoveryCache();
+		idp.discoveries = 0;
+		const direct = gatewayFor(explicit, undefined, { OIDC_CLIENT_SECRET: CLIENT_SECRET });
+		const start = await direct.call(
+			`/oauth/authorize?client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&state=xyz`,
+		);
+		const to = new URL(start.headers.get("Location")!);
+		const page = await direct.call(providerSignsIn(to), { headers: { Cookie: cookieOf(start) } });
+		expect(page.status, await page.text()).toBe(200);
+		expect(idp.discoveries).toBe(0);
+		const exchange = idp.tokenRequests[0]!;
+		expect(exchange.headers.get("Authorization")).toBeNull();
+		expect(exchange.form.get("client_id")).toBe(CLIENT_ID);
+		expect(exchange.form.get("client_secret")).toBe(CLIENT_SECRET);
 	});
 });

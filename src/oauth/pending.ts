@@ -1,0 +1,119 @@
+import type { CompiledApi } from "../config/load";
+import type { GatewayContext } from "../pipeline/context";
+import { base64url, fromBase64url } from "./access-token";
+import { getClient } from "./clients";
+
+/**
+ * What both login modes share: the pending authorization request sealed (HMAC) into the
+ * `__Host-` cookie for 10 minutes, the pages and redirects of the authorization endpoint,
+ * its paths, and the consent page shown once a user signed in.
+ */
+
+export const COOKIE = "__Host-keygate_oauth";
+export const PENDING_TTL_S = 600;
+const encoder = new TextEncoder();
+
+export interface Pending {
+	/** client id, redirect uri, scopes, state, code challenge, nonce, expiry (Unix s) */
+	cid: string;
+	ru: string;
+	sc: string[];
+	st: string | null;
+	cc: string | null;
+	n: string;
+	exp: number;
+	/** oidc mode: SHA-256 of the `state` sent to the provider, binding it to this cookie. */
+	os?: string;
+	/** Set once the user signed in (the consent ticket). */
+	sub?: string;
+}
+
+async function macKey(secret: string, purpose: string): Promise<CryptoKey> {
+	const root = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const derived = await crypto.subtle.sign("HMAC", root, encoder.encode(`keygate oauth ${purpose} v1`));
+	return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
+export async function seal(secret: string, purpose: string, value: Pending): Promise<string> {
+	const body = base64url(encoder.encode(JSON.stringify(value)));
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await macKey(secret, purpose), encoder.encode(body)));
+	return `${body}.${base64url(mac)}`;
+}
+
+export async function unseal(secret: string, purpose: string, sealed: string | undefined, now: number): Promise<Pending | undefined> {
+	if (!sealed || sealed.length > 8192) return undefined;
+	const [body, mac] = sealed.split(".");
+	const macBytes = mac ? fromBase64url(mac) : undefined;
+	if (!body || !macBytes) return undefined;
+	if (!(await crypto.subtle.verify("HMAC", await macKey(secret, purpose), macBytes, encoder.encode(body)))) return undefined;
+	try {
+		const value = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as Pending;
+		return value.exp * 1000 > now ? value : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+const escapeHtml = (s: string) =>
+	s.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!);
+
+const PAGE_HEADERS = {
+	"Content-Type": "text/html; charset=utf-8",
+	"Cache-Control": "no-store",
+	// The consent page must not be framed (clickjacking, RFC 6749 §10.13), nor run anything.
+	"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+	"X-Frame-Options": "DENY",
+	"Referrer-Policy": "no-referrer",
+};
+
+function page(status: number, title: string, inner: string, extra: Record<string, string> = {}): Response {
+	const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${inner}</body></html>`;
+	return new Response(html, { status, headers: { ...PAGE_HEADERS, ...extra } });
+}
+
+/** The local error page: for errors that must never redirect (unknown client, unregistered redirect URI). */
+export const errorPage = (message: string) => page(400, "Authorization error", `<h1>Authorization error</h1><p>${escapeHtml(message)}</p>`);
+
+export function redirectTo(uri: string, params: Record<string, string | null>, extra: Record<string, string> = {}): Response {
+	const url = new URL(uri);
+	for (const [k, v] of Object.entries(params)) if (v !== null) url.searchParams.set(k, v);
+	return new Response(null, { status: 302, headers: { Location: url.toString(), "Cache-Control": "no-store", ...extra } });
+}
+
+export const clearCookie = `${COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`;
+
+export function cookieValue(header: string | undefined): string | undefined {
+	for (const part of (header ?? "").split(";")) {
+		const [k, ...v] = part.trim().split("=");
+		if (k === COOKIE) return v.join("=");
+	}
+	return undefined;
+}
+
+export const callbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/callback`;
+export const oidcCallbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/oidc/callback`;
+export const consentPath = (api: CompiledApi) => `${rootOf(api)}/oauth/consent`;
+function rootOf(api: CompiledApi): string {
+	const p = api.match.pathPrefix.replace(/\/+$/, "");
+	return p === "" ? "" : p;
+}
+
+/** The consent page, once a user signed in (either login mode). */
+export async function consentPage(c: GatewayContext, pending: Pending, sub: string): Promise<Response> {
+	const api = c.var.api;
+	const secret = c.env.SIGNING_SECRET!;
+	const client = await getClient(c.env.KEYS, pending.cid);
+	if (!client) return errorPage("The application is no longer registered.");
+	const ticket = await seal(secret, "consent", { ...pending, sub });
+	const host = new URL(pending.ru).host;
+	const inner = `<h1>Allow ${escapeHtml(client.name)} to access your account?</h1>
+<p>Signed in as <b>${escapeHtml(sub)}</b>.</p>
+<p>${escapeHtml(client.name)} will be sent back to <b>${escapeHtml(host)}</b> and may:</p>
+<ul>${pending.sc.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ul>
+<form method="post" action="${escapeHtml(consentPath(api))}">
+<input type="hidden" name="ticket" value="${escapeHtml(ticket)}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`;
+	return page(200, "Authorize application", inner);
+}
