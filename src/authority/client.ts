@@ -67,6 +67,8 @@ export interface Authority {
 	/** The owner's role as keygate holds it, or null when none was assigned. */
 	ownerRole(api: string, owner: string): Promise<string | null>;
 	setOwnerRole(api: string, owner: string, role: string): Promise<string>;
+	/** Spends a customer-portal entry token (by its hash) in its owner's object: true only the first time. */
+	spendPortalEntry(api: string, owner: string, hash: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
 /** The Authority over real Durable Objects, with `timeoutMs` on every call. */
@@ -92,6 +94,8 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),
 		ownerRole: (api, id) => bounded("owner lookup", async (): Promise<string | null> => owner(api, id).getRole()),
 		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),
+		spendPortalEntry: (api, id, hash, expiresAt, now) =>
+			bounded("portal entry", async (): Promise<boolean> => owner(api, id).spendPortalEntry(hash, expiresAt, now)),
 	};
 }
 

@@ -1,3 +1,4 @@
+import type { Authority } from "../authority/client";
 import { randomId, sha256Hex } from "../keys/crypto";
 
 /**
@@ -10,10 +11,11 @@ import { randomId, sha256Hex } from "../keys/crypto";
  *   portal-entry:<sha256 of the entry token>     -> PortalGrant JSON, expirationTtl 300 (5 min)
  *   portal-session:<sha256 of the session token> -> PortalGrant JSON, expirationTtl 3600 (1 h)
  *
- * Single use: the entry is deleted when it is redeemed. KV has no compare-and-delete, so two
- * redemptions of one token racing within KV's propagation time in two different Cloudflare
- * locations could both succeed; within one location the delete is seen at once. The token
- * is 262 random bits, lives 5 minutes, and travels only to the customer it was made for.
+ * Single use: KV has no compare-and-delete, so the entry is spent in its owner's Durable
+ * Object (OwnerRoles.spendPortalEntry), which answers true once, whichever location asks
+ * first; the KV entry is then deleted. A redemption in a location KV has not reached yet
+ * finds nothing and is refused (the customer opens the link again). The token is 262
+ * random bits, lives 5 minutes, and travels only to the customer it was made for.
  */
 export const PORTAL_COOKIE = "__Host-kg_portal";
 export const ENTRY_TTL_SECONDS = 300;
@@ -42,13 +44,21 @@ export async function issueEntry(
 }
 
 /** The entry token's grant, consumed: a second redemption finds nothing. Unknown, used and expired tokens are alike. */
-export async function redeemEntry(kv: KVNamespace, entry: string, now = Date.now()): Promise<PortalGrant | null> {
+export async function redeemEntry(
+	kv: KVNamespace,
+	owners: Pick<Authority, "spendPortalEntry">,
+	entry: string,
+	now = Date.now(),
+): Promise<PortalGrant | null> {
 	if (!TOKEN("kgpe").test(entry)) return null;
-	const name = `portal-entry:${await sha256Hex(entry)}`;
+	const hash = await sha256Hex(entry);
+	const name = `portal-entry:${hash}`;
 	const grant = await kv.get<PortalGrant>(name, "json");
-	if (!grant) return null;
+	if (!grant || grant.expiresAt <= now) return null;
+	// The one-time decision, atomic across locations; a failure here throws (no session).
+	const first = await owners.spendPortalEntry(grant.api, grant.owner, hash, grant.expiresAt, now);
 	await kv.delete(name);
-	return grant.expiresAt > now ? grant : null;
+	return first ? grant : null;
 }
 
 export async function openPortalSession(kv: KVNamespace, grant: PortalGrant, now = Date.now()): Promise<string> {

@@ -98,7 +98,7 @@ portalApp.get("/enter", (c) => {
 /** Step 2: the token, once, for a session cookie; then the portal, with no token in the address bar. */
 portalApp.post("/enter", async (c) => {
 	const form = await c.req.parseBody();
-	const grant = await redeemEntry(c.env.KEYS, typeof form.token === "string" ? form.token : "");
+	const grant = await redeemEntry(c.env.KEYS, authority(c.env), typeof form.token === "string" ? form.token : "");
 	if (!grant)
 		return plainError(
 			c,

@@ -87,6 +87,18 @@ describe("entering the portal", () => {
 		expect(await again.text()).toContain("already been used, has expired, or is not valid");
 	});
 
+	it("of 20 concurrent redemptions of one token, exactly one opens a session (the owner's object decides, not KV)", async () => {
+		const url = await portalUrl("cust_race");
+		const token = new URL(url).searchParams.get("token")!;
+		const results = await Promise.all(
+			Array.from({ length: 20 }, () => ui(`${PORTAL}/enter`, { form: { token }, headers: { "Sec-Fetch-Site": "same-origin" } })),
+		);
+		const statuses = results.map((r) => r.status).sort();
+		expect(statuses.filter((s) => s === 303)).toHaveLength(1);
+		expect(statuses.filter((s) => s === 404)).toHaveLength(19);
+		expect(results.filter((r) => r.headers.get("Set-Cookie") !== null)).toHaveLength(1);
+	});
+
 	it("an expired token (past 5 minutes) and an unknown one get the same page and no session", async () => {
 		vi.useFakeTimers({ toFake: ["Date"] });
 		const url = await portalUrl("cust_late");
