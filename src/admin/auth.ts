@@ -25,6 +25,28 @@ export type AdminEnv = { Bindings: Bindings; Variables: { services: Services } }
  */
 export const adminFailures = new FailureThrottle();
 
+/** Seconds until `ip` may try the admin token again (0: now). */
+export function adminWait(ip: string | undefined, now: number): number {
+	return ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+}
+
+/**
+ * A wrong admin token, from the JSON API or the console's login form: counted against the
+ * address and audited as `admin.auth_failed` (the address only, never what was presented).
+ */
+export async function recordAdminFailure(kv: KVNamespace, ip: string | undefined, now: number, via?: "console"): Promise<void> {
+	if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
+	await recordAudit(kv, {
+		actor: "unauthenticated",
+		action: "admin.auth_failed",
+		api: null,
+		keyId: null,
+		owner: null,
+		// Only a well-formed address is kept: the header is client input wherever Cloudflare does not set it.
+		details: { ip: ip !== undefined && parseIp(ip) !== undefined ? ip : null, throttled: adminWait(ip, now) > 0, ...(via ? { via } : {}) },
+	});
+}
+
 /**
  * Admin auth: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. With no
  * ADMIN_TOKEN configured the admin API is closed (503), never open. A request that
@@ -39,7 +61,7 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	}
 	const ip = clientAddress(c.req.raw.headers, c.env);
 	const now = Date.now();
-	const wait = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+	const wait = adminWait(ip, now);
 	if (wait > 0) return renderError("too_many_failures", DEFAULT_ERROR_CONTEXT, { retryAfter: wait });
 
 	const header = c.req.header("Authorization");
@@ -48,17 +70,7 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	// The comparison runs whatever was sent, so a malformed header costs what a wrong token does.
 	const equal = await secretsEqual(match?.[1] ?? header, expected);
 	if (!match || !equal) {
-		if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
-		const throttled = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) > 0 : false;
-		await recordAudit(c.env.KEYS, {
-			actor: "unauthenticated",
-			action: "admin.auth_failed",
-			api: null,
-			keyId: null,
-			owner: null,
-			// Only a well-formed address is kept: the header is client input wherever Cloudflare does not set it.
-			details: { ip: ip !== undefined && parseIp(ip) !== undefined ? ip : null, throttled },
-		});
+		await recordAdminFailure(c.env.KEYS, ip, now);
 		return renderError("admin_unauthorized", DEFAULT_ERROR_CONTEXT);
 	}
 

@@ -10,7 +10,6 @@ import {
 	callbackPath,
 	clearCookie,
 	consentPage,
-	consentPath,
 	COOKIE,
 	cookieValue,
 	errorPage,

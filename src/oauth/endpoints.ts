@@ -2,7 +2,6 @@ import type { MiddlewareHandler } from "hono";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
-import { prefixKey } from "../config/schema";
 import { FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
 import { clientIp, type GatewayContext, type GatewayEnv } from "../pipeline/context";
@@ -21,6 +20,7 @@ import {
 	oidcCallbackPath,
 } from "./authorize";
 import { oauthError, oauthJson } from "./errors";
+import { rootOf } from "./pending";
 import { readParams } from "./params";
 
 /**
@@ -35,8 +35,7 @@ export const oauthThrottle = new FailureThrottle();
 const KV_TIMEOUT_MS = 2_000;
 
 export function oauthPaths(api: CompiledApi): { token: string; revoke: string; metadata: string; authorize: string } {
-	const base = prefixKey(api.match.pathPrefix);
-	const root = base === "/" ? "" : base;
+	const root = rootOf(api);
 	return {
 		token: `${root}/oauth/token`,
 		revoke: `${root}/oauth/revoke`,
@@ -45,20 +44,38 @@ export function oauthPaths(api: CompiledApi): { token: string; revoke: string; m
 	};
 }
 
+/** `allow`: the method named in a 405's Allow header; the metadata document also answers HEAD. */
+type Endpoint = { allow: "GET" | "POST"; head?: true; handle: (c: GatewayContext) => Response | Promise<Response> };
+
+/** Each OAuth API's endpoints by path, built once per loaded config (this stage runs on every request). */
+const endpointTables = new WeakMap<CompiledApi, Map<string, Endpoint>>();
+
+function endpointsOf(api: CompiledApi): Map<string, Endpoint> {
+	let table = endpointTables.get(api);
+	if (!table) {
+		const paths = oauthPaths(api);
+		table = new Map<string, Endpoint>([
+			[paths.metadata, { allow: "GET", head: true, handle: () => metadata(api) }],
+			[paths.token, { allow: "POST", handle: tokenEndpoint }],
+			[paths.revoke, { allow: "POST", handle: revokeEndpoint }],
+			[paths.authorize, { allow: "GET", handle: authorizeEndpoint }],
+			[callbackPath(api), { allow: "GET", handle: callbackEndpoint }],
+			[oidcCallbackPath(api), { allow: "GET", handle: oidcCallbackEndpoint }],
+			[consentPath(api), { allow: "POST", handle: consentEndpoint }],
+		]);
+		endpointTables.set(api, table);
+	}
+	return table;
+}
+
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.get("api");
 	if (!api.oauth) return next();
-	const paths = oauthPaths(api);
-	const path = c.get("url").pathname;
-	if (path === paths.metadata) return c.req.method === "GET" || c.req.method === "HEAD" ? metadata(api) : notAllowed("GET");
-	if (path === paths.token) return c.req.method === "POST" ? tokenEndpoint(c) : notAllowed("POST");
-	if (path === paths.revoke) return c.req.method === "POST" ? revokeEndpoint(c) : notAllowed("POST");
-	if (path === paths.authorize) return c.req.method === "GET" ? authorizeEndpoint(c) : notAllowed("GET");
-	if (path === callbackPath(api)) return c.req.method === "GET" ? callbackEndpoint(c) : notAllowed("GET");
-	if (path === oidcCallbackPath(api)) return c.req.method === "GET" ? oidcCallbackEndpoint(c) : notAllowed("GET");
-	if (path === consentPath(api)) return c.req.method === "POST" ? consentEndpoint(c) : notAllowed("POST");
-	return next();
+	const endpoint = endpointsOf(api).get(c.get("url").pathname);
+	if (!endpoint) return next();
+	const allowed = c.req.method === endpoint.allow || (endpoint.head && c.req.method === "HEAD");
+	return allowed ? endpoint.handle(c) : notAllowed(endpoint.allow);
 };
 
 function notAllowed(allow: string): Response {

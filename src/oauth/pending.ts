@@ -1,4 +1,5 @@
 import type { CompiledApi } from "../config/load";
+import { prefixKey } from "../config/schema";
 import type { GatewayContext } from "../pipeline/context";
 import { base64url, fromBase64url } from "./access-token";
 import { getClient } from "./clients";
@@ -93,9 +94,10 @@ export function cookieValue(header: string | undefined): string | undefined {
 export const callbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/callback`;
 export const oidcCallbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/oidc/callback`;
 export const consentPath = (api: CompiledApi) => `${rootOf(api)}/oauth/consent`;
-function rootOf(api: CompiledApi): string {
-	const p = api.match.pathPrefix.replace(/\/+$/, "");
-	return p === "" ? "" : p;
+/** Where an API's OAuth paths start: its path prefix, without a trailing slash ("" for "/"). */
+export function rootOf(api: CompiledApi): string {
+	const p = prefixKey(api.match.pathPrefix);
+	return p === "/" ? "" : p;
 }
 
 /** The consent page, once a user signed in (either login mode). */

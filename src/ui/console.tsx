@@ -1,10 +1,9 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { listAudit } from "../admin/audit";
-import { adminFailures } from "../admin/auth";
-import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES, AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
+import { adminWait, recordAdminFailure } from "../admin/auth";
+import { AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
-import { recordAudit } from "../admin/audit";
 import {
 	AdminError,
 	KEY_ID,
@@ -25,7 +24,6 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { clientAddress, type Bindings } from "../env";
 import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
-import { parseIp } from "../util/ip";
 import { logEvent } from "../util/log";
 import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, HistoryChart, Sparkline, sampleUrl } from "./layout";
 import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
@@ -91,7 +89,7 @@ consoleApp.post("/login", async (c) => {
 	const expected = c.env.ADMIN_TOKEN!;
 	const ip = clientAddress(c.req.raw.headers, c.env);
 	const now = Date.now();
-	const wait = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+	const wait = adminWait(ip, now);
 	if (wait > 0) {
 		c.header("Retry-After", String(wait));
 		return loginPage(c, 429, `Too many wrong tokens from this address. Try again in ${wait} seconds.`);
@@ -99,16 +97,7 @@ consoleApp.post("/login", async (c) => {
 	const form = await c.req.parseBody();
 	const given = typeof form.token === "string" ? form.token : "";
 	if (!(await secretsEqual(given, expected))) {
-		if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
-		const throttled = ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) > 0 : false;
-		await recordAudit(c.env.KEYS, {
-			actor: "unauthenticated",
-			action: "admin.auth_failed",
-			api: null,
-			keyId: null,
-			owner: null,
-			details: { ip: ip !== undefined && parseIp(ip) !== undefined ? ip : null, throttled, via: "console" },
-		});
+		await recordAdminFailure(c.env.KEYS, ip, now, "console");
 		return loginPage(c, 401, "That is not the admin token.");
 	}
 	const token = await openSession(c.env.KEYS, expected, "console", now);
