@@ -9,14 +9,11 @@
 // bench/results/breakdown.json), BENCH_CUTS (a comma-separated subset of the cuts). Numbers from a shared machine move with its load: read
 // differences of a few hundredths of a millisecond as noise.
 import autocannon from "autocannon";
-import { fork } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Miniflare } from "miniflare";
-import { bundleWorker } from "./lib/build.mjs";
+import { startBreakdownWorker } from "./lib/breakdown-worker.mjs";
 import { percentile, sortedCopy } from "./lib/stats.mjs";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -47,18 +44,6 @@ const STAGES = [
 	["the whole path", "forward", "full"],
 ];
 
-const ADMIN_TOKEN = randomBytes(24).toString("base64url");
-const SIGNING_SECRET = randomBytes(24).toString("base64url");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function startOrigin() {
-	const child = fork(path.join(ROOT, "bench", "lib", "origin.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-	return new Promise((resolve, reject) => {
-		child.once("message", (m) => resolve({ url: `http://127.0.0.1:${m.port}`, child }));
-		child.once("exit", (code) => reject(new Error(`origin exited early (${code})`)));
-	});
-}
-
 function cell(url, key, cut, connections, seconds) {
 	return new Promise((resolve, reject) => {
 		const latencies = [];
@@ -75,41 +60,8 @@ function cell(url, key, cut, connections, seconds) {
 }
 
 async function main() {
-	const tmp = await mkdtemp(path.join(os.tmpdir(), "keygate-breakdown-"));
-	const origin = await startOrigin();
-	let mf;
+	const { base, key, close } = await startBreakdownWorker(ROOT);
 	try {
-		const file = path.join(tmp, "index.js");
-		await bundleWorker(ROOT, "bench/breakdown.ts", file);
-		const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-		const quiet = console.log;
-		console.log = () => {};
-		const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"));
-		console.log = quiet;
-		const config = JSON.parse(await readFile(path.join(ROOT, "keygate.config.json"), "utf8"));
-		for (const api of config.apis) for (const env of Object.values(api.environments)) env.origin = origin.url;
-		mf = new Miniflare({
-			name: "breakdown",
-			modules: true,
-			modulesRoot: tmp,
-			scriptPath: file,
-			compatibilityDate: workerOptions.compatibilityDate,
-			compatibilityFlags: workerOptions.compatibilityFlags ?? [],
-			durableObjects: workerOptions.durableObjects ?? {},
-			kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
-			bindings: { KEYGATE_CONFIG: JSON.stringify(config), ADMIN_TOKEN, SIGNING_SECRET, BENCH_ORIGIN: origin.url },
-			unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-		});
-		await mf.ready;
-		const base = (await mf.unsafeGetDirectURL("breakdown")).href.replace(/\/$/, "");
-		const scopes = [...new Set(config.apis[0].routes.flatMap((r) => r.scopes ?? []))];
-		const created = await fetch(`${base}/_keygate/v1/keys`, {
-			method: "POST",
-			headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-			body: JSON.stringify({ name: "breakdown", scopes, rateLimit: { limit: null, window: 3600, burst: 1_000_000 } }),
-		});
-		if (created.status !== 201) throw new Error(`creating the key: ${created.status} ${await created.text()}`);
-		const { key } = await created.json();
 		for (const cut of CUTS) {
 			const res = await fetch(`${base}${PATH}`, { headers: { authorization: `Bearer ${key}`, "x-bench-cut": cut } });
 			if (res.status !== 200) throw new Error(`cut ${cut} answered ${res.status}: ${await res.text()}`);
@@ -173,9 +125,7 @@ async function main() {
 		await writeFile(OUT, JSON.stringify(out, null, 2) + "\n");
 		console.log(`\nwrote ${path.relative(process.cwd(), OUT)}`);
 	} finally {
-		if (mf) await Promise.race([mf.dispose(), sleep(5000)]);
-		origin.child.kill("SIGTERM");
-		await rm(tmp, { recursive: true, force: true });
+		await close();
 	}
 }
 

@@ -11,15 +11,11 @@
 // function that called it only as far as V8 sees it; "(program)" and "(idle)" are the
 // runtime outside JavaScript.
 import autocannon from "autocannon";
-import { fork } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Miniflare } from "miniflare";
 import WebSocket from "ws";
-import { bundleWorker } from "./lib/build.mjs";
+import { startBreakdownWorker, WORKER_NAME } from "./lib/breakdown-worker.mjs";
 
 process.env.WRANGLER_SEND_METRICS = "false";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,22 +23,11 @@ const CUT = process.env.BENCH_CUT ?? "full-stub";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const TOP = Number(process.env.BENCH_TOP ?? 30);
-const NAME = "breakdown";
-const ADMIN_TOKEN = randomBytes(24).toString("base64url");
-const SIGNING_SECRET = randomBytes(24).toString("base64url");
-
-function startOrigin() {
-	const child = fork(path.join(ROOT, "bench", "lib", "origin.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-	return new Promise((resolve, reject) => {
-		child.once("message", (m) => resolve({ url: `http://127.0.0.1:${m.port}`, child }));
-		child.once("exit", (code) => reject(new Error(`origin exited early (${code})`)));
-	});
-}
 
 async function inspector(port) {
 	const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-	const target = targets.find((t) => t.id === `core:user:${NAME}`);
-	if (!target) throw new Error(`no inspector target for ${NAME}: ${targets.map((t) => t.id).join(", ")}`);
+	const target = targets.find((t) => t.id === `core:user:${WORKER_NAME}`);
+	if (!target) throw new Error(`no inspector target for ${WORKER_NAME}: ${targets.map((t) => t.id).join(", ")}`);
 	const ws = new WebSocket(target.webSocketDebuggerUrl);
 	await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
 	let id = 0;
@@ -78,43 +63,9 @@ function selfTimes(profile) {
 }
 
 async function main() {
-	const tmp = await mkdtemp(path.join(os.tmpdir(), "keygate-profile-"));
-	const origin = await startOrigin();
-	let mf;
+	const { base, key, mf, close } = await startBreakdownWorker(ROOT, { inspector: true });
 	let insp;
 	try {
-		const file = path.join(tmp, "index.js");
-		await bundleWorker(ROOT, "bench/breakdown.ts", file);
-		const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-		const quiet = console.log;
-		console.log = () => {};
-		const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"));
-		console.log = quiet;
-		const config = JSON.parse(await readFile(path.join(ROOT, "keygate.config.json"), "utf8"));
-		for (const api of config.apis) for (const env of Object.values(api.environments)) env.origin = origin.url;
-		mf = new Miniflare({
-			name: NAME,
-			modules: true,
-			modulesRoot: tmp,
-			scriptPath: file,
-			inspectorPort: 0,
-			compatibilityDate: workerOptions.compatibilityDate,
-			compatibilityFlags: workerOptions.compatibilityFlags ?? [],
-			durableObjects: workerOptions.durableObjects ?? {},
-			kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
-			bindings: { KEYGATE_CONFIG: JSON.stringify(config), ADMIN_TOKEN, SIGNING_SECRET, BENCH_ORIGIN: origin.url },
-			unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-		});
-		await mf.ready;
-		const base = (await mf.unsafeGetDirectURL(NAME)).href.replace(/\/$/, "");
-		const scopes = [...new Set(config.apis[0].routes.flatMap((r) => r.scopes ?? []))];
-		const created = await fetch(`${base}/_keygate/v1/keys`, {
-			method: "POST",
-			headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-			body: JSON.stringify({ name: "profile", scopes, rateLimit: { limit: null, window: 3600, burst: 1_000_000 } }),
-		});
-		if (created.status !== 201) throw new Error(`creating the key: ${created.status} ${await created.text()}`);
-		const { key } = await created.json();
 		const load = (seconds) =>
 			new Promise((resolve, reject) =>
 				autocannon(
@@ -151,9 +102,7 @@ async function main() {
 		}
 	} finally {
 		insp?.close();
-		if (mf) await Promise.race([mf.dispose(), new Promise((r) => setTimeout(r, 5000))]);
-		origin.child.kill("SIGTERM");
-		await rm(tmp, { recursive: true, force: true });
+		await close();
 	}
 }
 
