@@ -4,7 +4,7 @@ import { generateKey, keyStart } from "../keys/format";
 import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
-import type { KeyStatus } from "../authority/key-authority";
+import type { KeyStatus, Usage } from "../authority/key-authority";
 import { keyPrincipal } from "../credentials/key";
 import { effectiveLimits } from "../limits/effective";
 import { logEvent } from "../util/log";
@@ -169,7 +169,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  * fields is only a cache for the hot path: concurrent admin writes can leave it behind
  * (last writer wins in KV), never the Durable Object, which applies them one at a time.
  */
-export function withStatus(stored: StoredKey, status: KeyStatus): StoredKey {
+export function withStatus<K extends KeyRecord>(stored: K, status: KeyStatus): K {
 	return {
 		...stored,
 		revokedAt: iso(status.revokedAt) ?? stored.revokedAt,
@@ -311,6 +311,11 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 
+/** Hour buckets as the admin API and the pages show them. */
+export function historyView(hourly: Usage["hourly"]): UsageView["history"] {
+	return hourly.map((b) => ({ hourStart: new Date(b.hour * HOUR_MS).toISOString(), passed: b.passed, rejected: b.rejected }));
+}
+
 export async function keyUsage(s: Services, id: string): Promise<UsageView> {
 	const stored = await findKey(s, id);
 	const usage = await step("limiter_failed", "reading usage", () => s.authority.usage(id));
@@ -323,7 +328,7 @@ export async function keyUsage(s: Services, id: string): Promise<UsageView> {
 		passed: usage.passed,
 		rejected: usage.rejected,
 		lastUsedAt: iso(usage.lastUsedAt),
-		history: usage.hourly.map((b) => ({ hourStart: new Date(b.hour * HOUR_MS).toISOString(), passed: b.passed, rejected: b.rejected })),
+		history: historyView(usage.hourly),
 		limits: own ? { limit: own.limit, window: own.window, burst: own.burst, shards: effective!.shards } : null,
 	};
 }

@@ -61,6 +61,8 @@ export interface Authority {
 	recordRejection(keyId: string, reason: Reason, bucket?: Bucket): Promise<RejectionVerdict>;
 	status(keyId: string): Promise<KeyStatus>;
 	usage(keyId: string): Promise<Usage>;
+	/** Status and usage in one call (the keys lists: one call per row). */
+	snapshot(keyId: string): Promise<{ status: KeyStatus; usage: Usage }>;
 	revoke(keyId: string, at: number): Promise<KeyStatus>;
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
 	markDeleted(keyId: string, at: number): Promise<KeyStatus>;
@@ -88,6 +90,7 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 			bounded("usage count", async (): Promise<RejectionVerdict> => key(keyId).recordRejection(reason, bucket)),
 		status: (keyId) => bounded("key status", async (): Promise<KeyStatus> => key(keyId).getStatus()),
 		usage: (keyId) => bounded("usage", async (): Promise<Usage> => key(keyId).getUsage()),
+		snapshot: (keyId) => bounded("key snapshot", async (): Promise<{ status: KeyStatus; usage: Usage }> => key(keyId).getSnapshot()),
 		revoke: (keyId, at) => bounded("revoke", async (): Promise<KeyStatus> => key(keyId).revoke(at)),
 		startGrace: (keyId, at, endsAt, replacedBy) =>
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),

@@ -314,6 +314,11 @@ export class KeyAuthority extends DurableObject<Env> {
 		return total;
 	}
 
+	/** Status and usage in one call: what a keys list shows of each row. */
+	async getSnapshot(): Promise<{ status: KeyStatus; usage: Usage }> {
+		return { status: this.status, usage: await this.getUsage() };
+	}
+
 	/** Idempotent: a second revoke keeps the first time. */
 	revoke(at: number): Promise<KeyStatus> {
 		return this.update({ revokedAt: this.status.revokedAt ?? at });

@@ -25,13 +25,14 @@ import { clientAddress, type Bindings } from "../env";
 import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, HistoryChart, Sparkline, sampleUrl } from "./layout";
-import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
+import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, HistoryChart, sampleUrl } from "./layout";
+import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, shortId } from "./present";
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
-import { allKeys } from "./data";
+import { allKeys, keysPage } from "./data";
+import { KeysFilter, KeysList } from "./keys-list";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
 
@@ -220,20 +221,12 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	const params = new URL(c.req.url).searchParams;
 	const query = parseKeyQuery(params);
 	const now = Date.now();
-	const listed = selectKeys(await allKeys(s, api.name), query, now);
-	// The shown page gets the authority's lifecycle fields and usage, as GET /keys/{id} does.
-	const rows = await Promise.all(
-		listed.rows.map(async (k) => ({
-			k: await showKey(s, k.id).catch(() => k),
-			usage: await keyUsage(s, k.id).catch(() => null),
-		})),
-	);
+	const listed = await keysPage(s, await allKeys(s, api.name), query, now);
 	const link = (p: number) => {
 		const q = new URLSearchParams(params);
 		q.set("page", String(p));
 		return `${UI}/apis/${api.name}/keys?${q}`;
 	};
-	const current = Math.min(query.page, listed.pages);
 	return page(
 		c,
 		`Keys of ${api.name}`,
@@ -242,120 +235,8 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 			<p>
 				<a href={`${UI}/apis/${api.name}/keys/new`}>Generate new key</a>
 			</p>
-			<form method="get" class="filters" role="search">
-				<label>
-					Search
-					<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
-				</label>
-				<label>
-					Status
-					<select name="status">
-						{[
-							["", "Any"],
-							["active", "Active"],
-							["soon", "Expires soon"],
-							["rotating", "Rotating"],
-							["revoked", "Revoked"],
-							["expired", "Expired"],
-						].map(([v, l]) => (
-							<option value={v} selected={query.status === v}>
-								{l}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Environment
-					<select name="environment">
-						<option value="">Any</option>
-						{Object.keys(api.environments).map((e) => (
-							<option value={e} selected={query.environment === e}>
-								{e}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Sort
-					<select name="sort">
-						{[
-							["created", "Created"],
-							["name", "Name"],
-							["expires", "Expires"],
-						].map(([v, l]) => (
-							<option value={v} selected={query.sort === v}>
-								{l}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Order
-					<select name="order">
-						<option value="desc" selected={query.order === "desc"}>
-							Newest / Z first
-						</option>
-						<option value="asc" selected={query.order === "asc"}>
-							Oldest / A first
-						</option>
-					</select>
-				</label>
-				<button type="submit">Apply</button>
-			</form>
-			<p>
-				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
-			</p>
-			<table>
-				<caption class="sr-only">Keys of {api.name}</caption>
-				<thead>
-					<tr>
-						<th scope="col">Name</th>
-						<th scope="col">Id</th>
-						<th scope="col">Key</th>
-						<th scope="col">Type</th>
-						<th scope="col">Environment</th>
-						<th scope="col">Scopes</th>
-						<th scope="col">Created</th>
-						<th scope="col">Last used</th>
-						<th scope="col">Requests</th>
-						<th scope="col">Last 36 hours</th>
-						<th scope="col">Expires</th>
-						<th scope="col">Status</th>
-					</tr>
-				</thead>
-				<tbody>
-					{rows.map(({ k, usage }) => (
-						<tr>
-							<td>
-								<a href={`${UI}/keys/${k.id}`}>{k.name}</a>
-							</td>
-							<td class="mono">{shortId(k.id)}</td>
-							<td>
-								<code>{maskedKey(k)}</code>
-							</td>
-							<td>{k.type}</td>
-							<td>{k.environment}</td>
-							<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
-							<td>
-								<Time iso={k.createdAt} />
-							</td>
-							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
-							<td>{usage ? usage.passed + Object.values(usage.rejected).reduce((a, b) => a + b, 0) : ""}</td>
-							<td>{usage ? <Sparkline history={usage.history} now={now} /> : <span class="muted">usage unavailable</span>}</td>
-							<td>
-								<Time iso={k.expiresAt} empty="Never" />
-							</td>
-							<td>
-								<Status k={k} now={now} />
-							</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
-			<nav aria-label="Pages">
-				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
-				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
-			</nav>
+			<KeysFilter action={`${UI}/apis/${api.name}/keys`} query={query} api={api} />
+			<KeysList listed={listed} page={query.page} now={now} caption={`Keys of ${api.name}`} href={(id) => `${UI}/keys/${id}`} link={link} />
 		</>,
 	);
 });

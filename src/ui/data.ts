@@ -1,10 +1,15 @@
-import type { Services } from "../admin/service";
+import type { UsageView } from "../admin/contract";
+import { historyView, withStatus, type Services } from "../admin/service";
+import type { Usage } from "../authority/key-authority";
 import type { KeyRecord } from "../keys/record";
 import { listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
+import { matchKeys, selectKeys, type KeyQuery } from "./present";
 
 /** At most this many keys of one API are loaded for search, filters and sort. */
 export const MAX_LISTED = 1000;
+/** Calls to key authorities in flight at once while a list loads. */
+export const LIST_CONCURRENCY = 16;
 
 /**
  * One API's keys as KV lists them (lifecycle fields as last written to KV; the pages then
@@ -22,4 +27,77 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 		cursor = got.cursor ?? undefined;
 	} while (cursor && out.length < MAX_LISTED);
 	return out;
+}
+
+/** What a keys list shows of a key's use. */
+export interface Activity {
+	lastUsedAt: string | null;
+	/** Every request since creation, passed and refused. */
+	requests: number;
+	history: UsageView["history"];
+}
+
+/** A row of a keys list: the record with the authority's lifecycle fields, and its use (null when the authority did not answer). */
+export interface ListedKey {
+	k: KeyRecord;
+	usage: Activity | null;
+}
+
+function activity(u: Usage): Activity {
+	return {
+		lastUsedAt: u.lastUsedAt === null ? null : new Date(u.lastUsedAt).toISOString(),
+		requests: u.passed + Object.values(u.rejected).reduce((a, b) => a + b, 0),
+		history: historyView(u.hourly),
+	};
+}
+
+/**
+ * Each key's status and use, one authority call per key, at most LIST_CONCURRENCY in
+ * flight. A key whose authority does not answer keeps its KV record and shows its use
+ * as unavailable: a list is a view, and one slow object must not blank the page.
+ */
+export async function withActivity(s: Services, keys: KeyRecord[]): Promise<ListedKey[]> {
+	const out: ListedKey[] = new Array(keys.length);
+	let next = 0;
+	const worker = async () => {
+		while (next < keys.length) {
+			const i = next++;
+			const k = keys[i]!;
+			out[i] = await s.authority.snapshot(k.id).then(
+				(snap) => ({ k: withStatus(k, snap.status), usage: activity(snap.usage) }),
+				() => ({ k, usage: null }),
+			);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, keys.length) }, worker));
+	return out;
+}
+
+/**
+ * One page of a keys list. Every sort but "last used" is decided from the KV records and
+ * asks the authorities only for the page's rows; "last used" lives in each key's
+ * authority, so it asks for every key that matches the search and filters (at most
+ * MAX_LISTED), then sorts.
+ */
+export async function keysPage(
+	s: Services,
+	keys: KeyRecord[],
+	query: KeyQuery,
+	now: number,
+): Promise<{ rows: ListedKey[]; total: number; pages: number }> {
+	if (query.sort !== "lastUsed") {
+		const picked = selectKeys(keys, query, now);
+		return { ...picked, rows: await withActivity(s, picked.rows) };
+	}
+	const matched = await withActivity(s, matchKeys(keys, query, now));
+	const byId = new Map(matched.map((r) => [r.k.id, r]));
+	const lastUsed = new Map(matched.map((r) => [r.k.id, r.usage?.lastUsedAt ?? null]));
+	const picked = selectKeys(
+		matched.map((r) => r.k),
+		// Already matched: the status filter was decided on the KV record, as for the other sorts.
+		{ ...query, q: "", status: "", environment: "" },
+		now,
+		lastUsed,
+	);
+	return { ...picked, rows: picked.rows.map((k) => byId.get(k.id)!) };
 }

@@ -20,9 +20,10 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import type { Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys } from "./data";
-import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, HistoryChart, Sparkline, sampleUrl } from "./layout";
-import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, shortId } from "./present";
+import { allKeys, keysPage } from "./data";
+import { KeysFilter, KeysList } from "./keys-list";
+import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, HistoryChart, sampleUrl } from "./layout";
+import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -204,10 +205,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	const keys = await ownKeys(c);
 	const params = new URL(c.req.url).searchParams;
 	const query = parseKeyQuery(params);
-	const listed = selectKeys(keys, query, now);
-	const rows = await Promise.all(listed.rows.map(async (k) => ({ k, usage: await keyUsage(c.var.services, k.id).catch(() => null) })));
+	const listed = await keysPage(c.var.services, keys, query, now);
 	const a = await allowed(c);
-	const current = Math.min(query.page, listed.pages);
 	const link = (p: number) => {
 		const q = new URLSearchParams(params);
 		q.set("page", String(p));
@@ -218,103 +217,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 		api.portal.title,
 		<>
 			<h1>{api.portal.title}</h1>
-			<form method="get" action={`${PORTAL}/`} class="filters" role="search">
-				<label>
-					Search
-					<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
-				</label>
-				<label>
-					Status
-					<select name="status">
-						{[
-							["", "Any"],
-							["active", "Active"],
-							["soon", "Expires soon"],
-							["rotating", "Rotating"],
-							["revoked", "Revoked"],
-							["expired", "Expired"],
-						].map(([v, l]) => (
-							<option value={v} selected={query.status === v}>
-								{l}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Environment
-					<select name="environment">
-						<option value="">Any</option>
-						{Object.keys(api.environments).map((e) => (
-							<option value={e} selected={query.environment === e}>
-								{e}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Sort
-					<select name="sort">
-						{[
-							["created", "Created"],
-							["name", "Name"],
-							["expires", "Expires"],
-						].map(([v, l]) => (
-							<option value={v} selected={query.sort === v}>
-								{l}
-							</option>
-						))}
-					</select>
-				</label>
-				<button type="submit">Apply</button>
-			</form>
-			<p>
-				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
-			</p>
-			<table>
-				<caption class="sr-only">Your keys</caption>
-				<thead>
-					<tr>
-						<th scope="col">Name</th>
-						<th scope="col">Key</th>
-						<th scope="col">Environment</th>
-						<th scope="col">Scopes</th>
-						<th scope="col">Created</th>
-						<th scope="col">Last used</th>
-						<th scope="col">Last 36 hours</th>
-						<th scope="col">Expires</th>
-						<th scope="col">Status</th>
-					</tr>
-				</thead>
-				<tbody>
-					{rows.map(({ k, usage }) => (
-						<tr>
-							<td>
-								<a href={`${PORTAL}/keys/${k.id}`}>{k.name}</a> <span class="muted mono">{shortId(k.id)}</span>
-							</td>
-							<td>
-								<code>{maskedKey(k)}</code>
-							</td>
-							<td>{k.environment}</td>
-							<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
-							<td>
-								<Time iso={k.createdAt} />
-							</td>
-							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : ""}</td>
-							<td>{usage ? <Sparkline history={usage.history} now={now} /> : <span class="muted">usage unavailable</span>}</td>
-							<td>
-								<Time iso={k.expiresAt} empty="Never" />
-							</td>
-							<td>
-								<Status k={k} now={now} />
-							</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
-			<nav aria-label="Pages">
-				{current > 1 ? <a href={link(current - 1)}>Previous page</a> : null}{" "}
-				{current < listed.pages ? <a href={link(current + 1)}>Next page</a> : null}
-			</nav>
+			<KeysFilter action={`${PORTAL}/`} query={query} api={api} />
+			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
 			<h2>{api.portal.labels.generate}</h2>
 			<PortalForm c={c} a={a} />

@@ -35,11 +35,22 @@ export function formatTime(iso: string | null): string {
 	return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
+/** The keys lists' sort orders, as the `sort` parameter spells them, with their labels. */
+export const SORTS = [
+	["lastUsed", "Last used"],
+	["created", "Created"],
+	["expires", "Expires"],
+	["name", "Name"],
+] as const;
+export type SortField = (typeof SORTS)[number][0];
+/** Other spellings people type for a sort order. */
+const SORT_ALIASES: Record<string, SortField> = { last_used: "lastUsed", "last-used": "lastUsed", lastused: "lastUsed" };
+
 export interface KeyQuery {
 	q: string;
 	status: KeyStatusWord | "";
 	environment: string;
-	sort: "created" | "name" | "expires";
+	sort: SortField;
 	order: "asc" | "desc";
 	page: number;
 }
@@ -52,16 +63,16 @@ export function parseKeyQuery(params: URLSearchParams): KeyQuery {
 		q: (params.get("q") ?? "").trim().slice(0, 200),
 		status: (["active", "soon", "rotating", "revoked", "expired"].includes(status) ? status : "") as KeyQuery["status"],
 		environment: (params.get("environment") ?? "").slice(0, 24),
-		sort: (["created", "name", "expires"].includes(sort) ? sort : "created") as KeyQuery["sort"],
+		sort: SORTS.find(([s]) => s === sort)?.[0] ?? SORT_ALIASES[sort.toLowerCase()] ?? "created",
 		order: params.get("order") === "asc" ? "asc" : "desc",
 		page: Number.isFinite(page) && page > 0 ? Math.min(page, 10_000) : 1,
 	};
 }
 
-/** Pure: search (name, id, prefix), filter (status, environment), sort, one page of PAGE_SIZE. */
-export function selectKeys(keys: KeyRecord[], query: KeyQuery, now: number): { rows: KeyRecord[]; total: number; pages: number } {
+/** Pure: the keys that match the search (name, id, prefix) and the filters (status, environment). */
+export function matchKeys<K extends KeyRecord>(keys: K[], query: KeyQuery, now: number): K[] {
 	const q = query.q.toLowerCase();
-	const matched = keys.filter(
+	return keys.filter(
 		(k) =>
 			(!q ||
 				k.name.toLowerCase().includes(q) ||
@@ -71,9 +82,35 @@ export function selectKeys(keys: KeyRecord[], query: KeyQuery, now: number): { r
 			(!query.status || keyStatus(k, now).word === query.status) &&
 			(!query.environment || k.environment === query.environment),
 	);
-	const field = (k: KeyRecord) =>
-		query.sort === "name" ? k.name.toLowerCase() : query.sort === "expires" ? (k.expiresAt ?? "9999") : k.createdAt;
-	matched.sort((a, b) => (field(a) < field(b) ? -1 : field(a) > field(b) ? 1 : 0) * (query.order === "asc" ? 1 : -1));
+}
+
+/**
+ * Pure: search, filter, sort, one page of PAGE_SIZE. Sorting by last used needs each
+ * key's last use (`lastUsed`, from the key's authority; a key missing from it sorts as
+ * never used). Never-used keys are the oldest: last when newest first, first when oldest
+ * first. Ties keep the newest-created first.
+ */
+export function selectKeys<K extends KeyRecord>(
+	keys: K[],
+	query: KeyQuery,
+	now: number,
+	lastUsed?: ReadonlyMap<string, string | null>,
+): { rows: K[]; total: number; pages: number } {
+	const matched = matchKeys(keys, query, now);
+	const field = (k: K): string => {
+		switch (query.sort) {
+			case "name":
+				return k.name.toLowerCase();
+			case "expires":
+				return k.expiresAt ?? "9999";
+			case "lastUsed":
+				return lastUsed?.get(k.id) ?? "";
+			default:
+				return k.createdAt;
+		}
+	};
+	const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+	matched.sort((a, b) => cmp(field(a), field(b)) * (query.order === "asc" ? 1 : -1) || cmp(b.createdAt, a.createdAt));
 	const pages = Math.max(1, Math.ceil(matched.length / PAGE_SIZE));
 	const page = Math.min(query.page, pages);
 	return { rows: matched.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE), total: matched.length, pages };

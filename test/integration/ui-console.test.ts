@@ -321,6 +321,34 @@ describe("keys", () => {
 		expect(b.key.startsWith("sk_test_")).toBe(true);
 	});
 
+	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {
+		const cookie = await signIn();
+		const tag = crypto.randomUUID().slice(0, 8);
+		const never = await generate(cookie, { name: `never-${tag}` });
+		const early = await generate(cookie, { name: `early-${tag}` });
+		const late = await generate(cookie, { name: `late-${tag}` });
+		// Created never, early, late; used early, then late (a millisecond apart at least).
+		await idOf(early.key);
+		await new Promise((r) => setTimeout(r, 5));
+		await idOf(late.key);
+		const order = async (q: string) => {
+			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]);
+		};
+		expect(await order("sort=lastUsed")).toEqual(["late", "early", "never"]);
+		expect(await order("sort=lastUsed&order=asc")).toEqual(["never", "early", "late"]);
+		expect(await order("sort=last_used")).toEqual(["late", "early", "never"]);
+		// Created order is the other way round for the used ones, so the sort is no accident of it.
+		expect(await order("sort=created&order=asc")).toEqual(["never", "early", "late"]);
+		// Use early again: it moves to the top.
+		await new Promise((r) => setTimeout(r, 5));
+		await idOf(early.key);
+		expect(await order("sort=lastUsed")).toEqual(["early", "late", "never"]);
+		const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&sort=lastUsed`, { cookie })).text();
+		expect(html).toMatch(/<option value="lastUsed" selected="">Last used<\/option>/);
+		expect(html).toContain("Never used");
+	});
+
 	it("a name typed as HTML renders as text", async () => {
 		const cookie = await signIn();
 		const evil = "<img src=x onerror=alert(1)>";

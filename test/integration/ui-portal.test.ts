@@ -294,6 +294,20 @@ describe("one owner's keys only", () => {
 		expect(await page("status=revoked")).toContain("0 keys");
 	});
 
+	it("sorting by last used asks only this owner's keys: most recent first, and another owner's recently used key is not among them", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		// Created busy first, so newest-created order would put idle first.
+		const busy = await generate(cookie, { name: "busy one" });
+		const idle = await generate(cookie, { name: "idle one" });
+		const other = await createKey({ name: "busy of someone else", owner: "cust_yyy" });
+		expect((await call("/v1/hello", { key: busy.keys[0]! })).status).toBe(200);
+		expect((await call("/v1/hello", { key: other.key })).status).toBe(200);
+		const html = await (await ui(`${PORTAL}/?sort=lastUsed`, { cookie })).text();
+		expect([...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([^<]+)</g)].map((m) => m[1])).toEqual(["busy one", "idle one"]);
+		expect(html).not.toContain("someone else");
+		expect(idle.keys).toHaveLength(1);
+	});
+
 	it("a pair from the portal: both keys shown once, for this owner", async () => {
 		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
 		const cookie = await portalCookie(owner);

@@ -126,3 +126,25 @@ describe("session verdicts", () => {
 		expect(judgeSession(null, "b", NOW)).toEqual({ ok: false, reason: "none" });
 	});
 });
+
+describe("sort by last used", () => {
+	const keys = ["a", "b", "c", "d"].map((n, i) => record({ id: `key_${n.repeat(22)}`, name: n, createdAt: iso(NOW - i * 1000) }));
+	const used = new Map<string, string | null>([
+		[keys[0]!.id, null],
+		[keys[1]!.id, iso(NOW - 50)],
+		[keys[2]!.id, iso(NOW - 10)],
+		// keys[3] is missing: its authority did not answer, so it sorts as never used.
+	]);
+	const names = (q: string) => selectKeys(keys, parseKeyQuery(new URLSearchParams(q)), NOW, used).rows.map((k) => k.name);
+	it("most recent first; never used (or unknown) last, newest-created first among them", () => {
+		expect(names("sort=lastUsed")).toEqual(["c", "b", "a", "d"]);
+	});
+	it("oldest first puts the never-used keys first", () => {
+		expect(names("sort=lastUsed&order=asc")).toEqual(["a", "d", "b", "c"]);
+	});
+	it("the parameter is lastUsed; last_used and last-used are read as it; anything else is created", () => {
+		for (const v of ["lastUsed", "last_used", "last-used", "LASTUSED"])
+			expect(parseKeyQuery(new URLSearchParams({ sort: v })).sort).toBe("lastUsed");
+		expect(parseKeyQuery(new URLSearchParams({ sort: "nope" })).sort).toBe("created");
+	});
+});

@@ -1,0 +1,147 @@
+import type { CompiledApi } from "../config/load";
+import type { ListedKey } from "./data";
+import { Sparkline, Status, Time } from "./layout";
+import { SORTS, maskedKey, shortId, type KeyQuery } from "./present";
+
+const STATUSES = [
+	["", "Any"],
+	["active", "Active"],
+	["soon", "Expires soon"],
+	["rotating", "Rotating"],
+	["revoked", "Revoked"],
+	["expired", "Expired"],
+] as const;
+
+/** The keys list's search, filters and sort: one GET form, the same in the console and the portal. */
+export function KeysFilter(props: { action: string; query: KeyQuery; api: CompiledApi }) {
+	const { query } = props;
+	return (
+		<form method="get" action={props.action} class="filters" role="search">
+			<label>
+				Search
+				<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
+			</label>
+			<label>
+				Status
+				<select name="status">
+					{STATUSES.map(([v, l]) => (
+						<option value={v} selected={query.status === v}>
+							{l}
+						</option>
+					))}
+				</select>
+			</label>
+			<label>
+				Environment
+				<select name="environment">
+					<option value="">Any</option>
+					{Object.keys(props.api.environments).map((e) => (
+						<option value={e} selected={query.environment === e}>
+							{e}
+						</option>
+					))}
+				</select>
+			</label>
+			<label>
+				Sort
+				<select name="sort">
+					{SORTS.map(([v, l]) => (
+						<option value={v} selected={query.sort === v}>
+							{l}
+						</option>
+					))}
+				</select>
+			</label>
+			<label>
+				Order
+				<select name="order">
+					<option value="desc" selected={query.order === "desc"}>
+						Newest / Z first
+					</option>
+					<option value="asc" selected={query.order === "asc"}>
+						Oldest / A first
+					</option>
+				</select>
+			</label>
+			<button type="submit">Apply</button>
+		</form>
+	);
+}
+
+/** The keys table both halves show; `href` is where a key's name links to. */
+export function KeysTable(props: { rows: ListedKey[]; now: number; caption: string; href: (id: string) => string }) {
+	return (
+		<table>
+			<caption class="sr-only">{props.caption}</caption>
+			<thead>
+				<tr>
+					<th scope="col">Name</th>
+					<th scope="col">Id</th>
+					<th scope="col">Key</th>
+					<th scope="col">Type</th>
+					<th scope="col">Environment</th>
+					<th scope="col">Scopes</th>
+					<th scope="col">Created</th>
+					<th scope="col">Last used</th>
+					<th scope="col">Requests</th>
+					<th scope="col">Last 36 hours</th>
+					<th scope="col">Expires</th>
+					<th scope="col">Status</th>
+				</tr>
+			</thead>
+			<tbody>
+				{props.rows.map(({ k, usage }) => (
+					<tr data-key-id={k.id}>
+						<td>
+							<a href={props.href(k.id)}>{k.name}</a>
+						</td>
+						<td class="mono">{shortId(k.id)}</td>
+						<td>
+							<code>{maskedKey(k)}</code>
+						</td>
+						<td>{k.type}</td>
+						<td>{k.environment}</td>
+						<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
+						<td>
+							<Time iso={k.createdAt} />
+						</td>
+						<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
+						<td>{usage ? usage.requests : ""}</td>
+						<td>{usage ? <Sparkline history={usage.history} now={props.now} /> : <span class="muted">usage unavailable</span>}</td>
+						<td>
+							<Time iso={k.expiresAt} empty="Never" />
+						</td>
+						<td>
+							<Status k={k} now={props.now} />
+						</td>
+					</tr>
+				))}
+			</tbody>
+		</table>
+	);
+}
+
+/** The count, the table and the pages of a keys list; `link` keeps the query and sets the page. */
+export function KeysList(props: {
+	listed: { rows: ListedKey[]; total: number; pages: number };
+	page: number;
+	now: number;
+	caption: string;
+	href: (id: string) => string;
+	link: (page: number) => string;
+}) {
+	const { listed } = props;
+	const current = Math.min(props.page, listed.pages);
+	return (
+		<>
+			<p>
+				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
+			</p>
+			<KeysTable rows={listed.rows} now={props.now} caption={props.caption} href={props.href} />
+			<nav aria-label="Pages">
+				{current > 1 ? <a href={props.link(current - 1)}>Previous page</a> : null}{" "}
+				{current < listed.pages ? <a href={props.link(current + 1)}>Next page</a> : null}
+			</nav>
+		</>
+	);
+}
