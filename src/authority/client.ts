@@ -114,9 +114,9 @@ export const oidcPendingSubject = (stateHash: string) => ` oidc-pending ${stateH
 
 /** The OAuth grants of one subject (authority/oauth-grants.ts), through the same one timeout. */
 export interface GrantsClient {
-	issueCode(input: CodeInput): Promise<boolean>;
-	redeemCode(input: RedeemInput): Promise<GrantResult>;
-	refresh(input: RefreshInput): Promise<GrantResult>;
+	issueCode(input: Omit<CodeInput, "api">): Promise<boolean>;
+	redeemCode(input: Omit<RedeemInput, "api">): Promise<GrantResult>;
+	refresh(input: Omit<RefreshInput, "api">): Promise<GrantResult>;
 	check(grantId: string): Promise<GrantCheck>;
 	/** A token whose limits the grants object counts: the grant check and the count, in one call. */
 	spend(grantId: string, scope: string, buckets: Bucket[]): Promise<GrantSpend>;
@@ -129,21 +129,32 @@ export interface GrantsClient {
 	takeOidcPending(stateHash: string, now: number): Promise<{ verifier: string; nonce: string } | null>;
 }
 
+/**
+ * The mirror object of one client's grants (authority/oauth-grants.ts): the one object
+ * that can check any of the client's grants, so it counts `rateLimitBy: "client"`. The
+ * space keeps the name apart from every subject's, as oidcPendingSubject's does.
+ */
+export const clientMirrorSubject = (clientId: string) => ` client ${clientId}`;
+
+export function grantsStub(env: GrantBindings, api: string, subject: string): DurableObjectStub<OAuthGrants> {
+	return env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(grantsObjectName(api, subject)));
+}
+
 export function grants(env: GrantBindings, api: string, subject: string, timeoutMs = AUTHORITY_TIMEOUT_MS): GrantsClient {
-	const stub = () => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(grantsObjectName(api, subject)));
+	const stub = () => grantsStub(env, api, subject);
 	const bounded = <T>(what: string, work: () => Promise<T>): Promise<T> => withTimeout(work(), timeoutMs, what);
 	return {
-		issueCode: (input) => bounded("oauth code", async (): Promise<boolean> => stub().issueCode(input)),
-		redeemCode: (input) => bounded("oauth code redemption", async (): Promise<GrantResult> => stub().redeemCode(input)),
-		refresh: (input) => bounded("oauth refresh", async (): Promise<GrantResult> => stub().refresh(input)),
+		issueCode: (input) => bounded("oauth code", async (): Promise<boolean> => stub().issueCode({ ...input, api })),
+		redeemCode: (input) => bounded("oauth code redemption", async (): Promise<GrantResult> => stub().redeemCode({ ...input, api })),
+		refresh: (input) => bounded("oauth refresh", async (): Promise<GrantResult> => stub().refresh({ ...input, api })),
 		check: (grantId) => bounded("oauth grant check", async (): Promise<GrantCheck> => stub().check(grantId)),
 		spend: (grantId, scope, buckets) =>
 			bounded("oauth grant check and count", async (): Promise<GrantSpend> => stub().spend(grantId, scope, buckets)),
 		refusalVerdict: (grantId, scope, bucket) =>
 			bounded("oauth grant verdict", async (): Promise<GrantRefusalVerdict> => stub().refusalVerdict(grantId, scope, bucket)),
 		revokeByRefresh: (hash, clientId, now) =>
-			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now)),
-		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now)),
+			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now, api)),
+		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now, api)),
 		listGrants: () => bounded("oauth grants", async (): Promise<GrantRecord[]> => stub().listGrants()),
 		putOidcPending: (input) => bounded("oidc pending", async (): Promise<void> => stub().putOidcPending(input)),
 		takeOidcPending: (hash, now) =>

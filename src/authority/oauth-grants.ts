@@ -1,4 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import { AUTHORITY_TIMEOUT_MS, clientMirrorSubject, grantsStub } from "./client";
+import { logEvent } from "../util/log";
+import { withTimeout } from "../util/timeout";
 import { decideBuckets, peekBucket } from "../limits/buckets";
 import type { Bucket } from "../limits/effective";
 import type { Counters, RateInfo } from "../limits/window";
@@ -8,7 +11,8 @@ import type { Counters, RateInfo } from "../limits/window";
  * refresh tokens and revocation live here, not in KV, because KV's get-then-put lets two
  * concurrent redemptions of one code both succeed (the flaw that rules out
  * @cloudflare/workers-oauth-provider's storage). A Durable Object runs one event at a
- * time and every method below is synchronous SQL with no await inside, so each
+ * time and every method below reads, decides and writes in synchronous SQL with no
+ * await inside (the outbox's send to the client's mirror comes after), so each
  * read-decide-write is atomic: of N concurrent redemptions of a code exactly one wins.
  *
  * Only SHA-256 hashes of codes and refresh tokens are stored.
@@ -17,6 +21,15 @@ import type { Counters, RateInfo } from "../limits/window";
  * per subject or per subject and client (`spend`): the object that knows whether a
  * grant is revoked is the one that counts, so a warm token costs one call, as a key
  * does, and a revocation is still seen by the very next request (README "OAuth 2.0").
+ *
+ * Per client (`rateLimitBy: "client"`) one budget is shared by the grants of many
+ * subjects, kept in as many objects. So each client has a mirror object too (subject
+ * `clientMirrorSubject(cid)`) holding a replica of every grant of that client: each
+ * subject's object writes a grant's change to an outbox in the same step that makes it,
+ * then sends the outbox to the client's mirror before it answers (and again from its
+ * alarm until the mirror has it). The mirror's copy only ever moves from live to
+ * revoked. The request path asks the mirror alone: grant check and count in one call.
+ * A grant the mirror has not heard of is refused, so a lost message fails closed.
  */
 
 export interface GrantRecord {
@@ -31,7 +44,12 @@ export interface GrantRecord {
 
 export type GrantCheck = "ok" | "revoked" | "unknown";
 
-export interface CodeInput {
+/** Which API an object's grants belong to: given with every call that may change a grant, so its mirror can be named. */
+export interface OfApi {
+	api: string;
+}
+
+export interface CodeInput extends OfApi {
 	codeHash: string;
 	grantId: string;
 	clientId: string;
@@ -47,7 +65,7 @@ export interface CodeInput {
 	nonce?: string;
 }
 
-export interface RedeemInput {
+export interface RedeemInput extends OfApi {
 	codeHash: string;
 	clientId: string;
 	redirectUri: string;
@@ -58,7 +76,7 @@ export interface RedeemInput {
 	now: number;
 }
 
-export interface RefreshInput {
+export interface RefreshInput extends OfApi {
 	refreshHash: string;
 	clientId: string;
 	newRefreshHash: string;
@@ -80,6 +98,9 @@ export interface GrantRefusalVerdict {
 
 /** How long counters may live only in memory before they are written: KeyAuthority's FLUSH_MS, for the same reason. */
 const FLUSH_MS = 1_000;
+/** First retry of an outbox the client's mirror did not take; doubled up to MIRROR_RETRY_MAX_MS. */
+const MIRROR_RETRY_MS = 1_000;
+const MIRROR_RETRY_MAX_MS = 60_000;
 
 /** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
 export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean };
@@ -119,6 +140,8 @@ export class OAuthGrants extends DurableObject<Env> {
 	private readonly counters = new Map<string, Record<string, Counters>>();
 	/** Scopes whose counters changed since the last write; an alarm is set to write them. */
 	private readonly dirty = new Set<string>();
+	/** The wait before the next retry of the outbox, while the mirror does not take it. */
+	private mirrorRetryMs = MIRROR_RETRY_MS;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -136,7 +159,9 @@ export class OAuthGrants extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 			CREATE TABLE IF NOT EXISTS limit_counters (scope TEXT PRIMARY KEY, counters TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS oidc_pending (
-				state_hash TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL);`);
+				state_hash TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL);
+			CREATE TABLE IF NOT EXISTS mirror_outbox (
+				grant_id TEXT PRIMARY KEY, api TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL);`);
 		for (const row of this.sql.exec<{ scope: string; counters: string }>("SELECT scope, counters FROM limit_counters"))
 			this.counters.set(row.scope, JSON.parse(row.counters) as Record<string, Counters>);
 	}
@@ -145,9 +170,86 @@ export class OAuthGrants extends DurableObject<Env> {
 		return this.sql.exec<GrantRow>("SELECT * FROM grants WHERE id = ?", id).toArray()[0];
 	}
 
-	private revoke(grantId: string, now: number): void {
+	private revoke(grantId: string, now: number, api: string): void {
 		this.sql.exec("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", now, grantId);
 		this.sql.exec("UPDATE refresh_tokens SET superseded_at = COALESCE(superseded_at, ?) WHERE grant_id = ?", now, grantId);
+		this.enqueue(grantId, api);
+	}
+
+	/** Notes, in the same step as the change, that the client's mirror must hear of this grant's state. */
+	private enqueue(grantId: string, api: string): void {
+		const grant = this.grant(grantId);
+		if (!grant) return;
+		this.sql.exec(
+			"INSERT INTO mirror_outbox (grant_id, api, client_id, seq) VALUES (?, ?, ?, 1) ON CONFLICT (grant_id) DO UPDATE SET seq = seq + 1",
+			grantId,
+			api,
+			grant.client_id,
+		);
+	}
+
+	/**
+	 * Sends the outbox to the clients' mirrors: every grant noted there, as it stands now.
+	 * A row is removed only if it did not change while the message was out, so a
+	 * revocation made meanwhile is sent next time. True when the outbox is empty after it;
+	 * otherwise the alarm retries.
+	 */
+	private async flushMirror(): Promise<boolean> {
+		const rows = this.sql
+			.exec<{ grant_id: string; api: string; client_id: string; seq: number }>("SELECT grant_id, api, client_id, seq FROM mirror_outbox")
+			.toArray();
+		if (rows.length === 0) return true;
+		const groups = new Map<string, typeof rows>();
+		for (const r of rows) {
+			const k = `${r.api}\n${r.client_id}`;
+			groups.set(k, [...(groups.get(k) ?? []), r]);
+		}
+		const sent = await Promise.all(
+			[...groups.values()].map(async (group) => {
+				const { api, client_id } = group[0]!;
+				const records = group.map((r) => this.grant(r.grant_id)).flatMap((g) => (g ? [toGrant(g)] : []));
+				try {
+					const mirror = grantsStub(this.env, api, clientMirrorSubject(client_id));
+					await withTimeout(mirror.replicate(records), AUTHORITY_TIMEOUT_MS, "oauth client mirror");
+				} catch (e) {
+					logEvent("oauth_mirror_failed", { clientId: client_id, grants: group.length, error: String(e) });
+					return false;
+				}
+				for (const r of group) this.sql.exec("DELETE FROM mirror_outbox WHERE grant_id = ? AND seq = ?", r.grant_id, r.seq);
+				return true;
+			}),
+		);
+		if (sent.every(Boolean)) {
+			this.mirrorRetryMs = MIRROR_RETRY_MS;
+			return true;
+		}
+		await this.ctx.storage.setAlarm(Date.now() + this.mirrorRetryMs);
+		this.mirrorRetryMs = Math.min(this.mirrorRetryMs * 2, MIRROR_RETRY_MAX_MS);
+		return false;
+	}
+
+	/** Revocations must reach the mirror before they are reported done; a caller told otherwise can retry (it is idempotent). */
+	private async flushOrThrow(): Promise<void> {
+		if (!(await this.flushMirror())) throw new Error("revoked here; the client's mirror has not taken it yet (retried by alarm)");
+	}
+
+	/**
+	 * In a client's mirror object: takes grants' states from their subjects' objects. A
+	 * grant only ever goes from live to revoked, whatever order the messages arrive in.
+	 */
+	replicate(records: GrantRecord[]): void {
+		for (const g of records)
+			this.sql.exec(
+				`INSERT INTO grants (id, client_id, scopes, environment, tier, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(grants.revoked_at, excluded.revoked_at)`,
+				g.id,
+				g.clientId,
+				JSON.stringify(g.scopes),
+				g.environment,
+				g.tier,
+				g.createdAt,
+				g.revokedAt,
+			);
 	}
 
 	/**
@@ -181,7 +283,14 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * Records a new grant and its authorization code. `nonce` (the login's) is spent here,
 	 * atomically: an assertion or a consent replayed gets no second code. False when it was spent.
 	 */
-	issueCode(input: CodeInput): boolean {
+	async issueCode(input: CodeInput): Promise<boolean> {
+		if (!this.issueCodeNow(input)) return false;
+		// The mirror hears of the grant before its code exists for anyone; a failure is retried, and meanwhile the mirror refuses it.
+		await this.flushMirror();
+		return true;
+	}
+
+	private issueCodeNow(input: CodeInput): boolean {
 		if (input.nonce !== undefined) {
 			this.sql.exec("DELETE FROM used_nonces WHERE expires_at <= ?", input.now);
 			if (this.sql.exec("SELECT 1 FROM used_nonces WHERE nonce = ?", input.nonce).toArray().length > 0) return false;
@@ -205,6 +314,7 @@ export class OAuthGrants extends DurableObject<Env> {
 			input.challenge,
 			input.expiresAt,
 		);
+		this.enqueue(input.grantId, input.api);
 		return true;
 	}
 
@@ -212,7 +322,13 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * Redeems a code once (RFC 6749 §4.1.3, RFC 7636 §4.6). A second redemption is a
 	 * replay: RFC 6749 §4.1.2 says the grant SHOULD then be revoked, tokens included.
 	 */
-	redeemCode(input: RedeemInput): GrantResult {
+	async redeemCode(input: RedeemInput): Promise<GrantResult> {
+		const result = this.redeemCodeNow(input);
+		await this.flushMirror();
+		return result;
+	}
+
+	private redeemCodeNow(input: RedeemInput): GrantResult {
 		const code = this.sql
 			.exec<{
 				grant_id: string;
@@ -225,18 +341,18 @@ export class OAuthGrants extends DurableObject<Env> {
 			.toArray()[0];
 		if (!code) return { ok: false, revokedGrant: false };
 		if (code.used_at !== null) {
-			this.revoke(code.grant_id, input.now);
+			this.revoke(code.grant_id, input.now, input.api);
 			return { ok: false, revokedGrant: true };
 		}
 		// Spent whatever happens next: a code that failed a check must not be tried again.
 		this.sql.exec("UPDATE codes SET used_at = ? WHERE hash = ?", input.now, input.codeHash);
 		if (code.client_id !== input.clientId || code.redirect_uri !== input.redirectUri || code.expires_at <= input.now) {
-			this.revoke(code.grant_id, input.now);
+			this.revoke(code.grant_id, input.now, input.api);
 			return { ok: false, revokedGrant: true };
 		}
 		// RFC 7636 §4.6, and the Security BCP §4.8.2: a verifier without a challenge is refused too (PKCE downgrade).
 		if (code.challenge !== input.verifierChallenge) {
-			this.revoke(code.grant_id, input.now);
+			this.revoke(code.grant_id, input.now, input.api);
 			return { ok: false, revokedGrant: true };
 		}
 		const grant = this.grant(code.grant_id);
@@ -257,7 +373,13 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * refreshes with one token give one winner; the rest read it superseded and revoke the
 	 * grant, so two live token families can never exist.
 	 */
-	refresh(input: RefreshInput): GrantResult {
+	async refresh(input: RefreshInput): Promise<GrantResult> {
+		const result = this.refreshNow(input);
+		await this.flushMirror();
+		return result;
+	}
+
+	private refreshNow(input: RefreshInput): GrantResult {
 		const row = this.sql
 			.exec<{
 				grant_id: string;
@@ -270,7 +392,7 @@ export class OAuthGrants extends DurableObject<Env> {
 		if (!grant || grant.revoked_at !== null) return { ok: false, revokedGrant: false };
 		if (grant.client_id !== input.clientId) return { ok: false, revokedGrant: false };
 		if (row.superseded_at !== null) {
-			this.revoke(grant.id, input.now);
+			this.revoke(grant.id, input.now, input.api);
 			return { ok: false, revokedGrant: true };
 		}
 		if (row.expires_at <= input.now) return { ok: false, revokedGrant: false };
@@ -281,6 +403,8 @@ export class OAuthGrants extends DurableObject<Env> {
 			grant.id,
 			input.refreshExpiresAt,
 		);
+		// Grants made before the mirrors existed reach theirs on their next refresh.
+		this.enqueue(grant.id, input.api);
 		return { ok: true, grant: toGrant(grant) };
 	}
 
@@ -324,7 +448,12 @@ export class OAuthGrants extends DurableObject<Env> {
 		this.dirty.add(scope);
 	}
 
-	override alarm(): void {
+	override async alarm(): Promise<void> {
+		this.writeCounters();
+		await this.flushMirror();
+	}
+
+	private writeCounters(): void {
 		for (const scope of this.dirty) {
 			const counters = this.counters.get(scope);
 			if (counters)
@@ -338,24 +467,26 @@ export class OAuthGrants extends DurableObject<Env> {
 	}
 
 	/** RFC 7009: revokes the grant a refresh token belongs to, if `clientId` owns it. True when one was found. */
-	revokeByRefresh(refreshHash: string, clientId: string, now: number): boolean {
+	async revokeByRefresh(refreshHash: string, clientId: string, now: number, api: string): Promise<boolean> {
 		const row = this.sql.exec<{ grant_id: string }>("SELECT grant_id FROM refresh_tokens WHERE hash = ?", refreshHash).toArray()[0];
 		if (!row) return false;
 		const grant = this.grant(row.grant_id);
 		if (!grant || grant.client_id !== clientId) return false;
-		this.revoke(grant.id, now);
+		this.revoke(grant.id, now, api);
+		await this.flushOrThrow();
 		return true;
 	}
 
 	/** Revokes one grant, every grant of one client, or all of this subject's grants. Returns how many were live. */
-	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): number {
+	async revokeGrants(filter: { grantId?: string; clientId?: string }, now: number, api: string): Promise<number> {
 		const live = this.listGrants().filter(
 			(g) =>
 				g.revokedAt === null &&
 				(filter.grantId === undefined || g.id === filter.grantId) &&
 				(filter.clientId === undefined || g.clientId === filter.clientId),
 		);
-		for (const g of live) this.revoke(g.id, now);
+		for (const g of live) this.revoke(g.id, now, api);
+		await this.flushOrThrow();
 		return live.length;
 	}
 

@@ -1,4 +1,4 @@
-import { grants } from "../authority/client";
+import { clientMirrorSubject, grants } from "../authority/client";
 import type { GrantCheck } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
 import type { Bindings } from "../env";
@@ -25,13 +25,12 @@ export function oauthAuthority(api: CompiledApi, claims: AccessTokenClaims): str
 }
 
 /**
- * Where a token's grant check happens. When the API counts per subject or per subject
- * and client, the subject's OAuthGrants object (which knows the grant's state) counts
- * the limits too, in counter scope `subject` or `client:<cid>`, so one call decides
- * both (README "OAuth 2.0": Cost). Per client the budget is shared by many subjects,
- * whose grants live in as many objects: no one object knows them all, so the grant is
- * checked first (one call) and counted on the client's KeyAuthority (a second one). A
- * sharded tier keeps that path too (its limits are split over KeyAuthority shards), and
+ * Where a token's grant check happens: in the object that counts it, so a warm token
+ * costs one call, as a key does (README "OAuth 2.0": Cost). Per subject, or per subject
+ * and client, that is the subject's OAuthGrants object (counter scope `subject` or
+ * `client:<cid>`); per client it is the client's mirror object, which holds a replica of
+ * every grant of the client (src/authority/oauth-grants.ts). A sharded tier keeps the
+ * two-call path (the grant checked first, its limits split over KeyAuthority shards), and
  * so does a tier missing from the config (the revoked grant's 401 comes first).
  */
 export function grantCounter(api: CompiledApi, claims: AccessTokenClaims): Principal["grantCounter"] {
@@ -43,7 +42,7 @@ export function grantCounter(api: CompiledApi, claims: AccessTokenClaims): Princ
 		case "subject+client":
 			return { subject: claims.sub, scope: `client:${claims.cid}` };
 		case "client":
-			return undefined;
+			return { subject: clientMirrorSubject(claims.cid), scope: "client" };
 	}
 }
 

@@ -4,9 +4,11 @@
  * every revocation path is seen by the next request, limits stay exact per subject,
  * client and pair, and a failing object fails closed.
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import demo from "../../keygate.config.json";
+import { clientMirrorSubject } from "../../src/authority/client";
 import { keyCache } from "../../src/keys/cache";
 import { countingBindings } from "../helpers/counting";
 import { fail } from "../helpers/faults";
@@ -50,7 +52,7 @@ let subjects = 0;
 const freshSubject = () => `user_hot_${Date.now().toString(36)}_${subjects++}`;
 
 describe("what a warm access token costs", () => {
-	it.each(["subject", "subject+client"] as const)(
+	it.each(["subject", "subject+client", "client"] as const)(
 		"rateLimitBy %s: zero KV reads and exactly one Durable Object call, as a warm key",
 		async (by) => {
 			const config = configFor(by);
@@ -67,13 +69,6 @@ describe("what a warm access token costs", () => {
 			expect(await cost(10, () => countedCall(config, tokens.access_token), 200)).toEqual(keyCost);
 		},
 	);
-
-	it("rateLimitBy client: two calls (the grant in the subject's object, the shared budget in the client's), documented", async () => {
-		const config = configFor("client");
-		const gw = gatewayFor(config);
-		const tokens = await tokensFor(gw, await createClient(gw), { subject: freshSubject() });
-		expect(await cost(5, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 10 });
-	});
 
 	it("a sharded tier keeps the two calls (grant, then the sharded KeyAuthority), and a revocation is still seen next", async () => {
 		const config = configFor("subject", { shards: 2 });
@@ -137,6 +132,15 @@ describe("revocation is seen by the next request, in every rateLimitBy mode", ()
 	const grantId = async (gw: BoundGateway, subject: string) =>
 		(await (await gw.admin(`/oauth/grants?subject=${subject}`)).json<{ data: { id: string }[] }>()).data[0]!.id;
 
+	async function revokeAt(gw: BoundGateway, client: Client, token: string) {
+		const res = await gw.call("/oauth/revoke", {
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({ token, client_id: client.id, client_secret: client.secret! }).toString(),
+		});
+		expect(res.status, await res.clone().text()).toBe(200);
+	}
+
 	const revocations = {
 		"a revoked grant": async (gw: BoundGateway, _c: Client, subject: string) =>
 			gw.admin("/oauth/grants/revoke", {
@@ -146,6 +150,10 @@ describe("revocation is seen by the next request, in every rateLimitBy mode", ()
 		"a revoked subject": (gw: BoundGateway, _c: Client, subject: string) =>
 			gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) }),
 		"a deleted client": (gw: BoundGateway, client: Client) => gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" }),
+		"RFC 7009 revocation of the refresh token": (gw: BoundGateway, client: Client, _s: string, tokens: TokenResponse) =>
+			revokeAt(gw, client, tokens.refresh_token),
+		"RFC 7009 revocation of the access token": (gw: BoundGateway, client: Client, _s: string, tokens: TokenResponse) =>
+			revokeAt(gw, client, tokens.access_token),
 		"a reused refresh token": async (gw: BoundGateway, client: Client, _s: string, tokens: TokenResponse) => {
 			const refresh = () =>
 				tokenJson(gw, {
@@ -222,4 +230,71 @@ describe("failures fail closed", () => {
 			expect(origin.calls).toHaveLength(0);
 		},
 	);
+});
+
+describe("the client's mirror (rateLimitBy client)", () => {
+	const mirror = (clientId: string) => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${clientMirrorSubject(clientId)}`));
+	const subjectObject = (subject: string) => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${subject}`));
+
+	async function warmClientToken() {
+		const config = configFor("client");
+		const gw = gatewayFor(config);
+		const client = await createClient(gw);
+		const subject = freshSubject();
+		const tokens = await tokensFor(gw, client, { subject });
+		const grant = (await (await gw.admin(`/oauth/grants?subject=${subject}`)).json<{ data: { id: string }[] }>()).data[0]!.id;
+		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
+		return { config, gw, client, subject, tokens, grant };
+	}
+
+	it("a grant only ever goes from live to revoked there, whatever order the messages arrive in", async () => {
+		const { client, grant } = await warmClientToken();
+		const m = mirror(client.id);
+		const [copy] = await m.listGrants();
+		expect(copy).toMatchObject({ id: grant, clientId: client.id, revokedAt: null });
+		await m.replicate([{ ...copy!, revokedAt: 1 }]);
+		await m.replicate([copy!]);
+		expect(await m.check(grant)).toBe("revoked");
+	});
+
+	it("a grant the mirror has not heard of is refused (a lost message fails closed); the subject's alarm sends it again", async () => {
+		const { config, client, subject, tokens, grant } = await warmClientToken();
+		await runInDurableObject(mirror(client.id), (_o, state) => {
+			state.storage.sql.exec("DELETE FROM grants WHERE id = ?", grant);
+		});
+		origin.calls.length = 0;
+		const refused = await countedCall(config, tokens.access_token);
+		expect(refused.status).toBe(401);
+		expect(await errorOf(refused)).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+		// The subject's object still holds the grant; a message in its outbox is sent by its alarm.
+		const owner = subjectObject(subject);
+		// As a failed send leaves it: the row in the outbox, and an alarm set.
+		await runInDurableObject(owner, async (_o, state) => {
+			state.storage.sql.exec("INSERT INTO mirror_outbox (grant_id, api, client_id, seq) VALUES (?, 'demo', ?, 1)", grant, client.id);
+			await state.storage.setAlarm(Date.now() + 60_000);
+		});
+		expect(await runDurableObjectAlarm(owner)).toBe(true);
+		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
+		await runInDurableObject(owner, (_o, state) => {
+			expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM mirror_outbox").one().n).toBe(0);
+		});
+	});
+
+	it("a grant made before mirrors existed reaches its mirror on its next refresh", async () => {
+		const { config, gw, client, tokens, grant } = await warmClientToken();
+		await runInDurableObject(mirror(client.id), (_o, state) => {
+			state.storage.sql.exec("DELETE FROM grants WHERE id = ?", grant);
+		});
+		expect((await countedCall(config, tokens.access_token)).status).toBe(401);
+		const refreshed = await tokenJson(gw, {
+			grant_type: "refresh_token",
+			refresh_token: tokens.refresh_token,
+			client_id: client.id,
+			client_secret: client.secret,
+		});
+		expect(refreshed.status).toBe(200);
+		const next = (await refreshed.json()) as TokenResponse;
+		expect((await countedCall(config, next.access_token)).status).toBe(200);
+	});
 });
