@@ -1,4 +1,4 @@
-import { grants } from "../authority/client";
+import { clientMirrorSubject, grants } from "../authority/client";
 import type { GrantRecord } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
 import {
@@ -121,21 +121,31 @@ export async function rotateClientSecret(s: Services, id: string): Promise<Creat
 	return { ...view(next), secret };
 }
 
-/** Revokes every grant of the client first (in each subject's object), then removes it. */
+/**
+ * Revokes every grant of the client first: in its mirror (which then refuses every grant
+ * of the client, also one the KV index of subjects has not caught up with), and in each
+ * subject's object. Then removes it.
+ */
 export async function deleteClient(s: OAuthServices, id: string): Promise<void> {
 	const client = await findClient(s, id);
-	const revoked = await revokeClientGrants(s, client.api, client.id);
+	const now = Date.now();
+	await step("limiter_failed", "Client revocation", () => grants(s.env, client.api, clientMirrorSubject(client.id)).revokeClient(now));
+	const { revoked } = await revokeClientGrants(s, client.api, client.id, now);
 	await step("kv_failed", "KV delete", () => removeClient(s.kv, client));
 	await audit(s, { action: "oauth.client_deleted", api: client.api, details: { clientId: client.id, grantsRevoked: revoked } });
 }
 
-async function revokeClientGrants(s: OAuthServices, api: string, clientId: string): Promise<number> {
+async function revokeClientGrants(
+	s: OAuthServices,
+	api: string,
+	clientId: string,
+	now: number,
+): Promise<{ revoked: number; mirrored: boolean }> {
 	const subjects = await step("kv_failed", "KV list", () => subjectsOf(s.kv, clientId));
-	const now = Date.now();
-	const counts = await step("limiter_failed", "Grant revocation", () =>
+	const results = await step("limiter_failed", "Grant revocation", () =>
 		Promise.all(subjects.map((subject) => grants(s.env, api, subject).revokeGrants({ clientId }, now))),
 	);
-	return counts.reduce((a, b) => a + b, 0);
+	return { revoked: results.reduce((a, r) => a + r.revoked, 0), mirrored: results.every((r) => r.mirrored) };
 }
 
 const grantView = (subject: string, g: GrantRecord): OAuthGrantView => ({
@@ -168,17 +178,24 @@ export async function revokeGrants(s: OAuthServices, input: RevokeGrantsInput): 
 	const api = oauthApi(s, input.api);
 	if (input.grantId !== undefined && input.subject === undefined) throw new AdminError("invalid_request", "grantId: needs subject");
 	const now = Date.now();
-	let revoked: number;
+	let result: { revoked: number; mirrored: boolean };
 	if (input.subject !== undefined) {
 		const filter = { grantId: input.grantId, clientId: input.clientId };
-		revoked = await step("limiter_failed", "Grant revocation", () => grants(s.env, api.name, input.subject!).revokeGrants(filter, now));
+		result = await step("limiter_failed", "Grant revocation", () => grants(s.env, api.name, input.subject!).revokeGrants(filter, now));
 	} else {
-		revoked = await revokeClientGrants(s, api.name, input.clientId!);
+		result = await revokeClientGrants(s, api.name, input.clientId!, now);
 	}
+	const { revoked } = result;
 	await audit(s, {
 		action: "oauth.grants_revoked",
 		api: api.name,
 		details: { subject: input.subject ?? null, clientId: input.clientId ?? null, grantId: input.grantId ?? null, revoked },
 	});
+	// Per client, tokens are checked on the client's mirror: until it has the revocation, it is not in force for them.
+	if (!result.mirrored && api.oauth?.rateLimitBy === "client")
+		throw new AdminError(
+			"limiter_failed",
+			"Grant revocation: recorded in the subjects' objects, but the client's mirror, which checks tokens counted per client, has not confirmed it yet; it is resent automatically within a minute. Repeat this request to confirm it.",
+		);
 	return { revoked };
 }

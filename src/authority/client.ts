@@ -122,8 +122,13 @@ export interface GrantsClient {
 	spend(grantId: string, scope: string, buckets: Bucket[]): Promise<GrantSpend>;
 	/** A token refused by policy: the grant's verdict (it wins) and the limits as they stand. */
 	refusalVerdict(grantId: string, scope: string, bucket?: Bucket): Promise<GrantRefusalVerdict>;
-	revokeByRefresh(refreshHash: string, clientId: string, now: number): Promise<boolean>;
-	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): Promise<number>;
+	/** `mirrored`: the client's mirror took the change (when false, the object's alarm keeps sending it). */
+	revokeByRefresh(refreshHash: string, clientId: string, now: number): Promise<{ found: boolean; mirrored: boolean }>;
+	revokeGrants(filter: { grantId?: string; clientId?: string }, now: number): Promise<{ revoked: number; mirrored: boolean }>;
+	/** In a subject's object: the grant's state, sent to its client's mirror (the fallback when the mirror has not heard of it). */
+	resend(grantId: string): Promise<{ state: GrantCheck; mirrored: boolean }>;
+	/** In a client's mirror: the client is deleted; every grant of it is refused from now on. */
+	revokeClient(now: number): Promise<void>;
 	listGrants(): Promise<GrantRecord[]>;
 	putOidcPending(input: OidcPendingInput): Promise<void>;
 	takeOidcPending(stateHash: string, now: number): Promise<{ verifier: string; nonce: string } | null>;
@@ -153,8 +158,12 @@ export function grants(env: GrantBindings, api: string, subject: string, timeout
 		refusalVerdict: (grantId, scope, bucket) =>
 			bounded("oauth grant verdict", async (): Promise<GrantRefusalVerdict> => stub().refusalVerdict(grantId, scope, bucket)),
 		revokeByRefresh: (hash, clientId, now) =>
-			bounded("oauth revoke", async (): Promise<boolean> => stub().revokeByRefresh(hash, clientId, now, api)),
-		revokeGrants: (filter, now) => bounded("oauth revoke", async (): Promise<number> => stub().revokeGrants(filter, now, api)),
+			bounded("oauth revoke", async (): Promise<{ found: boolean; mirrored: boolean }> => stub().revokeByRefresh(hash, clientId, now, api)),
+		revokeGrants: (filter, now) =>
+			bounded("oauth revoke", async (): Promise<{ revoked: number; mirrored: boolean }> => stub().revokeGrants(filter, now, api)),
+		resend: (grantId) =>
+			bounded("oauth grant resend", async (): Promise<{ state: GrantCheck; mirrored: boolean }> => stub().resend(grantId, api)),
+		revokeClient: (now) => bounded("oauth client revoke", async (): Promise<void> => stub().revokeClient(now)),
 		listGrants: () => bounded("oauth grants", async (): Promise<GrantRecord[]> => stub().listGrants()),
 		putOidcPending: (input) => bounded("oidc pending", async (): Promise<void> => stub().putOidcPending(input)),
 		takeOidcPending: (hash, now) =>

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { AUTHORITY_TIMEOUT_MS, clientMirrorSubject, grantsStub } from "./client";
+import { clientMirrorSubject, grantsStub } from "./client";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
 import { decideBuckets, peekBucket } from "../limits/buckets";
@@ -88,11 +88,15 @@ export interface RefreshInput extends OfApi {
 export type GrantSpend =
 	| { ok: true; rate: RateInfo }
 	| { ok: false; reason: "grant_revoked" }
+	/** Only a client's mirror can say this of a genuine token: its subject's object decides (`resend`). */
+	| { ok: false; reason: "grant_unknown" }
 	| { ok: false; reason: "rate_limited"; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
 
 /** The answer to a refusal decided before this object was asked (a 403): is the grant dead, and the limits as they stand. */
 export interface GrantRefusalVerdict {
 	revoked: boolean;
+	/** Refused because this object never heard of the grant (in a client's mirror: ask its subject's object). */
+	unknown: boolean;
 	rate: RateInfo | null;
 }
 
@@ -100,6 +104,8 @@ export interface GrantRefusalVerdict {
 const FLUSH_MS = 1_000;
 /** First retry of an outbox the client's mirror did not take; doubled up to MIRROR_RETRY_MAX_MS. */
 const MIRROR_RETRY_MS = 1_000;
+/** How long a send to a mirror may take: under the callers' AUTHORITY_TIMEOUT_MS, so a slow mirror is reported, not timed out on. */
+const MIRROR_SEND_TIMEOUT_MS = 1_000;
 const MIRROR_RETRY_MAX_MS = 60_000;
 
 /** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
@@ -142,6 +148,10 @@ export class OAuthGrants extends DurableObject<Env> {
 	private readonly dirty = new Set<string>();
 	/** The wait before the next retry of the outbox, while the mirror does not take it. */
 	private mirrorRetryMs = MIRROR_RETRY_MS;
+	/** When the alarm this instance set will fire (null: none set by this instance); an alarm is only ever moved earlier. */
+	private alarmAt: number | null = null;
+	/** In a client's mirror: when the client was deleted (every grant of it refused since), else null. */
+	private clientDeletedAt: number | null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -160,10 +170,12 @@ export class OAuthGrants extends DurableObject<Env> {
 			CREATE TABLE IF NOT EXISTS limit_counters (scope TEXT PRIMARY KEY, counters TEXT NOT NULL);
 			CREATE TABLE IF NOT EXISTS oidc_pending (
 				state_hash TEXT PRIMARY KEY, verifier TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL);
-			CREATE TABLE IF NOT EXISTS mirror_outbox (
-				grant_id TEXT PRIMARY KEY, api TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL);`);
+			CREATE TABLE IF NOT EXISTS mirror_sends (
+				id INTEGER PRIMARY KEY AUTOINCREMENT, grant_id TEXT NOT NULL, api TEXT NOT NULL, client_id TEXT NOT NULL);
+			CREATE TABLE IF NOT EXISTS mirror_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);`);
 		for (const row of this.sql.exec<{ scope: string; counters: string }>("SELECT scope, counters FROM limit_counters"))
 			this.counters.set(row.scope, JSON.parse(row.counters) as Record<string, Counters>);
+		this.clientDeletedAt = this.sql.exec<{ v: number }>("SELECT v FROM mirror_meta WHERE k = 'client_deleted_at'").toArray()[0]?.v ?? null;
 	}
 
 	private grant(id: string): GrantRow | undefined {
@@ -176,27 +188,34 @@ export class OAuthGrants extends DurableObject<Env> {
 		this.enqueue(grantId, api);
 	}
 
-	/** Notes, in the same step as the change, that the client's mirror must hear of this grant's state. */
+	/**
+	 * Notes, in the same step as the change, that the client's mirror must hear of this
+	 * grant's state, and sets the alarm that sends it if nothing sooner does (so a send cut
+	 * short by a restart is still made). Rows are only appended: ids are never reused.
+	 */
 	private enqueue(grantId: string, api: string): void {
 		const grant = this.grant(grantId);
 		if (!grant) return;
-		this.sql.exec(
-			"INSERT INTO mirror_outbox (grant_id, api, client_id, seq) VALUES (?, ?, ?, 1) ON CONFLICT (grant_id) DO UPDATE SET seq = seq + 1",
-			grantId,
-			api,
-			grant.client_id,
-		);
+		this.sql.exec("INSERT INTO mirror_sends (grant_id, api, client_id) VALUES (?, ?, ?)", grantId, api, grant.client_id);
+		this.scheduleAlarm(Date.now() + MIRROR_RETRY_MS);
+	}
+
+	/** Sets the alarm for `at` unless this instance already set it for sooner (it writes counters and sends the outbox). */
+	private scheduleAlarm(at: number): void {
+		if (this.alarmAt !== null && this.alarmAt <= at) return;
+		this.alarmAt = at;
+		void this.ctx.storage.setAlarm(at);
 	}
 
 	/**
-	 * Sends the outbox to the clients' mirrors: every grant noted there, as it stands now.
-	 * A row is removed only if it did not change while the message was out, so a
-	 * revocation made meanwhile is sent next time. True when the outbox is empty after it;
-	 * otherwise the alarm retries.
+	 * Sends the outbox to the clients' mirrors: each grant noted there, as it stands now.
+	 * Only the rows read here are deleted, once their mirror took them: a change noted while
+	 * the message was out has a row of its own (a higher id) and is sent next time. True
+	 * when every mirror took its part; otherwise the alarm retries, backing off to 60 s.
 	 */
 	private async flushMirror(): Promise<boolean> {
 		const rows = this.sql
-			.exec<{ grant_id: string; api: string; client_id: string; seq: number }>("SELECT grant_id, api, client_id, seq FROM mirror_outbox")
+			.exec<{ id: number; grant_id: string; api: string; client_id: string }>("SELECT id, grant_id, api, client_id FROM mirror_sends")
 			.toArray();
 		if (rows.length === 0) return true;
 		const groups = new Map<string, typeof rows>();
@@ -207,15 +226,16 @@ export class OAuthGrants extends DurableObject<Env> {
 		const sent = await Promise.all(
 			[...groups.values()].map(async (group) => {
 				const { api, client_id } = group[0]!;
-				const records = group.map((r) => this.grant(r.grant_id)).flatMap((g) => (g ? [toGrant(g)] : []));
+				const ids = [...new Set(group.map((r) => r.grant_id))];
+				const records = ids.map((id) => this.grant(id)).flatMap((g) => (g ? [toGrant(g)] : []));
 				try {
 					const mirror = grantsStub(this.env, api, clientMirrorSubject(client_id));
-					await withTimeout(mirror.replicate(records), AUTHORITY_TIMEOUT_MS, "oauth client mirror");
+					await withTimeout(mirror.replicate(records), MIRROR_SEND_TIMEOUT_MS, "oauth client mirror");
 				} catch (e) {
-					logEvent("oauth_mirror_failed", { clientId: client_id, grants: group.length, error: String(e) });
+					logEvent("oauth_mirror_failed", { clientId: client_id, grants: ids.length, error: String(e) });
 					return false;
 				}
-				for (const r of group) this.sql.exec("DELETE FROM mirror_outbox WHERE grant_id = ? AND seq = ?", r.grant_id, r.seq);
+				for (const r of group) this.sql.exec("DELETE FROM mirror_sends WHERE id = ?", r.id);
 				return true;
 			}),
 		);
@@ -223,14 +243,24 @@ export class OAuthGrants extends DurableObject<Env> {
 			this.mirrorRetryMs = MIRROR_RETRY_MS;
 			return true;
 		}
-		await this.ctx.storage.setAlarm(Date.now() + this.mirrorRetryMs);
+		this.scheduleAlarm(Date.now() + this.mirrorRetryMs);
 		this.mirrorRetryMs = Math.min(this.mirrorRetryMs * 2, MIRROR_RETRY_MAX_MS);
 		return false;
 	}
 
-	/** Revocations must reach the mirror before they are reported done; a caller told otherwise can retry (it is idempotent). */
-	private async flushOrThrow(): Promise<void> {
-		if (!(await this.flushMirror())) throw new Error("revoked here; the client's mirror has not taken it yet (retried by alarm)");
+	/** Sends the outbox without making the caller wait (issuing, redeeming, refreshing); the alarm is the backstop. */
+	private sendSoon(): void {
+		void this.flushMirror();
+	}
+
+	/**
+	 * The request path's fallback when a client's mirror has not heard of a grant (its send
+	 * not arrived yet, or a grant older than mirrors): this object, the authority, says
+	 * what the grant is and sends it to the mirror, waiting for it.
+	 */
+	async resend(grantId: string, api: string): Promise<{ state: GrantCheck; mirrored: boolean }> {
+		this.enqueue(grantId, api);
+		return { state: this.check(grantId), mirrored: await this.flushMirror() };
 	}
 
 	/**
@@ -238,7 +268,7 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * grant only ever goes from live to revoked, whatever order the messages arrive in.
 	 */
 	replicate(records: GrantRecord[]): void {
-		for (const g of records)
+		for (const g of records) {
 			this.sql.exec(
 				`INSERT INTO grants (id, client_id, scopes, environment, tier, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(grants.revoked_at, excluded.revoked_at)`,
@@ -250,6 +280,22 @@ export class OAuthGrants extends DurableObject<Env> {
 				g.createdAt,
 				g.revokedAt,
 			);
+			if (this.clientDeletedAt !== null)
+				this.sql.exec("UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", this.clientDeletedAt, g.id);
+		}
+	}
+
+	/**
+	 * In a client's mirror: the client is deleted. Every grant of it is refused from now on,
+	 * those the mirror holds and those it never heard of (so the fallback to a subject's
+	 * object cannot bring one back).
+	 */
+	revokeClient(now: number): void {
+		if (this.clientDeletedAt === null) {
+			this.clientDeletedAt = now;
+			this.sql.exec("INSERT OR IGNORE INTO mirror_meta (k, v) VALUES ('client_deleted_at', ?)", now);
+		}
+		this.sql.exec("UPDATE grants SET revoked_at = COALESCE(revoked_at, ?)", this.clientDeletedAt);
 	}
 
 	/**
@@ -283,10 +329,11 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * Records a new grant and its authorization code. `nonce` (the login's) is spent here,
 	 * atomically: an assertion or a consent replayed gets no second code. False when it was spent.
 	 */
-	async issueCode(input: CodeInput): Promise<boolean> {
+	issueCode(input: CodeInput): boolean {
 		if (!this.issueCodeNow(input)) return false;
-		// The mirror hears of the grant before its code exists for anyone; a failure is retried, and meanwhile the mirror refuses it.
-		await this.flushMirror();
+		// The client's mirror hears of the grant in the background; a token used before it
+		// has is checked here instead (`resend`), so nothing waits on the mirror.
+		this.sendSoon();
 		return true;
 	}
 
@@ -324,8 +371,19 @@ export class OAuthGrants extends DurableObject<Env> {
 	 */
 	async redeemCode(input: RedeemInput): Promise<GrantResult> {
 		const result = this.redeemCodeNow(input);
-		await this.flushMirror();
+		await this.sendAfter(result);
 		return result;
+	}
+
+	/**
+	 * After a redemption or a refresh: a grant revoked by it (replay, reuse) is sent to the
+	 * mirror before the refusal goes out (the answer is a refusal either way, so waiting
+	 * costs nothing); anything else is sent in the background, so a slow mirror never
+	 * turns a spent code or a rotated refresh token into a 503.
+	 */
+	private async sendAfter(result: GrantResult): Promise<void> {
+		if (!result.ok && result.revokedGrant) await this.flushMirror();
+		else this.sendSoon();
 	}
 
 	private redeemCodeNow(input: RedeemInput): GrantResult {
@@ -375,7 +433,7 @@ export class OAuthGrants extends DurableObject<Env> {
 	 */
 	async refresh(input: RefreshInput): Promise<GrantResult> {
 		const result = this.refreshNow(input);
-		await this.flushMirror();
+		await this.sendAfter(result);
 		return result;
 	}
 
@@ -410,6 +468,7 @@ export class OAuthGrants extends DurableObject<Env> {
 
 	/** The request path's question: may tokens of this grant still be used? */
 	check(grantId: string): GrantCheck {
+		if (this.clientDeletedAt !== null) return "revoked";
 		const grant = this.grant(grantId);
 		if (!grant) return "unknown";
 		return grant.revoked_at === null ? "ok" : "revoked";
@@ -425,7 +484,8 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * methods that change it.
 	 */
 	spend(grantId: string, scope: string, buckets: Bucket[]): GrantSpend {
-		if (this.check(grantId) !== "ok") return { ok: false, reason: "grant_revoked" };
+		const state = this.check(grantId);
+		if (state !== "ok") return { ok: false, reason: state === "unknown" ? "grant_unknown" : "grant_revoked" };
 		const d = decideBuckets(buckets, this.counters.get(scope) ?? {}, Date.now());
 		if (!d.ok) {
 			const { ok: _, ...refusal } = d;
@@ -438,17 +498,19 @@ export class OAuthGrants extends DurableObject<Env> {
 
 	/** For a token refused before this object was asked (a 403): whether its grant is dead (that answer wins), and the limits as they stand. */
 	refusalVerdict(grantId: string, scope: string, bucket?: Bucket): GrantRefusalVerdict {
-		if (this.check(grantId) !== "ok") return { revoked: true, rate: null };
-		return { revoked: false, rate: bucket ? peekBucket(bucket, this.counters.get(scope) ?? {}, Date.now()) : null };
+		const state = this.check(grantId);
+		if (state !== "ok") return { revoked: true, unknown: state === "unknown", rate: null };
+		return { revoked: false, unknown: false, rate: bucket ? peekBucket(bucket, this.counters.get(scope) ?? {}, Date.now()) : null };
 	}
 
 	/** Schedules the write of changed counters (write-behind, see FLUSH_MS). */
 	private persist(scope: string): void {
-		if (this.dirty.size === 0) void this.ctx.storage.setAlarm(Date.now() + FLUSH_MS);
+		if (this.dirty.size === 0) this.scheduleAlarm(Date.now() + FLUSH_MS);
 		this.dirty.add(scope);
 	}
 
 	override async alarm(): Promise<void> {
+		this.alarmAt = null;
 		this.writeCounters();
 		await this.flushMirror();
 	}
@@ -467,27 +529,27 @@ export class OAuthGrants extends DurableObject<Env> {
 	}
 
 	/** RFC 7009: revokes the grant a refresh token belongs to, if `clientId` owns it. True when one was found. */
-	async revokeByRefresh(refreshHash: string, clientId: string, now: number, api: string): Promise<boolean> {
+	async revokeByRefresh(refreshHash: string, clientId: string, now: number, api: string): Promise<{ found: boolean; mirrored: boolean }> {
 		const row = this.sql.exec<{ grant_id: string }>("SELECT grant_id FROM refresh_tokens WHERE hash = ?", refreshHash).toArray()[0];
-		if (!row) return false;
-		const grant = this.grant(row.grant_id);
-		if (!grant || grant.client_id !== clientId) return false;
+		const grant = row ? this.grant(row.grant_id) : undefined;
+		if (!grant || grant.client_id !== clientId) return { found: false, mirrored: true };
+		// Sent again even when already revoked: repeating a revocation whose send failed makes the send again.
 		this.revoke(grant.id, now, api);
-		await this.flushOrThrow();
-		return true;
+		return { found: true, mirrored: await this.flushMirror() };
 	}
 
 	/** Revokes one grant, every grant of one client, or all of this subject's grants. Returns how many were live. */
-	async revokeGrants(filter: { grantId?: string; clientId?: string }, now: number, api: string): Promise<number> {
-		const live = this.listGrants().filter(
-			(g) =>
-				g.revokedAt === null &&
-				(filter.grantId === undefined || g.id === filter.grantId) &&
-				(filter.clientId === undefined || g.clientId === filter.clientId),
+	async revokeGrants(
+		filter: { grantId?: string; clientId?: string },
+		now: number,
+		api: string,
+	): Promise<{ revoked: number; mirrored: boolean }> {
+		const matching = this.listGrants().filter(
+			(g) => (filter.grantId === undefined || g.id === filter.grantId) && (filter.clientId === undefined || g.clientId === filter.clientId),
 		);
-		for (const g of live) this.revoke(g.id, now, api);
-		await this.flushOrThrow();
-		return live.length;
+		// Every matching grant is sent, the already revoked too: repeating a revocation whose send failed makes the send again.
+		for (const g of matching) this.revoke(g.id, now, api);
+		return { revoked: matching.filter((g) => g.revokedAt === null).length, mirrored: await this.flushMirror() };
 	}
 
 	listGrants(): GrantRecord[] {

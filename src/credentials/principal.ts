@@ -33,5 +33,10 @@ export interface Principal {
 	 * `scope` there): the rate-limit stage and a policy refusal ask that object instead of
 	 * `authority`, and refuse a revoked grant. Absent for every other caller.
 	 */
-	grantCounter?: { subject: string; scope: string };
+	grantCounter?: {
+		subject: string;
+		scope: string;
+		/** Set when `subject` is a client's mirror: the grant's own subject, whose object decides a grant the mirror has not heard of. */
+		home?: string;
+	};
 }

@@ -42,7 +42,7 @@ export function grantCounter(api: CompiledApi, claims: AccessTokenClaims): Princ
 		case "subject+client":
 			return { subject: claims.sub, scope: `client:${claims.cid}` };
 		case "client":
-			return { subject: clientMirrorSubject(claims.cid), scope: "client" };
+			return { subject: clientMirrorSubject(claims.cid), scope: "client", home: claims.sub };
 	}
 }
 

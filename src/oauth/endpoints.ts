@@ -284,19 +284,23 @@ async function revokeEndpoint(c: GatewayContext): Promise<Response> {
 	const token = params.get("token");
 	if (!token) return oauthError("invalid_request", "token is required.");
 	const now = Date.now();
+	const api = c.get("api");
 	try {
+		// Per client, tokens are checked on the client's mirror: a revocation it has not taken is not yet in force for them.
+		let mirrored = true;
 		const refresh = parseOpaque("refresh", token);
-		if (refresh && refresh.api === c.get("api").name) {
-			await grants(c.env, refresh.api, refresh.subject).revokeByRefresh(await sha256Hex(token), client.id, now);
+		if (refresh && refresh.api === api.name) {
+			mirrored &&= (await grants(c.env, refresh.api, refresh.subject).revokeByRefresh(await sha256Hex(token), client.id, now)).mirrored;
 		}
 		const access = parseAccessToken(token);
 		if (access && c.env.SIGNING_SECRET) {
 			// An expired access token still names its grant: revoking it is still meaningful.
 			const checked = await verifyAccessToken(c.env.SIGNING_SECRET, access, now);
 			const claims = checked.ok ? checked.claims : checked.reason === "expired" ? checked.claims : undefined;
-			if (claims && claims.cid === client.id && claims.api === c.get("api").name)
-				await grants(c.env, claims.api, claims.sub).revokeGrants({ grantId: claims.gid }, now);
+			if (claims && claims.cid === client.id && claims.api === api.name)
+				mirrored &&= (await grants(c.env, claims.api, claims.sub).revokeGrants({ grantId: claims.gid }, now)).mirrored;
 		}
+		if (!mirrored && api.oauth?.rateLimitBy === "client") throw new Error("the client's mirror has not taken the revocation yet");
 	} catch (e) {
 		logEvent("oauth_revoke_failed", { error: String(e) });
 		return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");

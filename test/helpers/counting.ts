@@ -42,7 +42,7 @@ export function countingBindings() {
 			KEY_AUTHORITY: wrapNamespace(env.KEY_AUTHORITY as unknown as AnyNamespace, ["check", "lease", "recordRejection"]),
 			OWNER_ROLES: wrapNamespace(env.OWNER_ROLES as unknown as AnyNamespace, ["getRole"]),
 			// Every method the request path calls on a subject's grants object (src/authority/client.ts `grants`).
-			OAUTH_GRANTS: wrapNamespace(env.OAUTH_GRANTS as unknown as AnyNamespace, ["check", "spend", "refusalVerdict"]),
+			OAUTH_GRANTS: wrapNamespace(env.OAUTH_GRANTS as unknown as AnyNamespace, ["check", "spend", "refusalVerdict", "resend"]),
 		},
 		reset() {
 			counts.kvReads = 0;

@@ -235,9 +235,21 @@ describe("failures fail closed", () => {
 describe("the client's mirror (rateLimitBy client)", () => {
 	const mirror = (clientId: string) => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${clientMirrorSubject(clientId)}`));
 	const subjectObject = (subject: string) => env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${subject}`));
+	const sql = (stub: DurableObjectStub, query: string, ...args: unknown[]) =>
+		runInDurableObject(stub, (_o, state: DurableObjectState) => {
+			state.storage.sql.exec(query, ...args);
+		});
+	/** Makes every write to the mirror's grants fail, as a broken or unreachable mirror would; reads still work. */
+	const breakMirror = (clientId: string) =>
+		sql(
+			mirror(clientId),
+			`CREATE TRIGGER IF NOT EXISTS no_insert BEFORE INSERT ON grants BEGIN SELECT RAISE(ABORT, 'injected mirror failure'); END;
+			CREATE TRIGGER IF NOT EXISTS no_update BEFORE UPDATE ON grants BEGIN SELECT RAISE(ABORT, 'injected mirror failure'); END;`,
+		);
+	const repairMirror = (clientId: string) => sql(mirror(clientId), "DROP TRIGGER no_insert; DROP TRIGGER no_update;");
 
-	async function warmClientToken() {
-		const config = configFor("client");
+	async function warmToken(by: By = "client", tier: Record<string, unknown> = {}) {
+		const config = configFor(by, tier);
 		const gw = gatewayFor(config);
 		const client = await createClient(gw);
 		const subject = freshSubject();
@@ -246,9 +258,11 @@ describe("the client's mirror (rateLimitBy client)", () => {
 		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
 		return { config, gw, client, subject, tokens, grant };
 	}
+	const revokeSubject = (gw: BoundGateway, subject: string) =>
+		gw.admin("/oauth/grants/revoke", { method: "POST", body: JSON.stringify({ subject }) });
 
 	it("a grant only ever goes from live to revoked there, whatever order the messages arrive in", async () => {
-		const { client, grant } = await warmClientToken();
+		const { client, grant } = await warmToken();
 		const m = mirror(client.id);
 		const [copy] = await m.listGrants();
 		expect(copy).toMatchObject({ id: grant, clientId: client.id, revokedAt: null });
@@ -257,44 +271,80 @@ describe("the client's mirror (rateLimitBy client)", () => {
 		expect(await m.check(grant)).toBe("revoked");
 	});
 
-	it("a grant the mirror has not heard of is refused (a lost message fails closed); the subject's alarm sends it again", async () => {
-		const { config, client, subject, tokens, grant } = await warmClientToken();
-		await runInDurableObject(mirror(client.id), (_o, state) => {
-			state.storage.sql.exec("DELETE FROM grants WHERE id = ?", grant);
-		});
+	it("two subjects of one client spend one budget", async () => {
+		const config = configFor("client", { limit: 3, window: 3600, burst: 1000 });
+		const gw = gatewayFor(config);
+		const client = await createClient(gw);
+		const [a, b] = [await tokensFor(gw, client, { subject: freshSubject() }), await tokensFor(gw, client, { subject: freshSubject() })];
+		const statuses = [];
+		for (const t of [a, b, a, b]) statuses.push((await countedCall(config, t.access_token)).status);
+		expect(statuses).toEqual([200, 200, 200, 429]);
+		expect(origin.calls).toHaveLength(3);
+	});
+
+	it("a grant the mirror has not heard of is decided by its subject's object, which sends it: live passes (then one call again), revoked is refused", async () => {
+		const { config, subject, client, tokens, grant } = await warmToken();
+		await sql(mirror(client.id), "DELETE FROM grants WHERE id = ?", grant);
+		// The mirror's spend, the subject's resend, the mirror's spend again.
+		expect(await cost(1, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 3 });
+		expect(await cost(3, () => countedCall(config, tokens.access_token), 200)).toEqual({ kvReads: 0, doCalls: 3 });
+		// Revoked in the subject's object and unknown to the mirror (a lost message): refused.
+		await sql(subjectObject(subject), "UPDATE grants SET revoked_at = 1 WHERE id = ?", grant);
+		await sql(mirror(client.id), "DELETE FROM grants WHERE id = ?", grant);
 		origin.calls.length = 0;
 		const refused = await countedCall(config, tokens.access_token);
 		expect(refused.status).toBe(401);
 		expect(await errorOf(refused)).toBe("invalid_api_key");
 		expect(origin.calls).toHaveLength(0);
-		// The subject's object still holds the grant; a message in its outbox is sent by its alarm.
-		const owner = subjectObject(subject);
-		// As a failed send leaves it: the row in the outbox, and an alarm set.
-		await runInDurableObject(owner, async (_o, state) => {
-			state.storage.sql.exec("INSERT INTO mirror_outbox (grant_id, api, client_id, seq) VALUES (?, 'demo', ?, 1)", grant, client.id);
-			await state.storage.setAlarm(Date.now() + 60_000);
-		});
-		expect(await runDurableObjectAlarm(owner)).toBe(true);
-		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
-		await runInDurableObject(owner, (_o, state) => {
-			expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM mirror_outbox").one().n).toBe(0);
-		});
 	});
 
-	it("a grant made before mirrors existed reaches its mirror on its next refresh", async () => {
-		const { config, gw, client, tokens, grant } = await warmClientToken();
-		await runInDurableObject(mirror(client.id), (_o, state) => {
-			state.storage.sql.exec("DELETE FROM grants WHERE id = ?", grant);
+	it("a revocation the mirror cannot take: recorded and audited, answered 503 until the alarm delivers it; a repeat then confirms it", async () => {
+		const { config, gw, client, subject, tokens } = await warmToken();
+		await breakMirror(client.id);
+		const res = await revokeSubject(gw, subject);
+		expect(res.status).toBe(503);
+		const body = await res.json<{ error: string; message: string }>();
+		expect(body.error).toBe("gateway_unavailable");
+		expect(body.message).toContain("mirror");
+		const audit = await (await gw.admin("/audit?action=oauth.grants_revoked")).json<{ data: { details: Record<string, unknown> }[] }>();
+		expect(audit.data.find((e) => e.details.subject === subject)?.details.revoked).toBe(1);
+		// The window the 503 warns of: the mirror still holds the grant live.
+		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
+		// The RFC 7009 endpoint says the same.
+		const rfc = await gw.call("/oauth/revoke", {
+			method: "POST",
+			headers: { "Content-Type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({ token: tokens.refresh_token, client_id: client.id, client_secret: client.secret! }).toString(),
 		});
-		expect((await countedCall(config, tokens.access_token)).status).toBe(401);
-		const refreshed = await tokenJson(gw, {
-			grant_type: "refresh_token",
-			refresh_token: tokens.refresh_token,
-			client_id: client.id,
-			client_secret: client.secret,
-		});
-		expect(refreshed.status).toBe(200);
-		const next = (await refreshed.json()) as TokenResponse;
-		expect((await countedCall(config, next.access_token)).status).toBe(200);
+		expect(rfc.status).toBe(503);
+		expect(((await rfc.json()) as { error: string }).error).toBe("temporarily_unavailable");
+		await repairMirror(client.id);
+		expect(await runDurableObjectAlarm(subjectObject(subject))).toBe(true);
+		origin.calls.length = 0;
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+		expect(origin.calls).toHaveLength(0);
+		const again = await revokeSubject(gw, subject);
+		expect(again.status).toBe(200);
+		expect(await again.json()).toEqual({ revoked: 0 });
+	});
+
+	it("per subject, a mirror that cannot take a revocation does not hold it up: 200, and refused from the next request", async () => {
+		const { config, gw, client, subject, tokens } = await warmToken("subject");
+		await breakMirror(client.id);
+		expect((await revokeSubject(gw, subject)).status).toBe(200);
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+		await repairMirror(client.id);
+	});
+
+	it("deleting a client refuses every grant of it in the mirror, also one the KV index of subjects has not caught up with", async () => {
+		const { config, gw, client, subject, tokens, grant } = await warmToken();
+		// As if the index entry were not yet visible here: the subject's object is never told.
+		await env.KEYS.delete(`oauth-client-subjects:${client.id}:${subject}`);
+		expect((await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" })).status).toBe(204);
+		expect(await subjectObject(subject).check(grant)).toBe("ok");
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+		// Nor can the fallback bring it back once the mirror has forgotten it.
+		await sql(mirror(client.id), "DELETE FROM grants WHERE id = ?", grant);
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
 	});
 });
