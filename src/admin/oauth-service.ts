@@ -129,7 +129,11 @@ export async function rotateClientSecret(s: Services, id: string): Promise<Creat
 export async function deleteClient(s: OAuthServices, id: string): Promise<void> {
 	const client = await findClient(s, id);
 	const now = Date.now();
-	await step("limiter_failed", "Client revocation", () => grants(s.env, client.api, clientMirrorSubject(client.id)).revokeClient(now));
+	const mark = () => grants(s.env, client.api, clientMirrorSubject(client.id)).revokeClient(now);
+	// Per client, tokens are checked on the mirror: it must refuse them before the client goes. Otherwise it is only
+	// a safeguard for a later switch to per-client counting, and a mirror that cannot take it holds nothing up.
+	if (oauthApi(s, client.api).oauth?.rateLimitBy === "client") await step("limiter_failed", "Client revocation in its mirror", mark);
+	else await mark().catch((e) => logEvent("oauth_mirror_failed", { clientId: client.id, error: String(e) }));
 	const { revoked } = await revokeClientGrants(s, client.api, client.id, now);
 	await step("kv_failed", "KV delete", () => removeClient(s.kv, client));
 	await audit(s, { action: "oauth.client_deleted", api: client.api, details: { clientId: client.id, grantsRevoked: revoked } });

@@ -193,11 +193,14 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * grant's state, and sets the alarm that sends it if nothing sooner does (so a send cut
 	 * short by a restart is still made). Rows are only appended: ids are never reused.
 	 */
-	private enqueue(grantId: string, api: string): void {
+	private enqueue(grantId: string, api: string, ifAbsent = false): string | undefined {
 		const grant = this.grant(grantId);
-		if (!grant) return;
-		this.sql.exec("INSERT INTO mirror_sends (grant_id, api, client_id) VALUES (?, ?, ?)", grantId, api, grant.client_id);
+		if (!grant) return undefined;
+		// A change always gets a row of its own (see flushMirror); a resend, which changes nothing, rides on a row already waiting.
+		if (!ifAbsent || this.sql.exec("SELECT 1 FROM mirror_sends WHERE grant_id = ?", grantId).toArray().length === 0)
+			this.sql.exec("INSERT INTO mirror_sends (grant_id, api, client_id) VALUES (?, ?, ?)", grantId, api, grant.client_id);
 		this.scheduleAlarm(Date.now() + MIRROR_RETRY_MS);
+		return grant.client_id;
 	}
 
 	/** Sets the alarm for `at` unless this instance already set it for sooner (it writes counters and sends the outbox). */
@@ -210,20 +213,23 @@ export class OAuthGrants extends DurableObject<Env> {
 	/**
 	 * Sends the outbox to the clients' mirrors: each grant noted there, as it stands now.
 	 * Only the rows read here are deleted, once their mirror took them: a change noted while
-	 * the message was out has a row of its own (a higher id) and is sent next time. True
-	 * when every mirror took its part; otherwise the alarm retries, backing off to 60 s.
+	 * the message was out has a row of its own (a higher id) and is sent next time. Returns
+	 * the clients whose mirror did not take its part (each mirror is judged on its own, so
+	 * one broken mirror does not fail another client's revocation); for those the alarm
+	 * retries, backing off to 60 s.
 	 */
-	private async flushMirror(): Promise<boolean> {
+	private async flushMirror(): Promise<Set<string>> {
 		const rows = this.sql
 			.exec<{ id: number; grant_id: string; api: string; client_id: string }>("SELECT id, grant_id, api, client_id FROM mirror_sends")
 			.toArray();
-		if (rows.length === 0) return true;
+		if (rows.length === 0) return new Set();
 		const groups = new Map<string, typeof rows>();
 		for (const r of rows) {
 			const k = `${r.api}\n${r.client_id}`;
 			groups.set(k, [...(groups.get(k) ?? []), r]);
 		}
-		const sent = await Promise.all(
+		const failed = new Set<string>();
+		await Promise.all(
 			[...groups.values()].map(async (group) => {
 				const { api, client_id } = group[0]!;
 				const ids = [...new Set(group.map((r) => r.grant_id))];
@@ -233,19 +239,19 @@ export class OAuthGrants extends DurableObject<Env> {
 					await withTimeout(mirror.replicate(records), MIRROR_SEND_TIMEOUT_MS, "oauth client mirror");
 				} catch (e) {
 					logEvent("oauth_mirror_failed", { clientId: client_id, grants: ids.length, error: String(e) });
-					return false;
+					failed.add(client_id);
+					return;
 				}
 				for (const r of group) this.sql.exec("DELETE FROM mirror_sends WHERE id = ?", r.id);
-				return true;
 			}),
 		);
-		if (sent.every(Boolean)) {
+		if (failed.size === 0) {
 			this.mirrorRetryMs = MIRROR_RETRY_MS;
-			return true;
+		} else {
+			this.scheduleAlarm(Date.now() + this.mirrorRetryMs);
+			this.mirrorRetryMs = Math.min(this.mirrorRetryMs * 2, MIRROR_RETRY_MAX_MS);
 		}
-		this.scheduleAlarm(Date.now() + this.mirrorRetryMs);
-		this.mirrorRetryMs = Math.min(this.mirrorRetryMs * 2, MIRROR_RETRY_MAX_MS);
-		return false;
+		return failed;
 	}
 
 	/** Sends the outbox without making the caller wait (issuing, redeeming, refreshing); the alarm is the backstop. */
@@ -259,8 +265,10 @@ export class OAuthGrants extends DurableObject<Env> {
 	 * what the grant is and sends it to the mirror, waiting for it.
 	 */
 	async resend(grantId: string, api: string): Promise<{ state: GrantCheck; mirrored: boolean }> {
-		this.enqueue(grantId, api);
-		return { state: this.check(grantId), mirrored: await this.flushMirror() };
+		const client = this.enqueue(grantId, api, true);
+		const state = this.check(grantId);
+		if (client === undefined) return { state, mirrored: false };
+		return { state, mirrored: !(await this.flushMirror()).has(client) };
 	}
 
 	/**
@@ -535,7 +543,7 @@ export class OAuthGrants extends DurableObject<Env> {
 		if (!grant || grant.client_id !== clientId) return { found: false, mirrored: true };
 		// Sent again even when already revoked: repeating a revocation whose send failed makes the send again.
 		this.revoke(grant.id, now, api);
-		return { found: true, mirrored: await this.flushMirror() };
+		return { found: true, mirrored: !(await this.flushMirror()).has(grant.client_id) };
 	}
 
 	/** Revokes one grant, every grant of one client, or all of this subject's grants. Returns how many were live. */
@@ -549,7 +557,8 @@ export class OAuthGrants extends DurableObject<Env> {
 		);
 		// Every matching grant is sent, the already revoked too: repeating a revocation whose send failed makes the send again.
 		for (const g of matching) this.revoke(g.id, now, api);
-		return { revoked: matching.filter((g) => g.revokedAt === null).length, mirrored: await this.flushMirror() };
+		const failed = await this.flushMirror();
+		return { revoked: matching.filter((g) => g.revokedAt === null).length, mirrored: !matching.some((g) => failed.has(g.clientId)) };
 	}
 
 	listGrants(): GrantRecord[] {

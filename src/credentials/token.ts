@@ -68,6 +68,19 @@ export function tokenPrincipal(api: CompiledApi, claims: AccessTokenClaims): Pri
 }
 
 /**
+ * The grant's state, for a token whose counting call does not check it (a sharded tier).
+ * Per client the client's mirror is asked, as on the one-call path (it alone knows a
+ * deleted client's grants are all dead); a grant it has not heard of is decided by its
+ * subject's object, which sends it. Otherwise the subject's object.
+ */
+async function grantState(env: Bindings, api: CompiledApi, claims: AccessTokenClaims): Promise<GrantCheck> {
+	if ((api.oauth?.rateLimitBy ?? "subject") !== "client") return grants(env, claims.api, claims.sub).check(claims.gid);
+	const seen = await grants(env, claims.api, clientMirrorSubject(claims.cid)).check(claims.gid);
+	if (seen !== "unknown") return seen;
+	return (await grants(env, claims.api, claims.sub).resend(claims.gid)).state;
+}
+
+/**
  * The access-token verifier. The MAC and the expiry are decided with no I/O (a forged
  * token is invalid_api_key whatever expiry it claims; only a genuine one can be
  * token_expired). The grant is then asked of the subject's grants object on every
@@ -94,7 +107,7 @@ export async function verifyToken(token: ParsedAccessToken, ctx: VerifyContext, 
 	if (principal.grantCounter) return { ok: true, principal };
 	let state: GrantCheck;
 	try {
-		state = await grants(env, claims.api, claims.sub).check(claims.gid);
+		state = await grantState(env, ctx.api, claims);
 	} catch (e) {
 		logEvent("grant_check_failed", { grantId: claims.gid, error: String(e) });
 		return { ok: false, reason: "limiter_failed", countsAsFailure: false };

@@ -336,6 +336,51 @@ describe("the client's mirror (rateLimitBy client)", () => {
 		await repairMirror(client.id);
 	});
 
+	it("one client's broken mirror does not fail the revocation of another client's grant of the same subject", async () => {
+		const config = configFor("client");
+		const gw = gatewayFor(config);
+		const [a, b] = [await createClient(gw), await createClient(gw)];
+		const subject = freshSubject();
+		const ta = await tokensFor(gw, a, { subject });
+		await tokensFor(gw, b, { subject });
+		const grants = (await (await gw.admin(`/oauth/grants?subject=${subject}`)).json<{ data: { id: string; clientId: string }[] }>()).data;
+		await breakMirror(b.id);
+		const res = await gw.admin("/oauth/grants/revoke", {
+			method: "POST",
+			body: JSON.stringify({ subject, grantId: grants.find((g) => g.clientId === a.id)!.id }),
+		});
+		expect(res.status, await res.clone().text()).toBe(200);
+		expect(await errorOf(await countedCall(config, ta.access_token))).toBe("invalid_api_key");
+		await repairMirror(b.id);
+	});
+
+	it("a mirror that cannot take a resend: 503 each time, and the outbox holds one row for the grant, not one per request", async () => {
+		const { config, client, subject, tokens, grant } = await warmToken();
+		await sql(mirror(client.id), "DELETE FROM grants WHERE id = ?", grant);
+		await breakMirror(client.id);
+		for (let i = 0; i < 5; i++) expect((await countedCall(config, tokens.access_token)).status).toBe(503);
+		await runInDurableObject(subjectObject(subject), (_o, state: DurableObjectState) => {
+			expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM mirror_sends WHERE grant_id = ?", grant).one().n).toBe(1);
+		});
+		await repairMirror(client.id);
+		expect((await countedCall(config, tokens.access_token)).status).toBe(200);
+	});
+
+	it("per subject, a mirror that cannot take a client's deletion holds nothing up", async () => {
+		const { config, gw, client, tokens } = await warmToken("subject");
+		await breakMirror(client.id);
+		expect((await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" })).status).toBe(204);
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+		await repairMirror(client.id);
+	});
+
+	it("a sharded tier counted per client checks the grant on the mirror too: a deleted client's grant is refused there", async () => {
+		const { config, gw, client, subject, tokens } = await warmToken("client", { shards: 2 });
+		await env.KEYS.delete(`oauth-client-subjects:${client.id}:${subject}`);
+		expect((await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" })).status).toBe(204);
+		expect(await errorOf(await countedCall(config, tokens.access_token))).toBe("invalid_api_key");
+	});
+
 	it("deleting a client refuses every grant of it in the mirror, also one the KV index of subjects has not caught up with", async () => {
 		const { config, gw, client, subject, tokens, grant } = await warmToken();
 		// As if the index entry were not yet visible here: the subject's object is never told.
