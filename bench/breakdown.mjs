@@ -30,7 +30,9 @@ const OUT = process.env.BENCH_OUT ?? path.join(ROOT, "bench", "results", "breakd
 const PATH = "/v1/bench?x=1";
 const CUTS = process.env.BENCH_CUTS
 	? process.env.BENCH_CUTS.split(",")
-	: ["forward", "select", "credential", "verify", "policy", "limit-stub", "limit", "full-stub", "full"];
+	: ["forward", "select", "credential", "verify", "policy", "limit-stub", "limit", "full-stub", "full", "full-leased"];
+/** `full-leased` is the whole app (cut `full`) with a key whose limits are leased: what leases leave of the DO call. */
+const target = (cut, keys) => (cut === "full-leased" ? { key: keys.leasedKey, cut: "full" } : { key: keys.key, cut });
 /** What each stage adds, as the difference of two cuts. */
 const STAGES = [
 	["select API and route, path checks, CORS", "forward", "select"],
@@ -42,9 +44,12 @@ const STAGES = [
 	["keygate's proxy (header scrub, Content-Digest, signing)", "limit-stub", "full-stub"],
 	["everything but the DO call", "forward", "full-stub"],
 	["the whole path", "forward", "full"],
+	["the whole path, leased", "forward", "full-leased"],
+	["leases against the stubbed DO", "full-stub", "full-leased"],
 ];
 
-function cell(url, key, cut, connections, seconds) {
+function cell(url, keys, name, connections, seconds) {
+	const { key, cut } = target(name, keys);
 	return new Promise((resolve, reject) => {
 		const latencies = [];
 		const statuses = {};
@@ -60,11 +65,13 @@ function cell(url, key, cut, connections, seconds) {
 }
 
 async function main() {
-	const { base, key, close } = await startBreakdownWorker(ROOT);
+	const keys = await startBreakdownWorker(ROOT);
+	const { base, close } = keys;
 	try {
-		for (const cut of CUTS) {
+		for (const name of CUTS) {
+			const { key, cut } = target(name, keys);
 			const res = await fetch(`${base}${PATH}`, { headers: { authorization: `Bearer ${key}`, "x-bench-cut": cut } });
-			if (res.status !== 200) throw new Error(`cut ${cut} answered ${res.status}: ${await res.text()}`);
+			if (res.status !== 200) throw new Error(`cut ${name} answered ${res.status}: ${await res.text()}`);
 		}
 		const seconds = DURATION / ROUNDS;
 		const results = {};
@@ -74,8 +81,8 @@ async function main() {
 				// Interleaved, in a different order each round, so drift in the machine's load spreads over every cut.
 				const order = round % 2 === 0 ? CUTS : [...CUTS].reverse();
 				for (const cut of order) {
-					await cell(`${base}${PATH}`, key, cut, c, 0.3); // warm-up
-					const { result, latencies, statuses } = await cell(`${base}${PATH}`, key, cut, c, seconds);
+					await cell(`${base}${PATH}`, keys, cut, c, 0.3); // warm-up
+					const { result, latencies, statuses } = await cell(`${base}${PATH}`, keys, cut, c, seconds);
 					const bad = Object.entries(statuses).filter(([s]) => s !== "200");
 					if (bad.length > 0) throw new Error(`cut ${cut} at c${c}: answers other than 200: ${JSON.stringify(statuses)}`);
 					results[c][cut].rps.push(result.requests.total / (result.duration || seconds));
@@ -110,6 +117,8 @@ async function main() {
 			lines.push(`\nfull vs forward at c${top}: ${(summary[top].full.rps / summary[top].forward.rps).toFixed(2)}×`);
 		if (CUTS.includes("full-stub"))
 			lines.push(`full-stub (no DO call) vs forward at c${top}: ${(summary[top]["full-stub"].rps / summary[top].forward.rps).toFixed(2)}×`);
+		if (CUTS.includes("full-leased"))
+			lines.push(`full-leased vs forward at c${top}: ${(summary[top]["full-leased"].rps / summary[top].forward.rps).toFixed(2)}×`);
 		console.log(lines.join("\n"));
 		const out = {
 			date: new Date().toISOString(),

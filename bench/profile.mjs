@@ -63,7 +63,9 @@ function selfTimes(profile) {
 }
 
 async function main() {
-	const { base, key, mf, close } = await startBreakdownWorker(ROOT, { inspector: true });
+	const { base, key: strictKey, leasedKey, mf, close } = await startBreakdownWorker(ROOT, { inspector: true });
+	// `full-leased`: the whole app with a key whose limits are leased.
+	const [key, cut] = CUT === "full-leased" ? [leasedKey, "full"] : [strictKey, CUT];
 	let insp;
 	try {
 		const load = (seconds) =>
@@ -73,7 +75,7 @@ async function main() {
 						url: `${base}/v1/bench?x=1`,
 						connections: CONNECTIONS,
 						duration: seconds,
-						headers: { authorization: `Bearer ${key}`, "x-bench-cut": CUT },
+						headers: { authorization: `Bearer ${key}`, "x-bench-cut": cut },
 					},
 					(err, r) => (err ? reject(err) : resolve(r)),
 				),

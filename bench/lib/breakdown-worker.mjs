@@ -21,7 +21,8 @@ function startOrigin(root) {
 /**
  * @param {string} root the repository root
  * @param {{ inspector?: boolean }} options inspector: open workerd's V8 inspector (bench:profile)
- * @returns {Promise<{ base: string, key: string, mf: Miniflare, close(): Promise<void> }>}
+ * @returns {Promise<{ base: string, key: string, leasedKey: string, mf: Miniflare, close(): Promise<void> }>}
+ * (`leasedKey`: the same key's limits with `consistency: "leased"`)
  */
 export async function startBreakdownWorker(root, { inspector = false } = {}) {
 	const adminToken = randomBytes(24).toString("base64url");
@@ -64,14 +65,18 @@ export async function startBreakdownWorker(root, { inspector = false } = {}) {
 		await mf.ready;
 		const base = (await mf.unsafeGetDirectURL(WORKER_NAME)).href.replace(/\/$/, "");
 		const scopes = [...new Set(config.apis[0].routes.flatMap((r) => r.scopes ?? []))];
-		const created = await fetch(`${base}/_keygate/v1/keys`, {
-			method: "POST",
-			headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-			body: JSON.stringify({ name: "breakdown", scopes, rateLimit: { limit: null, window: 3600, burst: 1_000_000 } }),
-		});
-		if (created.status !== 201) throw new Error(`creating the key: ${created.status} ${await created.text()}`);
-		const { key } = await created.json();
-		return { base, key, mf, close };
+		const create = async (name, consistency) => {
+			const created = await fetch(`${base}/_keygate/v1/keys`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+				body: JSON.stringify({ name, scopes, rateLimit: { limit: null, window: 3600, burst: 1_000_000, consistency } }),
+			});
+			if (created.status !== 201) throw new Error(`creating the key: ${created.status} ${await created.text()}`);
+			return (await created.json()).key;
+		};
+		const key = await create("breakdown", "strict");
+		const leasedKey = await create("breakdown-leased", "leased");
+		return { base, key, leasedKey, mf, close };
 	} catch (e) {
 		await close();
 		throw e;
