@@ -104,6 +104,10 @@ export interface GrantRefusalVerdict {
 const FLUSH_MS = 1_000;
 /** First retry of an outbox the client's mirror did not take; doubled up to MIRROR_RETRY_MAX_MS. */
 const MIRROR_RETRY_MS = 1_000;
+/** Spent or expired codes are kept this long past their expiry, so a late replay still revokes its grant. */
+const CODE_KEEP_AFTER_EXPIRY_MS = 86_400_000;
+/** Rows of one table deleted by one call at most, so pruning never makes a request slow. */
+const PRUNE_BATCH = 100;
 /** How long a send to a mirror may take: under the callers' AUTHORITY_TIMEOUT_MS, so a slow mirror is reported, not timed out on. */
 const MIRROR_SEND_TIMEOUT_MS = 1_000;
 const MIRROR_RETRY_MAX_MS = 60_000;
@@ -345,7 +349,29 @@ export class OAuthGrants extends DurableObject<Env> {
 		return true;
 	}
 
+	/**
+	 * Deletes what can no longer matter, a bounded batch per call (run by the writes that
+	 * add rows: issuing a code, refreshing): codes a day past their expiry (a replay after
+	 * that is refused as unknown, without revoking the grant; the code expired long
+	 * before), and refresh tokens past their expiry (refused either way; a superseded one
+	 * presented after its expiry no longer revokes the grant, it could not be used). Grants
+	 * are kept: the admin API lists them, and a revoked one must stay revoked.
+	 */
+	private prune(now: number): void {
+		this.sql.exec(
+			"DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= ? LIMIT ?)",
+			now - CODE_KEEP_AFTER_EXPIRY_MS,
+			PRUNE_BATCH,
+		);
+		this.sql.exec(
+			"DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at <= ? LIMIT ?)",
+			now,
+			PRUNE_BATCH,
+		);
+	}
+
 	private issueCodeNow(input: CodeInput): boolean {
+		this.prune(input.now);
 		if (input.nonce !== undefined) {
 			this.sql.exec("DELETE FROM used_nonces WHERE expires_at <= ?", input.now);
 			if (this.sql.exec("SELECT 1 FROM used_nonces WHERE nonce = ?", input.nonce).toArray().length > 0) return false;
@@ -446,6 +472,7 @@ export class OAuthGrants extends DurableObject<Env> {
 	}
 
 	private refreshNow(input: RefreshInput): GrantResult {
+		this.prune(input.now);
 		const row = this.sql
 			.exec<{
 				grant_id: string;

@@ -1,3 +1,5 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import demo from "../../keygate.config.json";
 import { gatewayFor, sleep } from "../helpers/gateway";
@@ -368,5 +370,40 @@ describe("a client secret", () => {
 			redirect_uri: REDIRECT,
 		});
 		expect(fresh.status).toBe(200);
+	});
+});
+
+describe("pruning a subject's grants object", () => {
+	it("a new code deletes codes a day past their expiry and expired refresh tokens; live rows and the grants stay", async () => {
+		const client = await createClient(gw);
+		const subject = `user_prune_${crypto.randomUUID().slice(0, 8)}`;
+		await tokensFor(gw, client, { subject });
+		const object = env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${subject}`));
+		const day = 86_400_000;
+		await runInDurableObject(object, (_o, state: DurableObjectState) => {
+			const sql = state.storage.sql;
+			const grant = sql.exec<{ id: string }>("SELECT id FROM grants").one().id;
+			sql.exec("INSERT INTO codes VALUES ('old-code', ?, 'c', 'r', NULL, ?, NULL)", grant, Date.now() - day - 1000);
+			sql.exec("INSERT INTO codes VALUES ('recent-code', ?, 'c', 'r', NULL, ?, NULL)", grant, Date.now() - 60_000);
+			sql.exec("INSERT INTO refresh_tokens VALUES ('old-refresh', ?, ?, 1)", grant, Date.now() - 1000);
+		});
+		await tokensFor(gw, client, { subject });
+		await runInDurableObject(object, (_o, state: DurableObjectState) => {
+			const sql = state.storage.sql;
+			const codes = sql
+				.exec<{ hash: string }>("SELECT hash FROM codes")
+				.toArray()
+				.map((r) => r.hash);
+			expect(codes).not.toContain("old-code");
+			expect(codes).toContain("recent-code");
+			expect(codes).toHaveLength(3); // recent-code and the two real ones
+			const refresh = sql
+				.exec<{ hash: string }>("SELECT hash FROM refresh_tokens")
+				.toArray()
+				.map((r) => r.hash);
+			expect(refresh).not.toContain("old-refresh");
+			expect(refresh).toHaveLength(2);
+			expect(sql.exec("SELECT COUNT(*) AS n FROM grants").one().n).toBe(2);
+		});
 	});
 });
