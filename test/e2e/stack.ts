@@ -61,11 +61,19 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /** keygate.config.json with every environment's origin pointed at the local origin. */
-export function configFor(originPort: number): string {
+export function configFor(originPort: number, oauth?: { gateway: string; rateLimitBy: string }): string {
 	const config = JSON.parse(readFileSync(path.join(ROOT, "keygate.config.json"), "utf8")) as {
-		apis: { environments: Record<string, { origin: string }> }[];
+		apis: { environments: Record<string, { origin: string }>; oauth?: Record<string, unknown> }[];
 	};
 	for (const api of config.apis) for (const env of Object.values(api.environments)) env.origin = `http://127.0.0.1:${originPort}`;
+	// The demo API's OAuth, with this stack's addresses: keygate as issuer, the demo origin's sign-in.
+	if (oauth)
+		config.apis[0]!.oauth = {
+			...config.apis[0]!.oauth,
+			issuer: oauth.gateway,
+			login: { loginUrl: `http://127.0.0.1:${originPort}/login` },
+			rateLimitBy: oauth.rateLimitBy,
+		};
 	return JSON.stringify(config);
 }
 
@@ -88,7 +96,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** Tries to start a stack this many times when a port picked free was taken before wrangler bound it. */
 const PORT_RACE_ATTEMPTS = 3;
 
-export async function startStack(options: { originKeepAliveMs?: number; originDropReusedEvery?: number } = {}): Promise<Stack> {
+interface StackOptions {
+	originKeepAliveMs?: number;
+	originDropReusedEvery?: number;
+	/** Turns the demo API's OAuth on with this stack's addresses, counting `rateLimitBy`. */
+	oauth?: { rateLimitBy: string };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
 	// Ports are free when picked and bound a moment later: another test file (or workerd's
 	// own internal sockets) can take one in between. That is a race of the harness, not a
 	// failure of keygate, so it starts again on new ports; any other failure is thrown.
@@ -101,17 +116,18 @@ export async function startStack(options: { originKeepAliveMs?: number; originDr
 	}
 }
 
-async function startStackOnce(options: { originKeepAliveMs?: number; originDropReusedEvery?: number }): Promise<Stack> {
+async function startStackOnce(options: StackOptions): Promise<Stack> {
 	const originRequests: OriginRequest[] = [];
+	const adminToken = secret();
+	const signingSecret = secret();
 	const origin = await startDemoOrigin(0, {
 		onRequest: (r: OriginRequest) => originRequests.push(r),
 		keepAliveTimeoutMs: options.originKeepAliveMs,
 		dropReusedEvery: options.originDropReusedEvery,
+		signingSecret, // the demo sign-in checks keygate's login requests with it
 	});
 	const persistDir = await mkdtemp(path.join(os.tmpdir(), "keygate-e2e-"));
 	const [port, inspectorPort] = await freePorts(2);
-	const adminToken = secret();
-	const signingSecret = secret();
 	const url = `http://127.0.0.1:${port}`;
 
 	// `--var NAME:VALUE`: wrangler splits at the first colon, so the value may contain
@@ -132,7 +148,7 @@ async function startStackOnce(options: { originKeepAliveMs?: number; originDropR
 		"--var",
 		`SIGNING_SECRET:${signingSecret}`,
 		"--var",
-		`KEYGATE_CONFIG:${configFor(origin.port)}`,
+		`KEYGATE_CONFIG:${configFor(origin.port, options.oauth && { gateway: url, rateLimitBy: options.oauth.rateLimitBy })}`,
 		"--var",
 		"KEYGATE_CLIENT_ADDRESS:local",
 	];
