@@ -104,7 +104,7 @@ export interface GrantRefusalVerdict {
 const FLUSH_MS = 1_000;
 /** First retry of an outbox the client's mirror did not take; doubled up to MIRROR_RETRY_MAX_MS. */
 const MIRROR_RETRY_MS = 1_000;
-/** Spent or expired codes are kept this long past their expiry, so a late replay still revokes its grant. */
+/** A code of a grant with no live refresh token is kept this long past its expiry, so a late replay still revokes its grant. */
 const CODE_KEEP_AFTER_EXPIRY_MS = 86_400_000;
 /** Rows of one table deleted by one call at most, so pruning never makes a request slow. */
 const PRUNE_BATCH = 100;
@@ -350,21 +350,26 @@ export class OAuthGrants extends DurableObject<Env> {
 	}
 
 	/**
-	 * Deletes what can no longer matter, a bounded batch per call (run by the writes that
-	 * add rows: issuing a code, refreshing): codes a day past their expiry (a replay after
-	 * that is refused as unknown, without revoking the grant; the code expired long
-	 * before), and refresh tokens past their expiry (refused either way; a superseded one
-	 * presented after its expiry no longer revokes the grant, it could not be used). Grants
-	 * are kept: the admin API lists them, and a revoked one must stay revoked.
+	 * Deletes what can no longer matter, a bounded batch per table per call (run by the
+	 * writes that add rows: issuing a code, refreshing). A grant's codes and refresh tokens
+	 * are kept as long as any refresh token of that grant is unexpired: a replayed code or a
+	 * superseded refresh token must still revoke a grant someone is refreshing (a thief who
+	 * refreshed first holds a live one). Once every refresh token of a grant has expired,
+	 * none of its rows can be used: codes a day past their expiry and the expired refresh
+	 * tokens go. Grants are kept: the admin API lists them, and a revoked one must stay
+	 * revoked.
 	 */
 	private prune(now: number): void {
+		const noLiveRefresh = "NOT EXISTS (SELECT 1 FROM refresh_tokens l WHERE l.grant_id = t.grant_id AND l.expires_at > ?)";
 		this.sql.exec(
-			"DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= ? LIMIT ?)",
+			`DELETE FROM codes WHERE hash IN (SELECT t.hash FROM codes t WHERE t.expires_at <= ? AND ${noLiveRefresh} LIMIT ?)`,
 			now - CODE_KEEP_AFTER_EXPIRY_MS,
+			now,
 			PRUNE_BATCH,
 		);
 		this.sql.exec(
-			"DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at <= ? LIMIT ?)",
+			`DELETE FROM refresh_tokens WHERE hash IN (SELECT t.hash FROM refresh_tokens t WHERE t.expires_at <= ? AND ${noLiveRefresh} LIMIT ?)`,
+			now,
 			now,
 			PRUNE_BATCH,
 		);

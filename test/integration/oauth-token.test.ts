@@ -374,18 +374,23 @@ describe("a client secret", () => {
 });
 
 describe("pruning a subject's grants object", () => {
-	it("a new code deletes codes a day past their expiry and expired refresh tokens; live rows and the grants stay", async () => {
+	it("a new code deletes the rows of grants none of whose refresh tokens is live; a grant someone still refreshes keeps its spent code and superseded token", async () => {
 		const client = await createClient(gw);
 		const subject = `user_prune_${crypto.randomUUID().slice(0, 8)}`;
 		await tokensFor(gw, client, { subject });
 		const object = env.OAUTH_GRANTS.get(env.OAUTH_GRANTS.idFromName(`demo:${subject}`));
 		const day = 86_400_000;
+		const now = Date.now();
 		await runInDurableObject(object, (_o, state: DurableObjectState) => {
 			const sql = state.storage.sql;
-			const grant = sql.exec<{ id: string }>("SELECT id FROM grants").one().id;
-			sql.exec("INSERT INTO codes VALUES ('old-code', ?, 'c', 'r', NULL, ?, NULL)", grant, Date.now() - day - 1000);
-			sql.exec("INSERT INTO codes VALUES ('recent-code', ?, 'c', 'r', NULL, ?, NULL)", grant, Date.now() - 60_000);
-			sql.exec("INSERT INTO refresh_tokens VALUES ('old-refresh', ?, ?, 1)", grant, Date.now() - 1000);
+			const live = sql.exec<{ id: string }>("SELECT id FROM grants").one().id;
+			// The live grant (its refresh token from the flow is unexpired): a stolen, superseded token and an old code.
+			sql.exec("INSERT INTO refresh_tokens VALUES ('superseded-of-live', ?, ?, 1)", live, now - 1000);
+			sql.exec("INSERT INTO codes VALUES ('old-code-of-live', ?, 'c', 'r', NULL, ?, 1)", live, now - day - 1000);
+			// A grant whose every refresh token has expired: nothing of it can be used.
+			sql.exec("INSERT INTO refresh_tokens VALUES ('expired-of-dead', 'grant_dead', ?, NULL)", now - 1000);
+			sql.exec("INSERT INTO codes VALUES ('old-code-of-dead', 'grant_dead', 'c', 'r', NULL, ?, 1)", now - day - 1000);
+			sql.exec("INSERT INTO codes VALUES ('recent-code-of-dead', 'grant_dead', 'c', 'r', NULL, ?, 1)", now - 60_000);
 		});
 		await tokensFor(gw, client, { subject });
 		await runInDurableObject(object, (_o, state: DurableObjectState) => {
@@ -394,15 +399,14 @@ describe("pruning a subject's grants object", () => {
 				.exec<{ hash: string }>("SELECT hash FROM codes")
 				.toArray()
 				.map((r) => r.hash);
-			expect(codes).not.toContain("old-code");
-			expect(codes).toContain("recent-code");
-			expect(codes).toHaveLength(3); // recent-code and the two real ones
+			expect(codes).toEqual(expect.arrayContaining(["old-code-of-live", "recent-code-of-dead"]));
+			expect(codes).not.toContain("old-code-of-dead");
 			const refresh = sql
 				.exec<{ hash: string }>("SELECT hash FROM refresh_tokens")
 				.toArray()
 				.map((r) => r.hash);
-			expect(refresh).not.toContain("old-refresh");
-			expect(refresh).toHaveLength(2);
+			expect(refresh).toContain("superseded-of-live");
+			expect(refresh).not.toContain("expired-of-dead");
 			expect(sql.exec("SELECT COUNT(*) AS n FROM grants").one().n).toBe(2);
 		});
 	});
