@@ -10,6 +10,8 @@ import { matchKeys, selectKeys, type KeyQuery } from "./present";
 export const MAX_LISTED = 1000;
 /** Calls to key authorities in flight at once while a list loads. */
 export const LIST_CONCURRENCY = 16;
+/** After this long a list stops asking: the rows not asked yet show their use as unavailable (calls out finish within their own timeout). */
+export const LIST_DEADLINE_MS = 5_000;
 
 /**
  * One API's keys as KV lists them (lifecycle fields as last written to KV; the pages then
@@ -41,6 +43,8 @@ export interface Activity {
 export interface ListedKey {
 	k: KeyRecord;
 	usage: Activity | null;
+	/** The authority says the key was deleted (KV has not caught up): not shown. */
+	deleted?: boolean;
 }
 
 function activity(u: Usage): Activity {
@@ -53,18 +57,25 @@ function activity(u: Usage): Activity {
 
 /**
  * Each key's status and use, one authority call per key, at most LIST_CONCURRENCY in
- * flight. A key whose authority does not answer keeps its KV record and shows its use
- * as unavailable: a list is a view, and one slow object must not blank the page.
+ * flight, in the keys' order. A key whose authority does not answer keeps its KV record
+ * and shows its use as unavailable, and so do the keys not yet asked when
+ * LIST_DEADLINE_MS has passed: a list is a view, and slow objects must not blank or stall
+ * the page.
  */
-export async function withActivity(s: Services, keys: KeyRecord[]): Promise<ListedKey[]> {
+export async function withActivity(s: Services, keys: KeyRecord[], deadlineMs = LIST_DEADLINE_MS): Promise<ListedKey[]> {
 	const out: ListedKey[] = new Array(keys.length);
+	const deadline = Date.now() + deadlineMs;
 	let next = 0;
 	const worker = async () => {
 		while (next < keys.length) {
 			const i = next++;
 			const k = keys[i]!;
+			if (Date.now() > deadline) {
+				out[i] = { k, usage: null };
+				continue;
+			}
 			out[i] = await s.authority.snapshot(k.id).then(
-				(snap) => ({ k: withStatus(k, snap.status), usage: activity(snap.usage) }),
+				(snap) => ({ k: withStatus(k, snap.status), usage: activity(snap.usage), deleted: snap.status.deletedAt !== null }),
 				() => ({ k, usage: null }),
 			);
 		}
@@ -87,17 +98,19 @@ export async function keysPage(
 ): Promise<{ rows: ListedKey[]; total: number; pages: number }> {
 	if (query.sort !== "lastUsed") {
 		const picked = selectKeys(keys, query, now);
-		return { ...picked, rows: await withActivity(s, picked.rows) };
+		// The page's rows as their authorities see them: a key deleted there (KV not caught up) is left out.
+		return { ...picked, rows: (await withActivity(s, picked.rows)).filter((r) => !r.deleted) };
 	}
-	const matched = await withActivity(s, matchKeys(keys, query, now));
-	const byId = new Map(matched.map((r) => [r.k.id, r]));
-	const lastUsed = new Map(matched.map((r) => [r.k.id, r.usage?.lastUsedAt ?? null]));
-	const picked = selectKeys(
-		matched.map((r) => r.k),
-		// Already matched: the status filter was decided on the KV record, as for the other sorts.
-		{ ...query, q: "", status: "", environment: "" },
+	// Every matching key is asked anyway: filter again on the authorities' status, so a key
+	// revoked there (KV not caught up) is not listed under "Active", and leave out deleted ones.
+	const asked = (await withActivity(s, matchKeys(keys, query, now))).filter((r) => !r.deleted);
+	const matched = matchKeys(
+		asked.map((r) => r.k),
+		query,
 		now,
-		lastUsed,
 	);
+	const byId = new Map(asked.map((r) => [r.k.id, r]));
+	const lastUsed = new Map(asked.map((r) => [r.k.id, r.usage?.lastUsedAt ?? null]));
+	const picked = selectKeys(matched, { ...query, q: "", status: "", environment: "" }, now, lastUsed);
 	return { ...picked, rows: picked.rows.map((k) => byId.get(k.id)!) };
 }

@@ -349,6 +349,25 @@ describe("keys", () => {
 		expect(html).toContain("Never used");
 	});
 
+	it("rows follow the keys' authorities: a key revoked there but not yet in KV is not listed as Active when sorting by last used; a key deleted there is not listed", async () => {
+		const cookie = await signIn();
+		const tag = crypto.randomUUID().slice(0, 8);
+		const stale = await generate(cookie, { name: `stale-${tag}` });
+		const gone = await generate(cookie, { name: `gone-${tag}` });
+		await generate(cookie, { name: `fine-${tag}` });
+		const authorityOf = async (key: string) => env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(await idOf(key)));
+		// Straight to the objects: KV still holds both records as they were.
+		await (await authorityOf(stale.key)).revoke(Date.now());
+		await (await authorityOf(gone.key)).markDeleted(Date.now());
+		const names = async (q: string) => {
+			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]).sort();
+		};
+		expect(await names("sort=lastUsed&status=active")).toEqual(["fine"]);
+		expect(await names("sort=lastUsed")).toEqual(["fine", "stale"]);
+		expect(await names("sort=created")).toEqual(["fine", "stale"]);
+	});
+
 	it("a name typed as HTML renders as text", async () => {
 		const cookie = await signIn();
 		const evil = "<img src=x onerror=alert(1)>";
