@@ -150,6 +150,18 @@ describe("the console in Chromium", () => {
 		expect(await page.content()).not.toContain(key);
 	});
 
+	it("sort by last used, chosen in the list's form: the key just used comes first", async () => {
+		const used = await generateKey("used lately");
+		await generateKey("never used since");
+		expect(await gateway(used.key)).toBe(200);
+		await page.goto(`${UI()}/apis/demo/keys`);
+		await page.getByLabel("Sort").selectOption({ label: "Last used" });
+		await page.getByRole("button", { name: "Apply" }).click();
+		await page.waitForURL(/sort=lastUsed/);
+		expect(await page.locator("tbody tr").first().getAttribute("data-key-id")).toBe(used.id);
+		expect(await page.locator("tbody tr").first().textContent()).not.toContain("Never used");
+	});
+
 	it("revoke: cancel keeps the key working; confirm makes the next request 401", async () => {
 		const { key, id } = await generateKey("to revoke");
 		await page.goto(`${UI()}/keys/${id}`);
