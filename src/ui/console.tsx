@@ -25,7 +25,21 @@ import { clientAddress, type Bindings } from "../env";
 import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { ErrorBox, Page, SecretBox, Status, Time, UI, UsageChart, HistoryChart, sampleUrl } from "./layout";
+import {
+	ErrorBox,
+	ExpiryChoices,
+	Page,
+	RevokeConfirmation,
+	RevokeStatement,
+	RotatedNotice,
+	SecretsShown,
+	Status,
+	Time,
+	UI,
+	UsageChart,
+	HistoryChart,
+	sampleUrl,
+} from "./layout";
 import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, shortId } from "./present";
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -288,24 +302,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 					<input name="extraScopes" value={v.extraScopes ?? ""} />
 				</label>
 			</fieldset>
-			<fieldset>
-				<legend>Expires</legend>
-				{[
-					["7", "In 7 days"],
-					["30", "In 30 days"],
-					["90", "In 90 days"],
-					["never", "Never"],
-					["custom", "On a date"],
-				].map(([val, label]) => (
-					<label>
-						<input type="radio" name="expiry" value={val} checked={(v.expiry ?? "never") === val} /> {label}
-					</label>
-				))}
-				<label>
-					Custom date
-					<input type="date" name="expiresOn" value={v.expiresOn ?? ""} />
-				</label>
-			</fieldset>
+			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} />
 			<label>
 				IP allowlist (addresses or CIDR ranges, comma-separated; empty = any)
 				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
@@ -415,14 +412,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			{shown.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} base={sampleUrl(c.req.url, api)} id={`secret-${i}`} />
-			))}
-			<p>
-				<a href={`${UI}/apis/${api.name}/keys`} data-saved="">
-					I've saved this key
-				</a>
-			</p>
+			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api)} savedHref={`${UI}/apis/${api.name}/keys`} />
 		</>,
 	);
 });
@@ -543,9 +533,7 @@ consoleApp.get("/keys/:id", async (c) => {
 				// With JavaScript the Revoke link opens this; without, it goes to the same confirmation as a page.
 				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h">
 					<h2 id="revoke-dialog-h">Revoke {k.name}?</h2>
-					<p>
-						Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
-					</p>
+					<RevokeStatement k={k} />
 					<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
 						<button type="submit" class="danger">
 							Revoke key
@@ -564,22 +552,7 @@ consoleApp.get("/keys/:id", async (c) => {
 
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
-	return page(
-		c,
-		`Revoke ${k.name}`,
-		<>
-			<h1>Revoke {k.name}?</h1>
-			<p>
-				Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
-			</p>
-			<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
-				<button type="submit" class="danger">
-					Revoke key
-				</button>{" "}
-				<a href={`${UI}/keys/${k.id}`}>Cancel</a>
-			</form>
-		</>,
-	);
+	return page(c, `Revoke ${k.name}`, <RevokeConfirmation k={k} action={`${UI}/keys/${k.id}/revoke`} cancelHref={`${UI}/keys/${k.id}`} />);
 });
 
 consoleApp.post("/keys/:id/revoke", async (c) => {
@@ -634,17 +607,12 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 		c,
 		"Key rotated",
 		<>
-			<h1>Key rotated</h1>
-			<p>
-				The old key <code>{maskedKey(previous)}</code>{" "}
-				{grace === 0 ? "stopped working now." : `keeps working until ${formatTime(previous.graceEndsAt)}.`}
-			</p>
-			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c.req.url, api)} id="secret-0" />
-			<p>
-				<a href={`${UI}/keys/${created.record.id}`} data-saved="">
-					I've saved this key
-				</a>
-			</p>
+			<RotatedNotice previous={previous} grace={grace} />
+			<SecretsShown
+				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
+				base={sampleUrl(c.req.url, api)}
+				savedHref={`${UI}/keys/${created.record.id}`}
+			/>
 		</>,
 	);
 });

@@ -68,6 +68,84 @@ export function Status(props: { k: KeyRecord; now: number }) {
 	return <span class={`status-${s.word}`}>{s.label}</span>;
 }
 
+/** The new keys of a POST's answer (each shown once), then the link that leaves them behind. */
+export function SecretsShown(props: { secrets: { label: string; k: KeyRecord & { key: string } }[]; base: string; savedHref: string }) {
+	return (
+		<>
+			{props.secrets.map((x, i) => (
+				<SecretBox k={x.k} label={x.label} base={props.base} id={`secret-${i}`} />
+			))}
+			<p>
+				<a href={props.savedHref} data-saved="">
+					I've saved this key
+				</a>
+			</p>
+		</>
+	);
+}
+
+/** What a rotation did to the old key, stated with its cut-off. */
+export function RotatedNotice(props: { previous: KeyRecord; grace: number }) {
+	return (
+		<>
+			<h1>Key rotated</h1>
+			<p>
+				The old key <code>{maskedKey(props.previous)}</code>{" "}
+				{props.grace === 0 ? "stopped working now." : `keeps working until ${formatTime(props.previous.graceEndsAt)}.`}
+			</p>
+		</>
+	);
+}
+
+/** What revoking does, as both confirmations (the dialog and the page without JavaScript) say it. */
+export function RevokeStatement(props: { k: KeyRecord }) {
+	return (
+		<p>
+			Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request. This cannot be undone.
+		</p>
+	);
+}
+
+/** The revoke confirmation as a page (without JavaScript, or reached by its URL). */
+export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancelHref: string }) {
+	return (
+		<>
+			<h1>Revoke {props.k.name}?</h1>
+			<RevokeStatement k={props.k} />
+			<form method="post" action={props.action}>
+				<button type="submit" class="danger">
+					Revoke key
+				</button>{" "}
+				<a href={props.cancelHref}>Cancel</a>
+			</form>
+		</>
+	);
+}
+
+/** The generate form's expiry choices (`expiry`, and `expiresOn` for a date; see expiryFrom). */
+export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
+	return (
+		<fieldset>
+			<legend>Expires</legend>
+			{[
+				["7", "In 7 days"],
+				["30", "In 30 days"],
+				["90", "In 90 days"],
+				["never", "Never"],
+				["custom", "On a date"],
+			].map(([val, label]) => (
+				<label>
+					<input type="radio" name="expiry" value={val} checked={(props.expiry ?? "never") === val} /> {label}
+				</label>
+			))}
+			<label>
+				Custom date
+				<input type="date" name="expiresOn" value={props.expiresOn ?? ""} />
+			</label>
+		</fieldset>
+	);
+}
+
 /** A plaintext key, shown once, inline in the answer to the POST that made it. */
 export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string }) {
 	return (

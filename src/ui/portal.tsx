@@ -22,7 +22,20 @@ import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
 import { allKeys, keysPage } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
-import { ErrorBox, PORTAL, Page, SecretBox, Status, Time, UsageChart, HistoryChart, sampleUrl } from "./layout";
+import {
+	ErrorBox,
+	ExpiryChoices,
+	PORTAL,
+	Page,
+	RevokeConfirmation,
+	RotatedNotice,
+	SecretsShown,
+	Status,
+	Time,
+	UsageChart,
+	HistoryChart,
+	sampleUrl,
+} from "./layout";
 import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -266,24 +279,7 @@ function PortalForm(props: { c: Context<PortalEnv>; a: Awaited<ReturnType<typeof
 					))}
 				</fieldset>
 			) : null}
-			<fieldset>
-				<legend>Expires</legend>
-				{[
-					["7", "In 7 days"],
-					["30", "In 30 days"],
-					["90", "In 90 days"],
-					["never", "Never"],
-					["custom", "On a date"],
-				].map(([v, l]) => (
-					<label>
-						<input type="radio" name="expiry" value={v} checked={v === "never"} /> {l}
-					</label>
-				))}
-				<label>
-					Custom date
-					<input type="date" name="expiresOn" />
-				</label>
-			</fieldset>
+			<ExpiryChoices />
 			<label>
 				IP allowlist (comma-separated; empty = any)
 				<input name="ipAllowlist" />
@@ -365,14 +361,7 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			{shown.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} base={sampleUrl(c.req.url, api)} id={`secret-${i}`} />
-			))}
-			<p>
-				<a href={`${PORTAL}/`} data-saved="">
-					I've saved this key
-				</a>
-			</p>
+			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api)} savedHref={`${PORTAL}/`} />
 		</>,
 	);
 });
@@ -423,18 +412,7 @@ portalApp.get("/keys/:id/revoke", async (c) => {
 	return page(
 		c,
 		`Revoke ${k.name}`,
-		<>
-			<h1>Revoke {k.name}?</h1>
-			<p>
-				Requests with <code>{maskedKey(k)}</code> get 401 from the next request. This cannot be undone.
-			</p>
-			<form method="post" action={`${PORTAL}/keys/${k.id}/revoke`}>
-				<button type="submit" class="danger">
-					Revoke key
-				</button>{" "}
-				<a href={`${PORTAL}/keys/${k.id}`}>Cancel</a>
-			</form>
-		</>,
+		<RevokeConfirmation k={k} action={`${PORTAL}/keys/${k.id}/revoke`} cancelHref={`${PORTAL}/keys/${k.id}`} />,
 	);
 });
 
@@ -484,17 +462,12 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		c,
 		"Key rotated",
 		<>
-			<h1>Key rotated</h1>
-			<p>
-				The old key <code>{maskedKey(previous)}</code>{" "}
-				{grace === 0 ? "stopped working now." : `keeps working until ${formatTime(previous.graceEndsAt)}.`}
-			</p>
-			<SecretBox k={{ ...created.record, key: created.key }} label="Your new key" base={sampleUrl(c.req.url, c.var.api)} id="secret-0" />
-			<p>
-				<a href={`${PORTAL}/`} data-saved="">
-					I've saved this key
-				</a>
-			</p>
+			<RotatedNotice previous={previous} grace={grace} />
+			<SecretsShown
+				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
+				base={sampleUrl(c.req.url, c.var.api)}
+				savedHref={`${PORTAL}/`}
+			/>
 		</>,
 	);
 });
