@@ -36,11 +36,11 @@ import {
 	Status,
 	Time,
 	UI,
-	UsageChart,
-	HistoryChart,
+	RotateForm,
+	UsageSections,
 	sampleUrl,
 } from "./layout";
-import { expiryFrom, formatTime, graceChoices, maskedKey, parseKeyQuery, shortId } from "./present";
+import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
 import { sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -515,10 +515,7 @@ consoleApp.get("/keys/:id", async (c) => {
 					</>
 				) : null}
 			</dl>
-			<h2>Usage over 24 hours, 7 days and 30 days, by outcome</h2>
-			<HistoryChart history={usage.history} now={Date.now()} />
-			<h2>Usage since creation, by outcome</h2>
-			<UsageChart passed={usage.passed} rejected={usage.rejected} />
+			<UsageSections usage={usage} now={now} />
 			<h2>Actions</h2>
 			<p>
 				{!dead && !k.replacedBy ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
@@ -570,27 +567,7 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	return page(
 		c,
 		`Rotate ${k.name}`,
-		<>
-			<h1>Rotate {k.name}?</h1>
-			<p>
-				A new key replaces <code>{maskedKey(k)}</code>; the new key is shown once. How long should the old key keep working?
-			</p>
-			<form method="post" action={`${UI}/keys/${k.id}/rotate`}>
-				<fieldset>
-					<legend>Old key keeps working</legend>
-					{graceChoices(def).map((g) => (
-						<label>
-							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
-							{g.seconds === 0
-								? " (old key gets 401 from the next request)"
-								: ` (until ${formatTime(new Date(now + g.seconds * 1000).toISOString())})`}
-							{g.seconds === def ? " (this API's default)" : ""}
-						</label>
-					))}
-				</fieldset>
-				<button type="submit">Rotate key</button> <a href={`${UI}/keys/${k.id}`}>Cancel</a>
-			</form>
-		</>,
+		<RotateForm k={k} action={`${UI}/keys/${k.id}/rotate`} cancelHref={`${UI}/keys/${k.id}`} defaultSeconds={def} now={now} />,
 	);
 });
 

@@ -2,7 +2,7 @@ import type { Child } from "hono/jsx";
 import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
-import { formatTime, keyStatus, maskedKey, shortId } from "./present";
+import { formatTime, graceChoices, keyStatus, maskedKey, shortId } from "./present";
 import type { UsageView } from "../admin/contract";
 import { HOUR_MS, dense, requests, totals, type HourBucket } from "../authority/usage-history";
 
@@ -118,6 +118,46 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 				</button>{" "}
 				<a href={props.cancelHref}>Cancel</a>
 			</form>
+		</>
+	);
+}
+
+/** The rotate confirmation: grace choices with their exact cut-offs, the default preselected. */
+export function RotateForm(props: { k: KeyRecord; action: string; cancelHref: string; defaultSeconds: number; now: number }) {
+	const def = props.defaultSeconds;
+	return (
+		<>
+			<h1>Rotate {props.k.name}?</h1>
+			<p>
+				A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
+			</p>
+			<form method="post" action={props.action}>
+				<fieldset>
+					<legend>Old key keeps working</legend>
+					{graceChoices(def).map((g) => (
+						<label>
+							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
+							{g.seconds === 0
+								? " (old key gets 401 from the next request)"
+								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
+							{g.seconds === def ? " (the default)" : ""}
+						</label>
+					))}
+				</fieldset>
+				<button type="submit">Rotate key</button> <a href={props.cancelHref}>Cancel</a>
+			</form>
+		</>
+	);
+}
+
+/** A key's usage on its detail page: the last 24 h / 7 d / 30 d, and since creation, by outcome. */
+export function UsageSections(props: { usage: UsageView; now: number }) {
+	return (
+		<>
+			<h2>Usage over 24 hours, 7 days and 30 days, by outcome</h2>
+			<HistoryChart history={props.usage.history} now={props.now} />
+			<h2>Usage since creation, by outcome</h2>
+			<UsageChart passed={props.usage.passed} rejected={props.usage.rejected} />
 		</>
 	);
 }

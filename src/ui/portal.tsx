@@ -32,11 +32,11 @@ import {
 	SecretsShown,
 	Status,
 	Time,
-	UsageChart,
-	HistoryChart,
+	RotateForm,
+	UsageSections,
 	sampleUrl,
 } from "./layout";
-import { expiryFrom, formatTime, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
+import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -395,10 +395,7 @@ portalApp.get("/keys/:id", async (c) => {
 					<Time iso={usage.lastUsedAt} empty="Never used" />
 				</dd>
 			</dl>
-			<h2>Usage over 24 hours, 7 days and 30 days, by outcome</h2>
-			<HistoryChart history={usage.history} now={Date.now()} />
-			<h2>Usage since creation, by outcome</h2>
-			<UsageChart passed={usage.passed} rejected={usage.rejected} />
+			<UsageSections usage={usage} now={now} />
 			<p>
 				{live(k, now) && !k.replacedBy ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
 				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
@@ -429,25 +426,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	return page(
 		c,
 		`Rotate ${k.name}`,
-		<>
-			<h1>Rotate {k.name}?</h1>
-			<form method="post" action={`${PORTAL}/keys/${k.id}/rotate`}>
-				<fieldset>
-					<legend>
-						<code>{maskedKey(k)}</code> keeps working
-					</legend>
-					{graceChoices(grace).map((g) => (
-						<label>
-							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === grace} /> {g.label}
-							{g.seconds === 0
-								? " (gets 401 from the next request)"
-								: ` (until ${formatTime(new Date(now + g.seconds * 1000).toISOString())})`}
-						</label>
-					))}
-				</fieldset>
-				<button type="submit">Rotate key</button> <a href={`${PORTAL}/keys/${k.id}`}>Cancel</a>
-			</form>
-		</>,
+		<RotateForm k={k} action={`${PORTAL}/keys/${k.id}/rotate`} cancelHref={`${PORTAL}/keys/${k.id}`} defaultSeconds={grace} now={now} />,
 	);
 });
 
