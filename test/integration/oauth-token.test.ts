@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import demo from "../../keygate.config.json";
 import { gatewayFor, sleep } from "../helpers/gateway";
-import { basic, codeFor, createClient, REDIRECT, tokenForm, tokenJson, tokensFor, type TokenResponse } from "../helpers/oauth";
+import { basic, codeFor, createClient, REDIRECT, tokenForm, tokenJson, tokensFor, type Client, type TokenResponse } from "../helpers/oauth";
 import { useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
@@ -17,19 +17,22 @@ const body = async (res: Response) => {
 	return { status: res.status, text, json: text ? JSON.parse(text) : undefined, headers: res.headers };
 };
 
+/** seed 004's token request: a code redeemed with a JSON body and client_secret_post; `over` changes or adds fields. */
+const redeemCode = (client: Client, code: string, over: Record<string, unknown> = {}) =>
+	tokenJson(gw, {
+		grant_type: "authorization_code",
+		code,
+		client_id: client.id,
+		client_secret: client.secret,
+		redirect_uri: REDIRECT,
+		...over,
+	});
+
 describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 	it("exchanges a code for tokens with a JSON body and client_secret_post, as seed 004 shows", async () => {
 		const client = await createClient(gw);
 		const code = await codeFor(client.id);
-		const res = await body(
-			await tokenJson(gw, {
-				grant_type: "authorization_code",
-				code,
-				client_id: client.id,
-				client_secret: client.secret,
-				redirect_uri: REDIRECT,
-			}),
-		);
+		const res = await body(await redeemCode(client, code));
 		expect(res.status, res.text).toBe(200);
 		expect(res.headers.get("Cache-Control")).toBe("no-store");
 		expect(res.json).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "read write" });
@@ -86,15 +89,7 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 		const client = await createClient(gw);
 		const other = await createClient(gw);
 		const verifier = "v".repeat(43);
-		const send = (code: string, extra: Record<string, unknown>) =>
-			tokenJson(gw, {
-				grant_type: "authorization_code",
-				code,
-				client_id: client.id,
-				client_secret: client.secret,
-				redirect_uri: REDIRECT,
-				...extra,
-			});
+		const send = (code: string, extra: Record<string, unknown>) => redeemCode(client, code, extra);
 		expect((await body(await send(await codeFor(client.id, { redirectUri: "https://app.example/other" }), {}))).json.error).toBe(
 			"invalid_grant",
 		);
@@ -128,17 +123,7 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 	it("of 20 concurrent redemptions of one code, exactly one succeeds", async () => {
 		const client = await createClient(gw);
 		const code = await codeFor(client.id);
-		const results = await Promise.all(
-			Array.from({ length: 20 }, () =>
-				tokenJson(gw, {
-					grant_type: "authorization_code",
-					code,
-					client_id: client.id,
-					client_secret: client.secret,
-					redirect_uri: REDIRECT,
-				}).then(body),
-			),
-		);
+		const results = await Promise.all(Array.from({ length: 20 }, () => redeemCode(client, code).then(body)));
 		expect(results.filter((r) => r.status === 200)).toHaveLength(1);
 		expect(results.filter((r) => r.status === 400 && r.json.error === "invalid_grant")).toHaveLength(19);
 	});
@@ -146,14 +131,7 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 	it("answers a replayed code invalid_grant and revokes the grant, so its access token is refused next", async () => {
 		const client = await createClient(gw);
 		const code = await codeFor(client.id);
-		const redeem = () =>
-			tokenJson(gw, {
-				grant_type: "authorization_code",
-				code,
-				client_id: client.id,
-				client_secret: client.secret,
-				redirect_uri: REDIRECT,
-			}).then(body);
+		const redeem = () => redeemCode(client, code).then(body);
 		const first = await redeem();
 		expect(first.status).toBe(200);
 		expect((await body(await gw.call("/v1/users", { key: first.json.access_token }))).status).toBe(200);
@@ -170,15 +148,7 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 		const client = await createClient(gw);
 		const code = await codeFor(client.id, { codeTtl: 1 });
 		await sleep(1100);
-		const res = await body(
-			await tokenJson(gw, {
-				grant_type: "authorization_code",
-				code,
-				client_id: client.id,
-				client_secret: client.secret,
-				redirect_uri: REDIRECT,
-			}),
-		);
+		const res = await body(await redeemCode(client, code));
 		expect(res.json.error).toBe("invalid_grant");
 	});
 
@@ -353,22 +323,10 @@ describe("a client secret", () => {
 		const client = await createClient(gw);
 		const rotated = await (await gw.admin(`/oauth/clients/${client.id}/rotate-secret`, { method: "POST" })).json<{ secret: string }>();
 		const code = await codeFor(client.id);
-		const old = await tokenJson(gw, {
-			grant_type: "authorization_code",
-			code,
-			client_id: client.id,
-			client_secret: client.secret,
-			redirect_uri: REDIRECT,
-		});
+		const old = await redeemCode(client, code);
 		expect(old.status).toBe(401);
 		const code2 = await codeFor(client.id);
-		const fresh = await tokenJson(gw, {
-			grant_type: "authorization_code",
-			code: code2,
-			client_id: client.id,
-			client_secret: rotated.secret,
-			redirect_uri: REDIRECT,
-		});
+		const fresh = await redeemCode(client, code2, { client_secret: rotated.secret });
 		expect(fresh.status).toBe(200);
 	});
 });
