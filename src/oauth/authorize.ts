@@ -10,12 +10,12 @@ import {
 	callbackPath,
 	clearCookie,
 	consentPage,
-	COOKIE,
 	cookieValue,
 	errorPage,
+	issuerUrl,
+	pendingRedirect,
 	PENDING_TTL_S,
 	redirectTo,
-	seal,
 	unseal,
 	type Pending,
 } from "./pending";
@@ -102,7 +102,7 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 	};
 	if (oauth.login.mode === "oidc") return oidcStart(c, oauth.login, pending, secret, back);
 	const loginUrl = new URL(oauth.login.loginUrl);
-	const request = await new SignJWT({ nonce, return_to: `${oauth.issuer.replace(/\/+$/, "")}${callbackPath(api)}` })
+	const request = await new SignJWT({ nonce, return_to: issuerUrl(api, callbackPath(api)) })
 		.setProtectedHeader({ alg: "HS256", typ: "keygate-login-request+jwt" })
 		.setIssuer(oauth.issuer)
 		.setAudience(loginUrl.origin)
@@ -110,8 +110,7 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 		.setExpirationTime(Math.floor(now / 1000) + REQUEST_TTL_S)
 		.sign(encoder.encode(secret));
 	loginUrl.searchParams.set("request", request);
-	const cookie = `${COOKIE}=${await seal(secret, "pending", pending)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${PENDING_TTL_S}`;
-	return new Response(null, { status: 302, headers: { Location: loginUrl.toString(), "Set-Cookie": cookie, "Cache-Control": "no-store" } });
+	return pendingRedirect(secret, pending, loginUrl.toString());
 }
 
 /** GET /oauth/callback?assertion=…: the API's signed word that a user signed in; answers the consent page. */

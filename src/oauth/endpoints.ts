@@ -20,7 +20,7 @@ import {
 	oidcCallbackPath,
 } from "./authorize";
 import { oauthError, oauthJson } from "./errors";
-import { rootOf } from "./pending";
+import { issuerUrl, rootOf } from "./pending";
 import { readParams } from "./params";
 
 /**
@@ -85,15 +85,14 @@ function notAllowed(allow: string): Response {
 
 function metadata(api: CompiledApi): Response {
 	const oauth = api.oauth!;
-	const base = oauth.issuer.replace(/\/+$/, "");
 	const paths = oauthPaths(api);
 	return oauthJson({
 		issuer: oauth.issuer,
-		...(oauth.login ? { authorization_endpoint: base + paths.authorize } : {}),
+		...(oauth.login ? { authorization_endpoint: issuerUrl(api, paths.authorize) } : {}),
 		// RFC 9207: every authorization response carries `iss`.
 		authorization_response_iss_parameter_supported: true,
-		token_endpoint: base + paths.token,
-		revocation_endpoint: base + paths.revoke,
+		token_endpoint: issuerUrl(api, paths.token),
+		revocation_endpoint: issuerUrl(api, paths.revoke),
 		response_types_supported: ["code"],
 		grant_types_supported: ["authorization_code", "refresh_token"],
 		token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],

@@ -7,13 +7,12 @@ import { endpointsOf, exchangeCode, randomToken, verifyIdToken, type OidcLogin }
 import {
 	clearCookie,
 	consentPage,
-	COOKIE,
 	cookieValue,
 	errorPage,
+	issuerUrl,
 	oidcCallbackPath,
-	PENDING_TTL_S,
+	pendingRedirect,
 	redirectTo,
-	seal,
 	unseal,
 	type Pending,
 } from "./pending";
@@ -61,7 +60,7 @@ export async function oidcStart(
 	const params: Record<string, string> = {
 		response_type: "code",
 		client_id: login.clientId,
-		redirect_uri: `${oauth.issuer.replace(/\/+$/, "")}${oidcCallbackPath(api)}`,
+		redirect_uri: issuerUrl(api, oidcCallbackPath(api)),
 		scope: scopes.join(" "),
 		state,
 		nonce: pending.n,
@@ -69,8 +68,7 @@ export async function oidcStart(
 		code_challenge_method: "S256",
 	};
 	for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
-	const cookie = `${COOKIE}=${await seal(secret, "pending", { ...pending, os: stateHash })}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${PENDING_TTL_S}`;
-	return new Response(null, { status: 302, headers: { Location: target.toString(), "Set-Cookie": cookie, "Cache-Control": "no-store" } });
+	return pendingRedirect(secret, { ...pending, os: stateHash }, target.toString());
 }
 
 /**
@@ -128,7 +126,7 @@ export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response>
 		? endpoints
 		: await exchangeCode(login, endpoints.value.token, {
 				code,
-				redirectUri: `${oauth.issuer.replace(/\/+$/, "")}${oidcCallbackPath(api)}`,
+				redirectUri: issuerUrl(api, oidcCallbackPath(api)),
 				verifier: taken.verifier,
 				clientSecret: clientSecret as string | undefined,
 			});

@@ -91,6 +91,15 @@ export function cookieValue(header: string | undefined): string | undefined {
 	return undefined;
 }
 
+/** An absolute URL under the API's OAuth issuer (what redirects and metadata name). */
+export const issuerUrl = (api: CompiledApi, path: string) => `${api.oauth!.issuer.replace(/\/+$/, "")}${path}`;
+
+/** Sends the browser to a sign-in at `location`, holding the sealed pending request in the `__Host-` cookie for PENDING_TTL_S. */
+export async function pendingRedirect(secret: string, pending: Pending, location: string): Promise<Response> {
+	const cookie = `${COOKIE}=${await seal(secret, "pending", pending)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${PENDING_TTL_S}`;
+	return new Response(null, { status: 302, headers: { Location: location, "Set-Cookie": cookie, "Cache-Control": "no-store" } });
+}
+
 export const callbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/callback`;
 export const oidcCallbackPath = (api: CompiledApi) => `${rootOf(api)}/oauth/oidc/callback`;
 export const consentPath = (api: CompiledApi) => `${rootOf(api)}/oauth/consent`;
