@@ -49,9 +49,8 @@ export interface OfApi {
 	api: string;
 }
 
-export interface CodeInput extends OfApi {
-	codeHash: string;
-	grantId: string;
+/** What a user consented to: the terms a code carries and its grant keeps. */
+export interface GrantTerms {
 	clientId: string;
 	redirectUri: string;
 	scopes: string[];
@@ -59,10 +58,15 @@ export interface CodeInput extends OfApi {
 	tier: string;
 	/** S256 code challenge (RFC 7636), or null for a confidential client that sent none. */
 	challenge: string | null;
+	/** The login's nonce, spent with the code (single use): a replayed login gets none. */
+	nonce?: string;
+}
+
+export interface CodeInput extends OfApi, GrantTerms {
+	codeHash: string;
+	grantId: string;
 	expiresAt: number;
 	now: number;
-	/** The login's nonce, spent with this code (single use). */
-	nonce?: string;
 }
 
 export interface RedeemInput extends OfApi {

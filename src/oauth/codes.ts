@@ -1,5 +1,6 @@
 import { grants } from "../authority/client";
 import type { GrantBindings } from "../authority/client";
+import type { GrantTerms } from "../authority/oauth-grants";
 import { randomId, sha256Hex } from "../keys/crypto";
 import { base64url, fromBase64url } from "./access-token";
 import { clientKv } from "./clients";
@@ -38,19 +39,10 @@ export function parseOpaque(kind: OpaqueKind, value: string): OpaqueRoute | unde
 	}
 }
 
-export interface CodeRequest {
+export interface CodeRequest extends GrantTerms {
 	api: string;
 	subject: string;
-	clientId: string;
-	redirectUri: string;
-	scopes: string[];
-	environment: string;
-	tier: string;
-	/** The S256 code challenge, or null. */
-	challenge: string | null;
 	codeTtl: number;
-	/** The login's nonce: spent with the code, so a replayed login gets none. */
-	nonce?: string;
 }
 
 /**
