@@ -5,32 +5,10 @@
 import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { freePorts, ROOT, startStack, type OriginRequest, type Stack } from "./stack";
+import { describe, expect, it } from "vitest";
+import { freePorts, ROOT, useStack, type OriginRequest } from "./stack";
 
-let stack: Stack | undefined;
-let failed = false;
-
-beforeAll(async () => {
-	stack = await startStack();
-});
-
-beforeEach(({ onTestFailed }) => {
-	onTestFailed(() => {
-		failed = true;
-	});
-});
-
-afterAll(async () => {
-	// A failure is easier to read next to what wrangler (and the Worker) logged.
-	if (failed && stack) console.error(`--- wrangler dev output (last 80 lines) ---\n${stack.output().split("\n").slice(-80).join("\n")}`);
-	await stack?.stop();
-});
-
-function s(): Stack {
-	if (!stack) throw new Error("the stack did not start");
-	return stack;
-}
+const s = useStack();
 
 function admin(path: string, init: RequestInit = {}, token = s().adminToken): Promise<Response> {
 	const headers = new Headers(init.headers);

@@ -5,31 +5,10 @@
  * (`rateLimitBy: "client"`), so the client's mirror object (fed by each subject's object,
  * object to object) is what every API request asks.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startStack, type Stack } from "./stack";
+import { describe, expect, it } from "vitest";
+import { useStack } from "./stack";
 
-let stack: Stack | undefined;
-let failed = false;
-
-beforeAll(async () => {
-	stack = await startStack({ oauth: { rateLimitBy: "client" } });
-});
-
-beforeEach(({ onTestFailed }) => {
-	onTestFailed(() => {
-		failed = true;
-	});
-});
-
-afterAll(async () => {
-	if (failed && stack) console.error(`--- wrangler dev output (last 80 lines) ---\n${stack.output().split("\n").slice(-80).join("\n")}`);
-	await stack?.stop();
-});
-
-function s(): Stack {
-	if (!stack) throw new Error("the stack did not start");
-	return stack;
-}
+const s = useStack({ oauth: { rateLimitBy: "client" } });
 
 const REDIRECT = "https://app.example/callback";
 

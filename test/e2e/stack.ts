@@ -14,6 +14,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 // @ts-ignore -- plain ESM JavaScript without a declaration file
 import { startDemoOrigin } from "../../demo/origin.mjs";
 
@@ -204,4 +205,30 @@ async function waitForHealth(stack: Stack, child: ChildProcess): Promise<void> {
 		await sleep(250);
 	}
 	throw new Error(`wrangler dev did not answer GET /health within ${STARTUP_TIMEOUT_MS / 1000} s (${last}):\n${stack.output()}`);
+}
+
+/**
+ * One stack for a test file: started before its tests, stopped after them, with the last
+ * 80 lines of wrangler's output printed if any test failed. Returns the getter the tests use.
+ */
+export function useStack(options: StackOptions = {}): () => Stack {
+	let stack: Stack | undefined;
+	let failed = false;
+	beforeAll(async () => {
+		stack = await startStack(options);
+	});
+	beforeEach(({ onTestFailed }) => {
+		onTestFailed(() => {
+			failed = true;
+		});
+	});
+	afterAll(async () => {
+		// A failure is easier to read next to what wrangler (and the Worker) logged.
+		if (failed && stack) console.error(`--- wrangler dev output (last 80 lines) ---\n${stack.output().split("\n").slice(-80).join("\n")}`);
+		await stack?.stop();
+	});
+	return () => {
+		if (!stack) throw new Error("the stack did not start");
+		return stack;
+	};
 }
