@@ -48,6 +48,12 @@ const nonEmptyRecord = <T extends z.ZodMiniType>(value: T, what: string) =>
 		minProperties: 1,
 	});
 
+/** JWT `alg`s keygate accepts from identity providers: asymmetric only (never `none`, never HMAC). Default RS256 and ES256. */
+const ASYMMETRIC_ALGORITHMS = z._default(
+	z.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"])).check(z.minLength(1)),
+	["RS256", "ES256"],
+);
+
 const hostName = z.string().check(z.regex(/^[a-z0-9.-]+$/, "a lowercase host name, without a port"));
 
 const limitFields = {
@@ -309,15 +315,7 @@ const ApiSchema = z
 										"Scopes asked of the provider; `openid` is always sent.",
 									),
 									subjectClaim: doc(z._default(text(1, 100), "sub"), "The id_token claim naming the user."),
-									algorithms: doc(
-										z._default(
-											z
-												.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
-												.check(z.minLength(1)),
-											["RS256", "ES256"],
-										),
-										"Accepted id_token `alg` values (never `none` or HMAC).",
-									),
+									algorithms: doc(ASYMMETRIC_ALGORITHMS, "Accepted id_token `alg` values (never `none` or HMAC)."),
 									clockTolerance: doc(z._default(int(0, 300), 30), "Skew allowed on the id_token's `exp` and `iat`, in seconds."),
 								}),
 							]),
@@ -338,12 +336,7 @@ const ApiSchema = z
 										"Accepted `aud` values (required: a token for another audience is refused).",
 									),
 									algorithms: doc(
-										z._default(
-											z
-												.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
-												.check(z.minLength(1)),
-											["RS256", "ES256"],
-										),
+										ASYMMETRIC_ALGORITHMS,
 										"Accepted `alg` values (never `none` or HMAC: a public key must not double as a shared secret).",
 									),
 									clockTolerance: doc(z._default(int(0, 300), 30), "Skew allowed on `exp` and `nbf`, in seconds."),
