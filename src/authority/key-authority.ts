@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bucket } from "../limits/effective";
 import { giveBack, grant, type LeaseAnswer, type Returned } from "../limits/lease";
-import { decide, EMPTY_COUNTERS, peek, type Counters, type RateInfo } from "../limits/window";
+import { decideBuckets, peekBucket } from "../limits/buckets";
+import type { Counters, RateInfo } from "../limits/window";
 
 export type { Bucket };
 import { keyAuthorityStub } from "./client";
@@ -134,30 +135,15 @@ export class KeyAuthority extends DurableObject<Env> {
 	}
 
 	private decide(buckets: Bucket[], now: number): CheckResult {
-		const s = this.status;
-		if (s.deletedAt !== null) return { ok: false, reason: "deleted" };
-		if (s.revokedAt !== null) return { ok: false, reason: "revoked" };
-		if (s.graceEndsAt !== null && now >= s.graceEndsAt) return { ok: false, reason: "expired" };
-		const next: Record<string, Counters> = { ...this.counters };
-		let first: RateInfo | undefined;
-		for (const b of buckets) {
-			const d = decide(b.spec, this.counters[b.name] ?? EMPTY_COUNTERS, now);
-			if (!d.ok)
-				return {
-					ok: false,
-					reason: "rate_limited",
-					bucket: b.name,
-					rate: d.rate,
-					retryAfter: d.retryAfter,
-					retryAt: d.retryAt,
-					available: d.available,
-				};
-			next[b.name] = d.counters;
-			first ??= d.rate;
+		const dead = this.dead(now);
+		if (dead) return { ok: false, reason: dead };
+		const d = decideBuckets(buckets, this.counters, now);
+		if (!d.ok) {
+			const { ok: _, ...refusal } = d;
+			return { ok: false, reason: "rate_limited", ...refusal };
 		}
-		if (!first) throw new Error("check needs at least one bucket");
-		this.counters = next;
-		return { ok: true, rate: first, deprecatedAt: s.deprecatedAt, graceEndsAt: s.graceEndsAt };
+		this.counters = d.counters;
+		return { ok: true, rate: d.rate, deprecatedAt: this.status.deprecatedAt, graceEndsAt: this.status.graceEndsAt };
 	}
 
 	/**
@@ -254,19 +240,11 @@ export class KeyAuthority extends DurableObject<Env> {
 	 */
 	recordRejection(reason: string, bucket?: Bucket): RejectionVerdict {
 		const now = Date.now();
-		const s = this.status;
 		// The authority's verdict comes first: a revoked or deleted key is 401 whatever else is wrong with the request.
-		const dead =
-			s.deletedAt !== null
-				? "deleted"
-				: s.revokedAt !== null
-					? "revoked"
-					: s.graceEndsAt !== null && now >= s.graceEndsAt
-						? "expired"
-						: null;
+		const dead = this.dead(now);
 		this.count(dead ?? reason, now);
 		this.persist();
-		return { dead, rate: bucket && !dead ? peek(bucket.spec, this.counters[bucket.name] ?? EMPTY_COUNTERS, now) : null };
+		return { dead, rate: bucket && !dead ? peekBucket(bucket, this.counters, now) : null };
 	}
 
 	/** Schedules the write of counters and usage (write-behind, see FLUSH_MS). */

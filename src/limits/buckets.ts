@@ -10,8 +10,8 @@ export type BucketsDecision =
  * Pure: decides one request on every bucket in order (the caller's own limit first,
  * then the route's, if any). It passes only if all have room; then all are spent,
  * otherwise none is. The answer's `rate` describes the first bucket, or the one that
- * refused. The same arithmetic KeyAuthority applies to a key (src/authority/key-authority.ts
- * `decide`), for any object that counts: OAuthGrants counts a subject's access tokens with it.
+ * refused. Every object that counts uses it: KeyAuthority for a key's requests, OAuthGrants
+ * for access tokens.
  */
 export function decideBuckets(buckets: Bucket[], counters: Record<string, Counters>, now: number): BucketsDecision {
 	const next: Record<string, Counters> = { ...counters };
