@@ -131,8 +131,8 @@ export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): P
 		// jose checks claims only after the signature verified: JWTExpired means a genuine token.
 		if (e instanceof errors.JWTExpired) return { ok: false, reason: "token_expired", countsAsFailure: false };
 		const jose = e instanceof errors.JOSEError;
-		const unreachable = !jose || e instanceof errors.JWKSTimeout || (e.code === "ERR_JOSE_GENERIC" && set.jwks() === undefined);
-		if (unreachable && set.jwks() === undefined) {
+		// With nothing cached, a provider that cannot be reached is 503, not an invalid token.
+		if (set.jwks() === undefined && (!jose || e instanceof errors.JWKSTimeout || e.code === "ERR_JOSE_GENERIC")) {
 			logEvent("jwks_unavailable", { jwksUri: issuer.jwksUri, error: String(e).slice(0, 200) });
 			return { ok: false, reason: "jwks_unavailable", countsAsFailure: false };
 		}

@@ -299,11 +299,7 @@ export class LeaseBook {
 		this.held.delete(key);
 	}
 
-	clear(): void {
-		this.held.clear();
-	}
-
-	/** Keys held (bounded by MAX_ENTRIES). */
+	/** Keys held (bounded by MAX_ENTRIES): the soak reports it. */
 	get size(): number {
 		return this.held.size;
 	}

@@ -7,10 +7,6 @@ import { scaled, wholeKey, type Limiter } from "./limiter";
 /** This isolate's leases (module scope: it outlives requests, as the key cache does). */
 const book = new LeaseBook();
 
-export function forgetLeases(): void {
-	book.clear();
-}
-
 /** One book entry per key and bucket set: tokens leased for `key` alone do not cover a route's own bucket. */
 const leaseKey = (keyId: string, buckets: Bucket[]) => `${keyId}|${buckets.map((b) => b.name).join("|")}`;
 
