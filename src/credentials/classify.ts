@@ -1,5 +1,5 @@
 import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
-import { ACCESS_TOKEN_PATTERN, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
+import { ACCESS_TOKEN_PATTERN, fromBase64url, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
 import { CLIENT_SECRET_PATTERN } from "../oauth/clients";
 import { OPAQUE_PATTERN } from "../oauth/codes";
 
@@ -19,18 +19,23 @@ export type Classified =
 export const MAX_JWT_LENGTH = 8192;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-/** A JWS in compact form whose header is a JSON object naming a string `alg` (RFC 7515 §7.1). Its signature is the verifier's business. */
-function jwtAlg(value: string): string | undefined {
-	if (value.length > MAX_JWT_LENGTH || !JWT_SHAPE.test(value)) return undefined;
+/** Part `index` of a compact JWS (0 the header, 1 the payload) as a JSON object (UTF-8), unverified; undefined if it is none. */
+function jwtPart(jwt: string, index: 0 | 1): Record<string, unknown> | undefined {
+	const bytes = fromBase64url(jwt.split(".", 2)[index] ?? "");
+	if (!bytes) return undefined;
 	try {
-		const b64 = value.slice(0, value.indexOf(".")).replace(/-/g, "+").replace(/_/g, "/");
-		const header: unknown = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4)));
-		if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
-		const alg = (header as { alg?: unknown }).alg;
-		return typeof alg === "string" && alg !== "" ? alg : undefined;
+		const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+		return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 	} catch {
 		return undefined;
 	}
+}
+
+/** A JWS in compact form whose header is a JSON object naming a string `alg` (RFC 7515 §7.1). Its signature is the verifier's business. */
+function jwtAlg(value: string): string | undefined {
+	if (value.length > MAX_JWT_LENGTH || !JWT_SHAPE.test(value)) return undefined;
+	const alg = jwtPart(value, 0)?.alg;
+	return typeof alg === "string" && alg !== "" ? alg : undefined;
 }
 
 export function classify(value: string): Classified {
@@ -76,16 +81,10 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 /** A compact JWS whose header and payload are JSON objects (base64url of `{"` is `eyJ`). */
 const JWT_IN_TEXT = /eyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,8192}/g;
 
-/** The unverified `iss` of a JWT's payload, or undefined. Only to recognise one; never to trust it. */
-function jwtIssuer(jwt: string): string | undefined {
-	try {
-		const part = jwt.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
-		const payload: unknown = JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
-		const iss = typeof payload === "object" && payload !== null ? (payload as { iss?: unknown }).iss : undefined;
-		return typeof iss === "string" ? iss : undefined;
-	} catch {
-		return undefined;
-	}
+/** The unverified `iss` of a JWT's payload, or undefined. Only to recognise one (which provider's keys to try); never to trust it. */
+export function jwtIssuer(jwt: string): string | undefined {
+	const iss = jwtPart(jwt, 1)?.iss;
+	return typeof iss === "string" ? iss : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import type { CompiledApi } from "../config/load";
 import { logEvent } from "../util/log";
+import { jwtIssuer } from "./classify";
 import type { Principal } from "./principal";
 import type { Verdict, VerifyContext } from "./verify";
 
@@ -42,19 +43,6 @@ export function clearJwksCache(): void {
 
 /** Printable ASCII only: these values become identity headers and Durable Object names. */
 const HEADER_SAFE = /^[\x20-\x7e]{1,200}$/;
-
-function unverifiedIssuer(jwt: string): string | undefined {
-	try {
-		const part = jwt.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
-		const payload: unknown = JSON.parse(
-			new TextDecoder().decode(Uint8Array.from(atob(part + "===".slice((part.length + 3) % 4)), (c) => c.charCodeAt(0))),
-		);
-		const iss = (payload as { iss?: unknown }).iss;
-		return typeof iss === "string" ? iss : undefined;
-	} catch {
-		return undefined;
-	}
-}
 
 function scopesOf(value: unknown): string[] {
 	if (typeof value === "string") return value.split(" ").filter((s) => s !== "");
@@ -99,7 +87,7 @@ export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): P
 	const invalid: Verdict = { ok: false, reason: "forged_token", countsAsFailure: true };
 	const issuers = ctx.api.oauth?.externalIssuers ?? [];
 	// Which provider's keys to try is read from the unverified `iss`; it is verified below, with the signature.
-	const claimed = unverifiedIssuer(jwt);
+	const claimed = jwtIssuer(jwt);
 	const index = issuers.findIndex((i) => i.issuer === claimed);
 	const issuer = issuers[index];
 	if (!issuer || !(issuer.algorithms as string[]).includes(alg)) return invalid;
