@@ -170,3 +170,43 @@ export function grants(env: GrantBindings, api: string, subject: string, timeout
 			bounded("oidc pending", async (): Promise<{ verifier: string; nonce: string } | null> => stub().takeOidcPending(hash, now)),
 	};
 }
+
+/** The calls that check a grant on the object that counts its tokens. */
+export type GrantCounter = Pick<GrantsClient, "spend" | "refusalVerdict" | "check">;
+
+/**
+ * The grants object a token's grant is checked on: `subject`'s, or, with `home`, a client's
+ * mirror (`subject` is then clientMirrorSubject). A mirror that has not heard of a grant
+ * (its send still on the way, or a grant older than mirrors) hands the question to the
+ * grant's own subject's object, `home`, which decides it and sends it; the mirror is then
+ * asked again. Revoked or unknown there is revoked; a mirror that still does not take it
+ * fails the call (closed).
+ */
+export function countingGrants(env: GrantBindings, api: string, counter: { subject: string; home?: string }): GrantCounter {
+	const counting = grants(env, api, counter.subject);
+	const home = counter.home;
+	if (home === undefined) return counting;
+	const heard = async (grantId: string): Promise<boolean> => {
+		const sent = await grants(env, api, home).resend(grantId);
+		if (sent.state !== "ok") return false;
+		if (!sent.mirrored) throw new Error("the client's mirror did not take the grant");
+		return true;
+	};
+	return {
+		async spend(grantId, scope, buckets) {
+			const answer = await counting.spend(grantId, scope, buckets);
+			if (answer.ok || answer.reason !== "grant_unknown") return answer;
+			return (await heard(grantId)) ? counting.spend(grantId, scope, buckets) : { ok: false, reason: "grant_revoked" };
+		},
+		async refusalVerdict(grantId, scope, bucket) {
+			const verdict = await counting.refusalVerdict(grantId, scope, bucket);
+			if (!verdict.unknown) return verdict;
+			return (await heard(grantId)) ? counting.refusalVerdict(grantId, scope, bucket) : { revoked: true, unknown: false, rate: null };
+		},
+		async check(grantId) {
+			const state = await counting.check(grantId);
+			if (state !== "unknown") return state;
+			return (await heard(grantId)) ? counting.check(grantId) : "revoked";
+		},
+	};
+}

@@ -1,4 +1,4 @@
-import { clientMirrorSubject, grants } from "../authority/client";
+import { clientMirrorSubject, countingGrants } from "../authority/client";
 import type { GrantCheck } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
 import type { Bindings } from "../env";
@@ -74,10 +74,9 @@ export function tokenPrincipal(api: CompiledApi, claims: AccessTokenClaims): Pri
  * subject's object, which sends it. Otherwise the subject's object.
  */
 async function grantState(env: Bindings, api: CompiledApi, claims: AccessTokenClaims): Promise<GrantCheck> {
-	if ((api.oauth?.rateLimitBy ?? "subject") !== "client") return grants(env, claims.api, claims.sub).check(claims.gid);
-	const seen = await grants(env, claims.api, clientMirrorSubject(claims.cid)).check(claims.gid);
-	if (seen !== "unknown") return seen;
-	return (await grants(env, claims.api, claims.sub).resend(claims.gid)).state;
+	const counter =
+		api.oauth?.rateLimitBy === "client" ? { subject: clientMirrorSubject(claims.cid), home: claims.sub } : { subject: claims.sub };
+	return countingGrants(env, claims.api, counter).check(claims.gid);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { authority, deadReason, grants } from "../authority/client";
+import { authority, countingGrants, deadReason } from "../authority/client";
 import type { CompiledApi } from "../config/load";
 import type { CompiledRoute } from "../config/routes";
 import type { Principal } from "../credentials/principal";
@@ -70,12 +70,10 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason): 
 	const limits = effectiveLimits(principal, c.get("api"), c.get("route"));
 	let headers: Record<string, string> | undefined;
 	if (principal.grantCounter) {
-		const { subject, scope, home } = principal.grantCounter;
+		const counter = principal.grantCounter;
 		try {
-			const verdict = await grants(c.env, principal.api, subject).refusalVerdict(principal.id, scope, limits?.buckets[0]);
-			// A client's mirror that has not heard of the grant: its subject's object decides (and sends it), as in the limiter.
-			const live = verdict.unknown && home !== undefined && (await grants(c.env, principal.api, home).resend(principal.id)).state === "ok";
-			if (verdict.revoked && !live) return reject(c, "grant_revoked");
+			const verdict = await countingGrants(c.env, principal.api, counter).refusalVerdict(principal.id, counter.scope, limits?.buckets[0]);
+			if (verdict.revoked) return reject(c, "grant_revoked");
 			if (verdict.rate) headers = rateLimitHeaders(verdict.rate, Math.floor(Date.now() / 1000));
 		} catch (e) {
 			logEvent("grant_check_failed", { grantId: principal.id, error: String(e) });
