@@ -2,6 +2,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import type { CompiledApi } from "../config/load";
 import { logEvent } from "../util/log";
 import { jwtIssuer } from "./classify";
+import { counterName, rateLimitBy } from "./token";
 import type { Principal } from "./principal";
 import type { Verdict, VerifyContext } from "./verify";
 
@@ -57,14 +58,7 @@ export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, pa
 	const clientId = client !== null && HEADER_SAFE.test(client) ? client : null;
 	const claimedTier = issuer.tierClaim ? payload[issuer.tierClaim] : undefined;
 	const tier = typeof claimedTier === "string" && Object.hasOwn(api.tiers, claimedTier) ? claimedTier : api.defaultTier;
-	const by = api.oauth?.rateLimitBy ?? "subject";
-	const base = `jwt:${api.name}:${index}`;
-	const authority =
-		by === "client" && clientId !== null
-			? `${base}:client:${clientId}`
-			: by === "subject+client"
-				? `${base}:pair:${subject}\n${clientId ?? ""}`
-				: `${base}:subject:${subject}`;
+	const authority = counterName(`jwt:${api.name}:${index}`, rateLimitBy(api), subject, clientId);
 	return {
 		kind: "jwt",
 		id: subject,

@@ -8,21 +8,24 @@ import type { Principal } from "./principal";
 import type { Verdict, VerifyContext } from "./verify";
 
 /**
- * Names the counter object (a KeyAuthority, the same class that counts keys) an access
- * token spends from, per the API's `oauth.rateLimitBy`. The `oauth:` prefix keeps these
- * names apart from key ids (`key_…`). "\n" cannot occur in a client id or subject that
- * reached a token, so the pair is unambiguous.
+ * Names the counter object (a KeyAuthority, the same class that counts keys) a bearer
+ * token spends from, per the API's `oauth.rateLimitBy`, under `base` (`oauth:<api>` for
+ * keygate's tokens, `jwt:<api>:<issuer>` for external JWTs). The prefixes keep these names
+ * apart from key ids (`key_…`). "\n" cannot occur in a client id or subject that reached a
+ * token, so the pair is unambiguous. A JWT with no client id counts per subject.
  */
-export function oauthAuthority(api: CompiledApi, claims: AccessTokenClaims): string {
-	switch (api.oauth?.rateLimitBy ?? "subject") {
-		case "subject":
-			return `oauth:${claims.api}:subject:${claims.sub}`;
-		case "client":
-			return `oauth:${claims.api}:client:${claims.cid}`;
-		case "subject+client":
-			return `oauth:${claims.api}:pair:${claims.sub}\n${claims.cid}`;
-	}
+export function counterName(base: string, by: RateLimitBy, subject: string, clientId: string | null): string {
+	if (by === "client" && clientId !== null) return `${base}:client:${clientId}`;
+	if (by === "subject+client") return `${base}:pair:${subject}\n${clientId ?? ""}`;
+	return `${base}:subject:${subject}`;
 }
+
+export const oauthAuthority = (api: CompiledApi, claims: AccessTokenClaims): string =>
+	counterName(`oauth:${claims.api}`, rateLimitBy(api), claims.sub, claims.cid);
+
+/** `oauth.rateLimitBy` (the schema defaults it to "subject"; an API without oauth counts per subject too). */
+export const rateLimitBy = (api: CompiledApi): RateLimitBy => api.oauth?.rateLimitBy ?? "subject";
+type RateLimitBy = NonNullable<CompiledApi["oauth"]>["rateLimitBy"];
 
 /**
  * Where a token's grant check happens: in the object that counts it, so a warm token
@@ -36,7 +39,7 @@ export function oauthAuthority(api: CompiledApi, claims: AccessTokenClaims): str
 export function grantCounter(api: CompiledApi, claims: AccessTokenClaims): Principal["grantCounter"] {
 	const tier = api.tiers[claims.tier];
 	if (!tier || tier.shards !== 1) return undefined;
-	switch (api.oauth?.rateLimitBy ?? "subject") {
+	switch (rateLimitBy(api)) {
 		case "subject":
 			return { subject: claims.sub, scope: "subject" };
 		case "subject+client":
@@ -74,8 +77,7 @@ export function tokenPrincipal(api: CompiledApi, claims: AccessTokenClaims): Pri
  * subject's object, which sends it. Otherwise the subject's object.
  */
 async function grantState(env: Bindings, api: CompiledApi, claims: AccessTokenClaims): Promise<GrantCheck> {
-	const counter =
-		api.oauth?.rateLimitBy === "client" ? { subject: clientMirrorSubject(claims.cid), home: claims.sub } : { subject: claims.sub };
+	const counter = rateLimitBy(api) === "client" ? { subject: clientMirrorSubject(claims.cid), home: claims.sub } : { subject: claims.sub };
 	return countingGrants(env, claims.api, counter).check(claims.gid);
 }
 
