@@ -1,4 +1,6 @@
 import bundledConfig from "../../keygate.config.json";
+import { credentialHeaders } from "../credentials/extract";
+import { normalizedFieldName } from "../pipeline/request-shape";
 import { lintConfig, type ConfigLint } from "./lint";
 import { compileRoutes, type CompiledRoute } from "./routes";
 import { ConfigSchema, prefixKey, type ApiConfig, type Config } from "./schema";
@@ -11,6 +13,8 @@ export interface CompiledApi extends ApiConfig {
 	readOnlyTypes: ReadonlySet<string>;
 	/** Issuers whose JWTs this API accepts (`oauth.externalIssuers`): one in a URL or a forwarded header is a credential. */
 	jwtIssuers: ReadonlySet<string>;
+	/** The credential headers' names as normalizedFieldName writes them: never forwarded, however spelled. */
+	credentialFieldNames: ReadonlySet<string>;
 }
 
 export interface CompiledConfig {
@@ -65,6 +69,7 @@ export function parseConfig(raw: unknown): ConfigResult {
 				.map(([name]) => name),
 		),
 		jwtIssuers: new Set((api.oauth?.externalIssuers ?? []).map((i) => i.issuer)),
+		credentialFieldNames: new Set(credentialHeaders(api.credentials).map(normalizedFieldName)),
 	}));
 	return { ok: true, value: { config, apis }, lints: lintConfig(config) };
 }

@@ -1,7 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { CompiledApi } from "../config/load";
 import { holdsCredential } from "../credentials/classify";
-import { credentialHeaders } from "../credentials/extract";
 import type { Principal } from "../credentials/principal";
 import { logEvent } from "../util/log";
 import { reject, type GatewayContext, type GatewayEnv } from "./context";
@@ -50,17 +48,6 @@ function originUrl(base: string, incoming: URL): URL {
 	return target;
 }
 
-/** Per compiled API (one per loaded config), its credential headers' names as normalizedFieldName writes them: built once, not per request. */
-const credentialNamesOf = new WeakMap<CompiledApi, ReadonlySet<string>>();
-function credentialFieldNames(api: CompiledApi): ReadonlySet<string> {
-	let names = credentialNamesOf.get(api);
-	if (!names) {
-		names = new Set(credentialHeaders(api.credentials).map(normalizedFieldName));
-		credentialNamesOf.set(api, names);
-	}
-	return names;
-}
-
 /**
  * Builds the request the origin sees: method, path, query and body unchanged (the body
  * is streamed, never buffered); the credential, hop-by-hop fields and every client-sent
@@ -75,7 +62,7 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 	headers.delete("host");
 	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
 	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
-	const credentialNames = credentialFieldNames(c.get("api"));
+	const credentialNames = c.get("api").credentialFieldNames;
 	const stripOverrides = c.get("api").methodOverride === "strip";
 	for (const [name, value] of [...headers]) {
 		const normal = normalizedFieldName(name);
