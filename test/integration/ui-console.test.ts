@@ -408,7 +408,9 @@ describe("keys", () => {
 		expect((await call("/v1/hello", { key })).status).toBe(200);
 		const res = await ui(`${UI}/keys/${id}/revoke`, { cookie, form: {} });
 		expect(res.status).toBe(303);
+		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
 		expect(await (await ui(`${UI}/keys/${id}`, { cookie })).text()).toContain("Revoked");
 	});
 
@@ -438,7 +440,9 @@ describe("keys", () => {
 		const id = await idOf(key);
 		const html = await (await ui(`${UI}/keys/${id}/rotate`, { cookie, form: { grace: "0" } })).text();
 		const [fresh] = shownKeys(html);
+		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
 	});
 
@@ -451,7 +455,9 @@ describe("keys", () => {
 		expect((await call("/v1/hello", { key })).status).toBe(200);
 		const right = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "to delete" } });
 		expect(right.status).toBe(303);
+		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
 		expect((await ui(`${UI}/keys/${id}`, { cookie })).status).toBe(404);
 	});
 
@@ -463,7 +469,9 @@ describe("keys", () => {
 		expect(sk.startsWith("sk_live_")).toBe(true);
 		expect(pk.startsWith("pk_live_")).toBe(true);
 		expect((await call("/v1/hello", { key: pk })).status).toBe(200);
+		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key: pk, method: "POST", body: "{}" })).status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
 		expect((await call("/v1/hello", { key: sk, method: "POST", body: "{}" })).status).toBe(200);
 	});
 

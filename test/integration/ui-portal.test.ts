@@ -203,7 +203,9 @@ describe("one owner's keys only", () => {
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
 		const freshId = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
 		expect((await ui(`${PORTAL}/keys/${freshId}/revoke`, { cookie, form: {} })).status).toBe(303);
+		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("only the portal block's types, environments and scopes; at most maxKeysPerOwner live keys", async () => {
