@@ -273,9 +273,14 @@ describe("the client's mirror (rateLimitBy client)", () => {
 		const m = mirror(client.id);
 		const [copy] = await m.listGrants();
 		expect(copy).toMatchObject({ id: grant, clientId: client.id, revokedAt: null });
+		// Live again after revoked (a late message), the revocation repeated, then live once more: revoked throughout.
 		await m.replicate([{ ...copy!, revokedAt: 1 }]);
+		expect(await m.check(grant)).toBe("revoked");
 		await m.replicate([copy!]);
 		expect(await m.check(grant)).toBe("revoked");
+		await m.replicate([{ ...copy!, revokedAt: 2 }, copy!]);
+		expect(await m.check(grant)).toBe("revoked");
+		expect((await m.listGrants()).find((g) => g.id === grant)?.revokedAt, "the first revocation's time is kept").toBe(1);
 	});
 
 	it("two subjects of one client spend one budget", async () => {

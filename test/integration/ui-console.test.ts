@@ -160,6 +160,7 @@ describe("sessions", () => {
 
 	it("sign-out ends the session at once", async () => {
 		const cookie = await signIn();
+		expect((await ui(`${UI}/`, { cookie })).status, "the session works before sign-out").toBe(200);
 		const out = await ui(`${UI}/logout`, { cookie, form: {} });
 		expect(out.status).toBe(303);
 		expect(out.headers.get("Set-Cookie")).toMatch(/^__Host-kg_session=; .*Max-Age=0$/);

@@ -127,6 +127,7 @@ describe("entering the portal", () => {
 		expect((await ui(`${PORTAL}/`, { cookie })).status).toBe(404);
 		vi.useRealTimers();
 		const other = await portalCookie("cust_out");
+		expect((await ui(`${PORTAL}/`, { cookie: other })).status, "the session works before sign-out").toBe(200);
 		expect((await ui(`${PORTAL}/logout`, { cookie: other, form: {} })).status).toBe(404);
 		expect((await ui(`${PORTAL}/`, { cookie: other })).status).toBe(404);
 	});
