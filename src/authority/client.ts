@@ -49,13 +49,14 @@ export function deadReason(dead: Dead): Reason {
 export interface Authority {
 	/** Decides one request on the key's object (or shard `shard.name` of it), spending from `buckets` if it passes. */
 	check(object: string, buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult>;
-	/** Leased mode: asks the key's object (or shard) for up to `want` tokens, giving back `returned` (src/limits/lease.ts). */
+	/** Leased mode: asks the key's object (or shard) for up to `want` tokens, giving back `returned` (src/limits/lease.ts); `carried` as for `check`. */
 	lease(
 		object: string,
 		buckets: Bucket[],
 		want: number,
 		returned?: Returned,
 		shard?: { keyId: string; name: string },
+		carried?: Record<string, number>,
 	): Promise<LeaseResult>;
 	/** Counts a refusal decided before the authority was asked; returns its verdict on the key and the limits as they stand. */
 	recordRejection(keyId: string, reason: Reason, bucket?: Bucket): Promise<RejectionVerdict>;
@@ -84,8 +85,8 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 	return {
 		check: (object, buckets, shard, carried) =>
 			bounded("Durable Object check", async (): Promise<CheckResult> => key(object).check(buckets, shard, carried)),
-		lease: (object, buckets, want, returned, shard) =>
-			bounded("Durable Object lease", async (): Promise<LeaseResult> => key(object).lease(buckets, want, returned, shard)),
+		lease: (object, buckets, want, returned, shard, carried) =>
+			bounded("Durable Object lease", async (): Promise<LeaseResult> => key(object).lease(buckets, want, returned, shard, carried)),
 		recordRejection: (keyId, reason, bucket) =>
 			bounded("usage count", async (): Promise<RejectionVerdict> => key(keyId).recordRejection(reason, bucket)),
 		status: (keyId) => bounded("key status", async (): Promise<KeyStatus> => key(keyId).getStatus()),

@@ -123,15 +123,20 @@ export class KeyAuthority extends DurableObject<Env> {
 	async check(buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult> {
 		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
-		if (carried)
-			for (const [reason, n] of Object.entries(carried)) {
-				this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
-				bump(this.usage.hourly, now, reason, n);
-			}
+		this.carry(carried, now);
 		const result = this.decide(buckets, now);
 		this.count(result.ok ? null : result.reason, now);
 		this.persist();
 		return result;
+	}
+
+	/** Counts refusals an isolate decided on its own (usage only: they spent nothing). */
+	private carry(carried: Record<string, number> | undefined, now: number): void {
+		if (!carried) return;
+		for (const [reason, n] of Object.entries(carried)) {
+			this.usage.rejected[reason] = (this.usage.rejected[reason] ?? 0) + n;
+			bump(this.usage.hourly, now, reason, n);
+		}
 	}
 
 	private decide(buckets: Bucket[], now: number): CheckResult {
@@ -153,10 +158,18 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * first. Unlike `check`, the counters are written before the answer leaves (the
 	 * output gate holds it): a grant is up to `want` requests, so losing one to a crash
 	 * would over-admit by that much, and at one call per batch the write is affordable.
+	 * `carried`, as for `check`: refusals the isolate decided from its memory of a refusal.
 	 */
-	async lease(buckets: Bucket[], want: number, returned?: Returned, shard?: { keyId: string; name: string }): Promise<LeaseResult> {
+	async lease(
+		buckets: Bucket[],
+		want: number,
+		returned?: Returned,
+		shard?: { keyId: string; name: string },
+		carried?: Record<string, number>,
+	): Promise<LeaseResult> {
 		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
+		this.carry(carried, now);
 		if (returned && returned.units > 0) {
 			this.counters = giveBack(buckets, this.counters, returned);
 			this.usage.passed = Math.max(0, this.usage.passed - returned.units);

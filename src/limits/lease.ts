@@ -122,6 +122,8 @@ interface Held {
 	asking: boolean;
 	/** Per shard: its last refusal, remembered until its reset or the end of leaseMs, whichever is first. */
 	refused: Map<number, { untilMs: number; available: number; refusal: Refusal }>;
+	/** Requests refused here from that memory, not yet reported: they ride along with the next call (usage only). */
+	refusedHere: number;
 }
 
 /** A rate-limit refusal as the authority gives it. */
@@ -282,6 +284,21 @@ export class LeaseBook {
 		return picked;
 	}
 
+	/** A request was refused here, from a remembered refusal: counted for the authority's usage. */
+	countRefused(key: string): void {
+		const h = this.held.get(key);
+		if (h) h.refusedHere++;
+	}
+
+	/** The refusals decided here since the last call, handed over to report with the next one. */
+	takeRefused(key: string): number {
+		const h = this.held.get(key);
+		if (!h) return 0;
+		const n = h.refusedHere;
+		h.refusedHere = 0;
+		return n;
+	}
+
 	/** Remembers the authority's refusal of a call sent at `sentAtMs` (see `refusal`). */
 	rememberRefusal(key: string, refusal: Refusal, sentAtMs: number, leaseMs: number, shard = 0): void {
 		const h = this.held.get(key) ?? this.create(key, refusal.rate, Math.floor(sentAtMs / 1000), shard, sentAtMs);
@@ -320,6 +337,7 @@ export class LeaseBook {
 			unreturned: null,
 			asking: false,
 			refused: new Map(),
+			refusedHere: 0,
 		};
 		this.held.set(key, h);
 		return h;

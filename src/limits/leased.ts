@@ -69,6 +69,7 @@ async function call(
 	if (order.length === 0) {
 		// Every shard is known to refuse this cost for now (see LeaseBook.refusal): no call.
 		if (refill) return { ok: false, reason: "rate_limited", ...refusalOf(mine, key, n) };
+		mine.countRefused(key);
 		const known = refusalOf(mine, key, n);
 		return { ok: false, reason: "rate_limited", ...known, rate: wholeKey(known.rate, limits.buckets, n) };
 	}
@@ -80,9 +81,19 @@ async function call(
 		// One batch ask at a time per key in this isolate; other calls ask only for their own request.
 		const batch = refill || want > cost;
 		const returned = mine.begin(key, sentAt, batch, index);
+		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
+		const refusedHere = mine.takeRefused(key);
+		const carried = refusedHere > 0 ? { rate_limited: refusedHere } : undefined;
 		let answer;
 		try {
-			answer = await authority.lease(name, scaled(limits.buckets, n, index), want, returned, index === 0 ? undefined : { keyId, name });
+			answer = await authority.lease(
+				name,
+				scaled(limits.buckets, n, index),
+				want,
+				returned,
+				index === 0 ? undefined : { keyId, name },
+				carried,
+			);
 		} catch (e) {
 			mine.failed(key, batch);
 			throw e;

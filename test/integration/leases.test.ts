@@ -96,6 +96,33 @@ describe("leased budgets on real Durable Objects", () => {
 		expect(calls, `${calls} calls for 400 requests`).toBeLessThanOrEqual(40); // ≤ 1/10
 	});
 
+	it("count the refusals an isolate decides from its memory in the key's usage, with its next call", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000 } });
+		const keys = authority(env);
+		let calls = 0;
+		const counted: Authority = { ...keys, lease: (...a) => (calls++, keys.lease(...a)) };
+		const { limiters, settle } = isolates(1, counted);
+		const limits = leased(5, 1000, 300);
+		const check = async () => {
+			const r = await limiters[0]!.check(principalOf(id), limits);
+			await settle();
+			return r;
+		};
+		for (let i = 0; i < 5; i++) expect((await check()).ok).toBe(true);
+		expect(await check()).toMatchObject({ ok: false, reason: "rate_limited" }); // the authority's refusal, remembered
+		const before = calls;
+		for (let i = 0; i < 10; i++) expect(await check()).toMatchObject({ ok: false, reason: "rate_limited" });
+		expect(calls, "the 10 refusals were decided here, with no call").toBe(before);
+		// Not yet reported: the authority has counted only the refusal it gave.
+		expect((await keys.usage(id)).rejected).toEqual({ rate_limited: 1 });
+		await sleep(310); // past leaseMs: the memory has lapsed, so the next request asks (and is refused again)
+		expect(await check()).toMatchObject({ ok: false, reason: "rate_limited" });
+		expect(calls).toBe(before + 1);
+		const usage = await keys.usage(id);
+		expect(usage.passed).toBe(5);
+		expect(usage.rejected).toEqual({ rate_limited: 12 });
+	});
+
 	it("refuse a revoked key within leaseMs of the revocation, and at once from the first call after it", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
 		const { limiters, settle } = isolates(1);
