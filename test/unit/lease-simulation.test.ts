@@ -143,32 +143,39 @@ function simulate(o: Options) {
 }
 
 const base = { burst: 10_000, seconds: 6, leaseMs: 1000, seed: 42 };
+/** Each case runs on these seeds (arrivals, isolates and latencies differ), and every run must keep its bounds. */
+const SEEDS = [42, 7, 1234, 99];
 
 describe("leased mode, simulated: one key allowed 10,000/s", () => {
-	// isolates, offered/s, shards, then the bounds this run must keep (README: Consistency): the least
-	// admitted in any whole second after the first, and the most calls one object takes in such a second.
+	// isolates, offered/s, shards, then the bounds every seed's run must keep (README: Consistency): the
+	// least admitted in any whole second after the first, and the most calls one object takes in such a second.
 	it.each([
 		[1, 10_000, 1, 9_900, 1_000],
 		[10, 10_000, 1, 9_900, 1_000],
-		[200, 10_000, 1, 9_500, 1_000],
+		[200, 10_000, 1, 9_400, 1_000],
 		[1, 30_000, 1, 10_000, 1_000],
 		[10, 30_000, 1, 10_000, 1_000],
 		[200, 30_000, 1, 10_000, 1_000],
-		// Known weak spot: few isolates over many shards strand tokens on the shard they leave (README: Consistency).
-		[1, 10_000, 16, 7_500, 1_000],
-		[10, 10_000, 16, 7_500, 1_000],
-		[200, 10_000, 16, 9_000, 1_000],
-		[200, 30_000, 16, 9_500, 1_000],
-		[10, 30_000, 4, 5_500, 1_100],
+		[1, 10_000, 16, 9_900, 1_000],
+		[10, 10_000, 16, 9_400, 1_000],
+		[200, 10_000, 16, 9_500, 1_000],
+		[200, 30_000, 16, 9_900, 1_000],
+		[1, 30_000, 4, 10_000, 1_000],
+		[10, 30_000, 4, 10_000, 1_000],
+		[200, 30_000, 4, 9_900, 1_000],
 	])(
 		"%i isolate(s) offered %i/s over %i shard(s): never over the burst, at least %i admitted, under %i calls/s per object",
 		(isolates, offered, shards, least, most) => {
-			const r = simulate({ ...base, isolates, offeredPerSecond: offered, shards });
-			console.log(JSON.stringify({ isolates, offered, shards, ...r }));
-			expect(r.maxAdmitted).toBeLessThanOrEqual(10_000); // over-admission 0, every second
-			expect(r.spent).toBeLessThanOrEqual(r.granted - r.returned); // Σ spent ≤ Σ granted
-			expect(r.minAdmitted).toBeGreaterThanOrEqual(least);
-			expect(r.maxObjectCalls).toBeLessThan(most);
+			for (const seed of SEEDS) {
+				const r = simulate({ ...base, seed, isolates, offeredPerSecond: offered, shards });
+				console.log(JSON.stringify({ isolates, offered, shards, seed, ...r }));
+				expect(r.maxAdmitted).toBeLessThanOrEqual(10_000); // over-admission 0, every second
+				expect(r.spent).toBeLessThanOrEqual(r.granted - r.returned); // Σ spent ≤ Σ granted
+				expect(r.minAdmitted, `seed ${seed}`).toBeGreaterThanOrEqual(least);
+				expect(r.maxObjectCalls, `seed ${seed}`).toBeLessThan(most);
+				// Known weak spot (README: Consistency): the first second of cold isolates, which know no rate yet.
+				expect(r.coldObjectCalls, `seed ${seed}`).toBeLessThanOrEqual(2_200);
+			}
 		},
 	);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { giveBack, grant, LEASE_DIVISOR, LeaseBook, type LeaseAnswer } from "../../src/limits/lease";
+import { giveBack, grant, LEASE_DIVISOR, LeaseBook, SECOND_DIVISOR, type LeaseAnswer } from "../../src/limits/lease";
 import type { Bucket } from "../../src/limits/effective";
 import type { Counters } from "../../src/limits/window";
 
@@ -23,7 +23,7 @@ describe("granting a lease on the key's authority (pure)", () => {
 		expect(g.rate.burst.remaining).toBe(1000 - 50);
 	});
 
-	it("never grants more than 1/8 of what is left in the window or the second, so the last tokens go out one at a time", () => {
+	it("never grants more than 1/8 of what is left in the window, so the window's last tokens go out one at a time", () => {
 		let counters: Record<string, Counters> = {};
 		const grants: number[] = [];
 		for (;;) {
@@ -35,6 +35,21 @@ describe("granting a lease on the key's authority (pure)", () => {
 		expect(grants[0]).toBe(Math.floor(100 / LEASE_DIVISOR));
 		expect(grants.slice(-8)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
 		expect(grants.reduce((a, b) => a + b, 0)).toBe(100); // all of it, and no more
+	});
+
+	it("never grants more than half of what is left this second, so its last tokens go out one at a time too", () => {
+		let counters: Record<string, Counters> = {};
+		const grants: number[] = [];
+		for (;;) {
+			const g = grant(key(null, 1000), counters, 1000, T0 + 10);
+			if (!g.ok) break;
+			grants.push(g.granted);
+			counters = g.counters;
+		}
+		expect(grants[0]).toBe(1000 / SECOND_DIVISOR);
+		expect(grants.slice(0, 3)).toEqual([500, 250, 125]);
+		expect(grants.slice(-2)).toEqual([1, 1]);
+		expect(grants.reduce((a, b) => a + b, 0)).toBe(1000);
 	});
 
 	it("is bounded by the burst left this second, and a new second starts from the full burst", () => {
@@ -117,6 +132,23 @@ describe("an isolate's lease book (pure)", () => {
 		expect(book.begin("k", T0 + 1200, false, 1)).toBeUndefined(); // another shard: not its tokens
 		expect(book.begin("k", T0 + 1200, false, 3)).toEqual({ units: 4, second: T0 / 1000 });
 		expect(book.begin("k", T0 + 1300, false, 3)).toBeUndefined();
+	});
+
+	it("holds leases of several shards at once: a grant from one shard does not strand what another granted", () => {
+		const book = new LeaseBook();
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 10, T0 + 100)), T0 + 100, 1000, 0, T0 + 101, true, 0);
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 6, T0 + 200)), T0 + 200, 1000, 1, T0 + 201, false, 1);
+		expect(book.unspent("k", T0 + 300)).toBe(15); // 10 of shard 0, and 5 of shard 1 after its request took one
+		for (let i = 0; i < 15; i++) expect(book.spend("k", 1, T0 + 300), `token ${i}`).toBeDefined();
+		expect(book.spend("k", 1, T0 + 300)).toBeUndefined();
+		// What each shard's ended lease left goes back to that shard, and only to it.
+		const again = new LeaseBook();
+		again.accept("k", answerOf(grant(key(1000, 1000), {}, 10, T0 + 100)), T0 + 100, 1000, 0, T0 + 101, true, 0);
+		again.accept("k", answerOf(grant(key(1000, 1000), {}, 6, T0 + 200)), T0 + 200, 1000, 1, T0 + 201, false, 1);
+		expect(again.spend("k", 1, T0 + 300)).toBeDefined(); // from shard 1, the last to answer
+		expect(again.begin("k", T0 + 1100, false, 0)).toEqual({ units: 10, second: T0 / 1000 });
+		expect(again.begin("k", T0 + 1100, false, 1)).toEqual({ units: 4, second: T0 / 1000 });
+		expect(again.begin("k", T0 + 1100, false, 1)).toBeUndefined();
 	});
 
 	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives", () => {
