@@ -143,10 +143,15 @@ describe("the console in Chromium", () => {
 		expect(await page.content()).toContain(`sk_live_…${key.slice(-4)}`);
 		expect(await page.content()).not.toContain(key);
 		await audit("keys");
-		await page.goBack().catch(() => undefined);
+		// Back lands on the empty form (the page that showed the key was a POST answer, not a history entry to revisit).
+		expect((await page.goBack())?.status()).toBe(200);
+		expect(page.url()).toMatch(/\/apis\/demo\/keys\/new$/);
 		expect(await page.content()).not.toContain(key);
-		await page.goForward().catch(() => undefined);
-		await page.reload().catch(() => undefined);
+		expect((await page.goForward())?.status()).toBe(200);
+		expect(page.url()).toMatch(/\/apis\/demo\/keys$/);
+		expect(await page.content()).not.toContain(key);
+		expect((await page.reload())?.status()).toBe(200);
+		expect(await page.content()).toContain(`sk_live_…${key.slice(-4)}`);
 		expect(await page.content()).not.toContain(key);
 	});
 
