@@ -54,7 +54,11 @@ function originUrl(base: string, incoming: URL): URL {
  * X-Keygate-* field removed; then, for a key-authenticated request, keygate's own
  * identity fields and their signature.
  */
-async function originRequest(c: GatewayContext, origin: string, principal: Principal | undefined): Promise<Request> {
+async function originRequest(
+	c: GatewayContext,
+	origin: string,
+	principal: Principal | undefined,
+): Promise<{ url: URL; init: RequestInit }> {
 	const incoming = c.req.raw;
 	const url = originUrl(origin, c.get("url"));
 	const headers = new Headers(incoming.headers);
@@ -87,7 +91,7 @@ async function originRequest(c: GatewayContext, origin: string, principal: Princ
 		const signed = await signIdentity(c.env.SIGNING_SECRET, principal, incoming.method, url.pathname + url.search, prepared.contentDigest);
 		for (const [name, value] of Object.entries(signed)) headers.set(name, value);
 	}
-	return new Request(url, { method: incoming.method, headers, body, redirect: "manual" });
+	return { url, init: { method: incoming.method, headers, body, redirect: "manual" } };
 }
 
 /** Idempotent methods keygate forwards without a body (RFC 9110 §9.2.2). */
@@ -109,28 +113,29 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors
 	// and the client's transfer fails: a partial body is never passed off as complete.
-	const request = await originRequest(c, origin, principal);
+	const { url, init } = await originRequest(c, origin, principal);
 	const abort = new AbortController();
 	let timedOut = false;
 	const timer = setTimeout(() => {
 		timedOut = true;
 		abort.abort();
 	}, c.get("api").originTimeoutMs);
+	init.signal = abort.signal;
 	let upstream: Response;
 	// A request without a body may go twice: an origin that closes an idle keep-alive
 	// connection as keygate reuses it fails the first try before any response byte,
 	// and the origin never acted on it. Never a request with a body (the origin may have
 	// read it), never after the timeout, never more than once.
-	const retryable = RETRYABLE_METHODS.has(request.method) && request.body === null;
+	const retryable = RETRYABLE_METHODS.has(init.method!) && init.body === null;
 	try {
 		try {
-			upstream = await fetch(request, { signal: abort.signal });
+			upstream = await fetch(url, init);
 		} catch (e) {
 			if (!retryable || timedOut) throw e;
 			originRetries++;
 			logEvent("origin_retried", { origin, error: String(e), retries: originRetries });
-			// Bodiless, so a copy made now is the same request (nothing was consumed).
-			upstream = await fetch(new Request(request), { signal: abort.signal });
+			// Bodiless, so the same init makes the same request (nothing was consumed).
+			upstream = await fetch(url, init);
 		}
 	} catch (e) {
 		logEvent(timedOut ? "origin_timeout" : "origin_unreachable", { origin, error: String(e) });
