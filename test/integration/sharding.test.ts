@@ -35,7 +35,9 @@ describe.each(["strict", "leased"] as const)("a key whose limit is split over se
 		const { id, key } = await createKey({ rateLimit: { limit: 1000, window: 3600, burst: 1000, shards: 4, consistency } });
 		await Promise.all(Array.from({ length: 30 }, () => call("/v1/a", { key })));
 		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number }>();
-		expect(usage.passed).toBe(30);
+		// Leased usage counts granted tokens as passed until unspent ones come back, so it may read more for a while.
+		if (consistency === "strict") expect(usage.passed).toBe(30);
+		else expect(usage.passed).toBeGreaterThanOrEqual(30);
 	}, 20_000);
 });
 
