@@ -152,8 +152,6 @@ interface Held {
 	asking: boolean;
 	/** Per shard: its last refusal, remembered until its reset or the end of leaseMs, whichever is first. */
 	refused: Map<number, { untilMs: number; available: number; refusal: Refusal }>;
-	/** Requests refused here from that memory, not yet reported: they ride along with the next call (usage only). */
-	refusedHere: number;
 }
 
 /** A rate-limit refusal as the authority gives it. */
@@ -328,21 +326,6 @@ export class LeaseBook {
 		h.refused.set(shard, { untilMs: Math.min(refusal.retryAt * 1000, sentAtMs + leaseMs), available: refusal.available, refusal });
 	}
 
-	/** A request was refused here, from a remembered refusal: counted for the authority's usage. */
-	countRefused(key: string): void {
-		const h = this.held.get(key);
-		if (h) h.refusedHere++;
-	}
-
-	/** The refusals decided here since the last call, handed over to report with the next one. */
-	takeRefused(key: string): number {
-		const h = this.held.get(key);
-		if (!h) return 0;
-		const n = h.refusedHere;
-		h.refusedHere = 0;
-		return n;
-	}
-
 	/** Unspent tokens held for `key` (live leases only, of every shard). */
 	unspent(key: string, nowMs: number): number {
 		const h = this.held.get(key);
@@ -375,7 +358,6 @@ export class LeaseBook {
 			lastSecond: 0,
 			asking: false,
 			refused: new Map(),
-			refusedHere: 0,
 		};
 		this.held.set(key, h);
 		return h;

@@ -2,7 +2,7 @@ import type { Authority } from "../authority/client";
 import { shardName, type CheckResult } from "../authority/key-authority";
 import type { Bucket, EffectiveLimits } from "./effective";
 import { LeaseBook } from "./lease";
-import { scaled, wholeKey, type Limiter } from "./limiter";
+import { countLocal, scaled, takeCarried, wholeKey, type Limiter } from "./limiter";
 
 /** This isolate's leases (module scope: it outlives requests, as the key cache does). */
 const book = new LeaseBook();
@@ -69,7 +69,7 @@ async function call(
 	if (order.length === 0) {
 		// Every shard is known to refuse this cost for now (see LeaseBook.refusal): no call.
 		if (refill) return { ok: false, reason: "rate_limited", ...refusalOf(mine, key, n) };
-		mine.countRefused(key);
+		countLocal(keyId);
 		const known = refusalOf(mine, key, n);
 		return { ok: false, reason: "rate_limited", ...known, rate: wholeKey(known.rate, limits.buckets, n) };
 	}
@@ -81,9 +81,6 @@ async function call(
 		// One batch ask at a time per key in this isolate; other calls ask only for their own request.
 		const batch = refill || want > cost;
 		const returned = mine.begin(key, sentAt, batch, index);
-		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
-		const refusedHere = mine.takeRefused(key);
-		const carried = refusedHere > 0 ? { rate_limited: refusedHere } : undefined;
 		let answer;
 		try {
 			answer = await authority.lease(
@@ -92,7 +89,7 @@ async function call(
 				want,
 				returned,
 				index === 0 ? undefined : { keyId, name },
-				carried,
+				takeCarried(keyId),
 			);
 		} catch (e) {
 			mine.failed(key, batch);

@@ -119,8 +119,21 @@ export function wholeKey(rate: RateInfo, buckets: Bucket[], n: number): RateInfo
 	return { limit: main.limit, remaining: main.remaining, reset: main.reset, window, burst };
 }
 
-function countLocal(keyId: string): void {
+/** Counts a 429 this isolate decided without asking (strict on a sharded key, or leased): usage only. */
+export function countLocal(keyId: string): void {
 	if (unreported.size < MAX_ENTRIES || unreported.has(keyId)) unreported.set(keyId, (unreported.get(keyId) ?? 0) + 1);
+}
+
+/**
+ * The 429s counted here for `keyId` since its last call, as that call's `carried`, and
+ * forgotten here: they ride along with the next call to any of the key's objects (usage
+ * adds up all shards). Lost if that call fails, as they are if the isolate ends first.
+ */
+export function takeCarried(keyId: string): Record<string, number> | undefined {
+	const n = unreported.get(keyId);
+	if (!n) return undefined;
+	unreported.delete(keyId);
+	return { rate_limited: n };
 }
 
 /**
@@ -146,15 +159,7 @@ export async function checkLimits(authority: Authority, keyId: string, buckets: 
 	let result: CheckResult | undefined;
 	for (const index of order) {
 		const name = shardName(keyId, index);
-		// Refusals decided here ride along with the next call to any shard; usage adds up all shards.
-		const carried = unreported.get(keyId);
-		if (carried) unreported.delete(keyId);
-		result = await authority.check(
-			name,
-			scaled(buckets, shards, index),
-			index === 0 ? undefined : { keyId, name },
-			carried ? { rate_limited: carried } : undefined,
-		);
+		result = await authority.check(name, scaled(buckets, shards, index), index === 0 ? undefined : { keyId, name }, takeCarried(keyId));
 		if (result.ok || result.reason !== "rate_limited") break;
 		if (shards > 1) memory.remember(name, result, now);
 	}

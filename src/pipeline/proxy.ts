@@ -126,7 +126,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// connection as keygate reuses it fails the first try before any response byte,
 	// and the origin never acted on it. Never a request with a body (the origin may have
 	// read it), never after the timeout, never more than once.
-	const retryable = RETRYABLE_METHODS.has(init.method!) && init.body === null;
+	const retryable = RETRYABLE_METHODS.has(c.req.method) && init.body === null;
 	try {
 		try {
 			upstream = await fetch(url, init);
