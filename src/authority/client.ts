@@ -47,9 +47,19 @@ export function deadReason(dead: Dead): Reason {
 }
 
 export interface Authority {
-	/** Decides one request on the key's object (or shard `shard.name` of it), spending from `buckets` if it passes. */
-	check(object: string, buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult>;
-	/** Leased mode: asks the key's object (or shard) for up to `want` tokens, giving back `returned` (src/limits/lease.ts); `carried` as for `check`. */
+	/**
+	 * Decides one request on the key's object (or shard `shard.name` of it), spending from
+	 * `buckets` if it passes. `last` false: a 429 here is not the request's answer (another
+	 * shard is tried next), so it is not counted in usage.
+	 */
+	check(
+		object: string,
+		buckets: Bucket[],
+		shard?: { keyId: string; name: string },
+		carried?: Record<string, number>,
+		last?: boolean,
+	): Promise<CheckResult>;
+	/** Leased mode: asks the key's object (or shard) for up to `want` tokens, giving back `returned` (src/limits/lease.ts); `carried` and `last` as for `check`. */
 	lease(
 		object: string,
 		buckets: Bucket[],
@@ -57,6 +67,7 @@ export interface Authority {
 		returned?: Returned,
 		shard?: { keyId: string; name: string },
 		carried?: Record<string, number>,
+		last?: boolean,
 	): Promise<LeaseResult>;
 	/** Counts a refusal decided before the authority was asked; returns its verdict on the key and the limits as they stand. */
 	recordRejection(keyId: string, reason: Reason, bucket?: Bucket): Promise<RejectionVerdict>;
@@ -83,10 +94,10 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 	// the answers are checked against the object's own types, with no casts.
 	const bounded = <T>(what: string, work: () => Promise<T>): Promise<T> => withTimeout(work(), timeoutMs, what);
 	return {
-		check: (object, buckets, shard, carried) =>
-			bounded("Durable Object check", async (): Promise<CheckResult> => key(object).check(buckets, shard, carried)),
-		lease: (object, buckets, want, returned, shard, carried) =>
-			bounded("Durable Object lease", async (): Promise<LeaseResult> => key(object).lease(buckets, want, returned, shard, carried)),
+		check: (object, buckets, shard, carried, last) =>
+			bounded("Durable Object check", async (): Promise<CheckResult> => key(object).check(buckets, shard, carried, last)),
+		lease: (object, buckets, want, returned, shard, carried, last) =>
+			bounded("Durable Object lease", async (): Promise<LeaseResult> => key(object).lease(buckets, want, returned, shard, carried, last)),
 		recordRejection: (keyId, reason, bucket) =>
 			bounded("usage count", async (): Promise<RejectionVerdict> => key(keyId).recordRejection(reason, bucket)),
 		status: (keyId) => bounded("key status", async (): Promise<KeyStatus> => key(keyId).getStatus()),

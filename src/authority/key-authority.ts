@@ -119,13 +119,20 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * otherwise none is. The answer's `rate` describes the first bucket, or the one that
 	 * refused. `shard` is set when this object is an extra shard of key `shard.keyId`.
 	 * `carried` are refusals an isolate decided on its own since its last call, for usage.
+	 * `last` is false when a refusal here is not the request's answer (the isolate will
+	 * try another shard): a 429 is then not counted, so usage counts each request once.
 	 */
-	async check(buckets: Bucket[], shard?: { keyId: string; name: string }, carried?: Record<string, number>): Promise<CheckResult> {
+	async check(
+		buckets: Bucket[],
+		shard?: { keyId: string; name: string },
+		carried?: Record<string, number>,
+		last = true,
+	): Promise<CheckResult> {
 		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
 		this.carry(carried, now);
 		const result = this.decide(buckets, now);
-		this.count(result.ok ? null : result.reason, now);
+		if (result.ok || result.reason !== "rate_limited" || last) this.count(result.ok ? null : result.reason, now);
 		this.persist();
 		return result;
 	}
@@ -159,6 +166,8 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * output gate holds it): a grant is up to `want` requests, so losing one to a crash
 	 * would over-admit by that much, and at one call per batch the write is affordable.
 	 * `carried`, as for `check`: refusals the isolate decided from its memory of a refusal.
+	 * `last` is false for a refill (no request waits on it) and for a request's first of
+	 * two shards: a 429 then refuses no request, and is not counted.
 	 */
 	async lease(
 		buckets: Bucket[],
@@ -166,6 +175,7 @@ export class KeyAuthority extends DurableObject<Env> {
 		returned?: Returned,
 		shard?: { keyId: string; name: string },
 		carried?: Record<string, number>,
+		last = true,
 	): Promise<LeaseResult> {
 		if (shard) await this.join(shard.keyId, shard.name);
 		const now = Date.now();
@@ -183,7 +193,7 @@ export class KeyAuthority extends DurableObject<Env> {
 		} else {
 			const g = grant(buckets, this.counters, Math.max(1, Math.floor(want)), now);
 			if (!g.ok) {
-				this.count("rate_limited", now);
+				if (last) this.count("rate_limited", now);
 				const { ok: _, ...refusal } = g;
 				result = { ok: false, reason: "rate_limited", ...refusal };
 			} else {

@@ -74,7 +74,7 @@ async function call(
 		return { ok: false, reason: "rate_limited", ...known, rate: wholeKey(known.rate, limits.buckets, n) };
 	}
 	let result: CheckResult | undefined;
-	for (const index of order) {
+	for (const [i, index] of order.entries()) {
 		const name = shardName(keyId, index);
 		const sentAt = Date.now();
 		const want = mine.want(key, Math.max(1, cost), sentAt, limits.leaseMs);
@@ -90,6 +90,8 @@ async function call(
 				returned,
 				index === 0 ? undefined : { keyId, name },
 				takeCarried(keyId),
+				// A refill's 429 refuses no request; nor does a first shard's when another is tried next.
+				!refill && i === order.length - 1,
 			);
 		} catch (e) {
 			mine.failed(key, batch);

@@ -157,9 +157,10 @@ export async function checkLimits(authority: Authority, keyId: string, buckets: 
 		return { ...known, rate: wholeKey(known.rate, buckets, shards) };
 	}
 	let result: CheckResult | undefined;
-	for (const index of order) {
+	for (const [i, index] of order.entries()) {
 		const name = shardName(keyId, index);
-		result = await authority.check(name, scaled(buckets, shards, index), index === 0 ? undefined : { keyId, name }, takeCarried(keyId));
+		const shard = index === 0 ? undefined : { keyId, name };
+		result = await authority.check(name, scaled(buckets, shards, index), shard, takeCarried(keyId), i === order.length - 1);
 		if (result.ok || result.reason !== "rate_limited") break;
 		if (shards > 1) memory.remember(name, result, now);
 	}

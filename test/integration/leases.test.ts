@@ -123,6 +123,18 @@ describe("leased budgets on real Durable Objects", () => {
 		expect(usage.rejected).toEqual({ rate_limited: 12 });
 	});
 
+	it("count no rejection for a refused refill: no request was refused", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 2, window: 3600, burst: 1000 } });
+		const keys = authority(env);
+		const buckets = leased(2, 1000).buckets;
+		for (let i = 0; i < 2; i++) expect(await keys.lease(id, buckets, 1)).toMatchObject({ ok: true, granted: 1 });
+		// A refill (`last` false) is refused and counted nowhere; a request's own call is refused and counted.
+		expect(await keys.lease(id, buckets, 1, undefined, undefined, undefined, false)).toMatchObject({ ok: false, reason: "rate_limited" });
+		expect((await keys.usage(id)).rejected).toEqual({});
+		expect(await keys.lease(id, buckets, 1)).toMatchObject({ ok: false, reason: "rate_limited" });
+		expect((await keys.usage(id)).rejected).toEqual({ rate_limited: 1 });
+	});
+
 	it("refuse a revoked key within leaseMs of the revocation, and at once from the first call after it", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
 		const { limiters, settle } = isolates(1);

@@ -39,6 +39,30 @@ describe.each(["strict", "leased"] as const)("a key whose limit is split over se
 		if (consistency === "strict") expect(usage.passed).toBe(30);
 		else expect(usage.passed).toBeGreaterThanOrEqual(30);
 	}, 20_000);
+
+	it("counts each refused request once in usage: not a first shard's 429 when another shard then answers, nor a refill's", async () => {
+		const leaseMs = 200;
+		const { id, key } = await createKey({ rateLimit: { limit: 12, window: 3600, burst: 1000, shards: 4, consistency, leaseMs } });
+		let refused = 0;
+		let passed = 0;
+		const send = async () => {
+			const res = await call("/v1/a", { key });
+			if (res.status === 429) refused++;
+			else if (res.status === 200) passed++;
+			else throw new Error(`unexpected ${res.status}`);
+			return res.status;
+		};
+		for (let i = 0; i < 30; i++) await send();
+		// Refusals an isolate decided from memory ride with its next call: once memories lapse
+		// (1 s strict, leaseMs leased), requests ask again, and the first 429 after that reports them.
+		await sleep(1_050);
+		for (let i = 0; i < 15 && (await send()) !== 429; i++);
+		expect(passed).toBeLessThanOrEqual(12);
+		expect(origin.calls).toHaveLength(passed);
+		const usage = await (await admin(`/keys/${id}/usage`)).json<{ passed: number; rejected: Record<string, number> }>();
+		expect(usage.rejected).toEqual({ rate_limited: refused });
+		if (consistency === "strict") expect(usage.passed).toBe(passed);
+	}, 20_000);
 });
 
 describe("shards in config", () => {
