@@ -185,14 +185,23 @@ const MAX_ENTRIES = 10_000;
 export class LeaseBook {
 	private readonly held = new Map<string, Held>();
 
-	/** Spends `cost` synchronously if a live lease covers it: the last answering shard's first, else any other's. */
+	/**
+	 * Spends `cost` synchronously if a live lease covers it: the one that ends soonest (so
+	 * fewer tokens are left when leases end), on a tie the last answering shard's. Slots
+	 * of other shards with nothing held and nothing to give back are dropped.
+	 */
 	spend(key: string, cost: number, nowMs: number): Spent | undefined {
 		const h = this.held.get(key);
 		if (!h) return undefined;
 		let from: Slot | undefined;
 		for (const [shard, s] of h.slots) {
 			if (nowMs >= s.expiresAtMs) this.retire(s);
-			if (s.tokens >= cost && (from === undefined || shard === h.shard)) from = s;
+			if (s.tokens === 0 && s.unreturned === null && shard !== h.shard) {
+				h.slots.delete(shard);
+				continue;
+			}
+			if (s.tokens < cost) continue;
+			if (from === undefined || s.expiresAtMs < from.expiresAtMs || (s.expiresAtMs === from.expiresAtMs && shard === h.shard)) from = s;
 		}
 		if (!from) return undefined;
 		from.tokens -= cost;
@@ -267,14 +276,22 @@ export class LeaseBook {
 		if (batch) h.asking = false;
 		if (cost > 0) this.observe(h, cost, nowMs);
 		if (nowMs >= s.expiresAtMs) this.retire(s);
-		h.shard = shard;
 		if (nowMs >= expiresAtMs) {
 			// An answer that arrives after its lease ended (it crossed a second): its tokens go
-			// back with the next call, and what this isolate holds now is left alone.
+			// back with the next call, and what this isolate holds now is left alone. Its shard
+			// becomes the one refills ask only if the one that was has no live lease either.
 			this.giveLater(s, rest, answer.second);
+			if (shard !== h.shard && this.live(h.slots.get(h.shard), nowMs)) {
+				// The key's rotation state is the same on every shard; the headers are this shard's view.
+				h.deprecatedAt = answer.deprecatedAt;
+				h.graceEndsAt = answer.graceEndsAt;
+				return this.view(h, nowMs, shard, answer.rate);
+			}
+			h.shard = shard;
 			this.note(h, answer);
 			return this.view(h, nowMs);
 		}
+		h.shard = shard;
 		if (s.tokens > 0 && s.second !== answer.second) this.retire(s);
 		if (s.tokens > 0) {
 			// Same second, same shard: the tokens merge. The newer grant proves the key was
@@ -381,14 +398,13 @@ export class LeaseBook {
 	}
 
 	/**
-	 * The authority's remaining (of the shard that answered last) counts every token it
+	 * The authority's remaining (of `shard`, by default the one that answered last) counts every token it
 	 * granted as spent, so this isolate adds what it holds unspent of that shard, and (to
 	 * the window) what it will give back to it: tokens of an ended lease in the same
 	 * window return to it with the next call.
 	 */
-	private view(h: Held, nowMs: number): Spent {
-		const r = h.rate;
-		const s = h.slots.get(h.shard);
+	private view(h: Held, nowMs: number, shard = h.shard, r = h.rate): Spent {
+		const s = h.slots.get(shard);
 		const tokens = this.live(s, nowMs) ? s.tokens : 0;
 		const back = s?.unreturned;
 		const backToWindow =

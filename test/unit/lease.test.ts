@@ -151,6 +151,26 @@ describe("an isolate's lease book (pure)", () => {
 		expect(again.begin("k", T0 + 1100, false, 1)).toBeUndefined();
 	});
 
+	it("spends from the lease that ends soonest, so fewer tokens are left over when leases end", () => {
+		const book = new LeaseBook();
+		// Shard 0's lease ends at T0+300 (leaseMs 200); shard 1's, answered later, at the second's end.
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 5, T0 + 100)), T0 + 100, 200, 0, T0 + 101, true, 0);
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 5, T0 + 150)), T0 + 150, 1000, 0, T0 + 151, true, 1);
+		for (let i = 0; i < 3; i++) expect(book.spend("k", 1, T0 + 160)).toBeDefined();
+		expect(book.begin("k", T0 + 400, false, 0)).toEqual({ units: 2, second: T0 / 1000 }); // 3 of its 5 were spent
+		expect(book.unspent("k", T0 + 400)).toBe(5); // shard 1's, untouched
+	});
+
+	it("keeps refilling from the shard it holds a live lease of when another shard's answer arrives after its lease ended", () => {
+		const book = new LeaseBook();
+		book.accept("k", answerOf(grant(key(1000, 1000), {}, 5, T0 + 1000)), T0 + 1000, 1000, 0, T0 + 1001, true, 0);
+		// Shard 1 granted at T0+995 (its lease ends with that second); the answer came at T0+1002.
+		const late = book.accept("k", answerOf(grant(key(1000, 1000), {}, 3, T0 + 995)), T0 + 990, 1000, 1, T0 + 1002, true, 1);
+		expect(late.rate.remaining).toBe(999); // shard 1's view: 997 left there, plus the 2 unspent on their way back
+		expect(book.shardsToAsk("k", 1, T0 + 1003, 2, () => 0.99)).toEqual([0, 1]);
+		expect(book.begin("k", T0 + 1003, false, 1)).toEqual({ units: 2, second: T0 / 1000 });
+	});
+
 	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives", () => {
 		const book = new LeaseBook();
 		expect(book.want("k", 1, T0, 1000)).toBe(1);
