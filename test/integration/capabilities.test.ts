@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import bundled from "../../keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import { admin, call, callWithConfig, createKey, expectError } from "../helpers/gateway";
+import { MODES, tiersIn } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
@@ -14,10 +15,13 @@ function demo(change: (api: any) => void): unknown {
 	return config;
 }
 
-describe("route cost and per-route limits", () => {
+describe.each(MODES)("route cost and per-route limits (%s)", (consistency) => {
 	it("an expensive route spends `cost` units of the key's budget", async () => {
-		const config = demo((api) => api.routes.unshift({ methods: ["POST"], path: "/v1/reports", scopes: ["write"], cost: 5 }));
-		const { key } = await createKey({ rateLimit: { limit: 12, window: 3600, burst: 100 } });
+		const config = demo((api) => {
+			tiersIn(api, consistency);
+			api.routes.unshift({ methods: ["POST"], path: "/v1/reports", scopes: ["write"], cost: 5 });
+		});
+		const { key } = await createKey({ rateLimit: { limit: 12, window: 3600, burst: 100, consistency } });
 		const first = await callWithConfig(config, "/v1/reports", { key, method: "POST" });
 		expect(first.headers.get("X-RateLimit-Remaining")).toBe("7");
 		expect((await callWithConfig(config, "/v1/reports", { key, method: "POST" })).headers.get("X-RateLimit-Remaining")).toBe("2");
@@ -28,9 +32,10 @@ describe("route cost and per-route limits", () => {
 	});
 
 	it("a route with a limit of its own is counted per key on top of the key's limit", async () => {
-		const config = demo((api) =>
-			api.routes.unshift({ methods: ["POST"], path: "/v1/bulk/**", scopes: ["write"], rateLimit: { limit: 2, window: 60, burst: 10 } }),
-		);
+		const config = demo((api) => {
+			tiersIn(api, consistency);
+			api.routes.unshift({ methods: ["POST"], path: "/v1/bulk/**", scopes: ["write"], rateLimit: { limit: 2, window: 60, burst: 10 } });
+		});
 		const { key } = await createKey();
 		for (let i = 0; i < 2; i++) expect((await callWithConfig(config, "/v1/bulk/send", { key, method: "POST" })).status).toBe(200);
 		const refused = await callWithConfig(config, "/v1/bulk/send", { key, method: "POST" });
@@ -179,9 +184,10 @@ describe("audit log and usage", () => {
 	});
 });
 
-describe("per-plan, per-endpoint-category limits", () => {
+describe.each(MODES)("per-plan, per-endpoint-category limits (%s)", (consistency) => {
 	it("rules of one category share a per-key bucket whose limit depends on the key's tier", async () => {
 		const config = demo((api) => {
+			tiersIn(api, consistency);
 			api.tiers.free.categories = { bulk: { limit: 2, window: 60, burst: 10 } };
 			api.tiers.pro.categories = { bulk: { limit: 5, window: 60, burst: 10 } };
 			api.routes.unshift(

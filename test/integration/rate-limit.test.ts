@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, createKey, sleep } from "../helpers/gateway";
+import { call, callWithConfig, createKey, sleep } from "../helpers/gateway";
+import { demoIn, MODES } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
@@ -8,13 +9,6 @@ const origin = useFakeOrigin();
 async function startOfSecond(): Promise<void> {
 	while (Date.now() % 1000 > 200) await sleep(1000 - (Date.now() % 1000) + 5);
 }
-
-/**
- * Strict and leased mode are two implementations of one limiter (src/limits/limiter.ts,
- * src/limits/leased.ts): every case below runs on both, each held to what its mode
- * promises (README: Consistency).
- */
-const MODES = ["strict", "leased"] as const;
 
 /** Calls until the first refusal (it must be a 429); returns how many passed before it. */
 async function passesUntilRefused(key: string): Promise<number> {
@@ -74,21 +68,21 @@ describe.each(MODES)("rate limits are exact under concurrency (%s)", (consistenc
 	});
 });
 
-describe("tiers", () => {
+describe.each(MODES)("tiers (%s)", (consistency) => {
 	it("gives new keys the free tier: 1000 per hour, burst 50", async () => {
 		const { key, tier } = await createKey();
 		expect(tier).toBe("free");
-		const res = await call("/v1/things", { key });
+		const res = await callWithConfig(demoIn(consistency), "/v1/things", { key });
 		expect(res.headers.get("X-RateLimit-Limit")).toBe("1000");
 		expect(res.headers.get("X-RateLimit-Remaining")).toBe("999");
 		expect(res.headers.get("RateLimit-Policy")).toBe('"window";q=1000;w=3600, "burst";q=50;w=1');
 	});
 });
 
-describe("rate-limit headers", () => {
+describe.each(MODES)("rate-limit headers on tier limits (%s)", (consistency) => {
 	it("are on every key-authenticated response, passed or 429, and absent on public routes", async () => {
 		const { key } = await createKey({ tier: "pro" });
-		const res = await call("/v1/things", { key });
+		const res = await callWithConfig(demoIn(consistency), "/v1/things", { key });
 		expect(res.status).toBe(200);
 		const reset = Number(res.headers.get("X-RateLimit-Reset"));
 		const now = Math.floor(Date.now() / 1000);
@@ -100,14 +94,14 @@ describe("rate-limit headers", () => {
 		expect(res.headers.get("RateLimit-Policy")).toBe('"window";q=10000;w=3600, "burst";q=200;w=1');
 		expect(res.headers.get("RateLimit")).toMatch(/^"window";r=9999;t=\d+, "burst";r=199;t=[01]$/);
 
-		const health = await call("/health");
+		const health = await callWithConfig(demoIn(consistency), "/health");
 		expect(health.status).toBe(200);
 		expect(health.headers.get("X-RateLimit-Limit")).toBeNull();
 	});
 
 	it("describe the burst limit for a key with an unlimited window (enterprise)", async () => {
 		const { key } = await createKey({ tier: "enterprise" });
-		const res = await call("/v1/things", { key });
+		const res = await callWithConfig(demoIn(consistency), "/v1/things", { key });
 		expect(res.status).toBe(200);
 		expect(res.headers.get("X-RateLimit-Limit")).toBe("1000");
 		expect(res.headers.get("X-RateLimit-Remaining")).toBe("999");

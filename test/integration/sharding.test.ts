@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { admin, call, createKey, expectError, sleep } from "../helpers/gateway";
+import { MODES } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
 
 /** Strict and leased mode, the two implementations of one limiter: each case runs on both (README: Consistency). */
-describe.each(["strict", "leased"] as const)("a key whose limit is split over several Durable Objects (shards), %s", (consistency) => {
+describe.each(MODES)("a key whose limit is split over several Durable Objects (shards), %s", (consistency) => {
 	it("never admits more than its limit, and under this load admits all of it", async () => {
 		const { key } = await createKey({ rateLimit: { limit: 40, window: 3600, burst: 1000, shards: 4, consistency } });
 		const responses = await Promise.all(Array.from({ length: 120 }, () => call("/v1/a", { key })));
