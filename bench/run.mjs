@@ -347,15 +347,15 @@ async function createKey(base, config, name, extra = {}) {
 }
 
 /** A key with limit 1 that has already spent it: every further request is over its limit. */
-async function overLimitKey(base, config, name) {
-	const k = await createKey(base, config, name, { rateLimit: { limit: 1, window: 86_400, burst: 10 } });
+async function overLimitKey(base, config, name, consistency = "strict") {
+	const k = await createKey(base, config, name, { rateLimit: { limit: 1, window: 86_400, burst: 10, consistency } });
 	const first = await request(`${base}${OPTIONS.path}`, { headers: bearer(k.key) });
 	if (first.status !== 200) throw new Error(`${name}: the one allowed request answered ${first.status} ${first.text}`);
 	return k;
 }
 
-async function revokedKey(base, config, name) {
-	const k = await createKey(base, config, name);
+async function revokedKey(base, config, name, consistency = "strict") {
+	const k = await createKey(base, config, name, consistency === "strict" ? {} : { rateLimit: { ...UNLIMITED, consistency } });
 	await admin(base, "POST", `/keys/${k.id}/revoke`);
 	return k;
 }
@@ -624,6 +624,8 @@ async function measureCounts(urls, config) {
 	const unknownRepeated = (await mintUnknownKeys(kg, warm.key, 1))[0];
 	const limited = await overLimitKey(kg, config, n("limited"));
 	const revokedRepeated = await revokedKey(kg, config, n("revoked-repeated"));
+	const limitedLeased = await overLimitKey(kg, config, n("limited-leased"), "leased");
+	const revokedLeased = await revokedKey(kg, config, n("revoked-leased"), "leased");
 	const token = await accessToken(kg, config, n("oauth-user"));
 
 	const types = [
@@ -726,6 +728,15 @@ async function measureCounts(urls, config) {
 			},
 		},
 		{
+			id: "revoked-repeated-leased",
+			label: "revoked key, repeated, leased",
+			throughputRow: "keygate.revoked-leased",
+			prepare: async (i) => {
+				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(revokedLeased.key) });
+				return send(bearer(revokedLeased.key));
+			},
+		},
+		{
 			id: "rate-limited-first",
 			label: "rate-limited, first refusal",
 			throughputRow: "keygate.rate-limited",
@@ -738,6 +749,15 @@ async function measureCounts(urls, config) {
 			prepare: async (i) => {
 				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(limited.key) });
 				return send(bearer(limited.key));
+			},
+		},
+		{
+			id: "rate-limited-repeated-leased",
+			label: "rate-limited, repeated, leased",
+			throughputRow: "keygate.rate-limited-leased",
+			prepare: async (i) => {
+				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(limitedLeased.key) });
+				return send(bearer(limitedLeased.key));
 			},
 		},
 	];
@@ -865,6 +885,8 @@ async function main() {
 		const leased = await createKey(urls.keygate, config, "bench-leased", { rateLimit: { ...UNLIMITED, consistency: "leased" } });
 		const revoked = await revokedKey(urls.keygate, config, "bench-revoked");
 		const limited = await overLimitKey(urls.keygate, config, "bench-limited");
+		const revokedLeased = await revokedKey(urls.keygate, config, "bench-revoked-leased", "leased");
+		const limitedLeased = await overLimitKey(urls.keygate, config, "bench-limited-leased", "leased");
 		const unknown = (await mintUnknownKeys(urls["keygate-instrumented"], valid.key, 1))[0];
 		const token = await accessToken(urls.keygate, config, "bench-user");
 		const tokenCheck = await request(`${urls.keygate}${OPTIONS.path}`, { headers: bearer(token) });
@@ -1076,6 +1098,22 @@ async function main() {
 				label: "keygate rejected: rate-limited",
 				url: u("keygate"),
 				headers: bearer(limited.key),
+				expect: 429,
+				bare: "bare",
+			},
+			{
+				id: "keygate.revoked-leased",
+				label: "keygate rejected: revoked, leased",
+				url: u("keygate"),
+				headers: bearer(revokedLeased.key),
+				expect: 401,
+				bare: "bare",
+			},
+			{
+				id: "keygate.rate-limited-leased",
+				label: "keygate rejected: rate-limited, leased",
+				url: u("keygate"),
+				headers: bearer(limitedLeased.key),
 				expect: 429,
 				bare: "bare",
 			},
