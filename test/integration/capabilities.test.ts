@@ -45,6 +45,7 @@ describe.each(MODES)("route cost and per-route limits (%s)", (consistency) => {
 		const other = await callWithConfig(config, "/v1/things", { key });
 		expect(other.status).toBe(200);
 		expect(other.headers.get("X-RateLimit-Remaining")).toBe("997");
+		expect(origin.calls).toHaveLength(3); // the refused request never reached the origin
 	});
 });
 

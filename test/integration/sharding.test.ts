@@ -41,7 +41,7 @@ describe.each(MODES)("a key whose limit is split over several Durable Objects (s
 		else expect(usage.passed).toBeGreaterThanOrEqual(30);
 	}, 20_000);
 
-	it("counts each refused request once in usage: not a first shard's 429 when another shard then answers, nor a refill's", async () => {
+	it("counts each refused request once in usage: not a first shard's 429 when another shard then answers", async () => {
 		const leaseMs = 200;
 		const { id, key } = await createKey({ rateLimit: { limit: 12, window: 3600, burst: 1000, shards: 4, consistency, leaseMs } });
 		let refused = 0;
