@@ -40,7 +40,13 @@ try {
 		const worker = await startBreakdownWorker(tree.root);
 		running.push({ ...tree, worker, pids: childPids(process.pid, "workerd").filter((p) => !seen.has(p)) });
 	}
-	const cpuMs = (pids) => pids.reduce((n, pid) => n + (processCpuMs(pid) ?? 0), 0);
+	for (const t of running) if (t.pids.length === 0) throw new Error(`${t.name}: no workerd process found, CPU cannot be measured`);
+	const cpuMs = (pids) =>
+		pids.reduce((n, pid) => {
+			const ms = processCpuMs(pid);
+			if (ms === null) throw new Error(`cannot read the CPU time of workerd ${pid} (/proc)`);
+			return n + ms;
+		}, 0);
 	const cell = (t, cut) =>
 		new Promise((resolve, reject) => {
 			const before = cpuMs(t.pids);

@@ -48,7 +48,13 @@ try {
 	});
 	const url = `${(await mf.unsafeGetDirectURL()).href.replace(/\/$/, "")}/v1/bench?x=1`;
 	const workerd = childPids(process.pid, "workerd");
-	const cpuMs = () => workerd.reduce((n, pid) => n + (processCpuMs(pid) ?? 0), 0);
+	if (workerd.length === 0) throw new Error("no workerd process found under this one: CPU cannot be measured");
+	const cpuMs = () =>
+		workerd.reduce((n, pid) => {
+			const ms = processCpuMs(pid);
+			if (ms === null) throw new Error(`cannot read the CPU time of workerd ${pid} (/proc)`);
+			return n + ms;
+		}, 0);
 	const cell = (variant) =>
 		new Promise((resolve, reject) => {
 			const before = cpuMs();

@@ -612,6 +612,14 @@ async function measureSteady(urls, config) {
 	return rows;
 }
 
+/** A count's `prepare` for one credential sent again and again: its first use warms the isolate, the rest are counted. */
+function repeated(base, credential) {
+	return async (i) => {
+		if (i === 0) await request(`${base}${OPTIONS.path}`, { headers: bearer(credential) });
+		return { headers: bearer(credential) };
+	};
+}
+
 async function measureCounts(urls, config) {
 	const kg = urls["keygate-instrumented"];
 	const peer = urls["peer-instrumented"];
@@ -633,10 +641,7 @@ async function measureCounts(urls, config) {
 			id: "valid-warm",
 			label: "valid key, warm",
 			throughputRow: "keygate.valid",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(warm.key) });
-				return send(bearer(warm.key));
-			},
+			prepare: repeated(kg, warm.key),
 		},
 		{
 			id: "valid-warm-leased",
@@ -652,10 +657,7 @@ async function measureCounts(urls, config) {
 			id: "oauth-warm",
 			label: "OAuth access token, warm",
 			throughputRow: "keygate.oauth",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(token) });
-				return send(bearer(token));
-			},
+			prepare: repeated(kg, token),
 		},
 		{
 			id: "valid-first",
@@ -681,10 +683,7 @@ async function measureCounts(urls, config) {
 			id: "unknown-repeated",
 			label: "unknown key, repeated",
 			throughputRow: "keygate.unknown",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(unknownRepeated) });
-				return send(bearer(unknownRepeated));
-			},
+			prepare: repeated(kg, unknownRepeated),
 		},
 		{
 			id: "unknown-throttled-ip",
@@ -722,19 +721,13 @@ async function measureCounts(urls, config) {
 			id: "revoked-repeated",
 			label: "revoked key, repeated",
 			throughputRow: "keygate.revoked",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(revokedRepeated.key) });
-				return send(bearer(revokedRepeated.key));
-			},
+			prepare: repeated(kg, revokedRepeated.key),
 		},
 		{
 			id: "revoked-repeated-leased",
 			label: "revoked key, repeated, leased",
 			throughputRow: "keygate.revoked-leased",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(revokedLeased.key) });
-				return send(bearer(revokedLeased.key));
-			},
+			prepare: repeated(kg, revokedLeased.key),
 		},
 		{
 			id: "rate-limited-first",
@@ -746,19 +739,13 @@ async function measureCounts(urls, config) {
 			id: "rate-limited-repeated",
 			label: "rate-limited, repeated",
 			throughputRow: "keygate.rate-limited",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(limited.key) });
-				return send(bearer(limited.key));
-			},
+			prepare: repeated(kg, limited.key),
 		},
 		{
 			id: "rate-limited-repeated-leased",
 			label: "rate-limited, repeated, leased",
 			throughputRow: "keygate.rate-limited-leased",
-			prepare: async (i) => {
-				if (i === 0) await request(`${kg}${OPTIONS.path}`, { headers: bearer(limitedLeased.key) });
-				return send(bearer(limitedLeased.key));
-			},
+			prepare: repeated(kg, limitedLeased.key),
 		},
 	];
 
@@ -775,10 +762,7 @@ async function measureCounts(urls, config) {
 			id: "valid-warm",
 			label: "valid key, warm",
 			throughputRow: "peer.valid",
-			prepare: async (i) => {
-				if (i === 0) await request(`${peer}${OPTIONS.path}`, { headers: bearer(peerWarm) });
-				return send(bearer(peerWarm));
-			},
+			prepare: repeated(peer, peerWarm),
 		},
 		{
 			id: "valid-first",

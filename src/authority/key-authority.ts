@@ -132,9 +132,18 @@ export class KeyAuthority extends DurableObject<Env> {
 		const now = Date.now();
 		this.carry(carried, now);
 		const result = this.decide(buckets, now);
-		if (result.ok || result.reason !== "rate_limited" || last) this.count(result.ok ? null : result.reason, now);
+		this.countAnswer(result.ok ? null : result.reason, last, now);
 		this.persist();
 		return result;
+	}
+
+	/**
+	 * Counts this call's answer in usage (null: a pass). A 429 that is not the request's
+	 * last answer (`last` false: a refill, or a first shard before another is tried) refused
+	 * no request and is not counted; every other answer is.
+	 */
+	private countAnswer(reason: string | null, last: boolean, now: number): void {
+		if (reason !== "rate_limited" || last) this.count(reason, now);
 	}
 
 	/** Counts refusals an isolate decided on its own (usage only: they spent nothing). */
@@ -193,7 +202,7 @@ export class KeyAuthority extends DurableObject<Env> {
 		} else {
 			const g = grant(buckets, this.counters, Math.max(1, Math.floor(want)), now);
 			if (!g.ok) {
-				if (last) this.count("rate_limited", now);
+				this.countAnswer("rate_limited", last, now);
 				const { ok: _, ...refusal } = g;
 				result = { ok: false, reason: "rate_limited", ...refusal };
 			} else {

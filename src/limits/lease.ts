@@ -283,8 +283,7 @@ export class LeaseBook {
 			this.giveLater(s, rest, answer.second);
 			if (shard !== h.shard && this.live(h.slots.get(h.shard), nowMs)) {
 				// The key's rotation state is the same on every shard; the headers are this shard's view.
-				h.deprecatedAt = answer.deprecatedAt;
-				h.graceEndsAt = answer.graceEndsAt;
+				this.note(h, answer, false);
 				return this.view(h, nowMs, shard, answer.rate);
 			}
 			h.shard = shard;
@@ -390,9 +389,9 @@ export class LeaseBook {
 		return s !== undefined && nowMs < s.expiresAtMs;
 	}
 
-	/** The headers' view: the authority's remaining at its last grant here, plus what this isolate still holds unspent. */
-	private note(h: Held, answer: LeaseAnswer): void {
-		h.rate = answer.rate;
+	/** Takes the key's rotation state from an answer and, unless `rate` is false, the authority's view its headers start from (see `view`). */
+	private note(h: Held, answer: LeaseAnswer, rate = true): void {
+		if (rate) h.rate = answer.rate;
 		h.deprecatedAt = answer.deprecatedAt;
 		h.graceEndsAt = answer.graceEndsAt;
 	}

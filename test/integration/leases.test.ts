@@ -135,6 +135,40 @@ describe("leased budgets on real Durable Objects", () => {
 		expect((await keys.usage(id)).rejected).toEqual({ rate_limited: 1 });
 	});
 
+	it("count each refused request once through the limiter, though refills are refused too", async () => {
+		const { id } = await createKey({ rateLimit: { limit: null, window: 3600, burst: 40 } });
+		const keys = authority(env);
+		let refusedRefills = 0;
+		const counted: Authority = {
+			...keys,
+			lease: async (...a) => {
+				const answer = await keys.lease(...a);
+				if (a[6] === false && !answer.ok) refusedRefills++;
+				return answer;
+			},
+		};
+		const { limiters, settle } = isolates(2, counted);
+		const limits: EffectiveLimits = {
+			...leased(1, 40, 1000),
+			buckets: [{ name: "key", spec: { limit: null, window: 3600, burst: 40, cost: 1 } }],
+		};
+		let refused = 0;
+		const check = async (isolate: number) => {
+			const r = await limiters[isolate]!.check(principalOf(id), limits);
+			await settle();
+			if (!r.ok) refused++;
+			return r.ok;
+		};
+		await startOfSecond();
+		for (let i = 0; i < 6; i++) await check(0); // isolate 0 is busy: it holds a batch
+		while (await check(1)); // isolate 1 takes what is left of this second
+		for (let i = 0; i < 20; i++) await check(0); // isolate 0 spends what it holds; its refills are refused
+		expect(refusedRefills, "the run had refills the authority refused").toBeGreaterThan(0);
+		await sleep(1_000 - (Date.now() % 1000) + 5); // a new second: the next call carries the refusals decided in isolates
+		await check(1);
+		expect((await keys.usage(id)).rejected).toEqual({ rate_limited: refused });
+	});
+
 	it("refuse a revoked key within leaseMs of the revocation, and at once from the first call after it", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
 		const { limiters, settle } = isolates(1);
