@@ -4,7 +4,7 @@ import { oauthStage } from "./oauth/endpoints";
 import { consoleApp } from "./ui/console";
 import { portalApp } from "./ui/portal";
 import { renderError, DEFAULT_ERROR_CONTEXT } from "./errors/render";
-import type { GatewayEnv } from "./pipeline/context";
+import { isPublic, type GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
 import { credential, verifyStage } from "./pipeline/credential";
 import { policy } from "./pipeline/policy";
@@ -17,7 +17,7 @@ import { logEvent } from "./util/log";
 const unlessPublic =
 	(stage: typeof credential): typeof credential =>
 	(c, next) =>
-		c.get("route")?.public ? next() : stage(c, next);
+		isPublic(c) ? next() : stage(c, next);
 
 export const app = new Hono<GatewayEnv>();
 

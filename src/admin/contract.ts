@@ -21,7 +21,14 @@ export const ADMIN_FAILURE_WINDOW_SECONDS = 60;
 // ---- requests ----
 
 const name = text(1, 200);
-const scopes = z.array(text(1, 100).check(z.regex(/^[^\s,]+$/, "a scope has no spaces or commas"))).check(z.maxLength(100));
+// RFC 6749 §3.3 scope-tokens (printable ASCII, no space, quote or backslash), and no comma: X-Keygate-Scopes joins them with one.
+const scopes = z
+	.array(
+		text(1, 100).check(
+			z.regex(/^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+$/, "a scope is printable ASCII with no spaces, commas, quotes or backslashes"),
+		),
+	)
+	.check(z.maxLength(100));
 const expiresAt = doc(
 	z.iso.datetime({ offset: true }).check(z.refine((s) => Date.parse(s) > Date.now(), "must be in the future")),
 	"Must be in the future.",

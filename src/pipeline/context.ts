@@ -24,6 +24,8 @@ export interface Variables {
 	route: CompiledRoute | undefined;
 	/** The method routes and policy decide on: the request's, or its override when the API honours overrides. */
 	method: string;
+	/** With an honoured override, the method the request was sent with and its route rule: policy must allow it as well. */
+	sentAs: { method: string; route: CompiledRoute | undefined } | undefined;
 	/** The credential as the classifier saw it (credential stage). */
 	presented: Classified | undefined;
 	/** Who is calling (verify stage). Unset on public routes. */
@@ -38,6 +40,15 @@ export interface Variables {
 
 export type GatewayEnv = { Bindings: Bindings; Variables: Variables };
 export type GatewayContext = Context<GatewayEnv>;
+
+/**
+ * True when the request needs no key: its route rule is public, and so is the rule of the
+ * method it was sent with when it carries an honoured override.
+ */
+export function isPublic(c: GatewayContext): boolean {
+	const sent = c.get("sentAs");
+	return c.get("route")?.public === true && (sent === undefined || sent.route?.public === true);
+}
 
 /** Ends the request with the documented error for `reason`, in this API's style. */
 export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails): Response {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { GatewayEnv } from "./context";
+import { isPublic, type GatewayEnv } from "./context";
 import { credentialHeaders } from "../credentials/extract";
 
 /**
@@ -33,7 +33,7 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	}
 	await next();
 	const keyType = c.get("principal")?.keyType;
-	const publicRoute = c.get("route")?.public === true;
+	const publicRoute = isPublic(c);
 	if (allowed && (publicRoute || (keyType != null && settings.keyTypes.includes(keyType)))) {
 		c.res.headers.set("Access-Control-Allow-Origin", origin);
 		c.res.headers.set(

@@ -114,7 +114,10 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		if (typeof rights === "string") return reject(c, rights);
 		owner = rights;
 	}
-	const reason = authorize(principal, c.get("api"), c.get("route"), c.get("method"), clientIp(c), owner);
+	const sent = c.get("sentAs");
+	const reason =
+		authorize(principal, c.get("api"), c.get("route"), c.get("method"), clientIp(c), owner) ??
+		(sent && authorize(principal, c.get("api"), sent.route, sent.method, clientIp(c), owner));
 	if (reason) return refuse(c, principal, reason);
 	await next();
 };

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { holdsCredential } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { logEvent } from "../util/log";
-import { reject, type GatewayContext, type GatewayEnv } from "./context";
+import { isPublic, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
 import { rateLimitHeaders } from "./rate-limit";
 import { METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
@@ -64,6 +64,11 @@ async function originRequest(
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
 	headers.delete("host");
+	// keygate answers `Expect: 100-continue` itself (by reading on); forwarded, an origin's
+	// interim 100 would come back as if it were the response.
+	headers.delete("expect");
+	// A digest the client made is never forwarded: only keygate's, which its signature covers.
+	headers.delete("content-digest");
 	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
 	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
 	const credentialNames = c.get("api").credentialFieldNames;
@@ -84,7 +89,6 @@ async function originRequest(
 	if (principal) {
 		// The signature covers the body's digest when keygate could read it whole (up to
 		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
-		headers.delete("content-digest");
 		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.get("api").signing.maxBodyBytes);
 		body = prepared.body;
 		if (prepared.contentDigest) headers.set("Content-Digest", prepared.contentDigest);
@@ -102,7 +106,7 @@ export const originRetryCount = () => originRetries;
 
 /** Final stage: forward to the origin for the caller's environment and stream the answer back. */
 export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
-	const principal = c.get("route")?.public ? undefined : c.get("principal");
+	const principal = isPublic(c) ? undefined : c.get("principal");
 	// A public route goes to the environment that claims this host, else to the first one.
 	const environment = principal?.environment ?? publicEnvironment(c.get("api").environments, c.get("url").hostname);
 	const origin = c.get("api").environments[environment]!.origin;
@@ -142,6 +146,11 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		return reject(c, timedOut ? "origin_timed_out" : "origin_unreachable");
 	} finally {
 		clearTimeout(timer);
+	}
+	if (upstream.status < 200 || upstream.status > 599) {
+		// An interim (1xx) or impossible status is no answer to pass on.
+		logEvent("origin_bad_status", { origin, status: upstream.status });
+		return reject(c, "origin_unreachable");
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);

@@ -48,7 +48,15 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 			const override = overrides[0]!;
 			if (overrides.some((o) => o !== override) || !KNOWN_METHODS.has(override))
 				return reject(c, "invalid_request", { message: "The request's method override is not one method keygate knows." });
-			method = override;
+			if (override !== method) {
+				// Express's method-override, Rack, Symfony and Laravel apply an override only to a
+				// POST; on any other method an origin acts on the method as sent, so keygate would
+				// authorise one method and forward another.
+				if (method !== "POST") return reject(c, "invalid_request", { message: "A method override is honoured only on a POST request." });
+				// An origin may read only some of the spellings and act on the POST itself, so policy must allow the POST too.
+				c.set("sentAs", { method, route: findRoute(api.routeTable, method, path) });
+				method = override;
+			}
 		} else {
 			// Stripped before forwarding (proxy.ts), so the origin acts on the method keygate authorised.
 			url.search = withoutMethodParam(url.search);

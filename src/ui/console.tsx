@@ -41,7 +41,7 @@ import {
 	sampleUrl,
 } from "./layout";
 import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
-import { sameOrigin, uiHeaders } from "./security";
+import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
@@ -72,6 +72,8 @@ consoleApp.use("*", async (c, next) => {
 		403,
 	);
 });
+
+consoleApp.use("*", readableForm);
 
 const sessionCookie = (token: string, maxAgeSeconds: number) =>
 	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;

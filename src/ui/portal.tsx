@@ -46,7 +46,7 @@ import {
 	redeemEntry,
 	type PortalGrant,
 } from "./portal-session";
-import { sameOrigin, uiHeaders } from "./security";
+import { readableForm, sameOrigin, uiHeaders } from "./security";
 
 type Portal = NonNullable<CompiledApi["portal"]>;
 type PortalEnv = {
@@ -76,6 +76,8 @@ portalApp.use("*", async (c, next) => {
 		403,
 	);
 });
+
+portalApp.use("*", readableForm);
 
 const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
 

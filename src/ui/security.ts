@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 
 /**
  * The headers every console and portal response carries, errors and redirects included.
@@ -38,3 +39,19 @@ export function sameOrigin(method: string, url: string, headers: Headers): boole
 	const origin = headers.get("Origin");
 	return origin !== null && origin === new URL(url).origin;
 }
+
+/**
+ * A form that cannot be read (a multipart body without its boundary, say) is a 400 that
+ * changes nothing, never a 503. It is parsed once here; the handlers' `parseBody` reuses
+ * the FormData Hono keeps for the request.
+ */
+export const readableForm: MiddlewareHandler = async (c, next) => {
+	if (!SAFE.has(c.req.method)) {
+		try {
+			await c.req.parseBody();
+		} catch {
+			return renderError("invalid_request", DEFAULT_ERROR_CONTEXT, { message: "The form's body could not be read." });
+		}
+	}
+	await next();
+};

@@ -93,6 +93,10 @@ describe("creating keys", () => {
 		["a bad IP range", { name: "x", ipAllowlist: ["300.1.1.1/8"] }, /^ipAllowlist\[0\]: /],
 		["a bad rate limit", { name: "x", rateLimit: { limit: 0, burst: 1 } }, /^rateLimit\.limit: /],
 		["an unknown field", { name: "x", colour: "red" }, /colour/],
+		// Each would break X-Keygate-Scopes on every request (a NUL is no header value; UTF-8 bytes are not what the origin verifies).
+		["a scope with a control character", { name: "x", scopes: ["read", "a\u0000b"] }, /^scopes\[1\]: a scope is printable ASCII/],
+		["a scope that is not ASCII", { name: "x", scopes: ["\u00fc"] }, /^scopes\[0\]: a scope is printable ASCII/],
+		["a scope with a quote", { name: "x", scopes: ['a"b'] }, /^scopes\[0\]: a scope is printable ASCII/],
 	])("refuses %s with 400 naming the field, and writes nothing", async (_name, body, message) => {
 		const before = (await env.KEYS.list()).keys.length;
 		const res = await admin("/keys", { method: "POST", body: JSON.stringify(body) });

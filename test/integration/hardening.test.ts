@@ -36,15 +36,57 @@ describe("method overrides (issue 11 item 1)", () => {
 	};
 
 	it.each(OVERRIDES)(
-		"with methodOverride: honor, %s is the method policy decides on: a read-only key is refused",
+		"with methodOverride: honor, %s on a GET is refused: an override is honoured only on a POST, as origins apply it",
 		async (_name, init, path) => {
 			const gw = gatewayFor(honoring);
 			const { key } = await gw.createKey({ name: "pk", type: "pk", scopes: ["read", "admin"] });
 			const res = await gw.call(path, { ...init, key });
+			expect(res.status).toBe(400);
+			expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it.each(OVERRIDES)(
+		"with methodOverride: honor, %s on a POST is the method policy decides on: a read-only key is refused",
+		async (_name, init, path) => {
+			const gw = gatewayFor(honoring);
+			const { key } = await gw.createKey({ name: "pk", type: "pk", scopes: ["read", "admin"] });
+			const res = await gw.call(path, { ...init, key, method: "POST" });
 			expect(res.status).toBe(403);
 			expect(origin.calls).toHaveLength(0);
 		},
 	);
+
+	// An origin that reads only some spellings (Express's method-override reads X-HTTP-Method-Override alone) acts on the POST.
+	const TO_GET: [string, RequestInit, string][] = [
+		["X-HTTP-Method-Override", { headers: { "X-HTTP-Method-Override": "GET" } }, "/v1/orders"],
+		["X-Method-Override", { headers: { "X-Method-Override": "GET" } }, "/v1/orders"],
+		["X-HTTP-Method", { headers: { "X-HTTP-Method": "GET" } }, "/v1/orders"],
+		["?_method=GET", {}, "/v1/orders?_method=GET"],
+	];
+
+	it.each(TO_GET)("with honor, a POST whose %s says GET must be allowed as a POST too", async (_name, init, path) => {
+		const gw = gatewayFor(honoring);
+		const readOnly = await gw.createKey({ name: "pk", type: "pk", scopes: ["read", "write"] });
+		const reader = await gw.createKey({ name: "r", scopes: ["read"] });
+		const writer = await gw.createKey({ name: "w", scopes: ["read", "write"] });
+		expect((await gw.call(path, { ...init, key: readOnly.key, method: "POST", body: "amount=100" })).status).toBe(403);
+		expect((await gw.call(path, { ...init, key: reader.key, method: "POST", body: "amount=100" })).status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		expect((await gw.call(path, { ...init, key: writer.key, method: "POST", body: "amount=100" })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		expect(origin.calls[0]!.method).toBe("POST");
+	});
+
+	it("with honor, a POST to a public GET route whose override says GET still needs a key", async () => {
+		const gw = gatewayFor(honoring);
+		const res = await gw.call("/health", { method: "POST", headers: { "X-HTTP-Method-Override": "GET" }, body: "x" });
+		expect(res.status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
+		// Without the override, the public GET still needs none.
+		expect((await gw.call("/health")).status).toBe(200);
+	});
 
 	it("with honor, the route rule of the override's method applies, and the override is forwarded when allowed", async () => {
 		const gw = gatewayFor(honoring);
@@ -266,5 +308,36 @@ describe("what the client gets back (issue 11 item 20)", () => {
 		expect(res.status).toBe(200);
 		expect(res.headers.get("Content-Encoding")).toBe((extra as Record<string, string>)["Content-Encoding"] ?? null);
 		expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+	});
+});
+
+describe("found by an attacker's probe over HTTP (stop 20)", () => {
+	it("a client's Content-Digest never reaches the origin, on a public route either", async () => {
+		const res = await call("/health", { headers: { "Content-Digest": "sha-256=:AAAA:" } });
+		expect(res.status).toBe(200);
+		expect(origin.calls[0]!.headers.has("Content-Digest")).toBe(false);
+	});
+
+	it("Expect is answered by keygate, never forwarded (an origin's interim 100 would come back as the answer)", async () => {
+		const { key } = await createKey();
+		const res = await call("/v1/upload", { key, method: "POST", body: "x", headers: { Expect: "100-continue" } });
+		expect(res.status).toBe(200);
+		expect(origin.calls[0]!.headers.has("Expect")).toBe(false);
+	});
+
+	it.each([
+		["/_keygate/ui/login", "the console's sign-in"],
+		["/_keygate/portal/enter", "the portal's entry"],
+	])("a form body that cannot be read at %s (%s) is a 400 that changes nothing, not a 503", async (path) => {
+		const before = (await env.KEYS.list()).keys.length;
+		const res = await call(path, {
+			method: "POST",
+			body: "x",
+			headers: { "Content-Type": "multipart/form-data", "Sec-Fetch-Site": "same-origin" },
+		});
+		expect(res.status).toBe(400);
+		expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+		expect((await env.KEYS.list()).keys.length).toBe(before);
+		expect(origin.calls).toHaveLength(0);
 	});
 });
