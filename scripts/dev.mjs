@@ -13,8 +13,9 @@
 //
 // Ports: `--port N` or KEYGATE_PORT (gateway, default 8787), `--origin-port N` or
 // DEMO_ORIGIN_PORT (demo origin, default 8788). When the demo origin is not on 8788, the
-// config's origins at 127.0.0.1:8788 (or localhost:8788) are rewritten to its port and
-// the config is passed to wrangler as the KEYGATE_CONFIG var. The config is
+// config's origins and OAuth sign-in URL at 127.0.0.1:8788 (or localhost:8788) are
+// rewritten to its port; when the gateway is not on 8787, an OAuth issuer at 8787 is
+// rewritten to its port; and the config is passed to wrangler as the KEYGATE_CONFIG var. The config is
 // `--var KEYGATE_CONFIG:…` when given, else KEYGATE_CONFIG in .dev.vars, else
 // keygate.config.json.
 //
@@ -150,38 +151,60 @@ export function choosePorts(args, env) {
 	return { gateway, origin };
 }
 
+/** `address` moved to `to` when it is http on 127.0.0.1 or localhost at port `from`; the config's own spelling kept. */
+function movedAddress(address, from, to) {
+	if (typeof address !== "string") return undefined;
+	let url;
+	try {
+		url = new URL(address);
+	} catch {
+		return undefined;
+	}
+	if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname)) return undefined;
+	if (url.port !== String(from)) return undefined;
+	url.port = String(to);
+	// URL adds a "/" to a bare origin: keep the config's own spelling.
+	return url.pathname === "/" && !address.endsWith("/") ? url.origin : url.href;
+}
+
 /**
- * The config text with every origin that points at the demo origin's default address
- * (127.0.0.1:8788 or localhost:8788, any path) moved to `port`; other origins, and text
- * that is not JSON (the check reports it), are left alone.
- * @returns {{ text: string, moved: number }}
+ * The config text with the demo's default addresses moved to the ports this run uses:
+ * every origin, and an OAuth sign-in URL, at the demo origin's default (127.0.0.1:8788 or
+ * localhost:8788, any path) moved to `port`; an OAuth issuer at the gateway's default
+ * (8787) moved to `gatewayPort`, so `/oauth/authorize` sends the browser to this run's
+ * sign-in page and back. Other addresses, and text that is not JSON (the check reports
+ * it), are left alone.
+ * @returns {{ text: string, moved: number, oauth: number }}
  */
-export function moveDemoOrigin(text, port) {
+export function moveDemoOrigin(text, port, gatewayPort = DEFAULT_GATEWAY_PORT) {
 	let config;
 	try {
 		config = JSON.parse(text);
 	} catch {
-		return { text, moved: 0 };
+		return { text, moved: 0, oauth: 0 };
 	}
 	let moved = 0;
+	let oauth = 0;
 	for (const api of Array.isArray(config?.apis) ? config.apis : []) {
 		for (const env of Object.values(api?.environments ?? {})) {
-			if (typeof env?.origin !== "string") continue;
-			let url;
-			try {
-				url = new URL(env.origin);
-			} catch {
-				continue;
-			}
-			if (url.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(url.hostname)) continue;
-			if (url.port !== String(DEFAULT_ORIGIN_PORT)) continue;
-			url.port = String(port);
-			// URL adds a "/" to a bare origin: keep the config's own spelling.
-			env.origin = url.pathname === "/" && !env.origin.endsWith("/") ? url.origin : url.href;
+			const to = movedAddress(env?.origin, DEFAULT_ORIGIN_PORT, port);
+			if (to === undefined || to === env.origin) continue;
+			env.origin = to;
 			moved++;
 		}
+		const login = api?.oauth?.login;
+		const loginUrl = movedAddress(login?.loginUrl, DEFAULT_ORIGIN_PORT, port);
+		if (loginUrl !== undefined && loginUrl !== login.loginUrl) {
+			login.loginUrl = loginUrl;
+			oauth++;
+		}
+		const issuer = movedAddress(api?.oauth?.issuer, DEFAULT_GATEWAY_PORT, gatewayPort);
+		if (issuer !== undefined && issuer !== api.oauth.issuer) {
+			api.oauth.issuer = issuer;
+			oauth++;
+		}
 	}
-	return { text: moved > 0 ? JSON.stringify(config) : text, moved };
+	return { text: moved + oauth > 0 ? JSON.stringify(config) : text, moved, oauth };
 }
 
 /** The value of a single-line `NAME=value` in a dotenv file, if any. */
@@ -245,7 +268,7 @@ async function run(argv) {
 	const source = given ?? fromDevVars ?? readFileSync(BUNDLED_CONFIG, "utf8");
 	const sourceName =
 		given !== undefined ? "--var KEYGATE_CONFIG" : fromDevVars !== undefined ? `KEYGATE_CONFIG in ${shown}` : "keygate.config.json";
-	const config = ports.origin === DEFAULT_ORIGIN_PORT ? { text: source, moved: 0 } : moveDemoOrigin(source, ports.origin);
+	const config = moveDemoOrigin(source, ports.origin, ports.gateway);
 	const check = await checkConfigText(config.text);
 	for (const { line } of check.lines) console.log(line);
 	if (!check.ok) {
@@ -255,6 +278,10 @@ async function run(argv) {
 	if (config.moved > 0)
 		console.log(
 			`keygate: ${sourceName}: ${config.moved} origin(s) at 127.0.0.1:${DEFAULT_ORIGIN_PORT} moved to the demo origin's port ${ports.origin}.`,
+		);
+	if (config.oauth > 0)
+		console.log(
+			`keygate: ${sourceName}: ${config.oauth} OAuth address(es) moved to this run's ports (issuer on ${ports.gateway}, sign-in on ${ports.origin}).`,
 		);
 
 	// 2. the ports, before anything is started or written
@@ -293,7 +320,7 @@ async function run(argv) {
 	takeArg(extraArgs, "--port");
 	if (argValue(extraArgs, "--ip") === undefined) args.push("--ip", GATEWAY_IP);
 	// Only when it differs from what wrangler would read by itself (the bundled file, or .dev.vars).
-	if (given !== undefined || config.moved > 0) args.push("--var", `KEYGATE_CONFIG:${config.text}`);
+	if (given !== undefined || config.moved + config.oauth > 0) args.push("--var", `KEYGATE_CONFIG:${config.text}`);
 	// Outside Cloudflare a client can send its own CF-Connecting-IP: keygate ignores it here
 	// and treats every client as the loopback address (README "Security").
 	args.push("--var", "KEYGATE_CLIENT_ADDRESS:local");

@@ -6,10 +6,11 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts, ROOT } from "./stack";
 
@@ -149,6 +150,34 @@ describe("npm run dev beside other projects", () => {
 		expect((JSON.parse(text) as { headers: Record<string, string> }).headers.host).toBe(`127.0.0.1:${originPort}`);
 		expect(run.output()).toContain(`demo origin listening on http://127.0.0.1:${originPort}`);
 		expect(run.output()).toContain(`origin(s) at 127.0.0.1:8788 moved to the demo origin's port ${originPort}`);
+		// The demo's OAuth sign-in moved with it: /oauth/authorize sends the browser to this run's login page, and back to this gateway.
+		const metadata = (await (await fetch(`http://127.0.0.1:${gateway}/.well-known/oauth-authorization-server`)).json()) as {
+			issuer: string;
+			authorization_endpoint: string;
+		};
+		expect(metadata.issuer).toBe(`http://localhost:${gateway}`);
+		expect(run.output()).toContain(`OAuth address(es) moved to this run's ports (issuer on ${gateway}, sign-in on ${originPort})`);
+	});
+});
+
+describe("moveDemoOrigin", () => {
+	it("moves the demo's origins and OAuth sign-in URL to the origin's port, and its issuer to the gateway's", async () => {
+		const { moveDemoOrigin } = (await import(pathToFileURL(DEV).href)) as {
+			moveDemoOrigin(text: string, port: number, gatewayPort?: number): { text: string; moved: number; oauth: number };
+		};
+		const source = await readFile(path.join(ROOT, "keygate.config.json"), "utf8");
+		const moved = moveDemoOrigin(source, 9001, 9000);
+		const api = (
+			JSON.parse(moved.text) as {
+				apis: { environments: Record<string, { origin: string }>; oauth: { issuer: string; login: { loginUrl: string } } }[];
+			}
+		).apis[0]!;
+		expect(Object.values(api.environments).map((e) => new URL(e.origin).port)).toEqual(Object.values(api.environments).map(() => "9001"));
+		expect(api.oauth.login.loginUrl).toBe("http://127.0.0.1:9001/login");
+		expect(api.oauth.issuer).toBe("http://localhost:9000");
+		expect(moved.oauth).toBe(2);
+		// On the default ports nothing moves, and the text is the config's own.
+		expect(moveDemoOrigin(source, 8788, 8787)).toEqual({ text: source, moved: 0, oauth: 0 });
 	});
 });
 
