@@ -193,7 +193,7 @@ const ApiSchema = z
 					windowSeconds: z._default(int(1, 3600), 60),
 					headers: doc(
 						z._default(z.boolean(), false),
-						"Send X-RateLimit-* on 401s: this client address's failed-credential budget (limit = maxFailures, remaining, reset = window end).",
+						"Send X-RateLimit-* on 401s, on refusals made before the key is known, and on the OAuth endpoints' answers: this client address's failed-credential budget (limit = maxFailures, remaining, reset = window end).",
 					),
 				}),
 				{ maxFailures: 20, windowSeconds: 60, headers: false },

@@ -4,7 +4,7 @@ import type { GrantResult } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
 import { FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
-import { clientIp, type GatewayContext, type GatewayEnv } from "../pipeline/context";
+import { clientIp, withAddressBudget, type GatewayContext, type GatewayEnv } from "../pipeline/context";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
 import { issueAccessToken, parseAccessToken, verifyAccessToken } from "./access-token";
@@ -75,7 +75,9 @@ export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);
 	if (!endpoint) return next();
 	const allowed = c.req.method === endpoint.allow || (endpoint.head && c.req.method === "HEAD");
-	return allowed ? endpoint.handle(c) : notAllowed(endpoint.allow);
+	const res = allowed ? await endpoint.handle(c) : notAllowed(endpoint.allow);
+	// "Every response includes X-RateLimit-*": here the address's budget of failed client authentications and grants.
+	return c.get("api").bruteForce.headers ? withAddressBudget(c, new Response(res.body, res), oauthThrottle, "ip:") : res;
 };
 
 function notAllowed(allow: string): Response {

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { CompiledApi } from "../config/load";
 import type { CompiledRoute } from "../config/routes";
-import { failureThrottle } from "../credentials/brute-force";
+import { failureThrottle, type FailureThrottle } from "../credentials/brute-force";
 import type { Classified } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { clientAddress, type Bindings } from "../env";
@@ -50,22 +50,29 @@ export function isPublic(c: GatewayContext): boolean {
 	return c.get("route")?.public === true && (sent === undefined || sent.route?.public === true);
 }
 
+/**
+ * With `bruteForce.headers` ("Every response includes X-RateLimit-*"), an answer that
+ * reports no key's limits reports this client address's failed-credential budget in
+ * `throttle` instead (README "Rate limits"). `res` must have mutable headers.
+ */
+export function withAddressBudget(c: GatewayContext, res: Response, throttle: FailureThrottle = failureThrottle, prefix = ""): Response {
+	const api = c.get("api");
+	if (!api.bruteForce.headers || res.headers.has("X-RateLimit-Limit")) return res;
+	const ip = clientIp(c);
+	if (!ip) return res;
+	const { maxFailures, windowSeconds } = api.bruteForce;
+	const budget = throttle.budget(prefix + ip, Date.now(), maxFailures, windowSeconds);
+	res.headers.set("X-RateLimit-Limit", String(budget.limit));
+	res.headers.set("X-RateLimit-Remaining", String(budget.remaining));
+	res.headers.set("X-RateLimit-Reset", String(budget.reset));
+	return res;
+}
+
 /** Ends the request with the documented error for `reason`, in this API's style. */
 export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails): Response {
 	const res = renderError(reason, c.get("errors"), details);
-	if (res.status === 401 && c.get("api").bruteForce.headers) {
-		// "Every response includes X-RateLimit-*": a 401 has no key to report on, so it reports
-		// the client address's failed-credential budget (README "Rate limits").
-		const ip = clientIp(c);
-		if (ip) {
-			const { maxFailures, windowSeconds } = c.get("api").bruteForce;
-			const budget = failureThrottle.budget(ip, Date.now(), maxFailures, windowSeconds);
-			res.headers.set("X-RateLimit-Limit", String(budget.limit));
-			res.headers.set("X-RateLimit-Remaining", String(budget.remaining));
-			res.headers.set("X-RateLimit-Reset", String(budget.reset));
-		}
-	}
-	return res;
+	// A 401 has no key to report on, nor has a refusal made before the key was known (a 400 for the path, say).
+	return res.status === 401 || c.get("principal") === undefined ? withAddressBudget(c, res) : res;
 }
 
 /**

@@ -247,6 +247,41 @@ describe("X-RateLimit-* on 401s, for APIs that ask (issue 11 item 16)", () => {
 		failureThrottle.clear();
 	});
 
+	it("so do a refusal made before the key is known (a 400 for the path) and every OAuth endpoint's answer", async () => {
+		failureThrottle.clear();
+		const gw = gatewayFor(config, base);
+		const ip = { "CF-Connecting-IP": "192.0.2.79" };
+		const { key } = await gw.createKey({ name: "a", scopes: ["read"] });
+		const answers = [
+			await gw.call("/v1/users%2Fme", { key, headers: ip }),
+			await gw.call("/v1/users;me", { key, headers: ip }),
+			await gw.call("/.well-known/oauth-authorization-server", { headers: ip }),
+			await gw.call("/oauth/token", {
+				method: "POST",
+				headers: { ...ip, "Content-Type": "application/json" },
+				body: JSON.stringify({
+					grant_type: "authorization_code",
+					code: "x",
+					client_id: "client_x",
+					client_secret: "y",
+					redirect_uri: "http://127.0.0.1:9999/cb",
+				}),
+			}),
+		];
+		expect(answers.map((r) => r.status)).toEqual([400, 400, 200, 401]);
+		for (const res of answers) {
+			expect(res.headers.get("X-RateLimit-Limit")).toBe("5");
+			expect(Number(res.headers.get("X-RateLimit-Remaining"))).toBeGreaterThanOrEqual(0);
+			expect(Number(res.headers.get("X-RateLimit-Reset"))).toBeGreaterThan(Date.now() / 1000);
+		}
+		// The key's own answer still reports the key's limits, not the address's.
+		const ok = await gw.call("/v1/users/me", { key, headers: ip });
+		expect(ok.status).toBe(200);
+		expect(ok.headers.get("X-RateLimit-Limit")).toBe("1000");
+		expect(origin.calls).toHaveLength(1);
+		failureThrottle.clear();
+	});
+
 	it("an API that does not ask sends none on a 401", async () => {
 		const res = await call("/v1/a", { key: "garbage", headers: { "CF-Connecting-IP": "192.0.2.78" } });
 		expect(res.status).toBe(401);
