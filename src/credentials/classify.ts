@@ -54,7 +54,11 @@ const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candida
 	{
 		pattern: new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g"),
 		minLength: BODY_LENGTH,
-		accepts: (candidate) => parseKey(candidate) !== undefined,
+		// The match may start before the key (`xsk_live_…`, `?k=x<key>`): a key starting at any letter of its first part counts.
+		accepts: (candidate) => {
+			for (let i = 0, end = candidate.indexOf("_"); i < end; i++) if (parseKey(candidate.slice(i)) !== undefined) return true;
+			return false;
+		},
 	},
 	{
 		// Access tokens carry a MAC, not a checksum: checking it needs the secret, so any

@@ -60,4 +60,21 @@ describe("the classifier (property)", () => {
 			}),
 		);
 	});
+
+	it("finds a key inside other text, whatever is glued to its front or back (found by a probe: `xsk_live_<key>` reached the origin)", () => {
+		fc.assert(
+			fc.property(
+				fc.constantFrom("sk", "pk"),
+				fc.constantFrom("live", "test"),
+				fc.stringMatching(/^[a-z0-9]{0,30}$/),
+				fc.stringMatching(/^[A-Za-z0-9=&_-]{0,10}$/),
+				(t, e, before, after) => {
+					const key = generateKey(t, e);
+					expect(holdsCredential(`${before}${key}${after}`)).toBe(true);
+					expect(holdsCredential(`k=${before}${key}`)).toBe(true);
+				},
+			),
+			{ numRuns: 500 },
+		);
+	});
 });
