@@ -49,6 +49,9 @@ export const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-method-over
 /** The query parameter Rails, Laravel and Express's method-override read. */
 export const METHOD_OVERRIDE_PARAM = "_method";
 
+/** True for `_method` in any case, also as PHP and Rack read an array or hash of it (`_method[]`, `_method[x]`). */
+const isMethodParam = (name: string) => name.toLowerCase().replace(/\[[^\]]*\]$/, "") === METHOD_OVERRIDE_PARAM;
+
 /** A header name as CGI, WSGI and PHP read it: case folded, `_` the same as `-`. */
 export const normalizedFieldName = (name: string) => name.toLowerCase().replace(/_/g, "-");
 
@@ -62,8 +65,7 @@ export function methodOverrides(headers: Headers, search: string): string[] {
 	for (const [name, value] of headers)
 		if (name.includes("method") && METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
 	if (search) {
-		for (const [name, value] of new URLSearchParams(search))
-			if (name.toLowerCase() === METHOD_OVERRIDE_PARAM) found.push(value.trim().toUpperCase());
+		for (const [name, value] of new URLSearchParams(search)) if (isMethodParam(name)) found.push(value.trim().toUpperCase());
 	}
 	return found;
 }
@@ -82,7 +84,7 @@ export function withoutMethodParam(search: string): string {
 			} catch {
 				// an undecodable name is not _method
 			}
-			return decoded.toLowerCase() !== METHOD_OVERRIDE_PARAM;
+			return !isMethodParam(decoded);
 		});
 	return kept.length > 0 ? "?" + kept.join("&") : "";
 }

@@ -16,6 +16,7 @@ describe("method overrides (issue 11 item 1)", () => {
 		["X-HTTP-Method", { headers: { "X-HTTP-Method": "DELETE" } }, "/v1/things/1"],
 		["X_HTTP_Method_Override", { headers: { X_HTTP_Method_Override: "DELETE" } }, "/v1/things/1"],
 		["?_method=DELETE", {}, "/v1/things/1?a=1&_method=DELETE&b=%20x"],
+		["?_method[]=DELETE", {}, "/v1/things/1?a=1&_method%5B%5D=DELETE&b=%20x"],
 	];
 
 	it.each(OVERRIDES)("by default %s is stripped: a read-only key's GET reaches the origin as a plain GET", async (_name, init, path) => {
