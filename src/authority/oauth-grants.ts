@@ -86,6 +86,8 @@ export interface RefreshInput extends OfApi {
 	newRefreshHash: string;
 	refreshExpiresAt: number;
 	now: number;
+	/** The scope the refresh asks for (RFC 6749 §6: at most the grant's); absent, the grant's own. */
+	scopes?: string[];
 }
 
 /** A token request decided by `spend`: passed (with its limits), its grant revoked or unknown, or over a limit. */
@@ -117,7 +119,7 @@ const MIRROR_SEND_TIMEOUT_MS = 1_000;
 const MIRROR_RETRY_MAX_MS = 60_000;
 
 /** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
-export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean };
+export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean; invalidScope?: true };
 
 interface GrantRow {
 	id: string;
@@ -498,6 +500,9 @@ export class OAuthGrants extends DurableObject<Env> {
 			return { ok: false, revokedGrant: true };
 		}
 		if (row.expires_at <= input.now) return { ok: false, revokedGrant: false };
+		// A scope wider than the grant's is refused before the token is used up: a client's mistake must not cost the grant.
+		const held = JSON.parse(grant.scopes) as string[];
+		if (input.scopes?.some((sc) => !held.includes(sc))) return { ok: false, revokedGrant: false, invalidScope: true };
 		this.sql.exec("UPDATE refresh_tokens SET superseded_at = ? WHERE hash = ?", input.now, input.refreshHash);
 		this.sql.exec(
 			"INSERT INTO refresh_tokens (hash, grant_id, expires_at, superseded_at) VALUES (?, ?, ?, NULL)",

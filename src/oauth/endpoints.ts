@@ -227,6 +227,9 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 			route = parseOpaque("refresh", presented);
 			if (!route || route.api !== api.name) return invalidGrant("The refresh token is invalid or has expired.");
 			const requested = params.get("scope");
+			// RFC 6749 §6: a refresh may narrow the scope, never widen it. The grants object
+			// refuses a wider one before it uses the refresh token up, so that token still works.
+			scopes = requested === undefined ? undefined : scopeList(requested);
 			refreshToken = newOpaque("refresh", route);
 			result = await grants(c.env, route.api, route.subject).refresh({
 				refreshHash: await sha256Hex(presented),
@@ -234,16 +237,12 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 				newRefreshHash: await sha256Hex(refreshToken),
 				refreshExpiresAt,
 				now,
+				scopes,
 			});
 			if (!result.ok) {
+				if (result.invalidScope) return oauthError("invalid_scope", "The requested scope exceeds the grant.");
 				if (result.revokedGrant) logEvent("oauth_grant_revoked", { reason: "refresh_token_reuse", clientId: client.id });
 				return invalidGrant("The refresh token is invalid or has expired.");
-			}
-			if (requested !== undefined) {
-				// RFC 6749 §6: a refresh may narrow the scope, never widen it.
-				scopes = scopeList(requested);
-				if (scopes.some((s) => !result.ok || !result.grant.scopes.includes(s)))
-					return oauthError("invalid_scope", "The requested scope exceeds the grant.");
 			}
 		}
 	} catch (e) {

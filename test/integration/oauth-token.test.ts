@@ -191,6 +191,20 @@ describe("refresh tokens (RFC 6749 §6)", () => {
 		expect((await refresh(client, next.json.refresh_token, { scope: "read write" })).json.error).toBe("invalid_scope");
 	});
 
+	it("a refresh refused for a wider scope uses nothing up: the same refresh token and the access token still work (found by a probe)", async () => {
+		const client = await createClient(gw);
+		const first = await tokensFor(gw, client, { scopes: ["read"] });
+		const wide = await refresh(client, first.refresh_token, { scope: "read write" });
+		expect(wide.status, wide.text).toBe(400);
+		expect(wide.json.error).toBe("invalid_scope");
+		expect((await gw.call("/v1/users", { key: first.access_token })).status).toBe(200);
+		const again = await refresh(client, first.refresh_token);
+		expect(again.status, again.text).toBe(200);
+		expect((await gw.call("/v1/users", { key: again.json.access_token })).status).toBe(200);
+		// A narrower scope is still granted.
+		expect((await refresh(client, again.json.refresh_token, { scope: "read" })).status).toBe(200);
+	});
+
 	it("revokes the whole grant when a superseded refresh token is used again", async () => {
 		const client = await createClient(gw);
 		const first = await tokensFor(gw, client);
