@@ -83,6 +83,17 @@ export interface Authority {
 	setOwnerRole(api: string, owner: string, role: string): Promise<string>;
 	/** Spends a customer-portal entry token (by its hash) in its owner's object: true only the first time. */
 	spendPortalEntry(api: string, owner: string, hash: string, expiresAt: number, now: number): Promise<boolean>;
+	/** The portal's per-owner key limit in the owner's object (OwnerRoles.reservePortalKeys): a slot id, or null when there is no room. */
+	reservePortalKeys(
+		api: string,
+		owner: string,
+		live: string[],
+		listed: string[],
+		want: number,
+		max: number,
+		now: number,
+	): Promise<string | null>;
+	settlePortalKeys(api: string, owner: string, slot: string, ids: string[], now: number): Promise<void>;
 }
 
 /** The Authority over real Durable Objects, with `timeoutMs` on every call. */
@@ -111,6 +122,10 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),
 		spendPortalEntry: (api, id, hash, expiresAt, now) =>
 			bounded("portal entry", async (): Promise<boolean> => owner(api, id).spendPortalEntry(hash, expiresAt, now)),
+		reservePortalKeys: (api, id, live, listed, want, max, now) =>
+			bounded("portal key limit", async (): Promise<string | null> => owner(api, id).reservePortalKeys(live, listed, want, max, now)),
+		settlePortalKeys: (api, id, slot, ids, now) =>
+			bounded("portal key limit", async (): Promise<void> => owner(api, id).settlePortalKeys(slot, ids, now)),
 	};
 }
 

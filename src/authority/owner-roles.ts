@@ -32,4 +32,44 @@ export class OwnerRoles extends DurableObject<Env> {
 		kv.put(`portal-entry:${hash}`, expiresAt);
 		return true;
 	}
+
+	/**
+	 * The portal's per-owner key limit, decided one request at a time. `live` are the ids
+	 * of the owner's live keys in the key listing, `listed` every id it holds. Counted
+	 * against `max`: the live keys, the slots of creates still under way, and keys made
+	 * through here that the listing does not show yet (KV lists are eventually
+	 * consistent). Returns a slot id to settle once the keys exist, or null: no room.
+	 */
+	reservePortalKeys(live: string[], listed: string[], want: number, max: number, now: number): string | null {
+		const kv = this.ctx.storage.kv;
+		const known = new Set(listed);
+		let count = live.length;
+		for (const [name, slot] of kv.list<PortalSlot>({ prefix: "portal-slot:" })) {
+			if (slot.until <= now) kv.delete(name);
+			else count += slot.ids === null ? slot.n : slot.ids.filter((id) => !known.has(id)).length;
+		}
+		if (count + want > max) return null;
+		const id = crypto.randomUUID();
+		kv.put(`portal-slot:${id}`, { until: now + PENDING_MS, n: want, ids: null } satisfies PortalSlot);
+		return id;
+	}
+
+	/** The create behind `slot` ended: the keys it made (none if it failed) count until the listing shows them. */
+	settlePortalKeys(slot: string, ids: string[], now: number): void {
+		const kv = this.ctx.storage.kv;
+		if (ids.length === 0) kv.delete(`portal-slot:${slot}`);
+		else kv.put(`portal-slot:${slot}`, { until: now + UNLISTED_MS, n: ids.length, ids } satisfies PortalSlot);
+	}
 }
+
+/** A create under way (`ids` null: `n` keys to come), or keys made that the listing may not show yet. */
+interface PortalSlot {
+	until: number;
+	n: number;
+	ids: string[] | null;
+}
+
+/** A create that never settles (its isolate died) frees its slot after this long. */
+const PENDING_MS = 60_000;
+/** KV lists show a new key everywhere within about 60 s; counted from here until twice that. */
+const UNLISTED_MS = 120_000;

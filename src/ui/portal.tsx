@@ -324,9 +324,6 @@ portalApp.post("/keys", async (c) => {
 	const now = Date.now();
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), now);
 	if (!expiry.ok) return again(expiry.message);
-	const held = (await ownKeys(c)).filter((k) => live(k, now)).length;
-	if (held + (pair ? 2 : 1) > api.portal.maxKeysPerOwner)
-		return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
 	const body: Record<string, unknown> = {
 		api: api.name,
 		name: one("name"),
@@ -345,18 +342,40 @@ portalApp.post("/keys", async (c) => {
 	}
 	const parsed = CreateKeyBody.safeParse(body);
 	if (!parsed.success) return again(describeIssues(parsed.error));
-	let shown: { label: string; k: KeyRecord & { key: string } }[];
-	if (pair) {
-		const { type: _t, ...input } = parsed.data;
-		const made = await createPair(c.var.services, input);
-		const pub = "publishable" in made ? made.publishable : made.identifier;
-		shown = [
-			{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
-			{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
-		];
-	} else {
-		const made = await createKey(c.var.services, parsed.data);
-		shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
+	// The limit is decided in the owner's Durable Object, one create at a time: concurrent
+	// creates cannot all read the same count. If that call fails, nothing is created (503).
+	const mine = await ownKeys(c);
+	const { owner } = c.var.grant;
+	const owners = c.var.services.authority;
+	const want = pair ? 2 : 1;
+	const ids = (ks: KeyRecord[]) => ks.map((k) => k.id);
+	const slot = await owners.reservePortalKeys(
+		api.name,
+		owner,
+		ids(mine.filter((k) => live(k, now))),
+		ids(mine),
+		want,
+		api.portal.maxKeysPerOwner,
+		now,
+	);
+	if (slot === null) return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
+	let shown: { label: string; k: KeyRecord & { key: string } }[] = [];
+	try {
+		if (pair) {
+			const { type: _t, ...input } = parsed.data;
+			const made = await createPair(c.var.services, input);
+			const pub = "publishable" in made ? made.publishable : made.identifier;
+			shown = [
+				{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
+				{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
+			];
+		} else {
+			const made = await createKey(c.var.services, parsed.data);
+			shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
+		}
+	} finally {
+		// A failed create frees its slot; one that settles late only holds it until PENDING_MS.
+		await owners.settlePortalKeys(api.name, owner, slot, ids(shown.map((s) => s.k)), Date.now()).catch(() => undefined);
 	}
 	return page(
 		c,

@@ -254,6 +254,29 @@ describe("one owner's keys only", () => {
 		expect(await third.text()).toContain("at most 2 active keys");
 	});
 
+	it("30 concurrent creates by one owner make exactly maxKeysPerOwner keys (the owner's object decides; found by a probe: 19 of 10)", async () => {
+		const owner = `race_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => generate(cookie, { name: `race ${i}` })));
+		const made = answers.filter((a) => a.status === 200);
+		expect(made).toHaveLength(10);
+		for (const a of answers.filter((x) => x.status !== 200)) {
+			expect(a.status).toBe(400);
+			expect(a.html).toContain("at most 10 active keys");
+			expect(a.keys).toHaveLength(0);
+		}
+		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(list.match(/sk_live_…/g) ?? []).toHaveLength(10);
+		// Revoking one makes room for exactly one more.
+		expect((await generate(cookie)).status).toBe(400);
+		const id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(list)?.[1];
+		expect(id).toBeDefined();
+		const revoked = await ui(`${PORTAL}/keys/${id}/revoke`, { cookie, form: {} });
+		expect(revoked.status, await revoked.text()).toBeLessThan(400);
+		expect((await generate(cookie)).status).toBe(200);
+		expect((await generate(cookie)).status).toBe(400);
+	});
+
 	it("for APIs whose keys inherit their owner's rights, never more scopes than the owner's role", async () => {
 		const owned = structuredClone(bundled) as any;
 		owned.apis[0].owners = { roles: { admin: {}, viewer: { scopes: ["read"] } }, defaultRole: "viewer" };
