@@ -98,6 +98,11 @@ export function jwtIssuer(jwt: string): string | undefined {
  * token the origin issues itself) are left alone: keygate would not accept them.
  */
 export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>): boolean {
+	// A percent-encoded credential (`sk%5Flive%5F…`) is one too: an origin may decode it.
+	if (text.includes("%")) {
+		const decoded = text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+		if (decoded !== text && holdsCredential(decoded, jwtIssuers)) return true;
+	}
 	// Every keygate credential shape holds a "_" (`sk_live_…`, `kgat_…`): most header values have none.
 	for (const shape of text.includes("_") ? CREDENTIAL_SHAPES : []) {
 		if (text.length < shape.minLength) continue;

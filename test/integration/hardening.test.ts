@@ -354,6 +354,19 @@ describe("found by an attacker's probe over HTTP (stop 20)", () => {
 		expect(origin.calls[0]!.headers.has("Content-Digest")).toBe(false);
 	});
 
+	it("a key glued to other text or percent-encoded is scrubbed from headers and refused in the query", async () => {
+		const { key } = await createKey();
+		const res = await call("/v1/a", { key, headers: { "X-B": `x${key}`, "X-C": key.replace(/_/g, "%5F"), "X-D": "kept" } });
+		expect(res.status).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.headers.has("X-B")).toBe(false);
+		expect(seen.headers.has("X-C")).toBe(false);
+		expect(seen.headers.get("X-D")).toBe("kept");
+		const inQuery = await call(`/v1/a?k=x${key}`, { key });
+		expect(inQuery.status).toBe(401); // as any key in the query (key_in_query)
+		expect(origin.calls).toHaveLength(1);
+	});
+
 	it("Expect is answered by keygate, never forwarded (an origin's interim 100 would come back as the answer)", async () => {
 		const { key } = await createKey();
 		const res = await call("/v1/upload", { key, method: "POST", body: "x", headers: { Expect: "100-continue" } });

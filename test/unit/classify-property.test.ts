@@ -72,6 +72,9 @@ describe("the classifier (property)", () => {
 					const key = generateKey(t, e);
 					expect(holdsCredential(`${before}${key}${after}`)).toBe(true);
 					expect(holdsCredential(`k=${before}${key}`)).toBe(true);
+					// Percent-encoded, once or twice: an origin may decode it.
+					expect(holdsCredential(`${before}${key.replace(/_/g, "%5F")}${after}`)).toBe(true);
+					expect(holdsCredential(key.replace(/_/g, "%255f"))).toBe(true);
 				},
 			),
 			{ numRuns: 500 },
