@@ -375,7 +375,10 @@ portalApp.post("/keys", async (c) => {
 		}
 	} finally {
 		// A failed create frees its slot; one that settles late only holds it until PENDING_MS.
-		await owners.settlePortalKeys(api.name, owner, slot, ids(shown.map((s) => s.k)), Date.now()).catch(() => undefined);
+		// If this fails the slot still counts the keys until PENDING_MS, so the limit errs on the strict side.
+		await owners
+			.settlePortalKeys(api.name, owner, slot, ids(shown.map((s) => s.k)), Date.now())
+			.catch((e: unknown) => logEvent("portal_slot_settle_failed", { owner, error: String(e) }));
 	}
 	return page(
 		c,
