@@ -57,6 +57,11 @@ const shown = (k: CreatedKey): CreatedKeyView => ({ ...k.record, key: k.key });
 
 export const adminApp = new Hono<AdminEnv>();
 
+// Answers may hold a plaintext key, token or secret (shown once): no cache may keep one.
+adminApp.use("*", async (c, next) => {
+	await next();
+	c.res.headers.set("Cache-Control", "no-store");
+});
 adminApp.use("*", adminAuth);
 
 /** The OpenAPI document (src/admin/openapi.json), kept gzipped in the bundle and inflated per request. */

@@ -105,6 +105,14 @@ describe("creating keys", () => {
 		expect((await env.KEYS.list()).keys.length).toBe(before);
 	});
 
+	it("every admin answer, above all one showing a plaintext key once, carries Cache-Control: no-store", async () => {
+		const made = await admin("/keys", { method: "POST", body: JSON.stringify({ name: "cached?" }) });
+		expect(made.status).toBe(201);
+		expect(made.headers.get("Cache-Control")).toBe("no-store");
+		expect((await admin("/keys")).headers.get("Cache-Control")).toBe("no-store");
+		expect((await admin("/keys/key_nope")).headers.get("Cache-Control")).toBe("no-store");
+	});
+
 	it("refuses a body that is not JSON", async () => {
 		const res = await admin("/keys", { method: "POST", body: "name=x" });
 		const error = await expectError(res, 400, "invalid_request");
