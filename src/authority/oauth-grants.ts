@@ -118,7 +118,11 @@ const PRUNE_BATCH = 100;
 const MIRROR_SEND_TIMEOUT_MS = 1_000;
 const MIRROR_RETRY_MAX_MS = 60_000;
 
-/** RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant. `revoked` says the grant was revoked because of it (replay, reuse). */
+/**
+ * RFC 6749 §5.2: every failure of a code or refresh token is invalid_grant, except a refresh
+ * asking for more than the grant holds (`invalidScope`: invalid_scope, and nothing used up).
+ * `revokedGrant` says the grant was revoked because of it (replay, reuse).
+ */
 export type GrantResult = { ok: true; grant: GrantRecord } | { ok: false; revokedGrant: boolean; invalidScope?: true };
 
 interface GrantRow {
@@ -501,8 +505,8 @@ export class OAuthGrants extends DurableObject<Env> {
 		}
 		if (row.expires_at <= input.now) return { ok: false, revokedGrant: false };
 		// A scope wider than the grant's is refused before the token is used up: a client's mistake must not cost the grant.
-		const held = JSON.parse(grant.scopes) as string[];
-		if (input.scopes?.some((sc) => !held.includes(sc))) return { ok: false, revokedGrant: false, invalidScope: true };
+		const record = toGrant(grant);
+		if (input.scopes?.some((sc) => !record.scopes.includes(sc))) return { ok: false, revokedGrant: false, invalidScope: true };
 		this.sql.exec("UPDATE refresh_tokens SET superseded_at = ? WHERE hash = ?", input.now, input.refreshHash);
 		this.sql.exec(
 			"INSERT INTO refresh_tokens (hash, grant_id, expires_at, superseded_at) VALUES (?, ?, ?, NULL)",
@@ -512,7 +516,7 @@ export class OAuthGrants extends DurableObject<Env> {
 		);
 		// Grants made before the mirrors existed reach theirs on their next refresh.
 		this.enqueue(grant.id, input.api);
-		return { ok: true, grant: toGrant(grant) };
+		return { ok: true, grant: record };
 	}
 
 	/** The request path's question: may tokens of this grant still be used? */

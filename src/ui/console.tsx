@@ -73,8 +73,6 @@ consoleApp.use("*", async (c, next) => {
 	);
 });
 
-consoleApp.use("*", readableForm);
-
 const sessionCookie = (token: string, maxAgeSeconds: number) =>
 	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
 
@@ -102,7 +100,7 @@ consoleApp.get("/login", (c) => loginPage(c, 200));
  * put in a cookie. Wrong tokens share the admin API's per-address throttle and are
  * audited the same way (`admin.auth_failed`, the address only).
  */
-consoleApp.post("/login", async (c) => {
+consoleApp.post("/login", readableForm, async (c) => {
 	const expected = c.env.ADMIN_TOKEN!;
 	const ip = clientAddress(c.req.raw.headers, c.env);
 	const now = Date.now();
@@ -151,6 +149,8 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	await next();
 };
 consoleApp.use("*", requireSession);
+// After the session check: a caller without one never gets its body parsed.
+consoleApp.use("*", readableForm);
 
 consoleApp.post("/logout", async (c) => {
 	await closeSession(c.env.KEYS, c.var.sessionToken);

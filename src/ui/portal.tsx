@@ -77,8 +77,6 @@ portalApp.use("*", async (c, next) => {
 	);
 });
 
-portalApp.use("*", readableForm);
-
 const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
 
 function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
@@ -112,7 +110,7 @@ portalApp.get("/enter", (c) => {
 });
 
 /** Step 2: the token, once, for a session cookie; then the portal, with no token in the address bar. */
-portalApp.post("/enter", async (c) => {
+portalApp.post("/enter", readableForm, async (c) => {
 	const form = await c.req.parseBody();
 	const grant = await redeemEntry(c.env.KEYS, authority(c.env), typeof form.token === "string" ? form.token : "");
 	if (!grant)
@@ -143,6 +141,8 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	await next();
 };
 portalApp.use("*", requirePortal);
+// After the session check: a caller without one never gets its body parsed.
+portalApp.use("*", readableForm);
 
 portalApp.post("/logout", async (c) => {
 	await closePortalSession(c.env.KEYS, c.var.sessionToken);

@@ -43,7 +43,8 @@ export function sameOrigin(method: string, url: string, headers: Headers): boole
 /**
  * A form that cannot be read (a multipart body without its boundary, say) is a 400 that
  * changes nothing, never a 503. It is parsed once here; the handlers' `parseBody` reuses
- * the FormData Hono keeps for the request.
+ * the FormData Hono keeps for the request. Mounted after the session check, and on the
+ * sign-in and portal-entry routes, whose forms are what they check.
  */
 export const readableForm: MiddlewareHandler = async (c, next) => {
 	if (!SAFE.has(c.req.method)) {

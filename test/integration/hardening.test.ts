@@ -354,6 +354,22 @@ describe("found by an attacker's probe over HTTP (stop 20)", () => {
 		expect(origin.calls[0]!.headers.has("Content-Digest")).toBe(false);
 	});
 
+	it.each(["/_keygate/ui/keys/key_x/revoke", "/_keygate/portal/keys"])(
+		"without a session, %s answers as to any sessionless POST: the body is not read first",
+		async (path) => {
+			const headers = { "Sec-Fetch-Site": "same-origin" };
+			const plain = await call(path, {
+				method: "POST",
+				body: "a=1",
+				headers: { ...headers, "Content-Type": "application/x-www-form-urlencoded" },
+			});
+			const broken = await call(path, { method: "POST", body: "x", headers: { ...headers, "Content-Type": "multipart/form-data" } });
+			expect(plain.status).not.toBe(400);
+			expect(broken.status).toBe(plain.status);
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
 	it("a key glued to other text or percent-encoded is scrubbed from headers and refused in the query", async () => {
 		const { key } = await createKey();
 		const res = await call("/v1/a", { key, headers: { "X-B": `x${key}`, "X-C": key.replace(/_/g, "%5F"), "X-D": "kept" } });
