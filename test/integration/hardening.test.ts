@@ -383,6 +383,16 @@ describe("found by an attacker's probe over HTTP (stop 20)", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("an origin answering with an interim status (as a forwarded Expect made a Node origin do) is a 502, not a 503", async () => {
+		const { key } = await createKey();
+		// A Response cannot be built with a 1xx status; this is what fetch handed back when it happened.
+		const spy = vi.spyOn(globalThis, "fetch").mockResolvedValue({ status: 100, body: null, headers: new Headers() } as unknown as Response);
+		const res = await call("/v1/upload", { key, method: "POST", body: "x" });
+		spy.mockRestore();
+		expect(res.status).toBe(502);
+		expect(((await res.json()) as { error: string }).error).toBe("origin_unavailable");
+	});
+
 	it("Expect is answered by keygate, never forwarded (an origin's interim 100 would come back as the answer)", async () => {
 		const { key } = await createKey();
 		const res = await call("/v1/upload", { key, method: "POST", body: "x", headers: { Expect: "100-continue" } });
