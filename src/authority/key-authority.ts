@@ -221,6 +221,7 @@ export class KeyAuthority extends DurableObject<Env> {
 					rate: g.rate,
 					deprecatedAt: s.deprecatedAt,
 					graceEndsAt: s.graceEndsAt,
+					exhausted: g.exhausted,
 				};
 			}
 		}

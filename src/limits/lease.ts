@@ -33,11 +33,24 @@ export const LEASE_DIVISOR = 8;
  * on one object in the simulation; with 1/2, 940.
  */
 export const SECOND_DIVISOR = 2;
+/** A cold isolate's rate is taken over at least this long (see `LeaseBook.want`). */
+export const COLD_FLOOR_MS = 100;
+/** With a batch call out, a request asks for this long's tokens (see `LeaseBook.want`). */
+export const BRIDGE_MS = 3;
 /** No isolate asks for more than this at once. */
 export const MAX_WANT = 2_000;
 
 export type Grant =
-	| { ok: true; granted: number; counters: Record<string, Counters>; rate: RateInfo; second: number; notAfterMs: number }
+	| {
+			ok: true;
+			granted: number;
+			counters: Record<string, Counters>;
+			rate: RateInfo;
+			second: number;
+			notAfterMs: number;
+			/** The refusal one more request would get now, when this grant took the last of the room (see `LeaseBook.accept`). */
+			exhausted: Refusal | null;
+	  }
 	| { ok: false; bucket: string; rate: RateInfo; retryAfter: number; retryAt: number; available: number };
 
 /** Tokens an isolate gives back: `units` of the lease granted in Unix second `second`. */
@@ -87,16 +100,23 @@ export function grant(buckets: Bucket[], counters: Record<string, Counters>, wan
 	const granted = Math.min(Math.max(want, cost), left, cap);
 	const next: Record<string, Counters> = { ...counters };
 	let rate: RateInfo | undefined;
+	let exhausted: Refusal | null = null;
 	for (const b of buckets) {
 		const c = now[b.name]!;
 		next[b.name] = { ...c, windowCount: c.windowCount + granted, secondCount: c.secondCount + granted };
 		// `decide` with cost 0 only reports: the headers' view after this grant.
 		const d = decide({ ...b.spec, cost: 0 }, next[b.name]!, nowMs);
 		rate ??= d.rate;
+		if (exhausted === null) {
+			// And with the request's cost: what the next request would be told, if it is refused now.
+			const after = decide(b.spec, next[b.name]!, nowMs);
+			if (!after.ok)
+				exhausted = { bucket: b.name, rate: after.rate, retryAfter: after.retryAfter, retryAt: after.retryAt, available: after.available };
+		}
 	}
 	const second = Math.floor(nowMs / 1000);
 	// Second boundaries are window boundaries too (windows are whole seconds, epoch-aligned).
-	return { ok: true, granted, counters: next, rate: rate!, second, notAfterMs: (second + 1) * 1000 };
+	return { ok: true, granted, counters: next, rate: rate!, second, notAfterMs: (second + 1) * 1000, exhausted };
 }
 
 /**
@@ -148,7 +168,10 @@ interface Held {
 	rateSecond: number;
 	thisSecond: number;
 	lastSecond: number;
-	/** A call asking for a batch (a refill, or a request's own call asking for more than itself) is out: others ask only for themselves. */
+	/** Isolate time this isolate first held the key, and units admitted since: a cold isolate's rate (see `want`). */
+	firstMs: number;
+	seen: number;
+	/** A call asking for a batch (a refill, or a request's own call asking for more than itself) is out: others ask only to bridge the wait. */
 	asking: boolean;
 	/** Per shard: its last refusal, remembered until its reset or the end of leaseMs, whichever is first. */
 	refused: Map<number, { untilMs: number; available: number; refusal: Refusal }>;
@@ -171,6 +194,8 @@ export interface LeaseAnswer {
 	rate: RateInfo;
 	deprecatedAt: number | null;
 	graceEndsAt: number | null;
+	/** The refusal a further request would get, when this grant took the last of the room: remembered as a refusal is. */
+	exhausted?: Refusal | null;
 }
 
 export type Spent = { rate: RateInfo; deprecatedAt: number | null; graceEndsAt: number | null };
@@ -215,22 +240,48 @@ export class LeaseBook {
 	needsRefill(key: string, nowMs: number, leaseMs: number): boolean {
 		const h = this.held.get(key);
 		if (!h || h.asking || !this.live(h.slots.get(h.shard), nowMs) || this.refusal(key, 1, nowMs, h.shard)) return false;
-		return this.unspent(key, nowMs) <= Math.floor(this.want(key, 1, nowMs, leaseMs) / 2);
+		return this.unspent(key, nowMs) <= Math.floor(this.need(h, nowMs, leaseMs) / 2);
 	}
 
 	/**
 	 * How many tokens to ask for: what this isolate's recent spending on `key` would use
 	 * in the time a lease asked for now can live (to the end of the second, at most
-	 * leaseMs). A quiet key asks for 1 and behaves as strict mode; a busy one asks for
-	 * less as the second runs out, so little is left unspent when it ends.
+	 * leaseMs), less what it still holds. A quiet key asks for 1 and behaves as strict
+	 * mode; a busy one asks for less as the second runs out, so little is left unspent
+	 * when it ends. With a batch call out, a request asks only for what would bridge the
+	 * wait (BRIDGE_MS of its rate), so the requests that find the isolate dry meanwhile
+	 * do not each make a call.
 	 */
 	want(key: string, cost: number, nowMs: number, leaseMs: number): number {
 		const h = this.held.get(key);
-		if (!h || h.asking) return cost;
+		if (!h) return cost;
+		if (h.asking) return Math.min(MAX_WANT, Math.max(cost, Math.ceil((this.rate(h, nowMs) * BRIDGE_MS) / 1000)));
+		return Math.min(MAX_WANT, Math.max(cost, this.need(h, nowMs, leaseMs) - this.unspent(key, nowMs)));
+	}
+
+	/** Tokens this isolate would spend on `h`'s key before a lease asked for now ends. */
+	private need(h: Held, nowMs: number, leaseMs: number): number {
+		const lives = Math.min(leaseMs, 1000 - (nowMs % 1000));
+		return Math.ceil((this.rate(h, nowMs) * lives) / 1000);
+	}
+
+	/**
+	 * Units per second this isolate admits on `h`'s key: the busier of this second and the
+	 * last. A cold isolate (that first held the key under a second ago) has no whole
+	 * second to go by, so it also takes the rate since then, over at least COLD_FLOOR_MS:
+	 * otherwise a busy key is fed a few tokens at a time while its count grows (200 cold
+	 * isolates doing that made about 2,000 calls on one object in their first second).
+	 */
+	private rate(h: Held, nowMs: number): number {
 		const sec = Math.floor(nowMs / 1000);
 		const recent = h.rateSecond === sec ? Math.max(h.thisSecond, h.lastSecond) : h.rateSecond === sec - 1 ? h.thisSecond : 0;
-		const lives = Math.min(leaseMs, 1000 - (nowMs % 1000));
-		return Math.min(MAX_WANT, Math.max(cost, Math.ceil((recent * lives) / 1000)));
+		const age = nowMs - h.firstMs;
+		return age < 1000 ? Math.max(recent, Math.floor((h.seen * 1000) / Math.max(age, COLD_FLOOR_MS))) : recent;
+	}
+
+	/** True while a batch call for `key` is out: a call made now asks only to bridge the wait (see `want`) and is no batch. */
+	asking(key: string): boolean {
+		return this.held.get(key)?.asking ?? false;
 	}
 
 	/** Starts a call to `shard`: marks a refill out (when `refill`), and hands over tokens of that shard's ended leases to give back with it. */
@@ -273,6 +324,8 @@ export class LeaseBook {
 		const expiresAtMs = Math.min(sentAtMs + leaseMs, answer.notAfterMs);
 		const rest = Math.max(0, answer.granted - cost);
 		h.refused.delete(shard); // that shard had room again
+		// ...unless this grant took the last of it: then, as after a refusal, no call until its reset.
+		if (answer.exhausted) this.rememberRefusal(key, answer.exhausted, sentAtMs, leaseMs, shard);
 		if (batch) h.asking = false;
 		if (cost > 0) this.observe(h, cost, nowMs);
 		if (nowMs >= s.expiresAtMs) this.retire(s);
@@ -372,6 +425,8 @@ export class LeaseBook {
 			rateSecond: Math.floor(nowMs / 1000),
 			thisSecond: 0,
 			lastSecond: 0,
+			firstMs: nowMs,
+			seen: 0,
 			asking: false,
 			refused: new Map(),
 		};
@@ -441,5 +496,6 @@ export class LeaseBook {
 			h.rateSecond = sec;
 		}
 		h.thisSecond += cost;
+		if (nowMs - h.firstMs < 1000) h.seen += cost;
 	}
 }

@@ -78,8 +78,8 @@ async function call(
 		const name = shardName(keyId, index);
 		const sentAt = Date.now();
 		const want = mine.want(key, Math.max(1, cost), sentAt, limits.leaseMs);
-		// One batch ask at a time per key in this isolate; other calls ask only for their own request.
-		const batch = refill || want > cost;
+		// One batch ask at a time per key in this isolate; meanwhile other calls ask only to bridge the wait (LeaseBook.want).
+		const batch = refill || (want > cost && !mine.asking(key));
 		const returned = mine.begin(key, sentAt, batch, index);
 		let answer;
 		try {

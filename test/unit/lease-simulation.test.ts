@@ -65,7 +65,7 @@ function simulate(o: Options) {
 	function send(book: LeaseBook, now: number, request: boolean, order: number[]): void {
 		const [shard, ...rest] = order as [number, ...number[]];
 		const want = book.want(K, 1, now, o.leaseMs);
-		const batch = !request || want > 1;
+		const batch = !request || (want > 1 && !book.asking(K));
 		const back: Returned | undefined = book.begin(K, now, batch, shard);
 		const latency = 1 + Math.floor(random() * 5);
 		at(now + latency, () => {
@@ -131,7 +131,7 @@ function simulate(o: Options) {
 		local: localRefusals.join(","),
 		callsPerSecond: calls.map((c) => Math.max(...c)).join(","),
 		maxAdmitted: Math.max(...admitted),
-		// From the second second on: in the first, cold isolates know no rate and ask for one token at a time.
+		// From the second second on; the first, with every isolate cold, is coldObjectCalls.
 		maxObjectCalls: Math.max(...calls.slice(1, o.seconds).map((c) => Math.max(...c))),
 		coldObjectCalls: Math.max(...calls[0]!),
 		callsPerRequest: calls.flat().reduce((a, b) => a + b, 0) / (o.offeredPerSecond * o.seconds),
@@ -147,25 +147,26 @@ const base = { burst: 10_000, seconds: 6, leaseMs: 1000, seed: 42 };
 const SEEDS = [42, 7, 1234, 99];
 
 describe("leased mode, simulated: one key allowed 10,000/s", () => {
-	// isolates, offered/s, shards, then the bounds every seed's run must keep (README: Consistency): the
-	// least admitted in any whole second after the first, and the most calls one object takes in such a second.
+	// isolates, offered/s, shards, then the bounds every seed's run must keep (README: Consistency): the least
+	// admitted in any whole second after the first; the most calls one object takes in such a second; and in the
+	// first second, when every isolate is cold at once.
 	it.each([
-		[1, 10_000, 1, 9_900, 1_000],
-		[10, 10_000, 1, 9_900, 1_000],
-		[200, 10_000, 1, 9_400, 1_000],
-		[1, 30_000, 1, 10_000, 1_000],
-		[10, 30_000, 1, 10_000, 1_000],
-		[200, 30_000, 1, 10_000, 1_000],
-		[1, 10_000, 16, 9_900, 1_000],
-		[10, 10_000, 16, 9_400, 1_000],
-		[200, 10_000, 16, 9_500, 1_000],
-		[200, 30_000, 16, 9_900, 1_000],
-		[1, 30_000, 4, 10_000, 1_000],
-		[10, 30_000, 4, 10_000, 1_000],
-		[200, 30_000, 4, 9_900, 1_000],
+		[1, 10_000, 1, 9_900, 1_000, 1_000],
+		[10, 10_000, 1, 9_800, 1_000, 1_000],
+		[200, 10_000, 1, 9_500, 1_000, 1_000],
+		[1, 30_000, 1, 10_000, 1_000, 1_000],
+		[10, 30_000, 1, 10_000, 1_000, 1_000],
+		[200, 30_000, 1, 9_990, 1_000, 1_200],
+		[1, 10_000, 16, 9_900, 1_000, 1_000],
+		[10, 10_000, 16, 9_800, 1_000, 1_000],
+		[200, 10_000, 16, 9_500, 1_000, 1_000],
+		[200, 30_000, 16, 9_900, 1_000, 1_000],
+		[1, 30_000, 4, 10_000, 1_000, 1_000],
+		[10, 30_000, 4, 10_000, 1_000, 1_000],
+		[200, 30_000, 4, 9_900, 1_000, 1_000],
 	])(
-		"%i isolate(s) offered %i/s over %i shard(s): never over the burst, at least %i admitted, under %i calls/s per object",
-		(isolates, offered, shards, least, most) => {
+		"%i isolate(s) offered %i/s over %i shard(s): never over the burst, at least %i admitted, under %i calls/s per object (%i in the cold second)",
+		(isolates, offered, shards, least, most, cold) => {
 			for (const seed of SEEDS) {
 				const r = simulate({ ...base, seed, isolates, offeredPerSecond: offered, shards });
 				console.log(JSON.stringify({ isolates, offered, shards, seed, ...r }));
@@ -173,8 +174,9 @@ describe("leased mode, simulated: one key allowed 10,000/s", () => {
 				expect(r.spent).toBeLessThanOrEqual(r.granted - r.returned); // Σ spent ≤ Σ granted
 				expect(r.minAdmitted, `seed ${seed}`).toBeGreaterThanOrEqual(least);
 				expect(r.maxObjectCalls, `seed ${seed}`).toBeLessThan(most);
-				// Known weak spot (README: Consistency): the first second of cold isolates, which know no rate yet.
-				expect(r.coldObjectCalls, `seed ${seed}`).toBeLessThanOrEqual(2_200);
+				// The first second, every isolate cold at once: they size their asks by their rate since they
+				// first held the key. Known weak spot (README: Consistency): 200 isolates offered 3x the burst.
+				expect(r.coldObjectCalls, `seed ${seed}`).toBeLessThanOrEqual(cold);
 			}
 		},
 	);
@@ -182,7 +184,10 @@ describe("leased mode, simulated: one key allowed 10,000/s", () => {
 	it("asks its object at most once per 10 requests at a steady 1,000/s on one key", () => {
 		for (const isolates of [1, 10]) {
 			const r = simulate({ ...base, burst: 2_000, isolates, offeredPerSecond: 1_000, shards: 1 });
-			expect(r.minAdmitted).toBe(1_000);
+			// Every request admitted (a second may show 998 and the next 1,002: a request is counted in the
+			// second its call was granted in, which can be the next one).
+			expect(r.spent).toBe(1_000 * base.seconds);
+			expect(r.minAdmitted).toBeGreaterThanOrEqual(995);
 			expect(r.callsPerRequest).toBeLessThanOrEqual(0.1);
 		}
 	});

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { giveBack, grant, LEASE_DIVISOR, LeaseBook, SECOND_DIVISOR, type LeaseAnswer } from "../../src/limits/lease";
+import {
+	BRIDGE_MS,
+	COLD_FLOOR_MS,
+	giveBack,
+	grant,
+	LEASE_DIVISOR,
+	LeaseBook,
+	SECOND_DIVISOR,
+	type LeaseAnswer,
+} from "../../src/limits/lease";
 import type { Bucket } from "../../src/limits/effective";
 import type { Counters } from "../../src/limits/window";
 
@@ -171,16 +180,79 @@ describe("an isolate's lease book (pure)", () => {
 		expect(book.begin("k", T0 + 1003, false, 1)).toEqual({ units: 2, second: T0 / 1000 });
 	});
 
-	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives", () => {
+	it("asks for 1 on a quiet key, and on a busy one for what its recent spending would use while the lease lives, less what it holds", () => {
 		const book = new LeaseBook();
 		expect(book.want("k", 1, T0, 1000)).toBe(1);
-		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1000, T0)), T0, 1000, 1, T0, false);
+		// First held two seconds ago (so not cold), then 400 granted and spent in this second.
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1, T0 - 2000)), T0 - 2000, 1000, 1, T0 - 2000, false);
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 400, T0)), T0, 1000, 1, T0, false);
 		for (let i = 0; i < 399; i++) book.spend("k", 1, T0 + i);
+		expect(book.unspent("k", T0 + 500)).toBe(0);
 		// 400 spent this second: a lease asked for now lives 500 ms (to the second's end), or leaseMs if shorter.
 		expect(book.want("k", 1, T0 + 500, 1000)).toBe(200);
 		expect(book.want("k", 1, T0 + 500, 100)).toBe(40);
 		expect(book.want("k", 1, T0 + 900, 1000)).toBe(40);
 		expect(book.want("k", 1, T0 + 3000, 1000)).toBe(1); // quiet again
+		// What it still holds counts: 150 unspent of the 200 it would use leaves 50 to ask for.
+		book.accept(
+			"k",
+			answerOf(
+				grant(key(null, 10_000), { key: { windowStart: T0 / 1000, windowCount: 400, second: T0 / 1000, secondCount: 400 } }, 150, T0 + 500),
+			),
+			T0 + 500,
+			1000,
+			0,
+			T0 + 500,
+			true,
+		);
+		expect(book.unspent("k", T0 + 500)).toBe(150);
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(50);
+	});
+
+	it("sizes a cold isolate's asks by its rate since it first held the key, over at least COLD_FLOOR_MS", () => {
+		const book = new LeaseBook();
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1, T0)), T0, 1000, 1, T0, false);
+		// One request 10 ms in: taken over COLD_FLOOR_MS, 10/s, 9 for the 990 ms its lease could live.
+		expect(COLD_FLOOR_MS).toBe(100);
+		expect(book.want("k", 1, T0 + 10, 1000)).toBe(10);
+		// 100 admitted in its first 200 ms: 500/s, so 400 for the 800 ms left (the old count-based ask was 80).
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 99, T0 + 10)), T0 + 10, 1000, 0, T0 + 10, true);
+		for (let i = 0; i < 99; i++) book.spend("k", 1, T0 + 10 + i);
+		expect(book.want("k", 1, T0 + 200, 1000)).toBe(400);
+		// A second after it first held the key it goes by whole seconds again.
+		expect(book.want("k", 1, T0 + 1200, 1000)).toBe(80); // 100 last second, for 800 ms
+	});
+
+	it("with a batch call out, asks only for what bridges the wait", () => {
+		const book = new LeaseBook();
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1, T0 - 2000)), T0 - 2000, 1000, 1, T0 - 2000, false);
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 2000, T0)), T0, 1000, 1, T0, false);
+		for (let i = 0; i < 1999; i++) book.spend("k", 1, T0 + Math.floor(i / 4));
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(1000); // 2,000/s for 500 ms
+		book.begin("k", T0 + 500, true); // a refill goes out
+		expect(book.asking("k")).toBe(true);
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe((2000 * BRIDGE_MS) / 1000);
+		book.failed("k", true);
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(1000);
+	});
+
+	it("remembers a grant that took the last of the room as a refusal: no refill, and no call once its tokens are spent", () => {
+		const book = new LeaseBook();
+		// The window's last token (its last tokens go out one at a time), taken by a refill.
+		const counters = { key: { windowStart: T0 / 1000, windowCount: 99, second: T0 / 1000, secondCount: 0 } };
+		const g = grant(key(100, 1000), counters, 3, T0 + 10);
+		expect(g).toMatchObject({ ok: true, granted: 1, exhausted: { bucket: "key", retryAt: T0 / 1000 + 3600, available: 0 } });
+		expect(grant(key(100, 1000), {}, 3, T0 + 10)).toMatchObject({ ok: true, exhausted: null });
+		if (!g.ok) return;
+		book.accept("k", { ...answerOf(g), exhausted: g.exhausted }, T0 + 10, 300, 0, T0 + 12, true);
+		expect(book.needsRefill("k", T0 + 13, 300)).toBe(false);
+		expect(book.spend("k", 1, T0 + 13)).toBeDefined();
+		expect(book.spend("k", 1, T0 + 14)).toBeUndefined();
+		expect(book.refusal("k", 1, T0 + 14)).toMatchObject({ bucket: "key", available: 0, retryAt: T0 / 1000 + 3600 });
+		expect(book.shardsToAsk("k", 1, T0 + 14, 1, Math.random)).toEqual([]);
+		// leaseMs after the call, the memory lapses: the next request asks again.
+		expect(book.refusal("k", 1, T0 + 310)).toBeUndefined();
+		expect(book.shardsToAsk("k", 1, T0 + 310, 1, Math.random)).toEqual([0]);
 	});
 
 	it("says X-RateLimit-Remaining is the authority's remaining plus what this isolate holds unspent", () => {
