@@ -1,3 +1,4 @@
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
@@ -10,47 +11,57 @@ export const UI = "/_keygate/ui";
 export const PORTAL = "/_keygate/portal";
 
 /** The page frame. Hono JSX escapes every string it is given: user-typed names render as text. */
-export function Page(props: { title: string; signedIn?: boolean; portal?: { title: string; returnUrl: string | null }; children?: Child }) {
+export function Page(props: {
+	title: string;
+	signedIn?: boolean;
+	portal?: { title: string; returnUrl: string | null };
+	/** The header's name when there is no portal session: the portal's own pages say "API keys", not "keygate console". */
+	heading?: string;
+	children?: Child;
+}) {
 	return (
-		<html lang="en">
-			<head>
-				<meta charset="utf-8" />
-				<meta name="viewport" content="width=device-width, initial-scale=1" />
-				<meta name="referrer" content="no-referrer" />
-				<title>{`${props.title} · keygate`}</title>
-				<link rel="stylesheet" href={CSS_PATH} />
-				<script src={JS_PATH} defer></script>
-			</head>
-			<body>
-				<header class="top">
-					<strong>{props.portal ? props.portal.title : "keygate console"}</strong>
-					{props.portal ? (
-						<>
-							<nav aria-label="Main">
-								<a href={`${PORTAL}/`}>Your keys</a>
-								{props.portal.returnUrl ? <a href={props.portal.returnUrl}>Back to the app</a> : null}
-							</nav>
-							<form method="post" action={`${PORTAL}/logout`}>
-								<button type="submit">Sign out</button>
-							</form>
-						</>
-					) : null}
-					{props.signedIn ? (
-						<>
-							<nav aria-label="Main">
-								<a href={`${UI}/`}>APIs</a>
-								<a href={`${UI}/owners`}>Owners</a>
-								<a href={`${UI}/audit`}>Audit log</a>
-							</nav>
-							<form method="post" action={`${UI}/logout`}>
-								<button type="submit">Sign out</button>
-							</form>
-						</>
-					) : null}
-				</header>
-				<main id="main">{props.children}</main>
-			</body>
-		</html>
+		<>
+			{raw("<!doctype html>")}
+			<html lang="en">
+				<head>
+					<meta charset="utf-8" />
+					<meta name="viewport" content="width=device-width, initial-scale=1" />
+					<meta name="referrer" content="no-referrer" />
+					<title>{`${props.title} · keygate`}</title>
+					<link rel="stylesheet" href={CSS_PATH} />
+					<script src={JS_PATH} defer></script>
+				</head>
+				<body>
+					<header class="top">
+						<strong>{props.portal ? props.portal.title : (props.heading ?? "keygate console")}</strong>
+						{props.portal ? (
+							<>
+								<nav aria-label="Main">
+									<a href={`${PORTAL}/`}>Your keys</a>
+									{props.portal.returnUrl ? <a href={props.portal.returnUrl}>Back to the app</a> : null}
+								</nav>
+								<form method="post" action={`${PORTAL}/logout`}>
+									<button type="submit">Sign out</button>
+								</form>
+							</>
+						) : null}
+						{props.signedIn ? (
+							<>
+								<nav aria-label="Main">
+									<a href={`${UI}/`}>APIs</a>
+									<a href={`${UI}/owners`}>Owners</a>
+									<a href={`${UI}/audit`}>Audit log</a>
+								</nav>
+								<form method="post" action={`${UI}/logout`}>
+									<button type="submit">Sign out</button>
+								</form>
+							</>
+						) : null}
+					</header>
+					<main id="main">{props.children}</main>
+				</body>
+			</html>
+		</>
 	);
 }
 

@@ -69,7 +69,7 @@ portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()))
 portalApp.use("*", async (c, next) => {
 	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
 	return c.html(
-		<Page title="Refused">
+		<Page title="Refused" heading="API keys">
 			<h1>Refused</h1>
 			<p>This form was not sent from this page, so nothing was changed.</p>
 		</Page>,
@@ -81,7 +81,7 @@ const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Pa
 
 function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
 	return c.html(
-		<Page title="Link not valid">
+		<Page title="Link not valid" heading="API keys">
 			<h1>This link cannot be used</h1>
 			<p>{message}</p>
 		</Page>,
@@ -99,7 +99,7 @@ function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
 portalApp.get("/enter", (c) => {
 	const token = c.req.query("token") ?? "";
 	return c.html(
-		<Page title="Opening your API keys">
+		<Page title="Opening your API keys" heading="API keys">
 			<h1>Opening your API keys…</h1>
 			<form method="post" action={`${PORTAL}/enter`} data-autosubmit="">
 				<input type="hidden" name="token" value={token.slice(0, 100)} />

@@ -119,6 +119,12 @@ describe("signing in", () => {
 		expect(dump).toMatch(/ui-session:[0-9a-f]{64}/);
 	});
 
+	it("the sign-in page is a standards-mode page (it starts with a doctype) named the keygate console", async () => {
+		const html = await (await ui(`${UI}/login`)).text();
+		expect(html.startsWith("<!doctype html><html")).toBe(true);
+		expect(html).toContain("<strong>keygate console</strong>");
+	});
+
 	it("without a session every page sends you to the sign-in page", async () => {
 		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit`, `${UI}/keys/key_0123456789012345678901`]) {
 			const res = await ui(path);

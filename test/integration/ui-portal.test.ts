@@ -65,7 +65,13 @@ describe("entering the portal", () => {
 		expect(url).toContain("/_keygate/portal/enter?token=kgpe_");
 		// A link previewer's GET does not burn the token.
 		const u = new URL(url);
-		expect((await ui(u.pathname + u.search, { headers: { "Sec-Fetch-Site": "none" } })).status).toBe(200);
+		const landing = await ui(u.pathname + u.search, { headers: { "Sec-Fetch-Site": "none" } });
+		expect(landing.status).toBe(200);
+		// A standards-mode page that names itself as the customer's key page, not the operator's console.
+		const landingHtml = await landing.text();
+		expect(landingHtml.startsWith("<!doctype html><html")).toBe(true);
+		expect(landingHtml).toContain("<strong>API keys</strong>");
+		expect(landingHtml).not.toContain("console");
 		const res = await enter(url);
 		expect(res.status).toBe(303);
 		const cookie = res.headers.get("Set-Cookie")!.split(";")[0]!;
