@@ -39,6 +39,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleUrl,
+	Unavailable,
 } from "./layout";
 import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
@@ -189,7 +190,7 @@ consoleApp.onError((err, c) => {
 		);
 	}
 	logEvent("internal_error", { area: "ui", error: String(err) });
-	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
+	return c.html(<Unavailable back={`${UI}/`} />, 503);
 });
 
 // The home page is `/_keygate/ui/`: mounted under a prefix, Hono's "/" is the prefix

@@ -232,6 +232,25 @@ export function KeySummary(props: { k: KeyRecord }) {
 	);
 }
 
+/**
+ * What the console and the portal answer when something inside fails (a Durable Object or
+ * KV cannot be reached): a page, not the gateway's JSON, saying nothing was changed. The
+ * action that failed did not complete: every write those pages make is all or nothing.
+ */
+export function Unavailable(props: { heading?: string; back: string }) {
+	return (
+		<Page title="Unavailable" heading={props.heading}>
+			<h1>Not available right now</h1>
+			<p class="error" role="alert">
+				Something keygate depends on did not answer, so nothing was changed. Try again in a moment.
+			</p>
+			<p>
+				<a href={props.back}>Back</a>
+			</p>
+		</Page>
+	);
+}
+
 export function ErrorBox(props: { message?: string }) {
 	if (!props.message) return null;
 	return (

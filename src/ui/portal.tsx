@@ -35,6 +35,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleUrl,
+	Unavailable,
 } from "./layout";
 import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
@@ -167,7 +168,7 @@ portalApp.onError((err, c) => {
 		return page(ctx, status === 404 ? "Not found" : "Not done", <ErrorBox message={message} />, status as 400 | 404 | 409);
 	}
 	logEvent("internal_error", { area: "portal", error: String(err) });
-	return renderError("internal_error", DEFAULT_ERROR_CONTEXT);
+	return c.html(<Unavailable heading="API keys" back={`${PORTAL}/`} />, 503);
 });
 
 /** The customer's own key, or the same "not found" as for a key that does not exist. */

@@ -125,6 +125,20 @@ describe("signing in", () => {
 		expect(html).toContain("<strong>keygate console</strong>");
 	});
 
+	it("when storage fails, a page says nothing was changed (503), not the gateway's JSON", async () => {
+		const cookie = await signIn();
+		const fail = () => Promise.reject(new Error("KV down"));
+		const broken = { get: fail, list: fail, put: fail, delete: fail, getWithMetadata: fail };
+		vi.spyOn(console, "error").mockImplementation(() => {});
+		const res = await ui(`${UI}/apis/demo/keys`, { cookie, bindings: { KEYS: broken } });
+		const html = await res.text();
+		expect(res.status, html).toBe(503);
+		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(html.startsWith("<!doctype html>")).toBe(true);
+		expect(html).toContain("nothing was changed");
+		expect(res.headers.get("Cache-Control")).toContain("no-store");
+	});
+
 	it("without a session every page sends you to the sign-in page", async () => {
 		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit`, `${UI}/keys/key_0123456789012345678901`]) {
 			const res = await ui(path);

@@ -283,6 +283,31 @@ describe("one owner's keys only", () => {
 		expect((await generate(cookie)).status).toBe(400);
 	});
 
+	it("when the owner's object cannot be reached, a create fails closed: a 503 page, and no key is made", async () => {
+		const owner = `down_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const down = {
+			idFromName: (n: string) => env.OWNER_ROLES.idFromName(n),
+			get: () => ({ reservePortalKeys: () => Promise.reject(new Error("owner object down")) }),
+		};
+		const logs = vi.spyOn(console, "error").mockImplementation(() => {});
+		const res = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings: { OWNER_ROLES: down },
+			form: { name: "down", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" },
+		});
+		const html = await res.text();
+		expect(res.status, html).toBe(503);
+		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(html).toContain("nothing was changed");
+		expect(shownKeys(html)).toHaveLength(0);
+		expect(logs).toHaveBeenCalled();
+		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(list.match(/sk_live_…/g) ?? []).toHaveLength(0);
+		// The object back, the same form makes the key.
+		expect((await generate(cookie, { name: "up" })).keys).toHaveLength(1);
+	});
+
 	it("for APIs whose keys inherit their owner's rights, never more scopes than the owner's role", async () => {
 		const owned = structuredClone(bundled) as any;
 		owned.apis[0].owners = { roles: { admin: {}, viewer: { scopes: ["read"] } }, defaultRole: "viewer" };
