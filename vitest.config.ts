@@ -23,8 +23,8 @@ export default defineConfig({
 				},
 			},
 			{
-				// The admin API's contract, in Node: the generated OpenAPI document passes swagger-parser, and the
-				// response checker the workers suite runs on every admin response fails on what it must.
+				// In Node: the admin API's contract (the generated OpenAPI document passes swagger-parser, and the
+				// response checker the workers suite runs on every admin response fails on what it must), and the README's demo config.
 				test: { name: "contract", environment: "node", include: ["test/contract/**/*.test.ts"] },
 			},
 			{
