@@ -208,9 +208,45 @@ async function allowed(c: Context<PortalEnv>) {
 	return { types, environments, scopes, pairs, grace: p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds };
 }
 
+/** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
 function live(k: KeyRecord, now: number): boolean {
 	const w = keyStatus(k, now).word;
-	return w === "active" || w === "soon";
+	return w === "active" || w === "soon" || w === "rotating";
+}
+
+/**
+ * Makes `want` keys within the owner's `maxKeysPerOwner`, decided in the owner's Durable
+ * Object one call at a time: concurrent calls cannot all read the same count. Returns
+ * null when there is no room. If the object cannot be reached, nothing is made (503).
+ */
+async function withinLimit<T>(c: Context<PortalEnv>, want: number, make: () => Promise<{ made: T; ids: string[] }>): Promise<T | null> {
+	const now = Date.now();
+	const mine = await ownKeys(c);
+	const { owner } = c.var.grant;
+	const owners = c.var.services.authority;
+	const api = c.var.api;
+	const slot = await owners.reservePortalKeys(
+		api.name,
+		owner,
+		mine.filter((k) => live(k, now)).map((k) => k.id),
+		mine.map((k) => k.id),
+		want,
+		api.portal!.maxKeysPerOwner,
+		now,
+	);
+	if (slot === null) return null;
+	let ids: string[] = [];
+	try {
+		const result = await make();
+		ids = result.ids;
+		return result.made;
+	} finally {
+		// A failed create frees its slot; one that settles late only holds it until PENDING_MS.
+		// If this fails the slot still counts the keys until PENDING_MS, so the limit errs on the strict side.
+		await owners
+			.settlePortalKeys(api.name, owner, slot, ids, Date.now())
+			.catch((e: unknown) => logEvent("portal_slot_settle_failed", { owner, error: String(e) }));
+	}
 }
 
 // `/_keygate/portal/` is the home page (see console.tsx for why it is spelled this way).
@@ -343,44 +379,23 @@ portalApp.post("/keys", async (c) => {
 	}
 	const parsed = CreateKeyBody.safeParse(body);
 	if (!parsed.success) return again(describeIssues(parsed.error));
-	// The limit is decided in the owner's Durable Object, one create at a time: concurrent
-	// creates cannot all read the same count. If that call fails, nothing is created (503).
-	const mine = await ownKeys(c);
-	const { owner } = c.var.grant;
-	const owners = c.var.services.authority;
-	const want = pair ? 2 : 1;
-	const ids = (ks: KeyRecord[]) => ks.map((k) => k.id);
-	const slot = await owners.reservePortalKeys(
-		api.name,
-		owner,
-		ids(mine.filter((k) => live(k, now))),
-		ids(mine),
-		want,
-		api.portal.maxKeysPerOwner,
-		now,
-	);
-	if (slot === null) return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
-	let shown: { label: string; k: KeyRecord & { key: string } }[] = [];
-	try {
+	const shown = await withinLimit(c, pair ? 2 : 1, async () => {
+		let made: { label: string; k: KeyRecord & { key: string } }[];
 		if (pair) {
 			const { type: _t, ...input } = parsed.data;
-			const made = await createPair(c.var.services, input);
-			const pub = "publishable" in made ? made.publishable : made.identifier;
-			shown = [
-				{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
+			const both = await createPair(c.var.services, input);
+			const pub = "publishable" in both ? both.publishable : both.identifier;
+			made = [
+				{ label: "Your secret key", k: { ...both.secret.record, key: both.secret.key } },
 				{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
 			];
 		} else {
-			const made = await createKey(c.var.services, parsed.data);
-			shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
+			const one = await createKey(c.var.services, parsed.data);
+			made = [{ label: "Your new key", k: { ...one.record, key: one.key } }];
 		}
-	} finally {
-		// A failed create frees its slot; one that settles late only holds it until PENDING_MS.
-		// If this fails the slot still counts the keys until PENDING_MS, so the limit errs on the strict side.
-		await owners
-			.settlePortalKeys(api.name, owner, slot, ids(shown.map((s) => s.k)), Date.now())
-			.catch((e: unknown) => logEvent("portal_slot_settle_failed", { owner, error: String(e) }));
-	}
+		return { made, ids: made.map((m) => m.k.id) };
+	});
+	if (shown === null) return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
 	return page(
 		c,
 		"Key created",
@@ -461,7 +476,19 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const grace = Number(form.grace);
 	if (!graceChoices((await allowed(c)).grace).some((g) => g.seconds === grace))
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
-	const { created, previous } = await rotateKey(c.var.services, k.id, grace);
+	// With a grace, the old key keeps working beside the new one: one more live key, so
+	// within the limit (otherwise rotating again and again would hold any number).
+	const rotate = async () => {
+		const r = await rotateKey(c.var.services, k.id, grace);
+		return { made: r, ids: [r.created.record.id] };
+	};
+	const rotated = grace === 0 ? (await rotate()).made : await withinLimit(c, 1, rotate);
+	if (rotated === null)
+		throw new AdminError(
+			"invalid_request",
+			`You may hold at most ${c.var.api.portal!.maxKeysPerOwner} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
+		);
+	const { created, previous } = rotated;
 	return page(
 		c,
 		"Key rotated",

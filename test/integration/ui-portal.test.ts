@@ -283,6 +283,38 @@ describe("one owner's keys only", () => {
 		expect((await generate(cookie)).status).toBe(400);
 	});
 
+	it("a key in its rotation grace still counts: rotating again and again cannot hold more than maxKeysPerOwner working keys (found by a probe: 13 of 10)", async () => {
+		const owner = `rot_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const first = await generate(cookie, { name: "r0" });
+		const keys = [...first.keys];
+		let id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie })).text())![1]!;
+		const refusals: string[] = [];
+		for (let i = 0; i < 12; i++) {
+			const res = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, form: { grace: "604800" } });
+			const html = await res.text();
+			if (res.status !== 200) {
+				expect(res.status).toBe(400);
+				expect(shownKeys(html)).toHaveLength(0);
+				refusals.push(html);
+				continue;
+			}
+			keys.push(...shownKeys(html));
+			// The newest key is listed first.
+			id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie })).text())![1]!;
+		}
+		expect(keys).toHaveLength(10);
+		expect(refusals).toHaveLength(3);
+		expect(refusals[0]).toContain("rotation grace still counts");
+		let working = 0;
+		for (const key of keys) if ((await call("/v1/x", { key })).status === 200) working++;
+		expect(working).toBe(10);
+		// "Immediately" (no grace) swaps one working key for another, so it needs no room.
+		const now = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, form: { grace: "0" } });
+		expect(now.status).toBe(200);
+		expect(shownKeys(await now.text())).toHaveLength(1);
+	});
+
 	it("when the owner's object cannot be reached, a create fails closed: a 503 page, and no key is made", async () => {
 		const owner = `down_${crypto.randomUUID().slice(0, 8)}`;
 		const cookie = await portalCookie(owner);
