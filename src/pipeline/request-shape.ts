@@ -26,8 +26,9 @@ function decodeUnreserved(escape: string, hex: string): string {
 
 /**
  * True when `pathname`, read the way any server might read it (percent-decoded, any case,
- * repeated slashes or backslashes collapsed, trailing dots or spaces on the segment
- * dropped), starts with keygate's admin namespace. Such a request never reaches an origin.
+ * full-width letters as ASCII, format characters dropped, repeated slashes or backslashes
+ * collapsed, the first segment cut at its first character outside [a-z0-9_-]), starts
+ * with keygate's admin namespace. Such a request never reaches an origin.
  */
 export function isAdminSpelling(pathname: string): boolean {
 	let path = pathname;
@@ -36,12 +37,16 @@ export function isAdminSpelling(pathname: string): boolean {
 	} catch {
 		path = pathname.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 	}
+	// Full-width letters read as their ASCII twins, and invisible format characters as nothing.
+	if (/[^\x00-\x7f]/.test(path)) path = path.normalize("NFKC").replace(/\p{Cf}/gu, "");
 	const first =
 		path
 			.toLowerCase()
 			.replace(/[\\/]+/g, "/")
 			.split("/")[1] ?? "";
-	return first.replace(/[.\s]+$/, "") === "_keygate";
+	// Cut at the first character no name holds (NUL, `;`, `#`, `?`, a dot, a space...):
+	// an origin or framework that stops reading a segment there would read `_keygate`.
+	return /^[a-z0-9_-]*/.exec(first)![0] === "_keygate";
 }
 
 /** Header fields that other frameworks read as "treat this request as another method". */

@@ -195,6 +195,30 @@ describe("the admin namespace under other spellings (issue 11 item 4)", () => {
 	});
 });
 
+describe("the admin namespace cut where a server might stop reading the segment", () => {
+	// Under a catch-all keyed rule these would be forwarded if they were not known as the admin namespace.
+	const catchAll = structuredClone(demo) as any;
+	catchAll.apis[0].routes = [{ path: "/**" }];
+	const gw = gatewayFor(catchAll);
+	it.each([
+		"/_keygate%00/v1/keys",
+		"/_keygate%E2%80%8B/v1/keys",
+		"/_keygate%3B/v1/keys",
+		"/_keygate%23/v1/keys",
+		"/_keygate%3F/v1/keys",
+		"/%EF%BC%BFkeygate/v1/keys",
+		"/_keygate;x/v1/keys",
+	])("%s with a valid key is 404 not_found, never the origin", async (path) => {
+		const { key } = await gw.createKey({ name: "cut" });
+		const res = await gw.call(path, { key });
+		expect(res.status).toBe(404);
+		expect(((await res.json()) as { error: string }).error).toBe("not_found");
+		expect(origin.calls).toHaveLength(0);
+		// The same key on an ordinary path passes: the rule is a catch-all.
+		expect((await gw.call("/v1/keygate", { key })).status).toBe(200);
+	});
+});
+
 describe("the client's address outside Cloudflare (issue 11 item 9)", () => {
 	it("with KEYGATE_CLIENT_ADDRESS=local a client-sent CF-Connecting-IP is ignored: it cannot pass an IP allowlist", async () => {
 		const { key } = await createKey({ ipAllowlist: ["203.0.113.0/24"] });
