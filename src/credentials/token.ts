@@ -15,10 +15,17 @@ import type { Verdict, VerifyContext } from "./verify";
  * token, so the pair is unambiguous. A JWT with no client id counts per subject.
  */
 export function counterName(base: string, by: RateLimitBy, subject: string, clientId: string | null): string {
-	if (by === "client" && clientId !== null) return `${base}:client:${clientId}`;
-	if (by === "subject+client") return `${base}:pair:${subject}\n${clientId ?? ""}`;
-	return `${base}:subject:${subject}`;
+	if (by === "client" && clientId !== null) return `${base}:client:${part(clientId)}`;
+	if (by === "subject+client") return `${base}:pair:${part(subject)}\n${part(clientId ?? "")}`;
+	return `${base}:subject:${part(subject)}`;
 }
+
+/**
+ * A subject or client id as part of an object's name, with `%` and `#` escaped: a shard's
+ * object is `<name>#<i>` (shardName), so subject `V#1` must not name subject V's shard 1
+ * (found by a probe: three such subjects spent 15 of V's 20 on a sharded tier).
+ */
+const part = (s: string) => s.replace(/[%#]/g, (c) => (c === "%" ? "%25" : "%23"));
 
 export const oauthAuthority = (api: CompiledApi, claims: AccessTokenClaims): string =>
 	counterName(`oauth:${claims.api}`, rateLimitBy(api), claims.sub, claims.cid);

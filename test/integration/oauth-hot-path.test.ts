@@ -87,6 +87,22 @@ describe("what a warm access token costs", () => {
 		await expectRefused(config, tokens.access_token);
 	});
 
+	it("on a sharded tier, subjects named like another subject's shards (V#1, V#2, V#3) do not spend its budget (found by a probe: 5 of 20 left)", async () => {
+		const config = configFor("subject", { limit: 20, window: 3600, burst: 1000, shards: 4 });
+		const gw = gatewayFor(config);
+		const client = await createClient(gw);
+		const victim = freshSubject();
+		const passed = async (subject: string) => {
+			const { access_token } = await tokensFor(gw, client, { subject, scopes: ["read"] });
+			let ok = 0;
+			for (let i = 0; i < 30; i++) if ((await countedCall(config, access_token)).status === 200) ok++;
+			return ok;
+		};
+		for (const i of [1, 2, 3]) expect(await passed(`${victim}#${i}`)).toBe(20);
+		expect(await passed(victim)).toBe(20);
+		expect(await passed(`${victim}%231`), "an escaped spelling is a subject of its own too").toBe(20);
+	});
+
 	it("a leased tier counts tokens strictly, in the same one call: exact, and no lease a revoked grant could spend", async () => {
 		const config = configFor("subject", { consistency: "leased" });
 		const gw = gatewayFor(config);
