@@ -112,7 +112,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	const origin = c.get("api").environments[environment]!.origin;
 	if (principal && !c.env.SIGNING_SECRET) {
 		logEvent("secret_missing", { name: "SIGNING_SECRET" });
-		return reject(c, "secret_missing");
+		return refuse(c, "secret_missing");
 	}
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors
@@ -143,17 +143,25 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		}
 	} catch (e) {
 		logEvent(timedOut ? "origin_timeout" : "origin_unreachable", { origin, error: String(e) });
-		return reject(c, timedOut ? "origin_timed_out" : "origin_unreachable");
+		return refuse(c, timedOut ? "origin_timed_out" : "origin_unreachable");
 	} finally {
 		clearTimeout(timer);
 	}
 	if (upstream.status < 200 || upstream.status > 599) {
 		// An interim (1xx) or impossible status is no answer to pass on.
 		logEvent("origin_bad_status", { origin, status: upstream.status });
-		return reject(c, "origin_unreachable");
+		return refuse(c, "origin_unreachable");
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
+	return withAnswerFields(c, response);
+};
+
+/** A refusal made after the request was counted (the origin failed): it reports the limits it spent, as a pass does. */
+const refuse = (c: GatewayContext, reason: Parameters<typeof reject>[1]) => withAnswerFields(c, reject(c, reason));
+
+/** The fields every answer to a counted request carries: its rate limits, a bypassed limiter, a rotated key's deprecation. */
+function withAnswerFields(c: GatewayContext, response: Response): Response {
 	const rate = c.get("rate");
 	if (rate)
 		for (const [name, value] of Object.entries(rateLimitHeaders(rate, Math.floor(Date.now() / 1000)))) response.headers.set(name, value);
@@ -165,4 +173,4 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		response.headers.set("Sunset", new Date(deprecation.sunset).toUTCString());
 	}
 	return response;
-};
+}

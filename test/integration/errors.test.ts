@@ -113,7 +113,12 @@ describe("502 origin_unavailable", () => {
 	it("answers when the origin cannot be reached, after counting the request once", async () => {
 		const { key } = await createKey();
 		origin.failing = true;
-		await expectError(await call("/v1/things", { key }), 502, "origin_unavailable");
+		const res = await call("/v1/things", { key });
+		await expectError(res, 502, "origin_unavailable");
+		// Counted, so it reports the limits it spent, as a pass would ("every response includes").
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("1000");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("999");
+		expect(res.headers.get("X-RateLimit-Reset")).toMatch(/^\d+$/);
 	});
 });
 

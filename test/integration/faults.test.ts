@@ -90,6 +90,7 @@ describe("origin faults", () => {
 		const res = await callWithEnv({ KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
 		const body = await expectError(res, 504, "origin_timeout");
 		expect(body.message).toBe("The upstream service did not answer in time.");
+		expect(res.headers.get("X-RateLimit-Remaining"), "a counted 504 reports the limits it spent").toBe("999");
 		vi.restoreAllMocks();
 		fakeOrigin();
 		expect((await call("/v1/a", { key })).headers.get("X-RateLimit-Remaining")).toBe("998");
