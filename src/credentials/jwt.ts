@@ -24,6 +24,12 @@ type Issuer = NonNullable<CompiledApi["oauth"]>["externalIssuers"][number];
  */
 const RELOAD_GAP_MS = 5_000;
 const lastReload = new Map<string, number>();
+/**
+ * A JWKS that could not be fetched with nothing cached: until when its failure is the
+ * answer, with no fetch (RELOAD_GAP_MS). Otherwise every request naming that issuer, valid
+ * or not, would make one request to the provider and wait up to the 3 s timeout.
+ */
+const downUntil = new Map<string, number>();
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 const MAX_SETS = 100;
 export function jwksFor(uri: string): ReturnType<typeof createRemoteJWKSet> {
@@ -40,6 +46,7 @@ export function jwksFor(uri: string): ReturnType<typeof createRemoteJWKSet> {
 export function clearJwksCache(): void {
 	jwksSets.clear();
 	lastReload.clear();
+	downUntil.clear();
 }
 
 /** Printable ASCII only: these values become identity headers and Durable Object names. */
@@ -86,6 +93,8 @@ export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): P
 	const issuer = issuers[index];
 	if (!issuer || !(issuer.algorithms as string[]).includes(alg)) return invalid;
 	const set = jwksFor(issuer.jwksUri);
+	const unavailable: Verdict = { ok: false, reason: "jwks_unavailable", countsAsFailure: false };
+	if (set.jwks() === undefined && ctx.now < (downUntil.get(issuer.jwksUri) ?? -Infinity)) return unavailable;
 	const verifyOnce = () =>
 		jwtVerify(jwt, set, {
 			issuer: issuer.issuer,
@@ -116,7 +125,9 @@ export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): P
 		// With nothing cached, a provider that cannot be reached is 503, not an invalid token.
 		if (set.jwks() === undefined && (!jose || e instanceof errors.JWKSTimeout || e.code === "ERR_JOSE_GENERIC")) {
 			logEvent("jwks_unavailable", { jwksUri: issuer.jwksUri, error: String(e).slice(0, 200) });
-			return { ok: false, reason: "jwks_unavailable", countsAsFailure: false };
+			if (downUntil.size >= MAX_SETS) downUntil.delete(downUntil.keys().next().value!);
+			downUntil.set(issuer.jwksUri, ctx.now + RELOAD_GAP_MS);
+			return unavailable;
 		}
 		return invalid;
 	}

@@ -139,6 +139,20 @@ describe("external JWTs (oauth.externalIssuers)", () => {
 		expect((await res.clone().json<{ error: string }>()).error).toBe("gateway_unavailable");
 		await refused(res, 503);
 	});
+
+	it("asks a JWKS that failed at most once per 5 s: a stream of tokens naming its issuer is not a stream of fetches (found by a probe: 30 for 30)", async () => {
+		idp.down = true;
+		const now = Date.now();
+		vi.spyOn(Date, "now").mockReturnValue(now);
+		for (let i = 0; i < 30; i++) expect((await gw.call("/v1/users", { key: await token() })).status).toBe(503);
+		expect(idp.fetches).toBe(1);
+		// Back up, and 5 s on: the next request fetches, and passes.
+		idp.down = false;
+		vi.spyOn(Date, "now").mockReturnValue(now + 5_001);
+		expect((await gw.call("/v1/users", { key: await token() })).status).toBe(200);
+		expect(idp.fetches).toBe(2);
+		expect(origin.calls).toHaveLength(1);
+	});
 });
 
 describe("an accepted issuer's JWT outside the credential header (issue 11 items 2 and 3, for every credential kind)", () => {
