@@ -167,6 +167,21 @@ const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400
 		status,
 	);
 
+/** An address inside the console that names nothing (an unknown API, a mistyped path): a page, not the gateway's JSON. */
+const missing = (c: Context<UiEnv>) =>
+	page(
+		c,
+		"Not found",
+		<>
+			<h1>Not found</h1>
+			<p>There is no page at this address.</p>
+			<p>
+				<a href={`${UI}/`}>Back to the APIs</a>
+			</p>
+		</>,
+		404,
+	);
+
 function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
 	return c.var.services.config.apis.find((a) => a.name === name);
 }
@@ -233,7 +248,7 @@ consoleApp.get("/:home{.{0}}", (c) => {
 
 consoleApp.get("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
-	if (!api) return notFound();
+	if (!api) return missing(c);
 	const s = c.var.services;
 	const params = new URL(c.req.url).searchParams;
 	const query = parseKeyQuery(params);
@@ -332,7 +347,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 
 consoleApp.get("/apis/:api/keys/new", (c) => {
 	const api = apiOf(c, c.req.param("api"));
-	if (!api) return notFound();
+	if (!api) return missing(c);
 	return page(
 		c,
 		`Generate a key for ${api.name}`,
@@ -352,7 +367,7 @@ const list = (s: string | undefined) =>
 /** Generate: the secret is in this answer only (no redirect, no cookie, no later GET can show it). */
 consoleApp.post("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
-	if (!api) return notFound();
+	if (!api) return missing(c);
 	const form = await c.req.parseBody({ all: true });
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
@@ -538,7 +553,7 @@ consoleApp.get("/keys/:id", async (c) => {
 						<button type="submit" class="danger">
 							Revoke key
 						</button>{" "}
-						<button type="button" data-close="">
+						<button type="button" data-close="" autofocus>
 							Cancel
 						</button>
 					</form>
@@ -564,7 +579,7 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const s = c.var.services;
 	const k = await showKey(s, keyId(c));
 	const api = apiOf(c, k.api);
-	if (!api) return notFound();
+	if (!api) return missing(c);
 	const now = Date.now();
 	const def = api.keys.rotationGraceSeconds;
 	return page(
@@ -780,4 +795,4 @@ consoleApp.post("/owners", async (c) => {
 	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner! })}`, 303);
 });
 
-consoleApp.all("*", () => notFound());
+consoleApp.all("*", (c) => missing(c));

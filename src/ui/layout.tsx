@@ -28,6 +28,8 @@ export function Page(props: {
 					<meta name="viewport" content="width=device-width, initial-scale=1" />
 					<meta name="referrer" content="no-referrer" />
 					<title>{`${props.title} · keygate`}</title>
+					{/* No favicon: without this, the browser asks the gateway for /favicon.ico on every page (a 401). */}
+					<link rel="icon" href="data:," />
 					<link rel="stylesheet" href={CSS_PATH} />
 					<script src={JS_PATH} defer></script>
 				</head>

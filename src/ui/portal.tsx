@@ -503,4 +503,18 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	);
 });
 
-portalApp.all("*", () => notFound());
+// An address inside the portal that names nothing: a page, not the gateway's JSON.
+portalApp.all("*", (c) =>
+	page(
+		c,
+		"Not found",
+		<>
+			<h1>Not found</h1>
+			<p>There is no page at this address.</p>
+			<p>
+				<a href={`${PORTAL}/`}>Back to your keys</a>
+			</p>
+		</>,
+		404,
+	),
+);

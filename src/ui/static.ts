@@ -4,8 +4,8 @@ import { crc32 } from "../keys/format";
  * The console's only CSS and JS, served by the Worker itself (no assets binding, no
  * bundler) under names that carry a hash of their content, so they can be cached for a
  * year: a changed file gets a new name. The pages work without the script; it only adds
- * copy buttons, <dialog> confirmations, relative times, and clears a shown secret when the
- * page is left.
+ * copy buttons, <dialog> confirmations, relative times, sends each form once, and clears a
+ * shown secret when the page is left.
  */
 const CSS = `:root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--accent:#0b5cad;--bad:#a40e26;--ok:#116329;--warn:#7d4e00;font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 body{margin:0}header.top{display:flex;gap:1rem;align-items:center;padding:.6rem 1.2rem;border-bottom:1px solid var(--line);flex-wrap:wrap}
@@ -52,6 +52,15 @@ function clearSecrets() {
 }
 window.addEventListener("pagehide", clearSecrets);
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
+// A form that changes something is sent once: a second click (a double click, an impatient
+// user) would rotate an already rotated key, or make a second key nobody sees.
+document.querySelectorAll("form[method=post]").forEach(function (f) {
+  f.addEventListener("submit", function (e) {
+    if (f.hasAttribute("data-sent")) { e.preventDefault(); return; }
+    f.setAttribute("data-sent", "");
+    f.querySelectorAll("button[type=submit]").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+  });
+});
 var rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
 document.querySelectorAll("time[data-relative]").forEach(function (t) {
   if (!rtf) return;

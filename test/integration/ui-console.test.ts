@@ -125,6 +125,27 @@ describe("signing in", () => {
 		expect(html).toContain("<strong>keygate console</strong>");
 	});
 
+	it("signed in, an address that names nothing is a 404 page, not the gateway's JSON (found in a browser: axe flagged the JSON)", async () => {
+		const cookie = await signIn();
+		for (const path of [`${UI}/apis/nope/keys`, `${UI}/apis/nope/keys/new`, `${UI}/apis/demo/key`, `${UI}/nothing`]) {
+			const res = await ui(path, { cookie });
+			const html = await res.text();
+			expect(res.status, path).toBe(404);
+			expect(res.headers.get("Content-Type"), path).toMatch(/^text\/html/);
+			expect(html.startsWith('<!doctype html><html lang="en">'), path).toBe(true);
+			expect(html, path).toContain("<h1>Not found</h1>");
+		}
+	});
+
+	it("pages name a data: icon (no request for /favicon.ico through the gateway), and the revoke dialog focuses Cancel", async () => {
+		const html = await (await ui(`${UI}/login`)).text();
+		expect(html).toContain('<link rel="icon" href="data:,"/>');
+		const cookie = await signIn();
+		const { id } = await createKey({ name: "dialog" });
+		const page = await (await ui(`${UI}/keys/${id}`, { cookie })).text();
+		expect(page).toMatch(/<button type="button" data-close="" autofocus="">\s*Cancel/);
+	});
+
 	it("when storage fails, a page says nothing was changed (503), not the gateway's JSON", async () => {
 		const cookie = await signIn();
 		const fail = () => Promise.reject(new Error("KV down"));

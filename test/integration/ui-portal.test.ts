@@ -315,6 +315,15 @@ describe("one owner's keys only", () => {
 		expect(shownKeys(await now.text())).toHaveLength(1);
 	});
 
+	it("with a session, an address that names nothing is a 404 page, not the gateway's JSON", async () => {
+		const cookie = await portalCookie(`nf_${crypto.randomUUID().slice(0, 8)}`);
+		const res = await ui(`${PORTAL}/nope`, { cookie });
+		const html = await res.text();
+		expect(res.status).toBe(404);
+		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(html).toContain("<h1>Not found</h1>");
+	});
+
 	it("when the owner's object cannot be reached, a create fails closed: a 503 page, and no key is made", async () => {
 		const owner = `down_${crypto.randomUUID().slice(0, 8)}`;
 		const cookie = await portalCookie(owner);
