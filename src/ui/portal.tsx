@@ -81,9 +81,14 @@ portalApp.use("*", async (c, next) => {
 const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
 
 function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
+	return notice(c, status, "Link not valid", "This link cannot be used", message);
+}
+
+/** A page of the portal outside a session: a heading and one sentence. */
+function notice(c: Context<PortalEnv>, status: 200 | 400 | 404, title: string, heading: string, message: string) {
 	return c.html(
-		<Page title="Link not valid" heading="API keys">
-			<h1>This link cannot be used</h1>
+		<Page title={title} heading="API keys">
+			<h1>{heading}</h1>
 			<p>{message}</p>
 		</Page>,
 		status,
@@ -133,7 +138,7 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	const api = grant ? config.value.apis.find((a) => a.name === grant.api) : undefined;
 	if (!grant || !token || !api?.portal) {
 		if (token) c.header("Set-Cookie", cookie("", 0));
-		return plainError(c, 404, "Your session has ended. Go back to the app and open your API keys again.");
+		return notice(c, 404, "Session ended", "Your session has ended", "Go back to the app and open your API keys again.");
 	}
 	c.set("grant", grant);
 	c.set("sessionToken", token);
@@ -148,7 +153,7 @@ portalApp.use("*", readableForm);
 portalApp.post("/logout", async (c) => {
 	await closePortalSession(c.env.KEYS, c.var.sessionToken);
 	c.header("Set-Cookie", cookie("", 0));
-	return plainError(c, 404, "You have signed out of your API keys.");
+	return notice(c, 200, "Signed out", "Signed out", "You have signed out of your API keys. Go back to the app to open them again.");
 });
 
 const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 = 200) =>

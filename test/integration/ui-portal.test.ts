@@ -134,7 +134,7 @@ describe("entering the portal", () => {
 		vi.useRealTimers();
 		const other = await portalCookie("cust_out");
 		expect((await ui(`${PORTAL}/`, { cookie: other })).status, "the session works before sign-out").toBe(200);
-		expect((await ui(`${PORTAL}/logout`, { cookie: other, form: {} })).status).toBe(404);
+		expect((await ui(`${PORTAL}/logout`, { cookie: other, form: {} })).status, "signed out: a 200 page").toBe(200);
 		expect((await ui(`${PORTAL}/`, { cookie: other })).status).toBe(404);
 	});
 
@@ -313,6 +313,18 @@ describe("one owner's keys only", () => {
 		const now = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, form: { grace: "0" } });
 		expect(now.status).toBe(200);
 		expect(shownKeys(await now.text())).toHaveLength(1);
+	});
+
+	it("signing out is a 200 'Signed out' page; the ended session's next page says so (not 'Link not valid')", async () => {
+		const cookie = await portalCookie(`so_${crypto.randomUUID().slice(0, 8)}`);
+		const out = await ui(`${PORTAL}/logout`, { cookie, form: {} });
+		const html = await out.text();
+		expect(out.status).toBe(200);
+		expect(html).toContain("<title>Signed out · keygate</title>");
+		expect(html).toContain("<h1>Signed out</h1>");
+		const after = await ui(`${PORTAL}/`, { cookie });
+		expect(after.status).toBe(404);
+		expect(await after.text()).toContain("<h1>Your session has ended</h1>");
 	});
 
 	it("with a session, an address that names nothing is a 404 page, not the gateway's JSON", async () => {
