@@ -39,6 +39,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleUrl,
+	NothingHere,
 	Unavailable,
 } from "./layout";
 import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
@@ -168,19 +169,7 @@ const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400
 	);
 
 /** An address inside the console that names nothing (an unknown API, a mistyped path): a page, not the gateway's JSON. */
-const missing = (c: Context<UiEnv>) =>
-	page(
-		c,
-		"Not found",
-		<>
-			<h1>Not found</h1>
-			<p>There is no page at this address.</p>
-			<p>
-				<a href={`${UI}/`}>Back to the APIs</a>
-			</p>
-		</>,
-		404,
-	);
+const missing = (c: Context<UiEnv>) => page(c, "Not found", <NothingHere back={`${UI}/`} label="Back to the APIs" />, 404);
 
 function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
 	return c.var.services.config.apis.find((a) => a.name === name);

@@ -234,6 +234,19 @@ export function KeySummary(props: { k: KeyRecord }) {
 	);
 }
 
+/** The body of the console's and the portal's 404 page: an address inside them that names nothing. */
+export function NothingHere(props: { back: string; label: string }) {
+	return (
+		<>
+			<h1>Not found</h1>
+			<p>There is no page at this address.</p>
+			<p>
+				<a href={props.back}>{props.label}</a>
+			</p>
+		</>
+	);
+}
+
 /**
  * What the console and the portal answer when something inside fails (a Durable Object or
  * KV cannot be reached): a page, not the gateway's JSON, saying nothing was changed. The

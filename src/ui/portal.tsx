@@ -35,6 +35,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleUrl,
+	NothingHere,
 	Unavailable,
 } from "./layout";
 import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
@@ -236,7 +237,7 @@ async function withinLimit<T>(c: Context<PortalEnv>, want: number, make: () => P
 		mine.filter((k) => live(k, now)).map((k) => k.id),
 		mine.map((k) => k.id),
 		want,
-		api.portal!.maxKeysPerOwner,
+		api.portal.maxKeysPerOwner,
 		now,
 	);
 	if (slot === null) return null;
@@ -491,7 +492,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	if (rotated === null)
 		throw new AdminError(
 			"invalid_request",
-			`You may hold at most ${c.var.api.portal!.maxKeysPerOwner} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
+			`You may hold at most ${c.var.api.portal.maxKeysPerOwner} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
 		);
 	const { created, previous } = rotated;
 	return page(
@@ -509,17 +510,4 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 });
 
 // An address inside the portal that names nothing: a page, not the gateway's JSON.
-portalApp.all("*", (c) =>
-	page(
-		c,
-		"Not found",
-		<>
-			<h1>Not found</h1>
-			<p>There is no page at this address.</p>
-			<p>
-				<a href={`${PORTAL}/`}>Back to your keys</a>
-			</p>
-		</>,
-		404,
-	),
-);
+portalApp.all("*", (c) => page(c, "Not found", <NothingHere back={`${PORTAL}/`} label="Back to your keys" />, 404));
