@@ -61,6 +61,10 @@ create and pair:
 update: the same flags as create (except --api, --type, --environment), all optional
 audit:
   --key-id ID              only this key's events
+  --action ACTION          only this action (key.created, key.revoked, ...)
+  --actor-type TYPE        token, console, portal or system
+  --from DATE              at or after: 2026-12-05 (that UTC day's start) or an RFC 3339 time
+  --to DATE                up to: 2026-12-05 (inclusive) or an RFC 3339 time (exclusive)
   --cursor CURSOR          the next page
 owner:
   --role NAME              set the owner's role (else show it)
@@ -145,12 +149,12 @@ const COMMANDS = {
 		request: (id, f) => ({ method: "PATCH", path: `/keys/${enc(id)}`, body: keyBody(f, false) }),
 	},
 	audit: {
-		flags: ["key-id", "cursor"],
+		flags: ["key-id", "action", "actor-type", "from", "to", "cursor"],
 		id: false,
 		request: (_id, f) => {
 			const query = new URLSearchParams();
-			if (f["key-id"] !== undefined) query.set("keyId", f["key-id"]);
-			if (f.cursor !== undefined) query.set("cursor", f.cursor);
+			const names = { "key-id": "keyId", action: "action", "actor-type": "actorType", from: "from", to: "to", cursor: "cursor" };
+			for (const [flag, name] of Object.entries(names)) if (f[flag] !== undefined) query.set(name, f[flag]);
 			const qs = query.toString();
 			return { method: "GET", path: `/audit${qs ? `?${qs}` : ""}` };
 		},

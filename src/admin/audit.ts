@@ -1,6 +1,7 @@
 import { randomId } from "../keys/crypto";
 import { logEvent } from "../util/log";
-import type { AuditEvent, AuditPage } from "./contract";
+import { ACTOR_TYPES, AUDIT_ACTIONS, type AuditEvent, type AuditPage } from "./contract";
+import { KEY_ID } from "./service";
 
 /**
  * The audit log of key management: who did what to which key, and when; and failed admin
@@ -12,15 +13,25 @@ import type { AuditEvent, AuditPage } from "./contract";
  *   audit:<inverted ms>:<event id>                 -> AuditEvent JSON (newest first in a listing)
  *   audit-key:<key id>:<inverted ms>:<event id>    -> AuditEvent JSON (one key's history)
  * `inverted ms` is 10^13 - time in ms, zero-padded, because KV lists in ascending key order.
+ * Each entry carries list metadata `{ a: action, t: actorType }`, so a filtered listing reads
+ * only the values it returns.
  */
 const inverted = (ms: number) => String(1e13 - ms).padStart(14, "0");
+
+type AuditAction = (typeof AUDIT_ACTIONS)[number];
+type ActorType = (typeof ACTOR_TYPES)[number];
+interface AuditMeta {
+	a: AuditAction;
+	t: ActorType;
+}
 
 export async function recordAudit(kv: KVNamespace, event: Omit<AuditEvent, "id" | "at">): Promise<AuditEvent> {
 	const now = Date.now();
 	const full: AuditEvent = { id: randomId("evt"), at: new Date(now).toISOString(), ...event };
 	const value = JSON.stringify(full);
-	const writes = [kv.put(`audit:${inverted(now)}:${full.id}`, value)];
-	if (full.keyId) writes.push(kv.put(`audit-key:${full.keyId}:${inverted(now)}:${full.id}`, value));
+	const metadata: AuditMeta = { a: full.action, t: full.actorType };
+	const writes = [kv.put(`audit:${inverted(now)}:${full.id}`, value, { metadata })];
+	if (full.keyId) writes.push(kv.put(`audit-key:${full.keyId}:${inverted(now)}:${full.id}`, value, { metadata }));
 	try {
 		await Promise.all(writes);
 	} catch (e) {
@@ -30,11 +41,177 @@ export async function recordAudit(kv: KVNamespace, event: Omit<AuditEvent, "id" 
 	return full;
 }
 
-export async function listAudit(kv: KVNamespace, keyId: string | undefined, cursor: string | undefined, limit = 50): Promise<AuditPage> {
-	const prefix = keyId ? `audit-key:${keyId}:` : "audit:";
-	const page = await kv.list({ prefix, cursor, limit });
-	const events = await Promise.all(page.keys.map((k) => kv.get<AuditEvent>(k.name, "json")));
-	return { data: events.filter((e): e is AuditEvent => e !== null), cursor: page.list_complete ? null : page.cursor };
+/** What a listing asks for. `from` is inclusive and `to` exclusive, in ms since the epoch. */
+export interface AuditQuery {
+	keyId?: string;
+	action?: AuditAction;
+	actorType?: ActorType;
+	from?: number;
+	to?: number;
+	cursor?: string;
+}
+
+export const AUDIT_PAGE = 50;
+/** KV list calls one page may make while filtering (1,000 entries each) before it answers with what it found and a cursor. */
+export const AUDIT_SCAN_LISTS = 5;
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A date (`2026-12-05`, the whole UTC day) or an RFC 3339 time, as the ms it starts at and ends before. */
+function instant(raw: string): { start: number; end: number } | undefined {
+	const day = DAY.exec(raw);
+	if (day) {
+		const start = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+		// Date.UTC rolls 2026-02-31 over into March: a day that does not exist is refused, not moved.
+		if (new Date(start).toISOString().slice(0, 10) !== raw) return undefined;
+		return { start, end: start + 86_400_000 };
+	}
+	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(raw)) return undefined;
+	const ms = Date.parse(raw);
+	return Number.isFinite(ms) ? { start: ms, end: ms } : undefined;
+}
+
+/**
+ * The admin API's and the console's audit filters, read from a query string. Empty values
+ * are "any". A value that names nothing this log holds is refused with the reason, so a
+ * typo never reads as "no events".
+ */
+export function parseAuditQuery(params: URLSearchParams): { ok: true; query: AuditQuery } | { ok: false; message: string } {
+	const get = (name: string) => (params.get(name) ?? "").trim();
+	const query: AuditQuery = {};
+	const keyId = get("keyId");
+	if (keyId) {
+		if (!KEY_ID.test(keyId)) return { ok: false, message: "keyId: not a key id (key_ and 22 letters or digits)." };
+		query.keyId = keyId;
+	}
+	const action = get("action");
+	if (action) {
+		if (!(AUDIT_ACTIONS as readonly string[]).includes(action))
+			return { ok: false, message: `action: one of ${AUDIT_ACTIONS.join(", ")}.` };
+		query.action = action as AuditAction;
+	}
+	const actorType = get("actorType");
+	if (actorType) {
+		if (!(ACTOR_TYPES as readonly string[]).includes(actorType))
+			return { ok: false, message: `actorType: one of ${ACTOR_TYPES.join(", ")}.` };
+		query.actorType = actorType as ActorType;
+	}
+	const from = get("from");
+	if (from) {
+		const at = instant(from);
+		if (!at) return { ok: false, message: "from: a date (2026-12-05, from the start of that UTC day) or an RFC 3339 time." };
+		query.from = at.start;
+	}
+	const to = get("to");
+	if (to) {
+		const at = instant(to);
+		if (!at) return { ok: false, message: "to: a date (2026-12-05, up to the end of that UTC day) or an RFC 3339 time." };
+		// A day includes all of it; a time is the instant the range ends before.
+		query.to = at.end === at.start ? at.start : at.end;
+	}
+	if (query.from !== undefined && query.to !== undefined && query.from >= query.to)
+		return { ok: false, message: "from must be before to." };
+	const cursor = get("cursor");
+	if (cursor) {
+		if (!readCursor(cursor)) return { ok: false, message: "cursor: not a cursor this log gave." };
+		query.cursor = cursor;
+	}
+	return { ok: true, query };
+}
+
+/** Where the next page starts: a KV list cursor (null: the first list page) and the last entry already given on that page. */
+interface Resume {
+	c: string | null;
+	a: string | null;
+}
+
+const toBase64Url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+function writeCursor(r: Resume): string {
+	return toBase64Url(JSON.stringify(r));
+}
+
+function readCursor(raw: string): Resume | undefined {
+	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
+	try {
+		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<Resume>;
+		const ok = (v: unknown) => v === null || (typeof v === "string" && v.length <= 1024);
+		if (typeof r !== "object" || r === null || !ok(r.c) || !ok(r.a)) return undefined;
+		return { c: r.c ?? null, a: r.a ?? null };
+	} catch {
+		return undefined;
+	}
+}
+
+/** The event's time, from its entry's name (`…:<inverted ms>:<event id>`). */
+function msOf(name: string): number {
+	const parts = name.split(":");
+	return 1e13 - Number(parts[parts.length - 2]);
+}
+
+const isMeta = (m: unknown): m is AuditMeta =>
+	typeof m === "object" && m !== null && typeof (m as AuditMeta).a === "string" && typeof (m as AuditMeta).t === "string";
+
+/** An event written before events carried `actorType`: its type, read from its actor. */
+function withActorType(e: AuditEvent): AuditEvent {
+	if ((ACTOR_TYPES as readonly string[]).includes(e.actorType)) return e;
+	const actorType: ActorType =
+		e.actor === "console" || e.details.via === "console" ? "console" : e.actor.startsWith("portal:") ? "portal" : "token";
+	return { ...e, actorType };
+}
+
+/**
+ * One page of events, newest first, that match every filter. The key filter reads that
+ * key's own index; the others are checked on each entry's list metadata, so events that do
+ * not match are skipped without being read. Entries older than `from` end the listing. A
+ * page scans at most AUDIT_SCAN_LISTS × 1,000 entries: when the filters are that sparse it
+ * answers with fewer than `limit` events (possibly none) and a cursor that goes on from
+ * where it stopped. `cursor` is null only when nothing older can match.
+ */
+export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit = AUDIT_PAGE): Promise<AuditPage> {
+	const prefix = query.keyId ? `audit-key:${query.keyId}:` : "audit:";
+	const filtered = query.action !== undefined || query.actorType !== undefined || query.to !== undefined;
+	const resume = (query.cursor ? readCursor(query.cursor) : undefined) ?? { c: null, a: null };
+	let listCursor = resume.c;
+	let after = resume.a;
+	const found: { name: string; event?: AuditEvent }[] = [];
+	for (let lists = 0; lists < AUDIT_SCAN_LISTS; lists++) {
+		// Unfiltered, a list page of `limit` is exactly one answer page; filtered, list widely and skip.
+		const page = await kv.list<AuditMeta>({ prefix, cursor: listCursor ?? undefined, limit: filtered || after ? 1000 : limit });
+		const entries = page.keys;
+		for (let i = 0; i < entries.length; i++) {
+			const entry = entries[i]!;
+			if (after !== null && entry.name <= after) continue;
+			const ms = msOf(entry.name);
+			if (query.to !== undefined && ms >= query.to) continue;
+			if (query.from !== undefined && ms < query.from) return { data: await values(kv, found), cursor: null };
+			let meta = isMeta(entry.metadata) ? entry.metadata : undefined;
+			let event: AuditEvent | undefined;
+			if (!meta && (query.action !== undefined || query.actorType !== undefined)) {
+				// Written before entries carried metadata: read it to filter it.
+				const got = await kv.get<AuditEvent>(entry.name, "json");
+				if (!got) continue;
+				event = withActorType(got);
+				meta = { a: event.action, t: event.actorType };
+			}
+			if (meta && query.action !== undefined && meta.a !== query.action) continue;
+			if (meta && query.actorType !== undefined && meta.t !== query.actorType) continue;
+			found.push({ name: entry.name, event });
+			if (found.length === limit) {
+				const last = i === entries.length - 1;
+				const next: Resume | null = !last ? { c: listCursor, a: entry.name } : page.list_complete ? null : { c: page.cursor, a: null };
+				return { data: await values(kv, found), cursor: next ? writeCursor(next) : null };
+			}
+		}
+		if (page.list_complete) return { data: await values(kv, found), cursor: null };
+		listCursor = page.cursor;
+		after = null;
+	}
+	return { data: await values(kv, found), cursor: writeCursor({ c: listCursor, a: null }) };
+}
+
+async function values(kv: KVNamespace, found: { name: string; event?: AuditEvent }[]): Promise<AuditEvent[]> {
+	const events = await Promise.all(found.map((f) => f.event ?? kv.get<AuditEvent>(f.name, "json")));
+	return events.filter((e): e is AuditEvent => e !== null).map(withActorType);
 }
 
 /** The actor named by an admin request, cleaned: printable ASCII, at most 100 characters. The caller refuses one that holds a key. */

@@ -38,6 +38,7 @@ export async function recordAdminFailure(kv: KVNamespace, ip: string | undefined
 	if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
 	await recordAudit(kv, {
 		actor: "unauthenticated",
+		actorType: via ?? "token",
 		action: "admin.auth_failed",
 		api: null,
 		keyId: null,
@@ -87,6 +88,7 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 		authority: authority(c.env),
 		config: config.value,
 		actor,
+		actorType: "token",
 	});
 	await next();
 };

@@ -228,10 +228,24 @@ export const AUDIT_ACTIONS = [
 	"admin.auth_failed",
 ] as const;
 
+/**
+ * How the actor came in: the admin API's bearer token (and the CLI), a console session
+ * (the token login or Cloudflare Access), a portal session (an API's customer), or keygate
+ * itself (an OAuth grant revoked because a code was replayed or a refresh token reused).
+ */
+export const ACTOR_TYPES = ["token", "console", "portal", "system"] as const;
+
 export const AuditEventSchema = z.strictObject({
 	id: z.string(),
 	at: time(),
-	actor: doc(z.string(), "The admin request's X-Keygate-Actor; admin when absent; unauthenticated for a wrong admin token."),
+	actor: doc(
+		z.string(),
+		"The admin request's X-Keygate-Actor (admin when absent); console, or the Cloudflare Access email, for the console; portal:<owner> for the portal; keygate for the system; unauthenticated for a wrong admin token.",
+	),
+	actorType: doc(
+		z.enum(ACTOR_TYPES),
+		"How the actor came in: token (the admin API or the CLI), console, portal, or system (keygate itself). A wrong admin token is token, or console from the console's sign-in form.",
+	),
 	action: z.enum(AUDIT_ACTIONS),
 	api: doc(z.nullable(z.string()), "null when no API is concerned (a wrong admin token)."),
 	keyId: z.nullable(z.string()),

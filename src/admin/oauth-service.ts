@@ -56,8 +56,8 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 	}
 }
 
-function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "keyId" | "owner">): Promise<AuditEvent> {
-	return recordAudit(s.kv, { actor: s.actor, keyId: null, owner: null, ...event });
+function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "actorType" | "keyId" | "owner">): Promise<AuditEvent> {
+	return recordAudit(s.kv, { actor: s.actor, actorType: s.actorType, keyId: null, owner: null, ...event });
 }
 
 const view = (c: StoredClient): OAuthClientView => publicClient(c);

@@ -10,6 +10,8 @@ import * as z from "zod/mini";
 import { RateLimitSchema } from "../config/schema";
 import { catalogueEntry, type PublicCode } from "../errors/catalogue";
 import {
+	ACTOR_TYPES,
+	AUDIT_ACTIONS,
 	ADMIN_FAILURE_WINDOW_SECONDS,
 	ADMIN_MAX_FAILURES,
 	AuditEventSchema,
@@ -217,8 +219,10 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 	"/audit": {
 		get: {
 			summary: "Key-management events and failed admin logins, newest first",
-			parameters: ["keyId", "cursor"],
-			ok: { status: 200, description: "A page of events; `cursor` is null on the last page.", schema: "AuditPage" },
+			description:
+				"Filters combine. A page holds at most 50 events; with sparse filters it may hold fewer (even none) after scanning 5,000 entries, and its `cursor` goes on from there. A value that is not one of the allowed ones is refused (400 invalid_request).",
+			parameters: ["keyId", "auditAction", "actorType", "from", "to", "cursor"],
+			ok: { status: 200, description: "A page of events; `cursor` is null when no older event can match.", schema: "AuditPage" },
 		},
 	},
 	"/oauth/clients": {
@@ -299,6 +303,31 @@ const PARAMETERS: Record<string, Json> = {
 	apiQuery: { name: "api", in: "query", description: "A configured API's name; default the first.", schema: { type: "string" } },
 	cursor: { name: "cursor", in: "query", description: "The previous page's `cursor`.", schema: { type: "string" } },
 	keyId: { name: "keyId", in: "query", description: "Only this key's events.", schema: { type: "string" } },
+	auditAction: {
+		name: "action",
+		in: "query",
+		description: "Only events of this action.",
+		schema: { type: "string", enum: [...AUDIT_ACTIONS] },
+	},
+	actorType: {
+		name: "actorType",
+		in: "query",
+		description: "Only events whose actor came in this way.",
+		schema: { type: "string", enum: [...ACTOR_TYPES] },
+	},
+	from: {
+		name: "from",
+		in: "query",
+		description: "Only events at or after this: a date (`2026-12-05`, from the start of that UTC day) or an RFC 3339 time.",
+		schema: { type: "string" },
+	},
+	to: {
+		name: "to",
+		in: "query",
+		description:
+			"Only events before this: a date (`2026-12-05`, up to the end of that UTC day, inclusive) or an RFC 3339 time (exclusive).",
+		schema: { type: "string" },
+	},
 	clientId: { name: "clientId", in: "path", required: true, schema: { type: "string", pattern: "^client_[0-9A-Za-z]{22}$" } },
 	clientIdQuery: { name: "clientId", in: "query", description: "Grants of this client.", schema: { type: "string" } },
 	subject: { name: "subject", in: "query", description: "Grants of this user.", schema: { type: "string" } },

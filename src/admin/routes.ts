@@ -4,7 +4,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { logEvent } from "../util/log";
-import { listAudit } from "./audit";
+import { listAudit, parseAuditQuery } from "./audit";
 import { adminAuth, type AdminEnv } from "./auth";
 import {
 	CreateKeyBody,
@@ -37,7 +37,6 @@ import { issueEntry } from "../ui/portal-session";
 import { OPENAPI_GZIP_BASE64 } from "./openapi.gz";
 import {
 	AdminError,
-	KEY_ID,
 	createKey,
 	createPair,
 	deleteKey,
@@ -116,9 +115,9 @@ adminApp.delete("/keys/:id", async (c) => {
 });
 
 adminApp.get("/audit", async (c) => {
-	const keyId = c.req.query("keyId") || undefined;
-	if (keyId !== undefined && !KEY_ID.test(keyId)) throw new AdminError("invalid_request", "keyId: not a key id");
-	return c.json(await listAudit(c.env.KEYS, keyId, c.req.query("cursor") || undefined));
+	const parsed = parseAuditQuery(new URL(c.req.url).searchParams);
+	if (!parsed.ok) throw new AdminError("invalid_request", parsed.message);
+	return c.json(await listAudit(c.env.KEYS, parsed.query));
 });
 
 adminApp.put("/owners/:owner", async (c) => {

@@ -29,6 +29,8 @@ export interface Services {
 	config: CompiledConfig;
 	/** Who is acting, for the audit log. */
 	actor: string;
+	/** How they came in (contract.ts ACTOR_TYPES). */
+	actorType: AuditEvent["actorType"];
 }
 
 /** Runs a step against KV or a Durable Object, turning a platform failure into a clear 503. */
@@ -41,8 +43,8 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 	}
 }
 
-function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor">): Promise<AuditEvent> {
-	return recordAudit(s.kv, { actor: s.actor, ...event });
+function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "actorType">): Promise<AuditEvent> {
+	return recordAudit(s.kv, { actor: s.actor, actorType: s.actorType, ...event });
 }
 
 function resolveApi(s: Services, name: string | undefined): CompiledApi {

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { recordAudit } from "../admin/audit";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
@@ -174,6 +175,23 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 
 const scopeList = (scope: string) => scope.split(" ").filter((s) => s !== "");
 
+/**
+ * A grant keygate revoked itself (RFC 6749 §4.1.2, and the refresh-token reuse rule of the
+ * OAuth security BCP): logged, and audited as the system's act so operators can find it.
+ */
+async function grantRevokedBySystem(kv: KVNamespace, api: string, subject: string, clientId: string, reason: string): Promise<void> {
+	logEvent("oauth_grant_revoked", { reason, clientId });
+	await recordAudit(kv, {
+		actor: "keygate",
+		actorType: "system",
+		action: "oauth.grants_revoked",
+		api,
+		keyId: null,
+		owner: null,
+		details: { reason, subject, clientId },
+	});
+}
+
 async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 	const auth = await authenticate(c);
 	if (!auth.ok) return auth.response;
@@ -218,7 +236,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 				now,
 			});
 			if (!result.ok) {
-				if (result.revokedGrant) logEvent("oauth_grant_revoked", { reason: "code_reuse_or_mismatch", clientId: client.id });
+				if (result.revokedGrant) await grantRevokedBySystem(c.env.KEYS, api.name, route.subject, client.id, "code_reuse_or_mismatch");
 				return invalidGrant("The authorization code is invalid or has expired.");
 			}
 		} else {
@@ -241,7 +259,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 			});
 			if (!result.ok) {
 				if (result.invalidScope) return oauthError("invalid_scope", "The requested scope exceeds the grant.");
-				if (result.revokedGrant) logEvent("oauth_grant_revoked", { reason: "refresh_token_reuse", clientId: client.id });
+				if (result.revokedGrant) await grantRevokedBySystem(c.env.KEYS, api.name, route.subject, client.id, "refresh_token_reuse");
 				return invalidGrant("The refresh token is invalid or has expired.");
 			}
 		}

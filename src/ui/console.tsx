@@ -1,8 +1,8 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { listAudit } from "../admin/audit";
+import { listAudit, parseAuditQuery } from "../admin/audit";
 import { adminWait, recordAdminFailure } from "../admin/auth";
-import { AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
+import { ACTOR_TYPES, AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
 import {
 	AdminError,
@@ -133,7 +133,7 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 			const now = Date.now();
 			c.set("session", { createdAt: now, lastSeenAt: now, binding: "", actor: email });
 			c.set("sessionToken", "");
-			c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: access.value, actor: email });
+			c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: access.value, actor: email, actorType: "console" });
 			return next();
 		}
 	}
@@ -147,7 +147,13 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
 	c.set("session", check.session);
 	c.set("sessionToken", token);
-	c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: config.value, actor: check.session.actor });
+	c.set("services", {
+		kv: c.env.KEYS,
+		authority: authority(c.env),
+		config: config.value,
+		actor: check.session.actor,
+		actorType: "console",
+	});
 	await next();
 };
 consoleApp.use("*", requireSession);
@@ -466,7 +472,7 @@ consoleApp.get("/keys/:id", async (c) => {
 	const s = c.var.services;
 	const k = await showKey(s, keyId(c));
 	const usage = await keyUsage(s, k.id);
-	const events = await listAudit(s.kv, k.id, undefined, 50);
+	const events = await listAudit(s.kv, { keyId: k.id });
 	const now = Date.now();
 	const dead = k.revokedAt !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now);
 	return page(
@@ -652,28 +658,29 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 	return c.redirect(`${UI}/apis/${k.api}/keys`, 303);
 });
 
-function auditFilter(params: URLSearchParams) {
-	const keyId = params.get("keyId") ?? "";
-	const action = params.get("action") ?? "";
-	return {
-		keyId: KEY_ID.test(keyId) ? keyId : undefined,
-		action: (AUDIT_ACTIONS as readonly string[]).includes(action) ? action : undefined,
-		cursor: (params.get("cursor") ?? "").slice(0, 1000) || undefined,
-	};
-}
+const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
+	token: "Admin token",
+	console: "Console session",
+	portal: "Portal owner",
+	system: "System",
+};
 
+/** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
 async function auditPage(s: Services, params: URLSearchParams) {
-	const f = auditFilter(params);
-	const got = await listAudit(s.kv, f.keyId, f.cursor, 50);
-	return { f, data: f.action ? got.data.filter((e) => e.action === f.action) : got.data, cursor: got.cursor };
+	const parsed = parseAuditQuery(params);
+	if (!parsed.ok) return { error: parsed.message, data: [] as AuditEvent[], cursor: null };
+	const got = await listAudit(s.kv, parsed.query);
+	return { error: undefined, data: got.data, cursor: got.cursor };
 }
 
 consoleApp.get("/audit", async (c) => {
 	const params = new URL(c.req.url).searchParams;
-	const { f, data, cursor } = await auditPage(c.var.services, params);
+	const { error, data, cursor } = await auditPage(c.var.services, params);
+	const value = (name: string) => (params.get(name) ?? "").trim();
 	const next = new URLSearchParams(params);
 	if (cursor) next.set("cursor", cursor);
-	const exported = new URLSearchParams(params);
+	const first = new URLSearchParams(params);
+	first.delete("cursor");
 	return page(
 		c,
 		"Audit log",
@@ -682,32 +689,58 @@ consoleApp.get("/audit", async (c) => {
 			<form method="get" class="filters" role="search">
 				<label>
 					Key id
-					<input name="keyId" value={f.keyId ?? ""} />
+					<input name="keyId" value={value("keyId")} />
 				</label>
 				<label>
 					Action
 					<select name="action">
 						<option value="">Any</option>
 						{AUDIT_ACTIONS.map((a) => (
-							<option value={a} selected={f.action === a}>
+							<option value={a} selected={value("action") === a}>
 								{a}
 							</option>
 						))}
 					</select>
 				</label>
+				<label>
+					Actor type
+					<select name="actorType">
+						<option value="">Any</option>
+						{ACTOR_TYPES.map((t) => (
+							<option value={t} selected={value("actorType") === t}>
+								{ACTOR_TYPE_LABELS[t]}
+							</option>
+						))}
+					</select>
+				</label>
+				<label>
+					From (UTC)
+					<input name="from" type="date" value={value("from")} />
+				</label>
+				<label>
+					To (UTC, inclusive)
+					<input name="to" type="date" value={value("to")} />
+				</label>
 				<button type="submit">Apply</button>
 			</form>
+			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} /> : null}
 			<p>
-				<a href={`${UI}/audit.json?${exported}`}>Export this page as JSON</a>
+				<a href={`${UI}/audit.json?${params}`}>Export this page as JSON</a>
 			</p>
 			<EventsTable events={data} caption="Audit events, newest first" />
-			<nav aria-label="Pages">{cursor ? <a href={`${UI}/audit?${next}`}>Older events</a> : null}</nav>
+			{data.length === 0 && !error ? <p>No events match these filters{params.has("cursor") ? " on this page" : ""}.</p> : null}
+			<nav aria-label="Pages">
+				{params.has("cursor") ? <a href={`${UI}/audit?${first}`}>Newest events</a> : null}{" "}
+				{cursor ? <a href={`${UI}/audit?${next}`}>Older events</a> : null}
+			</nav>
 		</>,
+		error ? 400 : 200,
 	);
 });
 
 consoleApp.get("/audit.json", async (c) => {
-	const { data, cursor } = await auditPage(c.var.services, new URL(c.req.url).searchParams);
+	const { error, data, cursor } = await auditPage(c.var.services, new URL(c.req.url).searchParams);
+	if (error) return c.json({ error: "invalid_request", message: error }, 400);
 	c.header("Content-Disposition", 'attachment; filename="keygate-audit.json"');
 	return c.json({ data, cursor });
 });

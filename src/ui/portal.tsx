@@ -144,7 +144,13 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	c.set("grant", grant);
 	c.set("sessionToken", token);
 	c.set("api", api as CompiledApi & { portal: Portal });
-	c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: config.value, actor: `portal:${grant.owner}` });
+	c.set("services", {
+		kv: c.env.KEYS,
+		authority: authority(c.env),
+		config: config.value,
+		actor: `portal:${grant.owner}`,
+		actorType: "portal",
+	});
 	await next();
 };
 portalApp.use("*", requirePortal);

@@ -212,6 +212,16 @@ describe("refresh tokens (RFC 6749 §6)", () => {
 		expect(second.status).toBe(200);
 		const reuse = await refresh(client, first.refresh_token);
 		expect(reuse.json.error).toBe("invalid_grant");
+		// keygate revoked the grant itself: the audit log says so, as the system's act.
+		const audit = await (
+			await gw.admin(`/audit?actorType=system&action=oauth.grants_revoked`)
+		).json<{ data: { actor: string; details: Record<string, unknown> }[] }>();
+		expect(audit.data.filter((e) => e.details.clientId === client.id)).toEqual([
+			expect.objectContaining({
+				actor: "keygate",
+				details: expect.objectContaining({ reason: "refresh_token_reuse", clientId: client.id }),
+			}),
+		]);
 		// Both families are dead: the rotated refresh token and its access token.
 		expect((await refresh(client, second.json.refresh_token)).json.error).toBe("invalid_grant");
 		origin.calls.length = 0;

@@ -168,7 +168,7 @@ describe("one owner's keys only", () => {
 		expect(list).toContain("my server");
 		expect(list).toContain(`sk_live_…${key.slice(-4)}`);
 		expect(list).not.toContain(key);
-		const audit = await (await admin("/audit")).json<{ data: { actor: string; action: string; owner: string }[] }>();
+		const audit = await (await admin("/audit?actorType=portal")).json<{ data: { actor: string; action: string; owner: string }[] }>();
 		expect(audit.data.find((e) => e.owner === owner && e.action === "key.created")?.actor).toBe(`portal:${owner}`);
 		expect(JSON.stringify(audit)).not.toContain(key);
 	});

@@ -1,0 +1,250 @@
+/**
+ * The audit log's filters (issue 14: "filter by action, key, actor type and date; cursor
+ * pages and JSON export"), in the admin API and the console, on real KV. Filters are applied
+ * to the whole log, not to one page of it: a page is never short because non-matching
+ * events happened to sit in it, and following cursors gives every match once.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { listAudit, recordAudit } from "../../src/admin/audit";
+import type { AuditEvent } from "../../src/admin/contract";
+import { admin, createKey } from "../helpers/gateway";
+import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
+import { signIn, ui, UI } from "../helpers/ui";
+
+let origin: FakeOrigin;
+beforeEach(async () => {
+	origin = fakeOrigin();
+	// Storage is shared by the tests of a file: each starts from an empty log.
+	for (const prefix of ["audit:", "audit-key:"]) {
+		const { keys } = await env.KEYS.list({ prefix });
+		await Promise.all(keys.map((k) => env.KEYS.delete(k.name)));
+	}
+});
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+type Page = { data: AuditEvent[]; cursor: string | null };
+
+async function audit(query: string): Promise<Page> {
+	const res = await admin(`/audit${query}`);
+	const body = await res.json<Page>();
+	expect(res.status, JSON.stringify(body)).toBe(200);
+	return body;
+}
+
+/** Every event a query matches, following cursors to the end. */
+async function everything(query: string): Promise<AuditEvent[]> {
+	const all: AuditEvent[] = [];
+	let cursor: string | null = null;
+	do {
+		const sep = query ? "&" : "?";
+		const page: Page = await audit(cursor ? `${query}${sep}cursor=${encodeURIComponent(cursor)}` : query);
+		expect(page.data.length).toBeLessThanOrEqual(50);
+		all.push(...page.data);
+		cursor = page.cursor;
+	} while (cursor);
+	return all;
+}
+
+/** An event recorded at a chosen time, the way the services record one. */
+async function recordAt(iso: string, event: Partial<Omit<AuditEvent, "id" | "at">> = {}): Promise<AuditEvent> {
+	vi.useFakeTimers({ toFake: ["Date"] });
+	vi.setSystemTime(new Date(iso));
+	try {
+		return await recordAudit(env.KEYS, {
+			actor: "admin",
+			actorType: "token",
+			action: "key.updated",
+			api: "demo",
+			keyId: null,
+			owner: null,
+			details: {},
+			...event,
+		});
+	} finally {
+		vi.useRealTimers();
+	}
+}
+
+async function kvNames(): Promise<string[]> {
+	return (await env.KEYS.list()).keys.map((k) => k.name).sort();
+}
+
+describe("audit filters in the admin API", () => {
+	it("actorType tells the admin token, a console session and the system apart", async () => {
+		const key = await createKey({ name: "by token" });
+		const cookie = await signIn();
+		const res = await ui(`${UI}/keys/${key.id}/revoke`, { cookie, form: {} });
+		expect(res.status).toBeLessThan(400);
+		await recordAt(new Date().toISOString(), {
+			actor: "keygate",
+			actorType: "system",
+			action: "oauth.grants_revoked",
+			details: { reason: "test" },
+		});
+
+		const byToken = (await audit("?actorType=token")).data;
+		expect(byToken.map((e) => e.action)).toEqual(["key.created"]);
+		expect(byToken[0]).toMatchObject({ actor: "admin", keyId: key.id });
+		const byConsole = (await audit("?actorType=console")).data;
+		expect(byConsole.map((e) => [e.action, e.actor])).toEqual([["key.revoked", "console"]]);
+		expect((await audit("?actorType=system")).data.map((e) => e.action)).toEqual(["oauth.grants_revoked"]);
+		expect((await audit("?actorType=portal")).data).toEqual([]);
+		// Unfiltered, every event carries its type.
+		expect((await audit("")).data.map((e) => e.actorType)).toEqual(["system", "console", "token"]);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a wrong admin token is audited as token from the API and as console from the sign-in form", async () => {
+		expect((await admin("/keys", {}, "wrong-token-wrong-token")).status).toBe(401);
+		expect(
+			(
+				await ui(`${UI}/login`, {
+					form: { token: "wrong" },
+					headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "198.51.100.7" },
+				})
+			).status,
+		).toBe(401);
+		const failed = (await audit("?action=admin.auth_failed")).data;
+		expect(failed.map((e) => e.actorType)).toEqual(["console", "token"]);
+	});
+
+	it("action and key filters are applied to the whole log: no page is short, and cursors give every match once", async () => {
+		const target = await createKey({ name: "busy" });
+		// 70 updates of one key, with 60 events of other kinds and keys interleaved.
+		for (let i = 0; i < 70; i++) {
+			await admin(`/keys/${target.id}`, { method: "PATCH", body: JSON.stringify({ name: `busy ${i}` }) });
+			if (i % 7 === 0) await createKey({ name: `noise ${i}` });
+		}
+		const updates = await everything(`?action=key.updated`);
+		expect(updates).toHaveLength(70);
+		expect(new Set(updates.map((e) => e.id)).size).toBe(70);
+		expect(updates.every((e) => e.action === "key.updated" && e.keyId === target.id)).toBe(true);
+		// Newest first, across pages.
+		const times = updates.map((e) => Date.parse(e.at));
+		expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+		const first = await audit("?action=key.updated");
+		expect(first.data).toHaveLength(50);
+		expect(first.cursor).not.toBeNull();
+		// Key and action together: this key's own index, filtered.
+		expect(await everything(`?keyId=${target.id}&action=key.updated`)).toHaveLength(70);
+		expect(await everything(`?keyId=${target.id}&action=key.created`)).toHaveLength(1);
+		expect(await everything(`?action=key.created`)).toHaveLength(11);
+	});
+
+	it("from and to select by UTC day or by instant, both ends as documented", async () => {
+		await recordAt("2026-11-30T23:59:59.999Z", { details: { n: 1 } });
+		await recordAt("2026-12-01T00:00:00.000Z", { details: { n: 2 } });
+		await recordAt("2026-12-02T12:00:00.000Z", { details: { n: 3 } });
+		await recordAt("2026-12-03T00:00:00.000Z", { details: { n: 4 } });
+		const ns = async (q: string) => (await everything(q)).map((e) => e.details.n);
+		expect(await ns("?from=2026-12-01")).toEqual([4, 3, 2]);
+		expect(await ns("?to=2026-12-02")).toEqual([3, 2, 1]);
+		expect(await ns("?from=2026-12-01&to=2026-12-01")).toEqual([2]);
+		expect(await ns("?from=2026-12-02T12:00:00Z&to=2026-12-03T00:00:00Z")).toEqual([3]);
+		expect(await ns("?from=2026-12-02T12:00:00.001Z")).toEqual([4]);
+		expect(await ns("?to=2026-11-30&action=key.updated")).toEqual([1]);
+		expect(await ns("?from=2026-12-04")).toEqual([]);
+	});
+
+	it.each([
+		["action=key.exploded", /^action: one of key\.created/],
+		["actorType=robot", /^actorType: one of token, console, portal, system/],
+		["from=2026-02-31", /^from: a date/],
+		["to=yesterday", /^to: a date/],
+		["from=2026-12-05&to=2026-12-04", /^from must be before to/],
+		["keyId=nope", /^keyId: not a key id/],
+		["cursor=not-a-cursor!", /^cursor: not a cursor/],
+	])("?%s is refused with 400 invalid_request, its reason, and nothing recorded", async (query, message) => {
+		await createKey({ name: "before" });
+		const before = await kvNames();
+		const res = await admin(`/audit?${query}`);
+		const body = await res.json<{ error: string; message: string }>();
+		expect(res.status).toBe(400);
+		expect(body.error).toBe("invalid_request");
+		expect(body.message).toMatch(message);
+		expect(await kvNames()).toEqual(before);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("events written before entries carried metadata and actorType are still listed and filtered", async () => {
+		const old = {
+			id: "evt_old",
+			at: "2026-10-01T00:00:00.000Z",
+			actor: "portal:cust_9",
+			action: "key.revoked",
+			api: "demo",
+			keyId: null,
+			owner: "cust_9",
+			details: {},
+		};
+		const inverted = String(1e13 - Date.parse(old.at)).padStart(14, "0");
+		await env.KEYS.put(`audit:${inverted}:${old.id}`, JSON.stringify(old));
+		await recordAt("2026-12-01T00:00:00.000Z", { action: "key.revoked" });
+		expect((await audit("?actorType=portal")).data).toEqual([{ ...old, actorType: "portal" }]);
+		expect((await audit("?action=key.revoked")).data.map((e) => e.id)).toEqual([expect.stringMatching(/^evt_/), "evt_old"]);
+		expect((await audit("")).data.map((e) => e.actorType)).toEqual(["token", "portal"]);
+	});
+});
+
+describe("listAudit's cursors", () => {
+	it("a filtered page that stops inside a KV list page goes on from the entry after its last one", async () => {
+		for (let i = 0; i < 20; i++)
+			await recordAt(`2026-12-01T00:00:${String(i).padStart(2, "0")}.000Z`, {
+				action: i % 2 ? "key.revoked" : "key.updated",
+				details: { i },
+			});
+		const seen: unknown[] = [];
+		let cursor: string | undefined;
+		for (let pages = 0; pages < 10; pages++) {
+			const page = await listAudit(env.KEYS, { action: "key.revoked", cursor }, 3);
+			seen.push(...page.data.map((e) => e.details.i));
+			if (!page.cursor) break;
+			cursor = page.cursor;
+		}
+		expect(seen).toEqual([19, 17, 15, 13, 11, 9, 7, 5, 3, 1]);
+	});
+
+	it("an event recorded while paging does not shift the pages after the first", async () => {
+		for (let i = 0; i < 6; i++) await recordAt(`2026-12-01T00:00:0${i}.000Z`, { details: { i } });
+		const first = await listAudit(env.KEYS, { action: "key.updated" }, 2);
+		await recordAt("2026-12-02T00:00:00.000Z", { details: { i: "new" } });
+		const second = await listAudit(env.KEYS, { action: "key.updated", cursor: first.cursor! }, 2);
+		expect([...first.data, ...second.data].map((e) => e.details.i)).toEqual([5, 4, 3, 2]);
+	});
+});
+
+describe("the console's audit page", () => {
+	it("filters by actor type and date, keeps the chosen filters in the form, and exports the same events as JSON", async () => {
+		const cookie = await signIn();
+		await recordAt("2026-12-01T10:00:00.000Z", { actor: "portal:cust_1", actorType: "portal", action: "key.created", details: { n: 1 } });
+		await recordAt("2026-12-02T10:00:00.000Z", { actor: "portal:cust_1", actorType: "portal", action: "key.revoked", details: { n: 2 } });
+		await recordAt("2026-12-02T11:00:00.000Z", { actor: "admin", actorType: "token", action: "key.revoked", details: { n: 3 } });
+		const query = "actorType=portal&from=2026-12-02&to=2026-12-02";
+		const res = await ui(`${UI}/audit?${query}`, { cookie });
+		const html = await res.text();
+		expect(res.status).toBe(200);
+		expect(html).toContain('<option value="portal" selected="">Portal owner</option>');
+		expect(html).toContain('name="from" type="date" value="2026-12-02"');
+		expect(html).toContain("portal:cust_1");
+		expect(html).toContain("{&quot;n&quot;:2}");
+		expect(html).not.toContain("{&quot;n&quot;:1}");
+		expect(html).not.toContain("{&quot;n&quot;:3}");
+		const json = await (await ui(`${UI}/audit.json?${query}`, { cookie })).json<Page>();
+		expect(json.data.map((e) => e.details.n)).toEqual([2]);
+	});
+
+	it("a filter that names nothing is a 400 page saying why, listing nothing", async () => {
+		const cookie = await signIn();
+		await recordAt("2026-12-02T10:00:00.000Z");
+		const res = await ui(`${UI}/audit?from=2026-13-01`, { cookie });
+		const html = await res.text();
+		expect(res.status).toBe(400);
+		expect(html).toContain("from: a date");
+		expect(html).not.toContain("key.updated</td>");
+		expect((await ui(`${UI}/audit.json?actorType=robot`, { cookie })).status).toBe(400);
+	});
+});
