@@ -1,6 +1,7 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { CreateKeyBody } from "../admin/contract";
+import { listAudit } from "../admin/audit";
+import { CreateKeyBody, type AuditEvent } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
 import {
 	AdminError,
@@ -418,9 +419,58 @@ portalApp.post("/keys", async (c) => {
 	);
 });
 
+/** Who did it, in the customer's words: an operator's name or address is not theirs to see. */
+function whoDid(e: AuditEvent, owner: string): string {
+	if (e.actorType === "portal") return e.actor === `portal:${owner}` ? "You" : "Another portal session";
+	if (e.actorType === "system") return "keygate";
+	return "The API's team";
+}
+
+const ACTION_WORDS: Partial<Record<AuditEvent["action"], string>> = {
+	"key.created": "Created",
+	"key.rotated": "Rotated",
+	"key.revoked": "Revoked",
+	"key.deleted": "Deleted",
+	"key.updated": "Changed",
+};
+
+/** The key's own audit events, newest first: when, who (in the customer's words) and what; never the details an operator sees. */
+function KeyHistory(props: { events: AuditEvent[]; owner: string }) {
+	return (
+		<section aria-labelledby="history-h">
+			<h2 id="history-h">History</h2>
+			{props.events.length === 0 ? (
+				<p>No recorded events.</p>
+			) : (
+				<table>
+					<caption class="sr-only">Events of this key, newest first</caption>
+					<thead>
+						<tr>
+							<th scope="col">Time</th>
+							<th scope="col">By</th>
+							<th scope="col">Event</th>
+						</tr>
+					</thead>
+					<tbody>
+						{props.events.map((e) => (
+							<tr>
+								<td>
+									<Time iso={e.at} />
+								</td>
+								<td>{whoDid(e, props.owner)}</td>
+								<td>{ACTION_WORDS[e.action] ?? e.action}</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			)}
+		</section>
+	);
+}
+
 portalApp.get("/keys/:id", async (c) => {
 	const k = await ownKey(c);
-	const usage = await keyUsage(c.var.services, k.id);
+	const [usage, history] = await Promise.all([keyUsage(c.var.services, k.id), listAudit(c.var.services.kv, { keyId: k.id })]);
 	const now = Date.now();
 	return page(
 		c,
@@ -432,22 +482,43 @@ portalApp.get("/keys/:id", async (c) => {
 				<dd>
 					<code>{maskedKey(k)}</code>
 				</dd>
-				<dt>Environment</dt>
-				<dd>{k.environment}</dd>
+				<dt>Type, environment</dt>
+				<dd>
+					{k.type} ({k.kind}), {k.environment}
+				</dd>
 				<dt>Status</dt>
 				<dd>
 					<Status k={k} now={now} />
 				</dd>
 				<dt>Scopes</dt>
 				<dd>{k.scopes.join(", ") || "none"}</dd>
+				<dt>Tier</dt>
+				<dd>{k.tier}</dd>
 				<dt>IP allowlist</dt>
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
+				<dt>Created</dt>
+				<dd>
+					<Time iso={k.createdAt} />
+				</dd>
+				<dt>Expires</dt>
+				<dd>
+					<Time iso={k.expiresAt} empty="Never" />
+				</dd>
 				<dt>Last used</dt>
 				<dd>
 					<Time iso={usage.lastUsedAt} empty="Never used" />
 				</dd>
+				{k.replacedBy ? (
+					<>
+						<dt>Replaced by</dt>
+						<dd>
+							<a href={`${PORTAL}/keys/${k.replacedBy}`}>{k.replacedBy}</a>
+						</dd>
+					</>
+				) : null}
 			</dl>
 			<UsageSections usage={usage} now={now} />
+			<KeyHistory events={history.data} owner={c.var.grant.owner} />
 			<p>
 				{live(k, now) && !k.replacedBy ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
 				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}

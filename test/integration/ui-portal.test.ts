@@ -215,6 +215,32 @@ describe("one owner's keys only", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("the key's page shows its type, tier, dates and history, in the customer's words: never an operator's name or the events' details", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const [key] = (await generate(cookie, { expiry: "30" })).keys;
+		await call("/v1/hello", { key: key! });
+		const id = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+		// The operator changes the key's tier and says who they are.
+		const patched = await admin(`/keys/${id}`, {
+			method: "PATCH",
+			body: JSON.stringify({ tier: "pro", metadata: { note: "upsell-internal" } }),
+			headers: { "X-Keygate-Actor": "ops-alice@internal.example" },
+		});
+		expect(patched.status, await patched.clone().text()).toBe(200);
+		const res = await ui(`${PORTAL}/keys/${id}`, { cookie });
+		const html = await res.text();
+		expect(res.status).toBe(200);
+		expect(html).toMatch(/<dt>Type, environment<\/dt><dd>sk \(secret\), live<\/dd>/);
+		expect(html).toMatch(/<dt>Tier<\/dt><dd>pro<\/dd>/);
+		expect(html).toMatch(/<dt>Created<\/dt><dd><time datetime="[^"]+"/);
+		expect(html).toMatch(/<dt>Expires<\/dt><dd><time datetime="[^"]+"/);
+		const history = html.slice(html.indexOf('id="history-h"'));
+		expect(history).toMatch(/<td>The API&#39;s team<\/td><td>Changed<\/td>[\s\S]*<td>You<\/td><td>Created<\/td>/);
+		expect(html).not.toContain("ops-alice");
+		expect(html).not.toContain("upsell-internal");
+	});
+
 	it("only the portal block's types, environments and scopes; at most maxKeysPerOwner live keys", async () => {
 		const limited = structuredClone(bundled) as any;
 		limited.apis[0].portal = { title: "Keys", environments: ["test"], scopes: ["read"], maxKeysPerOwner: 2, keyTypes: ["sk"] };
