@@ -41,6 +41,7 @@ import {
 	sampleUrl,
 	NothingHere,
 	Unavailable,
+	Scroll,
 } from "./layout";
 import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
@@ -214,29 +215,32 @@ consoleApp.get("/:home{.{0}}", (c) => {
 		"APIs",
 		<>
 			<h1>APIs</h1>
-			<table>
-				<caption class="sr-only">Configured APIs</caption>
-				<thead>
-					<tr>
-						<th scope="col">API</th>
-						<th scope="col">Environments</th>
-						<th scope="col">Key types</th>
-						<th scope="col">Keys</th>
-					</tr>
-				</thead>
-				<tbody>
-					{apis.map((a) => (
+			<Scroll label="Configured APIs">
+				<table>
+					<caption class="sr-only">Configured APIs</caption>
+					<thead>
 						<tr>
-							<td>{a.name}</td>
-							<td>{Object.keys(a.environments).join(", ")}</td>
-							<td>{Object.keys(a.keyTypes).join(", ")}</td>
-							<td>
-								<a href={`${UI}/apis/${a.name}/keys`}>Keys of {a.name}</a> · <a href={`${UI}/apis/${a.name}/keys/new`}>Generate new key</a>
-							</td>
+							<th scope="col">API</th>
+							<th scope="col">Environments</th>
+							<th scope="col">Key types</th>
+							<th scope="col">Keys</th>
 						</tr>
-					))}
-				</tbody>
-			</table>
+					</thead>
+					<tbody>
+						{apis.map((a) => (
+							<tr>
+								<td>{a.name}</td>
+								<td>{Object.keys(a.environments).join(", ")}</td>
+								<td>{Object.keys(a.keyTypes).join(", ")}</td>
+								<td>
+									<a href={`${UI}/apis/${a.name}/keys`}>Keys of {a.name}</a> ·{" "}
+									<a href={`${UI}/apis/${a.name}/keys/new`}>Generate new key</a>
+								</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			</Scroll>
 		</>,
 	);
 });
@@ -271,7 +275,8 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 /** Scopes the API's routes name: offered as checkboxes. */
 const routeScopes = (api: CompiledApi) => [...new Set(api.routes.flatMap((r) => r.scopes ?? []))];
 
-function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record<string, string> }) {
+/** The generate form; after a refusal, `values` and `scopes` put back what was sent, so nothing has to be typed or ticked again. */
+function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record<string, string>; scopes?: string[] }) {
 	const { api } = props;
 	const v = props.values ?? {};
 	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
@@ -307,7 +312,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				<legend>Scopes</legend>
 				{routeScopes(api).map((sc) => (
 					<label>
-						<input type="checkbox" name="scopes" value={sc} /> {sc}
+						<input type="checkbox" name="scopes" value={sc} checked={props.scopes?.includes(sc) ?? false} /> {sc}
 					</label>
 				))}
 				<label>
@@ -368,19 +373,19 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const values = Object.fromEntries(
 		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]),
 	);
+	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const again = (message: string) =>
 		page(
 			c,
 			`Generate a key for ${api.name}`,
 			<>
 				<h1>Generate new key: {api.name}</h1>
-				<GenerateForm api={api} error={message} values={values} />
+				<GenerateForm api={api} error={message} values={values} scopes={checked} />
 			</>,
 			400,
 		);
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), Date.now());
 	if (!expiry.ok) return again(expiry.message);
-	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const body: Record<string, unknown> = {
 		api: api.name,
 		name: one("name"),
@@ -438,33 +443,35 @@ function keyId(c: Context<UiEnv>): string {
 
 function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 	return (
-		<table>
-			<caption class="sr-only">{props.caption}</caption>
-			<thead>
-				<tr>
-					<th scope="col">Time</th>
-					<th scope="col">Actor</th>
-					<th scope="col">Action</th>
-					<th scope="col">Target</th>
-					<th scope="col">Details</th>
-					<th scope="col">IP</th>
-				</tr>
-			</thead>
-			<tbody>
-				{props.events.map((e) => (
+		<Scroll label={props.caption}>
+			<table>
+				<caption class="sr-only">{props.caption}</caption>
+				<thead>
 					<tr>
-						<td>
-							<Time iso={e.at} />
-						</td>
-						<td>{e.actor}</td>
-						<td>{e.action}</td>
-						<td>{e.keyId ? <a href={`${UI}/keys/${e.keyId}`}>{shortId(e.keyId)}</a> : (e.owner ?? e.api ?? "")}</td>
-						<td class="mono">{JSON.stringify(e.details)}</td>
-						<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
+						<th scope="col">Time</th>
+						<th scope="col">Actor</th>
+						<th scope="col">Action</th>
+						<th scope="col">Target</th>
+						<th scope="col">Details</th>
+						<th scope="col">IP</th>
 					</tr>
-				))}
-			</tbody>
-		</table>
+				</thead>
+				<tbody>
+					{props.events.map((e) => (
+						<tr>
+							<td>
+								<Time iso={e.at} />
+							</td>
+							<td>{e.actor}</td>
+							<td>{e.action}</td>
+							<td>{e.keyId ? <a href={`${UI}/keys/${e.keyId}`}>{shortId(e.keyId)}</a> : (e.owner ?? e.api ?? "")}</td>
+							<td class="mono">{JSON.stringify(e.details)}</td>
+							<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</Scroll>
 	);
 }
 

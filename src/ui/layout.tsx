@@ -199,6 +199,15 @@ export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
 	);
 }
 
+/** A wide table in a region that scrolls sideways on a narrow screen (the page itself never does); focusable, so the keyboard can scroll it. */
+export function Scroll(props: { label: string; children?: Child }) {
+	return (
+		<div class="scroll" role="region" aria-label={props.label} tabindex={0}>
+			{props.children}
+		</div>
+	);
+}
+
 /** A plaintext key, shown once, inline in the answer to the POST that made it. */
 export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string }) {
 	return (
@@ -306,17 +315,19 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 					</g>
 				))}
 			</svg>
-			<table class="sr-only">
-				<caption>Requests by outcome</caption>
-				<tbody>
-					{rows.map(([label, n]) => (
-						<tr>
-							<th scope="row">{label}</th>
-							<td>{n}</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
+			<div class="sr-only">
+				<table>
+					<caption>Requests by outcome</caption>
+					<tbody>
+						{rows.map(([label, n]) => (
+							<tr>
+								<th scope="row">{label}</th>
+								<td>{n}</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			</div>
 		</figure>
 	);
 }
@@ -415,27 +426,29 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 					</g>
 				))}
 			</svg>
-			<table class="sr-only">
-				<caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>
-				<thead>
-					<tr>
-						<th scope="col">Outcome</th>
-						{PERIODS.map((p) => (
-							<th scope="col">{p.long}</th>
-						))}
-					</tr>
-				</thead>
-				<tbody>
-					{rows.map(([label, ns]) => (
+			<div class="sr-only">
+				<table>
+					<caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>
+					<thead>
 						<tr>
-							<th scope="row">{label}</th>
-							{ns.map((n) => (
-								<td>{n}</td>
+							<th scope="col">Outcome</th>
+							{PERIODS.map((p) => (
+								<th scope="col">{p.long}</th>
 							))}
 						</tr>
-					))}
-				</tbody>
-			</table>
+					</thead>
+					<tbody>
+						{rows.map(([label, ns]) => (
+							<tr>
+								<th scope="row">{label}</th>
+								{ns.map((n) => (
+									<td>{n}</td>
+								))}
+							</tr>
+						))}
+					</tbody>
+				</table>
+			</div>
 		</figure>
 	);
 }

@@ -38,6 +38,7 @@ import {
 	sampleUrl,
 	NothingHere,
 	Unavailable,
+	Scroll,
 } from "./layout";
 import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
@@ -178,7 +179,18 @@ portalApp.onError((err, c) => {
 		const status = err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : 400;
 		// Another owner's key and a key that does not exist get this same page, byte for byte.
 		const message = status === 404 ? "No key with that id exists." : err.message;
-		return page(ctx, status === 404 ? "Not found" : "Not done", <ErrorBox message={message} />, status as 400 | 404 | 409);
+		return page(
+			ctx,
+			status === 404 ? "Not found" : "Not done",
+			<>
+				<h1>{status === 404 ? "No such key" : "Nothing was changed"}</h1>
+				<ErrorBox message={message} />
+				<p>
+					<a href={`${PORTAL}/`}>Back to your keys</a>
+				</p>
+			</>,
+			status as 400 | 404 | 409,
+		);
 	}
 	logEvent("internal_error", { area: "portal", error: String(err) });
 	return c.html(<Unavailable heading="API keys" back={`${PORTAL}/`} />, 503);
@@ -291,21 +303,31 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	);
 });
 
-function PortalForm(props: { c: Context<PortalEnv>; a: Awaited<ReturnType<typeof allowed>>; error?: string }) {
+/** The portal's generate form; after a refusal, `values` and `scopes` put back what was sent. */
+function PortalForm(props: {
+	c: Context<PortalEnv>;
+	a: Awaited<ReturnType<typeof allowed>>;
+	error?: string;
+	values?: Record<string, string>;
+	scopes?: string[];
+}) {
 	const { a } = props;
+	const v = props.values ?? {};
 	const labels = props.c.var.api.portal.labels;
 	return (
 		<form method="post" action={`${PORTAL}/keys`}>
 			<ErrorBox message={props.error} />
 			<label>
 				Name
-				<input name="name" required maxlength={200} />
+				<input name="name" required maxlength={200} value={v.name ?? ""} />
 			</label>
 			<label>
 				Environment
 				<select name="environment">
 					{a.environments.map((e) => (
-						<option value={e}>{e}</option>
+						<option value={e} selected={v.environment === e}>
+							{e}
+						</option>
 					))}
 				</select>
 			</label>
@@ -314,7 +336,9 @@ function PortalForm(props: { c: Context<PortalEnv>; a: Awaited<ReturnType<typeof
 					Key type
 					<select name="type">
 						{a.types.map((t) => (
-							<option value={t}>{t}</option>
+							<option value={t} selected={v.type === t}>
+								{t}
+							</option>
 						))}
 					</select>
 				</label>
@@ -326,15 +350,15 @@ function PortalForm(props: { c: Context<PortalEnv>; a: Awaited<ReturnType<typeof
 					<legend>Scopes</legend>
 					{a.scopes.map((s) => (
 						<label>
-							<input type="checkbox" name="scopes" value={s} /> {s}
+							<input type="checkbox" name="scopes" value={s} checked={props.scopes?.includes(s) ?? false} /> {s}
 						</label>
 					))}
 				</fieldset>
 			) : null}
-			<ExpiryChoices />
+			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} />
 			<label>
 				IP allowlist (comma-separated; empty = any)
-				<input name="ipAllowlist" />
+				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
 			</label>
 			<p>
 				<button type="submit" name="kind" value="single">
@@ -361,14 +385,28 @@ portalApp.post("/keys", async (c) => {
 	const a = await allowed(c);
 	const form = await c.req.parseBody({ all: true });
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
-	const again = (message: string) => page(c, api.portal.title, <PortalForm c={c} a={a} error={message} />, 400);
+	const values = Object.fromEntries(["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, one(n)]));
+	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const again = (message: string) =>
+		page(
+			c,
+			api.portal.title,
+			<>
+				<h1>{api.portal.labels.generate}</h1>
+				<PortalForm c={c} a={a} error={message} values={values} scopes={sentScopes} />
+				<p>
+					<a href={`${PORTAL}/`}>Back to your keys</a>
+				</p>
+			</>,
+			400,
+		);
 	const pair = one("kind") === "pair";
 	if (pair && !a.pairs) return again("Key pairs are not offered here.");
 	const type = one("type");
 	if (!pair && !a.types.includes(type)) return again("Key type: not one you may create.");
 	const environment = one("environment");
 	if (!a.environments.includes(environment)) return again("Environment: not one you may create keys in.");
-	const scopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const scopes = sentScopes;
 	const extra = scopes.filter((s) => !a.scopes.includes(s));
 	if (extra.length) return again(`Scopes: you may not give a key ${extra.join(", ")}.`);
 	const now = Date.now();
@@ -442,27 +480,29 @@ function KeyHistory(props: { events: AuditEvent[]; owner: string }) {
 			{props.events.length === 0 ? (
 				<p>No recorded events.</p>
 			) : (
-				<table>
-					<caption class="sr-only">Events of this key, newest first</caption>
-					<thead>
-						<tr>
-							<th scope="col">Time</th>
-							<th scope="col">By</th>
-							<th scope="col">Event</th>
-						</tr>
-					</thead>
-					<tbody>
-						{props.events.map((e) => (
+				<Scroll label="Events of this key">
+					<table>
+						<caption class="sr-only">Events of this key, newest first</caption>
+						<thead>
 							<tr>
-								<td>
-									<Time iso={e.at} />
-								</td>
-								<td>{whoDid(e, props.owner)}</td>
-								<td>{ACTION_WORDS[e.action] ?? e.action}</td>
+								<th scope="col">Time</th>
+								<th scope="col">By</th>
+								<th scope="col">Event</th>
 							</tr>
-						))}
-					</tbody>
-				</table>
+						</thead>
+						<tbody>
+							{props.events.map((e) => (
+								<tr>
+									<td>
+										<Time iso={e.at} />
+									</td>
+									<td>{whoDid(e, props.owner)}</td>
+									<td>{ACTION_WORDS[e.action] ?? e.action}</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</Scroll>
 			)}
 		</section>
 	);

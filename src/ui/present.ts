@@ -122,6 +122,12 @@ export function expiryFrom(
 	custom: string,
 	now: number,
 ): { ok: true; value: string | undefined } | { ok: false; message: string } {
+	// A date typed while another choice is ticked is a contradiction: refused, never silently dropped.
+	if (choice !== "custom" && custom.trim() !== "")
+		return {
+			ok: false,
+			message: 'Expiry: a custom date was entered but another choice is ticked. Tick "On a date" to use the date, or clear it.',
+		};
 	const days = { "7": 7, "30": 30, "90": 90 }[choice];
 	if (days) return { ok: true, value: new Date(now + days * 86_400_000).toISOString() };
 	if (choice === "never" || choice === "") return { ok: true, value: undefined };

@@ -14,7 +14,8 @@ main{padding:1rem 1.2rem;max-width:80rem}a{color:var(--accent)}h1{font-size:1.4r
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 .status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
-.secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}
+.secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}.secret pre{white-space:pre-wrap;word-break:break-all}
+.scroll{overflow-x:auto;max-width:100%}dd,td{overflow-wrap:anywhere}main svg{max-width:100%;height:auto}
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
 input,select,button{font:inherit;padding:.3rem .5rem}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
@@ -51,6 +52,13 @@ function clearSecrets() {
   document.querySelectorAll("[data-secret]").forEach(function (s) { s.textContent = "(hidden: the key is shown only once)"; });
 }
 window.addEventListener("pagehide", clearSecrets);
+// A date typed into "Custom date" means "On a date": choose it, so the date is not ignored.
+document.querySelectorAll("input[name=expiresOn]").forEach(function (d) {
+  d.addEventListener("input", function () {
+    var r = d.form && d.form.querySelector("input[name=expiry][value=custom]");
+    if (r && d.value) r.checked = true;
+  });
+});
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
 // A form that changes something is sent once: a second click (a double click, an impatient
 // user) would rotate an already rotated key, or make a second key nobody sees.

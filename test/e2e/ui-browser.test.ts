@@ -90,6 +90,19 @@ async function audit(name: string, mask: string[] = []): Promise<void> {
 	}
 }
 
+/** How far the current page scrolls sideways: 0, or the amount and the widest elements past the edge (for the failure message). */
+async function sideways(): Promise<0 | string> {
+	const o = await page.evaluate(() => {
+		const edge = document.documentElement.clientWidth;
+		const past = [...document.querySelectorAll("main *")]
+			.filter((e) => e.getBoundingClientRect().right > edge + 1 && !e.closest(".scroll"))
+			.map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)
+			.slice(0, 5);
+		return { by: document.documentElement.scrollWidth - edge, past };
+	});
+	return o.by === 0 ? 0 : `${o.by} px: ${o.past.join(", ")}`;
+}
+
 async function signIn(): Promise<void> {
 	await page.goto(`${UI()}/`);
 	await page.getByLabel("Admin token").fill(stack.adminToken);
@@ -251,6 +264,51 @@ describe("the console in Chromium", () => {
 		expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Revoke");
 	});
 
+	it("on a 375-pixel phone no page scrolls sideways; a typed date ticks 'On a date'; a refused form keeps what was typed and ticked", async () => {
+		await page.setViewportSize({ width: 375, height: 800 });
+		try {
+			await page.goto(`${UI()}/login`);
+			expect(await sideways(), "the sign-in page").toBe(0);
+			await page.getByLabel("Admin token").fill(stack.adminToken);
+			await page.getByRole("button", { name: "Sign in" }).click();
+			await page.waitForURL(`${UI()}/`);
+			await page.goto(`${UI()}/apis/demo/keys/new`);
+			await page.getByLabel("Name").fill("phone key");
+			await page.getByRole("checkbox", { name: "read" }).check();
+			await page.getByLabel("Custom date").fill("2031-03-04");
+			expect(await page.getByRole("radio", { name: "On a date" }).isChecked()).toBe(true);
+			await page.getByLabel(/IP allowlist/).fill("not-an-address");
+			await page.getByRole("button", { name: "Generate new key" }).click();
+			await page.waitForLoadState("load");
+			expect(await page.locator(".error").textContent()).toContain("ipAllowlist");
+			await audit("generate-refused");
+			// Nothing to type or tick again but the mistake.
+			expect(await page.getByLabel("Name").inputValue()).toBe("phone key");
+			expect(await page.getByRole("checkbox", { name: "read" }).isChecked()).toBe(true);
+			expect(await page.getByRole("radio", { name: "On a date" }).isChecked()).toBe(true);
+			expect(await page.getByLabel("Custom date").inputValue()).toBe("2031-03-04");
+			expect(await page.getByLabel(/IP allowlist/).inputValue()).toBe("not-an-address");
+			expect(await sideways()).toBe(0);
+			await page.getByLabel(/IP allowlist/).fill("");
+			await page.getByRole("button", { name: "Generate new key" }).click();
+			const key = (await page.locator("#secret-0").textContent())!.trim();
+			expect(key).toMatch(/^sk_live_/);
+			expect(await sideways(), "the page that shows the key and its curl line").toBe(0);
+			const res = await fetch(`${stack.url}/_keygate/v1/keys?api=demo`, { headers: { Authorization: `Bearer ${stack.adminToken}` } });
+			const made = ((await res.json()) as { data: { id: string; name: string; expiresAt: string; scopes: string[] }[] }).data.find(
+				(k) => k.name === "phone key",
+			)!;
+			expect(made).toMatchObject({ expiresAt: "2031-03-04T00:00:00.000Z", scopes: ["read"] });
+			for (const p of [`${UI()}/`, `${UI()}/apis/demo/keys`, `${UI()}/keys/${made.id}`, `${UI()}/audit`]) {
+				await page.goto(p);
+				expect(await sideways(), p).toBe(0);
+			}
+			await audit("keys-phone");
+		} finally {
+			await page.setViewportSize({ width: 1280, height: 800 });
+		}
+	});
+
 	it("delete, audit and owners pages pass axe", async () => {
 		const { id } = await generateKey("to delete");
 		await page.goto(`${UI()}/keys/${id}/delete`);
@@ -294,6 +352,19 @@ describe("the portal in Chromium", () => {
 		expect(nothing!.status()).toBe(404);
 		expect(await page.content()).toBe(text);
 		expect(await gateway(theirs.key)).toBe(200);
+		// On a phone, neither the list nor a key's page scrolls sideways.
+		await page.setViewportSize({ width: 375, height: 800 });
+		try {
+			await page.goto(`${stack.url}/_keygate/portal/`);
+			expect(await sideways(), "the portal's list").toBe(0);
+			await page.getByRole("link", { name: "my integration" }).click();
+			await page.waitForURL(/\/_keygate\/portal\/keys\/key_/);
+			expect(await page.getByRole("heading", { name: "History" }).isVisible()).toBe(true);
+			await audit("portal-key");
+			expect(await sideways(), "the portal's key page").toBe(0);
+		} finally {
+			await page.setViewportSize({ width: 1280, height: 800 });
+		}
 		// The used link is dead.
 		await page.goto(url);
 		await page.waitForLoadState("networkidle");

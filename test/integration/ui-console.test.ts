@@ -527,6 +527,49 @@ describe("keys", () => {
 	});
 });
 
+describe("a refused generate form", () => {
+	it("comes back with everything that was typed and ticked, says why, and makes no key", async () => {
+		const cookie = await signIn();
+		const before = (await (await admin("/keys?api=demo")).json<{ data: unknown[] }>()).data.length;
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			form: {
+				name: "kept name",
+				scopes: ["read", "write"],
+				extraScopes: "extra:one",
+				expiry: "custom",
+				expiresOn: "2031-03-04",
+				ipAllowlist: "not-an-address",
+				kind: "single",
+			},
+		});
+		const html = await res.text();
+		expect(res.status).toBe(400);
+		expect(html).toContain("ipAllowlist");
+		expect(html).toContain('value="kept name"');
+		expect(html).toContain('<input type="checkbox" name="scopes" value="read" checked=""/>');
+		expect(html).toContain('<input type="checkbox" name="scopes" value="write" checked=""/>');
+		expect(html).toContain('value="extra:one"');
+		expect(html).toContain('<input type="radio" name="expiry" value="custom" checked=""/>');
+		expect(html).toContain('value="2031-03-04"');
+		expect(html).toContain('value="not-an-address"');
+		expect(html).toMatch(/<h1>Generate new key: demo<\/h1>/);
+		expect((await (await admin("/keys?api=demo")).json<{ data: unknown[] }>()).data).toHaveLength(before);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a date with another expiry ticked is refused, not ignored", async () => {
+		const cookie = await signIn();
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			form: { name: "dated", scopes: "read", expiry: "never", expiresOn: "2031-03-04", kind: "single" },
+		});
+		expect(res.status).toBe(400);
+		expect(await res.text()).toContain("Tick &quot;On a date&quot; to use the date");
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
 describe("audit log", () => {
 	it("shows the console's actions with actor, and exports JSON; filters by action and key", async () => {
 		const cookie = await signIn();

@@ -241,6 +241,23 @@ describe("one owner's keys only", () => {
 		expect(html).not.toContain("upsell-internal");
 	});
 
+	it("a refused form comes back under a heading with what was typed and ticked; a missing key's page has a heading too", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const { status, html, keys } = await generate(cookie, { name: "kept", ipAllowlist: "nope", expiry: "custom", expiresOn: "2031-03-04" });
+		expect(status).toBe(400);
+		expect(keys).toEqual([]);
+		expect(html).toMatch(/<h1>Generate new key<\/h1>/);
+		expect(html).toContain('value="kept"');
+		expect(html).toContain('<input type="checkbox" name="scopes" value="read" checked=""/>');
+		expect(html).toContain('<input type="radio" name="expiry" value="custom" checked=""/>');
+		expect(html).toContain('value="2031-03-04"');
+		expect(html).toContain('value="nope"');
+		const missing = await ui(`${PORTAL}/keys/key_0000000000000000000000`, { cookie });
+		expect(missing.status).toBe(404);
+		expect(await missing.text()).toMatch(/<h1>No such key<\/h1>/);
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("only the portal block's types, environments and scopes; at most maxKeysPerOwner live keys", async () => {
 		const limited = structuredClone(bundled) as any;
 		limited.apis[0].portal = { title: "Keys", environments: ["test"], scopes: ["read"], maxKeysPerOwner: 2, keyTypes: ["sk"] };

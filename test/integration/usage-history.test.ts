@@ -103,7 +103,7 @@ describe("usage in the console and the portal", () => {
 		const detail = await ui(`${UI}/keys/${id}`, { cookie });
 		const page = await detail.text();
 		expect(detail.status, page).toBe(200);
-		expect(page).toContain('<table class="sr-only"><caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>');
+		expect(page).toContain('<div class="sr-only"><table><caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>');
 		expect(hiddenRow(page, "passed")).toEqual([4, 4, 4]);
 		expect(hiddenRow(page, "rate_limited")).toEqual([3, 3, 3]);
 		expect(page).not.toMatch(/ style=/);

@@ -91,6 +91,9 @@ describe("form choices", () => {
 		expect(expiryFrom("custom", "2027-01-01", NOW)).toEqual({ ok: true, value: "2027-01-01T00:00:00.000Z" });
 		expect(expiryFrom("custom", "2020-01-01", NOW).ok).toBe(false);
 		expect(expiryFrom("365", "", NOW).ok).toBe(false);
+		// A date typed while another choice is ticked is refused, never dropped (found by a browser QA pass).
+		for (const choice of ["never", "7", ""])
+			expect(expiryFrom(choice, "2027-01-01", NOW)).toMatchObject({ ok: false, message: /On a date/ });
 	});
 	it("grace choices include the API's default", () => {
 		expect(graceChoices(86_400).map((g) => g.seconds)).toEqual([0, 3600, 86_400, 604_800]);
