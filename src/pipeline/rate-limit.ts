@@ -9,8 +9,13 @@ import type { RateInfo } from "../limits/window";
 import { logEvent } from "../util/log";
 import { principalOf, reject, type GatewayEnv } from "./context";
 
-/** X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers). */
-export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string, string> {
+/**
+ * X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers).
+ * X-RateLimit-* describe the window (the burst when the window is unlimited); on a 429
+ * (`refused`) they describe the limit that refused it, so a burst refusal reads as the
+ * burst's limit, 0 left and the next second, never as a window with room left.
+ */
+export function rateLimitHeaders(rate: RateInfo, nowSec: number, refused = false): Record<string, string> {
 	const policies: string[] = [];
 	const current: string[] = [];
 	if (rate.window) {
@@ -19,10 +24,11 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number): Record<string,
 	}
 	policies.push(`"burst";q=${rate.burst.limit};w=1`);
 	current.push(`"burst";r=${rate.burst.remaining};t=${Math.max(0, rate.burst.reset - nowSec)}`);
+	const main = refused && rate.window && rate.burst.remaining < rate.window.remaining ? rate.burst : rate;
 	return {
-		"X-RateLimit-Limit": String(rate.limit),
-		"X-RateLimit-Remaining": String(rate.remaining),
-		"X-RateLimit-Reset": String(rate.reset),
+		"X-RateLimit-Limit": String(main.limit),
+		"X-RateLimit-Remaining": String(main.remaining),
+		"X-RateLimit-Reset": String(main.reset),
 		"RateLimit-Policy": policies.join(", "),
 		RateLimit: current.join(", "),
 	};
@@ -67,7 +73,7 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	}
 	if (!result.ok) {
 		if (result.reason === "rate_limited") {
-			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000));
+			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000), true);
 			return reject(c, "rate_limited", { retryAfter: result.retryAfter, headers });
 		}
 		// The same answer the verifier gives when it checks the grant itself: invalid_api_key.

@@ -64,6 +64,15 @@ describe.each(MODES)("rate limits are exact under concurrency (%s)", (consistenc
 		const refused = responses.find((r) => r.status === 429)!;
 		expect(refused.headers.get("Retry-After")).toBe("1");
 		expect(await refused.json()).toEqual({ error: "rate_limit_exceeded", message: "Rate limit exceeded. Try again in 1 seconds." });
+		// The refusal describes the limit that refused it: the burst, spent, until the next second (not the window's 995 left).
+		expect(refused.headers.get("X-RateLimit-Limit")).toBe("5");
+		expect(refused.headers.get("X-RateLimit-Remaining")).toBe("0");
+		const reset = Number(refused.headers.get("X-RateLimit-Reset"));
+		expect(reset - Date.now() / 1000).toBeGreaterThan(-1);
+		expect(reset - Date.now() / 1000).toBeLessThanOrEqual(1);
+		expect(refused.headers.get("RateLimit")).toMatch(/^"window";r=99\d;t=\d+, "burst";r=0;t=[01]$/);
+		// A pass still describes the window.
+		expect(responses.find((r) => r.status === 200)!.headers.get("X-RateLimit-Limit")).toBe("1000");
 		expect(origin.calls).toHaveLength(5);
 	});
 });
