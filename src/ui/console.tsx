@@ -441,6 +441,14 @@ function keyId(c: Context<UiEnv>): string {
 	return id;
 }
 
+/** How an actor came in, as the audit page names it. */
+const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
+	token: "Admin token",
+	console: "Console session",
+	portal: "Portal owner",
+	system: "System",
+};
+
 function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 	return (
 		<Scroll label={props.caption}>
@@ -462,7 +470,9 @@ function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 							<td>
 								<Time iso={e.at} />
 							</td>
-							<td>{e.actor}</td>
+							<td>
+								{e.actor} <span class="muted">({ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType})</span>
+							</td>
 							<td>{e.action}</td>
 							<td>{e.keyId ? <a href={`${UI}/keys/${e.keyId}`}>{shortId(e.keyId)}</a> : (e.owner ?? e.api ?? "")}</td>
 							<td class="mono">{JSON.stringify(e.details)}</td>
@@ -664,13 +674,6 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 	await deleteKey(s, k.id);
 	return c.redirect(`${UI}/apis/${k.api}/keys`, 303);
 });
-
-const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
-	token: "Admin token",
-	console: "Console session",
-	portal: "Portal owner",
-	system: "System",
-};
 
 /** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
 async function auditPage(s: Services, params: URLSearchParams) {

@@ -229,7 +229,7 @@ describe("the console's audit page", () => {
 		expect(res.status).toBe(200);
 		expect(html).toContain('<option value="portal" selected="">Portal owner</option>');
 		expect(html).toContain('name="from" type="date" value="2026-12-02"');
-		expect(html).toContain("portal:cust_1");
+		expect(html).toContain('portal:cust_1 <span class="muted">(Portal owner)</span>');
 		expect(html).toContain("{&quot;n&quot;:2}");
 		expect(html).not.toContain("{&quot;n&quot;:1}");
 		expect(html).not.toContain("{&quot;n&quot;:3}");
