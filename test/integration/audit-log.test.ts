@@ -237,6 +237,22 @@ describe("the console's audit page", () => {
 		expect(json.data.map((e) => e.details.n)).toEqual([2]);
 	});
 
+	it("exports every matching event with all=1 (following cursors), and one page without it", async () => {
+		const cookie = await signIn();
+		for (let i = 0; i < 60; i++) await recordAt(`2026-12-01T00:${String(i).padStart(2, "0")}:00.000Z`, { details: { i } });
+		await recordAt("2026-12-01T02:00:00.000Z", { action: "key.revoked" });
+		const one = await (await ui(`${UI}/audit.json?action=key.updated`, { cookie })).json<Page>();
+		expect(one.data).toHaveLength(50);
+		expect(one.cursor).not.toBeNull();
+		const all = await ui(`${UI}/audit.json?action=key.updated&all=1`, { cookie });
+		expect(all.headers.get("Content-Disposition")).toBe('attachment; filename="keygate-audit.json"');
+		const body = await all.json<Page>();
+		expect(body.data.map((e) => e.details.i)).toEqual(Array.from({ length: 60 }, (_, k) => 59 - k));
+		expect(body.cursor).toBeNull();
+		const html = await (await ui(`${UI}/audit?action=key.updated`, { cookie })).text();
+		expect(html).toContain(`href="${UI}/audit.json?action=key.updated&amp;all=1"`);
+	});
+
 	it("a filter that names nothing is a 400 page saying why, listing nothing", async () => {
 		const cookie = await signIn();
 		await recordAt("2026-12-02T10:00:00.000Z");
