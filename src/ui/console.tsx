@@ -573,6 +573,11 @@ consoleApp.get("/keys/:id", async (c) => {
 			) : null}
 			<h2>History</h2>
 			<EventsTable events={events.data} caption={`Audit events of ${k.name}`} />
+			{events.cursor ? (
+				<p>
+					<a href={`${UI}/audit?keyId=${k.id}`}>All of this key's events in the audit log</a>
+				</p>
+			) : null}
 		</>,
 	);
 });
