@@ -54,8 +54,20 @@ export const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-method-over
 /** The query parameter Rails, Laravel and Express's method-override read. */
 export const METHOD_OVERRIDE_PARAM = "_method";
 
-/** True for `_method` in any case, also as PHP and Rack read an array or hash of it (`_method[]`, `_method[x]`). */
-const isMethodParam = (name: string) => name.toLowerCase().replace(/\[[^\]]*\]$/, "") === METHOD_OVERRIDE_PARAM;
+/**
+ * A query parameter's name as PHP registers it: leading spaces dropped, the name before a
+ * `[…]` index, and ` `, `.` and an unclosed `[` read as `_`. So `.method`, `[method`,
+ * ` _method` and `_method[]` all reach a PHP framework (Laravel, Symfony) as `_method`.
+ */
+function phpBaseName(raw: string): string {
+	const name = raw.replace(/^ +/, "");
+	const open = name.indexOf("[");
+	const base = open === -1 ? name : name.indexOf("]", open) === -1 ? name.slice(0, open) + "_" + name.slice(open + 1) : name.slice(0, open);
+	return base.replace(/[ .[]/g, "_");
+}
+
+/** True for `_method` in any case, and for every name PHP or Rack read as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
+const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
 
 /** A header name as CGI, WSGI and PHP read it: case folded, `_` the same as `-`. */
 export const normalizedFieldName = (name: string) => name.toLowerCase().replace(/_/g, "-");
