@@ -42,7 +42,9 @@ import {
 	NothingHere,
 	Unavailable,
 	Scroll,
+	AlreadySent,
 } from "./layout";
+import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
 import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -283,6 +285,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 	const canPair = Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	return (
 		<form method="post" action={`${UI}/apis/${api.name}/keys`}>
+			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
 			<ErrorBox message={props.error} />
 			<label>
 				Name
@@ -369,6 +372,9 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
 	if (!api) return missing(c);
 	const form = await c.req.parseBody({ all: true });
+	const once = onceOf(form);
+	if (await alreadySent(c.env.KEYS, once))
+		return page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
 		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]),
@@ -425,6 +431,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		if (e instanceof AdminError && e.reason === "invalid_request") return again(e.message);
 		throw e;
 	}
+	await markSent(c.env.KEYS, once);
 	return page(
 		c,
 		"Key created",

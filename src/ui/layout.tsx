@@ -243,6 +243,22 @@ export function KeySummary(props: { k: KeyRecord }) {
 	);
 }
 
+/** The answer to a generate form sent again (a reload of the page that showed the key): nothing made, nothing shown. */
+export function AlreadySent(props: { list: string; again: string }) {
+	return (
+		<>
+			<h1>This form was already sent</h1>
+			<p>
+				It made a key, which was shown once and cannot be shown again: keygate keeps only its hash. Sending the form again made no second
+				key.
+			</p>
+			<p>
+				<a href={props.list}>See your keys</a> (masked) · <a href={props.again}>Generate another key</a>
+			</p>
+		</>
+	);
+}
+
 /** The body of the console's and the portal's 404 page: an address inside them that names nothing. */
 export function NothingHere(props: { back: string; label: string }) {
 	return (

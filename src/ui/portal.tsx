@@ -39,7 +39,9 @@ import {
 	NothingHere,
 	Unavailable,
 	Scroll,
+	AlreadySent,
 } from "./layout";
+import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
 import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -297,7 +299,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			<KeysFilter action={`${PORTAL}/`} query={query} api={api} />
 			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
-			<h2>{api.portal.labels.generate}</h2>
+			<h2 id="generate">{api.portal.labels.generate}</h2>
 			<PortalForm c={c} a={a} />
 		</>,
 	);
@@ -316,6 +318,7 @@ function PortalForm(props: {
 	const labels = props.c.var.api.portal.labels;
 	return (
 		<form method="post" action={`${PORTAL}/keys`}>
+			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
 			<ErrorBox message={props.error} />
 			<label>
 				Name
@@ -384,6 +387,9 @@ portalApp.post("/keys", async (c) => {
 	const api = c.var.api;
 	const a = await allowed(c);
 	const form = await c.req.parseBody({ all: true });
+	const once = onceOf(form);
+	if (await alreadySent(c.env.KEYS, once))
+		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, one(n)]));
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
@@ -447,6 +453,7 @@ portalApp.post("/keys", async (c) => {
 		return { made, ids: made.map((m) => m.k.id) };
 	});
 	if (shown === null) return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
+	await markSent(c.env.KEYS, once);
 	return page(
 		c,
 		"Key created",

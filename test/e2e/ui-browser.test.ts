@@ -168,6 +168,20 @@ describe("the console in Chromium", () => {
 		expect(await page.content()).not.toContain(key);
 	});
 
+	it("reloading the page that showed a new key sends nothing twice: no second key, no secret (found by a browser QA pass)", async () => {
+		const name = `reload ${Date.now()}`;
+		const { key } = await generateKey(name);
+		await page.reload();
+		await page.waitForLoadState("load");
+		expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("This form was already sent");
+		expect(await page.content()).not.toContain(key);
+		expect(await page.locator("#secret-0").count()).toBe(0);
+		const res = await fetch(`${stack.url}/_keygate/v1/keys?api=demo`, { headers: { Authorization: `Bearer ${stack.adminToken}` } });
+		const list = (await res.json()) as { data: { name: string }[] };
+		expect(list.data.filter((k) => k.name === name)).toHaveLength(1);
+		await audit("already-sent");
+	});
+
 	it("sort by last used, chosen in the list's form: the key just used comes first", async () => {
 		const used = await generateKey("used lately");
 		await generateKey("never used since");

@@ -527,6 +527,31 @@ describe("keys", () => {
 	});
 });
 
+describe("a generate form is sent once", () => {
+	it("sending the same form again (a reload of the page that showed the key) makes no second key and shows none", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		const once = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(form)?.[1];
+		expect(once, form).toBeDefined();
+		const name = `once ${crypto.randomUUID()}`;
+		const fields = { name, scopes: "read", expiry: "never", kind: "single", once: once! };
+		const first = await ui(`${UI}/apis/demo/keys`, { cookie, form: fields });
+		expect(first.status).toBe(200);
+		expect(shownKeys(await first.text())).toHaveLength(1);
+		const again = await ui(`${UI}/apis/demo/keys`, { cookie, form: fields });
+		const html = await again.text();
+		expect(again.status).toBe(409);
+		expect(html).toContain("<h1>This form was already sent</h1>");
+		expect(shownKeys(html)).toEqual([]);
+		const listed = (await (await admin("/keys?api=demo")).json<{ data: { name: string }[] }>()).data.filter((k) => k.name === name);
+		expect(listed).toHaveLength(1);
+		// Each form the console renders carries its own value.
+		const other = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text())?.[1];
+		expect(other).not.toBe(once);
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
 describe("a refused generate form", () => {
 	it("comes back with everything that was typed and ticked, says why, and makes no key", async () => {
 		const cookie = await signIn();

@@ -258,6 +258,19 @@ describe("one owner's keys only", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("a generate form sent again makes no second key (a reload of the page that showed it)", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const home = await (await ui(`${PORTAL}/`, { cookie })).text();
+		const once = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(home)?.[1];
+		expect(once, home).toBeDefined();
+		const first = await generate(cookie, { name: "reloaded", once: once! });
+		expect(first.keys).toHaveLength(1);
+		const again = await generate(cookie, { name: "reloaded", once: once! });
+		expect(again.status).toBe(409);
+		expect(again.keys).toEqual([]);
+		expect((await (await ui(`${PORTAL}/`, { cookie })).text()).match(/>reloaded</g)).toHaveLength(1);
+	});
+
 	it("only the portal block's types, environments and scopes; at most maxKeysPerOwner live keys", async () => {
 		const limited = structuredClone(bundled) as any;
 		limited.apis[0].portal = { title: "Keys", environments: ["test"], scopes: ["read"], maxKeysPerOwner: 2, keyTypes: ["sk"] };
