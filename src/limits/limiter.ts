@@ -36,7 +36,8 @@ type Refusal = Extract<CheckResult, { reason: "rate_limited" }>;
  */
 export const MAX_MEMORY_MS = 1_000;
 export class ExhaustionMemory {
-	private readonly entries = new Map<string, { retryAtMs: number; available: number; refusal: Refusal }>();
+	/** `untilMs`: when this isolate stops trusting the memory (at most MAX_MEMORY_MS); the refusal's own `retryAt` stays what the answer says. */
+	private readonly entries = new Map<string, { untilMs: number; available: number; refusal: Refusal }>();
 
 	/** The refusal `object` would give a request with these buckets now, if this isolate already knows it. */
 	refusal(object: string, buckets: Bucket[], now: number): Refusal | undefined {
@@ -44,19 +45,20 @@ export class ExhaustionMemory {
 			const id = `${object}|${b.name}`;
 			const e = this.entries.get(id);
 			if (!e) continue;
-			if (now >= e.retryAtMs) {
+			if (now >= e.untilMs) {
 				this.entries.delete(id);
 				continue;
 			}
-			if (b.spec.cost > e.available) return { ...e.refusal, retryAfter: Math.max(1, Math.ceil((e.retryAtMs - now) / 1000)) };
+			// The wait is the limit's own (a window's reset may be an hour away), not how long this memory lasts.
+			if (b.spec.cost > e.available) return { ...e.refusal, retryAfter: Math.max(1, Math.ceil((e.refusal.retryAt * 1000 - now) / 1000)) };
 		}
 		return undefined;
 	}
 
 	remember(object: string, refusal: Refusal, now: number): void {
 		if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-		const retryAtMs = Math.min(refusal.retryAt * 1000, now + MAX_MEMORY_MS);
-		this.entries.set(`${object}|${refusal.bucket}`, { retryAtMs, available: refusal.available, refusal });
+		const untilMs = Math.min(refusal.retryAt * 1000, now + MAX_MEMORY_MS);
+		this.entries.set(`${object}|${refusal.bucket}`, { untilMs, available: refusal.available, refusal });
 	}
 
 	clear(): void {

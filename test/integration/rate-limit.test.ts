@@ -142,3 +142,23 @@ describe.each(MODES)("rate-limit headers (%s)", (consistency) => {
 		expect(origin.calls).toHaveLength(1);
 	});
 });
+
+describe("a sharded key out of its window", () => {
+	it("every 429, the ones this isolate answers from memory included, gives the window's real wait (found by a probe: 'Try again in 1 seconds')", async () => {
+		const { key } = await createKey({ rateLimit: { limit: 4, window: 3600, burst: 50, shards: 2 } });
+		const refusals: Response[] = [];
+		for (let i = 0; i < 12 && refusals.length < 4; i++) {
+			const res = await call("/v1/things", { key });
+			if (res.status === 429) refusals.push(res);
+		}
+		expect(refusals).toHaveLength(4);
+		for (const res of refusals) {
+			const reset = Number(res.headers.get("X-RateLimit-Reset"));
+			const wait = Number(res.headers.get("Retry-After"));
+			const left = reset - Math.floor(Date.now() / 1000);
+			expect(Math.abs(wait - left), `Retry-After ${wait}, reset in ${left}`).toBeLessThanOrEqual(1);
+			expect(((await res.json()) as { message: string }).message).toBe(`Rate limit exceeded. Try again in ${wait} seconds.`);
+		}
+		expect(origin.calls.length).toBeLessThanOrEqual(4);
+	});
+});
