@@ -10,6 +10,7 @@ import { effectiveLimits } from "../limits/effective";
 import { logEvent } from "../util/log";
 import { recordAudit } from "./audit";
 import { HOUR_MS } from "../authority/usage-history";
+import { keyCache } from "../keys/cache";
 import type { AuditEvent, CreateKeyInput, OwnerView, UpdateKeyInput, UsageView } from "./contract";
 
 /** An expected refusal: the admin route renders it; the field is named in the message. */
@@ -310,6 +311,8 @@ export async function deleteKey(s: Services, id: string): Promise<void> {
 	const stored = await findKey(s, id);
 	await step("limiter_failed", "deleting the key in its Durable Object", () => s.authority.markDeleted(id, Date.now()));
 	await step("kv_failed", "removing the key record", () => removeKey(s.kv, stored));
+	// This isolate may remember the key as revoked or expired; from now on it answers as for a deleted key.
+	keyCache.markDead(id, "deleted");
 	await audit(s, { action: "key.deleted", api: stored.api, keyId: id, owner: stored.owner, details: { name: stored.name } });
 }
 

@@ -117,4 +117,14 @@ describe("deletion", () => {
 		await expectError(await admin(`/keys/${id}`), 404, "key_not_found");
 		expect(origin.calls).toHaveLength(1);
 	});
+
+	it("a key revoked first, then deleted, is invalid_api_key at once where it was deleted (found by a probe: expired_api_key for 60 s)", async () => {
+		const { id, key } = await createKey();
+		expect((await call("/v1/things", { key })).status).toBe(200);
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		await expectError(await call("/v1/things", { key }), 401, "expired_api_key");
+		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBe(204);
+		await expectError(await call("/v1/things", { key }), 401, "invalid_api_key");
+		expect(origin.calls).toHaveLength(1);
+	});
 });
