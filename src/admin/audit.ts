@@ -1,4 +1,5 @@
 import { randomId } from "../keys/crypto";
+import { crc32 } from "../keys/format";
 import { logEvent } from "../util/log";
 import { ACTOR_TYPES, AUDIT_ACTIONS, type AuditEvent, type AuditPage } from "./contract";
 import { KEY_ID } from "./service";
@@ -51,21 +52,32 @@ export interface AuditQuery {
 	cursor?: string;
 }
 
+const AUDIT_PARAMS = ["keyId", "action", "actorType", "from", "to", "cursor"] as const;
+
 export const AUDIT_PAGE = 50;
 /** KV list calls one page may make while filtering (1,000 entries each) before it answers with what it found and a cursor. */
 export const AUDIT_SCAN_LISTS = 5;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A date (`2026-12-05`, the whole UTC day) or an RFC 3339 time, as the ms it starts at and ends before. */
-function instant(raw: string): { start: number; end: number } | undefined {
+function dayStart(raw: string): number | undefined {
 	const day = DAY.exec(raw);
-	if (day) {
-		const start = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
-		// Date.UTC rolls 2026-02-31 over into March: a day that does not exist is refused, not moved.
-		if (new Date(start).toISOString().slice(0, 10) !== raw) return undefined;
-		return { start, end: start + 86_400_000 };
-	}
-	if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(raw)) return undefined;
+	if (!day) return undefined;
+	// setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+	const d = new Date(0);
+	d.setUTCFullYear(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+	// A day that does not exist (2026-02-31) would roll over into the next month: refused, not moved.
+	if (d.getUTCFullYear() !== Number(day[1]) || d.getUTCMonth() !== Number(day[2]) - 1 || d.getUTCDate() !== Number(day[3]))
+		return undefined;
+	return d.getTime();
+}
+
+function instant(raw: string): { start: number; end: number } | undefined {
+	const start = dayStart(raw);
+	if (start !== undefined) return { start, end: start + 86_400_000 };
+	const time = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i.exec(raw);
+	// The date part must be a real day, as a date alone must.
+	if (!time || dayStart(time[1]!) === undefined) return undefined;
 	const ms = Date.parse(raw);
 	return Number.isFinite(ms) ? { start: ms, end: ms } : undefined;
 }
@@ -76,6 +88,8 @@ function instant(raw: string): { start: number; end: number } | undefined {
  * typo never reads as "no events".
  */
 export function parseAuditQuery(params: URLSearchParams): { ok: true; query: AuditQuery } | { ok: false; message: string } {
+	for (const name of AUDIT_PARAMS)
+		if (params.getAll(name).length > 1) return { ok: false, message: `${name}: given more than once; give it once.` };
 	const get = (name: string) => (params.get(name) ?? "").trim();
 	const query: AuditQuery = {};
 	const keyId = get("keyId");
@@ -112,31 +126,44 @@ export function parseAuditQuery(params: URLSearchParams): { ok: true; query: Aud
 		return { ok: false, message: "from must be before to." };
 	const cursor = get("cursor");
 	if (cursor) {
-		if (!readCursor(cursor)) return { ok: false, message: "cursor: not a cursor this log gave." };
+		if (!readCursor(cursor, prefixOf(query)))
+			return { ok: false, message: "cursor: not one this log gave for these filters' key (or it was changed)." };
 		query.cursor = cursor;
 	}
 	return { ok: true, query };
 }
 
-/** Where the next page starts: a KV list cursor (null: the first list page) and the last entry already given on that page. */
+/**
+ * Where the next page starts: the listing's prefix (`p`: the whole log or one key's), a KV
+ * list cursor (`c`, null: the first list page), the last entry already given on that page
+ * (`a`), and a check value over the three (`k`). KV list cursors are opaque and KV does not
+ * refuse a made-up one (it lists nothing), so a cursor edited, truncated or taken from
+ * another key's listing is refused here rather than read as "no more events". The check
+ * catches mistakes, not an attacker: only the admin token holder can list at all.
+ */
 interface Resume {
+	p: string;
 	c: string | null;
 	a: string | null;
 }
 
+const prefixOf = (query: Pick<AuditQuery, "keyId">) => (query.keyId ? `audit-key:${query.keyId}:` : "audit:");
+const check = (r: Resume) => crc32(`${r.p}\n${r.c ?? ""}\n${r.a ?? ""}`).toString(36);
 const toBase64Url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
 function writeCursor(r: Resume): string {
-	return toBase64Url(JSON.stringify(r));
+	return toBase64Url(JSON.stringify({ ...r, k: check(r) }));
 }
 
-function readCursor(raw: string): Resume | undefined {
+function readCursor(raw: string, prefix: string): Resume | undefined {
 	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
 	try {
-		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<Resume>;
+		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<Resume & { k: string }>;
 		const ok = (v: unknown) => v === null || (typeof v === "string" && v.length <= 1024);
-		if (typeof r !== "object" || r === null || !ok(r.c) || !ok(r.a)) return undefined;
-		return { c: r.c ?? null, a: r.a ?? null };
+		if (typeof r !== "object" || r === null || r.p !== prefix || !ok(r.c) || !ok(r.a)) return undefined;
+		const resume: Resume = { p: prefix, c: r.c ?? null, a: r.a ?? null };
+		if (r.k !== check(resume) || (resume.a !== null && !resume.a.startsWith(prefix))) return undefined;
+		return resume;
 	} catch {
 		return undefined;
 	}
@@ -168,9 +195,9 @@ function withActorType(e: AuditEvent): AuditEvent {
  * where it stopped. `cursor` is null only when nothing older can match.
  */
 export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit = AUDIT_PAGE): Promise<AuditPage> {
-	const prefix = query.keyId ? `audit-key:${query.keyId}:` : "audit:";
+	const prefix = prefixOf(query);
 	const filtered = query.action !== undefined || query.actorType !== undefined || query.to !== undefined;
-	const resume = (query.cursor ? readCursor(query.cursor) : undefined) ?? { c: null, a: null };
+	const resume = (query.cursor ? readCursor(query.cursor, prefix) : undefined) ?? { p: prefix, c: null, a: null };
 	let listCursor = resume.c;
 	let after = resume.a;
 	const found: { name: string; event?: AuditEvent }[] = [];
@@ -198,7 +225,11 @@ export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit =
 			found.push({ name: entry.name, event });
 			if (found.length === limit) {
 				const last = i === entries.length - 1;
-				const next: Resume | null = !last ? { c: listCursor, a: entry.name } : page.list_complete ? null : { c: page.cursor, a: null };
+				const next: Resume | null = !last
+					? { p: prefix, c: listCursor, a: entry.name }
+					: page.list_complete
+						? null
+						: { p: prefix, c: page.cursor, a: null };
 				return { data: await values(kv, found), cursor: next ? writeCursor(next) : null };
 			}
 		}
@@ -206,7 +237,7 @@ export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit =
 		listCursor = page.cursor;
 		after = null;
 	}
-	return { data: await values(kv, found), cursor: writeCursor({ c: listCursor, a: null }) };
+	return { data: await values(kv, found), cursor: writeCursor({ p: prefix, c: listCursor, a: null }) };
 }
 
 async function values(kv: KVNamespace, found: { name: string; event?: AuditEvent }[]): Promise<AuditEvent[]> {

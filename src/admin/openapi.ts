@@ -220,7 +220,7 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 		get: {
 			summary: "Key-management events and failed admin logins, newest first",
 			description:
-				"Filters combine. A page holds at most 50 events; with sparse filters it may hold fewer (even none) after scanning 5,000 entries, and its `cursor` goes on from there. A value that is not one of the allowed ones is refused (400 invalid_request).",
+				"Filters combine. A page holds at most 50 events; with sparse filters it may hold fewer (even none) after scanning 5,000 entries, and its `cursor` goes on from there. A value that is not one of the allowed ones, a parameter given twice, or a cursor this listing did not give is refused (400 invalid_request).",
 			parameters: ["keyId", "auditAction", "actorType", "from", "to", "cursor"],
 			ok: { status: 200, description: "A page of events; `cursor` is null when no older event can match.", schema: "AuditPage" },
 		},

@@ -148,6 +148,9 @@ describe("audit filters in the admin API", () => {
 		expect(await ns("?from=2026-12-02T12:00:00.001Z")).toEqual([4]);
 		expect(await ns("?to=2026-11-30&action=key.updated")).toEqual([1]);
 		expect(await ns("?from=2026-12-04")).toEqual([]);
+		// Years 0-99 are years, not 1900-1999 (found by a probe: refused).
+		expect(await ns("?from=0001-01-01&to=2026-11-30")).toEqual([1]);
+		expect((await admin("/audit?to=0099-12-31")).status).toBe(200);
 	});
 
 	it.each([
@@ -157,7 +160,14 @@ describe("audit filters in the admin API", () => {
 		["to=yesterday", /^to: a date/],
 		["from=2026-12-05&to=2026-12-04", /^from must be before to/],
 		["keyId=nope", /^keyId: not a key id/],
-		["cursor=not-a-cursor!", /^cursor: not a cursor/],
+		["cursor=not-a-cursor!", /^cursor: not one this log gave/],
+		// Found by a probe: each of these was answered 200 with no events.
+		[`cursor=${btoa(JSON.stringify({ c: "garbage", a: null })).replace(/=+$/, "")}`, /^cursor: not one this log gave/],
+		[`cursor=${btoa(JSON.stringify({ p: "audit:", c: null, a: "zzz", k: "0" })).replace(/=+$/, "")}`, /^cursor: not one this log gave/],
+		["action=key.created&action=bogus", /^action: given more than once/],
+		["actorType=system&actorType=token", /^actorType: given more than once/],
+		["to=2026-02-31T00:00Z", /^to: a date/],
+		["from=2026-12-05T24:00Z", /^from: a date/],
 	])("?%s is refused with 400 invalid_request, its reason, and nothing recorded", async (query, message) => {
 		await createKey({ name: "before" });
 		const before = await kvNames();
@@ -206,6 +216,21 @@ describe("listAudit's cursors", () => {
 			cursor = page.cursor;
 		}
 		expect(seen).toEqual([19, 17, 15, 13, 11, 9, 7, 5, 3, 1]);
+	});
+
+	it("a cursor from one key's listing is refused on another's, and on the whole log", async () => {
+		const a = await createKey({ name: "a" });
+		const b = await createKey({ name: "b" });
+		for (let i = 0; i < 3; i++) await admin(`/keys/${a.id}`, { method: "PATCH", body: JSON.stringify({ name: `a${i}` }) });
+		const page = await listAudit(env.KEYS, { keyId: a.id }, 2);
+		expect(page.cursor).not.toBeNull();
+		const cursor = encodeURIComponent(page.cursor!);
+		expect((await admin(`/audit?keyId=${a.id}&cursor=${cursor}`)).status).toBe(200);
+		for (const other of [`keyId=${b.id}&`, ""]) {
+			const res = await admin(`/audit?${other}cursor=${cursor}`);
+			expect(res.status).toBe(400);
+			expect(((await res.json()) as { message: string }).message).toMatch(/^cursor: not one this log gave/);
+		}
 	});
 
 	it("an event recorded while paging does not shift the pages after the first", async () => {
