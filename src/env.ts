@@ -1,3 +1,4 @@
+import { parseIp } from "./util/ip";
 /** The Worker's bindings (wrangler.toml, secrets), plus the optional config override. */
 export type Bindings = Env & {
 	/** Optional: the config's JSON, replacing the bundled keygate.config.json. */
@@ -17,4 +18,10 @@ export const LOOPBACK = "127.0.0.1";
 export function clientAddress(headers: Headers, env: Pick<Bindings, "KEYGATE_CLIENT_ADDRESS">): string | undefined {
 	if (env.KEYGATE_CLIENT_ADDRESS === "local") return LOOPBACK;
 	return headers.get("CF-Connecting-IP") || undefined;
+}
+
+/** The client address to record in the audit log: a well-formed address only (the header is client input wherever Cloudflare does not set it), else null. */
+export function auditAddress(headers: Headers, env: Pick<Bindings, "KEYGATE_CLIENT_ADDRESS">): string | null {
+	const ip = clientAddress(headers, env);
+	return ip !== undefined && parseIp(ip) !== undefined ? ip : null;
 }

@@ -4,7 +4,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { secretsEqual } from "../keys/crypto";
 import { authority } from "../authority/client";
 import { FailureThrottle } from "../credentials/brute-force";
-import { clientAddress, type Bindings } from "../env";
+import { auditAddress, clientAddress, type Bindings } from "../env";
 import { parseIp } from "../util/ip";
 import { logEvent } from "../util/log";
 import { actorFrom, recordAudit } from "./audit";
@@ -89,6 +89,7 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 		config: config.value,
 		actor,
 		actorType: "token",
+		ip: auditAddress(c.req.raw.headers, c.env),
 	});
 	await next();
 };

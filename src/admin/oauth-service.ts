@@ -57,7 +57,14 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 }
 
 function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "actorType" | "keyId" | "owner">): Promise<AuditEvent> {
-	return recordAudit(s.kv, { actor: s.actor, actorType: s.actorType, keyId: null, owner: null, ...event });
+	return recordAudit(s.kv, {
+		actor: s.actor,
+		actorType: s.actorType,
+		keyId: null,
+		owner: null,
+		...event,
+		details: { ...event.details, ip: s.ip },
+	});
 }
 
 const view = (c: StoredClient): OAuthClientView => publicClient(c);

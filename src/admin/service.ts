@@ -32,6 +32,8 @@ export interface Services {
 	actor: string;
 	/** How they came in (contract.ts ACTOR_TYPES). */
 	actorType: AuditEvent["actorType"];
+	/** Their client address, recorded as the audit event's `details.ip` (env.ts auditAddress). */
+	ip: string | null;
 }
 
 /** Runs a step against KV or a Durable Object, turning a platform failure into a clear 503. */
@@ -45,7 +47,7 @@ async function step<T>(reason: "kv_failed" | "limiter_failed", what: string, run
 }
 
 function audit(s: Services, event: Omit<AuditEvent, "id" | "at" | "actor" | "actorType">): Promise<AuditEvent> {
-	return recordAudit(s.kv, { actor: s.actor, actorType: s.actorType, ...event });
+	return recordAudit(s.kv, { actor: s.actor, actorType: s.actorType, ...event, details: { ...event.details, ip: s.ip } });
 }
 
 function resolveApi(s: Services, name: string | undefined): CompiledApi {

@@ -21,7 +21,7 @@ import {
 import { authority } from "../authority/client";
 import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
-import { clientAddress, type Bindings } from "../env";
+import { auditAddress, clientAddress, type Bindings } from "../env";
 import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
@@ -45,7 +45,7 @@ import {
 	AlreadySent,
 } from "./layout";
 import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
-import { expiryFrom, maskedKey, parseKeyQuery, shortId } from "./present";
+import { expiryFrom, keptValue, maskedKey, parseKeyQuery } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -136,7 +136,14 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 			const now = Date.now();
 			c.set("session", { createdAt: now, lastSeenAt: now, binding: "", actor: email });
 			c.set("sessionToken", "");
-			c.set("services", { kv: c.env.KEYS, authority: authority(c.env), config: access.value, actor: email, actorType: "console" });
+			c.set("services", {
+				kv: c.env.KEYS,
+				authority: authority(c.env),
+				config: access.value,
+				actor: email,
+				actorType: "console",
+				ip: auditAddress(c.req.raw.headers, c.env),
+			});
 			return next();
 		}
 	}
@@ -156,6 +163,7 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		config: config.value,
 		actor: check.session.actor,
 		actorType: "console",
+		ip: auditAddress(c.req.raw.headers, c.env),
 	});
 	await next();
 };
@@ -377,7 +385,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		return page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
-		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, one(n)]),
+		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, keptValue(one(n))]),
 	);
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const again = (message: string) =>
@@ -481,7 +489,15 @@ function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 								{e.actor} <span class="muted">({ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType})</span>
 							</td>
 							<td>{e.action}</td>
-							<td>{e.keyId ? <a href={`${UI}/keys/${e.keyId}`}>{shortId(e.keyId)}</a> : (e.owner ?? e.api ?? "")}</td>
+							<td>
+								{e.keyId ? (
+									<a href={`${UI}/keys/${e.keyId}`} class="mono">
+										{e.keyId}
+									</a>
+								) : (
+									(e.owner ?? e.api ?? "")
+								)}
+							</td>
 							<td class="mono">{JSON.stringify(e.details)}</td>
 							<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
 						</tr>
@@ -672,7 +688,8 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 	const s = c.var.services;
 	const k = await showKey(s, keyId(c));
 	const form = await c.req.parseBody();
-	if (form.confirm !== k.name) {
+	// Spaces around the typed name are not part of it (a name itself may hold inner spaces).
+	if (typeof form.confirm !== "string" || form.confirm.trim() !== k.name.trim()) {
 		return page(
 			c,
 			`Delete ${k.name}`,
@@ -688,6 +705,15 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 });
 
 /** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
+/**
+ * A date filter: a date picker for a plain date; a text field for anything else the
+ * address holds (an RFC 3339 time, or a mistake), so what is in force is shown and kept.
+ */
+function DateFilter(props: { name: string; value: string }) {
+	const plain = props.value === "" || /^\d{4}-\d{2}-\d{2}$/.test(props.value);
+	return plain ? <input name={props.name} type="date" value={props.value} /> : <input name={props.name} type="text" value={props.value} />;
+}
+
 async function auditPage(s: Services, params: URLSearchParams) {
 	const parsed = parseAuditQuery(params);
 	if (!parsed.ok) return { error: parsed.message, data: [] as AuditEvent[], cursor: null };
@@ -739,16 +765,16 @@ consoleApp.get("/audit", async (c) => {
 				</label>
 				<label>
 					From (UTC)
-					<input name="from" type="date" value={value("from")} />
+					<DateFilter name="from" value={value("from")} />
 				</label>
 				<label>
 					To (UTC, inclusive)
-					<input name="to" type="date" value={value("to")} />
+					<DateFilter name="to" value={value("to")} />
 				</label>
 				<button type="submit">Apply</button>
 			</form>
 			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} /> : null}
-			<p>
+			<p hidden={!!error}>
 				<a href={`${UI}/audit.json?${params}`}>Export this page as JSON</a> ·{" "}
 				<a href={`${UI}/audit.json?${withAll}`}>Export all matching events as JSON</a> (up to 500 at a time)
 			</p>

@@ -192,8 +192,13 @@ export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
 				</label>
 			))}
 			<label>
-				Custom date
-				<input type="date" name="expiresOn" value={props.expiresOn ?? ""} />
+				Custom date (UTC; from tomorrow)
+				<input
+					type="date"
+					name="expiresOn"
+					value={props.expiresOn ?? ""}
+					min={new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}
+				/>
 			</label>
 		</fieldset>
 	);

@@ -18,7 +18,7 @@ import {
 import { authority } from "../authority/client";
 import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
-import type { Bindings } from "../env";
+import { auditAddress, type Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
 import { allKeys, keysPage } from "./data";
@@ -42,7 +42,7 @@ import {
 	AlreadySent,
 } from "./layout";
 import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
-import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery } from "./present";
+import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -154,6 +154,7 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 		config: config.value,
 		actor: `portal:${grant.owner}`,
 		actorType: "portal",
+		ip: auditAddress(c.req.raw.headers, c.env),
 	});
 	await next();
 };
@@ -391,7 +392,9 @@ portalApp.post("/keys", async (c) => {
 	if (await alreadySent(c.env.KEYS, once))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
-	const values = Object.fromEntries(["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, one(n)]));
+	const values = Object.fromEntries(
+		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, keptValue(one(n))]),
+	);
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const again = (message: string) =>
 		page(

@@ -1,3 +1,4 @@
+import { holdsCredential } from "../credentials/classify";
 import type { KeyRecord } from "../keys/record";
 
 /** How soon an expiry counts as "Expires soon". */
@@ -132,6 +133,7 @@ export function expiryFrom(
 	if (days) return { ok: true, value: new Date(now + days * 86_400_000).toISOString() };
 	if (choice === "never" || choice === "") return { ok: true, value: undefined };
 	if (choice === "custom") {
+		if (custom.trim() === "") return { ok: false, message: 'Expiry: "On a date" is ticked but no date was entered.' };
 		const at = Date.parse(custom.length === 10 ? `${custom}T00:00:00Z` : custom);
 		if (!Number.isFinite(at) || at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
 		return { ok: true, value: new Date(at).toISOString() };
@@ -150,3 +152,6 @@ export function graceChoices(defaultSeconds: number): { seconds: number; label: 
 	if (!base.some((c) => c.seconds === defaultSeconds)) base.push({ seconds: defaultSeconds, label: `${defaultSeconds} seconds` });
 	return base;
 }
+
+/** What a refused form puts back into a field: what was typed, unless it holds an API key, which is never written into a page. */
+export const keptValue = (value: string): string => (holdsCredential(value) ? "" : value);

@@ -15,7 +15,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 .status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
 .secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}.secret pre{white-space:pre-wrap;word-break:break-all}
-.scroll{overflow-x:auto;max-width:100%}dd,td{overflow-wrap:anywhere}main svg{max-width:100%;height:auto}
+.scroll{overflow-x:auto;max-width:100%}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}main svg{max-width:100%;height:auto}
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
 input,select,button{font:inherit;padding:.3rem .5rem}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
@@ -52,11 +52,16 @@ function clearSecrets() {
   document.querySelectorAll("[data-secret]").forEach(function (s) { s.textContent = "(hidden: the key is shown only once)"; });
 }
 window.addEventListener("pagehide", clearSecrets);
-// A date typed into "Custom date" means "On a date": choose it, so the date is not ignored.
+// A date typed into "Custom date" means "On a date": choose it, so the date is not ignored;
+// choosing any other expiry afterwards clears the date, so the two never contradict.
 document.querySelectorAll("input[name=expiresOn]").forEach(function (d) {
   d.addEventListener("input", function () {
     var r = d.form && d.form.querySelector("input[name=expiry][value=custom]");
     if (r && d.value) r.checked = true;
+  });
+  if (!d.form) return;
+  d.form.querySelectorAll("input[name=expiry]").forEach(function (r) {
+    r.addEventListener("change", function () { if (r.checked && r.value !== "custom") d.value = ""; });
   });
 });
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
@@ -74,8 +79,8 @@ document.querySelectorAll("time[data-relative]").forEach(function (t) {
   if (!rtf) return;
   var s = (Date.parse(t.getAttribute("datetime")) - Date.now()) / 1000, a = Math.abs(s);
   var u = a < 60 ? ["second", s] : a < 3600 ? ["minute", s / 60] : a < 86400 ? ["hour", s / 3600] : ["day", s / 86400];
-  t.title = t.textContent;
-  t.textContent = rtf.format(Math.round(u[1]), u[0]);
+  // The exact time stays on the page (keyboard and touch cannot reach a tooltip); the relative one is added.
+  t.textContent = t.textContent + " (" + rtf.format(Math.round(u[1]), u[0]) + ")";
 });
 `;
 

@@ -291,6 +291,11 @@ describe("the console in Chromium", () => {
 			await page.getByRole("checkbox", { name: "read" }).check();
 			await page.getByLabel("Custom date").fill("2031-03-04");
 			expect(await page.getByRole("radio", { name: "On a date" }).isChecked()).toBe(true);
+			// Choosing another expiry afterwards clears the date, so the form never contradicts itself (found by a browser QA pass).
+			await page.getByRole("radio", { name: "In 30 days" }).check();
+			expect(await page.getByLabel("Custom date").inputValue()).toBe("");
+			await page.getByLabel("Custom date").fill("2031-03-04");
+			expect(await page.getByRole("radio", { name: "On a date" }).isChecked()).toBe(true);
 			await page.getByLabel(/IP allowlist/).fill("not-an-address");
 			await page.getByRole("button", { name: "Generate new key" }).click();
 			await page.waitForLoadState("load");
@@ -313,10 +318,21 @@ describe("the console in Chromium", () => {
 				(k) => k.name === "phone key",
 			)!;
 			expect(made).toMatchObject({ expiresAt: "2031-03-04T00:00:00.000Z", scopes: ["read"] });
-			for (const p of [`${UI()}/`, `${UI()}/apis/demo/keys`, `${UI()}/keys/${made.id}`, `${UI()}/audit`]) {
+			// A name with no place to break (found by a browser QA pass: its pages were 1,300 px wide).
+			const long = await fetch(`${stack.url}/_keygate/v1/keys`, {
+				method: "POST",
+				headers: { Authorization: `Bearer ${stack.adminToken}`, "Content-Type": "application/json" },
+				body: JSON.stringify({ name: `Unbroken${"x".repeat(80)}`, scopes: ["read"] }),
+			}).then((r) => r.json() as Promise<{ id: string }>);
+			const pages = [`${UI()}/`, `${UI()}/apis/demo/keys`, `${UI()}/keys/${made.id}`, `${UI()}/audit`];
+			for (const tail of ["", "/rotate", "/revoke", "/delete"]) pages.push(`${UI()}/keys/${long.id}${tail}`);
+			for (const p of pages) {
 				await page.goto(p);
 				expect(await sideways(), p).toBe(0);
 			}
+			// Times keep their exact UTC text beside the relative one (a tooltip is out of reach of keyboard and touch).
+			await page.goto(`${UI()}/keys/${made.id}`);
+			expect(await page.locator("time").first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC \(.+\)$/);
 			await audit("keys-phone");
 		} finally {
 			await page.setViewportSize({ width: 1280, height: 800 });

@@ -200,6 +200,39 @@ describe("audit filters in the admin API", () => {
 	});
 });
 
+describe("the address in audit events", () => {
+	it("every event records the acting client's address (well-formed only), from the admin API, the console and the portal's services alike", async () => {
+		const key = await createKey({ name: "addressed" });
+		await admin(`/keys/${key.id}`, {
+			method: "PATCH",
+			body: JSON.stringify({ name: "x" }),
+			headers: { "CF-Connecting-IP": "203.0.113.9" },
+		});
+		await admin(`/keys/${key.id}`, {
+			method: "PATCH",
+			body: JSON.stringify({ name: "y" }),
+			headers: { "CF-Connecting-IP": "not an address" },
+		});
+		const cookie = await signIn();
+		await ui(`${UI}/keys/${key.id}/revoke`, {
+			cookie,
+			form: {},
+			headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "2001:db8::7" },
+		});
+		const events = (await audit(`?keyId=${key.id}`)).data;
+		expect(events.map((e) => [e.action, e.details.ip])).toEqual([
+			["key.revoked", "2001:db8::7"],
+			["key.updated", null],
+			["key.updated", "203.0.113.9"],
+			["key.created", null],
+		]);
+		const html = await (await ui(`${UI}/audit?keyId=${key.id}`, { cookie })).text();
+		expect(html).toContain("<td>2001:db8::7</td>");
+		// The target is the whole id, the one the Key id filter takes (found by a browser QA pass: a short id was shown).
+		expect(html).toContain(`>${key.id}</a>`);
+	});
+});
+
 describe("listAudit's cursors", () => {
 	it("a filtered page that stops inside a KV list page goes on from the entry after its last one", async () => {
 		for (let i = 0; i < 20; i++)
@@ -278,6 +311,13 @@ describe("the console's audit page", () => {
 		expect(html).toContain(`href="${UI}/audit.json?action=key.updated&amp;all=1"`);
 	});
 
+	it("a time in the address is shown (as text) and kept, not hidden in an empty date picker", async () => {
+		const cookie = await signIn();
+		const html = await (await ui(`${UI}/audit?from=2026-12-05T19:02:29.565Z&to=2026-12-06`, { cookie })).text();
+		expect(html).toContain('<input name="from" type="text" value="2026-12-05T19:02:29.565Z"/>');
+		expect(html).toContain('<input name="to" type="date" value="2026-12-06"/>');
+	});
+
 	it("a filter that names nothing is a 400 page saying why, listing nothing", async () => {
 		const cookie = await signIn();
 		await recordAt("2026-12-02T10:00:00.000Z");
@@ -286,6 +326,8 @@ describe("the console's audit page", () => {
 		expect(res.status).toBe(400);
 		expect(html).toContain("from: a date");
 		expect(html).not.toContain("key.updated</td>");
+		// No export of a listing that was refused.
+		expect(html).toMatch(/<p hidden="">\s*<a href="[^"]*audit\.json/);
 		expect((await ui(`${UI}/audit.json?actorType=robot`, { cookie })).status).toBe(400);
 	});
 });

@@ -495,7 +495,8 @@ describe("keys", () => {
 		const wrong = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "to delet" } });
 		expect(wrong.status).toBe(400);
 		expect((await call("/v1/hello", { key })).status).toBe(200);
-		const right = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "to delete" } });
+		// Spaces typed around the name are not part of it (found by a browser QA pass).
+		const right = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: " to delete " } });
 		expect(right.status).toBe(303);
 		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key })).status).toBe(401);
@@ -580,6 +581,17 @@ describe("a refused generate form", () => {
 		expect(html).toContain('value="not-an-address"');
 		expect(html).toMatch(/<h1>Generate new key: demo<\/h1>/);
 		expect((await (await admin("/keys?api=demo")).json<{ data: unknown[] }>()).data).toHaveLength(before);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a pasted live key is never written back into the refused form", async () => {
+		const cookie = await signIn();
+		const { key } = await createKey({ name: "pasted" });
+		const res = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: key, scopes: "read", expiry: "never", kind: "single" } });
+		const html = await res.text();
+		expect(res.status).toBe(400);
+		expect(html).toContain("name: holds an API key");
+		expect(html).not.toContain(key);
 		expect(origin.calls).toHaveLength(0);
 	});
 

@@ -94,6 +94,7 @@ describe("form choices", () => {
 		// A date typed while another choice is ticked is refused, never dropped (found by a browser QA pass).
 		for (const choice of ["never", "7", ""])
 			expect(expiryFrom(choice, "2027-01-01", NOW)).toMatchObject({ ok: false, message: /On a date/ });
+		expect(expiryFrom("custom", "", NOW)).toEqual({ ok: false, message: 'Expiry: "On a date" is ticked but no date was entered.' });
 	});
 	it("grace choices include the API's default", () => {
 		expect(graceChoices(86_400).map((g) => g.seconds)).toEqual([0, 3600, 86_400, 604_800]);
