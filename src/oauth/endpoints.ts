@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { recordAudit } from "../admin/audit";
+import { auditAddress } from "../env";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
@@ -179,16 +180,17 @@ const scopeList = (scope: string) => scope.split(" ").filter((s) => s !== "");
  * A grant keygate revoked itself (RFC 6749 §4.1.2, and the refresh-token reuse rule of the
  * OAuth security BCP): logged, and audited as the system's act so operators can find it.
  */
-async function grantRevokedBySystem(kv: KVNamespace, api: string, subject: string, clientId: string, reason: string): Promise<void> {
+async function grantRevokedBySystem(c: GatewayContext, api: string, subject: string, clientId: string, reason: string): Promise<void> {
 	logEvent("oauth_grant_revoked", { reason, clientId });
-	await recordAudit(kv, {
+	await recordAudit(c.env.KEYS, {
 		actor: "keygate",
 		actorType: "system",
 		action: "oauth.grants_revoked",
 		api,
 		keyId: null,
 		owner: null,
-		details: { reason, subject, clientId },
+		// Whoever presented the spent code or the superseded refresh token.
+		details: { reason, subject, clientId, ip: auditAddress(c.req.raw.headers, c.env) },
 	});
 }
 
@@ -236,7 +238,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 				now,
 			});
 			if (!result.ok) {
-				if (result.revokedGrant) await grantRevokedBySystem(c.env.KEYS, api.name, route.subject, client.id, "code_reuse_or_mismatch");
+				if (result.revokedGrant) await grantRevokedBySystem(c, api.name, route.subject, client.id, "code_reuse_or_mismatch");
 				return invalidGrant("The authorization code is invalid or has expired.");
 			}
 		} else {
@@ -259,7 +261,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 			});
 			if (!result.ok) {
 				if (result.invalidScope) return oauthError("invalid_scope", "The requested scope exceeds the grant.");
-				if (result.revokedGrant) await grantRevokedBySystem(c.env.KEYS, api.name, route.subject, client.id, "refresh_token_reuse");
+				if (result.revokedGrant) await grantRevokedBySystem(c, api.name, route.subject, client.id, "refresh_token_reuse");
 				return invalidGrant("The refresh token is invalid or has expired.");
 			}
 		}

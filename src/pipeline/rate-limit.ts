@@ -13,9 +13,10 @@ import { principalOf, reject, type GatewayEnv } from "./context";
  * X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers).
  * X-RateLimit-* describe the window (the burst when the window is unlimited); on a 429
  * (`refused`) they describe the limit that refused it, so a burst refusal reads as the
- * burst's limit, 0 left and the next second, never as a window with room left.
+ * burst's limit, 0 left and the next second, never as a window with room left. `refusedUntil`
+ * is the refusal's `retryAt` (Unix seconds).
  */
-export function rateLimitHeaders(rate: RateInfo, nowSec: number, refused = false): Record<string, string> {
+export function rateLimitHeaders(rate: RateInfo, nowSec: number, refusedUntil?: number): Record<string, string> {
 	const policies: string[] = [];
 	const current: string[] = [];
 	if (rate.window) {
@@ -24,7 +25,8 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number, refused = false
 	}
 	policies.push(`"burst";q=${rate.burst.limit};w=1`);
 	current.push(`"burst";r=${rate.burst.remaining};t=${Math.max(0, rate.burst.reset - nowSec)}`);
-	const main = refused && rate.window && rate.burst.remaining < rate.window.remaining ? rate.burst : rate;
+	// A refusal that ends before the window does was the burst's (a window refusal waits for the window's reset).
+	const main = refusedUntil !== undefined && rate.window && refusedUntil < rate.window.reset ? rate.burst : rate;
 	return {
 		"X-RateLimit-Limit": String(main.limit),
 		"X-RateLimit-Remaining": String(main.remaining),
@@ -73,7 +75,7 @@ export const rateLimit: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	}
 	if (!result.ok) {
 		if (result.reason === "rate_limited") {
-			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000), true);
+			const headers = rateLimitHeaders(result.rate, Math.floor(Date.now() / 1000), result.retryAt);
 			return reject(c, "rate_limited", { retryAfter: result.retryAfter, headers });
 		}
 		// The same answer the verifier gives when it checks the grant itself: invalid_api_key.

@@ -55,12 +55,14 @@ export const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-method-over
 export const METHOD_OVERRIDE_PARAM = "_method";
 
 /**
- * A query parameter's name as PHP registers it: leading spaces dropped, the name before a
+ * A query parameter's name as PHP registers it: cut at a NUL, leading spaces dropped, the name before a
  * `[…]` index, and ` `, `.` and an unclosed `[` read as `_`. So `.method`, `[method`,
  * ` _method` and `_method[]` all reach a PHP framework (Laravel, Symfony) as `_method`.
  */
 function phpBaseName(raw: string): string {
-	const name = raw.replace(/^ +/, "");
+	// PHP measures the name as a C string: it ends at the first NUL (`_method%00x` is `_method`).
+	const nul = raw.indexOf("\0");
+	const name = (nul === -1 ? raw : raw.slice(0, nul)).replace(/^ +/, "");
 	const open = name.indexOf("[");
 	const base = open === -1 ? name : name.indexOf("]", open) === -1 ? name.slice(0, open) + "_" + name.slice(open + 1) : name.slice(0, open);
 	return base.replace(/[ .[]/g, "_");
@@ -94,14 +96,9 @@ export function withoutMethodParam(search: string): string {
 		.slice(1)
 		.split("&")
 		.filter((pair) => {
-			const name = pair.split("=")[0]!;
-			let decoded = name;
-			try {
-				decoded = decodeURIComponent(name.replace(/\+/g, " "));
-			} catch {
-				// an undecodable name is not _method
-			}
-			return !isMethodParam(decoded);
+			// Decoded exactly as methodOverrides decodes it (URLSearchParams keeps a bad escape as it is), so whatever counts as an override is what goes.
+			for (const name of new URLSearchParams(pair).keys()) return !isMethodParam(name);
+			return true;
 		});
 	return kept.length > 0 ? "?" + kept.join("&") : "";
 }

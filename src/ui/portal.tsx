@@ -417,7 +417,13 @@ portalApp.post("/keys", async (c) => {
 	if (!a.environments.includes(environment)) return again("Environment: not one you may create keys in.");
 	const scopes = sentScopes;
 	const extra = scopes.filter((s) => !a.scopes.includes(s));
-	if (extra.length) return again(`Scopes: you may not give a key ${extra.join(", ")}.`);
+	// What was sent is named only when it holds no key: a pasted key is never written into a page.
+	if (extra.length)
+		return again(
+			extra.some((x) => keptValue(x) === "")
+				? "Scopes: a scope holds an API key; keygate never stores keys."
+				: `Scopes: you may not give a key ${extra.join(", ")}.`,
+		);
 	const now = Date.now();
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), now);
 	if (!expiry.ok) return again(expiry.message);

@@ -219,7 +219,7 @@ describe("refresh tokens (RFC 6749 §6)", () => {
 		expect(audit.data.filter((e) => e.details.clientId === client.id)).toEqual([
 			expect.objectContaining({
 				actor: "keygate",
-				details: expect.objectContaining({ reason: "refresh_token_reuse", clientId: client.id }),
+				details: expect.objectContaining({ reason: "refresh_token_reuse", clientId: client.id, ip: null }),
 			}),
 		]);
 		// Both families are dead: the rotated refresh token and its access token.

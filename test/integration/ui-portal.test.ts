@@ -252,6 +252,12 @@ describe("one owner's keys only", () => {
 		expect(html).toContain('<input type="radio" name="expiry" value="custom" checked=""/>');
 		expect(html).toContain('value="2031-03-04"');
 		expect(html).toContain('value="nope"');
+		// A key sent as a scope is refused without being named (found by a review: the message echoed it).
+		const { key: pasted } = await createKey({ name: "pasted" });
+		const scoped = await generate(cookie, { name: "x", scopes: pasted });
+		expect(scoped.status).toBe(400);
+		expect(scoped.html).toContain("Scopes: a scope holds an API key");
+		expect(scoped.html).not.toContain(pasted);
 		const missing = await ui(`${PORTAL}/keys/key_0000000000000000000000`, { cookie });
 		expect(missing.status).toBe(404);
 		expect(await missing.text()).toMatch(/<h1>No such key<\/h1>/);
