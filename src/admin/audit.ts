@@ -57,6 +57,8 @@ const AUDIT_PARAMS = ["keyId", "action", "actorType", "from", "to", "cursor"] as
 export const AUDIT_PAGE = 50;
 /** KV list calls one page may make while filtering (1,000 entries each) before it answers with what it found and a cursor. */
 export const AUDIT_SCAN_LISTS = 5;
+/** Entries without list metadata (written before it existed) one filtered page may read to filter them; then it answers with a cursor. */
+export const AUDIT_LEGACY_READS = 40;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A date (`2026-12-05`, the whole UTC day) or an RFC 3339 time, as the ms it starts at and ends before. */
@@ -126,7 +128,7 @@ export function parseAuditQuery(params: URLSearchParams): { ok: true; query: Aud
 		return { ok: false, message: "from must be before to." };
 	const cursor = get("cursor");
 	if (cursor) {
-		if (!readCursor(cursor, prefixOf(query)))
+		if (!readCursor(cursor, query))
 			return { ok: false, message: "cursor: not one this log gave for these filters' key (or it was changed)." };
 		query.cursor = cursor;
 	}
@@ -134,11 +136,12 @@ export function parseAuditQuery(params: URLSearchParams): { ok: true; query: Aud
 }
 
 /**
- * Where the next page starts: the listing's prefix (`p`: the whole log or one key's), a KV
- * list cursor (`c`, null: the first list page), the last entry already given on that page
- * (`a`), and a check value over the three (`k`). KV list cursors are opaque and KV does not
- * refuse a made-up one (it lists nothing), so a cursor edited, truncated or taken from
- * another key's listing is refused here rather than read as "no more events". The check
+ * Where the next page starts: the listing (`p`: the index it lists, the whole log or one
+ * key's, and its filters), a KV list cursor (`c`, null: the first list page), the last entry
+ * already given on that page (`a`), and a check value over the three (`k`). KV list cursors
+ * are opaque and KV does not refuse a made-up one (it lists nothing), so a cursor edited,
+ * truncated or taken to another listing is refused here rather than read as "no more
+ * events" or reinterpreted. The check
  * catches mistakes, not an attacker: only the admin token holder can list at all.
  */
 interface Resume {
@@ -148,6 +151,8 @@ interface Resume {
 }
 
 const prefixOf = (query: Pick<AuditQuery, "keyId">) => (query.keyId ? `audit-key:${query.keyId}:` : "audit:");
+/** What a cursor belongs to: the index it lists and every filter, so one taken to other filters is refused, not reinterpreted. */
+const listingOf = (q: AuditQuery) => [prefixOf(q), q.action ?? "", q.actorType ?? "", q.from ?? "", q.to ?? ""].join("|");
 const check = (r: Resume) => crc32(`${r.p}\n${r.c ?? ""}\n${r.a ?? ""}`).toString(36);
 const toBase64Url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
@@ -155,13 +160,15 @@ function writeCursor(r: Resume): string {
 	return toBase64Url(JSON.stringify({ ...r, k: check(r) }));
 }
 
-function readCursor(raw: string, prefix: string): Resume | undefined {
+function readCursor(raw: string, query: AuditQuery): Resume | undefined {
+	const listing = listingOf(query);
+	const prefix = prefixOf(query);
 	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
 	try {
 		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<Resume & { k: string }>;
 		const ok = (v: unknown) => v === null || (typeof v === "string" && v.length <= 1024);
-		if (typeof r !== "object" || r === null || r.p !== prefix || !ok(r.c) || !ok(r.a)) return undefined;
-		const resume: Resume = { p: prefix, c: r.c ?? null, a: r.a ?? null };
+		if (typeof r !== "object" || r === null || r.p !== listing || !ok(r.c) || !ok(r.a)) return undefined;
+		const resume: Resume = { p: listing, c: r.c ?? null, a: r.a ?? null };
 		if (r.k !== check(resume) || (resume.a !== null && !resume.a.startsWith(prefix))) return undefined;
 		return resume;
 	} catch {
@@ -197,10 +204,12 @@ function withActorType(e: AuditEvent): AuditEvent {
 export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit = AUDIT_PAGE): Promise<AuditPage> {
 	const prefix = prefixOf(query);
 	const filtered = query.action !== undefined || query.actorType !== undefined || query.to !== undefined;
-	const resume = (query.cursor ? readCursor(query.cursor, prefix) : undefined) ?? { p: prefix, c: null, a: null };
+	const listing = listingOf(query);
+	const resume = (query.cursor ? readCursor(query.cursor, query) : undefined) ?? { p: listing, c: null, a: null };
 	let listCursor = resume.c;
 	let after = resume.a;
 	const found: { name: string; event?: AuditEvent }[] = [];
+	let reads = 0;
 	for (let lists = 0; lists < AUDIT_SCAN_LISTS; lists++) {
 		// Unfiltered, a list page of `limit` is exactly one answer page; filtered, list widely and skip.
 		const page = await kv.list<AuditMeta>({ prefix, cursor: listCursor ?? undefined, limit: filtered || after ? 1000 : limit });
@@ -214,7 +223,13 @@ export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit =
 			let meta = isMeta(entry.metadata) ? entry.metadata : undefined;
 			let event: AuditEvent | undefined;
 			if (!meta && (query.action !== undefined || query.actorType !== undefined)) {
-				// Written before entries carried metadata: read it to filter it.
+				// Written before entries carried metadata: read it to filter it, within a budget (a
+				// Worker may make about 1,000 KV calls per request); past it, answer and go on from here.
+				if (reads === AUDIT_LEGACY_READS) {
+					const resumeAt: Resume = { p: listing, c: listCursor, a: i > 0 ? entries[i - 1]!.name : after };
+					return { data: await values(kv, found), cursor: writeCursor(resumeAt) };
+				}
+				reads++;
 				const got = await kv.get<AuditEvent>(entry.name, "json");
 				if (!got) continue;
 				event = withActorType(got);
@@ -226,10 +241,10 @@ export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit =
 			if (found.length === limit) {
 				const last = i === entries.length - 1;
 				const next: Resume | null = !last
-					? { p: prefix, c: listCursor, a: entry.name }
+					? { p: listing, c: listCursor, a: entry.name }
 					: page.list_complete
 						? null
-						: { p: prefix, c: page.cursor, a: null };
+						: { p: listing, c: page.cursor, a: null };
 				return { data: await values(kv, found), cursor: next ? writeCursor(next) : null };
 			}
 		}
@@ -237,7 +252,7 @@ export async function listAudit(kv: KVNamespace, query: AuditQuery = {}, limit =
 		listCursor = page.cursor;
 		after = null;
 	}
-	return { data: await values(kv, found), cursor: writeCursor({ p: prefix, c: listCursor, a: null }) };
+	return { data: await values(kv, found), cursor: writeCursor({ p: listing, c: listCursor, a: null }) };
 }
 
 async function values(kv: KVNamespace, found: { name: string; event?: AuditEvent }[]): Promise<AuditEvent[]> {

@@ -44,7 +44,7 @@ import {
 	Scroll,
 	AlreadySent,
 } from "./layout";
-import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
+import { alreadySent, claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, keptValue, maskedKey, parseKeyQuery } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -421,6 +421,9 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const parsed = CreateKeyBody.safeParse(body);
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const s = c.var.services;
+	const sentAgain = () =>
+		page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
+	if (!(await claim(c.env.KEYS, once))) return sentAgain();
 	let shown: { label: string; k: KeyRecord & { key: string } }[];
 	try {
 		if (pair) {
@@ -436,10 +439,11 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 			shown = [{ label: "Your new key", k: { ...made.record, key: made.key } }];
 		}
 	} catch (e) {
+		// Nothing was made: the same form may be sent again.
+		await release(c.env.KEYS, once);
 		if (e instanceof AdminError && e.reason === "invalid_request") return again(e.message);
 		throw e;
 	}
-	await markSent(c.env.KEYS, once);
 	return page(
 		c,
 		"Key created",

@@ -6,7 +6,7 @@ import { logEvent } from "../util/log";
  * redirect, so the page cannot Post/Redirect/Get), which means a reload or "Confirm Form
  * Resubmission" would send the form again and make a second key, shown to whoever is at
  * the screen. Each rendered form therefore carries a random `once` value; a form whose
- * value has made a key is answered "already sent" and makes nothing.
+ * value has made (or is making) a key is answered "already sent" and makes nothing.
  *
  * KV: `form-sent:<once>` -> "1", expiring after a day (a page left open longer gets a new
  * form on any refusal). A request without the field (a script posting the form directly)
@@ -35,12 +35,29 @@ export async function alreadySent(kv: KVNamespace, once: string | undefined): Pr
 	}
 }
 
-/** Records that this form made a key, so sending it again makes nothing. */
-export async function markSent(kv: KVNamespace, once: string | undefined): Promise<void> {
-	if (!once) return;
+/**
+ * Claims the form just before it makes its key: false when it was already sent. The claim
+ * is written first, so a second send that arrives while the first is still making its key
+ * finds it; KV has no compare-and-set, so two sends within the same few milliseconds can
+ * still both pass (the page's script sends a form once; this guards reloads and resubmits).
+ */
+export async function claim(kv: KVNamespace, once: string | undefined): Promise<boolean> {
+	if (!once) return true;
+	if (await alreadySent(kv, once)) return false;
 	try {
 		await kv.put(`form-sent:${once}`, "1", { expirationTtl: SENT_TTL_SECONDS });
 	} catch (e) {
 		logEvent("kv_failed", { step: "form once record", error: String(e) });
+	}
+	return true;
+}
+
+/** Gives the claim back when the form made nothing (refused), so the same form may be sent again once corrected. */
+export async function release(kv: KVNamespace, once: string | undefined): Promise<void> {
+	if (!once) return;
+	try {
+		await kv.delete(`form-sent:${once}`);
+	} catch (e) {
+		logEvent("kv_failed", { step: "form once release", error: String(e) });
 	}
 }

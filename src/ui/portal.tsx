@@ -41,7 +41,7 @@ import {
 	Scroll,
 	AlreadySent,
 } from "./layout";
-import { alreadySent, markSent, newOnce, onceOf, ONCE_FIELD } from "./once";
+import { alreadySent, claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -445,6 +445,8 @@ portalApp.post("/keys", async (c) => {
 	}
 	const parsed = CreateKeyBody.safeParse(body);
 	if (!parsed.success) return again(describeIssues(parsed.error));
+	if (!(await claim(c.env.KEYS, once)))
+		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	const shown = await withinLimit(c, pair ? 2 : 1, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
 		if (pair) {
@@ -460,9 +462,15 @@ portalApp.post("/keys", async (c) => {
 			made = [{ label: "Your new key", k: { ...one.record, key: one.key } }];
 		}
 		return { made, ids: made.map((m) => m.k.id) };
+	}).catch(async (e: unknown) => {
+		// Nothing was made: the same form may be sent again.
+		await release(c.env.KEYS, once);
+		throw e;
 	});
-	if (shown === null) return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
-	await markSent(c.env.KEYS, once);
+	if (shown === null) {
+		await release(c.env.KEYS, once);
+		return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
+	}
 	return page(
 		c,
 		"Key created",

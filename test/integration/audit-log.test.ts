@@ -266,6 +266,37 @@ describe("listAudit's cursors", () => {
 		}
 	});
 
+	it("a cursor taken to other filters is refused, not reinterpreted (found by a peer's suite)", async () => {
+		for (let i = 0; i < 3; i++) await recordAt(`2026-12-01T00:00:0${i}.000Z`);
+		const page = await listAudit(env.KEYS, {}, 2);
+		const res = await admin(`/audit?action=key.updated&cursor=${encodeURIComponent(page.cursor!)}`);
+		expect(res.status).toBe(400);
+		expect((await admin(`/audit?cursor=${encodeURIComponent(page.cursor!)}`)).status).toBe(200);
+	});
+
+	it("old entries without metadata are read to filter them within a budget per page; cursors still give every match once", async () => {
+		// 100 entries as written before metadata existed, every third a revocation.
+		for (let i = 0; i < 100; i++) {
+			const at = Date.parse("2026-11-01T00:00:00.000Z") + i * 1000;
+			const event = {
+				id: `evt_old${i}`,
+				at: new Date(at).toISOString(),
+				actor: "admin",
+				action: i % 3 ? "key.updated" : "key.revoked",
+				api: "demo",
+				keyId: null,
+				owner: null,
+				details: { i },
+			};
+			await env.KEYS.put(`audit:${String(1e13 - at).padStart(14, "0")}:${event.id}`, JSON.stringify(event));
+		}
+		const first = await listAudit(env.KEYS, { action: "key.revoked" });
+		expect(first.data.length).toBeLessThan(34);
+		expect(first.cursor).not.toBeNull();
+		const all = await everything("?action=key.revoked");
+		expect(all.map((e) => e.details.i)).toEqual(Array.from({ length: 34 }, (_, k) => 99 - (99 % 3) - 3 * k));
+	});
+
 	it("an event recorded while paging does not shift the pages after the first", async () => {
 		for (let i = 0; i < 6; i++) await recordAt(`2026-12-01T00:00:0${i}.000Z`, { details: { i } });
 		const first = await listAudit(env.KEYS, { action: "key.updated" }, 2);

@@ -241,6 +241,25 @@ describe("one owner's keys only", () => {
 		expect(html).not.toContain("upsell-internal");
 	});
 
+	it("a form refused at the key limit made nothing, so the same form may be sent again once there is room", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const ids: string[] = [];
+		for (let i = 0; i < 10; i++) {
+			const { keys } = await generate(cookie, { name: `k${i}` });
+			await call("/v1/hello", { key: keys[0]! });
+			ids.push(origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!);
+		}
+		const once = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(await (await ui(`${PORTAL}/`, { cookie })).text())![1]!;
+		const full = await generate(cookie, { name: "eleventh", once });
+		expect(full.status).toBe(400);
+		expect(full.html).toContain("at most 10 active keys");
+		expect((await ui(`${PORTAL}/keys/${ids[0]}/revoke`, { cookie, form: {} })).status).toBe(303);
+		const again = await generate(cookie, { name: "eleventh", once });
+		expect(again.status, again.html).toBe(200);
+		expect(again.keys).toHaveLength(1);
+		expect((await generate(cookie, { name: "eleventh", once })).status).toBe(409);
+	});
+
 	it("a refused form comes back under a heading with what was typed and ticked; a missing key's page has a heading too", async () => {
 		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
 		const { status, html, keys } = await generate(cookie, { name: "kept", ipAllowlist: "nope", expiry: "custom", expiresOn: "2031-03-04" });
