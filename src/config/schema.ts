@@ -209,7 +209,7 @@ const ApiSchema = z
 				z.strictObject({
 					maxBodyBytes: doc(
 						z._default(int(0, 16 * 1024 * 1024), 1024 * 1024),
-						"Request bodies up to this size are read whole, and their Content-Digest is signed; larger ones stream through unsigned.",
+						"Request bodies up to this size are read whole, and their Content-Digest is signed; larger ones stream through unsigned. Also the largest form POST keygate forwards (it must be read whole to be checked for a _method field).",
 					),
 				}),
 				{ maxBodyBytes: 1024 * 1024 },

@@ -5,7 +5,7 @@ import { logEvent } from "../util/log";
 import { isPublic, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
 import { rateLimitHeaders } from "./rate-limit";
-import { METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
+import { bodyHasMethodOverride, formType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = [
@@ -58,8 +58,9 @@ async function originRequest(
 	c: GatewayContext,
 	origin: string,
 	principal: Principal | undefined,
-): Promise<{ url: URL; init: RequestInit }> {
+): Promise<{ url: URL; init: RequestInit } | { refused: Response }> {
 	const incoming = c.req.raw;
+	const refusal = (message: string) => ({ refused: withAnswerFields(c, reject(c, "invalid_request", { message })) });
 	const url = originUrl(origin, c.get("url"));
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
@@ -86,13 +87,31 @@ async function originRequest(
 	}
 	const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
 	let body: PreparedBody["body"] = hasBody ? incoming.body : null;
-	if (principal) {
+	// Rails, Laravel and Symfony take a POST form's `_method` field as the method: keygate
+	// authorised a POST, so a form POST is read whole (up to signing.maxBodyBytes) and one
+	// carrying an override, or too large to read, is refused, never forwarded.
+	const form = incoming.method === "POST" && body ? formType(incoming.headers.get("content-type")) : undefined;
+	let contentDigest: string | undefined;
+	if (principal || form) {
 		// The signature covers the body's digest when keygate could read it whole (up to
 		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
 		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.get("api").signing.maxBodyBytes);
 		body = prepared.body;
-		if (prepared.contentDigest) headers.set("Content-Digest", prepared.contentDigest);
-		const signed = await signIdentity(c.env.SIGNING_SECRET, principal, incoming.method, url.pathname + url.search, prepared.contentDigest);
+		contentDigest = prepared.contentDigest;
+		if (form) {
+			if (!(body instanceof Uint8Array))
+				return refusal(
+					`A form POST over ${c.get("api").signing.maxBodyBytes} bytes (signing.maxBodyBytes) cannot be checked for a _method field, so it is not forwarded.`,
+				);
+			if (bodyHasMethodOverride(form, body))
+				return refusal(
+					"A _method field in a form body is a method override keygate does not forward: send the request with the method it means.",
+				);
+		}
+	}
+	if (principal) {
+		if (contentDigest) headers.set("Content-Digest", contentDigest);
+		const signed = await signIdentity(c.env.SIGNING_SECRET, principal, incoming.method, url.pathname + url.search, contentDigest);
 		for (const [name, value] of Object.entries(signed)) headers.set(name, value);
 	}
 	return { url, init: { method: incoming.method, headers, body, redirect: "manual" } };
@@ -117,7 +136,9 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors
 	// and the client's transfer fails: a partial body is never passed off as complete.
-	const { url, init } = await originRequest(c, origin, principal);
+	const prepared = await originRequest(c, origin, principal);
+	if ("refused" in prepared) return prepared.refused;
+	const { url, init } = prepared;
 	const abort = new AbortController();
 	let timedOut = false;
 	const timer = setTimeout(() => {

@@ -69,7 +69,38 @@ function phpBaseName(raw: string): string {
 }
 
 /** True for `_method` in any case, and for every name PHP or Rack read as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
-const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
+export const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
+
+/** The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read `_method` from on a POST. */
+export function formType(contentType: string | null): "urlencoded" | "multipart" | undefined {
+	const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+	return type === "application/x-www-form-urlencoded" ? "urlencoded" : type === "multipart/form-data" ? "multipart" : undefined;
+}
+
+/**
+ * True when a form body carries a method override field (any name PHP or Rack read as
+ * `_method`). Multipart part names are read from every `Content-Disposition` line, so a
+ * file whose content holds such a line reads as one too: refused, never let through.
+ */
+export function bodyHasMethodOverride(type: "urlencoded" | "multipart", bytes: Uint8Array): boolean {
+	// latin1: one character per byte, so no sequence is lost to UTF-8 decoding.
+	const text = new TextDecoder("latin1").decode(bytes);
+	if (type === "urlencoded") {
+		for (const name of new URLSearchParams(text).keys()) if (isMethodParam(name)) return true;
+		return false;
+	}
+	for (const m of text.matchAll(/content-disposition:[^\r\n]*?[;\s]name\*?=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/gi)) {
+		const name = (m[1] ?? m[2] ?? "").replace(/\\(.)/g, "$1");
+		let decoded = name;
+		try {
+			decoded = decodeURIComponent(name);
+		} catch {
+			// kept as sent
+		}
+		if (isMethodParam(name) || isMethodParam(decoded)) return true;
+	}
+	return false;
+}
 
 /** A header name as CGI, WSGI and PHP read it: case folded, `_` the same as `-`. */
 export const normalizedFieldName = (name: string) => name.toLowerCase().replace(/_/g, "-");

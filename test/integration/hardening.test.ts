@@ -119,6 +119,64 @@ describe("method overrides (issue 11 item 1)", () => {
 	});
 });
 
+describe("a method override in a form body (found by a review: Rails, Laravel and Symfony read _method from a POST form)", () => {
+	const FORM = "application/x-www-form-urlencoded";
+	const multipart = (name: string, value: string) => {
+		const boundary = "----kgboundary";
+		const body = `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n--${boundary}--\r\n`;
+		return { body, type: `multipart/form-data; boundary=${boundary}` };
+	};
+
+	it.each([
+		["urlencoded _method", FORM, "title=x&_method=DELETE"],
+		["urlencoded .method (PHP)", FORM, "title=x&.method=DELETE"],
+		["urlencoded %5Fmethod", FORM, "%5Fmethod=PUT&title=x"],
+		["urlencoded _method[]", `${FORM}; charset=UTF-8`, "_method%5B%5D=DELETE"],
+		["multipart _method", multipart("_method", "DELETE").type, multipart("_method", "DELETE").body],
+		["multipart [method", multipart("[method", "DELETE").type, multipart("[method", "DELETE").body],
+	])("a POST whose %s is refused 400 and never reaches the origin", async (_name, type, body) => {
+		const { key } = await createKey({ scopes: ["read", "write"] });
+		const res = await call("/v1/things/1", { key, method: "POST", headers: { "Content-Type": type }, body });
+		expect(res.status).toBe(400);
+		const json = (await res.json()) as { error: string; message: string };
+		expect(json.error).toBe("invalid_request");
+		expect(json.message).toContain("_method field in a form body");
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("form POSTs without one, a PUT form, and a JSON body naming _method pass with their bodies unchanged", async () => {
+		const { key } = await createKey({ scopes: ["read", "write"] });
+		const plain = multipart("title", "hello");
+		const sent: [string, string, string][] = [
+			["POST", FORM, "title=x&method=DELETE&a%5Fb=1"],
+			["POST", plain.type, plain.body],
+			["PUT", FORM, "_method=DELETE"],
+			["POST", "application/json", '{"_method":"DELETE"}'],
+		];
+		for (const [method, type, body] of sent) {
+			const res = await call("/v1/things/1", { key, method, headers: { "Content-Type": type }, body });
+			expect(res.status, `${method} ${type}`).toBe(200);
+			expect(origin.calls.at(-1)!.body).toBe(body);
+			expect(origin.calls.at(-1)!.method).toBe(method);
+		}
+	});
+
+	it("a form POST too large to read (over signing.maxBodyBytes) is refused, not forwarded unchecked; other bodies that large still stream", async () => {
+		const small = { apis: [{ ...demoApi, signing: { maxBodyBytes: 64 } }] };
+		const gw = gatewayFor(small);
+		const { key } = await gw.createKey({ name: "k", scopes: ["read", "write"] });
+		const padded = `title=${"x".repeat(200)}&_method=DELETE`;
+		const res = await gw.call("/v1/things/1", { key, method: "POST", headers: { "Content-Type": FORM }, body: padded });
+		expect(res.status).toBe(400);
+		expect(((await res.json()) as { message: string }).message).toContain("signing.maxBodyBytes");
+		expect(origin.calls).toHaveLength(0);
+		const big = "y".repeat(200);
+		const ok = await gw.call("/v1/things/1", { key, method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: big });
+		expect(ok.status).toBe(200);
+		expect(origin.calls.at(-1)!.body).toBe(big);
+	});
+});
+
 describe("headers in other spellings (issue 11 item 2)", () => {
 	const forged = {
 		X_Keygate_Key_Id: "key_victim",
