@@ -502,7 +502,7 @@ function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 									(e.owner ?? e.api ?? "")
 								)}
 							</td>
-							<td class="mono">{JSON.stringify(e.details)}</td>
+							<td class="mono details">{JSON.stringify(e.details)}</td>
 							<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
 						</tr>
 					))}
