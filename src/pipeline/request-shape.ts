@@ -71,10 +71,13 @@ function phpBaseName(raw: string): string {
 /** True for `_method` in any case, and for every name PHP or Rack read as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
 export const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
 
-/** The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read `_method` from on a POST. */
+/** The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read `_method` from on a POST; no type at all counts as urlencoded, as Rack reads it. */
 export function formType(contentType: string | null): "urlencoded" | "multipart" | undefined {
-	const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-	return type === "application/x-www-form-urlencoded" ? "urlencoded" : type === "multipart/form-data" ? "multipart" : undefined;
+	// Cut at `;` or `,` as Rack does (a repeated Content-Type arrives joined with ", ").
+	const type = (contentType ?? "").split(/[;,]/)[0]!.trim().toLowerCase();
+	// Rack also reads a POST with no Content-Type at all as a form.
+	if (type === "" || type === "application/x-www-form-urlencoded") return "urlencoded";
+	return type === "multipart/form-data" ? "multipart" : undefined;
 }
 
 /**

@@ -132,11 +132,15 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 		["urlencoded .method (PHP)", FORM, "title=x&.method=DELETE"],
 		["urlencoded %5Fmethod", FORM, "%5Fmethod=PUT&title=x"],
 		["urlencoded _method[]", `${FORM}; charset=UTF-8`, "_method%5B%5D=DELETE"],
+		["urlencoded, with a second type after a comma (a repeated Content-Type)", `${FORM.toUpperCase()}, text/plain`, "_method=DELETE"],
+		["body with no Content-Type (Rack reads it as a form)", "", "_method=DELETE"],
 		["multipart _method", multipart("_method", "DELETE").type, multipart("_method", "DELETE").body],
 		["multipart [method", multipart("[method", "DELETE").type, multipart("[method", "DELETE").body],
 	])("a POST whose %s is refused 400 and never reaches the origin", async (_name, type, body) => {
 		const { key } = await createKey({ scopes: ["read", "write"] });
-		const res = await call("/v1/things/1", { key, method: "POST", headers: { "Content-Type": type }, body });
+		// Bytes, not a string, when there is no type: a string body would be given text/plain.
+		const init = type ? { headers: { "Content-Type": type }, body } : { body: new TextEncoder().encode(body) };
+		const res = await call("/v1/things/1", { key, method: "POST", ...init });
 		expect(res.status).toBe(400);
 		const json = (await res.json()) as { error: string; message: string };
 		expect(json.error).toBe("invalid_request");
