@@ -99,6 +99,10 @@ async function originRequest(
 		body = prepared.body;
 		contentDigest = prepared.contentDigest;
 		if (form) {
+			// A compressed body's fields cannot be read here, and some origins (Express's body-parser) inflate it.
+			const encoding = (incoming.headers.get("content-encoding") ?? "").trim().toLowerCase();
+			if (encoding !== "" && encoding !== "identity")
+				return refusal("A form POST with a Content-Encoding cannot be checked for a _method field, so it is not forwarded.");
 			if (!(body instanceof Uint8Array))
 				return refusal(
 					`A form POST over ${c.get("api").signing.maxBodyBytes} bytes (signing.maxBodyBytes) cannot be checked for a _method field, so it is not forwarded.`,

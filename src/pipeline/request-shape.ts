@@ -71,36 +71,58 @@ function phpBaseName(raw: string): string {
 /** True for `_method` in any case, and for every name PHP or Rack read as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
 export const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
 
-/** The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read `_method` from on a POST; no type at all counts as urlencoded, as Rack reads it. */
+/**
+ * The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read
+ * `_method` from on a POST. Cut where any of them cuts it (`;`, `,` or a space), any
+ * `multipart/*` (Rack parses them all), and no type at all as urlencoded (Rack reads that
+ * as a form too).
+ */
 export function formType(contentType: string | null): "urlencoded" | "multipart" | undefined {
-	// Cut at `;` or `,` as Rack does (a repeated Content-Type arrives joined with ", ").
-	const type = (contentType ?? "").split(/[;,]/)[0]!.trim().toLowerCase();
-	// Rack also reads a POST with no Content-Type at all as a form.
+	const type = (contentType ?? "")
+		.trim()
+		.split(/[;,\s]/)[0]!
+		.toLowerCase();
 	if (type === "" || type === "application/x-www-form-urlencoded") return "urlencoded";
-	return type === "multipart/form-data" ? "multipart" : undefined;
+	return type.startsWith("multipart/") ? "multipart" : undefined;
 }
 
+const overrideName = (name: string) => {
+	if (isMethodParam(name)) return true;
+	try {
+		return isMethodParam(decodeURIComponent(name));
+	} catch {
+		return false;
+	}
+};
+
 /**
- * True when a form body carries a method override field (any name PHP or Rack read as
- * `_method`). Multipart part names are read from every `Content-Disposition` line, so a
- * file whose content holds such a line reads as one too: refused, never let through.
+ * True when a form body carries a method override field: any name PHP or Rack read as
+ * `_method`. Read conservatively, in one linear pass, so that no parser's reading escapes it:
+ * - urlencoded: pairs split at `&` and also at `;` (Rack 2 splits at both);
+ * - multipart: every `name=` anywhere in the body (quoted with `"` or `'`, or bare; across
+ *   folded lines; every one of several), not only in well-formed part headers. A file
+ *   whose content holds `name="_method"` reads as one too: refused, never let through.
  */
 export function bodyHasMethodOverride(type: "urlencoded" | "multipart", bytes: Uint8Array): boolean {
 	// latin1: one character per byte, so no sequence is lost to UTF-8 decoding.
 	const text = new TextDecoder("latin1").decode(bytes);
 	if (type === "urlencoded") {
-		for (const name of new URLSearchParams(text).keys()) if (isMethodParam(name)) return true;
+		for (const pair of text.split(/[&;]/)) {
+			// Only a name holding "method", or an escape that could spell it, can be one: skip the rest cheaply.
+			const eq = pair.indexOf("=");
+			const raw = eq === -1 ? pair : pair.slice(0, eq);
+			if (!/method|%/i.test(raw)) continue;
+			// Byte by byte, leniently (a bad escape stays as sent), as PHP and URLSearchParams decode: an
+			// ASCII name such as _method reads the same, and no exception is thrown per pair.
+			const name = raw.replace(/\+/g, " ").replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+			if (isMethodParam(name)) return true;
+		}
 		return false;
 	}
-	for (const m of text.matchAll(/content-disposition:[^\r\n]*?[;\s]name\*?=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/gi)) {
-		const name = (m[1] ?? m[2] ?? "").replace(/\\(.)/g, "$1");
-		let decoded = name;
-		try {
-			decoded = decodeURIComponent(name);
-		} catch {
-			// kept as sent
-		}
-		if (isMethodParam(name) || isMethodParam(decoded)) return true;
+	// Each try starts with the literal `name` and each quantifier stops at a different
+	// character class, so the scan stays linear in the body's size.
+	for (const m of text.matchAll(/name\s*=\s*(?:"([^"]*)"|'([^']*)'|([^;,\s"']+))/gi)) {
+		if (overrideName(m[1] ?? m[2] ?? m[3] ?? "")) return true;
 	}
 	return false;
 }

@@ -20,7 +20,9 @@ export const newOnce = (): string => randomId("once");
 
 /** The form's `once` value when well formed; anything else is treated as absent. */
 export function onceOf(form: Record<string, unknown>): string | undefined {
-	const v = form[ONCE_FIELD];
+	// Sent twice (by hand: a browser never does), the first value counts.
+	const raw = form[ONCE_FIELD];
+	const v = Array.isArray(raw) ? raw[0] : raw;
 	return typeof v === "string" && ONCE.test(v) ? v : undefined;
 }
 

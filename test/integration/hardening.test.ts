@@ -134,6 +134,29 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 		["urlencoded _method[]", `${FORM}; charset=UTF-8`, "_method%5B%5D=DELETE"],
 		["urlencoded, with a second type after a comma (a repeated Content-Type)", `${FORM.toUpperCase()}, text/plain`, "_method=DELETE"],
 		["body with no Content-Type (Rack reads it as a form)", "", "_method=DELETE"],
+		// Found by the last probe: each of these reached the origin.
+		["urlencoded with a type cut at a space", `${FORM} text/plain`, "_method=DELETE"],
+		["urlencoded split at ';' (Rack 2)", FORM, "a=1;_method=DELETE"],
+		[
+			"multipart header folded onto the next line",
+			"multipart/form-data; boundary=XX",
+			'--XX\r\nContent-Disposition: form-data;\r\n name="_method"\r\n\r\nDELETE\r\n--XX--\r\n',
+		],
+		[
+			"multipart with two names (frameworks take the last)",
+			"multipart/form-data, boundary=XX",
+			'--XX\r\nContent-Disposition: form-data; name="a"; name="_method"\r\n\r\nDELETE\r\n--XX--\r\n',
+		],
+		[
+			"multipart single-quoted, no space after the colon",
+			"multipart/form-data; boundary=XX",
+			"--XX\r\nContent-Disposition:name='_method'\r\n\r\nDELETE\r\n--XX--\r\n",
+		],
+		[
+			"multipart/mixed (Rack parses every multipart type)",
+			"multipart/mixed; boundary=XX",
+			'--XX\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--XX--\r\n',
+		],
 		["multipart _method", multipart("_method", "DELETE").type, multipart("_method", "DELETE").body],
 		["multipart [method", multipart("[method", "DELETE").type, multipart("[method", "DELETE").body],
 	])("a POST whose %s is refused 400 and never reaches the origin", async (_name, type, body) => {
@@ -163,6 +186,22 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 			expect(origin.calls.at(-1)!.body).toBe(body);
 			expect(origin.calls.at(-1)!.method).toBe(method);
 		}
+	});
+
+	it("a compressed form POST is refused: its fields cannot be read, and Express's body-parser would inflate them", async () => {
+		const { key } = await createKey({ scopes: ["read", "write"] });
+		const gz = new Uint8Array(
+			await new Response(new Blob(["_method=DELETE"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+		);
+		const res = await call("/v1/things/1", {
+			key,
+			method: "POST",
+			headers: { "Content-Type": FORM, "Content-Encoding": "gzip" },
+			body: gz,
+		});
+		expect(res.status).toBe(400);
+		expect(((await res.json()) as { message: string }).message).toContain("Content-Encoding");
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("a form POST too large to read (over signing.maxBodyBytes) is refused, not forwarded unchecked; other bodies that large still stream", async () => {
