@@ -5,7 +5,7 @@ import { logEvent } from "../util/log";
 import { isPublic, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
 import { rateLimitHeaders } from "./rate-limit";
-import { bodyHasMethodOverride, formType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
+import { bodyHasMethodOverride, formType, isJsonType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = [
@@ -90,9 +90,13 @@ async function originRequest(
 	// Rails, Laravel and Symfony take a POST form's `_method` field as the method: keygate
 	// authorised a POST, so a form POST is read whole (up to signing.maxBodyBytes) and one
 	// carrying an override, or too large to read, is refused, never forwarded.
-	const form = incoming.method === "POST" && body ? formType(incoming.headers.get("content-type")) : undefined;
+	const contentType = incoming.headers.get("content-type");
+	const post = incoming.method === "POST" && body !== null;
+	const form = post ? formType(contentType) : undefined;
+	// Laravel also reads a JSON body's top-level `_method`; one too large to read streams through unchecked (README).
+	const json = post && isJsonType(contentType);
 	let contentDigest: string | undefined;
-	if (principal || form) {
+	if (principal || form || json) {
 		// The signature covers the body's digest when keygate could read it whole (up to
 		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
 		const prepared = await prepareBody(body, incoming.headers.get("content-length"), c.get("api").signing.maxBodyBytes);
@@ -112,6 +116,10 @@ async function originRequest(
 					"A _method field in a form body is a method override keygate does not forward: send the request with the method it means.",
 				);
 		}
+		if (json && body instanceof Uint8Array && bodyHasMethodOverride("json", body))
+			return refusal(
+				"A _method field in a JSON body is a method override keygate does not forward: send the request with the method it means.",
+			);
 	}
 	if (principal) {
 		if (contentDigest) headers.set("Content-Digest", contentDigest);

@@ -86,24 +86,49 @@ export function formType(contentType: string | null): "urlencoded" | "multipart"
 	return type.startsWith("multipart/") ? "multipart" : undefined;
 }
 
-const overrideName = (name: string) => {
-	if (isMethodParam(name)) return true;
-	try {
-		return isMethodParam(decodeURIComponent(name));
-	} catch {
-		return false;
-	}
-};
+/** Percent escapes decoded byte by byte, leniently (a bad one stays as sent): an ASCII name reads as PHP, Rack and URLSearchParams read it, and nothing throws. */
+const percentDecoded = (raw: string) =>
+	raw.replace(/\+/g, " ").replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
 /**
- * True when a form body carries a method override field: any name PHP or Rack read as
- * `_method`. Read conservatively, in one linear pass, so that no parser's reading escapes it:
- * - urlencoded: pairs split at `&` and also at `;` (Rack 2 splits at both);
- * - multipart: every `name=` anywhere in the body (quoted with `"` or `'`, or bare; across
- *   folded lines; every one of several), not only in well-formed part headers. A file
- *   whose content holds `name="_method"` reads as one too: refused, never let through.
+ * A field name in a body that some framework reads as `_method`: as PHP registers it
+ * (isMethodParam), with the brackets Rack 2 and qs drop (`[_method]`, `]_method`,
+ * `_method]`), with the backslash escapes Rack undoes in a quoted name (`_\method`), and
+ * percent-decoded.
  */
-export function bodyHasMethodOverride(type: "urlencoded" | "multipart", bytes: Uint8Array): boolean {
+function bodyOverrideName(raw: string): boolean {
+	for (const name of [raw, percentDecoded(raw)]) {
+		const unescaped = name.replace(/\\(.)/g, "$1");
+		for (const n of [name, unescaped]) if (isMethodParam(n) || isMethodParam(n.replace(/[[\]]/g, ""))) return true;
+	}
+	return false;
+}
+
+/** Content types whose body Laravel (and so Symfony's method override) reads as JSON: any holding `/json` or `+json`. */
+export const isJsonType = (contentType: string | null) => /[/+]json/i.test(contentType ?? "");
+
+/**
+ * True when a body carries a method override field: any name Rails (Rack 2 and 3), PHP
+ * (Laravel, Symfony) or qs read as `_method`. Read more broadly than any of them reads it,
+ * in one linear pass, so that no parser's reading escapes it:
+ * - urlencoded: pairs split at `&` and also at `;` (Rack 2 splits at both);
+ * - multipart: every `name=` anywhere in the body (quoted with `"` or `'` up to the line's
+ *   end, or bare; folded; every one of several) and every `Content-ID:` (Rack names a part
+ *   by it), not only in well-formed part headers. A file whose content holds
+ *   `name="_method"` reads as one too: refused, never let through;
+ * - JSON: the top-level object's keys (Laravel reads them as the form's).
+ */
+export function bodyHasMethodOverride(type: "urlencoded" | "multipart" | "json", bytes: Uint8Array): boolean {
+	if (type === "json") {
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(new TextDecoder().decode(bytes));
+		} catch {
+			return false; // no parser reads fields from a body that is not JSON
+		}
+		if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return false;
+		return Object.keys(parsed).some(bodyOverrideName);
+	}
 	// latin1: one character per byte, so no sequence is lost to UTF-8 decoding.
 	const text = new TextDecoder("latin1").decode(bytes);
 	if (type === "urlencoded") {
@@ -111,18 +136,15 @@ export function bodyHasMethodOverride(type: "urlencoded" | "multipart", bytes: U
 			// Only a name holding "method", or an escape that could spell it, can be one: skip the rest cheaply.
 			const eq = pair.indexOf("=");
 			const raw = eq === -1 ? pair : pair.slice(0, eq);
-			if (!/method|%/i.test(raw)) continue;
-			// Byte by byte, leniently (a bad escape stays as sent), as PHP and URLSearchParams decode: an
-			// ASCII name such as _method reads the same, and no exception is thrown per pair.
-			const name = raw.replace(/\+/g, " ").replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-			if (isMethodParam(name)) return true;
+			if (/method|%/i.test(raw) && bodyOverrideName(raw)) return true;
 		}
 		return false;
 	}
-	// Each try starts with the literal `name` and each quantifier stops at a different
-	// character class, so the scan stays linear in the body's size.
-	for (const m of text.matchAll(/name\s*=\s*(?:"([^"]*)"|'([^']*)'|([^;,\s"']+))/gi)) {
-		if (overrideName(m[1] ?? m[2] ?? m[3] ?? "")) return true;
+	// Each try starts with a literal and each quantifier stops at a different character
+	// class, so the scan stays linear in the body's size. A quoted value ends at its quote
+	// or at the line's end, so an unclosed quote cannot swallow the header after it.
+	for (const m of text.matchAll(/name\s*=\s*(?:"([^"\r\n]*)|'([^'\r\n]*)|([^;,\s"']+))|content-id\s*:\s*<?([^\r\n>;]*)/gi)) {
+		if (bodyOverrideName((m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").trim())) return true;
 	}
 	return false;
 }

@@ -158,6 +158,32 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 			'--XX\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--XX--\r\n',
 		],
 		["multipart _method", multipart("_method", "DELETE").type, multipart("_method", "DELETE").body],
+		// Found by a further probe: each of these reached the origin.
+		[
+			"multipart part named by Content-ID (Rack)",
+			"multipart/form-data; boundary=XB",
+			"--XB\r\nContent-ID: _method\r\n\r\nDELETE\r\n--XB--\r\n",
+		],
+		[
+			"multipart name with a backslash escape (Rack)",
+			"multipart/form-data; boundary=XB",
+			'--XB\r\nContent-Disposition: form-data; name="_\\method"\r\n\r\nDELETE\r\n--XB--\r\n',
+		],
+		[
+			"multipart with an unclosed quote before the real header",
+			"multipart/form-data; boundary=XB",
+			'name="\r\n--XB\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--XB--\r\n',
+		],
+		["urlencoded [_method] (Rack 2, qs)", FORM, "[_method]=DELETE"],
+		["urlencoded _method] (Rack 2)", FORM, "_method%5D=DELETE"],
+		[
+			"multipart [_method]",
+			"multipart/form-data; boundary=XB",
+			'--XB\r\nContent-Disposition: form-data; name="[_method]"\r\n\r\nDELETE\r\n--XB--\r\n',
+		],
+		["JSON (Laravel)", "application/json", '{"_method":"DELETE"}'],
+		["JSON with an escaped key", "application/vnd.api+json", '{"\\u005fmethod":"DELETE"}'],
+		["JSON by a type Laravel reads as JSON", "text/plain;x=/json", '{"[_method]":"DELETE"}'],
 		["multipart [method", multipart("[method", "DELETE").type, multipart("[method", "DELETE").body],
 	])("a POST whose %s is refused 400 and never reaches the origin", async (_name, type, body) => {
 		const { key } = await createKey({ scopes: ["read", "write"] });
@@ -167,7 +193,7 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 		expect(res.status).toBe(400);
 		const json = (await res.json()) as { error: string; message: string };
 		expect(json.error).toBe("invalid_request");
-		expect(json.message).toContain("_method field in a form body");
+		expect(json.message).toMatch(/_method field in a (form|JSON) body/);
 		expect(origin.calls).toHaveLength(0);
 	});
 
@@ -178,7 +204,7 @@ describe("a method override in a form body (found by a review: Rails, Laravel an
 			["POST", FORM, "title=x&method=DELETE&a%5Fb=1"],
 			["POST", plain.type, plain.body],
 			["PUT", FORM, "_method=DELETE"],
-			["POST", "application/json", '{"_method":"DELETE"}'],
+			["POST", "application/json", '{"data":{"_method":"DELETE"},"method":"x"}'],
 		];
 		for (const [method, type, body] of sent) {
 			const res = await call("/v1/things/1", { key, method, headers: { "Content-Type": type }, body });
