@@ -482,8 +482,9 @@ portalApp.post("/keys", async (c) => {
 });
 
 /** Who did it, in the customer's words: an operator's name or address is not theirs to see. */
-function whoDid(e: AuditEvent, owner: string): string {
-	if (e.actorType === "portal") return e.actor === `portal:${owner}` ? "You" : "Another portal session";
+function whoDid(e: AuditEvent): string {
+	// A portal session acts only on its own owner's keys, so a portal event on this key is the customer's own.
+	if (e.actorType === "portal") return "You";
 	if (e.actorType === "system") return "keygate";
 	return "The API's team";
 }
@@ -497,7 +498,7 @@ const ACTION_WORDS: Partial<Record<AuditEvent["action"], string>> = {
 };
 
 /** The key's own audit events, newest first: when, who (in the customer's words) and what; never the details an operator sees. */
-function KeyHistory(props: { events: AuditEvent[]; owner: string }) {
+function KeyHistory(props: { events: AuditEvent[] }) {
 	return (
 		<section aria-labelledby="history-h">
 			<h2 id="history-h">History</h2>
@@ -520,7 +521,7 @@ function KeyHistory(props: { events: AuditEvent[]; owner: string }) {
 									<td>
 										<Time iso={e.at} />
 									</td>
-									<td>{whoDid(e, props.owner)}</td>
+									<td>{whoDid(e)}</td>
 									<td>{ACTION_WORDS[e.action] ?? e.action}</td>
 								</tr>
 							))}
@@ -582,7 +583,7 @@ portalApp.get("/keys/:id", async (c) => {
 				) : null}
 			</dl>
 			<UsageSections usage={usage} now={now} />
-			<KeyHistory events={history.data} owner={c.var.grant.owner} />
+			<KeyHistory events={history.data} />
 			<p>
 				{live(k, now) && !k.replacedBy ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
 				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
