@@ -60,7 +60,6 @@ async function originRequest(
 	principal: Principal | undefined,
 ): Promise<{ url: URL; init: RequestInit } | { refused: Response }> {
 	const incoming = c.req.raw;
-	const refusal = (message: string) => ({ refused: withAnswerFields(c, reject(c, "invalid_request", { message })) });
 	const url = originUrl(origin, c.get("url"));
 	const headers = new Headers(incoming.headers);
 	stripHopByHop(headers);
@@ -96,6 +95,12 @@ async function originRequest(
 	// Laravel also reads a JSON body's top-level `_method`; one too large to read streams through unchecked (README).
 	const json = post && isJsonType(contentType);
 	let contentDigest: string | undefined;
+	if (form) {
+		// A compressed body's fields cannot be read here, and some origins (Express's body-parser) inflate it: refused before it is read.
+		const encoding = (incoming.headers.get("content-encoding") ?? "").trim().toLowerCase();
+		if (encoding !== "" && encoding !== "identity")
+			return refusal(c, "A form POST with a Content-Encoding cannot be checked for a _method field, so it is not forwarded.");
+	}
 	if (principal || form || json) {
 		// The signature covers the body's digest when keygate could read it whole (up to
 		// signing.maxBodyBytes); a larger body streams through with no Content-Digest.
@@ -103,21 +108,20 @@ async function originRequest(
 		body = prepared.body;
 		contentDigest = prepared.contentDigest;
 		if (form) {
-			// A compressed body's fields cannot be read here, and some origins (Express's body-parser) inflate it.
-			const encoding = (incoming.headers.get("content-encoding") ?? "").trim().toLowerCase();
-			if (encoding !== "" && encoding !== "identity")
-				return refusal("A form POST with a Content-Encoding cannot be checked for a _method field, so it is not forwarded.");
 			if (!(body instanceof Uint8Array))
 				return refusal(
+					c,
 					`A form POST over ${c.get("api").signing.maxBodyBytes} bytes (signing.maxBodyBytes) cannot be checked for a _method field, so it is not forwarded.`,
 				);
 			if (bodyHasMethodOverride(form, body))
 				return refusal(
+					c,
 					"A _method field in a form body is a method override keygate does not forward: send the request with the method it means.",
 				);
 		}
 		if (json && body instanceof Uint8Array && bodyHasMethodOverride("json", body))
 			return refusal(
+				c,
 				"A _method field in a JSON body is a method override keygate does not forward: send the request with the method it means.",
 			);
 	}
@@ -192,6 +196,9 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 
 /** A refusal made after the request was counted (the origin failed): it reports the limits it spent, as a pass does. */
 const refuse = (c: GatewayContext, reason: Parameters<typeof reject>[1]) => withAnswerFields(c, reject(c, reason));
+
+/** A counted request refused before it was forwarded (a body keygate will not pass on), in originRequest's answer. */
+const refusal = (c: GatewayContext, message: string) => ({ refused: withAnswerFields(c, reject(c, "invalid_request", { message })) });
 
 /** The fields every answer to a counted request carries: its rate limits, a bypassed limiter, a rotated key's deprecation. */
 function withAnswerFields(c: GatewayContext, response: Response): Response {

@@ -68,8 +68,8 @@ function phpBaseName(raw: string): string {
 	return base.replace(/[ .[]/g, "_");
 }
 
-/** True for `_method` in any case, and for every name PHP or Rack read as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
-export const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
+/** True for `_method` in any case, and for every name PHP reads as it (`.method`, `[method`, `_method[]`, `_method[x]`). */
+const isMethodParam = (name: string) => phpBaseName(name).toLowerCase() === METHOD_OVERRIDE_PARAM;
 
 /**
  * The form content types whose fields Rails (Rack::MethodOverride), Laravel and Symfony read
@@ -91,12 +91,14 @@ const percentDecoded = (raw: string) =>
 	raw.replace(/\+/g, " ").replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
 /**
- * A field name in a body that some framework reads as `_method`: as PHP registers it
- * (isMethodParam), with the brackets Rack 2 and qs drop (`[_method]`, `]_method`,
- * `_method]`), with the backslash escapes Rack undoes in a quoted name (`_\method`), and
- * percent-decoded.
+ * The one rule for "this field name is a method override", for the query and for bodies
+ * alike: a name some framework reads as `_method`, as PHP registers it (isMethodParam),
+ * with the brackets Rack 2 and qs drop (`[_method]`, `]_method`, `_method]`), with the
+ * backslash escapes Rack undoes in a quoted name (`_\method`), and percent-decoded.
  */
-function bodyOverrideName(raw: string): boolean {
+export function isOverrideName(raw: string): boolean {
+	// Cheap first: every such name holds "method", an escape that could spell it, or a backslash inside it.
+	if (!/method|%|\\/i.test(raw)) return false;
 	for (const name of [raw, percentDecoded(raw)]) {
 		const unescaped = name.replace(/\\(.)/g, "$1");
 		for (const n of [name, unescaped]) if (isMethodParam(n) || isMethodParam(n.replace(/[[\]]/g, ""))) return true;
@@ -127,16 +129,14 @@ export function bodyHasMethodOverride(type: "urlencoded" | "multipart" | "json",
 			return false; // no parser reads fields from a body that is not JSON
 		}
 		if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return false;
-		return Object.keys(parsed).some(bodyOverrideName);
+		return Object.keys(parsed).some(isOverrideName);
 	}
 	// latin1: one character per byte, so no sequence is lost to UTF-8 decoding.
 	const text = new TextDecoder("latin1").decode(bytes);
 	if (type === "urlencoded") {
 		for (const pair of text.split(/[&;]/)) {
-			// Only a name holding "method", or an escape that could spell it, can be one: skip the rest cheaply.
 			const eq = pair.indexOf("=");
-			const raw = eq === -1 ? pair : pair.slice(0, eq);
-			if (/method|%/i.test(raw) && bodyOverrideName(raw)) return true;
+			if (isOverrideName(eq === -1 ? pair : pair.slice(0, eq))) return true;
 		}
 		return false;
 	}
@@ -144,7 +144,7 @@ export function bodyHasMethodOverride(type: "urlencoded" | "multipart" | "json",
 	// class, so the scan stays linear in the body's size. A quoted value ends at its quote
 	// or at the line's end, so an unclosed quote cannot swallow the header after it.
 	for (const m of text.matchAll(/name\s*=\s*(?:"([^"\r\n]*)|'([^'\r\n]*)|([^;,\s"']+))|content-id\s*:\s*<?([^\r\n>;]*)/gi)) {
-		if (bodyOverrideName((m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").trim())) return true;
+		if (isOverrideName((m[1] ?? m[2] ?? m[3] ?? m[4] ?? "").trim())) return true;
 	}
 	return false;
 }
@@ -162,7 +162,7 @@ export function methodOverrides(headers: Headers, search: string): string[] {
 	for (const [name, value] of headers)
 		if (name.includes("method") && METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
 	if (search) {
-		for (const [name, value] of new URLSearchParams(search)) if (isMethodParam(name)) found.push(value.trim().toUpperCase());
+		for (const [name, value] of new URLSearchParams(search)) if (isOverrideName(name)) found.push(value.trim().toUpperCase());
 	}
 	return found;
 }
@@ -175,7 +175,7 @@ export function withoutMethodParam(search: string): string {
 		.split("&")
 		.filter((pair) => {
 			// Decoded exactly as methodOverrides decodes it (URLSearchParams keeps a bad escape as it is), so whatever counts as an override is what goes.
-			for (const name of new URLSearchParams(pair).keys()) return !isMethodParam(name);
+			for (const name of new URLSearchParams(pair).keys()) return !isOverrideName(name);
 			return true;
 		});
 	return kept.length > 0 ? "?" + kept.join("&") : "";
