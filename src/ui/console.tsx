@@ -41,10 +41,10 @@ import {
 	sampleUrl,
 	NothingHere,
 	Unavailable,
-	Scroll,
+	DataTable,
 	AlreadySent,
 } from "./layout";
-import { alreadySent, claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
+import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, keptValue, maskedKey, parseKeyQuery } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -225,32 +225,18 @@ consoleApp.get("/:home{.{0}}", (c) => {
 		"APIs",
 		<>
 			<h1>APIs</h1>
-			<Scroll label="Configured APIs">
-				<table>
-					<caption class="sr-only">Configured APIs</caption>
-					<thead>
-						<tr>
-							<th scope="col">API</th>
-							<th scope="col">Environments</th>
-							<th scope="col">Key types</th>
-							<th scope="col">Keys</th>
-						</tr>
-					</thead>
-					<tbody>
-						{apis.map((a) => (
-							<tr>
-								<td>{a.name}</td>
-								<td>{Object.keys(a.environments).join(", ")}</td>
-								<td>{Object.keys(a.keyTypes).join(", ")}</td>
-								<td>
-									<a href={`${UI}/apis/${a.name}/keys`}>Keys of {a.name}</a> ·{" "}
-									<a href={`${UI}/apis/${a.name}/keys/new`}>Generate new key</a>
-								</td>
-							</tr>
-						))}
-					</tbody>
-				</table>
-			</Scroll>
+			<DataTable caption="Configured APIs" columns={["API", "Environments", "Key types", "Keys"]}>
+				{apis.map((a) => (
+					<tr>
+						<td>{a.name}</td>
+						<td>{Object.keys(a.environments).join(", ")}</td>
+						<td>{Object.keys(a.keyTypes).join(", ")}</td>
+						<td>
+							<a href={`${UI}/apis/${a.name}/keys`}>Keys of {a.name}</a> · <a href={`${UI}/apis/${a.name}/keys/new`}>Generate new key</a>
+						</td>
+					</tr>
+				))}
+			</DataTable>
 		</>,
 	);
 });
@@ -381,8 +367,6 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	if (!api) return missing(c);
 	const form = await c.req.parseBody({ all: true });
 	const once = onceOf(form);
-	if (await alreadySent(c.env.KEYS, once))
-		return page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
 		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, keptValue(one(n))]),
@@ -470,45 +454,30 @@ const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
 
 function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 	return (
-		<Scroll label={props.caption}>
-			<table>
-				<caption class="sr-only">{props.caption}</caption>
-				<thead>
-					<tr>
-						<th scope="col">Time</th>
-						<th scope="col">Actor</th>
-						<th scope="col">Action</th>
-						<th scope="col">Target</th>
-						<th scope="col">Details</th>
-						<th scope="col">IP</th>
-					</tr>
-				</thead>
-				<tbody>
-					{props.events.map((e) => (
-						<tr>
-							<td>
-								<Time iso={e.at} />
-							</td>
-							<td>
-								{e.actor} <span class="muted">({ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType})</span>
-							</td>
-							<td>{e.action}</td>
-							<td>
-								{e.keyId ? (
-									<a href={`${UI}/keys/${e.keyId}`} class="mono">
-										{e.keyId}
-									</a>
-								) : (
-									(e.owner ?? e.api ?? "")
-								)}
-							</td>
-							<td class="mono details">{JSON.stringify(e.details)}</td>
-							<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
-		</Scroll>
+		<DataTable caption={props.caption} columns={["Time", "Actor", "Action", "Target", "Details", "IP"]}>
+			{props.events.map((e) => (
+				<tr>
+					<td>
+						<Time iso={e.at} />
+					</td>
+					<td>
+						{e.actor} <span class="muted">({ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType})</span>
+					</td>
+					<td>{e.action}</td>
+					<td>
+						{e.keyId ? (
+							<a href={`${UI}/keys/${e.keyId}`} class="mono">
+								{e.keyId}
+							</a>
+						) : (
+							(e.owner ?? e.api ?? "")
+						)}
+					</td>
+					<td class="mono details">{JSON.stringify(e.details)}</td>
+					<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
+				</tr>
+			))}
+		</DataTable>
 	);
 }
 

@@ -1,6 +1,6 @@
 import type { CompiledApi } from "../config/load";
 import type { ListedKey } from "./data";
-import { Scroll, Sparkline, Status, Time } from "./layout";
+import { DataTable, Sparkline, Status, Time } from "./layout";
 import { SORTS, maskedKey, shortId, type KeyQuery } from "./present";
 
 const STATUSES = [
@@ -71,55 +71,50 @@ export function KeysFilter(props: { action: string; query: KeyQuery; api: Compil
 /** The keys table both halves show; `href` is where a key's name links to. */
 export function KeysTable(props: { rows: ListedKey[]; now: number; caption: string; href: (id: string) => string }) {
 	return (
-		<Scroll label={props.caption}>
-			<table>
-				<caption class="sr-only">{props.caption}</caption>
-				<thead>
-					<tr>
-						<th scope="col">Name</th>
-						<th scope="col">Id</th>
-						<th scope="col">Key</th>
-						<th scope="col">Type</th>
-						<th scope="col">Environment</th>
-						<th scope="col">Scopes</th>
-						<th scope="col">Created</th>
-						<th scope="col">Last used</th>
-						<th scope="col">Requests</th>
-						<th scope="col">Last 36 hours</th>
-						<th scope="col">Expires</th>
-						<th scope="col">Status</th>
-					</tr>
-				</thead>
-				<tbody>
-					{props.rows.map(({ k, usage }) => (
-						<tr data-key-id={k.id}>
-							<td>
-								<a href={props.href(k.id)}>{k.name}</a>
-							</td>
-							<td class="mono">{shortId(k.id)}</td>
-							<td>
-								<code>{maskedKey(k)}</code>
-							</td>
-							<td>{k.type}</td>
-							<td>{k.environment}</td>
-							<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
-							<td>
-								<Time iso={k.createdAt} />
-							</td>
-							<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
-							<td>{usage ? usage.requests : ""}</td>
-							<td>{usage ? <Sparkline history={usage.history} now={props.now} /> : <span class="muted">usage unavailable</span>}</td>
-							<td>
-								<Time iso={k.expiresAt} empty="Never" />
-							</td>
-							<td>
-								<Status k={k} now={props.now} />
-							</td>
-						</tr>
-					))}
-				</tbody>
-			</table>
-		</Scroll>
+		<DataTable
+			caption={props.caption}
+			columns={[
+				"Name",
+				"Id",
+				"Key",
+				"Type",
+				"Environment",
+				"Scopes",
+				"Created",
+				"Last used",
+				"Requests",
+				"Last 36 hours",
+				"Expires",
+				"Status",
+			]}
+		>
+			{props.rows.map(({ k, usage }) => (
+				<tr data-key-id={k.id}>
+					<td>
+						<a href={props.href(k.id)}>{k.name}</a>
+					</td>
+					<td class="mono">{shortId(k.id)}</td>
+					<td>
+						<code>{maskedKey(k)}</code>
+					</td>
+					<td>{k.type}</td>
+					<td>{k.environment}</td>
+					<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
+					<td>
+						<Time iso={k.createdAt} />
+					</td>
+					<td>{usage ? <Time iso={usage.lastUsedAt} empty="Never used" /> : <span class="muted">unknown</span>}</td>
+					<td>{usage ? usage.requests : ""}</td>
+					<td>{usage ? <Sparkline history={usage.history} now={props.now} /> : <span class="muted">usage unavailable</span>}</td>
+					<td>
+						<Time iso={k.expiresAt} empty="Never" />
+					</td>
+					<td>
+						<Status k={k} now={props.now} />
+					</td>
+				</tr>
+			))}
+		</DataTable>
 	);
 }
 

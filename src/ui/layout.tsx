@@ -204,11 +204,25 @@ export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
 	);
 }
 
-/** A wide table in a region that scrolls sideways on a narrow screen (the page itself never does); focusable, so the keyboard can scroll it. */
-export function Scroll(props: { label: string; children?: Child }) {
+/**
+ * A data table: its caption (for screen readers), its column heads and its rows, in a
+ * region that scrolls sideways on a narrow screen (the page itself never does); the region
+ * is focusable, so the keyboard can scroll it.
+ */
+export function DataTable(props: { caption: string; columns: string[]; children?: Child }) {
 	return (
-		<div class="scroll" role="region" aria-label={props.label} tabindex={0}>
-			{props.children}
+		<div class="scroll" role="region" aria-label={props.caption} tabindex={0}>
+			<table>
+				<caption class="sr-only">{props.caption}</caption>
+				<thead>
+					<tr>
+						{props.columns.map((name) => (
+							<th scope="col">{name}</th>
+						))}
+					</tr>
+				</thead>
+				<tbody>{props.children}</tbody>
+			</table>
 		</div>
 	);
 }

@@ -27,7 +27,7 @@ export function onceOf(form: Record<string, unknown>): string | undefined {
 }
 
 /** True when this form already made a key. A KV failure reads as "not sent": the form's own checks still run. */
-export async function alreadySent(kv: KVNamespace, once: string | undefined): Promise<boolean> {
+async function alreadySent(kv: KVNamespace, once: string | undefined): Promise<boolean> {
 	if (!once) return false;
 	try {
 		return (await kv.get(`form-sent:${once}`)) !== null;

@@ -38,10 +38,10 @@ import {
 	sampleUrl,
 	NothingHere,
 	Unavailable,
-	Scroll,
+	DataTable,
 	AlreadySent,
 } from "./layout";
-import { alreadySent, claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
+import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -389,8 +389,6 @@ portalApp.post("/keys", async (c) => {
 	const a = await allowed(c);
 	const form = await c.req.parseBody({ all: true });
 	const once = onceOf(form);
-	if (await alreadySent(c.env.KEYS, once))
-		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
 		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, keptValue(one(n))]),
@@ -505,29 +503,17 @@ function KeyHistory(props: { events: AuditEvent[] }) {
 			{props.events.length === 0 ? (
 				<p>No recorded events.</p>
 			) : (
-				<Scroll label="Events of this key">
-					<table>
-						<caption class="sr-only">Events of this key, newest first</caption>
-						<thead>
-							<tr>
-								<th scope="col">Time</th>
-								<th scope="col">By</th>
-								<th scope="col">Event</th>
-							</tr>
-						</thead>
-						<tbody>
-							{props.events.map((e) => (
-								<tr>
-									<td>
-										<Time iso={e.at} />
-									</td>
-									<td>{whoDid(e)}</td>
-									<td>{ACTION_WORDS[e.action] ?? e.action}</td>
-								</tr>
-							))}
-						</tbody>
-					</table>
-				</Scroll>
+				<DataTable caption="Events of this key, newest first" columns={["Time", "By", "Event"]}>
+					{props.events.map((e) => (
+						<tr>
+							<td>
+								<Time iso={e.at} />
+							</td>
+							<td>{whoDid(e)}</td>
+							<td>{ACTION_WORDS[e.action] ?? e.action}</td>
+						</tr>
+					))}
+				</DataTable>
 			)}
 		</section>
 	);
