@@ -75,3 +75,41 @@ export function findRoute(table: CompiledRoute[], method: string, path: string):
 	}
 	return undefined;
 }
+
+/**
+ * The path as a framework that reads a format suffix would route it: the last segment cut
+ * at its first dot (Spring's suffix pattern, `admin.*`) and at its last (Rails'
+ * `(.:format)`, `admin.json` → `admin`). A dot that starts the segment (`/.well-known`)
+ * is no suffix. A trailing slash is ignored, as rules that need a key ignore it.
+ */
+export function formatTwinPaths(path: string): string[] {
+	const trimmed = path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
+	const slash = trimmed.lastIndexOf("/");
+	const first = trimmed.indexOf(".", slash + 2);
+	if (first === -1) return [];
+	const last = trimmed.lastIndexOf(".");
+	const twins = [trimmed.slice(0, first)];
+	if (last !== first) twins.push(trimmed.slice(0, last));
+	return twins;
+}
+
+/**
+ * The rules that the path's format-suffix twins fall under, where they differ from `route`
+ * (the literal path's rule): a suffix must not move a request to a laxer rule than the
+ * path an origin may route it to. Undefined when there are none, and always for a public
+ * route: a public rule names its exact path (`/openapi.json`), and the operator meant it.
+ */
+export function twinRoutes(
+	table: CompiledRoute[],
+	method: string,
+	path: string,
+	route: CompiledRoute | undefined,
+): { method: string; route: CompiledRoute }[] | undefined {
+	if (route?.public || !path.includes(".")) return undefined;
+	let twins: { method: string; route: CompiledRoute }[] | undefined;
+	for (const twin of formatTwinPaths(path)) {
+		const r = findRoute(table, method, twin);
+		if (r && r !== route && !twins?.some((t) => t.route === r)) (twins ??= []).push({ method, route: r });
+	}
+	return twins;
+}

@@ -26,6 +26,12 @@ export interface Variables {
 	method: string;
 	/** With an honoured override, the method the request was sent with and its route rule: policy must allow it as well. */
 	sentAs: { method: string; route: CompiledRoute | undefined } | undefined;
+	/**
+	 * Rules of the path's format-suffix twins (`/v1/admin.json` read as `/v1/admin`, as Rails'
+	 * `(.:format)` and Spring's suffix matching read it) that differ from `route`: policy must
+	 * allow each as well. Unset for a public route or a path with no suffix.
+	 */
+	twins: { method: string; route: CompiledRoute }[] | undefined;
 	/** The credential as the classifier saw it (credential stage). */
 	presented: Classified | undefined;
 	/** Who is calling (verify stage). Unset on public routes. */

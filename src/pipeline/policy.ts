@@ -66,7 +66,7 @@ async function ownerRights(c: GatewayContext, principal: Principal): Promise<Own
  * grants object instead: a revoked grant gets its 401 (as when the verifier checked it),
  * and if that call fails the answer is 503, never a 403 for a grant nobody checked.
  */
-async function refuse(c: GatewayContext, principal: Principal, reason: Reason): Promise<Response> {
+async function refuse(c: GatewayContext, principal: Principal, reason: Reason, refusedBy: CompiledRoute | undefined): Promise<Response> {
 	const limits = effectiveLimits(principal, c.get("api"), c.get("route"));
 	let headers: Record<string, string> | undefined;
 	if (principal.grantCounter) {
@@ -96,7 +96,7 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason): 
 	if (reason === "missing_scope" && principal.kind !== "key") {
 		// RFC 6750 §3.1: a bearer token short of scope is told so, and which scope the route needs. The body stays the API's own 403.
 		// Only RFC 6749 §3.3 scope-tokens: a config scope with a quote or a space could not be said safely here.
-		const needed = (c.get("route")?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
+		const needed = (refusedBy?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
 		headers = {
 			...headers,
 			"WWW-Authenticate": `${c.get("errors").scheme} realm="${c.get("errors").realm}", error="insufficient_scope", scope="${needed}"`,
@@ -115,9 +115,17 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		owner = rights;
 	}
 	const sent = c.get("sentAs");
-	const reason =
-		authorize(principal, c.get("api"), c.get("route"), c.get("method"), clientIp(c), owner) ??
-		(sent && authorize(principal, c.get("api"), sent.route, sent.method, clientIp(c), owner));
-	if (reason) return refuse(c, principal, reason);
+	let reason = authorize(principal, c.get("api"), c.get("route"), c.get("method"), clientIp(c), owner);
+	let refusedBy = c.get("route");
+	if (!reason && sent) {
+		reason = authorize(principal, c.get("api"), sent.route, sent.method, clientIp(c), owner);
+		refusedBy = sent.route;
+	}
+	for (const twin of (!reason && c.get("twins")) || []) {
+		reason = authorize(principal, c.get("api"), twin.route, twin.method, clientIp(c), owner);
+		refusedBy = twin.route;
+		if (reason) break;
+	}
+	if (reason) return refuse(c, principal, reason, refusedBy);
 	await next();
 };

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, selectApi, type CompiledApi } from "../config/load";
-import { findRoute } from "../config/routes";
+import { findRoute, twinRoutes } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
@@ -65,6 +65,12 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	url.pathname = path; // what the route matches is exactly what the origin gets
 	c.set("url", url);
 	c.set("method", method);
-	c.set("route", findRoute(api.routeTable, method, path));
+	const route = findRoute(api.routeTable, method, path);
+	c.set("route", route);
+	// `/v1/admin.json` is `/v1/admin` to Rails and to Spring's suffix matching: policy holds it to that rule too.
+	const twins = twinRoutes(api.routeTable, method, path, route);
+	const sent = c.get("sentAs");
+	const sentTwins = sent && twinRoutes(api.routeTable, sent.method, path, sent.route);
+	if (twins || sentTwins) c.set("twins", [...(twins ?? []), ...(sentTwins ?? [])]);
 	await next();
 };

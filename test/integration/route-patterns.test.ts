@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
 import { createKey, gatewayFor } from "../helpers/gateway";
+import { createClient, tokensFor } from "../helpers/oauth";
 import { fakeOrigin } from "../helpers/origin";
 
 afterEach(() => vi.restoreAllMocks());
@@ -32,4 +33,76 @@ describe("route patterns that would open more than they say (issue 11, items 12 
 			expect(origin.calls).toHaveLength(0);
 		},
 	);
+});
+
+describe("a format suffix does not move a request to a laxer rule (Rails' (.:format), Spring's suffix match)", () => {
+	const rules = [{ path: "/v1/admin/**", scopes: ["admin"] }];
+
+	it.each(["/v1/admin.json", "/v1/ADMIN.json", "/v1/admin.json/", "/v1/admin.x.json", "/v1/admin.tar.gz"])(
+		"GET %s with a read-only key is 403 like /v1/admin, and the origin is never called",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read"] });
+			const gw = gatewayFor(demoWith(rules));
+			const plain = await gw.call("/v1/admin", { key: key.key });
+			expect(plain.status).toBe(403);
+			const res = await gw.call(path, { key: key.key });
+			expect(res.status).toBe(403);
+			expect(await res.json()).toMatchObject({ error: "insufficient_permissions" });
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it("a key holding both rules' scopes passes, and the origin gets the path as sent", async () => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read", "admin"] });
+		const gw = gatewayFor(demoWith(rules));
+		const res = await gw.call("/v1/admin.json?x=1", { key: key.key });
+		expect(res.status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		expect(new URL(origin.calls[0]!.url).pathname).toBe("/v1/admin.json");
+	});
+
+	it("a dot that starts a segment, or a suffix whose twin matches no rule, changes nothing", async () => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read"] });
+		const gw = gatewayFor(demoWith([{ methods: ["GET"], path: "/v1/report.pdf", scopes: ["read"] }, ...rules]));
+		expect((await gw.call("/v1/.admin", { key: key.key })).status).toBe(200);
+		expect((await gw.call("/v1/users/jane.doe", { key: key.key })).status).toBe(200);
+		expect((await gw.call("/v1/report.pdf", { key: key.key })).status).toBe(200);
+		expect(origin.calls).toHaveLength(3);
+	});
+
+	it("an exact public rule stays public even when its format-less twin needs a key", async () => {
+		const origin = fakeOrigin();
+		const gw = gatewayFor(demoWith([{ methods: ["GET"], path: "/v1/openapi.json", public: true }]));
+		const res = await gw.call("/v1/openapi.json");
+		expect(res.status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		// Its twin, /v1/openapi, needs a key, and so does any other suffix of it.
+		expect((await gw.call("/v1/openapi.yaml")).status).toBe(401);
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("a key that the literal path's rule allows (write on /v1/**) is still held to the twin's admin rule", async () => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read", "write"] });
+		const gw = gatewayFor(demoWith(rules));
+		const res = await gw.call("/v1/admin.json", { key: key.key, method: "DELETE" });
+		expect(res.status).toBe(403);
+		expect((await gw.call("/v1/other.json", { key: key.key, method: "DELETE" })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("an access token short of the twin's scope is told that scope in its insufficient_scope challenge", async () => {
+		const origin = fakeOrigin();
+		const config = demoWith(rules) as any;
+		config.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read", "write"] };
+		const gw = gatewayFor(config);
+		const tokens = await tokensFor(gw, await createClient(gw), { scopes: ["read", "write"] });
+		const res = await gw.call("/v1/admin.json", { key: tokens.access_token });
+		expect(res.status).toBe(403);
+		expect(res.headers.get("WWW-Authenticate")).toBe('Bearer realm="keygate", error="insufficient_scope", scope="admin"');
+		expect(origin.calls).toHaveLength(0);
+	});
 });
