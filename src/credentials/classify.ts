@@ -1,7 +1,5 @@
-import { BODY_LENGTH, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
-import { ACCESS_TOKEN_PATTERN, fromBase64url, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
-import { CLIENT_SECRET_PATTERN } from "../oauth/clients";
-import { OPAQUE_PATTERN } from "../oauth/codes";
+import { BODY_LENGTH, keyAtAnyStart, MAX_KEY_LENGTH, parseKey, type ParsedKey } from "../keys/format";
+import { ACCESS_TOKEN_PREFIX, fromBase64url, parseAccessToken, type ParsedAccessToken } from "../oauth/access-token";
 
 /**
  * Credential kinds, decided from the bytes alone: no I/O, no secret. Each kind has a
@@ -49,41 +47,96 @@ export function classify(value: string): Classified {
 	return { kind: "garbage" };
 }
 
-/** Every shape a credential keygate accepts can take, to find one inside other text. */
-const CREDENTIAL_SHAPES: { pattern: RegExp; minLength: number; accepts: (candidate: string) => boolean }[] = [
-	{
-		pattern: new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g"),
-		minLength: BODY_LENGTH,
-		// The match may start before the key (`xsk_live_…`, `?k=x<key>`): a key starting at any letter of its first part counts.
-		accepts: (candidate) => {
-			for (let i = 0, end = candidate.indexOf("_"); i < end; i++) if (parseKey(candidate.slice(i)) !== undefined) return true;
-			return false;
-		},
-	},
-	{
-		// Access tokens carry a MAC, not a checksum: checking it needs the secret, so any
-		// token-shaped text counts. A false positive only costs a scrubbed header.
-		pattern: ACCESS_TOKEN_PATTERN,
-		minLength: 64,
-		accepts: (candidate) => parseAccessToken(candidate) !== undefined,
-	},
-	{
-		// Authorization codes and refresh tokens: never sent anywhere but the token endpoint's
-		// body, so one in a header or a URL is a leak to stop before the origin.
-		pattern: OPAQUE_PATTERN,
-		minLength: 56,
-		accepts: () => true,
-	},
-	{
-		// OAuth client secrets.
-		pattern: CLIENT_SECRET_PATTERN,
-		minLength: 48,
-		accepts: () => true,
-	},
+/** A key inside other text; the match may start before the key (`xsk_live_…`, `?k=x<key>`). */
+const KEY_IN_TEXT = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g");
+
+/**
+ * Whether `text` holds a key anywhere. A candidate that fails its checksum may have
+ * swallowed the start of a real key (`q_q_AAAA…sk_live_…`): the search goes on from just
+ * after the candidate's first `_` (every start before it was tried), not from its end.
+ */
+function holdsKey(text: string): boolean {
+	KEY_IN_TEXT.lastIndex = 0;
+	for (let m = KEY_IN_TEXT.exec(text); m !== null; m = KEY_IN_TEXT.exec(text)) {
+		if (keyAtAnyStart(m[0])) return true;
+		KEY_IN_TEXT.lastIndex = m.index + m[0].indexOf("_") + 1;
+	}
+	return false;
+}
+
+/** [A-Za-z0-9_-], the base64url alphabet every dotted credential is written in. */
+function isBase64url(code: number): boolean {
+	return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95 || code === 45;
+}
+
+/** How many base64url characters start at `from`, counting no further than `cap`. */
+function base64urlRun(text: string, from: number, cap = Infinity): number {
+	let i = from;
+	while (i < text.length && i - from < cap && isBase64url(text.charCodeAt(i))) i++;
+	return i - from;
+}
+
+/**
+ * Calls `found(dot)` for every `prefix` in `text` followed by `min` to `max`
+ * base64url characters and a `.` (`dot`, its index), in one left-to-right pass: the part
+ * after the prefix has no `.`, so its end is the end of the base64url run, which every
+ * prefix inside the same run shares. A regular expression would rescan that run from each
+ * prefix (`kgat_kgat_kgat_…`), quadratic in the header's length. Stops when `found` is true.
+ */
+function scanDotted(text: string, prefix: string, min: number, max: number, found: (dot: number) => boolean): boolean {
+	let runTo = -1;
+	for (let s = text.indexOf(prefix); s !== -1; s = text.indexOf(prefix, s + 1)) {
+		const from = s + prefix.length;
+		if (from > runTo) runTo = from + base64urlRun(text, from);
+		const length = runTo - from;
+		if (length >= min && length <= max && text.charCodeAt(runTo) === 46 && found(runTo)) return true;
+	}
+	return false;
+}
+
+/** A dotted credential (`prefix` payload `.` MAC): the MAC is `mac` base64url characters. */
+const dotted =
+	(prefixes: string[], min: number, max: number, mac: number) =>
+	(text: string): boolean =>
+		prefixes.some((prefix) => scanDotted(text, prefix, min, max, (dot) => base64urlRun(text, dot + 1, mac) === mac));
+
+/**
+ * Every shape a credential keygate accepts can take, to find one inside other text. Access
+ * tokens carry a MAC, not a checksum: checking it needs the secret, so any token-shaped
+ * text counts (a false positive only costs a scrubbed header). Authorization codes and
+ * refresh tokens are never sent anywhere but the token endpoint's body, so one in a header
+ * or a URL is a leak to stop before the origin; so is an OAuth client secret.
+ */
+const CREDENTIAL_SHAPES: { minLength: number; holds: (text: string) => boolean }[] = [
+	{ minLength: BODY_LENGTH, holds: holdsKey },
+	// Access tokens: `kgat_`, 16 to 4,000 base64url characters, `.`, a 43-character MAC.
+	{ minLength: 64, holds: dotted([ACCESS_TOKEN_PREFIX], 16, 4000, 43) },
+	// Authorization codes and refresh tokens: `kgac_` or `kgrt_`, 8 to 2,000 characters, `.`, 43.
+	{ minLength: 56, holds: dotted(["kgac_", "kgrt_"], 8, 2000, 43) },
+	// OAuth client secrets: `kgcs_` and 43.
+	{ minLength: 48, holds: clientSecretIn },
 ];
 
-/** A compact JWS whose header and payload are JSON objects (base64url of `{"` is `eyJ`). */
-const JWT_IN_TEXT = /eyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,8192}/g;
+/** `kgcs_` and 43 base64url characters : each is 48 characters at most. */
+function clientSecretIn(text: string): boolean {
+	for (let s = text.indexOf("kgcs_"); s !== -1; s = text.indexOf("kgcs_", s + 1)) if (base64urlRun(text, s + 5, 43) === 43) return true;
+	return false;
+}
+
+/** A compact JWS whose header and payload are JSON objects (base64url of `{"` is `eyJ`), found as scanDotted finds tokens. */
+function jwtIssuersIn(text: string, accept: (iss: string) => boolean): boolean {
+	// Every `eyJ` in one header segment shares the payload, and only the payload names the issuer: each payload is read once.
+	let lastDot = -1;
+	return scanDotted(text, "eyJ", 2, 8192, (dot) => {
+		if (dot === lastDot) return false;
+		lastDot = dot;
+		if (!text.startsWith("eyJ", dot + 1)) return false;
+		const payloadEnd = dot + 4 + base64urlRun(text, dot + 4, 8193);
+		if (payloadEnd - (dot + 4) < 2 || payloadEnd - (dot + 4) > 8192 || text.charCodeAt(payloadEnd) !== 46) return false;
+		const iss = jwtIssuer(`.${text.slice(dot + 1, payloadEnd)}`);
+		return iss !== undefined && accept(iss);
+	});
+}
 
 /** The unverified `iss` of a JWT's payload, or undefined. Only to recognise one (which provider's keys to try); never to trust it. */
 export function jwtIssuer(jwt: string): string | undefined {
@@ -97,23 +150,16 @@ export function jwtIssuer(jwt: string): string | undefined {
  * JWT naming one of them counts as a credential too. Other JWTs (an Access assertion, a
  * token the origin issues itself) are left alone: keygate would not accept them.
  */
-export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>): boolean {
-	// A percent-encoded credential (`sk%5Flive%5F…`) is one too: an origin may decode it.
-	if (text.includes("%")) {
+export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>, decodes = 0): boolean {
+	// A percent-encoded credential (`sk%5Flive%5F…`) is one too: an origin may decode it. Twice
+	// at most (`%255F`): each round is a pass over the text, and no origin decodes a third time.
+	if (decodes < 2 && text.includes("%")) {
 		const decoded = text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-		if (decoded !== text && holdsCredential(decoded, jwtIssuers)) return true;
+		if (decoded !== text && holdsCredential(decoded, jwtIssuers, decodes + 1)) return true;
 	}
 	// Every keygate credential shape holds a "_" (`sk_live_…`, `kgat_…`): most header values have none.
-	for (const shape of text.includes("_") ? CREDENTIAL_SHAPES : []) {
-		if (text.length < shape.minLength) continue;
-		for (const match of text.matchAll(shape.pattern)) if (shape.accepts(match[0])) return true;
-	}
-	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ")) {
-		for (const match of text.matchAll(JWT_IN_TEXT)) {
-			const iss = jwtIssuer(match[0]);
-			if (iss !== undefined && jwtIssuers.has(iss)) return true;
-		}
-	}
+	if (text.includes("_")) for (const shape of CREDENTIAL_SHAPES) if (text.length >= shape.minLength && shape.holds(text)) return true;
+	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ")) return jwtIssuersIn(text, (iss) => jwtIssuers.has(iss));
 	return false;
 }
 

@@ -73,6 +73,36 @@ export function parseKey(candidate: string): ParsedKey | undefined {
 	return { type: m[1]!, environment: m[2]!, plaintext: candidate };
 }
 
+/** The number six base62 check characters spell (the inverse of `base62(…, CHECK_CHARS)`), or -1. */
+function checkValue(check: string): number {
+	let value = 0;
+	for (let i = 0; i < check.length; i++) {
+		const digit = ALPHABET.indexOf(check[i]!);
+		if (digit === -1) return -1;
+		value = value * 62 + digit;
+	}
+	return value;
+}
+
+/**
+ * For text that has a key's shape but may carry extra letters in front of it (`xsk_live_…`,
+ * as a scan of other text finds it): true when the key starting at any letter of its first
+ * part has a valid checksum. The check characters are read once and each start costs one
+ * CRC-32, with no BigInt, so a header full of near-keys stays cheap to scan.
+ */
+export function keyAtAnyStart(candidate: string): boolean {
+	const split = candidate.length - CHECK_CHARS;
+	const expected = checkValue(candidate.slice(split));
+	if (expected < 0 || expected > 0xffffffff) return false;
+	const end = candidate.indexOf("_");
+	for (let i = 0; i < end; i++) {
+		const c = candidate.charCodeAt(i);
+		if (c < 97 || c > 122 || candidate.length - i > MAX_KEY_LENGTH) continue; // a key starts with a letter
+		if (crc32(candidate.slice(i, split)) === expected && parseKey(candidate.slice(i)) !== undefined) return true;
+	}
+	return false;
+}
+
 /** The part of a key that may be shown again after creation: type, environment and 4 characters. */
 export function keyStart(plaintext: string): string {
 	const last = plaintext.lastIndexOf("_");

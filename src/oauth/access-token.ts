@@ -17,7 +17,6 @@ export const ACCESS_TOKEN_PREFIX = "kgat_";
 /** Longest token the parser looks at; anything longer is garbage before any work. */
 export const MAX_ACCESS_TOKEN_LENGTH = 4096;
 const MAC_CHARS = 43; // 32 bytes, base64url, unpadded
-export const ACCESS_TOKEN_PATTERN = /kgat_[A-Za-z0-9_-]{16,4000}\.[A-Za-z0-9_-]{43}/g;
 const WHOLE = /^kgat_([A-Za-z0-9_-]{16,4000})\.([A-Za-z0-9_-]{43})$/;
 
 export interface AccessTokenClaims {

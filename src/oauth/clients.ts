@@ -48,8 +48,6 @@ export async function subjectsOf(kv: KVNamespace, clientId: string): Promise<str
 }
 
 /** `kgcs_` and 43 base64url characters: recognisable to secret scanners and to keygate's log guard. */
-export const CLIENT_SECRET_PATTERN = /kgcs_[A-Za-z0-9_-]{43}/g;
-
 export function newClientSecret(): string {
 	return `kgcs_${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }

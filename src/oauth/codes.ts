@@ -14,7 +14,6 @@ import { clientKv } from "./clients";
  */
 export type OpaqueKind = "code" | "refresh";
 const PREFIX: Record<OpaqueKind, string> = { code: "kgac_", refresh: "kgrt_" };
-export const OPAQUE_PATTERN = /kg(?:ac|rt)_[A-Za-z0-9_-]{8,2000}\.[A-Za-z0-9_-]{43}/g;
 
 export interface OpaqueRoute {
 	api: string;

@@ -40,6 +40,28 @@ describe("passing through", () => {
 		}
 	});
 
+	it("finds a key behind a decoy that swallowed its start (found by a probe): scrubbed from a header, refused in the path and the query", async () => {
+		const { key } = await createKey();
+		const decoy = `q_q_${"A".repeat(47)}`;
+		const res = await call("/v1/a", { key, headers: { "X-Debug": `${decoy}${key}` } });
+		expect(res.status).toBe(200);
+		expect(origin.calls[0]!.headers.has("x-debug")).toBe(false);
+		expect((await call(`/v1/echo/${decoy}${key}`, { key })).status).toBe(401);
+		expect((await call(`/v1/a?note=${decoy}${key}`, { key })).status).toBe(401);
+		expect((await call(`/health?token=${decoy}${key}`)).status).toBe(401);
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("a header of thousands of nested %25 escapes is decoded twice at most and forwarded, never an exception", async () => {
+		const { key } = await createKey();
+		const nested = `%${"25".repeat(5000)}41`;
+		const res = await call("/v1/a", { key, headers: { "X-Nested": nested, "X-Twice": key.replace(/_/g, "%255F") } });
+		expect(res.status).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.headers.get("x-nested")).toBe(nested);
+		expect(seen.headers.has("x-twice"), "a key encoded twice is still a key").toBe(false);
+	});
+
 	it("removes hop-by-hop headers and those the Connection header names", async () => {
 		const { key } = await createKey();
 		await call("/v1/a", {

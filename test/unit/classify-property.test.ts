@@ -80,4 +80,76 @@ describe("the classifier (property)", () => {
 			{ numRuns: 500 },
 		);
 	});
+
+	it("finds a key behind a false candidate that swallowed its start (found by a probe: `q_q_AAAA…<key>` reached the origin)", () => {
+		fc.assert(
+			fc.property(
+				fc.constantFrom("sk", "pk"),
+				fc.constantFrom("live", "test"),
+				fc.stringMatching(/^[a-z][a-z0-9]{0,5}_[a-z][a-z0-9]{0,5}_[A-Za-z0-9]{0,60}$/),
+				(t, e, decoy) => {
+					const key = generateKey(t, e);
+					expect(holdsCredential(`${decoy}${key}`)).toBe(true);
+					expect(holdsCredential(`/v1/echo/${decoy}${key}`)).toBe(true);
+				},
+			),
+			{ numRuns: 500 },
+		);
+		const key = generateKey("sk", "live");
+		expect(holdsCredential(`q_q_${"A".repeat(47)}${key}`)).toBe(true);
+	});
+
+	it("finds a dotted credential exactly where the regular expressions it replaced would (a linear scan, no backtracking)", () => {
+		// The shapes as regular expressions: the reference the scanner must agree with.
+		const reference = [
+			/kgat_[A-Za-z0-9_-]{16,4000}\.[A-Za-z0-9_-]{43}/,
+			/kg(?:ac|rt)_[A-Za-z0-9_-]{8,2000}\.[A-Za-z0-9_-]{43}/,
+			/kgcs_[A-Za-z0-9_-]{43}/,
+		];
+		// Text made of the pieces that matter: prefixes, dots, base64url runs of every length near the bounds, and separators.
+		const piece = fc.oneof(
+			fc.constantFrom("kgat_", "kgac_", "kgrt_", "kgcs_", ".", " ", "%", "kg", "at_", "/"),
+			fc.integer({ min: 0, max: 50 }).map((n) => "a".repeat(n)),
+			fc.constantFrom(7, 8, 15, 16, 42, 43, 44).map((n) => "Z9_-".repeat(11).slice(0, n)),
+		);
+		fc.assert(
+			fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+				const text = pieces.join("");
+				const expected = reference.some((re) => re.test(text));
+				// holdsCredential also decodes `%`: the reference text has none that decode to anything here.
+				expect(holdsCredential(text), JSON.stringify(text)).toBe(expected);
+			}),
+			{ numRuns: 5000 },
+		);
+	});
+
+	it("finds an accepted issuer's JWT in text where the regular expression it replaced would, and no other", () => {
+		const b64 = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+		const issuers = new Set(["https://idp.example"]);
+		const jwt = `${b64({ alg: "RS256" })}.${b64({ iss: "https://idp.example", sub: "u" })}.c2ln`;
+		const other = `${b64({ alg: "RS256" })}.${b64({ iss: "https://other.example" })}.c2ln`;
+		// The reference tries the shape at every start: a global matchAll would let one JWT's signature swallow the next one's header.
+		const shape = /eyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,8192}/y;
+		const reference = (text: string) =>
+			[...text].some((_, i) => {
+				shape.lastIndex = i;
+				const m = shape.exec(text);
+				if (!m) return false;
+				try {
+					return JSON.parse(atob(m[0].split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).iss === "https://idp.example";
+				} catch {
+					return false;
+				}
+			});
+		fc.assert(
+			fc.property(fc.array(fc.constantFrom(jwt, other, "eyJ", ".", " ", "x", "eyJhbGciOi"), { maxLength: 8 }), (pieces) => {
+				const text = pieces.join("");
+				expect(holdsCredential(text, issuers), JSON.stringify(text)).toBe(reference(text));
+			}),
+			{ numRuns: 3000 },
+		);
+		expect(holdsCredential(`Bearer ${jwt}`, issuers)).toBe(true);
+		expect(holdsCredential(`eyJeyJeyJ${jwt}`, issuers)).toBe(true);
+		expect(holdsCredential(`${other}${jwt}`, issuers), "a JWT glued behind another's signature").toBe(true);
+	});
 });
