@@ -135,9 +135,18 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 	const now = Date.now();
 	const ip = clientIp(c);
 	const blocked = (who: string) => oauthThrottle.blockedFor(who, now, maxFailures, windowSeconds);
-	const slowDown = (retryAfter: number) =>
-		({ ok: false, response: oauthError("slow_down", "Too many failed requests. Try again later.", { retryAfter }) }) as const;
-	if (ip && blocked(`ip:${ip}`) > 0) return slowDown(blocked(`ip:${ip}`));
+	// The refusal's X-RateLimit-* describe the budget that refused it (the address's, or the client id's), as a key's 429 does.
+	const slowDown = (who: string): Authenticated => {
+		const response = oauthError("slow_down", "Too many failed requests. Try again later.", { retryAfter: blocked(who) });
+		if (api.bruteForce.headers) {
+			const budget = oauthThrottle.budget(who, now, maxFailures, windowSeconds);
+			response.headers.set("X-RateLimit-Limit", String(budget.limit));
+			response.headers.set("X-RateLimit-Remaining", String(budget.remaining));
+			response.headers.set("X-RateLimit-Reset", String(budget.reset));
+		}
+		return { ok: false, response };
+	};
+	if (ip && blocked(`ip:${ip}`) > 0) return slowDown(`ip:${ip}`);
 	const parsed = await readParams(c.req.raw);
 	if (!parsed.ok) return { ok: false, response: oauthError("invalid_request", parsed.description) };
 	const params = parsed.params;
@@ -155,7 +164,7 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 		return { ok: false, response: oauthError("invalid_request", "client_id does not match the authenticated client.") };
 	const clientId = basic?.id ?? params.get("client_id");
 	if (!clientId) return fail(undefined);
-	if (blocked(`client:${clientId}`) > 0) return slowDown(blocked(`client:${clientId}`));
+	if (blocked(`client:${clientId}`) > 0) return slowDown(`client:${clientId}`);
 	let client: StoredClient | null;
 	try {
 		client = await withTimeout(getClient(c.env.KEYS, clientId), KV_TIMEOUT_MS, "KV read");
@@ -207,8 +216,11 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 	const secret = c.env.SIGNING_SECRET;
 	if (!secret) return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");
 	const now = Date.now();
+	const ip = clientIp(c);
+	// A bad grant counts against the client id and, like a failed client authentication, against the address.
 	const invalidGrant = (description: string) => {
 		oauthThrottle.recordFailure(`client:${client.id}`, now, api.bruteForce.windowSeconds);
+		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, api.bruteForce.windowSeconds);
 		return oauthError("invalid_grant", description);
 	};
 

@@ -175,6 +175,57 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 	});
 });
 
+describe("the token endpoint's X-RateLimit-* with bruteForce.headers (found by a conformance check: they described a budget bad grants never touched)", () => {
+	const counted = structuredClone(config);
+	counted.apis[0].bruteForce = { maxFailures: 5, windowSeconds: 60, headers: true };
+	const gwc = gatewayFor(counted);
+
+	it("a bad grant spends the address's budget, and the 429 that ends it reports the budget that refused it", async () => {
+		const client = await createClient(gwc);
+		const ip = "198.51.100.31";
+		const badGrant = () =>
+			tokenJson(
+				gwc,
+				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: client.secret, redirect_uri: REDIRECT },
+				{ "CF-Connecting-IP": ip },
+			).then(body);
+		for (let i = 1; i <= 5; i++) {
+			const res = await badGrant();
+			expect(res.json.error).toBe("invalid_grant");
+			expect(res.headers.get("X-RateLimit-Limit")).toBe("5");
+			expect(res.headers.get("X-RateLimit-Remaining")).toBe(String(5 - i));
+		}
+		const res = await badGrant();
+		expect(res.status, res.text).toBe(429);
+		expect(res.json.error).toBe("slow_down");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
+		const retryAfter = Number(res.headers.get("Retry-After"));
+		const reset = Number(res.headers.get("X-RateLimit-Reset"));
+		expect(retryAfter).toBeGreaterThan(0);
+		expect(Math.abs(reset - Math.floor(Date.now() / 1000) - retryAfter)).toBeLessThanOrEqual(1);
+	});
+
+	it("a client id over its budget from a fresh address is refused with the client's budget, not the address's full one", async () => {
+		const client = await createClient(gwc);
+		for (let i = 0; i < 5; i++)
+			await tokenJson(
+				gwc,
+				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: client.secret, redirect_uri: REDIRECT },
+				{ "CF-Connecting-IP": `198.51.100.${40 + i}` },
+			);
+		const res = await body(
+			await tokenJson(
+				gwc,
+				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: client.secret, redirect_uri: REDIRECT },
+				{ "CF-Connecting-IP": "198.51.100.99" },
+			),
+		);
+		expect(res.status, res.text).toBe(429);
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
 describe("refresh tokens (RFC 6749 §6)", () => {
 	const refresh = (client: { id: string; secret: string | null }, token: string, extra: Record<string, string> = {}) =>
 		tokenJson(gw, { grant_type: "refresh_token", refresh_token: token, client_id: client.id, client_secret: client.secret, ...extra }).then(
