@@ -5,6 +5,7 @@ import { listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { logEvent } from "../util/log";
 import { listAudit, parseAuditQuery } from "./audit";
+import { readListCursor, writeListCursor } from "./cursor";
 import { adminAuth, type AdminEnv } from "./auth";
 import {
 	CreateKeyBody,
@@ -89,10 +90,15 @@ adminApp.get("/keys", async (c) => {
 	if (api !== undefined && !c.var.services.config.apis.some((a) => a.name === api)) {
 		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);
 	}
-	const page = await listKeys(c.env.KEYS, api, c.req.query("cursor") || undefined);
+	const raw = c.req.query("cursor") || undefined;
+	const listing = `keys|${api ?? ""}`;
+	const cursor = raw === undefined ? undefined : readListCursor(raw, listing);
+	// KV lists nothing for a made-up cursor, which would read as "no more keys".
+	if (cursor === null) throw new AdminError("invalid_request", "cursor: not one this listing gave for this api (or it was changed).");
+	const page = await listKeys(c.env.KEYS, api, cursor);
 	// Each listed key shows its authority's lifecycle fields, as GET /keys/{id} does.
 	const data = await Promise.all(page.data.map((k) => showKey(c.var.services, k.id).catch(() => publicView(k))));
-	return c.json({ data, cursor: page.cursor } satisfies KeyPage);
+	return c.json({ data, cursor: page.cursor === null ? null : writeListCursor(page.cursor, listing) } satisfies KeyPage);
 });
 
 adminApp.get("/keys/:id", async (c) => c.json(await showKey(c.var.services, c.req.param("id"))));

@@ -155,6 +155,20 @@ describe("listing and usage", () => {
 		for (const k of mine) expect(text).not.toContain(k.key);
 	});
 
+	it("refuses a cursor it did not give, one edited, or one taken to another listing with 400, rather than listing nothing", async () => {
+		await Promise.all(Array.from({ length: 52 }, (_, i) => createKey({ name: `page-${i}` })));
+		const first = await admin("/keys?api=demo");
+		const page = await first.json<{ data: unknown[]; cursor: string | null }>();
+		expect(page.data).toHaveLength(50);
+		expect(page.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+		const next = await admin(`/keys?api=demo&cursor=${page.cursor}`);
+		expect(next.status).toBe(200);
+		expect((await next.json<{ data: unknown[] }>()).data.length).toBeGreaterThan(0);
+		const edited = `${page.cursor!.slice(0, -2)}${page.cursor!.endsWith("AA") ? "BB" : "AA"}`;
+		for (const bad of ["bogus", edited]) await expectError(await admin(`/keys?api=demo&cursor=${bad}`), 400, "invalid_request");
+		await expectError(await admin(`/keys?cursor=${page.cursor}`), 400, "invalid_request");
+	});
+
 	it("counts passed and rejected requests by reason, and the last use", async () => {
 		const { id, key } = await createKey({ rateLimit: { limit: 2, window: 3600, burst: 10 } });
 		for (let i = 0; i < 3; i++) await call("/v1/a", { key });
