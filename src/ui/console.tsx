@@ -45,12 +45,12 @@ import {
 	AlreadySent,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, keptValue, maskedKey, parseKeyQuery } from "./present";
+import { expiryFrom, keptValue, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
-import { allKeys, keysPage } from "./data";
+import { allKeys, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
@@ -241,11 +241,33 @@ consoleApp.get("/:home{.{0}}", (c) => {
 	);
 });
 
+/**
+ * A whole key typed into a search or the audit log's key id field, sent here by the page's
+ * script as a POST so it never enters the address bar: found by its hash, it leads to its
+ * key (or its key's events); otherwise back to `back` with a notice.
+ */
+consoleApp.post("/find-key", async (c) => {
+	const form = await c.req.parseBody();
+	const field = typeof form.keyId === "string" ? "keyId" : "q";
+	const value = form[field];
+	const back = c.req.query("back") ?? "";
+	const safeBack = back.startsWith(`${UI}/`) && !back.startsWith(`${UI}//`) ? back : `${UI}/`;
+	const pasted = await pastedKey(c.var.services, typeof value === "string" ? value : "");
+	if (pasted) return c.redirect(field === "keyId" ? `${UI}/audit?keyId=${pasted.id}` : `${UI}/keys/${pasted.id}`, 303);
+	return c.redirect(`${safeBack}?pasted=1`, 303);
+});
+
 consoleApp.get("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
 	if (!api) return missing(c);
 	const s = c.var.services;
 	const params = new URL(c.req.url).searchParams;
+	// A whole key in the search (sent without the page's script): its key's page, else a notice; never echoed.
+	const pasted = await pastedKey(s, params.get("q"));
+	if (pasted && pasted.api === api.name) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
+	const wasKey = pasted !== undefined || params.get("pasted") === "1";
+	if (pasted !== undefined) params.delete("q");
+	params.delete("pasted");
 	const query = parseKeyQuery(params);
 	const now = Date.now();
 	const listed = await keysPage(s, await allKeys(s, api.name), query, now);
@@ -262,7 +284,13 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 			<p>
 				<a href={`${UI}/apis/${api.name}/keys/new`}>Generate new key</a>
 			</p>
-			<KeysFilter action={`${UI}/apis/${api.name}/keys`} query={query} api={api} />
+			{wasKey ? <ErrorBox message={PASTED_KEY_NOTICE} /> : null}
+			<KeysFilter
+				action={`${UI}/apis/${api.name}/keys`}
+				find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/apis/${api.name}/keys`)}`}
+				query={query}
+				api={api}
+			/>
 			<KeysList listed={listed} page={query.page} now={now} caption={`Keys of ${api.name}`} href={(id) => `${UI}/keys/${id}`} link={link} />
 		</>,
 	);
@@ -696,7 +724,19 @@ async function auditPage(s: Services, params: URLSearchParams) {
 
 consoleApp.get("/audit", async (c) => {
 	const params = new URL(c.req.url).searchParams;
-	const { error, data, cursor } = await auditPage(c.var.services, params);
+	// A whole key in the key id field: its key's events, else a notice; never echoed.
+	const pasted = await pastedKey(c.var.services, params.get("keyId"));
+	if (pasted) {
+		params.set("keyId", pasted.id);
+		params.delete("cursor");
+		return c.redirect(`${UI}/audit?${params}`, 303);
+	}
+	const wasKey = pasted === null || params.get("pasted") === "1";
+	if (wasKey) params.delete("keyId");
+	params.delete("pasted");
+	const found = await auditPage(c.var.services, params);
+	const { data, cursor } = found;
+	const error = wasKey ? PASTED_KEY_NOTICE : found.error;
 	const value = (name: string) => (params.get(name) ?? "").trim();
 	const next = new URLSearchParams(params);
 	if (cursor) next.set("cursor", cursor);
@@ -709,7 +749,7 @@ consoleApp.get("/audit", async (c) => {
 		"Audit log",
 		<>
 			<h1>Audit log</h1>
-			<form method="get" class="filters" role="search">
+			<form method="get" class="filters" role="search" data-find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`}>
 				<label>
 					Key id
 					<input name="keyId" value={value("keyId")} />

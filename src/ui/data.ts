@@ -1,8 +1,11 @@
 import type { UsageView } from "../admin/contract";
 import { historyView, withStatus, type Services } from "../admin/service";
 import type { Usage } from "../authority/key-authority";
-import type { KeyRecord } from "../keys/record";
-import { listKeys } from "../keys/store";
+import type { KeyRecord, StoredKey } from "../keys/record";
+import { holdsCredential } from "../credentials/classify";
+import { sha256Hex } from "../keys/crypto";
+import { parseKey } from "../keys/format";
+import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { matchKeys, selectKeys, type KeyQuery } from "./present";
 
@@ -29,6 +32,17 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 		cursor = got.cursor ?? undefined;
 	} while (cursor && out.length < MAX_LISTED);
 	return out;
+}
+
+/**
+ * A whole key pasted into a search or filter field (`q`, `keyId`): the record it names, null
+ * when it names none, undefined when the value holds no credential. The plaintext goes no
+ * further than its hash: the pages never echo it or keep it in a link.
+ */
+export async function pastedKey(s: Services, value: string | null | undefined): Promise<StoredKey | null | undefined> {
+	if (!value || !holdsCredential(value)) return undefined;
+	const parsed = parseKey(value.trim());
+	return parsed ? getByHash(s.kv, await sha256Hex(parsed.plaintext)) : null;
 }
 
 /** What a keys list shows of a key's use. */

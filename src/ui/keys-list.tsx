@@ -13,10 +13,11 @@ const STATUSES = [
 ] as const;
 
 /** The keys list's search, filters and sort: one GET form, the same in the console and the portal. */
-export function KeysFilter(props: { action: string; query: KeyQuery; api: CompiledApi }) {
+/** `find`: where the page's script sends a whole key typed into the search instead (a POST, so it never enters the address). */
+export function KeysFilter(props: { action: string; find: string; query: KeyQuery; api: CompiledApi }) {
 	const { query } = props;
 	return (
-		<form method="get" action={props.action} class="filters" role="search">
+		<form method="get" action={props.action} class="filters" role="search" data-find={props.find}>
 			<label>
 				Search
 				<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />

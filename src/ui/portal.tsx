@@ -21,7 +21,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { auditAddress, type Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys, keysPage } from "./data";
+import { allKeys, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 import {
 	ErrorBox,
@@ -42,7 +42,7 @@ import {
 	AlreadySent,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery } from "./present";
+import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -279,11 +279,25 @@ async function withinLimit<T>(c: Context<PortalEnv>, want: number, make: () => P
 
 // `/_keygate/portal/` is the home page (see console.tsx for why it is spelled this way).
 portalApp.get("/", (c) => c.redirect(`${PORTAL}/`, 308));
+/** A whole key typed into the search, sent by the page's script as a POST (never in the address): the customer's own key, else back with a notice. */
+portalApp.post("/find-key", async (c) => {
+	const form = await c.req.parseBody();
+	const pasted = await pastedKey(c.var.services, typeof form.q === "string" ? form.q : "");
+	const mine = pasted ? (await ownKeys(c)).some((k) => k.id === pasted.id) : false;
+	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : `${PORTAL}/?pasted=1`, 303);
+});
+
 portalApp.get("/:home{.{0}}", async (c) => {
 	const api = c.var.api;
 	const now = Date.now();
 	const keys = await ownKeys(c);
 	const params = new URL(c.req.url).searchParams;
+	// A whole key in the search (sent without the page's script): the customer's own key's page, else a notice; never echoed.
+	const pasted = await pastedKey(c.var.services, params.get("q"));
+	if (pasted && keys.some((k) => k.id === pasted.id)) return c.redirect(`${PORTAL}/keys/${pasted.id}`, 303);
+	const wasKey = pasted !== undefined || params.get("pasted") === "1";
+	if (pasted !== undefined) params.delete("q");
+	params.delete("pasted");
 	const query = parseKeyQuery(params);
 	const listed = await keysPage(c.var.services, keys, query, now);
 	const a = await allowed(c);
@@ -297,7 +311,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 		api.portal.title,
 		<>
 			<h1>{api.portal.title}</h1>
-			<KeysFilter action={`${PORTAL}/`} query={query} api={api} />
+			{wasKey ? <ErrorBox message={PASTED_KEY_NOTICE} /> : null}
+			<KeysFilter action={`${PORTAL}/`} find={`${PORTAL}/find-key`} query={query} api={api} />
 			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
 			<h2 id="generate">{api.portal.labels.generate}</h2>

@@ -154,4 +154,8 @@ export function graceChoices(defaultSeconds: number): { seconds: number; label: 
 }
 
 /** What a refused form puts back into a field: what was typed, unless it holds an API key, which is never written into a page. */
+/** Shown instead of a whole key typed into a search or filter field, which is never echoed or kept in a link. */
+export const PASTED_KEY_NOTICE =
+	"That was a whole API key, not a search: it is not shown or kept here, and no key here has it. Search by name, id or the key's first characters.";
+
 export const keptValue = (value: string): string => (holdsCredential(value) ? "" : value);

@@ -65,6 +65,17 @@ document.querySelectorAll("input[name=expiresOn]").forEach(function (d) {
   });
 });
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
+// A whole key typed into a search goes by POST to find its key: in a GET it would sit in the
+// address bar and the history. (Without the script the server still never echoes it.)
+var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
+document.querySelectorAll("form[data-find]").forEach(function (f) {
+  f.addEventListener("submit", function () {
+    var field = f.querySelector("input[name=q], input[name=keyId]");
+    if (!field || !KEY_SHAPE.test(field.value)) return;
+    f.method = "post";
+    f.action = f.getAttribute("data-find");
+  });
+});
 // A form that changes something is sent once: a second click (a double click, an impatient
 // user) would rotate an already rotated key, or make a second key nobody sees.
 document.querySelectorAll("form[method=post]").forEach(function (f) {

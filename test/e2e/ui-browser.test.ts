@@ -194,6 +194,24 @@ describe("the console in Chromium", () => {
 		expect(await page.locator("tbody tr").first().textContent()).not.toContain("Never used");
 	});
 
+	it("a whole key pasted into the search goes by POST: it lands on its key's page and no address ever holds it (found by a browser QA pass)", async () => {
+		const pasted = await generateKey("pasted into search");
+		const urls: string[] = [];
+		const seen = (r: { url(): string }) => urls.push(r.url());
+		page.on("request", seen);
+		try {
+			await page.goto(`${UI()}/apis/demo/keys`);
+			await page.getByLabel("Search").fill(pasted.key);
+			await page.getByRole("button", { name: "Apply" }).click();
+			await page.waitForURL(`${UI()}/keys/${pasted.id}`);
+		} finally {
+			page.off("request", seen);
+		}
+		expect(urls.length).toBeGreaterThan(1);
+		for (const url of urls) expect(url).not.toContain(pasted.key.slice(-20));
+		expect(await page.content()).not.toContain(pasted.key);
+	});
+
 	it("revoke: cancel keeps the key working; confirm makes the next request 401", async () => {
 		const { key, id } = await generateKey("to revoke");
 		await page.goto(`${UI()}/keys/${id}`);

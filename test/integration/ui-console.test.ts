@@ -4,6 +4,7 @@
  * Worker. Only the origin is faked. The plaintext of a key appears in exactly one answer:
  * the POST that made it.
  */
+import { generateKey } from "../../src/keys/format";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { adminFailures } from "../../src/admin/auth";
@@ -361,6 +362,45 @@ describe("keys", () => {
 		expect(byId).toContain(`gamma-${tag}`);
 		expect(byId).not.toContain(`alpha-${tag}`);
 		expect(b.key.startsWith("sk_test_")).toBe(true);
+	});
+
+	it("a whole key pasted into the search or the audit log's key id is never echoed: its key's page or events, else a notice (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const a = await generate(cookie, { name: `pasted-${crypto.randomUUID().slice(0, 8)}` });
+		const id = await idOf(a.key);
+		const q = encodeURIComponent(a.key);
+		// Without the page's script: a GET. It leads to the key, so the key leaves the address at once.
+		const get = await ui(`${UI}/apis/demo/keys?q=${q}&status=`, { cookie });
+		expect(get.status).toBe(303);
+		expect(get.headers.get("Location")).toBe(`${UI}/keys/${id}`);
+		// With it: a POST to find-key, which never puts the key in an address.
+		const post = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/apis/demo/keys`)}`, { cookie, form: { q: a.key, status: "" } });
+		expect(post.status).toBe(303);
+		expect(post.headers.get("Location")).toBe(`${UI}/keys/${id}`);
+		const audit = await ui(`${UI}/audit?keyId=${q}&action=`, { cookie });
+		expect(audit.status).toBe(303);
+		expect(audit.headers.get("Location")).toBe(`${UI}/audit?keyId=${id}&action=`);
+		const auditPost = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: a.key } });
+		expect(auditPost.headers.get("Location")).toBe(`${UI}/audit?keyId=${id}`);
+		// A well-formed key that exists nowhere: a notice, and the page holds no trace of it.
+		const unknown = generateKey("sk", "live");
+		for (const [path, status] of [
+			[`${UI}/apis/demo/keys?q=${unknown}`, 200],
+			[`${UI}/audit?keyId=${unknown}`, 400],
+		] as const) {
+			const res = await ui(path, { cookie });
+			const html = await res.text();
+			expect(res.status, path).toBe(status);
+			expect(html).toContain("That was a whole API key, not a search");
+			expect(html).not.toContain(unknown);
+			expect(html).not.toContain(unknown.slice(-20));
+		}
+		const back = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: unknown } });
+		expect(back.headers.get("Location")).toBe(`${UI}/audit?pasted=1`);
+		expect(await (await ui(`${UI}/audit?pasted=1`, { cookie })).text()).toContain("That was a whole API key, not a search");
+		// `back` never leaves the console.
+		const away = await ui(`${UI}/find-key?back=${encodeURIComponent("https://evil.example/")}`, { cookie, form: { q: unknown } });
+		expect(away.headers.get("Location")).toBe(`${UI}/?pasted=1`);
 	});
 
 	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {

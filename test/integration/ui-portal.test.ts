@@ -197,6 +197,27 @@ describe("one owner's keys only", () => {
 		expect(state).toMatchObject({ revokedAt: null, replacedBy: null });
 	});
 
+	it("a whole key pasted into the search is never echoed: the customer's own key's page, else the same notice as for any other key", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const { keys } = await generate(cookie, { name: "pasted" });
+		const mine = keys[0]!;
+		const theirs = await createKey({ name: "not yours", owner: "cust_other" });
+		const get = await ui(`${PORTAL}/?q=${encodeURIComponent(mine)}`, { cookie });
+		expect(get.status).toBe(303);
+		expect(get.headers.get("Location")).toMatch(new RegExp(`^${PORTAL}/keys/key_`));
+		const post = await ui(`${PORTAL}/find-key`, { cookie, form: { q: mine } });
+		expect(post.headers.get("Location")).toBe(get.headers.get("Location"));
+		// Another owner's key reads exactly like a key that exists nowhere.
+		const other = await ui(`${PORTAL}/find-key`, { cookie, form: { q: theirs.key } });
+		expect(other.headers.get("Location")).toBe(`${PORTAL}/?pasted=1`);
+		const page = await ui(`${PORTAL}/?q=${encodeURIComponent(theirs.key)}`, { cookie });
+		const html = await page.text();
+		expect(page.status).toBe(200);
+		expect(html).toContain("That was a whole API key, not a search");
+		expect(html).not.toContain(theirs.key);
+	});
+
 	it("revoke and rotate on its own key", async () => {
 		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
 		const [key] = (await generate(cookie)).keys;
