@@ -20,7 +20,8 @@ export const ADMIN_FAILURE_WINDOW_SECONDS = 60;
 
 // ---- requests ----
 
-const name = text(1, 200);
+// A blank name would leave a key with no visible name: an empty link in the list, nothing to type to delete it.
+const name = text(1, 200).check(z.refine((s) => s.trim() !== "", "must not be blank"));
 // RFC 6749 §3.3 scope-tokens (printable ASCII, no space, quote or backslash), and no comma: X-Keygate-Scopes joins them with one.
 const scopes = z
 	.array(

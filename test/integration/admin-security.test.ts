@@ -201,3 +201,26 @@ describe("admin input holding an API key", () => {
 		expect((await res.json<any>()).metadata).toEqual({ note: lookalike });
 	});
 });
+
+describe("bodies that would be changed without a word (found by probes)", () => {
+	const kvNames = async () => (await env.KEYS.list()).keys.map((k) => k.name).join("\n");
+
+	it.each([
+		["a blank name", { name: "   " }, "name: must not be blank"],
+		["a tab-only name", { name: "\t" }, "name: must not be blank"],
+		["a __proto__ field in metadata", { name: "m", metadata: { __proto__: { a: 1 } } }, "body: a field named __proto__ is not allowed"],
+	])("%s is 400 invalid_request and stores nothing", async (_what, body, message) => {
+		const before = await kvNames();
+		// JSON.stringify of an object literal's `__proto__` key would drop it: send the text.
+		const text = JSON.stringify(body).replace('"metadata":{}', '"metadata":{"__proto__":{"a":1}}');
+		const res = await admin("/keys", { method: "POST", body: text });
+		const json = await expectError(res, 400, "invalid_request");
+		expect(json.message).toContain(message);
+		expect(await kvNames()).toBe(before);
+	});
+
+	it("an escaped __proto__ (\\u005f_proto__) is refused too", async () => {
+		const res = await admin("/keys", { method: "POST", body: '{"name":"m","metadata":{"\\u005f_proto__":{"a":1}}}' });
+		await expectError(res, 400, "invalid_request");
+	});
+});
