@@ -38,6 +38,7 @@ import {
 	UI,
 	RotateForm,
 	UsageSections,
+	sampleScopes,
 	sampleUrl,
 	NothingHere,
 	Unavailable,
@@ -337,7 +338,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				<legend>Scopes</legend>
 				{routeScopes(api).map((sc) => (
 					<label>
-						<input type="checkbox" name="scopes" value={sc} checked={props.scopes?.includes(sc) ?? false} /> {sc}
+						<input type="checkbox" name="scopes" value={sc} checked={(props.scopes ?? sampleScopes(api)).includes(sc)} /> {sc}
 					</label>
 				))}
 				<label>

@@ -247,7 +247,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			</p>
 			<p>Try it:</p>
 			<pre>
-				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.base}/`}</code>
+				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.base}`}</code>
 			</pre>
 		</section>
 	);
@@ -488,9 +488,15 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 	);
 }
 
+/** The route the curl line calls: the first keyed GET route. */
+const sampleRoute = (api: CompiledApi) => api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+
+/** The scopes the curl line's route needs: a new key's form ticks them, so the line it shows works as shown. */
+export const sampleScopes = (api: CompiledApi): string[] => sampleRoute(api)?.scopes ?? [];
+
 /** A sample call for the curl line: the first keyed GET route, its wildcards filled in. */
 export function sampleUrl(requestUrl: string, api: CompiledApi): string {
-	const route = api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+	const route = sampleRoute(api);
 	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
-	return new URL(requestUrl).origin + path;
+	return new URL(requestUrl).origin + (path.startsWith("/") ? path : `/${path}`);
 }

@@ -403,6 +403,22 @@ describe("keys", () => {
 		expect(away.headers.get("Location")).toBe(`${UI}/?pasted=1`);
 	});
 
+	it("a new key's form ticks the scopes its curl line's route needs, and that line (no stray slash) works as shown (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		expect(form).toMatch(/<input type="checkbox" name="scopes" value="read" checked="?"?\s*\/?>/);
+		expect(form).not.toMatch(/value="write" checked/);
+		const res = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: "as shown", scopes: ["read"], expiry: "never", kind: "single" } });
+		const html = await res.text();
+		const line =
+			/curl -H &quot;Authorization: Bearer ([^&]+)&quot; (\S+?)<\/code>/.exec(html) ??
+			/curl -H "Authorization: Bearer ([^"]+)" (\S+?)<\/code>/.exec(html);
+		expect(line, html).not.toBeNull();
+		const url = new URL(line![2]!);
+		expect(url.pathname).toBe("/v1/hello");
+		expect((await call(url.pathname, { key: line![1]! })).status).toBe(200);
+	});
+
 	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {
 		const cookie = await signIn();
 		const tag = crypto.randomUUID().slice(0, 8);
