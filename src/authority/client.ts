@@ -40,6 +40,8 @@ export function keyAuthorityStub(env: Pick<AuthorityBindings, "KEY_AUTHORITY">, 
 }
 
 const ownerObjectName = (api: string, owner: string) => `${api}:${owner}`;
+/** The object that claims the console's generate forms of one API: an owner id holds no space, so no owner shares it. */
+export const CONSOLE_FORMS = " console forms";
 
 /** The error a dead key answers, wherever its death was learnt (the authority, or an isolate's memory of it). */
 export function deadReason(dead: Dead): Reason {
@@ -83,6 +85,9 @@ export interface Authority {
 	setOwnerRole(api: string, owner: string, role: string): Promise<string>;
 	/** Spends a customer-portal entry token (by its hash) in its owner's object: true only the first time. */
 	spendPortalEntry(api: string, owner: string, hash: string, expiresAt: number, now: number): Promise<boolean>;
+	/** Claims a generate form's `once` value in the object of `owner` (CONSOLE_FORMS for the console): true only the first time. */
+	claimForm(api: string, owner: string, once: string, until: number, now: number): Promise<boolean>;
+	releaseForm(api: string, owner: string, once: string): Promise<void>;
 	/** The portal's per-owner key limit in the owner's object (OwnerRoles.reservePortalKeys): a slot id, or null when there is no room. */
 	reservePortalKeys(
 		api: string,
@@ -122,6 +127,9 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),
 		spendPortalEntry: (api, id, hash, expiresAt, now) =>
 			bounded("portal entry", async (): Promise<boolean> => owner(api, id).spendPortalEntry(hash, expiresAt, now)),
+		claimForm: (api, id, once, until, now) =>
+			bounded("form claim", async (): Promise<boolean> => owner(api, id).claimForm(once, until, now)),
+		releaseForm: (api, id, once) => bounded("form claim", async (): Promise<void> => owner(api, id).releaseForm(once)),
 		reservePortalKeys: (api, id, live, listed, want, max, now) =>
 			bounded("portal key limit", async (): Promise<string | null> => owner(api, id).reservePortalKeys(live, listed, want, max, now)),
 		settlePortalKeys: (api, id, slot, ids, now) =>

@@ -6,7 +6,8 @@ import { DurableObject } from "cloudflare:workers";
  * `owners` configured; a role change is seen by the next request of every one of the
  * owner's keys, in every location, because this object is the one place it lives.
  *
- * It also spends the owner's customer-portal entry tokens (src/ui/portal-session.ts):
+ * It also claims generate forms (the console's in one object per API, a customer's in
+ * its owner's), and spends the owner's customer-portal entry tokens (src/ui/portal-session.ts):
  * KV has no compare-and-delete, so the one-time use of an entry is decided here, where
  * two redemptions racing from two locations meet one after the other.
  */
@@ -52,6 +53,25 @@ export class OwnerRoles extends DurableObject<Env> {
 		const id = crypto.randomUUID();
 		kv.put(`portal-slot:${id}`, { until: now + PENDING_MS, n: want, ids: null } satisfies PortalSlot);
 		return id;
+	}
+
+	/**
+	 * Claims a generate form's `once` value (src/ui/once.ts): true the first time, false while
+	 * the claim stands. Decided here, one call at a time, so two sends of the same form (a
+	 * double click without the page's script, a reload) cannot both make a key, as they could
+	 * with KV, which has no compare-and-set. Claims are pruned once `until` has passed.
+	 */
+	claimForm(once: string, until: number, now: number): boolean {
+		const kv = this.ctx.storage.kv;
+		for (const [name, end] of kv.list<number>({ prefix: "form-sent:" })) if (end <= now) kv.delete(name);
+		if (kv.get(`form-sent:${once}`) !== undefined) return false;
+		kv.put(`form-sent:${once}`, until);
+		return true;
+	}
+
+	/** Gives a claim back: the form made nothing, so it may be sent again once corrected. */
+	releaseForm(once: string): void {
+		this.ctx.storage.kv.delete(`form-sent:${once}`);
 	}
 
 	/** The create behind `slot` ended: the keys it made (none if it failed) count until the listing shows them. */

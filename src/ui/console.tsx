@@ -18,7 +18,7 @@ import {
 	showKey,
 	type Services,
 } from "../admin/service";
-import { authority } from "../authority/client";
+import { authority, CONSOLE_FORMS } from "../authority/client";
 import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { auditAddress, clientAddress, type Bindings } from "../env";
@@ -65,7 +65,17 @@ consoleApp.use("*", uiHeaders);
 // Without an admin token there is no console at all: the same 404 as any unknown path.
 consoleApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
 
-consoleApp.get("/static/:name", (c) => staticAsset(new URL(c.req.url).pathname) ?? notFound());
+consoleApp.get(
+	"/static/:name",
+	(c) =>
+		staticAsset(new URL(c.req.url).pathname) ??
+		c.html(
+			<Page title="Not found">
+				<NothingHere back={`${UI}/`} label="Back to the console" />
+			</Page>,
+			404,
+		),
+);
 
 /** CSRF: every unsafe method must come from this origin (security.ts); otherwise 403 and nothing runs. */
 consoleApp.use("*", async (c, next) => {
@@ -155,7 +165,8 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		return c.redirect(`${UI}/login`, 303);
 	}
 	const config = loadConfig(c.env);
-	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
+	// An invalid config: the console's own 503 page, as for any failure inside (the gateway answers its JSON 503).
+	if (!config.ok) return c.html(<Unavailable back={`${UI}/`} />, 503);
 	c.set("session", check.session);
 	c.set("sessionToken", token);
 	c.set("services", {
@@ -436,7 +447,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const s = c.var.services;
 	const sentAgain = () =>
 		page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
-	if (!(await claim(c.env.KEYS, once))) return sentAgain();
+	if (!(await claim(s.authority, api.name, CONSOLE_FORMS, once))) return sentAgain();
 	let shown: { label: string; k: KeyRecord & { key: string } }[];
 	try {
 		if (pair) {
@@ -453,7 +464,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		}
 	} catch (e) {
 		// Nothing was made: the same form may be sent again.
-		await release(c.env.KEYS, once);
+		await release(s.authority, api.name, CONSOLE_FORMS, once);
 		if (e instanceof AdminError && e.reason === "invalid_request") return again(e.message);
 		throw e;
 	}

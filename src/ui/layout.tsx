@@ -88,11 +88,11 @@ export function SecretsShown(props: { secrets: { label: string; k: KeyRecord & {
 			{props.secrets.map((x, i) => (
 				<SecretBox k={x.k} label={x.label} base={props.base} id={`secret-${i}`} />
 			))}
-			<p>
-				<a href={props.savedHref} data-saved="">
+			<form method="get" action={props.savedHref}>
+				<button type="submit" data-saved="">
 					I've saved this key
-				</a>
-			</p>
+				</button>
+			</form>
 		</>
 	);
 }
@@ -242,7 +242,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			</p>
 			<p>
 				<button type="button" data-copy={props.id}>
-					Copy
+					Copy<span class="sr-only"> {props.label}</span>
 				</button>
 			</p>
 			<p>Try it:</p>

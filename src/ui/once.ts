@@ -1,3 +1,4 @@
+import type { Authority } from "../authority/client";
 import { randomId } from "../keys/crypto";
 import { logEvent } from "../util/log";
 
@@ -8,13 +9,13 @@ import { logEvent } from "../util/log";
  * the screen. Each rendered form therefore carries a random `once` value; a form whose
  * value has made (or is making) a key is answered "already sent" and makes nothing.
  *
- * KV: `form-sent:<once>` -> "1", expiring after a day (a page left open longer gets a new
- * form on any refusal). A request without the field (a script posting the form directly)
- * is not protected this way and is not refused.
+ * The claim lives a day (a page left open longer gets a new form on any refusal). A
+ * request without the field (a script posting the form directly) is not protected this
+ * way and is not refused.
  */
 export const ONCE_FIELD = "once";
 const ONCE = /^once_[0-9A-Za-z]{22}$/;
-const SENT_TTL_SECONDS = 86_400;
+const SENT_TTL_MS = 86_400_000;
 
 export const newOnce = (): string => randomId("once");
 
@@ -26,40 +27,26 @@ export function onceOf(form: Record<string, unknown>): string | undefined {
 	return typeof v === "string" && ONCE.test(v) ? v : undefined;
 }
 
-/** True when this form already made a key. A KV failure reads as "not sent": the form's own checks still run. */
-async function alreadySent(kv: KVNamespace, once: string | undefined): Promise<boolean> {
-	if (!once) return false;
-	try {
-		return (await kv.get(`form-sent:${once}`)) !== null;
-	} catch (e) {
-		logEvent("kv_failed", { step: "form once check", error: String(e) });
-		return false;
-	}
-}
-
 /**
  * Claims the form just before it makes its key: false when it was already sent. The claim
- * is written first, so a second send that arrives while the first is still making its key
- * finds it; KV has no compare-and-set, so two sends within the same few milliseconds can
- * still both pass (the page's script sends a form once; this guards reloads and resubmits).
+ * is decided in a Durable Object (OwnerRoles.claimForm: the console's per API, a customer's
+ * in its owner's object), one call at a time, so of two sends of one form, however close,
+ * exactly one goes on. If that object cannot be reached the call throws and the page
+ * answers 503 with nothing made.
  */
-export async function claim(kv: KVNamespace, once: string | undefined): Promise<boolean> {
+export async function claim(authority: Authority, api: string, owner: string, once: string | undefined): Promise<boolean> {
 	if (!once) return true;
-	if (await alreadySent(kv, once)) return false;
-	try {
-		await kv.put(`form-sent:${once}`, "1", { expirationTtl: SENT_TTL_SECONDS });
-	} catch (e) {
-		logEvent("kv_failed", { step: "form once record", error: String(e) });
-	}
-	return true;
+	const now = Date.now();
+	return authority.claimForm(api, owner, once, now + SENT_TTL_MS, now);
 }
 
 /** Gives the claim back when the form made nothing (refused), so the same form may be sent again once corrected. */
-export async function release(kv: KVNamespace, once: string | undefined): Promise<void> {
+export async function release(authority: Authority, api: string, owner: string, once: string | undefined): Promise<void> {
 	if (!once) return;
 	try {
-		await kv.delete(`form-sent:${once}`);
+		await authority.releaseForm(api, owner, once);
 	} catch (e) {
-		logEvent("kv_failed", { step: "form once release", error: String(e) });
+		// The form stays claimed: sent again, it answers "already sent", and a fresh form works.
+		logEvent("form_release_failed", { error: String(e) });
 	}
 }

@@ -139,7 +139,8 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	const token = getCookie(c, PORTAL_COOKIE);
 	const grant = token ? await readPortalSession(c.env.KEYS, token) : null;
 	const config = loadConfig(c.env);
-	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
+	// An invalid config: the portal's own 503 page, as for any failure inside (the gateway answers its JSON 503).
+	if (!config.ok) return c.html(<Unavailable heading="API keys" back={`${PORTAL}/`} />, 503);
 	const api = grant ? config.value.apis.find((a) => a.name === grant.api) : undefined;
 	if (!grant || !token || !api?.portal) {
 		if (token) c.header("Set-Cookie", cookie("", 0));
@@ -458,7 +459,8 @@ portalApp.post("/keys", async (c) => {
 	}
 	const parsed = CreateKeyBody.safeParse(body);
 	if (!parsed.success) return again(describeIssues(parsed.error));
-	if (!(await claim(c.env.KEYS, once)))
+	const owners = c.var.services.authority;
+	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	const shown = await withinLimit(c, pair ? 2 : 1, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
@@ -477,11 +479,11 @@ portalApp.post("/keys", async (c) => {
 		return { made, ids: made.map((m) => m.k.id) };
 	}).catch(async (e: unknown) => {
 		// Nothing was made: the same form may be sent again.
-		await release(c.env.KEYS, once);
+		await release(owners, api.name, c.var.grant.owner, once);
 		throw e;
 	});
 	if (shown === null) {
-		await release(c.env.KEYS, once);
+		await release(owners, api.name, c.var.grant.owner, once);
 		return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
 	}
 	return page(

@@ -45,8 +45,15 @@ document.querySelectorAll("[data-dialog]").forEach(function (a) {
 document.querySelectorAll("dialog [data-close]").forEach(function (b) {
   b.addEventListener("click", function () { b.closest("dialog").close(); });
 });
+// "I've saved this key" leaves the page in place of itself: Back then skips the answer that
+// showed the key (a POST answer: Back would offer to send the form again).
 document.querySelectorAll("[data-saved]").forEach(function (b) {
-  b.addEventListener("click", function () { clearSecrets(); });
+  b.addEventListener("click", function (e) {
+    clearSecrets();
+    if (!b.form) return;
+    e.preventDefault();
+    location.replace(b.form.action);
+  });
 });
 function clearSecrets() {
   document.querySelectorAll("[data-secret]").forEach(function (s) { s.textContent = "(hidden: the key is shown only once)"; });

@@ -146,12 +146,14 @@ describe("the console in Chromium", () => {
 		const { key } = await generateKey("browser key");
 		await audit("created", ["[data-secret]"]);
 		const copy = page.locator(`button[data-copy="secret-0"]`);
-		expect(await copy.textContent()).toBe("Copy");
+		expect(await copy.textContent()).toBe("Copy Your new key");
+		// Named for its key, so a pair page's two buttons are told apart; sighted users see "Copy".
+		expect(await page.getByRole("button", { name: "Copy Your new key" }).count()).toBe(1);
 		await copy.click();
 		await expect.poll(() => copy.textContent()).toBe("Copied");
 		expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
 		expect(await gateway(key)).toBe(200);
-		await page.getByRole("link", { name: "I've saved this key" }).click();
+		await page.getByRole("button", { name: "I've saved this key" }).click();
 		await page.waitForURL(/\/apis\/demo\/keys$/);
 		expect(await page.content()).toContain(`sk_live_…${key.slice(-4)}`);
 		expect(await page.content()).not.toContain(key);

@@ -161,6 +161,18 @@ describe("signing in", () => {
 		expect(res.headers.get("Cache-Control")).toContain("no-store");
 	});
 
+	it("with an invalid config a signed-in page is the console's 503 page, and an unknown asset a 404 page, never the gateway's JSON (found by probes)", async () => {
+		const cookie = await signIn();
+		const broken = await ui(`${UI}/`, { cookie, bindings: { ...env, KEYGATE_CONFIG: "{not json" } });
+		expect(broken.status).toBe(503);
+		expect(broken.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(await broken.text()).toContain("Not available right now");
+		const asset = await ui(`${UI}/static/nope.css`);
+		expect(asset.status).toBe(404);
+		expect(asset.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(await asset.text()).toContain("There is no page at this address.");
+	});
+
 	it("without a session every page sends you to the sign-in page", async () => {
 		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit`, `${UI}/keys/key_0123456789012345678901`]) {
 			const res = await ui(path);
@@ -609,6 +621,18 @@ describe("a generate form is sent once", () => {
 		const other = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text())?.[1];
 		expect(other).not.toBe(once);
 		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("of 8 sends of one form at once (a double click without the script), exactly one makes a key: the claim is decided in a Durable Object (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		const once = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(form)![1]!;
+		const fields = { name: `race ${crypto.randomUUID()}`, scopes: "read", expiry: "never", kind: "single", once };
+		const answers = await Promise.all(Array.from({ length: 8 }, () => ui(`${UI}/apis/demo/keys`, { cookie, form: fields })));
+		const statuses = answers.map((r) => r.status).sort();
+		expect(statuses).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+		const shown = (await Promise.all(answers.map(async (r) => shownKeys(await r.text())))).flat();
+		expect(shown).toHaveLength(1);
 	});
 });
 
