@@ -237,9 +237,13 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
  */
 export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	const stored = await findKey(s, id);
-	await step("limiter_failed", "revoking the key in its Durable Object", () => s.authority.revoke(id, Date.now()));
+	const at = Date.now();
+	const status = await step("limiter_failed", "revoking the key in its Durable Object", () => s.authority.revoke(id, at));
 	const record = await save(s, stored);
-	await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
+	// Revoking a revoked key changes nothing (its object keeps the first time): answered as before, audited once.
+	// A retry after a failed KV write (the record still says live) is the same revocation's audit.
+	if (status.revokedAt === at || stored.revokedAt === null)
+		await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return record;
 }
 

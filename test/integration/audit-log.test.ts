@@ -362,3 +362,12 @@ describe("the console's audit page", () => {
 		expect((await ui(`${UI}/audit.json?actorType=robot`, { cookie })).status).toBe(400);
 	});
 });
+
+describe("revoking a revoked key (found by a README walkthrough: it wrote a second key.revoked)", () => {
+	it("answers as before and leaves one key.revoked event", async () => {
+		const key = await createKey({ name: "twice revoked" });
+		for (let i = 0; i < 3; i++) expect((await admin(`/keys/${key.id}/revoke`, { method: "POST" })).status).toBe(200);
+		const events = await audit(`?keyId=${key.id}&action=key.revoked`);
+		expect(events.data).toHaveLength(1);
+	});
+});
