@@ -19,6 +19,7 @@ import {
 	type Services,
 } from "../admin/service";
 import { authority, CONSOLE_FORMS } from "../authority/client";
+import { holdsCredential } from "../credentials/classify";
 import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { auditAddress, clientAddress, type Bindings } from "../env";
@@ -92,12 +93,24 @@ consoleApp.use("*", async (c, next) => {
 const sessionCookie = (token: string, maxAgeSeconds: number) =>
 	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
 
-function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string) {
+/**
+ * Where sign-in goes on to: a console address (`next`, from a session that ended while the
+ * operator was on it), else the console's home. Never another site, never the sign-in page,
+ * never an address holding a credential.
+ */
+function nextPage(raw: unknown): string {
+	if (typeof raw !== "string" || raw.length > 2000 || !raw.startsWith(`${UI}/`)) return `${UI}/`;
+	if (/[\\\s]|\/\/|\/\.\.?(\/|$)|%2e/i.test(raw) || raw.startsWith(`${UI}/login`) || holdsCredential(raw)) return `${UI}/`;
+	return raw;
+}
+
+function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string, next?: string) {
 	return c.html(
 		<Page title="Sign in">
 			<h1>Sign in</h1>
 			<ErrorBox message={message} />
 			<form method="post" action={`${UI}/login`}>
+				{next && next !== `${UI}/` ? <input type="hidden" name="next" value={next} /> : null}
 				<label>
 					Admin token
 					<input type="password" name="token" autocomplete="current-password" required />
@@ -109,7 +122,16 @@ function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string)
 	);
 }
 
-consoleApp.get("/login", (c) => loginPage(c, 200));
+consoleApp.get("/login", (c) =>
+	c.req.query("ended") === "1"
+		? loginPage(
+				c,
+				200,
+				"Your session ended. Sign in again to go on where you were (a form you were sending was not sent).",
+				nextPage(c.req.query("next")),
+			)
+		: loginPage(c, 200),
+);
 
 /**
  * The admin token in a password field, compared in constant time, never echoed, stored or
@@ -127,13 +149,14 @@ consoleApp.post("/login", readableForm, async (c) => {
 	}
 	const form = await c.req.parseBody();
 	const given = typeof form.token === "string" ? form.token : "";
+	const next = nextPage(form.next);
 	if (!(await secretsEqual(given, expected))) {
 		await recordAdminFailure(c.env.KEYS, ip, now, "console");
-		return loginPage(c, 401, "That is not the admin token.");
+		return loginPage(c, 401, "That is not the admin token.", next);
 	}
 	const token = await openSession(c.env.KEYS, expected, "console", now);
 	c.header("Set-Cookie", sessionCookie(token, SESSION_ABSOLUTE_MS / 1000));
-	return c.redirect(`${UI}/`, 303);
+	return c.redirect(next, 303);
 });
 
 /** Every page past this point needs a live session; anything else goes to the sign-in page and changes nothing. */
@@ -161,8 +184,12 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	const token = getCookie(c, SESSION_COOKIE);
 	const check = token ? await readSession(c.env.KEYS, token, c.env.ADMIN_TOKEN!) : ({ ok: false, reason: "none" } as const);
 	if (!check.ok || !token) {
-		if (token) c.header("Set-Cookie", sessionCookie("", 0));
-		return c.redirect(`${UI}/login`, 303);
+		if (!token) return c.redirect(`${UI}/login`, 303);
+		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
+		c.header("Set-Cookie", sessionCookie("", 0));
+		const url = new URL(c.req.url);
+		const here = nextPage(c.req.method === "GET" ? url.pathname + url.search : url.pathname);
+		return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(here)}`, 303);
 	}
 	const config = loadConfig(c.env);
 	// An invalid config: the console's own 503 page, as for any failure inside (the gateway answers its JSON 503).

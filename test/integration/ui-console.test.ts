@@ -197,7 +197,37 @@ describe("sessions", () => {
 		vi.setSystemTime(Date.now() + SESSION_IDLE_MS + 1);
 		const res = await ui(`${UI}/`, { cookie });
 		expect(res.status).toBe(303);
-		expect(res.headers.get("Location")).toBe(`${UI}/login`);
+		expect(res.headers.get("Location")).toBe(`${UI}/login?ended=1&next=${encodeURIComponent(`${UI}/`)}`);
+	});
+
+	it("a session that ended says so on the sign-in page, which then goes back to where the operator was; never elsewhere (found by a browser QA pass)", async () => {
+		vi.useFakeTimers({ toFake: ["Date"] });
+		const cookie = await signIn();
+		vi.setSystemTime(Date.now() + SESSION_IDLE_MS + 1);
+		const where = `${UI}/apis/demo/keys?status=revoked`;
+		const res = await ui(where, { cookie });
+		const location = res.headers.get("Location")!;
+		expect(location).toBe(`${UI}/login?ended=1&next=${encodeURIComponent(where)}`);
+		const login = await (await ui(location)).text();
+		expect(login).toContain("Your session ended.");
+		expect(login).toContain(`name="next" value="${where.replace("&", "&amp;")}"`);
+		const back = await ui(`${UI}/login`, { form: { token: TEST_ADMIN_TOKEN, next: where } });
+		expect(back.status).toBe(303);
+		expect(back.headers.get("Location")).toBe(where);
+		// Only a console address, and never one holding a key.
+		const key = (await createKey()).key;
+		for (const next of [
+			"https://evil.example/",
+			"//evil.example/",
+			`${UI}//evil.example`,
+			`${UI}/../x`,
+			`${UI}/%2e%2e/x`,
+			`${UI}/apis/demo/keys?q=${key}`,
+		]) {
+			const res = await ui(`${UI}/login`, { form: { token: TEST_ADMIN_TOKEN, next } });
+			expect(res.headers.get("Location"), next).toBe(`${UI}/`);
+			expect(await (await ui(`${UI}/login?ended=1&next=${encodeURIComponent(next)}`)).text()).not.toContain(key);
+		}
 	});
 
 	it("end 8 hours after sign-in, however active", async () => {
@@ -226,7 +256,7 @@ describe("sessions", () => {
 		expect((await ui(`${UI}/`, { cookie })).status).toBe(200);
 		const res = await ui(`${UI}/`, { cookie, bindings: { ADMIN_TOKEN: "a-new-admin-token-after-rotation" } });
 		expect(res.status).toBe(303);
-		expect(res.headers.get("Location")).toBe(`${UI}/login`);
+		expect(res.headers.get("Location")).toMatch(new RegExp(`^${UI}/login\\?ended=1`));
 	});
 
 	it("the session cookie never authorises the JSON admin API", async () => {
