@@ -320,36 +320,52 @@ export function ErrorBox(props: { message?: string }) {
 }
 
 /** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
+/**
+ * A chart at its own size in a focusable region that scrolls sideways on a narrow screen:
+ * shrunk to fit a phone, its labels would be 5 px. Sighted users scroll it; the table
+ * beside it serves screen readers.
+ */
+function ChartFrame(props: { label: string; children?: Child }) {
+	return (
+		<div class="scroll" role="region" aria-label={`${props.label} (chart)`} tabindex={0}>
+			{props.children}
+		</div>
+	);
+}
+
 export function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
 	const rows: [string, number][] = [["passed", props.passed], ...Object.entries(props.rejected)];
 	const max = Math.max(1, ...rows.map(([, n]) => n));
 	return (
 		<figure>
-			<svg
-				role="img"
-				aria-label="Requests by outcome"
-				width="420"
-				height={rows.length * 24 + 4}
-				viewBox={`0 0 420 ${rows.length * 24 + 4}`}
-			>
-				{rows.map(([label, n], i) => (
-					<g>
-						<text x="0" y={i * 24 + 16} font-size="12">
-							{label}
-						</text>
-						<rect
-							x="150"
-							y={i * 24 + 4}
-							height="16"
-							width={Math.round((n / max) * 200)}
-							fill={label === "passed" ? "#116329" : "#a40e26"}
-						/>
-						<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
-							{n}
-						</text>
-					</g>
-				))}
-			</svg>
+			<ChartFrame label="Requests by outcome">
+				<svg
+					class="chart"
+					role="img"
+					aria-label="Requests by outcome"
+					width="420"
+					height={rows.length * 24 + 4}
+					viewBox={`0 0 420 ${rows.length * 24 + 4}`}
+				>
+					{rows.map(([label, n], i) => (
+						<g>
+							<text x="0" y={i * 24 + 16} font-size="12">
+								{label}
+							</text>
+							<rect
+								x="150"
+								y={i * 24 + 4}
+								height="16"
+								width={Math.round((n / max) * 200)}
+								fill={label === "passed" ? "#116329" : "#a40e26"}
+							/>
+							<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
+								{n}
+							</text>
+						</g>
+					))}
+				</svg>
+			</ChartFrame>
 			<div class="sr-only">
 				<table>
 					<caption>Requests by outcome</caption>
@@ -430,37 +446,40 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 	const height = rows.length * 24 + 28;
 	return (
 		<figure>
-			<svg
-				role="img"
-				aria-label="Requests by outcome over the last 24 hours, 7 days and 30 days"
-				width="600"
-				height={height}
-				viewBox={`0 0 600 ${height}`}
-			>
-				{PERIODS.map((p, j) => (
-					<text x={160 + j * 150} y="16" font-size="12" font-weight="bold">
-						{p.short}
-					</text>
-				))}
-				{rows.map(([label, ns], i) => (
-					<g>
-						<text x="0" y={i * 24 + 44} font-size="12">
-							{label}
+			<ChartFrame label="Requests by outcome over the last 24 hours, 7 days and 30 days">
+				<svg
+					class="chart"
+					role="img"
+					aria-label="Requests by outcome over the last 24 hours, 7 days and 30 days"
+					width="600"
+					height={height}
+					viewBox={`0 0 600 ${height}`}
+				>
+					{PERIODS.map((p, j) => (
+						<text x={160 + j * 150} y="16" font-size="12" font-weight="bold">
+							{p.short}
 						</text>
-						{ns.map((n, j) => {
-							const w = Math.round((n / maxes[j]!) * 90);
-							return (
-								<g>
-									<rect x={160 + j * 150} y={i * 24 + 32} height="16" width={w} fill={label === "passed" ? "#116329" : "#a40e26"} />
-									<text x={164 + j * 150 + w} y={i * 24 + 44} font-size="12">
-										{thousands(n)}
-									</text>
-								</g>
-							);
-						})}
-					</g>
-				))}
-			</svg>
+					))}
+					{rows.map(([label, ns], i) => (
+						<g>
+							<text x="0" y={i * 24 + 44} font-size="12">
+								{label}
+							</text>
+							{ns.map((n, j) => {
+								const w = Math.round((n / maxes[j]!) * 90);
+								return (
+									<g>
+										<rect x={160 + j * 150} y={i * 24 + 32} height="16" width={w} fill={label === "passed" ? "#116329" : "#a40e26"} />
+										<text x={164 + j * 150 + w} y={i * 24 + 44} font-size="12">
+											{thousands(n)}
+										</text>
+									</g>
+								);
+							})}
+						</g>
+					))}
+				</svg>
+			</ChartFrame>
 			<div class="sr-only">
 				<table>
 					<caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>

@@ -354,6 +354,12 @@ describe("the console in Chromium", () => {
 			await page.goto(`${UI()}/keys/${made.id}`);
 			expect(await page.locator("time").first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC \(.+\)$/);
 			await audit("keys-phone");
+			// Charts keep their own size (labels at 12 px), in a region that scrolls sideways, rather than shrinking to 5 px (found by a browser QA pass).
+			const charts = await page
+				.locator("svg.chart")
+				.evaluateAll((svgs) => svgs.map((svg) => ({ drawn: svg.getBoundingClientRect().width, own: Number(svg.getAttribute("width")) })));
+			expect(charts.length).toBeGreaterThan(0);
+			for (const c of charts) expect(c.drawn).toBe(c.own);
 		} finally {
 			await page.setViewportSize({ width: 1280, height: 800 });
 		}
