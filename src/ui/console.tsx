@@ -500,7 +500,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api)} savedHref={`${UI}/apis/${api.name}/keys`} />
+			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${UI}/apis/${api.name}/keys`} />
 		</>,
 	);
 });
@@ -685,7 +685,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
 				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
-				base={sampleUrl(c.req.url, api)}
+				base={sampleUrl(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
 			/>
 		</>,

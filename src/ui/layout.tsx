@@ -513,9 +513,16 @@ const sampleRoute = (api: CompiledApi) => api.routes.find((r) => !r.public && (!
 /** The scopes the curl line's route needs: a new key's form ticks them, so the line it shows works as shown. */
 export const sampleScopes = (api: CompiledApi): string[] => sampleRoute(api)?.scopes ?? [];
 
-/** A sample call for the curl line: the first keyed GET route, its wildcards filled in. */
-export function sampleUrl(requestUrl: string, api: CompiledApi): string {
+/**
+ * A sample call for the curl line: the first keyed GET route, its wildcards filled in, at
+ * the address the key's requests go to: this page's own origin when the API answers on it,
+ * else the first host its environment (or the API) names, over https.
+ */
+export function sampleUrl(requestUrl: string, api: CompiledApi, environment: string): string {
 	const route = sampleRoute(api);
 	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
-	return new URL(requestUrl).origin + (path.startsWith("/") ? path : `/${path}`);
+	const here = new URL(requestUrl);
+	const hosts = api.environments[environment]?.hosts ?? api.match.hosts;
+	const origin = !hosts || hosts.includes(here.hostname) ? here.origin : `https://${hosts[0]}`;
+	return origin + (path.startsWith("/") ? path : `/${path}`);
 }

@@ -491,7 +491,7 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api)} savedHref={`${PORTAL}/`} />
+			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} />
 		</>,
 	);
 });
@@ -647,7 +647,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
 				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
-				base={sampleUrl(c.req.url, c.var.api)}
+				base={sampleUrl(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
 			/>
 		</>,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
+import demo from "../../keygate.config.json";
+import nuvion from "../../examples/nuvion/keygate.config.json";
+import { parseConfig } from "../../src/config/load";
 import type { KeyRecord } from "../../src/keys/record";
+import { sampleUrl } from "../../src/ui/layout";
 import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, PAGE_SIZE } from "../../src/ui/present";
 import { sameOrigin } from "../../src/ui/security";
 import { judgeSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
@@ -150,5 +154,24 @@ describe("sort by last used", () => {
 		for (const v of ["lastUsed", "last_used", "last-used", "LASTUSED"])
 			expect(parseKeyQuery(new URLSearchParams({ sort: v })).sort).toBe("lastUsed");
 		expect(parseKeyQuery(new URLSearchParams({ sort: "nope" })).sort).toBe("created");
+	});
+});
+
+describe("the curl line's address (sampleUrl; found by a browser QA pass: a stray slash, and the console's own host for a host-matched API)", () => {
+	const compiled = (raw: unknown) => {
+		const r = parseConfig(raw);
+		if (!r.ok) throw new Error(r.error);
+		return r.value.apis[0]!;
+	};
+
+	it("the demo: this page's origin and its first keyed GET route, with no trailing slash", () => {
+		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/demo/keys", compiled(demo), "live")).toBe("http://localhost:8787/v1/hello");
+	});
+
+	it("an API on its own hosts: the host of the key's environment, over https; the page's origin when the API answers there", () => {
+		const api = compiled(nuvion);
+		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "test")).toBe("https://api.nuvion.dev/");
+		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
+		expect(sampleUrl("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
 	});
 });
