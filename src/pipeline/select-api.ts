@@ -27,6 +27,8 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	const config = loadConfig(c.env);
 	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
 	const url = new URL(c.req.url);
+	// `api.example.com.` (a fully qualified name) is the same host to DNS and to Cloudflare: matched as `api.example.com`.
+	if (url.hostname.endsWith(".")) url.hostname = url.hostname.slice(0, -1);
 	// The admin namespace under another spelling (`/_KEYGATE/`, `//_keygate/`, `/_keygate./`) is never an API path.
 	if (isAdminSpelling(url.pathname)) return renderError("not_found", DEFAULT_ERROR_CONTEXT);
 	const path = canonicalPath(url.pathname);

@@ -55,6 +55,13 @@ describe("a host-specific API on the same path prefix as an any-host API", () =>
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("takes its host written as a fully qualified name (a trailing dot) as that host (found by a conformance check: a 404)", async () => {
+		const eu = await gateway.createKey({ api: "eu", name: "eu fqdn key" });
+		const res = await gateway.call("https://eu.api.example.com./things", { key: eu.key });
+		expect(res.status, await res.clone().text()).toBe(200);
+		expect(origin.calls.map((c) => c.url.href)).toEqual(["https://eu.origin.example/things"]);
+	});
+
 	it("still loses to an any-host API with a longer path prefix", async () => {
 		const longer = {
 			apis: [
