@@ -519,6 +519,14 @@ const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
 	system: "System",
 };
 
+/** A wrong token is nobody's session: its event is named as the failed attempt it was. */
+const actorLabel = (e: AuditEvent) =>
+	e.action === "admin.auth_failed"
+		? e.actorType === "console"
+			? "Failed console sign-in"
+			: "Failed admin token"
+		: (ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType);
+
 function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 	return (
 		<DataTable caption={props.caption} columns={["Time", "Actor", "Action", "Target", "Details", "IP"]}>
@@ -528,7 +536,7 @@ function EventsTable(props: { events: AuditEvent[]; caption: string }) {
 						<Time iso={e.at} />
 					</td>
 					<td>
-						{e.actor} <span class="muted">({ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType})</span>
+						{e.actor} <span class="muted">({actorLabel(e)})</span>
 					</td>
 					<td>{e.action}</td>
 					<td>

@@ -109,6 +109,11 @@ describe("audit filters in the admin API", () => {
 		).toBe(401);
 		const failed = (await audit("?action=admin.auth_failed")).data;
 		expect(failed.map((e) => e.actorType)).toEqual(["console", "token"]);
+		// The console's audit page names them as the failed attempts they were, not as a session (found by a browser QA pass).
+		const html = await (await ui(`${UI}/audit?action=admin.auth_failed`, { cookie: await signIn() })).text();
+		expect(html).toContain("(Failed console sign-in)");
+		expect(html).toContain("(Failed admin token)");
+		expect(html).not.toContain("(Console session)");
 	});
 
 	it("action and key filters are applied to the whole log: no page is short, and cursors give every match once", async () => {
