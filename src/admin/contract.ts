@@ -21,7 +21,9 @@ export const ADMIN_FAILURE_WINDOW_SECONDS = 60;
 // ---- requests ----
 
 // A blank name would leave a key with no visible name: an empty link in the list, nothing to type to delete it.
-const name = text(1, 200).check(z.refine((s) => s.trim() !== "", "must not be blank"));
+// Blank also counts invisible and blank-looking characters (U+200B, U+2800, U+3164, …), which `trim` keeps.
+const BLANK = /^[\p{White_Space}\p{Cf}\u2800\u3164\u115F\u1160\uFFA0]*$/u;
+const name = text(1, 200).check(z.refine((s) => !BLANK.test(s), "must not be blank"));
 // RFC 6749 §3.3 scope-tokens (printable ASCII, no space, quote or backslash), and no comma: X-Keygate-Scopes joins them with one.
 const scopes = z
 	.array(

@@ -96,8 +96,10 @@ export function formatTwinPaths(path: string): string[] {
 /**
  * The rules that the path's format-suffix twins fall under, where they differ from `route`
  * (the literal path's rule): a suffix must not move a request to a laxer rule than the
- * path an origin may route it to. Undefined when there are none, and always for a public
- * route: a public rule names its exact path (`/openapi.json`), and the operator meant it.
+ * path an origin may route it to. Undefined when there are none, and for a public rule
+ * that names its path exactly (`/openapi.json`): the operator meant that path. A public
+ * rule with a wildcard (`/docs/**`) is no such statement, so its twins still count, and a
+ * twin that needs a key makes the request need one (isPublic).
  */
 export function twinRoutes(
 	table: CompiledRoute[],
@@ -105,7 +107,7 @@ export function twinRoutes(
 	path: string,
 	route: CompiledRoute | undefined,
 ): { method: string; route: CompiledRoute }[] | undefined {
-	if (route?.public || !path.includes(".")) return undefined;
+	if (!path.includes(".") || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**"))) return undefined;
 	let twins: { method: string; route: CompiledRoute }[] | undefined;
 	for (const twin of formatTwinPaths(path)) {
 		const r = findRoute(table, method, twin);

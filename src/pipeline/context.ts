@@ -29,7 +29,7 @@ export interface Variables {
 	/**
 	 * Rules of the path's format-suffix twins (`/v1/admin.json` read as `/v1/admin`, as Rails'
 	 * `(.:format)` and Spring's suffix matching read it) that differ from `route`: policy must
-	 * allow each as well. Unset for a public route or a path with no suffix.
+	 * allow each as well. Unset for a path with no suffix, and for an exact public rule.
 	 */
 	twins: { method: string; route: CompiledRoute }[] | undefined;
 	/** The credential as the classifier saw it (credential stage). */
@@ -48,12 +48,18 @@ export type GatewayEnv = { Bindings: Bindings; Variables: Variables };
 export type GatewayContext = Context<GatewayEnv>;
 
 /**
- * True when the request needs no key: its route rule is public, and so is the rule of the
- * method it was sent with when it carries an honoured override.
+ * True when the request needs no key: its route rule is public, and so are the rule of the
+ * method it was sent with when it carries an honoured override and the rules of its
+ * format-suffix twins.
  */
 export function isPublic(c: GatewayContext): boolean {
 	const sent = c.get("sentAs");
-	return c.get("route")?.public === true && (sent === undefined || sent.route?.public === true);
+	return (
+		c.get("route")?.public === true &&
+		(sent === undefined || sent.route?.public === true) &&
+		// `/docs/internal.json` under a public `/docs/**` is still `/docs/internal` to Rails: its rule decides.
+		(c.get("twins")?.every((t) => t.route.public) ?? true)
+	);
 }
 
 /**

@@ -303,7 +303,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	const params = new URL(c.req.url).searchParams;
 	// A whole key in the search (sent without the page's script): its key's page, else a notice; never echoed.
 	const pasted = await pastedKey(s, params.get("q"));
-	if (pasted && pasted.api === api.name) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
+	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
 	const wasKey = pasted !== undefined || params.get("pasted") === "1";
 	if (pasted !== undefined) params.delete("q");
 	params.delete("pasted");
@@ -320,6 +320,11 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 		`Keys of ${api.name}`,
 		<>
 			<h1>API keys: {api.name}</h1>
+			{c.req.query("done") === "deleted" ? (
+				<p class="notice" role="status">
+					The key was deleted: requests with it get 401 from the next request.
+				</p>
+			) : null}
 			<p>
 				<a href={`${UI}/apis/${api.name}/keys/new`}>Generate new key</a>
 			</p>
@@ -568,6 +573,11 @@ consoleApp.get("/keys/:id", async (c) => {
 		k.name,
 		<>
 			<h1>Key: {k.name}</h1>
+			{c.req.query("done") === "revoked" && k.revokedAt !== null ? (
+				<p class="notice" role="status">
+					Revoked: requests with <code>{maskedKey(k)}</code> get 401 from the next request.
+				</p>
+			) : null}
 			<dl>
 				<dt>Key</dt>
 				<dd>
@@ -660,7 +670,7 @@ consoleApp.get("/keys/:id/revoke", async (c) => {
 
 consoleApp.post("/keys/:id/revoke", async (c) => {
 	const k = await revokeKey(c.var.services, keyId(c));
-	return c.redirect(`${UI}/keys/${k.id}`, 303);
+	return c.redirect(`${UI}/keys/${k.id}?done=revoked`, 303);
 });
 
 consoleApp.get("/keys/:id/rotate", async (c) => {
@@ -707,10 +717,6 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 		`Delete ${k.name}`,
 		<>
 			<h1>Delete {k.name}?</h1>
-			<p>
-				Requests with <code>{maskedKey(k)}</code> get 401 from the next request, and the key disappears from every list. Its audit events
-				stay.
-			</p>
 			<DeleteForm k={k} />
 		</>,
 	);
@@ -720,6 +726,10 @@ function DeleteForm(props: { k: KeyRecord; error?: string }) {
 	return (
 		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
 			<ErrorBox message={props.error} />
+			<p>
+				Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
+				events stay.
+			</p>
 			<label>
 				Type the key's name, <strong>{props.k.name}</strong>, to confirm
 				<input name="confirm" autocomplete="off" required />
@@ -749,7 +759,7 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 		);
 	}
 	await deleteKey(s, k.id);
-	return c.redirect(`${UI}/apis/${k.api}/keys`, 303);
+	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted`, 303);
 });
 
 /** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */

@@ -208,7 +208,9 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 	it.each([
 		["a blank name", { name: "   " }, "name: must not be blank"],
 		["a tab-only name", { name: "\t" }, "name: must not be blank"],
-		["a __proto__ field in metadata", { name: "m", metadata: { __proto__: { a: 1 } } }, "body: a field named __proto__ is not allowed"],
+		["a __proto__ field in metadata", { name: "m", metadata: { __proto__: { a: 1 } } }, "a field named __proto__ is not allowed"],
+		["an invisible name (U+200B)", { name: "\u200b" }, "name: must not be blank"],
+		["a blank-looking name (U+3164)", { name: "\u3164 \u2800" }, "name: must not be blank"],
 	])("%s is 400 invalid_request and stores nothing", async (_what, body, message) => {
 		const before = await kvNames();
 		// JSON.stringify of an object literal's `__proto__` key would drop it: send the text.
@@ -219,8 +221,10 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect(await kvNames()).toBe(before);
 	});
 
-	it("an escaped __proto__ (\\u005f_proto__) is refused too", async () => {
+	it("an escaped __proto__ (\\u005f_proto__), or one 40 levels deep, is refused too", async () => {
 		const res = await admin("/keys", { method: "POST", body: '{"name":"m","metadata":{"\\u005f_proto__":{"a":1}}}' });
 		await expectError(res, 400, "invalid_request");
+		const deep = `{"name":"m","metadata":${'{"a":'.repeat(40)}{"__proto__":{"x":1}}${"}".repeat(40)}}`;
+		await expectError(await admin("/keys", { method: "POST", body: deep }), 400, "invalid_request");
 	});
 });

@@ -84,6 +84,37 @@ describe("a format suffix does not move a request to a laxer rule (Rails' (.:for
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it.each([
+		[
+			[
+				{ path: "/docs/internal/**", scopes: ["admin"] },
+				{ methods: ["GET"], path: "/docs/**", public: true },
+			],
+			"/docs/internal",
+		],
+		[
+			[
+				{ path: "/v1/admin", scopes: ["admin"] },
+				{ methods: ["GET"], path: "/v1/*", public: true },
+			],
+			"/v1/admin",
+		],
+	])("under a public wildcard rule, a suffix does not open a keyed path: %j (found by a review)", async (extra, keyed) => {
+		const origin = fakeOrigin();
+		const gw = gatewayFor(demoWith(extra));
+		const read = await createKey({ scopes: ["read"] });
+		const admin = await createKey({ scopes: ["read", "admin"] });
+		expect((await gw.call(keyed)).status).toBe(401);
+		expect((await gw.call(`${keyed}.json`)).status, "no key").toBe(401);
+		expect((await gw.call(`${keyed}.json`, { key: read.key })).status, "short of admin").toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		expect((await gw.call(`${keyed}.json`, { key: admin.key })).status).toBe(200);
+		// The public rule's other paths stay public, suffix or not.
+		const open = keyed.replace(/[^/]+$/, "guide");
+		expect((await gw.call(`${open}.json`)).status).toBe(200);
+		expect(origin.calls).toHaveLength(2);
+	});
+
 	it("a key that the literal path's rule allows (write on /v1/**) is still held to the twin's admin rule", async () => {
 		const origin = fakeOrigin();
 		const key = await createKey({ scopes: ["read", "write"] });

@@ -55,6 +55,10 @@ async function generate(cookie: string, form: Record<string, string | string[]> 
 	return { res, html, key: keys[0]!, keys };
 }
 
+async function showName(id: string): Promise<string> {
+	return (await (await admin(`/keys/${id}`)).json<{ name: string }>()).name;
+}
+
 async function idOf(key: string): Promise<string> {
 	const res = await call("/v1/hello", { key });
 	expect(res.status, await res.clone().text()).toBe(200);
@@ -459,6 +463,20 @@ describe("keys", () => {
 		const url = new URL(line![2]!);
 		expect(url.pathname).toBe("/v1/hello");
 		expect((await call(url.pathname, { key: line![1]! })).status).toBe(200);
+	});
+
+	it("revoke and delete say what they did on the page they lead to; a refused delete keeps saying what deleting does (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const a = await generate(cookie, { name: `done-${crypto.randomUUID().slice(0, 8)}` });
+		const id = await idOf(a.key);
+		const revoked = await ui(`${UI}/keys/${id}/revoke`, { cookie, form: {} });
+		expect(revoked.headers.get("Location")).toBe(`${UI}/keys/${id}?done=revoked`);
+		expect(await (await ui(revoked.headers.get("Location")!, { cookie })).text()).toContain("Revoked: requests with");
+		const refused = await (await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: "not the name" } })).text();
+		expect(refused).toContain("get 401 from the next request");
+		const deleted = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: await showName(id) } });
+		expect(deleted.headers.get("Location")).toBe(`${UI}/apis/demo/keys?done=deleted`);
+		expect(await (await ui(deleted.headers.get("Location")!, { cookie })).text()).toContain("The key was deleted");
 	});
 
 	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {
