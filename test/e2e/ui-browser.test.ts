@@ -228,7 +228,8 @@ describe("the console in Chromium", () => {
 		expect(await gateway(key)).toBe(200);
 		await page.getByRole("link", { name: "Revoke" }).click();
 		await dialog.getByRole("button", { name: "Revoke key" }).click();
-		await page.waitForURL(`${UI()}/keys/${id}`);
+		await page.waitForURL(`${UI()}/keys/${id}?done=revoked`);
+		expect(await page.getByRole("status").textContent()).toContain("Revoked: requests with");
 		expect(await gateway(key)).toBe(401);
 		// The no-JavaScript confirmation page says the same.
 		const other = await generateKey("confirm page");
@@ -371,7 +372,7 @@ describe("the console in Chromium", () => {
 		await audit("delete");
 		await page.getByLabel(/Type the key's name/).fill("to delete");
 		await page.getByRole("button", { name: "Delete key" }).click();
-		await page.waitForURL(/\/apis\/demo\/keys$/);
+		await page.waitForURL(/\/apis\/demo\/keys\?done=deleted$/);
 		await page.goto(`${UI()}/audit`);
 		await audit("audit");
 		await page.goto(`${UI()}/owners`);
