@@ -129,6 +129,13 @@ export function selectApi(apis: CompiledApi[], host: string, path: string): Comp
 	return best;
 }
 
+/**
+ * Case-insensitive, as rules that need a key match: `/Internal/users` is `/internal/users`
+ * to Express or ASP.NET, so it belongs to the `/internal` API, not to one under `/`.
+ */
 function pathHasPrefix(path: string, prefix: string): boolean {
-	return prefix === "/" || path === prefix || path.startsWith(prefix + "/");
+	if (prefix === "/") return true;
+	const p = path.length > prefix.length + 1 ? path.slice(0, prefix.length + 1).toLowerCase() : path.toLowerCase();
+	const f = prefix.toLowerCase();
+	return p === f || p === `${f}/`;
 }

@@ -448,7 +448,8 @@ export function prefixKey(prefix: string): string {
  * (load.ts `selectApi`); two APIs still equal on both would leave one unreachable.
  */
 function matchTie(a: { hosts?: string[]; pathPrefix: string }, b: { hosts?: string[]; pathPrefix: string }): string | undefined {
-	if (prefixKey(a.pathPrefix) !== prefixKey(b.pathPrefix)) return undefined;
+	// Prefixes match requests case-insensitively (load.ts pathHasPrefix): `/V1` and `/v1` are one.
+	if (prefixKey(a.pathPrefix).toLowerCase() !== prefixKey(b.pathPrefix).toLowerCase()) return undefined;
 	if (!a.hosts && !b.hosts) return "for any host";
 	if (!a.hosts || !b.hosts) return undefined;
 	const shared = a.hosts.filter((h) => b.hosts!.includes(h));

@@ -114,12 +114,15 @@ const CREDENTIAL_SHAPES: { minLength: number; holds: (text: string) => boolean }
 	// Authorization codes and refresh tokens: `kgac_` or `kgrt_`, 8 to 2,000 characters, `.`, 43.
 	{ minLength: 56, holds: dotted(["kgac_", "kgrt_"], 8, 2000, 43) },
 	// OAuth client secrets: `kgcs_` and 43.
-	{ minLength: 48, holds: clientSecretIn },
+	{ minLength: 48, holds: (text) => fixedIn(text, "kgcs_", 43) },
+	// keygate's own console and portal sessions and portal entry tokens (`kgs_`, `kgps_`, `kgpe_` and 44 base62): each opens the console or a customer's keys.
+	{ minLength: 48, holds: (text) => fixedIn(text, "kgs_", 44) || fixedIn(text, "kgps_", 44) || fixedIn(text, "kgpe_", 44) },
 ];
 
-/** `kgcs_` and 43 base64url characters : each is 48 characters at most. */
-function clientSecretIn(text: string): boolean {
-	for (let s = text.indexOf("kgcs_"); s !== -1; s = text.indexOf("kgcs_", s + 1)) if (base64urlRun(text, s + 5, 43) === 43) return true;
+/** `prefix` and `length` base64url characters, anywhere; no rescan, each candidate being that short. */
+function fixedIn(text: string, prefix: string, length: number): boolean {
+	for (let s = text.indexOf(prefix); s !== -1; s = text.indexOf(prefix, s + 1))
+		if (base64urlRun(text, s + prefix.length, length) === length) return true;
 	return false;
 }
 

@@ -7,16 +7,21 @@ import { credentialHeaders } from "../credentials/extract";
  * browser). A preflight carries no credential, so it is answered for any allowed
  * origin; the real response then carries Access-Control-Allow-Origin only when the
  * key's type is listed. A browser calling with a secret key therefore gets a CORS
- * error, and the secret key never works from a page.
+ * error, and the secret key never works from a page, whatever CORS fields the origin
+ * sends (they are removed).
  */
+/** The response fields that let a page read an answer: with `cors` configured, keygate alone decides them. */
+const GRANTING_FIELDS = ["Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers"];
+
 export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const settings = c.get("api").cors;
+	if (!settings) return next();
 	const origin = c.req.header("Origin");
-	if (!settings || !origin) return next();
 	// `Origin: null` (sandboxed iframes, file: pages, redirects) can be sent by any site, so
 	// it is never allowed, not even by "*" (which keygate answers by reflecting the origin).
-	const allowed = origin !== "null" && (settings.allowOrigins.includes("*") || settings.allowOrigins.includes(origin));
-	if (c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method")) {
+	const allowed =
+		origin !== undefined && origin !== "null" && (settings.allowOrigins.includes("*") || settings.allowOrigins.includes(origin));
+	if (origin !== undefined && c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method")) {
 		if (!allowed) return new Response(null, { status: 204, headers: { Vary: "Origin" } });
 		return new Response(null, {
 			status: 204,
@@ -32,10 +37,14 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		});
 	}
 	await next();
+	// The origin's own CORS fields would let a page read a secret key's answer, or pair a
+	// reflected "*" with credentials: with `cors` configured they never pass. keygate grants
+	// no credentialed CORS.
+	for (const name of GRANTING_FIELDS) c.res.headers.delete(name);
 	const keyType = c.get("principal")?.keyType;
 	const publicRoute = isPublic(c);
 	if (allowed && (publicRoute || (keyType != null && settings.keyTypes.includes(keyType)))) {
-		c.res.headers.set("Access-Control-Allow-Origin", origin);
+		c.res.headers.set("Access-Control-Allow-Origin", origin!);
 		c.res.headers.set(
 			"Access-Control-Expose-Headers",
 			"X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy, Retry-After, Deprecation, Sunset",

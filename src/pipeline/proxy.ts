@@ -7,6 +7,9 @@ import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from ".
 import { rateLimitHeaders } from "./rate-limit";
 import { bodyHasMethodOverride, formType, isJsonType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
 
+/** Every cookie keygate sets (`__Host-kg_session`, `__Host-kg_portal`) starts so. */
+export const KEYGATE_COOKIE_PREFIX = "__Host-kg_";
+
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */
 const HOP_BY_HOP = [
 	"connection",
@@ -71,6 +74,17 @@ async function originRequest(
 	headers.delete("content-digest");
 	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
 	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
+	// keygate's own console and portal cookies ride on every same-site request (Path=/): never the origin's.
+	const cookie = headers.get("cookie");
+	if (cookie?.includes(KEYGATE_COOKIE_PREFIX)) {
+		const kept = cookie
+			.split(";")
+			.filter((pair) => !pair.trim().startsWith(KEYGATE_COOKIE_PREFIX))
+			.join(";")
+			.trim();
+		if (kept) headers.set("cookie", kept);
+		else headers.delete("cookie");
+	}
 	const credentialNames = c.get("api").credentialFieldNames;
 	const stripOverrides = c.get("api").methodOverride === "strip";
 	for (const [name, value] of [...headers]) {
@@ -191,6 +205,14 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
+	// An origin does not set (or clear) keygate's own cookies: they are the console's and the portal's sessions.
+	if (response.headers.has("set-cookie")) {
+		const all = response.headers.getSetCookie();
+		if (all.some((line) => line.trim().startsWith(KEYGATE_COOKIE_PREFIX))) {
+			response.headers.delete("set-cookie");
+			for (const line of all) if (!line.trim().startsWith(KEYGATE_COOKIE_PREFIX)) response.headers.append("set-cookie", line);
+		}
+	}
 	return withAnswerFields(c, response);
 };
 

@@ -577,3 +577,99 @@ describe("found by an attacker's probe over HTTP (stop 20)", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 });
+
+describe("found by an attacker's probe over HTTP (stop 23)", () => {
+	const SESSION = `__Host-kg_session=kgs_${"A1b2C3d4E5".repeat(4)}abcd`;
+	const PORTAL = `__Host-kg_portal=kgps_${"Z9y8X7w6V5".repeat(4)}wxyz`;
+
+	it("keygate's own console and portal cookies never reach the origin; the origin's other cookies do, on public and keyed routes", async () => {
+		const { key } = await createKey();
+		await call("/health", { headers: { Cookie: `${SESSION}; theme=dark; ${PORTAL}` } });
+		await call("/v1/a", { key, headers: { Cookie: `theme=dark; ${SESSION}` } });
+		await call("/health", { headers: { Cookie: SESSION } });
+		expect(origin.calls.map((c) => c.headers.get("Cookie"))).toEqual(["theme=dark", "theme=dark", null]);
+	});
+
+	it("a console session or portal token in any other header is scrubbed, and in the query or path refused", async () => {
+		const { key } = await createKey();
+		const token = SESSION.split("=")[1]!;
+		await call("/v1/a", { key, headers: { "X-Debug": `session ${token}` } });
+		expect(origin.calls[0]!.headers.has("X-Debug")).toBe(false);
+		expect((await call(`/health?s=${token}`)).status).toBe(401);
+		expect((await call(`/v1/echo/${PORTAL.split("=")[1]}`, { key })).status).toBe(401);
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("an origin cannot set or clear keygate's cookies; its own Set-Cookie lines pass", async () => {
+		vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
+			const headers = new Headers();
+			headers.append("Set-Cookie", "__Host-kg_session=planted; Path=/; Secure");
+			headers.append("Set-Cookie", "theme=dark; Path=/");
+			headers.append("Set-Cookie", "__Host-kg_portal=; Max-Age=0; Path=/; Secure");
+			return new Response("{}", { headers });
+		});
+		const res = await call("/health");
+		expect(res.headers.getSetCookie()).toEqual(["theme=dark; Path=/"]);
+	});
+
+	it("with cors configured, the origin's own CORS fields never reach a page: a secret key's answer is unreadable cross-site, and a granted one carries no credentials", async () => {
+		vi.spyOn(globalThis, "fetch").mockImplementation(
+			async () =>
+				new Response("{}", {
+					headers: {
+						"Access-Control-Allow-Origin": "*",
+						"Access-Control-Allow-Credentials": "true",
+						"Access-Control-Expose-Headers": "X-Secret",
+					},
+				}),
+		);
+		const sk = await createKey({ type: "sk" });
+		const pk = await createKey({ type: "pk" });
+		const headers = { Origin: "https://evil.example" };
+		const secret = await call("/v1/a", { key: sk.key, headers });
+		expect(secret.status).toBe(200);
+		for (const name of ["Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers"])
+			expect(secret.headers.get(name), name).toBeNull();
+		const publishable = await call("/v1/a", { key: pk.key, headers });
+		expect(publishable.headers.get("Access-Control-Allow-Origin")).toBe("https://evil.example");
+		expect(publishable.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+		expect(publishable.headers.get("Access-Control-Expose-Headers")).not.toContain("X-Secret");
+		const open = await call("/health", { headers });
+		expect(open.headers.get("Access-Control-Allow-Credentials")).toBeNull();
+	});
+
+	describe("choosing the API: case and format suffixes do not move a request to another API", () => {
+		const two = {
+			apis: [
+				{ ...demoApi, name: "main", routes: [...demoApi.routes, { methods: ["GET"], path: "/docs/**", public: true }] },
+				{
+					...demoApi,
+					name: "adm",
+					match: { pathPrefix: "/internal" },
+					routes: [{ path: "/internal/**", scopes: ["admin"] }],
+					oauth: undefined,
+				},
+			],
+		};
+		const gw = gatewayFor(two);
+
+		it("/Internal/users and /INTERNAL/users belong to the /internal API: a main key is refused there", async () => {
+			const reader = await gw.createKey({ api: "main", name: "reader", scopes: ["read"] });
+			for (const path of ["/internal/users", "/Internal/users", "/INTERNAL/users"])
+				expect((await gw.call(path, { key: reader.key })).status, path).toBe(401);
+			expect(origin.calls).toHaveLength(0);
+		});
+
+		it("/internal.json and /internal%2Eusers, whose twins belong to another API, are 400 ambiguous_path", async () => {
+			const reader = await gw.createKey({ api: "main", name: "reader", scopes: ["read"] });
+			for (const path of ["/internal.json", "/internal%2Eusers", "/Internal.json"]) {
+				const res = await gw.call(path, { key: reader.key });
+				expect(res.status, path).toBe(400);
+				expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+			}
+			// A suffix inside one API is that API's business.
+			expect((await gw.call("/v1/users/jane.doe", { key: reader.key })).status).toBe(200);
+			expect(origin.calls).toHaveLength(1);
+		});
+	});
+});
