@@ -27,10 +27,15 @@ export class OwnerRoles extends DurableObject<Env> {
 	 * are remembered until `expiresAt`, then pruned.
 	 */
 	spendPortalEntry(hash: string, expiresAt: number, now: number): boolean {
+		return this.#spendOnce("portal-entry:", hash, expiresAt, now);
+	}
+
+	/** True the first time `prefix + id` is spent, false while it stands (until `until`); entries past their time are pruned first. */
+	#spendOnce(prefix: string, id: string, until: number, now: number): boolean {
 		const kv = this.ctx.storage.kv;
-		for (const [name, until] of kv.list<number>({ prefix: "portal-entry:" })) if (until <= now) kv.delete(name);
-		if (kv.get(`portal-entry:${hash}`) !== undefined) return false;
-		kv.put(`portal-entry:${hash}`, expiresAt);
+		for (const [name, end] of kv.list<number>({ prefix })) if (end <= now) kv.delete(name);
+		if (kv.get(`${prefix}${id}`) !== undefined) return false;
+		kv.put(`${prefix}${id}`, until);
 		return true;
 	}
 
@@ -62,11 +67,7 @@ export class OwnerRoles extends DurableObject<Env> {
 	 * with KV, which has no compare-and-set. Claims are pruned once `until` has passed.
 	 */
 	claimForm(once: string, until: number, now: number): boolean {
-		const kv = this.ctx.storage.kv;
-		for (const [name, end] of kv.list<number>({ prefix: "form-sent:" })) if (end <= now) kv.delete(name);
-		if (kv.get(`form-sent:${once}`) !== undefined) return false;
-		kv.put(`form-sent:${once}`, until);
-		return true;
+		return this.#spendOnce("form-sent:", once, until, now);
 	}
 
 	/** Gives a claim back: the form made nothing, so it may be sent again once corrected. */
