@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { loadConfig } from "../config/load";
 import { holdsCredential } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { logEvent } from "../util/log";
@@ -6,6 +7,12 @@ import { isPublic, reject, type GatewayContext, type GatewayEnv } from "./contex
 import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
 import { rateLimitHeaders } from "./rate-limit";
 import { bodyHasMethodOverride, formType, isJsonType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
+
+/** True when the console signs operators in with Cloudflare Access (`admin.access`): their Access JWT is a console credential. */
+function consoleUsesAccess(env: GatewayContext["env"]): boolean {
+	const config = loadConfig(env);
+	return config.ok && config.value.config.admin?.access !== undefined;
+}
 
 /** Every cookie keygate sets (`__Host-kg_session`, `__Host-kg_portal`) starts so. */
 export const KEYGATE_COOKIE_PREFIX = "__Host-kg_";
@@ -75,11 +82,19 @@ async function originRequest(
 	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
 	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
 	// keygate's own console and portal cookies ride on every same-site request (Path=/): never the origin's.
+	// So, when the console signs in with Cloudflare Access, does the operator's Access JWT
+	// (the CF_Authorization cookie, the Cf-Access-Jwt-Assertion header): it would sign the origin in as the operator.
 	const cookie = headers.get("cookie");
-	if (cookie?.includes(KEYGATE_COOKIE_PREFIX)) {
+	const accessSeen = headers.has("cf-access-jwt-assertion") || cookie?.includes("CF_Authorization") === true;
+	const consoleAccess = accessSeen && consoleUsesAccess(c.env);
+	if (consoleAccess) headers.delete("cf-access-jwt-assertion");
+	if (cookie && (cookie.includes(KEYGATE_COOKIE_PREFIX) || consoleAccess)) {
 		const kept = cookie
 			.split(";")
-			.filter((pair) => !pair.trim().startsWith(KEYGATE_COOKIE_PREFIX))
+			.filter((pair) => {
+				const p = pair.trim();
+				return !p.startsWith(KEYGATE_COOKIE_PREFIX) && !(consoleAccess && p.startsWith("CF_Authorization="));
+			})
 			.join(";")
 			.trim();
 		if (kept) headers.set("cookie", kept);

@@ -90,3 +90,25 @@ describe("Cloudflare Access", () => {
 		expect(res.status).toBe(401);
 	});
 });
+
+describe("the operator's Access credential never reaches an origin (found by a probe: the origin could sign in to the console with it)", () => {
+	it("CF_Authorization and Cf-Access-Jwt-Assertion are stripped before the origin (the same code runs for every route); other cookies pass", async () => {
+		const jwt = await assertion();
+		const seen: Headers[] = [];
+		// The gateway's routes never verify an Access JWT: only the origin is asked here.
+		const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+			const request = new Request(input, init);
+			seen.push(request.headers);
+			return Response.json({});
+		});
+		try {
+			const headers = { Cookie: `CF_Authorization=${jwt}; theme=dark`, "Cf-Access-Jwt-Assertion": jwt };
+			expect((await ui("/health", { bindings, headers })).status).toBe(200);
+			expect(seen).toHaveLength(1);
+			expect(seen[0]!.get("Cookie")).toBe("theme=dark");
+			expect(seen[0]!.has("Cf-Access-Jwt-Assertion")).toBe(false);
+		} finally {
+			spy.mockRestore();
+		}
+	});
+});
