@@ -188,7 +188,9 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
 		c.header("Set-Cookie", sessionCookie("", 0));
 		const url = new URL(c.req.url);
-		const here = nextPage(c.req.method === "GET" ? url.pathname + url.search : url.pathname);
+		// A POST's page: its own path, but never a path only a POST answers (sign-out, find-key).
+		const postOnly = ["/logout", "/find-key"].some((p) => url.pathname === `${UI}${p}`);
+		const here = nextPage(c.req.method === "GET" ? url.pathname + url.search : postOnly ? `${UI}/` : url.pathname);
 		return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(here)}`, 303);
 	}
 	const config = loadConfig(c.env);
@@ -289,11 +291,10 @@ consoleApp.post("/find-key", async (c) => {
 	const form = await c.req.parseBody();
 	const field = typeof form.keyId === "string" ? "keyId" : "q";
 	const value = form[field];
-	const back = c.req.query("back") ?? "";
-	const safeBack = back.startsWith(`${UI}/`) && !back.startsWith(`${UI}//`) ? back : `${UI}/`;
+	const back = nextPage((c.req.query("back") ?? "").split("?")[0]);
 	const pasted = await pastedKey(c.var.services, typeof value === "string" ? value : "");
 	if (pasted) return c.redirect(field === "keyId" ? `${UI}/audit?keyId=${pasted.id}` : `${UI}/keys/${pasted.id}`, 303);
-	return c.redirect(`${safeBack}?pasted=1`, 303);
+	return c.redirect(`${back}?pasted=1`, 303);
 });
 
 consoleApp.get("/apis/:api/keys", async (c) => {
@@ -304,8 +305,13 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	// A whole key in the search (sent without the page's script): its key's page, else a notice; never echoed.
 	const pasted = await pastedKey(s, params.get("q"));
 	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
-	const wasKey = pasted !== undefined || params.get("pasted") === "1";
-	if (pasted !== undefined) params.delete("q");
+	if (pasted === null) {
+		// Away from the address that holds it, to the same list with a notice.
+		params.delete("q");
+		params.set("pasted", "1");
+		return c.redirect(`${UI}/apis/${api.name}/keys?${params}`, 303);
+	}
+	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
 	const now = Date.now();
@@ -788,7 +794,13 @@ consoleApp.get("/audit", async (c) => {
 		params.delete("cursor");
 		return c.redirect(`${UI}/audit?${params}`, 303);
 	}
-	const wasKey = pasted === null || params.get("pasted") === "1";
+	if (pasted === null) {
+		params.delete("keyId");
+		params.delete("cursor");
+		params.set("pasted", "1");
+		return c.redirect(`${UI}/audit?${params}`, 303);
+	}
+	const wasKey = params.get("pasted") === "1";
 	if (wasKey) params.delete("keyId");
 	params.delete("pasted");
 	const found = await auditPage(c.var.services, params);

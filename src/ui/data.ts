@@ -4,7 +4,7 @@ import type { Usage } from "../authority/key-authority";
 import type { KeyRecord, StoredKey } from "../keys/record";
 import { holdsCredential } from "../credentials/classify";
 import { sha256Hex } from "../keys/crypto";
-import { parseKey } from "../keys/format";
+import { BODY_LENGTH, parseKey } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { matchKeys, selectKeys, type KeyQuery } from "./present";
@@ -34,15 +34,24 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 	return out;
 }
 
+const KEY_SHAPED = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g");
+
 /**
  * A whole key pasted into a search or filter field (`q`, `keyId`): the record it names, null
  * when it names none, undefined when the value holds no credential. The plaintext goes no
  * further than its hash: the pages never echo it or keep it in a link.
  */
 export async function pastedKey(s: Services, value: string | null | undefined): Promise<StoredKey | null | undefined> {
-	if (!value || !holdsCredential(value)) return undefined;
-	const parsed = parseKey(value.trim());
-	return parsed ? getByHash(s.kv, await sha256Hex(parsed.plaintext)) : null;
+	if (!value) return undefined;
+	// Key-shaped text counts even with a typo (a failed checksum), or behind a scheme (`Bearer sk_live_…`, as the curl line shows it).
+	const shaped = value.match(KEY_SHAPED) ?? [];
+	if (shaped.length === 0 && !holdsCredential(value)) return undefined;
+	for (const candidate of shaped)
+		for (let i = 0, end = candidate.indexOf("_"); i < end; i++) {
+			const parsed = parseKey(candidate.slice(i));
+			if (parsed) return getByHash(s.kv, await sha256Hex(parsed.plaintext));
+		}
+	return null;
 }
 
 /** What a keys list shows of a key's use. */

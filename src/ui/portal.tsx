@@ -35,6 +35,7 @@ import {
 	Time,
 	RotateForm,
 	UsageSections,
+	sampleScopes,
 	sampleUrl,
 	NothingHere,
 	Unavailable,
@@ -296,8 +297,13 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	// A whole key in the search (sent without the page's script): the customer's own key's page, else a notice; never echoed.
 	const pasted = await pastedKey(c.var.services, params.get("q"));
 	if (pasted && keys.some((k) => k.id === pasted.id)) return c.redirect(`${PORTAL}/keys/${pasted.id}`, 303);
-	const wasKey = pasted !== undefined || params.get("pasted") === "1";
-	if (pasted !== undefined) params.delete("q");
+	if (pasted !== undefined) {
+		// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
+		params.delete("q");
+		params.set("pasted", "1");
+		return c.redirect(`${PORTAL}/?${params}`, 303);
+	}
+	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
 	const listed = await keysPage(c.var.services, keys, query, now);
@@ -370,7 +376,7 @@ function PortalForm(props: {
 					<legend>Scopes</legend>
 					{a.scopes.map((s) => (
 						<label>
-							<input type="checkbox" name="scopes" value={s} checked={props.scopes?.includes(s) ?? false} /> {s}
+							<input type="checkbox" name="scopes" value={s} checked={(props.scopes ?? sampleScopes(props.c.var.api)).includes(s)} /> {s}
 						</label>
 					))}
 				</fieldset>

@@ -428,19 +428,24 @@ describe("keys", () => {
 		expect(audit.headers.get("Location")).toBe(`${UI}/audit?keyId=${id}&action=`);
 		const auditPost = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: a.key } });
 		expect(auditPost.headers.get("Location")).toBe(`${UI}/audit?keyId=${id}`);
-		// A well-formed key that exists nowhere: a notice, and the page holds no trace of it.
+		// A well-formed key that exists nowhere, one with a typo, or one behind its scheme: away from the address that held it, to a notice.
 		const unknown = generateKey("sk", "live");
-		for (const [path, status] of [
-			[`${UI}/apis/demo/keys?q=${unknown}`, 200],
-			[`${UI}/audit?keyId=${unknown}`, 400],
+		const typo = `${a.key.slice(0, -3)}${a.key.endsWith("xyz") ? "abc" : "xyz"}`;
+		for (const [path, to] of [
+			[`${UI}/apis/demo/keys?q=${unknown}&status=`, `${UI}/apis/demo/keys?status=&pasted=1`],
+			[`${UI}/apis/demo/keys?q=${typo}`, `${UI}/apis/demo/keys?pasted=1`],
+			[`${UI}/audit?keyId=${unknown}`, `${UI}/audit?pasted=1`],
 		] as const) {
 			const res = await ui(path, { cookie });
-			const html = await res.text();
-			expect(res.status, path).toBe(status);
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).toBe(to);
+			const html = await (await ui(to, { cookie })).text();
 			expect(html).toContain("That was a whole API key, not a search");
-			expect(html).not.toContain(unknown);
 			expect(html).not.toContain(unknown.slice(-20));
+			expect(html).not.toContain(typo.slice(-20));
 		}
+		const bearer = await ui(`${UI}/apis/demo/keys?q=${encodeURIComponent(`Bearer ${a.key}`)}`, { cookie });
+		expect(bearer.headers.get("Location")).toBe(`${UI}/keys/${id}`);
 		const back = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: unknown } });
 		expect(back.headers.get("Location")).toBe(`${UI}/audit?pasted=1`);
 		expect(await (await ui(`${UI}/audit?pasted=1`, { cookie })).text()).toContain("That was a whole API key, not a search");

@@ -211,11 +211,21 @@ describe("one owner's keys only", () => {
 		// Another owner's key reads exactly like a key that exists nowhere.
 		const other = await ui(`${PORTAL}/find-key`, { cookie, form: { q: theirs.key } });
 		expect(other.headers.get("Location")).toBe(`${PORTAL}/?pasted=1`);
-		const page = await ui(`${PORTAL}/?q=${encodeURIComponent(theirs.key)}`, { cookie });
+		const away = await ui(`${PORTAL}/?q=${encodeURIComponent(theirs.key)}`, { cookie });
+		expect(away.status).toBe(303);
+		expect(away.headers.get("Location")).toBe(`${PORTAL}/?pasted=1`);
+		const page = await ui(`${PORTAL}/?pasted=1`, { cookie });
 		const html = await page.text();
 		expect(page.status).toBe(200);
 		expect(html).toContain("That was a whole API key, not a search");
 		expect(html).not.toContain(theirs.key);
+	});
+
+	it("the generate form ticks the scopes its curl line's route needs, so a key made with the defaults works as shown (found by a browser QA pass)", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const html = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(html).toMatch(/name="scopes" value="read" checked/);
+		expect(html).not.toMatch(/name="scopes" value="write" checked/);
 	});
 
 	it("revoke and rotate on its own key", async () => {
