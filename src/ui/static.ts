@@ -30,7 +30,9 @@ document.querySelectorAll("[data-copy]").forEach(function (b) {
   b.addEventListener("click", function () {
     var t = document.getElementById(b.getAttribute("data-copy"));
     if (!t || !navigator.clipboard) return;
-    navigator.clipboard.writeText(t.textContent.trim()).then(function () { b.textContent = "Copied"; }, function () { b.textContent = "Copy failed"; });
+    // Only the visible word changes: the button keeps the name of its key (a hidden part of it).
+    var say = function (word) { if (b.firstChild && b.firstChild.nodeType === 3) b.firstChild.nodeValue = word; else b.textContent = word; };
+    navigator.clipboard.writeText(t.textContent.trim()).then(function () { say("Copied"); }, function () { say("Copy failed"); });
   });
 });
 document.querySelectorAll("[data-dialog]").forEach(function (a) {

@@ -150,7 +150,7 @@ describe("the console in Chromium", () => {
 		// Named for its key, so a pair page's two buttons are told apart; sighted users see "Copy".
 		expect(await page.getByRole("button", { name: "Copy Your new key" }).count()).toBe(1);
 		await copy.click();
-		await expect.poll(() => copy.textContent()).toBe("Copied");
+		await expect.poll(() => copy.textContent()).toBe("Copied Your new key");
 		expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
 		expect(await gateway(key)).toBe(200);
 		await page.getByRole("button", { name: "I've saved this key" }).click();
