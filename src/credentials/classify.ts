@@ -50,6 +50,9 @@ export function classify(value: string): Classified {
 /** A key inside other text; the match may start before the key (`xsk_live_…`, `?k=x<key>`). */
 const KEY_IN_TEXT = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g");
 
+/** Every key-shaped run in `text` (its checksum unchecked; a run may start before its key, see keyAtAnyStart). */
+export const keyShapedIn = (text: string): string[] => text.match(KEY_IN_TEXT) ?? [];
+
 /**
  * Whether `text` holds a key anywhere. A candidate that fails its checksum may have
  * swallowed the start of a real key (`q_q_AAAA…sk_live_…`): the search goes on from just
@@ -58,7 +61,7 @@ const KEY_IN_TEXT = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za
 function holdsKey(text: string): boolean {
 	KEY_IN_TEXT.lastIndex = 0;
 	for (let m = KEY_IN_TEXT.exec(text); m !== null; m = KEY_IN_TEXT.exec(text)) {
-		if (keyAtAnyStart(m[0])) return true;
+		if (keyAtAnyStart(m[0]) !== undefined) return true;
 		KEY_IN_TEXT.lastIndex = m.index + m[0].indexOf("_") + 1;
 	}
 	return false;

@@ -87,20 +87,20 @@ function checkValue(check: string): number {
 /**
  * For text that has a key's shape but may carry extra letters in front of it (`xsk_live_…`,
  * as a scan of other text finds it): true when the key starting at any letter of its first
- * part has a valid checksum. The check characters are read once and each start costs one
- * CRC-32, with no BigInt, so a header full of near-keys stays cheap to scan.
+ * part has a valid checksum: that key, or undefined. The check characters are read once and
+ * each start costs one CRC-32, with no BigInt, so a header full of near-keys stays cheap to scan.
  */
-export function keyAtAnyStart(candidate: string): boolean {
+export function keyAtAnyStart(candidate: string): string | undefined {
 	const split = candidate.length - CHECK_CHARS;
 	const expected = checkValue(candidate.slice(split));
-	if (expected < 0 || expected > 0xffffffff) return false;
+	if (expected < 0 || expected > 0xffffffff) return undefined;
 	const end = candidate.indexOf("_");
 	for (let i = 0; i < end; i++) {
 		const c = candidate.charCodeAt(i);
 		if (c < 97 || c > 122 || candidate.length - i > MAX_KEY_LENGTH) continue; // a key starts with a letter
-		if (crc32(candidate.slice(i, split)) === expected && parseKey(candidate.slice(i)) !== undefined) return true;
+		if (crc32(candidate.slice(i, split)) === expected && parseKey(candidate.slice(i)) !== undefined) return candidate.slice(i);
 	}
-	return false;
+	return undefined;
 }
 
 /** The part of a key that may be shown again after creation: type, environment and 4 characters. */

@@ -79,8 +79,6 @@ async function originRequest(
 	headers.delete("expect");
 	// A digest the client made is never forwarded: only keygate's, which its signature covers.
 	headers.delete("content-digest");
-	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
-	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
 	// keygate's own console and portal cookies ride on every same-site request (Path=/): never the origin's.
 	// So, when the console signs in with Cloudflare Access, does the operator's Access JWT
 	// (the CF_Authorization cookie, the Cf-Access-Jwt-Assertion header): it would sign the origin in as the operator.
@@ -100,6 +98,8 @@ async function originRequest(
 		if (kept) headers.set("cookie", kept);
 		else headers.delete("cookie");
 	}
+	// Names as CGI, WSGI and PHP read them (any case, `_` the same as `-`), so
+	// `X_Keygate_Key_Id` or `X_API_Key` cannot slip past as a different field.
 	const credentialNames = c.get("api").credentialFieldNames;
 	const stripOverrides = c.get("api").methodOverride === "strip";
 	for (const [name, value] of [...headers]) {

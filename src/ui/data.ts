@@ -2,9 +2,9 @@ import type { UsageView } from "../admin/contract";
 import { historyView, withStatus, type Services } from "../admin/service";
 import type { Usage } from "../authority/key-authority";
 import type { KeyRecord, StoredKey } from "../keys/record";
-import { holdsCredential } from "../credentials/classify";
+import { holdsCredential, keyShapedIn } from "../credentials/classify";
 import { sha256Hex } from "../keys/crypto";
-import { BODY_LENGTH, parseKey } from "../keys/format";
+import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { matchKeys, selectKeys, type KeyQuery } from "./present";
@@ -34,8 +34,6 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 	return out;
 }
 
-const KEY_SHAPED = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{${BODY_LENGTH}}`, "g");
-
 /**
  * A whole key pasted into a search or filter field (`q`, `keyId`): the record it names, null
  * when it names none, undefined when the value holds no credential. The plaintext goes no
@@ -44,13 +42,12 @@ const KEY_SHAPED = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-
 export async function pastedKey(s: Services, value: string | null | undefined): Promise<StoredKey | null | undefined> {
 	if (!value) return undefined;
 	// Key-shaped text counts even with a typo (a failed checksum), or behind a scheme (`Bearer sk_live_…`, as the curl line shows it).
-	const shaped = value.match(KEY_SHAPED) ?? [];
+	const shaped = keyShapedIn(value);
 	if (shaped.length === 0 && !holdsCredential(value)) return undefined;
-	for (const candidate of shaped)
-		for (let i = 0, end = candidate.indexOf("_"); i < end; i++) {
-			const parsed = parseKey(candidate.slice(i));
-			if (parsed) return getByHash(s.kv, await sha256Hex(parsed.plaintext));
-		}
+	for (const candidate of shaped) {
+		const key = keyAtAnyStart(candidate);
+		if (key !== undefined) return getByHash(s.kv, await sha256Hex(key));
+	}
 	return null;
 }
 

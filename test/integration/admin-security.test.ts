@@ -212,6 +212,7 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		["an invisible name (U+200B)", { name: "\u200b" }, "name: must not be blank"],
 		["a blank-looking name (U+3164)", { name: "\u3164 \u2800" }, "name: must not be blank"],
 	])("%s is 400 invalid_request and stores nothing", async (_what, body, message) => {
+		const origin = fakeOrigin();
 		const before = await kvNames();
 		// JSON.stringify of an object literal's `__proto__` key would drop it: send the text.
 		const text = JSON.stringify(body).replace('"metadata":{}', '"metadata":{"__proto__":{"a":1}}');
@@ -219,6 +220,7 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		const json = await expectError(res, 400, "invalid_request");
 		expect(json.message).toContain(message);
 		expect(await kvNames()).toBe(before);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("an escaped __proto__ (\\u005f_proto__), or one 40 levels deep, is refused too", async () => {

@@ -203,6 +203,7 @@ describe("the token endpoint's X-RateLimit-* with bruteForce.headers (found by a
 		const reset = Number(res.headers.get("X-RateLimit-Reset"));
 		expect(retryAfter).toBeGreaterThan(0);
 		expect(Math.abs(reset - Math.floor(Date.now() / 1000) - retryAfter)).toBeLessThanOrEqual(1);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("a client id over its budget from a fresh address is refused with the client's budget, not the address's full one", async () => {
