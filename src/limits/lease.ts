@@ -209,6 +209,8 @@ const MAX_ENTRIES = 10_000;
  */
 export class LeaseBook {
 	private readonly held = new Map<string, Held>();
+	/** Keys this isolate has asked for but holds nothing of yet: when the first request asked, and how many have (see `want`). */
+	private readonly cold = new Map<string, { firstMs: number; asks: number }>();
 
 	/**
 	 * Spends `cost` synchronously if a live lease covers it: the one that ends soonest (so
@@ -254,7 +256,14 @@ export class LeaseBook {
 	 */
 	want(key: string, cost: number, nowMs: number, leaseMs: number): number {
 		const h = this.held.get(key);
-		if (!h) return cost;
+		if (!h) {
+			// Nothing held yet. The first request asks for its own cost; one that finds an earlier one's call
+			// still out sizes its ask by the requests so far, as a cold isolate's rate (see `rate`).
+			const c = this.cold.get(key);
+			if (!c || c.asks <= 1) return cost;
+			const rate = (c.asks * 1000) / Math.max(nowMs - c.firstMs, COLD_FLOOR_MS);
+			return Math.min(MAX_WANT, Math.max(cost, Math.ceil((rate * Math.min(leaseMs, 1000 - (nowMs % 1000))) / 1000)));
+		}
 		if (h.asking) return Math.min(MAX_WANT, Math.max(cost, Math.ceil((this.rate(h, nowMs) * BRIDGE_MS) / 1000)));
 		return Math.min(MAX_WANT, Math.max(cost, this.need(h, nowMs, leaseMs) - this.unspent(key, nowMs)));
 	}
@@ -277,6 +286,17 @@ export class LeaseBook {
 		const recent = h.rateSecond === sec ? Math.max(h.thisSecond, h.lastSecond) : h.rateSecond === sec - 1 ? h.thisSecond : 0;
 		const age = nowMs - h.firstMs;
 		return age < 1000 ? Math.max(recent, Math.floor((h.seen * 1000) / Math.max(age, COLD_FLOOR_MS))) : recent;
+	}
+
+	/** A request found no token for `key` and makes its own call: while nothing is held yet, counted to size the asks (see `want`). */
+	arrive(key: string, nowMs: number): void {
+		if (this.held.has(key)) return;
+		const c = this.cold.get(key);
+		if (c) c.asks++;
+		else {
+			if (this.cold.size >= MAX_ENTRIES) this.cold.delete(this.cold.keys().next().value!);
+			this.cold.set(key, { firstMs: nowMs, asks: 1 });
+		}
 	}
 
 	/** True while a batch call for `key` is out: a call made now asks only to bridge the wait (see `want`) and is no batch. */
@@ -407,6 +427,7 @@ export class LeaseBook {
 	/** Forgets `key` entirely (its tokens become under-admission): a dead key holds nothing. */
 	drop(key: string): void {
 		this.held.delete(key);
+		this.cold.delete(key);
 	}
 
 	/** Keys held (bounded by MAX_ENTRIES): the soak reports it. */
@@ -416,6 +437,7 @@ export class LeaseBook {
 
 	private create(key: string, rate: RateInfo, shard: number, nowMs: number): Held {
 		if (this.held.size >= MAX_ENTRIES) this.held.delete(this.held.keys().next().value!);
+		this.cold.delete(key);
 		const h: Held = {
 			slots: new Map(),
 			shard,

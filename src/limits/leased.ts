@@ -64,6 +64,7 @@ async function call(
 ): Promise<CheckResult> {
 	const refill = cost === 0;
 	const n = limits.shards;
+	if (!refill) mine.arrive(key, Date.now());
 	// A refill asks only the shard it refills: tokens from another would replace those still held.
 	const order = mine.shardsToAsk(key, Math.max(1, cost), Date.now(), n, random).slice(0, refill ? 1 : 2);
 	if (order.length === 0) {
@@ -110,6 +111,12 @@ async function call(
 		const spent = mine.accept(key, answer, sentAt, limits.leaseMs, cost, Date.now(), batch, index);
 		return { ok: true, rate: wholeKey(spent.rate, limits.buckets, n), deprecatedAt: spent.deprecatedAt, graceEndsAt: spent.graceEndsAt };
 	}
+	// Refused, but another call's grant may have arrived meanwhile with tokens to spare (a
+	// volley on a key this isolate held nothing of): spending one of them is no more than
+	// the authority counted, and leaves none stranded.
+	const spent = refill ? undefined : mine.spend(key, cost, Date.now());
+	if (spent)
+		return { ok: true, rate: wholeKey(spent.rate, limits.buckets, n), deprecatedAt: spent.deprecatedAt, graceEndsAt: spent.graceEndsAt };
 	return result!;
 }
 

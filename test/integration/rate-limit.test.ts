@@ -59,7 +59,7 @@ describe.each(MODES)("rate limits are exact under concurrency (%s)", (consistenc
 			responses = await Promise.all(Array.from({ length: 20 }, () => call("/v1/things", { key })));
 			if (Math.floor(Date.now() / 1000) === second) break;
 		}
-		// Leased too: an isolate that knows no rate for a key asks for one token per request.
+		// Leased too: a request refused while another's grant left a token over spends that token, so none is stranded.
 		expect(responses.filter((r) => r.status === 200)).toHaveLength(5);
 		const refused = responses.find((r) => r.status === 429)!;
 		expect(refused.headers.get("Retry-After")).toBe("1");

@@ -223,6 +223,23 @@ describe("an isolate's lease book (pure)", () => {
 		expect(book.want("k", 1, T0 + 1200, 1000)).toBe(80); // 100 last second, for 800 ms
 	});
 
+	it("before it holds anything, sizes a request's ask by the requests that found an earlier call still out", () => {
+		const book = new LeaseBook();
+		book.arrive("k", T0);
+		expect(book.want("k", 1, T0, 1000)).toBe(1); // the first request knows no rate: it asks for itself
+		book.arrive("k", T0 + 4); // a second arrives before the first call's answer
+		// 2 requests in 4 ms, taken over COLD_FLOOR_MS: 20/s, for the 996 ms a lease asked now could live.
+		expect(book.want("k", 1, T0 + 4, 1000)).toBe(20);
+		// The same count is a slower rate later (4/s at 500 ms), for a shorter life (500 ms).
+		expect(book.want("k", 1, T0 + 500, 1000)).toBe(2);
+		expect(book.want("k", 3, T0 + 999, 1000)).toBe(3); // never less than the request's own cost
+		// Once the key is held, its asks go by what was admitted; the count is gone.
+		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1, T0 + 4)), T0 + 4, 1000, 1, T0 + 8, false);
+		book.drop("k");
+		book.arrive("k", T0 + 3000);
+		expect(book.want("k", 1, T0 + 3000, 1000)).toBe(1);
+	});
+
 	it("with a batch call out, asks only for what bridges the wait", () => {
 		const book = new LeaseBook();
 		book.accept("k", answerOf(grant(key(null, 10_000), {}, 1, T0 - 2000)), T0 - 2000, 1000, 1, T0 - 2000, false);
