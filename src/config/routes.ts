@@ -93,8 +93,44 @@ export function formatTwinPaths(path: string): string[] {
 	return twins;
 }
 
+/** A percent-encoded byte of a non-ASCII character (the URL parser encodes every one). */
+const NON_ASCII_ESCAPE = /%[89a-f][0-9a-f]/i;
+
 /**
- * The rules that the path's format-suffix twins fall under, where they differ from `route`
+ * The path with its non-ASCII letters read the ways lenient routers read them, where that
+ * differs: Unicode lowercasing (the Kelvin sign `%E2%84%AA` is `k` to JavaScript's
+ * `toLowerCase`, and so to find-my-way's case-insensitive routes), upper- then lowercasing
+ * (`ı` and `ſ` are `i` and `s` to Java's `equalsIgnoreCase`), and NFKC with format
+ * characters dropped (full-width `ｋ` is `k`). Non-ASCII characters left are encoded again.
+ */
+export function foldedTwinPaths(path: string): string[] {
+	if (!NON_ASCII_ESCAPE.test(path)) return [];
+	let decoded: string;
+	try {
+		decoded = decodeURIComponent(path);
+	} catch {
+		return []; // not UTF-8: no router reads letters out of it
+	}
+	const nfkc = decoded.normalize("NFKC").replace(/\p{Cf}/gu, "");
+	const lowered = path.toLowerCase();
+	const out: string[] = [];
+	for (const v of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase(), nfkc.toLowerCase(), nfkc.toUpperCase().toLowerCase()]) {
+		const twin = v.replace(/[^\x00-\x7f]+/gu, (m) => encodeURIComponent(m));
+		if (twin.toLowerCase() !== lowered && !out.includes(twin)) out.push(twin);
+	}
+	return out;
+}
+
+/** Every other path an origin may route this one to: its format-suffix twins, its folded twins, and theirs. */
+export function twinPaths(path: string): string[] {
+	const out = formatTwinPaths(path);
+	for (const folded of foldedTwinPaths(path))
+		for (const p of [folded, ...formatTwinPaths(folded)]) if (p !== path && !out.includes(p)) out.push(p);
+	return out;
+}
+
+/**
+ * The rules that the path's format-suffix and folded twins fall under, where they differ from `route`
  * (the literal path's rule): a suffix must not move a request to a laxer rule than the
  * path an origin may route it to. Undefined when there are none, and for a public rule
  * that names its path exactly (`/openapi.json`): the operator meant that path. A public
@@ -107,9 +143,10 @@ export function twinRoutes(
 	path: string,
 	route: CompiledRoute | undefined,
 ): { method: string; route: CompiledRoute }[] | undefined {
-	if (!path.includes(".") || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**"))) return undefined;
+	if ((!path.includes(".") && !path.includes("%")) || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**")))
+		return undefined;
 	let twins: { method: string; route: CompiledRoute }[] | undefined;
-	for (const twin of formatTwinPaths(path)) {
+	for (const twin of twinPaths(path)) {
 		const r = findRoute(table, method, twin);
 		if (r && r !== route && !twins?.some((t) => t.route === r)) (twins ??= []).push({ method, route: r });
 	}

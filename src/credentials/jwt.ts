@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import type { CompiledApi } from "../config/load";
+import { SCOPE_TOKEN } from "../keys/record";
 import { logEvent } from "../util/log";
 import { jwtIssuer } from "./classify";
 import { counterName, rateLimitBy } from "./token";
@@ -52,10 +53,14 @@ export function clearJwksCache(): void {
 /** Printable ASCII only: these values become identity headers and Durable Object names. */
 const HEADER_SAFE = /^[\x20-\x7e]{1,200}$/;
 
+/**
+ * The claim's scopes that are scope tokens (keys/record.ts); any other value is dropped, never
+ * granted: `"write,admin"` would read as two scopes in X-Keygate-Scopes, and a control
+ * character cannot be a header value at all.
+ */
 function scopesOf(value: unknown): string[] {
-	if (typeof value === "string") return value.split(" ").filter((s) => s !== "");
-	if (Array.isArray(value)) return value.filter((s): s is string => typeof s === "string");
-	return [];
+	const values = typeof value === "string" ? value.split(" ") : Array.isArray(value) ? value : [];
+	return values.filter((s): s is string => typeof s === "string" && SCOPE_TOKEN.test(s));
 }
 
 export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, payload: JWTPayload): Principal | undefined {

@@ -1,6 +1,13 @@
 import * as z from "zod/mini";
 import { doc, RateLimitSchema } from "../config/schema";
 
+/**
+ * A scope as keygate holds one: an RFC 6749 §3.3 scope-token (printable ASCII, no space,
+ * quote or backslash) with no comma, since X-Keygate-Scopes joins scopes with one. Keys'
+ * scopes are refused otherwise (admin contract); an external JWT's are dropped.
+ */
+export const SCOPE_TOKEN = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
+
 const nullableString = () => z.nullable(z.string());
 const time = () => z.iso.datetime({ offset: true });
 

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, selectApi, type CompiledApi } from "../config/load";
-import { findRoute, formatTwinPaths, twinRoutes } from "../config/routes";
+import { findRoute, twinPaths, twinRoutes } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
@@ -38,11 +38,14 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	c.set("errors", errorContextFor(api));
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
-	// `/internal.json` is `/internal` to Rails: when a format-suffix twin belongs to another API, neither API's rules may decide alone.
-	if (config.value.apis.length > 1 && path.includes(".")) {
-		for (const twin of formatTwinPaths(path))
+	// `/internal.json` is `/internal` to Rails, and `/%E2%84%AAeys` is `/keys` to a router that lowercases Unicode: when such a
+	// twin belongs to another API, neither API's rules may decide alone.
+	if (config.value.apis.length > 1 && (path.includes(".") || path.includes("%"))) {
+		for (const twin of twinPaths(path))
 			if (selectApi(config.value.apis, url.hostname, twin) !== api)
-				return reject(c, "ambiguous_path", { message: "The request path's format suffix would take it to another API's path." });
+				return reject(c, "ambiguous_path", {
+					message: "The request path's format suffix or letters would take it to another API's path.",
+				});
 	}
 	// A key in the query string is refused, public routes included: forwarding it would hand it to the origin and its logs.
 	if (url.search && queryHoldsCredential(url.searchParams, api.jwtIssuers)) return reject(c, "key_in_query");

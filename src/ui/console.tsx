@@ -45,9 +45,11 @@ import {
 	Unavailable,
 	DataTable,
 	AlreadySent,
+	NoLongerPossible,
+	noLongerPossible,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, keptValue, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
+import { expiryFrom, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -104,6 +106,17 @@ function nextPage(raw: unknown): string {
 	return raw;
 }
 
+/** The path and query of a same-origin Referer, else undefined. */
+function refererPath(referer: string | undefined, origin: string): string | undefined {
+	if (!referer) return undefined;
+	try {
+		const u = new URL(referer);
+		return u.origin === origin ? u.pathname + u.search : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string, next?: string) {
 	return c.html(
 		<Page title="Sign in">
@@ -127,7 +140,9 @@ consoleApp.get("/login", (c) =>
 		? loginPage(
 				c,
 				200,
-				"Your session ended. Sign in again to go on where you were (a form you were sending was not sent).",
+				c.req.query("sent") === "1"
+					? "Your session ended. Sign in again to go on where you were (a form you were sending was not sent)."
+					: "Your session ended. Sign in again to go on where you were.",
 				nextPage(c.req.query("next")),
 			)
 		: loginPage(c, 200),
@@ -184,14 +199,19 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	const token = getCookie(c, SESSION_COOKIE);
 	const check = token ? await readSession(c.env.KEYS, token, c.env.ADMIN_TOKEN!) : ({ ok: false, reason: "none" } as const);
 	if (!check.ok || !token) {
-		if (!token) return c.redirect(`${UI}/login`, 303);
+		// No cookie on a GET: never signed in here. On a POST, the form's page had a session (signed out in another tab, say).
+		if (!token && c.req.method === "GET") return c.redirect(`${UI}/login`, 303);
 		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
 		c.header("Set-Cookie", sessionCookie("", 0));
 		const url = new URL(c.req.url);
-		// A POST's page: its own path, but never a path only a POST answers (sign-out, find-key).
+		if (c.req.method === "GET")
+			return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(nextPage(url.pathname + url.search))}`, 303);
+		// A POST's page: the console page its form was on (the Referer, when it is this console's), else its own path, but
+		// never a path only a POST answers (sign-out, find-key).
 		const postOnly = ["/logout", "/find-key"].some((p) => url.pathname === `${UI}${p}`);
-		const here = nextPage(c.req.method === "GET" ? url.pathname + url.search : postOnly ? `${UI}/` : url.pathname);
-		return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(here)}`, 303);
+		const from = refererPath(c.req.header("Referer"), url.origin);
+		const here = nextPage(from ?? (postOnly ? `${UI}/` : url.pathname));
+		return c.redirect(`${UI}/login?ended=1&sent=1&next=${encodeURIComponent(here)}`, 303);
 	}
 	const config = loadConfig(c.env);
 	// An invalid config: the console's own 503 page, as for any failure inside (the gateway answers its JSON 503).
@@ -289,7 +309,7 @@ consoleApp.get("/:home{.{0}}", (c) => {
  */
 consoleApp.post("/find-key", async (c) => {
 	const form = await c.req.parseBody();
-	const field = typeof form.keyId === "string" ? "keyId" : "q";
+	const field = typeof form.keyId === "string" ? "keyId" : typeof form.owner === "string" ? "owner" : "q";
 	const value = form[field];
 	const back = nextPage((c.req.query("back") ?? "").split("?")[0]);
 	const pasted = await pastedKey(c.var.services, typeof value === "string" ? value : "");
@@ -356,7 +376,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
 	const canPair = Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	return (
-		<form method="post" action={`${UI}/apis/${api.name}/keys`}>
+		<form method="post" action={`${UI}/apis/${api.name}/keys`} autocomplete="off">
 			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
 			<ErrorBox message={props.error} />
 			<label>
@@ -607,6 +627,8 @@ consoleApp.get("/keys/:id", async (c) => {
 				<dd>{k.scopes.join(", ") || "none"}</dd>
 				<dt>Tier</dt>
 				<dd>{k.tier}</dd>
+				<dt>Rate limit</dt>
+				<dd>{limitsText(k, apiOf(c, k.api)?.tiers ?? {})}</dd>
 				<dt>IP allowlist</dt>
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
 				<dt>Owner</dt>
@@ -671,6 +693,8 @@ consoleApp.get("/keys/:id", async (c) => {
 
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
+	if (noLongerPossible(k, "revoke", Date.now()))
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" keyHref={`${UI}/keys/${k.id}`} />);
 	return page(c, `Revoke ${k.name}`, <RevokeConfirmation k={k} action={`${UI}/keys/${k.id}/revoke`} cancelHref={`${UI}/keys/${k.id}`} />);
 });
 
@@ -685,6 +709,17 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const api = apiOf(c, k.api);
 	if (!api) return missing(c);
 	const now = Date.now();
+	if (noLongerPossible(k, "rotate", now))
+		return page(
+			c,
+			`Rotate ${k.name}`,
+			<NoLongerPossible
+				k={k}
+				action="rotate"
+				keyHref={`${UI}/keys/${k.id}`}
+				replacedHref={k.replacedBy ? `${UI}/keys/${k.replacedBy}` : undefined}
+			/>,
+		);
 	const def = api.keys.rotationGraceSeconds;
 	return page(
 		c,
@@ -728,7 +763,7 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 	);
 });
 
-function DeleteForm(props: { k: KeyRecord; error?: string }) {
+function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
 	return (
 		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
 			<ErrorBox message={props.error} />
@@ -738,7 +773,7 @@ function DeleteForm(props: { k: KeyRecord; error?: string }) {
 			</p>
 			<label>
 				Type the key's name, <strong>{props.k.name}</strong>, to confirm
-				<input name="confirm" autocomplete="off" required />
+				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} />
 			</label>
 			<button type="submit" class="danger">
 				Delete key
@@ -759,7 +794,11 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 			`Delete ${k.name}`,
 			<>
 				<h1>Delete {k.name}?</h1>
-				<DeleteForm k={k} error="The name typed does not match; nothing was deleted." />
+				<DeleteForm
+					k={k}
+					error="The name typed does not match; nothing was deleted."
+					typed={typeof form.confirm === "string" ? form.confirm : ""}
+				/>
 			</>,
 			400,
 		);
@@ -899,9 +938,26 @@ consoleApp.get("/owners", async (c) => {
 	const s = c.var.services;
 	const apis = s.config.apis.filter((a) => a.owners);
 	const params = new URL(c.req.url).searchParams;
+	// A whole key in the owner field (sent without the page's script): its key's page, which
+	// names its owner, else a notice; never echoed, and away from the address that holds it.
+	const pasted = await pastedKey(s, params.get("owner"));
+	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
+	if (pasted === null) {
+		params.delete("owner");
+		params.set("pasted", "1");
+		return c.redirect(`${UI}/owners?${params}`, 303);
+	}
 	const owner = params.get("owner") ?? "";
 	const apiName = params.get("api") ?? apis[0]?.name ?? "";
-	const found = owner && apis.some((a) => a.name === apiName) ? await getOwner(s, owner, apiName) : null;
+	let found: Awaited<ReturnType<typeof getOwner>> | null = null;
+	let refused: string | null = null;
+	try {
+		found = owner && apis.some((a) => a.name === apiName) ? await getOwner(s, owner, apiName) : null;
+	} catch (e) {
+		// A lookup changes nothing: a refused owner id is said beside the form, which keeps what was typed.
+		if (!(e instanceof AdminError) || e.reason !== "invalid_request") throw e;
+		refused = e.message;
+	}
 	return page(
 		c,
 		"Owners and roles",
@@ -916,7 +972,14 @@ consoleApp.get("/owners", async (c) => {
 							{a.name}: roles {Object.keys(a.owners!.roles).join(", ")}; default {a.owners!.defaultRole}
 						</p>
 					))}
-					<form method="get" class="filters">
+					{params.get("pasted") === "1" ? <ErrorBox message={PASTED_KEY_NOTICE} /> : null}
+					{refused ? <ErrorBox message={refused} /> : null}
+					{c.req.query("done") === "role" && found ? (
+						<p class="notice" role="status">
+							The role was set: the owner's keys have its rights from their next request.
+						</p>
+					) : null}
+					<form method="get" class="filters" data-find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/owners`)}`}>
 						<label>
 							API
 							<select name="api">
@@ -964,7 +1027,7 @@ consoleApp.post("/owners", async (c) => {
 	const [api, owner, role] = [form.api, form.owner, form.role].map((x) => (typeof x === "string" ? x : ""));
 	refuseKeysIn({ api, owner, role });
 	await setOwnerRole(c.var.services, owner!, api, role!);
-	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner! })}`, 303);
+	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner!, done: "role" })}`, 303);
 });
 
 consoleApp.all("*", (c) => missing(c));

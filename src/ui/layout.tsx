@@ -292,6 +292,48 @@ export function NothingHere(props: { back: string; label: string }) {
 }
 
 /**
+ * An action page (revoke, rotate) opened for a key it no longer applies to: says why,
+ * instead of a form whose sending could only be refused.
+ */
+export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; keyHref: string; replacedHref?: string }) {
+	const { k } = props;
+	const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now();
+	return (
+		<>
+			<h1>
+				{props.action === "revoke" ? "Revoke" : "Rotate"} {k.name}
+			</h1>
+			<p role="status">
+				{k.revokedAt ? (
+					<>
+						Nothing to do: this key was revoked <Time iso={k.revokedAt} />.
+					</>
+				) : k.replacedBy && props.replacedHref ? (
+					<>
+						Nothing to do: this key was already rotated. <a href={props.replacedHref}>The key that replaced it</a>.
+					</>
+				) : expired ? (
+					<>
+						Nothing to do: this key expired <Time iso={k.expiresAt} />.
+					</>
+				) : (
+					"Nothing to do."
+				)}
+			</p>
+			<p>
+				<a href={props.keyHref}>Back to the key</a>
+			</p>
+		</>
+	);
+}
+
+/** True when `action` no longer applies to `k`: a revoked key cannot be revoked again, nor a revoked, replaced or expired one rotated. */
+export function noLongerPossible(k: KeyRecord, action: "revoke" | "rotate", now: number): boolean {
+	if (k.revokedAt) return true;
+	return action === "rotate" && (k.replacedBy !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now));
+}
+
+/**
  * What the console and the portal answer when something inside fails (a Durable Object or
  * KV cannot be reached): a page, not the gateway's JSON, saying nothing was changed. The
  * action that failed did not complete: every write those pages make is all or nothing.
@@ -412,7 +454,7 @@ export function Sparkline(props: { history: UsageView["history"]; now: number })
 					const bad = Math.round(((requests(b) - b.passed) / max) * (H - 1));
 					return all === 0 ? null : (
 						<g>
-							<rect x={i * 3} y={H - all} width="2" height={all - bad} fill="#116329" />
+							<rect x={i * 3} y={H - all + bad} width="2" height={all - bad} fill="#116329" />
 							{bad > 0 ? <rect x={i * 3} y={H - all} width="2" height={bad} fill="#a40e26" /> : null}
 						</g>
 					);

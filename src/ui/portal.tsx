@@ -41,9 +41,11 @@ import {
 	Unavailable,
 	DataTable,
 	AlreadySent,
+	NoLongerPossible,
+	noLongerPossible,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, graceChoices, keptValue, keyStatus, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
+import { expiryFrom, graceChoices, keptValue, keyStatus, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -340,7 +342,7 @@ function PortalForm(props: {
 	const v = props.values ?? {};
 	const labels = props.c.var.api.portal.labels;
 	return (
-		<form method="post" action={`${PORTAL}/keys`}>
+		<form method="post" action={`${PORTAL}/keys`} autocomplete="off">
 			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
 			<ErrorBox message={props.error} />
 			<label>
@@ -568,6 +570,8 @@ portalApp.get("/keys/:id", async (c) => {
 				<dd>{k.scopes.join(", ") || "none"}</dd>
 				<dt>Tier</dt>
 				<dd>{k.tier}</dd>
+				<dt>Rate limit</dt>
+				<dd>{limitsText(k, c.var.api.tiers)}</dd>
 				<dt>IP allowlist</dt>
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
 				<dt>Created</dt>
@@ -603,6 +607,8 @@ portalApp.get("/keys/:id", async (c) => {
 
 portalApp.get("/keys/:id/revoke", async (c) => {
 	const k = await ownKey(c);
+	if (noLongerPossible(k, "revoke", Date.now()))
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" keyHref={`${PORTAL}/keys/${k.id}`} />);
 	return page(
 		c,
 		`Revoke ${k.name}`,
@@ -620,6 +626,17 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const { grace } = await allowed(c);
 	const now = Date.now();
+	if (noLongerPossible(k, "rotate", now))
+		return page(
+			c,
+			`Rotate ${k.name}`,
+			<NoLongerPossible
+				k={k}
+				action="rotate"
+				keyHref={`${PORTAL}/keys/${k.id}`}
+				replacedHref={k.replacedBy ? `${PORTAL}/keys/${k.replacedBy}` : undefined}
+			/>,
+		);
 	return page(
 		c,
 		`Rotate ${k.name}`,

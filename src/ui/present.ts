@@ -1,8 +1,8 @@
 import { holdsCredential } from "../credentials/classify";
 import type { KeyRecord } from "../keys/record";
 
-/** How soon an expiry counts as "Expires soon". */
-export const EXPIRES_SOON_MS = 7 * 86_400_000;
+/** How soon an expiry counts as "Expires soon": less than the shortest expiry the forms offer (7 days), so a new key is never "soon" at birth. */
+export const EXPIRES_SOON_MS = 3 * 86_400_000;
 export const PAGE_SIZE = 50;
 
 export type KeyStatusWord = "active" | "soon" | "rotating" | "revoked" | "expired";
@@ -13,7 +13,10 @@ export function keyStatus(k: KeyRecord, now: number): { word: KeyStatusWord; lab
 	if (k.expiresAt && Date.parse(k.expiresAt) <= now) return { word: "expired", label: "Expired" };
 	if (k.graceEndsAt) {
 		const ends = Date.parse(k.graceEndsAt);
-		return ends <= now ? { word: "expired", label: "Expired" } : { word: "rotating", label: `Rotating until ${formatTime(k.graceEndsAt)}` };
+		// A rotated key past its grace was replaced, not expired: its page links the key that replaced it.
+		return ends <= now
+			? { word: "expired", label: "Replaced" }
+			: { word: "rotating", label: `Rotating until ${formatTime(k.graceEndsAt)}` };
 	}
 	if (k.expiresAt && Date.parse(k.expiresAt) - now <= EXPIRES_SOON_MS) return { word: "soon", label: "Expires soon" };
 	return { word: "active", label: "Active" };
@@ -29,6 +32,22 @@ export function maskedKey(k: Pick<KeyRecord, "type" | "environment" | "start" | 
 }
 
 export const shortId = (id: string) => id.slice(0, 12);
+
+/** A limit in words: "1,000 per 3,600 s, at most 50 per second", or "no window limit, at most 50 per second". */
+function limitWords(l: { limit: number | null; window: number; burst: number }): string {
+	const n = (x: number) => x.toLocaleString("en-US");
+	return `${l.limit === null ? "no window limit" : `${n(l.limit)} per ${n(l.window)} s`}, at most ${n(l.burst)} per second`;
+}
+
+/** The limits a key is held to, in words: its own `rateLimit` (which replaces its tier's), else its tier's. */
+export function limitsText(
+	k: Pick<KeyRecord, "tier" | "rateLimit">,
+	tiers: Record<string, { limit: number | null; window: number; burst: number }>,
+): string {
+	if (k.rateLimit) return `${limitWords(k.rateLimit)} (this key's own, instead of tier ${k.tier}'s)`;
+	const tier = Object.hasOwn(tiers, k.tier) ? tiers[k.tier] : undefined;
+	return tier ? `${limitWords(tier)} (tier ${k.tier})` : `tier ${k.tier}`;
+}
 
 /** ISO time shown to people: minutes, UTC, said so. */
 export function formatTime(iso: string | null): string {

@@ -79,7 +79,7 @@ document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.subm
 var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
 document.querySelectorAll("form[data-find]").forEach(function (f) {
   f.addEventListener("submit", function () {
-    var field = f.querySelector("input[name=q], input[name=keyId]");
+    var field = f.querySelector("input[name=q], input[name=keyId], input[name=owner]");
     if (!field || !KEY_SHAPE.test(field.value)) return;
     f.method = "post";
     f.action = f.getAttribute("data-find");

@@ -671,5 +671,15 @@ describe("found by an attacker's probe over HTTP (stop 23)", () => {
 			expect((await gw.call("/v1/users/jane.doe", { key: reader.key })).status).toBe(200);
 			expect(origin.calls).toHaveLength(1);
 		});
+
+		it("/%C4%B1nternal/users (a dotless ı, `I` uppercased) and a full-width ｉ belong to the /internal API's path too: 400 (stop 24's probe)", async () => {
+			const reader = await gw.createKey({ api: "main", name: "reader", scopes: ["read"] });
+			for (const path of ["/%C4%B1nternal/users", "/%EF%BD%89nternal/users"]) {
+				const res = await gw.call(path, { key: reader.key });
+				expect(res.status, path).toBe(400);
+				expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+			}
+			expect(origin.calls).toHaveLength(0);
+		});
 	});
 });

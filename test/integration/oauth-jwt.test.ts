@@ -114,6 +114,21 @@ describe("external JWTs (oauth.externalIssuers)", () => {
 		await refused(await gw.call("/v1/users", { key: hs }), 401, INVALID);
 	});
 
+	it("drops a claimed scope that is no scope token: a comma cannot add a scope in X-Keygate-Scopes, a control character cannot fail the request (attacker probe)", async () => {
+		for (const scope of [["read", "write,admin"], "read write,admin", ["read", "x\r\ny"], ["read", "a\u0000b", 7, "read"]]) {
+			origin.calls.length = 0;
+			const res = await gw.call("/v1/users", { key: await token({ scope }) });
+			expect(res.status, JSON.stringify(scope)).toBe(200);
+			expect(origin.calls[0]!.headers.get("X-Keygate-Scopes"), JSON.stringify(scope)).toBe(
+				Array.isArray(scope) && scope.length === 4 ? "read,read" : "read",
+			);
+		}
+		// And what was dropped grants nothing: a write needs `write`, which "write,admin" is not.
+		origin.calls.length = 0;
+		const res = await gw.call("/v1/users", { method: "POST", body: "{}", key: await token({ scope: "read write,admin" }) });
+		await refused(res, 403);
+	});
+
 	it("answers a token short of scope with 403 and insufficient_scope", async () => {
 		const res = await gw.call("/v1/users", { method: "POST", body: "{}", key: await token({ scope: "read" }) });
 		expect(res.headers.get("WWW-Authenticate")).toContain('error="insufficient_scope"');

@@ -137,3 +137,33 @@ describe("a format suffix does not move a request to a laxer rule (Rails' (.:for
 		expect(origin.calls).toHaveLength(0);
 	});
 });
+
+describe("a Unicode letter does not move a request to a laxer rule (a router that folds case or NFKC; found by an attacker probe)", () => {
+	const rules = [{ path: "/v1/keys/**", scopes: ["admin"] }];
+
+	// The Kelvin sign is `k` to JavaScript's toLowerCase (find-my-way's caseSensitive: false), `ı` and `ſ` are `i` and
+	// `s` to an upper-then-lower comparison (Java's equalsIgnoreCase), and full-width `ｋ` is `k` after NFKC.
+	it.each(["/v1/%E2%84%AAeys/123", "/v1/%e2%84%aaEYS/123", "/v1/keyſ/123", "/v1/%EF%BD%8Beys/123", "/v1/k%C2%ADeys/123"])(
+		"GET %s with a read-only key is 403 like /v1/keys/123, and the origin is never called",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read"] });
+			const gw = gatewayFor(demoWith(rules));
+			expect((await gw.call("/v1/keys/123", { key: key.key })).status).toBe(403);
+			const res = await gw.call(path, { key: key.key });
+			expect(res.status).toBe(403);
+			expect(await res.json()).toMatchObject({ error: "insufficient_permissions" });
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it("a path whose non-ASCII letters fold to nothing else, and a key with both rules' scopes, pass as sent", async () => {
+		const origin = fakeOrigin();
+		const reader = await createKey({ scopes: ["read"] });
+		const admin = await createKey({ scopes: ["read", "admin"] });
+		const gw = gatewayFor(demoWith(rules));
+		expect((await gw.call("/v1/users/J%C3%BCrgen", { key: reader.key })).status).toBe(200);
+		expect((await gw.call("/v1/%E2%84%AAeys/123", { key: admin.key })).status).toBe(200);
+		expect(origin.calls.map((c) => new URL(c.url).pathname)).toEqual(["/v1/users/J%C3%BCrgen", "/v1/%E2%84%AAeys/123"]);
+	});
+});

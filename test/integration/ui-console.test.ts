@@ -387,7 +387,9 @@ describe("keys", () => {
 		const cookie = await signIn();
 		const tag = crypto.randomUUID().slice(0, 8);
 		const a = await generate(cookie, { name: `alpha-${tag}` });
-		const b = await generate(cookie, { name: `beta-${tag}`, environment: "test", expiry: "7" });
+		// "Expires soon" is within 3 days; a 7-day key is not "soon" at birth (stop 24's browser QA pass).
+		const inTwoDays = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+		const b = await generate(cookie, { name: `beta-${tag}`, environment: "test", expiry: "custom", expiresOn: inTwoDays });
 		const c = await generate(cookie, { name: `gamma-${tag}` });
 		const idC = await idOf(c.key);
 		expect((await ui(`${UI}/keys/${idC}/revoke`, { cookie, form: {} })).status).toBe(303);

@@ -47,7 +47,10 @@ describe("key status in words", () => {
 		[{ expiresAt: iso(NOW - 1) }, "Expired"],
 		[{ revokedAt: iso(NOW - 1) }, "Revoked"],
 		[{ graceEndsAt: "2026-12-04T13:00:00.000Z", replacedBy: "key_x" }, "Rotating until 2026-12-04 13:00 UTC"],
-		[{ graceEndsAt: iso(NOW - 1), replacedBy: "key_x" }, "Expired"],
+		[{ expiresAt: iso(NOW + 7 * 86_400_000 - 1) }, "Active"], // a 7-day key is not "soon" at birth (browser QA pass)
+		[{ expiresAt: iso(NOW + 3 * 86_400_000) }, "Expires soon"],
+		[{ graceEndsAt: iso(NOW - 1), replacedBy: "key_x" }, "Replaced"], // rotated with no grace: not "Expired" beside "Expires: Never"
+		[{ graceEndsAt: iso(NOW - 1), replacedBy: "key_x", expiresAt: iso(NOW - 1) }, "Expired"],
 	] as [Partial<KeyRecord>, string][])("%j is %s", (over, label) => {
 		expect(keyStatus(record(over), NOW).label).toBe(label);
 	});
