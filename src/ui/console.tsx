@@ -49,7 +49,7 @@ import {
 	noLongerPossible,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
+import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
 import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -470,13 +470,14 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, keptValue(one(n))]),
 	);
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const lists = { ipAllowlist: list(one("ipAllowlist")), scopes: [...new Set([...checked, ...list(one("extraScopes"))])] };
 	const again = (message: string) =>
 		page(
 			c,
 			`Generate a key for ${api.name}`,
 			<>
 				<h1>Generate new key: {api.name}</h1>
-				<GenerateForm api={api} error={message} values={values} scopes={checked} />
+				<GenerateForm api={api} error={formMessage(message, lists)} values={values} scopes={checked} />
 			</>,
 			400,
 		);

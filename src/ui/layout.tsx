@@ -90,7 +90,7 @@ export function SecretsShown(props: { secrets: { label: string; k: KeyRecord & {
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
-					I've saved this key
+					{props.secrets.length > 1 ? "I've saved these keys" : "I've saved this key"}
 				</button>
 			</form>
 		</>

@@ -45,7 +45,17 @@ import {
 	noLongerPossible,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, graceChoices, keptValue, keyStatus, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
+import {
+	expiryFrom,
+	formMessage,
+	graceChoices,
+	keptValue,
+	keyStatus,
+	limitsText,
+	maskedKey,
+	parseKeyQuery,
+	PASTED_KEY_NOTICE,
+} from "./present";
 import {
 	PORTAL_COOKIE,
 	PORTAL_SESSION_SECONDS,
@@ -424,7 +434,13 @@ portalApp.post("/keys", async (c) => {
 			api.portal.title,
 			<>
 				<h1>{api.portal.labels.generate}</h1>
-				<PortalForm c={c} a={a} error={message} values={values} scopes={sentScopes} />
+				<PortalForm
+					c={c}
+					a={a}
+					error={formMessage(message, { ipAllowlist: list(one("ipAllowlist")) })}
+					values={values}
+					scopes={sentScopes}
+				/>
 				<p>
 					<a href={`${PORTAL}/`}>Back to your keys</a>
 				</p>

@@ -178,3 +178,32 @@ export const PASTED_KEY_NOTICE =
 	"That was a whole API key, not a search: it is not shown or kept here, and no key here has it. Search by name, id or the key's first characters.";
 
 export const keptValue = (value: string): string => (holdsCredential(value) ? "" : value);
+
+const FIELD_LABELS: Record<string, string> = {
+	name: "Name",
+	scopes: "Scopes",
+	ipAllowlist: "IP allowlist",
+	owner: "Owner",
+	expiresAt: "Expiry",
+	environment: "Environment",
+	type: "Key type",
+};
+
+/**
+ * A refusal in the form's words: the admin contract's field paths (`ipAllowlist[1]:`) as the
+ * form's labels, naming the value refused (`IP allowlist "10.0.0.0/33":`) unless it holds a
+ * key or is long. `lists` holds the list fields as sent, in the order the body had them.
+ */
+export function formMessage(message: string, lists: Record<string, string[]> = {}): string {
+	return message.replace(
+		/(?<![\w-])(name|scopes|ipAllowlist|owner|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
+		(_m, field: string, index: string | undefined) => {
+			const label = FIELD_LABELS[field]!;
+			if (index === undefined) return `${label}:`;
+			const value = lists[field]?.[Number(index)];
+			return value !== undefined && value.length <= 60 && !holdsCredential(value)
+				? `${label} "${value}":`
+				: `${label} (entry ${Number(index) + 1}):`;
+		},
+	);
+}

@@ -728,7 +728,7 @@ describe("a refused generate form", () => {
 		const res = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: key, scopes: "read", expiry: "never", kind: "single" } });
 		const html = await res.text();
 		expect(res.status).toBe(400);
-		expect(html).toContain("name: holds an API key");
+		expect(html).toContain("Name: holds an API key");
 		expect(html).not.toContain(key);
 		expect(origin.calls).toHaveLength(0);
 	});

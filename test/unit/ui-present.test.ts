@@ -4,7 +4,7 @@ import nuvion from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import type { KeyRecord } from "../../src/keys/record";
 import { sampleUrl } from "../../src/ui/layout";
-import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, PAGE_SIZE } from "../../src/ui/present";
+import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, PAGE_SIZE, formMessage } from "../../src/ui/present";
 import { sameOrigin } from "../../src/ui/security";
 import { judgeSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
 
@@ -176,5 +176,26 @@ describe("the curl line's address (sampleUrl; found by a browser QA pass: a stra
 		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "test")).toBe("https://api.nuvion.dev/");
 		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
 		expect(sampleUrl("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
+	});
+});
+
+describe("a refused form's message in the form's words (stop 24's browser QA pass: `ipAllowlist[0]:`)", () => {
+	it("names the form's label and the value refused", () => {
+		expect(
+			formMessage("ipAllowlist[0]: an IPv4 or IPv6 address or CIDR range; ipAllowlist[1]: an IPv4 or IPv6 address or CIDR range", {
+				ipAllowlist: ["999.1.1.1", "10.0.0.0/33"],
+			}),
+		).toBe(
+			'IP allowlist "999.1.1.1": an IPv4 or IPv6 address or CIDR range; IP allowlist "10.0.0.0/33": an IPv4 or IPv6 address or CIDR range',
+		);
+		expect(formMessage("name: must not be blank")).toBe("Name: must not be blank");
+		expect(formMessage("owner: printable ASCII, no spaces or colons")).toBe("Owner: printable ASCII, no spaces or colons");
+		expect(formMessage("scopes[2]: a scope is printable ASCII", {})).toBe("Scopes (entry 3): a scope is printable ASCII");
+	});
+
+	it("never names a value holding a key, and leaves other words alone", () => {
+		const key = `sk_live_${"A".repeat(43)}AAAAAA`;
+		expect(formMessage("ipAllowlist[0]: bad", { ipAllowlist: ["sk_live_x " + key] })).toBe("IP allowlist (entry 1): bad");
+		expect(formMessage("The hostname: x; key-type: y")).toBe("The hostname: x; key-type: y");
 	});
 });
