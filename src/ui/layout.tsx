@@ -3,7 +3,7 @@ import type { Child } from "hono/jsx";
 import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
-import { formatTime, graceChoices, keyStatus, maskedKey, shortId } from "./present";
+import { formatTime, graceChoices, keyStatus, maskedKey, outcomeLabel, shortId } from "./present";
 import type { UsageView } from "../admin/contract";
 import { HOUR_MS, dense, requests, totals, type HourBucket } from "../authority/usage-history";
 
@@ -392,7 +392,7 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 					{rows.map(([label, n], i) => (
 						<g>
 							<text x="0" y={i * 24 + 16} font-size="12">
-								{label}
+								{outcomeLabel(label)}
 							</text>
 							<rect
 								x="150"
@@ -414,7 +414,7 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 					<tbody>
 						{rows.map(([label, n]) => (
 							<tr>
-								<th scope="row">{label}</th>
+								<th scope="row">{outcomeLabel(label)}</th>
 								<td>{n}</td>
 							</tr>
 						))}
@@ -505,7 +505,7 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 					{rows.map(([label, ns], i) => (
 						<g>
 							<text x="0" y={i * 24 + 44} font-size="12">
-								{label}
+								{outcomeLabel(label)}
 							</text>
 							{ns.map((n, j) => {
 								const w = Math.round((n / maxes[j]!) * 90);
@@ -536,7 +536,7 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 					<tbody>
 						{rows.map(([label, ns]) => (
 							<tr>
-								<th scope="row">{label}</th>
+								<th scope="row">{outcomeLabel(label)}</th>
 								{ns.map((n) => (
 									<td>{n}</td>
 								))}

@@ -207,3 +207,21 @@ export function formMessage(message: string, lists: Record<string, string[]> = {
 		},
 	);
 }
+
+const OUTCOME_WORDS: Record<string, string> = {
+	passed: "Passed",
+	rate_limited: "Rate limited (429)",
+	missing_scope: "Missing scope (403)",
+	read_only_key: "Read-only key (403)",
+	ip_not_allowed: "Address refused (403)",
+	route_denied: "Route refused (403)",
+	owner_not_permitted: "Owner's role (403)",
+	revoked: "Revoked (401)",
+	expired: "Expired (401)",
+	grace_ended: "Grace over (401)",
+	origin_unreachable: "Origin down (502)",
+	origin_timed_out: "Origin timeout (504)",
+};
+
+/** A request outcome as the usage charts name it, short enough for the label column: words and the status, not the reason code (`rate_limited`); an unknown code as it is. */
+export const outcomeLabel = (outcome: string): string => (Object.hasOwn(OUTCOME_WORDS, outcome) ? OUTCOME_WORDS[outcome]! : outcome);

@@ -320,7 +320,7 @@ describe("the console in Chromium", () => {
 			await page.getByLabel(/IP allowlist/).fill("not-an-address");
 			await page.getByRole("button", { name: "Generate new key" }).click();
 			await page.waitForLoadState("load");
-			expect(await page.locator(".error").textContent()).toContain("ipAllowlist");
+			expect(await page.locator(".error").textContent()).toContain('IP allowlist "not-an-address"');
 			await audit("generate-refused");
 			// Nothing to type or tick again but the mistake.
 			expect(await page.getByLabel("Name").inputValue()).toBe("phone key");
