@@ -694,8 +694,7 @@ consoleApp.get("/keys/:id", async (c) => {
 
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
-	if (noLongerPossible(k, "revoke", Date.now()))
-		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" keyHref={`${UI}/keys/${k.id}`} />);
+	if (noLongerPossible(k, "revoke", Date.now())) return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} />);
 	return page(c, `Revoke ${k.name}`, <RevokeConfirmation k={k} action={`${UI}/keys/${k.id}/revoke`} cancelHref={`${UI}/keys/${k.id}`} />);
 });
 
@@ -710,17 +709,7 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const api = apiOf(c, k.api);
 	if (!api) return missing(c);
 	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now))
-		return page(
-			c,
-			`Rotate ${k.name}`,
-			<NoLongerPossible
-				k={k}
-				action="rotate"
-				keyHref={`${UI}/keys/${k.id}`}
-				replacedHref={k.replacedBy ? `${UI}/keys/${k.replacedBy}` : undefined}
-			/>,
-		);
+	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
 	const def = api.keys.rotationGraceSeconds;
 	return page(
 		c,

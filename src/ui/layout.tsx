@@ -295,8 +295,9 @@ export function NothingHere(props: { back: string; label: string }) {
  * An action page (revoke, rotate) opened for a key it no longer applies to: says why,
  * instead of a form whose sending could only be refused.
  */
-export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; keyHref: string; replacedHref?: string }) {
+export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string }) {
 	const { k } = props;
+	const keyHref = (id: string) => `${props.base}/keys/${id}`;
 	const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now();
 	return (
 		<>
@@ -308,9 +309,9 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 					<>
 						Nothing to do: this key was revoked <Time iso={k.revokedAt} />.
 					</>
-				) : k.replacedBy && props.replacedHref ? (
+				) : k.replacedBy ? (
 					<>
-						Nothing to do: this key was already rotated. <a href={props.replacedHref}>The key that replaced it</a>.
+						Nothing to do: this key was already rotated. <a href={keyHref(k.replacedBy)}>The key that replaced it</a>.
 					</>
 				) : expired ? (
 					<>
@@ -321,7 +322,7 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 				)}
 			</p>
 			<p>
-				<a href={props.keyHref}>Back to the key</a>
+				<a href={keyHref(k.id)}>Back to the key</a>
 			</p>
 		</>
 	);

@@ -624,7 +624,7 @@ portalApp.get("/keys/:id", async (c) => {
 portalApp.get("/keys/:id/revoke", async (c) => {
 	const k = await ownKey(c);
 	if (noLongerPossible(k, "revoke", Date.now()))
-		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" keyHref={`${PORTAL}/keys/${k.id}`} />);
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={PORTAL} />);
 	return page(
 		c,
 		`Revoke ${k.name}`,
@@ -642,17 +642,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const { grace } = await allowed(c);
 	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now))
-		return page(
-			c,
-			`Rotate ${k.name}`,
-			<NoLongerPossible
-				k={k}
-				action="rotate"
-				keyHref={`${PORTAL}/keys/${k.id}`}
-				replacedHref={k.replacedBy ? `${PORTAL}/keys/${k.replacedBy}` : undefined}
-			/>,
-		);
+	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
 	return page(
 		c,
 		`Rotate ${k.name}`,
