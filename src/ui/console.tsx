@@ -54,7 +54,7 @@ import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
-import { allKeys, keysPage, pastedKey } from "./data";
+import { allKeys, backWithout, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
@@ -314,7 +314,7 @@ consoleApp.post("/find-key", async (c) => {
 	const back = nextPage((c.req.query("back") ?? "").split("?")[0]);
 	const pasted = await pastedKey(c.var.services, typeof value === "string" ? value : "");
 	if (pasted) return c.redirect(field === "keyId" ? `${UI}/audit?keyId=${pasted.id}` : `${UI}/keys/${pasted.id}`, 303);
-	return c.redirect(`${back}?pasted=1`, 303);
+	return c.redirect(backWithout(back, form), 303);
 });
 
 consoleApp.get("/apis/:api/keys", async (c) => {

@@ -134,3 +134,24 @@ export async function keysPage(
 	const picked = selectKeys(matched, { ...query, q: "", status: "", environment: "" }, now, lastUsed);
 	return { ...picked, rows: picked.rows.map((k) => byId.get(k.id)!) };
 }
+
+/**
+ * Where a `find-key` POST that opened no key goes back to: `back` with the form's other
+ * fields (filters, sort), so the list stays as it was, and `pasted=1` for the notice. The
+ * fields that may hold the key, and any value holding a credential or a key's shape (a
+ * typo'd key), are left out.
+ */
+export function backWithout(back: string, form: Record<string, unknown>): string {
+	const kept = new URLSearchParams();
+	for (const [name, value] of Object.entries(form))
+		if (
+			typeof value === "string" &&
+			!["q", "keyId", "owner"].includes(name) &&
+			value.length <= 200 &&
+			!holdsCredential(value) &&
+			keyShapedIn(value).length === 0
+		)
+			kept.append(name, value);
+	kept.set("pasted", "1");
+	return `${back}?${kept}`;
+}

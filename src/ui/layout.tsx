@@ -244,6 +244,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 				<button type="button" data-copy={props.id}>
 					Copy<span class="sr-only"> {props.label}</span>
 				</button>
+				<span id={`${props.id}-said`} class="sr-only" role="status" aria-live="polite"></span>
 			</p>
 			<p>Try it:</p>
 			<pre>

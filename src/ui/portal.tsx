@@ -21,7 +21,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { auditAddress, type Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys, keysPage, pastedKey } from "./data";
+import { allKeys, backWithout, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 import {
 	ErrorBox,
@@ -298,7 +298,7 @@ portalApp.post("/find-key", async (c) => {
 	const form = await c.req.parseBody();
 	const pasted = await pastedKey(c.var.services, typeof form.q === "string" ? form.q : "");
 	const mine = pasted ? (await ownKeys(c)).some((k) => k.id === pasted.id) : false;
-	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : `${PORTAL}/?pasted=1`, 303);
+	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : backWithout(`${PORTAL}/`, form), 303);
 });
 
 portalApp.get("/:home{.{0}}", async (c) => {
@@ -574,6 +574,8 @@ portalApp.get("/keys/:id", async (c) => {
 				<dd>
 					<code>{maskedKey(k)}</code>
 				</dd>
+				<dt>Id</dt>
+				<dd class="mono">{k.id}</dd>
 				<dt>Type, environment</dt>
 				<dd>
 					{k.type} ({k.kind}), {k.environment}

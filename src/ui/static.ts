@@ -32,7 +32,14 @@ document.querySelectorAll("[data-copy]").forEach(function (b) {
     if (!t || !navigator.clipboard) return;
     // Only the visible word changes: the button keeps the name of its key (a hidden part of it).
     var say = function (word) { if (b.firstChild && b.firstChild.nodeType === 3) b.firstChild.nodeValue = word; else b.textContent = word; };
-    navigator.clipboard.writeText(t.textContent.trim()).then(function () { say("Copied"); }, function () { say("Copy failed"); });
+    // Said aloud too (a live region), and on failure the key is selected for copying by hand.
+    var live = document.getElementById(b.getAttribute("data-copy") + "-said");
+    navigator.clipboard.writeText(t.textContent.trim()).then(function () {
+      say("Copied"); if (live) live.textContent = "Copied";
+    }, function () {
+      say("Copy failed"); window.getSelection().selectAllChildren(t);
+      if (live) live.textContent = "Copy failed: the key is selected, copy it with your keyboard";
+    });
   });
 });
 document.querySelectorAll("[data-dialog]").forEach(function (a) {

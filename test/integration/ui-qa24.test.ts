@@ -13,6 +13,7 @@ import { SESSION_IDLE_MS } from "../../src/ui/session";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { BASE, createKey, gatewayFor } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
+import { JS_PATH } from "../../src/ui/static";
 import { signIn, ui, UI } from "../helpers/ui";
 
 useFakeOrigin();
@@ -20,6 +21,9 @@ afterEach(() => vi.useRealTimers());
 
 const owned = structuredClone(demo) as any;
 owned.apis[0].owners = { roles: { admin: {}, viewer: { scopes: ["read"] } }, defaultRole: "viewer" };
+/** A key with its last character changed: key-shaped, and no key has it. */
+const typo = (key: string) => key.slice(0, -1) + (key.endsWith("x") ? "y" : "x");
+
 const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
 const withOwners = gatewayFor(owned);
 
@@ -30,7 +34,7 @@ describe("the owners page", () => {
 		const found = await ui(`${UI}/owners?api=demo&owner=${encodeURIComponent(k.key)}`, { cookie, bindings });
 		expect(found.status).toBe(303);
 		expect(found.headers.get("Location")).toBe(`${UI}/keys/${k.id}`);
-		const unknown = (await createKey()).key.slice(0, -1) + "x"; // a typo: no key has it
+		const unknown = typo((await createKey()).key); // a typo: no key has it
 		const away = await ui(`${UI}/owners?api=demo&owner=${encodeURIComponent(unknown)}`, { cookie, bindings });
 		expect(away.status).toBe(303);
 		const location = away.headers.get("Location")!;
@@ -171,5 +175,29 @@ describe("the generate forms", () => {
 		const cookie = await signIn();
 		const html = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
 		expect(html).toContain(`<form method="post" action="${UI}/apis/demo/keys" autocomplete="off">`);
+	});
+});
+
+describe("small things of the same pass", () => {
+	it("a pasted key that opens nothing goes back to the list with its filters and sort kept (the script's POST dropped them)", async () => {
+		const cookie = await signIn();
+		const unknown = typo((await createKey()).key);
+		const back = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/apis/demo/keys`)}`, {
+			cookie,
+			form: { q: unknown, status: "active", sort: "name", environment: `live ${unknown}` },
+		});
+		// The key's field, and any value holding a key, are left out.
+		expect(back.headers.get("Location")).toBe(`${UI}/apis/demo/keys?status=active&sort=name&pasted=1`);
+	});
+
+	it("a copy button has a live region that says what happened, and the script selects the key when copying fails", async () => {
+		const cookie = await signIn();
+		const made = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: "live", scopes: ["read"], expiry: "never", kind: "single" } });
+		const html = await made.text();
+		expect(html).toMatch(
+			/<button type="button" data-copy="secret-0">[\s\S]*?<\/button><span id="secret-0-said" class="sr-only" role="status" aria-live="polite"><\/span>/,
+		);
+		const js = await (await ui(JS_PATH)).text();
+		expect(js).toContain("selectAllChildren(t)");
 	});
 });
