@@ -41,7 +41,7 @@ function exactSegments(path: string): string[] {
  * as different.
  */
 function foldedSegments(path: string): string[] {
-	const parts = exactSegments(path.toLowerCase());
+	const parts = exactSegments((path.includes("%") ? lowerNonAscii(path) : path).toLowerCase());
 	if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
 	return parts;
 }
@@ -93,29 +93,66 @@ export function formatTwinPaths(path: string): string[] {
 	return twins;
 }
 
-/** A percent-encoded byte of a non-ASCII character (the URL parser encodes every one). */
+/** A percent-encoded byte of a non-ASCII character. */
 const NON_ASCII_ESCAPE = /%[89a-f][0-9a-f]/i;
+
+/** Runs of percent-encoded bytes of 0x80 and above: the UTF-8 of non-ASCII characters (the URL parser encodes every one). */
+const NON_ASCII_RUN = /(?:%[89a-f][0-9a-f])+/gi;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+// A bad byte read as U+FFFD, as Python's `unquote` and Java's decoders read it: one bad byte must not hide the rest.
+const lenientUtf8 = new TextDecoder("utf-8");
+const bytesOf = (run: string) => Uint8Array.from(run.slice(1).split("%"), (h) => parseInt(h, 16));
+/** Non-ASCII characters percent-encoded again; ASCII left as it is. */
+const encodeNonAscii = (s: string) => s.replace(/[^\x00-\x7f]+/gu, (m) => encodeURIComponent(m));
+
+/**
+ * The path with its encoded non-ASCII letters in Unicode lower case (`%C3%84` → `%C3%A4`),
+ * so a rule and a path that differ only there fold alike, as they do to a router that
+ * lowercases both. Runs that are not UTF-8 are left as they are; ASCII escapes too.
+ */
+function lowerNonAscii(path: string): string {
+	return path.replace(NON_ASCII_RUN, (run) => {
+		try {
+			return encodeNonAscii(strictUtf8.decode(bytesOf(run)).toLowerCase());
+		} catch {
+			return run;
+		}
+	});
+}
+
+/** The path's non-ASCII characters decoded, and normalised as NFKC with format characters dropped; ASCII escapes stay encoded. */
+function decodedNonAscii(path: string): { decoded: string; nfkc: string } {
+	const decoded = path.replace(NON_ASCII_RUN, (run) => lenientUtf8.decode(bytesOf(run)));
+	return { decoded, nfkc: decoded.normalize("NFKC").replace(/\p{Cf}/gu, "") };
+}
+
+/**
+ * True when a non-ASCII character of the path folds (NFKC) into path syntax: `?`, `#`, `;`,
+ * `%`, a backslash, or a `.` or `..` segment (`%E2%80%A5` is `..`). A router that folds
+ * would read another path than any twin keygate can match, so the request is refused.
+ */
+export function foldsIntoSyntax(path: string): boolean {
+	if (!NON_ASCII_ESCAPE.test(path)) return false;
+	for (const run of path.match(NON_ASCII_RUN) ?? []) if (/[?#;%\\]/.test(lenientUtf8.decode(bytesOf(run)).normalize("NFKC"))) return true;
+	return /(^|\/)\.\.?(\/|$)/.test(decodedNonAscii(path).nfkc);
+}
 
 /**
  * The path with its non-ASCII letters read the ways lenient routers read them, where that
  * differs: Unicode lowercasing (the Kelvin sign `%E2%84%AA` is `k` to JavaScript's
  * `toLowerCase`, and so to find-my-way's case-insensitive routes), upper- then lowercasing
- * (`ı` and `ſ` are `i` and `s` to Java's `equalsIgnoreCase`), and NFKC with format
- * characters dropped (full-width `ｋ` is `k`). Non-ASCII characters left are encoded again.
+ * (`ı` and `ſ` are `i` and `s` to Java's `equalsIgnoreCase`; `İ` is `i` to Java's
+ * lowercasing, where JavaScript adds a combining dot), and NFKC with format characters
+ * dropped (full-width `ｋ` is `k`). Bytes that are not UTF-8 read as U+FFFD, so one bad
+ * byte does not hide the rest; ASCII escapes stay encoded, as rules compare them.
  */
 export function foldedTwinPaths(path: string): string[] {
 	if (!NON_ASCII_ESCAPE.test(path)) return [];
-	let decoded: string;
-	try {
-		decoded = decodeURIComponent(path);
-	} catch {
-		return []; // not UTF-8: no router reads letters out of it
-	}
-	const nfkc = decoded.normalize("NFKC").replace(/\p{Cf}/gu, "");
+	const { decoded, nfkc } = decodedNonAscii(path);
 	const lowered = path.toLowerCase();
 	const out: string[] = [];
 	for (const v of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase(), nfkc.toLowerCase(), nfkc.toUpperCase().toLowerCase()]) {
-		const twin = v.replace(/[^\x00-\x7f]+/gu, (m) => encodeURIComponent(m));
+		const twin = encodeNonAscii(v.replace(/i\u0307/g, "i"));
 		if (twin.toLowerCase() !== lowered && !out.includes(twin)) out.push(twin);
 	}
 	return out;

@@ -79,7 +79,9 @@ async function call(
 		const name = shardName(keyId, index);
 		const sentAt = Date.now();
 		const want = mine.want(key, Math.max(1, cost), sentAt, limits.leaseMs);
-		// One batch ask at a time per key in this isolate; meanwhile other calls ask only to bridge the wait (LeaseBook.want).
+		// Once the key is held, one batch ask at a time per key in this isolate; meanwhile other calls ask only to bridge the
+		// wait (LeaseBook.want). Before, each request sizes its own ask by the count so far: the authority's caps (half of the
+		// second's room, an eighth of the window's) bound what any one of them takes, and over-admission stays 0.
 		const batch = refill || (want > cost && !mine.asking(key));
 		const returned = mine.begin(key, sentAt, batch, index);
 		let answer;

@@ -27,9 +27,11 @@ export interface Variables {
 	/** With an honoured override, the method the request was sent with and its route rule: policy must allow it as well. */
 	sentAs: { method: string; route: CompiledRoute | undefined } | undefined;
 	/**
-	 * Rules of the path's format-suffix twins (`/v1/admin.json` read as `/v1/admin`, as Rails'
-	 * `(.:format)` and Spring's suffix matching read it) that differ from `route`: policy must
-	 * allow each as well. Unset for a path with no suffix, and for an exact public rule.
+	 * Rules of the path's twins that differ from `route`: its format-suffix twins
+	 * (`/v1/admin.json` read as `/v1/admin`, as Rails' `(.:format)` and Spring's suffix
+	 * matching read it) and its folded twins (`/v1/%E2%84%AAeys` read as `/v1/keys`,
+	 * routes.ts). Policy must allow each as well. Unset when there are none, and for an
+	 * exact public rule.
 	 */
 	twins: { method: string; route: CompiledRoute }[] | undefined;
 	/** The credential as the classifier saw it (credential stage). */
@@ -50,7 +52,7 @@ export type GatewayContext = Context<GatewayEnv>;
 /**
  * True when the request needs no key: its route rule is public, and so are the rule of the
  * method it was sent with when it carries an honoured override and the rules of its
- * format-suffix twins.
+ * format-suffix and folded twins.
  */
 export function isPublic(c: GatewayContext): boolean {
 	const sent = c.get("sentAs");

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, selectApi, type CompiledApi } from "../config/load";
-import { findRoute, twinPaths, twinRoutes } from "../config/routes";
+import { findRoute, foldsIntoSyntax, twinPaths, twinRoutes } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
@@ -38,6 +38,11 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	c.set("errors", errorContextFor(api));
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
+	// A non-ASCII character that folds into path syntax (`%E2%80%A5` is `..` after NFKC): no twin keygate can match stands for it.
+	if (path.includes("%") && foldsIntoSyntax(path))
+		return reject(c, "ambiguous_path", {
+			message: "The request path has a character that folds into path syntax (?, #, ;, %, \\ or a dot segment).",
+		});
 	// `/internal.json` is `/internal` to Rails, and `/%E2%84%AAeys` is `/keys` to a router that lowercases Unicode: when such a
 	// twin belongs to another API, neither API's rules may decide alone.
 	if (config.value.apis.length > 1 && (path.includes(".") || path.includes("%"))) {

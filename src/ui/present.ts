@@ -1,7 +1,7 @@
-import { holdsCredential } from "../credentials/classify";
+import { holdsCredential, keyShapedIn } from "../credentials/classify";
 import type { KeyRecord } from "../keys/record";
 
-/** How soon an expiry counts as "Expires soon": less than the shortest expiry the forms offer (7 days), so a new key is never "soon" at birth. */
+/** How soon an expiry counts as "Expires soon": less than the shortest expiry the forms offer (7 days), so a key made with one of those is not "soon" at birth (a custom date may be). */
 export const EXPIRES_SOON_MS = 3 * 86_400_000;
 export const PAGE_SIZE = 50;
 
@@ -196,14 +196,13 @@ const FIELD_LABELS: Record<string, string> = {
  */
 export function formMessage(message: string, lists: Record<string, string[]> = {}): string {
 	return message.replace(
-		/(?<![\w-])(name|scopes|ipAllowlist|owner|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
-		(_m, field: string, index: string | undefined) => {
+		/(^|; )(name|scopes|ipAllowlist|owner|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
+		(_m, start: string, field: string, index: string | undefined) => {
 			const label = FIELD_LABELS[field]!;
-			if (index === undefined) return `${label}:`;
+			if (index === undefined) return `${start}${label}:`;
 			const value = lists[field]?.[Number(index)];
-			return value !== undefined && value.length <= 60 && !holdsCredential(value)
-				? `${label} "${value}":`
-				: `${label} (entry ${Number(index) + 1}):`;
+			const shown = value !== undefined && value.length <= 60 && !holdsCredential(value) && keyShapedIn(value).length === 0;
+			return shown ? `${start}${label} "${value}":` : `${start}${label} (entry ${Number(index) + 1}):`;
 		},
 	);
 }

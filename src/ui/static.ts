@@ -29,12 +29,14 @@ const JS = `"use strict";
 document.querySelectorAll("[data-copy]").forEach(function (b) {
   b.addEventListener("click", function () {
     var t = document.getElementById(b.getAttribute("data-copy"));
-    if (!t || !navigator.clipboard) return;
+    if (!t) return;
     // Only the visible word changes: the button keeps the name of its key (a hidden part of it).
     var say = function (word) { if (b.firstChild && b.firstChild.nodeType === 3) b.firstChild.nodeValue = word; else b.textContent = word; };
     // Said aloud too (a live region), and on failure the key is selected for copying by hand.
     var live = document.getElementById(b.getAttribute("data-copy") + "-said");
-    navigator.clipboard.writeText(t.textContent.trim()).then(function () {
+    // No clipboard API (a page served over plain HTTP): the same as a failed copy.
+    var write = navigator.clipboard ? navigator.clipboard.writeText(t.textContent.trim()) : Promise.reject(new Error("no clipboard"));
+    write.then(function () {
       say("Copied"); if (live) live.textContent = "Copied";
     }, function () {
       say("Copy failed"); window.getSelection().selectAllChildren(t);

@@ -157,6 +157,33 @@ describe("a Unicode letter does not move a request to a laxer rule (a router tha
 		},
 	);
 
+	// Stop 24's review: one bad byte hid the rest; JavaScript lowercases İ to i and a combining dot; ASCII escapes were decoded.
+	it.each(["/v1/%E2%84%AAeys/123/%FF", "/v1/%E2%84%AAeys/%C0%AF", "/v1/%C4%B0nternal/1", "/v1/%C3%A4rzte/1"])(
+		"GET %s with a read-only key is held to the admin rule too, and the origin is never called",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read"] });
+			const gw = gatewayFor(
+				demoWith([...rules, { path: "/v1/internal/**", scopes: ["admin"] }, { path: "/v1/%C3%84rzte/**", scopes: ["admin"] }]),
+			);
+			const res = await gw.call(path, { key: key.key });
+			expect(res.status).toBe(403);
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it.each(["/v1/%E2%80%A5/keys", "/v1/keys%EF%BC%9Fx", "/v1/keys%EF%BC%9B1/x", "/v1/%EF%BC%8E/keys"])(
+		"GET %s, whose non-ASCII character folds into path syntax (.., ?, ;, a dot segment), is 400 and never forwarded",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read", "admin"] });
+			const res = await gatewayFor(demoWith(rules)).call(path, { key: key.key });
+			expect(res.status).toBe(400);
+			expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
 	it("a path whose non-ASCII letters fold to nothing else, and a key with both rules' scopes, pass as sent", async () => {
 		const origin = fakeOrigin();
 		const reader = await createKey({ scopes: ["read"] });
