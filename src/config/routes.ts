@@ -120,54 +120,43 @@ function lowerNonAscii(path: string): string {
 	});
 }
 
-/** The path's non-ASCII characters decoded, and normalised as NFKC with format characters dropped; ASCII escapes stay encoded. */
-function decodedNonAscii(path: string): { decoded: string; nfkc: string } {
-	const decoded = path.replace(NON_ASCII_RUN, (run) => lenientUtf8.decode(bytesOf(run)));
-	return { decoded, nfkc: decoded.normalize("NFKC").replace(/\p{Cf}/gu, "") };
-}
-
 /**
- * True when a non-ASCII character of the path folds (NFKC) into path syntax: `?`, `#`, `;`,
- * `%`, a backslash, or a `.` or `..` segment (`%E2%80%A5` is `..`). A router that folds
- * would read another path than any twin keygate can match, so the request is refused.
+ * Every other path an origin may route this one to (`paths`): its format-suffix twins,
+ * and its folded twins and theirs. Folded twins read the path's non-ASCII letters the ways
+ * lenient routers read them, where that differs: Unicode lowercasing (the Kelvin sign
+ * `%E2%84%AA` is `k` to JavaScript's `toLowerCase`, and so to find-my-way's
+ * case-insensitive routes), upper- then lowercasing (`ı` and `ſ` are `i` and `s` to Java's
+ * `equalsIgnoreCase`; `İ` is `i` to Java's lowercasing, where JavaScript adds a combining
+ * dot), and NFKC with format characters dropped (full-width `ｋ` is `k`). Bytes that are
+ * not UTF-8 read as U+FFFD, so one bad byte does not hide the rest; ASCII escapes stay
+ * encoded, as rules compare them.
+ *
+ * `intoSyntax`: a non-ASCII character folds (NFKC) into path syntax: `?`, `#`, `;`, `%`, a
+ * backslash, or a `.` or `..` segment (`%E2%80%A5` is `..`). A router that folds would
+ * read another path than any twin keygate can match, so the request is refused.
  */
-export function foldsIntoSyntax(path: string): boolean {
-	if (!NON_ASCII_ESCAPE.test(path)) return false;
-	for (const run of path.match(NON_ASCII_RUN) ?? []) if (/[?#;%\\]/.test(lenientUtf8.decode(bytesOf(run)).normalize("NFKC"))) return true;
-	return /(^|\/)\.\.?(\/|$)/.test(decodedNonAscii(path).nfkc);
-}
-
-/**
- * The path with its non-ASCII letters read the ways lenient routers read them, where that
- * differs: Unicode lowercasing (the Kelvin sign `%E2%84%AA` is `k` to JavaScript's
- * `toLowerCase`, and so to find-my-way's case-insensitive routes), upper- then lowercasing
- * (`ı` and `ſ` are `i` and `s` to Java's `equalsIgnoreCase`; `İ` is `i` to Java's
- * lowercasing, where JavaScript adds a combining dot), and NFKC with format characters
- * dropped (full-width `ｋ` is `k`). Bytes that are not UTF-8 read as U+FFFD, so one bad
- * byte does not hide the rest; ASCII escapes stay encoded, as rules compare them.
- */
-export function foldedTwinPaths(path: string): string[] {
-	if (!NON_ASCII_ESCAPE.test(path)) return [];
-	const { decoded, nfkc } = decodedNonAscii(path);
+export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean } {
+	const paths = formatTwinPaths(path);
+	if (!NON_ASCII_ESCAPE.test(path)) return { paths, intoSyntax: false };
+	let intoSyntax = false;
+	const decoded = path.replace(NON_ASCII_RUN, (run) => {
+		const text = lenientUtf8.decode(bytesOf(run));
+		if (/[?#;%\\]/.test(text.normalize("NFKC"))) intoSyntax = true;
+		return text;
+	});
+	const nfkc = decoded.normalize("NFKC").replace(/\p{Cf}/gu, "");
+	if (/(^|\/)\.\.?(\/|$)/.test(nfkc)) intoSyntax = true;
 	const lowered = path.toLowerCase();
-	const out: string[] = [];
 	for (const v of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase(), nfkc.toLowerCase(), nfkc.toUpperCase().toLowerCase()]) {
-		const twin = encodeNonAscii(v.replace(/i\u0307/g, "i"));
-		if (twin.toLowerCase() !== lowered && !out.includes(twin)) out.push(twin);
+		const folded = encodeNonAscii(v.replace(/i\u0307/g, "i"));
+		if (folded.toLowerCase() === lowered) continue;
+		for (const p of [folded, ...formatTwinPaths(folded)]) if (p !== path && !paths.includes(p)) paths.push(p);
 	}
-	return out;
-}
-
-/** Every other path an origin may route this one to: its format-suffix twins, its folded twins, and theirs. */
-export function twinPaths(path: string): string[] {
-	const out = formatTwinPaths(path);
-	for (const folded of foldedTwinPaths(path))
-		for (const p of [folded, ...formatTwinPaths(folded)]) if (p !== path && !out.includes(p)) out.push(p);
-	return out;
+	return { paths, intoSyntax };
 }
 
 /**
- * The rules that the path's format-suffix and folded twins fall under, where they differ from `route`
+ * The rules that the path's twins (`pathTwins`) fall under, where they differ from `route`
  * (the literal path's rule): a suffix must not move a request to a laxer rule than the
  * path an origin may route it to. Undefined when there are none, and for a public rule
  * that names its path exactly (`/openapi.json`): the operator meant that path. A public
@@ -177,15 +166,14 @@ export function twinPaths(path: string): string[] {
 export function twinRoutes(
 	table: CompiledRoute[],
 	method: string,
-	path: string,
+	twins: string[],
 	route: CompiledRoute | undefined,
 ): { method: string; route: CompiledRoute }[] | undefined {
-	if ((!path.includes(".") && !path.includes("%")) || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**")))
-		return undefined;
-	let twins: { method: string; route: CompiledRoute }[] | undefined;
-	for (const twin of twinPaths(path)) {
+	if (twins.length === 0 || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**"))) return undefined;
+	let found: { method: string; route: CompiledRoute }[] | undefined;
+	for (const twin of twins) {
 		const r = findRoute(table, method, twin);
-		if (r && r !== route && !twins?.some((t) => t.route === r)) (twins ??= []).push({ method, route: r });
+		if (r && r !== route && !found?.some((t) => t.route === r)) (found ??= []).push({ method, route: r });
 	}
-	return twins;
+	return found;
 }

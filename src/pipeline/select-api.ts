@@ -1,10 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, selectApi, type CompiledApi } from "../config/load";
-import { findRoute, foldsIntoSyntax, twinPaths, twinRoutes } from "../config/routes";
+import { findRoute, pathTwins, twinRoutes } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
 import { holdsCredential, queryHoldsCredential } from "../credentials/classify";
+
+const NO_TWINS = { paths: [] as string[], intoSyntax: false };
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -38,15 +40,17 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	c.set("errors", errorContextFor(api));
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
+	// Worked out once: the paths an origin may route this one to (`/v1/admin.json` → `/v1/admin`, `/v1/%E2%84%AAeys` → `/v1/keys`).
+	const twins = path.includes(".") || path.includes("%") ? pathTwins(path) : NO_TWINS;
 	// A non-ASCII character that folds into path syntax (`%E2%80%A5` is `..` after NFKC): no twin keygate can match stands for it.
-	if (path.includes("%") && foldsIntoSyntax(path))
+	if (twins.intoSyntax)
 		return reject(c, "ambiguous_path", {
 			message: "The request path has a character that folds into path syntax (?, #, ;, %, \\ or a dot segment).",
 		});
 	// `/internal.json` is `/internal` to Rails, and `/%E2%84%AAeys` is `/keys` to a router that lowercases Unicode: when such a
 	// twin belongs to another API, neither API's rules may decide alone.
-	if (config.value.apis.length > 1 && (path.includes(".") || path.includes("%"))) {
-		for (const twin of twinPaths(path))
+	if (config.value.apis.length > 1) {
+		for (const twin of twins.paths)
 			if (selectApi(config.value.apis, url.hostname, twin) !== api)
 				return reject(c, "ambiguous_path", {
 					message: "The request path's format suffix or letters would take it to another API's path.",
@@ -84,9 +88,9 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	const route = findRoute(api.routeTable, method, path);
 	c.set("route", route);
 	// `/v1/admin.json` is `/v1/admin` to Rails and to Spring's suffix matching: policy holds it to that rule too.
-	const twins = twinRoutes(api.routeTable, method, path, route);
+	const twinRules = twinRoutes(api.routeTable, method, twins.paths, route);
 	const sent = c.get("sentAs");
-	const sentTwins = sent && twinRoutes(api.routeTable, sent.method, path, sent.route);
-	if (twins || sentTwins) c.set("twins", [...(twins ?? []), ...(sentTwins ?? [])]);
+	const sentTwins = sent && twinRoutes(api.routeTable, sent.method, twins.paths, sent.route);
+	if (twinRules || sentTwins) c.set("twins", [...(twinRules ?? []), ...(sentTwins ?? [])]);
 	await next();
 };

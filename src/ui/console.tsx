@@ -54,7 +54,7 @@ import { readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
-import { allKeys, backWithout, keysPage, pastedKey } from "./data";
+import { allKeys, awayFromKey, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 
 type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
@@ -314,7 +314,7 @@ consoleApp.post("/find-key", async (c) => {
 	const back = nextPage((c.req.query("back") ?? "").split("?")[0]);
 	const pasted = await pastedKey(c.var.services, typeof value === "string" ? value : "");
 	if (pasted) return c.redirect(field === "keyId" ? `${UI}/audit?keyId=${pasted.id}` : `${UI}/keys/${pasted.id}`, 303);
-	return c.redirect(backWithout(back, form), 303);
+	return c.redirect(awayFromKey(back, Object.entries(form)), 303);
 });
 
 consoleApp.get("/apis/:api/keys", async (c) => {
@@ -325,12 +325,8 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	// A whole key in the search (sent without the page's script): its key's page, else a notice; never echoed.
 	const pasted = await pastedKey(s, params.get("q"));
 	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
-	if (pasted === null) {
-		// Away from the address that holds it, to the same list with a notice.
-		params.delete("q");
-		params.set("pasted", "1");
-		return c.redirect(`${UI}/apis/${api.name}/keys?${params}`, 303);
-	}
+	// Away from the address that holds it, to the same list with a notice.
+	if (pasted === null) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
@@ -487,9 +483,9 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		api: api.name,
 		name: one("name"),
 		environment: one("environment") || undefined,
-		scopes: [...new Set([...checked, ...list(one("extraScopes"))])],
+		scopes: lists.scopes,
 		expiresAt: expiry.value,
-		ipAllowlist: list(one("ipAllowlist")).length ? list(one("ipAllowlist")) : undefined,
+		ipAllowlist: lists.ipAllowlist.length ? lists.ipAllowlist : undefined,
 		owner: one("owner") || undefined,
 	};
 	const pair = one("kind") === "pair";
@@ -823,12 +819,7 @@ consoleApp.get("/audit", async (c) => {
 		params.delete("cursor");
 		return c.redirect(`${UI}/audit?${params}`, 303);
 	}
-	if (pasted === null) {
-		params.delete("keyId");
-		params.delete("cursor");
-		params.set("pasted", "1");
-		return c.redirect(`${UI}/audit?${params}`, 303);
-	}
+	if (pasted === null) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	const wasKey = params.get("pasted") === "1";
 	if (wasKey) params.delete("keyId");
 	params.delete("pasted");
@@ -932,11 +923,7 @@ consoleApp.get("/owners", async (c) => {
 	// names its owner, else a notice; never echoed, and away from the address that holds it.
 	const pasted = await pastedKey(s, params.get("owner"));
 	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
-	if (pasted === null) {
-		params.delete("owner");
-		params.set("pasted", "1");
-		return c.redirect(`${UI}/owners?${params}`, 303);
-	}
+	if (pasted === null) return c.redirect(awayFromKey(`${UI}/owners`, params), 303);
 	const owner = params.get("owner") ?? "";
 	const apiName = params.get("api") ?? apis[0]?.name ?? "";
 	let found: Awaited<ReturnType<typeof getOwner>> | null = null;

@@ -7,7 +7,7 @@ import { sha256Hex } from "../keys/crypto";
 import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
-import { matchKeys, selectKeys, type KeyQuery } from "./present";
+import { looksLikeKey, matchKeys, selectKeys, type KeyQuery } from "./present";
 
 /** At most this many keys of one API are loaded for search, filters and sort. */
 export const MAX_LISTED = 1000;
@@ -136,20 +136,19 @@ export async function keysPage(
 }
 
 /**
- * Where a `find-key` POST that opened no key goes back to: `back` with the form's other
- * fields (filters, sort), so the list stays as it was, and `pasted=1` for the notice. The
- * fields that may hold the key, and any value holding a credential or a key's shape (a
- * typo'd key), are left out.
+ * Where a pasted key that opened no key page goes: `back` with the other fields of the
+ * search (filters, sort: a GET's parameters or a `find-key` POST's form), so the list stays
+ * as it was, and `pasted=1` for the notice. The fields that may hold the key (`q`, `keyId`,
+ * `owner`), any in `drop`, and any value that looks like a key are left out.
  */
-export function backWithout(back: string, form: Record<string, unknown>): string {
+export function awayFromKey(back: string, fields: Iterable<[string, unknown]>, drop: string[] = []): string {
 	const kept = new URLSearchParams();
-	for (const [name, value] of Object.entries(form))
+	for (const [name, value] of fields)
 		if (
 			typeof value === "string" &&
-			!["q", "keyId", "owner"].includes(name) &&
+			!["q", "keyId", "owner", "pasted", ...drop].includes(name) &&
 			value.length <= 200 &&
-			!holdsCredential(value) &&
-			keyShapedIn(value).length === 0
+			!looksLikeKey(value)
 		)
 			kept.append(name, value);
 	kept.set("pasted", "1");

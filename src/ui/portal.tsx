@@ -21,7 +21,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { auditAddress, type Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys, backWithout, keysPage, pastedKey } from "./data";
+import { allKeys, awayFromKey, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 import {
 	ErrorBox,
@@ -298,7 +298,7 @@ portalApp.post("/find-key", async (c) => {
 	const form = await c.req.parseBody();
 	const pasted = await pastedKey(c.var.services, typeof form.q === "string" ? form.q : "");
 	const mine = pasted ? (await ownKeys(c)).some((k) => k.id === pasted.id) : false;
-	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : backWithout(`${PORTAL}/`, form), 303);
+	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : awayFromKey(`${PORTAL}/`, Object.entries(form)), 303);
 });
 
 portalApp.get("/:home{.{0}}", async (c) => {
@@ -309,12 +309,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	// A whole key in the search (sent without the page's script): the customer's own key's page, else a notice; never echoed.
 	const pasted = await pastedKey(c.var.services, params.get("q"));
 	if (pasted && keys.some((k) => k.id === pasted.id)) return c.redirect(`${PORTAL}/keys/${pasted.id}`, 303);
-	if (pasted !== undefined) {
-		// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
-		params.delete("q");
-		params.set("pasted", "1");
-		return c.redirect(`${PORTAL}/?${params}`, 303);
-	}
+	// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
+	if (pasted !== undefined) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
@@ -428,19 +424,14 @@ portalApp.post("/keys", async (c) => {
 		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, keptValue(one(n))]),
 	);
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
+	const allowlist = list(one("ipAllowlist"));
 	const again = (message: string) =>
 		page(
 			c,
 			api.portal.title,
 			<>
 				<h1>{api.portal.labels.generate}</h1>
-				<PortalForm
-					c={c}
-					a={a}
-					error={formMessage(message, { ipAllowlist: list(one("ipAllowlist")) })}
-					values={values}
-					scopes={sentScopes}
-				/>
+				<PortalForm c={c} a={a} error={formMessage(message, { ipAllowlist: allowlist })} values={values} scopes={sentScopes} />
 				<p>
 					<a href={`${PORTAL}/`}>Back to your keys</a>
 				</p>
@@ -471,7 +462,7 @@ portalApp.post("/keys", async (c) => {
 		environment,
 		scopes: [...new Set(scopes)],
 		expiresAt: expiry.value,
-		ipAllowlist: list(one("ipAllowlist")).length ? list(one("ipAllowlist")) : undefined,
+		ipAllowlist: allowlist.length ? allowlist : undefined,
 		owner: c.var.grant.owner,
 	};
 	if (!pair) body.type = type;

@@ -177,7 +177,10 @@ export function graceChoices(defaultSeconds: number): { seconds: number; label: 
 export const PASTED_KEY_NOTICE =
 	"That was a whole API key, not a search: it is not shown or kept here, and no key here has it. Search by name, id or the key's first characters.";
 
-export const keptValue = (value: string): string => (holdsCredential(value) ? "" : value);
+/** A credential, or a key's shape even with a typo (its checksum unchecked): never written into a page or an address. */
+export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;
+
+export const keptValue = (value: string): string => (looksLikeKey(value) ? "" : value);
 
 const FIELD_LABELS: Record<string, string> = {
 	name: "Name",
@@ -201,7 +204,7 @@ export function formMessage(message: string, lists: Record<string, string[]> = {
 			const label = FIELD_LABELS[field]!;
 			if (index === undefined) return `${start}${label}:`;
 			const value = lists[field]?.[Number(index)];
-			const shown = value !== undefined && value.length <= 60 && !holdsCredential(value) && keyShapedIn(value).length === 0;
+			const shown = value !== undefined && value.length <= 60 && !looksLikeKey(value);
 			return shown ? `${start}${label} "${value}":` : `${start}${label} (entry ${Number(index) + 1}):`;
 		},
 	);

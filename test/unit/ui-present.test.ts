@@ -4,7 +4,17 @@ import nuvion from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import type { KeyRecord } from "../../src/keys/record";
 import { sampleUrl } from "../../src/ui/layout";
-import { expiryFrom, graceChoices, keyStatus, maskedKey, parseKeyQuery, selectKeys, PAGE_SIZE, formMessage } from "../../src/ui/present";
+import {
+	expiryFrom,
+	graceChoices,
+	keptValue,
+	keyStatus,
+	maskedKey,
+	parseKeyQuery,
+	selectKeys,
+	PAGE_SIZE,
+	formMessage,
+} from "../../src/ui/present";
 import { sameOrigin } from "../../src/ui/security";
 import { judgeSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
 
@@ -202,5 +212,8 @@ describe("a refused form's message in the form's words (stop 24's browser QA pas
 		expect(formMessage("Key type: not one you may create.")).toBe("Key type: not one you may create.");
 		expect(formMessage("Scopes: you may not give a key name:x")).toBe("Scopes: you may not give a key name:x");
 		expect(formMessage("name: blank; owner: bad")).toBe("Name: blank; Owner: bad");
+		// A refused form's fields drop a typo'd key too (one looksLikeKey rule for pages and addresses).
+		expect(keptValue(`x ${key} y`)).toBe("");
+		expect(keptValue("ordinary name")).toBe("ordinary name");
 	});
 });
