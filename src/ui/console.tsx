@@ -590,7 +590,6 @@ consoleApp.get("/keys/:id", async (c) => {
 	const usage = await keyUsage(s, k.id);
 	const events = await listAudit(s.kv, { keyId: k.id });
 	const now = Date.now();
-	const dead = k.revokedAt !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now);
 	return page(
 		c,
 		k.name,
@@ -654,7 +653,7 @@ consoleApp.get("/keys/:id", async (c) => {
 			<UsageSections usage={usage} now={now} />
 			<h2>Actions</h2>
 			<p>
-				{!dead && !k.replacedBy ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
+				{!noLongerPossible(k, "rotate", now) ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
 				{!k.revokedAt ? (
 					<a href={`${UI}/keys/${k.id}/revoke`} data-dialog="revoke-dialog">
 						Revoke

@@ -607,7 +607,7 @@ portalApp.get("/keys/:id", async (c) => {
 			<UsageSections usage={usage} now={now} />
 			<KeyHistory events={history.data} />
 			<p>
-				{live(k, now) && !k.replacedBy ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
+				{!noLongerPossible(k, "rotate", now) ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
 				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
 			</p>
 		</>,

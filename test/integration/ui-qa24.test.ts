@@ -7,7 +7,6 @@
  */
 import { vi, afterEach, describe, expect, it } from "vitest";
 import demo from "../../keygate.config.json";
-import { keyStatus } from "../../src/ui/present";
 import { Sparkline } from "../../src/ui/layout";
 import { SESSION_IDLE_MS } from "../../src/ui/session";
 import { TEST_ADMIN_TOKEN } from "../constants";
@@ -94,12 +93,6 @@ describe("a key's page", () => {
 		const tierHtml = await (await ui(`${UI}/keys/${tiered.id}`, { cookie })).text();
 		const free = (demo as any).apis[0].tiers.free;
 		expect(tierHtml).toContain(`at most ${free.burst.toLocaleString("en-US")} per second (tier free)`);
-	});
-
-	it("says a rotated key with no grace left was Replaced, not Expired", () => {
-		const now = Date.now();
-		const k = { revokedAt: null, expiresAt: null, graceEndsAt: new Date(now - 1).toISOString(), replacedBy: "key_x" } as any;
-		expect(keyStatus(k, now).label).toBe("Replaced");
 	});
 });
 
