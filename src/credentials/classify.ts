@@ -165,8 +165,38 @@ export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>, 
 	}
 	// Every keygate credential shape holds a "_" (`sk_live_…`, `kgat_…`): most header values have none.
 	if (text.includes("_")) for (const shape of CREDENTIAL_SHAPES) if (text.length >= shape.minLength && shape.holds(text)) return true;
-	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ")) return jwtIssuersIn(text, (iss) => jwtIssuers.has(iss));
-	return false;
+	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ") && jwtIssuersIn(text, (iss) => jwtIssuers.has(iss))) return true;
+	// A base64-encoded credential (`Authorization: Basic <base64 of "sk_live_…:">`, a token
+	// wrapped in another token) is one too: the origin, or its logs, can decode it.
+	return decodes < 2 && base64Decodings(text).some((decoded) => holdsCredential(decoded, jwtIssuers, decodes + 1));
+}
+
+/**
+ * The shortest base64 run that can hold a whole credential: the shortest (`kgs_` and 44)
+ * is 48 characters, which take at least 64 base64 characters wherever they start.
+ */
+const MIN_BASE64_RUN = 60;
+const BASE64_RUN = new RegExp(`[A-Za-z0-9+/_-]{${MIN_BASE64_RUN},}`, "g");
+
+/**
+ * Each long base64 run in `text` (standard or URL alphabet, padding optional), decoded
+ * from each of its first four characters as Latin-1 text: a run need not start where its
+ * encoding does (`xdXNlcjpza19…`). Runs that are no base64 at an offset decode to nothing.
+ */
+function base64Decodings(text: string): string[] {
+	const out: string[] = [];
+	for (const run of text.match(BASE64_RUN) ?? []) {
+		const standard = run.replace(/[-_]/g, (ch) => (ch === "-" ? "+" : "/"));
+		for (let offset = 0; offset < 4; offset++) {
+			const part = standard.slice(offset);
+			try {
+				out.push(atob(part.slice(0, part.length - (part.length % 4 === 1 ? 1 : 0))));
+			} catch {
+				// not base64 from this offset
+			}
+		}
+	}
+	return out;
 }
 
 /** True when any query parameter name or value contains a credential, e.g. `?api_key=`, `?auth=Bearer%20…`. */

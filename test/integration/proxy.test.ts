@@ -199,4 +199,30 @@ describe("keys in other headers", () => {
 		expect(seen.headers.get("x-plain")).toBe("kept");
 		expect(JSON.stringify([...seen.headers])).not.toContain(other.key);
 	});
+
+	it("nor is a base64-encoded one (HTTP Basic, a token wrapped in another): the origin could decode it", async () => {
+		const config = structuredClone((await import("../../keygate.config.json")).default) as any;
+		config.apis[0].credentials = [{ in: "header", name: "X-API-Key" }];
+		const { gatewayFor } = await import("../helpers/gateway");
+		const { key } = await createKey();
+		const other = await createKey();
+		const basic = btoa(`${other.key}:`);
+		const wrapped = btoa(JSON.stringify({ note: "x", key: other.key }))
+			.replace(/=+$/, "")
+			.replace(/\+/g, "-")
+			.replace(/\//g, "_");
+		const res = await gatewayFor(config).call("/v1/a", {
+			headers: {
+				"X-API-Key": key,
+				Authorization: `Basic ${basic}`,
+				"X-Wrapped": `v1.${wrapped}`,
+				"X-Plain": btoa("a harmless value, long enough to be looked at twice over"),
+			},
+		});
+		expect(res.status).toBe(200);
+		const seen = origin.calls.at(-1)!;
+		expect(seen.headers.has("authorization")).toBe(false);
+		expect(seen.headers.has("x-wrapped")).toBe(false);
+		expect(seen.headers.has("x-plain")).toBe(true);
+	});
 });

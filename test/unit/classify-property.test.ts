@@ -75,6 +75,11 @@ describe("the classifier (property)", () => {
 					// Percent-encoded, once or twice: an origin may decode it.
 					expect(holdsCredential(`${before}${key.replace(/_/g, "%5F")}${after}`)).toBe(true);
 					expect(holdsCredential(key.replace(/_/g, "%255f"))).toBe(true);
+					// Base64-encoded, from any offset and in either alphabet (HTTP Basic's `user:password`).
+					expect(holdsCredential(`Basic ${btoa(`${before}${key}:${after}`)}`)).toBe(true);
+					expect(holdsCredential(`t=${btoa(`${before}${key}${after}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`)).toBe(
+						true,
+					);
 				},
 			),
 			{ numRuns: 500 },
