@@ -34,6 +34,9 @@ export function Page(props: {
 					<script src={JS_PATH} defer></script>
 				</head>
 				<body>
+					<a class="skip" href="#main">
+						Skip to content
+					</a>
 					<header class="top">
 						<strong>{props.portal ? props.portal.title : (props.heading ?? "keygate console")}</strong>
 						{props.portal ? (
@@ -60,7 +63,9 @@ export function Page(props: {
 							</>
 						) : null}
 					</header>
-					<main id="main">{props.children}</main>
+					<main id="main" tabindex={-1}>
+						{props.children}
+					</main>
 				</body>
 			</html>
 		</>

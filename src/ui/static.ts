@@ -23,6 +23,7 @@ input,select,button{font:inherit;padding:.3rem .5rem}button{cursor:pointer}butto
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 dialog{max-width:32rem}dialog::backdrop{background:rgba(0,0,0,.4)}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.skip{position:absolute;left:-9999px;top:.4rem}.skip:focus{left:1rem;z-index:10;background:var(--bg);padding:.3rem .6rem;border:2px solid var(--accent)}main:focus{outline:none}
 `;
 
 const JS = `"use strict";
@@ -83,6 +84,14 @@ document.querySelectorAll("input[name=expiresOn]").forEach(function (d) {
   });
 });
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
+// A refused form comes back with its message first: focus goes there, so a keyboard or
+// screen-reader user starts from what to fix, not from the top of the page.
+(function () {
+  var refused = document.querySelector("main .error[role=alert]");
+  if (!refused) return;
+  refused.setAttribute("tabindex", "-1");
+  refused.focus();
+})();
 // A whole key typed into a search goes by POST to find its key: in a GET it would sit in the
 // address bar and the history. (Without the script the server still never echoes it.)
 var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
