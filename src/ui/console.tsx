@@ -394,7 +394,8 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				<select name="type">
 					{types.map(([t, d]) => (
 						<option value={t} selected={v.type === t}>
-							{t} ({d.kind})
+							{t} ({d.kind}
+							{d.readOnly ? "; read-only: GET, HEAD and OPTIONS, whatever its scopes" : ""})
 						</option>
 					))}
 				</select>
