@@ -470,6 +470,10 @@ describe("keys", () => {
 			/curl -H &quot;Authorization: Bearer ([^&]+)&quot; (\S+?)<\/code>/.exec(html) ??
 			/curl -H "Authorization: Bearer ([^"]+)" (\S+?)<\/code>/.exec(html);
 		expect(line, html).not.toBeNull();
+		// The page that shows the key restates what was made (found by a browser QA pass).
+		expect(html).toMatch(
+			/Made as asked: as shown, sk \(secret\), \w+; scopes read;\s+expires <span class="muted">never<\/span>; IP allowlist any address\./,
+		);
 		const url = new URL(line![2]!);
 		expect(url.pathname).toBe("/v1/hello");
 		expect((await call(url.pathname, { key: line![1]! })).status).toBe(200);
