@@ -67,6 +67,20 @@ const PAGE_HEADERS = {
 	"Referrer-Policy": "no-referrer",
 };
 
+/**
+ * The consent page's policy: its form may also lead to the client's redirect URI.
+ * Chromium holds a form to `form-action` through the redirects that follow it, so under
+ * `'self'` alone the answer's 302 back to the client is blocked and Allow does nothing.
+ * Only an origin (or a private-use scheme, `com.example.app:`) of plain characters is
+ * named: nothing in a registered URI can add a directive.
+ */
+export function consentPolicy(redirectUri: string): string {
+	const url = new URL(redirectUri);
+	const source = url.origin !== "null" ? url.origin : url.protocol;
+	const safe = /^[a-z][a-z0-9+.-]*:(\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?)?$/i.test(source);
+	return PAGE_HEADERS["Content-Security-Policy"].replace("form-action 'self'", `form-action 'self'${safe ? ` ${source}` : ""}`);
+}
+
 function page(status: number, title: string, inner: string, extra: Record<string, string> = {}): Response {
 	const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${inner}</body></html>`;
 	return new Response(html, { status, headers: { ...PAGE_HEADERS, ...extra } });
@@ -126,5 +140,5 @@ export async function consentPage(c: GatewayContext, pending: Pending, sub: stri
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>`;
-	return page(200, "Authorize application", inner);
+	return page(200, "Authorize application", inner, { "Content-Security-Policy": consentPolicy(pending.ru) });
 }

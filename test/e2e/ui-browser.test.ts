@@ -28,7 +28,7 @@ let page: Page;
 
 beforeAll(async () => {
 	expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-	stack = await startStack();
+	stack = await startStack({ oauth: { rateLimitBy: "subject" } });
 	profile = await mkdtemp(path.join(os.tmpdir(), "keygate-chromium-"));
 	shotDir = SHOTS || (await mkdtemp(path.join(os.tmpdir(), "keygate-shots-")));
 	await mkdir(shotDir, { recursive: true });
@@ -434,5 +434,41 @@ describe("the portal in Chromium", () => {
 		await page.goto(url);
 		await page.waitForLoadState("networkidle");
 		expect(await page.content()).toContain("already been used");
+	});
+});
+
+describe("OAuth consent in Chromium", () => {
+	it("authorize, sign in as demo/demo, Allow: the browser lands on the client's redirect URI with a code that works (found by a probe: Allow did nothing)", async () => {
+		const redirect = `${elsewhereUrl}/cb`;
+		const created = await fetch(`${stack.url}/_keygate/v1/oauth/clients`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${stack.adminToken}`, "Content-Type": "application/json" },
+			body: JSON.stringify({ name: "Browser app", redirectUris: [redirect] }),
+		});
+		expect(created.status).toBe(201);
+		const client = (await created.json()) as { id: string; secret: string };
+		const query = new URLSearchParams({ client_id: client.id, redirect_uri: redirect, response_type: "code", scope: "read", state: "b" });
+		await page.goto(`${stack.url}/oauth/authorize?${query}`);
+		await page.getByLabel("User").fill("demo");
+		await page.getByLabel("Password").fill("demo");
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.getByRole("button", { name: "Allow" }).click();
+		await page.waitForURL((u) => u.href.startsWith(`${redirect}?`), { timeout: 10_000 });
+		const back = new URL(page.url());
+		expect(back.searchParams.get("state")).toBe("b");
+		const token = await fetch(`${stack.url}/oauth/token`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({
+				grant_type: "authorization_code",
+				code: back.searchParams.get("code"),
+				client_id: client.id,
+				client_secret: client.secret,
+				redirect_uri: redirect,
+			}),
+		});
+		expect(token.status, await token.clone().text()).toBe(200);
+		const { access_token } = (await token.json()) as { access_token: string };
+		expect(await gateway(access_token)).toBe(200);
 	});
 });
