@@ -162,6 +162,23 @@ async function originRequest(
 	return { url, init: { method: incoming.method, headers, body, redirect: "manual" } };
 }
 
+/**
+ * Would a service worker registered from this script (`Service-Worker: script`, sent by
+ * the browser when it fetches one) control the console or the portal? Its scope is at most
+ * the script's folder, or the origin's `Service-Worker-Allowed`; a scope is a prefix of the
+ * URLs it controls. Such a worker, installed by a page the origin serves, would sit between
+ * the operator and the console and read every page, a new key's plaintext included.
+ */
+export function coversDashboard(scriptUrl: string, allowed: string | null): boolean {
+	let scope: string;
+	try {
+		scope = new URL(allowed ?? "./", scriptUrl).pathname;
+	} catch {
+		return false; // an unreadable Service-Worker-Allowed: the browser refuses the registration itself
+	}
+	return "/_keygate/".startsWith(scope) || scope.startsWith("/_keygate");
+}
+
 /** Idempotent methods keygate forwards without a body (RFC 9110 §9.2.2). */
 const RETRYABLE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Retries after a connection failure, in this isolate (each is also logged as origin_retried). */
@@ -181,6 +198,12 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors
 	// and the client's transfer fails: a partial body is never passed off as complete.
+	// A service worker script (the browser says so) whose folder takes in the console and the portal is never fetched.
+	const serviceWorker = c.req.raw.headers.get("service-worker") === "script";
+	if (serviceWorker && coversDashboard(c.req.url, null)) {
+		logEvent("service_worker_refused", { path: c.get("url").pathname });
+		return refusal(c, "A service worker whose scope would take in keygate's console and portal is not served through keygate.").refused;
+	}
 	const prepared = await originRequest(c, origin, principal);
 	if ("refused" in prepared) return prepared.refused;
 	const { url, init } = prepared;
@@ -220,6 +243,9 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
+	// A service worker may not be widened to take in the console (see coversDashboard): the browser keeps it to its script's folder.
+	if (serviceWorker && coversDashboard(c.req.url, response.headers.get("service-worker-allowed")))
+		response.headers.delete("service-worker-allowed");
 	// An origin does not set (or clear) keygate's own cookies: they are the console's and the portal's sessions.
 	if (response.headers.has("set-cookie")) {
 		const all = response.headers.getSetCookie();

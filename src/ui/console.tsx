@@ -50,7 +50,7 @@ import {
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
-import { readableForm, sameOrigin, uiHeaders } from "./security";
+import { pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
@@ -82,6 +82,14 @@ consoleApp.get(
 
 /** CSRF: every unsafe method must come from this origin (security.ts); otherwise 403 and nothing runs. */
 consoleApp.use("*", async (c, next) => {
+	if (!pageNavigation(c.req.raw.headers))
+		return c.html(
+			<Page title="Refused">
+				<h1>Refused</h1>
+				<p>This page opens only in a browser window, as a page: a script cannot fetch it.</p>
+			</Page>,
+			403,
+		);
 	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
 	return c.html(
 		<Page title="Refused">

@@ -65,7 +65,7 @@ import {
 	redeemEntry,
 	type PortalGrant,
 } from "./portal-session";
-import { readableForm, sameOrigin, uiHeaders } from "./security";
+import { pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 
 type Portal = NonNullable<CompiledApi["portal"]>;
 type PortalEnv = {
@@ -86,6 +86,14 @@ const notFound = () => renderError("not_found", DEFAULT_ERROR_CONTEXT);
 portalApp.use("*", uiHeaders);
 portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
 portalApp.use("*", async (c, next) => {
+	if (!pageNavigation(c.req.raw.headers))
+		return c.html(
+			<Page title="Refused" heading="API keys">
+				<h1>Refused</h1>
+				<p>This page opens only in a browser window, as a page: a script cannot fetch it.</p>
+			</Page>,
+			403,
+		);
 	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
 	return c.html(
 		<Page title="Refused" heading="API keys">

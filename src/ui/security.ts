@@ -12,6 +12,9 @@ export const UI_HEADERS: Record<string, string> = {
 	"Referrer-Policy": "no-referrer",
 	"X-Content-Type-Options": "nosniff",
 	"Cache-Control": "no-store",
+	// A page of the API's own origin that opens the console in a window gets no handle on it
+	// (a browsing context group of its own): see pageNavigation.
+	"Cross-Origin-Opener-Policy": "same-origin",
 };
 
 export const uiHeaders: MiddlewareHandler = async (c, next) => {
@@ -38,6 +41,23 @@ export function sameOrigin(method: string, url: string, headers: Headers): boole
 	if (site !== null) return site === "same-origin";
 	const origin = headers.get("Origin");
 	return origin !== null && origin === new URL(url).origin;
+}
+
+/**
+ * Pure: is this request the browser loading a page, not a script fetching one? The
+ * console and the portal share their origin with every path keygate forwards, so a page
+ * the origin serves through keygate (a docs page, an uploaded file, an XSS) is "this
+ * origin": its `fetch()` would carry the session cookie and `Sec-Fetch-Site: same-origin`,
+ * and it could read what it asked for, a new key's plaintext included. Its script cannot
+ * make a navigation, nor forge `Sec-Fetch-Mode` and `Sec-Fetch-Dest`: so a request that
+ * carries them must be a top-level navigation (`navigate`, `document`). A client that sends
+ * neither (curl, a browser too old for them) is let through: it holds no session the
+ * origin's page could lend it. (A window that page opens gets no handle, COOP above.)
+ */
+export function pageNavigation(headers: Headers): boolean {
+	const mode = headers.get("Sec-Fetch-Mode");
+	const dest = headers.get("Sec-Fetch-Dest");
+	return (mode === null || mode === "navigate") && (dest === null || dest === "document");
 }
 
 /**

@@ -388,6 +388,40 @@ describe("the console in Chromium", () => {
 	});
 });
 
+describe("a page the origin serves, in the console's origin (found by a probe)", () => {
+	it("its script can neither make a key through the signed-in console nor read a console page, nor reach into a console window it opens", async () => {
+		await page.goto(`${UI()}/`);
+		expect(page.url()).toBe(`${UI()}/`); // signed in
+		await page.goto(`${stack.url}/health`); // public: the demo origin's answer, through keygate
+		const tried = await page.evaluate(async () => {
+			const posted = await fetch("/_keygate/ui/apis/demo/keys", {
+				method: "POST",
+				headers: { "Content-Type": "application/x-www-form-urlencoded" },
+				body: "name=planted&type=sk&environment=live&scopes=write&expiry=never&kind=single",
+			});
+			const read = await fetch("/_keygate/ui/");
+			const opened = window.open("/_keygate/ui/");
+			await new Promise((r) => setTimeout(r, 1500));
+			let reached: string;
+			try {
+				reached = opened && !opened.closed ? opened.document.title : "no handle";
+			} catch (e) {
+				reached = `refused: ${String(e)}`;
+			}
+			return { posted: posted.status, postedBody: await posted.text(), read: read.status, reached };
+		});
+		expect(tried.posted).toBe(403);
+		expect(tried.postedBody).not.toMatch(/sk_live_[0-9A-Za-z]{49}/);
+		expect(tried.read).toBe(403);
+		expect(tried.reached).not.toContain("keygate");
+		for (const p of context.pages()) if (p !== page) await p.close();
+		await page.goto(`${UI()}/apis/demo/keys?q=planted`);
+		expect(await page.content()).not.toContain(">planted<");
+		// The console itself, navigated to, works as before.
+		expect(await page.getByRole("heading").first().isVisible()).toBe(true);
+	});
+});
+
 describe("the portal in Chromium", () => {
 	it("a customer arriving from another site sees and acts on only its own keys", async () => {
 		const adminPost = (p: string, body: unknown) =>

@@ -226,3 +226,37 @@ describe("keys in other headers", () => {
 		expect(seen.headers.has("x-plain")).toBe(true);
 	});
 });
+
+describe("service workers (found by a probe: a page the origin serves shares the console's origin)", () => {
+	it("a worker script whose folder takes in /_keygate/ is refused before the origin; one in a subfolder is served", async () => {
+		const refused = await call("/health", { headers: { "Service-Worker": "script" } });
+		expect(refused.status).toBe(400);
+		expect(await refused.text()).toContain("service worker");
+		expect(origin.calls).toHaveLength(0);
+		const { key } = await createKey();
+		const fine = await call("/v1/assets/sw.js", { key, headers: { "Service-Worker": "script" } });
+		expect(fine.status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		// Without the browser's header it is any other request.
+		expect((await call("/health")).status).toBe(200);
+	});
+
+	it("an origin's Service-Worker-Allowed that would widen a worker over /_keygate/ is dropped; a narrower one is kept", async () => {
+		const { key } = await createKey();
+		const { vi } = await import("vitest");
+		for (const [allowed, kept] of [
+			["/", false],
+			["/_keygate/ui/", false],
+			["../..", false],
+			["/v1/", true],
+		] as const) {
+			vi.spyOn(globalThis, "fetch").mockImplementation(
+				async () =>
+					new Response("self.onfetch = () => {};", { headers: { "Service-Worker-Allowed": allowed, "Content-Type": "text/javascript" } }),
+			);
+			const res = await call("/v1/assets/sw.js", { key, headers: { "Service-Worker": "script" } });
+			expect(res.status).toBe(200);
+			expect(res.headers.get("Service-Worker-Allowed"), allowed).toBe(kept ? allowed : null);
+		}
+	});
+});

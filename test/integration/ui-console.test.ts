@@ -320,6 +320,36 @@ describe("CSRF", () => {
 		expect(await kvDump()).toBe(before);
 	});
 
+	it("a script of a page the origin serves (same origin, but no navigation) can neither post nor read a page; the browser's own navigation can (found by a probe)", async () => {
+		const cookie = await signIn();
+		const before = await kvDump();
+		const fetched = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty" };
+		const posted = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			headers: fetched,
+			form: { name: "planted", scopes: ["write"], expiry: "never", kind: "single" },
+		});
+		expect(posted.status).toBe(403);
+		expect(shownKeys(await posted.text())).toEqual([]);
+		expect(await kvDump()).toBe(before);
+		expect((await ui(`${UI}/`, { cookie, headers: { ...fetched, "Sec-Fetch-Mode": "same-origin" } })).status).toBe(403);
+		expect((await ui(`${UI}/`, { cookie, headers: { "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe" } })).status).toBe(403);
+		const page = await ui(`${UI}/`, {
+			cookie,
+			headers: { "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document" },
+		});
+		expect(page.status).toBe(200);
+		expect(page.headers.get("Cross-Origin-Opener-Policy")).toBe("same-origin");
+		const navigated = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document" };
+		const made = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			headers: navigated,
+			form: { name: "by hand", scopes: ["read"], expiry: "never", kind: "single" },
+		});
+		expect(made.status).toBe(200);
+		expect(shownKeys(await made.text())).toHaveLength(1);
+	});
+
 	it.each(attempts)("a revoke post with %s is 403 and the key keeps working", async (_label, headers) => {
 		const cookie = await signIn();
 		const { key } = await generate(cookie);
