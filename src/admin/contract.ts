@@ -43,7 +43,7 @@ const ipAllowlist = z
 // Both travel to the origin as header values: printable ASCII only.
 const owner = text(1, 200).check(z.regex(/^[\x21-\x39\x3b-\x7e]+$/, "printable ASCII, no spaces or colons"));
 const service = doc(
-	text(1, 200).check(z.regex(/^[\x20-\x7e]+$/, "printable ASCII")),
+	text(1, 200).check(z.regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, "printable ASCII, not starting or ending with a space")),
 	"The service or integration using the key, for audit.",
 );
 const metadata = doc(

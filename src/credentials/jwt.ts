@@ -73,7 +73,8 @@ export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, pa
 	const authority = counterName(`jwt:${api.name}:${index}`, rateLimitBy(api), subject, clientId);
 	return {
 		kind: "jwt",
-		id: subject,
+		// Never a key's or a grant's id (found by a probe: a `sub` of `key_…` reached the origin as that key's X-Keygate-Key-Id).
+		id: `jwt:${subject}`,
 		api: api.name,
 		environment: Object.keys(api.environments)[0]!,
 		scopes: scopesOf(payload[issuer.scopeClaim]),

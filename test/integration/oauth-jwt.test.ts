@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
 import { clearJwksCache } from "../../src/credentials/jwt";
 import { gatewayFor } from "../helpers/gateway";
+import { verifyIdentity } from "../helpers/identity";
 import { useFakeOrigin } from "../helpers/origin";
 
 const origin = useFakeOrigin();
@@ -74,6 +75,16 @@ async function refused(res: Response, status: number, body?: string) {
 }
 
 describe("external JWTs (oauth.externalIssuers)", () => {
+	it("a claim with outer spaces reaches the origin as HTTP carries it, under a signature of that value (found by a probe)", async () => {
+		const res = await gw.call("/v1/users", { key: await token({ azp: " partner-app  " }) });
+		expect(res.status, await res.clone().text()).toBe(200);
+		const seen = origin.calls[0]!;
+		expect(seen.headers.get("X-Keygate-Client-Id")).toBe("partner-app");
+		// The JWT's subject is never presented as a key's id.
+		expect(seen.headers.get("X-Keygate-Key-Id")).toBe("jwt:idp-user-7");
+		expect(await verifyIdentity(seen)).toBe(true);
+	});
+
 	it("passes a valid token as a jwt Principal: scopes, tier claim, limits and signed identity headers", async () => {
 		const res = await gw.call("/v1/users", { key: await token({ plan: "pro" }) });
 		expect(res.status, await res.clone().text()).toBe(200);
@@ -82,6 +93,8 @@ describe("external JWTs (oauth.externalIssuers)", () => {
 		expect(seen.headers.get("X-Keygate-Auth")).toBe("jwt");
 		expect(seen.headers.get("X-Keygate-Subject")).toBe("idp-user-7");
 		expect(seen.headers.get("X-Keygate-Client-Id")).toBe("partner-app");
+		// The JWT's subject is never presented as a key's id.
+		expect(seen.headers.get("X-Keygate-Key-Id")).toBe("jwt:idp-user-7");
 		expect(seen.headers.get("X-Keygate-Scopes")).toBe("read,write");
 		expect(seen.headers.get("Authorization")).toBeNull();
 	});
