@@ -161,22 +161,25 @@ export function methodOverrides(headers: Headers, search: string): string[] {
 	// Headers iterate with lowercase names, and every override field's name holds "method".
 	for (const [name, value] of headers)
 		if (name.includes("method") && METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
-	if (search) {
-		for (const [name, value] of new URLSearchParams(search)) if (isOverrideName(name)) found.push(value.trim().toUpperCase());
-	}
+	// Pairs split at `&` and also at `;`, as Rack 2, Go before 1.17 and Python before 3.9.2 split a query (the body's rule too).
+	if (search)
+		for (const part of search.slice(1).split(/[&;]/))
+			for (const [name, value] of new URLSearchParams(part)) if (isOverrideName(name)) found.push(value.trim().toUpperCase());
 	return found;
 }
 
 /** `search` without any `_method` parameter, every other byte as it was. */
 export function withoutMethodParam(search: string): string {
 	if (!search) return search;
-	const kept = search
-		.slice(1)
-		.split("&")
-		.filter((pair) => {
+	const kept: string[] = [];
+	for (const pair of search.slice(1).split("&")) {
+		// `a=1;_method=DELETE` loses only its override; a pair that was nothing but overrides goes whole.
+		const parts = pair.split(";").filter((part) => {
 			// Decoded exactly as methodOverrides decodes it (URLSearchParams keeps a bad escape as it is), so whatever counts as an override is what goes.
-			for (const name of new URLSearchParams(pair).keys()) return !isOverrideName(name);
+			for (const name of new URLSearchParams(part).keys()) return !isOverrideName(name);
 			return true;
 		});
+		if (parts.length > 0) kept.push(parts.join(";"));
+	}
 	return kept.length > 0 ? "?" + kept.join("&") : "";
 }
