@@ -148,7 +148,8 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 	if (/(^|\/)\.\.?(\/|$)/.test(nfkc)) intoSyntax = true;
 	const lowered = path.toLowerCase();
 	for (const v of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase(), nfkc.toLowerCase(), nfkc.toUpperCase().toLowerCase()]) {
-		const folded = encodeNonAscii(v.replace(/i\u0307/g, "i"));
+		// A segment of format characters alone folds to nothing: `/v1/\u200b/admin` is `/v1/admin` once slashes collapse, as the path's own do.
+		const folded = encodeNonAscii(v.replace(/i\u0307/g, "i")).replace(/\/{2,}/g, "/");
 		if (folded.toLowerCase() === lowered) continue;
 		for (const p of [folded, ...formatTwinPaths(folded)]) if (p !== path && !paths.includes(p)) paths.push(p);
 	}
