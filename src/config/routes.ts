@@ -120,6 +120,36 @@ function lowerNonAscii(path: string): string {
 	});
 }
 
+/** Trailing dots and blanks of a segment (`.`, space, tab, no-break space), as Windows and IIS drop them. */
+const SEGMENT_TAIL = /(?:\.|%20|%09|%c2%a0)+(?=\/|$)/gi;
+
+/**
+ * The paths that servers which read a path loosely route this one to (found by a probe):
+ * - cut at its first NUL (`%00`), as C string handling does;
+ * - each segment without its trailing dots and blanks (`/admin./`, `/admin%20/`), as
+ *   Windows and IIS read a name;
+ * - decoded once more (`%252e%252e` is `%2e%2e`, then `..`; `%252f` a slash), with its dot
+ *   segments resolved, as an origin that decodes twice reads it.
+ */
+function lenientTwins(path: string): string[] {
+	const twins: string[] = [];
+	const nul = path.search(/%00/);
+	if (nul !== -1) twins.push(path.slice(0, nul) || "/");
+	if (/\.|%20|%09|%c2%a0/i.test(path)) {
+		const trimmed = path.replace(SEGMENT_TAIL, (tail, at: number) => (at > 0 && path[at - 1] !== "/" ? "" : tail));
+		twins.push(trimmed);
+	}
+	if (/%25/i.test(path)) {
+		const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
+		try {
+			twins.push(new URL(once, "http://h").pathname.replace(/\/{2,}/g, "/"));
+		} catch {
+			// not a path the URL parser reads: no twin
+		}
+	}
+	return twins;
+}
+
 /**
  * Every other path an origin may route this one to (`paths`): its format-suffix twins,
  * and its folded twins and theirs. Folded twins read the path's non-ASCII letters the ways
@@ -137,6 +167,7 @@ function lowerNonAscii(path: string): string {
  */
 export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean } {
 	const paths = formatTwinPaths(path);
+	for (const p of lenientTwins(path)) if (p !== path && !paths.includes(p)) paths.push(p);
 	if (!NON_ASCII_ESCAPE.test(path)) return { paths, intoSyntax: false };
 	let intoSyntax = false;
 	const decoded = path.replace(NON_ASCII_RUN, (run) => {

@@ -200,3 +200,52 @@ describe("a Unicode letter does not move a request to a laxer rule (a router tha
 		expect(origin.calls.map((c) => new URL(c.url).pathname)).toEqual(["/v1/users/J%C3%BCrgen", "/v1/%E2%84%AAeys/123"]);
 	});
 });
+
+describe("paths that loose servers read as another (found by a probe)", () => {
+	const rules = [
+		{ path: "/v1/admin/**", scopes: ["admin"] },
+		{ methods: ["GET"], path: "/docs/**", public: true },
+	];
+
+	// Windows and IIS drop a name's trailing dots and blanks; C string handling ends at NUL.
+	it.each([
+		"/v1/admin./x",
+		"/v1/admin%20/x",
+		"/v1/admin%09/x",
+		"/v1/admin%C2%A0/x",
+		"/v1/admin.%20./x",
+		"/v1/admin/x%00.json",
+		"/v1/admin%00/x",
+	])("GET %s with a read and write key is 403 like /v1/admin/x, and the origin is never called", async (path) => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read", "write"] });
+		const gw = gatewayFor(demoWith(rules));
+		const res = await gw.call(path, { key: key.key });
+		expect(res.status, path).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	// An origin that decodes twice reads `%252e%252e` as `..`.
+	it.each(["/docs/%252e%252e/v1/admin/x", "/docs/.%252e/v1/admin/x", "/docs/x%252f..%252f..%252fv1/admin/x"])(
+		"GET %s on a public route needs a key, as /v1/admin/x does",
+		async (path) => {
+			const origin = fakeOrigin();
+			const gw = gatewayFor(demoWith(rules));
+			const res = await gw.call(path);
+			expect(res.status, path).toBe(401);
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it("paths with dots and spaces that lead nowhere stricter pass as before", async () => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read"] });
+		const gw = gatewayFor(demoWith(rules));
+		for (const path of ["/v1/users/J.%20R.", "/v1/files/report.", "/docs/a%2520b", "/v1/admin.json.bak/x"]) {
+			const res = await gw.call(path, { key: key.key });
+			expect(res.status, path).toBe(200);
+		}
+		expect((await gw.call("/docs/%252e%252e/docs/x")).status).toBe(200);
+		expect(origin.calls).toHaveLength(5);
+	});
+});
