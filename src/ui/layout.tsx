@@ -26,7 +26,7 @@ export function Page(props: {
 				<head>
 					<meta charset="utf-8" />
 					<meta name="viewport" content="width=device-width, initial-scale=1" />
-					<meta name="referrer" content="no-referrer" />
+					<meta name="referrer" content="same-origin" />
 					<title>{`${props.title} · keygate`}</title>
 					{/* No favicon: without this, the browser asks the gateway for /favicon.ico on every page (a 401). */}
 					<link rel="icon" href="data:," />

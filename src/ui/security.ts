@@ -9,7 +9,7 @@ import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 export const UI_HEADERS: Record<string, string> = {
 	"Content-Security-Policy":
 		"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-	"Referrer-Policy": "no-referrer",
+	"Referrer-Policy": "same-origin",
 	"X-Content-Type-Options": "nosniff",
 	"Cache-Control": "no-store",
 	// A page of the API's own origin that opens the console in a window gets no handle on it

@@ -388,6 +388,22 @@ describe("the console in Chromium", () => {
 	});
 });
 
+describe("a session that ends while a form is open (found by a browser QA pass: sign-in went to the list)", () => {
+	it("sending the form asks for a sign-in, which goes back to the form's page; nothing was made", async () => {
+		await page.goto(`${UI()}/apis/demo/keys/new`);
+		await page.getByLabel("Name").fill("after sign-in");
+		await context.clearCookies(); // the session ends (a sign-out in another tab)
+		await page.getByRole("button", { name: "Generate new key" }).click();
+		await page.waitForLoadState("load");
+		expect(await page.content()).toContain("a form you were sending was not sent");
+		await page.getByLabel("Admin token").fill(stack.adminToken);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.waitForURL(`${UI()}/apis/demo/keys/new`);
+		await page.goto(`${UI()}/apis/demo/keys?q=after`);
+		expect(await page.content()).not.toContain("after sign-in");
+	});
+});
+
 describe("a page the origin serves, in the console's origin (found by a probe)", () => {
 	it("its script can neither make a key through the signed-in console nor read a console page, nor reach into a console window it opens", async () => {
 		await page.goto(`${UI()}/`);

@@ -31,7 +31,7 @@ const CSP =
 
 function expectUiHeaders(res: Response, cache = "no-store"): void {
 	expect(res.headers.get("Content-Security-Policy")).toBe(CSP);
-	expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+	expect(res.headers.get("Referrer-Policy")).toBe("same-origin");
 	expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
 	expect(res.headers.get("Cache-Control")).toBe(cache);
 }
@@ -271,7 +271,7 @@ describe("sessions", () => {
 });
 
 describe("headers", () => {
-	it("every UI response carries the CSP, no-referrer, nosniff and no-store; assets are cached for a year", async () => {
+	it("every UI response carries the CSP, same-origin referrers, nosniff and no-store; assets are cached for a year", async () => {
 		const cookie = await signIn();
 		const { key } = await generate(cookie);
 		const id = await idOf(key);
