@@ -20,7 +20,7 @@ export function KeysFilter(props: { action: string; find: string; query: KeyQuer
 		<form method="get" action={props.action} class="filters" role="search" data-find={props.find}>
 			<label>
 				Search
-				<input type="search" name="q" value={query.q} placeholder="name, id or prefix" />
+				<input type="search" name="q" value={query.q} placeholder="name, id, prefix or last 4" />
 			</label>
 			<label>
 				Status

@@ -98,6 +98,8 @@ export function matchKeys<K extends KeyRecord>(keys: K[], query: KeyQuery, now: 
 				k.name.toLowerCase().includes(q) ||
 				k.id.toLowerCase().includes(q) ||
 				maskedKey(k).toLowerCase().startsWith(q) ||
+				// The last 4 characters, as the masked key shows them (`…978R`).
+				(q.length >= 4 && maskedKey(k).toLowerCase().endsWith(q.replace(/^(\.\.\.|…)/, ""))) ||
 				k.start.toLowerCase().startsWith(q)) &&
 			(!query.status || keyStatus(k, now).word === query.status) &&
 			(!query.environment || k.environment === query.environment),
@@ -122,7 +124,8 @@ export function selectKeys<K extends KeyRecord>(
 			case "name":
 				return k.name.toLowerCase();
 			case "expires":
-				return k.expiresAt ?? "9999";
+				// After every date (found by a browser QA pass: "9999" sorted before 9999-12-31).
+				return k.expiresAt ?? "\uffff";
 			case "lastUsed":
 				return lastUsed?.get(k.id) ?? "";
 			default:

@@ -170,6 +170,23 @@ describe("sort by last used", () => {
 	});
 });
 
+describe("expiry sort and last-4 search (found by a browser QA pass)", () => {
+	const keys = [
+		record({ id: "key_aaaaaaaaaaaaaaaaaaaaaa", name: "never" }),
+		record({ id: "key_bbbbbbbbbbbbbbbbbbbbbb", name: "far", expiresAt: "9999-12-31T00:00:00.000Z", last4: "978R" }),
+		record({ id: "key_cccccccccccccccccccccc", name: "soon", expiresAt: iso(NOW + 86_400_000) }),
+	];
+	const names = (q: string) => selectKeys(keys, parseKeyQuery(new URLSearchParams(q)), NOW).rows.map((k) => k.name);
+	it("a key that never expires sorts after every date, the year 9999 included", () => {
+		expect(names("sort=expires&order=desc")).toEqual(["never", "far", "soon"]);
+		expect(names("sort=expires&order=asc")).toEqual(["soon", "far", "never"]);
+	});
+	it("the last 4 characters the masked key shows find it, with or without the ellipsis", () => {
+		for (const q of ["978R", "978r", "…978R", "...978R"]) expect(names(`q=${encodeURIComponent(q)}`), q).toEqual(["far"]);
+		expect(names("q=78R")).toEqual([]);
+	});
+});
+
 describe("the curl line's address (sampleUrl; found by a browser QA pass: a stray slash, and the console's own host for a host-matched API)", () => {
 	const compiled = (raw: unknown) => {
 		const r = parseConfig(raw);
