@@ -49,7 +49,7 @@ import {
 	noLongerPossible,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE } from "./present";
+import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE, pastedKeyNotice } from "./present";
 import { pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -833,7 +833,11 @@ consoleApp.get("/audit", async (c) => {
 	params.delete("pasted");
 	const found = await auditPage(c.var.services, params);
 	const { data, cursor } = found;
-	const error = wasKey ? PASTED_KEY_NOTICE : found.error;
+	const error = found.error;
+	// The key id filter was dropped (it held a key): the events below are every key's, and the notice says so (found by a browser QA pass).
+	const notice = wasKey
+		? pastedKeyNotice("Key id takes a key's id (key_…), as the key's page shows it. The events below are not filtered by key.")
+		: undefined;
 	const value = (name: string) => (params.get(name) ?? "").trim();
 	const next = new URLSearchParams(params);
 	if (cursor) next.set("cursor", cursor);
@@ -884,6 +888,7 @@ consoleApp.get("/audit", async (c) => {
 				<button type="submit">Apply</button>
 			</form>
 			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} /> : null}
+			<ErrorBox message={notice} />
 			<p hidden={!!error}>
 				<a href={`${UI}/audit.json?${params}`}>Export this page as JSON</a> ·{" "}
 				<a href={`${UI}/audit.json?${withAll}`}>Export all matching events as JSON</a> (up to 500 at a time)
@@ -957,7 +962,9 @@ consoleApp.get("/owners", async (c) => {
 							{a.name}: roles {Object.keys(a.owners!.roles).join(", ")}; default {a.owners!.defaultRole}
 						</p>
 					))}
-					{params.get("pasted") === "1" ? <ErrorBox message={PASTED_KEY_NOTICE} /> : null}
+					{params.get("pasted") === "1" ? (
+						<ErrorBox message={pastedKeyNotice("Owner takes an owner's id, as a key's page names it.")} />
+					) : null}
 					{refused ? <ErrorBox message={refused} /> : null}
 					{c.req.query("done") === "role" && found ? (
 						<p class="notice" role="status">

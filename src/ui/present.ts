@@ -99,7 +99,10 @@ export function matchKeys<K extends KeyRecord>(keys: K[], query: KeyQuery, now: 
 				k.id.toLowerCase().includes(q) ||
 				maskedKey(k).toLowerCase().startsWith(q) ||
 				// The last 4 characters, as the masked key shows them (`…978R`).
-				(q.length >= 4 && maskedKey(k).toLowerCase().endsWith(q.replace(/^(\.\.\.|…)/, ""))) ||
+				(q.length >= 4 &&
+					maskedKey(k)
+						.toLowerCase()
+						.endsWith(q.replace(/^(\.\.\.|…)/, ""))) ||
 				k.start.toLowerCase().startsWith(q)) &&
 			(!query.status || keyStatus(k, now).word === query.status) &&
 			(!query.environment || k.environment === query.environment),
@@ -177,8 +180,9 @@ export function graceChoices(defaultSeconds: number): { seconds: number; label: 
 
 /** What a refused form puts back into a field: what was typed, unless it holds an API key, which is never written into a page. */
 /** Shown instead of a whole key typed into a search or filter field, which is never echoed or kept in a link. */
-export const PASTED_KEY_NOTICE =
-	"That was a whole API key, not a search: it is not shown or kept here, and no key here has it. Search by name, id or the key's first characters.";
+export const pastedKeyNotice = (advice: string) =>
+	`That was a whole API key, not a search: it is not shown or kept here, and no key here has it. ${advice}`;
+export const PASTED_KEY_NOTICE = pastedKeyNotice("Search by name, id, the key's first characters or its last 4.");
 
 /** A credential, or a key's shape even with a typo (its checksum unchecked): never written into a page or an address. */
 export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;

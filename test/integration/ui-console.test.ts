@@ -480,7 +480,14 @@ describe("keys", () => {
 		expect(bearer.headers.get("Location")).toBe(`${UI}/keys/${id}`);
 		const back = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: unknown } });
 		expect(back.headers.get("Location")).toBe(`${UI}/audit?pasted=1`);
-		expect(await (await ui(`${UI}/audit?pasted=1`, { cookie })).text()).toContain("That was a whole API key, not a search");
+		const noticed = await ui(`${UI}/audit?pasted=1`, { cookie });
+		const html = await noticed.text();
+		expect(html).toContain("That was a whole API key, not a search");
+		// It says what the field takes, and that the events it lists are every key's (found by a browser QA pass: it said none were listed).
+		expect(html).toMatch(/Key id takes a key(&#39;|')s id \(key_…\)/);
+		expect(html).toContain("The events below are not filtered by key.");
+		expect(html).not.toContain("No events are listed");
+		expect(noticed.status).toBe(200);
 		// `back` never leaves the console.
 		const away = await ui(`${UI}/find-key?back=${encodeURIComponent("https://evil.example/")}`, { cookie, form: { q: unknown } });
 		expect(away.headers.get("Location")).toBe(`${UI}/?pasted=1`);
