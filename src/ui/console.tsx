@@ -47,6 +47,7 @@ import {
 	AlreadySent,
 	NoLongerPossible,
 	noLongerPossible,
+	RevokedNotice,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE, pastedKeyNotice } from "./present";
@@ -604,11 +605,7 @@ consoleApp.get("/keys/:id", async (c) => {
 		k.name,
 		<>
 			<h1>Key: {k.name}</h1>
-			{c.req.query("done") === "revoked" && k.revokedAt !== null ? (
-				<p class="notice" role="status">
-					Revoked: requests with <code>{maskedKey(k)}</code> get 401 from the next request.
-				</p>
-			) : null}
+			<RevokedNotice k={k} done={c.req.query("done")} />
 			<dl>
 				<dt>Key</dt>
 				<dd>

@@ -115,6 +115,16 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number }) {
 	);
 }
 
+/** What a revoke did, on the key's page it leads to (`?done=revoked`), in the console and the portal alike. */
+export function RevokedNotice(props: { k: KeyRecord; done: string | undefined }) {
+	if (props.done !== "revoked" || props.k.revokedAt === null) return null;
+	return (
+		<p class="notice" role="status">
+			Revoked: requests with <code>{maskedKey(props.k)}</code> get 401 from the next request.
+		</p>
+	);
+}
+
 /** What revoking does, as both confirmations (the dialog and the page without JavaScript) say it. */
 export function RevokeStatement(props: { k: KeyRecord }) {
 	return (

@@ -43,6 +43,7 @@ import {
 	AlreadySent,
 	NoLongerPossible,
 	noLongerPossible,
+	RevokedNotice,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -568,6 +569,7 @@ portalApp.get("/keys/:id", async (c) => {
 		k.name,
 		<>
 			<h1>Key: {k.name}</h1>
+			<RevokedNotice k={k} done={c.req.query("done")} />
 			<dl>
 				<dt>Key</dt>
 				<dd>
@@ -636,7 +638,7 @@ portalApp.get("/keys/:id/revoke", async (c) => {
 portalApp.post("/keys/:id/revoke", async (c) => {
 	const k = await ownKey(c);
 	await revokeKey(c.var.services, k.id);
-	return c.redirect(`${PORTAL}/keys/${k.id}`, 303);
+	return c.redirect(`${PORTAL}/keys/${k.id}?done=revoked`, 303);
 });
 
 portalApp.get("/keys/:id/rotate", async (c) => {

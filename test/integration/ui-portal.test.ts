@@ -240,7 +240,14 @@ describe("one owner's keys only", () => {
 		expect((await call("/v1/hello", { key: key! })).status).toBe(200);
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
 		const freshId = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
-		expect((await ui(`${PORTAL}/keys/${freshId}/revoke`, { cookie, form: {} })).status).toBe(303);
+		const revoked = await ui(`${PORTAL}/keys/${freshId}/revoke`, { cookie, form: {} });
+		expect(revoked.status).toBe(303);
+		// The page it leads to says what was done, as the console's does (found by a browser QA pass).
+		const location = revoked.headers.get("Location")!;
+		expect(location).toBe(`${PORTAL}/keys/${freshId}?done=revoked`);
+		expect(await (await ui(location, { cookie })).text()).toMatch(
+			/<p class="notice" role="status">Revoked: requests with <code>sk_live_…\w{4}<\/code> get 401/,
+		);
 		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(401);
 		expect(origin.calls).toHaveLength(0);
