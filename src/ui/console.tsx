@@ -726,6 +726,10 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	const grace = Number(form.grace);
 	if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400)
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
+	// Sent again (a reload of the "Key rotated" page) or too late: say why nothing was done, and where the new key is (found by a browser QA pass: a bare 409).
+	const k = await showKey(s, id);
+	if (noLongerPossible(k, "rotate", Date.now()))
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
 	const { created, previous } = await rotateKey(s, id, grace);
 	const api = apiOf(c, previous.api)!;
 	return page(

@@ -332,7 +332,8 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 					</>
 				) : k.replacedBy ? (
 					<>
-						Nothing to do: this key was already rotated. <a href={keyHref(k.replacedBy)}>The key that replaced it</a>.
+						Nothing to do: this key was already rotated. Its new key was shown once, when it was made, and cannot be shown again (keygate
+						keeps only its hash): <a href={keyHref(k.replacedBy)}>the key that replaced it</a>.
 					</>
 				) : expired ? (
 					<>

@@ -659,6 +659,8 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const grace = Number(form.grace);
 	if (!graceChoices((await allowed(c)).grace).some((g) => g.seconds === grace))
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
+	if (noLongerPossible(k, "rotate", Date.now()))
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />, 409);
 	// With a grace, the old key keeps working beside the new one: one more live key, so
 	// within the limit (otherwise rotating again and again would hold any number).
 	const rotate = async () => {

@@ -641,6 +641,14 @@ describe("keys", () => {
 		const newId = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
 		expect(await (await ui(`${UI}/keys/${newId}`, { cookie })).text()).not.toContain(fresh!);
 		expect(await (await ui(`${UI}/keys/${id}`, { cookie })).text()).toContain("Rotating until");
+		// The same form sent again (a reload of "Key rotated") rotates nothing and says where the new key is (found by a browser QA pass: a bare 409).
+		const again = await ui(`${UI}/keys/${id}/rotate`, { cookie, form: { grace: "3600" } });
+		const said = await again.text();
+		expect(again.status).toBe(409);
+		expect(said).toContain("Nothing to do: this key was already rotated.");
+		expect(said).toContain(`href="${UI}/keys/${newId}"`);
+		expect(shownKeys(said)).toEqual([]);
+		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
 	});
 
 	it("rotate Immediately: the old key is 401 on the next request", async () => {

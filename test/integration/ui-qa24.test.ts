@@ -111,7 +111,7 @@ describe("action pages for a key they no longer apply to", () => {
 		expect(rotated.status).toBe(200);
 		const html = await (await ui(`${UI}/keys/${old.id}/rotate`, { cookie })).text();
 		expect(html).toContain("Nothing to do: this key was already rotated.");
-		expect(html).toMatch(new RegExp(`href="${UI}/keys/key_\\w+">The key that replaced it`));
+		expect(html).toMatch(new RegExp(`href="${UI}/keys/key_\\w+">the key that replaced it`));
 	});
 
 	it("the delete confirmation keeps a mistyped name, but never a key typed there", async () => {
