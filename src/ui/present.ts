@@ -205,7 +205,7 @@ const FIELD_LABELS: Record<string, string> = {
  * key or is long. `lists` holds the list fields as sent, in the order the body had them.
  */
 export function formMessage(message: string, lists: Record<string, string[]> = {}): string {
-	return message.replace(
+	return plainSizes(message).replace(
 		/(^|; )(name|scopes|ipAllowlist|owner|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
 		(_m, start: string, field: string, index: string | undefined) => {
 			const label = FIELD_LABELS[field]!;
@@ -216,6 +216,14 @@ export function formMessage(message: string, lists: Record<string, string[]> = {
 		},
 	);
 }
+
+/** The validator's size words (`Too big: expected string to have <=200 characters`) as a person says them (found by a browser QA pass). */
+const plainSizes = (message: string) =>
+	message.replace(
+		/Too (big|small): expected (string|array) to have (<=|>=)(\d+) (characters|items)/g,
+		(_m, _size: string, kind: string, op: string, n: string) =>
+			`${op === "<=" ? "at most" : "at least"} ${n} ${kind === "string" ? (n === "1" ? "character" : "characters") : n === "1" ? "entry" : "entries"}`,
+	);
 
 const OUTCOME_WORDS: Record<string, string> = {
 	passed: "Passed",

@@ -218,6 +218,10 @@ describe("a refused form's message in the form's words (stop 24's browser QA pas
 		expect(formMessage("name: must not be blank")).toBe("Name: must not be blank");
 		expect(formMessage("owner: printable ASCII, no spaces or colons")).toBe("Owner: printable ASCII, no spaces or colons");
 		expect(formMessage("scopes[2]: a scope is printable ASCII", {})).toBe("Scopes (entry 3): a scope is printable ASCII");
+		// The validator's size words, as a person says them (found by a browser QA pass).
+		expect(formMessage("owner: Too big: expected string to have <=200 characters")).toBe("Owner: at most 200 characters");
+		expect(formMessage("ipAllowlist: Too big: expected array to have <=100 items")).toBe("IP allowlist: at most 100 entries");
+		expect(formMessage("name: Too small: expected string to have >=1 characters")).toBe("Name: at least 1 character");
 	});
 
 	it("never names a value holding a key, and leaves other words alone", () => {
