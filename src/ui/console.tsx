@@ -426,9 +426,9 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				IP allowlist (addresses or CIDR ranges, comma-separated; empty = any)
 				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
 			</label>
-			{api.owners ? (
+			{api.owners || api.portal ? (
 				<label>
-					Owner
+					Owner{api.portal ? " (the customer whose portal lists it)" : ""}
 					<input name="owner" value={v.owner ?? ""} />
 				</label>
 			) : null}
@@ -966,7 +966,7 @@ consoleApp.get("/owners", async (c) => {
 					{params.get("pasted") === "1" ? (
 						<ErrorBox message={pastedKeyNotice("Owner takes an owner's id, as a key's page names it.")} />
 					) : null}
-					{refused ? <ErrorBox message={refused} /> : null}
+					{refused ? <ErrorBox message={formMessage(refused)} /> : null}
 					{c.req.query("done") === "role" && found ? (
 						<p class="notice" role="status">
 							The role was set: the owner's keys have its rights from their next request.

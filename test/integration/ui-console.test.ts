@@ -516,6 +516,21 @@ describe("keys", () => {
 		expect((await call(url.pathname, { key: line![1]! })).status).toBe(200);
 	});
 
+	it("an API with a portal offers Owner in the generate form: the key it makes is the customer's (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		expect(form).toContain('name="owner"');
+		const made = await (
+			await ui(`${UI}/apis/demo/keys`, {
+				cookie,
+				form: { name: "for a customer", scopes: ["read"], expiry: "never", kind: "single", owner: "cust_qa" },
+			})
+		).text();
+		expect(made).toContain("; owner cust_qa.");
+		const listed = await admin("/keys?owner=cust_qa");
+		expect(((await listed.json()) as { data: { name: string }[] }).data.map((k) => k.name)).toContain("for a customer");
+	});
+
 	it("revoke and delete say what they did on the page they lead to; a refused delete keeps saying what deleting does (found by a browser QA pass)", async () => {
 		const cookie = await signIn();
 		const a = await generate(cookie, { name: `done-${crypto.randomUUID().slice(0, 8)}` });
