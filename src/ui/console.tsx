@@ -399,12 +399,13 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				</select>
 			</label>
 			<label>
-				Key type (single key)
+				Key type (single key
+				{types.some(([, d]) => d.readOnly) ? "; a read-only type may only GET, HEAD and OPTIONS, whatever its scopes" : ""})
 				<select name="type">
 					{types.map(([t, d]) => (
 						<option value={t} selected={v.type === t}>
 							{t} ({d.kind}
-							{d.readOnly ? "; read-only: GET, HEAD and OPTIONS, whatever its scopes" : ""})
+							{d.readOnly ? ", read-only" : ""})
 						</option>
 					))}
 				</select>

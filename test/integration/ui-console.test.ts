@@ -499,7 +499,7 @@ describe("keys", () => {
 		expect(form).toMatch(/<input type="checkbox" name="scopes" value="read" checked="?"?\s*\/?>/);
 		expect(form).not.toMatch(/value="write" checked/);
 		// A read-only type says so where it is chosen: its scopes cannot make it write (found by a browser QA pass).
-		expect(form).toContain("pk (publishable; read-only: GET, HEAD and OPTIONS, whatever its scopes)");
+		expect(form).toContain("pk (publishable, read-only)");
 		expect(form).toContain("sk (secret)");
 		const res = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: "as shown", scopes: ["read"], expiry: "never", kind: "single" } });
 		const html = await res.text();
