@@ -31,6 +31,8 @@ function decodeUnreserved(escape: string, hex: string): string {
  * with keygate's admin namespace. Such a request never reaches an origin.
  */
 export function isAdminSpelling(pathname: string): boolean {
+	// Plain ASCII with no escape can only spell it as itself, in some case: most paths end here.
+	if (!pathname.includes("%") && !/[^\x00-\x7f]/.test(pathname) && !pathname.toLowerCase().includes("_keygate")) return false;
 	let path = pathname;
 	try {
 		path = decodeURIComponent(pathname);
