@@ -28,6 +28,7 @@ dialog{max-width:32rem}dialog::backdrop{background:rgba(0,0,0,.4)}
 
 const JS = `"use strict";
 document.querySelectorAll("[data-copy]").forEach(function (b) {
+  b.hidden = false;
   b.addEventListener("click", function () {
     var t = document.getElementById(b.getAttribute("data-copy"));
     if (!t) return;

@@ -146,6 +146,7 @@ describe("the console in Chromium", () => {
 		const { key } = await generateKey("browser key");
 		await audit("created", ["[data-secret]"]);
 		const copy = page.locator(`button[data-copy="secret-0"]`);
+		expect(await copy.isVisible()).toBe(true);
 		expect(await copy.textContent()).toBe("Copy Your new key");
 		// Named for its key, so a pair page's two buttons are told apart; sighted users see "Copy".
 		expect(await page.getByRole("button", { name: "Copy Your new key" }).count()).toBe(1);
@@ -168,6 +169,18 @@ describe("the console in Chromium", () => {
 		expect((await page.reload())?.status()).toBe(200);
 		expect(await page.content()).toContain(`sk_live_…${key.slice(-4)}`);
 		expect(await page.content()).not.toContain(key);
+	});
+
+	it("without the script there is no Copy button that does nothing; the key is shown to copy by hand (found by a browser QA pass)", async () => {
+		await page.route("**/_keygate/ui/static/*.js", (r) => r.abort());
+		try {
+			const { key } = await generateKey("no script");
+			expect(await page.locator(`button[data-copy="secret-0"]`).isVisible()).toBe(false);
+			expect(await page.locator("#secret-0").isVisible()).toBe(true);
+			expect(await gateway(key)).toBe(200);
+		} finally {
+			await page.unroute("**/_keygate/ui/static/*.js");
+		}
 	});
 
 	it("reloading the page that showed a new key sends nothing twice: no second key, no secret (found by a browser QA pass)", async () => {

@@ -188,7 +188,7 @@ describe("small things of the same pass", () => {
 		const made = await ui(`${UI}/apis/demo/keys`, { cookie, form: { name: "live", scopes: ["read"], expiry: "never", kind: "single" } });
 		const html = await made.text();
 		expect(html).toMatch(
-			/<button type="button" data-copy="secret-0">[\s\S]*?<\/button><span id="secret-0-said" class="sr-only" role="status" aria-live="polite"><\/span>/,
+			/<button type="button" data-copy="secret-0" hidden="">[\s\S]*?<\/button><span id="secret-0-said" class="sr-only" role="status" aria-live="polite"><\/span>/,
 		);
 		const js = await (await ui(JS_PATH)).text();
 		expect(js).toContain("selectAllChildren(t)");
