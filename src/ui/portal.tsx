@@ -112,11 +112,16 @@ function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
 }
 
 /** A page of the portal outside a session: a heading and one sentence. */
-function notice(c: Context<PortalEnv>, status: 200 | 400 | 404, title: string, heading: string, message: string) {
+function notice(c: Context<PortalEnv>, status: 200 | 400 | 404, title: string, heading: string, message: string, back?: string | null) {
 	return c.html(
 		<Page title={title} heading="API keys">
 			<h1>{heading}</h1>
 			<p>{message}</p>
+			{back ? (
+				<p>
+					<a href={back}>Back to the app</a>
+				</p>
+			) : null}
 		</Page>,
 		status,
 	);
@@ -188,7 +193,15 @@ portalApp.use("*", readableForm);
 portalApp.post("/logout", async (c) => {
 	await closePortalSession(c.env.KEYS, c.var.sessionToken);
 	c.header("Set-Cookie", cookie("", 0));
-	return notice(c, 200, "Signed out", "Signed out", "You have signed out of your API keys. Go back to the app to open them again.");
+	// The app's address the session was opened with, as the header's link had it (found by a browser QA pass: no way back).
+	return notice(
+		c,
+		200,
+		"Signed out",
+		"Signed out",
+		"You have signed out of your API keys. Go back to the app to open them again.",
+		c.var.grant.returnUrl,
+	);
 });
 
 const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 = 200) =>

@@ -444,6 +444,12 @@ describe("one owner's keys only", () => {
 		const after = await ui(`${PORTAL}/`, { cookie });
 		expect(after.status).toBe(404);
 		expect(await after.text()).toContain("<h1>Your session has ended</h1>");
+		// A session opened with the app's address links back to it once signed out (found by a browser QA pass).
+		const withReturn = await portalCookie(`so_${crypto.randomUUID().slice(0, 8)}`, { returnUrl: "https://app.example.com/settings" });
+		expect(await (await ui(`${PORTAL}/logout`, { cookie: withReturn, form: {} })).text()).toContain(
+			'<a href="https://app.example.com/settings">Back to the app</a>',
+		);
+		expect(html).not.toContain("Back to the app</a>");
 	});
 
 	it("with a session, an address that names nothing is a 404 page, not the gateway's JSON", async () => {
