@@ -183,13 +183,16 @@ describe("identity headers", () => {
 });
 
 describe("keys in other headers", () => {
-	it("a key in a header keygate does not read is not forwarded either", async () => {
-		const config = structuredClone((await import("../../keygate.config.json")).default) as any;
+	/** The demo API reading only X-API-Key, a key for it, and another key to send elsewhere. */
+	const xApiKeyOnly = async () => {
+		const config = structuredClone(demo) as any;
 		config.apis[0].credentials = [{ in: "header", name: "X-API-Key" }];
-		const { gatewayFor } = await import("../helpers/gateway");
-		const { key } = await createKey();
-		const other = await createKey();
-		const res = await gatewayFor(config).call("/v1/a", {
+		return { gw: gatewayFor(config), key: (await createKey()).key, other: await createKey() };
+	};
+
+	it("a key in a header keygate does not read is not forwarded either", async () => {
+		const { gw, key, other } = await xApiKeyOnly();
+		const res = await gw.call("/v1/a", {
 			headers: { "X-API-Key": key, Authorization: `Bearer ${other.key}`, "X-Note": `see ${other.key}`, "X-Plain": "kept" },
 		});
 		expect(res.status).toBe(200);
@@ -201,17 +204,13 @@ describe("keys in other headers", () => {
 	});
 
 	it("nor is a base64-encoded one (HTTP Basic, a token wrapped in another): the origin could decode it", async () => {
-		const config = structuredClone((await import("../../keygate.config.json")).default) as any;
-		config.apis[0].credentials = [{ in: "header", name: "X-API-Key" }];
-		const { gatewayFor } = await import("../helpers/gateway");
-		const { key } = await createKey();
-		const other = await createKey();
+		const { gw, key, other } = await xApiKeyOnly();
 		const basic = btoa(`${other.key}:`);
 		const wrapped = btoa(JSON.stringify({ note: "x", key: other.key }))
 			.replace(/=+$/, "")
 			.replace(/\+/g, "-")
 			.replace(/\//g, "_");
-		const res = await gatewayFor(config).call("/v1/a", {
+		const res = await gw.call("/v1/a", {
 			headers: {
 				"X-API-Key": key,
 				Authorization: `Basic ${basic}`,
