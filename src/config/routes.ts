@@ -121,7 +121,36 @@ function lowerNonAscii(path: string): string {
 }
 
 /** Trailing dots and blanks of a segment (`.`, space, tab, no-break space), as Windows and IIS drop them. */
-const SEGMENT_TAIL = /(?:\.|%20|%09|%c2%a0)+(?=\/|$)/gi;
+/** A segment's trailing dots and blanks, as Windows and IIS drop them: `.` (also `%2e`), space, tab, no-break space. */
+const TAIL_PIECES = [".", "%2e", "%20", "%09", "%c2%a0"];
+
+/** `segment` without its trailing dots and blanks; a segment of nothing else is kept (it is `.`, `..` or a blank name). Linear: each piece is cut once, from the end. */
+function trimTail(segment: string): string {
+	const lower = segment.toLowerCase();
+	let end = lower.length;
+	for (let cut = true; cut && end > 0;) {
+		cut = false;
+		for (const piece of TAIL_PIECES)
+			if (end >= piece.length && lower.startsWith(piece, end - piece.length)) {
+				end -= piece.length;
+				cut = true;
+				break;
+			}
+	}
+	return end === 0 ? segment : segment.slice(0, end);
+}
+
+/** The path cut at its first NUL (C string handling), and with every segment's tail trimmed (trimTail); those that differ from it. */
+function looseReadings(path: string): string[] {
+	const out: string[] = [];
+	const nul = path.search(/%00/);
+	if (nul !== -1) out.push(path.slice(0, nul) || "/");
+	if (/\.|%2e|%20|%09|%c2%a0/i.test(path)) {
+		const trimmed = path.split("/").map(trimTail).join("/");
+		if (trimmed !== path) out.push(trimmed);
+	}
+	return out;
+}
 
 /**
  * The paths that servers which read a path loosely route this one to (found by a probe):
@@ -129,20 +158,16 @@ const SEGMENT_TAIL = /(?:\.|%20|%09|%c2%a0)+(?=\/|$)/gi;
  * - each segment without its trailing dots and blanks (`/admin./`, `/admin%20/`), as
  *   Windows and IIS read a name;
  * - decoded once more (`%252e%252e` is `%2e%2e`, then `..`; `%252f` a slash), with its dot
- *   segments resolved, as an origin that decodes twice reads it.
+ *   segments resolved, as an origin that decodes twice reads it; and that path read both
+ *   ways above too (`/v1/admin%2520/x` is `/v1/admin/x` to one that decodes twice and trims).
  */
 function lenientTwins(path: string): string[] {
-	const twins: string[] = [];
-	const nul = path.search(/%00/);
-	if (nul !== -1) twins.push(path.slice(0, nul) || "/");
-	if (/\.|%20|%09|%c2%a0/i.test(path)) {
-		const trimmed = path.replace(SEGMENT_TAIL, (tail, at: number) => (at > 0 && path[at - 1] !== "/" ? "" : tail));
-		twins.push(trimmed);
-	}
+	const twins = looseReadings(path);
 	if (/%25/i.test(path)) {
 		const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
 		try {
-			twins.push(new URL(once, "http://h").pathname.replace(/\/{2,}/g, "/"));
+			const decoded = new URL(once, "http://h").pathname.replace(/\/{2,}/g, "/");
+			twins.push(decoded, ...looseReadings(decoded));
 		} catch {
 			// not a path the URL parser reads: no twin
 		}
