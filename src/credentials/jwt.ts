@@ -50,8 +50,12 @@ export function clearJwksCache(): void {
 	downUntil.clear();
 }
 
-/** Printable ASCII only: these values become identity headers and Durable Object names. */
-const HEADER_SAFE = /^[\x20-\x7e]{1,200}$/;
+/**
+ * Printable ASCII only, not starting or ending with a space: these values become identity
+ * headers and Durable Object names, and HTTP drops a value's outer spaces, so `" alice"`
+ * would reach the origin as `alice`, another user (found by a review).
+ */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
 
 /**
  * The claim's scopes that are scope tokens (keys/record.ts); any other value is dropped, never

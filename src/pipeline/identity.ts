@@ -11,19 +11,16 @@ export const IDENTITY_PREFIX = "x-keygate-";
 // v3 added how the caller authenticated (key, oauth, jwt), the OAuth subject and client id.
 export const SIGNATURE_VERSION = "v3";
 
-/** A field's value as HTTP carries it (RFC 9110 §5.5): `fetch` drops leading and trailing spaces and tabs, so the signature covers the value without them. */
-const asSent = (value: string) => value.replace(/^[\t ]+|[\t ]+$/g, "");
-
 export function identityHeaders(principal: Principal): Record<string, string> {
 	return {
 		"X-Keygate-Key-Id": principal.id,
 		"X-Keygate-Environment": principal.environment,
 		"X-Keygate-Scopes": principal.scopes.join(","),
 		"X-Keygate-Owner": principal.owner ?? "",
-		"X-Keygate-Service": asSent(principal.service ?? ""),
+		"X-Keygate-Service": principal.service ?? "",
 		"X-Keygate-Auth": principal.kind,
-		"X-Keygate-Subject": asSent(principal.subject ?? ""),
-		"X-Keygate-Client-Id": asSent(principal.clientId ?? ""),
+		"X-Keygate-Subject": principal.subject ?? "",
+		"X-Keygate-Client-Id": principal.clientId ?? "",
 	};
 }
 

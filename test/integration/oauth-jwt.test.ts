@@ -52,14 +52,14 @@ beforeEach(async () => {
 
 function token(
 	claims: Record<string, unknown> = {},
-	opts: { kid?: string; exp?: number; aud?: string; iss?: string; key?: CryptoKey } = {},
+	opts: { kid?: string; exp?: number; aud?: string; iss?: string; key?: CryptoKey; sub?: string } = {},
 ) {
 	const now = Math.floor(Date.now() / 1000);
 	return new SignJWT({ scope: "read write", azp: "partner-app", ...claims })
 		.setProtectedHeader({ alg: "ES256", kid: opts.kid ?? currentKid })
 		.setIssuer(opts.iss ?? ISSUER)
 		.setAudience(opts.aud ?? "https://api.example.com")
-		.setSubject("idp-user-7")
+		.setSubject(opts.sub ?? "idp-user-7")
 		.setIssuedAt(now)
 		.setExpirationTime(opts.exp ?? now + 300)
 		.sign(opts.key ?? signing);
@@ -75,11 +75,13 @@ async function refused(res: Response, status: number, body?: string) {
 }
 
 describe("external JWTs (oauth.externalIssuers)", () => {
-	it("a claim with outer spaces reaches the origin as HTTP carries it, under a signature of that value (found by a probe)", async () => {
+	it("a subject with outer spaces is refused, a client id with them dropped: HTTP would trim it into another's (found by a probe and a review)", async () => {
+		await refused(await gw.call("/v1/users", { key: await token({}, { sub: "idp-user-7 " }) }), 401, INVALID);
+		await refused(await gw.call("/v1/users", { key: await token({}, { sub: " idp-user-7" }) }), 401, INVALID);
 		const res = await gw.call("/v1/users", { key: await token({ azp: " partner-app  " }) });
 		expect(res.status, await res.clone().text()).toBe(200);
 		const seen = origin.calls[0]!;
-		expect(seen.headers.get("X-Keygate-Client-Id")).toBe("partner-app");
+		expect(seen.headers.get("X-Keygate-Client-Id")).toBe("");
 		// The JWT's subject is never presented as a key's id.
 		expect(seen.headers.get("X-Keygate-Key-Id")).toBe("jwt:idp-user-7");
 		expect(await verifyIdentity(seen)).toBe(true);
