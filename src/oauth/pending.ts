@@ -71,13 +71,12 @@ const PAGE_HEADERS = {
  * The consent page's policy: its form may also lead to the client's redirect URI.
  * Chromium holds a form to `form-action` through the redirects that follow it, so under
  * `'self'` alone the answer's 302 back to the client is blocked and Allow does nothing.
- * Only an origin (or a private-use scheme, `com.example.app:`) of plain characters is
- * named: nothing in a registered URI can add a directive.
+ * Only an origin of plain characters is named (registered redirect URIs are https, or
+ * http on loopback: they always have one), so nothing in a URI can add a directive.
  */
 export function consentPolicy(redirectUri: string): string {
-	const url = new URL(redirectUri);
-	const source = url.origin !== "null" ? url.origin : url.protocol;
-	const safe = /^[a-z][a-z0-9+.-]*:(\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?)?$/i.test(source);
+	const source = new URL(redirectUri).origin;
+	const safe = /^https?:\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(source);
 	return PAGE_HEADERS["Content-Security-Policy"].replace("form-action 'self'", `form-action 'self'${safe ? ` ${source}` : ""}`);
 }
 
