@@ -102,12 +102,14 @@ export function handleLogin(req, body, secret) {
 
 /**
  * Starts the demo origin on 127.0.0.1:`port` (0 picks a free port).
- * `onRequest`, if given, is called with each request's description (tests record them).
+ * `onRequest`, if given, is called with each request's description (tests record them);
+ * `responseHeaders`, if given, adds the fields it returns for a description to the answer
+ * (tests play an origin that sends its own, such as a Cross-Origin-Opener-Policy).
  * @returns {Promise<{ server: http.Server, port: number, close(): Promise<void> }>}
  */
 export function startDemoOrigin(
 	port = DEFAULT_ORIGIN_PORT,
-	{ host = ORIGIN_HOST, onRequest, signingSecret, keepAliveTimeoutMs, dropReusedEvery } = {},
+	{ host = ORIGIN_HOST, onRequest, signingSecret, keepAliveTimeoutMs, dropReusedEvery, responseHeaders } = {},
 ) {
 	let reused = 0;
 	const server = http.createServer((req, res) => {
@@ -142,6 +144,7 @@ export function startDemoOrigin(
 				"Content-Type": "application/json; charset=utf-8",
 				"Content-Length": Buffer.byteLength(payload),
 				"X-Origin": "keygate-demo",
+				...responseHeaders?.(description),
 			});
 			res.end(req.method === "HEAD" ? undefined : payload);
 		});

@@ -176,7 +176,26 @@ export function coversDashboard(scriptUrl: string, allowed: string | null): bool
 	} catch {
 		return false; // an unreadable Service-Worker-Allowed: the browser refuses the registration itself
 	}
-	return "/_keygate/".startsWith(scope) || scope.startsWith("/_keygate");
+	return "/_keygate/".startsWith(scope) || scope.startsWith("/_keygate/");
+}
+
+/**
+ * The origin's fields that would open the console to its pages (README "Pages the origin
+ * serves"), made harmless on every proxied answer:
+ * - a `Service-Worker-Allowed` that would widen a worker over `/_keygate/` is dropped, on
+ *   any answer (a script first fetched plainly may be cached with it and only revalidated
+ *   when registered), so the browser keeps the worker to its script's folder;
+ * - `Cross-Origin-Opener-Policy: same-origin` becomes `same-origin-allow-popups`: a page
+ *   with the console's own policy would share a browsing context group with the console
+ *   window it opens, and could reach into it. Under `same-origin-allow-popups` it keeps
+ *   its own isolation from other sites (found by a review).
+ */
+function guardDashboard(headers: Headers, url: string): void {
+	const allowed = headers.get("service-worker-allowed");
+	if (allowed !== null && coversDashboard(url, allowed)) headers.delete("service-worker-allowed");
+	const coop = headers.get("cross-origin-opener-policy");
+	if (coop !== null && coop.split(";")[0]!.trim().toLowerCase() === "same-origin")
+		headers.set("cross-origin-opener-policy", coop.replace(/same-origin/i, "same-origin-allow-popups"));
 }
 
 /** Idempotent methods keygate forwards without a body (RFC 9110 §9.2.2). */
@@ -199,8 +218,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	// here the body streams through. If the origin breaks off mid-body the stream errors
 	// and the client's transfer fails: a partial body is never passed off as complete.
 	// A service worker script (the browser says so) whose folder takes in the console and the portal is never fetched.
-	const serviceWorker = c.req.raw.headers.get("service-worker") === "script";
-	if (serviceWorker && coversDashboard(c.req.url, null)) {
+	if (c.req.raw.headers.get("service-worker") === "script" && coversDashboard(c.req.url, null)) {
 		logEvent("service_worker_refused", { path: c.get("url").pathname });
 		return refusal(c, "A service worker whose scope would take in keygate's console and portal is not served through keygate.").refused;
 	}
@@ -243,9 +261,7 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	}
 	const response = new Response(upstream.body, upstream);
 	stripHopByHop(response.headers);
-	// A service worker may not be widened to take in the console (see coversDashboard): the browser keeps it to its script's folder.
-	if (serviceWorker && coversDashboard(c.req.url, response.headers.get("service-worker-allowed")))
-		response.headers.delete("service-worker-allowed");
+	guardDashboard(response.headers, c.req.url);
 	// An origin does not set (or clear) keygate's own cookies: they are the console's and the portal's sessions.
 	if (response.headers.has("set-cookie")) {
 		const all = response.headers.getSetCookie();

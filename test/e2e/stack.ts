@@ -102,6 +102,8 @@ interface StackOptions {
 	originDropReusedEvery?: number;
 	/** Turns the demo API's OAuth on with this stack's addresses, counting `rateLimitBy`. */
 	oauth?: { rateLimitBy: string };
+	/** Fields the demo origin adds to its answer to a request (by its description). */
+	originResponseHeaders?: (request: OriginRequest) => Record<string, string>;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -125,6 +127,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
 		onRequest: (r: OriginRequest) => originRequests.push(r),
 		keepAliveTimeoutMs: options.originKeepAliveMs,
 		dropReusedEvery: options.originDropReusedEvery,
+		responseHeaders: options.originResponseHeaders,
 		signingSecret, // the demo sign-in checks keygate's login requests with it
 	});
 	const persistDir = await mkdtemp(path.join(os.tmpdir(), "keygate-e2e-"));

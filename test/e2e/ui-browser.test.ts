@@ -28,7 +28,11 @@ let page: Page;
 
 beforeAll(async () => {
 	expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-	stack = await startStack({ oauth: { rateLimitBy: "subject" } });
+	stack = await startStack({
+		oauth: { rateLimitBy: "subject" },
+		// A page of the origin with the console's own opener policy (helmet's default), for the test below.
+		originResponseHeaders: (r): Record<string, string> => (r.query.coop ? { "Cross-Origin-Opener-Policy": "same-origin" } : {}),
+	});
 	profile = await mkdtemp(path.join(os.tmpdir(), "keygate-chromium-"));
 	shotDir = SHOTS || (await mkdtemp(path.join(os.tmpdir(), "keygate-shots-")));
 	await mkdir(shotDir, { recursive: true });
@@ -421,7 +425,8 @@ describe("a page the origin serves, in the console's origin (found by a probe)",
 	it("its script can neither make a key through the signed-in console nor read a console page, nor reach into a console window it opens", async () => {
 		await page.goto(`${UI()}/`);
 		expect(page.url()).toBe(`${UI()}/`); // signed in
-		await page.goto(`${stack.url}/health`); // public: the demo origin's answer, through keygate
+		// public: the demo origin's answer, through keygate; sent with COOP same-origin, as helmet sends it (found by a review)
+		await page.goto(`${stack.url}/health?coop=1`);
 		const tried = await page.evaluate(async () => {
 			const posted = await fetch("/_keygate/ui/apis/demo/keys", {
 				method: "POST",

@@ -253,9 +253,29 @@ describe("service workers (found by a probe: a page the origin serves shares the
 				async () =>
 					new Response("self.onfetch = () => {};", { headers: { "Service-Worker-Allowed": allowed, "Content-Type": "text/javascript" } }),
 			);
-			const res = await call("/v1/assets/sw.js", { key, headers: { "Service-Worker": "script" } });
-			expect(res.status).toBe(200);
-			expect(res.headers.get("Service-Worker-Allowed"), allowed).toBe(kept ? allowed : null);
+			// Also on a plain fetch of the script: the browser may cache it and only revalidate it when registering (found by a review).
+			for (const headers of [{ "Service-Worker": "script" }, {}]) {
+				const res = await call("/v1/assets/sw.js", { key, headers });
+				expect(res.status).toBe(200);
+				expect(res.headers.get("Service-Worker-Allowed"), allowed).toBe(kept ? allowed : null);
+			}
+		}
+	});
+
+	it("an origin's Cross-Origin-Opener-Policy: same-origin is sent as same-origin-allow-popups: with the console's own policy, its page would keep a handle on a console window it opens (found by a review)", async () => {
+		const { key } = await createKey();
+		const { vi } = await import("vitest");
+		for (const [sent, got] of [
+			["same-origin", "same-origin-allow-popups"],
+			['same-origin; report-to="coop"', 'same-origin-allow-popups; report-to="coop"'],
+			["same-origin-allow-popups", "same-origin-allow-popups"],
+			["unsafe-none", "unsafe-none"],
+		] as const) {
+			vi.spyOn(globalThis, "fetch").mockImplementation(
+				async () => new Response("<!doctype html>", { headers: { "Cross-Origin-Opener-Policy": sent } }),
+			);
+			const res = await call("/v1/page", { key });
+			expect(res.headers.get("Cross-Origin-Opener-Policy"), sent).toBe(got);
 		}
 	});
 });
