@@ -51,7 +51,7 @@ import {
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE, pastedKeyNotice } from "./present";
-import { pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
+import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
@@ -240,6 +240,21 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 consoleApp.use("*", requireSession);
 // After the session check: a caller without one never gets its body parsed.
 consoleApp.use("*", readableForm);
+// Every form that changes something carries the session's token (security.ts): a form the origin's page submits does not.
+consoleApp.use(
+	"*",
+	formTokens<UiEnv>(
+		(c) => c.var.sessionToken || `access:${c.var.session.actor}`,
+		(c) =>
+			c.html(
+				<Page title="Refused">
+					<h1>Refused</h1>
+					<p>This form was not sent from a page of this console, so nothing was changed. Open the page again and send it from there.</p>
+				</Page>,
+				403,
+			),
+	),
+);
 
 consoleApp.post("/logout", async (c) => {
 	await closeSession(c.env.KEYS, c.var.sessionToken);

@@ -8,6 +8,7 @@ import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { looksLikeKey, matchKeys, selectKeys, type KeyQuery } from "./present";
+import { FORM_TOKEN_FIELD } from "./security";
 
 /** At most this many keys of one API are loaded for search, filters and sort. */
 export const MAX_LISTED = 1000;
@@ -146,7 +147,8 @@ export function awayFromKey(back: string, fields: Iterable<[string, unknown]>, d
 	for (const [name, value] of fields)
 		if (
 			typeof value === "string" &&
-			!["q", "keyId", "owner", "pasted", ...drop].includes(name) &&
+			// The form token is the session's, never an address's (it would sit in the history).
+			!["q", "keyId", "owner", "pasted", FORM_TOKEN_FIELD, ...drop].includes(name) &&
 			value.length <= 200 &&
 			!looksLikeKey(value)
 		)

@@ -66,7 +66,7 @@ import {
 	redeemEntry,
 	type PortalGrant,
 } from "./portal-session";
-import { pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
+import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 
 type Portal = NonNullable<CompiledApi["portal"]>;
 type PortalEnv = {
@@ -189,6 +189,21 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 portalApp.use("*", requirePortal);
 // After the session check: a caller without one never gets its body parsed.
 portalApp.use("*", readableForm);
+// Every form that changes something carries the session's token (security.ts): a form the origin's page submits does not.
+portalApp.use(
+	"*",
+	formTokens<PortalEnv>(
+		(c) => c.var.sessionToken,
+		(c) =>
+			c.html(
+				<Page title="Refused" heading="API keys">
+					<h1>Refused</h1>
+					<p>This form was not sent from a page of your API keys, so nothing was changed. Open the page again and send it from there.</p>
+				</Page>,
+				403,
+			),
+	),
+);
 
 portalApp.post("/logout", async (c) => {
 	await closePortalSession(c.env.KEYS, c.var.sessionToken);

@@ -1,5 +1,6 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
+import { secretsEqual, sha256Hex } from "../keys/crypto";
 
 /**
  * The headers every console and portal response carries, errors and redirects included.
@@ -76,3 +77,47 @@ export const readableForm: MiddlewareHandler = async (c, next) => {
 	}
 	await next();
 };
+
+/** The form field every console and portal form that changes something carries (formToken). */
+export const FORM_TOKEN_FIELD = "kg_form";
+
+/**
+ * The session's form token: a hash of the admin token and what the session is (its cookie's
+ * token, or the Access identity). The origin's pages share keygate's origin, so a form
+ * they submit is a same-origin navigation with the session's cookie; it passes the
+ * navigation and same-origin rules. It does not have this token: the origin's script can
+ * read no console page (pageNavigation, COOP), and the cookie is HttpOnly.
+ */
+export const formToken = (adminToken: string, session: string) => sha256Hex(`keygate form\n${adminToken}\n${session}`);
+
+/** Every form of a page that changes something (`<form … method="post" …>`), to carry the token. */
+const POST_FORM = /<form\b[^>]*\bmethod="post"[^>]*>/gi;
+
+/**
+ * Requires the session's form token on every unsafe request (403 and nothing done
+ * without it), and writes it into every POST form of the HTML pages it answers, and into
+ * a `<meta name="kg-form">` for the script, which turns a search holding a key into a POST.
+ * Mounted after the session check and readableForm. Found by a review: an origin's page
+ * could submit the console's forms.
+ */
+export function formTokens<E extends { Bindings: { ADMIN_TOKEN?: string } }>(
+	session: (c: Context<E>) => string,
+	refused: (c: Context<E>) => Response | Promise<Response>,
+): MiddlewareHandler<E> {
+	return async (c, next) => {
+		const expected = await formToken(c.env.ADMIN_TOKEN ?? "", session(c));
+		if (!SAFE.has(c.req.method)) {
+			const sent = (await c.req.parseBody())[FORM_TOKEN_FIELD];
+			if (typeof sent !== "string" || !(await secretsEqual(sent, expected))) return refused(c);
+		}
+		await next();
+		if (!(c.res.headers.get("Content-Type") ?? "").startsWith("text/html")) return;
+		const html = await c.res.text();
+		const field = `<input type="hidden" name="${FORM_TOKEN_FIELD}" value="${expected}"/>`;
+		const marked = html.replace(POST_FORM, (tag) => tag + field).replace("</head>", `<meta name="kg-form" content="${expected}"/></head>`);
+		const res = new Response(marked, c.res);
+		res.headers.delete("Content-Length");
+		c.res = undefined;
+		c.res = res;
+	};
+}

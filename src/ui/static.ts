@@ -102,6 +102,13 @@ document.querySelectorAll("form[data-find]").forEach(function (f) {
     if (!field || !KEY_SHAPE.test(field.value)) return;
     f.method = "post";
     f.action = f.getAttribute("data-find");
+    // A POST carries the session's form token (the server writes it into every POST form and this meta).
+    var token = document.querySelector("meta[name=kg-form]");
+    if (token && !f.querySelector("input[name=kg_form]")) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = "kg_form"; input.value = token.getAttribute("content");
+      f.appendChild(input);
+    }
   });
 });
 // A form that changes something is sent once: a second click (a double click, an impatient

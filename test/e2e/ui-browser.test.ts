@@ -449,6 +449,22 @@ describe("a page the origin serves, in the console's origin (found by a probe)",
 		expect(tried.read).toBe(403);
 		expect(tried.reached).not.toContain("keygate");
 		for (const p of context.pages()) if (p !== page) await p.close();
+		// A form it builds and submits is a same-origin navigation with the session's cookie, but not the form token (found by a review).
+		await page.evaluate(() => {
+			const form = document.createElement("form");
+			form.method = "post";
+			form.action = "/_keygate/ui/apis/demo/keys";
+			for (const [name, value] of Object.entries({ name: "planted", type: "sk", environment: "live", expiry: "never", kind: "single" })) {
+				const input = document.createElement("input");
+				input.name = name;
+				input.value = value;
+				form.appendChild(input);
+			}
+			document.body.appendChild(form);
+			form.submit();
+		});
+		await page.waitForURL(`${UI()}/apis/demo/keys`);
+		expect(await page.content()).toContain("This form was not sent from a page of this console");
 		await page.goto(`${UI()}/apis/demo/keys?q=planted`);
 		expect(await page.content()).not.toContain(">planted<");
 		// The console itself, navigated to, works as before.

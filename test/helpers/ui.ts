@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { app } from "../../src/app";
+import { FORM_TOKEN_FIELD, formToken } from "../../src/ui/security";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { BASE } from "./gateway";
 
@@ -21,7 +22,7 @@ export interface UiInit {
  * A request as a browser would send it: unsafe methods carry `Sec-Fetch-Site: same-origin`
  * unless the test gives its own headers; the session cookie when given.
  */
-export function ui(path: string, init: UiInit = {}): Promise<Response> {
+export async function ui(path: string, init: UiInit = {}): Promise<Response> {
 	const method = init.method ?? (init.form ? "POST" : "GET");
 	const headers = new Headers(init.headers);
 	if (method !== "GET" && !init.headers) headers.set("Sec-Fetch-Site", "same-origin");
@@ -29,6 +30,9 @@ export function ui(path: string, init: UiInit = {}): Promise<Response> {
 	let body: string | undefined;
 	if (init.form) {
 		const params = new URLSearchParams();
+		// The session's form token, as the page the form is on carries it (security.ts), unless the test sends its own.
+		const token = FORM_TOKEN_FIELD in init.form ? undefined : await formTokenFor(path, init, headers);
+		if (token) params.append(FORM_TOKEN_FIELD, token);
 		for (const [k, v] of Object.entries(init.form)) for (const x of [v].flat()) params.append(k, x);
 		body = params.toString();
 		headers.set("Content-Type", "application/x-www-form-urlencoded");
@@ -36,6 +40,20 @@ export function ui(path: string, init: UiInit = {}): Promise<Response> {
 	const request = new Request(BASE + path, { method, headers, body, redirect: "manual" });
 	if (init.bindings) return Promise.resolve(app.fetch(request, { ...env, ...init.bindings }, createExecutionContext()));
 	return exports.default.fetch(request);
+}
+
+/**
+ * The form token a page of this session carries: worked out from a session cookie, or read
+ * off the app's home page (a session with no cookie: Cloudflare Access). None without a session.
+ */
+async function formTokenFor(path: string, init: UiInit, headers: Headers): Promise<string | undefined> {
+	const session = /^__Host-kg_(?:session|portal)=([^;]+)/.exec(init.cookie ?? "")?.[1];
+	const adminToken = (init.bindings?.ADMIN_TOKEN as string | undefined) ?? env.ADMIN_TOKEN ?? "";
+	if (session) return formToken(adminToken, session);
+	if (!headers.has("Cf-Access-Jwt-Assertion")) return undefined;
+	const home = path.startsWith("/_keygate/portal") ? "/_keygate/portal/" : `${UI}/`;
+	const page = await ui(home, { headers: { "Cf-Access-Jwt-Assertion": headers.get("Cf-Access-Jwt-Assertion")! }, bindings: init.bindings });
+	return /<meta name="kg-form" content="([0-9a-f]{64})"/.exec(await page.text())?.[1];
 }
 
 /** Signs in with the admin token and returns the `name=value` of the session cookie. */

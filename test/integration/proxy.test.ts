@@ -254,7 +254,7 @@ describe("service workers (found by a probe: a page the origin serves shares the
 					new Response("self.onfetch = () => {};", { headers: { "Service-Worker-Allowed": allowed, "Content-Type": "text/javascript" } }),
 			);
 			// Also on a plain fetch of the script: the browser may cache it and only revalidate it when registering (found by a review).
-			for (const headers of [{ "Service-Worker": "script" }, {}]) {
+			for (const headers of [{ "Service-Worker": "script" }, {}] as Record<string, string>[]) {
 				const res = await call("/v1/assets/sw.js", { key, headers });
 				expect(res.status).toBe(200);
 				expect(res.headers.get("Service-Worker-Allowed"), allowed).toBe(kept ? allowed : null);

@@ -350,6 +350,36 @@ describe("CSRF", () => {
 		expect(shownKeys(await made.text())).toHaveLength(1);
 	});
 
+	it("a form without the session's form token, or with another's, is 403 and writes nothing: a page the origin serves can submit a form, not read the token (found by a review)", async () => {
+		const cookie = await signIn();
+		const other = await signIn();
+		const { key } = await generate(cookie);
+		const id = await idOf(key);
+		const before = await kvDump();
+		const navigated = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document" };
+		const otherToken = /<meta name="kg-form" content="([0-9a-f]{64})"/.exec(await (await ui(`${UI}/`, { cookie: other })).text())![1]!;
+		// `kg_form: []` sends no token at all (the helper adds the right one only when the form names none).
+		for (const kg_form of [[], "", otherToken, "0".repeat(64)]) {
+			const res = await ui(`${UI}/apis/demo/keys`, {
+				cookie,
+				headers: navigated,
+				form: { name: "planted", expiry: "never", kind: "single", kg_form },
+			});
+			expect(res.status, String(kg_form)).toBe(403);
+			expect(await res.text()).toContain("This form was not sent from a page of this console");
+			expect((await ui(`${UI}/keys/${id}/revoke`, { cookie, headers: navigated, form: { kg_form } })).status).toBe(403);
+		}
+		expect(await kvDump()).toBe(before);
+		expect((await call("/v1/hello", { key })).status).toBe(200);
+		// Every POST form of a page carries this session's token, and the page's meta holds it for the script.
+		const page = await (await ui(`${UI}/keys/${id}`, { cookie })).text();
+		const own = /<meta name="kg-form" content="([0-9a-f]{64})"/.exec(page)![1]!;
+		expect(own).not.toBe(otherToken);
+		const forms = page.match(/<form\b[^>]*method="post"[^>]*>/g)!;
+		expect(forms.length).toBeGreaterThan(1);
+		expect(page.match(new RegExp(`<input type="hidden" name="kg_form" value="${own}"/>`, "g"))).toHaveLength(forms.length);
+	});
+
 	it.each(attempts)("a revoke post with %s is 403 and the key keeps working", async (_label, headers) => {
 		const cookie = await signIn();
 		const { key } = await generate(cookie);

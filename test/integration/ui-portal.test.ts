@@ -228,6 +228,21 @@ describe("one owner's keys only", () => {
 		expect(html).not.toMatch(/name="scopes" value="write" checked/);
 	});
 
+	it("a revoke without the session's form token is 403 and the key keeps working (found by a review)", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const [key] = (await generate(cookie)).keys;
+		await call("/v1/hello", { key: key! });
+		const id = origin.calls.at(-1)!.headers.get("X-Keygate-Key-Id")!;
+		for (const kg_form of [[], "0".repeat(64)]) {
+			const res = await ui(`${PORTAL}/keys/${id}/revoke`, { cookie, form: { kg_form } });
+			expect(res.status).toBe(403);
+			expect(await res.text()).toContain("This form was not sent from a page of your API keys");
+		}
+		origin.calls.length = 0;
+		expect((await call("/v1/hello", { key: key! })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+	});
+
 	it("revoke and rotate on its own key", async () => {
 		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
 		const [key] = (await generate(cookie)).keys;
