@@ -251,7 +251,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 				Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
 			</p>
 			<p>
-				Made as asked: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}; scopes {props.k.scopes.join(", ") || "none"};
+				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}; scopes {props.k.scopes.join(", ") || "none"};
 				expires <Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
 				{props.k.owner ? `; owner ${props.k.owner}` : ""}.
 			</p>
