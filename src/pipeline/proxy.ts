@@ -194,8 +194,21 @@ function guardDashboard(headers: Headers, url: string): void {
 	const allowed = headers.get("service-worker-allowed");
 	if (allowed !== null && coversDashboard(url, allowed)) headers.delete("service-worker-allowed");
 	const coop = headers.get("cross-origin-opener-policy");
-	if (coop !== null && coop.split(";")[0]!.trim().toLowerCase() === "same-origin")
-		headers.set("cross-origin-opener-policy", coop.replace(/same-origin/i, "same-origin-allow-popups"));
+	// Each of several fields (joined with commas) counts: a browser may read any one of them.
+	if (coop !== null && coop.split(",").some((field) => field.split(";")[0]!.trim().toLowerCase() === "same-origin"))
+		headers.set("cross-origin-opener-policy", "same-origin-allow-popups");
+	// `Clear-Site-Data: "cookies"` (or `"*"`) would clear the console's and the portal's session cookies too (found by a
+	// probe): the origin's other kinds of data stay its to clear.
+	const clear = headers.get("clear-site-data");
+	if (clear !== null) {
+		const kinds = clear.split(",").map((k) => k.trim());
+		const is = (k: string, kind: string) => k.toLowerCase() === kind;
+		if (kinds.some((k) => is(k, '"cookies"') || is(k, '"*"'))) {
+			const kept = kinds.flatMap((k) => (is(k, '"*"') ? ['"cache"', '"storage"', '"executionContexts"'] : is(k, '"cookies"') ? [] : [k]));
+			if (kept.length > 0) headers.set("clear-site-data", [...new Set(kept)].join(", "));
+			else headers.delete("clear-site-data");
+		}
+	}
 }
 
 /** Idempotent methods keygate forwards without a body (RFC 9110 §9.2.2). */

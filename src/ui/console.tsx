@@ -102,7 +102,7 @@ consoleApp.use("*", async (c, next) => {
 });
 
 const sessionCookie = (token: string, maxAgeSeconds: number) =>
-	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+	`${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Priority=High; Max-Age=${maxAgeSeconds}`;
 
 /**
  * Where sign-in goes on to: a console address (`next`, from a session that ended while the

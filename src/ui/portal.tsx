@@ -105,7 +105,8 @@ portalApp.use("*", async (c, next) => {
 	);
 });
 
-const cookie = (token: string, maxAge: number) => `${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAge}`;
+const cookie = (token: string, maxAge: number) =>
+	`${PORTAL_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Priority=High; Max-Age=${maxAge}`;
 
 function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
 	return notice(c, status, "Link not valid", "This link cannot be used", message);

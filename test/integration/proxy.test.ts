@@ -262,12 +262,29 @@ describe("service workers (found by a probe: a page the origin serves shares the
 		}
 	});
 
+	it("an origin's Clear-Site-Data never clears cookies: the console's and the portal's sessions are cookies of the same origin (found by a probe)", async () => {
+		const { key } = await createKey();
+		const { vi } = await import("vitest");
+		for (const [sent, got] of [
+			['"cookies"', null],
+			['"*"', '"cache", "storage", "executionContexts"'],
+			['"cache", "Cookies"', '"cache"'],
+			['"cache", "storage"', '"cache", "storage"'],
+		] as const) {
+			vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response("{}", { headers: { "Clear-Site-Data": sent } }));
+			const res = await call("/v1/logout", { key });
+			expect(res.headers.get("Clear-Site-Data"), sent).toBe(got);
+		}
+	});
+
 	it("an origin's Cross-Origin-Opener-Policy: same-origin is sent as same-origin-allow-popups: with the console's own policy, its page would keep a handle on a console window it opens (found by a review)", async () => {
 		const { key } = await createKey();
 		const { vi } = await import("vitest");
 		for (const [sent, got] of [
 			["same-origin", "same-origin-allow-popups"],
-			['same-origin; report-to="coop"', 'same-origin-allow-popups; report-to="coop"'],
+			['same-origin; report-to="coop"', "same-origin-allow-popups"],
+			// Two fields, joined: a browser may read either (found by a probe).
+			["unsafe-none, same-origin", "same-origin-allow-popups"],
 			["same-origin-allow-popups", "same-origin-allow-popups"],
 			["unsafe-none", "unsafe-none"],
 		] as const) {

@@ -109,7 +109,9 @@ describe("signing in", () => {
 		expect(res.headers.get("Location")).toBe(`${UI}/`);
 		expectUiHeaders(res);
 		const set = res.headers.get("Set-Cookie")!;
-		expect(set).toMatch(/^__Host-kg_session=kgs_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+		expect(set).toMatch(
+			/^__Host-kg_session=kgs_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Priority=High; Max-Age=28800$/,
+		);
 		expect(set).not.toContain(TEST_ADMIN_TOKEN);
 		const cookie = set.split(";")[0]!;
 		const home = await ui(`${UI}/`, { cookie });

@@ -46,7 +46,7 @@ async function portalCookie(owner: string, extra: Record<string, unknown> = {}):
 	expect(res.status, await res.clone().text()).toBe(303);
 	expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
 	const set = res.headers.get("Set-Cookie")!;
-	expect(set).toMatch(/^__Host-kg_portal=kgps_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=3600$/);
+	expect(set).toMatch(/^__Host-kg_portal=kgps_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Priority=High; Max-Age=3600$/);
 	return set.split(";")[0]!;
 }
 
