@@ -48,6 +48,7 @@ import {
 	NoLongerPossible,
 	noLongerPossible,
 	RevokedNotice,
+	Refused,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE, pastedKeyNotice } from "./present";
@@ -84,21 +85,9 @@ consoleApp.get(
 /** CSRF: every unsafe method must come from this origin (security.ts); otherwise 403 and nothing runs. */
 consoleApp.use("*", async (c, next) => {
 	if (!pageNavigation(c.req.raw.headers))
-		return c.html(
-			<Page title="Refused">
-				<h1>Refused</h1>
-				<p>This page opens only in a browser window, as a page: a script cannot fetch it.</p>
-			</Page>,
-			403,
-		);
+		return c.html(<Refused message="This page opens only in a browser window, as a page: a script cannot fetch it." />, 403);
 	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
-	return c.html(
-		<Page title="Refused">
-			<h1>Refused</h1>
-			<p>This form was not sent from this console, so nothing was changed.</p>
-		</Page>,
-		403,
-	);
+	return c.html(<Refused message="This form was not sent from this console, so nothing was changed." />, 403);
 });
 
 const sessionCookie = (token: string, maxAgeSeconds: number) =>
@@ -247,10 +236,7 @@ consoleApp.use(
 		(c) => c.var.sessionToken || `access:${c.var.session.actor}`,
 		(c) =>
 			c.html(
-				<Page title="Refused">
-					<h1>Refused</h1>
-					<p>This form was not sent from a page of this console, so nothing was changed. Open the page again and send it from there.</p>
-				</Page>,
+				<Refused message="This form was not sent from a page of this console, so nothing was changed. Open the page again and send it from there." />,
 				403,
 			),
 	),

@@ -115,6 +115,16 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number }) {
 	);
 }
 
+/** A 403 page of the console or the portal (`heading`: the portal's "API keys"): what was refused, and that nothing changed. */
+export function Refused(props: { message: string; heading?: string }) {
+	return (
+		<Page title="Refused" heading={props.heading}>
+			<h1>Refused</h1>
+			<p>{props.message}</p>
+		</Page>
+	);
+}
+
 /** What a revoke did, on the key's page it leads to (`?done=revoked`), in the console and the portal alike. */
 export function RevokedNotice(props: { k: KeyRecord; done: string | undefined }) {
 	if (props.done !== "revoked" || props.k.revokedAt === null) return null;

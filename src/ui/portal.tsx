@@ -44,6 +44,7 @@ import {
 	NoLongerPossible,
 	noLongerPossible,
 	RevokedNotice,
+	Refused,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -89,20 +90,11 @@ portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()))
 portalApp.use("*", async (c, next) => {
 	if (!pageNavigation(c.req.raw.headers))
 		return c.html(
-			<Page title="Refused" heading="API keys">
-				<h1>Refused</h1>
-				<p>This page opens only in a browser window, as a page: a script cannot fetch it.</p>
-			</Page>,
+			<Refused heading="API keys" message="This page opens only in a browser window, as a page: a script cannot fetch it." />,
 			403,
 		);
 	if (sameOrigin(c.req.method, c.req.url, c.req.raw.headers)) return next();
-	return c.html(
-		<Page title="Refused" heading="API keys">
-			<h1>Refused</h1>
-			<p>This form was not sent from this page, so nothing was changed.</p>
-		</Page>,
-		403,
-	);
+	return c.html(<Refused heading="API keys" message="This form was not sent from this page, so nothing was changed." />, 403);
 });
 
 const cookie = (token: string, maxAge: number) =>
@@ -197,10 +189,10 @@ portalApp.use(
 		(c) => c.var.sessionToken,
 		(c) =>
 			c.html(
-				<Page title="Refused" heading="API keys">
-					<h1>Refused</h1>
-					<p>This form was not sent from a page of your API keys, so nothing was changed. Open the page again and send it from there.</p>
-				</Page>,
+				<Refused
+					heading="API keys"
+					message="This form was not sent from a page of your API keys, so nothing was changed. Open the page again and send it from there."
+				/>,
 				403,
 			),
 	),
