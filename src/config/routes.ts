@@ -120,7 +120,6 @@ function lowerNonAscii(path: string): string {
 	});
 }
 
-/** Trailing dots and blanks of a segment (`.`, space, tab, no-break space), as Windows and IIS drop them. */
 /** A segment's trailing dots and blanks, as Windows and IIS drop them: `.` (also `%2e`), space, tab, no-break space. */
 const TAIL_PIECES = [".", "%2e", "%20", "%09", "%c2%a0"];
 
@@ -223,7 +222,7 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 export function twinRoutes(
 	table: CompiledRoute[],
 	method: string,
-	twins: string[],
+	twins: readonly string[],
 	route: CompiledRoute | undefined,
 ): { method: string; route: CompiledRoute }[] | undefined {
 	if (twins.length === 0 || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**"))) return undefined;

@@ -168,7 +168,12 @@ export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>, 
 	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ") && jwtIssuersIn(text, (iss) => jwtIssuers.has(iss))) return true;
 	// A base64-encoded credential (`Authorization: Basic <base64 of "sk_live_…:">`, a token
 	// wrapped in another token) is one too: the origin, or its logs, can decode it.
-	return decodes < 2 && base64Decodings(text).some((decoded) => holdsCredential(decoded, jwtIssuers, decodes + 1));
+	// Most header values are shorter than any base64 run that could hold one: no scan at all.
+	return (
+		decodes < 2 &&
+		text.length >= MIN_BASE64_RUN &&
+		base64Decodings(text).some((decoded) => holdsCredential(decoded, jwtIssuers, decodes + 1))
+	);
 }
 
 /**

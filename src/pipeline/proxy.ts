@@ -227,14 +227,14 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 		logEvent("secret_missing", { name: "SIGNING_SECRET" });
 		return refuse(c, "secret_missing");
 	}
-	// The timeout covers the wait for the origin's response headers only; once they are
-	// here the body streams through. If the origin breaks off mid-body the stream errors
-	// and the client's transfer fails: a partial body is never passed off as complete.
 	// A service worker script (the browser says so) whose folder takes in the console and the portal is never fetched.
 	if (c.req.raw.headers.get("service-worker") === "script" && coversDashboard(c.req.url, null)) {
 		logEvent("service_worker_refused", { path: c.get("url").pathname });
 		return refusal(c, "A service worker whose scope would take in keygate's console and portal is not served through keygate.").refused;
 	}
+	// The timeout covers the wait for the origin's response headers only; once they are
+	// here the body streams through. If the origin breaks off mid-body the stream errors
+	// and the client's transfer fails: a partial body is never passed off as complete.
 	const prepared = await originRequest(c, origin, principal);
 	if ("refused" in prepared) return prepared.refused;
 	const { url, init } = prepared;

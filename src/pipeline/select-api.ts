@@ -6,7 +6,8 @@ import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
 import { holdsCredential, queryHoldsCredential } from "../credentials/classify";
 
-const NO_TWINS = { paths: [] as string[], intoSyntax: false };
+/** Shared by every request whose path has no `.` or `%`: frozen, so nothing can add a twin to it. */
+const NO_TWINS: { paths: readonly string[]; intoSyntax: false } = Object.freeze({ paths: Object.freeze([]), intoSyntax: false });
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
