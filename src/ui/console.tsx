@@ -28,6 +28,8 @@ import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
 import {
 	ErrorBox,
+	fieldState,
+	FORM_ERROR_ID,
 	ExpiryChoices,
 	Page,
 	RevokeConfirmation,
@@ -51,7 +53,17 @@ import {
 	Refused,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
-import { expiryFrom, formMessage, keptValue, limitsText, maskedKey, parseKeyQuery, PASTED_KEY_NOTICE, pastedKeyNotice } from "./present";
+import {
+	expiryFrom,
+	formMessage,
+	invalidFields,
+	keptValue,
+	limitsText,
+	maskedKey,
+	parseKeyQuery,
+	PASTED_KEY_NOTICE,
+	pastedKeyNotice,
+} from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
 import { staticAsset } from "./static";
@@ -379,19 +391,20 @@ const routeScopes = (api: CompiledApi) => [...new Set(api.routes.flatMap((r) => 
 function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record<string, string>; scopes?: string[] }) {
 	const { api } = props;
 	const v = props.values ?? {};
+	const bad = invalidFields(props.error);
 	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
 	const canPair = Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	return (
 		<form method="post" action={`${UI}/apis/${api.name}/keys`} autocomplete="off">
 			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
-			<ErrorBox message={props.error} />
+			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
 			<label>
 				Name
-				<input name="name" required maxlength={200} value={v.name ?? ""} />
+				<input name="name" required maxlength={200} value={v.name ?? ""} {...fieldState(bad, "name")} />
 			</label>
 			<label>
 				Environment
-				<select name="environment">
+				<select name="environment" {...fieldState(bad, "environment")}>
 					{Object.keys(api.environments).map((e) => (
 						<option value={e} selected={v.environment === e}>
 							{e}
@@ -402,7 +415,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 			<label>
 				Key type (single key
 				{types.some(([, d]) => d.readOnly) ? "; a read-only type may only GET, HEAD and OPTIONS, whatever its scopes" : ""})
-				<select name="type">
+				<select name="type" {...fieldState(bad, "type")}>
 					{types.map(([t, d]) => (
 						<option value={t} selected={v.type === t}>
 							{t} ({d.kind}
@@ -420,18 +433,18 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				))}
 				<label>
 					Other scopes (comma-separated)
-					<input name="extraScopes" value={v.extraScopes ?? ""} />
+					<input name="extraScopes" value={v.extraScopes ?? ""} {...fieldState(bad, "scopes")} />
 				</label>
 			</fieldset>
-			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} />
+			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} invalid={bad} />
 			<label>
 				IP allowlist (addresses or CIDR ranges, comma-separated; empty = any)
-				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
+				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} {...fieldState(bad, "ipAllowlist")} />
 			</label>
 			{api.owners || api.portal ? (
 				<label>
 					Owner{api.portal ? " (the customer whose portal lists it)" : ""}
-					<input name="owner" value={v.owner ?? ""} />
+					<input name="owner" value={v.owner ?? ""} {...fieldState(bad, "owner")} />
 				</label>
 			) : null}
 			<p>
@@ -763,14 +776,20 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
 	return (
 		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
-			<ErrorBox message={props.error} />
+			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
 			<p>
 				Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
 				events stay.
 			</p>
 			<label>
 				Type the key's name, <strong>{props.k.name}</strong>, to confirm
-				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} />
+				<input
+					name="confirm"
+					autocomplete="off"
+					required
+					value={keptValue(props.typed ?? "")}
+					{...(props.error ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {})}
+				/>
 			</label>
 			<button type="submit" class="danger">
 				Delete key
@@ -804,16 +823,35 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted`, 303);
 });
 
-/** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
 /**
  * A date filter: a date picker for a plain date; a text field for anything else the
  * address holds (an RFC 3339 time, or a mistake), so what is in force is shown and kept.
  */
-function DateFilter(props: { name: string; value: string }) {
-	const plain = props.value === "" || /^\d{4}-\d{2}-\d{2}$/.test(props.value);
-	return plain ? <input name={props.name} type="date" value={props.value} /> : <input name={props.name} type="text" value={props.value} />;
+function DateFilter(props: { name: string; value: string; invalid: boolean }) {
+	// A real calendar date only: a date picker given 2026-13-45 shows it blank, hiding the mistake (found by a browser QA pass).
+	const plain = props.value === "" || (/^\d{4}-\d{2}-\d{2}$/.test(props.value) && realDate(props.value));
+	const state = props.invalid ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {};
+	return <input name={props.name} type={plain ? "date" : "text"} value={props.value} {...state} />;
 }
 
+const realDate = (day: string) => {
+	const at = Date.parse(`${day}T00:00:00Z`);
+	return Number.isFinite(at) && new Date(at).toISOString().slice(0, 10) === day;
+};
+
+/** The audit filters' labels, for a refusal in the page's words (the admin API's message names its query parameters). */
+const AUDIT_FILTER_LABELS: Record<string, string> = { keyId: "Key id", action: "Action", actorType: "Actor type", from: "From", to: "To" };
+
+/** The filters a refusal names, and the refusal in the filter form's words. */
+function auditRefusal(message: string): { fields: Set<string>; text: string } {
+	if (message === "from must be before to.")
+		return { fields: new Set(["from", "to"]), text: "From must be before To (both in UTC; To takes in its whole day)." };
+	const field = /^(keyId|action|actorType|from|to|cursor):/.exec(message)?.[1];
+	if (!field || field === "cursor") return { fields: new Set(), text: message };
+	return { fields: new Set([field]), text: `${AUDIT_FILTER_LABELS[field]}:${message.slice(field.length + 1)}` };
+}
+
+/** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
 async function auditPage(s: Services, params: URLSearchParams) {
 	const parsed = parseAuditQuery(params);
 	if (!parsed.ok) return { error: parsed.message, data: [] as AuditEvent[], cursor: null };
@@ -836,7 +874,9 @@ consoleApp.get("/audit", async (c) => {
 	params.delete("pasted");
 	const found = await auditPage(c.var.services, params);
 	const { data, cursor } = found;
-	const error = found.error;
+	const refusal = found.error === undefined ? undefined : auditRefusal(found.error);
+	const error = refusal?.text;
+	const filterState = (name: string) => (refusal?.fields.has(name) ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {});
 	// The key id filter was dropped (it held a key): the events below are every key's, and the notice says so (found by a browser QA pass).
 	const notice = wasKey
 		? pastedKeyNotice("Key id takes a key's id (key_…), as the key's page shows it. The events below are not filtered by key.")
@@ -856,11 +896,11 @@ consoleApp.get("/audit", async (c) => {
 			<form method="get" class="filters" role="search" data-find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`}>
 				<label>
 					Key id
-					<input name="keyId" value={value("keyId")} />
+					<input name="keyId" value={value("keyId")} {...filterState("keyId")} />
 				</label>
 				<label>
 					Action
-					<select name="action">
+					<select name="action" {...filterState("action")}>
 						<option value="">Any</option>
 						{AUDIT_ACTIONS.map((a) => (
 							<option value={a} selected={value("action") === a}>
@@ -871,7 +911,7 @@ consoleApp.get("/audit", async (c) => {
 				</label>
 				<label>
 					Actor type
-					<select name="actorType">
+					<select name="actorType" {...filterState("actorType")}>
 						<option value="">Any</option>
 						{ACTOR_TYPES.map((t) => (
 							<option value={t} selected={value("actorType") === t}>
@@ -882,15 +922,15 @@ consoleApp.get("/audit", async (c) => {
 				</label>
 				<label>
 					From (UTC)
-					<DateFilter name="from" value={value("from")} />
+					<DateFilter name="from" value={value("from")} invalid={!!refusal?.fields.has("from")} />
 				</label>
 				<label>
 					To (UTC, inclusive)
-					<DateFilter name="to" value={value("to")} />
+					<DateFilter name="to" value={value("to")} invalid={!!refusal?.fields.has("to")} />
 				</label>
 				<button type="submit">Apply</button>
 			</form>
-			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} /> : null}
+			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} id={FORM_ERROR_ID} /> : null}
 			<ErrorBox message={notice} />
 			<p hidden={!!error}>
 				<a href={`${UI}/audit.json?${params}`}>Export this page as JSON</a> ·{" "}

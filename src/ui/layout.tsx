@@ -201,7 +201,8 @@ export function UsageSections(props: { usage: UsageView; now: number }) {
 }
 
 /** The generate form's expiry choices (`expiry`, and `expiresOn` for a date; see expiryFrom). */
-export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
+export function ExpiryChoices(props: { expiry?: string; expiresOn?: string; invalid?: Set<string> }) {
+	const state = fieldState(props.invalid, "expiresAt");
 	return (
 		<fieldset>
 			<legend>Expires</legend>
@@ -213,7 +214,7 @@ export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
 				["custom", "On a date"],
 			].map(([val, label]) => (
 				<label>
-					<input type="radio" name="expiry" value={val} checked={(props.expiry ?? "never") === val} /> {label}
+					<input type="radio" name="expiry" value={val} checked={(props.expiry ?? "never") === val} {...state} /> {label}
 				</label>
 			))}
 			<label>
@@ -223,6 +224,7 @@ export function ExpiryChoices(props: { expiry?: string; expiresOn?: string }) {
 					name="expiresOn"
 					value={props.expiresOn ?? ""}
 					min={new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}
+					{...state}
 				/>
 			</label>
 		</fieldset>
@@ -386,10 +388,17 @@ export function Unavailable(props: { heading?: string; back: string }) {
 	);
 }
 
-export function ErrorBox(props: { message?: string }) {
+/** The id of a refused form's message, which its refused fields name in `aria-describedby`. */
+export const FORM_ERROR_ID = "form-error";
+
+/** A form field's state after a refusal: marked invalid and described by the message when the refusal names it. */
+export const fieldState = (invalid: Set<string> | undefined, field: string): Record<string, string> =>
+	invalid?.has(field) ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {};
+
+export function ErrorBox(props: { message?: string; id?: string }) {
 	if (!props.message) return null;
 	return (
-		<p class="error" role="alert">
+		<p class="error" role="alert" id={props.id}>
 			{props.message}
 		</p>
 	);

@@ -25,6 +25,8 @@ import { allKeys, awayFromKey, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 import {
 	ErrorBox,
+	fieldState,
+	FORM_ERROR_ID,
 	ExpiryChoices,
 	PORTAL,
 	Page,
@@ -50,6 +52,7 @@ import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
 	expiryFrom,
 	formMessage,
+	invalidFields,
 	graceChoices,
 	keptValue,
 	keyStatus,
@@ -376,18 +379,19 @@ function PortalForm(props: {
 }) {
 	const { a } = props;
 	const v = props.values ?? {};
+	const bad = invalidFields(props.error);
 	const labels = props.c.var.api.portal.labels;
 	return (
 		<form method="post" action={`${PORTAL}/keys`} autocomplete="off">
 			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
-			<ErrorBox message={props.error} />
+			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
 			<label>
 				Name
-				<input name="name" required maxlength={200} value={v.name ?? ""} />
+				<input name="name" required maxlength={200} value={v.name ?? ""} {...fieldState(bad, "name")} />
 			</label>
 			<label>
 				Environment
-				<select name="environment">
+				<select name="environment" {...fieldState(bad, "environment")}>
 					{a.environments.map((e) => (
 						<option value={e} selected={v.environment === e}>
 							{e}
@@ -398,7 +402,7 @@ function PortalForm(props: {
 			{a.types.length > 1 ? (
 				<label>
 					Key type
-					<select name="type">
+					<select name="type" {...fieldState(bad, "type")}>
 						{a.types.map((t) => (
 							<option value={t} selected={v.type === t}>
 								{t}
@@ -414,15 +418,22 @@ function PortalForm(props: {
 					<legend>Scopes</legend>
 					{a.scopes.map((s) => (
 						<label>
-							<input type="checkbox" name="scopes" value={s} checked={(props.scopes ?? sampleScopes(props.c.var.api)).includes(s)} /> {s}
+							<input
+								type="checkbox"
+								name="scopes"
+								value={s}
+								checked={(props.scopes ?? sampleScopes(props.c.var.api)).includes(s)}
+								{...fieldState(bad, "scopes")}
+							/>{" "}
+							{s}
 						</label>
 					))}
 				</fieldset>
 			) : null}
-			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} />
+			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} invalid={bad} />
 			<label>
 				IP allowlist (comma-separated; empty = any)
-				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} />
+				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} {...fieldState(bad, "ipAllowlist")} />
 			</label>
 			<p>
 				<button type="submit" name="kind" value="single">

@@ -217,6 +217,21 @@ export function formMessage(message: string, lists: Record<string, string[]> = {
 	);
 }
 
+/**
+ * The form fields a refusal names (in `formMessage`'s words: `Name:`, `IP allowlist "x":`,
+ * `Scopes (entry 2):`), so the page can mark them `aria-invalid` and point them at the
+ * message (found by a browser QA pass: a screen reader heard the message but not which field).
+ */
+export function invalidFields(message: string | undefined): Set<string> {
+	const found = new Set<string>();
+	if (!message) return found;
+	for (const [field, label] of Object.entries(FIELD_LABELS)) {
+		const at = new RegExp(`(?:^|; )${label}(?: "[^"]*"| \\(entry \\d+\\))?:`);
+		if (at.test(message)) found.add(field);
+	}
+	return found;
+}
+
 /** The validator's size words (`Too big: expected string to have <=200 characters`) as a person says them (found by a browser QA pass). */
 const plainSizes = (message: string) =>
 	message.replace(

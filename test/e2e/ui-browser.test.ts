@@ -346,6 +346,13 @@ describe("the console in Chromium", () => {
 			expect(await page.locator(".error").textContent()).toContain('IP allowlist "not-an-address"');
 			// Focus starts at what to fix, not at the top of the page (found by a browser QA pass).
 			expect(await page.evaluate(() => document.activeElement?.classList.contains("error"))).toBe(true);
+			// The refused field says so, and is described by the message; the others are not marked.
+			const allowlist = page.getByLabel(/IP allowlist/);
+			expect(await allowlist.getAttribute("aria-invalid")).toBe("true");
+			expect(await allowlist.evaluate((el) => document.getElementById(el.getAttribute("aria-describedby")!)?.textContent)).toContain(
+				'IP allowlist "not-an-address"',
+			);
+			expect(await page.getByLabel("Name").getAttribute("aria-invalid")).toBeNull();
 			await audit("generate-refused");
 			// Nothing to type or tick again but the mistake.
 			expect(await page.getByLabel("Name").inputValue()).toBe("phone key");

@@ -360,7 +360,8 @@ describe("the console's audit page", () => {
 		const res = await ui(`${UI}/audit?from=2026-13-01`, { cookie });
 		const html = await res.text();
 		expect(res.status).toBe(400);
-		expect(html).toContain("from: a date");
+		// In the form's words: the filter's label, not the query parameter (the JSON export keeps the admin API's message).
+		expect(html).toContain("From: a date");
 		expect(html).not.toContain("key.updated</td>");
 		// No export of a listing that was refused.
 		expect(html).toMatch(/<p hidden="">\s*<a href="[^"]*audit\.json/);

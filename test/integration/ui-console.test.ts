@@ -708,6 +708,10 @@ describe("keys", () => {
 		expect((await call("/v1/hello", { key })).status).toBe(401);
 		expect(origin.calls).toHaveLength(0);
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
+		// The old key reads "Replaced", and the status filter that finds it says so (found by a browser QA pass).
+		const listed = await (await ui(`${UI}/apis/demo/keys?q=${id}&status=expired`, { cookie })).text();
+		expect(listed).toMatch(/<option value="expired" selected(="")?>Expired or replaced<\/option>/);
+		expect(listed).toContain(">Replaced<");
 	});
 
 	it("delete needs the key's name typed; a wrong name deletes nothing", async () => {
@@ -858,5 +862,28 @@ describe("audit log", () => {
 			await ui(`${UI}/audit.json?keyId=${id}&action=key.revoked`, { cookie })
 		).json<{ data: { action: string; actor: string }[] }>();
 		expect(json.data).toEqual([expect.objectContaining({ action: "key.revoked", actor: "console" })]);
+	});
+});
+
+describe("audit log filters refused in the page's words (a browser QA pass)", () => {
+	it("a date that is no date is kept where it was typed, named by its label, and marks only its field", async () => {
+		const cookie = await signIn();
+		const res = await ui(`${UI}/audit?from=2026-13-45`, { cookie });
+		expect(res.status).toBe(400);
+		const html = await res.text();
+		expect(html).toContain("From: a date (2026-12-05, from the start of that UTC day) or an RFC 3339 time. No events are listed");
+		// A date picker would show 2026-13-45 blank: a text field shows what is in force.
+		expect(html).toMatch(/<input name="from" type="text" value="2026-13-45" aria-invalid="true" aria-describedby="form-error"\/?>/);
+		expect(html).toContain('id="form-error"');
+		expect(html).toMatch(/<input name="to" type="date" value=""\/?>/);
+	});
+
+	it("From after To names both fields", async () => {
+		const cookie = await signIn();
+		const html = await (await ui(`${UI}/audit?from=2026-12-05&to=2026-12-04`, { cookie })).text();
+		expect(html).toContain("From must be before To");
+		expect(html).toMatch(/<input name="from" type="date" value="2026-12-05" aria-invalid="true"/);
+		expect(html).toMatch(/<input name="to" type="date" value="2026-12-04" aria-invalid="true"/);
+		expect(html).not.toMatch(/<input name="keyId"[^>]*aria-invalid/);
 	});
 });

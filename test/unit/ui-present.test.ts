@@ -14,6 +14,7 @@ import {
 	selectKeys,
 	PAGE_SIZE,
 	formMessage,
+	invalidFields,
 } from "../../src/ui/present";
 import { sameOrigin } from "../../src/ui/security";
 import { judgeSession, SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
@@ -222,6 +223,16 @@ describe("a refused form's message in the form's words (stop 24's browser QA pas
 		expect(formMessage("owner: Too big: expected string to have <=200 characters")).toBe("Owner: at most 200 characters");
 		expect(formMessage("ipAllowlist: Too big: expected array to have <=100 items")).toBe("IP allowlist: at most 100 entries");
 		expect(formMessage("name: Too small: expected string to have >=1 characters")).toBe("Name: at least 1 character");
+	});
+
+	it("knows which fields a refusal names, so the page marks them invalid (a browser QA pass: a reader heard the message, not the field)", () => {
+		expect([...invalidFields('IP allowlist "999.1.1.1": bad; Name: must not be blank')].sort()).toEqual(["ipAllowlist", "name"]);
+		expect([...invalidFields("Scopes (entry 3): a scope is printable ASCII")]).toEqual(["scopes"]);
+		expect([...invalidFields("Expiry: the custom date must be in the future.")]).toEqual(["expiresAt"]);
+		// A label's word inside the message is not a field refused; nor is a message naming none.
+		expect([...invalidFields("Key type: this API has no such type; the Name field is fine")]).toEqual(["type"]);
+		expect(invalidFields("Something keygate depends on did not answer.").size).toBe(0);
+		expect(invalidFields(undefined).size).toBe(0);
 	});
 
 	it("never names a value holding a key, and leaves other words alone", () => {
