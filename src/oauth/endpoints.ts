@@ -7,6 +7,7 @@ import type { CompiledApi } from "../config/load";
 import { FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
 import { clientIp, withAddressBudget, type GatewayContext, type GatewayEnv } from "../pipeline/context";
+import { pageNavigation, sameOrigin } from "../ui/security";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
 import { issueAccessToken, parseAccessToken, verifyAccessToken } from "./access-token";
@@ -22,7 +23,7 @@ import {
 	oidcCallbackPath,
 } from "./authorize";
 import { oauthError, oauthJson } from "./errors";
-import { issuerUrl, rootOf } from "./pending";
+import { issuerUrl, notAPage, rootOf } from "./pending";
 import { readParams } from "./params";
 
 /**
@@ -46,8 +47,12 @@ export function oauthPaths(api: CompiledApi): { token: string; revoke: string; m
 	};
 }
 
-/** `allow`: the method named in a 405's Allow header; the metadata document also answers HEAD. */
-type Endpoint = { allow: "GET" | "POST"; head?: true; handle: (c: GatewayContext) => Response | Promise<Response> };
+/**
+ * `allow`: the method named in a 405's Allow header; the metadata document also answers HEAD.
+ * `page`: a browser page of the sign-in and consent flow, which only a top-level navigation
+ * may load (README "Pages the origin serves").
+ */
+type Endpoint = { allow: "GET" | "POST"; head?: true; page?: true; handle: (c: GatewayContext) => Response | Promise<Response> };
 
 /** Each OAuth API's endpoints by path, built once per loaded config (this stage runs on every request). */
 const endpointTables = new WeakMap<CompiledApi, Map<string, Endpoint>>();
@@ -60,10 +65,10 @@ function endpointsOf(api: CompiledApi): Map<string, Endpoint> {
 			[paths.metadata, { allow: "GET", head: true, handle: () => metadata(api) }],
 			[paths.token, { allow: "POST", handle: tokenEndpoint }],
 			[paths.revoke, { allow: "POST", handle: revokeEndpoint }],
-			[paths.authorize, { allow: "GET", handle: authorizeEndpoint }],
-			[callbackPath(api), { allow: "GET", handle: callbackEndpoint }],
-			[oidcCallbackPath(api), { allow: "GET", handle: oidcCallbackEndpoint }],
-			[consentPath(api), { allow: "POST", handle: consentEndpoint }],
+			[paths.authorize, { allow: "GET", page: true, handle: authorizeEndpoint }],
+			[callbackPath(api), { allow: "GET", page: true, handle: callbackEndpoint }],
+			[oidcCallbackPath(api), { allow: "GET", page: true, handle: oidcCallbackEndpoint }],
+			[consentPath(api), { allow: "POST", page: true, handle: consentEndpoint }],
 		]);
 		endpointTables.set(api, table);
 	}
@@ -77,10 +82,25 @@ export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);
 	if (!endpoint) return next();
 	const allowed = c.req.method === endpoint.allow || (endpoint.head && c.req.method === "HEAD");
-	const res = allowed ? await endpoint.handle(c) : notAllowed(endpoint.allow);
+	const res = !allowed ? notAllowed(endpoint.allow) : endpoint.page && !browserPage(c) ? notAPage() : await endpoint.handle(c);
 	// "Every response includes X-RateLimit-*": here the address's budget of failed client authentications and grants.
 	return c.get("api").bruteForce.headers ? withAddressBudget(c, new Response(res.body, res), oauthThrottle, "ip:") : res;
 };
+
+/**
+ * The sign-in and consent pages share their origin with every page keygate forwards: a
+ * script on one of those (an XSS in the API's own HTML) could fetch the consent page, read
+ * its ticket and post Allow for its own client, with the user's sign-in and no click (found
+ * by a probe). As for the console: a request that says how it was made must be a top-level
+ * navigation, and the consent form must come from this origin.
+ */
+function browserPage(c: GatewayContext): boolean {
+	const headers = c.req.raw.headers;
+	if (!pageNavigation(headers)) return false;
+	// A client that says nothing of where the form came from (curl) is served, as for pageNavigation: it holds no browser's sign-in.
+	const said = headers.has("Sec-Fetch-Site") || headers.has("Origin");
+	return !said || sameOrigin(c.req.method, c.req.url, headers);
+}
 
 function notAllowed(allow: string): Response {
 	const res = oauthError("invalid_request", `This endpoint accepts only ${allow}.`);

@@ -10,7 +10,8 @@ import { getClient } from "./clients";
  * its paths, and the consent page shown once a user signed in.
  */
 
-export const COOKIE = "__Host-keygate_oauth";
+/** Under keygate's cookie prefix (KEYGATE_COOKIE_PREFIX), so it never reaches the origin and an origin cannot set it (found by a probe). */
+export const COOKIE = "__Host-kg_oauth";
 export const PENDING_TTL_S = 600;
 const encoder = new TextEncoder();
 
@@ -86,6 +87,14 @@ function page(status: number, title: string, inner: string, extra: Record<string
 }
 
 /** The local error page: for errors that must never redirect (unknown client, unregistered redirect URI). */
+/** A sign-in or consent page asked for by a script or a frame, not loaded by the browser as a page: it shows nothing. */
+export const notAPage = () =>
+	page(
+		403,
+		"Authorization error",
+		"<h1>Authorization error</h1><p>This page opens only as a page of its own in the browser, not from a script or inside a frame.</p>",
+	);
+
 export const errorPage = (message: string) => page(400, "Authorization error", `<h1>Authorization error</h1><p>${escapeHtml(message)}</p>`);
 
 export function redirectTo(uri: string, params: Record<string, string | null>, extra: Record<string, string> = {}): Response {

@@ -14,7 +14,7 @@ function consoleUsesAccess(env: GatewayContext["env"]): boolean {
 	return config.ok && config.value.config.admin?.access !== undefined;
 }
 
-/** Every cookie keygate sets (`__Host-kg_session`, `__Host-kg_portal`) starts so. */
+/** Every cookie keygate sets (`__Host-kg_session`, `__Host-kg_portal`, `__Host-kg_oauth`) starts so. */
 export const KEYGATE_COOKIE_PREFIX = "__Host-kg_";
 
 /** RFC 9110 §7.6.1: connection-specific fields a proxy must not forward. */

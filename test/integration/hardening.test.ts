@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
 import rest from "../../examples/generic-rest/keygate.config.json";
 import { failureThrottle } from "../../src/credentials/brute-force";
+import { COOKIE as OAUTH_COOKIE } from "../../src/oauth/pending";
+import { KEYGATE_COOKIE_PREFIX } from "../../src/pipeline/proxy";
 import { call, callWithEnv, createKey, gatewayFor } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
 
@@ -590,6 +592,19 @@ describe("found by an attacker's probe over HTTP (stop 23)", () => {
 		await call("/v1/a", { key, headers: { Cookie: `theme=dark; ${SESSION}` } });
 		await call("/health", { headers: { Cookie: SESSION } });
 		expect(origin.calls.map((c) => c.headers.get("Cookie"))).toEqual(["theme=dark", "theme=dark", null]);
+	});
+
+	it("the pending OAuth sign-in cookie is keygate's too: never forwarded, and an origin cannot plant it (found by a probe, stop 26)", async () => {
+		expect(OAUTH_COOKIE.startsWith(KEYGATE_COOKIE_PREFIX)).toBe(true);
+		await call("/health", { headers: { Cookie: `${OAUTH_COOKIE}=sealed.mac; other=1` } });
+		expect(origin.calls[0]!.headers.get("Cookie")).toBe("other=1");
+		vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
+			const headers = new Headers();
+			headers.append("Set-Cookie", `${OAUTH_COOKIE}=evil; Path=/; Secure; HttpOnly`);
+			headers.append("Set-Cookie", "theme=dark; Path=/");
+			return new Response("{}", { headers });
+		});
+		expect((await call("/health")).headers.getSetCookie()).toEqual(["theme=dark; Path=/"]);
 	});
 
 	it("a console session or portal token in any other header is scrubbed, and in the query or path refused", async () => {

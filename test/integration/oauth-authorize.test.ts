@@ -44,7 +44,7 @@ async function toConsent(clientId: string, extra = "", sub = "user_1") {
 	const login = new URL(res.headers.get("Location")!);
 	expect(login.origin + login.pathname).toBe(LOGIN);
 	const cookie = cookieOf(res);
-	expect(res.headers.get("Set-Cookie")).toMatch(/^__Host-keygate_oauth=.+; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
+	expect(res.headers.get("Set-Cookie")).toMatch(/^__Host-kg_oauth=.+; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
 	const request = login.searchParams.get("request")!;
 	const signed = await assertion(request, sub);
 	const page = await gw.call(`/oauth/callback?assertion=${signed}`, { headers: { Cookie: cookie } });
@@ -108,6 +108,41 @@ describe("the authorization endpoint with the origin login", () => {
 		expect(back.searchParams.get("error")).toBe("access_denied");
 		expect(back.searchParams.get("state")).toBe("xyz");
 		expect(back.searchParams.get("code")).toBeNull();
+	});
+
+	it("a script on a page the origin serves can neither load the sign-in and consent pages nor post Allow (found by a probe)", async () => {
+		const client = await createClient(gw);
+		const query = `client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=s`;
+		const script = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty" };
+		const navigation = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document" };
+		const fetched = await gw.call(`/oauth/authorize?${query}`, { headers: script });
+		expect(fetched.status).toBe(403);
+		expect(fetched.headers.get("Set-Cookie")).toBeNull();
+		expect(await fetched.text()).toContain("not from a script or inside a frame");
+		// The browser's own navigation is served, from another site too (the client's page links here).
+		expect((await gw.call(`/oauth/authorize?${query}`, { headers: { ...navigation, "Sec-Fetch-Site": "cross-site" } })).status).toBe(302);
+		const { ticket, cookie } = await toConsent(client.id);
+		for (const headers of [script, { ...navigation, "Sec-Fetch-Dest": "iframe" }]) {
+			const page = await gw.call(`/oauth/callback?assertion=x`, { headers: { ...headers, Cookie: cookie } });
+			expect(page.status).toBe(403);
+			expect(await page.text()).not.toContain("ticket");
+		}
+		const post = (headers: Record<string, string>) =>
+			gw.call("/oauth/consent", {
+				method: "POST",
+				headers: { ...headers, Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+				body: new URLSearchParams({ ticket: ticket!, decision: "allow" }).toString(),
+			});
+		for (const headers of [script, { ...navigation, "Sec-Fetch-Site": "same-site" }, { Origin: "https://docs.example.com" }]) {
+			const res = await post(headers);
+			expect(res.status).toBe(403);
+			expect(res.headers.get("Location")).toBeNull();
+		}
+		// Nothing was spent: the form the user sees, posted by the browser, still gives the code.
+		const allowed = await post(navigation);
+		expect(allowed.status).toBe(302);
+		expect(new URL(allowed.headers.get("Location")!).searchParams.get("code")).toMatch(/^kgac_/);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("refuses the consent form without this browser's cookie (CSRF)", async () => {

@@ -171,7 +171,7 @@ describe("the authorization endpoint with the oidc login", () => {
 		idp.claims = { sub: subject };
 		const client = await createClient(gw);
 		const { res, to, cookie } = await authorize(client);
-		expect(res.headers.get("Set-Cookie")).toMatch(/^__Host-keygate_oauth=.+; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
+		expect(res.headers.get("Set-Cookie")).toMatch(/^__Host-kg_oauth=.+; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
 		expect(to.origin + to.pathname).toBe(`${IDP}/authorize`);
 		const q = to.searchParams;
 		expect(q.get("response_type")).toBe("code");
@@ -281,7 +281,7 @@ describe("the authorization endpoint with the oidc login", () => {
 		const url = providerSignsIn(to);
 		await noCode(await callback(url), 400, subject);
 		await noCode(await callback(url, other.cookie), 400, subject);
-		await noCode(await callback(url, "__Host-keygate_oauth=forged.value"), 400, subject);
+		await noCode(await callback(url, "__Host-kg_oauth=forged.value"), 400, subject);
 		expect(idp.tokenRequests, "the provider was not asked").toHaveLength(0);
 		const page = await callback(url, cookie);
 		expect(page.status, await page.text()).toBe(200);
