@@ -172,7 +172,12 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 	const params = parsed.params;
 	const basic = basicCredentials(c.req.header("Authorization") ?? null);
 	const realm = api.errors.realm;
+	// A client id is public (every authorize URL holds it): its budget never refuses the client's own
+	// right secret, or anyone who knows the id could lock the client out (found by a probe). Over
+	// budget, every other request naming it gets slow_down, and a public client (no secret) has none.
+	let overBudget: string | undefined;
 	const fail = (clientId: string | undefined): Authenticated => {
+		if (overBudget) return slowDown(overBudget);
 		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, windowSeconds);
 		if (clientId) oauthThrottle.recordFailure(`client:${clientId}`, now, windowSeconds);
 		return { ok: false, response: oauthError("invalid_client", "Client authentication failed.", { realm }) };
@@ -184,7 +189,7 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 		return { ok: false, response: oauthError("invalid_request", "client_id does not match the authenticated client.") };
 	const clientId = basic?.id ?? params.get("client_id");
 	if (!clientId) return fail(undefined);
-	if (blocked(`client:${clientId}`) > 0) return slowDown(`client:${clientId}`);
+	if (blocked(`client:${clientId}`) > 0) overBudget = `client:${clientId}`;
 	let client: StoredClient | null;
 	try {
 		client = await withTimeout(getClient(c.env.KEYS, clientId), KV_TIMEOUT_MS, "KV read");
@@ -198,7 +203,7 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 		if (secret === undefined || client.secretHash === null) return fail(clientId);
 		if (!(await secretsEqual(await hashSecret(secret), client.secretHash))) return fail(clientId);
 	} else if (secret !== undefined) {
-		return fail(clientId);
+		return fail(undefined);
 	}
 	return { ok: true, client, params };
 }
@@ -237,9 +242,10 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 	if (!secret) return oauthError("temporarily_unavailable", "The authorization server cannot answer right now.");
 	const now = Date.now();
 	const ip = clientIp(c);
-	// A bad grant counts against the client id and, like a failed client authentication, against the address.
+	// A bad grant counts against the address and, for a confidential client (which proved its secret), its
+	// client id; never a public client's id, which anyone may send.
 	const invalidGrant = (description: string) => {
-		oauthThrottle.recordFailure(`client:${client.id}`, now, api.bruteForce.windowSeconds);
+		if (client.type === "confidential") oauthThrottle.recordFailure(`client:${client.id}`, now, api.bruteForce.windowSeconds);
 		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, api.bruteForce.windowSeconds);
 		return oauthError("invalid_grant", description);
 	};

@@ -69,15 +69,29 @@ export async function readParams(request: Request): Promise<Params> {
 		return { ok: false, description: "The request body must be a JSON object." };
 	for (const [name, value] of Object.entries(parsed)) {
 		if (typeof value !== "string") return { ok: false, description: `The parameter ${safeName(name)} must be a string.` };
-		// JSON.parse keeps the last of repeated names silently; a name appearing twice as a
-		// member name is refused, as a repeated form parameter is.
-		const asMember = new RegExp(`${escapeRegExp(JSON.stringify(name))}\\s*:`, "g");
-		if ((text.match(asMember) ?? []).length > 1) return { ok: false, description: `The parameter ${safeName(name)} is repeated.` };
 		if (value !== "") params.set(name, value);
 	}
+	const repeated = repeatedMember(text);
+	if (repeated !== undefined) return { ok: false, description: `The parameter ${safeName(repeated)} is repeated.` };
 	return { ok: true, params };
 }
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** A parameter name as it may appear in a description: RFC 6749 limits error_description to %x20-21 / %x23-5B / %x5D-7E. */
 const safeName = (name: string) => (/^[a-z_]{1,40}$/.test(name) ? name : "(unnamed)");
+
+/**
+ * JSON.parse keeps the last of repeated names silently; a name given twice is refused, as a
+ * repeated form parameter is. Names are compared decoded, so `client\u005fid` is `client_id`
+ * (found by a probe). Only for a flat object of strings (checked before): every string
+ * literal, read left to right, is a member name when a colon follows it.
+ */
+function repeatedMember(text: string): string | undefined {
+	const seen = new Set<string>();
+	for (const m of text.matchAll(/"(?:[^"\\]|\\.)*"(\s*:)?/g)) {
+		if (m[1] === undefined) continue;
+		const name = JSON.parse(m[0].slice(0, m[0].length - m[1].length)) as string;
+		if (seen.has(name)) return name;
+		seen.add(name);
+	}
+	return undefined;
+}

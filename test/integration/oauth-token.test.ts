@@ -77,12 +77,27 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 			"grant_type=refresh_token&grant_type=refresh_token",
 		],
 		["a repeated JSON member", { "Content-Type": "application/json" }, '{"grant_type":"a","grant_type":"b"}'],
+		// Found by a probe: the same name, once escaped; and one spaced before its colon.
+		["a repeated JSON member, escaped", { "Content-Type": "application/json" }, '{"client_id":"A","client\\u005fid":"B"}'],
+		[
+			"a repeated JSON member, spaced",
+			{ "Content-Type": "application/json" },
+			'{"grant_type" : "a", "x":"grant_type:", "grant_type"\n:"b"}',
+		],
 		["a non-string JSON value", { "Content-Type": "application/json" }, '{"grant_type":["authorization_code"]}'],
 		["a body over 16 KiB", { "Content-Type": "application/json" }, JSON.stringify({ grant_type: "x".repeat(17 * 1024) })],
 	])("refuses %s as invalid_request", async (_name, headers, payload) => {
 		const res = await body(await gw.call("/oauth/token", { method: "POST", headers, body: payload }));
 		expect(res.status, res.text).toBe(400);
 		expect(res.json.error).toBe("invalid_request");
+	});
+
+	it("a name quoted inside a value is no repeated member", async () => {
+		const payload = '{"grant_type":"password","note":"\\"grant_type\\": 1"}';
+		const res = await body(
+			await gw.call("/oauth/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: payload }),
+		);
+		expect(res.json.error, res.text).toBe("invalid_client");
 	});
 
 	it("binds the code to its client and redirect_uri, and verifies PKCE (RFC 7636)", async () => {
@@ -208,22 +223,62 @@ describe("the token endpoint's X-RateLimit-* with bruteForce.headers (found by a
 
 	it("a client id over its budget from a fresh address is refused with the client's budget, not the address's full one", async () => {
 		const client = await createClient(gwc);
-		for (let i = 0; i < 5; i++)
-			await tokenJson(
+		const guess = (ip: string) =>
+			tokenJson(
 				gwc,
-				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: client.secret, redirect_uri: REDIRECT },
-				{ "CF-Connecting-IP": `198.51.100.${40 + i}` },
-			);
-		const res = await body(
-			await tokenJson(
-				gwc,
-				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: client.secret, redirect_uri: REDIRECT },
-				{ "CF-Connecting-IP": "198.51.100.99" },
-			),
-		);
+				{ grant_type: "authorization_code", code: "kgac_bad", client_id: client.id, client_secret: "wrong", redirect_uri: REDIRECT },
+				{ "CF-Connecting-IP": ip },
+			).then(body);
+		for (let i = 0; i < 5; i++) expect((await guess(`198.51.100.${40 + i}`)).status).toBe(401);
+		const res = await guess("198.51.100.99");
 		expect(res.status, res.text).toBe(429);
+		expect(res.json.error).toBe("slow_down");
 		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
 		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("knowing a client id is not enough to lock the client out: its right secret, and a public client, still get tokens (found by a probe)", async () => {
+		const client = await createClient(gwc);
+		for (let i = 0; i < 8; i++)
+			await tokenJson(
+				gwc,
+				{ grant_type: "refresh_token", refresh_token: "x", client_id: client.id, client_secret: "wrong" },
+				{ "CF-Connecting-IP": `198.51.100.${60 + i}` },
+			);
+		const code = await codeFor(client.id, { codeTtl: 60 });
+		const own = await body(await redeemCode(client, code));
+		expect(own.status, own.text).toBe(200);
+		// A public client has no secret to prove: bad grants and secrets sent with its id count against the addresses only.
+		const open = await createClient(gwc, { type: "public" });
+		for (let i = 0; i < 8; i++) {
+			await tokenJson(
+				gwc,
+				{ grant_type: "authorization_code", code: "kgac_bad", client_id: open.id, redirect_uri: REDIRECT, code_verifier: "v".repeat(43) },
+				{
+					"CF-Connecting-IP": `198.51.100.${70 + i}`,
+				},
+			);
+			await tokenJson(
+				gwc,
+				{ grant_type: "refresh_token", refresh_token: "x", client_id: open.id, client_secret: "x" },
+				{
+					"CF-Connecting-IP": `198.51.100.${80 + i}`,
+				},
+			);
+		}
+		const verifier = "w".repeat(43);
+		const openCode = await codeFor(open.id, { verifier });
+		const tokens = await body(
+			await tokenJson(gwc, {
+				grant_type: "authorization_code",
+				code: openCode,
+				client_id: open.id,
+				redirect_uri: REDIRECT,
+				code_verifier: verifier,
+			}),
+		);
+		expect(tokens.status, tokens.text).toBe(200);
+		expect(tokens.json.access_token).toMatch(/^kgat_/);
 	});
 });
 
