@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { describeIssues } from "../config/load";
 import { holdsCredential as holdsKey } from "../credentials/classify";
+import { readCapped } from "../util/body";
 import { AdminError } from "./service";
 
 /**
@@ -50,8 +51,21 @@ export function refuseKeysInQuery(params: URLSearchParams): void {
 }
 
 /** The body as JSON, with no key anywhere in it, validated by `schema` (an empty body is `{}` when `optional`). */
+/**
+ * The largest admin body read: far above any valid one (a key's metadata is at most 4,096
+ * bytes, its lists at most 100 entries), and below what parsing and the key scan can take
+ * (a 10 MB body overflowed the stack: a 503 where a 400 was due, found by a probe).
+ */
+export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+
 export async function readBody<S extends z.ZodMiniType>(c: Context, schema: S, optional = false): Promise<z.output<S>> {
-	const text = await c.req.text();
+	const tooLarge = () => new AdminError("invalid_request", `body: at most ${MAX_ADMIN_BODY_BYTES} bytes of UTF-8 JSON`);
+	if (Number(c.req.header("Content-Length") ?? "0") > MAX_ADMIN_BODY_BYTES) {
+		await c.req.raw.body?.cancel();
+		throw tooLarge();
+	}
+	const text = await readCapped(c.req.raw.body, MAX_ADMIN_BODY_BYTES);
+	if (text === undefined) throw tooLarge();
 	let json: unknown = {};
 	if (text.trim() !== "" || !optional) {
 		try {

@@ -4,6 +4,8 @@
  * and response parameters MUST NOT be included more than once"). Seed 004 sends JSON;
  * RFC 6749 sends application/x-www-form-urlencoded: both are accepted, nothing else.
  */
+import { readCapped } from "../util/body";
+
 export const MAX_BODY_BYTES = 16 * 1024;
 
 export type Params = { ok: true; params: Map<string, string> } | { ok: false; description: string };
@@ -13,34 +15,6 @@ export function mediaType(contentType: string | null): string | undefined {
 	if (contentType === null) return undefined;
 	const m = /^\s*([a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+)\s*(;.*)?$/i.exec(contentType);
 	return m ? m[1]!.toLowerCase() : undefined;
-}
-
-async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | undefined> {
-	if (!body) return "";
-	const reader = body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		total += value.length;
-		if (total > max) {
-			await reader.cancel();
-			return undefined;
-		}
-		chunks.push(value);
-	}
-	const all = new Uint8Array(total);
-	let at = 0;
-	for (const c of chunks) {
-		all.set(c, at);
-		at += c.length;
-	}
-	try {
-		return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
-	} catch {
-		return undefined;
-	}
 }
 
 export async function readParams(request: Request): Promise<Params> {

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
 import { adminFailures } from "../../src/admin/auth";
+import { MAX_ADMIN_BODY_BYTES } from "../../src/admin/input";
 import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "../../src/admin/contract";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { admin, badChecksum, call, createKey, expectError, gatewayFor, type CreatedKey } from "../helpers/gateway";
@@ -224,6 +225,26 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect(json.message).toContain(message);
 		expect(await kvNames()).toBe(before);
 		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a body over 64 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
+		const before = await kvNames();
+		const huge = `{"name":"x","metadata":{"x":"${"a".repeat(10_000_000)}"}}`;
+		const declared = await admin("/keys", { method: "POST", body: huge });
+		await expectError(declared, 400, "invalid_request", `body: at most ${MAX_ADMIN_BODY_BYTES} bytes of UTF-8 JSON`);
+		// Without a Content-Length (chunked), the read stops at the cap.
+		const bytes = new TextEncoder().encode(huge);
+		const stream = new ReadableStream<Uint8Array>({
+			start(controller) {
+				for (let at = 0; at < bytes.length; at += 1 << 20) controller.enqueue(bytes.subarray(at, at + (1 << 20)));
+				controller.close();
+			},
+		});
+		await expectError(await admin("/keys", { method: "POST", body: stream }), 400, "invalid_request");
+		// Just under the cap is read and judged on its content.
+		const near = await admin("/keys", { method: "POST", body: `{"name":"x","metadata":{"x":"${"a".repeat(60_000)}"}}` });
+		expect((await expectError(near, 400, "invalid_request")).message).toContain("metadata");
+		expect(await kvNames()).toBe(before);
 	});
 
 	it("an escaped __proto__ (\\u005f_proto__), or one 40 levels deep, is refused too", async () => {
