@@ -23,7 +23,7 @@ import type {
 	OAuthGrantView,
 	RevokeGrantsInput,
 } from "./contract";
-import { AdminError, type Services } from "./service";
+import { AdminError, OWNER_ID, type Services } from "./service";
 
 /**
  * OAuth clients and grants for the admin API (README "OAuth 2.0"). Client secrets are
@@ -177,6 +177,9 @@ export async function listGrants(
 	const api = oauthApi(s, query.api);
 	if (query.subject === undefined && query.clientId === undefined)
 		throw new AdminError("invalid_request", "subject or clientId is required");
+	// As the revocation's body: a subject with a space could name a client's mirror object (found by a probe).
+	if (query.subject !== undefined && !OWNER_ID.test(query.subject))
+		throw new AdminError("invalid_request", "subject: 1 to 200 printable ASCII characters, no spaces or colons");
 	const subjects =
 		query.subject !== undefined ? [query.subject] : await step("kv_failed", "KV list", () => subjectsOf(s.kv, query.clientId!));
 	const found = await step("limiter_failed", "Grant lookup", () =>
