@@ -8,7 +8,7 @@ import { isPublic, type GatewayEnv } from "./pipeline/context";
 import { cors } from "./pipeline/cors";
 import { credential, verifyStage } from "./pipeline/credential";
 import { policy } from "./pipeline/policy";
-import { proxy } from "./pipeline/proxy";
+import { proxy, serviceWorkerGuard } from "./pipeline/proxy";
 import { rateLimit } from "./pipeline/rate-limit";
 import { selectApiStage } from "./pipeline/select-api";
 import { logEvent } from "./util/log";
@@ -32,6 +32,7 @@ app.all("/_keygate/*", () => renderError("not_found", DEFAULT_ERROR_CONTEXT));
 app.all(
 	"*",
 	selectApiStage, //   config, API by host and path, route rule
+	serviceWorkerGuard, // a service worker script that would cover /_keygate/: never fetched
 	oauthStage, //        an API with `oauth`: its token, revocation and metadata endpoints
 	cors, //              preflight, and CORS headers for the key types that get them
 	unlessPublic(credential), // find the credential, classify it by its bytes (no I/O)

@@ -180,6 +180,20 @@ export function coversDashboard(scriptUrl: string, allowed: string | null): bool
 }
 
 /**
+ * Stage, right after the API is chosen: a service worker script (the browser says so) whose
+ * folder takes in the console and the portal is never fetched, with or without a key, so
+ * the answer is the same 400 whatever the route asks (found by a peer's suite: a root
+ * `/sw.js` got the route's 401 first, where the README promised 400).
+ */
+export const serviceWorkerGuard: MiddlewareHandler<GatewayEnv> = async (c, next) => {
+	if (c.req.raw.headers.get("service-worker") !== "script" || !coversDashboard(c.req.url, null)) return next();
+	logEvent("service_worker_refused", { path: c.get("url").pathname });
+	return reject(c, "invalid_request", {
+		message: "A service worker whose scope would take in keygate's console and portal is not served through keygate.",
+	});
+};
+
+/**
  * The origin's fields that would open the console to its pages (README "Pages the origin
  * serves"), made harmless on every proxied answer:
  * - a `Service-Worker-Allowed` that would widen a worker over `/_keygate/` is dropped, on
@@ -226,11 +240,6 @@ export const proxy: MiddlewareHandler<GatewayEnv> = async (c) => {
 	if (principal && !c.env.SIGNING_SECRET) {
 		logEvent("secret_missing", { name: "SIGNING_SECRET" });
 		return refuse(c, "secret_missing");
-	}
-	// A service worker script (the browser says so) whose folder takes in the console and the portal is never fetched.
-	if (c.req.raw.headers.get("service-worker") === "script" && coversDashboard(c.req.url, null)) {
-		logEvent("service_worker_refused", { path: c.get("url").pathname });
-		return refusal(c, "A service worker whose scope would take in keygate's console and portal is not served through keygate.").refused;
 	}
 	// The timeout covers the wait for the origin's response headers only; once they are
 	// here the body streams through. If the origin breaks off mid-body the stream errors

@@ -240,6 +240,16 @@ describe("service workers (found by a probe: a page the origin serves shares the
 		expect((await call("/health")).status).toBe(200);
 	});
 
+	it("the refusal is the same 400 with or without a key, before the route's own checks (found by a peer's suite: /sw.js got 401)", async () => {
+		const { key } = await createKey();
+		for (const init of [{}, { key }, { key: "sk_live_nonsense" }]) {
+			const res = await call("/sw.js", { ...init, headers: { "Service-Worker": "script" } });
+			expect(res.status).toBe(400);
+			expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+		}
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("an origin's Service-Worker-Allowed that would widen a worker over /_keygate/ is dropped; a narrower one is kept", async () => {
 		const { key } = await createKey();
 		const { vi } = await import("vitest");
