@@ -9,6 +9,13 @@
  */
 export const MAX_TRACKED_ADDRESSES = 10_000;
 
+/**
+ * An address's entry for one API: each API's `bruteForce` counts its own failures in its own
+ * window, as its config reads (found by a peer's suite: bad keys sent to one API spent
+ * another's budget, whatever that API's window).
+ */
+export const addressKey = (api: string, ip: string) => `${api}\n${ip}`;
+
 interface Window {
 	start: number;
 	failures: number;

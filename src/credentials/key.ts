@@ -9,7 +9,7 @@ import type { StoredKey } from "../keys/record";
 import { getByHash } from "../keys/store";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
-import { failureThrottle } from "./brute-force";
+import { addressKey, failureThrottle } from "./brute-force";
 import type { Principal } from "./principal";
 import type { Verdict, VerifyContext } from "./verify";
 
@@ -76,7 +76,7 @@ export async function verifyKey(parsed: ParsedKey, ctx: VerifyContext, env: Bind
 	if (key === undefined) {
 		// An address that keeps sending bad keys gets no more KV reads for keys this isolate does not know.
 		const { maxFailures, windowSeconds } = ctx.api.bruteForce;
-		const blocked = ctx.ip ? failureThrottle.blockedFor(ctx.ip, ctx.now, maxFailures, windowSeconds) : 0;
+		const blocked = ctx.ip ? failureThrottle.blockedFor(addressKey(ctx.api.name, ctx.ip), ctx.now, maxFailures, windowSeconds) : 0;
 		if (blocked > 0) return { ok: false, reason: "too_many_failures", countsAsFailure: false, retryAfter: blocked };
 		try {
 			key = await withTimeout(getByHash(env.KEYS, hash), KV_TIMEOUT_MS, "KV read");

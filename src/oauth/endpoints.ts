@@ -4,7 +4,7 @@ import { auditAddress } from "../env";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
 import type { CompiledApi } from "../config/load";
-import { FailureThrottle } from "../credentials/brute-force";
+import { addressKey, FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
 import { clientIp, withAddressBudget, type GatewayContext, type GatewayEnv } from "../pipeline/context";
 import { pageNavigation, sameOrigin } from "../ui/security";
@@ -166,7 +166,9 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 		}
 		return { ok: false, response };
 	};
-	if (ip && blocked(`ip:${ip}`) > 0) return slowDown(`ip:${ip}`);
+	// The address's entry for this API, as withAddressBudget reads it.
+	const address = ip && `ip:${addressKey(api.name, ip)}`;
+	if (address && blocked(address) > 0) return slowDown(address);
 	const parsed = await readParams(c.req.raw);
 	if (!parsed.ok) return { ok: false, response: oauthError("invalid_request", parsed.description) };
 	const params = parsed.params;
@@ -178,7 +180,7 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 	let overBudget: string | undefined;
 	const fail = (clientId: string | undefined): Authenticated => {
 		if (overBudget) return slowDown(overBudget);
-		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, windowSeconds);
+		if (address) oauthThrottle.recordFailure(address, now, windowSeconds);
 		if (clientId) oauthThrottle.recordFailure(`client:${clientId}`, now, windowSeconds);
 		return { ok: false, response: oauthError("invalid_client", "Client authentication failed.", { realm }) };
 	};
@@ -246,7 +248,7 @@ async function tokenEndpoint(c: GatewayContext): Promise<Response> {
 	// client id; never a public client's id, which anyone may send.
 	const invalidGrant = (description: string) => {
 		if (client.type === "confidential") oauthThrottle.recordFailure(`client:${client.id}`, now, api.bruteForce.windowSeconds);
-		if (ip) oauthThrottle.recordFailure(`ip:${ip}`, now, api.bruteForce.windowSeconds);
+		if (ip) oauthThrottle.recordFailure(`ip:${addressKey(api.name, ip)}`, now, api.bruteForce.windowSeconds);
 		return oauthError("invalid_grant", description);
 	};
 

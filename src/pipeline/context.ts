@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { CompiledApi } from "../config/load";
 import type { CompiledRoute } from "../config/routes";
-import { failureThrottle, type FailureThrottle } from "../credentials/brute-force";
+import { addressKey, failureThrottle, type FailureThrottle } from "../credentials/brute-force";
 import type { Classified } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { clientAddress, type Bindings } from "../env";
@@ -75,7 +75,7 @@ export function withAddressBudget(c: GatewayContext, res: Response, throttle: Fa
 	const ip = clientIp(c);
 	if (!ip) return res;
 	const { maxFailures, windowSeconds } = api.bruteForce;
-	const budget = throttle.budget(prefix + ip, Date.now(), maxFailures, windowSeconds);
+	const budget = throttle.budget(prefix + addressKey(api.name, ip), Date.now(), maxFailures, windowSeconds);
 	res.headers.set("X-RateLimit-Limit", String(budget.limit));
 	res.headers.set("X-RateLimit-Remaining", String(budget.remaining));
 	res.headers.set("X-RateLimit-Reset", String(budget.reset));
@@ -107,6 +107,7 @@ export function clientIp(c: GatewayContext): string | undefined {
 /** Refuses a bad credential and counts it against the client's address (see credentials/brute-force.ts). */
 export function rejectCredential(c: GatewayContext, reason: Reason): Response {
 	const ip = clientIp(c);
-	if (ip) failureThrottle.recordFailure(ip, Date.now(), c.get("api").bruteForce.windowSeconds);
+	const api = c.get("api");
+	if (ip) failureThrottle.recordFailure(addressKey(api.name, ip), Date.now(), api.bruteForce.windowSeconds);
 	return reject(c, reason);
 }

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
 import rest from "../../examples/generic-rest/keygate.config.json";
-import { failureThrottle } from "../../src/credentials/brute-force";
+import { addressKey, failureThrottle } from "../../src/credentials/brute-force";
 import { COOKIE as OAUTH_COOKIE } from "../../src/oauth/pending";
 import { KEYGATE_COOKIE_PREFIX } from "../../src/pipeline/proxy";
 import { call, callWithEnv, createKey, gatewayFor } from "../helpers/gateway";
@@ -380,7 +380,7 @@ describe("the client's address outside Cloudflare (issue 11 item 9)", () => {
 		}
 		// All counted against one address (the loopback one): garbage keys are refused before any lookup,
 		// and the attempts after the 20th are 429s.
-		expect(failureThrottle.budget("127.0.0.1", Date.now(), 20, 60).remaining).toBe(0);
+		expect(failureThrottle.budget(addressKey("demo", "127.0.0.1"), Date.now(), 20, 60).remaining).toBe(0);
 		expect(origin.calls).toHaveLength(0);
 		failureThrottle.clear();
 	});
@@ -409,6 +409,33 @@ describe("X-RateLimit-* on 401s, for APIs that ask (issue 11 item 16)", () => {
 			expect(reset).toBeLessThanOrEqual(now + 61);
 		}
 		expect(remaining).toEqual(["4", "3", "2"]);
+		expect(origin.calls).toHaveLength(0);
+		failureThrottle.clear();
+	});
+
+	it("each API counts its own budget: bad keys sent to one API leave another's untouched (found by a peer's suite)", async () => {
+		failureThrottle.clear();
+		const two = {
+			apis: [
+				{ ...config.apis[0]!, name: "one", match: { hosts: ["one.example.com"] } },
+				{
+					...config.apis[0]!,
+					name: "two",
+					match: { hosts: ["two.example.com"] },
+					bruteForce: { maxFailures: 3, windowSeconds: 30, headers: true },
+				},
+			],
+		};
+		const one = gatewayFor(two, "https://one.example.com");
+		const other = gatewayFor(two, "https://two.example.com");
+		const ip = { "CF-Connecting-IP": "192.0.2.78" };
+		for (let i = 0; i < 4; i++) expect((await one.call("/v1/users/me", { key: "garbage", headers: ip })).status).toBe(401);
+		const res = await other.call("/v1/users/me", { key: "garbage", headers: ip });
+		expect(res.headers.get("X-RateLimit-Limit")).toBe("3");
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("2");
+		// Its own window, 30 s, not the other API's 60 s.
+		expect(Number(res.headers.get("X-RateLimit-Reset"))).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 31);
+		expect((await one.call("/v1/users/me", { key: "garbage", headers: ip })).headers.get("X-RateLimit-Remaining")).toBe("0");
 		expect(origin.calls).toHaveLength(0);
 		failureThrottle.clear();
 	});
