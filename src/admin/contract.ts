@@ -102,15 +102,18 @@ const redirectUri = doc(
 	text(1, 2000).check(
 		z.refine((s) => {
 			try {
+				// Compared character for character, so only a form a browser sends back as written: no
+				// spaces or control characters, no user:password@, `scheme://host` (found by a probe).
+				if (/[\s\x00-\x1f\x7f\\]/.test(s) || !/^https?:\/\/[^/?#@]+(?:[/?]|$)/i.test(s)) return false;
 				const u = new URL(s);
 				// RFC 6749 §3.1.2: absolute, no fragment. Plain http only for loopback (RFC 8252 §7.3).
-				if (u.hash !== "" || s.includes("#")) return false;
+				if (u.hash !== "" || s.includes("#") || u.username !== "" || u.password !== "") return false;
 				if (u.protocol === "https:") return true;
 				return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "[::1]" || u.hostname === "localhost");
 			} catch {
 				return false;
 			}
-		}, "an absolute https URL without a fragment (http only for loopback)"),
+		}, "an absolute https URL without a fragment, user name, spaces or control characters (http only for loopback)"),
 	),
 	"Compared exactly, character for character, at the authorization and token endpoints.",
 );

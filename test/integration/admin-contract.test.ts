@@ -118,6 +118,18 @@ const CASES: Record<string, () => Promise<unknown>> = {
 			),
 		).toMatchObject({ secret: null });
 		await want(oauthGw.admin("/oauth/clients", json("POST", { name: "x", redirectUris: ["https://a.example/cb#frag"] })), 400);
+		// Compared character for character: forms a browser never sends back as written are refused (found by a probe).
+		for (const uri of [
+			"https://a.example/c b",
+			"https://a.example/cb\n",
+			" https://a.example/cb",
+			"https://u:p@a.example/cb",
+			"https:/a.example/cb",
+			"https://a.example\\cb",
+		])
+			await want(oauthGw.admin("/oauth/clients", json("POST", { name: "x", redirectUris: [uri] })), 400);
+		for (const uri of ["https://a.example", "https://a.example/cb?x=1", "http://127.0.0.1:9999/cb", "http://[::1]/cb"])
+			await want(oauthGw.admin("/oauth/clients", json("POST", { name: "x", redirectUris: [uri] })), 201);
 	},
 	"GET /oauth/clients": async () => {
 		const { id } = await newClient();
