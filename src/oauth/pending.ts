@@ -81,12 +81,15 @@ export function consentPolicy(redirectUri: string): string {
 	return PAGE_HEADERS["Content-Security-Policy"].replace("form-action 'self'", `form-action 'self'${safe ? ` ${source}` : ""}`);
 }
 
+/** Readable on a phone, with buttons a finger can hit (found by a browser QA pass: laid out 980 px wide, shrunk to 0.38×). */
+const PAGE_STYLE =
+	"body{font:1rem/1.5 system-ui,sans-serif;margin:0 auto;max-width:40rem;padding:1rem}button{font:inherit;min-height:2.75rem;min-width:6rem;margin:.25rem .5rem .25rem 0}";
+
 function page(status: number, title: string, inner: string, extra: Record<string, string> = {}): Response {
-	const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${inner}</body></html>`;
+	const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><style>${PAGE_STYLE}</style></head><body><main>${inner}</main></body></html>`;
 	return new Response(html, { status, headers: { ...PAGE_HEADERS, ...extra } });
 }
 
-/** The local error page: for errors that must never redirect (unknown client, unregistered redirect URI). */
 /** A sign-in or consent page asked for by a script or a frame, not loaded by the browser as a page: it shows nothing. */
 export const notAPage = () =>
 	page(
@@ -95,6 +98,7 @@ export const notAPage = () =>
 		"<h1>Authorization error</h1><p>This page opens only as a page of its own in the browser, not from a script or inside a frame.</p>",
 	);
 
+/** The local error page: for errors that must never redirect (unknown client, unregistered redirect URI). */
 export const errorPage = (message: string) => page(400, "Authorization error", `<h1>Authorization error</h1><p>${escapeHtml(message)}</p>`);
 
 export function redirectTo(uri: string, params: Record<string, string | null>, extra: Record<string, string> = {}): Response {

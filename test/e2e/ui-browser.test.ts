@@ -320,6 +320,24 @@ describe("the console in Chromium", () => {
 		expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Skip to content");
 		await page.keyboard.press("Enter");
 		expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+		// Windows high contrast, dark: the charts' words and numbers take the theme's text colour, not black on black (found by a browser QA pass).
+		await page.emulateMedia({ forcedColors: "active", colorScheme: "dark" });
+		try {
+			const fills = await page.locator("svg text").evaluateAll((els) => els.map((e) => getComputedStyle(e).fill));
+			expect(fills.length).toBeGreaterThan(0);
+			const text = await page.evaluate(() => {
+				const probe = document.createElement("span");
+				probe.style.color = "CanvasText";
+				document.body.append(probe);
+				const color = getComputedStyle(probe).color;
+				probe.remove();
+				return color;
+			});
+			expect(text).not.toBe("rgb(0, 0, 0)");
+			expect(new Set(fills)).toEqual(new Set([text]));
+		} finally {
+			await page.emulateMedia({ forcedColors: "none", colorScheme: "light" });
+		}
 	});
 
 	it("on a 375-pixel phone no page scrolls sideways; a typed date ticks 'On a date'; a refused form keeps what was typed and ticked", async () => {
@@ -543,6 +561,15 @@ describe("OAuth consent in Chromium", () => {
 		await page.getByLabel("User").fill("demo");
 		await page.getByLabel("Password").fill("demo");
 		await page.getByRole("button", { name: "Sign in" }).click();
+		// Readable on a phone, with buttons a finger can hit, and axe-clean (found by a browser QA pass: 980 px wide, shrunk to 0.38×).
+		await page.setViewportSize({ width: 375, height: 800 });
+		try {
+			expect(await page.locator('meta[name="viewport"]').getAttribute("content")).toContain("width=device-width");
+			expect((await page.getByRole("button", { name: "Allow" }).boundingBox())!.height).toBeGreaterThanOrEqual(44);
+			await audit("oauth-consent");
+		} finally {
+			await page.setViewportSize({ width: 1280, height: 800 });
+		}
 		await page.getByRole("button", { name: "Allow" }).click();
 		await page.waitForURL((u) => u.href.startsWith(`${redirect}?`), { timeout: 10_000 });
 		const back = new URL(page.url());
