@@ -131,12 +131,18 @@ function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string,
 	return c.html(
 		<Page title="Sign in">
 			<h1>Sign in</h1>
-			<ErrorBox message={message} />
+			<ErrorBox message={message} id={FORM_ERROR_ID} />
 			<form method="post" action={`${UI}/login`}>
 				{next && next !== `${UI}/` ? <input type="hidden" name="next" value={next} /> : null}
 				<label>
 					Admin token
-					<input type="password" name="token" autocomplete="current-password" required />
+					<input
+						type="password"
+						name="token"
+						autocomplete="current-password"
+						required
+						{...(status === 401 ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {})}
+					/>
 				</label>
 				<button type="submit">Sign in</button>
 			</form>
@@ -155,7 +161,7 @@ consoleApp.get("/login", (c) =>
 					: "Your session ended. Sign in again to go on where you were.",
 				nextPage(c.req.query("next")),
 			)
-		: loginPage(c, 200),
+		: loginPage(c, 200, undefined, nextPage(c.req.query("next"))),
 );
 
 /**
@@ -209,11 +215,17 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	const token = getCookie(c, SESSION_COOKIE);
 	const check = token ? await readSession(c.env.KEYS, token, c.env.ADMIN_TOKEN!) : ({ ok: false, reason: "none" } as const);
 	if (!check.ok || !token) {
-		// No cookie on a GET: never signed in here. On a POST, the form's page had a session (signed out in another tab, say).
-		if (!token && c.req.method === "GET") return c.redirect(`${UI}/login`, 303);
-		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
-		c.header("Set-Cookie", sessionCookie("", 0));
 		const url = new URL(c.req.url);
+		// No cookie on a GET: not signed in here (or signed out in another tab): sign-in still comes back to this page
+		// (found by a browser QA pass: it went to the home page). On a POST, the form's page had a session.
+		if (!token && c.req.method === "GET") {
+			const here = nextPage(url.pathname + url.search);
+			return c.redirect(here === `${UI}/` ? `${UI}/login` : `${UI}/login?next=${encodeURIComponent(here)}`, 303);
+		}
+		c.header("Set-Cookie", sessionCookie("", 0));
+		// Signing out with no live session is done, not a failure (a browser QA pass: it said a form was not sent).
+		if (c.req.method === "POST" && url.pathname === `${UI}/logout`) return c.redirect(`${UI}/login`, 303);
+		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
 		if (c.req.method === "GET")
 			return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(nextPage(url.pathname + url.search))}`, 303);
 		// A POST's page: the console page its form was on (the Referer, when it is this console's), else its own path, but
@@ -225,7 +237,12 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 	}
 	const config = loadConfig(c.env);
 	// An invalid config: the console's own 503 page, as for any failure inside (the gateway answers its JSON 503).
-	if (!config.ok) return c.html(<Unavailable back={`${UI}/`} />, 503);
+	// It names the cause: every console page would answer the same until the config is mended (a browser QA pass).
+	if (!config.ok)
+		return c.html(
+			<Unavailable message="keygate's configuration (KEYGATE_CONFIG) is invalid, so the console can show and change nothing, and the gateway answers 503 gateway_unavailable. Check it with `npm run config:check`; keygate's log names the field (config_invalid)." />,
+			503,
+		);
 	c.set("session", check.session);
 	c.set("sessionToken", token);
 	c.set("services", {

@@ -374,16 +374,18 @@ export function noLongerPossible(k: KeyRecord, action: "revoke" | "rotate", now:
  * KV cannot be reached): a page, not the gateway's JSON, saying nothing was changed. The
  * action that failed did not complete: every write those pages make is all or nothing.
  */
-export function Unavailable(props: { heading?: string; back: string }) {
+export function Unavailable(props: { heading?: string; back?: string; message?: string }) {
 	return (
 		<Page title="Unavailable" heading={props.heading}>
 			<h1>Not available right now</h1>
 			<p class="error" role="alert">
-				Something keygate depends on did not answer, so nothing was changed. Try again in a moment.
+				{props.message ?? "Something keygate depends on did not answer, so nothing was changed. Try again in a moment."}
 			</p>
-			<p>
-				<a href={props.back}>Back</a>
-			</p>
+			{props.back ? (
+				<p>
+					<a href={props.back}>Back</a>
+				</p>
+			) : null}
 		</Page>
 	);
 }

@@ -163,7 +163,7 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	const grant = token ? await readPortalSession(c.env.KEYS, token) : null;
 	const config = loadConfig(c.env);
 	// An invalid config: the portal's own 503 page, as for any failure inside (the gateway answers its JSON 503).
-	if (!config.ok) return c.html(<Unavailable heading="API keys" back={`${PORTAL}/`} />, 503);
+	if (!config.ok) return c.html(<Unavailable heading="API keys" />, 503);
 	const api = grant ? config.value.apis.find((a) => a.name === grant.api) : undefined;
 	if (!grant || !token || !api?.portal) {
 		if (token) c.header("Set-Cookie", cookie("", 0));

@@ -172,20 +172,35 @@ describe("signing in", () => {
 		const broken = await ui(`${UI}/`, { cookie, bindings: { ...env, KEYGATE_CONFIG: "{not json" } });
 		expect(broken.status).toBe(503);
 		expect(broken.headers.get("Content-Type")).toMatch(/^text\/html/);
-		expect(await broken.text()).toContain("Not available right now");
+		const said = await broken.text();
+		expect(said).toContain("Not available right now");
+		// It names the cause, and offers no link back to the same 503 (found by a browser QA pass).
+		expect(said).toContain("configuration (KEYGATE_CONFIG) is invalid");
+		expect(said).toContain("npm run config:check");
+		expect(said).not.toContain(">Back<");
 		const asset = await ui(`${UI}/static/nope.css`);
 		expect(asset.status).toBe(404);
 		expect(asset.headers.get("Content-Type")).toMatch(/^text\/html/);
 		expect(await asset.text()).toContain("There is no page at this address.");
 	});
 
-	it("without a session every page sends you to the sign-in page", async () => {
-		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit`, `${UI}/keys/key_0123456789012345678901`]) {
+	it("without a session every page sends you to the sign-in page, which comes back to it (found by a browser QA pass)", async () => {
+		for (const path of [`${UI}/`, `${UI}/apis/demo/keys`, `${UI}/audit?action=key.created`, `${UI}/keys/key_0123456789012345678901`]) {
 			const res = await ui(path);
 			expect(res.status, path).toBe(303);
-			expect(res.headers.get("Location")).toBe(`${UI}/login`);
+			expect(res.headers.get("Location")).toBe(path === `${UI}/` ? `${UI}/login` : `${UI}/login?next=${encodeURIComponent(path)}`);
 			expectUiHeaders(res);
 		}
+		const login = await (await ui(`${UI}/login?next=${encodeURIComponent(`${UI}/audit?action=key.created`)}`)).text();
+		expect(login).toContain(`name="next" value="${UI}/audit?action=key.created"`);
+		expect(login).not.toContain("session ended");
+		// An address elsewhere is never where sign-in goes on to.
+		expect(await (await ui(`${UI}/login?next=${encodeURIComponent("https://evil.example/")}`)).text()).not.toContain('name="next"');
+		const signedIn = await ui(`${UI}/login`, {
+			form: { token: TEST_ADMIN_TOKEN, next: `${UI}/audit?action=key.created` },
+			headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "192.0.2.12" },
+		});
+		expect(signedIn.headers.get("Location")).toBe(`${UI}/audit?action=key.created`);
 		const forged = await ui(`${UI}/`, { cookie: "__Host-kg_session=kgs_" + "A".repeat(44) });
 		expect(forged.status).toBe(303);
 	});
@@ -255,6 +270,21 @@ describe("sessions", () => {
 		expect(out.status).toBe(303);
 		expect(out.headers.get("Set-Cookie")).toMatch(/^__Host-kg_session=; .*Max-Age=0$/);
 		expect((await ui(`${UI}/`, { cookie })).status).toBe(303);
+		// Signing out again, the session already gone (another tab), is a plain sign-out, not "a form was not sent" (a browser QA pass).
+		const again = await ui(`${UI}/logout`, { cookie, form: {} });
+		expect(again.status).toBe(303);
+		expect(again.headers.get("Location")).toBe(`${UI}/login`);
+	});
+
+	it("a wrong admin token marks the field and points it at the message", async () => {
+		const html = await (
+			await ui(`${UI}/login`, {
+				form: { token: "not-the-token" },
+				headers: { "Sec-Fetch-Site": "same-origin", "CF-Connecting-IP": "192.0.2.13" },
+			})
+		).text();
+		expect(html).toMatch(/<input type="password" name="token"[^>]*aria-invalid="true" aria-describedby="form-error"/);
+		expect(html).toContain('id="form-error"');
 	});
 
 	it("changing ADMIN_TOKEN ends every session", async () => {
