@@ -274,13 +274,17 @@ async function allowed(c: Context<PortalEnv>) {
 			.map(([t]) => t);
 	const environments = p.environments ?? Object.keys(api.environments);
 	let scopes = p.scopes;
+	// The methods the owner's role limits every key to, whatever its scopes: said beside the scopes, or a
+	// read-only customer ticks "write" and gets a key that cannot write (found by a browser QA pass).
+	let methods: string[] | undefined;
 	if (api.owners) {
 		const role = (await getOwner(c.var.services, c.var.grant.owner, api.name)).role;
 		const held = api.owners.roles[role]?.scopes;
 		if (held && !held.includes("*")) scopes = scopes.filter((s) => held.includes(s));
+		methods = api.owners.roles[role]?.methods;
 	}
 	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
-	return { types, environments, scopes, pairs, grace: p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds };
+	return { types, environments, scopes, methods, pairs, grace: p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds };
 }
 
 /** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
@@ -416,6 +420,11 @@ function PortalForm(props: {
 			{a.scopes.length ? (
 				<fieldset>
 					<legend>Scopes</legend>
+					{a.methods ? (
+						<p class="note">
+							Your account may only make {a.methods.join(", ")} requests: every key it has is held to them, whatever its scopes.
+						</p>
+					) : null}
 					{a.scopes.map((s) => (
 						<label>
 							<input

@@ -528,6 +528,20 @@ describe("one owner's keys only", () => {
 		expect(ok.status).toBe(200);
 	});
 
+	it("a role held to some methods says so beside the scopes (found by a browser QA pass: a read-only customer ticked write)", async () => {
+		const owned = structuredClone(bundled) as any;
+		owned.apis[0].owners = { roles: { admin: {}, readonly: { methods: ["GET", "HEAD"] } }, defaultRole: "readonly" };
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
+		const gw = gatewayFor(owned);
+		const url = (await (await gw.admin("/portal-sessions", post({ owner: "cust_reader" }))).json<{ url: string }>()).url;
+		const token = new URL(url).searchParams.get("token")!;
+		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toContain("Your account may only make GET, HEAD requests");
+		expect((await gw.admin("/owners/cust_reader", { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain("Your account may only make");
+	});
+
 	it("the list searches and filters the owner's own keys only", async () => {
 		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
 		await generate(cookie, { name: "alpha server" });
