@@ -13,6 +13,7 @@ import {
 	cookieValue,
 	errorPage,
 	issuerUrl,
+	NO_PENDING_SIGN_IN,
 	pendingRedirect,
 	PENDING_TTL_S,
 	redirectTo,
@@ -123,7 +124,7 @@ export async function callbackEndpoint(c: GatewayContext): Promise<Response> {
 	// An API that signs in with OIDC takes no origin assertion: the login mode is the only way in.
 	if (oauth.login.mode !== "origin") return errorPage("The sign-in did not complete.");
 	const pending = await unseal(secret, "pending", cookieValue(c.req.header("Cookie")), now);
-	if (!pending) return errorPage("The sign-in took too long or was started in another browser. Start again from the application.");
+	if (!pending) return errorPage(NO_PENDING_SIGN_IN);
 	const assertion = c.var.url.searchParams.get("assertion");
 	if (!assertion) return errorPage("The sign-in did not complete.");
 	const loginUrl = oauth.login.loginUrl;

@@ -9,6 +9,7 @@ import {
 	consentPage,
 	cookieValue,
 	errorPage,
+	NO_PENDING_SIGN_IN,
 	issuerUrl,
 	oidcCallbackPath,
 	pendingRedirect,
@@ -90,8 +91,7 @@ export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response>
 	const q = c.var.url.searchParams;
 	for (const name of ["state", "code", "error"]) if (q.getAll(name).length > 1) return errorPage(`The parameter ${name} is repeated.`);
 	const pending = await unseal(secret, "pending", cookieValue(c.req.header("Cookie")), now);
-	if (!pending || pending.os === undefined)
-		return errorPage("The sign-in took too long or was started in another browser. Start again from the application.");
+	if (!pending || pending.os === undefined) return errorPage(NO_PENDING_SIGN_IN);
 	const state = q.get("state");
 	if (!state || state.length > 200 || (await sha256Hex(state)) !== pending.os)
 		return errorPage("The sign-in was started in another browser. Start again from the application.");

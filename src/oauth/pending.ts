@@ -98,6 +98,14 @@ export const notAPage = () =>
 		"<h1>Authorization error</h1><p>This page opens only as a page of its own in the browser, not from a script or inside a frame.</p>",
 	);
 
+/**
+ * No pending sign-in in this browser: it was finished (Allow or Deny clear it; Back after
+ * Allow lands here, found by a browser QA pass), it took over 10 minutes, or it was started
+ * in another browser.
+ */
+export const NO_PENDING_SIGN_IN =
+	"This sign-in is no longer open: it was already finished, took too long, or was started in another browser. Start again from the application.";
+
 /** The local error page: for errors that must never redirect (unknown client, unregistered redirect URI). */
 export const errorPage = (message: string) => page(400, "Authorization error", `<h1>Authorization error</h1><p>${escapeHtml(message)}</p>`);
 

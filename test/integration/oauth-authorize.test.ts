@@ -90,6 +90,10 @@ describe("the authorization endpoint with the origin login", () => {
 		expect((await gw.call("/v1/users", { key: tokens.access_token })).status).toBe(200);
 		// The same consent again: the login's nonce is spent, so no second code.
 		expect((await consent(cookie, ticket!, "allow")).status).toBe(400);
+		// Back to the consent page once Allow cleared the cookie: says the sign-in is finished, not "took too long" (a browser QA pass).
+		const again = await gw.call(`/oauth/callback?assertion=x`);
+		expect(again.status).toBe(400);
+		expect(await again.text()).toContain("This sign-in is no longer open: it was already finished");
 	});
 
 	it("accepts scope=read+write as read and write", async () => {
