@@ -279,7 +279,7 @@ consoleApp.post("/logout", async (c) => {
 
 const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
 	c.html(
-		<Page title={title} signedIn>
+		<Page title={title} signedIn here={c.req.path}>
 			{body as never}
 		</Page>,
 		status,
@@ -701,9 +701,10 @@ consoleApp.get("/keys/:id", async (c) => {
 			</p>
 			{!k.revokedAt ? (
 				// With JavaScript the Revoke link opens this; without, it goes to the same confirmation as a page.
-				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h">
+				// Described by what revoking does: focus starts on Cancel, and a reader announces this with the dialog (a browser QA pass).
+				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h" aria-describedby="revoke-dialog-d">
 					<h2 id="revoke-dialog-h">Revoke {k.name}?</h2>
-					<RevokeStatement k={k} />
+					<RevokeStatement k={k} id="revoke-dialog-d" />
 					<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
 						<button type="submit" class="danger">
 							Revoke key
@@ -1025,7 +1026,7 @@ consoleApp.get("/owners", async (c) => {
 					{params.get("pasted") === "1" ? (
 						<ErrorBox message={pastedKeyNotice("Owner takes an owner's id, as a key's page names it.")} />
 					) : null}
-					{refused ? <ErrorBox message={formMessage(refused)} /> : null}
+					{refused ? <ErrorBox message={formMessage(refused)} id={FORM_ERROR_ID} /> : null}
 					{c.req.query("done") === "role" && found ? (
 						<p class="notice" role="status">
 							The role was set: the owner's keys have its rights from their next request.
@@ -1044,7 +1045,7 @@ consoleApp.get("/owners", async (c) => {
 						</label>
 						<label>
 							Owner
-							<input name="owner" value={owner} required />
+							<input name="owner" value={owner} required {...fieldState(refused ? new Set(["owner"]) : undefined, "owner")} />
 						</label>
 						<button type="submit">Look up</button>
 					</form>

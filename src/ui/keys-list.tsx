@@ -92,9 +92,13 @@ export function KeysTable(props: { rows: ListedKey[]; now: number; caption: stri
 		>
 			{props.rows.map(({ k, usage }) => (
 				<tr data-key-id={k.id}>
-					<td>
-						<a href={props.href(k.id)}>{k.name}</a>
-					</td>
+					{/* The row's header, and a link name that tells two keys of one name apart (a rotation, a pair): found by a browser QA pass. */}
+					<th scope="row">
+						<a href={props.href(k.id)}>
+							{k.name}
+							<span class="sr-only"> ({maskedKey(k)})</span>
+						</a>
+					</th>
 					<td class="mono">{shortId(k.id)}</td>
 					<td>
 						<code>{maskedKey(k)}</code>

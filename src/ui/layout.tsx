@@ -17,8 +17,11 @@ export function Page(props: {
 	portal?: { title: string; returnUrl: string | null };
 	/** The header's name when there is no portal session: the portal's own pages say "API keys", not "keygate console". */
 	heading?: string;
+	/** This page's path: its link in the main navigation says it is the current page. */
+	here?: string;
 	children?: Child;
 }) {
+	const current = (href: string) => (props.here === href ? { "aria-current": "page" } : {});
 	return (
 		<>
 			{raw("<!doctype html>")}
@@ -42,7 +45,9 @@ export function Page(props: {
 						{props.portal ? (
 							<>
 								<nav aria-label="Main">
-									<a href={`${PORTAL}/`}>Your keys</a>
+									<a href={`${PORTAL}/`} {...current(`${PORTAL}/`)}>
+										Your keys
+									</a>
 									{props.portal.returnUrl ? <a href={props.portal.returnUrl}>Back to the app</a> : null}
 								</nav>
 								<form method="post" action={`${PORTAL}/logout`}>
@@ -53,9 +58,15 @@ export function Page(props: {
 						{props.signedIn ? (
 							<>
 								<nav aria-label="Main">
-									<a href={`${UI}/`}>APIs</a>
-									<a href={`${UI}/owners`}>Owners</a>
-									<a href={`${UI}/audit`}>Audit log</a>
+									<a href={`${UI}/`} {...current(`${UI}/`)}>
+										APIs
+									</a>
+									<a href={`${UI}/owners`} {...current(`${UI}/owners`)}>
+										Owners
+									</a>
+									<a href={`${UI}/audit`} {...current(`${UI}/audit`)}>
+										Audit log
+									</a>
 								</nav>
 								<form method="post" action={`${UI}/logout`}>
 									<button type="submit">Sign out</button>
@@ -87,11 +98,17 @@ export function Status(props: { k: KeyRecord; now: number }) {
 }
 
 /** The new keys of a POST's answer (each shown once), then the link that leaves them behind. */
-export function SecretsShown(props: { secrets: { label: string; k: KeyRecord & { key: string } }[]; base: string; savedHref: string }) {
+/** `customer`: the portal's page, which never names the owner id keygate files the customer under (found by a browser QA pass). */
+export function SecretsShown(props: {
+	secrets: { label: string; k: KeyRecord & { key: string } }[];
+	base: string;
+	savedHref: string;
+	customer?: boolean;
+}) {
 	return (
 		<>
 			{props.secrets.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} base={props.base} id={`secret-${i}`} />
+				<SecretBox k={x.k} label={x.label} base={props.base} id={`secret-${i}`} customer={props.customer} />
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
@@ -136,9 +153,9 @@ export function RevokedNotice(props: { k: KeyRecord; done: string | undefined })
 }
 
 /** What revoking does, as both confirmations (the dialog and the page without JavaScript) say it. */
-export function RevokeStatement(props: { k: KeyRecord }) {
+export function RevokeStatement(props: { k: KeyRecord; id?: string }) {
 	return (
-		<p>
+		<p id={props.id}>
 			Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request. This cannot be undone.
 		</p>
 	);
@@ -255,7 +272,7 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 }
 
 /** A plaintext key, shown once, inline in the answer to the POST that made it. */
-export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string }) {
+export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string; customer?: boolean }) {
 	return (
 		<section class="secret" aria-labelledby={`${props.id}-h`}>
 			<h2 id={`${props.id}-h`}>{props.label}</h2>
@@ -265,7 +282,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			<p>
 				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}; scopes {props.k.scopes.join(", ") || "none"};
 				expires <Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
-				{props.k.owner ? `; owner ${props.k.owner}` : ""}.
+				{props.k.owner && !props.customer ? `; owner ${props.k.owner}` : ""}.
 			</p>
 			<p>
 				<code id={props.id} data-secret="">

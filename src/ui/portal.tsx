@@ -217,7 +217,7 @@ portalApp.post("/logout", async (c) => {
 
 const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 = 200) =>
 	c.html(
-		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }}>
+		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }} here={c.req.path}>
 			{body as never}
 		</Page>,
 		status,
@@ -407,11 +407,16 @@ function PortalForm(props: {
 				<label>
 					Key type
 					<select name="type" {...fieldState(bad, "type")}>
-						{a.types.map((t) => (
-							<option value={t} selected={v.type === t}>
-								{t}
-							</option>
-						))}
+						{a.types.map((t) => {
+							// As the console names them: "pk (publishable, read-only)", not just "pk" (a browser QA pass).
+							const d = props.c.var.api.keyTypes[t];
+							return (
+								<option value={t} selected={v.type === t}>
+									{t}
+									{d ? ` (${d.kind}${d.readOnly ? ", read-only" : ""})` : ""}
+								</option>
+							);
+						})}
 					</select>
 				</label>
 			) : (
@@ -556,7 +561,7 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} />
+			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
 		</>,
 	);
 });
@@ -721,6 +726,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		<>
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
+				customer
 				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
 				base={sampleUrl(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}

@@ -34,9 +34,21 @@ export function maskedKey(k: Pick<KeyRecord, "type" | "environment" | "start" | 
 export const shortId = (id: string) => id.slice(0, 12);
 
 /** A limit in words: "1,000 per 3,600 s, at most 50 per second", or "no window limit, at most 50 per second". */
+/** A window in the words people use: "hour", "24 hours", "5 minutes", else seconds (a browser QA pass: "per 3,600 s"). */
+export function windowWords(seconds: number): string {
+	const n = (x: number) => x.toLocaleString("en-US");
+	for (const [size, one, many] of [
+		[86_400, "day", "days"],
+		[3_600, "hour", "hours"],
+		[60, "minute", "minutes"],
+	] as const)
+		if (seconds % size === 0) return seconds === size ? one : `${n(seconds / size)} ${many}`;
+	return seconds === 1 ? "second" : `${n(seconds)} s`;
+}
+
 function limitWords(l: { limit: number | null; window: number; burst: number }): string {
 	const n = (x: number) => x.toLocaleString("en-US");
-	return `${l.limit === null ? "no window limit" : `${n(l.limit)} per ${n(l.window)} s`}, at most ${n(l.burst)} per second`;
+	return `${l.limit === null ? "no window limit" : `${n(l.limit)} per ${windowWords(l.window)}`}, at most ${n(l.burst)} per second`;
 }
 
 /** The limits a key is held to, in words: its own `rateLimit` (which replaces its tier's), else its tier's. */

@@ -11,11 +11,11 @@ const CSS = `:root{--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--bg:#fff;--accen
 body{margin:0}header.top{display:flex;gap:1rem;align-items:center;padding:.6rem 1.2rem;border-bottom:1px solid var(--line);flex-wrap:wrap}
 header.top nav a{margin-right:1rem}header.top form{margin-left:auto}
 main{padding:1rem 1.2rem;max-width:80rem}a{color:var(--accent)}h1{font-size:1.4rem}h2{font-size:1.15rem}
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}tbody th{font-weight:normal}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 .status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
 .secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}.secret pre{white-space:pre-wrap;word-break:break-all}
-.scroll{overflow-x:auto;max-width:100%}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}}main svg.chart{max-width:none}figure{margin:1rem 0}
+.scroll{overflow-x:auto;max-width:100%;position:relative}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}}main svg.chart{max-width:none}figure{margin:1rem 0}
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
 input,select,button{font:inherit;padding:.3rem .5rem}select{max-width:100%}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
@@ -86,9 +86,11 @@ document.querySelectorAll("input[name=expiresOn]").forEach(function (d) {
 });
 document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.submit(); });
 // A refused form comes back with its message first: focus goes there, so a keyboard or
-// screen-reader user starts from what to fix, not from the top of the page.
+// screen-reader user starts from what to fix, not from the top of the page. So does the
+// notice of what an action did (revoked, deleted, role set), which a reader would not
+// announce on a page that loads with it (found by a browser QA pass).
 (function () {
-  var refused = document.querySelector("main .error[role=alert]");
+  var refused = document.querySelector("main .error[role=alert]") || document.querySelector("main .notice[role=status]");
   if (!refused) return;
   refused.setAttribute("tabindex", "-1");
   refused.focus();

@@ -619,7 +619,7 @@ describe("keys", () => {
 		await idOf(late.key);
 		const order = async (q: string) => {
 			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
-			return [...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]);
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]);
 		};
 		expect(await order("sort=lastUsed")).toEqual(["late", "early", "never"]);
 		expect(await order("sort=lastUsed&order=asc")).toEqual(["never", "early", "late"]);
@@ -647,7 +647,7 @@ describe("keys", () => {
 		await (await authorityOf(gone.key)).markDeleted(Date.now());
 		const names = async (q: string) => {
 			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
-			return [...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]).sort();
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]).sort();
 		};
 		expect(await names("sort=lastUsed&status=active")).toEqual(["fine"]);
 		expect(await names("sort=lastUsed")).toEqual(["fine", "stale"]);

@@ -406,7 +406,7 @@ describe("one owner's keys only", () => {
 			expect(a.keys).toHaveLength(0);
 		}
 		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
-		expect(list.match(/sk_live_…/g) ?? []).toHaveLength(10);
+		expect(list.match(/<code>sk_live_…/g) ?? []).toHaveLength(10);
 		// Revoking one makes room for exactly one more.
 		expect((await generate(cookie)).status).toBe(400);
 		const id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(list)?.[1];
@@ -567,7 +567,10 @@ describe("one owner's keys only", () => {
 		expect((await call("/v1/hello", { key: busy.keys[0]! })).status).toBe(200);
 		expect((await call("/v1/hello", { key: other.key })).status).toBe(200);
 		const html = await (await ui(`${PORTAL}/?sort=lastUsed`, { cookie })).text();
-		expect([...html.matchAll(/<tr data-key-id="[^"]+"><td><a href="[^"]+">([^<]+)</g)].map((m) => m[1])).toEqual(["busy one", "idle one"]);
+		expect([...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([^<]+)</g)].map((m) => m[1])).toEqual([
+			"busy one",
+			"idle one",
+		]);
 		expect(html).not.toContain("someone else");
 		expect(idle.keys).toHaveLength(1);
 	});

@@ -88,7 +88,7 @@ describe("a key's page", () => {
 		const tiered = await createKey({ name: "tier-limit" });
 		const ownHtml = await (await ui(`${UI}/keys/${own.id}`, { cookie })).text();
 		expect(ownHtml.match(/<dt>Rate limit<\/dt>\s*<dd>[^<]*/)?.[0]).toContain(
-			"5 per 60 s, at most 5 per second (this key&#39;s own, instead of tier free&#39;s)",
+			"5 per minute, at most 5 per second (this key&#39;s own, instead of tier free&#39;s)",
 		);
 		const tierHtml = await (await ui(`${UI}/keys/${tiered.id}`, { cookie })).text();
 		const free = (demo as any).apis[0].tiers.free;
