@@ -256,6 +256,8 @@ export async function rotateKey(
 	const api = resolveApi(s, stored.api);
 	const grace = graceSeconds ?? api.keys.rotationGraceSeconds;
 	const status = await statusOf(s, id);
+	// Deleted under us (its object says so before KV does): as any key that does not exist (a probe saw "already rotated").
+	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);
 	if (stored.revokedAt !== null || status.revokedAt !== null)
 		throw new AdminError("key_conflict", "The key is revoked and cannot be rotated.");
 	if (stored.replacedBy !== null || status.replacedBy !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
@@ -283,6 +285,7 @@ export async function rotateKey(
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
 		const orphan = await findKey(s, replacement.record.id);
 		await step("kv_failed", "removing the unused replacement", () => removeKey(s.kv, orphan));
+		if (started.status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);
 		throw new AdminError(
 			"key_conflict",
 			started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.",

@@ -80,6 +80,26 @@ export async function oidcStart(
  * a provider that cannot be reached is `temporarily_unavailable` back to the client, and a
  * refused or unverifiable sign-in is a local page, as with the origin login. Never a code.
  */
+/** The authorization error codes of RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6. */
+const PROVIDER_ERRORS = new Set([
+	"invalid_request",
+	"unauthorized_client",
+	"access_denied",
+	"unsupported_response_type",
+	"invalid_scope",
+	"server_error",
+	"temporarily_unavailable",
+	"interaction_required",
+	"login_required",
+	"account_selection_required",
+	"consent_required",
+	"invalid_request_uri",
+	"invalid_request_object",
+	"request_not_supported",
+	"request_uri_not_supported",
+	"registration_not_supported",
+]);
+
 export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response> {
 	const api = c.var.api;
 	const oauth = api.oauth!;
@@ -108,7 +128,8 @@ export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response>
 		return errorPage("This sign-in was already used or has expired. Start again from the application.");
 	const providerError = q.get("error");
 	if (providerError !== null) {
-		logEvent("oidc_login_refused", { issuer: login.issuer, error: providerError.slice(0, 100) });
+		// Only an error code the specs define reaches the log: the value is the sender's text, and could hold a key (found by a probe).
+		logEvent("oidc_login_refused", { issuer: login.issuer, error: PROVIDER_ERRORS.has(providerError) ? providerError : "(another value)" });
 		return providerError === "temporarily_unavailable"
 			? back("temporarily_unavailable", "The identity provider cannot sign you in right now.")
 			: back("access_denied", "The identity provider did not sign the user in.");

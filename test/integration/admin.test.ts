@@ -243,3 +243,15 @@ describe("storage", () => {
 		}
 	});
 });
+
+describe("rotating a key deleted meanwhile (found by a probe: rotate raced with delete answered 409 'already rotated')", () => {
+	it("is 404 key_not_found, as for any key that does not exist, and mints nothing", async () => {
+		const key = await createKey({ name: "deleted under the rotation" });
+		// Its object says deleted; KV still holds the record, as between delete's two writes.
+		await env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(key.id)).markDeleted(Date.now());
+		const before = (await env.KEYS.list({ prefix: "hash:" })).keys.length;
+		const res = await admin(`/keys/${key.id}/rotate`, { method: "POST" });
+		await expectError(res, 404, "key_not_found");
+		expect((await env.KEYS.list({ prefix: "hash:" })).keys.length).toBe(before);
+	});
+});

@@ -342,6 +342,27 @@ describe("the authorization endpoint with the oidc login", () => {
 		expect(idp.tokenRequests).toHaveLength(0);
 	});
 
+	it("logs only an error code the specs define, never the provider's other text (found by a probe: the sender's text reached the log)", async () => {
+		const client = await createClient(gw);
+		// (A whole key in the query never gets here: keygate refuses it with 401 first.) Any other text:
+		const planted = "session=kgs_0123 secret words";
+		const logs: string[] = [];
+		const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => void logs.push(String(line)));
+		try {
+			for (const error of [planted, "access_denied"]) {
+				const { to, cookie } = await authorize(client);
+				await noCode(await callback(`${CALLBACK}?error=${encodeURIComponent(error)}&state=${to.searchParams.get("state")}`, cookie), 302);
+			}
+		} finally {
+			spy.mockRestore();
+		}
+		const refused = logs.filter((l) => l.includes("oidc_login_refused"));
+		expect(refused).toHaveLength(2);
+		expect(refused.join("\n")).not.toContain(planted);
+		expect(refused[0]).toContain('"error":"(another value)"');
+		expect(refused[1]).toContain('"error":"access_denied"');
+	});
+
 	it("does not take the origin login's assertion when the API signs in with OIDC", async () => {
 		const client = await createClient(gw);
 		const { cookie } = await authorize(client);
