@@ -179,8 +179,9 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 	// budget, every other request naming it gets slow_down, and a public client (no secret) has none.
 	let overBudget: string | undefined;
 	const fail = (clientId: string | undefined): Authenticated => {
-		if (overBudget) return slowDown(overBudget);
+		// The sender's address is charged first, whatever the id's budget, so guesses spread over ids stay bounded (found by a review).
 		if (address) oauthThrottle.recordFailure(address, now, windowSeconds);
+		if (overBudget) return slowDown(overBudget);
 		if (clientId) oauthThrottle.recordFailure(`client:${clientId}`, now, windowSeconds);
 		return { ok: false, response: oauthError("invalid_client", "Client authentication failed.", { realm }) };
 	};

@@ -52,13 +52,17 @@ export function sameOrigin(method: string, url: string, headers: Headers): boole
  * and it could read what it asked for, a new key's plaintext included. Its script cannot
  * make a navigation, nor forge `Sec-Fetch-Mode` and `Sec-Fetch-Dest`: so a request that
  * carries them must be a top-level navigation (`navigate`, `document`). A client that sends
- * neither (curl, a browser too old for them) is let through: it holds no session the
- * origin's page could lend it. (A window that page opens gets no handle, COOP above.)
+ * no Sec-Fetch-Dest (curl, Node's fetch, a browser too old for it) is let through: it holds
+ * no session the origin's page could lend it. (A window that page opens gets no handle, COOP above.)
  */
 export function pageNavigation(headers: Headers): boolean {
-	const mode = headers.get("Sec-Fetch-Mode");
 	const dest = headers.get("Sec-Fetch-Dest");
-	return (mode === null || mode === "navigate") && (dest === null || dest === "document");
+	// A browser sends Sec-Fetch-Dest with every request (a script's fetch says "empty"); Node's
+	// fetch sends Sec-Fetch-Mode: cors alone, and is a client like curl, not a page (found by
+	// this repo's own end-to-end test: every Node client's OAuth sign-in was refused).
+	if (dest === null) return true;
+	const mode = headers.get("Sec-Fetch-Mode");
+	return dest === "document" && (mode === null || mode === "navigate");
 }
 
 /**

@@ -66,6 +66,9 @@ describe("the authorization endpoint with the origin login", () => {
 		const { page, html, ticket, cookie } = await toConsent(client.id);
 		expect(page.status, html).toBe(200);
 		expect(page.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
+		// A window a page of the origin opens here gets no handle; the form's POST carries a real Origin (found by a review).
+		expect(page.headers.get("Cross-Origin-Opener-Policy")).toBe("same-origin");
+		expect(page.headers.get("Referrer-Policy")).toBe("same-origin");
 		expect(page.headers.get("Cache-Control")).toBe("no-store");
 		expect(html).toContain("Test app");
 		expect(html).toContain("app.example");
@@ -123,6 +126,8 @@ describe("the authorization endpoint with the origin login", () => {
 		expect(fetched.status).toBe(403);
 		expect(fetched.headers.get("Set-Cookie")).toBeNull();
 		expect(await fetched.text()).toContain("not from a script or inside a frame");
+		// Node's fetch (Sec-Fetch-Mode: cors, no Sec-Fetch-Dest) is a client like curl: served (found by the end-to-end test).
+		expect((await gw.call(`/oauth/authorize?${query}`, { headers: { "Sec-Fetch-Mode": "cors" } })).status).toBe(302);
 		// The browser's own navigation is served, from another site too (the client's page links here).
 		expect((await gw.call(`/oauth/authorize?${query}`, { headers: { ...navigation, "Sec-Fetch-Site": "cross-site" } })).status).toBe(302);
 		const { ticket, cookie } = await toConsent(client.id);

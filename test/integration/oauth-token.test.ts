@@ -237,6 +237,24 @@ describe("the token endpoint's X-RateLimit-* with bruteForce.headers (found by a
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("guesses at an id over its budget still spend the sender's address budget (found by a review)", async () => {
+		const target = await createClient(gwc);
+		const other = await createClient(gwc);
+		const guess = (clientId: string, secret: string, ip: string) =>
+			tokenJson(
+				gwc,
+				{ grant_type: "refresh_token", refresh_token: "x", client_id: clientId, client_secret: secret },
+				{ "CF-Connecting-IP": ip },
+			).then(body);
+		for (let i = 0; i < 5; i++) await guess(target.id, "wrong", `198.51.100.${120 + i}`);
+		const fresh = "198.51.100.150";
+		for (let i = 0; i < 5; i++) expect((await guess(target.id, "wrong", fresh)).status).toBe(429);
+		// That address is now over its own budget: even another client's right secret from it waits.
+		const res = await guess(other.id, other.secret!, fresh);
+		expect(res.status, res.text).toBe(429);
+		expect(res.json.error).toBe("slow_down");
+	});
+
 	it("knowing a client id is not enough to lock the client out: its right secret, and a public client, still get tokens (found by a probe)", async () => {
 		const client = await createClient(gwc);
 		for (let i = 0; i < 8; i++)

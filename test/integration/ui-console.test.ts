@@ -380,6 +380,8 @@ describe("CSRF", () => {
 		});
 		expect(made.status).toBe(200);
 		expect(shownKeys(await made.text())).toHaveLength(1);
+		// Node's fetch sends Sec-Fetch-Mode: cors and no Sec-Fetch-Dest: a client like curl, not a page (no browser omits Dest).
+		expect((await ui(`${UI}/`, { cookie, headers: { "Sec-Fetch-Mode": "cors" } })).status).toBe(200);
 	});
 
 	it("a form without the session's form token, or with another's, is 403 and writes nothing: a page the origin serves can submit a form, not read the token (found by a review)", async () => {
