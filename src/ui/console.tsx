@@ -30,6 +30,7 @@ import {
 	ErrorBox,
 	fieldState,
 	FORM_ERROR_ID,
+	invalidIf,
 	ExpiryChoices,
 	Page,
 	RevokeConfirmation,
@@ -136,13 +137,7 @@ function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string,
 				{next && next !== `${UI}/` ? <input type="hidden" name="next" value={next} /> : null}
 				<label>
 					Admin token
-					<input
-						type="password"
-						name="token"
-						autocomplete="current-password"
-						required
-						{...(status === 401 ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {})}
-					/>
+					<input type="password" name="token" autocomplete="current-password" required {...invalidIf(status === 401)} />
 				</label>
 				<button type="submit">Sign in</button>
 			</form>
@@ -801,13 +796,7 @@ function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
 			</p>
 			<label>
 				Type the key's name, <strong>{props.k.name}</strong>, to confirm
-				<input
-					name="confirm"
-					autocomplete="off"
-					required
-					value={keptValue(props.typed ?? "")}
-					{...(props.error ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {})}
-				/>
+				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} {...invalidIf(props.error !== undefined)} />
 			</label>
 			<button type="submit" class="danger">
 				Delete key
@@ -848,7 +837,7 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 function DateFilter(props: { name: string; value: string; invalid: boolean }) {
 	// A real calendar date only: a date picker given 2026-13-45 shows it blank, hiding the mistake (found by a browser QA pass).
 	const plain = props.value === "" || (/^\d{4}-\d{2}-\d{2}$/.test(props.value) && realDate(props.value));
-	const state = props.invalid ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {};
+	const state = invalidIf(props.invalid);
 	return <input name={props.name} type={plain ? "date" : "text"} value={props.value} {...state} />;
 }
 
@@ -894,7 +883,7 @@ consoleApp.get("/audit", async (c) => {
 	const { data, cursor } = found;
 	const refusal = found.error === undefined ? undefined : auditRefusal(found.error);
 	const error = refusal?.text;
-	const filterState = (name: string) => (refusal?.fields.has(name) ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {});
+	const filterState = (name: string) => invalidIf(refusal?.fields.has(name) === true);
 	// The key id filter was dropped (it held a key): the events below are every key's, and the notice says so (found by a browser QA pass).
 	const notice = wasKey
 		? pastedKeyNotice("Key id takes a key's id (key_…), as the key's page shows it. The events below are not filtered by key.")

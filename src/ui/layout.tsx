@@ -412,7 +412,11 @@ export const FORM_ERROR_ID = "form-error";
 
 /** A form field's state after a refusal: marked invalid and described by the message when the refusal names it. */
 export const fieldState = (invalid: Set<string> | undefined, field: string): Record<string, string> =>
-	invalid?.has(field) ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {};
+	invalidIf(invalid?.has(field) === true);
+
+/** A field marked invalid and described by the form's message, when `refused`. */
+export const invalidIf = (refused: boolean): Record<string, string> =>
+	refused ? { "aria-invalid": "true", "aria-describedby": FORM_ERROR_ID } : {};
 
 export function ErrorBox(props: { message?: string; id?: string }) {
 	if (!props.message) return null;

@@ -33,8 +33,7 @@ export function maskedKey(k: Pick<KeyRecord, "type" | "environment" | "start" | 
 
 export const shortId = (id: string) => id.slice(0, 12);
 
-/** A limit in words: "1,000 per 3,600 s, at most 50 per second", or "no window limit, at most 50 per second". */
-/** A window in the words people use: "hour", "24 hours", "5 minutes", else seconds (a browser QA pass: "per 3,600 s"). */
+/** A window in the words people use: "hour", "day", "5 minutes", else seconds (a browser QA pass: "per 3,600 s"). */
 export function windowWords(seconds: number): string {
 	const n = (x: number) => x.toLocaleString("en-US");
 	for (const [size, one, many] of [
@@ -46,6 +45,7 @@ export function windowWords(seconds: number): string {
 	return seconds === 1 ? "second" : `${n(seconds)} s`;
 }
 
+/** A limit in words: "1,000 per hour, at most 50 per second", or "no window limit, at most 50 per second". */
 function limitWords(l: { limit: number | null; window: number; burst: number }): string {
 	const n = (x: number) => x.toLocaleString("en-US");
 	return `${l.limit === null ? "no window limit" : `${n(l.limit)} per ${windowWords(l.window)}`}, at most ${n(l.burst)} per second`;
@@ -238,7 +238,8 @@ export function invalidFields(message: string | undefined): Set<string> {
 	const found = new Set<string>();
 	if (!message) return found;
 	for (const [field, label] of Object.entries(FIELD_LABELS)) {
-		const at = new RegExp(`(?:^|; )${label}(?: "[^"]*"| \\(entry \\d+\\))?:`);
+		// A quoted value may hold quotes itself: it ends at the first `":` (a review).
+		const at = new RegExp(`(?:^|; )${label}(?: "(?:[^"]|"(?!:))*"| \\(entry \\d+\\))?:`);
 		if (at.test(message)) found.add(field);
 	}
 	return found;

@@ -227,7 +227,7 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect(origin.calls).toHaveLength(0);
 	});
 
-	it("a body over 64 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
+	it("a body over 256 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
 		const before = await kvNames();
 		const huge = `{"name":"x","metadata":{"x":"${"a".repeat(10_000_000)}"}}`;
 		const declared = await admin("/keys", { method: "POST", body: huge });
@@ -242,9 +242,20 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		});
 		await expectError(await admin("/keys", { method: "POST", body: stream }), 400, "invalid_request");
 		// Just under the cap is read and judged on its content.
-		const near = await admin("/keys", { method: "POST", body: `{"name":"x","metadata":{"x":"${"a".repeat(60_000)}"}}` });
+		const near = await admin("/keys", { method: "POST", body: `{"name":"x","metadata":{"x":"${"a".repeat(250_000)}"}}` });
 		expect((await expectError(near, 400, "invalid_request")).message).toContain("metadata");
 		expect(await kvNames()).toBe(before);
+	});
+
+	it("the largest valid body, an OAuth client with 20 redirect URIs of 2,000 characters in 3-byte UTF-8, is read (64 KiB refused it: a review)", async () => {
+		const withOAuth = structuredClone(bundled) as any;
+		withOAuth.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read"] };
+		const gw = gatewayFor(withOAuth);
+		const redirectUris = Array.from({ length: 20 }, (_, i) => `https://app.example/${i}/${"中".repeat(1_970)}`);
+		const body = JSON.stringify({ name: "wide", redirectUris });
+		expect(new TextEncoder().encode(body).length).toBeGreaterThan(100_000);
+		const res = await gw.admin("/oauth/clients", { method: "POST", body });
+		expect(res.status, await res.clone().text()).toBe(201);
 	});
 
 	it("an escaped __proto__ (\\u005f_proto__), or one 40 levels deep, is refused too", async () => {

@@ -233,6 +233,8 @@ describe("a refused form's message in the form's words (stop 24's browser QA pas
 		expect([...invalidFields("Key type: this API has no such type; the Name field is fine")]).toEqual(["type"]);
 		expect(invalidFields("Something keygate depends on did not answer.").size).toBe(0);
 		expect(invalidFields(undefined).size).toBe(0);
+		// A quoted value holding quotes still names its field (a review).
+		expect([...invalidFields('Owner "a"b": printable ASCII')]).toEqual(["owner"]);
 	});
 
 	it("never names a value holding a key, and leaves other words alone", () => {
