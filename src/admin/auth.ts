@@ -5,7 +5,7 @@ import { secretsEqual } from "../keys/crypto";
 import { authority } from "../authority/client";
 import { FailureThrottle } from "../credentials/brute-force";
 import { auditAddress, clientAddress, type Bindings } from "../env";
-import { parseIp } from "../util/ip";
+import { parseIp, throttleUnit } from "../util/ip";
 import { logEvent } from "../util/log";
 import { actorFrom, recordAudit } from "./audit";
 import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "./contract";
@@ -27,7 +27,7 @@ export const adminFailures = new FailureThrottle();
 
 /** Seconds until `ip` may try the admin token again (0: now). */
 export function adminWait(ip: string | undefined, now: number): number {
-	return ip ? adminFailures.blockedFor(ip, now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+	return ip ? adminFailures.blockedFor(throttleUnit(ip), now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
 }
 
 /**
@@ -35,7 +35,7 @@ export function adminWait(ip: string | undefined, now: number): number {
  * address and audited as `admin.auth_failed` (the address only, never what was presented).
  */
 export async function recordAdminFailure(kv: KVNamespace, ip: string | undefined, now: number, via?: "console"): Promise<void> {
-	if (ip) adminFailures.recordFailure(ip, now, ADMIN_FAILURE_WINDOW_SECONDS);
+	if (ip) adminFailures.recordFailure(throttleUnit(ip), now, ADMIN_FAILURE_WINDOW_SECONDS);
 	await recordAudit(kv, {
 		actor: "unauthenticated",
 		actorType: via ?? "token",

@@ -7,6 +7,8 @@
  * bound is per isolate: enough to keep KV reads bounded, which is the point; it is not
  * a global ban list.
  */
+import { throttleUnit } from "../util/ip";
+
 export const MAX_TRACKED_ADDRESSES = 10_000;
 
 /**
@@ -14,7 +16,7 @@ export const MAX_TRACKED_ADDRESSES = 10_000;
  * window, as its config reads (found by a peer's suite: bad keys sent to one API spent
  * another's budget, whatever that API's window).
  */
-export const addressKey = (api: string, ip: string) => `${api}\n${ip}`;
+export const addressKey = (api: string, ip: string) => `${api}\n${throttleUnit(ip)}`;
 
 interface Window {
 	start: number;

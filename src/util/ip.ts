@@ -49,6 +49,19 @@ export function parseIp(s: string): bigint | undefined {
 	return v4 === undefined ? undefined : V4_MAPPED | v4;
 }
 
+/**
+ * The unit a throttle counts an address in: an IPv4 address as it is, an IPv6 address by its
+ * /64, which one subscriber is routinely given whole (a probe sprayed 30 addresses of one
+ * /64 past a budget of 3). Anything else is counted as given.
+ */
+export function throttleUnit(ip: string): string {
+	if (!ip.includes(":")) return ip;
+	const n = parseV6(ip);
+	if (n === undefined) return ip;
+	const prefix = (n >> 64n).toString(16).padStart(16, "0");
+	return `${prefix.match(/.{4}/g)!.join(":")}::/64`;
+}
+
 export interface Cidr {
 	base: bigint;
 	bits: number; // prefix length in the 128-bit space

@@ -440,6 +440,22 @@ describe("X-RateLimit-* on 401s, for APIs that ask (issue 11 item 16)", () => {
 		failureThrottle.clear();
 	});
 
+	it("an IPv6 client is counted by its /64: spreading bad keys over one subscriber's addresses gets one budget (found by a probe)", async () => {
+		failureThrottle.clear();
+		const gw = gatewayFor(config, base);
+		const remaining: string[] = [];
+		for (let i = 1; i <= 6; i++) {
+			const res = await gw.call("/v1/users/me", { key: "garbage", headers: { "CF-Connecting-IP": `2001:db8:1:2::${i.toString(16)}` } });
+			remaining.push(res.headers.get("X-RateLimit-Remaining")!);
+		}
+		expect(remaining).toEqual(["4", "3", "2", "1", "0", "0"]);
+		// Another /64 has its own budget; IPv4 addresses are each their own.
+		const other = await gw.call("/v1/users/me", { key: "garbage", headers: { "CF-Connecting-IP": "2001:db8:1:3::1" } });
+		expect(other.headers.get("X-RateLimit-Remaining")).toBe("4");
+		expect(origin.calls).toHaveLength(0);
+		failureThrottle.clear();
+	});
+
 	it("so do a refusal made before the key is known (a 400 for the path) and every OAuth endpoint's answer", async () => {
 		failureThrottle.clear();
 		const gw = gatewayFor(config, base);

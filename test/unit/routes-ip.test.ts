@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileRoutes, findRoute } from "../../src/config/routes";
-import { ipAllowed, parseCidr, parseIp } from "../../src/util/ip";
+import { ipAllowed, parseCidr, parseIp, throttleUnit } from "../../src/util/ip";
 
 const table = compileRoutes([
 	{ methods: ["GET"], path: "/health", public: true, scopes: [], cost: 1 },
@@ -53,5 +53,16 @@ describe("IP allowlist", () => {
 		expect(parseCidr("1.2.3.4/33")).toBeUndefined();
 		expect(parseCidr("::/129")).toBeUndefined();
 		expect(parseCidr("::/0")).toBeDefined();
+	});
+});
+
+describe("throttleUnit: what a failed-credential budget counts (found by a probe: every IPv6 /128 had its own)", () => {
+	it("an IPv6 address by its /64, in any spelling; IPv4 and anything else as given", () => {
+		expect(throttleUnit("2001:db8:1:2::1")).toBe("2001:0db8:0001:0002::/64");
+		expect(throttleUnit("2001:DB8:1:2:ffff:ffff:ffff:ffff")).toBe("2001:0db8:0001:0002::/64");
+		expect(throttleUnit("2001:db8:1:3::1")).not.toBe(throttleUnit("2001:db8:1:2::1"));
+		expect(throttleUnit("::1")).toBe("0000:0000:0000:0000::/64");
+		expect(throttleUnit("198.51.100.7")).toBe("198.51.100.7");
+		expect(throttleUnit("not-an-address")).toBe("not-an-address");
 	});
 });
