@@ -3,7 +3,7 @@ import { recordAudit } from "../admin/audit";
 import { auditAddress } from "../env";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
-import type { CompiledApi } from "../config/load";
+import { loadConfig, type CompiledApi } from "../config/load";
 import { addressKey, FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
 import { clientIp, withAddressBudget, type GatewayContext, type GatewayEnv } from "../pipeline/context";
@@ -32,7 +32,11 @@ import { readParams } from "./params";
  * answered before any key stage. Paths are under the API's path prefix.
  */
 
-/** Bad client credentials and bad grants, per client address and per client id, refused before any read once over budget. */
+/**
+ * Bad client credentials and bad grants, per client address (refused before any read once
+ * over budget) and per confidential client id (over budget, only the right secret passes;
+ * checking it reads the client, so the address budget is what bounds guessing).
+ */
 export const oauthThrottle = new FailureThrottle();
 
 const KV_TIMEOUT_MS = 2_000;
@@ -75,9 +79,51 @@ function endpointsOf(api: CompiledApi): Map<string, Endpoint> {
 	return table;
 }
 
+/** Each config's `origin`-mode sign-in pages, as `host` + path: the API's own login, when keygate serves its host. */
+const loginPageSets = new WeakMap<readonly CompiledApi[], Set<string>>();
+
+function loginPages(apis: readonly CompiledApi[]): Set<string> {
+	let pages = loginPageSets.get(apis);
+	if (!pages) {
+		pages = new Set();
+		for (const a of apis) {
+			const login = a.oauth?.login;
+			if (login?.mode !== "origin") continue;
+			const u = new URL(login.loginUrl);
+			pages.add(u.host.toLowerCase() + u.pathname);
+		}
+		loginPageSets.set(apis, pages);
+	}
+	return pages;
+}
+
+/**
+ * The API's own sign-in page, served through keygate on a host it answers (the README's
+ * `https://api.example.com/login`), is held to the sign-in pages' rules: a page of the
+ * origin would otherwise fetch it with the user's session, read from the answer's URL the
+ * assertion it redirects to, and finish the consent in a client of its own (found by a
+ * probe). Only a navigation reaches it, and its answer sends COOP same-origin.
+ */
+async function loginPageGuard(c: GatewayContext, next: () => Promise<void>): Promise<Response | undefined> {
+	if (!browserPage(c)) return notAPage();
+	await next();
+	try {
+		c.res.headers.set("Cross-Origin-Opener-Policy", "same-origin");
+	} catch {
+		c.res = new Response(c.res.body, c.res);
+		c.res.headers.set("Cross-Origin-Opener-Policy", "same-origin");
+	}
+	return undefined;
+}
+
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.get("api");
+	const config = loadConfig(c.env);
+	if (config.ok && config.value.apis.length > 0) {
+		const url = c.get("url");
+		if (loginPages(config.value.apis).has(url.host.toLowerCase() + url.pathname)) return loginPageGuard(c, next);
+	}
 	if (!api.oauth) return next();
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);
 	if (!endpoint) return next();
@@ -96,6 +142,8 @@ export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
  */
 function browserPage(c: GatewayContext): boolean {
 	const headers = c.req.raw.headers;
+	// A prefetch or prerender the user never sees would run the sign-in and replace one in progress (found by a probe).
+	if (headers.has("Sec-Purpose") || headers.get("Purpose") === "prefetch") return false;
 	if (!pageNavigation(headers)) return false;
 	// A client that says nothing of where the form came from (curl) is served, as for pageNavigation: it holds no browser's sign-in.
 	const said = headers.has("Sec-Fetch-Site") || headers.has("Origin");

@@ -154,6 +154,28 @@ describe("the authorization endpoint with the origin login", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("the API's own sign-in page on keygate's host is held to the same rules: a page's script cannot fetch it for the assertion (found by a probe)", async () => {
+		const sameHost = structuredClone(demo) as any;
+		sameHost.apis[0].routes = [{ methods: ["GET", "POST"], path: "/login", public: true }, ...sameHost.apis[0].routes];
+		sameHost.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read"], login: { loginUrl: "https://api.example.com/login" } };
+		const own = gatewayFor(sameHost);
+		const script = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty" };
+		const fetched = await own.call("/login?request=r", { headers: script });
+		expect(fetched.status).toBe(403);
+		for (const headers of [{ ...script, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe" }, { "Sec-Purpose": "prefetch" }])
+			expect((await own.call("/login?request=r", { headers })).status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		// The browser's navigation reaches the origin's login, whose page gets COOP same-origin.
+		const page = await own.call("/login?request=r", {
+			headers: { "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document" },
+		});
+		expect(page.status).toBe(200);
+		expect(page.headers.get("Cross-Origin-Opener-Policy")).toBe("same-origin");
+		expect(origin.calls).toHaveLength(1);
+		// Other paths are not the sign-in page.
+		expect((await own.call("/health", { headers: script })).status).toBe(200);
+	});
+
 	it("refuses the consent form without this browser's cookie (CSRF)", async () => {
 		const client = await createClient(gw);
 		const { ticket } = await toConsent(client.id);
