@@ -162,7 +162,10 @@ describe("the authorization endpoint with the origin login", () => {
 		const script = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty" };
 		const fetched = await own.call("/login?request=r", { headers: script });
 		expect(fetched.status).toBe(403);
-		for (const headers of [{ ...script, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe" }, { "Sec-Purpose": "prefetch" }])
+		for (const headers of [
+			{ ...script, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe" },
+			{ "Sec-Purpose": "prefetch" },
+		] as Record<string, string>[])
 			expect((await own.call("/login?request=r", { headers })).status).toBe(403);
 		expect(origin.calls).toHaveLength(0);
 		// The browser's navigation reaches the origin's login, whose page gets COOP same-origin.
