@@ -166,8 +166,12 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 	if (!config.ok) return c.html(<Unavailable heading="API keys" />, 503);
 	const api = grant ? config.value.apis.find((a) => a.name === grant.api) : undefined;
 	if (!grant || !token || !api?.portal) {
-		if (token) c.header("Set-Cookie", cookie("", 0));
-		return notice(c, 404, "Session ended", "Your session has ended", "Go back to the app and open your API keys again.");
+		// A form sent after the session ended made nothing: said so (a browser QA pass). No cookie at all: never
+		// signed in here, so nothing "ended".
+		const sent = c.req.method !== "GET" && c.req.method !== "HEAD" ? " Nothing was changed." : "";
+		if (!token) return notice(c, 404, "Not signed in", "Open your API keys from the app", `This page opens from the app you use.${sent}`);
+		c.header("Set-Cookie", cookie("", 0));
+		return notice(c, 404, "Session ended", "Your session has ended", `Go back to the app and open your API keys again.${sent}`);
 	}
 	c.set("grant", grant);
 	c.set("sessionToken", token);

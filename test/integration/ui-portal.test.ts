@@ -459,6 +459,13 @@ describe("one owner's keys only", () => {
 		const after = await ui(`${PORTAL}/`, { cookie });
 		expect(after.status).toBe(404);
 		expect(await after.text()).toContain("<h1>Your session has ended</h1>");
+		// A form sent after it ended says nothing was changed; with no cookie at all nothing "ended" (a browser QA pass).
+		const sent = await ui(`${PORTAL}/keys`, { cookie, form: { name: "late" } });
+		expect(sent.status).toBe(404);
+		expect(await sent.text()).toContain("Nothing was changed.");
+		const never = await (await ui(`${PORTAL}/`)).text();
+		expect(never).toContain("<h1>Open your API keys from the app</h1>");
+		expect(never).not.toContain("ended");
 		// A session opened with the app's address links back to it once signed out (found by a browser QA pass).
 		const withReturn = await portalCookie(`so_${crypto.randomUUID().slice(0, 8)}`, { returnUrl: "https://app.example.com/settings" });
 		expect(await (await ui(`${PORTAL}/logout`, { cookie: withReturn, form: {} })).text()).toContain(
