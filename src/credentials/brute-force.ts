@@ -20,8 +20,13 @@ export const addressKey = (api: string, ip: string) => `${api}\n${throttleUnit(i
 
 interface Window {
 	start: number;
+	/** When the window ends (its start plus the window the entry was opened with). */
+	end: number;
 	failures: number;
 }
+
+/** How many of the oldest entries a full throttle looks through for one to drop. */
+const EVICTION_SCAN = 64;
 
 export class FailureThrottle {
 	private readonly windows = new Map<string, Window>();
@@ -41,11 +46,34 @@ export class FailureThrottle {
 	recordFailure(ip: string, now: number, windowSeconds: number): void {
 		let w = this.windows.get(ip);
 		if (!w || now >= w.start + windowSeconds * 1000) {
-			if (!w && this.windows.size >= MAX_TRACKED_ADDRESSES) this.windows.delete(this.windows.keys().next().value!);
-			w = { start: now, failures: 0 };
+			if (!w && this.windows.size >= MAX_TRACKED_ADDRESSES) this.evictOne(now);
+			w = { start: now, end: now + windowSeconds * 1000, failures: 0 };
 			this.windows.set(ip, w);
 		}
 		w.failures++;
+	}
+
+	/**
+	 * Makes room: among the oldest entries, one whose window is over, else the one with the
+	 * fewest failures. Dropping simply the oldest let a client spraying fresh addresses push
+	 * out the entries that held it back (found by a probe).
+	 */
+	private evictOne(now: number): void {
+		let pick: string | undefined;
+		let fewest = Infinity;
+		let seen = 0;
+		for (const [key, w] of this.windows) {
+			if (now >= w.end) {
+				pick = key;
+				break;
+			}
+			if (w.failures < fewest) {
+				fewest = w.failures;
+				pick = key;
+			}
+			if (++seen >= EVICTION_SCAN) break;
+		}
+		if (pick !== undefined) this.windows.delete(pick);
 	}
 
 	/**
