@@ -58,6 +58,8 @@ export function throttleUnit(ip: string): string {
 	if (!ip.includes(":")) return ip;
 	const n = parseV6(ip);
 	if (n === undefined) return ip;
+	// An IPv4 client written as IPv6 (::ffff:192.0.2.1) is that IPv4 address, not one /64 shared by every IPv4 client.
+	if (n >> 32n === 0xffffn) return [24n, 16n, 8n, 0n].map((shift) => String((n >> shift) & 0xffn)).join(".");
 	const prefix = (n >> 64n).toString(16).padStart(16, "0");
 	return `${prefix.match(/.{4}/g)!.join(":")}::/64`;
 }

@@ -63,6 +63,9 @@ describe("throttleUnit: what a failed-credential budget counts (found by a probe
 		expect(throttleUnit("2001:db8:1:3::1")).not.toBe(throttleUnit("2001:db8:1:2::1"));
 		expect(throttleUnit("::1")).toBe("0000:0000:0000:0000::/64");
 		expect(throttleUnit("198.51.100.7")).toBe("198.51.100.7");
+		// An IPv4 client in IPv6 form is that IPv4 address: every such client sharing ::/64 would throttle them all together.
+		expect(throttleUnit("::ffff:198.51.100.7")).toBe("198.51.100.7");
+		expect(throttleUnit("::ffff:c633:6408")).toBe("198.51.100.8");
 		expect(throttleUnit("not-an-address")).toBe("not-an-address");
 	});
 });
