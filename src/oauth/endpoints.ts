@@ -90,11 +90,45 @@ function loginPages(apis: readonly CompiledApi[]): Set<string> {
 			const login = a.oauth?.login;
 			if (login?.mode !== "origin") continue;
 			const u = new URL(login.loginUrl);
-			pages.add(u.host.toLowerCase() + u.pathname);
+			pages.add(loginPageKey(u.hostname, u.pathname));
+			pages.add(loginHost(u.hostname));
 		}
 		loginPageSets.set(apis, pages);
 	}
 	return pages;
+}
+
+/** A segment without its trailing dots and blanks; linear (a regex for it is quadratic on a run of dots). */
+function withoutTail(segment: string): string {
+	let end = segment.length;
+	while (end > 0 && /[.\s]/u.test(segment[end - 1]!)) end--;
+	return segment.slice(0, end);
+}
+
+/** A host without a trailing dot, in lowercase; the set of sign-in pages also holds each of their hosts alone. */
+const loginHost = (hostname: string) => hostname.toLowerCase().replace(/\.$/, "");
+
+/**
+ * A sign-in page's address as servers read it loosely (found by a review: `/LOGIN`,
+ * `/login/`, `/login.html`, `/login.`, `/login%20` and another port all reached the
+ * origin's login unguarded): the host without port or trailing dot; the path decoded,
+ * NFKC-folded and lowercased, repeated slashes as one, each segment without trailing dots
+ * or blanks or a last format suffix (`.html`, `.json`), and no trailing slash.
+ */
+export function loginPageKey(hostname: string, pathname: string): string {
+	let path = pathname;
+	try {
+		path = decodeURIComponent(pathname);
+	} catch {
+		// Not decodable: compared as sent (keygate refuses such paths on API routes anyway).
+	}
+	const segments = path
+		.normalize("NFKC")
+		.toLowerCase()
+		.split("/")
+		.map((segment) => withoutTail(withoutTail(segment).replace(/\.[a-z0-9]{1,10}$/, "")))
+		.filter((segment) => segment !== "");
+	return `${loginHost(hostname)}/${segments.join("/")}`;
 }
 
 /**
@@ -102,7 +136,9 @@ function loginPages(apis: readonly CompiledApi[]): Set<string> {
  * `https://api.example.com/login`), is held to the sign-in pages' rules: a page of the
  * origin would otherwise fetch it with the user's session, read from the answer's URL the
  * assertion it redirects to, and finish the consent in a client of its own (found by a
- * probe). Only a navigation reaches it, and its answer sends COOP same-origin.
+ * probe). Only a navigation reaches it, and its answer sends COOP same-origin, as
+ * keygate's own sign-in pages do. (The console's too: a script on the sign-in page could
+ * reach a console window it opens; README "Pages the origin serves".)
  */
 async function loginPageGuard(c: GatewayContext, next: () => Promise<void>): Promise<Response | undefined> {
 	if (!browserPage(c)) return notAPage();
@@ -119,10 +155,13 @@ async function loginPageGuard(c: GatewayContext, next: () => Promise<void>): Pro
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.get("api");
+	// selectApiStage ran first: the config is valid here. Most configs have no sign-in page on a host keygate serves.
 	const config = loadConfig(c.env);
-	if (config.ok && config.value.apis.length > 0) {
+	const pages = config.ok ? loginPages(config.value.apis) : undefined;
+	if (pages !== undefined && pages.size > 0) {
 		const url = c.get("url");
-		if (loginPages(config.value.apis).has(url.host.toLowerCase() + url.pathname)) return loginPageGuard(c, next);
+		// The set holds each sign-in page's host alone too: only a request to one of those hosts is folded and looked up.
+		if (pages.has(loginHost(url.hostname)) && pages.has(loginPageKey(url.hostname, url.pathname))) return loginPageGuard(c, next);
 	}
 	if (!api.oauth) return next();
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);

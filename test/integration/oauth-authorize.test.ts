@@ -179,6 +179,25 @@ describe("the authorization endpoint with the origin login", () => {
 		expect((await own.call("/health", { headers: script })).status).toBe(200);
 	});
 
+	it("the sign-in page guard reads the path as loose servers do: case, trailing slash, dots, blanks, format suffix, another port (found by a review)", async () => {
+		const sameHost = structuredClone(demo) as any;
+		// A public catch-all, so nothing but the guard stands between a spelling and the origin's login.
+		sameHost.apis[0].routes = [{ path: "/**", public: true }];
+		sameHost.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read"], login: { loginUrl: "https://api.example.com/login" } };
+		const own = gatewayFor(sameHost);
+		const script = { "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty" };
+		for (const path of ["/LOGIN", "/login/", "/login.html", "/login.", "/login%20", "/%4C%4F%47%49%4E", "//login", "/login?x=1"]) {
+			const res = await own.call(path, { headers: script });
+			expect(res.status, path).toBe(403);
+		}
+		const other = gatewayFor(sameHost, "https://api.example.com:8443");
+		expect((await other.call("/login", { headers: script })).status).toBe(403);
+		expect(origin.calls).toHaveLength(0);
+		// A page of its own, not the sign-in page: served.
+		expect((await own.call("/login-help", { headers: script })).status).toBe(200);
+		expect((await own.call("/assets/login.css", { headers: script })).status).toBe(200);
+	});
+
 	it("refuses the consent form without this browser's cookie (CSRF)", async () => {
 		const client = await createClient(gw);
 		const { ticket } = await toConsent(client.id);
