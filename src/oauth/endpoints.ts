@@ -116,14 +116,16 @@ const loginHost = (hostname: string) => hostname.toLowerCase().replace(/\.$/, ""
  * or blanks or a last format suffix (`.html`, `.json`), and no trailing slash.
  */
 export function loginPageKey(hostname: string, pathname: string): string {
+	// For every request to a sign-in page's host (often the API's own): the decoding and the fold only when there is something to undo.
 	let path = pathname;
-	try {
-		path = decodeURIComponent(pathname);
-	} catch {
-		// Not decodable: compared as sent (keygate refuses such paths on API routes anyway).
-	}
+	if (path.includes("%"))
+		try {
+			path = decodeURIComponent(pathname);
+		} catch {
+			// Not decodable: compared as sent (keygate refuses such paths on API routes anyway).
+		}
+	if (!/^[\x00-\x7f]*$/.test(path)) path = path.normalize("NFKC");
 	const segments = path
-		.normalize("NFKC")
 		.toLowerCase()
 		.split("/")
 		.map((segment) => withoutTail(withoutTail(segment).replace(/\.[a-z0-9]{1,10}$/, "")))
