@@ -27,7 +27,7 @@ export const adminFailures = new FailureThrottle();
 
 /** Seconds until `ip` may try the admin token again (0: now). */
 export function adminWait(ip: string | undefined, now: number): number {
-	return ip ? adminFailures.blockedFor(throttleUnit(ip), now, ADMIN_MAX_FAILURES, ADMIN_FAILURE_WINDOW_SECONDS) : 0;
+	return ip ? adminFailures.blockedFor(throttleUnit(ip), now, ADMIN_MAX_FAILURES) : 0;
 }
 
 /**

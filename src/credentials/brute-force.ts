@@ -19,8 +19,7 @@ export const MAX_TRACKED_ADDRESSES = 10_000;
 export const addressKey = (api: string, ip: string) => `${api}\n${throttleUnit(ip)}`;
 
 interface Window {
-	start: number;
-	/** When the window ends (its start plus the window the entry was opened with). */
+	/** When the window ends: its start plus the window it was opened with. */
 	end: number;
 	failures: number;
 }
@@ -32,22 +31,21 @@ export class FailureThrottle {
 	private readonly windows = new Map<string, Window>();
 
 	/** Seconds until the address may try unknown keys again, or 0 if it may now. */
-	blockedFor(ip: string, now: number, maxFailures: number, windowSeconds: number): number {
+	blockedFor(ip: string, now: number, maxFailures: number): number {
 		const w = this.windows.get(ip);
 		if (!w) return 0;
-		const end = w.start + windowSeconds * 1000;
-		if (now >= end) {
+		if (now >= w.end) {
 			this.windows.delete(ip);
 			return 0;
 		}
-		return w.failures >= maxFailures ? Math.ceil((end - now) / 1000) : 0;
+		return w.failures >= maxFailures ? Math.ceil((w.end - now) / 1000) : 0;
 	}
 
 	recordFailure(ip: string, now: number, windowSeconds: number): void {
 		let w = this.windows.get(ip);
-		if (!w || now >= w.start + windowSeconds * 1000) {
+		if (!w || now >= w.end) {
 			if (!w && this.windows.size >= MAX_TRACKED_ADDRESSES) this.evictOne(now);
-			w = { start: now, end: now + windowSeconds * 1000, failures: 0 };
+			w = { end: now + windowSeconds * 1000, failures: 0 };
 			this.windows.set(ip, w);
 		}
 		w.failures++;
@@ -83,12 +81,11 @@ export class FailureThrottle {
 	 */
 	budget(ip: string, now: number, maxFailures: number, windowSeconds: number): { limit: number; remaining: number; reset: number } {
 		const w = this.windows.get(ip);
-		const live = w && now < w.start + windowSeconds * 1000 ? w : undefined;
-		const start = live?.start ?? now;
+		const live = w && now < w.end ? w : undefined;
 		return {
 			limit: maxFailures,
 			remaining: Math.max(0, maxFailures - (live?.failures ?? 0)),
-			reset: Math.ceil((start + windowSeconds * 1000) / 1000),
+			reset: Math.ceil((live?.end ?? now + windowSeconds * 1000) / 1000),
 		};
 	}
 

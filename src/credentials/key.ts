@@ -75,8 +75,8 @@ export async function verifyKey(parsed: ParsedKey, ctx: VerifyContext, env: Bind
 	let key = keyCache.get(hash, ctx.now);
 	if (key === undefined) {
 		// An address that keeps sending bad keys gets no more KV reads for keys this isolate does not know.
-		const { maxFailures, windowSeconds } = ctx.api.bruteForce;
-		const blocked = ctx.ip ? failureThrottle.blockedFor(addressKey(ctx.api.name, ctx.ip), ctx.now, maxFailures, windowSeconds) : 0;
+		const { maxFailures } = ctx.api.bruteForce;
+		const blocked = ctx.ip ? failureThrottle.blockedFor(addressKey(ctx.api.name, ctx.ip), ctx.now, maxFailures) : 0;
 		if (blocked > 0) return { ok: false, reason: "too_many_failures", countsAsFailure: false, retryAfter: blocked };
 		try {
 			key = await withTimeout(getByHash(env.KEYS, hash), KV_TIMEOUT_MS, "KV read");

@@ -79,23 +79,23 @@ function endpointsOf(api: CompiledApi): Map<string, Endpoint> {
 	return table;
 }
 
-/** Each config's `origin`-mode sign-in pages, as `host` + path: the API's own login, when keygate serves its host. */
-const loginPageSets = new WeakMap<readonly CompiledApi[], Set<string>>();
+/** Each config's `origin`-mode sign-in pages (`loginPageKey`), and their hosts: the API's own login, when keygate serves its host. */
+const loginPageSets = new WeakMap<readonly CompiledApi[], { hosts: Set<string>; pages: Set<string> }>();
 
-function loginPages(apis: readonly CompiledApi[]): Set<string> {
-	let pages = loginPageSets.get(apis);
-	if (!pages) {
-		pages = new Set();
+function loginPages(apis: readonly CompiledApi[]): { hosts: Set<string>; pages: Set<string> } {
+	let found = loginPageSets.get(apis);
+	if (!found) {
+		found = { hosts: new Set(), pages: new Set() };
 		for (const a of apis) {
 			const login = a.oauth?.login;
 			if (login?.mode !== "origin") continue;
 			const u = new URL(login.loginUrl);
-			pages.add(loginPageKey(u.hostname, u.pathname));
-			pages.add(loginHost(u.hostname));
+			found.hosts.add(loginHost(u.hostname));
+			found.pages.add(loginPageKey(u.hostname, u.pathname));
 		}
-		loginPageSets.set(apis, pages);
+		loginPageSets.set(apis, found);
 	}
-	return pages;
+	return found;
 }
 
 /** A segment without its trailing dots and blanks; linear (a regex for it is quadratic on a run of dots). */
@@ -105,7 +105,7 @@ function withoutTail(segment: string): string {
 	return segment.slice(0, end);
 }
 
-/** A host without a trailing dot, in lowercase; the set of sign-in pages also holds each of their hosts alone. */
+/** A host without a trailing dot, in lowercase. */
 const loginHost = (hostname: string) => hostname.toLowerCase().replace(/\.$/, "");
 
 /**
@@ -157,13 +157,13 @@ async function loginPageGuard(c: GatewayContext, next: () => Promise<void>): Pro
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.get("api");
-	// selectApiStage ran first: the config is valid here. Most configs have no sign-in page on a host keygate serves.
+	// selectApiStage ran first, so the config is valid (and cached) here. Only a request to a sign-in page's host is folded and looked up.
 	const config = loadConfig(c.env);
-	const pages = config.ok ? loginPages(config.value.apis) : undefined;
-	if (pages !== undefined && pages.size > 0) {
+	if (config.ok) {
+		const login = loginPages(config.value.apis);
 		const url = c.get("url");
-		// The set holds each sign-in page's host alone too: only a request to one of those hosts is folded and looked up.
-		if (pages.has(loginHost(url.hostname)) && pages.has(loginPageKey(url.hostname, url.pathname))) return loginPageGuard(c, next);
+		if (login.hosts.size > 0 && login.hosts.has(loginHost(url.hostname)) && login.pages.has(loginPageKey(url.hostname, url.pathname)))
+			return loginPageGuard(c, next);
 	}
 	if (!api.oauth) return next();
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);
@@ -243,7 +243,7 @@ async function authenticate(c: GatewayContext): Promise<Authenticated> {
 	const { maxFailures, windowSeconds } = api.bruteForce;
 	const now = Date.now();
 	const ip = clientIp(c);
-	const blocked = (who: string) => oauthThrottle.blockedFor(who, now, maxFailures, windowSeconds);
+	const blocked = (who: string) => oauthThrottle.blockedFor(who, now, maxFailures);
 	// The refusal's X-RateLimit-* describe the budget that refused it (the address's, or the client id's), as a key's 429 does.
 	const slowDown = (who: string): Authenticated => {
 		const response = oauthError("slow_down", "Too many failed requests. Try again later.", { retryAfter: blocked(who) });

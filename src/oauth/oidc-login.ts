@@ -72,14 +72,6 @@ export async function oidcStart(
 	return pendingRedirect(secret, { ...pending, os: stateHash }, target.toString());
 }
 
-/**
- * oidc, step 2: GET /oauth/oidc/callback?code=…&state=… from the provider. The state must
- * be this browser's (cookie) and still pending (taken once from the Durable Object); the
- * code is exchanged with the kept verifier; the id_token is checked (oidc.ts). Anything
- * wrong before the state is known good is a local page (nobody to tell safely); after it,
- * a provider that cannot be reached is `temporarily_unavailable` back to the client, and a
- * refused or unverifiable sign-in is a local page, as with the origin login. Never a code.
- */
 /** The authorization error codes of RFC 6749 §4.1.2.1 and OpenID Connect Core §3.1.2.6. */
 const PROVIDER_ERRORS = new Set([
 	"invalid_request",
@@ -99,6 +91,15 @@ const PROVIDER_ERRORS = new Set([
 	"request_uri_not_supported",
 	"registration_not_supported",
 ]);
+
+/**
+ * oidc, step 2: GET /oauth/oidc/callback?code=…&state=… from the provider. The state must
+ * be this browser's (cookie) and still pending (taken once from the Durable Object); the
+ * code is exchanged with the kept verifier; the id_token is checked (oidc.ts). Anything
+ * wrong before the state is known good is a local page (nobody to tell safely); after it,
+ * a provider that cannot be reached is `temporarily_unavailable` back to the client, and a
+ * refused or unverifiable sign-in is a local page, as with the origin login. Never a code.
+ */
 
 export async function oidcCallbackEndpoint(c: GatewayContext): Promise<Response> {
 	const api = c.var.api;

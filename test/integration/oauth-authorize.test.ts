@@ -97,6 +97,7 @@ describe("the authorization endpoint with the origin login", () => {
 		const again = await gw.call(`/oauth/callback?assertion=x`);
 		expect(again.status).toBe(400);
 		expect(await again.text()).toContain("This sign-in is no longer open: it was already finished");
+		expect(origin.calls.filter((call) => new URL(call.url).pathname.startsWith("/oauth"))).toHaveLength(0);
 	});
 
 	it("accepts scope=read+write as read and write", async () => {

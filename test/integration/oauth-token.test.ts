@@ -98,6 +98,7 @@ describe("the token endpoint (RFC 6749 §4.1.3)", () => {
 			await gw.call("/oauth/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: payload }),
 		);
 		expect(res.json.error, res.text).toBe("invalid_client");
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("binds the code to its client and redirect_uri, and verifies PKCE (RFC 7636)", async () => {
@@ -253,6 +254,7 @@ describe("the token endpoint's X-RateLimit-* with bruteForce.headers (found by a
 		const res = await guess(other.id, other.secret!, fresh);
 		expect(res.status, res.text).toBe(429);
 		expect(res.json.error).toBe("slow_down");
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("knowing a client id is not enough to lock the client out: its right secret, and a public client, still get tokens (found by a probe)", async () => {

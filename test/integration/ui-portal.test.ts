@@ -50,6 +50,18 @@ async function portalCookie(owner: string, extra: Record<string, unknown> = {}):
 	return set.split(";")[0]!;
 }
 
+/** A portal session for `owner` on the bundled API with these owner roles: its gateway, bindings and cookie. */
+async function ownedPortal(roles: Record<string, unknown>, defaultRole: string, owner: string) {
+	const owned = structuredClone(bundled) as any;
+	owned.apis[0].owners = { roles, defaultRole };
+	const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
+	const gw = gatewayFor(owned);
+	const url = (await (await gw.admin("/portal-sessions", post({ owner }))).json<{ url: string }>()).url;
+	const token = new URL(url).searchParams.get("token")!;
+	const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+	return { gw, bindings, cookie };
+}
+
 async function generate(cookie: string, form: Record<string, string | string[]> = {}) {
 	const res = await ui(`${PORTAL}/keys`, {
 		cookie,
@@ -509,13 +521,7 @@ describe("one owner's keys only", () => {
 	});
 
 	it("for APIs whose keys inherit their owner's rights, never more scopes than the owner's role", async () => {
-		const owned = structuredClone(bundled) as any;
-		owned.apis[0].owners = { roles: { admin: {}, viewer: { scopes: ["read"] } }, defaultRole: "viewer" };
-		const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
-		const gw = gatewayFor(owned);
-		const url = (await (await gw.admin("/portal-sessions", post({ owner: "cust_viewer" }))).json<{ url: string }>()).url;
-		const token = new URL(url).searchParams.get("token")!;
-		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const { gw, bindings, cookie } = await ownedPortal({ admin: {}, viewer: { scopes: ["read"] } }, "viewer", "cust_viewer");
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		expect(home).toContain('value="read"');
 		expect(home).not.toContain('value="write"');
@@ -536,13 +542,7 @@ describe("one owner's keys only", () => {
 	});
 
 	it("a role held to some methods says so beside the scopes (found by a browser QA pass: a read-only customer ticked write)", async () => {
-		const owned = structuredClone(bundled) as any;
-		owned.apis[0].owners = { roles: { admin: {}, readonly: { methods: ["GET", "HEAD"] } }, defaultRole: "readonly" };
-		const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
-		const gw = gatewayFor(owned);
-		const url = (await (await gw.admin("/portal-sessions", post({ owner: "cust_reader" }))).json<{ url: string }>()).url;
-		const token = new URL(url).searchParams.get("token")!;
-		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const { gw, bindings, cookie } = await ownedPortal({ admin: {}, readonly: { methods: ["GET", "HEAD"] } }, "readonly", "cust_reader");
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		expect(home).toContain("Your account may only make GET, HEAD requests");
 		expect((await gw.admin("/owners/cust_reader", { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);

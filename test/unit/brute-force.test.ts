@@ -7,10 +7,10 @@ describe("a full failed-credential throttle (found by a probe: spraying fresh ad
 	it("keeps an address it holds back while fresh addresses fill it, dropping one with fewer failures", () => {
 		const t = new FailureThrottle();
 		for (let i = 0; i < 20; i++) t.recordFailure("blocked", now, 60);
-		expect(t.blockedFor("blocked", now, 20, 60)).toBeGreaterThan(0);
+		expect(t.blockedFor("blocked", now, 20)).toBeGreaterThan(0);
 		for (let i = 0; i < MAX_TRACKED_ADDRESSES * 2; i++) t.recordFailure(`spray-${i}`, now, 60);
 		expect(t.size).toBe(MAX_TRACKED_ADDRESSES);
-		expect(t.blockedFor("blocked", now, 20, 60)).toBeGreaterThan(0);
+		expect(t.blockedFor("blocked", now, 20)).toBeGreaterThan(0);
 	});
 
 	it("drops an entry whose window is over before any live one", () => {
