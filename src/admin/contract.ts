@@ -139,6 +139,9 @@ export const RevokeGrantsBody = z
 	})
 	.check(z.refine((b) => b.subject !== undefined || b.clientId !== undefined, "subject or clientId is required"));
 
+/** GET /oauth/grants's subject, checked as the revocation body's, so both refuse it in the same words. */
+export const GrantsSubject = z.object({ subject: z.optional(owner) });
+
 /** Where a portal customer may be sent back: https, or http on a loopback host for local development. */
 export function returnUrlOk(value: string): boolean {
 	let url: URL;

@@ -1,6 +1,6 @@
 import { clientMirrorSubject, grants } from "../authority/client";
 import type { GrantRecord } from "../authority/oauth-grants";
-import type { CompiledApi } from "../config/load";
+import { describeIssues, type CompiledApi } from "../config/load";
 import {
 	getClient,
 	hashSecret,
@@ -23,7 +23,8 @@ import type {
 	OAuthGrantView,
 	RevokeGrantsInput,
 } from "./contract";
-import { AdminError, OWNER_ID, type Services } from "./service";
+import { GrantsSubject } from "./contract";
+import { AdminError, type Services } from "./service";
 
 /**
  * OAuth clients and grants for the admin API (README "OAuth 2.0"). Client secrets are
@@ -178,8 +179,8 @@ export async function listGrants(
 	if (query.subject === undefined && query.clientId === undefined)
 		throw new AdminError("invalid_request", "subject or clientId is required");
 	// As the revocation's body: a subject with a space could name a client's mirror object (found by a probe).
-	if (query.subject !== undefined && !OWNER_ID.test(query.subject))
-		throw new AdminError("invalid_request", "subject: 1 to 200 printable ASCII characters, no spaces or colons");
+	const subject = GrantsSubject.safeParse({ subject: query.subject });
+	if (!subject.success) throw new AdminError("invalid_request", describeIssues(subject.error));
 	const subjects =
 		query.subject !== undefined ? [query.subject] : await step("kv_failed", "KV list", () => subjectsOf(s.kv, query.clientId!));
 	const found = await step("limiter_failed", "Grant lookup", () =>

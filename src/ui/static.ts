@@ -19,7 +19,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
 input,select,button{font:inherit;padding:.3rem .5rem}select{max-width:100%}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
-.filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin-bottom:1rem}.filters label{margin:0}
+.filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin-bottom:1rem}.filters label{margin:0;max-width:100%}.filters input[type=search]{width:18em;max-width:100%}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 dialog{max-width:32rem}dialog::backdrop{background:rgba(0,0,0,.4)}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}

@@ -213,6 +213,31 @@ describe("the console in Chromium", () => {
 		expect(await page.locator("tbody tr").first().textContent()).not.toContain("Never used");
 	});
 
+	it("the search field shows its whole hint, at the default width and at 320 px (found by a browser QA pass)", async () => {
+		await page.goto(`${UI()}/apis/demo/keys`);
+		const room = () =>
+			page.getByLabel("Search").evaluate((input: HTMLInputElement) => {
+				const style = getComputedStyle(input);
+				const context = document.createElement("canvas").getContext("2d")!;
+				context.font = style.font;
+				const inside = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+				return { hint: context.measureText(input.placeholder).width, inside };
+			});
+		// With room to spare: the hint fitted Chromium's default font by 3 px, and was cut in the QA pass's.
+		const wide = await room();
+		expect(wide.hint).toBeGreaterThan(0);
+		expect(wide.hint * 1.2).toBeLessThanOrEqual(wide.inside);
+		const size = page.viewportSize()!;
+		await page.setViewportSize({ width: 320, height: 800 });
+		try {
+			const narrow = await room();
+			expect(narrow.hint).toBeLessThanOrEqual(narrow.inside);
+			expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+		} finally {
+			await page.setViewportSize(size);
+		}
+	});
+
 	it("a whole key pasted into the search goes by POST: it lands on its key's page and no address ever holds it (found by a browser QA pass)", async () => {
 		const pasted = await generateKey("pasted into search");
 		const urls: string[] = [];

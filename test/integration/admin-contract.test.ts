@@ -155,8 +155,12 @@ const CASES: Record<string, () => Promise<unknown>> = {
 		await want(oauthGw.admin("/oauth/grants"), 400);
 		// A subject with a space could name a client's mirror object (found by a probe): refused as the revocation refuses it.
 		const { id } = await newClient();
-		for (const subject of [` client ${id}`, "a b", "a:b", "x".repeat(201)])
-			await want(oauthGw.admin(`/oauth/grants?subject=${encodeURIComponent(subject)}`), 400);
+		for (const subject of [` client ${id}`, "a b", "a:b", "x".repeat(201)]) {
+			const listed = await want(oauthGw.admin(`/oauth/grants?subject=${encodeURIComponent(subject)}`), 400);
+			// In the revocation body's words, so a client sees one refusal for one rule.
+			const revoked = await want(oauthGw.admin("/oauth/grants/revoke", json("POST", { subject })), 400);
+			expect(listed).toEqual(revoked);
+		}
 	},
 	"POST /oauth/grants/revoke": async () => {
 		expect(await want(oauthGw.admin("/oauth/grants/revoke", json("POST", { subject: "user_1" })), 200)).toMatchObject({ revoked: 0 });
