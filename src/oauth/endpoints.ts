@@ -3,7 +3,7 @@ import { recordAudit } from "../admin/audit";
 import { auditAddress } from "../env";
 import { grants } from "../authority/client";
 import type { GrantResult } from "../authority/oauth-grants";
-import { loadConfig, type CompiledApi } from "../config/load";
+import type { CompiledApi } from "../config/load";
 import { addressKey, FailureThrottle } from "../credentials/brute-force";
 import { secretsEqual, sha256Hex } from "../keys/crypto";
 import { clientIp, withAddressBudget, type GatewayContext, type GatewayEnv } from "../pipeline/context";
@@ -157,14 +157,11 @@ async function loginPageGuard(c: GatewayContext, next: () => Promise<void>): Pro
 /** Stage: the OAuth endpoints of an API that turns OAuth on; every other request passes on. */
 export const oauthStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const api = c.get("api");
-	// selectApiStage ran first, so the config is valid (and cached) here. Only a request to a sign-in page's host is folded and looked up.
-	const config = loadConfig(c.env);
-	if (config.ok) {
-		const login = loginPages(config.value.apis);
-		const url = c.get("url");
-		if (login.hosts.size > 0 && login.hosts.has(loginHost(url.hostname)) && login.pages.has(loginPageKey(url.hostname, url.pathname)))
-			return loginPageGuard(c, next);
-	}
+	// Only a request to a sign-in page's host is folded and looked up.
+	const login = loginPages(c.get("config").apis);
+	const url = c.get("url");
+	if (login.hosts.size > 0 && login.hosts.has(loginHost(url.hostname)) && login.pages.has(loginPageKey(url.hostname, url.pathname)))
+		return loginPageGuard(c, next);
 	if (!api.oauth) return next();
 	const endpoint = endpointsOf(api).get(c.get("url").pathname);
 	if (!endpoint) return next();

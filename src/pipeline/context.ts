@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { CompiledApi } from "../config/load";
+import type { CompiledApi, CompiledConfig } from "../config/load";
 import type { CompiledRoute } from "../config/routes";
 import { addressKey, failureThrottle, type FailureThrottle } from "../credentials/brute-force";
 import type { Classified } from "../credentials/classify";
@@ -12,11 +12,13 @@ import type { RateInfo } from "../limits/window";
 export type { Bindings };
 
 /**
- * What each stage may rely on. The first five are set by selectApiStage for every
+ * What each stage may rely on. The first six are set by selectApiStage for every
  * request that reaches the stages after it; the rest only on routes that need a key,
  * so they are optional and read through `principalOf`.
  */
 export interface Variables {
+	/** The valid config this request is served by (loaded once per isolate). */
+	config: CompiledConfig;
 	/** The request URL, parsed once, with the canonical path. */
 	url: URL;
 	api: CompiledApi;

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from "hono";
-import { loadConfig } from "../config/load";
 import { holdsCredential } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { logEvent } from "../util/log";
@@ -9,10 +8,7 @@ import { rateLimitHeaders } from "./rate-limit";
 import { bodyHasMethodOverride, formType, isJsonType, METHOD_OVERRIDE_HEADERS, normalizedFieldName } from "./request-shape";
 
 /** True when the console signs operators in with Cloudflare Access (`admin.access`): their Access JWT is a console credential. */
-function consoleUsesAccess(env: GatewayContext["env"]): boolean {
-	const config = loadConfig(env);
-	return config.ok && config.value.config.admin?.access !== undefined;
-}
+const consoleUsesAccess = (c: GatewayContext): boolean => c.get("config").config.admin?.access !== undefined;
 
 /** Every cookie keygate sets (`__Host-kg_session`, `__Host-kg_portal`, `__Host-kg_oauth`) starts so. */
 export const KEYGATE_COOKIE_PREFIX = "__Host-kg_";
@@ -84,7 +80,7 @@ async function originRequest(
 	// (the CF_Authorization cookie, the Cf-Access-Jwt-Assertion header): it would sign the origin in as the operator.
 	const cookie = headers.get("cookie");
 	const accessSeen = headers.has("cf-access-jwt-assertion") || cookie?.includes("CF_Authorization") === true;
-	const consoleAccess = accessSeen && consoleUsesAccess(c.env);
+	const consoleAccess = accessSeen && consoleUsesAccess(c);
 	if (consoleAccess) headers.delete("cf-access-jwt-assertion");
 	if (cookie && (cookie.includes(KEYGATE_COOKIE_PREFIX) || consoleAccess)) {
 		const kept = cookie

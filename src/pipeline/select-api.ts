@@ -29,6 +29,7 @@ export function errorContextFor(api: CompiledApi): ErrorContext {
 export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	const config = loadConfig(c.env);
 	if (!config.ok) return renderError("config_invalid", DEFAULT_ERROR_CONTEXT);
+	c.set("config", config.value);
 	const url = new URL(c.req.url);
 	// `api.example.com.` (a fully qualified name) is the same host to DNS and to Cloudflare: matched as `api.example.com`.
 	if (url.hostname.endsWith(".")) url.hostname = url.hostname.slice(0, -1);
