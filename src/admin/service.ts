@@ -1,7 +1,7 @@
 import type { CompiledApi, CompiledConfig } from "../config/load";
 import { randomId, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
-import { publicView, type KeyRecord, type StoredKey } from "../keys/record";
+import { OWNER_ID, publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
 import type { KeyStatus, Usage } from "../authority/key-authority";
@@ -157,8 +157,6 @@ export async function createPair(
 
 /** Key ids are `key_` and 22 base62 characters (randomId); anything else cannot exist and costs no read. */
 export const KEY_ID = /^key_[0-9A-Za-z]{22}$/;
-/** Owner ids as the create body allows them (1-200 characters, no spaces or colons). */
-export const OWNER_ID = /^[\x21-\x39\x3b-\x7e]{1,200}$/;
 
 export async function findKey(s: Services, id: string): Promise<StoredKey> {
 	if (!KEY_ID.test(id)) throw new AdminError("key_not_found", `No key with id "${id.slice(0, 64)}" exists.`);

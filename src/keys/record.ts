@@ -8,6 +8,13 @@ import { doc, RateLimitSchema } from "../config/schema";
  */
 export const SCOPE_TOKEN = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
 
+/**
+ * An owner id, and an OAuth subject (the same thing: the user a key or a grant belongs to):
+ * 1-200 printable ASCII characters, no space or colon. It becomes a header value, a Durable
+ * Object name and an admin path or query value.
+ */
+export const OWNER_ID = /^[\x21-\x39\x3b-\x7e]{1,200}$/;
+
 const nullableString = () => z.nullable(z.string());
 const time = () => z.iso.datetime({ offset: true });
 

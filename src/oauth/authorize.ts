@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT } from "jose";
 import { randomId } from "../keys/crypto";
+import { OWNER_ID } from "../keys/record";
 import type { GatewayContext } from "../pipeline/context";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
@@ -139,9 +140,7 @@ export async function callbackEndpoint(c: GatewayContext): Promise<Response> {
 			clockTolerance: 5,
 		});
 		if (payload.nonce !== pending.n) throw new Error("nonce mismatch");
-		// The subject becomes a header value, a Durable Object name and an admin path/query value:
-		// printable ASCII without spaces or colons, as the admin API's subjects are.
-		if (typeof payload.sub !== "string" || !/^[\x21-\x39\x3b-\x7e]{1,200}$/.test(payload.sub)) throw new Error("bad subject");
+		if (typeof payload.sub !== "string" || !OWNER_ID.test(payload.sub)) throw new Error("bad subject");
 		if (payload.exp! - payload.iat! > ASSERTION_MAX_S) throw new Error("assertion lives too long");
 		sub = payload.sub;
 	} catch (e) {

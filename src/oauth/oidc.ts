@@ -1,6 +1,7 @@
 import { errors, jwtVerify } from "jose";
 import type { CompiledApi } from "../config/load";
 import { jwksFor } from "../credentials/jwt";
+import { OWNER_ID } from "../keys/record";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
 import { base64url } from "./access-token";
@@ -114,9 +115,6 @@ export async function exchangeCode(
 	return { ok: true, value: idToken };
 }
 
-/** The subject becomes a header value and a Durable Object name: printable ASCII, no space or colon (as the admin API's subjects). */
-const SUBJECT = /^[\x21-\x39\x3b-\x7e]{1,200}$/;
-
 /**
  * OIDC Core §3.1.3.7: signature by the provider's JWKS (only the allowed algorithms),
  * `iss` exactly, `aud` holding our client id (and `azp` equal to it when there are
@@ -146,7 +144,7 @@ export async function verifyIdToken(
 		if (payload.iat! > now / 1000 + login.clockTolerance) return { ok: false, reason: "refused", detail: "iat in the future" };
 		if (payload.nonce !== nonce) return { ok: false, reason: "refused", detail: "nonce mismatch" };
 		const sub = payload[login.subjectClaim];
-		if (typeof sub !== "string" || !SUBJECT.test(sub)) return { ok: false, reason: "refused", detail: "bad subject claim" };
+		if (typeof sub !== "string" || !OWNER_ID.test(sub)) return { ok: false, reason: "refused", detail: "bad subject claim" };
 		return { ok: true, value: sub };
 	} catch (e) {
 		const jose = e instanceof errors.JOSEError;
