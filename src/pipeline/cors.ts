@@ -1,12 +1,12 @@
 import type { MiddlewareHandler } from "hono";
-import { isPublic, type GatewayEnv } from "./context";
+import { isPublic, type GatewayContext, type GatewayEnv } from "./context";
 import { credentialHeaders } from "../credentials/extract";
 
 /**
  * CORS for the key types the config names (typically publishable keys used from a
  * browser). A preflight carries no credential, so it is answered for any allowed
  * origin; the real response then carries Access-Control-Allow-Origin only when the
- * key's type is listed. A browser calling with a secret key therefore gets a CORS
+ * key's type is listed (`readableFor`). A browser calling with a secret key therefore gets a CORS
  * error, and the secret key never works from a page, whatever CORS fields the origin
  * sends (they are removed).
  */
@@ -41,9 +41,7 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	// reflected "*" with credentials: with `cors` configured they never pass. keygate grants
 	// no credentialed CORS.
 	for (const name of GRANTING_FIELDS) c.res.headers.delete(name);
-	const keyType = c.get("principal")?.keyType;
-	const publicRoute = isPublic(c);
-	if (allowed && (publicRoute || (keyType != null && settings.keyTypes.includes(keyType)))) {
+	if (allowed && (isPublic(c) || readableFor(c, settings.keyTypes))) {
 		c.res.headers.set("Access-Control-Allow-Origin", origin!);
 		c.res.headers.set(
 			"Access-Control-Expose-Headers",
@@ -52,3 +50,19 @@ export const cors: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		c.res.headers.append("Vary", "Origin");
 	}
 };
+
+/**
+ * Whether a page may read this answer to a key-checked route: the caller's key type is
+ * listed. Before keygate has the key's record (an unknown or deleted key), the type its
+ * prefix names decides, so a page reads a deleted publishable key's 401 as it reads a
+ * revoked one's (found by a seed-page pass: a browser app with a mistyped or deleted
+ * publishable key met a CORS error instead of the page's 401). With no key to read at
+ * all (none sent, or a malformed one) the answer is keygate's refusal and says only why:
+ * readable too. An OAuth token or a JWT has no key type, valid or refused: never.
+ */
+function readableFor(c: GatewayContext, keyTypes: string[]): boolean {
+	const principal = c.get("principal");
+	const presented = c.get("presented");
+	const keyType = principal ? principal.keyType : presented?.kind === "key" ? presented.key.type : presented ? null : undefined;
+	return keyType === undefined || (keyType !== null && keyTypes.includes(keyType));
+}

@@ -109,6 +109,26 @@ describe("dual keys created as a named pair: pk_live_ publishable (read-only, cl
 		// The preflight was answered by keygate; only the two real requests reached the API.
 		expect(origin.calls).toHaveLength(2);
 	});
+
+	it("a page can read the 401 for a publishable key that is deleted, unknown or malformed, or for no key; never for a secret key (found by a seed-page pass)", async () => {
+		const site = "https://shop.example.com";
+		const { publishable, secret } = await createPair("deleted from a page", ["leads.lead.read"]);
+		expect((await novala.admin(`/keys/${publishable.id}`, { method: "DELETE" })).status).toBe(204);
+		expect((await novala.admin(`/keys/${secret.id}`, { method: "DELETE" })).status).toBe(204);
+		const fromPage = (key?: string) => novala.call("/api/v1/leads", { key, headers: { Origin: site } });
+		for (const key of [publishable.key, generateKey("pk", "live"), "pk_live_abc", undefined]) {
+			const res = await fromPage(key);
+			await expectBody(res, 401, UNAUTHORIZED);
+			expect(res.headers.get("Access-Control-Allow-Origin"), String(key)).toBe(site);
+			expect(res.headers.get("Vary")).toMatch(/\bOrigin\b/);
+		}
+		for (const key of [secret.key, generateKey("sk", "live")]) {
+			const res = await fromPage(key);
+			await expectBody(res, 401, UNAUTHORIZED);
+			expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+		}
+		expect(origin.calls).toHaveLength(0);
+	});
 });
 
 describe("scopes attached at creation, immutable afterwards; a missing scope is 403 Forbidden", () => {
