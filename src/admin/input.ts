@@ -61,10 +61,8 @@ export const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 /** The body as JSON, with no key anywhere in it, validated by `schema` (an empty body is `{}` when `optional`). */
 export async function readBody<S extends z.ZodMiniType>(c: Context, schema: S, optional = false): Promise<z.output<S>> {
 	const tooLarge = () => new AdminError("invalid_request", `body: at most ${MAX_ADMIN_BODY_BYTES} bytes of UTF-8 JSON`);
-	if (Number(c.req.header("Content-Length") ?? "0") > MAX_ADMIN_BODY_BYTES) {
-		await c.req.raw.body?.cancel();
-		throw tooLarge();
-	}
+	// Refused unread: a body never touched leaves the connection sound (util/body.ts).
+	if (Number(c.req.header("Content-Length") ?? "0") > MAX_ADMIN_BODY_BYTES) throw tooLarge();
 	const text = await readCapped(c.req.raw.body, MAX_ADMIN_BODY_BYTES);
 	if (text === undefined) throw tooLarge();
 	let json: unknown = {};

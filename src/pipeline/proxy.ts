@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { holdsCredential } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
+import { discardRest } from "../util/body";
 import { logEvent } from "../util/log";
 import { isPublic, reject, type GatewayContext, type GatewayEnv } from "./context";
 import { IDENTITY_PREFIX, prepareBody, signIdentity, type PreparedBody } from "./identity";
@@ -133,11 +134,14 @@ async function originRequest(
 		body = prepared.body;
 		contentDigest = prepared.contentDigest;
 		if (form) {
-			if (!(body instanceof Uint8Array))
+			if (!(body instanceof Uint8Array)) {
+				// Its start was read: the rest is read and dropped, or the connection is left broken (util/body.ts).
+				if (body) await discardRest(body);
 				return refusal(
 					c,
 					`A form POST over ${c.get("api").signing.maxBodyBytes} bytes (signing.maxBodyBytes) cannot be checked for a _method field, so it is not forwarded.`,
 				);
+			}
 			if (bodyHasMethodOverride(form, body))
 				return refusal(
 					c,

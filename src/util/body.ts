@@ -1,6 +1,23 @@
 /**
+ * Reads the rest of a request body whose start was read, and drops it. A request refused
+ * after part of its body was read must be read to its end: under `wrangler dev` the
+ * connection it came on is otherwise left broken, and the next request on it (anyone's)
+ * gets a plain-text 503 "Your worker restarted mid-request" (found by a peer's suite).
+ * A body never touched needs nothing; canceling one breaks the connection the same way.
+ * The platform caps a request body's size; a client that breaks off ends the loop.
+ */
+export async function discardRest(body: ReadableStream<Uint8Array> | ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+	const reader = body instanceof ReadableStream ? body.getReader() : body;
+	try {
+		while (!(await reader.read()).done);
+	} catch {
+		// The client broke off: nothing is left to read.
+	}
+}
+
+/**
  * A request body as UTF-8 text, read up to `max` bytes: undefined when it is longer (the
- * rest is never read) or not UTF-8. Used where keygate parses a body itself, so that a
+ * rest is read and dropped, never held) or not UTF-8. Used where keygate parses a body itself, so that a
  * client cannot make it hold and parse an arbitrary amount.
  */
 export async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | undefined> {
@@ -13,7 +30,7 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, max: n
 		if (done) break;
 		total += value.length;
 		if (total > max) {
-			await reader.cancel();
+			await discardRest(reader);
 			return undefined;
 		}
 		chunks.push(value);
