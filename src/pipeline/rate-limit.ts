@@ -10,6 +10,13 @@ import { logEvent } from "../util/log";
 import { principalOf, reject, type GatewayEnv } from "./context";
 
 /**
+ * `t`, seconds until a quota resets, at least 1: the counts were taken when the request was
+ * decided, and a second (or window) that ended while the origin answered would otherwise
+ * read `t=0` beside a remaining count from the quota that ended (found by a peer's suite).
+ */
+const untilReset = (reset: number, nowSec: number) => Math.max(1, reset - nowSec);
+
+/**
  * X-RateLimit-* and the IETF RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers).
  * X-RateLimit-* describe the window (the burst when the window is unlimited); on a 429
  * (`refused`) they describe the limit that refused it, so a burst refusal reads as the
@@ -21,10 +28,10 @@ export function rateLimitHeaders(rate: RateInfo, nowSec: number, refusedUntil?: 
 	const current: string[] = [];
 	if (rate.window) {
 		policies.push(`"window";q=${rate.window.limit};w=${rate.window.window}`);
-		current.push(`"window";r=${rate.window.remaining};t=${Math.max(0, rate.window.reset - nowSec)}`);
+		current.push(`"window";r=${rate.window.remaining};t=${untilReset(rate.window.reset, nowSec)}`);
 	}
 	policies.push(`"burst";q=${rate.burst.limit};w=1`);
-	current.push(`"burst";r=${rate.burst.remaining};t=${Math.max(0, rate.burst.reset - nowSec)}`);
+	current.push(`"burst";r=${rate.burst.remaining};t=${untilReset(rate.burst.reset, nowSec)}`);
 	// A refusal that ends before the window does was the burst's (a window refusal waits for the window's reset).
 	const main = refusedUntil !== undefined && rate.window && refusedUntil < rate.window.reset ? rate.burst : rate;
 	return {

@@ -37,4 +37,8 @@ describe("rateLimitHeaders", () => {
 	it("both limits are always in RateLimit", () => {
 		expect(rateLimitHeaders(RATE, NOW, NOW + 1).RateLimit).toBe('"window";r=3;t=1800, "burst";r=2;t=1');
 	});
+	it("t is never 0: a second that ended while the origin answered reads as resetting within the next one (found by a peer's suite: r=48;t=0)", () => {
+		expect(rateLimitHeaders(RATE, NOW + 1).RateLimit).toBe('"window";r=3;t=1799, "burst";r=2;t=1');
+		expect(rateLimitHeaders(RATE, NOW + 1800).RateLimit).toBe('"window";r=3;t=1, "burst";r=2;t=1');
+	});
 });
