@@ -858,6 +858,23 @@ function auditRefusal(message: string): { fields: Set<string>; text: string } {
 	return { fields: new Set([field]), text: `${AUDIT_FILTER_LABELS[field]}:${message.slice(field.length + 1)}` };
 }
 
+/**
+ * Every refused filter, not only the first the query parser meets: each filter is checked
+ * on its own, so two mistakes are named and marked at once (found by a browser QA pass: the
+ * second came to light only after the first was fixed). What only the whole query refuses
+ * (From not before To, a cursor) is named as the parser named it.
+ */
+function auditRefusals(params: URLSearchParams, message: string): { fields: Set<string>; text: string } {
+	const each = Object.keys(AUDIT_FILTER_LABELS).flatMap((name) => {
+		const alone = new URLSearchParams();
+		for (const value of params.getAll(name)) alone.append(name, value);
+		const parsed = parseAuditQuery(alone);
+		return parsed.ok ? [] : [auditRefusal(parsed.message)];
+	});
+	if (each.length === 0) return auditRefusal(message);
+	return { fields: new Set(each.flatMap((r) => [...r.fields])), text: each.map((r) => r.text).join(" ") };
+}
+
 /** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
 async function auditPage(s: Services, params: URLSearchParams) {
 	const parsed = parseAuditQuery(params);
@@ -881,7 +898,7 @@ consoleApp.get("/audit", async (c) => {
 	params.delete("pasted");
 	const found = await auditPage(c.var.services, params);
 	const { data, cursor } = found;
-	const refusal = found.error === undefined ? undefined : auditRefusal(found.error);
+	const refusal = found.error === undefined ? undefined : auditRefusals(params, found.error);
 	const error = refusal?.text;
 	const filterState = (name: string) => invalidIf(refusal?.fields.has(name) === true);
 	// The key id filter was dropped (it held a key): the events below are every key's, and the notice says so (found by a browser QA pass).

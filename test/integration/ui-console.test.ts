@@ -918,4 +918,18 @@ describe("audit log filters refused in the page's words (a browser QA pass)", ()
 		expect(html).toMatch(/<input name="to" type="date" value="2026-12-04" aria-invalid="true"/);
 		expect(html).not.toMatch(/<input name="keyId"[^>]*aria-invalid/);
 	});
+
+	it("every refused filter is named and marked at once, not only the first (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const res = await ui(`${UI}/audit?from=tomorrow&keyId=zz&to=2026-99-99`, { cookie });
+		expect(res.status).toBe(400);
+		const html = await res.text();
+		expect(html).toContain("Key id: not a key id (key_ and 22 letters or digits).");
+		expect(html).toContain("From: a date (2026-12-05, from the start of that UTC day) or an RFC 3339 time.");
+		expect(html).toContain("To: a date (2026-12-05, up to the end of that UTC day) or an RFC 3339 time.");
+		expect(html).toMatch(/<input name="keyId" value="zz" aria-invalid="true"/);
+		expect(html).toMatch(/<input name="from" type="text" value="tomorrow" aria-invalid="true"/);
+		expect(html).toMatch(/<input name="to" type="text" value="2026-99-99" aria-invalid="true"/);
+		expect(html).not.toMatch(/<select name="action"[^>]*aria-invalid/);
+	});
 });
