@@ -43,7 +43,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleScopes,
-	sampleUrl,
+	sampleCall,
 	NothingHere,
 	Unavailable,
 	DataTable,
@@ -565,7 +565,11 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${UI}/apis/${api.name}/keys`} />
+			<SecretsShown
+				secrets={shown}
+				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
+				savedHref={`${UI}/apis/${api.name}/keys`}
+			/>
 		</>,
 	);
 });
@@ -767,7 +771,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
 				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
-				base={sampleUrl(c.req.url, api, created.record.environment)}
+				sample={sampleCall(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
 			/>
 		</>,

@@ -101,14 +101,14 @@ export function Status(props: { k: KeyRecord; now: number }) {
 /** `customer`: the portal's page, which never names the owner id keygate files the customer under (found by a browser QA pass). */
 export function SecretsShown(props: {
 	secrets: { label: string; k: KeyRecord & { key: string } }[];
-	base: string;
+	sample: SampleCall;
 	savedHref: string;
 	customer?: boolean;
 }) {
 	return (
 		<>
 			{props.secrets.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} base={props.base} id={`secret-${i}`} customer={props.customer} />
+				<SecretBox k={x.k} label={x.label} sample={props.sample} id={`secret-${i}`} customer={props.customer} />
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
@@ -272,7 +272,9 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 }
 
 /** A plaintext key, shown once, inline in the answer to the POST that made it. */
-export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; base: string; id: string; customer?: boolean }) {
+export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; sample: SampleCall; id: string; customer?: boolean }) {
+	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
+	const lacking = props.sample.scopes.filter((scope) => !props.k.scopes.includes(scope));
 	return (
 		<section class="secret" aria-labelledby={`${props.id}-h`}>
 			<h2 id={`${props.id}-h`}>{props.label}</h2>
@@ -298,8 +300,17 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			</p>
 			<p>Try it:</p>
 			<pre>
-				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.base}`}</code>
+				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.sample.url}`}</code>
 			</pre>
+			{lacking.length > 0 ? (
+				<p>
+					This call needs the scope{lacking.length > 1 ? "s" : ""} {lacking.join(", ")}, which this key does not have: it gets 403. The key
+					works on the routes its scopes allow.
+				</p>
+			) : null}
+			{props.k.ipAllowlist ? (
+				<p>This key is accepted only from {props.k.ipAllowlist.join(", ")}: from anywhere else the call gets 403.</p>
+			) : null}
 		</section>
 	);
 }
@@ -620,6 +631,17 @@ const sampleRoute = (api: CompiledApi) => api.routes.find((r) => !r.public && (!
 
 /** The scopes the curl line's route needs: a new key's form ticks them, so the line it shows works as shown. */
 export const sampleScopes = (api: CompiledApi): string[] => sampleRoute(api)?.scopes ?? [];
+
+/** The curl line a new key's page shows: its address, and the scopes its route needs. */
+export interface SampleCall {
+	url: string;
+	scopes: string[];
+}
+
+export const sampleCall = (requestUrl: string, api: CompiledApi, environment: string): SampleCall => ({
+	url: sampleUrl(requestUrl, api, environment),
+	scopes: sampleScopes(api),
+});
 
 /**
  * A sample call for the curl line: the first keyed GET route, its wildcards filled in, at

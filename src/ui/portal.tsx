@@ -38,7 +38,7 @@ import {
 	RotateForm,
 	UsageSections,
 	sampleScopes,
-	sampleUrl,
+	sampleCall,
 	NothingHere,
 	Unavailable,
 	DataTable,
@@ -565,7 +565,7 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} base={sampleUrl(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
+			<SecretsShown secrets={shown} sample={sampleCall(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
 		</>,
 	);
 });
@@ -732,7 +732,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 			<SecretsShown
 				customer
 				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
-				base={sampleUrl(c.req.url, c.var.api, created.record.environment)}
+				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
 			/>
 		</>,

@@ -580,6 +580,20 @@ describe("keys", () => {
 		expect((await call(url.pathname, { key: line![1]! })).status).toBe(200);
 	});
 
+	it("the curl line says when the key shown cannot pass it: a scope its route needs, or an IP allowlist (found by a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const lacking = await generate(cookie, { name: "writes only", scopes: ["write"] });
+		expect(lacking.html).toContain("This call needs the scope read, which this key does not have: it gets 403.");
+		expect((await call("/v1/hello", { key: lacking.key })).status).toBe(403);
+		const fenced = await generate(cookie, { name: "fenced", scopes: ["read"], ipAllowlist: "10.1.2.3" });
+		expect(fenced.html).toContain("This key is accepted only from 10.1.2.3: from anywhere else the call gets 403.");
+		expect(fenced.html).not.toContain("This call needs the scope");
+		const works = await generate(cookie, { name: "works as shown", scopes: ["read"] });
+		expect(works.html).not.toContain("it gets 403");
+		expect(works.html).not.toContain("This key is accepted only from");
+		expect((await call("/v1/hello", { key: works.key })).status).toBe(200);
+	});
+
 	it("an API with a portal offers Owner in the generate form: the key it makes is the customer's (found by a browser QA pass)", async () => {
 		const cookie = await signIn();
 		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
