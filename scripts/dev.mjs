@@ -334,6 +334,8 @@ async function run(argv) {
 	console.log("Quick start, in another terminal:");
 	console.log(`  npm run keys -- create --name demo --scopes read,write${urlFlag}`);
 	console.log(`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`);
+	// wrangler's own "Ready on http://127.0.0.1:…" follows: the demo's OAuth issuer is localhost, and its sign-in cookie is set there.
+	console.log(`Open keygate at ${base} (wrangler prints 127.0.0.1 below; the OAuth sign-in needs localhost).`);
 	console.log("");
 
 	const child = spawnWrangler(args);
