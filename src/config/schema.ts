@@ -380,6 +380,10 @@ const ApiSchema = z
 						z.optional(int(0, 30 * 86_400)),
 						"The rotation grace preselected in the portal; default keys.rotationGraceSeconds.",
 					),
+					rotationGraceChoices: doc(
+						z.optional(z.array(int(0, 30 * 86_400)).check(z.minLength(1), z.maxLength(10))),
+						"The rotation graces (seconds) the portal offers, the preselected one always among them; absent = Immediately, 1 hour, 24 hours and 7 days. [0]: the old key dies at once, as Novu's dashboard says.",
+					),
 				}),
 			),
 			"The customer key portal (/_keygate/portal/): what a customer of this API may do with its own keys.",

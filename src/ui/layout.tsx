@@ -178,7 +178,15 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 }
 
 /** The rotate confirmation: grace choices with their exact cut-offs, the default preselected. */
-export function RotateForm(props: { k: KeyRecord; action: string; cancelHref: string; defaultSeconds: number; now: number }) {
+export function RotateForm(props: {
+	k: KeyRecord;
+	action: string;
+	cancelHref: string;
+	defaultSeconds: number;
+	/** The graces offered (the portal's `rotationGraceChoices`); absent: the usual four. */
+	choices?: number[];
+	now: number;
+}) {
 	const def = props.defaultSeconds;
 	return (
 		<>
@@ -189,7 +197,7 @@ export function RotateForm(props: { k: KeyRecord; action: string; cancelHref: st
 			<form method="post" action={props.action}>
 				<fieldset>
 					<legend>Old key keeps working</legend>
-					{graceChoices(def).map((g) => (
+					{graceChoices(def, props.choices).map((g) => (
 						<label>
 							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
 							{g.seconds === 0

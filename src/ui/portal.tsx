@@ -288,7 +288,8 @@ async function allowed(c: Context<PortalEnv>) {
 		methods = api.owners.roles[role]?.methods;
 	}
 	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
-	return { types, environments, scopes, methods, pairs, grace: p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds };
+	const grace = p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
+	return { types, environments, scopes, methods, pairs, grace, graces: p.rotationGraceChoices };
 }
 
 /** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
@@ -693,13 +694,20 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 
 portalApp.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
-	const { grace } = await allowed(c);
+	const { grace, graces } = await allowed(c);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
 	return page(
 		c,
 		`Rotate ${k.name}`,
-		<RotateForm k={k} action={`${PORTAL}/keys/${k.id}/rotate`} cancelHref={`${PORTAL}/keys/${k.id}`} defaultSeconds={grace} now={now} />,
+		<RotateForm
+			k={k}
+			action={`${PORTAL}/keys/${k.id}/rotate`}
+			cancelHref={`${PORTAL}/keys/${k.id}`}
+			defaultSeconds={grace}
+			choices={graces}
+			now={now}
+		/>,
 	);
 });
 
@@ -707,7 +715,8 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const form = await c.req.parseBody();
 	const grace = Number(form.grace);
-	if (!graceChoices((await allowed(c)).grace).some((g) => g.seconds === grace))
+	const offered = await allowed(c);
+	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace))
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />, 409);

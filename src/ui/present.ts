@@ -179,16 +179,14 @@ export function expiryFrom(
 }
 
 /** Rotation grace choices, in seconds, with the API's default added when it is none of them. */
-export function graceChoices(defaultSeconds: number): { seconds: number; label: string }[] {
-	const base = [
-		{ seconds: 0, label: "Immediately" },
-		{ seconds: 3600, label: "1 hour" },
-		{ seconds: 86_400, label: "24 hours" },
-		{ seconds: 604_800, label: "7 days" },
-	];
-	if (!base.some((c) => c.seconds === defaultSeconds)) base.push({ seconds: defaultSeconds, label: `${defaultSeconds} seconds` });
-	return base;
+export function graceChoices(defaultSeconds: number, offered: number[] = GRACES): { seconds: number; label: string }[] {
+	const seconds = offered.includes(defaultSeconds) ? offered : [...offered, defaultSeconds];
+	return [...new Set(seconds)].map((s) => ({ seconds: s, label: GRACE_LABELS[s] ?? `${s} seconds` }));
 }
+
+/** The graces offered when the config names none (the portal's `rotationGraceChoices`). */
+const GRACES = [0, 3600, 86_400, 604_800];
+const GRACE_LABELS: Record<number, string> = { 0: "Immediately", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days" };
 
 /** What a refused form puts back into a field: what was typed, unless it holds an API key, which is never written into a page. */
 /** Shown instead of a whole key typed into a search or filter field, which is never echoed or kept in a link. */

@@ -461,6 +461,36 @@ describe("one owner's keys only", () => {
 		expect(shownKeys(await now.text())).toHaveLength(1);
 	});
 
+	it("portal.rotationGraceChoices [0]: the rotate form offers only Immediately, and a grace sent anyway is refused with nothing changed (Novu's 'invalidated immediately'; found by a seed-page pass)", async () => {
+		const config = structuredClone(bundled) as any;
+		config.apis[0].portal = { ...config.apis[0].portal, rotationGraceSeconds: 0, rotationGraceChoices: [0] };
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
+		const gw = gatewayFor(config);
+		const url = (
+			await (await gw.admin("/portal-sessions", post({ owner: `now_${crypto.randomUUID().slice(0, 8)}` }))).json<{ url: string }>()
+		).url;
+		const token = new URL(url).searchParams.get("token")!;
+		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const made = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "regenerated", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" },
+		});
+		const [key] = shownKeys(await made.text());
+		const id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie, bindings })).text())![1]!;
+		const form = await (await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings })).text();
+		expect(form.match(/name="grace"/g)).toHaveLength(1);
+		expect(form).toMatch(/value="0" checked/);
+		expect(form).not.toContain("1 hour");
+		const refused = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		expect(refused.status).toBe(400);
+		expect(shownKeys(await refused.text())).toHaveLength(0);
+		expect((await gw.call("/v1/x", { key: key! })).status).toBe(200);
+		const now = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "0" } });
+		expect(now.status).toBe(200);
+		expect((await gw.call("/v1/x", { key: key! })).status).toBe(401);
+	});
+
 	it("signing out is a 200 'Signed out' page; the ended session's next page says so (not 'Link not valid')", async () => {
 		const cookie = await portalCookie(`so_${crypto.randomUUID().slice(0, 8)}`);
 		const out = await ui(`${PORTAL}/logout`, { cookie, form: {} });
