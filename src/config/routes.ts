@@ -120,78 +120,143 @@ function lowerNonAscii(path: string): string {
 	});
 }
 
-/** A segment's trailing dots and blanks, as Windows and IIS drop them: `.` (also `%2e`), space, tab, no-break space. */
-const TAIL_PIECES = [".", "%2e", "%20", "%09", "%c2%a0"];
+/**
+ * Blanks a segment's end may hold that loose servers drop, as escapes (lower case): every
+ * control character and the space (Java's `trim` drops all of U+0000-U+0020; JavaScript's
+ * and Python's whitespace are among them), and the Unicode spaces JavaScript's `trim` and
+ * Python's `strip` drop (U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+ * U+205F, U+3000, U+FEFF). A probe found `%0a`, `%0d` and U+3000 passing where `%09` did not.
+ */
+const isControlOrSpace = (escape: string) => /^%(?:[01][0-9a-f]|20)$/.test(escape);
+const UNICODE_BLANKS = new Set([
+	"%c2%85",
+	"%c2%a0",
+	"%e1%9a%80",
+	...Array.from({ length: 11 }, (_, i) => `%e2%80%8${i.toString(16)}`),
+	"%e2%80%a8",
+	"%e2%80%a9",
+	"%e2%80%af",
+	"%e2%81%9f",
+	"%e3%80%80",
+	"%ef%bb%bf",
+]);
+/** A cheap first test: could the path hold a tail to trim? */
+const MAY_HAVE_TAIL = /\.|%2e|%[01][0-9a-f]|%20|%c2%|%e1%9a%80|%e2%8[01]%|%e3%80%80|%ef%bb%bf/i;
+
+/** How many characters of a trailing dot or blank end `lower` at `end` (0: none). */
+function tailPiece(lower: string, end: number): number {
+	if (lower[end - 1] === ".") return 1;
+	if (end >= 3 && (lower.startsWith("%2e", end - 3) || isControlOrSpace(lower.slice(end - 3, end)))) return 3;
+	if (end >= 6 && UNICODE_BLANKS.has(lower.slice(end - 6, end))) return 6;
+	if (end >= 9 && UNICODE_BLANKS.has(lower.slice(end - 9, end))) return 9;
+	return 0;
+}
 
 /** `segment` without its trailing dots and blanks; a segment of nothing else is kept (it is `.`, `..` or a blank name). Linear: each piece is cut once, from the end. */
 function trimTail(segment: string): string {
 	const lower = segment.toLowerCase();
 	let end = lower.length;
-	for (let cut = true; cut && end > 0;) {
-		cut = false;
-		for (const piece of TAIL_PIECES)
-			if (end >= piece.length && lower.startsWith(piece, end - piece.length)) {
-				end -= piece.length;
-				cut = true;
-				break;
-			}
-	}
+	for (let cut = tailPiece(lower, end); cut > 0 && end > 0; cut = tailPiece(lower, end)) end -= cut;
 	return end === 0 ? segment : segment.slice(0, end);
 }
 
-/** The path cut at its first NUL (C string handling), and with every segment's tail trimmed (trimTail); those that differ from it. */
+/**
+ * The path cut at its first NUL (C string handling); each segment cut at an encoded `;`
+ * (`%3B`, which a server that decodes before it drops path parameters reads as one: a
+ * literal `;` is refused, canonicalPath); and with every segment's tail trimmed
+ * (trimTail); those that differ from it.
+ */
 function looseReadings(path: string): string[] {
 	const out: string[] = [];
 	const nul = path.search(/%00/);
 	if (nul !== -1) out.push(path.slice(0, nul) || "/");
-	if (/\.|%2e|%20|%09|%c2%a0/i.test(path)) {
+	if (/%3b/i.test(path)) {
+		const cut = path
+			.split("/")
+			.map((segment) => segment.replace(/%3b.*$/i, ""))
+			.join("/");
+		if (cut !== path) out.push(cut);
+	}
+	if (MAY_HAVE_TAIL.test(path)) {
 		const trimmed = path.split("/").map(trimTail).join("/");
 		if (trimmed !== path) out.push(trimmed);
 	}
 	return out;
 }
 
-/**
- * The paths that servers which read a path loosely route this one to (found by a probe):
- * - cut at its first NUL (`%00`), as C string handling does;
- * - each segment without its trailing dots and blanks (`/admin./`, `/admin%20/`), as
- *   Windows and IIS read a name;
- * - decoded once more (`%252e%252e` is `%2e%2e`, then `..`; `%252f` a slash), with its dot
- *   segments resolved, as an origin that decodes twice reads it; and that path read both
- *   ways above too (`/v1/admin%2520/x` is `/v1/admin/x` to one that decodes twice and trims).
- */
-function lenientTwins(path: string): string[] {
-	const twins = looseReadings(path);
-	if (/%25/i.test(path)) {
-		const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
-		try {
-			const decoded = new URL(once, "http://h").pathname.replace(/\/{2,}/g, "/");
-			twins.push(decoded, ...looseReadings(decoded));
-		} catch {
-			// not a path the URL parser reads: no twin
-		}
-	}
-	return twins;
+/** Percent-encoded unreserved characters decoded (RFC 3986 §2.3: `%61` is `a`), every other escape kept. */
+export function decodeUnreserved(path: string): string {
+	return path.includes("%")
+		? path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+				const ch = String.fromCharCode(parseInt(hex, 16));
+				return /[A-Za-z0-9\-._~]/.test(ch) ? ch : escape;
+			})
+		: path;
 }
 
 /**
- * Every other path an origin may route this one to (`paths`): its format-suffix twins,
- * and its folded twins and theirs. Folded twins read the path's non-ASCII letters the ways
- * lenient routers read them, where that differs: Unicode lowercasing (the Kelvin sign
- * `%E2%84%AA` is `k` to JavaScript's `toLowerCase`, and so to find-my-way's
- * case-insensitive routes), upper- then lowercasing (`ı` and `ſ` are `i` and `s` to Java's
- * `equalsIgnoreCase`; `İ` is `i` to Java's lowercasing, where JavaScript adds a combining
- * dot), and NFKC with format characters dropped (full-width `ｋ` is `k`). Bytes that are
- * not UTF-8 read as U+FFFD, so one bad byte does not hide the rest; ASCII escapes stay
- * encoded, as rules compare them.
+ * The path as an origin that decodes twice reads it (`%252e%252e` is `..`, `%252f` a
+ * slash): decoded once more, its dot segments resolved, repeated slashes collapsed, and its
+ * unreserved escapes decoded as the path's own are (`%2561` is `a`). Undefined when there is
+ * nothing to decode again.
+ */
+function decodedOnceMore(path: string): string | undefined {
+	if (!/%25/i.test(path)) return undefined;
+	const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
+	try {
+		return decodeUnreserved(new URL(once, "http://h").pathname).replace(/\/{2,}/g, "/");
+	} catch {
+		return undefined; // not a path the URL parser reads: no twin
+	}
+}
+
+/**
+ * Every other path an origin may route this one to (`paths`): its own readings
+ * (`readingsOf`), and, for an origin that decodes twice, the path decoded once more
+ * (decodedOnceMore) with all of its readings too, so no step is skipped on that path
+ * (found by a probe: `/docs/%252e%252e/v%2531/x` reached `/v1/x` with no key, as the twin
+ * kept `%31` encoded and no rule matched it).
  *
  * `intoSyntax`: a non-ASCII character folds (NFKC) into path syntax: `?`, `#`, `;`, `%`, a
  * backslash, or a `.` or `..` segment (`%E2%80%A5` is `..`). A router that folds would
  * read another path than any twin keygate can match, so the request is refused.
  */
 export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean } {
+	const own = readingsOf(path);
+	const paths: string[] = [];
+	const add = (p: string) => {
+		if (p !== path && !paths.includes(p)) paths.push(p);
+	};
+	own.paths.forEach(add);
+	let intoSyntax = own.intoSyntax;
+	const twice = decodedOnceMore(path);
+	if (twice !== undefined) {
+		const more = readingsOf(twice);
+		add(twice);
+		more.paths.forEach(add);
+		intoSyntax ||= more.intoSyntax;
+	}
+	return { paths, intoSyntax };
+}
+
+/**
+ * One path's other readings: its format-suffix twins, the loose servers' readings
+ * (looseReadings), and its folded twins and theirs. Folded twins read the path's non-ASCII
+ * letters the ways lenient routers read them, where that differs: Unicode lowercasing (the
+ * Kelvin sign `%E2%84%AA` is `k` to JavaScript's `toLowerCase`, and so to find-my-way's
+ * case-insensitive routes), upper- then lowercasing (`ı` and `ſ` are `i` and `s` to Java's
+ * `equalsIgnoreCase`; `İ` is `i` to Java's lowercasing, where JavaScript adds a combining
+ * dot), and NFKC with format characters dropped (full-width `ｋ` is `k`). Bytes that are
+ * not UTF-8 read as U+FFFD, so one bad byte does not hide the rest; ASCII escapes stay
+ * encoded, as rules compare them. A folded twin is trimmed as the path is (U+3000 is a
+ * space once NFKC has read it).
+ */
+function readingsOf(path: string): { paths: string[]; intoSyntax: boolean } {
 	const paths = formatTwinPaths(path);
-	for (const p of lenientTwins(path)) if (p !== path && !paths.includes(p)) paths.push(p);
+	const add = (p: string) => {
+		if (p !== path && !paths.includes(p)) paths.push(p);
+	};
+	looseReadings(path).forEach(add);
 	if (!NON_ASCII_ESCAPE.test(path)) return { paths, intoSyntax: false };
 	let intoSyntax = false;
 	const decoded = path.replace(NON_ASCII_RUN, (run) => {
@@ -206,7 +271,7 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 		// A segment of format characters alone folds to nothing: `/v1/\u200b/admin` is `/v1/admin` once slashes collapse, as the path's own do.
 		const folded = encodeNonAscii(v.replace(/i\u0307/g, "i")).replace(/\/{2,}/g, "/");
 		if (folded.toLowerCase() === lowered) continue;
-		for (const p of [folded, ...formatTwinPaths(folded)]) if (p !== path && !paths.includes(p)) paths.push(p);
+		for (const p of [folded, ...formatTwinPaths(folded), ...looseReadings(folded)]) add(p);
 	}
 	return { paths, intoSyntax };
 }

@@ -1,3 +1,5 @@
+import { decodeUnreserved } from "../config/routes";
+
 /**
  * The path keygate matches route rules against and forwards, or undefined when it will
  * not route it. The URL parser has already resolved `.` and `..` (also as %2e) and
@@ -14,14 +16,9 @@
  */
 export function canonicalPath(pathname: string): string | undefined {
 	if (/%2f|%5c|;/i.test(pathname)) return undefined;
-	let path = pathname.includes("%") ? pathname.replace(/%([0-9A-Fa-f]{2})/g, decodeUnreserved) : pathname;
+	let path = decodeUnreserved(pathname);
 	if (path.includes("//")) path = path.replace(/\/{2,}/g, "/");
 	return path;
-}
-
-function decodeUnreserved(escape: string, hex: string): string {
-	const ch = String.fromCharCode(parseInt(hex, 16));
-	return /[A-Za-z0-9\-._~]/.test(ch) ? ch : escape;
 }
 
 /**

@@ -741,5 +741,16 @@ describe("found by an attacker's probe over HTTP (stop 23)", () => {
 			}
 			expect(origin.calls).toHaveLength(0);
 		});
+
+		it("a public path that an origin decoding twice reads as the /internal API's is 400, with or without a key (found by a probe: forwarded with no key)", async () => {
+			const reader = await gw.createKey({ api: "main", name: "reader", scopes: ["read"] });
+			for (const path of ["/docs/%252e%252e/%2569nternal/x", "/docs/%252e%252e/internal/x", "/docs/%252e%252e/internal%252ejson"])
+				for (const key of [undefined, reader.key]) {
+					const res = await gw.call(path, { key });
+					expect(res.status, path).toBe(400);
+					expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+				}
+			expect(origin.calls).toHaveLength(0);
+		});
 	});
 });

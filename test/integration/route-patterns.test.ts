@@ -222,6 +222,21 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		"/v1/admin%2500/x",
 		"/v1/admin%2509/x",
 		"/v1/admin%252e%252e/x",
+		// Decoded twice, the path goes through every reading the path itself does (found by a probe: each was 200).
+		"/v1/%2561dmin/x",
+		"/v1/admin%252ejson",
+		"/v1/adm%25C4%25B1n/x",
+		// Every blank Java's trim, JavaScript's trim or Python's strip drops (found by a probe), and an encoded `;`.
+		"/v1/admin%0a/x",
+		"/v1/admin%0D/x",
+		"/v1/admin%0b/x",
+		"/v1/admin%0c/x",
+		"/v1/admin%1f/x",
+		"/v1/admin%E3%80%80/x",
+		"/v1/admin%E2%80%8A/x",
+		"/v1/admin%EF%BB%BF/x",
+		"/v1/admin%3bx/y",
+		"/v1/admin%253bx/y",
 	])("GET %s with a read and write key is 403 like /v1/admin/x, and the origin is never called", async (path) => {
 		const origin = fakeOrigin();
 		const key = await createKey({ scopes: ["read", "write"] });
@@ -238,6 +253,11 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		"/docs/x%252f..%252f..%252fv1/admin/x",
 		"/docs/%252e%252e/v1/admin./x",
 		"/docs/%252e%252e/v1/admin%00/x",
+		// With another character encoded twice too (found by a probe: each was forwarded with no key).
+		"/docs/%252e%252e/v%2531/admin/x",
+		"/docs/%252e%252e/%2576%2531/admin/x",
+		"/docs/%252e%252e/v1/admin%252ejson",
+		"/docs/%252e%252e/v1/%2561dmin%2520/x",
 	])("GET %s on a public route needs a key, as /v1/admin/x does", async (path) => {
 		const origin = fakeOrigin();
 		const gw = gatewayFor(demoWith(rules));
