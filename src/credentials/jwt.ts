@@ -75,10 +75,13 @@ export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, pa
 	const claimedTier = issuer.tierClaim ? payload[issuer.tierClaim] : undefined;
 	const tier = typeof claimedTier === "string" && Object.hasOwn(api.tiers, claimedTier) ? claimedTier : api.defaultTier;
 	const authority = counterName(`jwt:${api.name}:${index}`, rateLimitBy(api), subject, clientId);
+	// A `sub` is unique within its issuer only: with several issuers, the same `sub` from two is two users (found by a
+	// probe: the origin saw them as one). Then the issuer, percent-encoded so it holds no `:`, goes first.
+	const who = (api.oauth?.externalIssuers.length ?? 0) > 1 ? `${encodeURIComponent(issuer.issuer)}:${subject}` : subject;
 	return {
 		kind: "jwt",
 		// Never a key's or a grant's id (found by a probe: a `sub` of `key_…` reached the origin as that key's X-Keygate-Key-Id).
-		id: `jwt:${subject}`,
+		id: `jwt:${who}`,
 		api: api.name,
 		environment: Object.keys(api.environments)[0]!,
 		scopes: scopesOf(payload[issuer.scopeClaim]),
@@ -88,7 +91,7 @@ export function jwtPrincipal(api: CompiledApi, index: number, issuer: Issuer, pa
 		service: null,
 		ipAllowlist: null,
 		keyType: null,
-		subject,
+		subject: who,
 		clientId,
 		authority,
 	};

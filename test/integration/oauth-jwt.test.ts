@@ -214,3 +214,27 @@ describe("an accepted issuer's JWT outside the credential header (issue 11 items
 		expect([...seen.headers.values()].join("\n")).not.toContain(ours);
 	});
 });
+
+describe("several issuers: the same sub from two is two callers (found by a probe: the origin saw one)", () => {
+	const OTHER = "https://idp-b.example.com/";
+	const both = structuredClone(config);
+	both.apis[0].oauth.externalIssuers = [
+		...config.apis[0].oauth.externalIssuers,
+		{ issuer: OTHER, jwksUri: JWKS_URI, audience: "https://api.example.com", clockTolerance: 5 },
+	];
+	const two = gatewayFor(both);
+
+	it("X-Keygate-Key-Id and X-Keygate-Subject name the issuer (percent-encoded) before the subject, signed as ever", async () => {
+		for (const iss of [ISSUER, OTHER]) {
+			const res = await two.call("/v1/users", { key: await token({}, { iss }) });
+			expect(res.status, await res.clone().text()).toBe(200);
+		}
+		const [a, b] = origin.calls;
+		expect(a!.headers.get("X-Keygate-Key-Id")).toBe("jwt:https%3A%2F%2Fidp.example.com%2F:idp-user-7");
+		expect(a!.headers.get("X-Keygate-Subject")).toBe("https%3A%2F%2Fidp.example.com%2F:idp-user-7");
+		expect(b!.headers.get("X-Keygate-Key-Id")).toBe("jwt:https%3A%2F%2Fidp-b.example.com%2F:idp-user-7");
+		expect(b!.headers.get("X-Keygate-Subject")).toBe("https%3A%2F%2Fidp-b.example.com%2F:idp-user-7");
+		expect(await verifyIdentity(a!)).toBe(true);
+		expect(await verifyIdentity(b!)).toBe(true);
+	});
+});
