@@ -136,7 +136,8 @@ async function originRequest(
 		if (form) {
 			if (!(body instanceof Uint8Array)) {
 				// Its start was read: the rest is read and dropped, or the connection is left broken (util/body.ts).
-				if (body) await discardRest(body);
+				// One its Content-Length refused is still untouched, and stays so.
+				if (body && body !== incoming.body) await discardRest(body);
 				return refusal(
 					c,
 					`A form POST over ${c.get("api").signing.maxBodyBytes} bytes (signing.maxBodyBytes) cannot be checked for a _method field, so it is not forwarded.`,

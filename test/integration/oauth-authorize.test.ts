@@ -60,6 +60,29 @@ const consent = (cookie: string, ticket: string, decision: string) =>
 		body: new URLSearchParams({ ticket, decision }).toString(),
 	});
 
+describe("the consent form's body", () => {
+	it("sent chunked, it is read up to its 16 KiB cap, never whole: an endless one is refused (found by a review: 40 MiB read into memory)", async () => {
+		const client = await createClient(gw);
+		const { cookie } = await toConsent(client.id);
+		let pulled = 0;
+		const endless = new ReadableStream<Uint8Array>({
+			pull(controller) {
+				pulled += 65_536;
+				controller.enqueue(new TextEncoder().encode("a".repeat(65_536)));
+			},
+		});
+		const res = await gw.call("/oauth/consent", {
+			method: "POST",
+			headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+			body: endless,
+		});
+		expect(res.status).toBe(400);
+		expect(await res.text()).toContain("Unexpected form.");
+		expect(pulled).toBeLessThan(64 * 1024 * 1024);
+		expect(origin.calls).toHaveLength(0);
+	});
+});
+
 describe("the authorization endpoint with the origin login", () => {
 	it("runs the whole flow: authorize, sign in at the API, consent, code, token, API call", async () => {
 		const client = await createClient(gw);
