@@ -104,6 +104,8 @@ const lenientUtf8 = new TextDecoder("utf-8");
 const bytesOf = (run: string) => Uint8Array.from(run.slice(1).split("%"), (h) => parseInt(h, 16));
 /** Non-ASCII characters percent-encoded again; ASCII left as it is. */
 const encodeNonAscii = (s: string) => s.replace(/[^\x00-\x7f]+/gu, (m) => encodeURIComponent(m));
+/** ASCII control characters and the space percent-encoded, as the URL parser leaves them in a path. */
+const encodeBlanks = (s: string) => s.replace(/[\x00-\x20]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`);
 
 /**
  * The path with its encoded non-ASCII letters in Unicode lower case (`%C3%84` → `%C3%A4`),
@@ -140,48 +142,68 @@ const UNICODE_BLANKS = new Set([
 	"%e3%80%80",
 	"%ef%bb%bf",
 ]);
-/** A cheap first test: could the path hold a tail to trim? */
+/** A cheap first test: could the path hold a dot or blank to trim? */
 const MAY_HAVE_TAIL = /\.|%2e|%[01][0-9a-f]|%20|%c2%|%e1%9a%80|%e2%8[01]%|%e3%80%80|%ef%bb%bf/i;
+
+/** How many characters of a blank `lower` holds at `at` (0: none): one escape, or one Unicode space's UTF-8 escapes. */
+function blankAt(lower: string, at: number): number {
+	if (isControlOrSpace(lower.slice(at, at + 3))) return 3;
+	if (UNICODE_BLANKS.has(lower.slice(at, at + 6))) return 6;
+	if (UNICODE_BLANKS.has(lower.slice(at, at + 9))) return 9;
+	return 0;
+}
 
 /** How many characters of a trailing dot or blank end `lower` at `end` (0: none). */
 function tailPiece(lower: string, end: number): number {
 	if (lower[end - 1] === ".") return 1;
-	if (end >= 3 && (lower.startsWith("%2e", end - 3) || isControlOrSpace(lower.slice(end - 3, end)))) return 3;
-	if (end >= 6 && UNICODE_BLANKS.has(lower.slice(end - 6, end))) return 6;
-	if (end >= 9 && UNICODE_BLANKS.has(lower.slice(end - 9, end))) return 9;
+	if (end >= 3 && (lower.startsWith("%2e", end - 3) || blankAt(lower, end - 3) === 3)) return 3;
+	if (end >= 6 && blankAt(lower, end - 6) === 6) return 6;
+	if (end >= 9 && blankAt(lower, end - 9) === 9) return 9;
 	return 0;
 }
 
-/** `segment` without its trailing dots and blanks; a segment of nothing else is kept (it is `.`, `..` or a blank name). Linear: each piece is cut once, from the end. */
+/**
+ * `segment` without its trailing dots and blanks (Windows, IIS, and every `trim`), and its
+ * leading blanks (Java's `trim`, JavaScript's, Python's `strip`: found by a probe, `/v1/%20admin/x`
+ * passed where `/v1/admin%20/x` did not); a segment of nothing else is kept (it is `.`, `..`
+ * or a blank name). A leading dot is part of the name (`.well-known`). Linear: each piece
+ * is cut once.
+ */
 function trimTail(segment: string): string {
 	const lower = segment.toLowerCase();
 	let end = lower.length;
 	for (let cut = tailPiece(lower, end); cut > 0 && end > 0; cut = tailPiece(lower, end)) end -= cut;
-	return end === 0 ? segment : segment.slice(0, end);
+	if (end === 0) return segment;
+	let start = 0;
+	for (let cut = blankAt(lower, start); cut > 0 && start + cut <= end; cut = blankAt(lower, start)) start += cut;
+	return start === end ? segment : segment.slice(start, end);
 }
 
 /**
  * The path cut at its first NUL (C string handling); each segment cut at an encoded `;`
  * (`%3B`, which a server that decodes before it drops path parameters reads as one: a
- * literal `;` is refused, canonicalPath); and with every segment's tail trimmed
- * (trimTail); those that differ from it.
+ * literal `;` is refused, canonicalPath); each of these and the path itself with every
+ * segment trimmed (trimTail: a server may cut and then trim, found by a review); those
+ * that differ from the path.
  */
 function looseReadings(path: string): string[] {
-	const out: string[] = [];
+	const cuts: string[] = [];
 	const nul = path.search(/%00/);
-	if (nul !== -1) out.push(path.slice(0, nul) || "/");
+	if (nul !== -1) cuts.push(path.slice(0, nul) || "/");
 	if (/%3b/i.test(path)) {
 		const cut = path
 			.split("/")
 			.map((segment) => segment.replace(/%3b.*$/i, ""))
 			.join("/");
-		if (cut !== path) out.push(cut);
+		if (cut !== path) cuts.push(cut);
 	}
-	if (MAY_HAVE_TAIL.test(path)) {
-		const trimmed = path.split("/").map(trimTail).join("/");
-		if (trimmed !== path) out.push(trimmed);
-	}
-	return out;
+	const out = [...cuts];
+	for (const reading of [path, ...cuts])
+		if (MAY_HAVE_TAIL.test(reading)) {
+			const trimmed = reading.split("/").map(trimTail).join("/");
+			if (trimmed !== reading) out.push(trimmed);
+		}
+	return out.filter((p) => p !== path);
 }
 
 /** Percent-encoded unreserved characters decoded (RFC 3986 §2.3: `%61` is `a`), every other escape kept. */
@@ -193,6 +215,9 @@ export function decodeUnreserved(path: string): string {
 			})
 		: path;
 }
+
+/** How many decodes beyond the URL parser's an origin is assumed to make at most. */
+const MAX_EXTRA_DECODES = 3;
 
 /**
  * The path as an origin that decodes twice reads it (`%252e%252e` is `..`, `%252f` a
@@ -229,12 +254,16 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 	};
 	own.paths.forEach(add);
 	let intoSyntax = own.intoSyntax;
-	const twice = decodedOnceMore(path);
-	if (twice !== undefined) {
-		const more = readingsOf(twice);
-		add(twice);
+	// Decoded once more, and once more again: an origin may decode twice, or thrice (found by a probe: `%25252e`).
+	let deeper = path;
+	for (let level = 0; level < MAX_EXTRA_DECODES; level++) {
+		const next = decodedOnceMore(deeper);
+		if (next === undefined) break;
+		const more = readingsOf(next);
+		add(next);
 		more.paths.forEach(add);
 		intoSyntax ||= more.intoSyntax;
+		deeper = next;
 	}
 	return { paths, intoSyntax };
 }
@@ -269,7 +298,8 @@ function readingsOf(path: string): { paths: string[]; intoSyntax: boolean } {
 	const lowered = path.toLowerCase();
 	for (const v of [decoded.toLowerCase(), decoded.toUpperCase().toLowerCase(), nfkc.toLowerCase(), nfkc.toUpperCase().toLowerCase()]) {
 		// A segment of format characters alone folds to nothing: `/v1/\u200b/admin` is `/v1/admin` once slashes collapse, as the path's own do.
-		const folded = encodeNonAscii(v.replace(/i\u0307/g, "i")).replace(/\/{2,}/g, "/");
+		// A blank NFKC made of a Unicode space (U+3000 is a space) is encoded as the path's own are, so it is trimmed as they are (found by a review).
+		const folded = encodeBlanks(encodeNonAscii(v.replace(/i\u0307/g, "i"))).replace(/\/{2,}/g, "/");
 		if (folded.toLowerCase() === lowered) continue;
 		for (const p of [folded, ...formatTwinPaths(folded), ...looseReadings(folded)]) add(p);
 	}

@@ -6,6 +6,8 @@ import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
 import { holdsCredential, queryHoldsCredential } from "../credentials/classify";
 
+/** A `%` not followed by two hex digits: no escape, and never left to combine with what decoding makes of its neighbours. */
+const STRAY_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 /** Shared by every request whose path has no `.` or `%`: frozen, so nothing can add a twin to it. */
 const NO_TWINS: { paths: readonly string[]; intoSyntax: false } = Object.freeze({ paths: Object.freeze([]), intoSyntax: false });
 
@@ -42,6 +44,9 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	c.set("errors", errorContextFor(api));
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
+	// `%2%65` would decode into a new escape, `%2e` (found by a probe: `/docs/%2%65%2%65/v1/admin/x` reached the origin with no key).
+	if (STRAY_PERCENT.test(url.pathname))
+		return reject(c, "ambiguous_path", { message: "The request path has a % that starts no escape (two hex digits must follow it)." });
 	// Worked out once: the paths an origin may route this one to (`/v1/admin.json` → `/v1/admin`, `/v1/%E2%84%AAeys` → `/v1/keys`).
 	const twins = path.includes(".") || path.includes("%") ? pathTwins(path) : NO_TWINS;
 	// A non-ASCII character that folds into path syntax (`%E2%80%A5` is `..` after NFKC): no twin keygate can match stands for it.

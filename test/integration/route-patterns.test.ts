@@ -237,6 +237,17 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		"/v1/admin%EF%BB%BF/x",
 		"/v1/admin%3bx/y",
 		"/v1/admin%253bx/y",
+		// Leading blanks too, a folded blank, and a cut then trimmed (found by a probe and a review: each was 200).
+		"/v1/%20admin/x",
+		"/v1/%09admin/x",
+		"/v1/%E3%80%80admin/x",
+		"/v1/%EF%BD%81dmin%E3%80%80/x",
+		"/v1/%EF%BD%81dmin%C2%A0/x",
+		"/v1/%EF%BC%A1dmin%E2%80%83/x",
+		"/v1/admin%20%00x/y",
+		"/v1/admin%20%3Bx/y",
+		// Decoded thrice (found by a probe).
+		"/v1/x/%25252e%25252e/admin/x",
 	])("GET %s with a read and write key is 403 like /v1/admin/x, and the origin is never called", async (path) => {
 		const origin = fakeOrigin();
 		const key = await createKey({ scopes: ["read", "write"] });
@@ -258,6 +269,7 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		"/docs/%252e%252e/%2576%2531/admin/x",
 		"/docs/%252e%252e/v1/admin%252ejson",
 		"/docs/%252e%252e/v1/%2561dmin%2520/x",
+		"/docs/%25252e%25252e/v1/admin/x",
 	])("GET %s on a public route needs a key, as /v1/admin/x does", async (path) => {
 		const origin = fakeOrigin();
 		const gw = gatewayFor(demoWith(rules));
@@ -265,6 +277,22 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		expect(res.status, path).toBe(401);
 		expect(origin.calls).toHaveLength(0);
 	});
+
+	it.each(["/docs/%2%65%2%65/v1/admin/x", "/v1/%%36%31dmin/x", "/docs/x%%32%66..%%32%66v1/x", "/v1/x/%2%65%2%65/admin/y", "/v1/x%"])(
+		"GET %s, with a percent sign that starts no escape, is 400 with or without a key and never forwarded (found by a probe: decoding its neighbours made a new escape)",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read", "write"] });
+			const gw = gatewayFor(demoWith(rules));
+			for (const res of [await gw.call(path), await gw.call(path, { key: key.key })]) {
+				expect(res.status, path).toBe(400);
+				expect(((await res.json()) as { message: string }).message).toBe(
+					"The request path has a % that starts no escape (two hex digits must follow it).",
+				);
+			}
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
 
 	it("paths with dots and spaces that lead nowhere stricter pass as before", async () => {
 		const origin = fakeOrigin();
