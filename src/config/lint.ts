@@ -31,6 +31,13 @@ export function lintConfig(config: Config): ConfigLint[] {
 					message: `"null" is the origin of sandboxed iframes, local files and redirected requests, which any site can produce; keygate never allows it, remove it`,
 				});
 		}
+		const graces = api.portal?.rotationGraceChoices;
+		const preselected = api.portal?.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
+		if (graces && !graces.includes(preselected))
+			lints.push({
+				field: `${at}.portal.rotationGraceChoices`,
+				message: `the preselected grace (${preselected} s, portal.rotationGraceSeconds or keys.rotationGraceSeconds) is not listed, so the portal offers it as well; list it, or set portal.rotationGraceSeconds to one that is`,
+			});
 		if (api.unmatchedRoutes === "authenticate") {
 			const keyed = api.routes.filter((r) => !r.public);
 			const catchAll = api.routes.some((r) => !r.methods && (r.path === "/**" || r.path === `${prefixKey(api.match.pathPrefix)}/**`));

@@ -14,6 +14,8 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,100}$/;
  * Object name and an admin path or query value.
  */
 export const OWNER_ID = /^[\x21-\x39\x3b-\x7e]{1,200}$/;
+/** OWNER_ID's characters, any length: for a schema that checks the length itself. */
+export const OWNER_ID_CHARS = /^[\x21-\x39\x3b-\x7e]+$/;
 
 const nullableString = () => z.nullable(z.string());
 const time = () => z.iso.datetime({ offset: true });

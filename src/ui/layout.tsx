@@ -282,7 +282,8 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 /** A plaintext key, shown once, inline in the answer to the POST that made it. */
 export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; sample: SampleCall; id: string; customer?: boolean }) {
 	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
-	const lacking = props.sample.scopes.filter((scope) => !props.k.scopes.includes(scope));
+	const identifier = props.k.kind === "identifier";
+	const lacking = identifier ? [] : props.sample.scopes.filter((scope) => !props.k.scopes.includes(scope));
 	return (
 		<section class="secret" aria-labelledby={`${props.id}-h`}>
 			<h2 id={`${props.id}-h`}>{props.label}</h2>
@@ -308,15 +309,18 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			</p>
 			<p>Try it:</p>
 			<pre>
-				<code data-secret="">{`curl -H "Authorization: Bearer ${props.k.key}" ${props.sample.url}`}</code>
+				<code data-secret="">{`curl -H "${props.sample.field}${props.k.key}" ${props.sample.url}`}</code>
 			</pre>
+			{identifier ? (
+				<p>This is an identifier: it names the application beside its secret key and authorizes nothing alone, so this call gets 401.</p>
+			) : null}
 			{lacking.length > 0 ? (
 				<p>
 					This call needs the scope{lacking.length > 1 ? "s" : ""} {lacking.join(", ")}, which this key does not have: it gets 403. The key
 					works on the routes its scopes allow.
 				</p>
 			) : null}
-			{props.k.ipAllowlist ? (
+			{props.k.ipAllowlist && !identifier ? (
 				<p>This key is accepted only from {props.k.ipAllowlist.join(", ")}: from anywhere else the call gets 403.</p>
 			) : null}
 		</section>
@@ -640,16 +644,19 @@ const sampleRoute = (api: CompiledApi) => api.routes.find((r) => !r.public && (!
 /** The scopes the curl line's route needs: a new key's form ticks them, so the line it shows works as shown. */
 export const sampleScopes = (api: CompiledApi): string[] => sampleRoute(api)?.scopes ?? [];
 
-/** The curl line a new key's page shows: its address, and the scopes its route needs. */
+/** The curl line a new key's page shows: its address, the field the key goes in, and the scopes its route needs. */
 export interface SampleCall {
 	url: string;
+	/** The header line before the key, where the API takes keys first: `Authorization: ApiKey `, `X-API-Key: ` (found by a review: always Bearer). */
+	field: string;
 	scopes: string[];
 }
 
-export const sampleCall = (requestUrl: string, api: CompiledApi, environment: string): SampleCall => ({
-	url: sampleUrl(requestUrl, api, environment),
-	scopes: sampleScopes(api),
-});
+export function sampleCall(requestUrl: string, api: CompiledApi, environment: string): SampleCall {
+	const first = api.credentials[0]!;
+	const field = first.in === "authorization" ? `Authorization: ${first.scheme} ` : `${first.name}: `;
+	return { url: sampleUrl(requestUrl, api, environment), field, scopes: sampleScopes(api) };
+}
 
 /**
  * A sample call for the curl line: the first keyed GET route, its wildcards filled in, at

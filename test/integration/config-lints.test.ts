@@ -57,6 +57,17 @@ describe("lints, read from parseConfig", () => {
 			expect(lintsOf(config).map((l) => l.field)).not.toContain("apis[0].unmatchedRoutes");
 	});
 
+	it("portal.rotationGraceChoices without the preselected grace: named, since the form offers that grace too (found by a review)", () => {
+		const offered = structuredClone(bundled) as any;
+		offered.apis[0].portal = { ...offered.apis[0].portal, rotationGraceChoices: [0] };
+		expect(lintsOf(offered)).toContainEqual({
+			field: "apis[0].portal.rotationGraceChoices",
+			message: expect.stringMatching(/^the preselected grace \(86400 s, .*is not listed/),
+		});
+		offered.apis[0].portal.rotationGraceSeconds = 0;
+		expect(lintsOf(offered).map((l) => l.field)).not.toContain("apis[0].portal.rotationGraceChoices");
+	});
+
 	it("an invalid config is only its error: one config_invalid line, no lints", () => {
 		const config = linted();
 		config.apis[0].defaultTier = "gold";

@@ -4,6 +4,7 @@
  * Worker. Only the origin is faked. The plaintext of a key appears in exactly one answer:
  * the POST that made it.
  */
+import novuConfig from "../../examples/novu/keygate.config.json";
 import { generateKey } from "../../src/keys/format";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -592,6 +593,24 @@ describe("keys", () => {
 		expect(works.html).not.toContain("it gets 403");
 		expect(works.html).not.toContain("This key is accepted only from");
 		expect((await call("/v1/hello", { key: works.key })).status).toBe(200);
+	});
+
+	it("the curl line puts the key where the API takes it (Novu: Authorization: ApiKey), and says an identifier authorizes nothing alone (found by a review)", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novuConfig) };
+		const cookie = await signIn(TEST_ADMIN_TOKEN, bindings);
+		const res = await ui(`${UI}/apis/novu/keys`, {
+			cookie,
+			bindings,
+			form: { name: "novu pair", environment: "production", expiry: "never", kind: "pair" },
+		});
+		const html = await res.text();
+		expect(res.status, html).toBe(200);
+		const [secret, identifier] = shownKeys(html);
+		expect(secret).toMatch(/^sk_production_/);
+		expect(identifier).toMatch(/^app_production_/);
+		expect(html).toMatch(new RegExp(`curl -H (?:&quot;|")Authorization: ApiKey ${secret}(?:&quot;|")`));
+		expect(html).not.toContain("Authorization: Bearer");
+		expect(html).toContain("This is an identifier: it names the application beside its secret key and authorizes nothing alone");
 	});
 
 	it("an API with a portal offers Owner in the generate form: the key it makes is the customer's (found by a browser QA pass)", async () => {
