@@ -163,28 +163,42 @@ function tailPiece(lower: string, end: number): number {
 }
 
 /**
- * `segment` without its trailing dots and blanks (Windows, IIS, and every `trim`), and its
- * leading blanks (Java's `trim`, JavaScript's, Python's `strip`: found by a probe, `/v1/%20admin/x`
- * passed where `/v1/admin%20/x` did not); a segment of nothing else is kept (it is `.`, `..`
- * or a blank name). A leading dot is part of the name (`.well-known`). Linear: each piece
- * is cut once.
+ * `segment` as loose servers read its ends: without leading and trailing blanks (Java's
+ * `trim`, JavaScript's, Python's `strip`: found by a probe, `/v1/%20admin/x` passed where
+ * `/v1/admin%20/x` did not), then without trailing dots (Windows and IIS). A leading dot is
+ * part of the name (`.well-known`). A segment of blanks alone reads as nothing (found by a
+ * probe: `/v1/%20/admin/x` is `/v1/admin/x` once slashes collapse); one of dots and blanks
+ * reads as its dots (`..%20` is `..`, which the caller refuses). Linear: each piece is cut once.
  */
 function trimTail(segment: string): string {
 	const lower = segment.toLowerCase();
-	let end = lower.length;
-	for (let cut = tailPiece(lower, end); cut > 0 && end > 0; cut = tailPiece(lower, end)) end -= cut;
-	if (end === 0) return segment;
 	let start = 0;
-	for (let cut = blankAt(lower, start); cut > 0 && start + cut <= end; cut = blankAt(lower, start)) start += cut;
-	return start === end ? segment : segment.slice(start, end);
+	for (let cut = blankAt(lower, start); cut > 0; cut = blankAt(lower, start)) start += cut;
+	if (start === lower.length) return "";
+	let end = lower.length;
+	for (let cut = tailBlank(lower, end); cut > 0 && end - cut >= start; cut = tailBlank(lower, end)) end -= cut;
+	const trimmed = segment.slice(start, end).replace(/%2e/gi, ".");
+	if (trimmed === "." || trimmed === "..") return trimmed;
+	// Windows also drops trailing dots (and blanks between them), unless that leaves nothing.
+	let bare = end;
+	for (let cut = tailPiece(lower, bare); cut > 0 && bare - cut > start; cut = tailPiece(lower, bare)) bare -= cut;
+	return segment.slice(start, bare);
+}
+
+/** How many characters of a trailing blank end `lower` at `end` (0: none). */
+function tailBlank(lower: string, end: number): number {
+	if (end >= 3 && blankAt(lower, end - 3) === 3) return 3;
+	if (end >= 6 && blankAt(lower, end - 6) === 6) return 6;
+	if (end >= 9 && blankAt(lower, end - 9) === 9) return 9;
+	return 0;
 }
 
 /**
  * The path cut at its first NUL (C string handling); each segment cut at an encoded `;`
  * (`%3B`, which a server that decodes before it drops path parameters reads as one: a
  * literal `;` is refused, canonicalPath); each of these and the path itself with every
- * segment trimmed (trimTail: a server may cut and then trim, found by a review); those
- * that differ from the path.
+ * segment trimmed (trimTail: a server may cut and then trim, found by a review), repeated
+ * slashes collapsed; those that differ from the path.
  */
 function looseReadings(path: string): string[] {
 	const cuts: string[] = [];
@@ -200,11 +214,19 @@ function looseReadings(path: string): string[] {
 	const out = [...cuts];
 	for (const reading of [path, ...cuts])
 		if (MAY_HAVE_TAIL.test(reading)) {
-			const trimmed = reading.split("/").map(trimTail).join("/");
+			const trimmed =
+				reading
+					.split("/")
+					.map(trimTail)
+					.join("/")
+					.replace(/\/{2,}/g, "/") || "/";
 			if (trimmed !== reading) out.push(trimmed);
 		}
 	return out.filter((p) => p !== path);
 }
+
+/** A reading with a `.` or `..` segment: a loose server resolves it (`/docs/..%3Bx/v1` is `/v1`), so no rule keygate matches stands for it (found by a probe). */
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
 /** Percent-encoded unreserved characters decoded (RFC 3986 §2.3: `%61` is `a`), every other escape kept. */
 export function decodeUnreserved(path: string): string {
@@ -216,6 +238,18 @@ export function decodeUnreserved(path: string): string {
 		: path;
 }
 
+/**
+ * Whether a `%` that starts no escape would start one once the escapes after it are decoded
+ * (`%2%65` is `%2e`, `%%36%31` is `%61`). A `%` that stays stray (`50%off`, from `50%2525off`)
+ * is only a percent sign. Linear: the two hex digits come from at most the next 6 characters.
+ */
+function strayMakesEscape(path: string): boolean {
+	for (let at = path.indexOf("%"); at !== -1; at = path.indexOf("%", at + 1))
+		if (!/^[0-9a-f]{2}/i.test(path.slice(at + 1, at + 3)) && /^[0-9a-f]{2}/i.test(decodeUnreserved(path.slice(at + 1, at + 7))))
+			return true;
+	return false;
+}
+
 /** How many decodes beyond the URL parser's an origin is assumed to make at most. */
 const MAX_EXTRA_DECODES = 3;
 
@@ -225,9 +259,12 @@ const MAX_EXTRA_DECODES = 3;
  * unreserved escapes decoded as the path's own are (`%2561` is `a`). Undefined when there is
  * nothing to decode again.
  */
-function decodedOnceMore(path: string): string | undefined {
+function decodedOnceMore(path: string): string | undefined | "ambiguous" {
 	if (!/%25/i.test(path)) return undefined;
 	const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
+	// A stray `%` there would combine with what decoding makes of its neighbours (`%2%65` is `%2e`), and a `?` or `#` would end
+	// the path for an origin that parses again: neither is a path keygate can match (found by a probe).
+	if (/%3f|%23/i.test(once) || strayMakesEscape(once)) return "ambiguous";
 	try {
 		return decodeUnreserved(new URL(once, "http://h").pathname).replace(/\/{2,}/g, "/");
 	} catch {
@@ -259,6 +296,7 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 	for (let level = 0; level < MAX_EXTRA_DECODES; level++) {
 		const next = decodedOnceMore(deeper);
 		if (next === undefined) break;
+		if (next === "ambiguous") return { paths, intoSyntax: true };
 		const more = readingsOf(next);
 		add(next);
 		more.paths.forEach(add);
@@ -285,9 +323,13 @@ function readingsOf(path: string): { paths: string[]; intoSyntax: boolean } {
 	const add = (p: string) => {
 		if (p !== path && !paths.includes(p)) paths.push(p);
 	};
-	looseReadings(path).forEach(add);
-	if (!NON_ASCII_ESCAPE.test(path)) return { paths, intoSyntax: false };
 	let intoSyntax = false;
+	for (const loose of looseReadings(path)) {
+		if (DOT_SEGMENT.test(loose)) intoSyntax = true;
+		// `/v1/admin.json%00/x` is `/v1/admin.json` to C, and that is `/v1/admin` to Rails (found by a probe).
+		for (const p of [loose, ...formatTwinPaths(loose)]) add(p);
+	}
+	if (!NON_ASCII_ESCAPE.test(path)) return { paths, intoSyntax };
 	const decoded = path.replace(NON_ASCII_RUN, (run) => {
 		const text = lenientUtf8.decode(bytesOf(run));
 		if (/[?#;%\\]/.test(text.normalize("NFKC"))) intoSyntax = true;
@@ -301,6 +343,7 @@ function readingsOf(path: string): { paths: string[]; intoSyntax: boolean } {
 		// A blank NFKC made of a Unicode space (U+3000 is a space) is encoded as the path's own are, so it is trimmed as they are (found by a review).
 		const folded = encodeBlanks(encodeNonAscii(v.replace(/i\u0307/g, "i"))).replace(/\/{2,}/g, "/");
 		if (folded.toLowerCase() === lowered) continue;
+		for (const loose of looseReadings(folded)) if (DOT_SEGMENT.test(loose)) intoSyntax = true;
 		for (const p of [folded, ...formatTwinPaths(folded), ...looseReadings(folded)]) add(p);
 	}
 	return { paths, intoSyntax };
@@ -319,12 +362,14 @@ export function twinRoutes(
 	method: string,
 	twins: readonly string[],
 	route: CompiledRoute | undefined,
-): { method: string; route: CompiledRoute }[] | undefined {
+): { method: string; route: CompiledRoute | undefined }[] | undefined {
 	if (twins.length === 0 || (route?.public && !route.segments.some((seg) => seg === "*" || seg === "**"))) return undefined;
-	let found: { method: string; route: CompiledRoute }[] | undefined;
+	let found: { method: string; route: CompiledRoute | undefined }[] | undefined;
 	for (const twin of twins) {
+		// A twin no rule covers is an unmatched path: it needs a key, and `unmatchedRoutes: "deny"` refuses it (found by a
+		// probe: `/docs/%252e%252e/v2/x` reached an unlisted `/v2/x` with no key).
 		const r = findRoute(table, method, twin);
-		if (r && r !== route && !found?.some((t) => t.route === r)) (found ??= []).push({ method, route: r });
+		if (r !== route && !found?.some((t) => t.route === r)) (found ??= []).push({ method, route: r });
 	}
 	return found;
 }

@@ -35,7 +35,7 @@ export interface Variables {
 	 * routes.ts). Policy must allow each as well. Unset when there are none, and for an
 	 * exact public rule.
 	 */
-	twins: { method: string; route: CompiledRoute }[] | undefined;
+	twins: { method: string; route: CompiledRoute | undefined }[] | undefined;
 	/** The credential as the classifier saw it (credential stage). */
 	presented: Classified | undefined;
 	/** Who is calling (verify stage). Unset on public routes. */
@@ -62,7 +62,7 @@ export function isPublic(c: GatewayContext): boolean {
 		c.get("route")?.public === true &&
 		(sent === undefined || sent.route?.public === true) &&
 		// `/docs/internal.json` under a public `/docs/**` is still `/docs/internal` to Rails: its rule decides.
-		(c.get("twins")?.every((t) => t.route.public) ?? true)
+		(c.get("twins")?.every((t) => t.route?.public === true) ?? true)
 	);
 }
 

@@ -294,15 +294,80 @@ describe("paths that loose servers read as another (found by a probe)", () => {
 		},
 	);
 
+	// Found by a third probe: each reached the origin with no key, or a read key reached what it should not.
+	it.each([
+		"/docs/..%3B/v1/admin/x",
+		"/docs/..%20/v1/admin/x",
+		"/docs/%20../v1/admin/x",
+		"/docs/..%09/v1/admin/x",
+		"/docs/%2e%2e%C2%A0/v1/admin/x",
+		"/docs/..%2520/v1/admin/x",
+		"/docs/%252%2565%252%2565/v1/admin/x",
+		"/docs/%25%2532%2565%25%2532%2565/v1/admin/x",
+		"/v1/admin%253F/x",
+		"/v1/admin%2523/x",
+	])(
+		"GET %s, which a loose or twice-decoding server reads with a dot segment or a new escape, is 400 and never forwarded",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read", "write"] });
+			const gw = gatewayFor(demoWith(rules));
+			for (const res of [await gw.call(path), await gw.call(path, { key: key.key })]) {
+				expect(res.status, path).toBe(400);
+				expect(((await res.json()) as { error: string }).error).toBe("invalid_request");
+			}
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it.each(["/v1/admin.json%00/x", "/v1/admin.json%2500/x", "/v1/%20/admin/x", "/v1/%E3%80%80/admin/x", "/v1/%256%2531dmin/x"])(
+		"GET %s with a read and write key is refused as /v1/admin/x is (or as ambiguous), and never forwarded",
+		async (path) => {
+			const origin = fakeOrigin();
+			const key = await createKey({ scopes: ["read", "write"] });
+			const res = await gatewayFor(demoWith(rules)).call(path, { key: key.key });
+			expect([400, 403], path).toContain(res.status);
+			expect(origin.calls).toHaveLength(0);
+		},
+	);
+
+	it("a twice-decoded path that no rule lists needs a key, and unmatchedRoutes deny refuses it (found by a probe: /docs/%252e%252e/v2/x passed with no key)", async () => {
+		const origin = fakeOrigin();
+		const key = await createKey({ scopes: ["read", "write"] });
+		const gw = gatewayFor(demoWith([{ methods: ["GET"], path: "/docs/**", public: true }], { unmatchedRoutes: "deny" }));
+		expect((await gw.call("/docs/%252e%252e/v2/x")).status).toBe(401);
+		expect((await gw.call("/v1/%252e%252e/v2/x", { key: key.key })).status).toBe(403);
+		const authenticating = demoWith([{ methods: ["GET"], path: "/docs/**", public: true }], { unmatchedRoutes: "authenticate" });
+		expect((await gatewayFor(authenticating).call("/docs/%252e%252e/v2/x")).status).toBe(401);
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("paths with dots and spaces that lead nowhere stricter pass as before", async () => {
 		const origin = fakeOrigin();
 		const key = await createKey({ scopes: ["read"] });
 		const gw = gatewayFor(demoWith(rules));
-		for (const path of ["/v1/users/J.%20R.", "/v1/files/report.", "/docs/a%2520b", "/v1/admin.json.bak/x"]) {
+		// Ordinary names, encoded percent signs (once, twice) and other characters among them (a probe's list).
+		const ordinary = [
+			"/v1/users/J.%20R.",
+			"/v1/files/report.",
+			"/docs/a%2520b",
+			"/v1/admin.json.bak/x",
+			"/v1/files/archive.tar.gz",
+			"/v1/versions/1.2.3",
+			"/v1/files/.hidden",
+			"/v1/offers/50%25off",
+			"/v1/offers/50%2525off",
+			"/v1/codes/%25zz",
+			"/v1/tags/c%23",
+			"/v1/users/J%C3%BCrgen",
+			"/v1/cities/%C4%B0stanbul",
+			"/v1/words/wait%E2%80%A6",
+		];
+		for (const path of ordinary) {
 			const res = await gw.call(path, { key: key.key });
 			expect(res.status, path).toBe(200);
 		}
 		expect((await gw.call("/docs/%252e%252e/docs/x")).status).toBe(200);
-		expect(origin.calls).toHaveLength(5);
+		expect(origin.calls).toHaveLength(ordinary.length + 1);
 	});
 });
