@@ -205,10 +205,13 @@ function looseReadings(path: string): string[] {
 	const nul = path.search(/%00/);
 	if (nul !== -1) cuts.push(path.slice(0, nul) || "/");
 	if (/%3b/i.test(path)) {
-		const cut = path
-			.split("/")
-			.map((segment) => segment.replace(/%3b.*$/i, ""))
-			.join("/");
+		// A segment that was nothing but parameters leaves nothing: `/v1/%3B/admin/x` is `/v1/admin/x` (found by a probe).
+		const cut =
+			path
+				.split("/")
+				.map((segment) => segment.replace(/%3b.*$/i, ""))
+				.join("/")
+				.replace(/\/{2,}/g, "/") || "/";
 		if (cut !== path) cuts.push(cut);
 	}
 	const out = [...cuts];
@@ -224,6 +227,9 @@ function looseReadings(path: string): string[] {
 		}
 	return out.filter((p) => p !== path);
 }
+
+/** Lead bytes of overlong UTF-8 encodings: C0, C1, E0 then 80-9F, F0 then 80-8F. */
+const OVERLONG_UTF8 = /%c[01]|%e0%[89][0-9a-f]|%f0%8[0-9a-f]/i;
 
 /** A reading with a `.` or `..` segment: a loose server resolves it (`/docs/..%3Bx/v1` is `/v1`), so no rule keygate matches stands for it (found by a probe). */
 const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
@@ -256,20 +262,33 @@ const MAX_EXTRA_DECODES = 3;
 /**
  * The path as an origin that decodes twice reads it (`%252e%252e` is `..`, `%252f` a
  * slash): decoded once more, its dot segments resolved, repeated slashes collapsed, and its
- * unreserved escapes decoded as the path's own are (`%2561` is `a`). Undefined when there is
- * nothing to decode again.
+ * unreserved escapes decoded as the path's own are (`%2561` is `a`). Two ways, where they
+ * differ: dots resolved first, as the URL standard does (`/docs//../v1` is `/docs/v1`), and
+ * as Go's `path.Clean`, Node's `path.normalize`, Python's `normpath` and nginx do, with
+ * segments cut at `;`, trimmed and slashes merged first (`/docs//../v1` is `/v1`; found by a
+ * probe). Undefined when there is nothing to decode again.
  */
-function decodedOnceMore(path: string): string | undefined | "ambiguous" {
+function decodedOnceMore(path: string): string[] | undefined | "ambiguous" {
 	if (!/%25/i.test(path)) return undefined;
 	const once = path.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
 	// A stray `%` there would combine with what decoding makes of its neighbours (`%2%65` is `%2e`), and a `?` or `#` would end
 	// the path for an origin that parses again: neither is a path keygate can match (found by a probe).
 	if (/%3f|%23/i.test(once) || strayMakesEscape(once)) return "ambiguous";
-	try {
-		return decodeUnreserved(new URL(once, "http://h").pathname).replace(/\/{2,}/g, "/");
-	} catch {
-		return undefined; // not a path the URL parser reads: no twin
+	const merged = once
+		.split("/")
+		.map((segment) => trimTail(segment.replace(/%3b.*$/i, "")))
+		.join("/")
+		.replace(/\/{2,}/g, "/");
+	const readings: string[] = [];
+	for (const form of once === merged ? [once] : [once, merged]) {
+		try {
+			const read = decodeUnreserved(new URL(form, "http://h").pathname).replace(/\/{2,}/g, "/");
+			if (!readings.includes(read)) readings.push(read);
+		} catch {
+			// not a path the URL parser reads: no twin
+		}
 	}
+	return readings.length > 0 ? readings : undefined;
 }
 
 /**
@@ -291,16 +310,23 @@ export function pathTwins(path: string): { paths: string[]; intoSyntax: boolean 
 	};
 	own.paths.forEach(add);
 	let intoSyntax = own.intoSyntax;
-	// Decoded once more, and once more again: an origin may decode twice, or thrice (found by a probe: `%25252e`).
-	let deeper = path;
-	for (let level = 0; level < MAX_EXTRA_DECODES; level++) {
-		const next = decodedOnceMore(deeper);
-		if (next === undefined) break;
-		if (next === "ambiguous") return { paths, intoSyntax: true };
-		const more = readingsOf(next);
-		add(next);
-		more.paths.forEach(add);
-		intoSyntax ||= more.intoSyntax;
+	// Decoded once more, and once more again: an origin may decode twice, or thrice (found by a probe: `%25252e`). Each
+	// level has at most two readings, so at most 2 + 4 + 8 paths are read in all.
+	let deeper = [path];
+	for (let level = 0; level < MAX_EXTRA_DECODES && deeper.length > 0; level++) {
+		const next: string[] = [];
+		for (const p of deeper) {
+			const readings = decodedOnceMore(p);
+			if (readings === undefined) continue;
+			if (readings === "ambiguous") return { paths, intoSyntax: true };
+			for (const reading of readings) {
+				const more = readingsOf(reading);
+				add(reading);
+				more.paths.forEach(add);
+				intoSyntax ||= more.intoSyntax;
+				next.push(reading);
+			}
+		}
 		deeper = next;
 	}
 	return { paths, intoSyntax };
@@ -323,7 +349,8 @@ function readingsOf(path: string): { paths: string[]; intoSyntax: boolean } {
 	const add = (p: string) => {
 		if (p !== path && !paths.includes(p)) paths.push(p);
 	};
-	let intoSyntax = false;
+	// Overlong UTF-8 (`%C0%AE` is `.` to old Tomcat and IIS decoders) is never valid UTF-8, so no ordinary path holds it (a probe).
+	let intoSyntax = OVERLONG_UTF8.test(path);
 	for (const loose of looseReadings(path)) {
 		if (DOT_SEGMENT.test(loose)) intoSyntax = true;
 		// `/v1/admin.json%00/x` is `/v1/admin.json` to C, and that is `/v1/admin` to Rails (found by a probe).
