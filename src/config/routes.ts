@@ -142,8 +142,8 @@ const UNICODE_BLANKS = new Set([
 	"%e3%80%80",
 	"%ef%bb%bf",
 ]);
-/** A cheap first test: could the path hold a dot or blank to trim? */
-const MAY_HAVE_TAIL = /\.|%2e|%[01][0-9a-f]|%20|%c2%|%e1%9a%80|%e2%8[01]%|%e3%80%80|%ef%bb%bf/i;
+/** A cheap first test: could the path hold a dot or blank to trim (trimEnds)? */
+const MAY_TRIM = /\.|%2e|%[01][0-9a-f]|%20|%c2%|%e1%9a%80|%e2%8[01]%|%e3%80%80|%ef%bb%bf/i;
 
 /** How many characters of a blank `lower` holds at `at` (0: none): one escape, or one Unicode space's UTF-8 escapes. */
 function blankAt(lower: string, at: number): number {
@@ -156,10 +156,8 @@ function blankAt(lower: string, at: number): number {
 /** How many characters of a trailing dot or blank end `lower` at `end` (0: none). */
 function tailPiece(lower: string, end: number): number {
 	if (lower[end - 1] === ".") return 1;
-	if (end >= 3 && (lower.startsWith("%2e", end - 3) || blankAt(lower, end - 3) === 3)) return 3;
-	if (end >= 6 && blankAt(lower, end - 6) === 6) return 6;
-	if (end >= 9 && blankAt(lower, end - 9) === 9) return 9;
-	return 0;
+	if (end >= 3 && lower.startsWith("%2e", end - 3)) return 3;
+	return tailBlank(lower, end);
 }
 
 /**
@@ -170,7 +168,7 @@ function tailPiece(lower: string, end: number): number {
  * probe: `/v1/%20/admin/x` is `/v1/admin/x` once slashes collapse); one of dots and blanks
  * reads as its dots (`..%20` is `..`, which the caller refuses). Linear: each piece is cut once.
  */
-function trimTail(segment: string): string {
+function trimEnds(segment: string): string {
 	const lower = segment.toLowerCase();
 	let start = 0;
 	for (let cut = blankAt(lower, start); cut > 0; cut = blankAt(lower, start)) start += cut;
@@ -197,7 +195,7 @@ function tailBlank(lower: string, end: number): number {
  * The path cut at its first NUL (C string handling); each segment cut at an encoded `;`
  * (`%3B`, which a server that decodes before it drops path parameters reads as one: a
  * literal `;` is refused, canonicalPath); each of these and the path itself with every
- * segment trimmed (trimTail: a server may cut and then trim, found by a review), repeated
+ * segment trimmed (trimEnds: a server may cut and then trim, found by a review), repeated
  * slashes collapsed; those that differ from the path.
  */
 function looseReadings(path: string): string[] {
@@ -216,11 +214,11 @@ function looseReadings(path: string): string[] {
 	}
 	const out = [...cuts];
 	for (const reading of [path, ...cuts])
-		if (MAY_HAVE_TAIL.test(reading)) {
+		if (MAY_TRIM.test(reading)) {
 			const trimmed =
 				reading
 					.split("/")
-					.map(trimTail)
+					.map(trimEnds)
 					.join("/")
 					.replace(/\/{2,}/g, "/") || "/";
 			if (trimmed !== reading) out.push(trimmed);
@@ -276,7 +274,7 @@ function decodedOnceMore(path: string): string[] | undefined | "ambiguous" {
 	if (/%3f|%23/i.test(once) || strayMakesEscape(once)) return "ambiguous";
 	const merged = once
 		.split("/")
-		.map((segment) => trimTail(segment.replace(/%3b.*$/i, "")))
+		.map((segment) => trimEnds(segment.replace(/%3b.*$/i, "")))
 		.join("/")
 		.replace(/\/{2,}/g, "/");
 	const readings: string[] = [];
