@@ -61,6 +61,7 @@ import {
 	keptValue,
 	limitsText,
 	maskedKey,
+	pageStatus,
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
 	pastedKeyNotice,
@@ -290,8 +291,7 @@ function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
 /** Expected refusals from the service become a page saying what went wrong; anything else is a bug. */
 consoleApp.onError((err, c) => {
 	if (err instanceof AdminError) {
-		const status =
-			err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : err.reason === "invalid_request" ? 400 : 503;
+		const status = pageStatus(err.reason);
 		return page(
 			c as Context<UiEnv>,
 			status === 404 ? "Not found" : "Not done",

@@ -58,6 +58,7 @@ import {
 	keyStatus,
 	limitsText,
 	maskedKey,
+	pageStatus,
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
 } from "./present";
@@ -219,7 +220,7 @@ portalApp.post("/logout", async (c) => {
 	);
 });
 
-const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 = 200) =>
+const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
 	c.html(
 		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }} here={c.req.path}>
 			{body as never}
@@ -230,7 +231,7 @@ const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 |
 portalApp.onError((err, c) => {
 	const ctx = c as Context<PortalEnv>;
 	if (err instanceof AdminError && ctx.var.api) {
-		const status = err.reason === "key_not_found" ? 404 : err.reason === "key_conflict" ? 409 : 400;
+		const status = pageStatus(err.reason);
 		// Another owner's key and a key that does not exist get this same page, byte for byte.
 		const message = status === 404 ? "No key with that id exists." : err.message;
 		return page(
@@ -243,7 +244,7 @@ portalApp.onError((err, c) => {
 					<a href={`${PORTAL}/`}>Back to your keys</a>
 				</p>
 			</>,
-			status as 400 | 404 | 409,
+			status,
 		);
 	}
 	logEvent("internal_error", { area: "portal", error: String(err) });

@@ -1,4 +1,5 @@
 import { holdsCredential, keyShapedIn } from "../credentials/classify";
+import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
 
 /** How soon an expiry counts as "Expires soon": less than the shortest expiry the forms offer (7 days), so a key made with one of those is not "soon" at birth (a custom date may be). */
@@ -268,3 +269,23 @@ const OUTCOME_WORDS: Record<string, string> = {
 
 /** A request outcome as the usage charts name it, short enough for the label column: words and the status, not the reason code (`rate_limited`); an unknown code as it is. */
 export const outcomeLabel = (outcome: string): string => (Object.hasOwn(OUTCOME_WORDS, outcome) ? OUTCOME_WORDS[outcome]! : outcome);
+
+/**
+ * The status of a console or portal page for a refusal of the admin service: one exhaustive
+ * switch, so a new reason cannot fall into a 400. KV or a Durable Object that could not be
+ * reached is a 503, as the README's "Failures inside" promises (the portal answered 400: stop 28).
+ */
+export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 {
+	switch (reason) {
+		case "invalid_request":
+			return 400;
+		case "key_not_found":
+		case "not_found":
+			return 404;
+		case "key_conflict":
+			return 409;
+		case "kv_failed":
+		case "limiter_failed":
+			return 503;
+	}
+}
