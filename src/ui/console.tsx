@@ -44,6 +44,7 @@ import {
 	UsageSections,
 	sampleScopes,
 	sampleCall,
+	ServiceField,
 	NothingHere,
 	Unavailable,
 	DataTable,
@@ -453,6 +454,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				IP allowlist (addresses or CIDR ranges, comma-separated; empty = any)
 				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} {...fieldState(bad, "ipAllowlist")} />
 			</label>
+			<ServiceField value={v.service} invalid={bad} />
 			{api.owners || api.portal ? (
 				<label>
 					Owner{api.portal ? " (the customer whose portal lists it)" : ""}
@@ -500,7 +502,10 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const once = onceOf(form);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
-		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner"].map((n) => [n, keptValue(one(n))]),
+		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service"].map((n) => [
+			n,
+			keptValue(one(n)),
+		]),
 	);
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const lists = { ipAllowlist: list(one("ipAllowlist")), scopes: [...new Set([...checked, ...list(one("extraScopes"))])] };
@@ -524,6 +529,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		expiresAt: expiry.value,
 		ipAllowlist: lists.ipAllowlist.length ? lists.ipAllowlist : undefined,
 		owner: one("owner") || undefined,
+		service: one("service") || undefined,
 	};
 	const pair = one("kind") === "pair";
 	if (!pair) body.type = one("type") || undefined;
@@ -666,6 +672,8 @@ consoleApp.get("/keys/:id", async (c) => {
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
 				<dt>Owner</dt>
 				<dd>{k.owner ?? "none"}</dd>
+				<dt>Service or integration</dt>
+				<dd>{k.service ?? "none"}</dd>
 				<dt>Created</dt>
 				<dd>
 					<Time iso={k.createdAt} />

@@ -98,6 +98,8 @@ export function KeysTable(props: { rows: ListedKey[]; now: number; caption: stri
 							{k.name}
 							<span class="sr-only"> ({maskedKey(k)})</span>
 						</a>
+						{/* Under the name rather than a thirteenth column: per-service keys told apart at a glance (issue 14). */}
+						{k.service ? <span class="muted service">{k.service}</span> : null}
 					</th>
 					<td class="mono">{shortId(k.id)}</td>
 					<td>

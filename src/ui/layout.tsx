@@ -293,7 +293,8 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			<p>
 				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}; scopes {props.k.scopes.join(", ") || "none"};
 				expires <Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
-				{props.k.owner && !props.customer ? `; owner ${props.k.owner}` : ""}.
+				{props.k.owner && !props.customer ? `; owner ${props.k.owner}` : ""}
+				{props.k.service ? `; service ${props.k.service}` : ""}.
 			</p>
 			<p>
 				<code id={props.id} data-secret="">
@@ -427,6 +428,19 @@ export function Unavailable(props: { heading?: string; back?: string; message?: 
 				</p>
 			) : null}
 		</Page>
+	);
+}
+
+/**
+ * A key's service or integration, in both generate forms: optional, validated by the admin
+ * contract's `service` (so the same refusal), for telling per-service keys apart (issue 14).
+ */
+export function ServiceField(props: { value?: string; invalid?: Set<string> }) {
+	return (
+		<label>
+			Service or integration (optional)
+			<input name="service" maxlength={200} value={props.value ?? ""} {...fieldState(props.invalid, "service")} />
+		</label>
 	);
 }
 

@@ -39,6 +39,7 @@ import {
 	UsageSections,
 	sampleScopes,
 	sampleCall,
+	ServiceField,
 	NothingHere,
 	Unavailable,
 	DataTable,
@@ -450,6 +451,7 @@ function PortalForm(props: {
 					))}
 				</fieldset>
 			) : null}
+			<ServiceField value={v.service} invalid={bad} />
 			<ExpiryChoices expiry={v.expiry} expiresOn={v.expiresOn} invalid={bad} />
 			<label>
 				IP allowlist (comma-separated; empty = any)
@@ -482,7 +484,7 @@ portalApp.post("/keys", async (c) => {
 	const once = onceOf(form);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
-		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist"].map((n) => [n, keptValue(one(n))]),
+		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist", "service"].map((n) => [n, keptValue(one(n))]),
 	);
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const allowlist = list(one("ipAllowlist"));
@@ -525,6 +527,7 @@ portalApp.post("/keys", async (c) => {
 		expiresAt: expiry.value,
 		ipAllowlist: allowlist.length ? allowlist : undefined,
 		owner: c.var.grant.owner,
+		service: one("service") || undefined,
 	};
 	if (!pair) body.type = type;
 	try {
@@ -645,6 +648,8 @@ portalApp.get("/keys/:id", async (c) => {
 				<dd>{limitsText(k, c.var.api.tiers)}</dd>
 				<dt>IP allowlist</dt>
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
+				<dt>Service or integration</dt>
+				<dd>{k.service ?? "none"}</dd>
 				<dt>Created</dt>
 				<dd>
 					<Time iso={k.createdAt} />

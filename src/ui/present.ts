@@ -205,6 +205,7 @@ const FIELD_LABELS: Record<string, string> = {
 	scopes: "Scopes",
 	ipAllowlist: "IP allowlist",
 	owner: "Owner",
+	service: "Service or integration",
 	expiresAt: "Expiry",
 	environment: "Environment",
 	type: "Key type",
@@ -217,7 +218,7 @@ const FIELD_LABELS: Record<string, string> = {
  */
 export function formMessage(message: string, lists: Record<string, string[]> = {}): string {
 	return plainSizes(message).replace(
-		/(^|; )(name|scopes|ipAllowlist|owner|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
+		/(^|; )(name|scopes|ipAllowlist|owner|service|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
 		(_m, start: string, field: string, index: string | undefined) => {
 			const label = FIELD_LABELS[field]!;
 			if (index === undefined) return `${start}${label}:`;

@@ -9,7 +9,7 @@ import demo from "../../keygate.config.json";
 import { fail, kvWith } from "../helpers/faults";
 import { admin } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
-import { ui } from "../helpers/ui";
+import { shownKeys, signIn, ui, UI } from "../helpers/ui";
 
 const PORTAL = "/_keygate/portal";
 
@@ -50,5 +50,71 @@ describe("the portal when storage fails", () => {
 		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
 		expect(html).toContain("Nothing was changed");
 		expect((await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>()).revokedAt).toEqual(revokedAt);
+	});
+});
+
+/** The message the admin API gives a refused field (after `field: `), as the form must show it. */
+async function adminWording(body: Record<string, unknown>, field: string): Promise<string> {
+	const res = await admin("/keys", post({ name: "wording", ...body }));
+	const { message } = await res.json<{ message: string }>();
+	expect(res.status, message).toBe(400);
+	const at = message.indexOf(`${field}: `);
+	expect(at, message).toBeGreaterThanOrEqual(0);
+	return message.slice(at + field.length + 2);
+}
+
+const keyIdOf = (html: string) => /href="\/_keygate\/(?:ui|portal)\/keys\/([^"?]+)"/.exec(html)?.[1];
+
+describe("a key's service or integration (Nuvion's per-service keys)", () => {
+	it("the console's generate form takes it, refuses what the admin API refuses in its words, and the key's page and list show it", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		expect(form).toMatch(/<label>Service or integration \(optional\)<input name="service"/);
+		const base = { name: "svc", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" };
+		const wording = await adminWording({ service: " billing" }, "service");
+		const refused = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, service: " billing" } });
+		const refusedHtml = await refused.text();
+		expect(refused.status, refusedHtml).toBe(400);
+		expect(refusedHtml).toContain(`Service or integration: ${wording}`);
+		expect(refusedHtml).toMatch(/<input name="service" maxlength="200" value=" billing" aria-invalid="true" aria-describedby="form-error"/);
+		const service = `billing-sync ${crypto.randomUUID().slice(0, 6)}`;
+		const made = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, service } });
+		const madeHtml = await made.text();
+		expect(made.status, madeHtml).toBe(200);
+		expect(madeHtml).toContain(`; service ${service}`);
+		const [key] = shownKeys(madeHtml);
+		const id = (await (await admin("/keys?api=demo&limit=100")).json<{ data: { id: string; service: string | null }[] }>()).data.find(
+			(k) => k.service === service,
+		)?.id;
+		expect(id, key).toBeDefined();
+		const detail = await (await ui(`${UI}/keys/${id}`, { cookie })).text();
+		expect(detail).toContain(`<dt>Service or integration</dt><dd>${service}</dd>`);
+		const listed = await (await ui(`${UI}/apis/demo/keys?q=${id}`, { cookie })).text();
+		expect(listed).toContain(`<span class="muted service">${service}</span>`);
+	});
+
+	it("the portal's generate form takes it, refuses what the admin API refuses in its words, and the key's page shows it", async () => {
+		const cookie = await portalCookie(`svc_${crypto.randomUUID().slice(0, 8)}`);
+		const home = await (await ui(`${PORTAL}/`, { cookie })).text();
+		expect(home).toMatch(/<label>Service or integration \(optional\)<input name="service"/);
+		const base = { name: "svc", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" };
+		const long = "x".repeat(201);
+		const wording = await adminWording({ service: long }, "service");
+		const refused = await ui(`${PORTAL}/keys`, { cookie, form: { ...base, service: long } });
+		const refusedHtml = await refused.text();
+		expect(refused.status, refusedHtml).toBe(400);
+		expect(refusedHtml).toContain("Service or integration: ");
+		expect(refusedHtml).toMatch(/<input name="service" maxlength="200" value="x{201}" aria-invalid="true"/);
+		expect(wording).toMatch(/200/);
+		const made = await ui(`${PORTAL}/keys`, { cookie, form: { ...base, service: "zapier" } });
+		const madeHtml = await made.text();
+		expect(made.status, madeHtml).toBe(200);
+		expect(madeHtml).toContain("; service zapier");
+		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
+		const id = keyIdOf(list);
+		expect(id, list).toBeDefined();
+		expect(list).toContain('<span class="muted service">zapier</span>');
+		const detail = await (await ui(`${PORTAL}/keys/${id}`, { cookie })).text();
+		expect(detail).toContain("<dt>Service or integration</dt><dd>zapier</dd>");
 	});
 });
