@@ -56,6 +56,7 @@ import {
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
+	companionLabel,
 	expiryFrom,
 	formMessage,
 	invalidFields,
@@ -554,7 +555,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 			const pub = "publishable" in made ? made.publishable : made.identifier;
 			shown = [
 				{ label: "Your secret key", k: { ...made.secret.record, key: made.secret.key } },
-				{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
+				{ label: companionLabel(pub.record.kind), k: { ...pub.record, key: pub.key } },
 			];
 		} else {
 			const made = await createKey(s, parsed.data);

@@ -51,6 +51,7 @@ import {
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
+	companionLabel,
 	expiryFrom,
 	formMessage,
 	invalidFields,
@@ -549,7 +550,7 @@ portalApp.post("/keys", async (c) => {
 			const pub = "publishable" in both ? both.publishable : both.identifier;
 			made = [
 				{ label: "Your secret key", k: { ...both.secret.record, key: both.secret.key } },
-				{ label: "Your publishable key", k: { ...pub.record, key: pub.key } },
+				{ label: companionLabel(pub.record.kind), k: { ...pub.record, key: pub.key } },
 			];
 		} else {
 			const one = await createKey(c.var.services, parsed.data);

@@ -32,6 +32,14 @@ export function maskedKey(k: Pick<KeyRecord, "type" | "environment" | "start" | 
 	return k.last4 ? `${k.type}_${k.environment}_…${k.last4}` : `${k.start}…`;
 }
 
+/**
+ * A pair's public half by its kind: an identifier (Novu's application identifier) is no key
+ * and authorizes nothing, so it is not called one (found by a checker: "Your publishable key").
+ * Both are stored only as hashes, so the page's "Copy it now" holds for either.
+ */
+export const companionLabel = (kind: KeyRecord["kind"]): string =>
+	kind === "identifier" ? "Your application identifier" : "Your publishable key";
+
 export const shortId = (id: string) => id.slice(0, 12);
 
 /** A window in the words people use: "hour", "day", "5 minutes", else seconds (a browser QA pass: "per 3,600 s"). */

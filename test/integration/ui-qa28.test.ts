@@ -6,8 +6,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
+import novu from "../../examples/novu/keygate.config.json";
 import { fail, kvWith } from "../helpers/faults";
-import { admin } from "../helpers/gateway";
+import { admin, gatewayFor } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
 import { shownKeys, signIn, ui, UI } from "../helpers/ui";
 
@@ -20,9 +21,12 @@ afterEach(() => {
 
 const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
 
-/** A portal session for `owner` of the bundled API: its cookie. */
-async function portalCookie(owner: string, bindings?: Record<string, unknown>): Promise<string> {
-	const res = await admin("/portal-sessions", post({ api: "demo", owner }));
+/** A portal session for `owner` of the bundled API (or of `config`'s first API): its cookie. */
+async function portalCookie(owner: string, config?: unknown): Promise<string> {
+	const bindings = config ? { KEYGATE_CONFIG: JSON.stringify(config) } : undefined;
+	const res = config
+		? await gatewayFor(config).admin("/portal-sessions", post({ owner }))
+		: await admin("/portal-sessions", post({ api: "demo", owner }));
 	const { url } = await res.json<{ url: string }>();
 	expect(res.status).toBe(201);
 	const token = new URL(url).searchParams.get("token")!;
@@ -116,5 +120,38 @@ describe("a key's service or integration (Nuvion's per-service keys)", () => {
 		expect(list).toContain('<span class="muted service">zapier</span>');
 		const detail = await (await ui(`${PORTAL}/keys/${id}`, { cookie })).text();
 		expect(detail).toContain("<dt>Service or integration</dt><dd>zapier</dd>");
+	});
+});
+
+describe("a new pair's labels", () => {
+	const bindings = { KEYGATE_CONFIG: JSON.stringify(novu) };
+	const labels = (html: string) => [...html.matchAll(/<h2 id="secret-\d-h">([^<]+)<\/h2>/g)].map((m) => m[1]);
+
+	it("the console names Novu's application identifier as one, not as a publishable key, and the demo's publishable key as one", async () => {
+		const cookie = await signIn(undefined, bindings);
+		const form = { name: "pair", environment: "development", expiry: "never", kind: "pair" };
+		const res = await ui(`${UI}/apis/novu/keys`, { cookie, bindings, form });
+		const html = await res.text();
+		expect(res.status, html).toBe(200);
+		expect(labels(html)).toEqual(["Your secret key", "Your application identifier"]);
+		expect(html).not.toContain("publishable");
+		const demoCookie = await signIn();
+		const demoPair = await (
+			await ui(`${UI}/apis/demo/keys`, { cookie: demoCookie, form: { ...form, environment: "live", scopes: "read" } })
+		).text();
+		expect(labels(demoPair)).toEqual(["Your secret key", "Your publishable key"]);
+	});
+
+	it("so does Novu's portal", async () => {
+		const cookie = await portalCookie(`pair_${crypto.randomUUID().slice(0, 8)}`, novu);
+		const res = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "pair", environment: "development", expiry: "never", kind: "pair" },
+		});
+		const html = await res.text();
+		expect(res.status, html).toBe(200);
+		expect(labels(html)).toEqual(["Your secret key", "Your application identifier"]);
+		expect(html).not.toContain("publishable");
 	});
 });
