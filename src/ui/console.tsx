@@ -438,6 +438,20 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 					))}
 				</select>
 			</label>
+			{/* The tiers the admin API takes (found by a checker: the generic REST example's Pro and Enterprise were API-only); one tier is no choice. */}
+			{Object.keys(api.tiers).length > 1 ? (
+				<label>
+					Tier
+					<select name="tier" {...fieldState(bad, "tier")}>
+						{Object.keys(api.tiers).map((t) => (
+							<option value={t} selected={(v.tier || api.defaultTier) === t}>
+								{t}
+								{t === api.defaultTier ? " (default)" : ""}
+							</option>
+						))}
+					</select>
+				</label>
+			) : null}
 			<fieldset>
 				<legend>Scopes</legend>
 				{routeScopes(api).map((sc) => (
@@ -503,7 +517,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const once = onceOf(form);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
 	const values = Object.fromEntries(
-		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service"].map((n) => [
+		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service", "tier"].map((n) => [
 			n,
 			keptValue(one(n)),
 		]),
@@ -531,6 +545,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		ipAllowlist: lists.ipAllowlist.length ? lists.ipAllowlist : undefined,
 		owner: one("owner") || undefined,
 		service: one("service") || undefined,
+		tier: one("tier") || undefined,
 	};
 	const pair = one("kind") === "pair";
 	if (!pair) body.type = one("type") || undefined;

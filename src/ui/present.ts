@@ -217,6 +217,7 @@ const FIELD_LABELS: Record<string, string> = {
 	expiresAt: "Expiry",
 	environment: "Environment",
 	type: "Key type",
+	tier: "Tier",
 };
 
 /**
@@ -226,7 +227,7 @@ const FIELD_LABELS: Record<string, string> = {
  */
 export function formMessage(message: string, lists: Record<string, string[]> = {}): string {
 	return plainSizes(message).replace(
-		/(^|; )(name|scopes|ipAllowlist|owner|service|expiresAt|environment|type)(?:\[(\d+)\])?:/g,
+		/(^|; )(name|scopes|ipAllowlist|owner|service|expiresAt|environment|type|tier)(?:\[(\d+)\])?:/g,
 		(_m, start: string, field: string, index: string | undefined) => {
 			const label = FIELD_LABELS[field]!;
 			if (index === undefined) return `${start}${label}:`;

@@ -155,3 +155,32 @@ describe("a new pair's labels", () => {
 		expect(html).not.toContain("publishable");
 	});
 });
+
+describe("the console's tier choice", () => {
+	it("offers the API's tiers with its default tier chosen, gives the key the tier chosen, and refuses an unknown one as the admin API does", async () => {
+		const cookie = await signIn();
+		const form = await (await ui(`${UI}/apis/demo/keys/new`, { cookie })).text();
+		expect(form).toMatch(/<select name="tier">/);
+		expect(form).toContain('<option value="free" selected="">free (default)</option>');
+		expect(form).toContain('<option value="pro">pro</option>');
+		expect(form).toContain('<option value="enterprise">enterprise</option>');
+		const base = { environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" };
+		const wording = await adminWording({ tier: "gold" }, "tier");
+		const refused = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, name: "gold", tier: "gold" } });
+		const refusedHtml = await refused.text();
+		expect(refused.status, refusedHtml).toBe(400);
+		expect(refusedHtml).toContain(`Tier: ${wording.replaceAll('"', "&quot;")}`);
+		expect(refusedHtml).toMatch(/<select name="tier" aria-invalid="true" aria-describedby="form-error">/);
+		const name = `tiered ${crypto.randomUUID().slice(0, 6)}`;
+		const made = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, name, tier: "pro" } });
+		expect(made.status, await made.text()).toBe(200);
+		const listed = await (await admin("/keys?api=demo&limit=100")).json<{ data: { name: string; tier: string }[] }>();
+		expect(listed.data.find((k) => k.name === name)?.tier).toBe("pro");
+		// A pair takes the tier too.
+		const pairName = `tiered pair ${crypto.randomUUID().slice(0, 6)}`;
+		const pair = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, name: pairName, kind: "pair", tier: "enterprise" } });
+		expect(pair.status, await pair.text()).toBe(200);
+		const pairs = await (await admin("/keys?api=demo&limit=100")).json<{ data: { name: string; tier: string }[] }>();
+		expect(pairs.data.filter((k) => k.name === pairName).map((k) => k.tier)).toEqual(["enterprise", "enterprise"]);
+	});
+});
