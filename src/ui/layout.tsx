@@ -310,7 +310,7 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 			</p>
 			<p>Try it:</p>
 			<pre>
-				<code data-secret="">{`curl -H "${props.sample.field}${props.k.key}" ${props.sample.url}`}</code>
+				<code data-secret="">{`curl ${props.sample.host ? `-H "Host: ${props.sample.host}" ` : ""}-H "${props.sample.field}${props.k.key}" ${props.sample.url}`}</code>
 			</pre>
 			{identifier ? (
 				<p>This is an identifier: it names the application beside its secret key and authorizes nothing alone, so this call gets 401.</p>
@@ -664,24 +664,35 @@ export interface SampleCall {
 	/** The header line before the key, where the API takes keys first: `Authorization: ApiKey `, `X-API-Key: ` (found by a review: always Bearer). */
 	field: string;
 	scopes: string[];
+	/** A `Host` header the line sends: only on a loopback page the API does not answer on (see sampleAddress). */
+	host?: string;
 }
 
 export function sampleCall(requestUrl: string, api: CompiledApi, environment: string): SampleCall {
 	const first = api.credentials[0]!;
 	const field = first.in === "authorization" ? `Authorization: ${first.scheme} ` : `${first.name}: `;
-	return { url: sampleUrl(requestUrl, api, environment), field, scopes: sampleScopes(api) };
+	const { url, host } = sampleAddress(requestUrl, api, environment);
+	return { url, field, scopes: sampleScopes(api), ...(host ? { host } : {}) };
 }
+
+/** The names a page served from this machine has (`URL.hostname` writes IPv6 in brackets). */
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
  * A sample call for the curl line: the first keyed GET route, its wildcards filled in, at
  * the address the key's requests go to: this page's own origin when the API answers on it,
- * else the first host its environment (or the API) names, over https.
+ * else the first host its environment (or the API) names, over https. A page on a loopback
+ * host (`wrangler dev`, the examples) sends the line to itself with that host in `Host`:
+ * keygate picks the API by Host, and `https://api.novapulse.io` is not reachable from a
+ * laptop (found by a checker: curl's "could not resolve host").
  */
-export function sampleUrl(requestUrl: string, api: CompiledApi, environment: string): string {
+export function sampleAddress(requestUrl: string, api: CompiledApi, environment: string): { url: string; host?: string } {
 	const route = sampleRoute(api);
 	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
 	const here = new URL(requestUrl);
 	const hosts = api.environments[environment]?.hosts ?? api.match.hosts;
-	const origin = !hosts || hosts.includes(here.hostname) ? here.origin : `https://${hosts[0]}`;
-	return origin + (path.startsWith("/") ? path : `/${path}`);
+	const at = (origin: string) => origin + (path.startsWith("/") ? path : `/${path}`);
+	if (!hosts || hosts.includes(here.hostname)) return { url: at(here.origin) };
+	if (LOOPBACK.has(here.hostname)) return { url: at(here.origin), host: hosts[0] };
+	return { url: at(`https://${hosts[0]}`) };
 }

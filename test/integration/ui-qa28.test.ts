@@ -7,6 +7,13 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import demo from "../../keygate.config.json";
 import novu from "../../examples/novu/keygate.config.json";
+import novapulse from "../../examples/novapulse/keygate.config.json";
+import nuvion from "../../examples/nuvion/keygate.config.json";
+import { app } from "../../src/app";
+import { parseConfig } from "../../src/config/load";
+import { sampleCall } from "../../src/ui/layout";
+import { FORM_TOKEN_FIELD, formToken } from "../../src/ui/security";
+import { createExecutionContext } from "cloudflare:test";
 import { fail, kvWith } from "../helpers/faults";
 import { admin, gatewayFor } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
@@ -182,5 +189,67 @@ describe("the console's tier choice", () => {
 		expect(pair.status, await pair.text()).toBe(200);
 		const pairs = await (await admin("/keys?api=demo&limit=100")).json<{ data: { name: string; tier: string }[] }>();
 		expect(pairs.data.filter((k) => k.name === pairName).map((k) => k.tier)).toEqual(["enterprise", "enterprise"]);
+	});
+});
+
+/** The first API of an example config, compiled. */
+const compiled = (config: unknown) => {
+	const result = parseConfig(JSON.stringify(config));
+	if (!result.ok) throw new Error("the example config is invalid");
+	return result.value.apis[0]!;
+};
+
+describe("the curl line's host", () => {
+	it.each(["http://localhost:8930", "http://127.0.0.1:8930", "http://[::1]:8930"])(
+		"on a loopback page (%s) the API does not list, it calls the page's own origin with the API's host in a Host header",
+		(origin) => {
+			const sample = sampleCall(`${origin}/_keygate/portal/keys`, compiled(novapulse), "live");
+			expect(sample.url).toBe(`${origin}/v1/jobs/hello`);
+			expect(sample.host).toBe("api.novapulse.io");
+		},
+	);
+
+	it("on a loopback page the host is the key's environment's own (Nuvion's test keys go to api.nuvion.dev)", () => {
+		const sample = sampleCall("http://localhost:8930/_keygate/ui/apis/nuvion/keys", compiled(nuvion), "test");
+		expect(sample.host).toBe("api.nuvion.dev");
+		expect(sample.url.startsWith("http://localhost:8930/")).toBe(true);
+	});
+
+	it("elsewhere it stays https://<the API's host>, with no Host header; on one of the API's hosts, that host", () => {
+		const away = sampleCall("https://keys.novapulse.io/_keygate/ui/apis/novapulse/keys", compiled(novapulse), "live");
+		expect(away.url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		expect(away.host).toBeUndefined();
+		// A public host whose name starts as a loopback name does is no loopback.
+		expect(sampleCall("https://localhost.example.com/x", compiled(novapulse), "live").url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		const on = sampleCall("https://api.novapulse.io/_keygate/ui/apis/novapulse/keys", compiled(novapulse), "live");
+		expect(on.url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		expect(on.host).toBeUndefined();
+	});
+
+	it("the portal served on localhost prints that line under a new key", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novapulse) };
+		const cookie = await portalCookie(`local_${crypto.randomUUID().slice(0, 8)}`, novapulse);
+		const session = cookie.slice(cookie.indexOf("=") + 1);
+		const body = new URLSearchParams({
+			[FORM_TOKEN_FIELD]: await formToken(env.ADMIN_TOKEN!, session),
+			name: "local",
+			environment: "live",
+			type: "nvp",
+			expiry: "never",
+			kind: "single",
+			scopes: "jobs:read",
+		});
+		const request = new Request("http://localhost:8930/_keygate/portal/keys", {
+			method: "POST",
+			headers: { Cookie: cookie, "Sec-Fetch-Site": "same-origin", "Content-Type": "application/x-www-form-urlencoded" },
+			body,
+		});
+		const res = await app.fetch(request, { ...env, ...bindings }, createExecutionContext());
+		const html = await res.text();
+		expect(res.status, html).toBe(200);
+		const [key] = shownKeys(html);
+		expect(html).toContain(
+			`curl -H &quot;Host: api.novapulse.io&quot; -H &quot;Authorization: Bearer ${key}&quot; http://localhost:8930/v1/jobs/hello`,
+		);
 	});
 });

@@ -3,7 +3,7 @@ import demo from "../../keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import type { KeyRecord } from "../../src/keys/record";
-import { sampleUrl } from "../../src/ui/layout";
+import { sampleAddress } from "../../src/ui/layout";
 import {
 	expiryFrom,
 	graceChoices,
@@ -188,7 +188,7 @@ describe("expiry sort and last-4 search (found by a browser QA pass)", () => {
 	});
 });
 
-describe("the curl line's address (sampleUrl; found by a browser QA pass: a stray slash, and the console's own host for a host-matched API)", () => {
+describe("the curl line's address (sampleAddress; found by a browser QA pass: a stray slash, and the console's own host for a host-matched API)", () => {
 	const compiled = (raw: unknown) => {
 		const r = parseConfig(raw);
 		if (!r.ok) throw new Error(r.error);
@@ -196,14 +196,28 @@ describe("the curl line's address (sampleUrl; found by a browser QA pass: a stra
 	};
 
 	it("the demo: this page's origin and its first keyed GET route, with no trailing slash", () => {
-		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/demo/keys", compiled(demo), "live")).toBe("http://localhost:8787/v1/hello");
+		expect(sampleAddress("http://localhost:8787/_keygate/ui/apis/demo/keys", compiled(demo), "live")).toEqual({
+			url: "http://localhost:8787/v1/hello",
+		});
 	});
 
 	it("an API on its own hosts: the host of the key's environment, over https; the page's origin when the API answers there", () => {
 		const api = compiled(nuvion);
-		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "test")).toBe("https://api.nuvion.dev/");
-		expect(sampleUrl("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
-		expect(sampleUrl("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toBe("https://api.nuvion.co/");
+		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "test")).toEqual({ url: "https://api.nuvion.dev/" });
+		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({ url: "https://api.nuvion.co/" });
+		expect(sampleAddress("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({ url: "https://api.nuvion.co/" });
+	});
+
+	it("a loopback page the API does not answer on: the page's own origin, with the environment's host in a Host header (stop 28)", () => {
+		const api = compiled(nuvion);
+		expect(sampleAddress("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "test")).toEqual({
+			url: "http://localhost:8787/",
+			host: "api.nuvion.dev",
+		});
+		expect(sampleAddress("http://127.0.0.1:8787/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({
+			url: "http://127.0.0.1:8787/",
+			host: "api.nuvion.co",
+		});
 	});
 });
 
