@@ -384,6 +384,10 @@ const ApiSchema = z
 						z.optional(z.array(int(0, 30 * 86_400)).check(z.minLength(1), z.maxLength(10))),
 						"The rotation graces (seconds) the portal offers, the preselected one always among them; absent = Immediately, 1 hour, 24 hours and 7 days. [0]: the old key dies at once, as Novu's dashboard says.",
 					),
+					samplePath: doc(
+						z.optional(text(1, 2000).check(z.regex(/^\/[\x21-\x7e]*$/, "a path starting with /, printable ASCII, no spaces"))),
+						"The path of the GET the curl line under a new key calls (console and portal), and whose route's scopes the generate forms tick; starts with / and with match.pathPrefix. Absent: the first keyed GET route, its wildcards filled in.",
+					),
 				}),
 			),
 			"The customer key portal (/_keygate/portal/): what a customer of this API may do with its own keys.",
@@ -415,6 +419,9 @@ const ApiSchema = z
 				else if (api.keyTypes[t]!.kind === "identifier")
 					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
 			}
+			const sample = api.portal?.samplePath;
+			if (sample !== undefined && !sample.startsWith(api.match.pathPrefix))
+				issue(["portal", "samplePath"], `must start with match.pathPrefix "${api.match.pathPrefix}"`);
 			for (const [i, e] of (api.portal?.environments ?? []).entries())
 				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);
 			for (const [i, t] of (api.cors?.keyTypes ?? []).entries())

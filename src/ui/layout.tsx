@@ -1,6 +1,7 @@
 import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { CompiledApi } from "../config/load";
+import { findRoute } from "../config/routes";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
 import { formatTime, graceChoices, keyStatus, maskedKey, outcomeLabel, shortId } from "./present";
@@ -652,8 +653,16 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 	);
 }
 
-/** The route the curl line calls: the first keyed GET route. */
-const sampleRoute = (api: CompiledApi) => api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+/** The path the curl line calls: the portal's samplePath, else the first keyed GET route's, its wildcards filled in. */
+function samplePath(api: CompiledApi): string {
+	if (api.portal?.samplePath) return api.portal.samplePath;
+	const route = api.routes.find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
+	return path.startsWith("/") ? path : `/${path}`;
+}
+
+/** The route the curl line's GET takes, found as the gateway finds it (a samplePath may match any rule). */
+const sampleRoute = (api: CompiledApi) => findRoute(api.routeTable, "GET", samplePath(api));
 
 /** The scopes the curl line's route needs: a new key's form ticks them, so the line it shows works as shown. */
 export const sampleScopes = (api: CompiledApi): string[] => sampleRoute(api)?.scopes ?? [];
@@ -687,11 +696,10 @@ const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
  * laptop (found by a checker: curl's "could not resolve host").
  */
 export function sampleAddress(requestUrl: string, api: CompiledApi, environment: string): { url: string; host?: string } {
-	const route = sampleRoute(api);
-	const path = route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : api.match.pathPrefix;
+	const path = samplePath(api);
 	const here = new URL(requestUrl);
 	const hosts = api.environments[environment]?.hosts ?? api.match.hosts;
-	const at = (origin: string) => origin + (path.startsWith("/") ? path : `/${path}`);
+	const at = (origin: string) => origin + path;
 	if (!hosts || hosts.includes(here.hostname)) return { url: at(here.origin) };
 	if (LOOPBACK.has(here.hostname)) return { url: at(here.origin), host: hosts[0] };
 	return { url: at(`https://${hosts[0]}`) };

@@ -9,6 +9,7 @@ import demo from "../../keygate.config.json";
 import novu from "../../examples/novu/keygate.config.json";
 import novapulse from "../../examples/novapulse/keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
+import novala from "../../examples/novala/keygate.config.json";
 import { app } from "../../src/app";
 import { parseConfig } from "../../src/config/load";
 import { sampleCall } from "../../src/ui/layout";
@@ -251,5 +252,44 @@ describe("the curl line's host", () => {
 		expect(html).toContain(
 			`curl -H &quot;Host: api.novapulse.io&quot; -H &quot;Authorization: Bearer ${key}&quot; http://localhost:8930/v1/jobs/hello`,
 		);
+	});
+});
+
+describe("the curl line's path (portal.samplePath)", () => {
+	it("Novu's line calls GET /v1/subscribers, as its page's example does, in both regions", () => {
+		const both = structuredClone(novu).apis.map((a) => compiled({ apis: [a] }));
+		expect(both.map((a) => a.portal?.samplePath)).toEqual(["/v1/subscribers", "/v1/subscribers"]);
+		expect(sampleCall("https://api.novu.co/_keygate/portal/keys", both[0]!, "development").url).toBe("https://api.novu.co/v1/subscribers");
+		expect(sampleCall("https://eu.api.novu.co/_keygate/portal/keys", both[1]!, "production").url).toBe(
+			"https://eu.api.novu.co/v1/subscribers",
+		);
+	});
+
+	it("Novala's line calls GET /api/v1/leads, and the scopes it needs are those of the route that path takes", () => {
+		const sample = sampleCall("https://app.novala.ai/_keygate/portal/keys", compiled(novala), "live");
+		expect(sample.url).toBe("https://app.novala.ai/api/v1/leads");
+		expect(sample.scopes).toEqual(["leads.lead.read"]);
+	});
+
+	it("Novala's portal form ticks the scope of that route, so a key made with the defaults works on the line shown", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novala) };
+		const cookie = await portalCookie(`leads_${crypto.randomUUID().slice(0, 8)}`, novala);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toMatch(/value="leads.lead.read" checked=""/);
+		expect(home).not.toMatch(/value="bookings.read" checked=""/);
+	});
+
+	it("a samplePath must start with a slash and with the API's pathPrefix; the config names the field", () => {
+		const withPath = (samplePath: string) => {
+			const c = structuredClone(novala) as any;
+			c.apis[0].portal.samplePath = samplePath;
+			return parseConfig(JSON.stringify(c));
+		};
+		expect(withPath("/api/v1/leads").ok).toBe(true);
+		for (const bad of ["api/v1/leads", "/v1/leads", "/api/v1/leads x"]) {
+			const r = withPath(bad);
+			expect(r.ok, bad).toBe(false);
+			if (!r.ok) expect(r.error, bad).toContain("portal.samplePath");
+		}
 	});
 });
