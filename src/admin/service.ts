@@ -108,8 +108,24 @@ async function mint(s: Services, api: CompiledApi, type: string, input: KeyField
 		graceEndsAt: null,
 		hash: await sha256Hex(plaintext),
 	};
-	await step("kv_failed", "writing the key record", () => putKey(s.kv, stored));
+	await step("kv_failed", "writing the key record", () =>
+		// A half-written record (its id entry without its hash entry) is taken back, so a retry leaves no stray key.
+		putKey(s.kv, stored).catch(async (e) => {
+			await removeKey(s.kv, stored).catch(() => undefined);
+			throw e;
+		}),
+	);
 	return { record: publicView(stored), key: plaintext };
+}
+
+/** Best effort: removes a key just minted that will never be handed out. True when it is gone. */
+function forget(s: Services, id: string): Promise<boolean> {
+	return getById(s.kv, id)
+		.then((stored) => (stored ? removeKey(s.kv, stored) : undefined))
+		.then(
+			() => true,
+			(e) => (logEvent("kv_failed", { step: "removing an unused new key", id, error: String(e) }), false),
+		);
 }
 
 function created(s: Services, key: KeyRecord, details: Record<string, unknown> = {}) {
@@ -149,7 +165,11 @@ export async function createPair(
 	settle(api, input); // validate once before writing anything
 	const pairId = randomId("pair");
 	const publicKey = await mint(s, api, companion[0], input, pairId);
-	const secret = await mint(s, api, sk, input, pairId);
+	// A pair is made whole or not at all: a lone public half would be a live key no one was shown (a review).
+	const secret = await mint(s, api, sk, input, pairId).catch(async (e) => {
+		await forget(s, publicKey.record.id);
+		throw e;
+	});
 	await created(s, publicKey.record, { pairId });
 	await created(s, secret.record, { pairId });
 	return companion[1].kind === "publishable" ? { secret, publishable: publicKey } : { secret, identifier: publicKey };
@@ -193,12 +213,19 @@ export async function showKey(s: Services, id: string): Promise<KeyRecord> {
 }
 
 /** Writes the record after merging in the authority's latest status, so a stale copy is never written back. */
-async function save(s: Services, stored: StoredKey): Promise<KeyRecord> {
+async function save(s: Services, stored: StoredKey, before?: StoredKey): Promise<KeyRecord> {
 	const status = await statusOf(s, stored.id);
 	// A change racing a delete must not write the key back.
 	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${stored.id}" exists.`);
 	const merged = withStatus(stored, status);
-	await step("kv_failed", "updating the key record", () => putKey(s.kv, merged));
+	await step("kv_failed", "updating the key record", () =>
+		putKey(s.kv, merged).catch(async (e) => {
+			// A change half written (the id entry the admin API reads, not the hash entry requests are checked
+			// against) is put back, so the record never shows a change that is not in force (a review).
+			if (before) await putKey(s.kv, withStatus(before, status)).catch(() => undefined);
+			throw e;
+		}),
+	);
 	return publicView(merged);
 }
 
@@ -223,7 +250,7 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	if (patch.owner !== undefined) next.owner = patch.owner;
 	if (patch.service !== undefined) next.service = patch.service;
 	if (patch.metadata !== undefined) next.metadata = patch.metadata;
-	const record = await save(s, next);
+	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;
 }
@@ -243,6 +270,48 @@ export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 	if (status.revokedAt === at || stored.revokedAt === null)
 		await audit(s, { action: "key.revoked", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return record;
+}
+
+/**
+ * Starts the old key's grace period, naming its replacement. A failed call may have taken
+ * effect (its answer lost, or a shard's push failed after the key's object saved it), so
+ * it is asked once more with the same replacement, which the object answers idempotently.
+ * If that fails too, the object's status decides: a rotation in force is finished by the
+ * caller; one never made is undone here (the unused replacement removed), so "retrying is
+ * safe" stays true. Found by a review: the replacement was left live and unaudited, and
+ * the retry that the 503 advised could only get 409.
+ */
+async function startGrace(s: Services, id: string, grace: number, replacement: KeyRecord): Promise<{ ok: boolean; status: KeyStatus }> {
+	const now = Date.now();
+	const ask = () => s.authority.startGrace(id, now, now + grace * 1000, replacement.id);
+	try {
+		return await ask();
+	} catch (e) {
+		logEvent("limiter_failed", { step: "starting the old key's grace period", error: String(e) });
+	}
+	try {
+		return await ask();
+	} catch (e) {
+		logEvent("limiter_failed", { step: "starting the old key's grace period, asked again", error: String(e) });
+	}
+	let status: KeyStatus;
+	try {
+		status = await s.authority.status(id);
+	} catch (e) {
+		logEvent("limiter_failed", { step: "reading the key's state after a failed rotation", error: String(e) });
+		throw new AdminError(
+			"limiter_failed",
+			`Starting the old key's grace period failed and whether it took effect could not be read. Read ${id}: if its replacedBy is ${replacement.id}, the rotation took effect (revoke ${replacement.id} and create a new key, since its plaintext is lost); if replacedBy is null, retrying is safe.`,
+		);
+	}
+	if (status.replacedBy === replacement.id) return { ok: true, status };
+	const removed = await forget(s, replacement.id);
+	throw new AdminError(
+		"limiter_failed",
+		removed
+			? "starting the old key's grace period failed; nothing after it was done. Retrying is safe."
+			: `starting the old key's grace period failed, and the unused replacement ${replacement.id} could not be removed (delete it). Retrying is safe.`,
+	);
 }
 
 export async function rotateKey(
@@ -275,10 +344,7 @@ export async function rotateKey(
 		metadata: stored.metadata ?? undefined,
 	};
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
-	const now = Date.now();
-	const started = await step("limiter_failed", "starting the old key's grace period", () =>
-		s.authority.startGrace(id, now, now + grace * 1000, replacement.record.id),
-	);
+	const started = await startGrace(s, id, grace, replacement.record);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
 		const orphan = await findKey(s, replacement.record.id);

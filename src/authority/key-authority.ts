@@ -344,7 +344,8 @@ export class KeyAuthority extends DurableObject<Env> {
 		const s = this.status;
 		if (s.revokedAt !== null || s.deletedAt !== null || (s.replacedBy !== null && s.replacedBy !== replacedBy))
 			return { ok: false, status: s };
-		if (s.replacedBy === replacedBy) return { ok: true, status: s };
+		// The same rotation asked again (its first answer was lost): pushed to the shards again, since a failed push is why it may be asked.
+		if (s.replacedBy === replacedBy) return { ok: true, status: await this.update({}) };
 		return { ok: true, status: await this.update({ deprecatedAt: at, graceEndsAt: endsAt, replacedBy }) };
 	}
 

@@ -7,7 +7,7 @@ import { generateKey } from "../../src/keys/format";
 import { kvKey } from "../../src/keys/store";
 import { failureThrottle } from "../../src/credentials/brute-force";
 import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
-import { fail, kvWith, never } from "../helpers/faults";
+import { authorityWith, fail, kvPutFailing, kvWith, never } from "../helpers/faults";
 import { countingBindings } from "../helpers/counting";
 import { type FakeOrigin, fakeOrigin, useFakeOrigin } from "../helpers/origin";
 
@@ -158,6 +158,7 @@ describe("admin operations interrupted halfway", () => {
 		const body = await expectError(res, 503, "gateway_unavailable");
 		expect(body.message).toBe("updating the key record failed; nothing after it was done. Retrying is safe.");
 		await expectError(await call("/v1/a", { key }), 401, "expired_api_key");
+		expect(origin.calls).toHaveLength(0);
 		const retried = await admin(`/keys/${id}/revoke`, { method: "POST" });
 		expect(retried.status).toBe(200);
 		expect((await retried.json<{ revokedAt: string | null }>()).revokedAt).not.toBeNull();
@@ -196,5 +197,88 @@ describe("admin operations interrupted halfway", () => {
 				expect((await call("/v1/a", { key: replacement })).status).toBe(200);
 			}
 		}
+	});
+});
+
+describe("admin writes that fail part-way leave one consistent outcome", () => {
+	const AUTH = { Authorization: "Bearer test-admin-token-0123456789abcdef", "Content-Type": "application/json" };
+	const named = async (name: string) =>
+		(await (await admin("/keys?limit=100")).json<{ data: { id: string; name: string }[] }>()).data.filter((k) => k.name === name);
+	const auditOf = async (id: string) => (await (await admin(`/audit?keyId=${id}`)).json<{ data: { action: string }[] }>()).data;
+
+	it("a rotation whose grace step took effect but whose answer was lost is finished: 201, the new key works and is audited", async () => {
+		const name = `rot-lost-${crypto.randomUUID()}`;
+		const { id, key } = await createKey({ name });
+		let calls = 0;
+		const lost = authorityWith({
+			startGrace: async (real, ...args) => {
+				calls++;
+				if (calls === 1) {
+					await real.startGrace!(...args);
+					throw new Error("answer lost");
+				}
+				return real.startGrace!(...args);
+			},
+		});
+		const res = await callWithEnv({ KEY_AUTHORITY: lost }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		expect(res.status).toBe(201);
+		const { key: replacement, id: newId } = await res.json<{ key: string; id: string }>();
+		expect((await call("/v1/a", { key: replacement })).status).toBe(200);
+		expect((await call("/v1/a", { key })).status).toBe(200); // the old key's grace period
+		const old = await (await admin(`/keys/${id}`)).json<{ replacedBy: string | null }>();
+		expect(old.replacedBy).toBe(newId);
+		expect((await auditOf(newId)).map((e) => e.action)).toContain("key.created");
+		expect((await auditOf(id)).map((e) => e.action)).toContain("key.rotated");
+		expect((await named(name)).map((k) => k.id).sort()).toEqual([id, newId].sort());
+	});
+
+	it("a rotation whose grace step fails and never took effect leaves no replacement behind, so its retry succeeds", async () => {
+		const name = `rot-down-${crypto.randomUUID()}`;
+		const { id, key } = await createKey({ name });
+		const down = authorityWith({ startGrace: () => fail() });
+		const res = await callWithEnv({ KEY_AUTHORITY: down }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe("starting the old key's grace period failed; nothing after it was done. Retrying is safe.");
+		expect((await named(name)).map((k) => k.id)).toEqual([id]);
+		expect((await call("/v1/a", { key })).status).toBe(200);
+		const retried = await admin(`/keys/${id}/rotate`, { method: "POST" });
+		expect(retried.status).toBe(201);
+		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("a key pair whose second key cannot be written leaves neither key", async () => {
+		const name = `pair-${crypto.randomUUID()}`;
+		// Each key is three puts (id, then hash and index): the fourth is the second key's id entry.
+		const res = await callWithEnv({ KEYS: kvPutFailing((_key, n) => n === 4) }, "/_keygate/v1/key-pairs", {
+			method: "POST",
+			headers: AUTH,
+			body: JSON.stringify({ name, scopes: ["read"] }),
+		});
+		await expectError(res, 503, "gateway_unavailable");
+		expect(await named(name)).toEqual([]);
+	});
+
+	it("a key whose hash entry cannot be written is not left half-made", async () => {
+		const name = `half-${crypto.randomUUID()}`;
+		const res = await callWithEnv({ KEYS: kvPutFailing((key) => key.startsWith("hash:")) }, "/_keygate/v1/keys", {
+			method: "POST",
+			headers: AUTH,
+			body: JSON.stringify({ name, scopes: ["read"] }),
+		});
+		await expectError(res, 503, "gateway_unavailable");
+		expect(await named(name)).toEqual([]);
+	});
+
+	it("an update whose hash entry cannot be written is not shown as made: the record and the gateway agree", async () => {
+		const { id, key } = await createKey({ scopes: ["read", "write"] });
+		const res = await callWithEnv({ KEYS: kvPutFailing((k) => k.startsWith("hash:")) }, `/_keygate/v1/keys/${id}`, {
+			method: "PATCH",
+			headers: AUTH,
+			body: JSON.stringify({ scopes: ["read"] }),
+		});
+		await expectError(res, 503, "gateway_unavailable");
+		expect((await (await admin(`/keys/${id}`)).json<{ scopes: string[] }>()).scopes).toEqual(["read", "write"]);
+		keyCache.clear();
+		expect((await call("/v1/a", { key, method: "POST" })).status).toBe(200);
 	});
 });
