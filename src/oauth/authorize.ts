@@ -57,6 +57,9 @@ const encoder = new TextEncoder();
 /** RFC 6749 §3.3 scope: space-delimited; `read+write` arrives as "read write" after form decoding. */
 const scopesOf = (scope: string | null) => (scope ?? "").split(" ").filter((s) => s !== "");
 
+/** The longest `state` kept through sign-in: the pending cookie must stay well under a browser's 4 KB. */
+export const MAX_STATE_LENGTH = 1024;
+
 export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 	const api = c.var.api;
 	const oauth = api.oauth!;
@@ -82,6 +85,10 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 	const back = (error: string, description: string) =>
 		redirectTo(redirectUri, { error, error_description: description, state, iss: oauth.issuer });
 	if (q.get("response_type") !== "code") return back("unsupported_response_type", "Only response_type=code is supported.");
+	// The state rides through sign-in in a cookie, which browsers drop past 4 KB: refused here,
+	// not after the user has typed a password (a probe: 3,500 characters did that).
+	if (state !== null && state.length > MAX_STATE_LENGTH)
+		return back("invalid_request", `state is longer than ${MAX_STATE_LENGTH} characters.`);
 	const requested = scopesOf(q.get("scope"));
 	const scopes = requested.length > 0 ? requested : client.scopes;
 	if (scopes.some((s) => !client.scopes.includes(s))) return back("invalid_scope", "A requested scope is not allowed for this client.");
@@ -179,25 +186,37 @@ export async function consentEndpoint(c: GatewayContext): Promise<Response> {
 			{ "Set-Cookie": clearCookie },
 		);
 	if (decision !== "allow") return errorPage("Unexpected form.");
-	const client = await getClient(c.env.KEYS, ticket.cid);
+	const unavailable = () => redirectTo(ticket.ru, { error: "temporarily_unavailable", state: ticket.st, iss: oauth.issuer });
+	// Bounded as the authorization endpoint's own read is (a review: a hung KV held the form's answer for ever).
+	let client: StoredClient | null;
+	try {
+		client = await withTimeout(getClient(c.env.KEYS, ticket.cid), 2_000, "KV read");
+	} catch (e) {
+		logEvent("oauth_client_lookup_failed", { error: String(e) });
+		return unavailable();
+	}
 	if (!client) return errorPage("The application is no longer registered.");
 	let issued: Awaited<ReturnType<typeof issueAuthorizationCode>>;
 	try {
-		issued = await issueAuthorizationCode(c.env, {
-			api: api.name,
-			subject: ticket.sub,
-			clientId: client.id,
-			redirectUri: ticket.ru,
-			scopes: ticket.sc,
-			environment: client.environment,
-			tier: client.tier,
-			challenge: ticket.cc,
-			codeTtl: oauth.codeTtl,
-			nonce: ticket.n,
-		});
+		issued = await withTimeout(
+			issueAuthorizationCode(c.env, {
+				api: api.name,
+				subject: ticket.sub,
+				clientId: client.id,
+				redirectUri: ticket.ru,
+				scopes: ticket.sc,
+				environment: client.environment,
+				tier: client.tier,
+				challenge: ticket.cc,
+				codeTtl: oauth.codeTtl,
+				nonce: ticket.n,
+			}),
+			5_000,
+			"grant store",
+		);
 	} catch (e) {
 		logEvent("oauth_grant_store_failed", { error: String(e) });
-		return redirectTo(ticket.ru, { error: "temporarily_unavailable", state: ticket.st, iss: oauth.issuer });
+		return unavailable();
 	}
 	if (!issued) return errorPage("This sign-in was already used. Start again from the application.");
 	return redirectTo(ticket.ru, { code: issued.code, state: ticket.st, iss: oauth.issuer }, { "Set-Cookie": clearCookie });

@@ -5,6 +5,7 @@ import { TEST_SIGNING_SECRET } from "../constants";
 import { gatewayFor } from "../helpers/gateway";
 import { createClient, REDIRECT, tokenJson } from "../helpers/oauth";
 import { useFakeOrigin } from "../helpers/origin";
+import { fail, kvWith, never } from "../helpers/faults";
 
 const origin = useFakeOrigin();
 
@@ -220,6 +221,51 @@ describe("the authorization endpoint with the origin login", () => {
 		// A page of its own, not the sign-in page: served.
 		expect((await own.call("/login-help", { headers: script })).status).toBe(200);
 		expect((await own.call("/assets/login.css", { headers: script })).status).toBe(200);
+	});
+
+	for (const [what, kv] of [
+		["fails", () => kvWith("get", fail)],
+		["hangs", () => kvWith("get", never)],
+	] as const)
+		it(`Allow while KV ${what}: redirects with temporarily_unavailable within a bounded wait, issues no code (a review)`, async () => {
+			const client = await createClient(gw);
+			const { cookie, ticket } = await toConsent(client.id);
+			const broken = gatewayFor(config, undefined, { KEYS: kv() } as never);
+			const started = Date.now();
+			const res = await broken.call("/oauth/consent", {
+				method: "POST",
+				headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+				body: new URLSearchParams({ ticket: ticket!, decision: "allow" }).toString(),
+			});
+			expect(Date.now() - started).toBeLessThan(4_000);
+			expect(res.status).toBe(302);
+			const back = new URL(res.headers.get("Location")!);
+			expect(back.origin + back.pathname).toBe(REDIRECT);
+			expect(back.searchParams.get("error")).toBe("temporarily_unavailable");
+			expect(back.searchParams.get("state")).toBe("xyz");
+			expect(back.searchParams.get("code")).toBeNull();
+			expect(origin.calls).toHaveLength(0);
+		}, 10_000);
+
+	it("refuses a state too long to carry through sign-in before the sign-in, with an error redirect (a probe)", async () => {
+		const client = await createClient(gw);
+		const long = "a".repeat(1025);
+		const res = await authorize(
+			`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${long}`,
+		);
+		expect(res.status).toBe(302);
+		const back = new URL(res.headers.get("Location")!);
+		expect(back.origin + back.pathname).toBe(REDIRECT);
+		expect(back.searchParams.get("error")).toBe("invalid_request");
+		expect(back.searchParams.get("error_description")).toBe("state is longer than 1024 characters.");
+		expect(res.headers.get("Set-Cookie")).toBeNull();
+		// 1024 characters still go through, and their cookie fits a browser's 4 KB.
+		const ok = await authorize(
+			`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${long.slice(1)}`,
+		);
+		expect(new URL(ok.headers.get("Location")!).origin + new URL(ok.headers.get("Location")!).pathname).toBe(LOGIN);
+		expect(ok.headers.get("Set-Cookie")!.length).toBeLessThan(4_000);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("refuses the consent form without this browser's cookie (CSRF)", async () => {
