@@ -174,17 +174,18 @@ function movedAddress(address, from, to) {
  * (8787) moved to `gatewayPort`, so `/oauth/authorize` sends the browser to this run's
  * sign-in page and back. Other addresses, and text that is not JSON (the check reports
  * it), are left alone.
- * @returns {{ text: string, moved: number, oauth: number }}
+ * @returns {{ text: string, moved: number, oauth: number, logins: number, issuers: number }}
  */
 export function moveDemoOrigin(text, port, gatewayPort = DEFAULT_GATEWAY_PORT) {
 	let config;
 	try {
 		config = JSON.parse(text);
 	} catch {
-		return { text, moved: 0, oauth: 0 };
+		return { text, moved: 0, oauth: 0, logins: 0, issuers: 0 };
 	}
 	let moved = 0;
-	let oauth = 0;
+	let logins = 0;
+	let issuers = 0;
 	for (const api of Array.isArray(config?.apis) ? config.apis : []) {
 		for (const env of Object.values(api?.environments ?? {})) {
 			const to = movedAddress(env?.origin, DEFAULT_ORIGIN_PORT, port);
@@ -196,15 +197,50 @@ export function moveDemoOrigin(text, port, gatewayPort = DEFAULT_GATEWAY_PORT) {
 		const loginUrl = movedAddress(login?.loginUrl, DEFAULT_ORIGIN_PORT, port);
 		if (loginUrl !== undefined && loginUrl !== login.loginUrl) {
 			login.loginUrl = loginUrl;
-			oauth++;
+			logins++;
 		}
 		const issuer = movedAddress(api?.oauth?.issuer, DEFAULT_GATEWAY_PORT, gatewayPort);
 		if (issuer !== undefined && issuer !== api.oauth.issuer) {
 			api.oauth.issuer = issuer;
-			oauth++;
+			issuers++;
 		}
 	}
-	return { text: moved + oauth > 0 ? JSON.stringify(config) : text, moved, oauth };
+	const oauth = logins + issuers;
+	return { text: moved + oauth > 0 ? JSON.stringify(config) : text, moved, oauth, logins, issuers };
+}
+
+/**
+ * The quick start printed for the config's first API: a key made for it, and a curl line
+ * it passes. An API chosen by host (every example) is reached with its host as `Host`,
+ * on its first keyed GET route with that route's scopes; the demo (no hosts) keeps its
+ * own lines. A peer and a seed-page pass followed the demo's lines with an example's
+ * config and got 404.
+ * @returns {string[]}
+ */
+export function quickStart(text, base, urlFlag) {
+	const demo = [
+		`  npm run keys -- create --name demo --scopes read,write${urlFlag}`,
+		`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`,
+	];
+	let api;
+	try {
+		api = JSON.parse(text)?.apis?.[0];
+	} catch {
+		return demo;
+	}
+	const firstEnv = Object.values(api?.environments ?? {})[0];
+	const host = firstEnv?.hosts?.[0] ?? api?.match?.hosts?.[0];
+	if (!host) return demo;
+	const route = (api.routes ?? []).find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
+	const path =
+		api.portal?.samplePath ?? (route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "v1") : (api.match?.pathPrefix ?? "/"));
+	const scopes = route?.scopes?.length ? ` --scopes ${route.scopes.join(",")}` : "";
+	const cred = api.credentials?.[0];
+	const field = !cred || cred.in === "authorization" ? `Authorization: ${cred?.scheme ?? "Bearer"} <key>` : `${cred.name}: <key>`;
+	return [
+		`  npm run keys -- create --name demo --api ${api.name}${scopes}${urlFlag}`,
+		`  curl -H "Host: ${host}" -H "${field}" ${base}${path}`,
+	];
 }
 
 /** The value of a single-line `NAME=value` in a dotenv file, if any. */
@@ -279,10 +315,12 @@ async function run(argv) {
 		console.log(
 			`keygate: ${sourceName}: ${config.moved} origin(s) at 127.0.0.1:${DEFAULT_ORIGIN_PORT} moved to the demo origin's port ${ports.origin}.`,
 		);
-	if (config.oauth > 0)
+	if (config.oauth > 0) {
+		const where = [config.issuers > 0 ? `issuer on ${ports.gateway}` : "", config.logins > 0 ? `sign-in on ${ports.origin}` : ""];
 		console.log(
-			`keygate: ${sourceName}: ${config.oauth} OAuth address(es) moved to this run's ports (issuer on ${ports.gateway}, sign-in on ${ports.origin}).`,
+			`keygate: ${sourceName}: ${config.oauth} OAuth address(es) moved to this run's ports (${where.filter(Boolean).join(", ")}).`,
 		);
+	}
 
 	// 2. the ports, before anything is started or written
 	const ip = argValue(extraArgs, "--ip") ?? GATEWAY_IP;
@@ -332,8 +370,7 @@ async function run(argv) {
 	console.log(`keygate: console: ${base}/_keygate/ui/  (sign in with the admin token above)`);
 	console.log("");
 	console.log("Quick start, in another terminal:");
-	console.log(`  npm run keys -- create --name demo --scopes read,write${urlFlag}`);
-	console.log(`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`);
+	for (const line of quickStart(config.text, base, urlFlag)) console.log(line);
 	// wrangler's own "Ready on http://127.0.0.1:…" follows: the demo's OAuth issuer is localhost, and its sign-in cookie is set there.
 	console.log(`Open keygate at ${base} (wrangler prints 127.0.0.1 below; the OAuth sign-in needs localhost).`);
 	console.log("");

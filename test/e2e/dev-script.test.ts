@@ -163,7 +163,11 @@ describe("npm run dev beside other projects", () => {
 describe("moveDemoOrigin", () => {
 	it("moves the demo's origins and OAuth sign-in URL to the origin's port, and its issuer to the gateway's", async () => {
 		const { moveDemoOrigin } = (await import(pathToFileURL(DEV).href)) as {
-			moveDemoOrigin(text: string, port: number, gatewayPort?: number): { text: string; moved: number; oauth: number };
+			moveDemoOrigin(
+				text: string,
+				port: number,
+				gatewayPort?: number,
+			): { text: string; moved: number; oauth: number; logins: number; issuers: number };
 		};
 		const source = await readFile(path.join(ROOT, "keygate.config.json"), "utf8");
 		const moved = moveDemoOrigin(source, 9001, 9000);
@@ -176,8 +180,35 @@ describe("moveDemoOrigin", () => {
 		expect(api.oauth.login.loginUrl).toBe("http://127.0.0.1:9001/login");
 		expect(api.oauth.issuer).toBe("http://localhost:9000");
 		expect(moved.oauth).toBe(2);
+		expect([moved.logins, moved.issuers]).toEqual([1, 1]);
 		// On the default ports nothing moves, and the text is the config's own.
-		expect(moveDemoOrigin(source, 8788, 8787)).toEqual({ text: source, moved: 0, oauth: 0 });
+		expect(moveDemoOrigin(source, 8788, 8787)).toEqual({ text: source, moved: 0, oauth: 0, logins: 0, issuers: 0 });
+		// An example whose issuer is its public host: only the sign-in moves, and the count says so (a peer).
+		const rest = moveDemoOrigin(await readFile(path.join(ROOT, "examples/generic-rest/keygate.config.json"), "utf8"), 9001, 9000);
+		expect([rest.logins, rest.issuers]).toEqual([1, 0]);
+	});
+});
+
+describe("quickStart", () => {
+	it("prints the demo's lines for the demo, and for an example a key for its first API sent with its Host (a peer, a seed-page pass)", async () => {
+		const { quickStart } = (await import(pathToFileURL(DEV).href)) as {
+			quickStart(text: string, base: string, urlFlag: string): string[];
+		};
+		const base = "http://localhost:9000";
+		const demo = await readFile(path.join(ROOT, "keygate.config.json"), "utf8");
+		expect(quickStart(demo, base, "")).toEqual([
+			"  npm run keys -- create --name demo --scopes read,write",
+			`  curl -H "Authorization: Bearer <key>" ${base}/v1/hello`,
+		]);
+		const novapulse = await readFile(path.join(ROOT, "examples/novapulse/keygate.config.json"), "utf8");
+		expect(quickStart(novapulse, base, ` --url ${base}`)).toEqual([
+			`  npm run keys -- create --name demo --api novapulse --scopes jobs:read --url ${base}`,
+			`  curl -H "Host: api.novapulse.io" -H "Authorization: Bearer <key>" ${base}/v1/jobs/hello`,
+		]);
+		const novu = await readFile(path.join(ROOT, "examples/novu/keygate.config.json"), "utf8");
+		expect(quickStart(novu, base, "")[1]).toMatch(
+			/^ {2}curl -H "Host: api\.novu\.co" -H "Authorization: ApiKey <key>" http:\/\/localhost:9000\/v1\//,
+		);
 	});
 });
 
