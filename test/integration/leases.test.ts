@@ -191,6 +191,37 @@ describe("leased budgets on real Durable Objects", () => {
 		// A second isolate, holding nothing, is refused on its first call.
 		expect(await isolates(1).limiters[0]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "revoked" });
 	});
+
+	it("drop every token an isolate holds once a refill is refused as revoked: dead is final (a review: no test held this)", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 10_000, window: 3600, burst: 10_000 } });
+		const real = authority(env);
+		const answers: string[] = [];
+		const keys: Authority = {
+			...real,
+			lease: async (...args) => {
+				const answer = await real.lease(...args);
+				answers.push(answer.ok ? "ok" : answer.reason);
+				return answer;
+			},
+		};
+		const { books, limiters, settle } = isolates(1, keys);
+		const limits = leased(10_000, 10_000, 1000);
+		for (let i = 0; i < 40; i++) expect((await limiters[0]!.check(principalOf(id), limits)).ok).toBe(true);
+		await settle();
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		// Spend held tokens until a refill (sent while tokens are still held) comes back revoked.
+		let heldWhenRefused = 0;
+		for (let i = 0; i < 1000 && !answers.includes("revoked"); i++) {
+			const held = books[0]!.unspent(`${id}|key`, Date.now());
+			await limiters[0]!.check(principalOf(id), limits);
+			await settle();
+			if (answers.includes("revoked")) heldWhenRefused = held;
+		}
+		expect(answers).toContain("revoked");
+		expect(heldWhenRefused, "the refusal came while tokens were held").toBeGreaterThan(1);
+		expect(books[0]!.unspent(`${id}|key`, Date.now())).toBe(0);
+		expect(await limiters[0]!.check(principalOf(id), limits)).toEqual({ ok: false, reason: "revoked" });
+	});
 });
 
 /** One request through the app, then its `waitUntil` work (a refill) to the end: a sequential client on one isolate. */
