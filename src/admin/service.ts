@@ -167,8 +167,11 @@ export async function createPair(
 	const publicKey = await mint(s, api, companion[0], input, pairId);
 	// A pair is made whole or not at all: a lone public half would be a live key no one was shown (a review).
 	const secret = await mint(s, api, sk, input, pairId).catch(async (e) => {
-		await forget(s, publicKey.record.id);
-		throw e;
+		if (await forget(s, publicKey.record.id)) throw e;
+		throw new AdminError(
+			"kv_failed",
+			`writing the key record failed, and the unused ${companion[0]} key ${publicKey.record.id} could not be removed (delete it). Retrying is safe.`,
+		);
 	});
 	await created(s, publicKey.record, { pairId });
 	await created(s, secret.record, { pairId });
@@ -276,10 +279,11 @@ export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
  * Starts the old key's grace period, naming its replacement. A failed call may have taken
  * effect (its answer lost, or a shard's push failed after the key's object saved it), so
  * it is asked once more with the same replacement, which the object answers idempotently.
- * If that fails too, the object's status decides: a rotation in force is finished by the
- * caller; one never made is undone here (the unused replacement removed), so "retrying is
- * safe" stays true. Found by a review: the replacement was left live and unaudited, and
- * the retry that the 503 advised could only get 409.
+ * If that fails too, the object decides (abandonGrace): a rotation in force is finished by
+ * the caller; one never made is refused there for good and undone here (the unused
+ * replacement removed), so "retrying is safe" stays true even if a timed-out call lands
+ * late. Found by reviews: the replacement was left live and unaudited, and the retry that
+ * the 503 advised could only get 409.
  */
 async function startGrace(s: Services, id: string, grace: number, replacement: KeyRecord): Promise<{ ok: boolean; status: KeyStatus }> {
 	const now = Date.now();
@@ -294,17 +298,18 @@ async function startGrace(s: Services, id: string, grace: number, replacement: K
 	} catch (e) {
 		logEvent("limiter_failed", { step: "starting the old key's grace period, asked again", error: String(e) });
 	}
-	let status: KeyStatus;
+	let abandoned: { inForce: boolean; status: KeyStatus };
 	try {
-		status = await s.authority.status(id);
+		abandoned = await s.authority.abandonGrace(id, replacement.id);
 	} catch (e) {
-		logEvent("limiter_failed", { step: "reading the key's state after a failed rotation", error: String(e) });
+		logEvent("limiter_failed", { step: "giving up a rotation whose grace step failed", error: String(e) });
 		throw new AdminError(
 			"limiter_failed",
-			`Starting the old key's grace period failed and whether it took effect could not be read. Read ${id}: if its replacedBy is ${replacement.id}, the rotation took effect (revoke ${replacement.id} and create a new key, since its plaintext is lost); if replacedBy is null, retrying is safe.`,
+			`Starting the old key's grace period failed and whether it took effect could not be read. Read ${id}: if its replacedBy is ${replacement.id}, the rotation took effect (revoke ${replacement.id} and create a new key, since its plaintext is lost); if replacedBy is null, delete ${replacement.id}, unused, and retrying is safe.`,
 		);
 	}
-	if (status.replacedBy === replacement.id) return { ok: true, status };
+	if (abandoned.inForce) return { ok: true, status: abandoned.status };
+	// Refused for good by the key's object now, so removing it cannot leave the key replaced by nothing.
 	const removed = await forget(s, replacement.id);
 	throw new AdminError(
 		"limiter_failed",

@@ -79,6 +79,8 @@ export interface Authority {
 	snapshot(keyId: string): Promise<{ status: KeyStatus; usage: Usage }>;
 	revoke(keyId: string, at: number): Promise<KeyStatus>;
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
+	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */
+	abandonGrace(keyId: string, replacedBy: string): Promise<{ inForce: boolean; status: KeyStatus }>;
 	markDeleted(keyId: string, at: number): Promise<KeyStatus>;
 	/** The owner's role as keygate holds it, or null when none was assigned. */
 	ownerRole(api: string, owner: string): Promise<string | null>;
@@ -122,6 +124,8 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		revoke: (keyId, at) => bounded("revoke", async (): Promise<KeyStatus> => key(keyId).revoke(at)),
 		startGrace: (keyId, at, endsAt, replacedBy) =>
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
+		abandonGrace: (keyId, replacedBy) =>
+			bounded("rotation", async (): Promise<{ inForce: boolean; status: KeyStatus }> => key(keyId).abandonGrace(replacedBy)),
 		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),
 		ownerRole: (api, id) => bounded("owner lookup", async (): Promise<string | null> => owner(api, id).getRole()),
 		setOwnerRole: (api, id, role) => bounded("owner role", async (): Promise<string> => owner(api, id).setRole(role)),

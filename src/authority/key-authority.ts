@@ -66,6 +66,9 @@ function laterOf(a: KeyStatus, b: KeyStatus): KeyStatus {
 	};
 }
 
+/** How many given-up replacement ids a key's object remembers (KeyAuthority.abandonGrace). */
+const MAX_ABANDONED = 16;
+
 const NO_STATUS: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
 
 /** The answer to a refusal decided before the authority was asked (a 403): its verdict on the key, and the limits as they stand. */
@@ -344,9 +347,29 @@ export class KeyAuthority extends DurableObject<Env> {
 		const s = this.status;
 		if (s.revokedAt !== null || s.deletedAt !== null || (s.replacedBy !== null && s.replacedBy !== replacedBy))
 			return { ok: false, status: s };
+		if (this.abandoned().includes(replacedBy)) return { ok: false, status: s };
 		// The same rotation asked again (its first answer was lost): pushed to the shards again, since a failed push is why it may be asked.
 		if (s.replacedBy === replacedBy) return { ok: true, status: await this.update({}) };
 		return { ok: true, status: await this.update({ deprecatedAt: at, graceEndsAt: endsAt, replacedBy }) };
+	}
+
+	/**
+	 * The admin API gives up a rotation whose grace step it could not confirm: if the step
+	 * took effect, it is in force and stays so (`inForce`); if not, that replacement is
+	 * refused here for good, so a call still on its way (a timed-out call is not
+	 * cancelled, only no longer awaited) cannot start the grace later and leave the key
+	 * replaced by a key that was removed (found by a review). Calls on one object run one
+	 * at a time, so the answer is final either way.
+	 */
+	abandonGrace(replacedBy: string): { inForce: boolean; status: KeyStatus } {
+		if (this.status.replacedBy === replacedBy) return { inForce: true, status: this.status };
+		// A few are kept: each is one failed rotation of this key, and any one of them is never asked again for long.
+		this.ctx.storage.kv.put("abandoned", [...this.abandoned(), replacedBy].slice(-MAX_ABANDONED));
+		return { inForce: false, status: this.status };
+	}
+
+	private abandoned(): string[] {
+		return this.ctx.storage.kv.get<string[]>("abandoned") ?? [];
 	}
 
 	/** Idempotent. The record in KV is removed after this, so the key then reads as unknown. */

@@ -27,6 +27,7 @@ const KEY_AUTHORITY_METHODS = [
 	"getSnapshot",
 	"revoke",
 	"startGrace",
+	"abandonGrace",
 	"markDeleted",
 ];
 

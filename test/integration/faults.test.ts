@@ -6,7 +6,7 @@ import { sha256Hex } from "../../src/keys/crypto";
 import { generateKey } from "../../src/keys/format";
 import { kvKey } from "../../src/keys/store";
 import { failureThrottle } from "../../src/credentials/brute-force";
-import { admin, call, callWithEnv, createKey, expectError } from "../helpers/gateway";
+import { admin, call, callWithEnv, createKey, expectError, sleep } from "../helpers/gateway";
 import { authorityWith, fail, kvPutFailing, kvWith, never } from "../helpers/faults";
 import { countingBindings } from "../helpers/counting";
 import { type FakeOrigin, fakeOrigin, useFakeOrigin } from "../helpers/origin";
@@ -244,6 +244,31 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		const retried = await admin(`/keys/${id}/rotate`, { method: "POST" });
 		expect(retried.status).toBe(201);
 		expect(origin.calls).toHaveLength(1);
+	});
+
+	it("a rotation whose grace call lands after keygate gave up on it is refused there: the key is never replaced by a removed key (a review)", async () => {
+		const name = `rot-late-${crypto.randomUUID()}`;
+		const { id, key } = await createKey({ name });
+		let late: Promise<unknown> | undefined;
+		const slow = authorityWith({
+			startGrace: async (real, ...args) => {
+				// A timed-out call is not cancelled: this one reaches the object after the admin API answered.
+				late ??= sleep(300).then(() => real.startGrace!(...args));
+				throw new Error("timed out");
+			},
+		});
+		const res = await callWithEnv({ KEY_AUTHORITY: slow }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe("starting the old key's grace period failed; nothing after it was done. Retrying is safe.");
+		expect(await late).toMatchObject({ ok: false });
+		const old = await (await admin(`/keys/${id}`)).json<{ replacedBy: string | null; graceEndsAt: string | null }>();
+		expect(old).toMatchObject({ replacedBy: null, graceEndsAt: null });
+		expect((await named(name)).map((k) => k.id)).toEqual([id]);
+		// As the 503 said: retrying is safe.
+		const retried = await admin(`/keys/${id}/rotate`, { method: "POST" });
+		expect(retried.status).toBe(201);
+		expect((await call("/v1/a", { key: (await retried.json<{ key: string }>()).key })).status).toBe(200);
+		expect((await call("/v1/a", { key })).status).toBe(200);
 	});
 
 	it("a key pair whose second key cannot be written leaves neither key", async () => {
