@@ -16,6 +16,7 @@ import {
 	errorPage,
 	issuerUrl,
 	NO_PENDING_SIGN_IN,
+	pendingFits,
 	pendingRedirect,
 	PENDING_TTL_S,
 	redirectTo,
@@ -110,6 +111,12 @@ export async function authorizeEndpoint(c: GatewayContext): Promise<Response> {
 		n: nonce,
 		exp: Math.floor(now / 1000) + PENDING_TTL_S,
 	};
+	// A state under the cap can still make too big a cookie (multi-byte or escaped characters, a long redirect URI): a second review.
+	if (!(await pendingFits(secret, pending)))
+		return back(
+			"invalid_request",
+			"The authorization request is too long to carry through sign-in: shorten state (or register a shorter redirect_uri).",
+		);
 	if (oauth.login.mode === "oidc") return oidcStart(c, oauth.login, pending, secret, back);
 	const loginUrl = new URL(oauth.login.loginUrl);
 	const request = await new SignJWT({ nonce, return_to: issuerUrl(api, callbackPath(api)) })

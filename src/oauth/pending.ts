@@ -135,6 +135,17 @@ export function cookieValue(header: string | undefined): string | undefined {
 export const issuerUrl = (api: CompiledApi, path: string) => `${api.oauth!.issuer.replace(/\/+$/, "")}${path}`;
 
 /** Sends the browser to a sign-in at `location`, holding the sealed pending request in the `__Host-` cookie for PENDING_TTL_S. */
+/**
+ * Room for the pending cookie's name and value: browsers drop a cookie past 4,096 bytes,
+ * and the OIDC login adds its state's hash (about 60 bytes) to what is measured here.
+ */
+export const MAX_PENDING_COOKIE_BYTES = 3_900;
+
+/** Would this pending request's cookie be kept by a browser? (`state` is counted in UTF-8 and escapes, as sealed.) */
+export async function pendingFits(secret: string, pending: Pending): Promise<boolean> {
+	return COOKIE.length + 1 + (await seal(secret, "pending", pending)).length <= MAX_PENDING_COOKIE_BYTES;
+}
+
 export async function pendingRedirect(secret: string, pending: Pending, location: string): Promise<Response> {
 	const cookie = `${COOKIE}=${await seal(secret, "pending", pending)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${PENDING_TTL_S}`;
 	return new Response(null, { status: 302, headers: { Location: location, "Set-Cookie": cookie, "Cache-Control": "no-store" } });

@@ -268,6 +268,30 @@ describe("the authorization endpoint with the origin login", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("refuses a state under the cap whose cookie would still be too big (multi-byte or escaped characters), before sign-in (a review)", async () => {
+		const client = await createClient(gw);
+		for (const state of ["中".repeat(1024), "\u0001".repeat(1024)]) {
+			const res = await authorize(
+				`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${encodeURIComponent(state)}`,
+			);
+			expect(res.status).toBe(302);
+			const back = new URL(res.headers.get("Location")!);
+			expect(back.origin + back.pathname).toBe(REDIRECT);
+			expect(back.searchParams.get("error")).toBe("invalid_request");
+			expect(back.searchParams.get("error_description")).toBe(
+				"The authorization request is too long to carry through sign-in: shorten state (or register a shorter redirect_uri).",
+			);
+			expect(res.headers.get("Set-Cookie")).toBeNull();
+		}
+		// 300 such characters still fit, and go on to the sign-in.
+		const fits = await authorize(
+			`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${encodeURIComponent("中".repeat(300))}`,
+		);
+		expect(new URL(fits.headers.get("Location")!).origin).toBe(new URL(LOGIN).origin);
+		expect(fits.headers.get("Set-Cookie")!.split(";")[0]!.length).toBeLessThanOrEqual(3_900);
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("refuses the consent form without this browser's cookie (CSRF)", async () => {
 		const client = await createClient(gw);
 		const { ticket } = await toConsent(client.id);
