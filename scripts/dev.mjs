@@ -209,6 +209,19 @@ export function moveDemoOrigin(text, port, gatewayPort = DEFAULT_GATEWAY_PORT) {
 	return { text: moved + oauth > 0 ? JSON.stringify(config) : text, moved, oauth, logins, issuers };
 }
 
+/** Does a route pattern (README "Route patterns": `**` the rest, `*` within one segment) take this plain path? */
+function patternMatches(pattern, path) {
+	// A trailing `/**` takes the path it ends, too (`/v1/leads/**` takes `/v1/leads`).
+	const re = pattern
+		.replace(/\/\*\*$/, "\u0000")
+		.split(/(\u0000|\*\*|\*)/)
+		.map((part) =>
+			part === "\u0000" ? "(?:/.*)?" : part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"),
+		)
+		.join("");
+	return new RegExp(`^${re}$`).test(path);
+}
+
 /**
  * The quick start printed for the config's first API: a key made for it, and a curl line
  * it passes. An API chosen by host (every example) is reached with its host as `Host`,
@@ -231,9 +244,14 @@ export function quickStart(text, base, urlFlag) {
 	const firstEnv = Object.values(api?.environments ?? {})[0];
 	const host = firstEnv?.hosts?.[0] ?? api?.match?.hosts?.[0];
 	if (!host) return demo;
-	const route = (api.routes ?? []).find((r) => !r.public && (!r.methods || r.methods.includes("GET")));
-	const path =
-		api.portal?.samplePath ?? (route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "v1") : (api.match?.pathPrefix ?? "/"));
+	const gets = (r) => !r.methods || r.methods.includes("GET");
+	const sample = api.portal?.samplePath;
+	// With a samplePath, the route it takes decides the scopes (first match wins, as in the gateway; a second review found
+	// Novala's line given the first GET route's scopes, 403 on /leads). Patterns: `**` any rest, `*` one segment or part of one.
+	const route = sample
+		? (api.routes ?? []).find((r) => gets(r) && patternMatches(r.path, sample))
+		: (api.routes ?? []).find((r) => !r.public && gets(r));
+	const path = sample ?? (route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "v1") : (api.match?.pathPrefix ?? "/"));
 	const scopes = route?.scopes?.length ? ` --scopes ${route.scopes.join(",")}` : "";
 	const cred = api.credentials?.[0];
 	const field = !cred || cred.in === "authorization" ? `Authorization: ${cred?.scheme ?? "Bearer"} <key>` : `${cred.name}: <key>`;

@@ -385,7 +385,14 @@ const ApiSchema = z
 						"The rotation graces (seconds) the portal offers, the preselected one always among them; absent = Immediately, 1 hour, 24 hours and 7 days. [0]: the old key dies at once, as Novu's dashboard says.",
 					),
 					samplePath: doc(
-						z.optional(text(1, 2000).check(z.regex(/^\/[\x21-\x7e]*$/, "a path starting with /, printable ASCII, no spaces"))),
+						z.optional(
+							text(1, 2000).check(
+								z.regex(
+									/^\/[A-Za-z0-9._~%:@,+=\/-]*$/,
+									"a path starting with /, of letters, digits and - . _ ~ % : @ , + = / only (no query; nothing a shell reads)",
+								),
+							),
+						),
 						"The path of the GET the curl line under a new key calls (console and portal), and whose route's scopes the generate forms tick; starts with / and with match.pathPrefix. Absent: the first keyed GET route, its wildcards filled in.",
 					),
 				}),
@@ -420,7 +427,9 @@ const ApiSchema = z
 					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
 			}
 			const sample = api.portal?.samplePath;
-			if (sample !== undefined && !sample.startsWith(api.match.pathPrefix))
+			const prefix = api.match.pathPrefix.endsWith("/") ? api.match.pathPrefix : `${api.match.pathPrefix}/`;
+			// On a segment boundary: "/apix/…" is not under "/api" (a second review).
+			if (sample !== undefined && sample !== api.match.pathPrefix && !sample.startsWith(prefix))
 				issue(["portal", "samplePath"], `must start with match.pathPrefix "${api.match.pathPrefix}"`);
 			for (const [i, e] of (api.portal?.environments ?? []).entries())
 				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);

@@ -205,6 +205,12 @@ describe("quickStart", () => {
 			`  npm run keys -- create --name demo --api novapulse --scopes jobs:read --url ${base}`,
 			`  curl -H "Host: api.novapulse.io" -H "Authorization: Bearer <key>" ${base}/v1/jobs/hello`,
 		]);
+		// Novala's samplePath (/api/v1/leads) takes the leads route: its scope, not the first GET route's (a second review).
+		const novala = await readFile(path.join(ROOT, "examples/novala/keygate.config.json"), "utf8");
+		expect(quickStart(novala, base, "")).toEqual([
+			"  npm run keys -- create --name demo --api novala --scopes leads.lead.read",
+			`  curl -H "Host: app.novala.ai" -H "Authorization: Bearer <key>" ${base}/api/v1/leads`,
+		]);
 		const novu = await readFile(path.join(ROOT, "examples/novu/keygate.config.json"), "utf8");
 		expect(quickStart(novu, base, "")[1]).toMatch(
 			/^ {2}curl -H "Host: api\.novu\.co" -H "Authorization: ApiKey <key>" http:\/\/localhost:9000\/v1\//,

@@ -286,7 +286,16 @@ describe("the curl line's path (portal.samplePath)", () => {
 			return parseConfig(JSON.stringify(c));
 		};
 		expect(withPath("/api/v1/leads").ok).toBe(true);
-		for (const bad of ["api/v1/leads", "/v1/leads", "/api/v1/leads x"]) {
+		// The last four (a second review): a query the route table reads as a segment, shell characters, a prefix off a segment boundary.
+		for (const bad of [
+			"api/v1/leads",
+			"/v1/leads",
+			"/api/v1/leads x",
+			"/api/v1/leads?status=open&limit=5",
+			"/apix/$(id)",
+			"/api/v1/`id`",
+			"/apix/v1/leads",
+		]) {
 			const r = withPath(bad);
 			expect(r.ok, bad).toBe(false);
 			if (!r.ok) expect(r.error, bad).toContain("portal.samplePath");
