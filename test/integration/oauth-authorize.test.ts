@@ -54,6 +54,17 @@ async function toConsent(clientId: string, extra = "", sub = "user_1") {
 	return { page, html, ticket, cookie, request };
 }
 
+/** An error redirect back to the client (RFC 6749 §4.1.2.1): its `error`, and its description when given; never a code. */
+function expectErrorRedirect(res: Response, error: string, description?: string): URLSearchParams {
+	expect(res.status).toBe(302);
+	const back = new URL(res.headers.get("Location")!);
+	expect(back.origin + back.pathname).toBe(REDIRECT);
+	expect(back.searchParams.get("error")).toBe(error);
+	if (description !== undefined) expect(back.searchParams.get("error_description")).toBe(description);
+	expect(back.searchParams.get("code")).toBeNull();
+	return back.searchParams;
+}
+
 const consent = (cookie: string, ticket: string, decision: string) =>
 	gw.call("/oauth/consent", {
 		method: "POST",
@@ -238,12 +249,7 @@ describe("the authorization endpoint with the origin login", () => {
 				body: new URLSearchParams({ ticket: ticket!, decision: "allow" }).toString(),
 			});
 			expect(Date.now() - started).toBeLessThan(4_000);
-			expect(res.status).toBe(302);
-			const back = new URL(res.headers.get("Location")!);
-			expect(back.origin + back.pathname).toBe(REDIRECT);
-			expect(back.searchParams.get("error")).toBe("temporarily_unavailable");
-			expect(back.searchParams.get("state")).toBe("xyz");
-			expect(back.searchParams.get("code")).toBeNull();
+			expect(expectErrorRedirect(res, "temporarily_unavailable").get("state")).toBe("xyz");
 			expect(origin.calls).toHaveLength(0);
 		}, 10_000);
 
@@ -253,11 +259,7 @@ describe("the authorization endpoint with the origin login", () => {
 		const res = await authorize(
 			`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${long}`,
 		);
-		expect(res.status).toBe(302);
-		const back = new URL(res.headers.get("Location")!);
-		expect(back.origin + back.pathname).toBe(REDIRECT);
-		expect(back.searchParams.get("error")).toBe("invalid_request");
-		expect(back.searchParams.get("error_description")).toBe("state is longer than 1024 characters.");
+		expectErrorRedirect(res, "invalid_request", "state is longer than 1024 characters.");
 		expect(res.headers.get("Set-Cookie")).toBeNull();
 		// 1024 characters still go through, and their cookie fits a browser's 4 KB.
 		const ok = await authorize(
@@ -274,11 +276,9 @@ describe("the authorization endpoint with the origin login", () => {
 			const res = await authorize(
 				`client_id=${client.id}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=read&state=${encodeURIComponent(state)}`,
 			);
-			expect(res.status).toBe(302);
-			const back = new URL(res.headers.get("Location")!);
-			expect(back.origin + back.pathname).toBe(REDIRECT);
-			expect(back.searchParams.get("error")).toBe("invalid_request");
-			expect(back.searchParams.get("error_description")).toBe(
+			expectErrorRedirect(
+				res,
+				"invalid_request",
 				"The authorization request is too long to carry through sign-in: shorten state (or register a shorter redirect_uri).",
 			);
 			expect(res.headers.get("Set-Cookie")).toBeNull();
