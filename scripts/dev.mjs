@@ -223,7 +223,8 @@ function patternMatches(pattern, path) {
 }
 
 /**
- * The quick start printed for the config's first API: a key made for it, and a curl line
+ * The quick start printed for the config's first API (the console's curl line, src/ui/layout.tsx
+ * samplePath/sampleRoute, picks its path and scopes the same way; this script cannot import TypeScript): a key made for it, and a curl line
  * it passes. An API chosen by host (every example) is reached with its host as `Host`,
  * on its first keyed GET route with that route's scopes; the demo (no hosts) keeps its
  * own lines. A peer and a seed-page pass followed the demo's lines with an example's
@@ -251,7 +252,7 @@ export function quickStart(text, base, urlFlag) {
 	const route = sample
 		? (api.routes ?? []).find((r) => gets(r) && patternMatches(r.path, sample))
 		: (api.routes ?? []).find((r) => !r.public && gets(r));
-	const path = sample ?? (route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "v1") : (api.match?.pathPrefix ?? "/"));
+	const path = sample ?? (route ? route.path.replace(/\*\*$/, "hello").replace(/\*/g, "1") : (api.match?.pathPrefix ?? "/"));
 	const scopes = route?.scopes?.length ? ` --scopes ${route.scopes.join(",")}` : "";
 	const cred = api.credentials?.[0];
 	const field = !cred || cred.in === "authorization" ? `Authorization: ${cred?.scheme ?? "Bearer"} <key>` : `${cred.name}: <key>`;

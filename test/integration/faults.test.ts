@@ -202,6 +202,9 @@ describe("admin operations interrupted halfway", () => {
 
 describe("admin writes that fail part-way leave one consistent outcome", () => {
 	const AUTH = { Authorization: "Bearer test-admin-token-0123456789abcdef", "Content-Type": "application/json" };
+	/** An admin API call on bindings with a fault in them. */
+	const adminWith = (bindings: Parameters<typeof callWithEnv>[0], method: string, path: string, body?: unknown) =>
+		callWithEnv(bindings, `/_keygate/v1${path}`, { method, headers: AUTH, body: body === undefined ? undefined : JSON.stringify(body) });
 	const named = async (name: string) =>
 		(await (await admin("/keys?limit=100")).json<{ data: { id: string; name: string }[] }>()).data.filter((k) => k.name === name);
 	const auditOf = async (id: string) => (await (await admin(`/audit?keyId=${id}`)).json<{ data: { action: string }[] }>()).data;
@@ -220,7 +223,7 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 				return real.startGrace!(...args);
 			},
 		});
-		const res = await callWithEnv({ KEY_AUTHORITY: lost }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		const res = await adminWith({ KEY_AUTHORITY: lost }, "POST", `/keys/${id}/rotate`);
 		expect(res.status).toBe(201);
 		const { key: replacement, id: newId } = await res.json<{ key: string; id: string }>();
 		expect((await call("/v1/a", { key: replacement })).status).toBe(200);
@@ -236,7 +239,7 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		const name = `rot-down-${crypto.randomUUID()}`;
 		const { id, key } = await createKey({ name });
 		const down = authorityWith({ startGrace: () => fail() });
-		const res = await callWithEnv({ KEY_AUTHORITY: down }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		const res = await adminWith({ KEY_AUTHORITY: down }, "POST", `/keys/${id}/rotate`);
 		const body = await expectError(res, 503, "gateway_unavailable");
 		expect(body.message).toBe("starting the old key's grace period failed; nothing after it was done. Retrying is safe.");
 		expect((await named(name)).map((k) => k.id)).toEqual([id]);
@@ -257,7 +260,7 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 				throw new Error("timed out");
 			},
 		});
-		const res = await callWithEnv({ KEY_AUTHORITY: slow }, `/_keygate/v1/keys/${id}/rotate`, { method: "POST", headers: AUTH });
+		const res = await adminWith({ KEY_AUTHORITY: slow }, "POST", `/keys/${id}/rotate`);
 		const body = await expectError(res, 503, "gateway_unavailable");
 		expect(body.message).toBe("starting the old key's grace period failed; nothing after it was done. Retrying is safe.");
 		expect(await late).toMatchObject({ ok: false });
@@ -274,33 +277,21 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 	it("a key pair whose second key cannot be written leaves neither key", async () => {
 		const name = `pair-${crypto.randomUUID()}`;
 		// Each key is three puts (id, then hash and index): the fourth is the second key's id entry.
-		const res = await callWithEnv({ KEYS: kvPutFailing((_key, n) => n === 4) }, "/_keygate/v1/key-pairs", {
-			method: "POST",
-			headers: AUTH,
-			body: JSON.stringify({ name, scopes: ["read"] }),
-		});
+		const res = await adminWith({ KEYS: kvPutFailing((_key, n) => n === 4) }, "POST", "/key-pairs", { name, scopes: ["read"] });
 		await expectError(res, 503, "gateway_unavailable");
 		expect(await named(name)).toEqual([]);
 	});
 
 	it("a key whose hash entry cannot be written is not left half-made", async () => {
 		const name = `half-${crypto.randomUUID()}`;
-		const res = await callWithEnv({ KEYS: kvPutFailing((key) => key.startsWith("hash:")) }, "/_keygate/v1/keys", {
-			method: "POST",
-			headers: AUTH,
-			body: JSON.stringify({ name, scopes: ["read"] }),
-		});
+		const res = await adminWith({ KEYS: kvPutFailing((key) => key.startsWith("hash:")) }, "POST", "/keys", { name, scopes: ["read"] });
 		await expectError(res, 503, "gateway_unavailable");
 		expect(await named(name)).toEqual([]);
 	});
 
 	it("an update whose hash entry cannot be written is not shown as made: the record and the gateway agree", async () => {
 		const { id, key } = await createKey({ scopes: ["read", "write"] });
-		const res = await callWithEnv({ KEYS: kvPutFailing((k) => k.startsWith("hash:")) }, `/_keygate/v1/keys/${id}`, {
-			method: "PATCH",
-			headers: AUTH,
-			body: JSON.stringify({ scopes: ["read"] }),
-		});
+		const res = await adminWith({ KEYS: kvPutFailing((k) => k.startsWith("hash:")) }, "PATCH", `/keys/${id}`, { scopes: ["read"] });
 		await expectError(res, 503, "gateway_unavailable");
 		expect((await (await admin(`/keys/${id}`)).json<{ scopes: string[] }>()).scopes).toEqual(["read", "write"]);
 		keyCache.clear();
