@@ -388,8 +388,8 @@ const ApiSchema = z
 						z.optional(
 							text(1, 2000).check(
 								z.regex(
-									/^\/[A-Za-z0-9._~%:@,+=\/-]*$/,
-									"a path starting with /, of letters, digits and - . _ ~ % : @ , + = / only (no query; nothing a shell reads)",
+									/^\/[A-Za-z0-9._~:@,+=\/-]*$/,
+									"a path starting with /, of letters, digits and - . _ ~ : @ , + = / only (no query, no %-escape; nothing a shell reads)",
 								),
 							),
 						),
@@ -430,7 +430,16 @@ const ApiSchema = z
 			const prefix = api.match.pathPrefix.endsWith("/") ? api.match.pathPrefix : `${api.match.pathPrefix}/`;
 			// On a segment boundary: "/apix/…" is not under "/api" (a second review).
 			if (sample !== undefined && sample !== api.match.pathPrefix && !sample.startsWith(prefix))
-				issue(["portal", "samplePath"], `must start with match.pathPrefix "${api.match.pathPrefix}"`);
+				issue(["portal", "samplePath"], `must start with match.pathPrefix "${api.match.pathPrefix}" (as written, in its case)`);
+			// curl and the gateway read "." and ".." segments away, so the path called would not be the one whose scopes were ticked (a peer's suite).
+			if (
+				sample !== undefined &&
+				sample
+					.split("/")
+					.slice(1)
+					.some((seg, i, all) => seg === "." || seg === ".." || (seg === "" && i < all.length - 1))
+			)
+				issue(["portal", "samplePath"], 'must not hold "." or ".." segments or an empty one ("//")');
 			for (const [i, e] of (api.portal?.environments ?? []).entries())
 				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);
 			for (const [i, t] of (api.cors?.keyTypes ?? []).entries())

@@ -407,6 +407,8 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 	const v = props.values ?? {};
 	const bad = invalidFields(props.error);
 	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
+	// As the admin API: its first secret type, not whichever the config lists first (Novala's pk; a peer's suite).
+	const type = v.type ?? types.find(([, d]) => d.kind === "secret")?.[0];
 	const canPair = Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	return (
 		<form method="post" action={`${UI}/apis/${api.name}/keys`} autocomplete="off">
@@ -431,7 +433,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				{types.some(([, d]) => d.readOnly) ? "; a read-only type may only GET, HEAD and OPTIONS, whatever its scopes" : ""})
 				<select name="type" {...fieldState(bad, "type")}>
 					{types.map(([t, d]) => (
-						<option value={t} selected={v.type === t}>
+						<option value={t} selected={type === t}>
 							{t} ({d.kind}
 							{d.readOnly ? ", read-only" : ""})
 						</option>

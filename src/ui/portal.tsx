@@ -393,6 +393,8 @@ function PortalForm(props: {
 	const v = props.values ?? {};
 	const bad = invalidFields(props.error);
 	const labels = props.c.var.api.portal.labels;
+	// As the admin API: the first secret type offered, not whichever the config lists first (Novala's pk; a peer's suite).
+	const type = v.type ?? a.types.find((t) => props.c.var.api.keyTypes[t]?.kind === "secret") ?? a.types[0];
 	return (
 		<form method="post" action={`${PORTAL}/keys`} autocomplete="off">
 			<input type="hidden" name={ONCE_FIELD} value={newOnce()} />
@@ -419,7 +421,7 @@ function PortalForm(props: {
 							// As the console names them: "pk (publishable, read-only)", not just "pk" (a browser QA pass).
 							const d = props.c.var.api.keyTypes[t];
 							return (
-								<option value={t} selected={v.type === t}>
+								<option value={t} selected={type === t}>
 									{t}
 									{d ? ` (${d.kind}${d.readOnly ? ", read-only" : ""})` : ""}
 								</option>

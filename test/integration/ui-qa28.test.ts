@@ -286,6 +286,8 @@ describe("the curl line's path (portal.samplePath)", () => {
 			return parseConfig(JSON.stringify(c));
 		};
 		expect(withPath("/api/v1/leads").ok).toBe(true);
+		expect(withPath("/api/v1/leads/").ok).toBe(true);
+		expect(withPath("/api/v1/le.ads/x..y").ok).toBe(true);
 		// The last four (a second review): a query the route table reads as a segment, shell characters, a prefix off a segment boundary.
 		for (const bad of [
 			"api/v1/leads",
@@ -295,10 +297,38 @@ describe("the curl line's path (portal.samplePath)", () => {
 			"/apix/$(id)",
 			"/api/v1/`id`",
 			"/apix/v1/leads",
+			// A peer's suite: dot segments curl resolves away from the ticked route, and escapes the gateway refuses.
+			"/api/v1/leads/../../v1/bookings",
+			"/api/v1/./leads",
+			"/api/v1/leads/..",
+			"/api//v1/leads",
+			"/api/%zz",
+			"/api/v1/%2F",
+			"/API/v1/leads",
 		]) {
 			const r = withPath(bad);
 			expect(r.ok, bad).toBe(false);
 			if (!r.ok) expect(r.error, bad).toContain("portal.samplePath");
 		}
+	});
+});
+
+describe("the generate forms' key type (a peer's suite, stop 29)", () => {
+	it("the console preselects Novala's secret type, as the admin API defaults to it, though the config lists pk first", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novala) };
+		const cookie = await signIn(undefined, bindings);
+		const form = await (await ui(`${UI}/apis/novala/keys/new`, { cookie, bindings })).text();
+		expect(form).toMatch(/<option value="sk" selected="">/);
+		expect(form).toMatch(/<option value="pk">/);
+	});
+
+	it("the portal preselects the first secret type it offers, whatever the order of portal.keyTypes", async () => {
+		const config = structuredClone(novala) as any;
+		config.apis[0].portal.keyTypes = ["pk", "sk"];
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
+		const cookie = await portalCookie(`types_${crypto.randomUUID().slice(0, 8)}`, config);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toMatch(/<option value="sk" selected="">/);
+		expect(home).toMatch(/<option value="pk">/);
 	});
 });
