@@ -70,7 +70,9 @@ export function checkShape(key: ParsedKey, api: CompiledApi): Reason | undefined
  */
 export async function verifyKey(parsed: ParsedKey, ctx: VerifyContext, env: Bindings): Promise<Verdict> {
 	const shape = checkShape(parsed, ctx.api);
-	if (shape) return bad(shape);
+	// An application identifier is public by design (Novu's page: "safe to use in client-side code"), not a guess:
+	// a widget that sends one spends no budget, or it would lock its address out of the secret key (a seed-page pass).
+	if (shape) return shape === "identifier_only" ? refuse(shape) : bad(shape);
 	const hash = await sha256Hex(parsed.plaintext);
 	let key = keyCache.get(hash, ctx.now);
 	if (key === undefined) {

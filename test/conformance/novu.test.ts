@@ -107,6 +107,25 @@ describe("each environment has a secret key and an application identifier", () =
 		expect((await callApi("novu", "/v1/subscribers", { key: secret.key })).status).toBe(200);
 		expect(origin.calls).toHaveLength(1);
 	});
+
+	it('the identifier, being "safe to use in client-side code", spends no failed-credential budget: a widget sending it cannot lock its address out of a new secret key (found by a seed-page pass)', async () => {
+		const ip = { "CF-Connecting-IP": "192.0.2.129" };
+		const res = await novu.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "production", name: "widget" }),
+		});
+		const { identifier } = await res.json<Record<"identifier" | "secret", CreatedKey>>();
+		// More than bruteForce's default 20 in its 60 s window.
+		for (let i = 0; i < 25; i++) await expectUnauthorized(await callApi("novu", "/v1/subscribers", { key: identifier.key, headers: ip }));
+		// A secret key this isolate has never seen is still read and served from that address.
+		const fresh = await novu.admin("/keys", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "production", name: "new" }),
+		});
+		const { key } = await fresh.json<CreatedKey>();
+		expect((await callApi("novu", "/v1/subscribers", { key, headers: ip })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+	});
 });
 
 describe("environments: Development, Production and a custom one (staging), each isolated", () => {
