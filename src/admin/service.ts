@@ -349,6 +349,19 @@ export async function rotateKey(
 		metadata: stored.metadata ?? undefined,
 	};
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
+	// The replacement starts where the key stands in every open window (a probe: rotating reset the quota).
+	try {
+		await s.authority.carryCounters(id, replacement.record.id);
+	} catch (e) {
+		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement", error: String(e) });
+		const removed = await forget(s, replacement.record.id);
+		throw new AdminError(
+			"limiter_failed",
+			removed
+				? "carrying the key's rate-limit counts to its replacement failed; nothing after it was done. Retrying is safe."
+				: `carrying the key's rate-limit counts to its replacement failed, and the unused replacement ${replacement.record.id} could not be removed (delete it). Retrying is safe.`,
+		);
+	}
 	const started = await startGrace(s, id, grace, replacement.record);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bucket } from "../limits/effective";
 import { giveBack, grant, type LeaseAnswer, type Returned } from "../limits/lease";
 import { decideBuckets, peekBucket } from "../limits/buckets";
-import type { Counters, RateInfo } from "../limits/window";
+import { mergeCounters, type Counters, type RateInfo } from "../limits/window";
 
 export type { Bucket };
 import { keyAuthorityStub } from "./client";
@@ -331,6 +331,39 @@ export class KeyAuthority extends DurableObject<Env> {
 	/** Status and usage in one call: what a keys list shows of each row. */
 	async getSnapshot(): Promise<{ status: KeyStatus; usage: Usage }> {
 		return { status: this.status, usage: await this.getUsage() };
+	}
+
+	/** This object's rate-limit counters (a rotation carries them to the replacement). */
+	getCounters(): Record<string, Counters> {
+		return this.counters;
+	}
+
+	/**
+	 * Rotation, on the rotated key's own object: its counters and each registered shard's
+	 * go to the same object of the replacement `to`, so a replacement starts where its key
+	 * stands in every window still open. Without it, rotating reset a key's quota, and a
+	 * portal customer could rotate with "Immediately" as often as they liked (a probe: 80
+	 * passes in one window on a 20/hour key).
+	 */
+	async carryCountersTo(to: string): Promise<void> {
+		await keyAuthorityStub(this.env, to).inheritCounters(this.counters);
+		await Promise.all(
+			this.shards.map(async (name) => {
+				const index = Number(name.slice(name.lastIndexOf("#") + 1));
+				const counters = await keyAuthorityStub(this.env, name).getCounters();
+				await keyAuthorityStub(this.env, shardName(to, index)).inheritCounters(counters);
+			}),
+		);
+	}
+
+	/** On a replacement's object: takes its predecessor's counters (window.ts mergeCounters), written before the answer. */
+	inheritCounters(from: Record<string, Counters>): void {
+		for (const [bucket, c] of Object.entries(from)) {
+			const mine = this.counters[bucket];
+			this.counters = { ...this.counters, [bucket]: mine ? mergeCounters(mine, c) : c };
+		}
+		this.dirty = true;
+		this.flush();
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */

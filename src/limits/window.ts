@@ -74,6 +74,27 @@ export function current(spec: LimitSpec, previous: Counters, nowMs: number): Cou
 	};
 }
 
+/**
+ * One bucket's counts from two objects (a rotated key's and its replacement's): each of
+ * the window and the second keeps the later one, and the larger count when both are the
+ * same. Windows are aligned to the epoch, so two keys' counts of one window line up.
+ */
+export function mergeCounters(a: Counters, b: Counters): Counters {
+	const window =
+		a.windowStart === b.windowStart
+			? { windowStart: a.windowStart, windowCount: Math.max(a.windowCount, b.windowCount) }
+			: a.windowStart > b.windowStart
+				? { windowStart: a.windowStart, windowCount: a.windowCount }
+				: { windowStart: b.windowStart, windowCount: b.windowCount };
+	const second =
+		a.second === b.second
+			? { second: a.second, secondCount: Math.max(a.secondCount, b.secondCount) }
+			: a.second > b.second
+				? { second: a.second, secondCount: a.secondCount }
+				: { second: b.second, secondCount: b.secondCount };
+	return { ...window, ...second };
+}
+
 /** What the limits look like now, spending nothing (for the headers of a refused request). */
 export function peek(spec: LimitSpec, previous: Counters, nowMs: number): RateInfo {
 	return info(spec, current(spec, previous, nowMs));

@@ -28,6 +28,7 @@ const KEY_AUTHORITY_METHODS = [
 	"revoke",
 	"startGrace",
 	"abandonGrace",
+	"carryCountersTo",
 	"markDeleted",
 ];
 

@@ -249,6 +249,22 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("a rotation whose counts cannot be carried to the replacement leaves no replacement behind and the key as it was", async () => {
+		const name = `rot-carry-${crypto.randomUUID()}`;
+		const { id, key } = await createKey({ name });
+		const down = authorityWith({ carryCountersTo: () => fail() });
+		const res = await adminWith({ KEY_AUTHORITY: down }, "POST", `/keys/${id}/rotate`);
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe(
+			"carrying the key's rate-limit counts to its replacement failed; nothing after it was done. Retrying is safe.",
+		);
+		expect((await named(name)).map((k) => k.id)).toEqual([id]);
+		expect((await (await admin(`/keys/${id}`)).json<{ replacedBy: string | null }>()).replacedBy).toBeNull();
+		expect((await call("/v1/a", { key })).status).toBe(200);
+		expect((await admin(`/keys/${id}/rotate`, { method: "POST" })).status).toBe(201);
+		expect(origin.calls).toHaveLength(1);
+	});
+
 	it("a rotation whose grace call lands after keygate gave up on it is refused there: the key is never replaced by a removed key (a review)", async () => {
 		const name = `rot-late-${crypto.randomUUID()}`;
 		const { id, key } = await createKey({ name });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, callWithConfig, createKey, sleep } from "../helpers/gateway";
+import { admin, call, callWithConfig, createKey, sleep } from "../helpers/gateway";
 import { demoIn, MODES } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
@@ -161,4 +161,46 @@ describe("a sharded key out of its window", () => {
 		}
 		expect(origin.calls.length).toBeLessThanOrEqual(4);
 	});
+});
+
+/**
+ * Found by a probe: a replacement started with a fresh window, so rotating (in the portal
+ * too, with "Immediately") reset a key's quota as often as one liked: 80 passes in one
+ * window on a 20/hour key. A replacement now starts where its key stands.
+ */
+describe.each(MODES)("a rotation carries the key's counts to its replacement (%s)", (consistency) => {
+	const rotate = async (id: string, gracePeriodSeconds: number) => {
+		const res = await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds }) });
+		expect(res.status).toBe(201);
+		return (await res.json<{ key: string }>()).key;
+	};
+
+	it.each([0, 3600])("a key that spent its window gives a replacement (grace %i s) nothing more in it", async (grace) => {
+		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 1000, consistency } });
+		expect(await passesUntilRefused(key)).toBe(10);
+		const replacement = await rotate(id, grace);
+		const before = origin.calls.length;
+		const res = await call("/v1/more", { key: replacement });
+		expect(res.status).toBe(429);
+		expect(res.headers.get("X-RateLimit-Remaining")).toBe("0");
+		expect(origin.calls).toHaveLength(before);
+	});
+
+	it("a replacement has what its key had left, and no more", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 1000, consistency } });
+		for (let i = 0; i < 4; i++) expect((await call("/v1/more", { key })).status).toBe(200);
+		const replacement = await rotate(id, 0);
+		expect(await passesUntilRefused(replacement)).toBe(6);
+	});
+
+	it("a sharded key's counts go shard by shard", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 20, window: 3600, burst: 1000, shards: 2, consistency } });
+		const spent = await Promise.all(Array.from({ length: 50 }, () => call("/v1/a", { key })));
+		expect(spent.filter((r) => r.status === 200)).toHaveLength(20);
+		const replacement = await rotate(id, 0);
+		const before = origin.calls.length;
+		const after = await Promise.all(Array.from({ length: 20 }, () => call("/v1/a", { key: replacement })));
+		expect(after.filter((r) => r.status === 429)).toHaveLength(20);
+		expect(origin.calls).toHaveLength(before);
+	}, 20_000);
 });
