@@ -93,6 +93,13 @@ z.globalRegistry.add(UpdateKeyBody, { minProperties: 1 });
 
 export const OwnerRoleBody = z.strictObject({ api: common.api, role: doc(text(), "One of the API's owners.roles.") });
 
+/**
+ * The body of an operation that takes none (revoke, delete, rotate-secret): empty or `{}`.
+ * Anything else is refused before the operation acts, as every admin input is (a probe:
+ * revoke and delete acted on bodies holding a key, invalid JSON, or 3 MB).
+ */
+export const NoBody = z.strictObject({});
+
 export const RotateBody = z.strictObject({
 	gracePeriodSeconds: z.optional(
 		doc(int(0, MAX_GRACE_SECONDS), "How long the old key keeps working; default the API's keys.rotationGraceSeconds."),

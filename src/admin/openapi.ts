@@ -195,11 +195,18 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 			body: { id: "UpdateKeyRequest", required: true },
 			ok: { status: 200, description: "The key", schema: "Key" },
 		}),
-		delete: keyOp({ summary: "Delete a key; it then reads as invalid_api_key", ok: { status: 204, description: "Deleted" } }),
+		delete: keyOp({
+			summary: "Delete a key; it then reads as invalid_api_key",
+			description:
+				"Takes no body: an empty one or `{}`; anything else (a field, invalid JSON, a key anywhere, over 256 KiB) is 400 invalid_request and nothing is done.",
+			ok: { status: 204, description: "Deleted" },
+		}),
 	},
 	"/keys/{id}/revoke": {
 		post: keyOp({
 			summary: "Revoke a key, refused on its next request everywhere. Idempotent.",
+			description:
+				"Takes no body: an empty one or `{}`; anything else (a field, invalid JSON, a key anywhere, over 256 KiB) is 400 invalid_request and nothing is done.",
 			ok: { status: 200, description: "The revoked key", schema: "Key" },
 		}),
 	},
@@ -252,12 +259,16 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 		}),
 		delete: clientOp({
 			summary: "Delete an OAuth client; its grants are revoked first, so its tokens are refused on their next request",
+			description:
+				"Takes no body: an empty one or `{}`; anything else (a field, invalid JSON, a key anywhere, over 256 KiB) is 400 invalid_request and nothing is done.",
 			ok: { status: 204, description: "Deleted" },
 		}),
 	},
 	"/oauth/clients/{clientId}/rotate-secret": {
 		post: clientOp({
 			summary: "Issue a new client secret; the old one stops working at once",
+			description:
+				"Takes no body: an empty one or `{}`; anything else (a field, invalid JSON, a key anywhere, over 256 KiB) is 400 invalid_request and nothing is done.",
 			ok: { status: 200, description: "The client with its new plaintext `secret`, shown this once.", schema: "CreatedOAuthClient" },
 		}),
 	},

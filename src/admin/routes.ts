@@ -14,6 +14,7 @@ import {
 	RevokeGrantsBody,
 	OwnerRoleBody,
 	PortalSessionBody,
+	NoBody,
 	RotateBody,
 	UpdateKeyBody,
 	type CreatedKeyView,
@@ -107,7 +108,10 @@ adminApp.patch("/keys/:id", async (c) => c.json(await updateKey(c.var.services, 
 
 adminApp.get("/keys/:id/usage", async (c) => c.json(await keyUsage(c.var.services, c.req.param("id"))));
 
-adminApp.post("/keys/:id/revoke", async (c) => c.json(await revokeKey(c.var.services, c.req.param("id"))));
+adminApp.post("/keys/:id/revoke", async (c) => {
+	await readBody(c, NoBody, true);
+	return c.json(await revokeKey(c.var.services, c.req.param("id")));
+});
 
 adminApp.post("/keys/:id/rotate", async (c) => {
 	const body = await readBody(c, RotateBody, true);
@@ -116,6 +120,7 @@ adminApp.post("/keys/:id/rotate", async (c) => {
 });
 
 adminApp.delete("/keys/:id", async (c) => {
+	await readBody(c, NoBody, true);
 	await deleteKey(c.var.services, c.req.param("id"));
 	return c.body(null, 204);
 });
@@ -147,11 +152,13 @@ adminApp.get("/oauth/clients", async (c) =>
 
 adminApp.get("/oauth/clients/:clientId", async (c) => c.json(await showClient(c.var.services, c.req.param("clientId"))));
 
-adminApp.post("/oauth/clients/:clientId/rotate-secret", async (c) =>
-	c.json(await rotateClientSecret(c.var.services, c.req.param("clientId"))),
-);
+adminApp.post("/oauth/clients/:clientId/rotate-secret", async (c) => {
+	await readBody(c, NoBody, true);
+	return c.json(await rotateClientSecret(c.var.services, c.req.param("clientId")));
+});
 
 adminApp.delete("/oauth/clients/:clientId", async (c) => {
+	await readBody(c, NoBody, true);
 	await deleteClient(oauth(c), c.req.param("clientId"));
 	return c.body(null, 204);
 });

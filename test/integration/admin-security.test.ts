@@ -227,6 +227,33 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("revoke and delete take no body: a field, invalid JSON, a key in it, or 300 KB is 400 and the key stays live; empty or {} acts (found by a probe)", async () => {
+		const origin = fakeOrigin();
+		const { id, key } = await createKey({ name: "bodiless" });
+		const other = await createKey({ name: "pasted" });
+		const bad: [string, string][] = [
+			[JSON.stringify({ note: other.key }), "holds an API key"],
+			["{bad", "body: expected a JSON object"],
+			[JSON.stringify({ reason: "leaked" }), "reason"],
+			[`{"x":"${"a".repeat(300_000)}"}`, `body: at most ${MAX_ADMIN_BODY_BYTES} bytes`],
+		];
+		for (const [body, message] of bad) {
+			for (const [method, path] of [
+				["POST", `/keys/${id}/revoke`],
+				["DELETE", `/keys/${id}`],
+			] as const) {
+				const json = await expectError(await admin(path, { method, body }), 400, "invalid_request");
+				expect(json.message, `${method} ${path} ${body.slice(0, 20)}`).toContain(message);
+			}
+		}
+		const shown = await (await admin(`/keys/${id}`)).json<{ revokedAt: string | null }>();
+		expect(shown.revokedAt).toBeNull();
+		expect((await call("/v1/a", { key })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST", body: "{}" })).status).toBe(200);
+		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBe(204);
+	});
+
 	it("a body over 256 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
 		const before = await kvNames();
 		const huge = `{"name":"x","metadata":{"x":"${"a".repeat(10_000_000)}"}}`;
