@@ -172,7 +172,7 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 		get: {
 			summary: "List keys, a page at a time",
 			description:
-				"A cursor is valid only for the listing (the same `api`) that gave it; any other, or one edited, is 400 invalid_request.",
+				"Without `api`, every API's keys. A cursor is valid only for the listing (the same `api`, or none) that gave it; any other, one edited, or a parameter given twice is 400 invalid_request.",
 			parameters: ["apiQuery", "cursor"],
 			ok: { status: 200, description: "A page of keys; `cursor` is null on the last page.", schema: "KeyPage" },
 		},

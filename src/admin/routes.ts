@@ -87,6 +87,9 @@ adminApp.post("/key-pairs", async (c) => {
 });
 
 adminApp.get("/keys", async (c) => {
+	// As /audit: a parameter given twice is refused, not read as its first value (a probe).
+	for (const name of ["api", "cursor"])
+		if ((c.req.queries(name)?.length ?? 0) > 1) throw new AdminError("invalid_request", `${name}: given more than once; give it once.`);
 	const api = c.req.query("api");
 	if (api !== undefined && !c.var.services.config.apis.some((a) => a.name === api)) {
 		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);

@@ -167,6 +167,14 @@ describe("listing and usage", () => {
 		const edited = `${page.cursor!.slice(0, -2)}${page.cursor!.endsWith("AA") ? "BB" : "AA"}`;
 		for (const bad of ["bogus", edited]) await expectError(await admin(`/keys?api=demo&cursor=${bad}`), 400, "invalid_request");
 		await expectError(await admin(`/keys?cursor=${page.cursor}`), 400, "invalid_request");
+		// A parameter given twice, as /audit refuses it, not read as its first value (a probe).
+		await expectError(await admin("/keys?api=demo&api=demo"), 400, "invalid_request", "api: given more than once; give it once.");
+		await expectError(
+			await admin(`/keys?api=demo&cursor=${page.cursor}&cursor=${page.cursor}`),
+			400,
+			"invalid_request",
+			"cursor: given more than once; give it once.",
+		);
 	});
 
 	it("counts passed and rejected requests by reason, and the last use", async () => {
