@@ -223,6 +223,22 @@ function patternMatches(pattern, path) {
 }
 
 /**
+ * True when an API of the config is its own OAuth issuer at localhost: its sign-in cookie
+ * is set for localhost, so the browser must use that name, not 127.0.0.1.
+ * @param {string} text the config's JSON
+ */
+export function hasLocalIssuer(text) {
+	try {
+		return (JSON.parse(text).apis ?? []).some((api) => {
+			const issuer = api?.oauth?.issuer;
+			return typeof issuer === "string" && URL.canParse(issuer) && new URL(issuer).hostname === "localhost";
+		});
+	} catch {
+		return false;
+	}
+}
+
+/**
  * The quick start printed for the config's first API (the console's curl line, src/ui/layout.tsx
  * samplePath/sampleRoute, picks its path and scopes the same way; this script cannot import TypeScript): a key made for it, and a curl line
  * it passes. An API chosen by host (every example) is reached with its host as `Host`,
@@ -390,8 +406,10 @@ async function run(argv) {
 	console.log("");
 	console.log("Quick start, in another terminal:");
 	for (const line of quickStart(config.text, base, urlFlag)) console.log(line);
-	// wrangler's own "Ready on http://127.0.0.1:…" follows: the demo's OAuth issuer is localhost, and its sign-in cookie is set there.
-	console.log(`Open keygate at ${base} (wrangler prints 127.0.0.1 below; the OAuth sign-in needs localhost).`);
+	// wrangler's own "Ready on http://127.0.0.1:…" follows: an OAuth issuer at localhost (the demo's) sets its sign-in cookie there.
+	// Said only when the config has one (a seed-page pass: NovaPulse has no OAuth, generic-rest's issuer is api.example.com).
+	const localIssuer = hasLocalIssuer(config.text);
+	console.log(`Open keygate at ${base}${localIssuer ? " (wrangler prints 127.0.0.1 below; the OAuth sign-in needs localhost)" : ""}.`);
 	console.log("");
 
 	const child = spawnWrangler(args);

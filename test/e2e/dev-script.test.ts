@@ -226,3 +226,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): voi
 		// already gone
 	}
 }
+
+describe("hasLocalIssuer (the 'sign-in needs localhost' line)", () => {
+	it("is true for the demo, whose issuer is localhost, and false for examples without one (found by a seed-page pass)", async () => {
+		const { hasLocalIssuer } = (await import(pathToFileURL(DEV).href)) as { hasLocalIssuer(text: string): boolean };
+		const read = (file: string) => readFile(path.join(ROOT, file), "utf8");
+		expect(hasLocalIssuer(await read("keygate.config.json"))).toBe(true);
+		expect(hasLocalIssuer(await read("examples/novapulse/keygate.config.json"))).toBe(false);
+		expect(hasLocalIssuer(await read("examples/generic-rest/keygate.config.json"))).toBe(false);
+		expect(hasLocalIssuer("not json")).toBe(false);
+	});
+});
