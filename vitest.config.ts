@@ -3,22 +3,35 @@ import { defineConfig } from "vitest/config";
 
 import { TEST_ADMIN_TOKEN, TEST_SIGNING_SECRET } from "./test/constants.ts";
 
+/** keygate in workerd, on real KV and Durable Objects, with the test secrets. */
+const inWorkerd = () =>
+	cloudflareTest({
+		main: "./src/index.ts",
+		wrangler: { configPath: "./wrangler.toml" },
+		miniflare: { bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, SIGNING_SECRET: TEST_SIGNING_SECRET } },
+	});
+
 export default defineConfig({
 	test: {
 		projects: [
 			{
-				// Unit and integration tests run inside workerd, on real KV and Durable Objects.
-				plugins: [
-					cloudflareTest({
-						main: "./src/index.ts",
-						wrangler: { configPath: "./wrangler.toml" },
-						miniflare: { bindings: { ADMIN_TOKEN: TEST_ADMIN_TOKEN, SIGNING_SECRET: TEST_SIGNING_SECRET } },
-					}),
-				],
+				// Integration and conformance tests run inside workerd, on real KV and Durable Objects, each file in a workerd of its own.
+				plugins: [inWorkerd()],
 				test: {
 					name: "workers",
-					include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
+					include: ["test/integration/**/*.test.ts", "test/conformance/**/*.test.ts"],
 					// Every test fails if anything it made keygate (or itself) log holds a key or a secret.
+					setupFiles: ["test/setup/no-secrets-in-logs.ts"],
+				},
+			},
+			{
+				// Unit tests run inside workerd too, all files in one (isolate: false): a workerd per file cost
+				// about 2 s each, about as much as the tests themselves. They share no storage they rely on.
+				plugins: [inWorkerd()],
+				test: {
+					name: "unit",
+					include: ["test/unit/**/*.test.ts"],
+					isolate: false,
 					setupFiles: ["test/setup/no-secrets-in-logs.ts"],
 				},
 			},
