@@ -96,8 +96,10 @@ document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.subm
   refused.focus();
 })();
 // A whole key typed into a search goes by POST to find its key: in a GET it would sit in the
-// address bar and the history. (Without the script the server still never echoes it.)
-var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
+// address bar and the history. So does one cut short (32 or more base62 characters in a row,
+// classify.ts holdsKeyMaterial): its lost checksum can be computed again. (Without the
+// script the server still never echoes it.)
+var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}|[0-9A-Za-z]{32,}/;
 document.querySelectorAll("form[data-find]").forEach(function (f) {
   f.addEventListener("submit", function () {
     var field = f.querySelector("input[name=q], input[name=keyId], input[name=owner]");

@@ -254,6 +254,22 @@ describe("the console in Chromium", () => {
 		expect(urls.length).toBeGreaterThan(1);
 		for (const url of urls) expect(url).not.toContain(pasted.key.slice(-20));
 		expect(await page.content()).not.toContain(pasted.key);
+		// Cut short by its last 6 characters (a CRC-32 anyone can compute again): a key all the same (a browser QA pass).
+		const short = pasted.key.slice(0, -6);
+		const after: string[] = [];
+		const seenAfter = (r: { url(): string }) => after.push(r.url());
+		page.on("request", seenAfter);
+		try {
+			await page.goto(`${UI()}/apis/demo/keys`);
+			await page.getByLabel("Search").fill(short);
+			await page.getByRole("button", { name: "Apply" }).click();
+			await page.waitForURL((url) => url.pathname === "/_keygate/ui/apis/demo/keys" && url.searchParams.get("pasted") === "1");
+		} finally {
+			page.off("request", seenAfter);
+		}
+		for (const url of after) expect(url).not.toContain(short.slice(-20));
+		expect(await page.content()).not.toContain(short.slice(-20));
+		expect(await page.content()).toContain("That was a whole API key, not a search");
 	});
 
 	it("revoke: cancel keeps the key working; confirm makes the next request 401", async () => {
