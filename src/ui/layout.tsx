@@ -292,8 +292,10 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 				Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
 			</p>
 			<p>
-				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}; scopes {props.k.scopes.join(", ") || "none"};
-				expires <Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
+				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}
+				{/* The console's form offers a tier; the confirmation restates it (a browser QA pass). */}
+				{props.customer ? "" : `, tier ${props.k.tier}`}; scopes {props.k.scopes.join(", ") || "none"}; expires{" "}
+				<Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
 				{props.k.owner && !props.customer ? `; owner ${props.k.owner}` : ""}
 				{props.k.service ? `; service ${props.k.service}` : ""}.
 			</p>

@@ -591,7 +591,7 @@ describe("keys", () => {
 		expect(line, html).not.toBeNull();
 		// The page that shows the key restates what was made (found by a browser QA pass).
 		expect(html).toMatch(
-			/Settings: as shown, sk \(secret\), \w+; scopes read;\s+expires <span class="muted">never<\/span>; IP allowlist any address\./,
+			/Settings: as shown, sk \(secret\), \w+, tier free; scopes read;\s+expires <span class="muted">never<\/span>; IP allowlist any address\./,
 		);
 		const url = new URL(line![2]!);
 		expect(url.pathname).toBe("/v1/hello");
