@@ -61,6 +61,7 @@ import {
 	formMessage,
 	invalidFields,
 	keptValue,
+	repeatedField,
 	limitsText,
 	maskedKey,
 	pageStatus,
@@ -536,6 +537,20 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 			</>,
 			400,
 		);
+	const twice = repeatedField(form, [
+		"name",
+		"environment",
+		"type",
+		"tier",
+		"kind",
+		"expiry",
+		"expiresOn",
+		"ipAllowlist",
+		"owner",
+		"service",
+		"extraScopes",
+	]);
+	if (twice) return again(twice);
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), Date.now());
 	if (!expiry.ok) return again(expiry.message);
 	const body: Record<string, unknown> = {

@@ -57,6 +57,7 @@ import {
 	invalidFields,
 	graceChoices,
 	keptValue,
+	repeatedField,
 	keyStatus,
 	limitsText,
 	maskedKey,
@@ -504,6 +505,8 @@ portalApp.post("/keys", async (c) => {
 			</>,
 			400,
 		);
+	const twice = repeatedField(form, ["name", "environment", "type", "kind", "expiry", "expiresOn", "ipAllowlist", "service"]);
+	if (twice) return again(twice);
 	const pair = one("kind") === "pair";
 	if (pair && !a.pairs) return again("Key pairs are not offered here.");
 	const type = one("type");

@@ -211,6 +211,30 @@ export const looksLikeKey = (value: string): boolean => holdsCredential(value) |
 
 export const keptValue = (value: string): string => (looksLikeKey(value) ? "" : value);
 
+/**
+ * The refusal of a form whose one-value field came more than once (undefined when none did):
+ * named, not read as a default (a probe sent two `tier` fields and got the default tier).
+ */
+export function repeatedField(form: Record<string, unknown>, names: string[]): string | undefined {
+	const name = names.find((n) => Array.isArray(form[n]));
+	return name === undefined ? undefined : `${FORM_FIELD_LABELS[name] ?? name}: sent more than once; send it once.`;
+}
+
+/** The generate forms' own field names, as their labels read. */
+const FORM_FIELD_LABELS: Record<string, string> = {
+	name: "Name",
+	environment: "Environment",
+	type: "Key type",
+	tier: "Tier",
+	kind: "Single key or pair",
+	expiry: "Expiry",
+	expiresOn: "Expiry date",
+	ipAllowlist: "IP allowlist",
+	owner: "Owner",
+	service: "Service or integration",
+	extraScopes: "Other scopes",
+};
+
 const FIELD_LABELS: Record<string, string> = {
 	name: "Name",
 	scopes: "Scopes",

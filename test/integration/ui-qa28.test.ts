@@ -332,3 +332,36 @@ describe("the generate forms' key type (a peer's suite, stop 29)", () => {
 		expect(home).toMatch(/<option value="pk">/);
 	});
 });
+
+describe("a generate form's one-value field sent twice (a probe, stop 29)", () => {
+	it("the console refuses two tiers or two types by name and makes nothing, where it took the default", async () => {
+		const cookie = await signIn();
+		const name = `twice-${crypto.randomUUID().slice(0, 8)}`;
+		const base = { name, environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" };
+		for (const [field, values, label] of [
+			["tier", ["pro", "free"], "Tier"],
+			["type", ["sk", "pk"], "Key type"],
+		] as const) {
+			const res = await ui(`${UI}/apis/demo/keys`, { cookie, form: { ...base, [field]: [...values] } });
+			const html = await res.text();
+			expect(res.status, html).toBe(400);
+			expect(html).toContain(`${label}: sent more than once; send it once.`);
+		}
+		const listed = (await (await admin("/keys?api=demo")).json<{ data: { name: string }[] }>()).data;
+		expect(listed.filter((k) => k.name === name)).toHaveLength(0);
+	});
+
+	it("the portal refuses two services by name and makes nothing", async () => {
+		const owner = `twice_${crypto.randomUUID().slice(0, 8)}`;
+		const cookie = await portalCookie(owner);
+		const res = await ui(`${PORTAL}/keys`, {
+			cookie,
+			form: { name: "twice", environment: "live", type: "sk", expiry: "never", kind: "single", service: ["a", "b"] },
+		});
+		const html = await res.text();
+		expect(res.status, html).toBe(400);
+		expect(html).toContain("Service or integration: sent more than once; send it once.");
+		const listed = (await (await admin("/keys?api=demo")).json<{ data: { owner: string | null }[] }>()).data;
+		expect(listed.filter((k) => k.owner === owner)).toHaveLength(0);
+	});
+});
