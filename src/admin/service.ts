@@ -373,6 +373,12 @@ export async function rotateKey(
 			started.status.revokedAt !== null ? "The key is revoked and cannot be rotated." : "The key has already been rotated.",
 		);
 	}
+	// Once more now that the grace has started: what the old key passed between the first carry and
+	// its grace step counts too (a review: 80 passes on a 20/hour key, timed into that gap). With
+	// "Immediately" the old key is dead by now, so nothing escapes; counts only go up, so twice is safe.
+	await s.authority.carryCounters(id, replacement.record.id).catch((e: unknown) => {
+		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement again, after its grace started", error: String(e) });
+	});
 	let previous: KeyRecord;
 	try {
 		previous = await save(s, stored);

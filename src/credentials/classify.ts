@@ -54,14 +54,20 @@ const KEY_IN_TEXT = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za
 export const keyShapedIn = (text: string): string[] => text.match(KEY_IN_TEXT) ?? [];
 
 /**
- * Most of a key's random part: a run of 32 or more base62 characters (190 bits). A key
- * copied without its last characters is whole in effect, since they are a CRC-32 of what
- * precedes them and can be computed again (a browser QA pass rebuilt one from an address
- * bar), and one missing a few of its first body characters is a small search away. The
- * console and the portal treat such a run as a key: never echoed, never kept in a link.
+ * Most of a key's random part: a run of 32 or more base62 characters (190 bits) holding both
+ * upper- and lower-case letters. A key copied without its last characters is whole in
+ * effect, since they are a CRC-32 of what precedes them and can be computed again (a browser
+ * QA pass rebuilt one from an address bar), and one missing a few of its first body
+ * characters is a small search away. Runs in one case (a UUID without dashes, a hex digest,
+ * a number, "xxxx…") are not: a random run lacks either case with odds of about 1 in 2^24
+ * (a review: hex owner ids were taken for keys). The console's and the portal's searches
+ * treat such a run as a key: never echoed, never kept in a link.
  */
-const KEY_MATERIAL = /[0-9A-Za-z]{32,}/;
-export const holdsKeyMaterial = (text: string): boolean => KEY_MATERIAL.test(text);
+const KEY_MATERIAL = /[0-9A-Za-z]{32,}/g;
+export function holdsKeyMaterial(text: string): boolean {
+	for (const run of text.match(KEY_MATERIAL) ?? []) if (/[a-z]/.test(run) && /[A-Z]/.test(run)) return true;
+	return false;
+}
 
 /**
  * Whether `text` holds a key anywhere. A candidate that fails its checksum may have

@@ -1,4 +1,4 @@
-import { holdsCredential, holdsKeyMaterial, keyShapedIn } from "../credentials/classify";
+import { holdsCredential, keyShapedIn } from "../credentials/classify";
 import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
 
@@ -203,11 +203,8 @@ export const pastedKeyNotice = (advice: string) =>
 	`That was a whole API key, not a search: it is not shown or kept here, and no key here has it. ${advice}`;
 export const PASTED_KEY_NOTICE = pastedKeyNotice("Search by name, id, the key's first characters or its last 4.");
 
-/**
- * A credential, a key's shape even with a typo (its checksum unchecked), or most of a key's
- * random part (a key cut short: classify.ts holdsKeyMaterial): never written into a page or an address.
- */
-export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0 || holdsKeyMaterial(value);
+/** A credential, or a key's shape even with a typo (its checksum unchecked): never written into a page or an address. */
+export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;
 
 export const keptValue = (value: string): string => (looksLikeKey(value) ? "" : value);
 

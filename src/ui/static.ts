@@ -97,13 +97,18 @@ document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.subm
 })();
 // A whole key typed into a search goes by POST to find its key: in a GET it would sit in the
 // address bar and the history. So does one cut short (32 or more base62 characters in a row,
-// classify.ts holdsKeyMaterial): its lost checksum can be computed again. (Without the
-// script the server still never echoes it.)
-var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}|[0-9A-Za-z]{32,}/;
+// in both cases: classify.ts holdsKeyMaterial): its lost checksum can be computed again.
+// (Without the script the server still never echoes it.)
+var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
+function keyMaterial(text) {
+  var runs = text.match(/[0-9A-Za-z]{32,}/g) || [];
+  for (var i = 0; i < runs.length; i++) if (/[a-z]/.test(runs[i]) && /[A-Z]/.test(runs[i])) return true;
+  return false;
+}
 document.querySelectorAll("form[data-find]").forEach(function (f) {
   f.addEventListener("submit", function () {
     var field = f.querySelector("input[name=q], input[name=keyId], input[name=owner]");
-    if (!field || !KEY_SHAPE.test(field.value)) return;
+    if (!field || !(KEY_SHAPE.test(field.value) || keyMaterial(field.value))) return;
     f.method = "post";
     f.action = f.getAttribute("data-find");
     // A POST carries the session's form token (the server writes it into every POST form and this meta).

@@ -254,6 +254,27 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBe(204);
 	});
 
+	it("rotate-secret and an OAuth client's delete take no body either: 400, and the client keeps its secret (a review)", async () => {
+		const withOAuth = structuredClone(bundled) as any;
+		withOAuth.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read"] };
+		const gw = gatewayFor(withOAuth);
+		const made = await gw.admin("/oauth/clients", {
+			method: "POST",
+			body: JSON.stringify({ name: "bodiless", redirectUris: ["https://app.example/cb"] }),
+		});
+		expect(made.status).toBe(201);
+		const client = await made.json<{ id: string; secretRotatedAt: string | null }>();
+		for (const body of [JSON.stringify({ reason: "x" }), "{bad"]) {
+			await expectError(await gw.admin(`/oauth/clients/${client.id}/rotate-secret`, { method: "POST", body }), 400, "invalid_request");
+			await expectError(await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE", body }), 400, "invalid_request");
+		}
+		const shown = await gw.admin(`/oauth/clients/${client.id}`);
+		expect(shown.status).toBe(200);
+		expect((await shown.json<{ secretRotatedAt: string | null }>()).secretRotatedAt).toBe(client.secretRotatedAt);
+		expect((await gw.admin(`/oauth/clients/${client.id}/rotate-secret`, { method: "POST", body: "{}" })).status).toBe(200);
+		expect((await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" })).status).toBe(204);
+	});
+
 	it("a body over 256 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
 		const before = await kvNames();
 		const huge = `{"name":"x","metadata":{"x":"${"a".repeat(10_000_000)}"}}`;

@@ -265,6 +265,24 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("what the old key passes between the carry of its counts and its grace step is carried too (a review: 80 passes on a 20/hour key)", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 1000 } });
+		for (let i = 0; i < 4; i++) expect((await call("/v1/a", { key })).status).toBe(200);
+		const timed = authorityWith({
+			startGrace: async (real, ...args) => {
+				// The rest of the window, spent in the gap.
+				for (let i = 0; i < 6; i++) expect((await call("/v1/a", { key })).status).toBe(200);
+				return real.startGrace!(...args);
+			},
+		});
+		const res = await adminWith({ KEY_AUTHORITY: timed }, "POST", `/keys/${id}/rotate`, { gracePeriodSeconds: 0 });
+		expect(res.status).toBe(201);
+		const { key: replacement } = await res.json<{ key: string }>();
+		const before = origin.calls.length;
+		expect((await call("/v1/a", { key: replacement })).status).toBe(429);
+		expect(origin.calls).toHaveLength(before);
+	});
+
 	it("a rotation whose grace call lands after keygate gave up on it is refused there: the key is never replaced by a removed key (a review)", async () => {
 		const name = `rot-late-${crypto.randomUUID()}`;
 		const { id, key } = await createKey({ name });

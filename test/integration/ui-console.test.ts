@@ -555,9 +555,15 @@ describe("keys", () => {
 			const found = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/apis/demo/keys`)}`, { cookie, form: { q: short } });
 			expect(found.headers.get("Location")).toBe(`${UI}/apis/demo/keys?pasted=1`);
 		}
-		// A search of a key's start (its `start`, as lists show it) is still a search.
+		// A search of a key's start (its `start`, as lists show it) is still a search, and so are long ids
+		// in one case (a review: an owner id that is a UUID without dashes could not be looked up).
 		const start = await ui(`${UI}/apis/demo/keys?q=${a.key.slice(0, 12)}`, { cookie });
 		expect(start.status).toBe(200);
+		const hex = "0123456789abcdef0123456789abcdef";
+		const searched = await ui(`${UI}/apis/demo/keys?q=${hex}`, { cookie });
+		expect(searched.status).toBe(200);
+		expect(await searched.text()).toContain(`value="${hex}"`);
+		expect((await ui(`${UI}/owners?owner=${hex}`, { cookie })).status).toBe(200);
 		const bearer = await ui(`${UI}/apis/demo/keys?q=${encodeURIComponent(`Bearer ${a.key}`)}`, { cookie });
 		expect(bearer.headers.get("Location")).toBe(`${UI}/keys/${id}`);
 		const back = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`, { cookie, form: { keyId: unknown } });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { classify, holdsCredential } from "../../src/credentials/classify";
+import { classify, holdsCredential, holdsKeyMaterial } from "../../src/credentials/classify";
 import { generateKey } from "../../src/keys/format";
 import { issueAccessToken } from "../../src/oauth/access-token";
 
@@ -158,5 +158,34 @@ describe("the classifier (property)", () => {
 		expect(holdsCredential(`Bearer ${jwt}`, issuers)).toBe(true);
 		expect(holdsCredential(`eyJeyJeyJ${jwt}`, issuers)).toBe(true);
 		expect(holdsCredential(`${other}${jwt}`, issuers), "a JWT glued behind another's signature").toBe(true);
+	});
+});
+
+describe("holdsKeyMaterial: a key cut short, as the console's and portal's searches see it", () => {
+	it("a key without its last characters, its prefix, or both is key material", () => {
+		fc.assert(
+			fc.property(fc.integer({ min: 0, max: 6 }), (cut) => {
+				const key = generateKey("sk", "live");
+				expect(holdsKeyMaterial(key.slice(0, key.length - cut))).toBe(true);
+				expect(holdsKeyMaterial(key.slice("sk_live_".length, key.length - cut))).toBe(true);
+			}),
+			{ numRuns: 200 },
+		);
+	});
+
+	it("a run in one case, or shorter than 32, is not: UUIDs, hex digests, numbers, key ids, a key's start", () => {
+		for (const text of [
+			"0123456789abcdef0123456789abcdef",
+			"0123456789ABCDEF0123456789ABCDEF",
+			"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			"1".repeat(64),
+			"x".repeat(201),
+			"key_4Zc8Gq1LmN0pR2sT4uV6wX",
+			"sk_live_4fT0",
+			"AbCdEfGhIjKlMnOpQrStUvWxYz01234", // 31
+			"billing sync for ThisIsAVeryLong Identifier",
+		])
+			expect(holdsKeyMaterial(text), text).toBe(false);
+		expect(holdsKeyMaterial("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).toBe(true); // 32, both cases
 	});
 });

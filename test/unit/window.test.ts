@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, EMPTY_COUNTERS, type Counters, type LimitSpec } from "../../src/limits/window";
+import { decide, EMPTY_COUNTERS, mergeCounters, type Counters, type LimitSpec } from "../../src/limits/window";
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0); // aligned to an hour
 const spec = (over: Partial<LimitSpec> = {}): LimitSpec => ({ limit: 3, window: 3600, burst: 100, cost: 1, ...over });
@@ -55,5 +55,27 @@ describe("rate-limit arithmetic", () => {
 		const second = decide(spec({ limit: 10, cost: 7 }), first.ok ? first.counters : EMPTY_COUNTERS, T0);
 		expect(second.ok).toBe(false);
 		expect(second.rate.remaining).toBe(3);
+	});
+});
+
+describe("mergeCounters (a rotated key's counts into its replacement's)", () => {
+	const w = 1_767_225_600; // an hour's start, Unix seconds
+	it("keeps the larger count of one window and one second", () => {
+		const a = { windowStart: w, windowCount: 7, second: w + 5, secondCount: 1 };
+		const b = { windowStart: w, windowCount: 3, second: w + 5, secondCount: 4 };
+		expect(mergeCounters(a, b)).toEqual({ windowStart: w, windowCount: 7, second: w + 5, secondCount: 4 });
+		expect(mergeCounters(b, a)).toEqual(mergeCounters(a, b));
+	});
+
+	it("keeps the later window and the later second, each on its own", () => {
+		const old = { windowStart: w - 3600, windowCount: 900, second: w + 9, secondCount: 2 };
+		const now = { windowStart: w, windowCount: 1, second: w + 3, secondCount: 8 };
+		expect(mergeCounters(old, now)).toEqual({ windowStart: w, windowCount: 1, second: w + 9, secondCount: 2 });
+		expect(mergeCounters(now, old)).toEqual(mergeCounters(old, now));
+	});
+
+	it("from empty counters, takes the other's", () => {
+		const c = { windowStart: w, windowCount: 4, second: w, secondCount: 4 };
+		expect(mergeCounters(EMPTY_COUNTERS, c)).toEqual(c);
 	});
 });
