@@ -72,6 +72,12 @@ adminApp.get("/openapi.json", () => {
 	return new Response(body, { headers: { "Content-Type": "application/json" } });
 });
 
+/** As /audit: a query parameter given twice is refused, not read as its first value (a probe). */
+function queryOnce(c: { req: { queries(name: string): string[] | undefined } }, names: string[]): void {
+	for (const name of names)
+		if ((c.req.queries(name)?.length ?? 0) > 1) throw new AdminError("invalid_request", `${name}: given more than once; give it once.`);
+}
+
 adminApp.post("/keys", async (c) => {
 	const created = await createKey(c.var.services, await readBody(c, CreateKeyBody));
 	return c.json(shown(created) satisfies CreatedKeyView, 201);
@@ -87,9 +93,7 @@ adminApp.post("/key-pairs", async (c) => {
 });
 
 adminApp.get("/keys", async (c) => {
-	// As /audit: a parameter given twice is refused, not read as its first value (a probe).
-	for (const name of ["api", "cursor"])
-		if ((c.req.queries(name)?.length ?? 0) > 1) throw new AdminError("invalid_request", `${name}: given more than once; give it once.`);
+	queryOnce(c, ["api", "cursor"]);
 	const api = c.req.query("api");
 	if (api !== undefined && !c.var.services.config.apis.some((a) => a.name === api)) {
 		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);
@@ -142,6 +146,7 @@ adminApp.put("/owners/:owner", async (c) => {
 
 adminApp.get("/owners/:owner", async (c) => {
 	refuseKey("owner", c.req.param("owner"));
+	queryOnce(c, ["api"]);
 	return c.json(await getOwner(c.var.services, c.req.param("owner"), c.req.query("api") || undefined));
 });
 
@@ -149,9 +154,10 @@ const oauth = (c: { var: AdminEnv["Variables"]; env: AdminEnv["Bindings"] }): OA
 
 adminApp.post("/oauth/clients", async (c) => c.json(await createClient(oauth(c), await readBody(c, CreateOAuthClientBody)), 201));
 
-adminApp.get("/oauth/clients", async (c) =>
-	c.json({ data: await clientsOf(c.var.services, c.req.query("api") || undefined), cursor: null }),
-);
+adminApp.get("/oauth/clients", async (c) => {
+	queryOnce(c, ["api"]);
+	return c.json({ data: await clientsOf(c.var.services, c.req.query("api") || undefined), cursor: null });
+});
 
 adminApp.get("/oauth/clients/:clientId", async (c) => c.json(await showClient(c.var.services, c.req.param("clientId"))));
 
@@ -167,6 +173,7 @@ adminApp.delete("/oauth/clients/:clientId", async (c) => {
 });
 
 adminApp.get("/oauth/grants", async (c) => {
+	queryOnce(c, ["api", "subject", "clientId"]);
 	const subject = c.req.query("subject") || undefined;
 	const clientId = c.req.query("clientId") || undefined;
 	const data = await listGrants(oauth(c), { api: c.req.query("api") || undefined, subject, clientId });

@@ -175,6 +175,12 @@ describe("listing and usage", () => {
 			"invalid_request",
 			"cursor: given more than once; give it once.",
 		);
+		for (const path of [
+			"/owners/user_1?api=demo&api=demo",
+			"/oauth/clients?api=demo&api=demo",
+			"/oauth/grants?api=demo&subject=a&subject=b",
+		])
+			await expectError(await admin(path), 400, "invalid_request");
 	});
 
 	it("counts passed and rejected requests by reason, and the last use", async () => {
