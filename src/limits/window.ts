@@ -80,19 +80,15 @@ export function current(spec: LimitSpec, previous: Counters, nowMs: number): Cou
  * same. Windows are aligned to the epoch, so two keys' counts of one window line up.
  */
 export function mergeCounters(a: Counters, b: Counters): Counters {
-	const window =
-		a.windowStart === b.windowStart
-			? { windowStart: a.windowStart, windowCount: Math.max(a.windowCount, b.windowCount) }
-			: a.windowStart > b.windowStart
-				? { windowStart: a.windowStart, windowCount: a.windowCount }
-				: { windowStart: b.windowStart, windowCount: b.windowCount };
-	const second =
-		a.second === b.second
-			? { second: a.second, secondCount: Math.max(a.secondCount, b.secondCount) }
-			: a.second > b.second
-				? { second: a.second, secondCount: a.secondCount }
-				: { second: b.second, secondCount: b.secondCount };
-	return { ...window, ...second };
+	const [windowStart, windowCount] = laterCount([a.windowStart, a.windowCount], [b.windowStart, b.windowCount]);
+	const [second, secondCount] = laterCount([a.second, a.secondCount], [b.second, b.secondCount]);
+	return { windowStart, windowCount, second, secondCount };
+}
+
+/** Of two [start, count] of one period, the later one's; the larger count when both are the same period. */
+function laterCount(a: [number, number], b: [number, number]): [number, number] {
+	if (a[0] === b[0]) return [a[0], Math.max(a[1], b[1])];
+	return a[0] > b[0] ? a : b;
 }
 
 /** What the limits look like now, spending nothing (for the headers of a refused request). */
