@@ -285,9 +285,14 @@ export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
  * late. Found by reviews: the replacement was left live and unaudited, and the retry that
  * the 503 advised could only get 409.
  */
-async function startGrace(s: Services, id: string, grace: number, replacement: KeyRecord): Promise<{ ok: boolean; status: KeyStatus }> {
-	const now = Date.now();
-	const ask = () => s.authority.startGrace(id, now, now + grace * 1000, replacement.id);
+async function startGrace(
+	s: Services,
+	id: string,
+	now: number,
+	endsAt: number,
+	replacement: KeyRecord,
+): Promise<{ ok: boolean; status: KeyStatus }> {
+	const ask = () => s.authority.startGrace(id, now, endsAt, replacement.id);
 	try {
 		return await ask();
 	} catch (e) {
@@ -335,6 +340,16 @@ export async function rotateKey(
 	if (stored.replacedBy !== null || status.replacedBy !== null) throw new AdminError("key_conflict", "The key has already been rotated.");
 	if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= Date.now())
 		throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
+	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
+	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
+	if (grace > 0) {
+		const until = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
+		if (until !== null && until > Date.now())
+			throw new AdminError(
+				"key_conflict",
+				`The key it replaced still works until ${new Date(until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
+			);
+	}
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.
 	const fields: KeyFields = {
 		name: stored.name,
@@ -349,9 +364,11 @@ export async function rotateKey(
 		metadata: stored.metadata ?? undefined,
 	};
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
+	const now = Date.now();
+	const endsAt = now + grace * 1000;
 	// The replacement starts where the key stands in every open window (a probe: rotating reset the quota).
 	try {
-		await s.authority.carryCounters(id, replacement.record.id);
+		await s.authority.carryCounters(id, replacement.record.id, endsAt);
 	} catch (e) {
 		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement", error: String(e) });
 		const removed = await forget(s, replacement.record.id);
@@ -362,7 +379,7 @@ export async function rotateKey(
 				: `carrying the key's rate-limit counts to its replacement failed, and the unused replacement ${replacement.record.id} could not be removed (delete it). Retrying is safe.`,
 		);
 	}
-	const started = await startGrace(s, id, grace, replacement.record);
+	const started = await startGrace(s, id, now, endsAt, replacement.record);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.
 		const orphan = await findKey(s, replacement.record.id);
@@ -376,7 +393,7 @@ export async function rotateKey(
 	// Once more now that the grace has started: what the old key passed between the first carry and
 	// its grace step counts too (a review: 80 passes on a 20/hour key, timed into that gap). With
 	// "Immediately" the old key is dead by now, so nothing escapes; counts only go up, so twice is safe.
-	await s.authority.carryCounters(id, replacement.record.id).catch((e: unknown) => {
+	await s.authority.carryCounters(id, replacement.record.id, endsAt).catch((e: unknown) => {
 		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement again, after its grace started", error: String(e) });
 	});
 	let previous: KeyRecord;

@@ -79,8 +79,10 @@ export interface Authority {
 	snapshot(keyId: string): Promise<{ status: KeyStatus; usage: Usage }>;
 	revoke(keyId: string, at: number): Promise<KeyStatus>;
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
-	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard (KeyAuthority.carryCountersTo). */
-	carryCounters(from: string, to: string): Promise<void>;
+	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard, and learns until when its line's older keys work (KeyAuthority.carryCountersTo). */
+	carryCounters(from: string, to: string, graceEndsAt: number): Promise<void>;
+	/** Until when a key this one replaced still works (Unix ms), or null. */
+	predecessorGrace(keyId: string): Promise<number | null>;
 	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */
 	abandonGrace(keyId: string, replacedBy: string): Promise<{ inForce: boolean; status: KeyStatus }>;
 	markDeleted(keyId: string, at: number): Promise<KeyStatus>;
@@ -126,7 +128,9 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		revoke: (keyId, at) => bounded("revoke", async (): Promise<KeyStatus> => key(keyId).revoke(at)),
 		startGrace: (keyId, at, endsAt, replacedBy) =>
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
-		carryCounters: (from, to) => bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(to)),
+		carryCounters: (from, to, graceEndsAt) =>
+			bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(to, graceEndsAt)),
+		predecessorGrace: (keyId) => bounded("key status", async (): Promise<number | null> => key(keyId).predecessorGrace()),
 		abandonGrace: (keyId, replacedBy) =>
 			bounded("rotation", async (): Promise<{ inForce: boolean; status: KeyStatus }> => key(keyId).abandonGrace(replacedBy)),
 		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),

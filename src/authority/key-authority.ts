@@ -345,8 +345,12 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * portal customer could rotate with "Immediately" as often as they liked (a probe: 80
 	 * passes in one window on a 20/hour key).
 	 */
-	async carryCountersTo(to: string): Promise<void> {
-		await keyAuthorityStub(this.env, to).inheritCounters(this.counters);
+	async carryCountersTo(to: string, graceEndsAt: number): Promise<void> {
+		// The replacement learns until when a key of its line other than itself still works (this key's grace, or
+		// an older one's still running): rotating it with a grace before then is refused (a second probe: each
+		// rotation within a grace added one more working key with its own remaining count, 25 passes on a 5/hour key).
+		const until = Math.max(graceEndsAt, this.predecessorGrace() ?? 0);
+		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, until);
 		await Promise.all(
 			this.shards.map(async (name) => {
 				const index = Number(name.slice(name.lastIndexOf("#") + 1));
@@ -356,14 +360,25 @@ export class KeyAuthority extends DurableObject<Env> {
 		);
 	}
 
-	/** On a replacement's object: takes its predecessor's counters (window.ts mergeCounters), written before the answer. */
-	inheritCounters(from: Record<string, Counters>): void {
+	/**
+	 * On a replacement's object: takes its predecessor's counters (window.ts mergeCounters),
+	 * written before the answer; on shard 0, `predecessorWorksUntil` too (Unix ms, the later of
+	 * the two when asked twice).
+	 */
+	inheritCounters(from: Record<string, Counters>, predecessorWorksUntil?: number): void {
 		for (const [bucket, c] of Object.entries(from)) {
 			const mine = this.counters[bucket];
 			this.counters = { ...this.counters, [bucket]: mine ? mergeCounters(mine, c) : c };
 		}
+		if (predecessorWorksUntil !== undefined)
+			this.ctx.storage.kv.put("predecessorWorksUntil", Math.max(predecessorWorksUntil, this.predecessorGrace() ?? 0));
 		this.dirty = true;
 		this.flush();
+	}
+
+	/** Until when (Unix ms) a key this one replaced, directly or further back, still works; null for a key made new. */
+	predecessorGrace(): number | null {
+		return this.ctx.storage.kv.get<number>("predecessorWorksUntil") ?? null;
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */

@@ -29,6 +29,7 @@ const KEY_AUTHORITY_METHODS = [
 	"startGrace",
 	"abandonGrace",
 	"carryCountersTo",
+	"predecessorGrace",
 	"markDeleted",
 ];
 

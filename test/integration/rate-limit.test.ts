@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { admin, call, callWithConfig, createKey, sleep } from "../helpers/gateway";
+import { admin, call, callWithConfig, createKey, expectError, sleep } from "../helpers/gateway";
 import { demoIn, MODES } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
@@ -209,4 +209,43 @@ describe.each(MODES)("a rotation carries the key's counts to its replacement (%s
 		},
 		20_000,
 	);
+});
+
+/**
+ * Found by a second probe: each rotation made while an older key of the line still worked
+ * added one more working key with its own remaining count: 4 rotations with an hour's grace
+ * gave 25 passes on a 5/hour key (the portal's "1 hour" too). At most two keys of a line
+ * work at once: a key whose predecessor still works is rotated with no grace, or later.
+ */
+describe.each(MODES)("rotations within a grace (%s)", (consistency) => {
+	const rotate = (id: string, gracePeriodSeconds: number) =>
+		admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds }) });
+
+	it("a replacement whose predecessor still works is not rotated with a grace, so a line never passes more than twice its limit", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
+		const first = await rotate(id, 3600);
+		expect(first.status).toBe(201);
+		const second = await first.json<{ id: string; key: string }>();
+		const refused = await expectError(await rotate(second.id, 3600), 409, "conflict");
+		expect(refused.message).toMatch(
+			/^The key it replaced still works until \d{4}-\d\d-\d\dT[\d:.]+Z: rotate this one with no grace period/,
+		);
+		// "Immediately" is allowed: the line keeps two working keys, and the one after it may not have a grace either.
+		const third = await rotate(second.id, 0);
+		expect(third.status).toBe(201);
+		const last = await third.json<{ id: string; key: string }>();
+		await expectError(await rotate(last.id, 60), 409, "conflict");
+		let passed = 0;
+		for (const k of [key, second.key, last.key]) for (let i = 0; i < 8; i++) if ((await call("/v1/a", { key: k })).status === 200) passed++;
+		expect(passed).toBeLessThanOrEqual(10);
+		expect(origin.calls).toHaveLength(passed);
+	});
+
+	it("once the predecessor's grace has ended, a grace is offered again", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
+		const first = await rotate(id, 1);
+		const next = await first.json<{ id: string }>();
+		await sleep(1_100);
+		expect((await rotate(next.id, 3600)).status).toBe(201);
+	});
 });
