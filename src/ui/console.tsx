@@ -60,6 +60,7 @@ import {
 	expiryFrom,
 	formMessage,
 	invalidFields,
+	holdsAnyKey,
 	keptValue,
 	repeatedField,
 	limitsText,
@@ -117,7 +118,9 @@ const sessionCookie = (token: string, maxAgeSeconds: number) =>
  */
 function nextPage(raw: unknown): string {
 	if (typeof raw !== "string" || raw.length > 2000 || !raw.startsWith(`${UI}/`)) return `${UI}/`;
-	if (/[\\\s]|\/\/|\/\.\.?(\/|$)|%2e/i.test(raw) || raw.startsWith(`${UI}/login`) || holdsCredential(raw)) return `${UI}/`;
+	// holdsAnyKey: a key cut short too, which a login form's hidden `next` would otherwise hold (a second probe).
+	if (/[\\\s]|\/\/|\/\.\.?(\/|$)|%2e/i.test(raw) || raw.startsWith(`${UI}/login`) || holdsCredential(raw) || holdsAnyKey(raw))
+		return `${UI}/`;
 	return raw;
 }
 
@@ -938,6 +941,9 @@ consoleApp.get("/audit", async (c) => {
 		return c.redirect(`${UI}/audit?${params}`, 303);
 	}
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
+	// A key in any other filter (From, To, Action…) is never echoed into the form or a link either (a second probe).
+	if ([...params].some(([name, v]) => name !== "keyId" && holdsAnyKey(v)))
+		return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	const wasKey = params.get("pasted") === "1";
 	if (wasKey) params.delete("keyId");
 	params.delete("pasted");

@@ -1,4 +1,4 @@
-import { holdsCredential, keyShapedIn } from "../credentials/classify";
+import { holdsCredential, holdsKeyMaterial, keyShapedIn } from "../credentials/classify";
 import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
 
@@ -207,6 +207,12 @@ export const PASTED_KEY_NOTICE = pastedKeyNotice("Search by name, id, the key's 
 export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;
 
 export const keptValue = (value: string): string => (looksLikeKey(value) ? "" : value);
+
+/**
+ * What an address must never hold: a credential, a key's shape, or a key cut short
+ * (classify.ts holdsKeyMaterial). Searches, filters and `next` are checked with it.
+ */
+export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || holdsKeyMaterial(value);
 
 /**
  * The refusal of a form whose one-value field came more than once (undefined when none did):

@@ -555,6 +555,20 @@ describe("keys", () => {
 			const found = await ui(`${UI}/find-key?back=${encodeURIComponent(`${UI}/apis/demo/keys`)}`, { cookie, form: { q: short } });
 			expect(found.headers.get("Location")).toBe(`${UI}/apis/demo/keys?pasted=1`);
 		}
+		// Nor in any other audit filter, nor in the address sign-in goes back to (a second probe).
+		for (const name of ["from", "to", "action"]) {
+			for (const value of [a.key, a.key.slice(0, -6)]) {
+				const res = await ui(`${UI}/audit?${name}=${encodeURIComponent(value)}&actorType=token`, { cookie });
+				expect(res.status, `${name}=${value.length}`).toBe(303);
+				expect(res.headers.get("Location")).toBe(`${UI}/audit?actorType=token&pasted=1`);
+			}
+		}
+		for (const value of [a.key, a.key.slice(0, -6)]) {
+			const signIn = await ui(`${UI}/login?next=${encodeURIComponent(`${UI}/apis/demo/keys?q=${value}`)}`);
+			expect(await signIn.text()).not.toContain(value.slice(10, 40));
+			const away = await ui(`${UI}/apis/demo/keys?q=${value}`);
+			expect(away.headers.get("Location")).toBe(`${UI}/login`);
+		}
 		// A search of a key's start (its `start`, as lists show it) is still a search, and so are long ids
 		// in one case (a review: an owner id that is a UUID without dashes could not be looked up).
 		const start = await ui(`${UI}/apis/demo/keys?q=${a.key.slice(0, 12)}`, { cookie });
