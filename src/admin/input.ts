@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { describeIssues } from "../config/load";
-import { holdsCredential as holdsKey } from "../credentials/classify";
+import { holdsCredential as holdsKey, holdsKeyMaterial } from "../credentials/classify";
 import { readCapped } from "../util/body";
 import { AdminError } from "./service";
 
@@ -12,10 +12,19 @@ import { AdminError } from "./service";
  * "Holds" means keygate would accept it: a key-shaped string whose checksum is right
  * (`holdsKey`), anywhere in the value. Messages name the field, never the value.
  */
-export function refuseKey(field: string, value: string | undefined): void {
-	if (value !== undefined && holdsKey(value))
+export function refuseKey(field: string, value: string | undefined, label = LABELS.has(field)): void {
+	if (value !== undefined && (holdsKey(value) || (label && holdsKeyMaterial(value))))
 		throw new AdminError("invalid_request", `${field}: holds an API key; keygate never stores keys`);
 }
+
+/**
+ * Fields keygate shows as labels and sends to the origin as identity headers: there, most of
+ * a key's random part counts as a key too (classify.ts holdsKeyMaterial), since the key
+ * without its prefix, or with its checksum cut or mistyped, can be completed (a second probe:
+ * a key's body stored as `service` reached the origin in X-Keygate-Service). Elsewhere
+ * (metadata may hold a base64 blob) only a key keygate would accept is refused.
+ */
+const LABELS = new Set(["name", "owner", "service", "X-Keygate-Actor"]);
 
 const fieldName = (path: string) => path || "(root)";
 
@@ -28,7 +37,7 @@ export function refuseKeysIn(body: unknown): void {
 	const queue: [unknown, string][] = [[body, ""]];
 	for (let i = 0; i < queue.length; i++) {
 		const [value, path] = queue[i]!;
-		if (typeof value === "string") refuseKey(fieldName(path), value);
+		if (typeof value === "string") refuseKey(fieldName(path), value, LABELS.has(path));
 		else if (Array.isArray(value)) value.forEach((item, n) => queue.push([item, `${path}[${n}]`]));
 		else if (value !== null && typeof value === "object") {
 			for (const [name, item] of Object.entries(value)) {

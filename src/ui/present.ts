@@ -206,7 +206,7 @@ export const PASTED_KEY_NOTICE = pastedKeyNotice("Search by name, id, the key's 
 /** A credential, or a key's shape even with a typo (its checksum unchecked): never written into a page or an address. */
 export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;
 
-export const keptValue = (value: string): string => (looksLikeKey(value) ? "" : value);
+export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : value);
 
 /**
  * What an address must never hold: a credential, a key's shape, or a key cut short

@@ -126,6 +126,25 @@ describe("admin input holding an API key", () => {
 		live = await createKey({ name: "a live key" });
 	});
 
+	it("in a label the origin gets (name, owner, service), a key without its prefix, cut short, or mistyped is a key too (a second probe)", async () => {
+		const body = live.key.slice("sk_live_".length);
+		const typo = `${live.key.slice(0, -1)}${live.key.endsWith("a") ? "b" : "a"}`;
+		for (const [field, value] of [
+			["service", body],
+			["owner", typo],
+			["name", live.key.slice(0, -6)],
+			["service", `billing ${body.slice(0, 40)}`],
+		] as const)
+			await refused(admin("/keys", post({ name: "x", [field]: value })), field, value);
+		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": body })), "X-Keygate-Actor", body);
+		// Metadata keeps long runs (a base64 blob, a token of another system): only a key keygate would accept is refused there.
+		const blob = "QmFzZTY0QmxvYkZyb21Tb21lT3RoZXJTeXN0ZW1UaGF0SXNOb3RBS2V5";
+		const made = await admin("/keys", post({ name: "x", metadata: { blob, cut: body } }));
+		expect(made.status).toBe(201);
+		// One-case runs are no keys anywhere: a UUID without dashes as the owner.
+		expect((await admin("/keys", post({ name: "x", owner: "0123456789abcdef0123456789abcdef" }))).status).toBe(201);
+	});
+
 	it.each<[string, (key: string) => Record<string, unknown>]>([
 		["name", (key) => ({ name: key })],
 		["name", (key) => ({ name: `billing, key ${key} (do not share)` })],
@@ -195,11 +214,13 @@ describe("admin input holding an API key", () => {
 		await refused(admin(`/audit?cursor=${live.key}`), "cursor", live.key);
 	});
 
-	it("accepts what only looks like a key (a wrong checksum), so the refusal is about keys, not their shape", async () => {
+	it("in metadata, accepts what only looks like a key (a wrong checksum): there the refusal is about keys keygate would accept, not their shape", async () => {
 		const lookalike = badChecksum(live.key);
-		const res = await admin("/keys", post({ name: "x", metadata: { note: lookalike } }, { "X-Keygate-Actor": lookalike }));
+		const res = await admin("/keys", post({ name: "x", metadata: { note: lookalike } }));
 		expect(res.status, await res.clone().text()).toBe(201);
 		expect((await res.json<any>()).metadata).toEqual({ note: lookalike });
+		// In a label (here X-Keygate-Actor) its random part, whole, makes it a key (a second probe).
+		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": lookalike })), "X-Keygate-Actor", lookalike);
 	});
 });
 
