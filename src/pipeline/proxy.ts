@@ -84,8 +84,10 @@ async function originRequest(
 	const consoleAccess = accessSeen && consoleUsesAccess(c);
 	if (consoleAccess) headers.delete("cf-access-jwt-assertion");
 	if (cookie && (cookie.includes(KEYGATE_COOKIE_PREFIX) || consoleAccess)) {
+		// Two Cookie lines reach here joined by ", " (Headers.get): a comma parts pairs too, or a
+		// second line's keygate cookie rode through as part of the first line's last pair (a regression pass).
 		const kept = cookie
-			.split(";")
+			.split(/[;,]/)
 			.filter((pair) => {
 				const p = pair.trim();
 				return !p.startsWith(KEYGATE_COOKIE_PREFIX) && !(consoleAccess && p.startsWith("CF_Authorization="));

@@ -635,6 +635,14 @@ describe("found by an attacker's probe over HTTP (stop 23)", () => {
 		await call("/v1/a", { key, headers: { Cookie: `theme=dark; ${SESSION}` } });
 		await call("/health", { headers: { Cookie: SESSION } });
 		expect(origin.calls.map((c) => c.headers.get("Cookie"))).toEqual(["theme=dark", "theme=dark", null]);
+		// Two Cookie lines arrive joined by ", ": the second line's keygate cookie is not part of the first's last pair (a regression pass).
+		await call("/health", {
+			headers: [
+				["Cookie", "a=1"],
+				["Cookie", "__Host-kg_portal=kgps_FAKE; b=2"],
+			],
+		});
+		expect(origin.calls[3]!.headers.get("Cookie")).toBe("a=1; b=2");
 	});
 
 	it("the pending OAuth sign-in cookie is keygate's too: never forwarded, and an origin cannot plant it (found by a probe, stop 26)", async () => {
