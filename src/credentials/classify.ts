@@ -54,18 +54,26 @@ const KEY_IN_TEXT = new RegExp(`[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za
 export const keyShapedIn = (text: string): string[] => text.match(KEY_IN_TEXT) ?? [];
 
 /**
- * Most of a key's random part: a run of 32 or more base62 characters (190 bits) holding both
- * upper- and lower-case letters. A key copied without its last characters is whole in
- * effect, since they are a CRC-32 of what precedes them and can be computed again (a browser
- * QA pass rebuilt one from an address bar), and one missing a few of its first body
- * characters is a small search away. Runs in one case (a UUID without dashes, a hex digest,
- * a number, "xxxx…") are not: a random run lacks either case with odds of about 1 in 2^24
- * (a review: hex owner ids were taken for keys). The console's and the portal's searches
- * treat such a run as a key: never echoed, never kept in a link.
+ * Most of a key's random part: a run of 32 or more base62 characters (190 bits) that looks
+ * random. A key copied without its last characters is whole in effect, since they are a
+ * CRC-32 of what precedes them and can be computed again (a browser QA pass rebuilt one from
+ * an address bar), and one missing a few of its first body characters is a small search
+ * away. "Looks random": both letter cases, and the kind of character (upper, lower, digit)
+ * changing at 35% or more of the places in the run, where random base62 changes at 62%
+ * (a 32-character run falls short about 3 times in 10,000, a 43-character one about 5 times
+ * in a million). Runs in one case (a UUID without dashes, a hex digest, a number) and
+ * CamelCase words (OrderFulfillmentNotificationService) or ids that are mostly one letter
+ * are not keys (two reviews: hex owner ids, 201 x's and such names were taken for keys).
  */
 const KEY_MATERIAL = /[0-9A-Za-z]{32,}/g;
+const kindOf = (c: string) => (c >= "a" ? 0 : c >= "A" ? 1 : 2);
 export function holdsKeyMaterial(text: string): boolean {
-	for (const run of text.match(KEY_MATERIAL) ?? []) if (/[a-z]/.test(run) && /[A-Z]/.test(run)) return true;
+	for (const run of text.match(KEY_MATERIAL) ?? []) {
+		if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
+		let changes = 0;
+		for (let i = 1; i < run.length; i++) if (kindOf(run[i]!) !== kindOf(run[i - 1]!)) changes++;
+		if (changes >= 0.35 * (run.length - 1)) return true;
+	}
 	return false;
 }
 

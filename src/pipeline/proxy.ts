@@ -84,10 +84,11 @@ async function originRequest(
 	const consoleAccess = accessSeen && consoleUsesAccess(c);
 	if (consoleAccess) headers.delete("cf-access-jwt-assertion");
 	if (cookie && (cookie.includes(KEYGATE_COOKIE_PREFIX) || consoleAccess)) {
-		// Two Cookie lines reach here joined by ", " (Headers.get): a comma parts pairs too, or a
-		// second line's keygate cookie rode through as part of the first line's last pair (a regression pass).
+		// Two Cookie lines reach here joined by ", " (Headers.get): a comma before a keygate cookie
+		// parts pairs too, or the second line's rode through in the first's last pair (a regression
+		// pass); a comma inside another cookie's value (`prefs=a,b`) stays (a review).
 		const kept = cookie
-			.split(/[;,]/)
+			.split(/;|,(?=\s*(?:__Host-kg_|CF_Authorization=))/)
 			.filter((pair) => {
 				const p = pair.trim();
 				return !p.startsWith(KEYGATE_COOKIE_PREFIX) && !(consoleAccess && p.startsWith("CF_Authorization="));

@@ -96,13 +96,19 @@ document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.subm
   refused.focus();
 })();
 // A whole key typed into a search goes by POST to find its key: in a GET it would sit in the
-// address bar and the history. So does one cut short (32 or more base62 characters in a row,
-// in both cases: classify.ts holdsKeyMaterial): its lost checksum can be computed again.
+// address bar and the history. So does one cut short (32 or more base62 characters in a row
+// that look random: classify.ts holdsKeyMaterial): its lost checksum can be computed again.
 // (Without the script the server still never echoes it.)
 var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
 function keyMaterial(text) {
   var runs = text.match(/[0-9A-Za-z]{32,}/g) || [];
-  for (var i = 0; i < runs.length; i++) if (/[a-z]/.test(runs[i]) && /[A-Z]/.test(runs[i])) return true;
+  var kind = function (c) { return c >= "a" ? 0 : c >= "A" ? 1 : 2; };
+  for (var i = 0; i < runs.length; i++) {
+    var r = runs[i], changes = 0;
+    if (!/[a-z]/.test(r) || !/[A-Z]/.test(r)) continue;
+    for (var j = 1; j < r.length; j++) if (kind(r[j]) !== kind(r[j - 1])) changes++;
+    if (changes >= 0.35 * (r.length - 1)) return true;
+  }
   return false;
 }
 document.querySelectorAll("form[data-find]").forEach(function (f) {

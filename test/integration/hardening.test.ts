@@ -643,6 +643,9 @@ describe("found by an attacker's probe over HTTP (stop 23)", () => {
 			],
 		});
 		expect(origin.calls[3]!.headers.get("Cookie")).toBe("a=1; b=2");
+		// A comma inside another cookie's value is that value's (a review).
+		await call("/health", { headers: { Cookie: `prefs=a,b; ${SESSION}; theme=dark` } });
+		expect(origin.calls[4]!.headers.get("Cookie")).toBe("prefs=a,b; theme=dark");
 	});
 
 	it("the pending OAuth sign-in cookie is keygate's too: never forwarded, and an origin cannot plant it (found by a probe, stop 26)", async () => {

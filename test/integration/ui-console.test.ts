@@ -1003,3 +1003,18 @@ describe("audit log filters refused in the page's words (a browser QA pass)", ()
 		expect(html).not.toMatch(/<select name="action"[^>]*aria-invalid/);
 	});
 });
+
+describe("the audit log's next page (a review, stop 29)", () => {
+	it("'Older events' leads to the older events, and sign-in goes back to that page: its cursor is no key", async () => {
+		const cookie = await signIn();
+		await Promise.all(Array.from({ length: 51 }, (_, i) => createKey({ name: `paging-${i}` })));
+		const first = await (await ui(`${UI}/audit`, { cookie })).text();
+		const href = /<a href="([^"]+)">Older events<\/a>/.exec(first)?.[1]?.replaceAll("&amp;", "&");
+		expect(href).toMatch(/^\/_keygate\/ui\/audit\?cursor=/);
+		const older = await ui(href!, { cookie });
+		expect(older.status).toBe(200);
+		expect(await older.text()).not.toContain("That was a whole API key");
+		const login = await (await ui(`${UI}/login?next=${encodeURIComponent(href!)}`)).text();
+		expect(login).toContain(`name="next" value="${href!.replaceAll("&", "&amp;")}"`);
+	}, 30_000);
+});

@@ -184,8 +184,11 @@ describe("holdsKeyMaterial: a key cut short, as the console's and portal's searc
 			"sk_live_4fT0",
 			"AbCdEfGhIjKlMnOpQrStUvWxYz01234", // 31
 			"billing sync for ThisIsAVeryLong Identifier",
+			// A review: CamelCase names and mostly-one-letter ids (a Microsoft Entra pairwise sub) are no keys.
+			"OrderFulfillmentNotificationService",
+			"AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
 		])
 			expect(holdsKeyMaterial(text), text).toBe(false);
-		expect(holdsKeyMaterial("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).toBe(true); // 32, both cases
+		expect(holdsKeyMaterial("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).toBe(true); // 32, both cases, changing at every place
 	});
 });
