@@ -79,7 +79,8 @@ oauth-client:
   --api, --scopes, --tier, --environment as for create
 oauth-clients, oauth-grants, oauth-revoke: --api NAME; oauth-grants, oauth-revoke: --subject, --client-id
 rotate:
-  --grace-period SECONDS   how long the old key keeps working (default 86400)
+  --grace-period SECONDS   how long the old key keeps working (default 86400; a key whose
+                           predecessor still works takes only 0: 409 conflict otherwise)
 
 Global options:
   --url URL                keygate's base URL (default: $KEYGATE_URL, else http://localhost:$KEYGATE_PORT, else ${DEFAULT_URL})

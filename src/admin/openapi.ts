@@ -110,7 +110,7 @@ const ERROR_TEXT: Partial<Record<PublicCode, string>> = {
 	gateway_unavailable:
 		"KV, a Durable Object, the ADMIN_TOKEN secret or the config failed. The message names the step; it says whether retrying is safe.",
 	key_not_found: "No key with this id exists.",
-	conflict: "The key is revoked, expired or already rotated.",
+	conflict: "The key is revoked, expired or already rotated, or (rotating with a grace) the key it replaced still works.",
 	not_found: "No OAuth client with this id exists.",
 };
 
