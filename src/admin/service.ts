@@ -324,6 +324,12 @@ async function startGrace(
 	);
 }
 
+/** Whether a key rotated away still works: not revoked or deleted (its grace is the caller's to check). */
+async function stillWorks(s: Services, id: string): Promise<boolean> {
+	const status = await statusOf(s, id);
+	return status.revokedAt === null && status.deletedAt === null;
+}
+
 export async function rotateKey(
 	s: Services,
 	id: string,
@@ -343,11 +349,13 @@ export async function rotateKey(
 	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
 	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
 	if (grace > 0) {
-		const until = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
-		if (until !== null && until > Date.now())
+		const older = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
+		// Revoked or deleted since, it works no longer (a review: the 409 said it did).
+		const works = older !== null && older.until > Date.now() && (await stillWorks(s, older.id));
+		if (works)
 			throw new AdminError(
 				"key_conflict",
-				`The key it replaced still works until ${new Date(until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
+				`The key it replaced still works until ${new Date(older.until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
 			);
 	}
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.

@@ -1,7 +1,17 @@
 import type { Reason } from "../errors/catalogue";
 import { withTimeout } from "../util/timeout";
 import type { Returned } from "../limits/lease";
-import type { Bucket, CheckResult, Dead, KeyAuthority, KeyStatus, LeaseResult, RejectionVerdict, Usage } from "./key-authority";
+import type {
+	Bucket,
+	CheckResult,
+	Dead,
+	KeyAuthority,
+	KeyStatus,
+	LeaseResult,
+	Predecessor,
+	RejectionVerdict,
+	Usage,
+} from "./key-authority";
 import type {
 	CodeInput,
 	GrantCheck,
@@ -81,8 +91,8 @@ export interface Authority {
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
 	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard, and learns until when its line's older keys work (KeyAuthority.carryCountersTo). */
 	carryCounters(from: string, to: string, graceEndsAt: number): Promise<void>;
-	/** Until when a key this one replaced still works (Unix ms), or null. */
-	predecessorGrace(keyId: string): Promise<number | null>;
+	/** The key this one replaced (directly or further back) that works longest, and until when (Unix ms), or null. */
+	predecessorGrace(keyId: string): Promise<Predecessor | null>;
 	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */
 	abandonGrace(keyId: string, replacedBy: string): Promise<{ inForce: boolean; status: KeyStatus }>;
 	markDeleted(keyId: string, at: number): Promise<KeyStatus>;
@@ -129,8 +139,8 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		startGrace: (keyId, at, endsAt, replacedBy) =>
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
 		carryCounters: (from, to, graceEndsAt) =>
-			bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(to, graceEndsAt)),
-		predecessorGrace: (keyId) => bounded("key status", async (): Promise<number | null> => key(keyId).predecessorGrace()),
+			bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(to, graceEndsAt, from)),
+		predecessorGrace: (keyId) => bounded("key status", async (): Promise<Predecessor | null> => key(keyId).predecessorGrace()),
 		abandonGrace: (keyId, replacedBy) =>
 			bounded("rotation", async (): Promise<{ inForce: boolean; status: KeyStatus }> => key(keyId).abandonGrace(replacedBy)),
 		markDeleted: (keyId, at) => bounded("delete", async (): Promise<KeyStatus> => key(keyId).markDeleted(at)),

@@ -18,6 +18,12 @@ export interface KeyStatus {
 	replacedBy: string | null;
 }
 
+/** The key of a rotated line that works longest before this one, and until when (Unix ms, its grace's end). */
+export interface Predecessor {
+	until: number;
+	id: string;
+}
+
 /** A key the authority will never admit again. */
 export type Dead = "revoked" | "deleted" | "expired";
 
@@ -345,12 +351,13 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * portal customer could rotate with "Immediately" as often as they liked (a probe: 80
 	 * passes in one window on a 20/hour key).
 	 */
-	async carryCountersTo(to: string, graceEndsAt: number): Promise<void> {
+	async carryCountersTo(to: string, graceEndsAt: number, self: string): Promise<void> {
 		// The replacement learns until when a key of its line other than itself still works (this key's grace, or
 		// an older one's still running): rotating it with a grace before then is refused (a second probe: each
 		// rotation within a grace added one more working key with its own remaining count, 25 passes on a 5/hour key).
-		const until = Math.max(graceEndsAt, this.predecessorGrace() ?? 0);
-		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, until);
+		const older = this.predecessorGrace();
+		const mark = older !== null && older.until > graceEndsAt ? older : { until: graceEndsAt, id: self };
+		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, mark);
 		await Promise.all(
 			this.shards.map(async (name) => {
 				const index = Number(name.slice(name.lastIndexOf("#") + 1));
@@ -365,20 +372,21 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * written before the answer; on shard 0, `predecessorWorksUntil` too (Unix ms, the later of
 	 * the two when asked twice).
 	 */
-	inheritCounters(from: Record<string, Counters>, predecessorWorksUntil?: number): void {
+	inheritCounters(from: Record<string, Counters>, predecessor?: Predecessor): void {
 		for (const [bucket, c] of Object.entries(from)) {
 			const mine = this.counters[bucket];
 			this.counters = { ...this.counters, [bucket]: mine ? mergeCounters(mine, c) : c };
 		}
-		if (predecessorWorksUntil !== undefined)
-			this.ctx.storage.kv.put("predecessorWorksUntil", Math.max(predecessorWorksUntil, this.predecessorGrace() ?? 0));
+		const held = this.predecessorGrace();
+		if (predecessor !== undefined && (held === null || predecessor.until > held.until))
+			this.ctx.storage.kv.put("predecessorWorksUntil", predecessor);
 		this.dirty = true;
 		this.flush();
 	}
 
-	/** Until when (Unix ms) a key this one replaced, directly or further back, still works; null for a key made new. */
-	predecessorGrace(): number | null {
-		return this.ctx.storage.kv.get<number>("predecessorWorksUntil") ?? null;
+	/** Which key this one replaced, directly or further back, works longest, and until when; null for a key made new. */
+	predecessorGrace(): Predecessor | null {
+		return this.ctx.storage.kv.get<Predecessor>("predecessorWorksUntil") ?? null;
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */

@@ -241,6 +241,14 @@ describe.each(MODES)("rotations within a grace (%s)", (consistency) => {
 		expect(origin.calls).toHaveLength(passed);
 	});
 
+	it("once the predecessor is revoked (the README's way to end its grace), a grace is offered again (a review)", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
+		const next = await (await rotate(id, 3600)).json<{ id: string }>();
+		await expectError(await rotate(next.id, 3600), 409, "conflict");
+		expect((await admin(`/keys/${id}/revoke`, { method: "POST" })).status).toBe(200);
+		expect((await rotate(next.id, 3600)).status).toBe(201);
+	});
+
 	it("once the predecessor's grace has ended, a grace is offered again", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
 		const first = await rotate(id, 1);
