@@ -371,6 +371,9 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
 	// Away from the address that holds it, to the same list with a notice.
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
+	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
+	if ([...params].some(([name, v]) => name !== "q" && holdsAnyKey(v)))
+		return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);

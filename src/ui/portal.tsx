@@ -56,6 +56,7 @@ import {
 	formMessage,
 	invalidFields,
 	graceChoices,
+	holdsAnyKey,
 	keptValue,
 	repeatedField,
 	keyStatus,
@@ -357,6 +358,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	if (pasted && keys.some((k) => k.id === pasted.id)) return c.redirect(`${PORTAL}/keys/${pasted.id}`, 303);
 	// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
 	if (pasted !== undefined) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
+	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
+	if ([...params].some(([name, v]) => name !== "q" && holdsAnyKey(v))) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);

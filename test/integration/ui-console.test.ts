@@ -574,6 +574,12 @@ describe("keys", () => {
 		const start = await ui(`${UI}/apis/demo/keys?q=${a.key.slice(0, 12)}`, { cookie });
 		expect(start.status).toBe(200);
 		const hex = "0123456789abcdef0123456789abcdef";
+		// Any other parameter holding a key leaves the address too: the list's links copy every parameter (a review).
+		for (const value of [a.key, a.key.slice(0, -6)]) {
+			const res = await ui(`${UI}/apis/demo/keys?zzz=${value}&status=active`, { cookie });
+			expect(res.status).toBe(303);
+			expect(res.headers.get("Location")).toBe(`${UI}/apis/demo/keys?status=active&pasted=1`);
+		}
 		const searched = await ui(`${UI}/apis/demo/keys?q=${hex}`, { cookie });
 		expect(searched.status).toBe(200);
 		expect(await searched.text()).toContain(`value="${hex}"`);
