@@ -80,11 +80,18 @@ function settle(api: CompiledApi, input: KeyFields) {
 	};
 }
 
-async function mint(s: Services, api: CompiledApi, type: string, input: KeyFields, pairId: string | null): Promise<CreatedKey> {
+async function mint(
+	s: Services,
+	api: CompiledApi,
+	type: string,
+	input: KeyFields,
+	pairId: string | null,
+	id = randomId("key"),
+): Promise<CreatedKey> {
 	const { environment, tier } = settle(api, input);
 	const plaintext = generateKey(type, environment);
 	const stored: StoredKey = {
-		id: randomId("key"),
+		id,
 		api: api.name,
 		name: input.name,
 		type,
@@ -371,22 +378,16 @@ export async function rotateKey(
 		service: stored.service ?? undefined,
 		metadata: stored.metadata ?? undefined,
 	};
-	const replacement = await mint(s, api, stored.type, fields, stored.pairId);
 	const now = Date.now();
 	const endsAt = now + grace * 1000;
-	// The replacement starts where the key stands in every open window (a probe: rotating reset the quota).
-	try {
-		await s.authority.carryCounters(id, replacement.record.id, endsAt);
-	} catch (e) {
-		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement", error: String(e) });
-		const removed = await forget(s, replacement.record.id);
-		throw new AdminError(
-			"limiter_failed",
-			removed
-				? "carrying the key's rate-limit counts to its replacement failed; nothing after it was done. Retrying is safe."
-				: `carrying the key's rate-limit counts to its replacement failed, and the unused replacement ${replacement.record.id} could not be removed (delete it). Retrying is safe.`,
-		);
-	}
+	// The replacement's object first takes the key's counts, and learns which key before it still
+	// works, before the replacement exists anywhere: it cannot be listed, used or rotated before that
+	// (a review: a rotation of the replacement timed before this step passed the two-key check).
+	const replacementId = randomId("key");
+	await step("limiter_failed", "carrying the key's rate-limit counts to its replacement", () =>
+		s.authority.carryCounters(id, replacementId, endsAt),
+	);
+	const replacement = await mint(s, api, stored.type, fields, stored.pairId, replacementId);
 	const started = await startGrace(s, id, now, endsAt, replacement.record);
 	if (!started.ok) {
 		// Lost a race with a revocation or another rotation: the replacement must not outlive it.

@@ -265,6 +265,29 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("the replacement's object has the counts and the two-key mark before the replacement exists anywhere (a review: a rotation of it timed before the carry passed the check)", async () => {
+		const name = `rot-order-${crypto.randomUUID()}`;
+		const { id } = await createKey({ name });
+		const seen: string[][] = [];
+		const watched = authorityWith({
+			carryCountersTo: async (real, ...args) => {
+				seen.push((await named(name)).map((k) => k.id));
+				return real.carryCountersTo!(...args);
+			},
+		});
+		const res = await adminWith({ KEY_AUTHORITY: watched }, "POST", `/keys/${id}/rotate`, { gracePeriodSeconds: 3600 });
+		expect(res.status).toBe(201);
+		// The first carry saw only the old key; the second, after the grace started, both.
+		expect(seen[0]).toEqual([id]);
+		const { id: newId } = await res.json<{ id: string }>();
+		await expectError(
+			await admin(`/keys/${newId}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 60 }) }),
+			409,
+			"conflict",
+		);
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("what the old key passes between the carry of its counts and its grace step is carried too (a review: 80 passes on a 20/hour key)", async () => {
 		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 1000 } });
 		for (let i = 0; i < 4; i++) expect((await call("/v1/a", { key })).status).toBe(200);
