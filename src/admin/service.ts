@@ -331,10 +331,16 @@ async function startGrace(
 	);
 }
 
-/** Whether a key rotated away still works: not revoked or deleted (its grace is the caller's to check). */
-async function stillWorks(s: Services, id: string): Promise<boolean> {
-	const status = await statusOf(s, id);
-	return status.revokedAt === null && status.deletedAt === null;
+/**
+ * Until when (Unix ms) a key this one replaced, directly or further back, still works; null
+ * when none does. Until then this key is rotated only with no grace: at most two keys of one
+ * line work at once. A predecessor revoked or deleted since works no longer (a review).
+ */
+export async function predecessorWorksUntil(s: Services, id: string): Promise<number | null> {
+	const older = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
+	if (older === null || older.until <= Date.now()) return null;
+	const status = await statusOf(s, older.id);
+	return status.revokedAt === null && status.deletedAt === null ? older.until : null;
 }
 
 export async function rotateKey(
@@ -356,13 +362,11 @@ export async function rotateKey(
 	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
 	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
 	if (grace > 0) {
-		const older = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
-		// Revoked or deleted since, it works no longer (a review: the 409 said it did).
-		const works = older !== null && older.until > Date.now() && (await stillWorks(s, older.id));
-		if (works)
+		const until = await predecessorWorksUntil(s, id);
+		if (until !== null)
 			throw new AdminError(
 				"key_conflict",
-				`The key it replaced still works until ${new Date(older.until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
+				`The key it replaced still works until ${new Date(until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
 			);
 	}
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.

@@ -13,6 +13,7 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
+	predecessorWorksUntil,
 	rotateKey,
 	setOwnerRole,
 	showKey,
@@ -795,10 +796,18 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
 	const def = api.keys.rotationGraceSeconds;
+	const busy = await predecessorWorksUntil(s, k.id);
 	return page(
 		c,
 		`Rotate ${k.name}`,
-		<RotateForm k={k} action={`${UI}/keys/${k.id}/rotate`} cancelHref={`${UI}/keys/${k.id}`} defaultSeconds={def} now={now} />,
+		<RotateForm
+			k={k}
+			action={`${UI}/keys/${k.id}/rotate`}
+			cancelHref={`${UI}/keys/${k.id}`}
+			defaultSeconds={def}
+			now={now}
+			lineBusyUntil={busy}
+		/>,
 	);
 });
 

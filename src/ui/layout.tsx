@@ -187,18 +187,28 @@ export function RotateForm(props: {
 	/** The graces offered (the portal's `rotationGraceChoices`); absent: the usual four. */
 	choices?: number[];
 	now: number;
+	/** Set while a key this one replaced still works (Unix ms): only "Immediately" is offered until then. */
+	lineBusyUntil?: number | null;
 }) {
-	const def = props.defaultSeconds;
+	const busy = props.lineBusyUntil ?? null;
+	const def = busy === null ? props.defaultSeconds : 0;
+	const choices = busy === null ? props.choices : [0];
 	return (
 		<>
 			<h1>Rotate {props.k.name}?</h1>
 			<p>
 				A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
 			</p>
+			{busy === null ? null : (
+				<p>
+					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}: until then this key can be rotated only
+					Immediately, so that no more than two keys of one line work at once.
+				</p>
+			)}
 			<form method="post" action={props.action}>
 				<fieldset>
 					<legend>Old key keeps working</legend>
-					{graceChoices(def, props.choices).map((g) => (
+					{graceChoices(def, choices).map((g) => (
 						<label>
 							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
 							{g.seconds === 0

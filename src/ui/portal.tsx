@@ -11,6 +11,7 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
+	predecessorWorksUntil,
 	rotateKey,
 	showKey,
 	type Services,
@@ -54,6 +55,7 @@ import {
 	companionLabel,
 	expiryFrom,
 	formMessage,
+	formatTime,
 	invalidFields,
 	graceChoices,
 	holdsAnyKey,
@@ -712,6 +714,23 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const { grace, graces } = await allowed(c);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
+	const busy = await predecessorWorksUntil(c.var.services, k.id);
+	// This API offers no "Immediately": nothing to choose until the older key's grace ends.
+	if (busy !== null && graces !== undefined && !graces.includes(0))
+		return page(
+			c,
+			`Rotate ${k.name}`,
+			<>
+				<h1>Rotate {k.name}?</h1>
+				<p>
+					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}. This key can be rotated after then, so
+					that no more than two keys of one line work at once.
+				</p>
+				<p>
+					<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
+				</p>
+			</>,
+		);
 	return page(
 		c,
 		`Rotate ${k.name}`,
@@ -722,6 +741,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 			defaultSeconds={grace}
 			choices={graces}
 			now={now}
+			lineBusyUntil={busy}
 		/>,
 	);
 });

@@ -804,6 +804,11 @@ describe("keys", () => {
 		expect(said).toContain(`href="${UI}/keys/${newId}"`);
 		expect(shownKeys(said)).toEqual([]);
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);
+		// The new key's own rotate page offers only Immediately while the old key works, and says why (a review: it preselected a day, which got 409).
+		const next = await (await ui(`${UI}/keys/${newId}/rotate`, { cookie })).text();
+		expect(next).toContain("The key this one replaced still works until");
+		expect(next).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		expect(next).not.toContain('value="86400"');
 	});
 
 	it("rotate Immediately: the old key is 401 on the next request", async () => {

@@ -480,6 +480,11 @@ describe("one owner's keys only", () => {
 		expect(again.status).toBe(409);
 		expect(html).toContain("The key it replaced still works until");
 		expect(shownKeys(html)).toHaveLength(0);
+		// The rotate page itself offers only Immediately meanwhile, and says why (a review: it preselected a grace that got 409).
+		const form = await (await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie })).text();
+		expect(form).toContain("The key this one replaced still works until");
+		expect(form).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		expect(form).not.toContain('value="3600"');
 		expect((await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie, form: { grace: "0" } })).status).toBe(200);
 	});
 
