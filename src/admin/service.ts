@@ -4,7 +4,7 @@ import { generateKey, keyStart } from "../keys/format";
 import { OWNER_ID, publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
-import type { KeyStatus, Usage } from "../authority/key-authority";
+import type { KeyStatus, Predecessor, Usage } from "../authority/key-authority";
 import { keyPrincipal } from "../credentials/key";
 import { effectiveLimits } from "../limits/effective";
 import { logEvent } from "../util/log";
@@ -332,15 +332,20 @@ async function startGrace(
 }
 
 /**
- * Until when (Unix ms) a key this one replaced, directly or further back, still works; null
- * when none does. Until then this key is rotated only with no grace: at most two keys of one
- * line work at once. A predecessor revoked or deleted since works no longer (a review).
+ * The key this one replaced, directly or further back, that still works longest, and until
+ * when; null when none does. Until then this key is rotated only with no grace: at most two
+ * keys of one line work at once. A predecessor revoked or deleted since works no longer.
  */
-export async function predecessorWorksUntil(s: Services, id: string): Promise<number | null> {
+async function workingPredecessor(s: Services, id: string): Promise<Predecessor | null> {
 	const older = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
 	if (older === null || older.until <= Date.now()) return null;
 	const status = await statusOf(s, older.id);
-	return status.revokedAt === null && status.deletedAt === null ? older.until : null;
+	return status.revokedAt === null && status.deletedAt === null ? older : null;
+}
+
+/** Until when (Unix ms) a key this one replaced still works (workingPredecessor), or null. */
+export async function predecessorWorksUntil(s: Services, id: string): Promise<number | null> {
+	return (await workingPredecessor(s, id))?.until ?? null;
 }
 
 export async function rotateKey(
@@ -361,14 +366,12 @@ export async function rotateKey(
 		throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
 	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
 	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
-	if (grace > 0) {
-		const until = await predecessorWorksUntil(s, id);
-		if (until !== null)
-			throw new AdminError(
-				"key_conflict",
-				`The key it replaced still works until ${new Date(until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
-			);
-	}
+	const older = await workingPredecessor(s, id);
+	if (grace > 0 && older !== null)
+		throw new AdminError(
+			"key_conflict",
+			`The key it replaced still works until ${new Date(older.until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
+		);
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.
 	const fields: KeyFields = {
 		name: stored.name,
@@ -388,8 +391,11 @@ export async function rotateKey(
 	// works, before the replacement exists anywhere: it cannot be listed, used or rotated before that
 	// (a review: a rotation of the replacement timed before this step passed the two-key check).
 	const replacementId = randomId("key");
+	// What the replacement must know of its line: the key that works longest before it, among those still
+	// working (a review: a revoked older key named here left the direct predecessor out, and graces chained again).
+	const mark: Predecessor = older !== null && older.until > endsAt ? older : { until: endsAt, id };
 	await step("limiter_failed", "carrying the key's rate-limit counts to its replacement", () =>
-		s.authority.carryCounters(id, replacementId, endsAt),
+		s.authority.carryCounters(id, replacementId, mark),
 	);
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId, replacementId);
 	const started = await startGrace(s, id, now, endsAt, replacement.record);
@@ -406,7 +412,7 @@ export async function rotateKey(
 	// Once more now that the grace has started: what the old key passed between the first carry and
 	// its grace step counts too (a review: 80 passes on a 20/hour key, timed into that gap). With
 	// "Immediately" the old key is dead by now, so nothing escapes; counts only go up, so twice is safe.
-	await s.authority.carryCounters(id, replacement.record.id, endsAt).catch((e: unknown) => {
+	await s.authority.carryCounters(id, replacement.record.id, mark).catch((e: unknown) => {
 		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement again, after its grace started", error: String(e) });
 	});
 	let previous: KeyRecord;

@@ -351,12 +351,10 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * portal customer could rotate with "Immediately" as often as they liked (a probe: 80
 	 * passes in one window on a 20/hour key).
 	 */
-	async carryCountersTo(to: string, graceEndsAt: number, self: string): Promise<void> {
-		// The replacement learns until when a key of its line other than itself still works (this key's grace, or
-		// an older one's still running): rotating it with a grace before then is refused (a second probe: each
-		// rotation within a grace added one more working key with its own remaining count, 25 passes on a 5/hour key).
-		const older = this.predecessorGrace();
-		const mark = older !== null && older.until > graceEndsAt ? older : { until: graceEndsAt, id: self };
+	async carryCountersTo(to: string, mark: Predecessor): Promise<void> {
+		// The replacement learns which key of its line other than itself works longest (chosen by the
+		// admin API among those still working): rotating it with a grace before then is refused (a second
+		// probe: each rotation within a grace added one more working key, 25 passes on a 5/hour key).
 		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, mark);
 		await Promise.all(
 			this.shards.map(async (name) => {
@@ -386,7 +384,8 @@ export class KeyAuthority extends DurableObject<Env> {
 
 	/** Which key this one replaced, directly or further back, works longest, and until when; null for a key made new. */
 	predecessorGrace(): Predecessor | null {
-		return this.ctx.storage.kv.get<Predecessor>("predecessorWorksUntil") ?? null;
+		const held = this.ctx.storage.kv.get<unknown>("predecessorWorksUntil");
+		return typeof held === "object" && held !== null ? (held as Predecessor) : null;
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */

@@ -62,6 +62,7 @@ import {
 	formMessage,
 	invalidFields,
 	holdsAnyKey,
+	paramHoldsKey,
 	keptValue,
 	repeatedField,
 	limitsText,
@@ -124,8 +125,7 @@ function nextPage(raw: unknown): string {
 	// A cursor (base64url JSON, checked where it is read) always holds such a run, and is no key (a review: audit page 2 was lost).
 	const at = raw.indexOf("?");
 	const query = new URLSearchParams(at === -1 ? "" : raw.slice(at + 1));
-	if (holdsAnyKey(at === -1 ? raw : raw.slice(0, at)) || [...query].some(([name, v]) => name !== "cursor" && holdsAnyKey(v)))
-		return `${UI}/`;
+	if (holdsAnyKey(at === -1 ? raw : raw.slice(0, at)) || [...query].some((p) => paramHoldsKey(p))) return `${UI}/`;
 	return raw;
 }
 
@@ -373,8 +373,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	// Away from the address that holds it, to the same list with a notice.
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
-	if ([...params].some(([name, v]) => name !== "q" && holdsAnyKey(v)))
-		return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
+	if ([...params].some((p) => paramHoldsKey(p, ["q"]))) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
@@ -796,7 +795,7 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
 	const def = api.keys.rotationGraceSeconds;
-	const busy = await predecessorWorksUntil(s, k.id);
+	const busy = await predecessorWorksUntil(s, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	return page(
 		c,
 		`Rotate ${k.name}`,
@@ -959,8 +958,7 @@ consoleApp.get("/audit", async (c) => {
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	// A key in any other filter (From, To, Action…) is never echoed into the form or a link either (a second probe).
 	// Not the cursor: base64url JSON always holds a run of both cases, and readCursor checks it (a review: "Older events" led to the notice).
-	if ([...params].some(([name, v]) => name !== "keyId" && name !== "cursor" && holdsAnyKey(v)))
-		return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
+	if ([...params].some((p) => paramHoldsKey(p, ["keyId"]))) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	const wasKey = params.get("pasted") === "1";
 	if (wasKey) params.delete("keyId");
 	params.delete("pasted");

@@ -151,7 +151,8 @@ export function awayFromKey(back: string, fields: Iterable<[string, unknown]>, d
 			// The form token is the session's, never an address's (it would sit in the history).
 			!["q", "keyId", "owner", "pasted", FORM_TOKEN_FIELD, ...drop].includes(name) &&
 			value.length <= 200 &&
-			!holdsAnyKey(value)
+			!holdsAnyKey(value) &&
+			!holdsAnyKey(name)
 		)
 			kept.append(name, value);
 	kept.set("pasted", "1");

@@ -59,6 +59,7 @@ import {
 	invalidFields,
 	graceChoices,
 	holdsAnyKey,
+	paramHoldsKey,
 	keptValue,
 	repeatedField,
 	keyStatus,
@@ -361,7 +362,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
 	if (pasted !== undefined) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
-	if ([...params].some(([name, v]) => name !== "q" && holdsAnyKey(v))) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
+	if ([...params].some((p) => paramHoldsKey(p, ["q"]))) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
@@ -714,7 +715,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const { grace, graces } = await allowed(c);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
-	const busy = await predecessorWorksUntil(c.var.services, k.id);
+	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// This API offers no "Immediately": nothing to choose until the older key's grace ends.
 	if (busy !== null && graces !== undefined && !graces.includes(0))
 		return page(

@@ -215,6 +215,28 @@ export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : v
 export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || holdsKeyMaterial(value);
 
 /**
+ * A query parameter an address must not keep: its name or its value holds a key. `except`
+ * names parameters checked elsewhere; a `cursor` that is a listing's cursor (base64url of a
+ * JSON object, validated where it is read) always holds a long run and is none (a review:
+ * the audit log's next page was lost), but any other value under that name is checked.
+ */
+export function paramHoldsKey([name, value]: [string, string], except: string[] = []): boolean {
+	if (holdsAnyKey(name)) return true;
+	if (except.includes(name) || (name === "cursor" && isListCursor(value))) return false;
+	return holdsAnyKey(value);
+}
+
+function isListCursor(value: string): boolean {
+	if (value.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(value)) return false;
+	try {
+		const parsed: unknown = JSON.parse(atob(value.replace(/-/g, "+").replace(/_/g, "/")));
+		return typeof parsed === "object" && parsed !== null;
+	} catch {
+		return false;
+	}
+}
+
+/**
  * The refusal of a form whose one-value field came more than once (undefined when none did):
  * named, not read as a default (a probe sent two `tier` fields and got the default tier).
  */

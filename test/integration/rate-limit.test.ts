@@ -249,6 +249,19 @@ describe.each(MODES)("rotations within a grace (%s)", (consistency) => {
 		expect((await rotate(next.id, 3600)).status).toBe(201);
 	});
 
+	it("a revoked older key does not hide the direct predecessor: graces cannot chain again (a review: B, C, D and E all worked)", async () => {
+		const { id: a } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
+		const b = await (await rotate(a, 7200)).json<{ id: string }>();
+		expect((await admin(`/keys/${a}/revoke`, { method: "POST" })).status).toBe(200);
+		const c = await rotate(b.id, 600);
+		expect(c.status).toBe(201);
+		const cId = (await c.json<{ id: string }>()).id;
+		const refused = await expectError(await rotate(cId, 600), 409, "conflict");
+		// The predecessor named is B, whose grace ends in 10 minutes, not A's two hours.
+		const until = Date.parse(/until (\S+):/.exec(String(refused.message))![1]!);
+		expect(until).toBeLessThanOrEqual(Date.now() + 600_000);
+	});
+
 	it("once the predecessor's grace has ended, a grace is offered again", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
 		const first = await rotate(id, 1);

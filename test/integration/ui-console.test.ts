@@ -1025,6 +1025,14 @@ describe("the audit log's next page (a review, stop 29)", () => {
 		const older = await ui(href!, { cookie });
 		expect(older.status).toBe(200);
 		expect(await older.text()).not.toContain("That was a whole API key");
+		// Under the name `cursor`, or as a parameter's name, a key cut short is still sent away (a review).
+		const cut = (await createKey({ name: "cut" })).key.slice("sk_live_".length, -6);
+		for (const path of [`${UI}/audit?cursor=${cut}`, `${UI}/audit?${cut}=1`, `${UI}/apis/demo/keys?${cut}=1`]) {
+			const res = await ui(path, { cookie });
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).not.toContain(cut.slice(0, 20));
+		}
+		expect(await (await ui(`${UI}/login?next=${encodeURIComponent(`${UI}/audit?${cut}=1`)}`)).text()).not.toContain(cut.slice(0, 20));
 		const login = await (await ui(`${UI}/login?next=${encodeURIComponent(href!)}`)).text();
 		expect(login).toContain(`name="next" value="${href!.replaceAll("&", "&amp;")}"`);
 	}, 30_000);
