@@ -367,8 +367,8 @@ export class KeyAuthority extends DurableObject<Env> {
 
 	/**
 	 * On a replacement's object: takes its predecessor's counters (window.ts mergeCounters),
-	 * written before the answer; on shard 0, `predecessorWorksUntil` too (Unix ms, the later of
-	 * the two when asked twice).
+	 * written before the answer; on shard 0, the mark `predecessor` too (`{until, id}`, stored as
+	 * `predecessorWorksUntil`; of two marks, the one whose `until` is later).
 	 */
 	inheritCounters(from: Record<string, Counters>, predecessor?: Predecessor): void {
 		for (const [bucket, c] of Object.entries(from)) {
