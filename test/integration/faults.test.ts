@@ -289,7 +289,8 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 	});
 
 	it("what the old key passes between the carry of its counts and its grace step is carried too (a review: 80 passes on a 20/hour key)", async () => {
-		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 3600, burst: 1000 } });
+		// A day's window: a count carried across an hour's edge would start again (see rate-limit.test.ts clearOfHourEdge).
+		const { id, key } = await createKey({ rateLimit: { limit: 10, window: 86_400, burst: 1000 } });
 		for (let i = 0; i < 4; i++) expect((await call("/v1/a", { key })).status).toBe(200);
 		const timed = authorityWith({
 			startGrace: async (real, ...args) => {
