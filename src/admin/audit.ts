@@ -2,6 +2,7 @@ import { randomId } from "../keys/crypto";
 import { crc32 } from "../keys/format";
 import { logEvent } from "../util/log";
 import { ACTOR_TYPES, AUDIT_ACTIONS, type AuditEvent, type AuditPage } from "./contract";
+import { decodeCursor } from "./cursor";
 import { KEY_ID } from "./service";
 
 /**
@@ -163,17 +164,14 @@ function writeCursor(r: Resume): string {
 function readCursor(raw: string, query: AuditQuery): Resume | undefined {
 	const listing = listingOf(query);
 	const prefix = prefixOf(query);
-	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
-	try {
-		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as Partial<Resume & { k: string }>;
-		const ok = (v: unknown) => v === null || (typeof v === "string" && v.length <= 1024);
-		if (typeof r !== "object" || r === null || r.p !== listing || !ok(r.c) || !ok(r.a)) return undefined;
-		const resume: Resume = { p: listing, c: r.c ?? null, a: r.a ?? null };
-		if (r.k !== check(resume) || (resume.a !== null && !resume.a.startsWith(prefix))) return undefined;
-		return resume;
-	} catch {
-		return undefined;
-	}
+	const r = decodeCursor(raw);
+	const ok = (v: unknown): v is string | null => v === null || (typeof v === "string" && v.length <= 1024);
+	const c = r?.c;
+	const a = r?.a;
+	if (r === undefined || r.p !== listing || !ok(c) || !ok(a)) return undefined;
+	const resume: Resume = { p: listing, c, a };
+	if (r.k !== check(resume) || (resume.a !== null && !resume.a.startsWith(prefix))) return undefined;
+	return resume;
 }
 
 /** The event's time, from its entry's name (`…:<inverted ms>:<event id>`). */

@@ -14,14 +14,23 @@ export function writeListCursor(kvCursor: string, listing: string): string {
 	return toBase64Url(JSON.stringify({ p: listing, c: kvCursor, k: check(listing, kvCursor) }));
 }
 
+/**
+ * The JSON object inside a cursor keygate handed out (base64url, at most 2,048 characters),
+ * unchecked; undefined when `raw` is not of that shape. The listings check its fields.
+ */
+export function decodeCursor(raw: string): Record<string, unknown> | undefined {
+	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
+	try {
+		const r: unknown = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
+		return typeof r === "object" && r !== null && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 /** KV's cursor inside `raw`, or null when `raw` is not a cursor this listing gave. */
 export function readListCursor(raw: string, listing: string): string | null {
-	if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) return null;
-	try {
-		const r = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/"))) as { p?: unknown; c?: unknown; k?: unknown };
-		if (typeof r !== "object" || r === null || r.p !== listing || typeof r.c !== "string" || r.c.length > 1024) return null;
-		return r.k === check(listing, r.c) ? r.c : null;
-	} catch {
-		return null;
-	}
+	const r = decodeCursor(raw);
+	if (r === undefined || r.p !== listing || typeof r.c !== "string" || r.c.length > 1024) return null;
+	return r.k === check(listing, r.c) ? r.c : null;
 }

@@ -37,7 +37,7 @@ export function refuseKeysIn(body: unknown): void {
 	const queue: [unknown, string][] = [[body, ""]];
 	for (let i = 0; i < queue.length; i++) {
 		const [value, path] = queue[i]!;
-		if (typeof value === "string") refuseKey(fieldName(path), value, LABELS.has(path));
+		if (typeof value === "string") refuseKey(fieldName(path), value);
 		else if (Array.isArray(value)) value.forEach((item, n) => queue.push([item, `${path}[${n}]`]));
 		else if (value !== null && typeof value === "object") {
 			for (const [name, item] of Object.entries(value)) {

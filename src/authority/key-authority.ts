@@ -368,24 +368,21 @@ export class KeyAuthority extends DurableObject<Env> {
 	/**
 	 * On a replacement's object: takes its predecessor's counters (window.ts mergeCounters),
 	 * written before the answer; on shard 0, the mark `predecessor` too (`{until, id}`, stored as
-	 * `predecessorWorksUntil`; of two marks, the one whose `until` is later).
+	 * `predecessorWorksUntil`; the admin API picks it, and sends the same one with both carries).
 	 */
 	inheritCounters(from: Record<string, Counters>, predecessor?: Predecessor): void {
 		for (const [bucket, c] of Object.entries(from)) {
 			const mine = this.counters[bucket];
 			this.counters = { ...this.counters, [bucket]: mine ? mergeCounters(mine, c) : c };
 		}
-		const held = this.predecessorGrace();
-		if (predecessor !== undefined && (held === null || predecessor.until > held.until))
-			this.ctx.storage.kv.put("predecessorWorksUntil", predecessor);
+		if (predecessor !== undefined) this.ctx.storage.kv.put("predecessorWorksUntil", predecessor);
 		this.dirty = true;
 		this.flush();
 	}
 
 	/** Which key this one replaced, directly or further back, works longest, and until when; null for a key made new. */
 	predecessorGrace(): Predecessor | null {
-		const held = this.ctx.storage.kv.get<unknown>("predecessorWorksUntil");
-		return typeof held === "object" && held !== null ? (held as Predecessor) : null;
+		return this.ctx.storage.kv.get<Predecessor>("predecessorWorksUntil") ?? null;
 	}
 
 	/** Idempotent: a second revoke keeps the first time. */

@@ -529,12 +529,9 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const form = await c.req.parseBody({ all: true });
 	const once = onceOf(form);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
-	const values = Object.fromEntries(
-		["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service", "tier"].map((n) => [
-			n,
-			keptValue(one(n)),
-		]),
-	);
+	// The form's one-value fields (scopes are checkboxes): put back after a refusal, refused when sent twice.
+	const fields = ["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service", "tier"];
+	const values = Object.fromEntries(fields.map((n) => [n, keptValue(one(n))]));
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const lists = { ipAllowlist: list(one("ipAllowlist")), scopes: [...new Set([...checked, ...list(one("extraScopes"))])] };
 	const again = (message: string) =>
@@ -547,19 +544,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 			</>,
 			400,
 		);
-	const twice = repeatedField(form, [
-		"name",
-		"environment",
-		"type",
-		"tier",
-		"kind",
-		"expiry",
-		"expiresOn",
-		"ipAllowlist",
-		"owner",
-		"service",
-		"extraScopes",
-	]);
+	const twice = repeatedField(form, [...fields, "kind"]);
 	if (twice) return again(twice);
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), Date.now());
 	if (!expiry.ok) return again(expiry.message);

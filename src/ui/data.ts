@@ -2,7 +2,7 @@ import type { UsageView } from "../admin/contract";
 import { historyView, withStatus, type Services } from "../admin/service";
 import type { Usage } from "../authority/key-authority";
 import type { KeyRecord, StoredKey } from "../keys/record";
-import { holdsCredential, holdsKeyMaterial, keyShapedIn } from "../credentials/classify";
+import { keyShapedIn } from "../credentials/classify";
 import { sha256Hex } from "../keys/crypto";
 import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
@@ -42,11 +42,10 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
  */
 export async function pastedKey(s: Services, value: string | null | undefined): Promise<StoredKey | null | undefined> {
 	if (!value) return undefined;
-	// Key-shaped text counts even with a typo (a failed checksum), or behind a scheme (`Bearer sk_live_…`, as the curl line shows it).
-	const shaped = keyShapedIn(value);
-	// A key cut short (its checksum characters lost) finds nothing, but is a key all the same: never echoed.
-	if (shaped.length === 0 && !holdsCredential(value) && !holdsKeyMaterial(value)) return undefined;
-	for (const candidate of shaped) {
+	// Key-shaped text counts even with a typo (a failed checksum), behind a scheme (`Bearer sk_live_…`, as the
+	// curl line shows it), or cut short (its checksum characters lost): it finds nothing then, but is never echoed.
+	if (!holdsAnyKey(value)) return undefined;
+	for (const candidate of keyShapedIn(value)) {
 		const key = keyAtAnyStart(candidate);
 		if (key !== undefined) return getByHash(s.kv, await sha256Hex(key));
 	}

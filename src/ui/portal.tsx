@@ -493,9 +493,9 @@ portalApp.post("/keys", async (c) => {
 	const form = await c.req.parseBody({ all: true });
 	const once = onceOf(form);
 	const one = (n: string) => (typeof form[n] === "string" ? (form[n] as string) : "");
-	const values = Object.fromEntries(
-		["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist", "service"].map((n) => [n, keptValue(one(n))]),
-	);
+	// The form's one-value fields (scopes are checkboxes): put back after a refusal, refused when sent twice.
+	const fields = ["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist", "service"];
+	const values = Object.fromEntries(fields.map((n) => [n, keptValue(one(n))]));
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const allowlist = list(one("ipAllowlist"));
 	const again = (message: string) =>
@@ -511,7 +511,7 @@ portalApp.post("/keys", async (c) => {
 			</>,
 			400,
 		);
-	const twice = repeatedField(form, ["name", "environment", "type", "kind", "expiry", "expiresOn", "ipAllowlist", "service"]);
+	const twice = repeatedField(form, [...fields, "kind"]);
 	if (twice) return again(twice);
 	const pair = one("kind") === "pair";
 	if (pair && !a.pairs) return again("Key pairs are not offered here.");

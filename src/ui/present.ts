@@ -1,3 +1,4 @@
+import { decodeCursor } from "../admin/cursor";
 import { holdsCredential, holdsKeyMaterial, keyShapedIn } from "../credentials/classify";
 import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
@@ -222,18 +223,8 @@ export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || ho
  */
 export function paramHoldsKey([name, value]: [string, string], except: string[] = []): boolean {
 	if (holdsAnyKey(name)) return true;
-	if (except.includes(name) || (name === "cursor" && isListCursor(value))) return false;
+	if (except.includes(name) || (name === "cursor" && decodeCursor(value) !== undefined)) return false;
 	return holdsAnyKey(value);
-}
-
-function isListCursor(value: string): boolean {
-	if (value.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(value)) return false;
-	try {
-		const parsed: unknown = JSON.parse(atob(value.replace(/-/g, "+").replace(/_/g, "/")));
-		return typeof parsed === "object" && parsed !== null;
-	} catch {
-		return false;
-	}
 }
 
 /**
@@ -242,23 +233,8 @@ function isListCursor(value: string): boolean {
  */
 export function repeatedField(form: Record<string, unknown>, names: string[]): string | undefined {
 	const name = names.find((n) => Array.isArray(form[n]));
-	return name === undefined ? undefined : `${FORM_FIELD_LABELS[name] ?? name}: sent more than once; send it once.`;
+	return name === undefined ? undefined : `${FORM_ONLY_LABELS[name] ?? FIELD_LABELS[name] ?? name}: sent more than once; send it once.`;
 }
-
-/** The generate forms' own field names, as their labels read. */
-const FORM_FIELD_LABELS: Record<string, string> = {
-	name: "Name",
-	environment: "Environment",
-	type: "Key type",
-	tier: "Tier",
-	kind: "Single key or pair",
-	expiry: "Expiry",
-	expiresOn: "Expiry date",
-	ipAllowlist: "IP allowlist",
-	owner: "Owner",
-	service: "Service or integration",
-	extraScopes: "Other scopes",
-};
 
 const FIELD_LABELS: Record<string, string> = {
 	name: "Name",
@@ -270,6 +246,14 @@ const FIELD_LABELS: Record<string, string> = {
 	environment: "Environment",
 	type: "Key type",
 	tier: "Tier",
+};
+
+/** The generate forms' own fields that are no admin field (the rest read as FIELD_LABELS). */
+const FORM_ONLY_LABELS: Record<string, string> = {
+	kind: "Single key or pair",
+	expiry: "Expiry",
+	expiresOn: "Expiry date",
+	extraScopes: "Other scopes",
 };
 
 /**
