@@ -3,8 +3,9 @@ const encoder = new TextEncoder();
 const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 function hex(buf: ArrayBuffer): string {
+	const bytes = new Uint8Array(buf);
 	let out = "";
-	for (const b of new Uint8Array(buf)) out += HEX_BYTES[b];
+	for (let i = 0; i < bytes.length; i++) out += HEX_BYTES[bytes[i]!];
 	return out;
 }
 

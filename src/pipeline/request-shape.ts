@@ -95,9 +95,12 @@ const percentDecoded = (raw: string) =>
  * with the brackets Rack 2 and qs drop (`[_method]`, `]_method`, `_method]`), with the
  * backslash escapes Rack undoes in a quoted name (`_\method`), and percent-decoded.
  */
+/** Every override name holds "method", an escape that could spell it, or a backslash inside it. */
+const OVERRIDE_MARK = /method|%|\\/i;
+
 export function isOverrideName(raw: string): boolean {
-	// Cheap first: every such name holds "method", an escape that could spell it, or a backslash inside it.
-	if (!/method|%|\\/i.test(raw)) return false;
+	// Cheap first.
+	if (!OVERRIDE_MARK.test(raw)) return false;
 	for (const name of [raw, percentDecoded(raw)]) {
 		const unescaped = name.replace(/\\(.)/g, "$1");
 		for (const n of [name, unescaped]) if (isMethodParam(n) || isMethodParam(n.replace(/[[\]]/g, ""))) return true;
@@ -161,7 +164,8 @@ export function methodOverrides(headers: Headers, search: string): string[] {
 	for (const [name, value] of headers)
 		if (name.includes("method") && METHOD_OVERRIDE_HEADERS.includes(normalizedFieldName(name))) found.push(value.trim().toUpperCase());
 	// Pairs split at `&` and also at `;`, as Rack 2, Go before 1.17 and Python before 3.9.2 split a query (the body's rule too).
-	if (search)
+	// A query holding none of isOverrideName's cheap marks (`method`, an escape, a backslash) holds no override: not split.
+	if (search && OVERRIDE_MARK.test(search))
 		for (const part of search.slice(1).split(/[&;]/))
 			for (const [name, value] of new URLSearchParams(part)) if (isOverrideName(name)) found.push(value.trim().toUpperCase());
 	return found;

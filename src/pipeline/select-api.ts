@@ -13,14 +13,22 @@ const NO_TWINS: { paths: readonly string[]; intoSyntax: false } = Object.freeze(
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/** Worked out once per compiled API (a config is compiled once per isolate), not per request. */
+const errorContexts = new WeakMap<CompiledApi, ErrorContext>();
+
 export function errorContextFor(api: CompiledApi): ErrorContext {
-	const auth = api.credentials.find((s) => s.in === "authorization");
-	return {
-		style: api.errors.style,
-		realm: api.errors.realm,
-		scheme: auth?.in === "authorization" ? auth.scheme : "ApiKey",
-		overrides: api.errors.overrides,
-	};
+	let context = errorContexts.get(api);
+	if (!context) {
+		const auth = api.credentials.find((s) => s.in === "authorization");
+		context = Object.freeze({
+			style: api.errors.style,
+			realm: api.errors.realm,
+			scheme: auth?.in === "authorization" ? auth.scheme : "ApiKey",
+			overrides: api.errors.overrides,
+		});
+		errorContexts.set(api, context);
+	}
+	return context;
 }
 
 /**
