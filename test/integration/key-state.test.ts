@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { shardName, type KeyStatus } from "../../src/authority/key-authority";
 import { call, createKey } from "../helpers/gateway";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
 
@@ -33,5 +34,37 @@ describe("the key's Durable Object writes counters behind, within a second", () 
 		expect((await call("/v1/a", { key })).status).toBe(200);
 		expect((await call("/v1/a", { key })).status).toBe(429);
 		expect(origin.calls).toHaveLength(4);
+	});
+});
+
+describe("a rotation's grace step asked again", () => {
+	it("is pushed again to a shard that missed it, and a different replacement is still refused", async () => {
+		const { id } = await createKey({ rateLimit: { limit: 100, window: 3600, burst: 100, shards: 2 } });
+		const primary = env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(id));
+		const shard = env.KEY_AUTHORITY.get(env.KEY_AUTHORITY.idFromName(shardName(id, 1)));
+		await primary.registerShard(shardName(id, 1));
+		const at = Date.now();
+		const first = await primary.startGrace(at, at + 60_000, "key_replacementAAAAAAAAAAAAA");
+		expect(first.ok).toBe(true);
+		expect((await shard.getStatus()).replacedBy).toBe("key_replacementAAAAAAAAAAAAA");
+		// The shard as if the first push never reached it (the reason the admin API asks again).
+		const blank: KeyStatus = { revokedAt: null, deletedAt: null, deprecatedAt: null, graceEndsAt: null, replacedBy: null };
+		await runInDurableObject(shard, (instance, state) => {
+			(instance as unknown as { status: KeyStatus }).status = { ...blank };
+			state.storage.kv.put("status", { ...blank });
+		});
+		expect((await shard.getStatus()).replacedBy).toBeNull();
+		const again = await primary.startGrace(at + 5, at + 60_005, "key_replacementAAAAAAAAAAAAA");
+		expect(again.ok).toBe(true);
+		// The first step's times stand, on the key's object and on the shard.
+		expect(again.status).toMatchObject({ deprecatedAt: at, graceEndsAt: at + 60_000, replacedBy: "key_replacementAAAAAAAAAAAAA" });
+		expect(await shard.getStatus()).toMatchObject({
+			deprecatedAt: at,
+			graceEndsAt: at + 60_000,
+			replacedBy: "key_replacementAAAAAAAAAAAAA",
+		});
+		const other = await primary.startGrace(at + 10, at + 60_010, "key_replacementBBBBBBBBBBBBB");
+		expect(other.ok).toBe(false);
+		expect((await shard.getStatus()).replacedBy).toBe("key_replacementAAAAAAAAAAAAA");
 	});
 });
