@@ -58,7 +58,8 @@ create and pair:
   --owner TEXT             who the key belongs to
   --service TEXT           the service or integration using the key (for audit)
   --metadata JSON          a JSON object, at most 4096 bytes
-update: the same flags as create (except --api, --type, --environment), all optional
+update: the same flags as create (except --api, --type, --environment), all optional;
+        null clears --expires-at, --ip-allowlist, --owner, --service or --metadata
 audit:
   --key-id ID              only this key's events
   --action ACTION          only this action (key.created, key.revoked, ...)
@@ -252,11 +253,14 @@ function keyBody(f, requireName = true) {
 			burst: integer("--burst", f.burst),
 		};
 	}
-	if (f["expires-at"] !== undefined) body.expiresAt = f["expires-at"];
-	if (f["ip-allowlist"] !== undefined) body.ipAllowlist = list(f["ip-allowlist"]);
-	if (f.owner !== undefined) body.owner = f.owner;
-	if (f.service !== undefined) body.service = f.service;
-	if (f.metadata !== undefined) {
+	// On update, `null` clears a field, as PATCH's `null` does (found by a peer: it stored the text "null").
+	const clears = (value) => !requireName && value === "null";
+	if (f["expires-at"] !== undefined) body.expiresAt = clears(f["expires-at"]) ? null : f["expires-at"];
+	if (f["ip-allowlist"] !== undefined) body.ipAllowlist = clears(f["ip-allowlist"]) ? null : list(f["ip-allowlist"]);
+	if (f.owner !== undefined) body.owner = clears(f.owner) ? null : f.owner;
+	if (f.service !== undefined) body.service = clears(f.service) ? null : f.service;
+	if (f.metadata !== undefined && clears(f.metadata)) body.metadata = null;
+	else if (f.metadata !== undefined) {
 		let metadata;
 		try {
 			metadata = JSON.parse(f.metadata);

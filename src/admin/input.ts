@@ -12,7 +12,7 @@ import { AdminError } from "./service";
  * "Holds" means keygate would accept it: a key-shaped string whose checksum is right
  * (`holdsKey`), anywhere in the value. Messages name the field, never the value.
  */
-export function refuseKey(field: string, value: string | undefined, label = LABELS.has(field)): void {
+export function refuseKey(field: string, value: string | undefined, label = isLabel(field)): void {
 	if (value !== undefined && (holdsKey(value) || (label && holdsKeyMaterial(value))))
 		throw new AdminError("invalid_request", `${field}: holds an API key; keygate never stores keys`);
 }
@@ -25,6 +25,8 @@ export function refuseKey(field: string, value: string | undefined, label = LABE
  * (metadata may hold a base64 blob) only a key keygate would accept is refused.
  */
 const LABELS = new Set(["name", "owner", "service", "X-Keygate-Actor"]);
+/** A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer: a key's body as a scope reached the origin). */
+const isLabel = (field: string) => LABELS.has(field) || /^scopes\[\d+\]$/.test(field);
 
 const fieldName = (path: string) => path || "(root)";
 

@@ -72,10 +72,17 @@ adminApp.get("/openapi.json", () => {
 	return new Response(body, { headers: { "Content-Type": "application/json" } });
 });
 
-/** As /audit: a query parameter given twice is refused, not read as its first value (a probe). */
-function queryOnce(c: { req: { queries(name: string): string[] | undefined } }, names: string[]): void {
-	for (const name of names)
-		if ((c.req.queries(name)?.length ?? 0) > 1) throw new AdminError("invalid_request", `${name}: given more than once; give it once.`);
+/**
+ * A listing's query parameter given twice is refused, not read as its first value (a probe); so is
+ * any other parameter given twice, read or not (a later probe: `?cursor=a&cursor=b` passed where
+ * the listing reads no cursor).
+ */
+function queryOnce(c: { req: { url: string } }): void {
+	const seen = new Set<string>();
+	for (const name of new URL(c.req.url).searchParams.keys()) {
+		if (seen.has(name)) throw new AdminError("invalid_request", `${name}: given more than once; give it once.`);
+		seen.add(name);
+	}
 }
 
 adminApp.post("/keys", async (c) => {
@@ -93,7 +100,7 @@ adminApp.post("/key-pairs", async (c) => {
 });
 
 adminApp.get("/keys", async (c) => {
-	queryOnce(c, ["api", "cursor"]);
+	queryOnce(c);
 	const api = c.req.query("api");
 	if (api !== undefined && !c.var.services.config.apis.some((a) => a.name === api)) {
 		throw new AdminError("invalid_request", `api: "${api}" is not a configured API`);
@@ -133,6 +140,7 @@ adminApp.delete("/keys/:id", async (c) => {
 });
 
 adminApp.get("/audit", async (c) => {
+	queryOnce(c);
 	const parsed = parseAuditQuery(new URL(c.req.url).searchParams);
 	if (!parsed.ok) throw new AdminError("invalid_request", parsed.message);
 	return c.json(await listAudit(c.env.KEYS, parsed.query));
@@ -146,7 +154,7 @@ adminApp.put("/owners/:owner", async (c) => {
 
 adminApp.get("/owners/:owner", async (c) => {
 	refuseKey("owner", c.req.param("owner"));
-	queryOnce(c, ["api"]);
+	queryOnce(c);
 	return c.json(await getOwner(c.var.services, c.req.param("owner"), c.req.query("api") || undefined));
 });
 
@@ -155,7 +163,7 @@ const oauth = (c: { var: AdminEnv["Variables"]; env: AdminEnv["Bindings"] }): OA
 adminApp.post("/oauth/clients", async (c) => c.json(await createClient(oauth(c), await readBody(c, CreateOAuthClientBody)), 201));
 
 adminApp.get("/oauth/clients", async (c) => {
-	queryOnce(c, ["api"]);
+	queryOnce(c);
 	return c.json({ data: await clientsOf(c.var.services, c.req.query("api") || undefined), cursor: null });
 });
 
@@ -173,7 +181,7 @@ adminApp.delete("/oauth/clients/:clientId", async (c) => {
 });
 
 adminApp.get("/oauth/grants", async (c) => {
-	queryOnce(c, ["api", "subject", "clientId"]);
+	queryOnce(c);
 	const subject = c.req.query("subject") || undefined;
 	const clientId = c.req.query("clientId") || undefined;
 	const data = await listGrants(oauth(c), { api: c.req.query("api") || undefined, subject, clientId });

@@ -1,4 +1,5 @@
 import type { CompiledApi, CompiledConfig } from "../config/load";
+import { withoutKeyMaterial } from "../credentials/classify";
 import { randomId, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
 import { OWNER_ID, publicView, type KeyRecord, type StoredKey } from "../keys/record";
@@ -19,7 +20,8 @@ export class AdminError extends Error {
 		readonly reason: "invalid_request" | "key_not_found" | "key_conflict" | "kv_failed" | "limiter_failed" | "not_found",
 		message: string,
 	) {
-		super(message);
+		// A message may quote what it refuses (a tier, an api, an id): never a key, whole or in part.
+		super(withoutKeyMaterial(message));
 	}
 }
 

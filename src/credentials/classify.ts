@@ -80,6 +80,15 @@ export function holdsKeyMaterial(text: string): boolean {
 }
 
 /**
+ * `text` with every key-shaped run and every run that holds key material (holdsKeyMaterial) as `[redacted]`:
+ * for messages that quote what they refuse (an admin error naming a tier, an id), which a key pasted
+ * into the wrong field would otherwise carry back to the page, the client and its logs (found by a peer).
+ */
+export function withoutKeyMaterial(text: string): string {
+	return text.replace(KEY_IN_TEXT, "[redacted]").replace(KEY_MATERIAL, (run) => (holdsKeyMaterial(run) ? "[redacted]" : run));
+}
+
+/**
  * Whether `text` holds a key anywhere. A candidate that fails its checksum may have
  * swallowed the start of a real key (`q_q_AAAA…sk_live_…`): the search goes on from just
  * after the candidate's first `_` (every start before it was tried), not from its end.

@@ -268,7 +268,7 @@ export function formMessage(message: string, lists: Record<string, string[]> = {
 			const label = FIELD_LABELS[field]!;
 			if (index === undefined) return `${start}${label}:`;
 			const value = lists[field]?.[Number(index)];
-			const shown = value !== undefined && value.length <= 60 && !looksLikeKey(value);
+			const shown = value !== undefined && value.length <= 60 && !holdsAnyKey(value);
 			return shown ? `${start}${label} "${value}":` : `${start}${label} (entry ${Number(index) + 1}):`;
 		},
 	);

@@ -8,11 +8,13 @@ import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module script without type declarations
 import { main } from "../../scripts/keys.mjs";
 
-async function run(argv: string[]): Promise<{ code: number; urls: string[]; errors: string[] }> {
+async function run(argv: string[]): Promise<{ code: number; urls: string[]; errors: string[]; bodies: unknown[] }> {
 	const urls: string[] = [];
 	const errors: string[] = [];
-	const fetchImpl = async (url: string) => {
+	const bodies: unknown[] = [];
+	const fetchImpl = async (url: string, init?: RequestInit) => {
 		urls.push(url);
+		if (typeof init?.body === "string") bodies.push(JSON.parse(init.body));
 		return new Response(JSON.stringify({ data: [], cursor: null }), { headers: { "Content-Type": "application/json" } });
 	};
 	const code = await main(argv, {
@@ -22,7 +24,7 @@ async function run(argv: string[]): Promise<{ code: number; urls: string[]; erro
 		err: (s: string) => errors.push(s),
 		fetchImpl,
 	});
-	return { code, urls, errors };
+	return { code, urls, errors, bodies };
 }
 
 describe("keys audit", () => {
@@ -60,5 +62,33 @@ describe("keys audit", () => {
 		expect(code).toBe(2);
 		expect(urls).toEqual([]);
 		expect(errors.join("\n")).toContain("unknown option --actor for audit");
+	});
+});
+
+describe("keys update", () => {
+	it('sends null for a field given as null, as PATCH clears it (found by a peer: it stored the text "null")', async () => {
+		const id = "key_0123456789012345678901";
+		const argv = [
+			"update",
+			id,
+			"--owner",
+			"null",
+			"--service",
+			"null",
+			"--expires-at",
+			"null",
+			"--ip-allowlist",
+			"null",
+			"--metadata",
+			"null",
+		];
+		const { code, bodies } = await run(argv);
+		expect(code).toBe(0);
+		expect(bodies).toEqual([{ owner: null, service: null, expiresAt: null, ipAllowlist: null, metadata: null }]);
+	});
+
+	it("on create, null is a value like any other (create has nothing to clear)", async () => {
+		const { bodies } = await run(["create", "--name", "n", "--owner", "null"]);
+		expect(bodies).toEqual([{ name: "n", owner: "null" }]);
 	});
 });

@@ -137,12 +137,32 @@ describe("admin input holding an API key", () => {
 		] as const)
 			await refused(admin("/keys", post({ name: "x", [field]: value })), field, value);
 		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": body })), "X-Keygate-Actor", body);
+		// A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer).
+		await refused(admin("/keys", post({ name: "x", scopes: ["read", body] })), "scopes[1]", body);
+		await refused(admin(`/keys/${live.id}`, { method: "PATCH", body: JSON.stringify({ scopes: ["read", body] }) }), "scopes[1]", body);
 		// Metadata keeps long runs (a base64 blob, a token of another system): only a key keygate would accept is refused there.
 		const blob = "QmFzZTY0QmxvYkZyb21Tb21lT3RoZXJTeXN0ZW1UaGF0SXNOb3RBS2V5";
 		const made = await admin("/keys", post({ name: "x", metadata: { blob, cut: body } }));
 		expect(made.status).toBe(201);
 		// One-case runs are no keys anywhere: a UUID without dashes as the owner.
 		expect((await admin("/keys", post({ name: "x", owner: "0123456789abcdef0123456789abcdef" }))).status).toBe(201);
+	});
+
+	it("a refusal that quotes what it refuses never quotes a key's body (found by a peer: tier, api, an id)", async () => {
+		const body = live.key.slice("sk_live_".length);
+		for (const [res, code] of [
+			[admin("/keys", post({ name: "x", tier: body })), 400],
+			[admin("/keys", post({ name: "x", api: body })), 400],
+			[admin("/keys", post({ name: "x", environment: body })), 400],
+			[admin(`/keys/key_${body}`), 404],
+			[admin(`/keys?api=demo&${body.slice(0, 40)}=1&${body.slice(0, 40)}=2`), 400],
+		] as const) {
+			const response = await res;
+			const text = await response.text();
+			expect(response.status, text).toBe(code);
+			expect(text).not.toContain(body.slice(0, 32));
+			expect(text).toContain("[redacted]");
+		}
 	});
 
 	it.each<[string, (key: string) => Record<string, unknown>]>([

@@ -179,6 +179,10 @@ describe("listing and usage", () => {
 			"/owners/user_1?api=demo&api=demo",
 			"/oauth/clients?api=demo&api=demo",
 			"/oauth/grants?api=demo&subject=a&subject=b",
+			// Any parameter, read or not (a later probe: these passed where the listing reads no such field).
+			"/oauth/clients?cursor=a&cursor=b",
+			"/audit?api=demo&api=x",
+			"/keys?api=demo&x=1&x=2",
 		])
 			await expectError(await admin(path), 400, "invalid_request");
 	});

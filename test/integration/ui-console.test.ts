@@ -949,6 +949,21 @@ describe("a refused generate form", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("a key's body typed into the IP allowlist is named by its place, never quoted (found by a peer)", async () => {
+		const cookie = await signIn();
+		const { key } = await createKey({ name: "pasted" });
+		const body = key.slice("sk_live_".length);
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie,
+			form: { name: "x", scopes: "read", expiry: "never", kind: "single", ipAllowlist: body },
+		});
+		const html = await res.text();
+		expect(res.status).toBe(400);
+		expect(html).toContain("IP allowlist (entry 1):");
+		expect(html).not.toContain(body.slice(0, 32));
+		expect(origin.calls).toHaveLength(0);
+	});
+
 	it("a date with another expiry ticked is refused, not ignored", async () => {
 		const cookie = await signIn();
 		const res = await ui(`${UI}/apis/demo/keys`, {
