@@ -13,6 +13,8 @@ export interface CompiledApi extends ApiConfig {
 	readOnlyTypes: ReadonlySet<string>;
 	/** Issuers whose JWTs this API accepts (`oauth.externalIssuers`): one in a URL or a forwarded header is a credential. */
 	jwtIssuers: ReadonlySet<string>;
+	/** Key types that are `identifier`s here and nothing else in any API (credentials/classify.ts CredentialScope). */
+	identifierTypes: ReadonlySet<string>;
 	/** The credential headers' names as normalizedFieldName writes them: never forwarded, however spelled. */
 	credentialFieldNames: ReadonlySet<string>;
 }
@@ -69,6 +71,16 @@ export function parseConfig(raw: unknown): ConfigResult {
 				.map(([name]) => name),
 		),
 		jwtIssuers: new Set((api.oauth?.externalIssuers ?? []).map((i) => i.issuer)),
+		// Only a type no API of this config uses for anything but an identifier: another API's secret of that prefix stays a credential.
+		identifierTypes: new Set(
+			Object.entries(api.keyTypes)
+				.filter(
+					([name, t]) =>
+						t.kind === "identifier" &&
+						config.apis.every((other) => !Object.hasOwn(other.keyTypes, name) || other.keyTypes[name]!.kind === "identifier"),
+				)
+				.map(([name]) => name),
+		),
 		credentialFieldNames: new Set(credentialHeaders(api.credentials).map(normalizedFieldName)),
 	}));
 	return { ok: true, value: { config, apis }, lints: lintConfig(config) };

@@ -93,10 +93,11 @@ export function withoutKeyMaterial(text: string): string {
  * swallowed the start of a real key (`q_q_AAAA…sk_live_…`): the search goes on from just
  * after the candidate's first `_` (every start before it was tried), not from its end.
  */
-function holdsKey(text: string): boolean {
+function holdsKey(text: string, publicTypes?: ReadonlySet<string>): boolean {
 	KEY_IN_TEXT.lastIndex = 0;
 	for (let m = KEY_IN_TEXT.exec(text); m !== null; m = KEY_IN_TEXT.exec(text)) {
-		if (keyAtAnyStart(m[0]) !== undefined) return true;
+		const key = keyAtAnyStart(m[0]);
+		if (key !== undefined && !publicTypes?.has(key.slice(0, key.indexOf("_")))) return true;
 		KEY_IN_TEXT.lastIndex = m.index + m[0].indexOf("_") + 1;
 	}
 	return false;
@@ -145,8 +146,8 @@ const dotted =
  * refresh tokens are never sent anywhere but the token endpoint's body, so one in a header
  * or a URL is a leak to stop before the origin; so is an OAuth client secret.
  */
-const CREDENTIAL_SHAPES: { minLength: number; holds: (text: string) => boolean }[] = [
-	{ minLength: BODY_LENGTH, holds: holdsKey },
+const CREDENTIAL_SHAPES: { minLength: number; holds: (text: string, scope?: CredentialScope) => boolean }[] = [
+	{ minLength: BODY_LENGTH, holds: (text, scope) => holdsKey(text, scope?.identifierTypes) },
 	// Access tokens: `kgat_`, 16 to 4,000 base64url characters, `.`, a 43-character MAC.
 	{ minLength: 64, holds: dotted([ACCESS_TOKEN_PREFIX], 16, 4000, 43) },
 	// Authorization codes and refresh tokens: `kgac_` or `kgrt_`, 8 to 2,000 characters, `.`, 43.
@@ -185,29 +186,40 @@ export function jwtIssuer(jwt: string): string | undefined {
 	return typeof iss === "string" ? iss : undefined;
 }
 
+/** What an API's own requests count as credentials beyond keygate's fixed shapes (config/load.ts compiles both per API). */
+export interface CredentialScope {
+	/** The issuers whose JWTs the API accepts (`oauth.externalIssuers`). */
+	readonly jwtIssuers: ReadonlySet<string>;
+	/** Its `identifier` key types (Novu's `app_…`), public by design: never a credential in its own requests. */
+	readonly identifierTypes: ReadonlySet<string>;
+}
+
 /**
  * True when `text` contains a credential keygate would accept (checksum included), anywhere
- * in it. `jwtIssuers`: the issuers whose JWTs the API accepts (`oauth.externalIssuers`); a
- * JWT naming one of them counts as a credential too. Other JWTs (an Access assertion, a
- * token the origin issues itself) are left alone: keygate would not accept them.
+ * in it. With an API's `scope`: a JWT naming one of its `jwtIssuers` counts as a credential
+ * too (other JWTs, an Access assertion or a token the origin issues itself, are left alone:
+ * keygate would not accept them), and a key of one of its `identifierTypes` does not (an
+ * application identifier is "safe to use in client-side code" and authorizes nothing: a
+ * widget may send it in a query or a header, and the origin may need it; found by a peer).
+ * Without a scope (admin input, the dashboard's searches), every key counts.
  */
-export function holdsCredential(text: string, jwtIssuers?: ReadonlySet<string>, decodes = 0): boolean {
+export function holdsCredential(text: string, scope?: CredentialScope, decodes = 0): boolean {
 	// A percent-encoded credential (`sk%5Flive%5F…`) is one too: an origin may decode it. Twice
 	// at most (`%255F`): each round is a pass over the text, and no origin decodes a third time.
 	if (decodes < 2 && text.includes("%")) {
 		const decoded = text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-		if (decoded !== text && holdsCredential(decoded, jwtIssuers, decodes + 1)) return true;
+		if (decoded !== text && holdsCredential(decoded, scope, decodes + 1)) return true;
 	}
 	// Every keygate credential shape holds a "_" (`sk_live_…`, `kgat_…`): most header values have none.
-	if (text.includes("_")) for (const shape of CREDENTIAL_SHAPES) if (text.length >= shape.minLength && shape.holds(text)) return true;
+	if (text.includes("_"))
+		for (const shape of CREDENTIAL_SHAPES) if (text.length >= shape.minLength && shape.holds(text, scope)) return true;
+	const jwtIssuers = scope?.jwtIssuers;
 	if (jwtIssuers && jwtIssuers.size > 0 && text.includes("eyJ") && jwtIssuersIn(text, (iss) => jwtIssuers.has(iss))) return true;
 	// A base64-encoded credential (`Authorization: Basic <base64 of "sk_live_…:">`, a token
 	// wrapped in another token) is one too: the origin, or its logs, can decode it.
 	// Most header values are shorter than any base64 run that could hold one: no scan at all.
 	return (
-		decodes < 2 &&
-		text.length >= MIN_BASE64_RUN &&
-		base64Decodings(text).some((decoded) => holdsCredential(decoded, jwtIssuers, decodes + 1))
+		decodes < 2 && text.length >= MIN_BASE64_RUN && base64Decodings(text).some((decoded) => holdsCredential(decoded, scope, decodes + 1))
 	);
 }
 
@@ -240,7 +252,7 @@ function base64Decodings(text: string): string[] {
 }
 
 /** True when any query parameter name or value contains a credential, e.g. `?api_key=`, `?auth=Bearer%20…`. */
-export function queryHoldsCredential(params: URLSearchParams, jwtIssuers?: ReadonlySet<string>): boolean {
-	for (const [name, value] of params) if (holdsCredential(name, jwtIssuers) || holdsCredential(value, jwtIssuers)) return true;
+export function queryHoldsCredential(params: URLSearchParams, scope?: CredentialScope): boolean {
+	for (const [name, value] of params) if (holdsCredential(name, scope) || holdsCredential(value, scope)) return true;
 	return false;
 }

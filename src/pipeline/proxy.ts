@@ -109,7 +109,7 @@ async function originRequest(
 			credentialNames.has(normal) ||
 			(stripOverrides && METHOD_OVERRIDE_HEADERS.includes(normal)) ||
 			// A credential in any other header (say `Authorization` on an API that takes X-API-Key) is never forwarded either.
-			holdsCredential(value, c.get("api").jwtIssuers)
+			holdsCredential(value, c.get("api"))
 		)
 			headers.delete(name);
 	}

@@ -72,9 +72,9 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 				});
 	}
 	// A key in the query string is refused, public routes included: forwarding it would hand it to the origin and its logs.
-	if (url.search && queryHoldsCredential(url.searchParams, api.jwtIssuers)) return reject(c, "key_in_query");
+	if (url.search && queryHoldsCredential(url.searchParams, api)) return reject(c, "key_in_query");
 	// So is one in the path: `/v1/echo/<key>` would print it in the origin's request log.
-	if (holdsCredential(path, api.jwtIssuers)) return reject(c, "key_in_path");
+	if (holdsCredential(path, api)) return reject(c, "key_in_path");
 	let method = c.req.method;
 	const overrides = methodOverrides(c.req.raw.headers, url.search);
 	if (overrides.length > 0) {

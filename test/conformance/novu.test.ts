@@ -108,6 +108,31 @@ describe("each environment has a secret key and an application identifier", () =
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it('the identifier, being "safe to use in client-side code", reaches the origin beside a secret key in a query, a header and a path (found by a peer: the request was refused, the header dropped)', async () => {
+		const res = await novu.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "production", name: "inbox" }),
+		});
+		const { identifier, secret } = await res.json<Record<"identifier" | "secret", CreatedKey>>();
+		const query = await callApi("novu", `/v1/subscribers?applicationIdentifier=${identifier.key}`, {
+			key: secret.key,
+			headers: { "X-Application-Identifier": identifier.key },
+		});
+		expect(query.status).toBe(200);
+		expect(origin.calls[0]!.url.searchParams.get("applicationIdentifier")).toBe(identifier.key);
+		expect(origin.calls[0]!.headers.get("X-Application-Identifier")).toBe(identifier.key);
+		expect((await callApi("novu", `/v1/subscribers/${identifier.key}`, { key: secret.key })).status).toBe(200);
+		expect(origin.calls[1]!.url.pathname).toBe(`/us/production/v1/subscribers/${identifier.key}`);
+		// A secret key is still no passenger: refused in the query, dropped from another header.
+		const other = await (
+			await novu.admin("/keys", { method: "POST", body: JSON.stringify({ api: "novu", environment: "production", name: "x" }) })
+		).json<CreatedKey>();
+		expect((await callApi("novu", `/v1/subscribers?k=${other.key}`, { key: secret.key })).status).not.toBe(200);
+		expect((await callApi("novu", "/v1/subscribers", { key: secret.key, headers: { "X-Other": other.key } })).status).toBe(200);
+		expect(origin.calls).toHaveLength(3);
+		expect(origin.calls[2]!.headers.has("X-Other")).toBe(false);
+	});
+
 	it('the identifier, being "safe to use in client-side code", spends no failed-credential budget: a widget sending it cannot lock its address out of a new secret key (found by a seed-page pass)', async () => {
 		const ip = { "CF-Connecting-IP": "192.0.2.129" };
 		const res = await novu.admin("/key-pairs", {

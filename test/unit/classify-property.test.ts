@@ -132,7 +132,7 @@ describe("the classifier (property)", () => {
 
 	it("finds an accepted issuer's JWT in text where the regular expression it replaced would, and no other", () => {
 		const b64 = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-		const issuers = new Set(["https://idp.example"]);
+		const issuers = { jwtIssuers: new Set(["https://idp.example"]), identifierTypes: new Set<string>() };
 		const jwt = `${b64({ alg: "RS256" })}.${b64({ iss: "https://idp.example", sub: "u" })}.c2ln`;
 		const other = `${b64({ alg: "RS256" })}.${b64({ iss: "https://other.example" })}.c2ln`;
 		// The reference tries the shape at every start: a global matchAll would let one JWT's signature swallow the next one's header.
