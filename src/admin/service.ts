@@ -338,12 +338,15 @@ async function startGrace(
  * when; null when none does. Until then this key is rotated only with no grace: at most two
  * keys of one line work at once. A predecessor revoked or deleted since works no longer.
  */
-async function workingPredecessor(s: Services, id: string): Promise<Predecessor | null> {
-	const older = await step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
+async function workingPredecessor(s: Services, id: string, known?: Predecessor | null): Promise<Predecessor | null> {
+	const older = known !== undefined ? known : await markOf(s, id);
 	if (older === null || older.until <= Date.now()) return null;
 	const status = await statusOf(s, older.id);
 	return status.revokedAt === null && status.deletedAt === null ? older : null;
 }
+
+/** The key's mark as its object keeps it (the key before it that worked longest), working or not. */
+const markOf = (s: Services, id: string) => step("limiter_failed", "reading the key's predecessor", () => s.authority.predecessorGrace(id));
 
 /** Until when (Unix ms) a key this one replaced still works (workingPredecessor), or null. */
 export async function predecessorWorksUntil(s: Services, id: string): Promise<number | null> {
@@ -368,7 +371,8 @@ export async function rotateKey(
 		throw new AdminError("key_conflict", "The key has expired and cannot be rotated.");
 	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
 	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
-	const older = await workingPredecessor(s, id);
+	const line = await markOf(s, id);
+	const older = await workingPredecessor(s, id, line);
 	if (grace > 0 && older !== null)
 		throw new AdminError(
 			"key_conflict",
@@ -396,6 +400,11 @@ export async function rotateKey(
 	// What the replacement must know of its line: the key that works longest before it, among those still
 	// working (a review: a revoked older key named here left the direct predecessor out, and graces chained again).
 	const mark: Predecessor = older !== null && older.until > endsAt ? older : { until: endsAt, id };
+	// What the key before it passed while it worked on (its grace, revoked since or run out) is this key's
+	// line's too: taken in first, or a rotation after each grace gave each old key a window's worth again
+	// (a seed-page pass: 30 passes in one hour on a 5/hour key, never more than two keys working).
+	if (line !== null)
+		await step("limiter_failed", "carrying the counts of the key it replaced", () => s.authority.carryCounters(line.id, id));
 	await step("limiter_failed", "carrying the key's rate-limit counts to its replacement", () =>
 		s.authority.carryCounters(id, replacementId, mark),
 	);

@@ -90,7 +90,7 @@ export interface Authority {
 	revoke(keyId: string, at: number): Promise<KeyStatus>;
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
 	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard, and learns until when its line's older keys work (KeyAuthority.carryCountersTo). */
-	carryCounters(from: string, to: string, mark: Predecessor): Promise<void>;
+	carryCounters(from: string, to: string, mark?: Predecessor): Promise<void>;
 	/** The key this one replaced (directly or further back) that works longest, and until when (Unix ms), or null. */
 	predecessorGrace(keyId: string): Promise<Predecessor | null>;
 	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */

@@ -349,9 +349,10 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * go to the same object of the replacement `to`, so a replacement starts where its key
 	 * stands in every window still open. Without it, rotating reset a key's quota, and a
 	 * portal customer could rotate with "Immediately" as often as they liked (a probe: 80
-	 * passes in one window on a 20/hour key).
+	 * passes in one window on a 20/hour key). Without `mark`, `to` keeps its own (a key taking in
+	 * what the key it replaced passed since).
 	 */
-	async carryCountersTo(to: string, mark: Predecessor): Promise<void> {
+	async carryCountersTo(to: string, mark?: Predecessor): Promise<void> {
 		// The replacement learns which key of its line other than itself works longest (chosen by the
 		// admin API among those still working): rotating it with a grace before then is refused (a second
 		// probe: each rotation within a grace added one more working key, 25 passes on a 5/hour key).

@@ -274,6 +274,23 @@ describe.each(MODES)("rotations within a grace (%s)", (consistency) => {
 		expect(until).toBeLessThanOrEqual(Date.now() + 600_000);
 	});
 
+	it("what an old key passes in its grace stays its line's: rotating after each grace, revoked or run out, gives no window anew (a seed-page pass: 30 passes on a 5/hour key)", async () => {
+		const { id, key } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
+		let current = { id, key };
+		let passed = 0;
+		for (let round = 0; round < 4; round++) {
+			// Even rounds end the grace by revoking the old key, odd ones let a one-second grace run out.
+			const next = await (await rotate(current.id, round % 2 === 0 ? 3600 : 1)).json<{ id: string; key: string }>();
+			for (let i = 0; i < 6; i++) if ((await call("/v1/a", { key: current.key })).status === 200) passed++;
+			if (round % 2 === 0) expect((await admin(`/keys/${current.id}/revoke`, { method: "POST" })).status).toBe(200);
+			else await sleep(1_100);
+			current = next;
+		}
+		for (let i = 0; i < 6; i++) if ((await call("/v1/a", { key: current.key })).status === 200) passed++;
+		expect(passed).toBeLessThanOrEqual(5);
+		expect(origin.calls).toHaveLength(passed);
+	}, 20_000); // 4 rotations, 30 requests and two 1 s graces run out: about 3 s alone, over 5 s beside other files
+
 	it("once the predecessor's grace has ended, a grace is offered again", async () => {
 		const { id } = await createKey({ rateLimit: { limit: 5, window: 3600, burst: 1000, consistency } });
 		const first = await rotate(id, 1);
