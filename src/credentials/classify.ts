@@ -69,7 +69,16 @@ export const keyShapedIn = (text: string): string[] => text.match(KEY_IN_TEXT) ?
  */
 const KEY_MATERIAL = /[0-9A-Za-z]{32,}/g;
 const kindOf = (c: string) => (c >= "a" ? 0 : c >= "A" ? 1 : 2);
+/**
+ * A whole key body in one case (a key lowercased or uppercased, with or without its prefix): its
+ * letters' cases are a few dozen bits, which its CRC-32 narrows to a few hundred candidates
+ * (a seed-page pass rebuilt one in 0.13 s). 49 or more letters and digits with a digit and a
+ * letter past `f`: no hex digest, number or word; a base32 hash that long counts too.
+ */
+const ONE_CASE_BODY = new RegExp(`[0-9A-Za-z]{${BODY_LENGTH},}`, "g");
+const oneCaseBody = (run: string) => /[0-9]/.test(run) && /[g-zG-Z]/.test(run) && (!/[a-z]/.test(run) || !/[A-Z]/.test(run));
 export function holdsKeyMaterial(text: string): boolean {
+	for (const run of text.match(ONE_CASE_BODY) ?? []) if (oneCaseBody(run)) return true;
 	for (const run of text.match(KEY_MATERIAL) ?? []) {
 		if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
 		let changes = 0;

@@ -137,6 +137,9 @@ describe("admin input holding an API key", () => {
 		] as const)
 			await refused(admin("/keys", post({ name: "x", [field]: value })), field, value);
 		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": body })), "X-Keygate-Actor", body);
+		// A whole key in one case (a seed-page pass rebuilt one from its CRC-32 in 0.13 s).
+		await refused(admin("/keys", post({ name: "x", service: live.key.toLowerCase() })), "service", live.key.toLowerCase());
+		await refused(admin("/keys", post({ name: "x", owner: body.toUpperCase() })), "owner", body.toUpperCase());
 		// A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer).
 		await refused(admin("/keys", post({ name: "x", scopes: ["read", body] })), "scopes[1]", body);
 		await refused(admin(`/keys/${live.id}`, { method: "PATCH", body: JSON.stringify({ scopes: ["read", body] }) }), "scopes[1]", body);

@@ -191,4 +191,25 @@ describe("holdsKeyMaterial: a key cut short, as the console's and portal's searc
 			expect(holdsKeyMaterial(text), text).toBe(false);
 		expect(holdsKeyMaterial("AbCdEfGhIjKlMnOpQrStUvWxYz012345")).toBe(true); // 32, both cases, changing at every place
 	});
+
+	it("a whole key in one case, with or without its prefix, is key material: its CRC-32 leaves a few hundred candidates (a seed-page pass)", () => {
+		fc.assert(
+			fc.property(fc.boolean(), fc.boolean(), (lower, prefixed) => {
+				const key = generateKey("sk", "live");
+				const oneCase = lower ? key.toLowerCase() : key.toUpperCase();
+				const text = prefixed ? oneCase : oneCase.slice("sk_live_".length);
+				// A key with no digit, or no letter past f, in its body is one in millions: not this run's concern.
+				fc.pre(/[0-9]/.test(text.slice(-49)) && /[g-zG-Z]/.test(text.slice(-49)));
+				expect(holdsKeyMaterial(`service ${text}`), text).toBe(true);
+			}),
+			{ numRuns: 300 },
+		);
+		// 49 or more in one case, but a hex digest (letters a-f only), a number, or letters only: no key body.
+		for (const text of [
+			"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			"7".repeat(60),
+			"thisisaverylongnamewithoutanyseparatorsinitatalltoo",
+		])
+			expect(holdsKeyMaterial(text), text).toBe(false);
+	});
 });
