@@ -71,6 +71,7 @@ import {
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
 	pastedKeyNotice,
+	lineBusyMessage,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -806,6 +807,25 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	const k = await showKey(s, id);
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
+	// The two-key rule in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
+	const busy = grace > 0 ? await predecessorWorksUntil(s, id).catch(() => null) : null; // rotateKey refuses it anyway
+	if (busy !== null) {
+		const api = apiOf(c, k.api);
+		return page(
+			c,
+			`Rotate ${k.name}`,
+			<RotateForm
+				k={k}
+				action={`${UI}/keys/${k.id}/rotate`}
+				cancelHref={`${UI}/keys/${k.id}`}
+				defaultSeconds={api?.keys.rotationGraceSeconds ?? 0}
+				now={Date.now()}
+				lineBusyUntil={busy}
+				error={lineBusyMessage(busy)}
+			/>,
+			409,
+		);
+	}
 	const { created, previous } = await rotateKey(s, id, grace);
 	const api = apiOf(c, previous.api)!;
 	return page(

@@ -189,10 +189,16 @@ export function RotateForm(props: {
 	now: number;
 	/** Set while a key this one replaced still works (Unix ms): only "Immediately" is offered until then. */
 	lineBusyUntil?: number | null;
+	/** Set (the portal's maxKeysPerOwner) when the owner holds that many live keys: a grace would hold one more, so only "Immediately". */
+	atKeyLimit?: number | null;
+	/** Why a rotation just sent was refused, in the page's words. */
+	error?: string;
 }) {
 	const busy = props.lineBusyUntil ?? null;
-	const def = busy === null ? props.defaultSeconds : 0;
-	const choices = busy === null ? props.choices : [0];
+	const full = props.atKeyLimit ?? null;
+	const onlyNow = busy !== null || full !== null;
+	const def = onlyNow ? 0 : props.defaultSeconds;
+	const choices = onlyNow ? [0] : props.choices;
 	return (
 		<>
 			<h1>Rotate {props.k.name}?</h1>
@@ -205,7 +211,14 @@ export function RotateForm(props: {
 					Immediately, so that no more than two keys of one line work at once.
 				</p>
 			)}
+			{full === null ? null : (
+				<p>
+					You hold {full} active keys, the most allowed here. With a grace the old key would keep working beside the new one, one key more,
+					so this key can be rotated only Immediately (or revoke another key first).
+				</p>
+			)}
 			<form method="post" action={props.action}>
+				<ErrorBox message={props.error} />
 				<fieldset>
 					<legend>Old key keeps working</legend>
 					{graceChoices(def, choices).map((g) => (

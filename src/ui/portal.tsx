@@ -59,6 +59,7 @@ import {
 	invalidFields,
 	graceChoices,
 	holdsAnyKey,
+	lineBusyMessage,
 	paramHoldsKey,
 	keptValue,
 	repeatedField,
@@ -716,6 +717,24 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
+	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
+	const max = c.var.api.portal.maxKeysPerOwner;
+	const full = (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
+	if (full !== null && graces !== undefined && !graces.includes(0))
+		return page(
+			c,
+			`Rotate ${k.name}`,
+			<>
+				<h1>Rotate {k.name}?</h1>
+				<p>
+					You hold {full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke
+					another key first, then rotate this one.
+				</p>
+				<p>
+					<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
+				</p>
+			</>,
+		);
 	// This API offers no "Immediately": nothing to choose until the older key's grace ends.
 	if (busy !== null && graces !== undefined && !graces.includes(0))
 		return page(
@@ -743,6 +762,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 			choices={graces}
 			now={now}
 			lineBusyUntil={busy}
+			atKeyLimit={full}
 		/>,
 	);
 });
@@ -762,12 +782,38 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		const r = await rotateKey(c.var.services, k.id, grace);
 		return { made: r, ids: [r.created.record.id] };
 	};
-	const rotated = grace === 0 ? (await rotate()).made : await withinLimit(c, 1, rotate);
-	if (rotated === null)
-		throw new AdminError(
-			"invalid_request",
-			`You may hold at most ${c.var.api.portal.maxKeysPerOwner} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
+	// Refused in the page's words, on the form again with only what can work (found by a browser QA pass: the admin API's wording).
+	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
+		page(
+			c,
+			`Rotate ${k.name}`,
+			<RotateForm
+				k={k}
+				action={`${PORTAL}/keys/${k.id}/rotate`}
+				cancelHref={`${PORTAL}/keys/${k.id}`}
+				defaultSeconds={offered.grace}
+				choices={offered.graces}
+				now={Date.now()}
+				lineBusyUntil={busy}
+				atKeyLimit={full}
+				error={error}
+			/>,
+			status,
 		);
+	if (grace > 0) {
+		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
+		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);
+	}
+	const rotated = grace === 0 ? (await rotate()).made : await withinLimit(c, 1, rotate);
+	if (rotated === null) {
+		const max = c.var.api.portal.maxKeysPerOwner;
+		return again(
+			400,
+			`You may hold at most ${max} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
+			null,
+			max,
+		);
+	}
 	const { created, previous } = rotated;
 	return page(
 		c,

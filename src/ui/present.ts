@@ -335,3 +335,7 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 			return 503;
 	}
 }
+
+/** The two-key rule's refusal as the pages say it (the admin API names gracePeriodSeconds). */
+export const lineBusyMessage = (until: number) =>
+	`Not rotated: the key this one replaced still works until ${formatTime(new Date(until).toISOString())}, and until then this key can be rotated only Immediately, so that no more than two keys of one line work at once.`;

@@ -809,6 +809,14 @@ describe("keys", () => {
 		expect(next).toContain("The key this one replaced still works until");
 		expect(next).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		expect(next).not.toContain('value="86400"');
+		// A grace sent anyway is refused in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
+		const refused = await ui(`${UI}/keys/${newId}/rotate`, { cookie, form: { grace: "3600" } });
+		const words = await refused.text();
+		expect(refused.status).toBe(409);
+		expect(words).toContain("Not rotated: the key this one replaced still works until");
+		expect(words).not.toContain("gracePeriodSeconds");
+		expect(words).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		expect(shownKeys(words)).toEqual([]);
 	});
 
 	it("rotate Immediately: the old key is 401 on the next request", async () => {

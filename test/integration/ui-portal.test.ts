@@ -460,8 +460,15 @@ describe("one owner's keys only", () => {
 		let working = 0;
 		for (const key of keys) if ((await call("/v1/x", { key })).status === 200) working++;
 		expect(working).toBe(10);
-		// "Immediately" (no grace) swaps one working key for another, so it needs no room.
+		// The refusal puts the form back with only what can work, and the rotate page offers only that too (found by a peer and a browser QA pass).
+		expect(refusals[0]).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		expect(refusals[0]).not.toContain('value="86400"');
 		const last = [...new Set(ids)].at(-1)!;
+		const form = await (await ui(`${PORTAL}/keys/${last}/rotate`, { cookie })).text();
+		expect(form).toContain("You hold 10 active keys, the most allowed here");
+		expect(form.match(/name="grace"/g)).toHaveLength(1);
+		expect(form).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		// "Immediately" (no grace) swaps one working key for another, so it needs no room.
 		const now = await ui(`${PORTAL}/keys/${last}/rotate`, { cookie, form: { grace: "0" } });
 		expect(now.status).toBe(200);
 		expect(shownKeys(await now.text())).toHaveLength(1);
@@ -478,7 +485,10 @@ describe("one owner's keys only", () => {
 		const again = await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie, form: { grace: "3600" } });
 		const html = await again.text();
 		expect(again.status).toBe(409);
-		expect(html).toContain("The key it replaced still works until");
+		// In the page's words, on the form again with only Immediately (found by a browser QA pass: the admin API's wording).
+		expect(html).toContain("Not rotated: the key this one replaced still works until");
+		expect(html).not.toContain("gracePeriodSeconds");
+		expect(html).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		expect(shownKeys(html)).toHaveLength(0);
 		// The rotate page itself offers only Immediately meanwhile, and says why (a review: it preselected a grace that got 409).
 		const form = await (await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie })).text();
