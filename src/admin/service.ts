@@ -241,6 +241,9 @@ async function save(s: Services, stored: StoredKey, before?: StoredKey): Promise
 	return publicView(merged);
 }
 
+/** How many objects a key's limits are split over: its own limit's, else its tier's. */
+const shardsOf = (k: StoredKey, api: CompiledApi): number => (k.rateLimit ?? api.tiers[k.tier])?.shards ?? 1;
+
 /**
  * Changes a key's record. The change reaches every location within KV's propagation
  * time plus the isolate cache's 60 s; to take rights away at once, revoke or rotate.
@@ -262,6 +265,10 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	if (patch.owner !== undefined) next.owner = patch.owner;
 	if (patch.service !== undefined) next.service = patch.service;
 	if (patch.metadata !== undefined) next.metadata = patch.metadata;
+	// A new number of shards (its own limit's, or its tier's) starts from what the key has spent, spread over them.
+	const shards = shardsOf(next, api);
+	if (shards !== shardsOf(stored, api))
+		await step("limiter_failed", "spreading the key's counts over its new shards", () => s.authority.reshard(id, shards));
 	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;

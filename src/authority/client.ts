@@ -91,6 +91,8 @@ export interface Authority {
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
 	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard, and learns until when its line's older keys work (KeyAuthority.carryCountersTo). */
 	carryCounters(from: string, to: string, mark?: Predecessor): Promise<void>;
+	/** The key's number of shards changed: what it has spent is spread over the new `n` (KeyAuthority.reshard). */
+	reshard(keyId: string, n: number): Promise<void>;
 	/** The key this one replaced (directly or further back) that works longest, and until when (Unix ms), or null. */
 	predecessorGrace(keyId: string): Promise<Predecessor | null>;
 	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */
@@ -139,6 +141,7 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 		startGrace: (keyId, at, endsAt, replacedBy) =>
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
 		carryCounters: (from, to, mark) => bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(to, mark)),
+		reshard: (keyId, n) => bounded("rotation counters", async (): Promise<void> => key(keyId).reshard(keyId, n)),
 		predecessorGrace: (keyId) => bounded("key status", async (): Promise<Predecessor | null> => key(keyId).predecessorGrace()),
 		abandonGrace: (keyId, replacedBy) =>
 			bounded("rotation", async (): Promise<{ inForce: boolean; status: KeyStatus }> => key(keyId).abandonGrace(replacedBy)),

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bucket } from "../limits/effective";
 import { giveBack, grant, type LeaseAnswer, type Returned } from "../limits/lease";
 import { decideBuckets, peekBucket } from "../limits/buckets";
-import { mergeCounters, type Counters, type RateInfo } from "../limits/window";
+import { addCounters, mergeCounters, share, type Counters, type RateInfo } from "../limits/window";
 
 export type { Bucket };
 import { keyAuthorityStub } from "./client";
@@ -379,6 +379,46 @@ export class KeyAuthority extends DurableObject<Env> {
 		if (predecessor !== undefined) this.ctx.storage.kv.put("predecessorWorksUntil", predecessor);
 		this.dirty = true;
 		this.flush();
+	}
+
+	/**
+	 * On shard 0, when the key's number of shards changes: what the whole key has spent (this
+	 * object and every registered shard, added up) is spread over the new `n` shards as their
+	 * limits are (limiter.ts share), each keeping its own count if that is larger. Without it the
+	 * new shards started empty: a peer passed 70 in one window on a 40/hour key after PATCHing
+	 * `shards` from 1 to 4. Shards the new layout no longer uses are left as they are.
+	 */
+	async reshard(keyId: string, n: number): Promise<void> {
+		const mine = this.counters;
+		let total: Record<string, Counters> = { ...mine };
+		for (const name of this.shards) {
+			if (Number(name.slice(name.lastIndexOf("#") + 1)) === 0) continue;
+			for (const [bucket, c] of Object.entries(await keyAuthorityStub(this.env, name).getCounters()))
+				total = { ...total, [bucket]: total[bucket] ? addCounters(total[bucket], c) : c };
+		}
+		const shareOf = (index: number): Record<string, Counters> =>
+			Object.fromEntries(
+				Object.entries(total).map(([bucket, c]) => [
+					bucket,
+					{ ...c, windowCount: share(c.windowCount, n, index), secondCount: share(c.secondCount, n, index) },
+				]),
+			);
+		// Shard 0 itself is one of them, and its own count is in the total: it takes its share in place of
+		// that count (with n = 1, the whole key's), plus what it passed while the others were asked.
+		const own = shareOf(0);
+		for (const [bucket, share0] of Object.entries(own)) {
+			const now = this.counters[bucket];
+			const before = mine[bucket];
+			if (now === undefined) continue;
+			// A window that turned meanwhile: the new one's count stands.
+			if (now.windowStart !== share0.windowStart) own[bucket] = now;
+			else if (before !== undefined && before.windowStart === now.windowStart)
+				own[bucket] = { ...share0, windowCount: share0.windowCount + now.windowCount - before.windowCount };
+		}
+		this.counters = { ...this.counters, ...own };
+		this.dirty = true;
+		this.flush();
+		for (let index = 1; index < n; index++) await keyAuthorityStub(this.env, shardName(keyId, index)).inheritCounters(shareOf(index));
 	}
 
 	/** Which key this one replaced, directly or further back, works longest, and until when; null for a key made new. */

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { keyCache } from "../../src/keys/cache";
+import { forgetExhausted } from "../../src/limits/limiter";
 import { admin, call, createKey, expectError, sleep } from "../helpers/gateway";
 import { MODES } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
@@ -75,4 +77,44 @@ describe("shards in config", () => {
 		const error = await expectError(res, 400, "invalid_request");
 		expect(error.message).toBe("rateLimit.shards: burst and limit must each be at least shards");
 	});
+});
+
+describe("changing a key's number of shards", () => {
+	const isolateForgets = () => (keyCache.clear(), forgetExhausted()); // as when the change has reached this isolate (60 s)
+	const patch = (id: string, rateLimit: Record<string, unknown>) =>
+		admin(`/keys/${id}`, { method: "PATCH", body: JSON.stringify({ rateLimit }) });
+
+	it.each([
+		[1, 4],
+		[4, 1],
+		[2, 3],
+	])(
+		"from %i to %i keeps what the window has spent (found by a peer: 70 passes on a 40/day key after 1 → 4)",
+		async (from, to) => {
+			const limits = { limit: 40, window: 86_400, burst: 1000 };
+			const { id, key } = await createKey({ rateLimit: { ...limits, shards: from } });
+			let passed = 0;
+			for (let i = 0; i < 60; i++) if ((await call("/v1/a", { key })).status === 200) passed++;
+			expect(passed).toBe(40);
+			expect((await patch(id, { ...limits, shards: to })).status).toBe(200);
+			isolateForgets();
+			for (let i = 0; i < 60; i++) if ((await call("/v1/a", { key })).status === 200) passed++;
+			expect(passed).toBe(40);
+			expect(origin.calls).toHaveLength(40);
+		},
+		30_000,
+	);
+
+	it("what is left stays usable: 10 spent of 40, then 1 → 4 shards, 30 more pass", async () => {
+		const limits = { limit: 40, window: 86_400, burst: 1000 };
+		const { id, key } = await createKey({ rateLimit: { ...limits, shards: 1 } });
+		for (let i = 0; i < 10; i++) expect((await call("/v1/a", { key })).status).toBe(200);
+		expect((await patch(id, { ...limits, shards: 4 })).status).toBe(200);
+		isolateForgets();
+		const after = await Promise.all(Array.from({ length: 60 }, () => call("/v1/a", { key })));
+		const passed = after.filter((r) => r.status === 200).length;
+		expect(passed).toBeLessThanOrEqual(30);
+		expect(passed).toBeGreaterThanOrEqual(27); // shard 0 keeps its own 10 where its share is 10: none stranded but by the random shard order
+		expect(origin.calls).toHaveLength(10 + passed);
+	}, 30_000);
 });
