@@ -3,6 +3,7 @@ import en from "zod/v4/locales/en.js";
 import { ADMIN_ONLY_CODES, ALL_PUBLIC_CODES } from "../errors/catalogue";
 import { ERROR_STYLES } from "../errors/render";
 import { PATH_PATTERN, PATH_PATTERN_GRAMMAR, patternProblem } from "./pattern";
+import { compileRoutes, findRoute } from "./routes";
 
 /**
  * The declarative config, defined once: `parseConfig` validates against it and
@@ -440,6 +441,23 @@ const ApiSchema = z
 					.some((seg, i, all) => seg === "." || seg === ".." || (seg === "" && i < all.length - 1))
 			)
 				issue(["portal", "samplePath"], 'must not hold "." or ".." segments or an empty one ("//")');
+			// A segment ending in dots (`leads.`, `...`) is another path to the gateway and to origins that read suffixes or
+			// trim dots; one no keyed GET rule covers gets 403 for every key (a seed-page pass: both printed "valid").
+			else if (sample !== undefined && sample.split("/").some((seg) => seg.endsWith(".")))
+				issue(["portal", "samplePath"], 'must not hold a segment that ends in "."');
+			else if (sample !== undefined) {
+				let rule: ReturnType<typeof findRoute> | null = null;
+				try {
+					rule = findRoute(compileRoutes(api.routes), "GET", sample);
+				} catch {
+					rule = null; // a bad pattern is reported on its own rule
+				}
+				if (rule === undefined || rule?.public === true)
+					issue(
+						["portal", "samplePath"],
+						rule === undefined ? "no route rule covers GET of this path" : "covers a public route, which needs no key",
+					);
+			}
 			for (const [i, e] of (api.portal?.environments ?? []).entries())
 				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);
 			for (const [i, t] of (api.cors?.keyTypes ?? []).entries())

@@ -287,7 +287,7 @@ describe("the curl line's path (portal.samplePath)", () => {
 		};
 		expect(withPath("/api/v1/leads").ok).toBe(true);
 		expect(withPath("/api/v1/leads/").ok).toBe(true);
-		expect(withPath("/api/v1/le.ads/x..y").ok).toBe(true);
+		expect(withPath("/api/v1/leads/le.ads/x..y").ok).toBe(true); // dots inside segments are plain characters
 		// The last four (a second review): a query the route table reads as a segment, shell characters, a prefix off a segment boundary.
 		for (const bad of [
 			"api/v1/leads",
@@ -305,6 +305,10 @@ describe("the curl line's path (portal.samplePath)", () => {
 			"/api/%zz",
 			"/api/v1/%2F",
 			"/API/v1/leads",
+			// A seed-page pass: no rule covers it (403 for every key), and segments ending in dots (another path to the gateway).
+			"/api/v1/nosuchroute",
+			"/api/v1/leads/...",
+			"/api/v1/leads.",
 		]) {
 			const r = withPath(bad);
 			expect(r.ok, bad).toBe(false);
