@@ -266,9 +266,9 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	if (patch.service !== undefined) next.service = patch.service;
 	if (patch.metadata !== undefined) next.metadata = patch.metadata;
 	// A new number of shards (its own limit's, or its tier's) starts from what the key has spent, spread over them.
-	const shards = shardsOf(next, api);
-	if (shards !== shardsOf(stored, api))
-		await step("limiter_failed", "spreading the key's counts over its new shards", () => s.authority.reshard(id, shards));
+	const [before, after] = [shardsOf(stored, api), shardsOf(next, api)];
+	if (after !== before)
+		await step("limiter_failed", "spreading the key's counts over its new shards", () => s.authority.reshard(id, before, after));
 	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;
@@ -410,10 +410,12 @@ export async function rotateKey(
 	// What the key before it passed while it worked on (its grace, revoked since or run out) is this key's
 	// line's too: taken in first, or a rotation after each grace gave each old key a window's worth again
 	// (a seed-page pass: 30 passes in one hour on a 5/hour key, never more than two keys working).
+	// Both keys of a line have the same limits (a rotation copies them; a PATCH since may differ, and every shard of either layout is read).
+	const shards = shardsOf(stored, api);
 	if (line !== null)
-		await step("limiter_failed", "carrying the counts of the key it replaced", () => s.authority.carryCounters(line.id, id));
+		await step("limiter_failed", "carrying the counts of the key it replaced", () => s.authority.carryCounters(line.id, id, shards));
 	await step("limiter_failed", "carrying the key's rate-limit counts to its replacement", () =>
-		s.authority.carryCounters(id, replacementId, mark),
+		s.authority.carryCounters(id, replacementId, shards, mark),
 	);
 	const replacement = await mint(s, api, stored.type, fields, stored.pairId, replacementId);
 	const started = await startGrace(s, id, now, endsAt, replacement.record);
@@ -430,7 +432,7 @@ export async function rotateKey(
 	// Once more now that the grace has started: what the old key passed between the first carry and
 	// its grace step counts too (a review: 80 passes on a 20/hour key, timed into that gap). With
 	// "Immediately" the old key is dead by now, so nothing escapes; counts only go up, so twice is safe.
-	await s.authority.carryCounters(id, replacement.record.id, mark).catch((e: unknown) => {
+	await s.authority.carryCounters(id, replacement.record.id, shards, mark).catch((e: unknown) => {
 		logEvent("limiter_failed", { step: "carrying the key's counts to its replacement again, after its grace started", error: String(e) });
 	});
 	let previous: KeyRecord;

@@ -352,18 +352,31 @@ export class KeyAuthority extends DurableObject<Env> {
 	 * passes in one window on a 20/hour key). Without `mark`, `to` keeps its own (a key taking in
 	 * what the key it replaced passed since).
 	 */
-	async carryCountersTo(to: string, mark?: Predecessor): Promise<void> {
+	async carryCountersTo(keyId: string, to: string, n: number, mark?: Predecessor): Promise<void> {
 		// The replacement learns which key of its line other than itself works longest (chosen by the
 		// admin API among those still working): rotating it with a grace before then is refused (a second
 		// probe: each rotation within a grace added one more working key, 25 passes on a 5/hour key).
 		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, mark);
+		// Every shard of the layout, by index, not only those that registered by serving a request: a shard
+		// that only took counts (a replacement's, a resharded key's) holds them too (a review: two rotations
+		// in a row, with no request between, gave a 4-shard key 70 passes on 40).
 		await Promise.all(
-			this.shards.map(async (name) => {
-				const index = Number(name.slice(name.lastIndexOf("#") + 1));
-				const counters = await keyAuthorityStub(this.env, name).getCounters();
+			this.extraShards(keyId, n).map(async (index) => {
+				const counters = await keyAuthorityStub(this.env, shardName(keyId, index)).getCounters();
 				await keyAuthorityStub(this.env, shardName(to, index)).inheritCounters(counters);
 			}),
 		);
+	}
+
+	/** The indices of this key's extra shards: 1 to n - 1, and any other that registered. */
+	private extraShards(keyId: string, n: number): number[] {
+		const indices = new Set<number>();
+		for (let i = 1; i < n; i++) indices.add(i);
+		for (const name of this.shards) {
+			const index = Number(name.slice(name.lastIndexOf("#") + 1));
+			if (name === shardName(keyId, index) && index > 0) indices.add(index);
+		}
+		return [...indices];
 	}
 
 	/**
@@ -382,20 +395,20 @@ export class KeyAuthority extends DurableObject<Env> {
 	}
 
 	/**
-	 * On shard 0, when the key's number of shards changes: what the whole key has spent (this
-	 * object and every registered shard, added up) is spread over the new `n` shards as their
-	 * limits are (limiter.ts share), each keeping its own count if that is larger. Without it the
-	 * new shards started empty: a peer passed 70 in one window on a 40/hour key after PATCHing
-	 * `shards` from 1 to 4. Shards the new layout no longer uses are left as they are.
+	 * On shard 0, when the key's number of shards changes from `from` to `n`: what the whole key
+	 * has spent (every shard of the old layout by index, and any that registered, added up) is
+	 * spread over the new layout's shards as their limits are (limiter.ts share). No shard's count
+	 * ever goes down (each keeps the larger of its own and its share): isolates still on the old
+	 * layout, a retried change or one that failed after this step can only find less room, never
+	 * more (a review: replacing shard 0's count gave 70 passes on 40). Without it the new shards
+	 * started empty: a peer passed 70 in one window on a 40/hour key after PATCHing `shards`
+	 * from 1 to 4.
 	 */
-	async reshard(keyId: string, n: number): Promise<void> {
-		const mine = this.counters;
-		let total: Record<string, Counters> = { ...mine };
-		for (const name of this.shards) {
-			if (Number(name.slice(name.lastIndexOf("#") + 1)) === 0) continue;
-			for (const [bucket, c] of Object.entries(await keyAuthorityStub(this.env, name).getCounters()))
+	async reshard(keyId: string, from: number, n: number): Promise<void> {
+		let total: Record<string, Counters> = { ...this.counters };
+		for (const index of this.extraShards(keyId, from))
+			for (const [bucket, c] of Object.entries(await keyAuthorityStub(this.env, shardName(keyId, index)).getCounters()))
 				total = { ...total, [bucket]: total[bucket] ? addCounters(total[bucket], c) : c };
-		}
 		const shareOf = (index: number): Record<string, Counters> =>
 			Object.fromEntries(
 				Object.entries(total).map(([bucket, c]) => [
@@ -403,21 +416,7 @@ export class KeyAuthority extends DurableObject<Env> {
 					{ ...c, windowCount: share(c.windowCount, n, index), secondCount: share(c.secondCount, n, index) },
 				]),
 			);
-		// Shard 0 itself is one of them, and its own count is in the total: it takes its share in place of
-		// that count (with n = 1, the whole key's), plus what it passed while the others were asked.
-		const own = shareOf(0);
-		for (const [bucket, share0] of Object.entries(own)) {
-			const now = this.counters[bucket];
-			const before = mine[bucket];
-			if (now === undefined) continue;
-			// A window that turned meanwhile: the new one's count stands.
-			if (now.windowStart !== share0.windowStart) own[bucket] = now;
-			else if (before !== undefined && before.windowStart === now.windowStart)
-				own[bucket] = { ...share0, windowCount: share0.windowCount + now.windowCount - before.windowCount };
-		}
-		this.counters = { ...this.counters, ...own };
-		this.dirty = true;
-		this.flush();
+		this.inheritCounters(shareOf(0));
 		for (let index = 1; index < n; index++) await keyAuthorityStub(this.env, shardName(keyId, index)).inheritCounters(shareOf(index));
 	}
 

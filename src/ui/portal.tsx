@@ -711,6 +711,27 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 	return c.redirect(`${PORTAL}/keys/${k.id}?done=revoked`, 303);
 });
 
+const fullText = (full: number) =>
+	`You hold ${full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke another key first, then rotate this one.`;
+const busyText = (busy: number) =>
+	`The key this one replaced still works until ${formatTime(new Date(busy).toISOString())}. This key can be rotated after then, so that no more than two keys of one line work at once.`;
+
+/** The rotate page when this API offers no "Immediately" and nothing it offers can work yet. */
+function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 400 | 409 = 200) {
+	return page(
+		c,
+		`Rotate ${k.name}`,
+		<>
+			<h1>Rotate {k.name}?</h1>
+			<p>{why}</p>
+			<p>
+				<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
+			</p>
+		</>,
+		status,
+	);
+}
+
 portalApp.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const { grace, graces } = await allowed(c);
@@ -720,37 +741,11 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
 	const full = (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
-	if (full !== null && graces !== undefined && !graces.includes(0))
-		return page(
-			c,
-			`Rotate ${k.name}`,
-			<>
-				<h1>Rotate {k.name}?</h1>
-				<p>
-					You hold {full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke
-					another key first, then rotate this one.
-				</p>
-				<p>
-					<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
-				</p>
-			</>,
-		);
-	// This API offers no "Immediately": nothing to choose until the older key's grace ends.
-	if (busy !== null && graces !== undefined && !graces.includes(0))
-		return page(
-			c,
-			`Rotate ${k.name}`,
-			<>
-				<h1>Rotate {k.name}?</h1>
-				<p>
-					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}. This key can be rotated after then, so
-					that no more than two keys of one line work at once.
-				</p>
-				<p>
-					<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
-				</p>
-			</>,
-		);
+	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
+	if (graces !== undefined && !graces.includes(0)) {
+		if (full !== null) return notYet(c, k, fullText(full));
+		if (busy !== null) return notYet(c, k, busyText(busy));
+	}
 	return page(
 		c,
 		`Rotate ${k.name}`,
@@ -784,22 +779,25 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	};
 	// Refused in the page's words, on the form again with only what can work (found by a browser QA pass: the admin API's wording).
 	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
-		page(
-			c,
-			`Rotate ${k.name}`,
-			<RotateForm
-				k={k}
-				action={`${PORTAL}/keys/${k.id}/rotate`}
-				cancelHref={`${PORTAL}/keys/${k.id}`}
-				defaultSeconds={offered.grace}
-				choices={offered.graces}
-				now={Date.now()}
-				lineBusyUntil={busy}
-				atKeyLimit={full}
-				error={error}
-			/>,
-			status,
-		);
+		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
+		offered.graces !== undefined && !offered.graces.includes(0)
+			? notYet(c, k, full !== null ? fullText(full) : busyText(busy!), status)
+			: page(
+					c,
+					`Rotate ${k.name}`,
+					<RotateForm
+						k={k}
+						action={`${PORTAL}/keys/${k.id}/rotate`}
+						cancelHref={`${PORTAL}/keys/${k.id}`}
+						defaultSeconds={offered.grace}
+						choices={offered.graces}
+						now={Date.now()}
+						lineBusyUntil={busy}
+						atKeyLimit={full}
+						error={error}
+					/>,
+					status,
+				);
 	if (grace > 0) {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
 		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);

@@ -528,6 +528,36 @@ describe("one owner's keys only", () => {
 		expect((await gw.call("/v1/x", { key: key! })).status).toBe(401);
 	});
 
+	it("portal.rotationGraceChoices without 0: while the predecessor works the page says when, and a grace sent anyway gets that page, not a form that offers only a refused choice (a review)", async () => {
+		const config = structuredClone(bundled) as any;
+		config.apis[0].portal = { ...config.apis[0].portal, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] };
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
+		const gw = gatewayFor(config);
+		const url = (
+			await (await gw.admin("/portal-sessions", post({ owner: `later_${crypto.randomUUID().slice(0, 8)}` }))).json<{ url: string }>()
+		).url;
+		const token = new URL(url).searchParams.get("token")!;
+		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "graced", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" },
+		});
+		const idOf = async () =>
+			/href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie, bindings })).text())![1]!;
+		expect((await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie, bindings, form: { grace: "3600" } })).status).toBe(200);
+		const next = await idOf();
+		const form = await (await ui(`${PORTAL}/keys/${next}/rotate`, { cookie, bindings })).text();
+		expect(form).toContain("This key can be rotated after then");
+		expect(form).not.toContain('name="grace"');
+		const refused = await ui(`${PORTAL}/keys/${next}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		const html = await refused.text();
+		expect(refused.status).toBe(409);
+		expect(html).toContain("This key can be rotated after then");
+		expect(html).not.toContain('name="grace"');
+		expect(shownKeys(html)).toHaveLength(0);
+	});
+
 	it("signing out is a 200 'Signed out' page; the ended session's next page says so (not 'Link not valid')", async () => {
 		const cookie = await portalCookie(`so_${crypto.randomUUID().slice(0, 8)}`);
 		const out = await ui(`${PORTAL}/logout`, { cookie, form: {} });
