@@ -91,8 +91,6 @@ export interface Authority {
 	startGrace(keyId: string, at: number, endsAt: number, replacedBy: string): Promise<{ ok: boolean; status: KeyStatus }>;
 	/** Rotation: the replacement `to` starts from `from`'s counters, on each shard, and learns until when its line's older keys work (KeyAuthority.carryCountersTo). */
 	carryCounters(from: string, to: string, shards: number, mark?: Predecessor): Promise<void>;
-	/** The key's number of shards changed from `from` to `n`: what it has spent is spread over the new layout (KeyAuthority.reshard). */
-	reshard(keyId: string, from: number, n: number): Promise<void>;
 	/** The key this one replaced (directly or further back) that works longest, and until when (Unix ms), or null. */
 	predecessorGrace(keyId: string): Promise<Predecessor | null>;
 	/** Gives up a rotation whose grace step could not be confirmed: in force if it took effect, else refused for good. */
@@ -142,7 +140,6 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 			bounded("rotation", async (): Promise<{ ok: boolean; status: KeyStatus }> => key(keyId).startGrace(at, endsAt, replacedBy)),
 		carryCounters: (from, to, shards, mark) =>
 			bounded("rotation counters", async (): Promise<void> => key(from).carryCountersTo(from, to, shards, mark)),
-		reshard: (keyId, from, n) => bounded("shard counters", async (): Promise<void> => key(keyId).reshard(keyId, from, n)),
 		predecessorGrace: (keyId) => bounded("key status", async (): Promise<Predecessor | null> => key(keyId).predecessorGrace()),
 		abandonGrace: (keyId, replacedBy) =>
 			bounded("rotation", async (): Promise<{ inForce: boolean; status: KeyStatus }> => key(keyId).abandonGrace(replacedBy)),

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Bucket } from "../limits/effective";
 import { giveBack, grant, type LeaseAnswer, type Returned } from "../limits/lease";
 import { decideBuckets, peekBucket } from "../limits/buckets";
-import { addCounters, mergeCounters, share, type Counters, type RateInfo } from "../limits/window";
+import { mergeCounters, type Counters, type RateInfo } from "../limits/window";
 
 export type { Bucket };
 import { keyAuthorityStub } from "./client";
@@ -358,7 +358,7 @@ export class KeyAuthority extends DurableObject<Env> {
 		// probe: each rotation within a grace added one more working key, 25 passes on a 5/hour key).
 		await keyAuthorityStub(this.env, to).inheritCounters(this.counters, mark);
 		// Every shard of the layout, by index, not only those that registered by serving a request: a shard
-		// that only took counts (a replacement's, a resharded key's) holds them too (a review: two rotations
+		// that only took counts (a replacement's) holds them too (a review: two rotations
 		// in a row, with no request between, gave a 4-shard key 70 passes on 40).
 		await Promise.all(
 			this.extraShards(keyId, n).map(async (index) => {
@@ -392,32 +392,6 @@ export class KeyAuthority extends DurableObject<Env> {
 		if (predecessor !== undefined) this.ctx.storage.kv.put("predecessorWorksUntil", predecessor);
 		this.dirty = true;
 		this.flush();
-	}
-
-	/**
-	 * On shard 0, when the key's number of shards changes from `from` to `n`: what the whole key
-	 * has spent (every shard of the old layout by index, and any that registered, added up) is
-	 * spread over the new layout's shards as their limits are (limiter.ts share). No shard's count
-	 * ever goes down (each keeps the larger of its own and its share): isolates still on the old
-	 * layout, a retried change or one that failed after this step can only find less room, never
-	 * more (a review: replacing shard 0's count gave 70 passes on 40). Without it the new shards
-	 * started empty: a peer passed 70 in one window on a 40/hour key after PATCHing `shards`
-	 * from 1 to 4.
-	 */
-	async reshard(keyId: string, from: number, n: number): Promise<void> {
-		let total: Record<string, Counters> = { ...this.counters };
-		for (const index of this.extraShards(keyId, from))
-			for (const [bucket, c] of Object.entries(await keyAuthorityStub(this.env, shardName(keyId, index)).getCounters()))
-				total = { ...total, [bucket]: total[bucket] ? addCounters(total[bucket], c) : c };
-		const shareOf = (index: number): Record<string, Counters> =>
-			Object.fromEntries(
-				Object.entries(total).map(([bucket, c]) => [
-					bucket,
-					{ ...c, windowCount: share(c.windowCount, n, index), secondCount: share(c.secondCount, n, index) },
-				]),
-			);
-		this.inheritCounters(shareOf(0));
-		for (let index = 1; index < n; index++) await keyAuthorityStub(this.env, shardName(keyId, index)).inheritCounters(shareOf(index));
 	}
 
 	/** Which key this one replaced, directly or further back, works longest, and until when; null for a key made new. */

@@ -90,17 +90,6 @@ export function share(total: number, n: number, index: number): number {
 	return Math.floor(total / n) + (index < total % n ? 1 : 0);
 }
 
-/**
- * One bucket's counts over two shards of one key (disjoint budgets): added up where both count
- * the same window (or second), else the later one's.
- */
-export function addCounters(a: Counters, b: Counters): Counters {
-	const add = (x: [number, number], y: [number, number]): [number, number] => (x[0] === y[0] ? [x[0], x[1] + y[1]] : x[0] > y[0] ? x : y);
-	const [windowStart, windowCount] = add([a.windowStart, a.windowCount], [b.windowStart, b.windowCount]);
-	const [second, secondCount] = add([a.second, a.secondCount], [b.second, b.secondCount]);
-	return { windowStart, windowCount, second, secondCount };
-}
-
 /** Of two [start, count] of one period, the later one's; the larger count when both are the same period. */
 function laterCount(a: [number, number], b: [number, number]): [number, number] {
 	if (a[0] === b[0]) return [a[0], Math.max(a[1], b[1])];
