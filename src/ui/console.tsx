@@ -780,8 +780,12 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	if (!api) return missing(c);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
-	const def = api.keys.rotationGraceSeconds;
 	const busy = await predecessorWorksUntil(s, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
+	return rotatePage(c, k, api.keys.rotationGraceSeconds, busy);
+});
+
+/** The rotate form; with `error`, a rotation just sent that was refused (409). */
+function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, busy: number | null, error?: string) {
 	return page(
 		c,
 		`Rotate ${k.name}`,
@@ -789,12 +793,14 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 			k={k}
 			action={`${UI}/keys/${k.id}/rotate`}
 			cancelHref={`${UI}/keys/${k.id}`}
-			defaultSeconds={def}
-			now={now}
+			defaultSeconds={defaultSeconds}
+			now={Date.now()}
 			lineBusyUntil={busy}
+			error={error}
 		/>,
+		error === undefined ? 200 : 409,
 	);
-});
+}
 
 consoleApp.post("/keys/:id/rotate", async (c) => {
 	const s = c.var.services;
@@ -809,23 +815,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
 	// The two-key rule in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
 	const busy = grace > 0 ? await predecessorWorksUntil(s, id).catch(() => null) : null; // rotateKey refuses it anyway
-	if (busy !== null) {
-		const api = apiOf(c, k.api);
-		return page(
-			c,
-			`Rotate ${k.name}`,
-			<RotateForm
-				k={k}
-				action={`${UI}/keys/${k.id}/rotate`}
-				cancelHref={`${UI}/keys/${k.id}`}
-				defaultSeconds={api?.keys.rotationGraceSeconds ?? 0}
-				now={Date.now()}
-				lineBusyUntil={busy}
-				error={lineBusyMessage(busy)}
-			/>,
-			409,
-		);
-	}
+	if (busy !== null) return rotatePage(c, k, apiOf(c, k.api)?.keys.rotationGraceSeconds ?? 0, busy, lineBusyMessage(busy));
 	const { created, previous } = await rotateKey(s, id, grace);
 	const api = apiOf(c, previous.api)!;
 	return page(
