@@ -272,7 +272,7 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	if (shardsOf(next, api) !== shardsOf(stored, api))
 		throw new AdminError(
 			"invalid_request",
-			`${patch.rateLimit !== undefined ? "rateLimit.shards" : "tier"}: would change the key's number of shards (${shardsOf(stored, api)} to ${shardsOf(next, api)}), which is fixed when a key is made; create a new key with the shards it needs`,
+			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shardsOf(stored, api)} to ${shardsOf(next, api)}), which is fixed when a key is made; create a new key with the shards it needs`,
 		);
 	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });

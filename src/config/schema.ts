@@ -443,8 +443,13 @@ const ApiSchema = z
 				issue(["portal", "samplePath"], 'must not hold "." or ".." segments or an empty one ("//")');
 			// A segment ending in dots (`leads.`, `...`) is another path to the gateway and to origins that read suffixes or
 			// trim dots; one no keyed GET rule covers gets 403 for every key (a seed-page pass: both printed "valid").
-			else if (sample !== undefined && sample.split("/").some((seg) => seg.endsWith(".")))
-				issue(["portal", "samplePath"], 'must not hold a segment that ends in "."');
+			// Any other dot is a format suffix to Rails and Spring (`/v1/admin.json` is `/v1/admin`), which keygate holds to that
+			// rule's scopes too, and the form ticks only the path's own (a later probe: the curl line got 403).
+			else if (sample !== undefined && sample.includes("."))
+				issue(
+					["portal", "samplePath"],
+					'must not hold a "." (an origin may read a format suffix away, and keygate holds the call to that rule too)',
+				);
 			else if (sample !== undefined) {
 				let rule: ReturnType<typeof findRoute> | null = null;
 				try {

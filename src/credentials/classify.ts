@@ -70,15 +70,19 @@ export const keyShapedIn = (text: string): string[] => text.match(KEY_IN_TEXT) ?
 const KEY_MATERIAL = /[0-9A-Za-z]{32,}/g;
 const kindOf = (c: string) => (c >= "a" ? 0 : c >= "A" ? 1 : 2);
 /**
- * A whole key body in one case (a key lowercased or uppercased, with or without its prefix): its
- * letters' cases are a few dozen bits, which its CRC-32 narrows to a few hundred candidates
- * (a seed-page pass rebuilt one in 0.13 s). 49 or more letters and digits with a digit and a
- * letter past `f`: no hex digest, number or word; a base32 hash that long counts too.
+ * A whole key body in one case (a key lowercased or uppercased, with or without its prefix,
+ * and whatever is glued to it): its letters' cases are a few dozen bits, which its CRC-32
+ * narrows to a few hundred candidates (a seed-page pass rebuilt one in 0.13 s). Found as a
+ * run of 47 or more lowercase letters and digits, or uppercase letters and digits (47: a key
+ * missing its last two checksum characters still leaves about a million candidates, each
+ * one online guess), holding a digit and a letter past `f`: no hex digest, number or word.
+ * A later probe glued one letter of the other case to such a key, which made the whole run
+ * two-case: the runs are taken per case, so that no longer hides it.
  */
-const ONE_CASE_BODY = new RegExp(`[0-9A-Za-z]{${BODY_LENGTH},}`, "g");
-const oneCaseBody = (run: string) => /[0-9]/.test(run) && /[g-zG-Z]/.test(run) && (!/[a-z]/.test(run) || !/[A-Z]/.test(run));
+const ONE_CASE_BODIES = [/[0-9a-z]{47,}/g, /[0-9A-Z]{47,}/g];
+const oneCaseBody = (run: string) => /[0-9]/.test(run) && /[g-zG-Z]/.test(run);
 export function holdsKeyMaterial(text: string): boolean {
-	for (const run of text.match(ONE_CASE_BODY) ?? []) if (oneCaseBody(run)) return true;
+	for (const pattern of ONE_CASE_BODIES) for (const run of text.match(pattern) ?? []) if (oneCaseBody(run)) return true;
 	for (const run of text.match(KEY_MATERIAL) ?? []) {
 		if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
 		let changes = 0;

@@ -101,9 +101,9 @@ document.querySelectorAll("form[data-autosubmit]").forEach(function (f) { f.subm
 // (Without the script the server still never echoes it.)
 var KEY_SHAPE = /[a-z][a-z0-9]{0,23}_[a-z][a-z0-9]{0,23}_[0-9A-Za-z]{49}/;
 function keyMaterial(text) {
-  var whole = text.match(/[0-9A-Za-z]{49,}/g) || [];
+  var whole = (text.match(/[0-9a-z]{47,}/g) || []).concat(text.match(/[0-9A-Z]{47,}/g) || []);
   for (var w = 0; w < whole.length; w++)
-    if (/[0-9]/.test(whole[w]) && /[g-zG-Z]/.test(whole[w]) && (!/[a-z]/.test(whole[w]) || !/[A-Z]/.test(whole[w]))) return true;
+    if (/[0-9]/.test(whole[w]) && /[g-zG-Z]/.test(whole[w])) return true;
   var runs = text.match(/[0-9A-Za-z]{32,}/g) || [];
   var kind = function (c) { return c >= "a" ? 0 : c >= "A" ? 1 : 2; };
   for (var i = 0; i < runs.length; i++) {

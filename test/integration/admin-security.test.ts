@@ -140,6 +140,8 @@ describe("admin input holding an API key", () => {
 		// A whole key in one case (a seed-page pass rebuilt one from its CRC-32 in 0.13 s).
 		await refused(admin("/keys", post({ name: "x", service: live.key.toLowerCase() })), "service", live.key.toLowerCase());
 		await refused(admin("/keys", post({ name: "x", owner: body.toUpperCase() })), "owner", body.toUpperCase());
+		// With one letter of the other case glued on (a later probe: the run was two-case, and passed).
+		await refused(admin("/keys", post({ name: "x", service: `${body.toLowerCase()}X` })), "service", `${body.toLowerCase()}X`);
 		// A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer).
 		await refused(admin("/keys", post({ name: "x", scopes: ["read", body] })), "scopes[1]", body);
 		await refused(admin(`/keys/${live.id}`, { method: "PATCH", body: JSON.stringify({ scopes: ["read", body] }) }), "scopes[1]", body);
