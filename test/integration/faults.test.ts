@@ -265,6 +265,23 @@ describe("admin writes that fail part-way leave one consistent outcome", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("a rotation that cannot take in what the key before it passed (its grace's passes) leaves nothing behind and the key as it was", async () => {
+		const name = `rot-line-${crypto.randomUUID()}`;
+		const { id } = await createKey({ name });
+		const first = await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 3600 }) });
+		const next = await first.json<{ id: string; key: string }>();
+		// The first carry asked is from the key before it, into this one.
+		const down = authorityWith({ carryCountersTo: () => fail() });
+		const res = await adminWith({ KEY_AUTHORITY: down }, "POST", `/keys/${next.id}/rotate`, { gracePeriodSeconds: 0 });
+		const body = await expectError(res, 503, "gateway_unavailable");
+		expect(body.message).toBe("carrying the counts of the key it replaced failed; nothing after it was done. Retrying is safe.");
+		expect((await named(name)).map((k) => k.id).sort()).toEqual([id, next.id].sort());
+		expect((await (await admin(`/keys/${next.id}`)).json<{ replacedBy: string | null }>()).replacedBy).toBeNull();
+		expect((await call("/v1/a", { key: next.key })).status).toBe(200);
+		expect((await admin(`/keys/${next.id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 0 }) })).status).toBe(201);
+		expect(origin.calls).toHaveLength(1);
+	});
+
 	it("the replacement's object has the counts and the two-key mark before the replacement exists anywhere (a review: a rotation of it timed before the carry passed the check)", async () => {
 		const name = `rot-order-${crypto.randomUUID()}`;
 		const { id } = await createKey({ name });
