@@ -269,10 +269,11 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	// one still on the old layout counts each shard against the old share of the limit, so a change let
 	// the two layouts each admit what was left (found by a peer, 70 passes on a 40/hour key; spreading the
 	// counts over the new layout was not enough, found by two reviews). A key with other shards is a new key.
-	if (shardsOf(next, api) !== shardsOf(stored, api))
+	const [shards, wanted] = [shardsOf(stored, api), shardsOf(next, api)];
+	if (wanted !== shards)
 		throw new AdminError(
 			"invalid_request",
-			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shardsOf(stored, api)} to ${shardsOf(next, api)}), which is fixed when a key is made; create a new key with the shards it needs`,
+			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shards} to ${wanted}), which is fixed when a key is made; create a new key with the shards it needs`,
 		);
 	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
@@ -350,8 +351,7 @@ async function startGrace(
  * when; null when none does. Until then this key is rotated only with no grace: at most two
  * keys of one line work at once. A predecessor revoked or deleted since works no longer.
  */
-async function workingPredecessor(s: Services, id: string, known?: Predecessor | null): Promise<Predecessor | null> {
-	const older = known !== undefined ? known : await markOf(s, id);
+async function workingPredecessor(s: Services, older: Predecessor | null): Promise<Predecessor | null> {
 	if (older === null || older.until <= Date.now()) return null;
 	const status = await statusOf(s, older.id);
 	return status.revokedAt === null && status.deletedAt === null ? older : null;
@@ -362,7 +362,7 @@ const markOf = (s: Services, id: string) => step("limiter_failed", "reading the 
 
 /** Until when (Unix ms) a key this one replaced still works (workingPredecessor), or null. */
 export async function predecessorWorksUntil(s: Services, id: string): Promise<number | null> {
-	return (await workingPredecessor(s, id))?.until ?? null;
+	return (await workingPredecessor(s, await markOf(s, id)))?.until ?? null;
 }
 
 export async function rotateKey(
@@ -384,7 +384,7 @@ export async function rotateKey(
 	// At most two keys of one line work at once: a key whose predecessor still works is rotated with no
 	// grace, or after that grace (a second probe: rotating within graces gave 25 passes on a 5/hour key).
 	const line = await markOf(s, id);
-	const older = await workingPredecessor(s, id, line);
+	const older = await workingPredecessor(s, line);
 	if (grace > 0 && older !== null)
 		throw new AdminError(
 			"key_conflict",
@@ -415,7 +415,7 @@ export async function rotateKey(
 	// What the key before it passed while it worked on (its grace, revoked since or run out) is this key's
 	// line's too: taken in first, or a rotation after each grace gave each old key a window's worth again
 	// (a seed-page pass: 30 passes in one hour on a 5/hour key, never more than two keys working).
-	// Both keys of a line have the same limits (a rotation copies them; a PATCH since may differ, and every shard of either layout is read).
+	// Both keys of a line have the same number of shards: a rotation copies the limits, and no PATCH changes it.
 	const shards = shardsOf(stored, api);
 	if (line !== null)
 		await step("limiter_failed", "carrying the counts of the key it replaced", () => s.authority.carryCounters(line.id, id, shards));

@@ -361,21 +361,18 @@ export class KeyAuthority extends DurableObject<Env> {
 		// that only took counts (a replacement's) holds them too (a review: two rotations
 		// in a row, with no request between, gave a 4-shard key 70 passes on 40).
 		await Promise.all(
-			this.extraShards(keyId, n).map(async (index) => {
+			this.extraShards(n).map(async (index) => {
 				const counters = await keyAuthorityStub(this.env, shardName(keyId, index)).getCounters();
 				await keyAuthorityStub(this.env, shardName(to, index)).inheritCounters(counters);
 			}),
 		);
 	}
 
-	/** The indices of this key's extra shards: 1 to n - 1, and any other that registered. */
-	private extraShards(keyId: string, n: number): number[] {
+	/** The indices of this key's extra shards: 1 to n - 1, and any other that registered (a tier's `shards` changed in the config). */
+	private extraShards(n: number): number[] {
 		const indices = new Set<number>();
 		for (let i = 1; i < n; i++) indices.add(i);
-		for (const name of this.shards) {
-			const index = Number(name.slice(name.lastIndexOf("#") + 1));
-			if (name === shardName(keyId, index) && index > 0) indices.add(index);
-		}
+		for (const name of this.shards) indices.add(Number(name.slice(name.lastIndexOf("#") + 1)));
 		return [...indices];
 	}
 

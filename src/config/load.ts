@@ -1,5 +1,6 @@
 import bundledConfig from "../../keygate.config.json";
 import { credentialHeaders } from "../credentials/extract";
+import type { ErrorContext } from "../errors/render";
 import { normalizedFieldName } from "../pipeline/request-shape";
 import { lintConfig, type ConfigLint } from "./lint";
 import { compileRoutes, type CompiledRoute } from "./routes";
@@ -17,6 +18,8 @@ export interface CompiledApi extends ApiConfig {
 	identifierTypes: ReadonlySet<string>;
 	/** The credential headers' names as normalizedFieldName writes them: never forwarded, however spelled. */
 	credentialFieldNames: ReadonlySet<string>;
+	/** How this API's refusals are written (style, realm, the 401 challenge's scheme, overrides). */
+	errorContext: Readonly<ErrorContext>;
 }
 
 export interface CompiledConfig {
@@ -41,6 +44,16 @@ export function describeIssues(error: { issues: readonly { path: PropertyKey[]; 
 /** A copy with no prototype, so `record[name]` and `name in record` see only its own entries. */
 function ownOnly<T>(record: Record<string, T>): Record<string, T> {
 	return Object.assign(Object.create(null) as Record<string, T>, record);
+}
+
+function errorContextOf(api: ApiConfig): Readonly<ErrorContext> {
+	const auth = api.credentials.find((s) => s.in === "authorization");
+	return Object.freeze({
+		style: api.errors.style,
+		realm: api.errors.realm,
+		scheme: auth?.in === "authorization" ? auth.scheme : "ApiKey",
+		overrides: api.errors.overrides,
+	});
 }
 
 /** Validates and compiles a config; the error names the first offending fields. */
@@ -82,6 +95,7 @@ export function parseConfig(raw: unknown): ConfigResult {
 				.map(([name]) => name),
 		),
 		credentialFieldNames: new Set(credentialHeaders(api.credentials).map(normalizedFieldName)),
+		errorContext: errorContextOf(api),
 	}));
 	return { ok: true, value: { config, apis }, lints: lintConfig(config) };
 }

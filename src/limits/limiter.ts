@@ -2,7 +2,7 @@ import type { Authority } from "../authority/client";
 import { shardName, type CheckResult } from "../authority/key-authority";
 import type { Principal } from "../credentials/principal";
 import type { Bucket, EffectiveLimits } from "./effective";
-import { share, type RateInfo } from "./window";
+import type { RateInfo } from "./window";
 
 const MAX_ENTRIES = 10_000;
 
@@ -75,7 +75,10 @@ export function forgetExhausted(): void {
 	unreported.clear();
 }
 
-export { share };
+/** Shard `index`'s part of `total` when it is split `n` ways (the parts add up to `total`). */
+export function share(total: number, n: number, index: number): number {
+	return Math.floor(total / n) + (index < total % n ? 1 : 0);
+}
 
 export function scaled(buckets: Bucket[], n: number, index: number): Bucket[] {
 	if (n === 1) return buckets;

@@ -85,11 +85,6 @@ export function mergeCounters(a: Counters, b: Counters): Counters {
 	return { windowStart, windowCount, second, secondCount };
 }
 
-/** Shard `index`'s part of `total` when it is split `n` ways (the parts add up to `total`). */
-export function share(total: number, n: number, index: number): number {
-	return Math.floor(total / n) + (index < total % n ? 1 : 0);
-}
-
 /** Of two [start, count] of one period, the later one's; the larger count when both are the same period. */
 function laterCount(a: [number, number], b: [number, number]): [number, number] {
 	if (a[0] === b[0]) return [a[0], Math.max(a[1], b[1])];

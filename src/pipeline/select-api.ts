@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, selectApi, type CompiledApi } from "../config/load";
 import { findRoute, pathTwins, twinRoutes } from "../config/routes";
-import { DEFAULT_ERROR_CONTEXT, renderError, type ErrorContext } from "../errors/render";
+import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";
 import { canonicalPath, isAdminSpelling, methodOverrides, withoutMethodParam } from "./request-shape";
 import { holdsCredential, queryHoldsCredential } from "../credentials/classify";
@@ -12,24 +12,6 @@ const STRAY_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 const NO_TWINS: { paths: readonly string[]; intoSyntax: false } = Object.freeze({ paths: Object.freeze([]), intoSyntax: false });
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-
-/** Worked out once per compiled API (a config is compiled once per isolate), not per request. */
-const errorContexts = new WeakMap<CompiledApi, ErrorContext>();
-
-export function errorContextFor(api: CompiledApi): ErrorContext {
-	let context = errorContexts.get(api);
-	if (!context) {
-		const auth = api.credentials.find((s) => s.in === "authorization");
-		context = Object.freeze({
-			style: api.errors.style,
-			realm: api.errors.realm,
-			scheme: auth?.in === "authorization" ? auth.scheme : "ApiKey",
-			overrides: api.errors.overrides,
-		});
-		errorContexts.set(api, context);
-	}
-	return context;
-}
 
 /**
  * Stage: the config (validated once per isolate), the API this host and path belong
@@ -49,7 +31,7 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	const api = selectApi(config.value.apis, url.hostname, path ?? url.pathname);
 	if (!api) return renderError("no_api", DEFAULT_ERROR_CONTEXT);
 	c.set("api", api);
-	c.set("errors", errorContextFor(api));
+	c.set("errors", api.errorContext);
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
 	// `%2%65` would decode into a new escape, `%2e` (found by a probe: `/docs/%2%65%2%65/v1/admin/x` reached the origin with no key).
