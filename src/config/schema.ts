@@ -432,36 +432,23 @@ const ApiSchema = z
 			// On a segment boundary: "/apix/…" is not under "/api" (a second review).
 			if (sample !== undefined && sample !== api.match.pathPrefix && !sample.startsWith(prefix))
 				issue(["portal", "samplePath"], `must start with match.pathPrefix "${api.match.pathPrefix}" (as written, in its case)`);
-			// curl and the gateway read "." and ".." segments away, so the path called would not be the one whose scopes were ticked (a peer's suite).
-			if (
-				sample !== undefined &&
-				sample
-					.split("/")
-					.slice(1)
-					.some((seg, i, all) => seg === "." || seg === ".." || (seg === "" && i < all.length - 1))
-			)
-				issue(["portal", "samplePath"], 'must not hold "." or ".." segments or an empty one ("//")');
-			// A segment ending in dots (`leads.`, `...`) is another path to the gateway and to origins that read suffixes or
-			// trim dots; one no keyed GET rule covers gets 403 for every key (a seed-page pass: both printed "valid").
-			// Any other dot is a format suffix to Rails and Spring (`/v1/admin.json` is `/v1/admin`), which keygate holds to that
-			// rule's scopes too, and the form ticks only the path's own (a later probe: the curl line got 403).
-			else if (sample !== undefined && sample.includes("."))
-				issue(
-					["portal", "samplePath"],
-					'must not hold a "." (an origin may read a format suffix away, and keygate holds the call to that rule too)',
-				);
-			else if (sample !== undefined) {
-				let rule: ReturnType<typeof findRoute> | null = null;
-				try {
-					rule = findRoute(compileRoutes(api.routes), "GET", sample);
-				} catch {
-					rule = null; // a bad pattern is reported on its own rule
+			if (sample !== undefined) {
+				// No "." at all: curl and the gateway read "." and ".." segments away (a peer's suite), and `/v1/admin.json` is
+				// `/v1/admin` to Rails and Spring, whose rule keygate holds the call to as well (a later probe): either way the
+				// line would call a rule whose scopes the form did not tick. No "//" either.
+				if (sample.includes(".") || sample.includes("//"))
+					issue(["portal", "samplePath"], 'must not hold a "." or an empty segment ("//")');
+				// And a keyed rule must cover it: one no rule covers answers 403 to every key (a seed-page pass).
+				else {
+					let rule: ReturnType<typeof findRoute> | null;
+					try {
+						rule = findRoute(compileRoutes(api.routes), "GET", sample);
+					} catch {
+						rule = null; // a bad pattern is reported on its own rule
+					}
+					if (rule === undefined) issue(["portal", "samplePath"], "no route rule covers GET of this path");
+					else if (rule?.public) issue(["portal", "samplePath"], "covers a public route, which needs no key");
 				}
-				if (rule === undefined || rule?.public === true)
-					issue(
-						["portal", "samplePath"],
-						rule === undefined ? "no route rule covers GET of this path" : "covers a public route, which needs no key",
-					);
 			}
 			for (const [i, e] of (api.portal?.environments ?? []).entries())
 				if (!Object.hasOwn(api.environments, e)) issue(["portal", "environments", i], `"${e}" is not one of environments`);

@@ -50,16 +50,28 @@ async function portalCookie(owner: string, extra: Record<string, unknown> = {}):
 	return set.split(";")[0]!;
 }
 
-/** A portal session for `owner` on the bundled API with these owner roles: its gateway, bindings and cookie. */
-async function ownedPortal(roles: Record<string, unknown>, defaultRole: string, owner: string) {
-	const owned = structuredClone(bundled) as any;
-	owned.apis[0].owners = { roles, defaultRole };
-	const bindings = { KEYGATE_CONFIG: JSON.stringify(owned) };
-	const gw = gatewayFor(owned);
+/** A portal session for `owner` under `config`: its gateway, bindings and cookie. */
+async function portalFor(config: unknown, owner: string) {
+	const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
+	const gw = gatewayFor(config as typeof bundled);
 	const url = (await (await gw.admin("/portal-sessions", post({ owner }))).json<{ url: string }>()).url;
 	const token = new URL(url).searchParams.get("token")!;
 	const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
 	return { gw, bindings, cookie };
+}
+
+/** The same, on the bundled API with these owner roles. */
+async function ownedPortal(roles: Record<string, unknown>, defaultRole: string, owner: string) {
+	const owned = structuredClone(bundled) as any;
+	owned.apis[0].owners = { roles, defaultRole };
+	return portalFor(owned, owner);
+}
+
+/** The same, on the bundled API with these `portal` fields. */
+function portalWith(portal: Record<string, unknown>, owner: string) {
+	const config = structuredClone(bundled) as any;
+	config.apis[0].portal = { ...config.apis[0].portal, ...portal };
+	return portalFor(config, owner);
 }
 
 async function generate(cookie: string, form: Record<string, string | string[]> = {}) {
@@ -499,15 +511,10 @@ describe("one owner's keys only", () => {
 	});
 
 	it("portal.rotationGraceChoices [0]: the rotate form offers only Immediately, and a grace sent anyway is refused with nothing changed (Novu's 'invalidated immediately'; found by a seed-page pass)", async () => {
-		const config = structuredClone(bundled) as any;
-		config.apis[0].portal = { ...config.apis[0].portal, rotationGraceSeconds: 0, rotationGraceChoices: [0] };
-		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
-		const gw = gatewayFor(config);
-		const url = (
-			await (await gw.admin("/portal-sessions", post({ owner: `now_${crypto.randomUUID().slice(0, 8)}` }))).json<{ url: string }>()
-		).url;
-		const token = new URL(url).searchParams.get("token")!;
-		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const { gw, bindings, cookie } = await portalWith(
+			{ rotationGraceSeconds: 0, rotationGraceChoices: [0] },
+			`now_${crypto.randomUUID().slice(0, 8)}`,
+		);
 		const made = await ui(`${PORTAL}/keys`, {
 			cookie,
 			bindings,
@@ -529,15 +536,10 @@ describe("one owner's keys only", () => {
 	});
 
 	it("portal.rotationGraceChoices without 0: while the predecessor works the page says when, and a grace sent anyway gets that page, not a form that offers only a refused choice (a review)", async () => {
-		const config = structuredClone(bundled) as any;
-		config.apis[0].portal = { ...config.apis[0].portal, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] };
-		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
-		const gw = gatewayFor(config);
-		const url = (
-			await (await gw.admin("/portal-sessions", post({ owner: `later_${crypto.randomUUID().slice(0, 8)}` }))).json<{ url: string }>()
-		).url;
-		const token = new URL(url).searchParams.get("token")!;
-		const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
+		const { bindings, cookie } = await portalWith(
+			{ rotationGraceSeconds: 3600, rotationGraceChoices: [3600] },
+			`later_${crypto.randomUUID().slice(0, 8)}`,
+		);
 		await ui(`${PORTAL}/keys`, {
 			cookie,
 			bindings,
@@ -556,6 +558,7 @@ describe("one owner's keys only", () => {
 		expect(html).toContain("This key can be rotated after then");
 		expect(html).not.toContain('name="grace"');
 		expect(shownKeys(html)).toHaveLength(0);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("signing out is a 200 'Signed out' page; the ended session's next page says so (not 'Link not valid')", async () => {
