@@ -25,8 +25,12 @@ export function refuseKey(field: string, value: string | undefined, label = isLa
  * (metadata may hold a base64 blob) only a key keygate would accept is refused.
  */
 const LABELS = new Set(["name", "owner", "service", "X-Keygate-Actor"]);
-/** A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer: a key's body as a scope reached the origin). */
-const isLabel = (field: string) => LABELS.has(field) || /^scopes\[\d+\]$/.test(field);
+/**
+ * A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer: a key's body as a scope reached the origin).
+ * So are the URLs keygate stores and sends back in `Location` (an OAuth client's redirect URIs, a portal session's
+ * `returnUrl`): a probe stored a key's body in a redirect URI's query.
+ */
+const isLabel = (field: string) => LABELS.has(field) || /^(?:scopes|redirectUris)\[\d+\]$/.test(field) || field === "returnUrl";
 
 const fieldName = (path: string) => path || "(root)";
 

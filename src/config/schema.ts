@@ -344,6 +344,10 @@ const ApiSchema = z
 									scopeClaim: doc(z._default(text(1, 100), "scope"), "Claim holding the scopes: a space-delimited string or an array."),
 									subjectClaim: doc(z._default(text(1, 100), "sub"), "Claim naming the user."),
 									tierClaim: doc(z.optional(text(1, 100)), "Claim naming the tier; absent or not one of tiers: defaultTier."),
+									typ: doc(
+										z.optional(text(1, 100)),
+										"The `typ` header a token must carry (RFC 9068: `at+jwt`), so an ID token for the same audience is refused; absent: not checked.",
+									),
 								}),
 							),
 							[],

@@ -10,8 +10,8 @@ import type { Verdict, VerifyContext } from "./verify";
 /**
  * The external-JWT verifier: access tokens from the identity providers listed in
  * `oauth.externalIssuers`. Signature first (jose picks the key by `kid` from the
- * provider's JWKS, only among the configured algorithms), then `iss`, `aud` (required)
- * and `exp`/`nbf` with the configured skew. A genuine token past `exp` is token_expired;
+ * provider's JWKS, only among the configured algorithms), then `iss`, `aud` (required),
+ * `typ` when the issuer names one, and `exp`/`nbf` with the configured skew. A genuine token past `exp` is token_expired;
  * every other failure is invalid_api_key, so a forger learns nothing. With the JWKS
  * unreachable and nothing cached, the answer is 503: keygate cannot tell.
  */
@@ -114,6 +114,8 @@ export async function verifyJwt(jwt: string, alg: string, ctx: VerifyContext): P
 			audience: issuer.audience,
 			algorithms: issuer.algorithms,
 			clockTolerance: issuer.clockTolerance,
+			// jose compares `typ` without case and with or without `application/` (RFC 7515 §4.1.9).
+			typ: issuer.typ,
 			requiredClaims: ["exp"],
 			currentDate: new Date(ctx.now),
 		});

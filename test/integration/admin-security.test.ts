@@ -153,6 +153,38 @@ describe("admin input holding an API key", () => {
 		expect((await admin("/keys", post({ name: "x", owner: "0123456789abcdef0123456789abcdef" }))).status).toBe(201);
 	});
 
+	it("a URL keygate stores and sends back in Location (a redirect URI, a portal session's returnUrl) is a label too (a probe)", async () => {
+		const body = live.key.slice("sk_live_".length);
+		const withOAuth = structuredClone(bundled) as any;
+		withOAuth.apis[0].oauth = { issuer: "https://api.example.com", scopes: ["read"] };
+		const gw = gatewayFor(withOAuth);
+		const clients = async () => (await (await gw.admin("/oauth/clients")).json<{ data: unknown[] }>()).data.length;
+		const before = await clients();
+		for (const uri of [`https://app.example.com/cb?k=${body}`, `https://${body.toLowerCase()}.example.com/cb`]) {
+			const res = await gw.admin("/oauth/clients", post({ name: "app", redirectUris: ["https://app.example.com/cb", uri] }));
+			const text = await res.clone().text();
+			await expectError(res, 400, "invalid_request", "redirectUris[1]: holds an API key; keygate never stores keys");
+			expect(text).not.toContain(body.slice(0, 32));
+		}
+		expect(await clients()).toBe(before);
+		await refused(
+			admin("/portal-sessions", post({ api: "demo", owner: "user_1", returnUrl: `https://app.example.com/settings?k=${body}` })),
+			"returnUrl",
+			body,
+		);
+		// Ordinary URLs, with a UUID or a hex state in them, still go through.
+		const fine = await gw.admin(
+			"/oauth/clients",
+			post({ name: "app", redirectUris: [`https://app.example.com/cb/${crypto.randomUUID()}`] }),
+		);
+		expect(fine.status, await fine.clone().text()).toBe(201);
+		const session = await admin(
+			"/portal-sessions",
+			post({ api: "demo", owner: "user_1", returnUrl: "https://app.example.com/s?state=0123456789abcdef0123456789abcdef" }),
+		);
+		expect(session.status, await session.clone().text()).toBe(201);
+	});
+
 	it("a refusal that quotes what it refuses never quotes a key's body (found by a peer: tier, api, an id)", async () => {
 		const body = live.key.slice("sk_live_".length);
 		for (const [res, code] of [

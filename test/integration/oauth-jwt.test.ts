@@ -52,11 +52,11 @@ beforeEach(async () => {
 
 function token(
 	claims: Record<string, unknown> = {},
-	opts: { kid?: string; exp?: number; aud?: string; iss?: string; key?: CryptoKey; sub?: string } = {},
+	opts: { kid?: string; exp?: number; aud?: string; iss?: string; key?: CryptoKey; sub?: string; typ?: string } = {},
 ) {
 	const now = Math.floor(Date.now() / 1000);
 	return new SignJWT({ scope: "read write", azp: "partner-app", ...claims })
-		.setProtectedHeader({ alg: "ES256", kid: opts.kid ?? currentKid })
+		.setProtectedHeader({ alg: "ES256", kid: opts.kid ?? currentKid, ...(opts.typ ? { typ: opts.typ } : {}) })
 		.setIssuer(opts.iss ?? ISSUER)
 		.setAudience(opts.aud ?? "https://api.example.com")
 		.setSubject(opts.sub ?? "idp-user-7")
@@ -115,6 +115,29 @@ describe("external JWTs (oauth.externalIssuers)", () => {
 		["an unknown issuer", { iss: "https://evil.example/" }],
 	])("answers a token for %s invalid_api_key", async (_name, opts) => {
 		await refused(await gw.call("/v1/users", { key: await token({}, opts) }), 401, INVALID);
+	});
+
+	it("checks `typ` only where the issuer names one: then an ID token (or an untyped JWT) for the same audience is refused (a probe)", async () => {
+		// Without `typ` in the config, any typ passes (as before).
+		for (const typ of [undefined, "JWT", "id_token"]) {
+			origin.calls.length = 0;
+			const res = await gw.call("/v1/users", { key: await token({}, { typ }) });
+			expect(res.status, `${typ}: ${await res.clone().text()}`).toBe(200);
+		}
+		const typed = structuredClone(config);
+		typed.apis[0].oauth.externalIssuers[0].typ = "at+jwt";
+		const strict = gatewayFor(typed);
+		for (const typ of [undefined, "JWT", "id_token", "at+jwt2"]) {
+			origin.calls.length = 0;
+			await refused(await strict.call("/v1/users", { key: await token({}, { typ }) }), 401, INVALID);
+		}
+		// RFC 7515 §4.1.9: `application/` may be left out, and media types match without case.
+		for (const typ of ["at+jwt", "application/at+jwt", "AT+JWT"]) {
+			origin.calls.length = 0;
+			const res = await strict.call("/v1/users", { key: await token({}, { typ }) });
+			expect(res.status, `${typ}: ${await res.clone().text()}`).toBe(200);
+			expect(origin.calls[0]!.headers.get("X-Keygate-Auth")).toBe("jwt");
+		}
 	});
 
 	it("refuses alg none and HS256 (not in the algorithm allowlist)", async () => {
