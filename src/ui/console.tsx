@@ -35,6 +35,7 @@ import {
 	ExpiryChoices,
 	Page,
 	RevokeConfirmation,
+	IDENTIFIER_UNCHANGED,
 	RevokeStatement,
 	RotatedNotice,
 	SecretsShown,
@@ -848,10 +849,16 @@ function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
 	return (
 		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
 			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
-			<p>
-				Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
-				events stay.
-			</p>
+			{props.k.kind === "identifier" ? (
+				<p>
+					<code>{maskedKey(props.k)}</code> disappears from every list. {IDENTIFIER_UNCHANGED} Its audit events stay.
+				</p>
+			) : (
+				<p>
+					Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
+					events stay.
+				</p>
+			)}
 			<label>
 				Type the key's name, <strong>{props.k.name}</strong>, to confirm
 				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} {...invalidIf(props.error !== undefined)} />

@@ -143,12 +143,28 @@ export function Refused(props: { message: string; heading?: string }) {
 	);
 }
 
+/**
+ * What ending an application identifier (Novu's `app_…`) changes for requests: nothing, since it
+ * authorizes nothing alone and is passed on as sent beside a secret key (found by a seed-page pass:
+ * its revoke page promised a 401 it never had).
+ */
+export const IDENTIFIER_UNCHANGED =
+	"It is an identifier, which authorizes nothing alone: requests that send it beside a secret key pass as before.";
+
 /** What a revoke did, on the key's page it leads to (`?done=revoked`), in the console and the portal alike. */
 export function RevokedNotice(props: { k: KeyRecord; done: string | undefined }) {
 	if (props.done !== "revoked" || props.k.revokedAt === null) return null;
 	return (
 		<p class="notice" role="status">
-			Revoked: requests with <code>{maskedKey(props.k)}</code> get 401 from the next request.
+			{props.k.kind === "identifier" ? (
+				<>
+					Revoked: <code>{maskedKey(props.k)}</code> is marked revoked. {IDENTIFIER_UNCHANGED}
+				</>
+			) : (
+				<>
+					Revoked: requests with <code>{maskedKey(props.k)}</code> get 401 from the next request.
+				</>
+			)}
 		</p>
 	);
 }
@@ -157,7 +173,15 @@ export function RevokedNotice(props: { k: KeyRecord; done: string | undefined })
 export function RevokeStatement(props: { k: KeyRecord; id?: string }) {
 	return (
 		<p id={props.id}>
-			Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request. This cannot be undone.
+			{props.k.kind === "identifier" ? (
+				<>
+					<code>{maskedKey(props.k)}</code> will be marked revoked. {IDENTIFIER_UNCHANGED} This cannot be undone.
+				</>
+			) : (
+				<>
+					Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request. This cannot be undone.
+				</>
+			)}
 		</p>
 	);
 }
@@ -225,7 +249,9 @@ export function RotateForm(props: {
 						<label>
 							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
 							{g.seconds === 0
-								? " (old key gets 401 from the next request)"
+								? props.k.kind === "identifier"
+									? " (old identifier marked revoked at once)"
+									: " (old key gets 401 from the next request)"
 								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
 							{g.seconds === def ? " (the default)" : ""}
 						</label>

@@ -301,8 +301,14 @@ async function allowed(c: Context<PortalEnv>) {
 	return { types, environments, scopes, methods, pairs, grace, graces: p.rotationGraceChoices };
 }
 
-/** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
+/**
+ * A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. An
+ * application identifier (Novu's `app_…`) authenticates nothing, so it takes no place under
+ * maxKeysPerOwner (found by a seed-page pass: a Novu customer got half the stated number). The portal
+ * makes one only with a pair, whose secret key counts.
+ */
 function live(k: KeyRecord, now: number): boolean {
+	if (k.kind === "identifier") return false;
 	const w = keyStatus(k, now).word;
 	return w === "active" || w === "soon" || w === "rotating";
 }
@@ -554,7 +560,9 @@ portalApp.post("/keys", async (c) => {
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
-	const shown = await withinLimit(c, pair ? 2 : 1, async () => {
+	// A pair's publishable key authenticates (counted); an identifier does not (live).
+	const counted = pair && Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
+	const shown = await withinLimit(c, counted, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
 		if (pair) {
 			const { type: _t, ...input } = parsed.data;
@@ -568,7 +576,7 @@ portalApp.post("/keys", async (c) => {
 			const one = await createKey(c.var.services, parsed.data);
 			made = [{ label: "Your new key", k: { ...one.record, key: one.key } }];
 		}
-		return { made, ids: made.map((m) => m.k.id) };
+		return { made, ids: made.filter((m) => m.k.kind !== "identifier").map((m) => m.k.id) };
 	}).catch(async (e: unknown) => {
 		// Nothing was made: the same form may be sent again.
 		await release(owners, api.name, c.var.grant.owner, once);
@@ -740,7 +748,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
-	const full = (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
+	const full = live(k, now) && (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
 	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
 	if (graces !== undefined && !graces.includes(0)) {
 		if (full !== null) return notYet(c, k, fullText(full));
@@ -802,7 +810,8 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
 		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);
 	}
-	const rotated = grace === 0 ? (await rotate()).made : await withinLimit(c, 1, rotate);
+	// An identifier's successor takes no place under maxKeysPerOwner (live), nor does a rotation without a grace.
+	const rotated = grace === 0 || k.kind === "identifier" ? (await rotate()).made : await withinLimit(c, 1, rotate);
 	if (rotated === null) {
 		const max = c.var.api.portal.maxKeysPerOwner;
 		return again(

@@ -13,7 +13,7 @@ import { ADMIN_MAX_FAILURES } from "../../src/admin/contract";
 import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../../src/ui/session";
 import { CSS_PATH, JS_PATH } from "../../src/ui/static";
 import { TEST_ADMIN_TOKEN } from "../constants";
-import { admin, call, createKey } from "../helpers/gateway";
+import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
 import { shownKeys, signIn, ui, UI } from "../helpers/ui";
 
@@ -683,6 +683,21 @@ describe("keys", () => {
 		const deleted = await ui(`${UI}/keys/${id}/delete`, { cookie, form: { confirm: await showName(id) } });
 		expect(deleted.headers.get("Location")).toBe(`${UI}/apis/demo/keys?done=deleted`);
 		expect(await (await ui(deleted.headers.get("Location")!, { cookie })).text()).toContain("The key was deleted");
+	});
+
+	it("an application identifier's revoke and delete pages promise no 401: it authorizes nothing alone (found by a seed-page pass)", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novuConfig) };
+		const gw = gatewayFor(novuConfig as never);
+		const made = await gw.admin("/key-pairs", { method: "POST", body: JSON.stringify({ name: "pair", environment: "development" }) });
+		expect(made.status).toBe(201);
+		const { secret, identifier } = await made.json<{ secret: { id: string }; identifier: { id: string } }>();
+		const cookie = await signIn(TEST_ADMIN_TOKEN, bindings);
+		for (const action of ["revoke", "delete"]) {
+			const page = await (await ui(`${UI}/keys/${identifier.id}/${action}`, { cookie, bindings })).text();
+			expect(page).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
+			expect(page).not.toContain("get 401");
+			expect(await (await ui(`${UI}/keys/${secret.id}/${action}`, { cookie, bindings })).text()).toContain("get 401 from the next request");
+		}
 	});
 
 	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {

@@ -5,6 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import novu from "../../examples/novu/keygate.config.json";
 import bundled from "../../keygate.config.json";
 import { ENTRY_TTL_SECONDS, PORTAL_SESSION_SECONDS } from "../../src/ui/portal-session";
 import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
@@ -680,6 +681,38 @@ describe("one owner's keys only", () => {
 		]);
 		expect(html).not.toContain("someone else");
 		expect(idle.keys).toHaveLength(1);
+	});
+
+	it("an application identifier takes no place under maxKeysPerOwner, and its revoke page promises no 401 (found by a seed-page pass)", async () => {
+		const config = structuredClone(novu) as any;
+		config.apis[0].portal.maxKeysPerOwner = 2;
+		const { bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const pair = (name: string) =>
+			ui(`${PORTAL}/keys`, { cookie, bindings, form: { name, environment: "development", type: "sk", expiry: "never", kind: "pair" } });
+		for (const name of ["one", "two"]) {
+			const res = await pair(name);
+			const html = await res.text();
+			expect(res.status, html).toBe(200);
+			expect(shownKeys(html).map((k) => k.split("_")[0])).toEqual(["sk", "app"]);
+		}
+		// Two secret keys are the limit; the two identifiers do not count.
+		const third = await pair("three");
+		const refusedHtml = await third.text();
+		expect(third.status).toBe(400);
+		expect(refusedHtml).toContain("You may hold at most 2 active keys.");
+		expect(shownKeys(refusedHtml)).toEqual([]);
+		const list = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		const ids = [...new Set(list.match(/key_[0-9A-Za-z]{22}/g))];
+		expect(ids, JSON.stringify(ids)).toHaveLength(4);
+		let identifierPage = "";
+		for (const id of ids) {
+			const pageHtml = await (await ui(`${PORTAL}/keys/${id}/revoke`, { cookie, bindings })).text();
+			if (pageHtml.includes("app_")) identifierPage = pageHtml;
+			else expect(pageHtml).toContain("get 401 from the next request");
+		}
+		expect(identifierPage).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
+		expect(identifierPage).not.toContain("401");
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("a pair from the portal: both keys shown once, for this owner", async () => {
