@@ -62,8 +62,8 @@ import {
 	expiryFrom,
 	formMessage,
 	invalidFields,
-	holdsAnyKey,
 	paramHoldsKey,
+	pathHoldsKey,
 	keptValue,
 	repeatedField,
 	limitsText,
@@ -91,6 +91,22 @@ consoleApp.use("*", uiHeaders);
 
 // Without an admin token there is no console at all: the same 404 as any unknown path.
 consoleApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
+/**
+ * A hand-made address with a key in its path, or in sign-in's `next` (keygate makes neither), is
+ * answered with a 303 away from it, as a pasted search is, so the page left open is not one whose
+ * address holds the key (found by a browser QA pass: a 404 and the sign-in page stayed at it).
+ */
+consoleApp.use("*", async (c, next) => {
+	if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
+	const url = new URL(c.req.url);
+	if (pathHoldsKey(url.pathname)) return c.redirect(`${UI}/`, 303);
+	const after = url.searchParams.get("next");
+	if (url.pathname === `${UI}/login` && after !== null && addressHoldsKey(after)) {
+		const kept = new URLSearchParams([...url.searchParams].filter(([name, value]) => ["ended", "sent"].includes(name) && value === "1"));
+		return c.redirect(kept.size > 0 ? `${UI}/login?${kept}` : `${UI}/login`, 303);
+	}
+	return next();
+});
 
 consoleApp.get(
 	"/static/:name",
@@ -122,13 +138,18 @@ const sessionCookie = (token: string, maxAgeSeconds: number) =>
  */
 function nextPage(raw: unknown): string {
 	if (typeof raw !== "string" || raw.length > 2000 || !raw.startsWith(`${UI}/`)) return `${UI}/`;
+	if (/[\\\s]|\/\/|\/\.\.?(\/|$)|%2e/i.test(raw) || raw.startsWith(`${UI}/login`) || addressHoldsKey(raw)) return `${UI}/`;
+	return raw;
+}
+
+/** Does a console address (path and query) hold a key, whole or cut short? */
+function addressHoldsKey(raw: string): boolean {
 	// holdsAnyKey: a key cut short too, which a login form's hidden `next` would otherwise hold (a second probe).
-	if (/[\\\s]|\/\/|\/\.\.?(\/|$)|%2e/i.test(raw) || raw.startsWith(`${UI}/login`) || holdsCredential(raw)) return `${UI}/`;
+	if (holdsCredential(raw)) return true;
 	// A cursor (base64url JSON, checked where it is read) always holds such a run, and is no key (a review: audit page 2 was lost).
 	const at = raw.indexOf("?");
 	const query = new URLSearchParams(at === -1 ? "" : raw.slice(at + 1));
-	if (holdsAnyKey(at === -1 ? raw : raw.slice(0, at)) || [...query].some((p) => paramHoldsKey(p))) return `${UI}/`;
-	return raw;
+	return pathHoldsKey(at === -1 ? raw : raw.slice(0, at)) || [...query].some((p) => paramHoldsKey(p));
 }
 
 /** The path and query of a same-origin Referer, else undefined. */

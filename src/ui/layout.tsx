@@ -555,6 +555,7 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 								height="16"
 								width={Math.round((n / max) * 200)}
 								fill={label === "passed" ? "#116329" : "#a40e26"}
+								class={label === "passed" ? "pass" : "bad"}
 							/>
 							<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
 								{n}
@@ -591,13 +592,16 @@ export const SPARK_HOURS = 36;
 
 /**
  * The last 36 hours, one bar per UTC hour (refusals in red on top of passes), and the
- * total. Server-rendered SVG attributes only: the CSP allows no inline style.
+ * total. In forced colours the bars take system colours (static.ts), or they would keep
+ * fixed ones under 3:1 against a dark theme (a browser QA pass). Server-rendered SVG attributes only: the CSP allows no inline style.
  */
 export function Sparkline(props: { history: UsageView["history"]; now: number }) {
 	const hours = dense(buckets(props.history), props.now, SPARK_HOURS);
 	const total = hours.reduce((t, b) => t + requests(b), 0);
 	const max = Math.max(1, ...hours.map(requests));
-	const label = `${thousands(total)} requests in the last 36 hours`;
+	const refused = total - hours.reduce((t, b) => t + b.passed, 0);
+	// The refusals by number too: in red alone they are a colour, which forced colours and some eyes do not see (a browser QA pass).
+	const label = `${thousands(total)} requests in the last 36 hours${refused > 0 ? `, ${thousands(refused)} refused` : ""}`;
 	const H = 20;
 	return (
 		<span class="spark">
@@ -609,8 +613,8 @@ export function Sparkline(props: { history: UsageView["history"]; now: number })
 					const bad = Math.round(((requests(b) - b.passed) / max) * (H - 1));
 					return all === 0 ? null : (
 						<g>
-							<rect x={i * 3} y={H - all + bad} width="2" height={all - bad} fill="#116329" />
-							{bad > 0 ? <rect x={i * 3} y={H - all} width="2" height={bad} fill="#a40e26" /> : null}
+							<rect x={i * 3} y={H - all + bad} width="2" height={all - bad} fill="#116329" class="pass" />
+							{bad > 0 ? <rect x={i * 3} y={H - all} width="2" height={bad} fill="#a40e26" class="bad" /> : null}
 						</g>
 					);
 				})}
@@ -666,7 +670,14 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 								const w = Math.round((n / maxes[j]!) * 90);
 								return (
 									<g>
-										<rect x={160 + j * 150} y={i * 24 + 32} height="16" width={w} fill={label === "passed" ? "#116329" : "#a40e26"} />
+										<rect
+											x={160 + j * 150}
+											y={i * 24 + 32}
+											height="16"
+											width={w}
+											fill={label === "passed" ? "#116329" : "#a40e26"}
+											class={label === "passed" ? "pass" : "bad"}
+										/>
 										<text x={164 + j * 150 + w} y={i * 24 + 44} font-size="12">
 											{thousands(n)}
 										</text>

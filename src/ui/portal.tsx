@@ -58,9 +58,9 @@ import {
 	formatTime,
 	invalidFields,
 	graceChoices,
-	holdsAnyKey,
 	lineBusyMessage,
 	paramHoldsKey,
+	pathHoldsKey,
 	keptValue,
 	repeatedField,
 	keyStatus,
@@ -99,6 +99,10 @@ const notFound = () => renderError("not_found", DEFAULT_ERROR_CONTEXT);
 
 portalApp.use("*", uiHeaders);
 portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
+/** A hand-made address with a key in its path (keygate makes none): a 303 away from it, as in the console (a browser QA pass). */
+portalApp.use("*", async (c, next) =>
+	(c.req.method === "GET" || c.req.method === "HEAD") && pathHoldsKey(new URL(c.req.url).pathname) ? c.redirect(`${PORTAL}/`, 303) : next(),
+);
 portalApp.use("*", async (c, next) => {
 	if (!pageNavigation(c.req.raw.headers))
 		return c.html(
@@ -748,7 +752,9 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
-	const full = live(k, now) && (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
+	// Nothing to say where every choice is "Immediately" (Novu): no grace to make room for (a browser QA pass: it said to revoke a key first).
+	const offersGrace = graces === undefined || graces.some((g) => g > 0);
+	const full = offersGrace && live(k, now) && (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
 	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
 	if (graces !== undefined && !graces.includes(0)) {
 		if (full !== null) return notYet(c, k, fullText(full));

@@ -215,6 +215,16 @@ export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : v
  */
 export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || holdsKeyMaterial(value);
 
+/** An address's path holding a key, as sent or percent-decoded (`%5F` for `_`). */
+export function pathHoldsKey(path: string): boolean {
+	if (holdsAnyKey(path)) return true;
+	try {
+		return holdsAnyKey(decodeURIComponent(path));
+	} catch {
+		return false;
+	}
+}
+
 /**
  * A query parameter an address must not keep: its name or its value holds a key. `except`
  * names parameters checked elsewhere; a `cursor` that is a listing's cursor (base64url of a

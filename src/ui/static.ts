@@ -15,7 +15,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 .status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
 .secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}.secret pre{white-space:pre-wrap;word-break:break-all}
-.scroll{overflow-x:auto;max-width:100%;position:relative}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}}main svg.chart{max-width:none}figure{margin:1rem 0}
+.scroll{overflow-x:auto;max-width:100%;position:relative}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}svg .pass{fill:CanvasText}svg .bad{fill:Highlight}}main svg.chart{max-width:none}figure{margin:1rem 0}
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}.service{display:block;font-weight:normal}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
 input,select,button{font:inherit;padding:.3rem .5rem}select{max-width:100%}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}

@@ -346,7 +346,10 @@ describe("the console in Chromium", () => {
 	});
 
 	it("keyboard only: Enter opens the revoke dialog, Esc closes it and focus returns to the link", async () => {
-		const { id } = await generateKey("keyboard");
+		const { id, key } = await generateKey("keyboard");
+		// One pass and one refusal (a read key's POST), so the charts have bars of both kinds.
+		expect(await gateway(key)).toBe(200);
+		expect(await gateway(key, { method: "POST", body: "{}" })).toBe(403);
 		await page.goto(`${UI()}/keys/${id}`);
 		const link = page.getByRole("link", { name: "Revoke" });
 		await link.focus();
@@ -366,16 +369,21 @@ describe("the console in Chromium", () => {
 		try {
 			const fills = await page.locator("svg text").evaluateAll((els) => els.map((e) => getComputedStyle(e).fill));
 			expect(fills.length).toBeGreaterThan(0);
-			const text = await page.evaluate(() => {
-				const probe = document.createElement("span");
-				probe.style.color = "CanvasText";
-				document.body.append(probe);
-				const color = getComputedStyle(probe).color;
-				probe.remove();
-				return color;
-			});
+			const system = (name: string) =>
+				page.evaluate((color) => {
+					const probe = document.createElement("span");
+					probe.style.color = color;
+					document.body.append(probe);
+					const value = getComputedStyle(probe).color;
+					probe.remove();
+					return value;
+				}, name);
+			const text = await system("CanvasText");
 			expect(text).not.toBe("rgb(0, 0, 0)");
 			expect(new Set(fills)).toEqual(new Set([text]));
+			// The bars too: passes in the text colour, refusals in the highlight colour, not fixed green and red under 3:1 (a browser QA pass).
+			const bars = await page.locator("svg rect").evaluateAll((els) => els.map((e) => getComputedStyle(e).fill));
+			expect(new Set(bars)).toEqual(new Set([text, await system("Highlight")]));
 		} finally {
 			await page.emulateMedia({ forcedColors: "none", colorScheme: "light" });
 		}

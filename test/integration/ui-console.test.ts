@@ -252,6 +252,27 @@ describe("sessions", () => {
 		}
 	});
 
+	it("a hand-made address with a key in its path, or in sign-in's next, is answered with a 303 away from it (a browser QA pass)", async () => {
+		const cookie = await signIn();
+		const { key } = await createKey();
+		for (const path of [`${UI}/keys/${key}`, `${UI}/keys/${key.slice(8).toLowerCase()}`, `${UI}/keys/${key.replaceAll("_", "%5F")}`]) {
+			const res = await ui(path, { cookie });
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).toBe(`${UI}/`);
+		}
+		for (const [query, to] of [
+			[`next=${encodeURIComponent(`${UI}/apis/demo/keys?q=${key}`)}`, `${UI}/login`],
+			[`ended=1&sent=1&next=${encodeURIComponent(`${UI}/keys/${key.slice(8, -6)}`)}`, `${UI}/login?ended=1&sent=1`],
+		]) {
+			const res = await ui(`${UI}/login?${query}`);
+			expect(res.status, query).toBe(303);
+			expect(res.headers.get("Location")).toBe(to);
+		}
+		// Without a key, the same addresses are pages as before.
+		expect((await ui(`${UI}/login?next=${encodeURIComponent(`${UI}/audit`)}`)).status).toBe(200);
+		expect((await ui(`${UI}/keys/key_doesnotexist`, { cookie })).status).toBe(404);
+	});
+
 	it("end 8 hours after sign-in, however active", async () => {
 		vi.useFakeTimers({ toFake: ["Date"] });
 		const cookie = await signIn();

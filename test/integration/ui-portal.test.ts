@@ -513,7 +513,7 @@ describe("one owner's keys only", () => {
 
 	it("portal.rotationGraceChoices [0]: the rotate form offers only Immediately, and a grace sent anyway is refused with nothing changed (Novu's 'invalidated immediately'; found by a seed-page pass)", async () => {
 		const { gw, bindings, cookie } = await portalWith(
-			{ rotationGraceSeconds: 0, rotationGraceChoices: [0] },
+			{ rotationGraceSeconds: 0, rotationGraceChoices: [0], maxKeysPerOwner: 1 },
 			`now_${crypto.randomUUID().slice(0, 8)}`,
 		);
 		const made = await ui(`${PORTAL}/keys`, {
@@ -527,6 +527,8 @@ describe("one owner's keys only", () => {
 		expect(form.match(/name="grace"/g)).toHaveLength(1);
 		expect(form).toMatch(/value="0" checked/);
 		expect(form).not.toContain("1 hour");
+		// At maxKeysPerOwner (1) there is no grace to make room for: no advice to revoke a key first (a browser QA pass).
+		expect(form).not.toContain("the most allowed here");
 		const refused = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
 		expect(refused.status).toBe(400);
 		expect(shownKeys(await refused.text())).toHaveLength(0);
@@ -713,6 +715,17 @@ describe("one owner's keys only", () => {
 		expect(identifierPage).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
 		expect(identifierPage).not.toContain("401");
 		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("a hand-made address with a key in its path is answered with a 303 away from it (a browser QA pass)", async () => {
+		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
+		const { key } = await createKey();
+		for (const path of [`${PORTAL}/keys/${key}`, `${PORTAL}/keys/${key.slice(8).toUpperCase()}/rotate`]) {
+			const res = await ui(path, { cookie });
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
+		}
+		expect((await ui(`${PORTAL}/keys/key_doesnotexist`, { cookie })).status).toBe(404);
 	});
 
 	it("a pair from the portal: both keys shown once, for this owner", async () => {

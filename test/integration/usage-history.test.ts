@@ -35,7 +35,8 @@ function inOneHour(history: UsageView["history"], before: string) {
 }
 
 /** The sparkline's accessible name and the hidden table's rows, as the page renders them. */
-const sparkTotals = (html: string) => [...html.matchAll(/aria-label="([\d,]+) requests in the last 36 hours"/g)].map((m) => m[1]);
+const sparkTotals = (html: string) =>
+	[...html.matchAll(/aria-label="([\d,]+) requests in the last 36 hours(?:, [\d,]+ refused)?"/g)].map((m) => m[1]);
 const hiddenRow = (html: string, outcome: string) =>
 	new RegExp(`<th scope="row">${outcome}</th><td>(\\d+)</td><td>(\\d+)</td><td>(\\d+)</td>`).exec(html)?.slice(1).map(Number);
 
@@ -99,7 +100,10 @@ describe("usage in the console and the portal", () => {
 		const html = await list.text();
 		expect(list.status, html).toBe(200);
 		expect(sparkTotals(html)).toEqual(["7"]);
-		expect(html).toContain("<title>7 requests in the last 36 hours</title>");
+		// The refusals by number too, not by colour alone (a browser QA pass: forced colours lost the red).
+		expect(html).toContain("<title>7 requests in the last 36 hours, 3 refused</title>");
+		expect(html).toMatch(/<rect [^>]*fill="#a40e26" class="bad"/);
+		expect(html).toMatch(/<rect [^>]*fill="#116329" class="pass"/);
 		const detail = await ui(`${UI}/keys/${id}`, { cookie });
 		const page = await detail.text();
 		expect(detail.status, page).toBe(200);
