@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { describeIssues } from "../config/load";
-import { holdsCredential as holdsKey, holdsKeyMaterial } from "../credentials/classify";
+import { holdsCredential as holdsKey, holdsKeyMaterial, holdsOneCaseBody } from "../credentials/classify";
 import { readCapped } from "../util/body";
 import { AdminError } from "./service";
 
@@ -13,7 +13,7 @@ import { AdminError } from "./service";
  * (`holdsKey`), anywhere in the value. Messages name the field, never the value.
  */
 export function refuseKey(field: string, value: string | undefined, label = isLabel(field)): void {
-	if (value !== undefined && (holdsKey(value) || (label && holdsKeyMaterial(value))))
+	if (value !== undefined && (holdsKey(value) || (label && holdsKeyMaterial(value)) || (isUrl(field) && holdsOneCaseBody(value))))
 		throw new AdminError("invalid_request", `${field}: holds an API key; keygate never stores keys`);
 }
 
@@ -25,12 +25,15 @@ export function refuseKey(field: string, value: string | undefined, label = isLa
  * (metadata may hold a base64 blob) only a key keygate would accept is refused.
  */
 const LABELS = new Set(["name", "owner", "service", "X-Keygate-Actor"]);
+/** A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer: a key's body as a scope reached the origin). */
+const isLabel = (field: string) => LABELS.has(field) || /^scopes\[\d+\]$/.test(field);
 /**
- * A scope too: keys list it and the origin gets it in X-Keygate-Scopes (found by a peer: a key's body as a scope reached the origin).
- * So are the URLs keygate stores and sends back in `Location` (an OAuth client's redirect URIs, a portal session's
- * `returnUrl`): a probe stored a key's body in a redirect URI's query.
+ * The URLs keygate stores and sends back in `Location` (an OAuth client's redirect URIs, a portal session's `returnUrl`;
+ * a probe stored a key's body in one): there a whole key body in one case is refused, but not the "looks random" rule,
+ * which real callback URLs trip (a review: 65% of Google Apps Script's `/macros/d/<id>/usercallback`, half of 32-byte
+ * base64url `state` values).
  */
-const isLabel = (field: string) => LABELS.has(field) || /^(?:scopes|redirectUris)\[\d+\]$/.test(field) || field === "returnUrl";
+const isUrl = (field: string) => /^redirectUris\[\d+\]$/.test(field) || field === "returnUrl";
 
 const fieldName = (path: string) => path || "(root)";
 

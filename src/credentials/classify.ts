@@ -81,8 +81,14 @@ const kindOf = (c: string) => (c >= "a" ? 0 : c >= "A" ? 1 : 2);
  */
 const ONE_CASE_BODIES = [/[0-9a-z]{47,}/g, /[0-9A-Z]{47,}/g];
 const oneCaseBody = (run: string) => /[0-9]/.test(run) && /[g-zG-Z]/.test(run);
-export function holdsKeyMaterial(text: string): boolean {
+/** A whole key body in one case (above), the part of holdsKeyMaterial that random-looking ids in URLs do not trip. */
+export function holdsOneCaseBody(text: string): boolean {
 	for (const pattern of ONE_CASE_BODIES) for (const run of text.match(pattern) ?? []) if (oneCaseBody(run)) return true;
+	return false;
+}
+
+export function holdsKeyMaterial(text: string): boolean {
+	if (holdsOneCaseBody(text)) return true;
 	for (const run of text.match(KEY_MATERIAL) ?? []) {
 		if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
 		let changes = 0;

@@ -64,6 +64,8 @@ import {
 	invalidFields,
 	paramHoldsKey,
 	pathHoldsKey,
+	holdsAnyKey,
+	awayFromKeyParams,
 	keptValue,
 	repeatedField,
 	limitsText,
@@ -92,7 +94,7 @@ consoleApp.use("*", uiHeaders);
 // Without an admin token there is no console at all: the same 404 as any unknown path.
 consoleApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
 /**
- * A hand-made address with a key in its path, or in sign-in's `next` (keygate makes neither), is
+ * A hand-made address with a key in its path or in a query parameter (keygate makes neither), is
  * answered with a 303 away from it, as a pasted search is, so the page left open is not one whose
  * address holds the key (found by a browser QA pass: a 404 and the sign-in page stayed at it).
  */
@@ -100,13 +102,15 @@ consoleApp.use("*", async (c, next) => {
 	if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
 	const url = new URL(c.req.url);
 	if (pathHoldsKey(url.pathname)) return c.redirect(`${UI}/`, 303);
-	const after = url.searchParams.get("next");
-	if (url.pathname === `${UI}/login` && after !== null && addressHoldsKey(after)) {
-		const kept = new URLSearchParams([...url.searchParams].filter(([name, value]) => ["ended", "sent"].includes(name) && value === "1"));
-		return c.redirect(kept.size > 0 ? `${UI}/login?${kept}` : `${UI}/login`, 303);
-	}
-	return next();
+	// The keys lists, the audit log and owners send a pasted key to its page, or away with a notice; audit.json is a download.
+	if (SEARCHES.test(url.pathname)) return next();
+	// `next` is an address: one holding a listing's cursor is no key (addressHoldsKey); every `next` is checked, not the first only.
+	const away = awayFromKeyParams(url, ([name, value]) =>
+		name === "next" ? holdsAnyKey(name) || addressHoldsKey(value) : paramHoldsKey([name, value]),
+	);
+	return away === undefined ? next() : c.redirect(away, 303);
 });
+const SEARCHES = new RegExp(`^${UI}/(?:apis/[^/]+/keys|audit|audit\\.json|owners)$`);
 
 consoleApp.get(
 	"/static/:name",
@@ -414,7 +418,9 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 			<h1>API keys: {api.name}</h1>
 			{c.req.query("done") === "deleted" ? (
 				<p class="notice" role="status">
-					The key was deleted: requests with it get 401 from the next request.
+					{c.req.query("kind") === "identifier"
+						? `The identifier was deleted. ${IDENTIFIER_UNCHANGED}`
+						: "The key was deleted: requests with it get 401 from the next request."}
 				</p>
 			) : null}
 			<p>
@@ -913,7 +919,7 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 		);
 	}
 	await deleteKey(s, k.id);
-	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted`, 303);
+	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
 });
 
 /**

@@ -125,10 +125,18 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number }) {
 	return (
 		<>
 			<h1>Key rotated</h1>
-			<p>
-				The old key <code>{maskedKey(props.previous)}</code>{" "}
-				{props.grace === 0 ? "stopped working now." : `keeps working until ${formatTime(props.previous.graceEndsAt)}.`}
-			</p>
+			{props.previous.kind === "identifier" ? (
+				<p>
+					The old identifier <code>{maskedKey(props.previous)}</code>{" "}
+					{props.grace === 0 ? "is marked revoked now." : `is marked revoked from ${formatTime(props.previous.graceEndsAt)}.`}{" "}
+					{IDENTIFIER_UNCHANGED}
+				</p>
+			) : (
+				<p>
+					The old key <code>{maskedKey(props.previous)}</code>{" "}
+					{props.grace === 0 ? "stopped working now." : `keeps working until ${formatTime(props.previous.graceEndsAt)}.`}
+				</p>
+			)}
 		</>
 	);
 }

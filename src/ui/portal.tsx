@@ -61,6 +61,7 @@ import {
 	lineBusyMessage,
 	paramHoldsKey,
 	pathHoldsKey,
+	awayFromKeyParams,
 	keptValue,
 	repeatedField,
 	keyStatus,
@@ -99,10 +100,24 @@ const notFound = () => renderError("not_found", DEFAULT_ERROR_CONTEXT);
 
 portalApp.use("*", uiHeaders);
 portalApp.use("*", async (c, next) => (c.env.ADMIN_TOKEN ? next() : notFound()));
-/** A hand-made address with a key in its path (keygate makes none): a 303 away from it, as in the console (a browser QA pass). */
-portalApp.use("*", async (c, next) =>
-	(c.req.method === "GET" || c.req.method === "HEAD") && pathHoldsKey(new URL(c.req.url).pathname) ? c.redirect(`${PORTAL}/`, 303) : next(),
-);
+/**
+ * A hand-made address with a key in its path or a query parameter (keygate makes none): a 303 away from it, as in the
+ * console (a browser QA pass). The home page answers a pasted search itself; `/enter`'s token is a `kgpe_` credential.
+ */
+portalApp.use("*", async (c, next) => {
+	if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
+	const url = new URL(c.req.url);
+	if (pathHoldsKey(url.pathname)) return c.redirect(`${PORTAL}/`, 303);
+	if (url.pathname === `${PORTAL}/`) return next();
+	const entering = url.pathname === `${PORTAL}/enter`;
+	const away = awayFromKeyParams(
+		url,
+		([name, value]) => !(entering && name === "token" && ENTRY_TOKEN.test(value)) && paramHoldsKey([name, value]),
+	);
+	return away === undefined ? next() : c.redirect(away, 303);
+});
+/** A portal entry token as POST /portal-sessions makes it (portal-session.ts). */
+const ENTRY_TOKEN = /^kgpe_[0-9A-Za-z]{44}$/;
 portalApp.use("*", async (c, next) => {
 	if (!pageNavigation(c.req.raw.headers))
 		return c.html(
@@ -144,12 +159,14 @@ function notice(c: Context<PortalEnv>, status: 200 | 400 | 404, title: string, h
  * that navigation's next hop, but one set in answer to a same-origin POST is.
  */
 portalApp.get("/enter", (c) => {
-	const token = c.req.query("token") ?? "";
+	// Only a well-formed entry token goes into the page (a review: any `token`, a key too, was written into the form).
+	const given = c.req.query("token") ?? "";
+	const token = ENTRY_TOKEN.test(given) ? given : "";
 	return c.html(
 		<Page title="Opening your API keys" heading="API keys">
 			<h1>Opening your API keys…</h1>
 			<form method="post" action={`${PORTAL}/enter`} data-autosubmit="">
-				<input type="hidden" name="token" value={token.slice(0, 100)} />
+				<input type="hidden" name="token" value={token} />
 				<button type="submit">Continue</button>
 			</form>
 		</Page>,
@@ -305,16 +322,22 @@ async function allowed(c: Context<PortalEnv>) {
 	return { types, environments, scopes, methods, pairs, grace, graces: p.rotationGraceChoices };
 }
 
-/**
- * A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. An
- * application identifier (Novu's `app_…`) authenticates nothing, so it takes no place under
- * maxKeysPerOwner (found by a seed-page pass: a Novu customer got half the stated number). The portal
- * makes one only with a pair, whose secret key counts.
- */
+/** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
 function live(k: KeyRecord, now: number): boolean {
-	if (k.kind === "identifier") return false;
 	const w = keyStatus(k, now).word;
 	return w === "active" || w === "soon" || w === "rotating";
+}
+
+/**
+ * The keys that take a place under maxKeysPerOwner: every live key, except an application identifier (Novu's
+ * `app_…`, its kind as the config says now) beside a live key of its pair. It authenticates nothing, so a Novu
+ * pair takes one place (found by a seed-page pass: a Novu customer got half the stated number); once its pair's
+ * secret is gone it counts, or revoking secrets would leave identifiers piling up without a bound (a review).
+ */
+function counted(api: CompiledApi, keys: KeyRecord[], now: number): KeyRecord[] {
+	const identifier = (k: KeyRecord) => (api.keyTypes[k.type]?.kind ?? k.kind) === "identifier";
+	const pairs = new Set(keys.filter((k) => !identifier(k) && live(k, now) && k.pairId !== null).map((k) => k.pairId));
+	return keys.filter((k) => live(k, now) && !(identifier(k) && pairs.has(k.pairId)));
 }
 
 /**
@@ -331,7 +354,7 @@ async function withinLimit<T>(c: Context<PortalEnv>, want: number, make: () => P
 	const slot = await owners.reservePortalKeys(
 		api.name,
 		owner,
-		mine.filter((k) => live(k, now)).map((k) => k.id),
+		counted(api, mine, now).map((k) => k.id),
 		mine.map((k) => k.id),
 		want,
 		api.portal.maxKeysPerOwner,
@@ -564,7 +587,7 @@ portalApp.post("/keys", async (c) => {
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
-	// A pair's publishable key authenticates (counted); an identifier does not (live).
+	// A pair's publishable key authenticates (counted); an identifier beside its live secret does not (counted()).
 	const counted = pair && Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
 	const shown = await withinLimit(c, counted, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
@@ -753,8 +776,10 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
 	// Nothing to say where every choice is "Immediately" (Novu): no grace to make room for (a browser QA pass: it said to revoke a key first).
-	const offersGrace = graces === undefined || graces.some((g) => g > 0);
-	const full = offersGrace && live(k, now) && (await ownKeys(c)).filter((key) => live(key, now)).length >= max ? max : null;
+	const offersGrace = graceChoices(grace, graces).some((g) => g.seconds > 0);
+	const mine = await ownKeys(c);
+	const inCount = counted(c.var.api, mine, now);
+	const full = offersGrace && inCount.some((key) => key.id === k.id) && inCount.length >= max ? max : null;
 	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
 	if (graces !== undefined && !graces.includes(0)) {
 		if (full !== null) return notYet(c, k, fullText(full));
@@ -816,7 +841,8 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
 		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);
 	}
-	// An identifier's successor takes no place under maxKeysPerOwner (live), nor does a rotation without a grace.
+	// A rotation without a grace adds no key; an identifier's with one, none that authenticates (beside a live secret it is not
+	// counted, and without one its line holds at most two, as any rotation line).
 	const rotated = grace === 0 || k.kind === "identifier" ? (await rotate()).made : await withinLimit(c, 1, rotate);
 	if (rotated === null) {
 		const max = c.var.api.portal.maxKeysPerOwner;

@@ -215,14 +215,28 @@ export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : v
  */
 export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || holdsKeyMaterial(value);
 
-/** An address's path holding a key, as sent or percent-decoded (`%5F` for `_`). */
+/** Each `%XX` as its byte (never throws on a malformed sequence, as decodeURIComponent does). */
+const decodeBytes = (text: string) => text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+/**
+ * An address's path holding a key, as sent, percent-decoded (`%5F` for `_`) or decoded twice: byte by
+ * byte, so that one malformed sequence (`%FF`) cannot stop the decoding (a review).
+ */
 export function pathHoldsKey(path: string): boolean {
-	if (holdsAnyKey(path)) return true;
-	try {
-		return holdsAnyKey(decodeURIComponent(path));
-	} catch {
-		return false;
-	}
+	const once = decodeBytes(path);
+	return holdsAnyKey(path) || holdsAnyKey(once) || holdsAnyKey(decodeBytes(once));
+}
+
+/**
+ * Where a GET to a console or portal address goes when one of its query parameters holds a key
+ * (`held` decides): the same path without those parameters, or undefined when none does. Pages
+ * that look a pasted key up themselves (the keys lists, the audit log, owners) answer their own.
+ */
+export function awayFromKeyParams(url: URL, held: (param: [string, string]) => boolean): string | undefined {
+	const params = [...url.searchParams];
+	if (!params.some(held)) return undefined;
+	const kept = new URLSearchParams(params.filter((param) => !held(param)));
+	return kept.size > 0 ? `${url.pathname}?${kept}` : url.pathname;
 }
 
 /**

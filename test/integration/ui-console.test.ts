@@ -255,17 +255,30 @@ describe("sessions", () => {
 	it("a hand-made address with a key in its path, or in sign-in's next, is answered with a 303 away from it (a browser QA pass)", async () => {
 		const cookie = await signIn();
 		const { key } = await createKey();
-		for (const path of [`${UI}/keys/${key}`, `${UI}/keys/${key.slice(8).toLowerCase()}`, `${UI}/keys/${key.replaceAll("_", "%5F")}`]) {
+		// Every character of the body percent-encoded, then a malformed sequence, which once stopped the decoding (a review).
+		const encoded = [...key.slice(8, -6)].map((ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
+		for (const path of [
+			`${UI}/keys/${key}`,
+			`${UI}/keys/${key.slice(8).toLowerCase()}`,
+			`${UI}/keys/${encoded}/%FF`,
+			`${UI}/keys/${encoded.replaceAll("%", "%25")}`,
+		]) {
 			const res = await ui(path, { cookie });
 			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).toBe(`${UI}/`);
 		}
-		for (const [query, to] of [
-			[`next=${encodeURIComponent(`${UI}/apis/demo/keys?q=${key}`)}`, `${UI}/login`],
-			[`ended=1&sent=1&next=${encodeURIComponent(`${UI}/keys/${key.slice(8, -6)}`)}`, `${UI}/login?ended=1&sent=1`],
-		]) {
-			const res = await ui(`${UI}/login?${query}`);
-			expect(res.status, query).toBe(303);
+		const { id } = await createKey();
+		for (const [path, to, session] of [
+			[`${UI}/login?next=${encodeURIComponent(`${UI}/apis/demo/keys?q=${key}`)}`, `${UI}/login`, undefined],
+			[`${UI}/login?ended=1&sent=1&next=${encodeURIComponent(`${UI}/keys/${key.slice(8, -6)}`)}`, `${UI}/login?ended=1&sent=1`, undefined],
+			// Every `next`, not the first only; and any other parameter, on any page (a review).
+			[`${UI}/login?next=${encodeURIComponent(`${UI}/`)}&next=${key}`, `${UI}/login?next=${encodeURIComponent(`${UI}/`)}`, undefined],
+			[`${UI}/login?x=${key}`, `${UI}/login`, undefined],
+			[`${UI}/keys/${id}?x=${key.slice(0, -6)}&done=revoked`, `${UI}/keys/${id}?done=revoked`, cookie],
+			[`${UI}/nothing?k=${key}`, `${UI}/nothing`, cookie],
+		] as const) {
+			const res = await ui(path, { cookie: session });
+			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).toBe(to);
 		}
 		// Without a key, the same addresses are pages as before.
@@ -711,14 +724,34 @@ describe("keys", () => {
 		const gw = gatewayFor(novuConfig as never);
 		const made = await gw.admin("/key-pairs", { method: "POST", body: JSON.stringify({ name: "pair", environment: "development" }) });
 		expect(made.status).toBe(201);
-		const { secret, identifier } = await made.json<{ secret: { id: string }; identifier: { id: string } }>();
+		const { secret, identifier } = await made.json<{ secret: { id: string }; identifier: { id: string; pairId: string } }>();
+		const pairOf = identifier.pairId;
 		const cookie = await signIn(TEST_ADMIN_TOKEN, bindings);
-		for (const action of ["revoke", "delete"]) {
+		const unchanged = "authorizes nothing alone: requests that send it beside a secret key pass as before.";
+		for (const action of ["revoke", "delete", "rotate"]) {
 			const page = await (await ui(`${UI}/keys/${identifier.id}/${action}`, { cookie, bindings })).text();
-			expect(page).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
-			expect(page).not.toContain("get 401");
-			expect(await (await ui(`${UI}/keys/${secret.id}/${action}`, { cookie, bindings })).text()).toContain("get 401 from the next request");
+			expect(page, action).not.toContain("401");
+			if (action === "rotate") expect(page).toContain("(old identifier marked revoked at once)");
+			else expect(page).toContain(unchanged);
+			expect(await (await ui(`${UI}/keys/${secret.id}/${action}`, { cookie, bindings })).text()).toMatch(/gets? 401 from the next request/);
 		}
+		// What was done says the same: a rotation, a revoke, a delete (a review: they promised a cut-off).
+		const rotated = await (await ui(`${UI}/keys/${identifier.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).text();
+		expect(rotated).toContain("is marked revoked now.");
+		expect(rotated).toContain(unchanged);
+		const listed = await (
+			await gw.admin("/keys?api=novu")
+		).json<{ data: { id: string; kind: string; pairId: string | null; revokedAt: string | null }[] }>();
+		const next = listed.data.find(
+			(k) => k.kind === "identifier" && k.pairId === pairOf && k.id !== identifier.id && k.revokedAt === null,
+		)!.id;
+		const revoked = await ui(`${UI}/keys/${next}/revoke`, { cookie, bindings, form: {} });
+		const notice = await (await ui(revoked.headers.get("Location")!, { cookie, bindings })).text();
+		expect(notice).toContain("is marked revoked.");
+		expect(notice).toContain(unchanged);
+		const deleted = await ui(`${UI}/keys/${next}/delete`, { cookie, bindings, form: { confirm: "pair" } });
+		const list = await (await ui(deleted.headers.get("Location")!, { cookie, bindings })).text();
+		expect(list).toContain(`The identifier was deleted. It is an identifier, which ${unchanged}`);
 	});
 
 	it("sorts by last used, from each key's authority: most recent first, never-used keys last (first when oldest first)", async () => {

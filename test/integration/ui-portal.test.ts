@@ -688,7 +688,7 @@ describe("one owner's keys only", () => {
 	it("an application identifier takes no place under maxKeysPerOwner, and its revoke page promises no 401 (found by a seed-page pass)", async () => {
 		const config = structuredClone(novu) as any;
 		config.apis[0].portal.maxKeysPerOwner = 2;
-		const { bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
 		const pair = (name: string) =>
 			ui(`${PORTAL}/keys`, { cookie, bindings, form: { name, environment: "development", type: "sk", expiry: "never", kind: "pair" } });
 		for (const name of ["one", "two"]) {
@@ -714,6 +714,16 @@ describe("one owner's keys only", () => {
 		}
 		expect(identifierPage).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
 		expect(identifierPage).not.toContain("401");
+		// Once its secret is revoked, an identifier counts, or revoking secrets would let identifiers pile up (a review):
+		// still no room until the orphan goes too.
+		const keys = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; pairId: string; name: string }[] }>();
+		const one = keys.data.filter((k) => k.name === "one");
+		const secretOne = one.find((k) => k.kind === "secret")!;
+		const appOne = one.find((k) => k.kind === "identifier")!;
+		expect((await ui(`${PORTAL}/keys/${secretOne.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
+		expect((await pair("four")).status).toBe(400);
+		expect((await ui(`${PORTAL}/keys/${appOne.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
+		expect((await pair("five")).status).toBe(200);
 		expect(origin.calls).toHaveLength(0);
 	});
 
@@ -725,7 +735,20 @@ describe("one owner's keys only", () => {
 			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
 		}
+		// In any query parameter too (a review), the portal home's search aside, which answers a pasted key itself.
+		const away = await ui(`${PORTAL}/keys/key_doesnotexist?x=${key}&y=1`, { cookie });
+		expect(away.status).toBe(303);
+		expect(away.headers.get("Location")).toBe(`${PORTAL}/keys/key_doesnotexist?y=1`);
 		expect((await ui(`${PORTAL}/keys/key_doesnotexist`, { cookie })).status).toBe(404);
+		// The entry page writes only a well-formed entry token into its form (a review: a key sent as `token` was written there).
+		const entry = await ui(`${PORTAL}/enter?token=kgpe_${"a".repeat(44)}`);
+		expect(entry.status).toBe(200);
+		expect(await entry.text()).toContain(`value="kgpe_${"a".repeat(44)}"`);
+		const notToken = await ui(`${PORTAL}/enter?token=${key}`);
+		expect(notToken.status).toBe(303);
+		expect(notToken.headers.get("Location")).toBe(`${PORTAL}/enter`);
+		const odd = await (await ui(`${PORTAL}/enter?token=kgpe_short`)).text();
+		expect(odd).toContain('name="token" value=""');
 	});
 
 	it("a pair from the portal: both keys shown once, for this owner", async () => {
