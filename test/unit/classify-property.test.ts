@@ -162,15 +162,19 @@ describe("the classifier (property)", () => {
 });
 
 describe("holdsKeyMaterial: a key cut short, as the console's and portal's searches see it", () => {
-	it("a key without its last characters, its prefix, or both is key material", () => {
-		fc.assert(
-			fc.property(fc.integer({ min: 0, max: 6 }), (cut) => {
-				const key = generateKey("sk", "live");
-				expect(holdsKeyMaterial(key.slice(0, key.length - cut))).toBe(true);
-				expect(holdsKeyMaterial(key.slice("sk_live_".length, key.length - cut))).toBe(true);
-			}),
-			{ numRuns: 200 },
-		);
+	it("a key without its last characters, its prefix, or both is key material (all but a stated few in 10,000)", () => {
+		// The rule measures randomness, so a random key falls short now and then (README: about 2.5 in 10,000 for a
+		// 43-character run): asserting every one made this test fail about one run in ten (found by a CI run).
+		let misses = 0;
+		const checks = 4_000;
+		for (let i = 0; i < checks / 2; i++) {
+			const key = generateKey("sk", "live");
+			const cut = i % 7;
+			if (!holdsKeyMaterial(key.slice(0, key.length - cut))) misses++;
+			if (!holdsKeyMaterial(key.slice("sk_live_".length, key.length - cut))) misses++;
+		}
+		// Expected about 1; 10 would be 25 in 10,000, ten times the stated rate.
+		expect(misses).toBeLessThan(10);
 	});
 
 	it("a run in one case, or shorter than 32, is not: UUIDs, hex digests, numbers, key ids, a key's start", () => {
