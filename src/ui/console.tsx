@@ -63,6 +63,7 @@ import {
 	formMessage,
 	invalidFields,
 	paramHoldsKey,
+	paramsHoldKey,
 	pathHoldsKey,
 	holdsAnyKey,
 	awayFromKeyParams,
@@ -400,7 +401,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 	// Away from the address that holds it, to the same list with a notice.
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
-	if ([...params].some((p) => paramHoldsKey(p, ["q"]))) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
+	if (paramsHoldKey(params, ["q"])) return c.redirect(awayFromKey(`${UI}/apis/${api.name}/keys`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);
@@ -419,7 +420,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 			{c.req.query("done") === "deleted" ? (
 				<p class="notice" role="status">
 					{c.req.query("kind") === "identifier"
-						? `The identifier was deleted. ${IDENTIFIER_UNCHANGED}`
+						? "The identifier was deleted. It authorized nothing alone: requests that send it beside a secret key pass as before."
 						: "The key was deleted: requests with it get 401 from the next request."}
 				</p>
 			) : null}
@@ -987,7 +988,7 @@ consoleApp.get("/audit", async (c) => {
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	// A key in any other filter (From, To, Action…) is never echoed into the form or a link either (a second probe).
 	// Not the cursor: base64url JSON always holds a run of both cases, and readCursor checks it (a review: "Older events" led to the notice).
-	if ([...params].some((p) => paramHoldsKey(p, ["keyId"]))) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
+	if (paramsHoldKey(params, ["keyId"])) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
 	const wasKey = params.get("pasted") === "1";
 	if (wasKey) params.delete("keyId");
 	params.delete("pasted");
@@ -1099,6 +1100,8 @@ consoleApp.get("/owners", async (c) => {
 	const pasted = await pastedKey(s, params.get("owner"));
 	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
 	if (pasted === null) return c.redirect(awayFromKey(`${UI}/owners`, params), 303);
+	// A key in any other parameter, or in a second `owner`, leaves the address too (found by a probe).
+	if (paramsHoldKey(params, ["owner"])) return c.redirect(awayFromKey(`${UI}/owners`, params), 303);
 	const owner = params.get("owner") ?? "";
 	const apiName = params.get("api") ?? apis[0]?.name ?? "";
 	let found: Awaited<ReturnType<typeof getOwner>> | null = null;

@@ -234,9 +234,16 @@ export function RotateForm(props: {
 	return (
 		<>
 			<h1>Rotate {props.k.name}?</h1>
-			<p>
-				A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
-			</p>
+			{props.k.kind === "identifier" ? (
+				<p>
+					A new identifier replaces <code>{maskedKey(props.k)}</code>; it is shown once. When should the old one be marked revoked?{" "}
+					{IDENTIFIER_UNCHANGED}
+				</p>
+			) : (
+				<p>
+					A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
+				</p>
+			)}
 			{busy === null ? null : (
 				<p>
 					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}: until then this key can be rotated only
@@ -252,7 +259,7 @@ export function RotateForm(props: {
 			<form method="post" action={props.action}>
 				<ErrorBox message={props.error} />
 				<fieldset>
-					<legend>Old key keeps working</legend>
+					<legend>{props.k.kind === "identifier" ? "Old identifier marked revoked" : "Old key keeps working"}</legend>
 					{graceChoices(def, choices).map((g) => (
 						<label>
 							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}

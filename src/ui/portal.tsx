@@ -60,6 +60,7 @@ import {
 	graceChoices,
 	lineBusyMessage,
 	paramHoldsKey,
+	paramsHoldKey,
 	pathHoldsKey,
 	awayFromKeyParams,
 	keptValue,
@@ -396,7 +397,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	// Any other key: away from the address that holds it, to the list with the same notice as for a key that exists nowhere.
 	if (pasted !== undefined) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	// The page's links copy every parameter: one holding a key, whatever its name, leaves too (a review).
-	if ([...params].some((p) => paramHoldsKey(p, ["q"]))) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
+	if (paramsHoldKey(params, ["q"])) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
 	const query = parseKeyQuery(params);

@@ -240,6 +240,21 @@ export function awayFromKeyParams(url: URL, held: (param: [string, string]) => b
 }
 
 /**
+ * Whether any query parameter holds a key, the first value of each name in `looked` aside: the page
+ * looks that one up itself (a pasted search). A repeated one is never looked up, so it is checked
+ * like any other (found by a probe: `q=&q=<key>` got a page, with the key in its "Next page" link).
+ */
+export function paramsHoldKey(params: URLSearchParams, looked: string[]): boolean {
+	const seen = new Set<string>();
+	for (const [name, value] of params) {
+		const first = looked.includes(name) && !seen.has(name);
+		seen.add(name);
+		if (first ? holdsAnyKey(name) : paramHoldsKey([name, value])) return true;
+	}
+	return false;
+}
+
+/**
  * A query parameter an address must not keep: its name or its value holds a key. `except`
  * names parameters checked elsewhere; a `cursor` that is a listing's cursor (base64url of a
  * JSON object, validated where it is read) always holds a long run and is none (a review:

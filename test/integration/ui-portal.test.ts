@@ -735,6 +735,12 @@ describe("one owner's keys only", () => {
 			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
 		}
+		// A repeated search on the home page (a probe: `q=&q=<key>` got a page).
+		for (const query of [`q=&q=${key}`, `q=a&q=${key}`, `sort=name&q=&q=${encodeURIComponent(`ApiKey ${key}`)}`]) {
+			const res = await ui(`${PORTAL}/?${query}`, { cookie });
+			expect(res.status, query).toBe(303);
+			expect(res.headers.get("Location")).not.toContain(key.slice(10, 40));
+		}
 		// In any query parameter too (a review), the portal home's search aside, which answers a pasted key itself.
 		const away = await ui(`${PORTAL}/keys/key_doesnotexist?x=${key}&y=1`, { cookie });
 		expect(away.status).toBe(303);
