@@ -103,7 +103,7 @@ consoleApp.use("*", async (c, next) => {
 	if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
 	const url = new URL(c.req.url);
 	if (pathHoldsKey(url.pathname)) return c.redirect(`${UI}/`, 303);
-	// The keys lists, the audit log and owners send a pasted key to its page, or away with a notice; audit.json is a download.
+	// The keys lists, the audit log and owners send a pasted key to its page, or away with a notice.
 	if (SEARCHES.test(url.pathname)) return next();
 	// `next` is an address: one holding a listing's cursor is no key (addressHoldsKey); every `next` is checked, not the first only.
 	const away = awayFromKeyParams(url, ([name, value]) =>
@@ -111,7 +111,7 @@ consoleApp.use("*", async (c, next) => {
 	);
 	return away === undefined ? next() : c.redirect(away, 303);
 });
-const SEARCHES = new RegExp(`^${UI}/(?:apis/[^/]+/keys|audit|audit\\.json|owners)$`);
+const SEARCHES = new RegExp(`^${UI}/(?:apis/[^/]+/keys|audit|owners)$`);
 
 consoleApp.get(
 	"/static/:name",
@@ -392,7 +392,11 @@ consoleApp.post("/find-key", async (c) => {
 
 consoleApp.get("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
-	if (!api) return missing(c);
+	if (!api) {
+		// No list here to look a pasted key up in: away from an address holding one, as on any other page (a review).
+		const away = awayFromKeyParams(new URL(c.req.url), paramHoldsKey);
+		return away === undefined ? missing(c) : c.redirect(away, 303);
+	}
 	const s = c.var.services;
 	const params = new URL(c.req.url).searchParams;
 	// A whole key in the search (sent without the page's script): its key's page, else a notice; never echoed.

@@ -228,13 +228,14 @@ export function RotateForm(props: {
 }) {
 	const busy = props.lineBusyUntil ?? null;
 	const full = props.atKeyLimit ?? null;
+	const identifier = props.k.kind === "identifier";
 	const onlyNow = busy !== null || full !== null;
 	const def = onlyNow ? 0 : props.defaultSeconds;
 	const choices = onlyNow ? [0] : props.choices;
 	return (
 		<>
 			<h1>Rotate {props.k.name}?</h1>
-			{props.k.kind === "identifier" ? (
+			{identifier ? (
 				<p>
 					A new identifier replaces <code>{maskedKey(props.k)}</code>; it is shown once. When should the old one be marked revoked?{" "}
 					{IDENTIFIER_UNCHANGED}
@@ -244,13 +245,23 @@ export function RotateForm(props: {
 					A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
 				</p>
 			)}
-			{busy === null ? null : (
+			{busy === null ? null : identifier ? (
+				<p>
+					The identifier this one replaced is marked revoked only from {formatTime(new Date(busy).toISOString())}: until then this one can
+					be rotated only Immediately, so that a line holds no more than two at once.
+				</p>
+			) : (
 				<p>
 					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}: until then this key can be rotated only
 					Immediately, so that no more than two keys of one line work at once.
 				</p>
 			)}
-			{full === null ? null : (
+			{full === null ? null : identifier ? (
+				<p>
+					You hold {full} active keys, the most allowed here (an identifier whose key is gone counts). With a grace the old identifier would
+					stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).
+				</p>
+			) : (
 				<p>
 					You hold {full} active keys, the most allowed here. With a grace the old key would keep working beside the new one, one key more,
 					so this key can be rotated only Immediately (or revoke another key first).
@@ -259,12 +270,12 @@ export function RotateForm(props: {
 			<form method="post" action={props.action}>
 				<ErrorBox message={props.error} />
 				<fieldset>
-					<legend>{props.k.kind === "identifier" ? "Old identifier marked revoked" : "Old key keeps working"}</legend>
+					<legend>{identifier ? "Old identifier marked revoked" : "Old key keeps working"}</legend>
 					{graceChoices(def, choices).map((g) => (
 						<label>
 							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
 							{g.seconds === 0
-								? props.k.kind === "identifier"
+								? identifier
 									? " (old identifier marked revoked at once)"
 									: " (old key gets 401 from the next request)"
 								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
@@ -272,7 +283,7 @@ export function RotateForm(props: {
 						</label>
 					))}
 				</fieldset>
-				<button type="submit">Rotate key</button> <a href={props.cancelHref}>Cancel</a>
+				<button type="submit">{identifier ? "Rotate identifier" : "Rotate key"}</button> <a href={props.cancelHref}>Cancel</a>
 			</form>
 		</>
 	);

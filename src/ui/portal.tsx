@@ -200,6 +200,9 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 		// A form sent after the session ended made nothing: said so (a browser QA pass). No cookie at all: never
 		// signed in here, so nothing "ended".
 		const sent = c.req.method !== "GET" && c.req.method !== "HEAD" ? " Nothing was changed." : "";
+		// The home page, exempt from the guard above for its own search, has no search without a session (a review).
+		const away = sent === "" ? awayFromKeyParams(new URL(c.req.url), paramHoldsKey) : undefined;
+		if (away !== undefined) return c.redirect(away, 303);
 		if (!token) return notice(c, 404, "Not signed in", "Open your API keys from the app", `This page opens from the app you use.${sent}`);
 		c.header("Set-Cookie", cookie("", 0));
 		return notice(c, 404, "Session ended", "Your session has ended", `Go back to the app and open your API keys again.${sent}`);
@@ -842,9 +845,10 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
 		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);
 	}
-	// A rotation without a grace adds no key; an identifier's with one, none that authenticates (beside a live secret it is not
-	// counted, and without one its line holds at most two, as any rotation line).
-	const rotated = grace === 0 || k.kind === "identifier" ? (await rotate()).made : await withinLimit(c, 1, rotate);
+	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
+	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.
+	const needsRoom = grace > 0 && counted(c.var.api, await ownKeys(c), Date.now()).some((key) => key.id === k.id);
+	const rotated = needsRoom ? await withinLimit(c, 1, rotate) : (await rotate()).made;
 	if (rotated === null) {
 		const max = c.var.api.portal.maxKeysPerOwner;
 		return again(

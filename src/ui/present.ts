@@ -234,7 +234,7 @@ export function pathHoldsKey(path: string): boolean {
  */
 export function awayFromKeyParams(url: URL, held: (param: [string, string]) => boolean): string | undefined {
 	const params = [...url.searchParams];
-	if (!params.some(held)) return undefined;
+	if (!params.some((param) => held(param))) return undefined;
 	const kept = new URLSearchParams(params.filter((param) => !held(param)));
 	return kept.size > 0 ? `${url.pathname}?${kept}` : url.pathname;
 }
@@ -249,7 +249,8 @@ export function paramsHoldKey(params: URLSearchParams, looked: string[]): boolea
 	for (const [name, value] of params) {
 		const first = looked.includes(name) && !seen.has(name);
 		seen.add(name);
-		if (first ? holdsAnyKey(name) : paramHoldsKey([name, value])) return true;
+		// The first value's plain key is the page's to look up; an encoded one it would not find, so it is checked here.
+		if (first ? holdsAnyKey(name) || encodedHoldsKey(value) : paramHoldsKey([name, value])) return true;
 	}
 	return false;
 }
@@ -261,9 +262,28 @@ export function paramsHoldKey(params: URLSearchParams, looked: string[]): boolea
  * the audit log's next page was lost), but any other value under that name is checked.
  */
 export function paramHoldsKey([name, value]: [string, string], except: string[] = []): boolean {
-	if (holdsAnyKey(name)) return true;
-	if (except.includes(name) || (name === "cursor" && decodeCursor(value) !== undefined)) return false;
-	return holdsAnyKey(value);
+	if (holdsAnyKey(name) || encodedHoldsKey(name)) return true;
+	if (except.includes(name) || (name === "cursor" && cursorIsNoKey(value))) return false;
+	return holdsAnyKey(value) || encodedHoldsKey(value);
+}
+
+/**
+ * A listing's cursor whose decoded JSON holds no key's shape (a review: any base64url JSON object was let through, a
+ * key in it too). Not key material: a real cursor holds KV's own cursor, a long random run.
+ */
+function cursorIsNoKey(value: string): boolean {
+	const decoded = decodeCursor(value);
+	return decoded !== undefined && !looksLikeKey(JSON.stringify(decoded));
+}
+
+/**
+ * A key percent-encoded once more than an address's own decoding undoes, or twice (`%2573` for `s`), cut
+ * short too: found in the decoded text, byte by byte as pathHoldsKey does (a review).
+ */
+function encodedHoldsKey(value: string): boolean {
+	if (!value.includes("%")) return false;
+	const once = decodeBytes(value);
+	return holdsAnyKey(once) || holdsAnyKey(decodeBytes(once));
 }
 
 /**

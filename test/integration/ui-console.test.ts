@@ -295,7 +295,30 @@ describe("sessions", () => {
 			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).not.toContain(key.slice(10, 40));
 		}
+		// An API with no list to look the key up in, the audit export, a key percent-encoded twice and cut short, a
+		// cursor that is base64url JSON holding a key (a second review).
+		const twice = [...key.slice(0, -6)].map((ch) => `%25${ch.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
+		const forged = btoa(JSON.stringify({ k: key }))
+			.replace(/\+/g, "-")
+			.replace(/\//g, "_")
+			.replace(/=+$/, "");
+		for (const path of [
+			`${UI}/apis/nope/keys?q=${key}`,
+			`${UI}/apis/nope/keys?x=${key}`,
+			`${UI}/audit.json?keyId=${key}`,
+			`${UI}/audit.json?x=${key}`,
+			`${UI}/audit?x=${twice}`,
+			`${UI}/apis/demo/keys?q=${twice}`,
+			`${UI}/audit?cursor=${forged}`,
+		]) {
+			const res = await ui(path, { cookie });
+			expect(res.status, path).toBe(303);
+			expect(res.headers.get("Location")).not.toContain(key.slice(10, 40));
+			expect(res.headers.get("Location")).not.toContain(forged);
+		}
 		// Without a key, the same addresses are pages as before.
+		expect((await ui(`${UI}/apis/nope/keys?q=foo`, { cookie })).status).toBe(404);
+		expect((await ui(`${UI}/audit.json?action=key.created`, { cookie })).status).toBe(200);
 		expect((await ui(`${UI}/apis/demo/keys?q=&q=foo`, { cookie })).status).toBe(200);
 		expect((await ui(`${UI}/login?next=${encodeURIComponent(`${UI}/audit`)}`)).status).toBe(200);
 		expect((await ui(`${UI}/keys/key_doesnotexist`, { cookie })).status).toBe(404);

@@ -727,6 +727,31 @@ describe("one owner's keys only", () => {
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("an identifier that counts (its key revoked) needs room for a graced rotation, as its form says (a second review)", async () => {
+		const config = structuredClone(novu) as any;
+		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 0, rotationGraceChoices: [0, 3600] });
+		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const made = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "p", environment: "development", type: "sk", expiry: "never", kind: "pair" },
+		});
+		expect(made.status).toBe(200);
+		const listed = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; name: string; owner: string }[] }>();
+		const [sk, app] = ["secret", "identifier"].map((kind) => listed.data.find((k) => k.kind === kind && k.name === "p")!);
+		// Beside its live secret the identifier takes no place: its form offers the grace.
+		expect(await (await ui(`${PORTAL}/keys/${app!.id}/rotate`, { cookie, bindings })).text()).not.toContain("the most allowed here");
+		expect((await ui(`${PORTAL}/keys/${sk!.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
+		// Now it counts (1 of 1): the form says so, and a grace sent anyway is refused.
+		expect(await (await ui(`${PORTAL}/keys/${app!.id}/rotate`, { cookie, bindings })).text()).toContain(
+			"an identifier whose key is gone counts",
+		);
+		const refused = await ui(`${PORTAL}/keys/${app!.id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		expect(refused.status).toBe(400);
+		expect(shownKeys(await refused.text())).toHaveLength(0);
+		expect((await ui(`${PORTAL}/keys/${app!.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).status).toBe(200);
+	});
+
 	it("a hand-made address with a key in its path is answered with a 303 away from it (a browser QA pass)", async () => {
 		const cookie = await portalCookie(`cust_${crypto.randomUUID().slice(0, 8)}`);
 		const { key } = await createKey();
@@ -740,6 +765,12 @@ describe("one owner's keys only", () => {
 			const res = await ui(`${PORTAL}/?${query}`, { cookie });
 			expect(res.status, query).toBe(303);
 			expect(res.headers.get("Location")).not.toContain(key.slice(10, 40));
+		}
+		// Without a session (none, or one that ended) the home page has no search: away too (a second review).
+		for (const who of [undefined, "__Host-kg_portal=kgps_ended"]) {
+			const res = await ui(`${PORTAL}/?q=${key}`, { cookie: who });
+			expect(res.status, who).toBe(303);
+			expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
 		}
 		// In any query parameter too (a review), the portal home's search aside, which answers a pasted key itself.
 		const away = await ui(`${PORTAL}/keys/key_doesnotexist?x=${key}&y=1`, { cookie });
