@@ -268,12 +268,19 @@ export function paramHoldsKey([name, value]: [string, string], except: string[] 
 }
 
 /**
- * A listing's cursor whose decoded JSON holds no key's shape (a review: any base64url JSON object was let through, a
- * key in it too). Not key material: a real cursor holds KV's own cursor, a long random run.
+ * A listing's cursor as keygate writes them (admin/cursor.ts, admin/audit.ts: `p`, `c`, `a`, `k`, each a string or
+ * null) holding no key: none in its listing, last entry or check, and no key's shape in KV's own cursor (`c`), a long
+ * random run that key material's rule would take for one. Any other base64url JSON is an ordinary value (a second and
+ * a third review: any JSON object was let through, a key in it too).
  */
 function cursorIsNoKey(value: string): boolean {
 	const decoded = decodeCursor(value);
-	return decoded !== undefined && !looksLikeKey(JSON.stringify(decoded));
+	if (decoded === undefined) return false;
+	for (const [field, v] of Object.entries(decoded)) {
+		if (!["p", "c", "a", "k"].includes(field) || (v !== null && typeof v !== "string")) return false;
+		if (v !== null && (field === "c" ? looksLikeKey(v) : holdsAnyKey(v) || encodedHoldsKey(v))) return false;
+	}
+	return true;
 }
 
 /**

@@ -298,10 +298,10 @@ describe("sessions", () => {
 		// An API with no list to look the key up in, the audit export, a key percent-encoded twice and cut short, a
 		// cursor that is base64url JSON holding a key (a second review).
 		const twice = [...key.slice(0, -6)].map((ch) => `%25${ch.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
-		const forged = btoa(JSON.stringify({ k: key }))
-			.replace(/\+/g, "-")
-			.replace(/\//g, "_")
-			.replace(/=+$/, "");
+		const b64url = (o: unknown) => btoa(JSON.stringify(o)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+		const forged = b64url({ k: key });
+		// A third review: a key cut short in a cursor's fields, and a cursor on a page that reads none.
+		const cutInCursor = b64url({ p: "audit", c: null, a: key.slice(0, -6), k: "x" });
 		for (const path of [
 			`${UI}/apis/nope/keys?q=${key}`,
 			`${UI}/apis/nope/keys?x=${key}`,
@@ -310,11 +310,16 @@ describe("sessions", () => {
 			`${UI}/audit?x=${twice}`,
 			`${UI}/apis/demo/keys?q=${twice}`,
 			`${UI}/audit?cursor=${forged}`,
+			`${UI}/audit?cursor=${cutInCursor}`,
+			`${UI}/audit.json?cursor=${cutInCursor}`,
+			`${UI}/keys/${id}?cursor=${cutInCursor}`,
+			`${UI}/login?next=${encodeURIComponent(`${UI}/audit?cursor=${cutInCursor}`)}`,
 		]) {
 			const res = await ui(path, { cookie });
 			expect(res.status, path).toBe(303);
 			expect(res.headers.get("Location")).not.toContain(key.slice(10, 40));
 			expect(res.headers.get("Location")).not.toContain(forged);
+			expect(decodeURIComponent(decodeURIComponent(res.headers.get("Location")!))).not.toContain(cutInCursor);
 		}
 		// Without a key, the same addresses are pages as before.
 		expect((await ui(`${UI}/apis/nope/keys?q=foo`, { cookie })).status).toBe(404);
