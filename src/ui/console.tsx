@@ -109,7 +109,11 @@ consoleApp.use("*", async (c, next) => {
 	const away = awayFromKeyParams(url, ([name, value]) =>
 		name === "next" ? holdsAnyKey(name) || addressHoldsKey(value) : paramHoldsKey([name, value]),
 	);
-	return away === undefined ? next() : c.redirect(away, 303);
+	if (away === undefined) return next();
+	// An export asked for with a key in it is not the export asked for: the audit page's notice, not a silent download of
+	// everything (found by a browser pass).
+	if (url.pathname === `${UI}/audit.json`) return c.redirect(awayFromKey(`${UI}/audit`, url.searchParams, ["cursor", "all"]), 303);
+	return c.redirect(away, 303);
 });
 const SEARCHES = new RegExp(`^${UI}/(?:apis/[^/]+/keys|audit|owners)$`);
 
@@ -761,14 +765,14 @@ consoleApp.get("/keys/:id", async (c) => {
 			<h2>Actions</h2>
 			<p>
 				{!noLongerPossible(k, "rotate", now) ? <a href={`${UI}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
-				{!k.revokedAt ? (
+				{!noLongerPossible(k, "revoke", now) ? (
 					<a href={`${UI}/keys/${k.id}/revoke`} data-dialog="revoke-dialog">
 						Revoke
 					</a>
 				) : null}{" "}
 				<a href={`${UI}/keys/${k.id}/delete`}>Delete</a>
 			</p>
-			{!k.revokedAt ? (
+			{!noLongerPossible(k, "revoke", now) ? (
 				// With JavaScript the Revoke link opens this; without, it goes to the same confirmation as a page.
 				// Described by what revoking does: focus starts on Cancel, and a reader announces this with the dialog (a browser QA pass).
 				<dialog id="revoke-dialog" aria-labelledby="revoke-dialog-h" aria-describedby="revoke-dialog-d">
@@ -857,7 +861,12 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 		<>
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
-				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
+				secrets={[
+					{
+						label: created.record.kind === "identifier" ? "Your new application identifier" : "Your new key",
+						k: { ...created.record, key: created.key },
+					},
+				]}
 				sample={sampleCall(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
 			/>

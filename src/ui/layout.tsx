@@ -485,7 +485,10 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 /** True when `action` no longer applies to `k`: a revoked key cannot be revoked again, nor a revoked, replaced or expired one rotated. */
 export function noLongerPossible(k: KeyRecord, action: "revoke" | "rotate", now: number): boolean {
 	if (k.revokedAt) return true;
-	return action === "rotate" && (k.replacedBy !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now));
+	// A key in its rotation grace may still be revoked (ending the grace early); one past it, or expired, no longer
+	// authenticates, so a revoke form would promise a 401 it already has (found by a browser pass).
+	if (action === "revoke") return keyStatus(k, now).word === "expired";
+	return k.replacedBy !== null || (k.expiresAt !== null && Date.parse(k.expiresAt) <= now);
 }
 
 /**

@@ -727,7 +727,7 @@ portalApp.get("/keys/:id", async (c) => {
 			<KeyHistory events={history.data} />
 			<p>
 				{!noLongerPossible(k, "rotate", now) ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
-				{!k.revokedAt ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
+				{!noLongerPossible(k, "revoke", now) ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
 			</p>
 		</>,
 	);
@@ -866,7 +866,12 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 			<RotatedNotice previous={previous} grace={grace} />
 			<SecretsShown
 				customer
-				secrets={[{ label: "Your new key", k: { ...created.record, key: created.key } }]}
+				secrets={[
+					{
+						label: created.record.kind === "identifier" ? "Your new application identifier" : "Your new key",
+						k: { ...created.record, key: created.key },
+					},
+				]}
 				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
 			/>

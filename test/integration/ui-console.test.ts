@@ -321,6 +321,9 @@ describe("sessions", () => {
 			expect(res.headers.get("Location")).not.toContain(forged);
 			expect(decodeURIComponent(decodeURIComponent(res.headers.get("Location")!))).not.toContain(cutInCursor);
 		}
+		// An export asked for with a key in it goes to the audit page's notice, not to a download of everything (a browser pass).
+		const exported = await ui(`${UI}/audit.json?keyId=${key}&action=key.created`, { cookie });
+		expect(exported.headers.get("Location")).toBe(`${UI}/audit?action=key.created&pasted=1`);
 		// Without a key, the same addresses are pages as before.
 		expect((await ui(`${UI}/apis/nope/keys?q=foo`, { cookie })).status).toBe(404);
 		expect((await ui(`${UI}/audit.json?action=key.created`, { cookie })).status).toBe(200);
@@ -785,6 +788,12 @@ describe("keys", () => {
 		const rotated = await (await ui(`${UI}/keys/${identifier.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).text();
 		expect(rotated).toContain("is marked revoked now.");
 		expect(rotated).toContain(unchanged);
+		// Shown as what it is; and the identifier it replaced, no longer working, offers no revoke form (a browser pass).
+		expect(rotated).toContain("Your new application identifier");
+		const stale = await (await ui(`${UI}/keys/${identifier.id}/revoke`, { cookie, bindings })).text();
+		expect(stale).toContain("Nothing to do: this key was already rotated.");
+		expect(stale).not.toContain(`action="/_keygate/ui/keys/${identifier.id}/revoke"`);
+		expect(await (await ui(`${UI}/keys/${identifier.id}`, { cookie, bindings })).text()).not.toContain(`/keys/${identifier.id}/revoke"`);
 		const listed = await (
 			await gw.admin("/keys?api=novu")
 		).json<{ data: { id: string; kind: string; pairId: string | null; revokedAt: string | null }[] }>();
