@@ -205,6 +205,10 @@ export function jwtIssuer(jwt: string): string | undefined {
 	return typeof iss === "string" ? iss : undefined;
 }
 
+/** Each `%XX` as its byte: never throws on a malformed sequence (`%FF`), as decodeURIComponent does. */
+export const percentDecoded = (text: string): string =>
+	text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
 /** What an API's own requests count as credentials beyond keygate's fixed shapes (config/load.ts compiles both per API). */
 export interface CredentialScope {
 	/** The issuers whose JWTs the API accepts (`oauth.externalIssuers`). */
@@ -226,7 +230,7 @@ export function holdsCredential(text: string, scope?: CredentialScope, decodes =
 	// A percent-encoded credential (`sk%5Flive%5F…`) is one too: an origin may decode it. Twice
 	// at most (`%255F`): each round is a pass over the text, and no origin decodes a third time.
 	if (decodes < 2 && text.includes("%")) {
-		const decoded = text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+		const decoded = percentDecoded(text);
 		if (decoded !== text && holdsCredential(decoded, scope, decodes + 1)) return true;
 	}
 	// Every keygate credential shape holds a "_" (`sk_live_…`, `kgat_…`): most header values have none.

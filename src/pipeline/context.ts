@@ -6,13 +6,13 @@ import type { Classified } from "../credentials/classify";
 import type { Principal } from "../credentials/principal";
 import { clientAddress, type Bindings } from "../env";
 import type { Reason } from "../errors/catalogue";
-import { renderError, type ErrorContext, type ErrorDetails } from "../errors/render";
+import { renderError, type ErrorDetails } from "../errors/render";
 import type { RateInfo } from "../limits/window";
 
 export type { Bindings };
 
 /**
- * What each stage may rely on. The first six are set by selectApiStage for every
+ * What each stage may rely on. The first five are set by selectApiStage for every
  * request that reaches the stages after it; the rest only on routes that need a key,
  * so they are optional and read through `principalOf`.
  */
@@ -22,7 +22,6 @@ export interface Variables {
 	/** The request URL, parsed once, with the canonical path. */
 	url: URL;
 	api: CompiledApi;
-	errors: ErrorContext;
 	route: CompiledRoute | undefined;
 	/** The method routes and policy decide on: the request's, or its override when the API honours overrides. */
 	method: string;
@@ -86,7 +85,7 @@ export function withAddressBudget(c: GatewayContext, res: Response, throttle: Fa
 
 /** Ends the request with the documented error for `reason`, in this API's style. */
 export function reject(c: GatewayContext, reason: Reason, details?: ErrorDetails): Response {
-	const res = renderError(reason, c.get("errors"), details);
+	const res = renderError(reason, c.get("api").errorContext, details);
 	// A 401 has no key to report on, nor has a refusal made before the key was known (a 400 for the path, say).
 	return res.status === 401 || c.get("principal") === undefined ? withAddressBudget(c, res) : res;
 }

@@ -99,7 +99,7 @@ async function refuse(c: GatewayContext, principal: Principal, reason: Reason, r
 		const needed = (refusedBy?.scopes ?? []).filter((sc) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(sc)).join(" ");
 		headers = {
 			...headers,
-			"WWW-Authenticate": `${c.get("errors").scheme} realm="${c.get("errors").realm}", error="insufficient_scope", scope="${needed}"`,
+			"WWW-Authenticate": `${c.get("api").errorContext.scheme} realm="${c.get("api").errorContext.realm}", error="insufficient_scope", scope="${needed}"`,
 		};
 	}
 	return reject(c, reason, { headers });

@@ -31,7 +31,6 @@ export const selectApiStage: MiddlewareHandler<GatewayEnv> = async (c, next) => 
 	const api = selectApi(config.value.apis, url.hostname, path ?? url.pathname);
 	if (!api) return renderError("no_api", DEFAULT_ERROR_CONTEXT);
 	c.set("api", api);
-	c.set("errors", api.errorContext);
 	if (path === undefined)
 		return reject(c, "ambiguous_path", { message: "The request path contains an encoded slash or backslash, or a ';'." });
 	// `%2%65` would decode into a new escape, `%2e` (found by a probe: `/docs/%2%65%2%65/v1/admin/x` reached the origin with no key).

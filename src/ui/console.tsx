@@ -76,6 +76,7 @@ import {
 	PASTED_KEY_NOTICE,
 	pastedKeyNotice,
 	lineBusyMessage,
+	newKeyLabel,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -863,7 +864,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 			<SecretsShown
 				secrets={[
 					{
-						label: created.record.kind === "identifier" ? "Your new application identifier" : "Your new key",
+						label: newKeyLabel(created.record.kind),
 						k: { ...created.record, key: created.key },
 					},
 				]}

@@ -59,6 +59,7 @@ import {
 	invalidFields,
 	graceChoices,
 	lineBusyMessage,
+	newKeyLabel,
 	paramHoldsKey,
 	paramsHoldKey,
 	pathHoldsKey,
@@ -349,9 +350,14 @@ function counted(api: CompiledApi, keys: KeyRecord[], now: number): KeyRecord[] 
  * Object one call at a time: concurrent calls cannot all read the same count. Returns
  * null when there is no room. If the object cannot be reached, nothing is made (503).
  */
-async function withinLimit<T>(c: Context<PortalEnv>, want: number, make: () => Promise<{ made: T; ids: string[] }>): Promise<T | null> {
+async function withinLimit<T>(
+	c: Context<PortalEnv>,
+	want: number,
+	make: () => Promise<{ made: T; ids: string[] }>,
+	listed?: KeyRecord[],
+): Promise<T | null> {
 	const now = Date.now();
-	const mine = await ownKeys(c);
+	const mine = listed ?? (await ownKeys(c));
 	const { owner } = c.var.grant;
 	const owners = c.var.services.authority;
 	const api = c.var.api;
@@ -592,8 +598,8 @@ portalApp.post("/keys", async (c) => {
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
 	// A pair's publishable key authenticates (counted); an identifier beside its live secret does not (counted()).
-	const counted = pair && Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
-	const shown = await withinLimit(c, counted, async () => {
+	const places = pair && Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
+	const shown = await withinLimit(c, places, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
 		if (pair) {
 			const { type: _t, ...input } = parsed.data;
@@ -847,8 +853,9 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	}
 	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
 	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.
-	const needsRoom = grace > 0 && counted(c.var.api, await ownKeys(c), Date.now()).some((key) => key.id === k.id);
-	const rotated = needsRoom ? await withinLimit(c, 1, rotate) : (await rotate()).made;
+	const mine = grace > 0 ? await ownKeys(c) : [];
+	const needsRoom = counted(c.var.api, mine, Date.now()).some((key) => key.id === k.id);
+	const rotated = needsRoom ? await withinLimit(c, 1, rotate, mine) : (await rotate()).made;
 	if (rotated === null) {
 		const max = c.var.api.portal.maxKeysPerOwner;
 		return again(
@@ -868,7 +875,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				customer
 				secrets={[
 					{
-						label: created.record.kind === "identifier" ? "Your new application identifier" : "Your new key",
+						label: newKeyLabel(created.record.kind),
 						k: { ...created.record, key: created.key },
 					},
 				]}

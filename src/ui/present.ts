@@ -1,5 +1,5 @@
 import { decodeCursor } from "../admin/cursor";
-import { holdsCredential, holdsKeyMaterial, keyShapedIn } from "../credentials/classify";
+import { holdsCredential, holdsKeyMaterial, keyShapedIn, percentDecoded } from "../credentials/classify";
 import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
 
@@ -215,16 +215,15 @@ export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : v
  */
 export const holdsAnyKey = (value: string): boolean => looksLikeKey(value) || holdsKeyMaterial(value);
 
-/** Each `%XX` as its byte (never throws on a malformed sequence, as decodeURIComponent does). */
-const decodeBytes = (text: string) => text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-
 /**
- * An address's path holding a key, as sent, percent-decoded (`%5F` for `_`) or decoded twice: byte by
- * byte, so that one malformed sequence (`%FF`) cannot stop the decoding (a review).
+ * A key in an address's path or a query value, as sent or percent-decoded once or twice (`%5F`, `%255F`), byte by
+ * byte so that one malformed sequence (`%FF`) cannot stop the decoding (a review): an address's own decoding undoes one.
  */
-export function pathHoldsKey(path: string): boolean {
-	const once = decodeBytes(path);
-	return holdsAnyKey(path) || holdsAnyKey(once) || holdsAnyKey(decodeBytes(once));
+export function pathHoldsKey(text: string): boolean {
+	if (holdsAnyKey(text)) return true;
+	if (!text.includes("%")) return false;
+	const once = percentDecoded(text);
+	return holdsAnyKey(once) || holdsAnyKey(percentDecoded(once));
 }
 
 /**
@@ -250,7 +249,7 @@ export function paramsHoldKey(params: URLSearchParams, looked: string[]): boolea
 		const first = looked.includes(name) && !seen.has(name);
 		seen.add(name);
 		// The first value's plain key is the page's to look up; an encoded one it would not find, so it is checked here.
-		if (first ? holdsAnyKey(name) || encodedHoldsKey(value) : paramHoldsKey([name, value])) return true;
+		if (first ? holdsAnyKey(name) || (value.includes("%") && pathHoldsKey(value)) : paramHoldsKey([name, value])) return true;
 	}
 	return false;
 }
@@ -262,9 +261,9 @@ export function paramsHoldKey(params: URLSearchParams, looked: string[]): boolea
  * the audit log's next page was lost), but any other value under that name is checked.
  */
 export function paramHoldsKey([name, value]: [string, string], except: string[] = []): boolean {
-	if (holdsAnyKey(name) || encodedHoldsKey(name)) return true;
+	if (pathHoldsKey(name)) return true;
 	if (except.includes(name) || (name === "cursor" && cursorIsNoKey(value))) return false;
-	return holdsAnyKey(value) || encodedHoldsKey(value);
+	return pathHoldsKey(value);
 }
 
 /**
@@ -278,19 +277,9 @@ function cursorIsNoKey(value: string): boolean {
 	if (decoded === undefined) return false;
 	for (const [field, v] of Object.entries(decoded)) {
 		if (!["p", "c", "a", "k"].includes(field) || (v !== null && typeof v !== "string")) return false;
-		if (v !== null && (field === "c" ? looksLikeKey(v) : holdsAnyKey(v) || encodedHoldsKey(v))) return false;
+		if (v !== null && (field === "c" ? looksLikeKey(v) : pathHoldsKey(v))) return false;
 	}
 	return true;
-}
-
-/**
- * A key percent-encoded once more than an address's own decoding undoes, or twice (`%2573` for `s`), cut
- * short too: found in the decoded text, byte by byte as pathHoldsKey does (a review).
- */
-function encodedHoldsKey(value: string): boolean {
-	if (!value.includes("%")) return false;
-	const once = decodeBytes(value);
-	return holdsAnyKey(once) || holdsAnyKey(decodeBytes(once));
 }
 
 /**
@@ -403,5 +392,9 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 }
 
 /** The two-key rule's refusal as the pages say it (the admin API names gracePeriodSeconds). */
+/** What a rotation's page calls the new key it shows once: an identifier is no key (companionLabel). */
+export const newKeyLabel = (kind: KeyRecord["kind"]): string =>
+	kind === "identifier" ? "Your new application identifier" : "Your new key";
+
 export const lineBusyMessage = (until: number) =>
 	`Not rotated: the key this one replaced still works until ${formatTime(new Date(until).toISOString())}, and until then this key can be rotated only Immediately, so that no more than two keys of one line work at once.`;
