@@ -7,7 +7,7 @@ import { sha256Hex } from "../keys/crypto";
 import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys } from "../keys/store";
 import { publicView } from "../keys/record";
-import { holdsAnyKey, looksLikeKey, matchKeys, selectKeys, type KeyQuery } from "./present";
+import { holdsAnyKey, looksLikeKey, matchKeys, pathHoldsKey, selectKeys, type KeyQuery } from "./present";
 import { FORM_TOKEN_FIELD } from "./security";
 
 /** At most this many keys of one API are loaded for search, filters and sort. */
@@ -150,8 +150,9 @@ export function awayFromKey(back: string, fields: Iterable<[string, unknown]>, d
 			// The form token is the session's, never an address's (it would sit in the history).
 			!["q", "keyId", "owner", "pasted", FORM_TOKEN_FIELD, ...drop].includes(name) &&
 			value.length <= 200 &&
-			!holdsAnyKey(value) &&
-			!holdsAnyKey(name)
+			// Encoded keys too, as the guard that sent it here finds them (a review: a twice-encoded key was kept, and sent away again).
+			!pathHoldsKey(value) &&
+			!pathHoldsKey(name)
 		)
 			kept.append(name, value);
 	kept.set("pasted", "1");

@@ -536,6 +536,8 @@ describe("one owner's keys only", () => {
 		const now = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "0" } });
 		expect(now.status).toBe(200);
 		expect((await gw.call("/v1/x", { key: key! })).status).toBe(401);
+		// Only the 200 reached the origin (a review: the 401 was not checked).
+		expect(origin.calls).toHaveLength(1);
 	});
 
 	it("portal.rotationGraceChoices without 0: while the predecessor works the page says when, and a grace sent anyway gets that page, not a form that offers only a refused choice (a review)", async () => {
@@ -561,7 +563,6 @@ describe("one owner's keys only", () => {
 		expect(html).toContain("This key can be rotated after then");
 		expect(html).not.toContain('name="grace"');
 		expect(shownKeys(html)).toHaveLength(0);
-		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("signing out is a 200 'Signed out' page; the ended session's next page says so (not 'Link not valid')", async () => {
@@ -706,14 +707,19 @@ describe("one owner's keys only", () => {
 		const list = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		const ids = [...new Set(list.match(/key_[0-9A-Za-z]{22}/g))];
 		expect(ids, JSON.stringify(ids)).toHaveLength(4);
-		let identifierPage = "";
+		// Every identifier's revoke page (both, not the last one seen: a review), and every secret key's.
+		let identifierPages = 0;
 		for (const id of ids) {
 			const pageHtml = await (await ui(`${PORTAL}/keys/${id}/revoke`, { cookie, bindings })).text();
-			if (pageHtml.includes("app_")) identifierPage = pageHtml;
-			else expect(pageHtml).toContain("get 401 from the next request");
+			if (!pageHtml.includes("app_")) {
+				expect(pageHtml).toContain("get 401 from the next request");
+				continue;
+			}
+			identifierPages++;
+			expect(pageHtml).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
+			expect(pageHtml).not.toContain("401");
 		}
-		expect(identifierPage).toContain("authorizes nothing alone: requests that send it beside a secret key pass as before.");
-		expect(identifierPage).not.toContain("401");
+		expect(identifierPages).toBe(2);
 		// Once its secret is revoked, an identifier counts, or revoking secrets would let identifiers pile up (a review):
 		// still no room until the orphan goes too.
 		const keys = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; pairId: string; name: string }[] }>();
@@ -724,7 +730,6 @@ describe("one owner's keys only", () => {
 		expect((await pair("four")).status).toBe(400);
 		expect((await ui(`${PORTAL}/keys/${appOne.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
 		expect((await pair("five")).status).toBe(200);
-		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("an identifier that counts (its key revoked) needs room for a graced rotation, as its form says (a second review)", async () => {
