@@ -100,16 +100,29 @@ export function handleLogin(req, body, secret) {
 	return { status: 302, headers: { Location: back.toString(), "Cache-Control": "no-store" }, body: "" };
 }
 
+/** Tests only: the answer's headers after `headersMs`, then half the body, then the rest `bodyMs` later. */
+function answerSlowly(res, payload, { headersMs = 0, bodyMs = 0 }) {
+	const half = Math.floor(payload.length / 2);
+	setTimeout(() => {
+		if (res.destroyed) return;
+		res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "X-Origin": "keygate-demo" });
+		res.write(payload.slice(0, half));
+		setTimeout(() => res.destroyed || res.end(payload.slice(half)), bodyMs);
+	}, headersMs);
+}
+
 /**
  * Starts the demo origin on 127.0.0.1:`port` (0 picks a free port).
  * `onRequest`, if given, is called with each request's description (tests record them);
  * `responseHeaders`, if given, adds the fields it returns for a description to the answer
- * (tests play an origin that sends its own, such as a Cross-Origin-Opener-Policy).
+ * (tests play an origin that sends its own, such as a Cross-Origin-Opener-Policy);
+ * `pace`, if given, returns for a description how long to wait before the answer's headers
+ * (`headersMs`) and between the two halves of its body (`bodyMs`): tests play a slow origin.
  * @returns {Promise<{ server: http.Server, port: number, close(): Promise<void> }>}
  */
 export function startDemoOrigin(
 	port = DEFAULT_ORIGIN_PORT,
-	{ host = ORIGIN_HOST, onRequest, signingSecret, keepAliveTimeoutMs, dropReusedEvery, responseHeaders } = {},
+	{ host = ORIGIN_HOST, onRequest, signingSecret, keepAliveTimeoutMs, dropReusedEvery, responseHeaders, pace } = {},
 ) {
 	let reused = 0;
 	const server = http.createServer((req, res) => {
@@ -140,6 +153,11 @@ export function startDemoOrigin(
 				// a recorder's failure must not break the answer
 			}
 			const payload = JSON.stringify(description, null, 2);
+			const slow = pace?.(description);
+			if (slow) {
+				answerSlowly(res, payload, slow);
+				return;
+			}
 			res.writeHead(200, {
 				"Content-Type": "application/json; charset=utf-8",
 				"Content-Length": Buffer.byteLength(payload),

@@ -62,11 +62,14 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /** keygate.config.json with every environment's origin pointed at the local origin. */
-export function configFor(originPort: number, oauth?: { gateway: string; rateLimitBy: string }): string {
+export function configFor(originPort: number, oauth?: { gateway: string; rateLimitBy: string }, originTimeoutMs?: number): string {
 	const config = JSON.parse(readFileSync(path.join(ROOT, "keygate.config.json"), "utf8")) as {
-		apis: { environments: Record<string, { origin: string }>; oauth?: Record<string, unknown> }[];
+		apis: { environments: Record<string, { origin: string }>; oauth?: Record<string, unknown>; originTimeoutMs?: number }[];
 	};
-	for (const api of config.apis) for (const env of Object.values(api.environments)) env.origin = `http://127.0.0.1:${originPort}`;
+	for (const api of config.apis) {
+		for (const env of Object.values(api.environments)) env.origin = `http://127.0.0.1:${originPort}`;
+		if (originTimeoutMs !== undefined) api.originTimeoutMs = originTimeoutMs;
+	}
 	// The demo API's OAuth, with this stack's addresses: keygate as issuer, the demo origin's sign-in.
 	if (oauth)
 		config.apis[0]!.oauth = {
@@ -104,6 +107,10 @@ interface StackOptions {
 	oauth?: { rateLimitBy: string };
 	/** Fields the demo origin adds to its answer to a request (by its description). */
 	originResponseHeaders?: (request: OriginRequest) => Record<string, string>;
+	/** How slowly the demo origin answers a request (by its description): before its headers, and between its body's halves. */
+	originPace?: (request: OriginRequest) => { headersMs?: number; bodyMs?: number } | undefined;
+	/** Every API's `originTimeoutMs`. */
+	originTimeoutMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -128,6 +135,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
 		keepAliveTimeoutMs: options.originKeepAliveMs,
 		dropReusedEvery: options.originDropReusedEvery,
 		responseHeaders: options.originResponseHeaders,
+		pace: options.originPace,
 		signingSecret, // the demo sign-in checks keygate's login requests with it
 	});
 	const persistDir = await mkdtemp(path.join(os.tmpdir(), "keygate-e2e-"));
@@ -152,7 +160,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
 		"--var",
 		`SIGNING_SECRET:${signingSecret}`,
 		"--var",
-		`KEYGATE_CONFIG:${configFor(origin.port, options.oauth && { gateway: url, rateLimitBy: options.oauth.rateLimitBy })}`,
+		`KEYGATE_CONFIG:${configFor(origin.port, options.oauth && { gateway: url, rateLimitBy: options.oauth.rateLimitBy }, options.originTimeoutMs)}`,
 		"--var",
 		"KEYGATE_CLIENT_ADDRESS:local",
 	];
