@@ -13,7 +13,11 @@
  *   rewrap         the response rewrapped with no field added
  *   signal         the origin timeout as an AbortController whose signal fetch gets, cleared after the headers
  *   race           the origin timeout as a deadline raced against fetch (src/pipeline/proxy.ts)
+ *   hono-N         the plain forward served by a Hono app through N middlewares that each set a
+ *                  context variable and await the next (keygate's app has 9 stages on a key's path)
  */
+import { Hono, type MiddlewareHandler } from "hono";
+
 interface HeadersEnv {
 	ORIGIN: string;
 }
@@ -25,11 +29,37 @@ function extra(n: number, headers: Headers): void {
 	for (let i = 0; i < n; i++) headers.set(`x-bench-field-${i}`, VALUE);
 }
 
+type HonoEnv = { Bindings: HeadersEnv; Variables: Record<string, number> };
+const honoApps = new Map<number, Hono<HonoEnv>>();
+
+/** A Hono app whose every request passes `n` middlewares, then gets the plain forward. */
+function honoApp(n: number): Hono<HonoEnv> {
+	let app = honoApps.get(n);
+	if (app) return app;
+	app = new Hono<HonoEnv>();
+	const stages: MiddlewareHandler<HonoEnv>[] = Array.from({ length: n }, (_, i) => async (c, next) => {
+		c.set(`stage${i}`, i);
+		await next();
+	});
+	app.all("*", ...stages, (c) => plainForward(c.req.raw, c.env));
+	honoApps.set(n, app);
+	return app;
+}
+
+/** The bench's "forward" variant: the request's fields copied into a new Headers, to the origin. */
+function plainForward(request: Request, env: HeadersEnv): Promise<Response> {
+	const incoming = new URL(request.url);
+	const headers = new Headers(request.headers);
+	headers.delete("x-bench-variant");
+	return fetch(new URL(incoming.pathname + incoming.search, env.ORIGIN), { method: request.method, headers, redirect: "manual" });
+}
+
 export default {
-	async fetch(request: Request, env: HeadersEnv): Promise<Response> {
+	async fetch(request: Request, env: HeadersEnv, ctx: ExecutionContext): Promise<Response> {
 		const variant = request.headers.get("x-bench-variant") ?? "forward";
 		const [kind, count, set] = variant.split("-");
 		const n = Number(count ?? 0);
+		if (kind === "hono") return honoApp(n).fetch(request, env, ctx);
 		const incoming = new URL(request.url);
 		const target = new URL(incoming.pathname + incoming.search, env.ORIGIN);
 		const headers = new Headers(request.headers);
