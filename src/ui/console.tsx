@@ -853,7 +853,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
 	// The two-key rule in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
 	const busy = grace > 0 ? await predecessorWorksUntil(s, id).catch(() => null) : null; // rotateKey refuses it anyway
-	if (busy !== null) return rotatePage(c, k, apiOf(c, k.api)?.keys.rotationGraceSeconds ?? 0, busy, lineBusyMessage(busy));
+	if (busy !== null) return rotatePage(c, k, apiOf(c, k.api)?.keys.rotationGraceSeconds ?? 0, busy, lineBusyMessage(busy, k.kind));
 	const { created, previous } = await rotateKey(s, id, grace);
 	const api = apiOf(c, previous.api)!;
 	return page(

@@ -756,10 +756,17 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 	return c.redirect(`${PORTAL}/keys/${k.id}?done=revoked`, 303);
 });
 
-const fullText = (full: number) =>
-	`You hold ${full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke another key first, then rotate this one.`;
-const busyText = (busy: number) =>
-	`The key this one replaced still works until ${formatTime(new Date(busy).toISOString())}. This key can be rotated after then, so that no more than two keys of one line work at once.`;
+const fullText = (full: number, k: KeyRecord) =>
+	k.kind === "identifier"
+		? `You hold ${full} active keys, the most allowed here (an identifier whose key is gone counts), and this API's rotations all keep the old identifier beside the new one for a while: revoke another key first, then rotate this one.`
+		: `You hold ${full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke another key first, then rotate this one.`;
+const busyText = (busy: number, k: KeyRecord) => {
+	const until = formatTime(new Date(busy).toISOString());
+	// An identifier authorizes nothing, so it is not said to "work" (the rotate form's words).
+	return k.kind === "identifier"
+		? `The identifier this one replaced is marked revoked only from ${until}. This one can be rotated after then, so that a line holds no more than two at once.`
+		: `The key this one replaced still works until ${until}. This key can be rotated after then, so that no more than two keys of one line work at once.`;
+};
 
 /** The rotate page when this API offers no "Immediately" and nothing it offers can work yet. */
 function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 400 | 409 = 200) {
@@ -792,8 +799,8 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const full = offersGrace && inCount.some((key) => key.id === k.id) && inCount.length >= max ? max : null;
 	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
 	if (graces !== undefined && !graces.includes(0)) {
-		if (full !== null) return notYet(c, k, fullText(full));
-		if (busy !== null) return notYet(c, k, busyText(busy));
+		if (full !== null) return notYet(c, k, fullText(full, k));
+		if (busy !== null) return notYet(c, k, busyText(busy, k));
 	}
 	return page(
 		c,
@@ -830,7 +837,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
 		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
 		offered.graces !== undefined && !offered.graces.includes(0)
-			? notYet(c, k, full !== null ? fullText(full) : busyText(busy!), status)
+			? notYet(c, k, full !== null ? fullText(full, k) : busyText(busy!, k), status)
 			: page(
 					c,
 					`Rotate ${k.name}`,
@@ -849,7 +856,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				);
 	if (grace > 0) {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
-		if (busy !== null) return again(409, lineBusyMessage(busy), busy, null);
+		if (busy !== null) return again(409, lineBusyMessage(busy, k.kind), busy, null);
 	}
 	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
 	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.

@@ -61,11 +61,15 @@ function limitWords(l: { limit: number | null; window: number; burst: number }):
 	return `${l.limit === null ? "no window limit" : `${n(l.limit)} per ${windowWords(l.window)}`}, at most ${n(l.burst)} per second`;
 }
 
-/** The limits a key is held to, in words: its own `rateLimit` (which replaces its tier's), else its tier's. */
+/**
+ * The limits a key is held to, in words: its own `rateLimit` (which replaces its tier's), else its tier's.
+ * An application identifier authorizes no request alone, so nothing is ever counted against it.
+ */
 export function limitsText(
-	k: Pick<KeyRecord, "tier" | "rateLimit">,
+	k: Pick<KeyRecord, "tier" | "rateLimit" | "kind">,
 	tiers: Record<string, { limit: number | null; window: number; burst: number }>,
 ): string {
+	if (k.kind === "identifier") return "none: it authorizes no request alone, so nothing is counted against it";
 	if (k.rateLimit) return `${limitWords(k.rateLimit)} (this key's own, instead of tier ${k.tier}'s)`;
 	const tier = Object.hasOwn(tiers, k.tier) ? tiers[k.tier] : undefined;
 	return tier ? `${limitWords(tier)} (tier ${k.tier})` : `tier ${k.tier}`;
@@ -396,5 +400,7 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 export const newKeyLabel = (kind: KeyRecord["kind"]): string =>
 	kind === "identifier" ? "Your new application identifier" : "Your new key";
 
-export const lineBusyMessage = (until: number) =>
-	`Not rotated: the key this one replaced still works until ${formatTime(new Date(until).toISOString())}, and until then this key can be rotated only Immediately, so that no more than two keys of one line work at once.`;
+export const lineBusyMessage = (until: number, kind: KeyRecord["kind"]) =>
+	kind === "identifier"
+		? `Not rotated: the identifier this one replaced is marked revoked only from ${formatTime(new Date(until).toISOString())}, and until then this one can be rotated only Immediately, so that a line holds no more than two at once.`
+		: `Not rotated: the key this one replaced still works until ${formatTime(new Date(until).toISOString())}, and until then this key can be rotated only Immediately, so that no more than two keys of one line work at once.`;

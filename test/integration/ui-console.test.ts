@@ -768,6 +768,28 @@ describe("keys", () => {
 		expect(await (await ui(deleted.headers.get("Location")!, { cookie })).text()).toContain("The key was deleted");
 	});
 
+	it("an identifier's successor, while the old identifier's grace runs, is refused a graced rotation in an identifier's words (stop 32)", async () => {
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(novuConfig) };
+		const gw = gatewayFor(novuConfig as never);
+		const made = await gw.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ name: "graced pair", environment: "development" }),
+		});
+		expect(made.status).toBe(201);
+		const { identifier } = await made.json<{ identifier: { id: string } }>();
+		const rotated = await gw.admin(`/keys/${identifier.id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 3600 }) });
+		expect(rotated.status).toBe(201);
+		const successor = (await rotated.json<{ id: string }>()).id;
+		const cookie = await signIn(TEST_ADMIN_TOKEN, bindings);
+		const refused = await ui(`${UI}/keys/${successor}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		const html = await refused.text();
+		expect(refused.status).toBe(409);
+		expect(html).toContain("Not rotated: the identifier this one replaced is marked revoked only from");
+		expect(html).toContain("so that a line holds no more than two at once.");
+		expect(html).not.toMatch(/still works|keys of one line/);
+		expect(shownKeys(html)).toEqual([]);
+	});
+
 	it("an application identifier's revoke and delete pages promise no 401: it authorizes nothing alone (found by a seed-page pass)", async () => {
 		const bindings = { KEYGATE_CONFIG: JSON.stringify(novuConfig) };
 		const gw = gatewayFor(novuConfig as never);

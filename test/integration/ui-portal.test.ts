@@ -720,6 +720,13 @@ describe("one owner's keys only", () => {
 			expect(pageHtml).not.toContain("401");
 		}
 		expect(identifierPages).toBe(2);
+		// An identifier's page shows no rate limit of its own: nothing is counted against it. A secret key's shows its tier's.
+		for (const id of ids) {
+			const keyPage = await (await ui(`${PORTAL}/keys/${id}`, { cookie, bindings })).text();
+			const limit = keyPage.match(/<dt>Rate limit<\/dt><dd>([^<]*)<\/dd>/)?.[1];
+			if (keyPage.includes("app_")) expect(limit).toBe("none: it authorizes no request alone, so nothing is counted against it");
+			else expect(limit).toMatch(/ per second \(tier [a-z]+\)$/);
+		}
 		// Once its secret is revoked, an identifier counts, or revoking secrets would let identifiers pile up (a review):
 		// still no room until the orphan goes too.
 		const keys = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; pairId: string; name: string }[] }>();
@@ -755,6 +762,49 @@ describe("one owner's keys only", () => {
 		expect(refused.status).toBe(400);
 		expect(shownKeys(await refused.text())).toHaveLength(0);
 		expect((await ui(`${PORTAL}/keys/${app!.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).status).toBe(200);
+	});
+
+	it("an identifier's rotate pages speak of an identifier that is marked revoked, never of a key that works: the line busy, and at the limit (stop 32)", async () => {
+		const config = structuredClone(novu) as any;
+		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] });
+		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const made = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "q", environment: "development", type: "sk", expiry: "never", kind: "pair" },
+		});
+		expect(made.status).toBe(200);
+		const ofKind = async (kind: string) =>
+			(
+				await (
+					await gw.admin("/keys?api=novu")
+				).json<{ data: { id: string; kind: string; name: string; revokedAt: string | null; replacedBy: string | null }[] }>()
+			).data.find((k) => k.kind === kind && k.name === "q" && k.replacedBy === null && k.revokedAt === null)!;
+		// Beside its live secret the identifier takes no place: a graced rotation goes through.
+		const app = await ofKind("identifier");
+		expect((await ui(`${PORTAL}/keys/${app.id}/rotate`, { cookie, bindings, form: { grace: "3600" } })).status).toBe(200);
+		// Its successor's line is busy for an hour: the page says when, in an identifier's words.
+		const next = await ofKind("identifier");
+		expect(next.id).not.toBe(app.id);
+		const busyPage = await (await ui(`${PORTAL}/keys/${next.id}/rotate`, { cookie, bindings })).text();
+		expect(busyPage).toContain("The identifier this one replaced is marked revoked only from");
+		expect(busyPage).toContain("so that a line holds no more than two at once.");
+		expect(busyPage).not.toMatch(/still works|keys of one line/);
+		expect(busyPage).not.toContain('name="grace"');
+		const refused = await ui(`${PORTAL}/keys/${next.id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		const refusedHtml = await refused.text();
+		expect(refused.status).toBe(409);
+		expect(refusedHtml).toContain("The identifier this one replaced is marked revoked only from");
+		expect(shownKeys(refusedHtml)).toHaveLength(0);
+		// With its secret revoked the identifier counts (1 of 1): the page says to revoke another key first, in its words.
+		const sk = await ofKind("secret");
+		expect((await ui(`${PORTAL}/keys/${sk.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
+		// The old identifier's grace is still running, so revoke it to leave the line free, and look at the limit alone.
+		expect((await ui(`${PORTAL}/keys/${app.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
+		const fullPage = await (await ui(`${PORTAL}/keys/${next.id}/rotate`, { cookie, bindings })).text();
+		expect(fullPage).toContain("You hold 1 active keys, the most allowed here (an identifier whose key is gone counts)");
+		expect(fullPage).toContain("keep the old identifier beside the new one for a while");
+		expect(fullPage).not.toContain("keep the old key working");
 	});
 
 	it("a hand-made address with a key in its path is answered with a 303 away from it (a browser QA pass)", async () => {
