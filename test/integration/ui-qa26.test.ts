@@ -60,7 +60,7 @@ describe("words", () => {
 		expect(windowWords(300)).toBe("5 minutes");
 		expect(windowWords(7200)).toBe("2 hours");
 		expect(windowWords(90)).toBe("90 s");
-		expect(limitsText({ tier: "t", rateLimit: null }, { t: { limit: 1000, window: 3600, burst: 20 } })).toBe(
+		expect(limitsText({ tier: "t", rateLimit: null, kind: "secret" }, { t: { limit: 1000, window: 3600, burst: 20 } })).toBe(
 			"1,000 per hour, at most 20 per second (tier t)",
 		);
 	});
