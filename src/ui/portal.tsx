@@ -483,6 +483,10 @@ function PortalForm(props: {
 			) : (
 				<input type="hidden" name="type" value={a.types[0]} />
 			)}
+			{/* Said whether or not the API has scopes: Nuvion's portal has none (found by a seed-page pass: the note never showed there). */}
+			{a.methods && !a.scopes.length ? (
+				<p class="note">Your account may only make {a.methods.join(", ")} requests: every key it has is held to them.</p>
+			) : null}
 			{a.scopes.length ? (
 				<fieldset>
 					<legend>Scopes</legend>

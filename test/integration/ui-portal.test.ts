@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import novu from "../../examples/novu/keygate.config.json";
+import nuvion from "../../examples/nuvion/keygate.config.json";
 import bundled from "../../keygate.config.json";
 import { ENTRY_TTL_SECONDS, PORTAL_SESSION_SECONDS } from "../../src/ui/portal-session";
 import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
@@ -650,6 +651,17 @@ describe("one owner's keys only", () => {
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		expect(home).toContain("Your account may only make GET, HEAD requests");
 		expect((await gw.admin("/owners/cust_reader", { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain("Your account may only make");
+	});
+
+	it("on an API with no scopes (Nuvion), a read-only owner is told too that keys may only make GET, HEAD requests (found by a seed-page pass)", async () => {
+		const owner = `user_${crypto.randomUUID().slice(0, 8)}`;
+		const { gw, bindings, cookie } = await portalFor(nuvion, owner);
+		// No role given: Nuvion's defaultRole, readonly.
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).not.toContain("<legend>Scopes</legend>");
+		expect(home).toContain("Your account may only make GET, HEAD requests: every key it has is held to them.");
+		expect((await gw.admin(`/owners/${owner}?api=nuvion`, { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain("Your account may only make");
 	});
 

@@ -10,6 +10,7 @@ import novu from "../../examples/novu/keygate.config.json";
 import novapulse from "../../examples/novapulse/keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
 import novala from "../../examples/novala/keygate.config.json";
+import generic from "../../examples/generic-rest/keygate.config.json";
 import { app } from "../../src/app";
 import { parseConfig } from "../../src/config/load";
 import { sampleCall } from "../../src/ui/layout";
@@ -269,6 +270,12 @@ describe("the curl line's path (portal.samplePath)", () => {
 		const sample = sampleCall("https://app.novala.ai/_keygate/portal/keys", compiled(novala), "live");
 		expect(sample.url).toBe("https://app.novala.ai/api/v1/leads");
 		expect(sample.scopes).toEqual(["leads.lead.read"]);
+	});
+
+	it("the generic REST API's line calls its page's test call, GET /v1/users/me (found by a seed-page pass: it called /v1/hello)", () => {
+		const sample = sampleCall("https://api.example.com/_keygate/portal/keys", compiled(generic), "live");
+		expect(sample.url).toBe("https://api.example.com/v1/users/me");
+		expect(sample.scopes).toEqual(["read"]);
 	});
 
 	it("Novala's portal form ticks the scope of that route, so a key made with the defaults works on the line shown", async () => {
