@@ -373,6 +373,15 @@ export async function rotateKey(
 	const stored = await findKey(s, id);
 	const api = resolveApi(s, stored.api);
 	const grace = graceSeconds ?? api.keys.rotationGraceSeconds;
+	// Checked before anything is read from the key's object or changed.
+	const maxGrace = api.keys.maxRotationGraceSeconds;
+	if (maxGrace !== undefined && grace > maxGrace)
+		throw new AdminError(
+			"invalid_request",
+			maxGrace === 0
+				? `gracePeriodSeconds: this API's keys are rotated with no grace period (keys.maxRotationGraceSeconds 0): send 0, or leave it out`
+				: `gracePeriodSeconds: at most ${maxGrace} for this API (keys.maxRotationGraceSeconds)`,
+		);
 	const status = await statusOf(s, id);
 	// Deleted under us (its object says so before KV does): as any key that does not exist (a probe saw "already rotated").
 	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);

@@ -239,6 +239,10 @@ const ApiSchema = z
 		keys: z._default(
 			z.strictObject({
 				rotationGraceSeconds: doc(z._default(int(0, 30 * 86_400), 86_400), "Default grace period of a rotation."),
+				maxRotationGraceSeconds: doc(
+					z.optional(int(0, 30 * 86_400)),
+					"The longest grace a rotation may have, through the admin API, the CLI, the console and the portal alike; absent = 30 days. 0: a rotated key dies at once (Novu's 'invalidated immediately').",
+				),
 				immutableScopes: doc(z._default(z.boolean(), false), "Refuse scope changes after creation."),
 			}),
 			{ rotationGraceSeconds: 86_400, immutableScopes: false },
@@ -430,6 +434,15 @@ const ApiSchema = z
 				if (!Object.hasOwn(api.keyTypes, t)) issue(["portal", "keyTypes", i], `"${t}" is not one of keyTypes`);
 				else if (api.keyTypes[t]!.kind === "identifier")
 					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
+			}
+			const maxGrace = api.keys.maxRotationGraceSeconds;
+			if (maxGrace !== undefined) {
+				const over = (seconds: number) => `${seconds} s is longer than keys.maxRotationGraceSeconds (${maxGrace} s)`;
+				if (api.keys.rotationGraceSeconds > maxGrace) issue(["keys", "rotationGraceSeconds"], over(api.keys.rotationGraceSeconds));
+				if (api.portal?.rotationGraceSeconds !== undefined && api.portal.rotationGraceSeconds > maxGrace)
+					issue(["portal", "rotationGraceSeconds"], over(api.portal.rotationGraceSeconds));
+				for (const [i, g] of (api.portal?.rotationGraceChoices ?? []).entries())
+					if (g > maxGrace) issue(["portal", "rotationGraceChoices", i], over(g));
 			}
 			const sample = api.portal?.samplePath;
 			const prefix = api.match.pathPrefix.endsWith("/") ? api.match.pathPrefix : `${api.match.pathPrefix}/`;

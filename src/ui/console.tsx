@@ -77,6 +77,7 @@ import {
 	pastedKeyNotice,
 	lineBusyMessage,
 	newKeyLabel,
+	offeredGraces,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -832,6 +833,7 @@ function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, bus
 			action={`${UI}/keys/${k.id}/rotate`}
 			cancelHref={`${UI}/keys/${k.id}`}
 			defaultSeconds={defaultSeconds}
+			choices={offeredGraces(undefined, apiOf(c, k.api)?.keys.maxRotationGraceSeconds)}
 			now={Date.now()}
 			lineBusyUntil={busy}
 			error={error}

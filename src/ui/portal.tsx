@@ -72,6 +72,7 @@ import {
 	pageStatus,
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
+	offeredGraces,
 } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -324,7 +325,15 @@ async function allowed(c: Context<PortalEnv>) {
 	}
 	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	const grace = p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
-	return { types, environments, scopes, methods, pairs, grace, graces: p.rotationGraceChoices };
+	return {
+		types,
+		environments,
+		scopes,
+		methods,
+		pairs,
+		grace,
+		graces: offeredGraces(p.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
+	};
 }
 
 /** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */

@@ -203,6 +203,43 @@ describe("regenerating a secret key invalidates the previous one immediately", (
 		expect((await callApi("novu", "/v1/subscribers", { key: rotated.key })).status).toBe(200);
 		expect(origin.calls).toHaveLength(2);
 	});
+
+	it("whoever regenerates it: a rotation asking for a grace is a 400 with nothing changed (keys.maxRotationGraceSeconds 0; found by a seed-page pass)", async () => {
+		const old = await secretKey("novu", "development");
+		for (const gracePeriodSeconds of [1, 3600]) {
+			const res = await novu.admin(`/keys/${old.id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds }) });
+			expect(res.status).toBe(400);
+			expect(await res.json()).toEqual({
+				error: "invalid_request",
+				message:
+					"gracePeriodSeconds: this API's keys are rotated with no grace period (keys.maxRotationGraceSeconds 0): send 0, or leave it out",
+			});
+		}
+		// Not rotated: the key still works, and no new key of its line exists.
+		const record = await (await novu.admin(`/keys/${old.id}`)).json<{ replacedBy: string | null; rotatedAt: string | null }>();
+		expect(record).toMatchObject({ replacedBy: null, rotatedAt: null });
+		expect((await callApi("novu", "/v1/subscribers", { key: old.key })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		const now = await novu.admin(`/keys/${old.id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 0 }) });
+		expect(now.status).toBe(201);
+	});
+
+	it("the config refuses a default or portal grace longer than keys.maxRotationGraceSeconds", () => {
+		const withKeys = (keys: Record<string, unknown>, portal: Record<string, unknown> = {}) => {
+			const c = structuredClone(config) as any;
+			c.apis[0].keys = keys;
+			Object.assign(c.apis[0].portal, portal);
+			return parseConfig(JSON.stringify(c));
+		};
+		expect(withKeys({ rotationGraceSeconds: 0, maxRotationGraceSeconds: 0 }).ok).toBe(true);
+		const messages = (r: ReturnType<typeof parseConfig>) => (r.ok ? "" : r.error);
+		expect(messages(withKeys({ maxRotationGraceSeconds: 0 }))).toContain(
+			"apis[0].keys.rotationGraceSeconds: 86400 s is longer than keys.maxRotationGraceSeconds (0 s)",
+		);
+		expect(messages(withKeys({ rotationGraceSeconds: 0, maxRotationGraceSeconds: 3600 }, { rotationGraceChoices: [0, 86_400] }))).toContain(
+			"apis[0].portal.rotationGraceChoices[1]: 86400 s is longer than keys.maxRotationGraceSeconds (3600 s)",
+		);
+	});
 });
 
 describe("regions with their own base URLs: US (default) and EU", () => {

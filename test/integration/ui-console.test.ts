@@ -5,6 +5,7 @@
  * the POST that made it.
  */
 import novuConfig from "../../examples/novu/keygate.config.json";
+import bundled from "../../keygate.config.json";
 import { generateKey } from "../../src/keys/format";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -768,9 +769,37 @@ describe("keys", () => {
 		expect(await (await ui(deleted.headers.get("Location")!, { cookie })).text()).toContain("The key was deleted");
 	});
 
-	it("an identifier's successor, while the old identifier's grace runs, is refused a graced rotation in an identifier's words (stop 32)", async () => {
+	it("keys.maxRotationGraceSeconds: the rotate form offers no longer grace, and one sent anyway is refused with nothing changed (Novu's 0; a seed-page pass)", async () => {
 		const bindings = { KEYGATE_CONFIG: JSON.stringify(novuConfig) };
 		const gw = gatewayFor(novuConfig as never);
+		const made = await gw.admin("/keys", { method: "POST", body: JSON.stringify({ name: "regenerated", environment: "development" }) });
+		expect(made.status).toBe(201);
+		const { id } = await made.json<{ id: string }>();
+		const cookie = await signIn(TEST_ADMIN_TOKEN, bindings);
+		const form = await (await ui(`${UI}/keys/${id}/rotate`, { cookie, bindings })).text();
+		expect(form.match(/name="grace"/g)).toHaveLength(1);
+		expect(form).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		const refused = await ui(`${UI}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		expect(refused.status).toBe(400);
+		expect(await refused.text()).toContain("this API&#39;s keys are rotated with no grace period");
+		expect(await (await gw.admin(`/keys/${id}`)).json()).toMatchObject({ replacedBy: null });
+		// The bundled API, capped at an hour: Immediately and 1 hour, not 24 hours or 7 days.
+		const capped = structuredClone(bundled) as any;
+		capped.apis[0].keys = { rotationGraceSeconds: 3600, maxRotationGraceSeconds: 3600 };
+		const cappedBindings = { KEYGATE_CONFIG: JSON.stringify(capped) };
+		const own = await gatewayFor(capped).createKey({ name: "capped", scopes: ["read"] });
+		const cappedForm = await (
+			await ui(`${UI}/keys/${own.id}/rotate`, { cookie: await signIn(TEST_ADMIN_TOKEN, cappedBindings), bindings: cappedBindings })
+		).text();
+		expect([...cappedForm.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["0", "3600"]);
+	});
+
+	it("an identifier's successor, while the old identifier's grace runs, is refused a graced rotation in an identifier's words (stop 32)", async () => {
+		// Novu's identifiers, with graces allowed (Novu's own config allows none).
+		const graced = structuredClone(novuConfig) as any;
+		delete graced.apis[0].keys.maxRotationGraceSeconds;
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(graced) };
+		const gw = gatewayFor(graced);
 		const made = await gw.admin("/key-pairs", {
 			method: "POST",
 			body: JSON.stringify({ name: "graced pair", environment: "development" }),

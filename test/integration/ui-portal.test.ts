@@ -541,6 +541,24 @@ describe("one owner's keys only", () => {
 		expect(origin.calls).toHaveLength(1);
 	});
 
+	it("keys.maxRotationGraceSeconds caps the graces the portal offers when it lists none, and one sent anyway is refused (a seed-page pass)", async () => {
+		const config = structuredClone(bundled) as any;
+		config.apis[0].keys = { rotationGraceSeconds: 3600, maxRotationGraceSeconds: 3600 };
+		delete config.apis[0].portal.rotationGraceSeconds;
+		const { bindings, cookie } = await portalFor(config, `cap_${crypto.randomUUID().slice(0, 8)}`);
+		await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "capped", environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "read" },
+		});
+		const id = /href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie, bindings })).text())![1]!;
+		const form = await (await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings })).text();
+		expect([...form.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["0", "3600"]);
+		const refused = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "86400" } });
+		expect(refused.status).toBe(400);
+		expect(shownKeys(await refused.text())).toHaveLength(0);
+	});
+
 	it("portal.rotationGraceChoices without 0: while the predecessor works the page says when, and a grace sent anyway gets that page, not a form that offers only a refused choice (a review)", async () => {
 		const { bindings, cookie } = await portalWith(
 			{ rotationGraceSeconds: 3600, rotationGraceChoices: [3600] },
@@ -754,6 +772,7 @@ describe("one owner's keys only", () => {
 	it("an identifier that counts (its key revoked) needs room for a graced rotation, as its form says (a second review)", async () => {
 		const config = structuredClone(novu) as any;
 		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 0, rotationGraceChoices: [0, 3600] });
+		delete config.apis[0].keys.maxRotationGraceSeconds; // graces allowed, unlike Novu's own
 		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
 		const made = await ui(`${PORTAL}/keys`, {
 			cookie,
@@ -779,6 +798,7 @@ describe("one owner's keys only", () => {
 	it("an identifier's rotate pages speak of an identifier that is marked revoked, never of a key that works: the line busy, and at the limit (stop 32)", async () => {
 		const config = structuredClone(novu) as any;
 		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] });
+		delete config.apis[0].keys.maxRotationGraceSeconds; // graces allowed, unlike Novu's own
 		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
 		const made = await ui(`${PORTAL}/keys`, {
 			cookie,
