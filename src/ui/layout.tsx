@@ -245,7 +245,8 @@ export function RotateForm(props: {
 					A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
 				</p>
 			)}
-			{busy === null ? null : identifier ? (
+			{/* A refusal just sent says the same in its alert, next to the form: not said twice (a browser QA pass). */}
+			{busy === null || props.error !== undefined ? null : identifier ? (
 				<p>
 					The identifier this one replaced is marked revoked only from {formatTime(new Date(busy).toISOString())}: until then this one can
 					be rotated only Immediately, so that a line holds no more than two at once.
@@ -256,7 +257,7 @@ export function RotateForm(props: {
 					Immediately, so that no more than two keys of one line work at once.
 				</p>
 			)}
-			{full === null ? null : identifier ? (
+			{full === null || props.error !== undefined ? null : identifier ? (
 				<p>
 					You hold {full} active keys, the most allowed here (an identifier whose key is gone counts). With a grace the old identifier would
 					stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).
@@ -279,7 +280,8 @@ export function RotateForm(props: {
 									? " (old identifier marked revoked at once)"
 									: " (old key gets 401 from the next request)"
 								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
-							{g.seconds === def ? " (the default)" : ""}
+							{/* Not when it is the only choice left (a browser QA pass: "Immediately (the default)" where the default is a day). */}
+							{g.seconds === def && !onlyNow ? " (the default)" : ""}
 						</label>
 					))}
 				</fieldset>
@@ -386,13 +388,20 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 				</button>
 				<span id={`${props.id}-said`} class="sr-only" role="status" aria-live="polite"></span>
 			</p>
-			<p>Try it:</p>
-			<pre>
-				<code data-secret="">{`curl ${props.sample.host ? `-H "Host: ${props.sample.host}" ` : ""}-H "${props.sample.field}${props.k.key}" ${props.sample.url}`}</code>
-			</pre>
+			{/* An identifier authorizes nothing alone: a line that can only fail is no line to try (a browser QA pass). */}
 			{identifier ? (
-				<p>This is an identifier: it names the application beside its secret key and authorizes nothing alone, so this call gets 401.</p>
-			) : null}
+				<p>
+					This is an identifier: it names the application beside its secret key and authorizes nothing alone, so there is no call to try
+					with it. Send it where your application names itself; call the API with the secret key.
+				</p>
+			) : (
+				<>
+					<p>Try it:</p>
+					<pre>
+						<code data-secret="">{`curl ${props.sample.host ? `-H "Host: ${props.sample.host}" ` : ""}-H "${props.sample.field}${props.k.key}" ${props.sample.url}`}</code>
+					</pre>
+				</>
+			)}
 			{lacking.length > 0 ? (
 				<p>
 					This call needs the scope{lacking.length > 1 ? "s" : ""} {lacking.join(", ")}, which this key does not have: it gets 403. The key

@@ -738,6 +738,10 @@ describe("keys", () => {
 		expect(html).toMatch(new RegExp(`curl -H (?:&quot;|")Authorization: ApiKey ${secret}(?:&quot;|")`));
 		expect(html).not.toContain("Authorization: Bearer");
 		expect(html).toContain("This is an identifier: it names the application beside its secret key and authorizes nothing alone");
+		// No line to try with it: it could only get 401 (a browser QA pass). The secret key's line is the page's only one.
+		expect(html.match(/curl -H/g)).toHaveLength(1);
+		expect(html).not.toMatch(new RegExp(`ApiKey ${identifier}`));
+		expect(html).not.toContain("401");
 	});
 
 	it("an API with a portal offers Owner in the generate form: the key it makes is the customer's (found by a browser QA pass)", async () => {
@@ -988,12 +992,16 @@ describe("keys", () => {
 		const next = await (await ui(`${UI}/keys/${newId}/rotate`, { cookie })).text();
 		expect(next).toContain("The key this one replaced still works until");
 		expect(next).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
+		// The only choice left is not "the default" (the API's default is a day; a browser QA pass).
+		expect(next).not.toContain("(the default)");
 		expect(next).not.toContain('value="86400"');
 		// A grace sent anyway is refused in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
 		const refused = await ui(`${UI}/keys/${newId}/rotate`, { cookie, form: { grace: "3600" } });
 		const words = await refused.text();
 		expect(refused.status).toBe(409);
 		expect(words).toContain("Not rotated: the key this one replaced still works until");
+		// Said once, in the alert next to the form, not again in the notice above it (a browser QA pass).
+		expect(words.match(/this one replaced still works until/gi)).toHaveLength(1);
 		expect(words).not.toContain("gracePeriodSeconds");
 		expect(words).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		expect(shownKeys(words)).toEqual([]);
