@@ -321,7 +321,26 @@ function spawnWrangler(args) {
 	return spawn(isWindows ? "npx.cmd" : "npx", ["wrangler", ...args], { cwd: ROOT, stdio: "inherit", env, shell: isWindows });
 }
 
+/** `npm run dev -- --help`: what this script takes, then wrangler's own options; nothing is started or written. */
+export const USAGE = `Usage: npm run dev -- [--port N] [--origin-port N] [wrangler dev options]
+
+Runs keygate (wrangler dev, on 127.0.0.1) in front of the demo origin (demo/origin.mjs).
+  --port N          the gateway's port (or KEYGATE_PORT; default 8787)
+  --origin-port N   the demo origin's port (or DEMO_ORIGIN_PORT; default 8788)
+  --var KEYGATE_CONFIG:<json>
+                    the config to run (else KEYGATE_CONFIG in .dev.vars, else keygate.config.json)
+Every other option goes to wrangler dev as given (for instance --inspector-port N,
+--persist-to DIR). ADMIN_TOKEN and SIGNING_SECRET are added to .dev.vars when missing.
+wrangler dev's own options follow.
+`;
+
 async function run(argv) {
+	// Help starts nothing: no port taken, no origin, no .dev.vars written (a browser QA pass: it did all three).
+	if (argv.includes("--help") || argv.includes("-h")) {
+		console.log(USAGE);
+		const child = spawnWrangler(["dev", "--help"]);
+		return new Promise((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+	}
 	const extraArgs = [...argv];
 	let ports;
 	try {

@@ -96,6 +96,21 @@ describe("npm run dev beside other projects", () => {
 		expect(existsSync(DEV_VARS)).toBe(hadDevVars);
 	});
 
+	it("--help prints this script's options and wrangler dev's, and starts nothing: no origin, no gateway, no .dev.vars written (a browser QA pass)", async () => {
+		const [gateway, originPort] = await freePorts(2);
+		const before = existsSync(DEV_VARS) ? await readFile(DEV_VARS, "utf8") : null;
+		const run = runDev(["--help", "--port", String(gateway), "--origin-port", String(originPort)]);
+		cleanups.push(async () => killGroup(run.child));
+		const code = await Promise.race([run.exited, sleep(30_000).then(() => -1)]);
+		expect(code, run.output()).toBe(0);
+		expect(run.output()).toContain("Usage: npm run dev -- [--port N] [--origin-port N] [wrangler dev options]");
+		expect(run.output()).toContain("Start a local server for developing your Worker");
+		expect(run.output()).not.toContain("demo origin listening");
+		expect(await listening(originPort!)).toBe(false);
+		expect(await listening(gateway!)).toBe(false);
+		expect(existsSync(DEV_VARS) ? await readFile(DEV_VARS, "utf8") : null).toBe(before);
+	});
+
 	it("refuses an invalid config before starting anything, with keygate's own log line", async () => {
 		const [gateway, originPort] = await freePorts(2);
 		const config = JSON.stringify({ apis: [{ name: "x", environments: {}, keyTypes: {}, tiers: {}, defaultTier: "free" }] });
