@@ -782,7 +782,7 @@ consoleApp.get("/keys/:id", async (c) => {
 					<RevokeStatement k={k} id="revoke-dialog-d" />
 					<form method="post" action={`${UI}/keys/${k.id}/revoke`}>
 						<button type="submit" class="danger">
-							Revoke key
+							{k.kind === "identifier" ? "Revoke identifier" : "Revoke key"}
 						</button>{" "}
 						<button type="button" data-close="" autofocus>
 							Cancel
@@ -890,12 +890,18 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 });
 
 function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
+	const noun = props.k.kind === "identifier" ? "identifier" : "key";
 	return (
 		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
 			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
 			{props.k.kind === "identifier" ? (
 				<p>
 					<code>{maskedKey(props.k)}</code> disappears from every list. {IDENTIFIER_UNCHANGED} Its audit events stay.
+				</p>
+			) : noLongerPossible(props.k, "revoke", Date.now()) ? (
+				// Revoked, expired or replaced past its grace: it gets 401 already (a browser QA pass: "from the next request").
+				<p>
+					Requests with <code>{maskedKey(props.k)}</code> already get 401; the key disappears from every list. Its audit events stay.
 				</p>
 			) : (
 				<p>
@@ -904,11 +910,11 @@ function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
 				</p>
 			)}
 			<label>
-				Type the key's name, <strong>{props.k.name}</strong>, to confirm
+				Type the {noun}'s name, <strong>{props.k.name}</strong>, to confirm
 				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} {...invalidIf(props.error !== undefined)} />
 			</label>
 			<button type="submit" class="danger">
-				Delete key
+				Delete {noun}
 			</button>{" "}
 			<a href={`${UI}/keys/${props.k.id}`}>Cancel</a>
 		</form>

@@ -202,7 +202,7 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 			<RevokeStatement k={props.k} />
 			<form method="post" action={props.action}>
 				<button type="submit" class="danger">
-					Revoke key
+					{props.k.kind === "identifier" ? "Revoke identifier" : "Revoke key"}
 				</button>{" "}
 				<a href={props.cancelHref}>Cancel</a>
 			</form>
