@@ -421,6 +421,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	const query = parseKeyQuery(params);
 	const listed = await keysPage(c.var.services, keys, query, now);
 	const a = await allowed(c);
+	const held = counted(api, keys, now).length;
 	const link = (p: number) => {
 		const q = new URLSearchParams(params);
 		q.set("page", String(p));
@@ -436,6 +437,12 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
 			<h2 id="generate">{api.portal.labels.generate}</h2>
+			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
+			{held >= api.portal.maxKeysPerOwner ? (
+				<p class="note" id="at-limit">
+					You hold {held} active keys, the most allowed here: revoke one before you generate another.
+				</p>
+			) : null}
 			<PortalForm c={c} a={a} />
 		</>,
 	);

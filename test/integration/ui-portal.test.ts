@@ -477,6 +477,10 @@ describe("one owner's keys only", () => {
 		// The refusal puts the form back with only what can work, and the rotate page offers only that too (found by a peer and a browser QA pass).
 		expect(refusals[0]).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		expect(refusals[0]).not.toContain('value="86400"');
+		// The home page says so before its generate form is filled in (a browser QA pass: it said so only after a refused send).
+		expect(await (await ui(`${PORTAL}/`, { cookie })).text()).toContain(
+			"You hold 10 active keys, the most allowed here: revoke one before you generate another.",
+		);
 		const last = [...new Set(ids)].at(-1)!;
 		const form = await (await ui(`${PORTAL}/keys/${last}/rotate`, { cookie })).text();
 		expect(form).toContain("You hold 10 active keys, the most allowed here");
@@ -678,6 +682,7 @@ describe("one owner's keys only", () => {
 		// No role given: Nuvion's defaultRole, readonly.
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		expect(home).not.toContain("<legend>Scopes</legend>");
+		expect(home, "no key yet: not at the limit").not.toContain("the most allowed here");
 		expect(home).toContain("Your account may only make GET, HEAD requests: every key it has is held to them.");
 		expect((await gw.admin(`/owners/${owner}?api=nuvion`, { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain("Your account may only make");
