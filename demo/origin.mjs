@@ -100,14 +100,19 @@ export function handleLogin(req, body, secret) {
 	return { status: 302, headers: { Location: back.toString(), "Cache-Control": "no-store" }, body: "" };
 }
 
-/** Tests only: the answer's headers after `headersMs`, then half the body, then the rest `bodyMs` later. */
-function answerSlowly(res, payload, { headersMs = 0, bodyMs = 0 }) {
-	const half = Math.floor(payload.length / 2);
+/** Tests only: the answer's headers after `headersMs`, then half the body, then the rest `bodyMs` later (by bytes; none for HEAD). */
+function answerSlowly(res, payload, { headersMs = 0, bodyMs = 0 }, headers, head) {
+	const bytes = Buffer.from(payload, "utf8");
+	const half = Math.floor(bytes.length / 2);
 	setTimeout(() => {
 		if (res.destroyed) return;
-		res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "X-Origin": "keygate-demo" });
-		res.write(payload.slice(0, half));
-		setTimeout(() => res.destroyed || res.end(payload.slice(half)), bodyMs);
+		res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "X-Origin": "keygate-demo", ...headers });
+		if (head) {
+			res.end();
+			return;
+		}
+		res.write(bytes.subarray(0, half));
+		setTimeout(() => res.destroyed || res.end(bytes.subarray(half)), bodyMs);
 	}, headersMs);
 }
 
@@ -155,7 +160,7 @@ export function startDemoOrigin(
 			const payload = JSON.stringify(description, null, 2);
 			const slow = pace?.(description);
 			if (slow) {
-				answerSlowly(res, payload, slow);
+				answerSlowly(res, payload, slow, responseHeaders?.(description), req.method === "HEAD");
 				return;
 			}
 			res.writeHead(200, {

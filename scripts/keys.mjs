@@ -80,7 +80,9 @@ oauth-client:
   --api, --scopes, --tier, --environment as for create
 oauth-clients, oauth-grants, oauth-revoke: --api NAME; oauth-grants, oauth-revoke: --subject, --client-id
 rotate:
-  --grace-period SECONDS   how long the old key keeps working (default 86400; a key whose
+  --grace-period SECONDS   how long the old key keeps working (default the API's
+                           keys.rotationGraceSeconds, 86400 unless configured; at most its
+                           keys.maxRotationGraceSeconds when set: 400 otherwise; a key whose
                            predecessor still works takes only 0: 409 conflict otherwise)
 
 Global options:

@@ -102,7 +102,10 @@ export const NoBody = z.strictObject({});
 
 export const RotateBody = z.strictObject({
 	gracePeriodSeconds: z.optional(
-		doc(int(0, MAX_GRACE_SECONDS), "How long the old key keeps working; default the API's keys.rotationGraceSeconds."),
+		doc(
+			int(0, MAX_GRACE_SECONDS),
+			"How long the old key keeps working, at most the API's keys.maxRotationGraceSeconds when set; default the API's keys.rotationGraceSeconds.",
+		),
 	),
 });
 

@@ -213,7 +213,7 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 	"/keys/{id}/rotate": {
 		post: keyOp({
 			summary: "Issue a replacement; the old key works until its grace period ends",
-			description: `gracePeriodSeconds: 0 to ${MAX_GRACE_SECONDS}; default the API's keys.rotationGraceSeconds (86400 unless configured). During the grace period the old key's responses carry Deprecation (RFC 9745) and Sunset (RFC 8594).`,
+			description: `gracePeriodSeconds: 0 to ${MAX_GRACE_SECONDS}, and at most the API's keys.maxRotationGraceSeconds when it sets one (else 400 invalid_request, nothing changed); default the API's keys.rotationGraceSeconds (86400 unless configured). During the grace period the old key's responses carry Deprecation (RFC 9745) and Sunset (RFC 8594).`,
 			body: { id: "RotateKeyRequest", required: false },
 			ok: { status: 201, description: "The new key with its plaintext `key`, and `previous`, the old record.", schema: "RotatedKey" },
 			errors: ["conflict"],

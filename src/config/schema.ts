@@ -438,7 +438,12 @@ const ApiSchema = z
 			const maxGrace = api.keys.maxRotationGraceSeconds;
 			if (maxGrace !== undefined) {
 				const over = (seconds: number) => `${seconds} s is longer than keys.maxRotationGraceSeconds (${maxGrace} s)`;
-				if (api.keys.rotationGraceSeconds > maxGrace) issue(["keys", "rotationGraceSeconds"], over(api.keys.rotationGraceSeconds));
+				// Its default (86400) counts too: say so, or a config that never wrote the field is refused in words it never used (a review).
+				if (api.keys.rotationGraceSeconds > maxGrace)
+					issue(
+						["keys", "rotationGraceSeconds"],
+						`${over(api.keys.rotationGraceSeconds)}; it is 86400 when not set: set it to at most ${maxGrace}`,
+					);
 				if (api.portal?.rotationGraceSeconds !== undefined && api.portal.rotationGraceSeconds > maxGrace)
 					issue(["portal", "rotationGraceSeconds"], over(api.portal.rotationGraceSeconds));
 				for (const [i, g] of (api.portal?.rotationGraceChoices ?? []).entries())

@@ -4,7 +4,7 @@ import type { CompiledApi } from "../config/load";
 import { findRoute } from "../config/routes";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
-import { formatTime, graceChoices, keyStatus, maskedKey, outcomeLabel, shortId } from "./present";
+import { atLimitWords, formatTime, graceChoices, keyNoun, keyStatus, lineBusyWords, maskedKey, outcomeLabel, shortId } from "./present";
 import type { UsageView } from "../admin/contract";
 import { HOUR_MS, dense, requests, totals, type HourBucket } from "../authority/usage-history";
 
@@ -202,7 +202,7 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 			<RevokeStatement k={props.k} />
 			<form method="post" action={props.action}>
 				<button type="submit" class="danger">
-					{props.k.kind === "identifier" ? "Revoke identifier" : "Revoke key"}
+					Revoke {keyNoun(props.k.kind)}
 				</button>{" "}
 				<a href={props.cancelHref}>Cancel</a>
 			</form>
@@ -246,28 +246,8 @@ export function RotateForm(props: {
 				</p>
 			)}
 			{/* A refusal just sent says the same in its alert, next to the form: not said twice (a browser QA pass). */}
-			{busy === null || props.error !== undefined ? null : identifier ? (
-				<p>
-					The identifier this one replaced is marked revoked only from {formatTime(new Date(busy).toISOString())}: until then this one can
-					be rotated only Immediately, so that a line holds no more than two at once.
-				</p>
-			) : (
-				<p>
-					The key this one replaced still works until {formatTime(new Date(busy).toISOString())}: until then this key can be rotated only
-					Immediately, so that no more than two keys of one line work at once.
-				</p>
-			)}
-			{full === null || props.error !== undefined ? null : identifier ? (
-				<p>
-					You hold {full} active keys, the most allowed here (an identifier whose key is gone counts). With a grace the old identifier would
-					stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).
-				</p>
-			) : (
-				<p>
-					You hold {full} active keys, the most allowed here. With a grace the old key would keep working beside the new one, one key more,
-					so this key can be rotated only Immediately (or revoke another key first).
-				</p>
-			)}
+			{busy === null || props.error !== undefined ? null : <p>{lineBusyWords(props.k.kind, busy, "form")}</p>}
+			{full === null || props.error !== undefined ? null : <p>{atLimitWords(props.k.kind, full, "form")}</p>}
 			<form method="post" action={props.action}>
 				<ErrorBox message={props.error} />
 				<fieldset>
@@ -281,7 +261,7 @@ export function RotateForm(props: {
 									: " (old key gets 401 from the next request)"
 								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
 							{/* Not when it is the only choice left (a browser QA pass: "Immediately (the default)" where the default is a day). */}
-							{g.seconds === def && !onlyNow ? " (the default)" : ""}
+							{g.seconds === def && !(onlyNow && props.defaultSeconds !== 0) ? " (the default)" : ""}
 						</label>
 					))}
 				</fieldset>

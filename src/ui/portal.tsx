@@ -58,7 +58,8 @@ import {
 	formatTime,
 	invalidFields,
 	graceChoices,
-	lineBusyMessage,
+	lineBusyWords,
+	atLimitWords,
 	newKeyLabel,
 	paramHoldsKey,
 	paramsHoldKey,
@@ -442,6 +443,11 @@ portalApp.get("/:home{.{0}}", async (c) => {
 				<p class="note" id="at-limit">
 					You hold {held} active keys, the most allowed here: revoke one before you generate another.
 				</p>
+			) : a.pairs && pairPlaces(api) === 2 && held === api.portal.maxKeysPerOwner - 1 ? (
+				// A pair of two live keys needs two places (a review: said only after a refused send).
+				<p class="note" id="at-limit">
+					You hold {held} active keys of the {api.portal.maxKeysPerOwner} allowed here: room for one more key, not a pair, which takes two.
+				</p>
 			) : null}
 			<PortalForm c={c} a={a} />
 		</>,
@@ -617,8 +623,7 @@ portalApp.post("/keys", async (c) => {
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
 		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
-	// A pair's publishable key authenticates (counted); an identifier beside its live secret does not (counted()).
-	const places = pair && Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
+	const places = pair ? pairPlaces(api) : 1;
 	const shown = await withinLimit(c, places, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
 		if (pair) {
@@ -776,17 +781,9 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 	return c.redirect(`${PORTAL}/keys/${k.id}?done=revoked`, 303);
 });
 
-const fullText = (full: number, k: KeyRecord) =>
-	k.kind === "identifier"
-		? `You hold ${full} active keys, the most allowed here (an identifier whose key is gone counts), and this API's rotations all keep the old identifier beside the new one for a while: revoke another key first, then rotate this one.`
-		: `You hold ${full} active keys, the most allowed here, and this API's rotations all keep the old key working for a while: revoke another key first, then rotate this one.`;
-const busyText = (busy: number, k: KeyRecord) => {
-	const until = formatTime(new Date(busy).toISOString());
-	// An identifier authorizes nothing, so it is not said to "work" (the rotate form's words).
-	return k.kind === "identifier"
-		? `The identifier this one replaced is marked revoked only from ${until}. This one can be rotated after then, so that a line holds no more than two at once.`
-		: `The key this one replaced still works until ${until}. This key can be rotated after then, so that no more than two keys of one line work at once.`;
-};
+/** The places a new pair takes under maxKeysPerOwner: a publishable key authenticates (counted); an identifier beside its live secret does not (counted()). */
+const pairPlaces = (api: CompiledApi): 1 | 2 =>
+	Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
 
 /** The rotate page when this API offers no "Immediately" and nothing it offers can work yet. */
 function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 400 | 409 = 200) {
@@ -819,8 +816,8 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const full = offersGrace && inCount.some((key) => key.id === k.id) && inCount.length >= max ? max : null;
 	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
 	if (graces !== undefined && !graces.includes(0)) {
-		if (full !== null) return notYet(c, k, fullText(full, k));
-		if (busy !== null) return notYet(c, k, busyText(busy, k));
+		if (full !== null) return notYet(c, k, atLimitWords(k.kind, full, "later"));
+		if (busy !== null) return notYet(c, k, lineBusyWords(k.kind, busy, "later"));
 	}
 	return page(
 		c,
@@ -857,7 +854,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
 		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
 		offered.graces !== undefined && !offered.graces.includes(0)
-			? notYet(c, k, full !== null ? fullText(full, k) : busyText(busy!, k), status)
+			? notYet(c, k, full !== null ? atLimitWords(k.kind, full, "later") : lineBusyWords(k.kind, busy!, "later"), status)
 			: page(
 					c,
 					`Rotate ${k.name}`,
@@ -876,7 +873,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				);
 	if (grace > 0) {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
-		if (busy !== null) return again(409, lineBusyMessage(busy, k.kind), busy, null);
+		if (busy !== null) return again(409, lineBusyWords(k.kind, busy, "refused"), busy, null);
 	}
 	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
 	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.

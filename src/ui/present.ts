@@ -201,6 +201,12 @@ export function graceChoices(defaultSeconds: number, offered: number[] = GRACES)
 /** The graces offered when the config names none (the portal's `rotationGraceChoices`). */
 const GRACES = [0, 3600, 86_400, 604_800];
 
+/** A grace past `keys.maxRotationGraceSeconds`, refused in the pages' words (the admin API names gracePeriodSeconds). */
+export const graceTooLong = (kind: KeyRecord["kind"], maxSeconds: number): string =>
+	maxSeconds === 0
+		? `Not rotated: this API's ${keyNoun(kind)}s are rotated only Immediately.`
+		: `Not rotated: on this API the old ${keyNoun(kind)} is kept for at most ${graceChoices(maxSeconds, [maxSeconds])[0]!.label} after a rotation.`;
+
 /** The graces a form offers: the config's, else the usual four, none longer than `keys.maxRotationGraceSeconds`. */
 export const offeredGraces = (listed: number[] | undefined, maxSeconds: number | undefined): number[] | undefined =>
 	listed ?? (maxSeconds === undefined ? undefined : GRACES.filter((g) => g <= maxSeconds));
@@ -399,12 +405,45 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 	}
 }
 
-/** The two-key rule's refusal as the pages say it (the admin API names gracePeriodSeconds). */
 /** What a rotation's page calls the new key it shows once: an identifier is no key (companionLabel). */
 export const newKeyLabel = (kind: KeyRecord["kind"]): string =>
 	kind === "identifier" ? "Your new application identifier" : "Your new key";
 
-export const lineBusyMessage = (until: number, kind: KeyRecord["kind"]) =>
-	kind === "identifier"
-		? `Not rotated: the identifier this one replaced is marked revoked only from ${formatTime(new Date(until).toISOString())}, and until then this one can be rotated only Immediately, so that a line holds no more than two at once.`
-		: `Not rotated: the key this one replaced still works until ${formatTime(new Date(until).toISOString())}, and until then this key can be rotated only Immediately, so that no more than two keys of one line work at once.`;
+/** What the pages call a key of this kind: an application identifier authorizes nothing, so it is not called a key. */
+export const keyNoun = (kind: KeyRecord["kind"]): "identifier" | "key" => (kind === "identifier" ? "identifier" : "key");
+
+const capitalized = (text: string) => text[0]!.toUpperCase() + text.slice(1);
+
+/**
+ * The two-key rule (a line holds at most two live keys) while the key this one replaced
+ * still works, in every page's words: on the rotate form (`form`), as a refusal of a grace
+ * just sent (`refused`), and where no "Immediately" is on offer (`later`). An identifier
+ * authorizes nothing, so it is "marked revoked", never said to work.
+ */
+export function lineBusyWords(kind: KeyRecord["kind"], until: number, when: "form" | "refused" | "later"): string {
+	const at = formatTime(new Date(until).toISOString());
+	const identifier = kind === "identifier";
+	const replaced = identifier
+		? `the identifier this one replaced is marked revoked only from ${at}`
+		: `the key this one replaced still works until ${at}`;
+	const rule = identifier ? "so that a line holds no more than two at once" : "so that no more than two keys of one line work at once";
+	const self = identifier ? "this one" : "this key";
+	if (when === "form") return `${capitalized(replaced)}: until then ${self} can be rotated only Immediately, ${rule}.`;
+	if (when === "refused") return `Not rotated: ${replaced}, and until then ${self} can be rotated only Immediately, ${rule}.`;
+	return `${capitalized(replaced)}. ${capitalized(self)} can be rotated after then, ${rule}.`;
+}
+
+/**
+ * At `portal.maxKeysPerOwner` a rotation with a grace would hold one live key more: on the
+ * rotate form (`form`, only "Immediately" left) and where no "Immediately" is on offer (`later`).
+ */
+export function atLimitWords(kind: KeyRecord["kind"], full: number, when: "form" | "later"): string {
+	const identifier = kind === "identifier";
+	const held = `You hold ${full} active keys, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
+	if (when === "form")
+		return identifier
+			? `${held}. With a grace the old identifier would stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).`
+			: `${held}. With a grace the old key would keep working beside the new one, one key more, so this key can be rotated only Immediately (or revoke another key first).`;
+	const kept = identifier ? "keep the old identifier beside the new one" : "keep the old key working";
+	return `${held}, and this API's rotations all ${kept} for a while: revoke another key first, then rotate this one.`;
+}

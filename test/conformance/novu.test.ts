@@ -234,7 +234,7 @@ describe("regenerating a secret key invalidates the previous one immediately", (
 		expect(withKeys({ rotationGraceSeconds: 0, maxRotationGraceSeconds: 0 }).ok).toBe(true);
 		const messages = (r: ReturnType<typeof parseConfig>) => (r.ok ? "" : r.error);
 		expect(messages(withKeys({ maxRotationGraceSeconds: 0 }))).toContain(
-			"apis[0].keys.rotationGraceSeconds: 86400 s is longer than keys.maxRotationGraceSeconds (0 s)",
+			"apis[0].keys.rotationGraceSeconds: 86400 s is longer than keys.maxRotationGraceSeconds (0 s); it is 86400 when not set: set it to at most 0",
 		);
 		expect(messages(withKeys({ rotationGraceSeconds: 0, maxRotationGraceSeconds: 3600 }, { rotationGraceChoices: [0, 86_400] }))).toContain(
 			"apis[0].portal.rotationGraceChoices[1]: 86400 s is longer than keys.maxRotationGraceSeconds (3600 s)",

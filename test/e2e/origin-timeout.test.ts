@@ -1,8 +1,10 @@
 /**
  * `originTimeoutMs` over real HTTP, against a real slow origin: it bounds the wait for the
  * origin's response headers, and nothing after them. A body that streams on for longer
- * than the timeout arrives whole (a signal left armed past the headers would cut it off);
- * an origin whose headers come too late is answered with the documented 504.
+ * than the timeout arrives whole (it would not if keygate bounded the whole transfer); an
+ * origin whose headers come too late is answered with the documented 504. Under `wrangler
+ * dev` an abort after the headers does not cut the body either, so that the timer is
+ * cleared with the headers is checked in the workers pool (faults.test.ts), where it can fail.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { useStack } from "./stack";

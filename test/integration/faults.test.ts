@@ -96,6 +96,35 @@ describe("origin faults", () => {
 		expect((await call("/v1/a", { key })).headers.get("X-RateLimit-Remaining")).toBe("998");
 	});
 
+	it("the timeout ends with the origin's headers: a body still streaming past originTimeoutMs is not cut (the signal is never aborted after them)", async () => {
+		vi.restoreAllMocks();
+		let signal: AbortSignal | undefined;
+		vi.spyOn(globalThis, "fetch").mockImplementation(async (_input, init) => {
+			signal = init?.signal ?? undefined;
+			const body = new ReadableStream({
+				async start(controller) {
+					controller.enqueue(new TextEncoder().encode('{"a":'));
+					await sleep(300);
+					// What a runtime that honours an abort after the headers would do to the rest of the body.
+					if (signal?.aborted) controller.error(signal.reason);
+					else {
+						controller.enqueue(new TextEncoder().encode("1}"));
+						controller.close();
+					}
+				},
+			});
+			return new Response(body, { headers: { "Content-Type": "application/json" } });
+		});
+		const config = structuredClone(bundled) as any;
+		config.apis[0].originTimeoutMs = 100;
+		const { key } = await createKey();
+		const res = await callWithEnv({ KEYGATE_CONFIG: JSON.stringify(config) }, "/v1/a", { key });
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({ a: 1 });
+		expect(signal).toBeDefined();
+		expect(signal!.aborted).toBe(false);
+	});
+
 	it("an origin that breaks off mid-body makes the client's read fail rather than look complete", async () => {
 		vi.restoreAllMocks();
 		vi.spyOn(globalThis, "fetch").mockImplementation(async () => {

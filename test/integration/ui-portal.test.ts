@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import novu from "../../examples/novu/keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
+import novala from "../../examples/novala/keygate.config.json";
 import bundled from "../../keygate.config.json";
 import { ENTRY_TTL_SECONDS, PORTAL_SESSION_SECONDS } from "../../src/ui/portal-session";
 import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
@@ -674,6 +675,32 @@ describe("one owner's keys only", () => {
 		expect(home).toContain("Your account may only make GET, HEAD requests");
 		expect((await gw.admin("/owners/cust_reader", { method: "PUT", body: JSON.stringify({ role: "admin" }) })).status).toBe(200);
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain("Your account may only make");
+	});
+
+	it("one place short of maxKeysPerOwner, an API whose pairs take two places says before the form is sent that only a single key fits (Novala; a review)", async () => {
+		const config = structuredClone(novala) as any;
+		config.apis[0].portal.maxKeysPerOwner = 3;
+		const { bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const single = (name: string) =>
+			ui(`${PORTAL}/keys`, {
+				cookie,
+				bindings,
+				form: { name, environment: "live", type: "sk", expiry: "never", kind: "single", scopes: "pipeline" },
+			});
+		expect((await single("one")).status).toBe(200);
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain('id="at-limit"');
+		expect((await single("two")).status).toBe(200);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toContain("You hold 2 active keys of the 3 allowed here: room for one more key, not a pair, which takes two.");
+		// As said: a pair is refused, a single key fits, and then the limit is said.
+		const pair = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "p", environment: "live", type: "sk", expiry: "never", kind: "pair", scopes: "pipeline" },
+		});
+		expect(pair.status).toBe(400);
+		expect((await single("three")).status).toBe(200);
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("You hold 3 active keys, the most allowed here");
 	});
 
 	it("on an API with no scopes (Nuvion), a read-only owner is told too that keys may only make GET, HEAD requests (found by a seed-page pass)", async () => {
