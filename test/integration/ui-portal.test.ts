@@ -63,6 +63,21 @@ async function portalFor(config: unknown, owner: string) {
 	return { gw, bindings, cookie };
 }
 
+/** A Novu portal with these `portal` fields and rotation graces allowed (Novu's own config allows none), holding one pair named `name`. */
+async function novuPair(name: string, portal: Record<string, unknown>) {
+	const config = structuredClone(novu) as any;
+	Object.assign(config.apis[0].portal, portal);
+	delete config.apis[0].keys.maxRotationGraceSeconds;
+	const session = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
+	const made = await ui(`${PORTAL}/keys`, {
+		cookie: session.cookie,
+		bindings: session.bindings,
+		form: { name, environment: "development", type: "sk", expiry: "never", kind: "pair" },
+	});
+	expect(made.status).toBe(200);
+	return session;
+}
+
 /** The same, on the bundled API with these owner roles. */
 async function ownedPortal(roles: Record<string, unknown>, defaultRole: string, owner: string) {
 	const owned = structuredClone(bundled) as any;
@@ -802,16 +817,7 @@ describe("one owner's keys only", () => {
 	});
 
 	it("an identifier that counts (its key revoked) needs room for a graced rotation, as its form says (a second review)", async () => {
-		const config = structuredClone(novu) as any;
-		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 0, rotationGraceChoices: [0, 3600] });
-		delete config.apis[0].keys.maxRotationGraceSeconds; // graces allowed, unlike Novu's own
-		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
-		const made = await ui(`${PORTAL}/keys`, {
-			cookie,
-			bindings,
-			form: { name: "p", environment: "development", type: "sk", expiry: "never", kind: "pair" },
-		});
-		expect(made.status).toBe(200);
+		const { gw, bindings, cookie } = await novuPair("p", { maxKeysPerOwner: 1, rotationGraceSeconds: 0, rotationGraceChoices: [0, 3600] });
 		const listed = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; name: string; owner: string }[] }>();
 		const [sk, app] = ["secret", "identifier"].map((kind) => listed.data.find((k) => k.kind === kind && k.name === "p")!);
 		// Beside its live secret the identifier takes no place: its form offers the grace.
@@ -828,16 +834,7 @@ describe("one owner's keys only", () => {
 	});
 
 	it("an identifier's rotate pages speak of an identifier that is marked revoked, never of a key that works: the line busy, and at the limit (stop 32)", async () => {
-		const config = structuredClone(novu) as any;
-		Object.assign(config.apis[0].portal, { maxKeysPerOwner: 1, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] });
-		delete config.apis[0].keys.maxRotationGraceSeconds; // graces allowed, unlike Novu's own
-		const { gw, bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
-		const made = await ui(`${PORTAL}/keys`, {
-			cookie,
-			bindings,
-			form: { name: "q", environment: "development", type: "sk", expiry: "never", kind: "pair" },
-		});
-		expect(made.status).toBe(200);
+		const { gw, bindings, cookie } = await novuPair("q", { maxKeysPerOwner: 1, rotationGraceSeconds: 3600, rotationGraceChoices: [3600] });
 		const ofKind = async (kind: string) =>
 			(
 				await (
