@@ -60,6 +60,8 @@ import {
 	graceChoices,
 	lineBusyWords,
 	atLimitWords,
+	graceTooLong,
+	keyNoun,
 	newKeyLabel,
 	paramHoldsKey,
 	paramsHoldKey,
@@ -646,7 +648,11 @@ portalApp.post("/keys", async (c) => {
 	});
 	if (shown === null) {
 		await release(owners, api.name, c.var.grant.owner, once);
-		return again(`You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`);
+		return again(
+			places === 2
+				? `A pair takes two of the ${api.portal.maxKeysPerOwner} active keys you may hold here, and fewer than two places are left: revoke a key first, or create a single key if one place is left.`
+				: `You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`,
+		);
 	}
 	return page(
 		c,
@@ -840,8 +846,6 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const form = await c.req.parseBody();
 	const grace = Number(form.grace);
 	const offered = await allowed(c);
-	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace))
-		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />, 409);
 	// With a grace, the old key keeps working beside the new one: one more live key, so
@@ -853,7 +857,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	// Refused in the page's words, on the form again with only what can work (found by a browser QA pass: the admin API's wording).
 	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
 		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
-		offered.graces !== undefined && !offered.graces.includes(0)
+		offered.graces !== undefined && !offered.graces.includes(0) && (busy !== null || full !== null)
 			? notYet(c, k, full !== null ? atLimitWords(k.kind, full, "later") : lineBusyWords(k.kind, busy!, "later"), status)
 			: page(
 					c,
@@ -871,6 +875,16 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 					/>,
 					status,
 				);
+	// A grace the form does not offer (sent by hand): refused with the form again, in its words (a browser regression pass:
+	// a bare "Nothing was changed" page), the cap named when the grace is past it, as the console does.
+	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace)) {
+		const max = c.var.api.keys.maxRotationGraceSeconds;
+		const why =
+			Number.isInteger(grace) && max !== undefined && grace > max
+				? graceTooLong(k.kind, max)
+				: `Not rotated: choose one of the times offered here for the old ${keyNoun(k.kind)}.`;
+		return again(400, why, null, null);
+	}
 	if (grace > 0) {
 		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
 		if (busy !== null) return again(409, lineBusyWords(k.kind, busy, "refused"), busy, null);

@@ -551,8 +551,11 @@ describe("one owner's keys only", () => {
 		// At maxKeysPerOwner (1) there is no grace to make room for: no advice to revoke a key first (a browser QA pass).
 		expect(form).not.toContain("the most allowed here");
 		const refused = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "3600" } });
+		const refusedHtml = await refused.text();
 		expect(refused.status).toBe(400);
-		expect(shownKeys(await refused.text())).toHaveLength(0);
+		expect(shownKeys(refusedHtml)).toHaveLength(0);
+		expect(refusedHtml).toContain("Not rotated: choose one of the times offered here for the old key.");
+		expect(refusedHtml).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		expect((await gw.call("/v1/x", { key: key! })).status).toBe(200);
 		const now = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "0" } });
 		expect(now.status).toBe(200);
@@ -575,8 +578,12 @@ describe("one owner's keys only", () => {
 		const form = await (await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings })).text();
 		expect([...form.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["0", "3600"]);
 		const refused = await ui(`${PORTAL}/keys/${id}/rotate`, { cookie, bindings, form: { grace: "86400" } });
+		const refusedHtml = await refused.text();
 		expect(refused.status).toBe(400);
-		expect(shownKeys(await refused.text())).toHaveLength(0);
+		expect(shownKeys(refusedHtml)).toHaveLength(0);
+		// In the page's words, naming the cap, on the form again (a browser regression pass: a bare "Nothing was changed" page).
+		expect(refusedHtml).toContain("Not rotated: on this API the old key is kept for at most 1 hour after a rotation.");
+		expect(refusedHtml).toMatch(/name="grace" value="3600"/);
 	});
 
 	it("portal.rotationGraceChoices without 0: while the predecessor works the page says when, and a grace sent anyway gets that page, not a form that offers only a refused choice (a review)", async () => {
@@ -591,6 +598,12 @@ describe("one owner's keys only", () => {
 		});
 		const idOf = async () =>
 			/href="\/_keygate\/portal\/keys\/(key_[0-9A-Za-z]+)"/.exec(await (await ui(`${PORTAL}/`, { cookie, bindings })).text())![1]!;
+		// "Immediately" is not on offer here: sent by hand, it is refused on the form again, which offers only the hour.
+		const now = await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie, bindings, form: { grace: "0" } });
+		const nowHtml = await now.text();
+		expect(now.status).toBe(400);
+		expect(nowHtml).toContain("Not rotated: choose one of the times offered here for the old key.");
+		expect([...nowHtml.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["3600"]);
 		expect((await ui(`${PORTAL}/keys/${await idOf()}/rotate`, { cookie, bindings, form: { grace: "3600" } })).status).toBe(200);
 		const next = await idOf();
 		const form = await (await ui(`${PORTAL}/keys/${next}/rotate`, { cookie, bindings })).text();
@@ -714,6 +727,9 @@ describe("one owner's keys only", () => {
 			form: { name: "p", environment: "live", type: "sk", expiry: "never", kind: "pair", scopes: "pipeline" },
 		});
 		expect(pair.status).toBe(400);
+		expect(await pair.text()).toContain(
+			"A pair takes two of the 3 active keys you may hold here, and fewer than two places are left: revoke a key first, or create a single key if one place is left.",
+		);
 		expect((await single("three")).status).toBe(200);
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("You hold 3 active keys, the most allowed here");
 	});
