@@ -2,7 +2,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { listAudit, parseAuditQuery } from "../admin/audit";
 import { adminWait, recordAdminFailure } from "../admin/auth";
-import { ACTOR_TYPES, AUDIT_ACTIONS, CreateKeyBody, type AuditEvent } from "../admin/contract";
+import { ACTOR_TYPES, AUDIT_ACTIONS, CreateKeyBody, MAX_GRACE_SECONDS, type AuditEvent } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
 import {
 	AdminError,
@@ -849,7 +849,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	const id = keyId(c);
 	const form = await c.req.parseBody();
 	const grace = Number(form.grace);
-	if (!Number.isInteger(grace) || grace < 0 || grace > 30 * 86_400)
+	if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS)
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
 	// Sent again (a reload of the "Key rotated" page) or too late: say why nothing was done, and where the new key is (found by a browser QA pass: a bare 409).
 	const k = await showKey(s, id);
