@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { doc, int, RateLimitSchema, text } from "../config/schema";
+import { doc, int, MAX_GRACE_SECONDS, RateLimitSchema, text } from "../config/schema";
 import { KeyRecordSchema, OWNER_ID_CHARS, SCOPE_TOKEN } from "../keys/record";
 import { parseCidr } from "../util/ip";
 
@@ -13,7 +13,8 @@ import { parseCidr } from "../util/ip";
  */
 
 export const MAX_METADATA_BYTES = 4096;
-export const MAX_GRACE_SECONDS = 30 * 86_400;
+/** The longest rotation grace anywhere (a config's, a request's): defined with the config schema, which bounds its own by it. */
+export { MAX_GRACE_SECONDS };
 /** Wrong admin tokens from one client address within the window before it gets 429 (auth.ts). */
 export const ADMIN_MAX_FAILURES = 10;
 export const ADMIN_FAILURE_WINDOW_SECONDS = 60;

@@ -25,6 +25,20 @@ export class AdminError extends Error {
 	}
 }
 
+/**
+ * A rotation refused by one of its two rules, with what the pages need to say it in their own words (they
+ * put the form back with only what can work): a grace past `keys.maxRotationGraceSeconds`, or a grace while
+ * the key this one replaced still works (the two-key rule). The admin API answers it as any AdminError.
+ */
+export class RotationRefused extends AdminError {
+	constructor(
+		readonly rule: { name: "grace_cap"; maxSeconds: number } | { name: "line_busy"; until: number },
+		message: string,
+	) {
+		super(rule.name === "grace_cap" ? "invalid_request" : "key_conflict", message);
+	}
+}
+
 export interface Services {
 	kv: KVNamespace;
 	/** The one client of the Durable Objects (authority/client.ts). */
@@ -376,8 +390,8 @@ export async function rotateKey(
 	// Checked before anything is read from the key's object or changed.
 	const maxGrace = api.keys.maxRotationGraceSeconds;
 	if (maxGrace !== undefined && grace > maxGrace)
-		throw new AdminError(
-			"invalid_request",
+		throw new RotationRefused(
+			{ name: "grace_cap", maxSeconds: maxGrace },
 			maxGrace === 0
 				? `gracePeriodSeconds: this API's keys are rotated with no grace period (keys.maxRotationGraceSeconds 0): send 0, or leave it out`
 				: `gracePeriodSeconds: at most ${maxGrace} for this API (keys.maxRotationGraceSeconds)`,
@@ -395,8 +409,8 @@ export async function rotateKey(
 	const line = await markOf(s, id);
 	const older = await workingPredecessor(s, line);
 	if (grace > 0 && older !== null)
-		throw new AdminError(
-			"key_conflict",
+		throw new RotationRefused(
+			{ name: "line_busy", until: older.until },
 			`The key it replaced still works until ${new Date(older.until).toISOString()}: rotate this one with no grace period ("Immediately", gracePeriodSeconds 0), or after then.`,
 		);
 	// The replacement exists before the old key's clock starts, so there is never a moment with neither.

@@ -5,6 +5,9 @@ import { ERROR_STYLES } from "../errors/render";
 import { PATH_PATTERN, PATH_PATTERN_GRAMMAR, patternProblem } from "./pattern";
 import { compileRoutes, findRoute } from "./routes";
 
+/** The longest rotation grace keygate takes, in a config or a request: 30 days. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+
 /**
  * The declarative config, defined once: `parseConfig` validates against it and
  * `scripts/schema.mjs` publishes it as `keygate.schema.json` for editors.
@@ -238,9 +241,9 @@ const ApiSchema = z
 		),
 		keys: z._default(
 			z.strictObject({
-				rotationGraceSeconds: doc(z._default(int(0, 30 * 86_400), 86_400), "Default grace period of a rotation."),
+				rotationGraceSeconds: doc(z._default(int(0, MAX_GRACE_SECONDS), 86_400), "Default grace period of a rotation."),
 				maxRotationGraceSeconds: doc(
-					z.optional(int(0, 30 * 86_400)),
+					z.optional(int(0, MAX_GRACE_SECONDS)),
 					"The longest grace a rotation may have, through the admin API, the CLI, the console and the portal alike; absent = 30 days. 0: a rotated key dies at once (Novu's 'invalidated immediately').",
 				),
 				immutableScopes: doc(z._default(z.boolean(), false), "Refuse scope changes after creation."),
@@ -386,11 +389,11 @@ const ApiSchema = z
 					pairs: doc(z._default(z.boolean(), false), "Offer the pair button (the API needs a publishable or identifier type)."),
 					maxKeysPerOwner: doc(z._default(int(1, 1000), 10), "Live (not revoked or expired) keys one owner may hold."),
 					rotationGraceSeconds: doc(
-						z.optional(int(0, 30 * 86_400)),
+						z.optional(int(0, MAX_GRACE_SECONDS)),
 						"The rotation grace preselected in the portal; default keys.rotationGraceSeconds.",
 					),
 					rotationGraceChoices: doc(
-						z.optional(z.array(int(0, 30 * 86_400)).check(z.minLength(1), z.maxLength(10))),
+						z.optional(z.array(int(0, MAX_GRACE_SECONDS)).check(z.minLength(1), z.maxLength(10))),
 						"The rotation graces (seconds) the portal offers, the preselected one always among them; absent = Immediately, 1 hour, 24 hours and 7 days. [0]: the old key dies at once, as Novu's dashboard says.",
 					),
 					samplePath: doc(

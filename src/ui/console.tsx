@@ -6,6 +6,7 @@ import { ACTOR_TYPES, AUDIT_ACTIONS, CreateKeyBody, MAX_GRACE_SECONDS, type Audi
 import { refuseKeysIn } from "../admin/input";
 import {
 	AdminError,
+	RotationRefused,
 	KEY_ID,
 	createKey,
 	createPair,
@@ -855,16 +856,18 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	const k = await showKey(s, id);
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
-	const keys = apiOf(c, k.api)?.keys;
-	// A grace past keys.maxRotationGraceSeconds, in the page's words and on the form again, before the two-key rule, as the
-	// admin API decides it (a review: the console said 409 for the line where the API said 400 for the grace).
-	const maxGrace = keys?.maxRotationGraceSeconds;
-	if (maxGrace !== undefined && grace > maxGrace)
-		return rotatePage(c, k, keys?.rotationGraceSeconds ?? 0, null, graceTooLong(k.kind, maxGrace), 400);
-	// The two-key rule in the page's words, on the form again (found by a browser QA pass: the admin API's wording).
-	const busy = grace > 0 ? await predecessorWorksUntil(s, id).catch(() => null) : null; // rotateKey refuses it anyway
-	if (busy !== null) return rotatePage(c, k, keys?.rotationGraceSeconds ?? 0, busy, lineBusyWords(k.kind, busy, "refused"));
-	const { created, previous } = await rotateKey(s, id, grace);
+	let rotated: Awaited<ReturnType<typeof rotateKey>>;
+	try {
+		rotated = await rotateKey(s, id, grace);
+	} catch (e) {
+		if (!(e instanceof RotationRefused)) throw e;
+		// Its rules in the page's words, on the form again with what can work (found by a browser QA pass: the admin API's wording).
+		const def = apiOf(c, k.api)?.keys.rotationGraceSeconds ?? 0;
+		return e.rule.name === "grace_cap"
+			? rotatePage(c, k, def, null, graceTooLong(k.kind, e.rule.maxSeconds), 400)
+			: rotatePage(c, k, def, e.rule.until, lineBusyWords(k.kind, e.rule.until, "refused"));
+	}
+	const { created, previous } = rotated;
 	const api = apiOf(c, previous.api)!;
 	return page(
 		c,

@@ -265,7 +265,7 @@ export function RotateForm(props: {
 						</label>
 					))}
 				</fieldset>
-				<button type="submit">{identifier ? "Rotate identifier" : "Rotate key"}</button> <a href={props.cancelHref}>Cancel</a>
+				<button type="submit">Rotate {keyNoun(props.k.kind)}</button> <a href={props.cancelHref}>Cancel</a>
 			</form>
 		</>
 	);

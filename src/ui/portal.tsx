@@ -13,6 +13,7 @@ import {
 	revokeKey,
 	predecessorWorksUntil,
 	rotateKey,
+	RotationRefused,
 	showKey,
 	type Services,
 } from "../admin/service";
@@ -60,7 +61,6 @@ import {
 	graceChoices,
 	lineBusyWords,
 	atLimitWords,
-	graceTooLong,
 	keyNoun,
 	newKeyLabel,
 	paramHoldsKey,
@@ -875,25 +875,23 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 					/>,
 					status,
 				);
-	// A grace the form does not offer (sent by hand): refused with the form again, in its words (a browser regression pass:
-	// a bare "Nothing was changed" page), the cap named when the grace is past it, as the console does.
-	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace)) {
-		const max = c.var.api.keys.maxRotationGraceSeconds;
-		const why =
-			Number.isInteger(grace) && max !== undefined && grace > max
-				? graceTooLong(k.kind, max)
-				: `Not rotated: choose one of the times offered here for the old ${keyNoun(k.kind)}.`;
-		return again(400, why, null, null);
-	}
-	if (grace > 0) {
-		const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // rotateKey refuses it anyway
-		if (busy !== null) return again(409, lineBusyWords(k.kind, busy, "refused"), busy, null);
-	}
+	// A grace the form does not offer (sent by hand; the offer is within keys.maxRotationGraceSeconds): refused with the
+	// form again, in its words (a browser regression pass: a bare "Nothing was changed" page).
+	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace))
+		return again(400, `Not rotated: choose one of the times offered here for the old ${keyNoun(k.kind)}.`, null, null);
 	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
 	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.
 	const mine = grace > 0 ? await ownKeys(c) : [];
 	const needsRoom = counted(c.var.api, mine, Date.now()).some((key) => key.id === k.id);
-	const rotated = needsRoom ? await withinLimit(c, 1, rotate, mine) : (await rotate()).made;
+	let rotated: Awaited<ReturnType<typeof rotate>>["made"] | null;
+	try {
+		rotated = needsRoom ? await withinLimit(c, 1, rotate, mine) : (await rotate()).made;
+	} catch (e) {
+		// The two-key rule in the page's words, on the form again (a browser QA pass); the slot withinLimit held is freed.
+		if (e instanceof RotationRefused && e.rule.name === "line_busy")
+			return again(409, lineBusyWords(k.kind, e.rule.until, "refused"), e.rule.until, null);
+		throw e;
+	}
 	if (rotated === null) {
 		const max = c.var.api.portal.maxKeysPerOwner;
 		return again(

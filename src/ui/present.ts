@@ -200,6 +200,7 @@ export function graceChoices(defaultSeconds: number, offered: number[] = GRACES)
 
 /** The graces offered when the config names none (the portal's `rotationGraceChoices`). */
 const GRACES = [0, 3600, 86_400, 604_800];
+const GRACE_LABELS: Record<number, string> = { 0: "Immediately", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days" };
 
 /** A grace past `keys.maxRotationGraceSeconds`, refused in the pages' words (the admin API names gracePeriodSeconds). */
 export const graceTooLong = (kind: KeyRecord["kind"], maxSeconds: number): string =>
@@ -210,7 +211,6 @@ export const graceTooLong = (kind: KeyRecord["kind"], maxSeconds: number): strin
 /** The graces a form offers: the config's, else the usual four, none longer than `keys.maxRotationGraceSeconds`. */
 export const offeredGraces = (listed: number[] | undefined, maxSeconds: number | undefined): number[] | undefined =>
 	listed ?? (maxSeconds === undefined ? undefined : GRACES.filter((g) => g <= maxSeconds));
-const GRACE_LABELS: Record<number, string> = { 0: "Immediately", 3600: "1 hour", 86_400: "24 hours", 604_800: "7 days" };
 
 /** What a refused form puts back into a field: what was typed, unless it holds an API key, which is never written into a page. */
 /** Shown instead of a whole key typed into a search or filter field, which is never echoed or kept in a link. */

@@ -581,8 +581,8 @@ describe("one owner's keys only", () => {
 		const refusedHtml = await refused.text();
 		expect(refused.status).toBe(400);
 		expect(shownKeys(refusedHtml)).toHaveLength(0);
-		// In the page's words, naming the cap, on the form again (a browser regression pass: a bare "Nothing was changed" page).
-		expect(refusedHtml).toContain("Not rotated: on this API the old key is kept for at most 1 hour after a rotation.");
+		// In the page's words, on the form again, which offers nothing past the cap (a browser regression pass: a bare "Nothing was changed" page).
+		expect(refusedHtml).toContain("Not rotated: choose one of the times offered here for the old key.");
 		expect(refusedHtml).toMatch(/name="grace" value="3600"/);
 	});
 
