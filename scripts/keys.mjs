@@ -23,6 +23,8 @@ Commands:
   list              List keys                            GET    /keys
   show <id>         Show one key                         GET    /keys/<id>
   revoke <id>       Revoke a key now                     POST   /keys/<id>/revoke
+  reveal <id>       Show a publishable key or an         POST   /keys/<id>/reveal
+                    identifier again (never a secret key)
   rotate <id>       Replace a key; the old one keeps     POST   /keys/<id>/rotate
                     working for a grace period
   delete <id>       Delete a key                         DELETE /keys/<id>
@@ -135,6 +137,7 @@ const COMMANDS = {
 	},
 	show: { flags: [], id: true, request: (id) => ({ method: "GET", path: `/keys/${enc(id)}` }) },
 	revoke: { flags: [], id: true, request: (id) => ({ method: "POST", path: `/keys/${enc(id)}/revoke` }) },
+	reveal: { flags: [], id: true, request: (id) => ({ method: "POST", path: `/keys/${enc(id)}/reveal` }) },
 	rotate: {
 		flags: ["grace-period"],
 		id: true,
@@ -451,12 +454,16 @@ export async function main(
 	}
 	out(json !== undefined ? JSON.stringify(json, null, 2) : text);
 	if (spec.secret) {
+		// A public key (publishable, identifier) is derived, so it can be shown again; a secret key or a client secret cannot.
+		const publicKey = command !== "pair" && !command.startsWith("oauth-") && json?.kind !== undefined && json.kind !== "secret";
 		err(
 			command === "pair"
-				? 'keys: the plaintext "key" of each key above is shown only once. Store them now: keygate keeps only their hashes.'
+				? 'keys: the secret key\'s plaintext "key" above is shown only once. Store it now: keygate keeps only its hash. The public key of the pair can be shown again: npm run keys -- reveal <its id>.'
 				: command.startsWith("oauth-")
 					? 'keys: the client "secret" above is shown only once. Store it now: keygate keeps only its hash.'
-					: 'keys: the plaintext "key" above is shown only once. Store it now: keygate keeps only its hash.',
+					: publicKey
+						? `keys: this ${json.kind === "identifier" ? "identifier" : "publishable key"} can be shown again: npm run keys -- reveal ${json.id}.`
+						: 'keys: the plaintext "key" above is shown only once. Store it now: keygate keeps only its hash.',
 		);
 	}
 	return 0;

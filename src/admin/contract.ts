@@ -237,6 +237,7 @@ export const AUDIT_ACTIONS = [
 	"key.revoked",
 	"key.deleted",
 	"key.updated",
+	"key.revealed",
 	"owner.role_set",
 	"oauth.client_created",
 	"oauth.client_secret_rotated",

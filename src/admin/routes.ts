@@ -44,6 +44,7 @@ import {
 	deleteKey,
 	getOwner,
 	keyUsage,
+	revealKey,
 	revokeKey,
 	rotateKey,
 	setOwnerRole,
@@ -125,6 +126,11 @@ adminApp.get("/keys/:id/usage", async (c) => c.json(await keyUsage(c.var.service
 adminApp.post("/keys/:id/revoke", async (c) => {
 	await readBody(c, NoBody, true);
 	return c.json(await revokeKey(c.var.services, c.req.param("id")));
+});
+
+adminApp.post("/keys/:id/reveal", async (c) => {
+	await readBody(c, NoBody, true);
+	return c.json((await revealKey(c.var.services, c.req.param("id"))) satisfies CreatedKeyView);
 });
 
 adminApp.post("/keys/:id/rotate", async (c) => {

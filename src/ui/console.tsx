@@ -14,6 +14,7 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
+	revealKey,
 	predecessorWorksUntil,
 	rotateKey,
 	setOwnerRole,
@@ -56,6 +57,9 @@ import {
 	noLongerPossible,
 	RevokedNotice,
 	Refused,
+	RevealForm,
+	NotShown,
+	ShownAgain,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -252,6 +256,7 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 				actor: email,
 				actorType: "console",
 				ip: auditAddress(c.req.raw.headers, c.env),
+				signingSecret: c.env.SIGNING_SECRET,
 			});
 			return next();
 		}
@@ -296,6 +301,7 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		actor: check.session.actor,
 		actorType: "console",
 		ip: auditAddress(c.req.raw.headers, c.env),
+		signingSecret: c.env.SIGNING_SECRET,
 	});
 	await next();
 };
@@ -646,6 +652,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 				secrets={shown}
 				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
 				savedHref={`${UI}/apis/${api.name}/keys`}
+				revealable={s.signingSecret !== undefined}
 			/>
 		</>,
 	);
@@ -718,6 +725,7 @@ consoleApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
+					<RevealForm k={k} action={`${UI}/keys/${k.id}/reveal`} now={now} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -804,6 +812,30 @@ consoleApp.get("/keys/:id", async (c) => {
 	);
 });
 
+// Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
+consoleApp.get("/keys/:id/reveal", async (c) => c.redirect(`${UI}/keys/${keyId(c)}`, 303));
+
+/** A working public key shown again (revealKey): the answer to the key page's "Show" button, never a GET. */
+consoleApp.post("/keys/:id/reveal", async (c) => {
+	const s = c.var.services;
+	const id = keyId(c);
+	let shown: Awaited<ReturnType<typeof revealKey>>;
+	try {
+		shown = await revealKey(s, id);
+	} catch (e) {
+		if (!(e instanceof AdminError) || (e.reason !== "invalid_request" && e.reason !== "key_conflict")) throw e;
+		const k = await showKey(s, id);
+		return page(c, k.name, <NotShown k={k} message={e.message} back={`${UI}/keys/${k.id}`} />, e.reason === "invalid_request" ? 400 : 409);
+	}
+	const api = apiOf(c, shown.api);
+	if (!api) return missing(c);
+	return page(
+		c,
+		shown.name,
+		<ShownAgain k={shown} sample={sampleCall(c.req.url, api, shown.environment)} back={`${UI}/keys/${shown.id}`} />,
+	);
+});
+
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
 	if (noLongerPossible(k, "revoke", Date.now())) return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} />);
@@ -883,6 +915,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
+				revealable={s.signingSecret !== undefined}
 			/>
 		</>,
 	);

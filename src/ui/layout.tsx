@@ -4,7 +4,18 @@ import type { CompiledApi } from "../config/load";
 import { findRoute } from "../config/routes";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
-import { atLimitWords, formatTime, graceChoices, keyNoun, keyStatus, lineBusyWords, maskedKey, outcomeLabel, shortId } from "./present";
+import {
+	atLimitWords,
+	formatTime,
+	graceChoices,
+	keyNoun,
+	keyStatus,
+	lineBusyWords,
+	maskedKey,
+	outcomeLabel,
+	publicNoun,
+	shortId,
+} from "./present";
 import type { UsageView } from "../admin/contract";
 import { HOUR_MS, dense, requests, totals, type HourBucket } from "../authority/usage-history";
 
@@ -100,16 +111,25 @@ export function Status(props: { k: KeyRecord; now: number }) {
 
 /** The new keys of a POST's answer (each shown once), then the link that leaves them behind. */
 /** `customer`: the portal's page, which never names the owner id keygate files the customer under (found by a browser QA pass). */
+/** `revealable`: SIGNING_SECRET is set, so a public key among them was derived and its page can show it again (keys/public-key.ts). */
 export function SecretsShown(props: {
 	secrets: { label: string; k: KeyRecord & { key: string } }[];
 	sample: SampleCall;
 	savedHref: string;
 	customer?: boolean;
+	revealable: boolean;
 }) {
 	return (
 		<>
 			{props.secrets.map((x, i) => (
-				<SecretBox k={x.k} label={x.label} sample={props.sample} id={`secret-${i}`} customer={props.customer} />
+				<SecretBox
+					k={x.k}
+					label={x.label}
+					sample={props.sample}
+					id={`secret-${i}`}
+					customer={props.customer}
+					again={props.revealable && x.k.kind !== "secret"}
+				/>
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
@@ -337,17 +357,34 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 	);
 }
 
-/** A plaintext key, shown once, inline in the answer to the POST that made it. */
-export function SecretBox(props: { k: KeyRecord & { key: string }; label: string; sample: SampleCall; id: string; customer?: boolean }) {
+/**
+ * A plaintext key, inline in the answer to the POST that made it: shown once, or, for a
+ * public key that its page can show again (`again`), said so.
+ */
+export function SecretBox(props: {
+	k: KeyRecord & { key: string };
+	label: string;
+	sample: SampleCall;
+	id: string;
+	customer?: boolean;
+	again?: boolean;
+}) {
 	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
 	const identifier = props.k.kind === "identifier";
 	const lacking = identifier ? [] : props.sample.scopes.filter((scope) => !props.k.scopes.includes(scope));
 	return (
 		<section class="secret" aria-labelledby={`${props.id}-h`}>
 			<h2 id={`${props.id}-h`}>{props.label}</h2>
-			<p>
-				Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
-			</p>
+			{props.again ? (
+				<p>
+					This {publicNoun(props.k.kind)} is public by design, so its page can show it again while it works (keygate keeps only its hash,
+					and derives it again). Masked in lists as <code>{maskedKey(props.k)}</code>.
+				</p>
+			) : (
+				<p>
+					Copy it now: keygate keeps only its hash, so it cannot be shown again. Masked from now on as <code>{maskedKey(props.k)}</code>.
+				</p>
+			)}
 			<p>
 				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}
 				{/* The console's form offers a tier; the confirmation restates it (a browser QA pass). */}
@@ -392,6 +429,53 @@ export function SecretBox(props: { k: KeyRecord & { key: string }; label: string
 				<p>This key is accepted only from {props.k.ipAllowlist.join(", ")}: from anywhere else the call gets 403.</p>
 			) : null}
 		</section>
+	);
+}
+
+/**
+ * On a working public key's page: the button that shows it again (a POST, so no GET ever
+ * holds a key, and the answer is never cached). A secret key has none.
+ */
+export function RevealForm(props: { k: KeyRecord; action: string; now: number }) {
+	if (props.k.kind === "secret" || noLongerPossible(props.k, "revoke", props.now)) return null;
+	return (
+		<form method="post" action={props.action}>
+			<button type="submit">Show the {publicNoun(props.k.kind)}</button>
+		</form>
+	);
+}
+
+/** The answer to "Show" when keygate will not show the key (revealKey's refusal, in its words): nothing was shown or changed. */
+export function NotShown(props: { k: KeyRecord; message: string; back: string }) {
+	return (
+		<>
+			<h1>Not shown: {props.k.name}</h1>
+			<p class="error" role="alert">
+				{props.message}
+			</p>
+			<p>
+				<a href={props.back}>Back to the {keyNoun(props.k.kind)}</a>
+			</p>
+		</>
+	);
+}
+
+/** A public key shown again: the same box as when it was made, then back to its page. */
+export function ShownAgain(props: { k: KeyRecord & { key: string }; sample: SampleCall; back: string; customer?: boolean }) {
+	const noun = publicNoun(props.k.kind);
+	return (
+		<>
+			<h1>
+				{noun[0]!.toUpperCase() + noun.slice(1)}: {props.k.name}
+			</h1>
+			<SecretsShown
+				secrets={[{ label: `Your ${noun}`, k: props.k }]}
+				sample={props.sample}
+				savedHref={props.back}
+				customer={props.customer}
+				revealable
+			/>
+		</>
 	);
 }
 

@@ -11,6 +11,7 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
+	revealKey,
 	predecessorWorksUntil,
 	rotateKey,
 	RotationRefused,
@@ -50,6 +51,9 @@ import {
 	noLongerPossible,
 	RevokedNotice,
 	Refused,
+	RevealForm,
+	NotShown,
+	ShownAgain,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -222,6 +226,7 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 		actor: `portal:${grant.owner}`,
 		actorType: "portal",
 		ip: auditAddress(c.req.raw.headers, c.env),
+		signingSecret: c.env.SIGNING_SECRET,
 	});
 	await next();
 };
@@ -659,7 +664,13 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} sample={sampleCall(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
+			<SecretsShown
+				secrets={shown}
+				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
+				savedHref={`${PORTAL}/`}
+				customer
+				revealable={c.var.services.signingSecret !== undefined}
+			/>
 		</>,
 	);
 });
@@ -678,6 +689,7 @@ const ACTION_WORDS: Partial<Record<AuditEvent["action"], string>> = {
 	"key.revoked": "Revoked",
 	"key.deleted": "Deleted",
 	"key.updated": "Changed",
+	"key.revealed": "Shown again",
 };
 
 /** The key's own audit events, newest first: when, who (in the customer's words) and what; never the details an operator sees. */
@@ -718,6 +730,7 @@ portalApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
+					<RevealForm k={k} action={`${PORTAL}/keys/${k.id}/reveal`} now={now} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -767,6 +780,31 @@ portalApp.get("/keys/:id", async (c) => {
 				{!noLongerPossible(k, "revoke", now) ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
 			</p>
 		</>,
+	);
+});
+
+// Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
+portalApp.get("/keys/:id/reveal", async (c) => c.redirect(`${PORTAL}/keys/${(await ownKey(c)).id}`, 303));
+
+/** A working public key of this owner's shown again (revealKey): the answer to the key page's "Show" button, never a GET. */
+portalApp.post("/keys/:id/reveal", async (c) => {
+	const k = await ownKey(c);
+	let shown: Awaited<ReturnType<typeof revealKey>>;
+	try {
+		shown = await revealKey(c.var.services, k.id);
+	} catch (e) {
+		if (!(e instanceof AdminError) || (e.reason !== "invalid_request" && e.reason !== "key_conflict")) throw e;
+		return page(
+			c,
+			k.name,
+			<NotShown k={k} message={e.message} back={`${PORTAL}/keys/${k.id}`} />,
+			e.reason === "invalid_request" ? 400 : 409,
+		);
+	}
+	return page(
+		c,
+		shown.name,
+		<ShownAgain k={shown} sample={sampleCall(c.req.url, c.var.api, shown.environment)} back={`${PORTAL}/keys/${shown.id}`} customer />,
 	);
 });
 
@@ -917,6 +955,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
+				revealable={c.var.services.signingSecret !== undefined}
 			/>
 		</>,
 	);

@@ -409,6 +409,9 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 export const newKeyLabel = (kind: KeyRecord["kind"]): string =>
 	kind === "identifier" ? "Your new application identifier" : "Your new key";
 
+/** A public key's name on the pages that show it again: "publishable key" or "identifier". */
+export const publicNoun = (kind: KeyRecord["kind"]): string => (kind === "identifier" ? "identifier" : "publishable key");
+
 /** What the pages call a key of this kind: an application identifier authorizes nothing, so it is not called a key. */
 export const keyNoun = (kind: KeyRecord["kind"]): "identifier" | "key" => (kind === "identifier" ? "identifier" : "key");
 

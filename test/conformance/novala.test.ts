@@ -131,6 +131,19 @@ describe("dual keys created as a named pair: pk_live_ publishable (read-only, cl
 	});
 });
 
+describe("copy both keys at creation; the secret key cannot be retrieved afterwards", () => {
+	it("the publishable key can be shown again (it is public by design), the secret key never", async () => {
+		const pair = await createPair("Acumatica Integration", ["leads.lead.read"]);
+		const shown = await novala.admin(`/keys/${pair.publishable.id}/reveal`, { method: "POST" });
+		expect(shown.status).toBe(200);
+		expect((await shown.json<CreatedKey>()).key).toBe(pair.publishable.key);
+		const secret = await novala.admin(`/keys/${pair.secret.id}/reveal`, { method: "POST" });
+		const text = await secret.text();
+		expect(secret.status).toBe(400);
+		expect(text).not.toContain(pair.secret.key.slice("sk_live_".length));
+	});
+});
+
 describe("scopes attached at creation, immutable afterwards; a missing scope is 403 Forbidden", () => {
 	// [method, path, the one scope it needs]; the most specific rule is listed first in the config.
 	const table: [string, string, string][] = [
@@ -265,6 +278,22 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 		expect(fresh.status).toBe(200);
 		expect(fresh.headers.get("Deprecation")).toBeNull();
 		expect(origin.calls).toHaveLength(2);
+	});
+
+	it("a grace longer than the page's 24 hours is refused (400), nothing changed; the portal offers only 24 hours or Immediately (a seed-page pass)", async () => {
+		const { secret } = await createPair("capped", ["leads.lead.read"]);
+		const res = await novala.admin(`/keys/${secret.id}/rotate`, {
+			method: "POST",
+			body: JSON.stringify({ gracePeriodSeconds: 7 * 86_400 }),
+		});
+		const text = await res.text();
+		expect(res.status, text).toBe(400);
+		expect(JSON.parse(text).message).toBe("gracePeriodSeconds: at most 86400 for this API (keys.maxRotationGraceSeconds)");
+		const after = await (await novala.admin(`/keys/${secret.id}`)).json<{ replacedBy: string | null }>();
+		expect(after.replacedBy).toBeNull();
+		expect((await novala.call("/api/v1/leads", { key: secret.key })).status).toBe(200);
+		expect(config.apis[0]!.portal.rotationGraceChoices).toEqual([0, 86_400]);
+		expect(origin.calls).toHaveLength(1);
 	});
 
 	it("refuses the old key with 401 Unauthorized once the grace period is over", async () => {

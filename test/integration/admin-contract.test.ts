@@ -89,6 +89,14 @@ const CASES: Record<string, () => Promise<unknown>> = {
 		await want(admin(`/keys/${(await createKey()).id}/revoke`, { method: "POST" }), 200);
 		await want(admin(`/keys/${NO_SUCH_KEY}/revoke`, { method: "POST" }), 404);
 	},
+	"POST /keys/{id}/reveal": async () => {
+		const pair = await want(admin("/key-pairs", json("POST", { name: "p" })), 201);
+		expect(await want(admin(`/keys/${pair.publishable.id}/reveal`, { method: "POST" }), 200)).toMatchObject({ key: pair.publishable.key });
+		await want(admin(`/keys/${pair.secret.id}/reveal`, { method: "POST" }), 400);
+		await want(admin(`/keys/${pair.publishable.id}/revoke`, { method: "POST" }), 200);
+		await want(admin(`/keys/${pair.publishable.id}/reveal`, { method: "POST" }), 409);
+		await want(admin(`/keys/${NO_SUCH_KEY}/reveal`, { method: "POST" }), 404);
+	},
 	"POST /keys/{id}/rotate": async () => {
 		const { id } = await createKey();
 		await want(admin(`/keys/${id}/rotate`, json("POST", { gracePeriodSeconds: 30 * 86_400 + 1 })), 400);
