@@ -127,5 +127,11 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 		if (reason) break;
 	}
 	if (reason) return refuse(c, principal, reason, refusedBy);
+	// The origin is told the rights the request carries: the key's scopes limited by its owner's role today, not
+	// those stored on the key (found by a peer's suite: a reader's key sent X-Keygate-Scopes read,write).
+	if (owner?.scopes && !owner.scopes.includes("*")) {
+		const allowed = owner.scopes;
+		c.set("principal", { ...principal, scopes: principal.scopes.filter((s) => allowed.includes(s)) });
+	}
 	await next();
 };

@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/load";
 import { admin, call, callWithConfig, createKey, expectError } from "../helpers/gateway";
 import { MODES, tiersIn } from "../helpers/modes";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
+import { verifyIdentity } from "../helpers/identity";
 
 const origin = useFakeOrigin();
 
@@ -108,6 +109,19 @@ describe("owners: keys inherit their owner's rights", () => {
 		const { key } = await createKey({ owner, scopes: ["read"] });
 		await expectError(await callWithConfig(config, "/v1/a", { key, method: "POST" }), 403, "insufficient_permissions");
 		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("the origin is told the scopes the owner's role allows today, signed, not all the key's (found by a peer's suite)", async () => {
+		const config = demo((api) => {
+			api.owners = { roles: { admin: { scopes: ["*"] }, reader: { scopes: ["read"], methods: ["GET"] } }, defaultRole: "reader" };
+		});
+		const owner = `user_${crypto.randomUUID().slice(0, 8)}`;
+		const { key } = await createKey({ owner, scopes: ["read", "write"] });
+		expect((await callWithConfig(config, "/v1/a", { key })).status).toBe(200);
+		expect((await setRole(config, owner, "admin")).status).toBe(200);
+		expect((await callWithConfig(config, "/v1/a", { key })).status).toBe(200);
+		expect(origin.calls.map((c) => c.headers.get("X-Keygate-Scopes"))).toEqual(["read", "read,write"]);
+		for (const received of origin.calls) expect(await verifyIdentity(received)).toBe(true);
 	});
 
 	it("refuses an unknown role and shows the owner's role", async () => {
