@@ -387,6 +387,10 @@ const ApiSchema = z
 					environments: doc(z.optional(z.array(name).check(z.minLength(1))), "Environments customers may generate keys in; absent = all."),
 					scopes: doc(z._default(z.array(text(1, 100)), []), "Scopes customers may give their keys."),
 					pairs: doc(z._default(z.boolean(), false), "Offer the pair button (the API needs a publishable or identifier type)."),
+					singles: doc(
+						z._default(z.boolean(), true),
+						"Offer the single-key button. false (with pairs): customers create key pairs only, as Novala's dashboard does.",
+					),
 					maxKeysPerOwner: doc(z._default(int(1, 1000), 10), "Live (not revoked or expired) keys one owner may hold."),
 					rotationGraceSeconds: doc(
 						z.optional(int(0, MAX_GRACE_SECONDS)),
@@ -438,6 +442,8 @@ const ApiSchema = z
 				else if (api.keyTypes[t]!.kind === "identifier")
 					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
 			}
+			if (api.portal && !api.portal.singles && !api.portal.pairs)
+				issue(["portal", "singles"], "false with pairs false leaves the portal nothing to create: set pairs to true, or singles to true");
 			const maxGrace = api.keys.maxRotationGraceSeconds;
 			if (maxGrace !== undefined) {
 				const over = (seconds: number) => `${seconds} s is longer than keys.maxRotationGraceSeconds (${maxGrace} s)`;

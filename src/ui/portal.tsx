@@ -332,6 +332,8 @@ async function allowed(c: Context<PortalEnv>) {
 		methods = api.owners.roles[role]?.methods;
 	}
 	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
+	// Pairs only (Novala's "Create Key Pair"; a seed-page pass): unless no pair can be made, then single keys after all.
+	const singles = p.singles || !pairs;
 	const grace = p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
 	return {
 		types,
@@ -339,6 +341,7 @@ async function allowed(c: Context<PortalEnv>) {
 		scopes,
 		methods,
 		pairs,
+		singles,
 		grace,
 		graces: offeredGraces(p.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
 	};
@@ -444,7 +447,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			<KeysFilter action={`${PORTAL}/`} find={`${PORTAL}/find-key`} query={query} api={api} />
 			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
-			<h2 id="generate">{api.portal.labels.generate}</h2>
+			<h2 id="generate">{a.singles ? api.portal.labels.generate : api.portal.labels.pair}</h2>
 			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
 			{held >= api.portal.maxKeysPerOwner ? (
 				<p class="note" id="at-limit">
@@ -453,7 +456,8 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			) : a.pairs && pairPlaces(api) === 2 && held === api.portal.maxKeysPerOwner - 1 ? (
 				// A pair of two live keys needs two places (a review: said only after a refused send).
 				<p class="note" id="at-limit">
-					You hold {held} active keys of the {api.portal.maxKeysPerOwner} allowed here: room for one more key, not a pair, which takes two.
+					You hold {held} active keys of the {api.portal.maxKeysPerOwner} allowed here:{" "}
+					{a.singles ? "room for one more key, not a pair, which takes two." : "no room for a pair, which takes two: revoke a key first."}
 				</p>
 			) : null}
 			<PortalForm c={c} a={a} />
@@ -493,7 +497,7 @@ function PortalForm(props: {
 					))}
 				</select>
 			</label>
-			{a.types.length > 1 ? (
+			{a.types.length > 1 && a.singles ? (
 				<label>
 					Key type
 					<select name="type" {...fieldState(bad, "type")}>
@@ -510,7 +514,7 @@ function PortalForm(props: {
 					</select>
 				</label>
 			) : (
-				<input type="hidden" name="type" value={a.types[0]} />
+				<input type="hidden" name="type" value={type} />
 			)}
 			{/* Said whether or not the API has scopes: Nuvion's portal has none (found by a seed-page pass: the note never showed there). */}
 			{a.methods && !a.scopes.length ? (
@@ -545,9 +549,11 @@ function PortalForm(props: {
 				<input name="ipAllowlist" value={v.ipAllowlist ?? ""} {...fieldState(bad, "ipAllowlist")} />
 			</label>
 			<p>
-				<button type="submit" name="kind" value="single">
-					{labels.generate}
-				</button>{" "}
+				{a.singles ? (
+					<button type="submit" name="kind" value="single">
+						{labels.generate}
+					</button>
+				) : null}{" "}
 				{a.pairs ? (
 					<button type="submit" name="kind" value="pair">
 						{labels.pair}
@@ -592,6 +598,7 @@ portalApp.post("/keys", async (c) => {
 	if (twice) return again(twice);
 	const pair = one("kind") === "pair";
 	if (pair && !a.pairs) return again("Key pairs are not offered here.");
+	if (!pair && !a.singles) return again("Single keys are not offered here: create a key pair.");
 	const type = one("type");
 	if (!pair && !a.types.includes(type)) return again("Key type: not one you may create.");
 	const environment = one("environment");
@@ -655,7 +662,7 @@ portalApp.post("/keys", async (c) => {
 		await release(owners, api.name, c.var.grant.owner, once);
 		return again(
 			places === 2
-				? `A pair takes two of the ${api.portal.maxKeysPerOwner} active keys you may hold here, and fewer than two places are left: revoke a key first, or create a single key if one place is left.`
+				? `A pair takes two of the ${api.portal.maxKeysPerOwner} active keys you may hold here, and fewer than two places are left: revoke a key first${a.singles ? ", or create a single key if one place is left" : ""}.`
 				: `You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`,
 		);
 	}

@@ -46,6 +46,15 @@ describe("the example config", () => {
 	it("is a valid keygate config", () => {
 		expect(parseConfig(config)).toMatchObject({ ok: true });
 	});
+
+	it("its portal creates pairs only (portal.singles false), and a portal with neither singles nor pairs is refused", () => {
+		expect(config.apis[0]!.portal).toMatchObject({ pairs: true, singles: false });
+		const neither = structuredClone(config);
+		neither.apis[0]!.portal.pairs = false;
+		const parsed = parseConfig(neither);
+		expect(parsed.ok).toBe(false);
+		expect(JSON.stringify(parsed)).toContain("false with pairs false leaves the portal nothing to create");
+	});
 });
 
 describe("dual keys created as a named pair: pk_live_ publishable (read-only, client-side), sk_live_ secret (writes)", () => {

@@ -708,6 +708,7 @@ describe("one owner's keys only", () => {
 	it("one place short of maxKeysPerOwner, an API whose pairs take two places says before the form is sent that only a single key fits (Novala; a review)", async () => {
 		const config = structuredClone(novala) as any;
 		config.apis[0].portal.maxKeysPerOwner = 3;
+		config.apis[0].portal.singles = true; // Novala's own portal offers pairs only (below)
 		const { bindings, cookie } = await portalFor(config, `cust_${crypto.randomUUID().slice(0, 8)}`);
 		const single = (name: string) =>
 			ui(`${PORTAL}/keys`, {
@@ -732,6 +733,42 @@ describe("one owner's keys only", () => {
 		);
 		expect((await single("three")).status).toBe(200);
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("You hold 3 active keys, the most allowed here");
+	});
+
+	it("Novala's portal creates key pairs only, as its page does (portal.singles false; a seed-page pass): no single-key button, and a single key sent anyway makes nothing", async () => {
+		const config = structuredClone(novala) as any;
+		config.apis[0].portal.maxKeysPerOwner = 3;
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const { gw, bindings, cookie } = await portalFor(config, owner);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toContain('<h2 id="generate">Create Key Pair</h2>');
+		expect(home).not.toContain('value="single"');
+		expect(home).toContain('<button type="submit" name="kind" value="pair">');
+		const send = (kind: string) =>
+			ui(`${PORTAL}/keys`, {
+				cookie,
+				bindings,
+				form: { name: kind, environment: "live", type: "sk", expiry: "never", kind, scopes: "pipeline" },
+			});
+		const single = await send("single");
+		expect(single.status).toBe(400);
+		expect(await single.text()).toContain("Single keys are not offered here: create a key pair.");
+		const mine = async () =>
+			(await (await gw.admin("/keys?api=novala")).json<{ data: { owner: string }[] }>()).data.filter((k) => k.owner === owner);
+		expect(await mine()).toHaveLength(0);
+		expect((await send("pair")).status).toBe(200);
+		expect(await mine()).toHaveLength(2);
+		// One place left: no pair fits, and no single key is offered instead.
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain(
+			"You hold 2 active keys of the 3 allowed here: no room for a pair, which takes two: revoke a key first.",
+		);
+		const refused = await send("pair");
+		expect(refused.status).toBe(400);
+		expect(await refused.text()).toContain(
+			"A pair takes two of the 3 active keys you may hold here, and fewer than two places are left: revoke a key first.",
+		);
+		expect(await mine()).toHaveLength(2);
+		expect(origin.calls).toHaveLength(0);
 	});
 
 	it("on an API with no scopes (Nuvion), a read-only owner is told too that keys may only make GET, HEAD requests (found by a seed-page pass)", async () => {

@@ -339,6 +339,7 @@ describe("the generate forms' key type (a peer's suite, stop 29)", () => {
 	it("the portal preselects the first secret type it offers, whatever the order of portal.keyTypes", async () => {
 		const config = structuredClone(novala) as any;
 		config.apis[0].portal.keyTypes = ["pk", "sk"];
+		config.apis[0].portal.singles = true; // Novala's own portal creates pairs only
 		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
 		const cookie = await portalCookie(`types_${crypto.randomUUID().slice(0, 8)}`, config);
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
