@@ -34,6 +34,8 @@ import { checkConfigText } from "./config-check.mjs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const DEV_VARS = join(ROOT, ".dev.vars");
 export const REQUIRED_SECRETS = ["ADMIN_TOKEN", "SIGNING_SECRET"];
+/** As src/env.ts MIN_SECRET_LENGTH: a shorter secret is treated as unset. */
+const MIN_SECRET_LENGTH = 32;
 export const DEFAULT_GATEWAY_PORT = 8787;
 const GATEWAY_IP = "127.0.0.1";
 const BUNDLED_CONFIG = join(ROOT, "keygate.config.json");
@@ -49,6 +51,9 @@ function assignment(line) {
 	value = quoted ? quoted[2] : value.replace(/\s+#.*$/, "");
 	return { name: m[1], value };
 }
+
+/** The required secrets shorter than keygate uses (it treats them as unset): a refusal to start, not a 503 later. */
+export const shortSecrets = (values) => REQUIRED_SECRETS.filter((name) => (values[name] ?? "").length < MIN_SECRET_LENGTH);
 
 /**
  * Adds a random value for each required secret the file lacks (absent, or present but
@@ -401,6 +406,15 @@ async function run(argv) {
 
 	// 3. secrets
 	const vars = ensureDevVars();
+	// keygate treats a secret under 32 characters as unset (src/env.ts MIN_SECRET_LENGTH): say so now, not as a 503 later.
+	const short = shortSecrets(vars.values);
+	if (short.length > 0) {
+		console.error(
+			`keygate: not starting: ${short.join(" and ")} in ${shown} ${short.length > 1 ? "are" : "is"} shorter than ${MIN_SECRET_LENGTH} characters, ` +
+				`which keygate treats as unset. Remove the line (npm run dev then writes a random value) or set a longer one.`,
+		);
+		return 1;
+	}
 	devSecret = vars.values.SIGNING_SECRET;
 	if (vars.added.length > 0)
 		console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);

@@ -12,6 +12,7 @@ import { proxy, serviceWorkerGuard } from "./pipeline/proxy";
 import { rateLimit } from "./pipeline/rate-limit";
 import { selectApiStage } from "./pipeline/select-api";
 import { logEvent } from "./util/log";
+import { withUsableSecrets } from "./env";
 
 /** Public routes skip the key stages entirely and go straight to the origin. */
 const unlessPublic =
@@ -21,6 +22,11 @@ const unlessPublic =
 
 export const app = new Hono<GatewayEnv>();
 
+// A secret too short to be one is no secret: taken out before anything reads it (env.ts).
+app.use("*", async (c, next) => {
+	c.env = withUsableSecrets(c.env);
+	await next();
+});
 app.route("/_keygate/v1", adminApp);
 app.route("/_keygate/ui", consoleApp);
 app.route("/_keygate/portal", portalApp);

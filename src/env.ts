@@ -1,4 +1,5 @@
 import { parseIp } from "./util/ip";
+import { logEvent } from "./util/log";
 /** The Worker's bindings (wrangler.toml, secrets), plus the optional config override. */
 export type Bindings = Env & {
 	/** Optional: the config's JSON, replacing the bundled keygate.config.json. */
@@ -24,4 +25,34 @@ export function clientAddress(headers: Headers, env: Pick<Bindings, "KEYGATE_CLI
 export function auditAddress(headers: Headers, env: Pick<Bindings, "KEYGATE_CLIENT_ADDRESS">): string | null {
 	const ip = clientAddress(headers, env);
 	return ip !== undefined && parseIp(ip) !== undefined ? ip : null;
+}
+
+/**
+ * The shortest ADMIN_TOKEN and SIGNING_SECRET keygate uses: 32 characters. `npm run dev` writes
+ * 32 (24 random bytes, base64url) and the README's `openssl rand -base64 32` gives 44. A shorter
+ * one is guessable (the admin throttle is per address; a login assertion or an identity
+ * signature under a short SIGNING_SECRET could be forged offline), so keygate treats it as
+ * unset and fails closed: the admin API and the key path answer 503, the console 404, as with
+ * no secret at all (found by a probe: a one-character ADMIN_TOKEN opened the admin API).
+ */
+export const MIN_SECRET_LENGTH = 32;
+
+const tooShort = (secret: string | undefined): boolean => secret !== undefined && secret !== "" && secret.length < MIN_SECRET_LENGTH;
+const reported = new Set<string>();
+
+/** The bindings with a secret shorter than MIN_SECRET_LENGTH taken out (logged once per isolate as secret_too_short). */
+export function withUsableSecrets<B extends { ADMIN_TOKEN?: string; SIGNING_SECRET?: string }>(env: B): B {
+	const admin = tooShort(env.ADMIN_TOKEN);
+	const signing = tooShort(env.SIGNING_SECRET);
+	if (!admin && !signing) return env;
+	for (const [name, short] of [
+		["ADMIN_TOKEN", admin],
+		["SIGNING_SECRET", signing],
+	] as const) {
+		if (short && !reported.has(name)) {
+			reported.add(name);
+			logEvent("secret_too_short", { name, minLength: MIN_SECRET_LENGTH });
+		}
+	}
+	return { ...env, ...(admin ? { ADMIN_TOKEN: undefined } : {}), ...(signing ? { SIGNING_SECRET: undefined } : {}) };
 }

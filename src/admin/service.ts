@@ -346,8 +346,10 @@ export async function revealKey(s: Services, id: string): Promise<KeyRecord & { 
 					? "replaced, and its grace period has ended"
 					: null;
 	if (ended) throw new AdminError("key_conflict", `The key is ${ended}: it works no longer, so it is not shown.`);
-	const key = s.signingSecret ? await derivePublicKey(s.signingSecret, stored.id, stored.type, stored.environment) : undefined;
-	if (key === undefined || !(await secretsEqual(await sha256Hex(key), stored.hash)))
+	if (!s.signingSecret)
+		throw new AdminError("key_conflict", "SIGNING_SECRET is not set, so keygate cannot derive a public key to show it again.");
+	const key = await derivePublicKey(s.signingSecret, stored.id, stored.type, stored.environment);
+	if (!(await secretsEqual(await sha256Hex(key), stored.hash)))
 		throw new AdminError(
 			"key_conflict",
 			"This key cannot be shown again: it was made before keygate could show public keys again, or under another SIGNING_SECRET. It still works; rotate it for one that can be shown.",

@@ -621,7 +621,12 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const s = c.var.services;
 	const sentAgain = () =>
-		page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
+		page(
+			c,
+			"Already sent",
+			<AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} revealable={revealable(c)} />,
+			409,
+		);
 	if (!(await claim(s.authority, api.name, CONSOLE_FORMS, once))) return sentAgain();
 	let shown: { label: string; k: KeyRecord & { key: string } }[];
 	try {
@@ -725,7 +730,7 @@ consoleApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
-					<RevealForm k={k} action={`${UI}/keys/${k.id}/reveal`} now={now} />
+					<RevealForm k={k} action={`${UI}/keys/${k.id}/reveal`} now={now} revealable={revealable(c)} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -812,6 +817,9 @@ consoleApp.get("/keys/:id", async (c) => {
 	);
 });
 
+/** SIGNING_SECRET is set, so a public key can be shown again (keys/public-key.ts): the pages say so, and offer it. */
+const revealable = (c: Context<UiEnv>): boolean => Boolean(c.var.services.signingSecret);
+
 // Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
 consoleApp.get("/keys/:id/reveal", async (c) => c.redirect(`${UI}/keys/${keyId(c)}`, 303));
 
@@ -838,7 +846,8 @@ consoleApp.post("/keys/:id/reveal", async (c) => {
 
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
-	if (noLongerPossible(k, "revoke", Date.now())) return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} />);
+	if (noLongerPossible(k, "revoke", Date.now()))
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} revealable={revealable(c)} />);
 	return page(c, `Revoke ${k.name}`, <RevokeConfirmation k={k} action={`${UI}/keys/${k.id}/revoke`} cancelHref={`${UI}/keys/${k.id}`} />);
 });
 
@@ -853,7 +862,8 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const api = apiOf(c, k.api);
 	if (!api) return missing(c);
 	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
+	if (noLongerPossible(k, "rotate", now))
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} revealable={revealable(c)} />);
 	const busy = await predecessorWorksUntil(s, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	return rotatePage(c, k, api.keys.rotationGraceSeconds, busy);
 });
@@ -864,6 +874,7 @@ function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, bus
 		c,
 		`Rotate ${k.name}`,
 		<RotateForm
+			revealable={revealable(c)}
 			k={k}
 			action={`${UI}/keys/${k.id}/rotate`}
 			cancelHref={`${UI}/keys/${k.id}`}
@@ -887,7 +898,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	// Sent again (a reload of the "Key rotated" page) or too late: say why nothing was done, and where the new key is (found by a browser QA pass: a bare 409).
 	const k = await showKey(s, id);
 	if (noLongerPossible(k, "rotate", Date.now()))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} revealable={revealable(c)} />, 409);
 	let rotated: Awaited<ReturnType<typeof rotateKey>>;
 	try {
 		rotated = await rotateKey(s, id, grace);

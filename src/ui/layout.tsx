@@ -245,7 +245,10 @@ export function RotateForm(props: {
 	atKeyLimit?: number | null;
 	/** Why a rotation just sent was refused, in the page's words. */
 	error?: string;
+	/** SIGNING_SECRET is set: a new public key can be shown again from its page (keys/public-key.ts). */
+	revealable: boolean;
 }) {
+	const again = props.revealable && props.k.kind !== "secret";
 	const busy = props.lineBusyUntil ?? null;
 	const full = props.atKeyLimit ?? null;
 	const identifier = props.k.kind === "identifier";
@@ -257,12 +260,13 @@ export function RotateForm(props: {
 			<h1>Rotate {props.k.name}?</h1>
 			{identifier ? (
 				<p>
-					A new identifier replaces <code>{maskedKey(props.k)}</code>; it is shown once. When should the old one be marked revoked?{" "}
-					{IDENTIFIER_UNCHANGED}
+					A new identifier replaces <code>{maskedKey(props.k)}</code>; {again ? "its page can show it again" : "it is shown once"}. When
+					should the old one be marked revoked? {IDENTIFIER_UNCHANGED}
 				</p>
 			) : (
 				<p>
-					A new key replaces <code>{maskedKey(props.k)}</code>; the new key is shown once. How long should the old key keep working?
+					A new key replaces <code>{maskedKey(props.k)}</code>;{" "}
+					{again ? "its page can show the new key again" : "the new key is shown once"}. How long should the old key keep working?
 				</p>
 			)}
 			{/* A refusal just sent says the same in its alert, next to the form: not said twice (a browser QA pass). */}
@@ -436,8 +440,8 @@ export function SecretBox(props: {
  * On a working public key's page: the button that shows it again (a POST, so no GET ever
  * holds a key, and the answer is never cached). A secret key has none.
  */
-export function RevealForm(props: { k: KeyRecord; action: string; now: number }) {
-	if (props.k.kind === "secret" || noLongerPossible(props.k, "revoke", props.now)) return null;
+export function RevealForm(props: { k: KeyRecord; action: string; now: number; revealable: boolean }) {
+	if (!props.revealable || props.k.kind === "secret" || noLongerPossible(props.k, "revoke", props.now)) return null;
 	return (
 		<form method="post" action={props.action}>
 			<button type="submit">Show the {publicNoun(props.k.kind)}</button>
@@ -489,13 +493,13 @@ export function KeySummary(props: { k: KeyRecord }) {
 }
 
 /** The answer to a generate form sent again (a reload of the page that showed the key): nothing made, nothing shown. */
-export function AlreadySent(props: { list: string; again: string }) {
+export function AlreadySent(props: { list: string; again: string; revealable: boolean }) {
 	return (
 		<>
 			<h1>This form was already sent</h1>
 			<p>
-				It made a key, which was shown once and cannot be shown again: keygate keeps only its hash. Sending the form again made no second
-				key.
+				It made a key, which was shown then. A secret key cannot be shown again: keygate keeps only its hash
+				{props.revealable ? " (a publishable key or an identifier can, from its page)" : ""}. Sending the form again made no second key.
 			</p>
 			<p>
 				<a href={props.list}>See your keys</a> (masked) · <a href={props.again}>Generate another key</a>
@@ -521,7 +525,7 @@ export function NothingHere(props: { back: string; label: string }) {
  * An action page (revoke, rotate) opened for a key it no longer applies to: says why,
  * instead of a form whose sending could only be refused.
  */
-export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string }) {
+export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string; revealable: boolean }) {
 	const { k } = props;
 	const keyHref = (id: string) => `${props.base}/keys/${id}`;
 	const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now();
@@ -534,6 +538,11 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 				{k.revokedAt ? (
 					<>
 						Nothing to do: this key was revoked <Time iso={k.revokedAt} />.
+					</>
+				) : k.replacedBy && props.revealable && k.kind !== "secret" ? (
+					<>
+						Nothing to do: this {keyNoun(k.kind)} was already rotated. The page of{" "}
+						<a href={keyHref(k.replacedBy)}>the {keyNoun(k.kind)} that replaced it</a> can show it.
 					</>
 				) : k.replacedBy ? (
 					<>

@@ -636,7 +636,7 @@ portalApp.post("/keys", async (c) => {
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
-		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} />, 409);
+		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} revealable={revealable(c)} />, 409);
 	const places = pair ? pairPlaces(api) : 1;
 	const shown = await withinLimit(c, places, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
@@ -737,7 +737,7 @@ portalApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
-					<RevealForm k={k} action={`${PORTAL}/keys/${k.id}/reveal`} now={now} />
+					<RevealForm k={k} action={`${PORTAL}/keys/${k.id}/reveal`} now={now} revealable={revealable(c)} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -790,6 +790,9 @@ portalApp.get("/keys/:id", async (c) => {
 	);
 });
 
+/** SIGNING_SECRET is set, so a public key can be shown again (keys/public-key.ts): the pages say so, and offer it. */
+const revealable = (c: Context<PortalEnv>): boolean => Boolean(c.var.services.signingSecret);
+
 // Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
 portalApp.get("/keys/:id/reveal", async (c) => c.redirect(`${PORTAL}/keys/${(await ownKey(c)).id}`, 303));
 
@@ -818,7 +821,7 @@ portalApp.post("/keys/:id/reveal", async (c) => {
 portalApp.get("/keys/:id/revoke", async (c) => {
 	const k = await ownKey(c);
 	if (noLongerPossible(k, "revoke", Date.now()))
-		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={PORTAL} />);
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={PORTAL} revealable={revealable(c)} />);
 	return page(
 		c,
 		`Revoke ${k.name}`,
@@ -856,7 +859,8 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const { grace, graces } = await allowed(c);
 	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />);
+	if (noLongerPossible(k, "rotate", now))
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} />);
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
@@ -874,6 +878,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 		c,
 		`Rotate ${k.name}`,
 		<RotateForm
+			revealable={revealable(c)}
 			k={k}
 			action={`${PORTAL}/keys/${k.id}/rotate`}
 			cancelHref={`${PORTAL}/keys/${k.id}`}
@@ -892,7 +897,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const grace = Number(form.grace);
 	const offered = await allowed(c);
 	if (noLongerPossible(k, "rotate", Date.now()))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} />, 409);
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} />, 409);
 	// With a grace, the old key keeps working beside the new one: one more live key, so
 	// within the limit (otherwise rotating again and again would hold any number).
 	const rotate = async () => {
@@ -908,6 +913,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 					c,
 					`Rotate ${k.name}`,
 					<RotateForm
+						revealable={revealable(c)}
 						k={k}
 						action={`${PORTAL}/keys/${k.id}/rotate`}
 						cancelHref={`${PORTAL}/keys/${k.id}`}

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -109,6 +109,21 @@ describe("npm run dev beside other projects", () => {
 		expect(await listening(originPort!)).toBe(false);
 		expect(await listening(gateway!)).toBe(false);
 		expect(existsSync(DEV_VARS) ? await readFile(DEV_VARS, "utf8") : null).toBe(before);
+	});
+
+	it("finds a secret in .dev.vars shorter than the 32 characters keygate uses, which it would treat as unset; the ones it writes are long enough (a probe)", async () => {
+		const { ensureDevVars, shortSecrets } = (await import(pathToFileURL(DEV).href)) as {
+			ensureDevVars(path: string): { values: Record<string, string> };
+			shortSecrets(values: Record<string, string>): string[];
+		};
+		const dir = await mkdtemp(path.join(os.tmpdir(), "kg-devvars-"));
+		cleanups.push(() => rm(dir, { recursive: true, force: true }));
+		const file = path.join(dir, ".dev.vars");
+		await writeFile(file, "ADMIN_TOKEN=a\n");
+		expect(shortSecrets(ensureDevVars(file).values)).toEqual(["ADMIN_TOKEN"]);
+		const written = ensureDevVars(path.join(dir, "fresh.vars")).values;
+		expect(written.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
+		expect(shortSecrets(written)).toEqual([]);
 	});
 
 	it("refuses an invalid config before starting anything, with keygate's own log line", async () => {

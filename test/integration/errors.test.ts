@@ -159,6 +159,22 @@ describe("503 gateway_unavailable: keygate fails closed", () => {
 		await expectError(await callWithEnv({ SIGNING_SECRET: "" }, "/v1/things", { key }), 503, "gateway_unavailable");
 		expect(origin.calls).toHaveLength(0);
 	});
+
+	it("when a secret is shorter than 32 characters, as if it were unset (found by a probe: a one-character ADMIN_TOKEN opened the admin API)", async () => {
+		const { key } = await createKey();
+		const short = "s".repeat(31);
+		await expectError(await callWithEnv({ SIGNING_SECRET: short }, "/v1/things", { key }), 503, "gateway_unavailable");
+		expect(origin.calls).toHaveLength(0);
+		// 32 characters are enough.
+		expect((await callWithEnv({ SIGNING_SECRET: "s".repeat(32) }, "/v1/things", { key })).status).toBe(200);
+		for (const token of ["a", short]) {
+			const res = await callWithEnv({ ADMIN_TOKEN: token }, "/_keygate/v1/keys", { headers: { Authorization: `Bearer ${token}` } });
+			await expectError(res, 503, "gateway_unavailable");
+			const console = await callWithEnv({ ADMIN_TOKEN: token }, "/_keygate/ui/login");
+			expect(console.status).toBe(404);
+		}
+		expect(origin.calls).toHaveLength(1);
+	});
 });
 
 describe("other error styles", () => {
