@@ -159,6 +159,10 @@ const KeyTypeSchema = z.strictObject({
 const EnvironmentSchema = z.strictObject({
 	origin: doc(z.url({ protocol: /^https?$/ }), "Base URL requests for keys of this environment go to."),
 	hosts: doc(z.optional(z.array(hostName).check(z.minLength(1))), "If set, keys of this environment are accepted only on these hosts."),
+	label: doc(
+		z.optional(text(1, 60)),
+		'What the console and the portal call this environment, beside its name (e.g. "Production" for live, as an API\'s page says).',
+	),
 });
 
 const ErrorOverrideSchema = z.strictObject({ code: z.optional(text()), message: z.optional(text()) });
@@ -377,8 +381,13 @@ const ApiSchema = z
 						z.strictObject({
 							generate: z._default(text(1, 60), "Generate new key"),
 							pair: z._default(text(1, 60), "Create Key Pair"),
+							rotate: doc(
+								z._default(text(1, 60), "Rotate"),
+								"The rotate action's word (its link, page and button), e.g. Novu's \"Regenerate\".",
+							),
+							rotated: doc(z._default(text(1, 60), "Key rotated"), "The heading of the page a rotation lands on."),
 						}),
-						{ generate: "Generate new key", pair: "Create Key Pair" },
+						{ generate: "Generate new key", pair: "Create Key Pair", rotate: "Rotate", rotated: "Key rotated" },
 					),
 					keyTypes: doc(
 						z.optional(z.array(name).check(z.minLength(1))),

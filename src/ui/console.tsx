@@ -60,6 +60,8 @@ import {
 	RevealForm,
 	NotShown,
 	ShownAgain,
+	DeleteForm,
+	DeletedNotice,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -85,6 +87,7 @@ import {
 	graceTooLong,
 	newKeyLabel,
 	offeredGraces,
+	environmentName,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
@@ -436,13 +439,7 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 		`Keys of ${api.name}`,
 		<>
 			<h1>API keys: {api.name}</h1>
-			{c.req.query("done") === "deleted" ? (
-				<p class="notice" role="status">
-					{c.req.query("kind") === "identifier"
-						? "The identifier was deleted. It authorized nothing alone: requests that send it beside a secret key pass as before."
-						: "The key was deleted: requests with it get 401."}
-				</p>
-			) : null}
+			<DeletedNotice done={c.req.query("done")} kind={c.req.query("kind")} />
 			<p>
 				<a href={`${UI}/apis/${api.name}/keys/new`}>Generate new key</a>
 			</p>
@@ -453,7 +450,15 @@ consoleApp.get("/apis/:api/keys", async (c) => {
 				query={query}
 				api={api}
 			/>
-			<KeysList listed={listed} page={query.page} now={now} caption={`Keys of ${api.name}`} href={(id) => `${UI}/keys/${id}`} link={link} />
+			<KeysList
+				listed={listed}
+				page={query.page}
+				now={now}
+				caption={`Keys of ${api.name}`}
+				href={(id) => `${UI}/keys/${id}`}
+				link={link}
+				api={api}
+			/>
 		</>,
 	);
 });
@@ -483,7 +488,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				<select name="environment" {...fieldState(bad, "environment")}>
 					{Object.keys(api.environments).map((e) => (
 						<option value={e} selected={v.environment === e}>
-							{e}
+							{environmentName(api, e)}
 						</option>
 					))}
 				</select>
@@ -740,7 +745,7 @@ consoleApp.get("/keys/:id", async (c) => {
 				</dd>
 				<dt>Type, environment</dt>
 				<dd>
-					{k.type} ({k.kind}), {k.environment}
+					{k.type} ({k.kind}), {environmentName(apiOf(c, k.api), k.environment)}
 				</dd>
 				<dt>Status</dt>
 				<dd>
@@ -939,42 +944,10 @@ consoleApp.get("/keys/:id/delete", async (c) => {
 		`Delete ${k.name}`,
 		<>
 			<h1>Delete {k.name}?</h1>
-			<DeleteForm k={k} />
+			<DeleteForm k={k} base={UI} />
 		</>,
 	);
 });
-
-function DeleteForm(props: { k: KeyRecord; error?: string; typed?: string }) {
-	const noun = keyNoun(props.k.kind);
-	return (
-		<form method="post" action={`${UI}/keys/${props.k.id}/delete`}>
-			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
-			{props.k.kind === "identifier" ? (
-				<p>
-					<code>{maskedKey(props.k)}</code> disappears from every list. {IDENTIFIER_UNCHANGED} Its audit events stay.
-				</p>
-			) : noLongerPossible(props.k, "revoke", Date.now()) ? (
-				// Revoked, expired or replaced past its grace: it gets 401 already (a browser QA pass: "from the next request").
-				<p>
-					Requests with <code>{maskedKey(props.k)}</code> already get 401; the key disappears from every list. Its audit events stay.
-				</p>
-			) : (
-				<p>
-					Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
-					events stay.
-				</p>
-			)}
-			<label>
-				Type the {noun}'s name, <strong>{props.k.name}</strong>, to confirm
-				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} {...invalidIf(props.error !== undefined)} />
-			</label>
-			<button type="submit" class="danger">
-				Delete {noun}
-			</button>{" "}
-			<a href={`${UI}/keys/${props.k.id}`}>Cancel</a>
-		</form>
-	);
-}
 
 consoleApp.post("/keys/:id/delete", async (c) => {
 	const s = c.var.services;
@@ -989,6 +962,7 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 				<h1>Delete {k.name}?</h1>
 				<DeleteForm
 					k={k}
+					base={UI}
 					error="The name typed does not match; nothing was deleted."
 					typed={typeof form.confirm === "string" ? form.confirm : ""}
 				/>

@@ -1,7 +1,7 @@
 import type { CompiledApi } from "../config/load";
 import type { ListedKey } from "./data";
 import { DataTable, Sparkline, Status, Time } from "./layout";
-import { SORTS, maskedKey, shortId, type KeyQuery } from "./present";
+import { SORTS, environmentName, maskedKey, shortId, type KeyQuery } from "./present";
 
 const STATUSES = [
 	["", "Any"],
@@ -39,7 +39,7 @@ export function KeysFilter(props: { action: string; find: string; query: KeyQuer
 					<option value="">Any</option>
 					{Object.keys(props.api.environments).map((e) => (
 						<option value={e} selected={query.environment === e}>
-							{e}
+							{environmentName(props.api, e)}
 						</option>
 					))}
 				</select>
@@ -71,7 +71,14 @@ export function KeysFilter(props: { action: string; find: string; query: KeyQuer
 }
 
 /** The keys table both halves show; `href` is where a key's name links to. */
-export function KeysTable(props: { rows: ListedKey[]; now: number; caption: string; href: (id: string) => string }) {
+export function KeysTable(props: {
+	rows: ListedKey[];
+	now: number;
+	caption: string;
+	href: (id: string) => string;
+	/** Names each key's environment by its label (environmentName); absent: the names alone. */
+	api?: Pick<CompiledApi, "environments">;
+}) {
 	return (
 		<DataTable
 			caption={props.caption}
@@ -106,7 +113,7 @@ export function KeysTable(props: { rows: ListedKey[]; now: number; caption: stri
 						<code>{maskedKey(k)}</code>
 					</td>
 					<td>{k.type}</td>
-					<td>{k.environment}</td>
+					<td>{environmentName(props.api, k.environment)}</td>
 					<td>{k.scopes.join(", ") || <span class="muted">none</span>}</td>
 					<td>
 						<Time iso={k.createdAt} />
@@ -134,6 +141,7 @@ export function KeysList(props: {
 	caption: string;
 	href: (id: string) => string;
 	link: (page: number) => string;
+	api?: Pick<CompiledApi, "environments">;
 }) {
 	const { listed } = props;
 	const current = Math.min(props.page, listed.pages);
@@ -142,7 +150,7 @@ export function KeysList(props: {
 			<p>
 				{listed.total} {listed.total === 1 ? "key" : "keys"}; page {current} of {listed.pages}
 			</p>
-			<KeysTable rows={listed.rows} now={props.now} caption={props.caption} href={props.href} />
+			<KeysTable rows={listed.rows} now={props.now} caption={props.caption} href={props.href} api={props.api} />
 			<nav aria-label="Pages">
 				{current > 1 ? <a href={props.link(current - 1)}>Previous page</a> : null}{" "}
 				{current < listed.pages ? <a href={props.link(current + 1)}>Next page</a> : null}

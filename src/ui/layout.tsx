@@ -6,6 +6,7 @@ import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
 import {
 	atLimitWords,
+	keptValue,
 	formatTime,
 	graceChoices,
 	keyNoun,
@@ -141,10 +142,10 @@ export function SecretsShown(props: {
 }
 
 /** What a rotation did to the old key, stated with its cut-off. */
-export function RotatedNotice(props: { previous: KeyRecord; grace: number }) {
+export function RotatedNotice(props: { previous: KeyRecord; grace: number; heading?: string }) {
 	return (
 		<>
-			<h1>Key rotated</h1>
+			<h1>{props.heading ?? "Key rotated"}</h1>
 			{props.previous.kind === "identifier" ? (
 				<p>
 					The old identifier <code>{maskedKey(props.previous)}</code>{" "}
@@ -247,7 +248,10 @@ export function RotateForm(props: {
 	error?: string;
 	/** SIGNING_SECRET is set: a new public key can be shown again from its page (keys/public-key.ts). */
 	revealable: boolean;
+	/** The action's word (the portal's `labels.rotate`, e.g. Novu's "Regenerate"). */
+	verb?: string;
 }) {
+	const verb = props.verb ?? "Rotate";
 	const again = props.revealable && props.k.kind !== "secret";
 	const busy = props.lineBusyUntil ?? null;
 	const full = props.atKeyLimit ?? null;
@@ -257,7 +261,9 @@ export function RotateForm(props: {
 	const choices = onlyNow ? [0] : props.choices;
 	return (
 		<>
-			<h1>Rotate {props.k.name}?</h1>
+			<h1>
+				{verb} {props.k.name}?
+			</h1>
 			{identifier ? (
 				<p>
 					A new identifier replaces <code>{maskedKey(props.k)}</code>; {again ? "its page can show it again" : "it is shown once"}. When
@@ -289,7 +295,10 @@ export function RotateForm(props: {
 						</label>
 					))}
 				</fieldset>
-				<button type="submit">Rotate {keyNoun(props.k.kind)}</button> <a href={props.cancelHref}>Cancel</a>
+				<button type="submit">
+					{verb} {keyNoun(props.k.kind)}
+				</button>{" "}
+				<a href={props.cancelHref}>Cancel</a>
 			</form>
 		</>
 	);
@@ -525,14 +534,14 @@ export function NothingHere(props: { back: string; label: string }) {
  * An action page (revoke, rotate) opened for a key it no longer applies to: says why,
  * instead of a form whose sending could only be refused.
  */
-export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string; revealable: boolean }) {
+export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string; revealable: boolean; verb?: string }) {
 	const { k } = props;
 	const keyHref = (id: string) => `${props.base}/keys/${id}`;
 	const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now();
 	return (
 		<>
 			<h1>
-				{props.action === "revoke" ? "Revoke" : "Rotate"} {k.name}
+				{props.action === "revoke" ? "Revoke" : (props.verb ?? "Rotate")} {k.name}
 			</h1>
 			<p role="status">
 				{k.revokedAt ? (
@@ -876,4 +885,49 @@ export function sampleAddress(requestUrl: string, api: CompiledApi, environment:
 	if (!hosts || hosts.includes(here.hostname)) return { url: at(here.origin) };
 	if (LOOPBACK.has(here.hostname)) return { url: at(here.origin), host: hosts[0] };
 	return { url: at(`https://${hosts[0]}`) };
+}
+
+/** The delete confirmation (console and portal): what deleting changes for requests, and the key's name typed to confirm. */
+export function DeleteForm(props: { k: KeyRecord; base: string; error?: string; typed?: string }) {
+	const noun = keyNoun(props.k.kind);
+	return (
+		<form method="post" action={`${props.base}/keys/${props.k.id}/delete`}>
+			<ErrorBox message={props.error} id={FORM_ERROR_ID} />
+			{props.k.kind === "identifier" ? (
+				<p>
+					<code>{maskedKey(props.k)}</code> disappears from every list. {IDENTIFIER_UNCHANGED} Its audit events stay.
+				</p>
+			) : noLongerPossible(props.k, "revoke", Date.now()) ? (
+				// Revoked, expired or replaced past its grace: it gets 401 already (a browser QA pass: "from the next request").
+				<p>
+					Requests with <code>{maskedKey(props.k)}</code> already get 401; the key disappears from every list. Its audit events stay.
+				</p>
+			) : (
+				<p>
+					Requests with <code>{maskedKey(props.k)}</code> get 401 from the next request, and the key disappears from every list. Its audit
+					events stay.
+				</p>
+			)}
+			<label>
+				Type the {noun}'s name, <strong>{props.k.name}</strong>, to confirm
+				<input name="confirm" autocomplete="off" required value={keptValue(props.typed ?? "")} {...invalidIf(props.error !== undefined)} />
+			</label>
+			<button type="submit" class="danger">
+				Delete {noun}
+			</button>{" "}
+			<a href={`${props.base}/keys/${props.k.id}`}>Cancel</a>
+		</form>
+	);
+}
+
+/** On the list a delete lands on: what was deleted, and what that changed for requests. */
+export function DeletedNotice(props: { done: string | undefined; kind: string | undefined }) {
+	if (props.done !== "deleted") return null;
+	return (
+		<p class="notice" role="status">
+			{props.kind === "identifier"
+				? "The identifier was deleted. It authorized nothing alone: requests that send it beside a secret key pass as before."
+				: "The key was deleted: requests with it get 401."}
+		</p>
+	);
 }

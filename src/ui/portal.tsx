@@ -12,6 +12,7 @@ import {
 	keyUsage,
 	revokeKey,
 	revealKey,
+	deleteKey,
 	predecessorWorksUntil,
 	rotateKey,
 	RotationRefused,
@@ -54,6 +55,8 @@ import {
 	RevealForm,
 	NotShown,
 	ShownAgain,
+	DeleteForm,
+	DeletedNotice,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
@@ -80,6 +83,7 @@ import {
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
 	offeredGraces,
+	environmentName,
 } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -429,6 +433,11 @@ portalApp.get("/:home{.{0}}", async (c) => {
 	if (paramsHoldKey(params, ["q"])) return c.redirect(awayFromKey(`${PORTAL}/`, params), 303);
 	const wasKey = params.get("pasted") === "1";
 	params.delete("pasted");
+	// Said once, on the page a delete lands on: not carried into the list's links.
+	const done = params.get("done") ?? undefined;
+	const doneKind = params.get("kind") ?? undefined;
+	params.delete("done");
+	params.delete("kind");
 	const query = parseKeyQuery(params);
 	const listed = await keysPage(c.var.services, keys, query, now);
 	const a = await allowed(c);
@@ -443,9 +452,18 @@ portalApp.get("/:home{.{0}}", async (c) => {
 		api.portal.title,
 		<>
 			<h1>{api.portal.title}</h1>
+			<DeletedNotice done={done} kind={doneKind} />
 			{wasKey ? <ErrorBox message={PASTED_KEY_NOTICE} /> : null}
 			<KeysFilter action={`${PORTAL}/`} find={`${PORTAL}/find-key`} query={query} api={api} />
-			<KeysList listed={listed} page={query.page} now={now} caption="Your keys" href={(id) => `${PORTAL}/keys/${id}`} link={link} />
+			<KeysList
+				listed={listed}
+				page={query.page}
+				now={now}
+				caption="Your keys"
+				href={(id) => `${PORTAL}/keys/${id}`}
+				link={link}
+				api={api}
+			/>
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
 			<h2 id="generate">{a.singles ? api.portal.labels.generate : api.portal.labels.pair}</h2>
 			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
@@ -492,7 +510,7 @@ function PortalForm(props: {
 				<select name="environment" {...fieldState(bad, "environment")}>
 					{a.environments.map((e) => (
 						<option value={e} selected={v.environment === e}>
-							{e}
+							{environmentName(props.c.var.api, e)}
 						</option>
 					))}
 				</select>
@@ -743,7 +761,7 @@ portalApp.get("/keys/:id", async (c) => {
 				<dd class="mono">{k.id}</dd>
 				<dt>Type, environment</dt>
 				<dd>
-					{k.type} ({k.kind}), {k.environment}
+					{k.type} ({k.kind}), {environmentName(c.var.api, k.environment)}
 				</dd>
 				<dt>Status</dt>
 				<dd>
@@ -783,8 +801,9 @@ portalApp.get("/keys/:id", async (c) => {
 			<UsageSections usage={usage} now={now} />
 			<KeyHistory events={history.data} />
 			<p>
-				{!noLongerPossible(k, "rotate", now) ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>Rotate</a> : null}{" "}
-				{!noLongerPossible(k, "revoke", now) ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}
+				{!noLongerPossible(k, "rotate", now) ? <a href={`${PORTAL}/keys/${k.id}/rotate`}>{c.var.api.portal.labels.rotate}</a> : null}{" "}
+				{!noLongerPossible(k, "revoke", now) ? <a href={`${PORTAL}/keys/${k.id}/revoke`}>Revoke</a> : null}{" "}
+				<a href={`${PORTAL}/keys/${k.id}/delete`}>Delete</a>
 			</p>
 		</>,
 	);
@@ -835,6 +854,41 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 	return c.redirect(`${PORTAL}/keys/${k.id}?done=revoked`, 303);
 });
 
+// Deleting a key of one's own, as Nuvion's page asks of keys no longer in use (a seed-page pass): the console's confirmation.
+portalApp.get("/keys/:id/delete", async (c) => {
+	const k = await ownKey(c);
+	return page(
+		c,
+		`Delete ${k.name}`,
+		<>
+			<h1>Delete {k.name}?</h1>
+			<DeleteForm k={k} base={PORTAL} />
+		</>,
+	);
+});
+
+portalApp.post("/keys/:id/delete", async (c) => {
+	const k = await ownKey(c);
+	const form = await c.req.parseBody();
+	if (typeof form.confirm !== "string" || form.confirm.trim() !== k.name.trim())
+		return page(
+			c,
+			`Delete ${k.name}`,
+			<>
+				<h1>Delete {k.name}?</h1>
+				<DeleteForm
+					k={k}
+					base={PORTAL}
+					error="The name typed does not match; nothing was deleted."
+					typed={typeof form.confirm === "string" ? form.confirm : ""}
+				/>
+			</>,
+			400,
+		);
+	await deleteKey(c.var.services, k.id);
+	return c.redirect(`${PORTAL}/?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
+});
+
 /** The places a new pair takes under maxKeysPerOwner: a publishable key authenticates (counted); an identifier beside its live secret does not (counted()). */
 const pairPlaces = (api: CompiledApi): 1 | 2 =>
 	Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
@@ -843,9 +897,11 @@ const pairPlaces = (api: CompiledApi): 1 | 2 =>
 function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 400 | 409 = 200) {
 	return page(
 		c,
-		`Rotate ${k.name}`,
+		`${c.var.api.portal.labels.rotate} ${k.name}`,
 		<>
-			<h1>Rotate {k.name}?</h1>
+			<h1>
+				{c.var.api.portal.labels.rotate} {k.name}?
+			</h1>
 			<p>{why}</p>
 			<p>
 				<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
@@ -860,7 +916,11 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	const { grace, graces } = await allowed(c);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} />);
+		return page(
+			c,
+			`${c.var.api.portal.labels.rotate} ${k.name}`,
+			<NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} verb={c.var.api.portal.labels.rotate} />,
+		);
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
 	const max = c.var.api.portal.maxKeysPerOwner;
@@ -876,9 +936,10 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 	}
 	return page(
 		c,
-		`Rotate ${k.name}`,
+		`${c.var.api.portal.labels.rotate} ${k.name}`,
 		<RotateForm
 			revealable={revealable(c)}
+			verb={c.var.api.portal.labels.rotate}
 			k={k}
 			action={`${PORTAL}/keys/${k.id}/rotate`}
 			cancelHref={`${PORTAL}/keys/${k.id}`}
@@ -897,7 +958,12 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const grace = Number(form.grace);
 	const offered = await allowed(c);
 	if (noLongerPossible(k, "rotate", Date.now()))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} />, 409);
+		return page(
+			c,
+			`${c.var.api.portal.labels.rotate} ${k.name}`,
+			<NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} verb={c.var.api.portal.labels.rotate} />,
+			409,
+		);
 	// With a grace, the old key keeps working beside the new one: one more live key, so
 	// within the limit (otherwise rotating again and again would hold any number).
 	const rotate = async () => {
@@ -911,9 +977,10 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 			? notYet(c, k, full !== null ? atLimitWords(k.kind, full, "later") : lineBusyWords(k.kind, busy!, "later"), status)
 			: page(
 					c,
-					`Rotate ${k.name}`,
+					`${c.var.api.portal.labels.rotate} ${k.name}`,
 					<RotateForm
 						revealable={revealable(c)}
+						verb={c.var.api.portal.labels.rotate}
 						k={k}
 						action={`${PORTAL}/keys/${k.id}/rotate`}
 						cancelHref={`${PORTAL}/keys/${k.id}`}
@@ -955,9 +1022,9 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 	const { created, previous } = rotated;
 	return page(
 		c,
-		"Key rotated",
+		c.var.api.portal.labels.rotated,
 		<>
-			<RotatedNotice previous={previous} grace={grace} />
+			<RotatedNotice previous={previous} grace={grace} heading={c.var.api.portal.labels.rotated} />
 			<SecretsShown
 				customer
 				secrets={[

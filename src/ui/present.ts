@@ -2,6 +2,7 @@ import { decodeCursor } from "../admin/cursor";
 import { holdsCredential, holdsKeyMaterial, keyShapedIn, percentDecoded } from "../credentials/classify";
 import type { AdminError } from "../admin/service";
 import type { KeyRecord } from "../keys/record";
+import type { CompiledApi } from "../config/load";
 
 /** How soon an expiry counts as "Expires soon": less than the shortest expiry the forms offer (7 days), so a key made with one of those is not "soon" at birth (a custom date may be). */
 export const EXPIRES_SOON_MS = 3 * 86_400_000;
@@ -408,6 +409,13 @@ export function pageStatus(reason: AdminError["reason"]): 400 | 404 | 409 | 503 
 /** What a rotation's page calls the new key it shows once: an identifier is no key (companionLabel). */
 export const newKeyLabel = (kind: KeyRecord["kind"]): string =>
 	kind === "identifier" ? "Your new application identifier" : "Your new key";
+
+/** An environment as the pages name it: its `label` beside its name ("Production (live)"), or its name alone. */
+export function environmentName(api: Pick<CompiledApi, "environments"> | undefined, environment: string): string {
+	const label = api && Object.hasOwn(api.environments, environment) ? api.environments[environment]!.label : undefined;
+	if (!label) return environment;
+	return label.toLowerCase() === environment.toLowerCase() ? label : `${label} (${environment})`;
+}
 
 /** A public key's name on the pages that show it again: "publishable key" or "identifier". */
 export const publicNoun = (kind: KeyRecord["kind"]): string => (kind === "identifier" ? "identifier" : "publishable key");

@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import novu from "../../examples/novu/keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
 import novala from "../../examples/novala/keygate.config.json";
+import novapulse from "../../examples/novapulse/keygate.config.json";
+import genericRest from "../../examples/generic-rest/keygate.config.json";
 import bundled from "../../keygate.config.json";
 import { ENTRY_TTL_SECONDS, PORTAL_SESSION_SECONDS } from "../../src/ui/portal-session";
 import { admin, call, createKey, gatewayFor } from "../helpers/gateway";
@@ -193,6 +195,83 @@ describe("entering the portal", () => {
 		const cookie = await portalCookie("cust_scope");
 		expect((await ui("/_keygate/ui/", { cookie })).status).toBe(303);
 		expect((await call("/_keygate/v1/keys", { headers: { Cookie: cookie } })).status).toBe(401);
+	});
+});
+
+describe("deleting a key from the portal (Nuvion's page: delete keys no longer in use; a seed-page pass)", () => {
+	it("the owner deletes its own key after typing its name: then 401, off the list, audited as the portal's; another owner's key is 404 and stays", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const mine = await createKey({ name: "old service", owner, scopes: ["read"] });
+		const theirs = await createKey({ name: "theirs", owner: `cust_${crypto.randomUUID().slice(0, 8)}`, scopes: ["read"] });
+		const cookie = await portalCookie(owner);
+		expect(await (await ui(`${PORTAL}/keys/${mine.id}`, { cookie })).text()).toContain(`href="${PORTAL}/keys/${mine.id}/delete"`);
+		const confirm = await (await ui(`${PORTAL}/keys/${mine.id}/delete`, { cookie })).text();
+		expect(confirm).toContain("Delete old service?");
+		expect(confirm).toContain("get 401 from the next request");
+
+		const wrong = await ui(`${PORTAL}/keys/${mine.id}/delete`, { cookie, form: { confirm: "something else" } });
+		expect(wrong.status).toBe(400);
+		expect(await wrong.text()).toContain("The name typed does not match; nothing was deleted.");
+		expect((await call("/v1/a", { key: mine.key })).status).toBe(200);
+
+		const other = await ui(`${PORTAL}/keys/${theirs.id}/delete`, { cookie, form: { confirm: "theirs" } });
+		expect(other.status).toBe(404);
+		expect((await ui(`${PORTAL}/keys/${theirs.id}/delete`, { cookie })).status).toBe(404);
+		expect((await call("/v1/a", { key: theirs.key })).status).toBe(200);
+
+		const done = await ui(`${PORTAL}/keys/${mine.id}/delete`, { cookie, form: { confirm: " old service " } });
+		expect(done.status).toBe(303);
+		expect(done.headers.get("Location")).toBe(`${PORTAL}/?done=deleted`);
+		const home = await (await ui(done.headers.get("Location")!, { cookie })).text();
+		expect(home).toContain("The key was deleted: requests with it get 401.");
+		expect(home).not.toContain(mine.id);
+		expect(home).not.toContain("done=deleted");
+		expect((await call("/v1/a", { key: mine.key })).status).toBe(401);
+		const audit = await (
+			await admin(`/audit?keyId=${mine.id}&action=key.deleted`)
+		).json<{ data: { actor: string; actorType: string }[] }>();
+		expect(audit.data).toEqual([expect.objectContaining({ actor: `portal:${owner}`, actorType: "portal" })]);
+		// The two passes before; the deleted key's 401 never reached it.
+		expect(origin.calls).toHaveLength(2);
+	});
+});
+
+describe("each example's portal in its page's words (a seed-page pass)", () => {
+	it("Novu regenerates a secret key: its link, page, button and result say so", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const { gw, bindings, cookie } = await portalFor(novu, owner);
+		const made = await gw.createKey({ name: "acme prod", environment: "production", owner });
+		const page = await (await ui(`${PORTAL}/keys/${made.id}`, { cookie, bindings })).text();
+		expect(page).toContain(`<a href="${PORTAL}/keys/${made.id}/rotate">Regenerate</a>`);
+		expect(page).toContain("Production");
+		const form = await (await ui(`${PORTAL}/keys/${made.id}/rotate`, { cookie, bindings })).text();
+		expect(form).toContain("Regenerate acme prod?");
+		expect(form).toContain("Regenerate key</button>");
+		expect(form).not.toContain("Rotate");
+		const done = await (await ui(`${PORTAL}/keys/${made.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).text();
+		expect(done).toContain("<h1>Key regenerated</h1>");
+		expect(shownKeys(done)).toHaveLength(1);
+	});
+
+	it("NovaPulse and Nuvion name their environments as their pages do: Production and Sandbox, beside live and test", async () => {
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const { gw, bindings, cookie } = await portalFor(novapulse, owner);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toMatch(/<option value="live"[^>]*>Production \(live\)<\/option>/);
+		expect(home).toMatch(/<option value="test"[^>]*>Sandbox \(test\)<\/option>/);
+		const made = await gw.createKey({ name: "sandbox job", environment: "test", owner });
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("<td>Sandbox (test)</td>");
+		expect(await (await ui(`${PORTAL}/keys/${made.id}`, { cookie, bindings })).text()).toContain("Sandbox (test)");
+		const nuvionPortal = await portalFor(nuvion, `user_${crypto.randomUUID().slice(0, 8)}`);
+		const nuvionHome = await (await ui(`${PORTAL}/`, { cookie: nuvionPortal.cookie, bindings: nuvionPortal.bindings })).text();
+		expect(nuvionHome).toMatch(/<option value="test"[^>]*>Sandbox \(test\)<\/option>/);
+	});
+
+	it("the generic REST API's portal: Settings > API Keys, Generate New Key", async () => {
+		const { bindings, cookie } = await portalFor(genericRest, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(home).toContain("<h1>Settings &gt; API Keys</h1>");
+		expect(home).toContain("Generate New Key</button>");
 	});
 });
 
