@@ -90,7 +90,6 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 		actor,
 		actorType: "token",
 		ip: auditAddress(c.req.raw.headers, c.env),
-		signingSecret: c.env.SIGNING_SECRET,
 	});
 	await next();
 };

@@ -214,7 +214,7 @@ const OPERATIONS: Record<string, Partial<Record<"get" | "post" | "put" | "patch"
 		post: keyOp({
 			summary: "Show a publishable key or an identifier again",
 			description:
-				"A public key (kind publishable or identifier) is derived from its id under SIGNING_SECRET, so it can be shown again; keygate still stores only its hash, and checks the key against it. Takes no body, like revoke. A secret key is 400 invalid_request (shown once, when it is made); a key that works no longer (revoked, expired, past its grace) or that cannot be derived again (made before keygate derived public keys, or under another SIGNING_SECRET) is 409 conflict. Audited as key.revealed.",
+				"A public key (kind publishable or identifier) is derived from its id under a random root keygate keeps, so it can be shown again; keygate still stores only its hash, and checks the key against it. Takes no body, like revoke. A secret key is 400 invalid_request (shown once, when it is made); a key that works no longer (revoked, expired, past its grace) or that cannot be derived again (made before keygate derived public keys) is 409 conflict. Audited as key.revealed.",
 			ok: { status: 200, description: "The key's record with its plaintext `key`", schema: "CreatedKey" },
 			errors: ["conflict"],
 		}),

@@ -2,8 +2,8 @@ import type { CompiledApi, CompiledConfig } from "../config/load";
 import { withoutKeyMaterial } from "../credentials/classify";
 import { randomId, secretsEqual, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
-import { derivePublicKey } from "../keys/public-key";
-import { OWNER_ID, publicView, type KeyRecord, type StoredKey } from "../keys/record";
+import { publicKey } from "../keys/public-key";
+import { OWNER_ID, endedAs, publicView, type KeyRecord, type StoredKey } from "../keys/record";
 import { getById, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
 import type { KeyStatus, Predecessor, Usage } from "../authority/key-authority";
@@ -51,8 +51,6 @@ export interface Services {
 	actorType: AuditEvent["actorType"];
 	/** Their client address, recorded as the audit event's `details.ip` (env.ts auditAddress). */
 	ip: string | null;
-	/** SIGNING_SECRET, from which a public key is derived so it can be shown again (keys/public-key.ts); unset, public keys are random. */
-	signingSecret: string | undefined;
 }
 
 /** Runs a step against KV or a Durable Object, turning a platform failure into a clear 503. */
@@ -111,7 +109,9 @@ async function mint(
 	const kind = api.keyTypes[type]!.kind;
 	// A public key (publishable, identifier) is derived, so its page can show it again; a secret key is random, shown once.
 	const plaintext =
-		kind !== "secret" && s.signingSecret ? await derivePublicKey(s.signingSecret, id, type, environment) : generateKey(type, environment);
+		kind === "secret"
+			? generateKey(type, environment)
+			: await step("limiter_failed", "reading the public-key root", () => publicKey(s.authority, id, type, environment));
 	const stored: StoredKey = {
 		id,
 		api: api.name,
@@ -318,13 +318,13 @@ export async function revokeKey(s: Services, id: string): Promise<KeyRecord> {
 }
 
 /**
- * A publishable key or an identifier, shown again: derived from its id under SIGNING_SECRET
- * (keys/public-key.ts) and checked against the hash keygate stores, so only the key itself
- * is ever shown. Refused for a secret key (shown once, when it is made), for a key that
- * works no longer (revoked, expired, or past its rotation's grace), and for a public key
- * that does not match (made before keygate derived public keys, or under another
- * SIGNING_SECRET: it still works, and a rotation makes one that can be shown). Audited as
- * `key.revealed`; the key is in the answer only, never in the log or the audit entry.
+ * A publishable key or an identifier, shown again: derived from its id under keygate's
+ * root (keys/public-key.ts) and checked against the hash keygate stores, so only the key
+ * itself is ever shown. Refused for a secret key (shown once, when it is made), for a key
+ * that works no longer (revoked, expired, or past its rotation's grace), and for a public
+ * key that does not match (made before keygate derived public keys: it still works, and a
+ * rotation makes one that can be shown). Audited as `key.revealed`; the key is in the
+ * answer only, never in the log or the audit entry.
  */
 export async function revealKey(s: Services, id: string): Promise<KeyRecord & { key: string }> {
 	const stored = await findKey(s, id);
@@ -336,27 +336,21 @@ export async function revealKey(s: Services, id: string): Promise<KeyRecord & { 
 	const status = await statusOf(s, id);
 	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);
 	const record = publicView(withStatus(stored, status));
-	const now = Date.now();
-	const ended =
-		record.revokedAt !== null
-			? "revoked"
-			: record.expiresAt !== null && Date.parse(record.expiresAt) <= now
-				? "expired"
-				: record.graceEndsAt !== null && Date.parse(record.graceEndsAt) <= now
-					? "replaced, and its grace period has ended"
-					: null;
-	if (ended) throw new AdminError("key_conflict", `The key is ${ended}: it works no longer, so it is not shown.`);
-	if (!s.signingSecret)
-		throw new AdminError("key_conflict", "SIGNING_SECRET is not set, so keygate cannot derive a public key to show it again.");
-	const key = await derivePublicKey(s.signingSecret, stored.id, stored.type, stored.environment);
+	const ended = endedAs(record, Date.now());
+	if (ended) throw new AdminError("key_conflict", `The key is ${ENDED_WORDS[ended]}: it works no longer, so it is not shown.`);
+	const key = await step("limiter_failed", "reading the public-key root", () =>
+		publicKey(s.authority, stored.id, stored.type, stored.environment),
+	);
 	if (!(await secretsEqual(await sha256Hex(key), stored.hash)))
 		throw new AdminError(
 			"key_conflict",
-			"This key cannot be shown again: it was made before keygate could show public keys again, or under another SIGNING_SECRET. It still works; rotate it for one that can be shown.",
+			"This key cannot be shown again: it was made before keygate could show public keys again. It still works; rotate it for one that can be shown.",
 		);
 	await audit(s, { action: "key.revealed", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return { ...record, key };
 }
+
+const ENDED_WORDS = { revoked: "revoked", expired: "expired", grace_ended: "replaced, and its grace period has ended" } as const;
 
 /**
  * Starts the old key's grace period, naming its replacement. A failed call may have taken

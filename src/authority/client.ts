@@ -50,6 +50,8 @@ export function keyAuthorityStub(env: Pick<AuthorityBindings, "KEY_AUTHORITY">, 
 }
 
 const ownerObjectName = (api: string, owner: string) => `${api}:${owner}`;
+/** The one object that holds the public-key root: its name holds no ":", so no (API, owner) object shares it. */
+export const PUBLIC_KEY_ROOT = " public key root";
 /** The object that claims the console's generate forms of one API: an owner id holds no space, so no owner shares it. */
 export const CONSOLE_FORMS = " console forms";
 
@@ -115,6 +117,8 @@ export interface Authority {
 		now: number,
 	): Promise<string | null>;
 	settlePortalKeys(api: string, owner: string, slot: string, ids: string[], now: number): Promise<void>;
+	/** The random root public keys are derived from (OwnerRoles.publicKeyRoot), hex. */
+	publicKeyRoot(): Promise<string>;
 }
 
 /** The Authority over real Durable Objects, with `timeoutMs` on every call. */
@@ -155,6 +159,10 @@ export function authority(env: AuthorityBindings, timeoutMs = AUTHORITY_TIMEOUT_
 			bounded("portal key limit", async (): Promise<string | null> => owner(api, id).reservePortalKeys(live, listed, want, max, now)),
 		settlePortalKeys: (api, id, slot, ids, now) =>
 			bounded("portal key limit", async (): Promise<void> => owner(api, id).settlePortalKeys(slot, ids, now)),
+		publicKeyRoot: () =>
+			bounded("public key root", async (): Promise<string> =>
+				env.OWNER_ROLES.get(env.OWNER_ROLES.idFromName(PUBLIC_KEY_ROOT)).publicKeyRoot(),
+			),
 	};
 }
 

@@ -75,6 +75,20 @@ export class OwnerRoles extends DurableObject<Env> {
 		this.ctx.storage.kv.delete(`form-sent:${once}`);
 	}
 
+	/**
+	 * The root public keys are derived from (keys/public-key.ts): 256 random bits made the
+	 * first time it is asked for, in the one object named PUBLIC_KEY_ROOT, and the same ever
+	 * after. Decided here, one call at a time, so two isolates asking at once get one root.
+	 */
+	publicKeyRoot(): string {
+		const kv = this.ctx.storage.kv;
+		const held = kv.get<string>("public-key-root");
+		if (held !== undefined) return held;
+		const root = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+		kv.put("public-key-root", root);
+		return root;
+	}
+
 	/** The create behind `slot` ended: the keys it made (none if it failed) count until the listing shows them. */
 	settlePortalKeys(slot: string, ids: string[], now: number): void {
 		const kv = this.ctx.storage.kv;

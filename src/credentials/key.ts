@@ -5,7 +5,7 @@ import type { Reason } from "../errors/catalogue";
 import { keyCache } from "../keys/cache";
 import { sha256Hex } from "../keys/crypto";
 import type { ParsedKey } from "../keys/format";
-import type { StoredKey } from "../keys/record";
+import { endedAs, type StoredKey } from "../keys/record";
 import { getByHash } from "../keys/store";
 import { logEvent } from "../util/log";
 import { withTimeout } from "../util/timeout";
@@ -24,10 +24,7 @@ export function checkRecord(key: StoredKey, api: CompiledApi, host: string, now:
 	const env = api.environments[key.environment];
 	if (!env) return "wrong_environment";
 	if (env.hosts && !env.hosts.includes(host)) return "wrong_environment";
-	if (key.revokedAt !== null) return "revoked";
-	if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) return "expired";
-	if (key.graceEndsAt !== null && Date.parse(key.graceEndsAt) <= now) return "grace_ended";
-	return undefined;
+	return endedAs(key, now);
 }
 
 /** The caller a key record proves. */

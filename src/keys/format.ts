@@ -54,11 +54,13 @@ function checksum(withoutCheck: string): string {
 	return base62(BigInt(crc32(withoutCheck)), CHECK_CHARS);
 }
 
-/**
- * Makes a new key of the given type and environment from 256 bits: of `crypto.getRandomValues`,
- * or the 32 bytes given (a public key derived so it can be shown again, keys/public-key.ts).
- */
-export function generateKey(type: string, environment: string, bytes = crypto.getRandomValues(new Uint8Array(RANDOM_BYTES))): string {
+/** Makes a new key of the given type and environment from 256 bits of `crypto.getRandomValues`. */
+export function generateKey(type: string, environment: string): string {
+	return keyFromBytes(type, environment, crypto.getRandomValues(new Uint8Array(RANDOM_BYTES)));
+}
+
+/** The key whose body spells these 32 bytes: only for a public key derived so it can be shown again (keys/public-key.ts). */
+export function keyFromBytes(type: string, environment: string, bytes: Uint8Array): string {
 	if (bytes.length !== RANDOM_BYTES) throw new Error(`a key body takes ${RANDOM_BYTES} bytes`);
 	let n = 0n;
 	for (const b of bytes) n = (n << 8n) | BigInt(b);

@@ -65,3 +65,14 @@ export function publicView(stored: StoredKey): KeyRecord {
 	// Records written before last4 was kept have none.
 	return { ...record, last4: record.last4 ?? null };
 }
+
+/** Why a key's record says it works no longer at `now`, in the order the gateway checks: revoked, expired, past its rotation's grace. */
+export function endedAs(
+	key: Pick<KeyRecord, "revokedAt" | "expiresAt" | "graceEndsAt">,
+	now: number,
+): "revoked" | "expired" | "grace_ended" | undefined {
+	if (key.revokedAt !== null) return "revoked";
+	if (key.expiresAt !== null && Date.parse(key.expiresAt) <= now) return "expired";
+	if (key.graceEndsAt !== null && Date.parse(key.graceEndsAt) <= now) return "grace_ended";
+	return undefined;
+}

@@ -14,7 +14,6 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
-	revealKey,
 	predecessorWorksUntil,
 	rotateKey,
 	setOwnerRole,
@@ -58,12 +57,12 @@ import {
 	RevokedNotice,
 	Refused,
 	RevealForm,
-	NotShown,
-	ShownAgain,
-	DeleteForm,
+	DeletePage,
+	typedName,
 	DeletedNotice,
 } from "./layout";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
+import { revealed } from "./reveal";
 import {
 	companionLabel,
 	expiryFrom,
@@ -259,7 +258,6 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 				actor: email,
 				actorType: "console",
 				ip: auditAddress(c.req.raw.headers, c.env),
-				signingSecret: c.env.SIGNING_SECRET,
 			});
 			return next();
 		}
@@ -304,7 +302,6 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		actor: check.session.actor,
 		actorType: "console",
 		ip: auditAddress(c.req.raw.headers, c.env),
-		signingSecret: c.env.SIGNING_SECRET,
 	});
 	await next();
 };
@@ -527,7 +524,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 					</label>
 				))}
 				<label>
-					Other scopes (comma-separated)
+					Other scopes (separated by commas or spaces)
 					<input name="extraScopes" value={v.extraScopes ?? ""} {...fieldState(bad, "scopes")} />
 				</label>
 			</fieldset>
@@ -626,12 +623,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const s = c.var.services;
 	const sentAgain = () =>
-		page(
-			c,
-			"Already sent",
-			<AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} revealable={revealable(c)} />,
-			409,
-		);
+		page(c, "Already sent", <AlreadySent list={`${UI}/apis/${api.name}/keys`} again={`${UI}/apis/${api.name}/keys/new`} />, 409);
 	if (!(await claim(s.authority, api.name, CONSOLE_FORMS, once))) return sentAgain();
 	let shown: { label: string; k: KeyRecord & { key: string } }[];
 	try {
@@ -662,7 +654,6 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 				secrets={shown}
 				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
 				savedHref={`${UI}/apis/${api.name}/keys`}
-				revealable={s.signingSecret !== undefined}
 			/>
 		</>,
 	);
@@ -735,7 +726,7 @@ consoleApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
-					<RevealForm k={k} action={`${UI}/keys/${k.id}/reveal`} now={now} revealable={revealable(c)} />
+					<RevealForm k={k} action={`${UI}/keys/${k.id}/reveal`} now={now} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -822,37 +813,21 @@ consoleApp.get("/keys/:id", async (c) => {
 	);
 });
 
-/** SIGNING_SECRET is set, so a public key can be shown again (keys/public-key.ts): the pages say so, and offer it. */
-const revealable = (c: Context<UiEnv>): boolean => Boolean(c.var.services.signingSecret);
-
 // Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
 consoleApp.get("/keys/:id/reveal", async (c) => c.redirect(`${UI}/keys/${keyId(c)}`, 303));
 
 /** A working public key shown again (revealKey): the answer to the key page's "Show" button, never a GET. */
 consoleApp.post("/keys/:id/reveal", async (c) => {
-	const s = c.var.services;
-	const id = keyId(c);
-	let shown: Awaited<ReturnType<typeof revealKey>>;
-	try {
-		shown = await revealKey(s, id);
-	} catch (e) {
-		if (!(e instanceof AdminError) || (e.reason !== "invalid_request" && e.reason !== "key_conflict")) throw e;
-		const k = await showKey(s, id);
-		return page(c, k.name, <NotShown k={k} message={e.message} back={`${UI}/keys/${k.id}`} />, e.reason === "invalid_request" ? 400 : 409);
-	}
-	const api = apiOf(c, shown.api);
+	const k = await showKey(c.var.services, keyId(c));
+	const api = apiOf(c, k.api);
 	if (!api) return missing(c);
-	return page(
-		c,
-		shown.name,
-		<ShownAgain k={shown} sample={sampleCall(c.req.url, api, shown.environment)} back={`${UI}/keys/${shown.id}`} />,
-	);
+	const answer = await revealed(c.var.services, k, api, c.req.url, UI);
+	return page(c, k.name, answer.body, answer.status);
 });
 
 consoleApp.get("/keys/:id/revoke", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
-	if (noLongerPossible(k, "revoke", Date.now()))
-		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} revealable={revealable(c)} />);
+	if (noLongerPossible(k, "revoke", Date.now())) return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={UI} />);
 	return page(c, `Revoke ${k.name}`, <RevokeConfirmation k={k} action={`${UI}/keys/${k.id}/revoke`} cancelHref={`${UI}/keys/${k.id}`} />);
 });
 
@@ -867,8 +842,7 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const api = apiOf(c, k.api);
 	if (!api) return missing(c);
 	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} revealable={revealable(c)} />);
+	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
 	const busy = await predecessorWorksUntil(s, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	return rotatePage(c, k, api.keys.rotationGraceSeconds, busy);
 });
@@ -879,7 +853,6 @@ function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, bus
 		c,
 		`Rotate ${k.name}`,
 		<RotateForm
-			revealable={revealable(c)}
 			k={k}
 			action={`${UI}/keys/${k.id}/rotate`}
 			cancelHref={`${UI}/keys/${k.id}`}
@@ -903,7 +876,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	// Sent again (a reload of the "Key rotated" page) or too late: say why nothing was done, and where the new key is (found by a browser QA pass: a bare 409).
 	const k = await showKey(s, id);
 	if (noLongerPossible(k, "rotate", Date.now()))
-		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} revealable={revealable(c)} />, 409);
+		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
 	let rotated: Awaited<ReturnType<typeof rotateKey>>;
 	try {
 		rotated = await rotateKey(s, id, grace);
@@ -931,7 +904,6 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
-				revealable={s.signingSecret !== undefined}
 			/>
 		</>,
 	);
@@ -939,37 +911,14 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 
 consoleApp.get("/keys/:id/delete", async (c) => {
 	const k = await showKey(c.var.services, keyId(c));
-	return page(
-		c,
-		`Delete ${k.name}`,
-		<>
-			<h1>Delete {k.name}?</h1>
-			<DeleteForm k={k} base={UI} />
-		</>,
-	);
+	return page(c, `Delete ${k.name}`, <DeletePage k={k} base={UI} />);
 });
 
 consoleApp.post("/keys/:id/delete", async (c) => {
 	const s = c.var.services;
 	const k = await showKey(s, keyId(c));
-	const form = await c.req.parseBody();
-	// Spaces around the typed name are not part of it (a name itself may hold inner spaces).
-	if (typeof form.confirm !== "string" || form.confirm.trim() !== k.name.trim()) {
-		return page(
-			c,
-			`Delete ${k.name}`,
-			<>
-				<h1>Delete {k.name}?</h1>
-				<DeleteForm
-					k={k}
-					base={UI}
-					error="The name typed does not match; nothing was deleted."
-					typed={typeof form.confirm === "string" ? form.confirm : ""}
-				/>
-			</>,
-			400,
-		);
-	}
+	const { matches, typed } = typedName(await c.req.parseBody(), k);
+	if (!matches) return page(c, `Delete ${k.name}`, <DeletePage k={k} base={UI} typed={typed} />, 400);
 	await deleteKey(s, k.id);
 	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
 });

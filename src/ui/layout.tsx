@@ -13,6 +13,7 @@ import {
 	keyStatus,
 	lineBusyWords,
 	maskedKey,
+	worksUntil,
 	outcomeLabel,
 	publicNoun,
 	shortId,
@@ -112,13 +113,11 @@ export function Status(props: { k: KeyRecord; now: number }) {
 
 /** The new keys of a POST's answer (each shown once), then the link that leaves them behind. */
 /** `customer`: the portal's page, which never names the owner id keygate files the customer under (found by a browser QA pass). */
-/** `revealable`: SIGNING_SECRET is set, so a public key among them was derived and its page can show it again (keys/public-key.ts). */
 export function SecretsShown(props: {
 	secrets: { label: string; k: KeyRecord & { key: string } }[];
 	sample: SampleCall;
 	savedHref: string;
 	customer?: boolean;
-	revealable: boolean;
 }) {
 	return (
 		<>
@@ -129,7 +128,7 @@ export function SecretsShown(props: {
 					sample={props.sample}
 					id={`secret-${i}`}
 					customer={props.customer}
-					again={props.revealable && x.k.kind !== "secret"}
+					again={x.k.kind !== "secret"}
 				/>
 			))}
 			<form method="get" action={props.savedHref}>
@@ -155,7 +154,11 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number; headi
 			) : (
 				<p>
 					The old key <code>{maskedKey(props.previous)}</code>{" "}
-					{props.grace === 0 ? "stopped working now." : `keeps working until ${formatTime(props.previous.graceEndsAt)}.`}
+					{props.grace === 0
+						? "stopped working now."
+						: worksUntil(props.previous) !== props.previous.graceEndsAt
+							? `keeps working until it expires, ${formatTime(worksUntil(props.previous))}, before its grace period would end.`
+							: `keeps working until ${formatTime(props.previous.graceEndsAt)}.`}
 				</p>
 			)}
 		</>
@@ -231,6 +234,14 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 	);
 }
 
+/** A grace's cut-off as the rotate form states it: the key's expiry when that comes first, said so (a browser QA pass). */
+function cutOff(k: KeyRecord, graceEnd: number): string {
+	const expires = k.expiresAt === null ? Infinity : Date.parse(k.expiresAt);
+	return expires < graceEnd
+		? `${formatTime(k.expiresAt)}, when the ${keyNoun(k.kind)} expires`
+		: formatTime(new Date(graceEnd).toISOString());
+}
+
 /** The rotate confirmation: grace choices with their exact cut-offs, the default preselected. */
 export function RotateForm(props: {
 	k: KeyRecord;
@@ -246,13 +257,12 @@ export function RotateForm(props: {
 	atKeyLimit?: number | null;
 	/** Why a rotation just sent was refused, in the page's words. */
 	error?: string;
-	/** SIGNING_SECRET is set: a new public key can be shown again from its page (keys/public-key.ts). */
-	revealable: boolean;
 	/** The action's word (the portal's `labels.rotate`, e.g. Novu's "Regenerate"). */
 	verb?: string;
 }) {
 	const verb = props.verb ?? "Rotate";
-	const again = props.revealable && props.k.kind !== "secret";
+	// A public key's page can show it again (keys/public-key.ts); a secret key is shown once.
+	const again = props.k.kind !== "secret";
 	const busy = props.lineBusyUntil ?? null;
 	const full = props.atKeyLimit ?? null;
 	const identifier = props.k.kind === "identifier";
@@ -289,7 +299,7 @@ export function RotateForm(props: {
 								? identifier
 									? " (old identifier marked revoked at once)"
 									: " (old key gets 401 from the next request)"
-								: ` (until ${formatTime(new Date(props.now + g.seconds * 1000).toISOString())})`}
+								: ` (until ${cutOff(props.k, props.now + g.seconds * 1000)})`}
 							{/* Not when it is the only choice left (a browser QA pass: "Immediately (the default)" where the default is a day). */}
 							{g.seconds === def && !(onlyNow && props.defaultSeconds !== 0) ? " (the default)" : ""}
 						</label>
@@ -449,8 +459,8 @@ export function SecretBox(props: {
  * On a working public key's page: the button that shows it again (a POST, so no GET ever
  * holds a key, and the answer is never cached). A secret key has none.
  */
-export function RevealForm(props: { k: KeyRecord; action: string; now: number; revealable: boolean }) {
-	if (!props.revealable || props.k.kind === "secret" || noLongerPossible(props.k, "revoke", props.now)) return null;
+export function RevealForm(props: { k: KeyRecord; action: string; now: number }) {
+	if (props.k.kind === "secret" || noLongerPossible(props.k, "revoke", props.now)) return null;
 	return (
 		<form method="post" action={props.action}>
 			<button type="submit">Show the {publicNoun(props.k.kind)}</button>
@@ -486,7 +496,6 @@ export function ShownAgain(props: { k: KeyRecord & { key: string }; sample: Samp
 				sample={props.sample}
 				savedHref={props.back}
 				customer={props.customer}
-				revealable
 			/>
 		</>
 	);
@@ -502,16 +511,16 @@ export function KeySummary(props: { k: KeyRecord }) {
 }
 
 /** The answer to a generate form sent again (a reload of the page that showed the key): nothing made, nothing shown. */
-export function AlreadySent(props: { list: string; again: string; revealable: boolean }) {
+export function AlreadySent(props: { list: string; again: string; againLabel?: string }) {
 	return (
 		<>
 			<h1>This form was already sent</h1>
 			<p>
-				It made a key, which was shown then. A secret key cannot be shown again: keygate keeps only its hash
-				{props.revealable ? " (a publishable key or an identifier can, from its page)" : ""}. Sending the form again made no second key.
+				It made a key, which was shown then. A secret key cannot be shown again: keygate keeps only its hash (a publishable key or an
+				identifier can, from its page). Sending the form again made no second key.
 			</p>
 			<p>
-				<a href={props.list}>See your keys</a> (masked) · <a href={props.again}>Generate another key</a>
+				<a href={props.list}>See your keys</a> (masked) · <a href={props.again}>{props.againLabel ?? "Generate another key"}</a>
 			</p>
 		</>
 	);
@@ -534,7 +543,7 @@ export function NothingHere(props: { back: string; label: string }) {
  * An action page (revoke, rotate) opened for a key it no longer applies to: says why,
  * instead of a form whose sending could only be refused.
  */
-export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string; revealable: boolean; verb?: string }) {
+export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rotate"; base: string; verb?: string }) {
 	const { k } = props;
 	const keyHref = (id: string) => `${props.base}/keys/${id}`;
 	const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= Date.now();
@@ -548,7 +557,14 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 					<>
 						Nothing to do: this key was revoked <Time iso={k.revokedAt} />.
 					</>
-				) : k.replacedBy && props.revealable && k.kind !== "secret" ? (
+				) : k.replacedBy && props.action === "revoke" ? (
+					// Asked to revoke a key replaced past its grace: what matters is that it already gets 401 (a browser QA pass).
+					<>
+						Nothing to do: this {keyNoun(k.kind)} was replaced and its grace period has ended
+						{k.kind === "identifier" ? ", so it is marked revoked." : ": requests with it already get 401."}{" "}
+						<a href={keyHref(k.replacedBy)}>The {keyNoun(k.kind)} that replaced it</a>.
+					</>
+				) : k.replacedBy && k.kind !== "secret" ? (
 					<>
 						Nothing to do: this {keyNoun(k.kind)} was already rotated. The page of{" "}
 						<a href={keyHref(k.replacedBy)}>the {keyNoun(k.kind)} that replaced it</a> can show it.
@@ -885,6 +901,27 @@ export function sampleAddress(requestUrl: string, api: CompiledApi, environment:
 	if (!hosts || hosts.includes(here.hostname)) return { url: at(here.origin) };
 	if (LOOPBACK.has(here.hostname)) return { url: at(here.origin), host: hosts[0] };
 	return { url: at(`https://${hosts[0]}`) };
+}
+
+/** The delete page (console and portal): its heading and confirmation; `typed`, a name that did not match, kept. */
+export function DeletePage(props: { k: KeyRecord; base: string; typed?: string }) {
+	return (
+		<>
+			<h1>Delete {props.k.name}?</h1>
+			<DeleteForm
+				k={props.k}
+				base={props.base}
+				typed={props.typed}
+				error={props.typed === undefined ? undefined : "The name typed does not match; nothing was deleted."}
+			/>
+		</>
+	);
+}
+
+/** The name typed to confirm a delete, when it is the key's (spaces around it are not part of it; inner ones are); else what was typed. */
+export function typedName(form: Record<string, unknown>, k: KeyRecord): { matches: boolean; typed: string } {
+	const typed = typeof form.confirm === "string" ? form.confirm : "";
+	return { matches: typed.trim() === k.name.trim(), typed };
 }
 
 /** The delete confirmation (console and portal): what deleting changes for requests, and the key's name typed to confirm. */

@@ -11,7 +11,6 @@ import {
 	getOwner,
 	keyUsage,
 	revokeKey,
-	revealKey,
 	deleteKey,
 	predecessorWorksUntil,
 	rotateKey,
@@ -53,11 +52,11 @@ import {
 	RevokedNotice,
 	Refused,
 	RevealForm,
-	NotShown,
-	ShownAgain,
-	DeleteForm,
+	DeletePage,
+	typedName,
 	DeletedNotice,
 } from "./layout";
+import { revealed } from "./reveal";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {
 	companionLabel,
@@ -230,7 +229,6 @@ const requirePortal: MiddlewareHandler<PortalEnv> = async (c, next) => {
 		actor: `portal:${grant.owner}`,
 		actorType: "portal",
 		ip: auditAddress(c.req.raw.headers, c.env),
-		signingSecret: c.env.SIGNING_SECRET,
 	});
 	await next();
 };
@@ -469,15 +467,20 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
 			{held >= api.portal.maxKeysPerOwner ? (
 				<p class="note" id="at-limit">
-					You hold {held} active keys, the most allowed here: revoke one before you generate another.
+					You hold {held} working keys, the most allowed here: revoke one before you generate another.
 				</p>
 			) : a.pairs && pairPlaces(api) === 2 && held === api.portal.maxKeysPerOwner - 1 ? (
 				// A pair of two live keys needs two places (a review: said only after a refused send).
 				<p class="note" id="at-limit">
-					You hold {held} active keys of the {api.portal.maxKeysPerOwner} allowed here:{" "}
+					You hold {held} working keys of the {api.portal.maxKeysPerOwner} allowed here:{" "}
 					{a.singles ? "room for one more key, not a pair, which takes two." : "no room for a pair, which takes two: revoke a key first."}
 				</p>
-			) : null}
+			) : (
+				// The cap said up front, in the words the list's statuses use (a browser QA pass: "9 active keys" beside 8 "Active").
+				<p class="note">
+					You hold {held} of the {api.portal.maxKeysPerOwner} working keys allowed here: active ones, and an old key in its rotation grace.
+				</p>
+			)}
 			<PortalForm c={c} a={a} />
 		</>,
 	);
@@ -604,7 +607,7 @@ portalApp.post("/keys", async (c) => {
 			c,
 			api.portal.title,
 			<>
-				<h1>{api.portal.labels.generate}</h1>
+				<h1>{a.singles ? api.portal.labels.generate : api.portal.labels.pair}</h1>
 				<PortalForm c={c} a={a} error={formMessage(message, { ipAllowlist: allowlist })} values={values} scopes={sentScopes} />
 				<p>
 					<a href={`${PORTAL}/`}>Back to your keys</a>
@@ -654,7 +657,16 @@ portalApp.post("/keys", async (c) => {
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
-		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} revealable={revealable(c)} />, 409);
+		return page(
+			c,
+			"Already sent",
+			<AlreadySent
+				list={`${PORTAL}/`}
+				again={`${PORTAL}/#generate`}
+				againLabel={a.singles ? api.portal.labels.generate : api.portal.labels.pair}
+			/>,
+			409,
+		);
 	const places = pair ? pairPlaces(api) : 1;
 	const shown = await withinLimit(c, places, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];
@@ -680,8 +692,8 @@ portalApp.post("/keys", async (c) => {
 		await release(owners, api.name, c.var.grant.owner, once);
 		return again(
 			places === 2
-				? `A pair takes two of the ${api.portal.maxKeysPerOwner} active keys you may hold here, and fewer than two places are left: revoke a key first${a.singles ? ", or create a single key if one place is left" : ""}.`
-				: `You may hold at most ${api.portal.maxKeysPerOwner} active keys. Revoke one first.`,
+				? `A pair takes two of the ${api.portal.maxKeysPerOwner} working keys you may hold here, and fewer than two places are left: revoke a key first${a.singles ? ", or create a single key if one place is left" : ""}.`
+				: `You may hold at most ${api.portal.maxKeysPerOwner} working keys. Revoke one first.`,
 		);
 	}
 	return page(
@@ -689,13 +701,7 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown
-				secrets={shown}
-				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
-				savedHref={`${PORTAL}/`}
-				customer
-				revealable={c.var.services.signingSecret !== undefined}
-			/>
+			<SecretsShown secrets={shown} sample={sampleCall(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
 		</>,
 	);
 });
@@ -755,7 +761,7 @@ portalApp.get("/keys/:id", async (c) => {
 				<dt>Key</dt>
 				<dd>
 					<code>{maskedKey(k)}</code>
-					<RevealForm k={k} action={`${PORTAL}/keys/${k.id}/reveal`} now={now} revealable={revealable(c)} />
+					<RevealForm k={k} action={`${PORTAL}/keys/${k.id}/reveal`} now={now} />
 				</dd>
 				<dt>Id</dt>
 				<dd class="mono">{k.id}</dd>
@@ -809,38 +815,20 @@ portalApp.get("/keys/:id", async (c) => {
 	);
 });
 
-/** SIGNING_SECRET is set, so a public key can be shown again (keys/public-key.ts): the pages say so, and offer it. */
-const revealable = (c: Context<PortalEnv>): boolean => Boolean(c.var.services.signingSecret);
-
 // Only a POST shows a key: its address opened as a page (a bookmark, a sign-in that came back here) is the key's page.
 portalApp.get("/keys/:id/reveal", async (c) => c.redirect(`${PORTAL}/keys/${(await ownKey(c)).id}`, 303));
 
 /** A working public key of this owner's shown again (revealKey): the answer to the key page's "Show" button, never a GET. */
 portalApp.post("/keys/:id/reveal", async (c) => {
 	const k = await ownKey(c);
-	let shown: Awaited<ReturnType<typeof revealKey>>;
-	try {
-		shown = await revealKey(c.var.services, k.id);
-	} catch (e) {
-		if (!(e instanceof AdminError) || (e.reason !== "invalid_request" && e.reason !== "key_conflict")) throw e;
-		return page(
-			c,
-			k.name,
-			<NotShown k={k} message={e.message} back={`${PORTAL}/keys/${k.id}`} />,
-			e.reason === "invalid_request" ? 400 : 409,
-		);
-	}
-	return page(
-		c,
-		shown.name,
-		<ShownAgain k={shown} sample={sampleCall(c.req.url, c.var.api, shown.environment)} back={`${PORTAL}/keys/${shown.id}`} customer />,
-	);
+	const answer = await revealed(c.var.services, k, c.var.api, c.req.url, PORTAL, true);
+	return page(c, k.name, answer.body, answer.status);
 });
 
 portalApp.get("/keys/:id/revoke", async (c) => {
 	const k = await ownKey(c);
 	if (noLongerPossible(k, "revoke", Date.now()))
-		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={PORTAL} revealable={revealable(c)} />);
+		return page(c, `Revoke ${k.name}`, <NoLongerPossible k={k} action="revoke" base={PORTAL} />);
 	return page(
 		c,
 		`Revoke ${k.name}`,
@@ -857,34 +845,13 @@ portalApp.post("/keys/:id/revoke", async (c) => {
 // Deleting a key of one's own, as Nuvion's page asks of keys no longer in use (a seed-page pass): the console's confirmation.
 portalApp.get("/keys/:id/delete", async (c) => {
 	const k = await ownKey(c);
-	return page(
-		c,
-		`Delete ${k.name}`,
-		<>
-			<h1>Delete {k.name}?</h1>
-			<DeleteForm k={k} base={PORTAL} />
-		</>,
-	);
+	return page(c, `Delete ${k.name}`, <DeletePage k={k} base={PORTAL} />);
 });
 
 portalApp.post("/keys/:id/delete", async (c) => {
 	const k = await ownKey(c);
-	const form = await c.req.parseBody();
-	if (typeof form.confirm !== "string" || form.confirm.trim() !== k.name.trim())
-		return page(
-			c,
-			`Delete ${k.name}`,
-			<>
-				<h1>Delete {k.name}?</h1>
-				<DeleteForm
-					k={k}
-					base={PORTAL}
-					error="The name typed does not match; nothing was deleted."
-					typed={typeof form.confirm === "string" ? form.confirm : ""}
-				/>
-			</>,
-			400,
-		);
+	const { matches, typed } = typedName(await c.req.parseBody(), k);
+	if (!matches) return page(c, `Delete ${k.name}`, <DeletePage k={k} base={PORTAL} typed={typed} />, 400);
 	await deleteKey(c.var.services, k.id);
 	return c.redirect(`${PORTAL}/?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
 });
@@ -919,7 +886,7 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 		return page(
 			c,
 			`${c.var.api.portal.labels.rotate} ${k.name}`,
-			<NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} verb={c.var.api.portal.labels.rotate} />,
+			<NoLongerPossible k={k} action="rotate" base={PORTAL} verb={c.var.api.portal.labels.rotate} />,
 		);
 	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
 	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
@@ -938,7 +905,6 @@ portalApp.get("/keys/:id/rotate", async (c) => {
 		c,
 		`${c.var.api.portal.labels.rotate} ${k.name}`,
 		<RotateForm
-			revealable={revealable(c)}
 			verb={c.var.api.portal.labels.rotate}
 			k={k}
 			action={`${PORTAL}/keys/${k.id}/rotate`}
@@ -961,7 +927,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		return page(
 			c,
 			`${c.var.api.portal.labels.rotate} ${k.name}`,
-			<NoLongerPossible k={k} action="rotate" base={PORTAL} revealable={revealable(c)} verb={c.var.api.portal.labels.rotate} />,
+			<NoLongerPossible k={k} action="rotate" base={PORTAL} verb={c.var.api.portal.labels.rotate} />,
 			409,
 		);
 	// With a grace, the old key keeps working beside the new one: one more live key, so
@@ -979,7 +945,6 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 					c,
 					`${c.var.api.portal.labels.rotate} ${k.name}`,
 					<RotateForm
-						revealable={revealable(c)}
 						verb={c.var.api.portal.labels.rotate}
 						k={k}
 						action={`${PORTAL}/keys/${k.id}/rotate`}
@@ -1014,7 +979,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 		const max = c.var.api.portal.maxKeysPerOwner;
 		return again(
 			400,
-			`You may hold at most ${max} active keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
+			`You may hold at most ${max} working keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
 			null,
 			max,
 		);
@@ -1035,7 +1000,6 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
-				revealable={c.var.services.signingSecret !== undefined}
 			/>
 		</>,
 	);

@@ -17,12 +17,20 @@ export function keyStatus(k: KeyRecord, now: number): { word: KeyStatusWord; lab
 	if (k.graceEndsAt) {
 		const ends = Date.parse(k.graceEndsAt);
 		// A rotated key past its grace was replaced, not expired: its page links the key that replaced it.
+		// It works until its grace ends or it expires, whichever is first (a browser QA pass: a cut-off it never reached).
 		return ends <= now
 			? { word: "expired", label: "Replaced" }
-			: { word: "rotating", label: `Rotating until ${formatTime(k.graceEndsAt)}` };
+			: { word: "rotating", label: `Rotating until ${formatTime(worksUntil(k))}` };
 	}
 	if (k.expiresAt && Date.parse(k.expiresAt) - now <= EXPIRES_SOON_MS) return { word: "soon", label: "Expires soon" };
 	return { word: "active", label: "Active" };
+}
+
+/** When a rotated key stops working: its grace's end, or its expiry when that comes first. */
+export function worksUntil(k: Pick<KeyRecord, "graceEndsAt" | "expiresAt">): string | null {
+	if (k.graceEndsAt === null) return k.expiresAt;
+	if (k.expiresAt === null) return k.graceEndsAt;
+	return Date.parse(k.expiresAt) < Date.parse(k.graceEndsAt) ? k.expiresAt : k.graceEndsAt;
 }
 
 /**
@@ -187,7 +195,10 @@ export function expiryFrom(
 	if (choice === "custom") {
 		if (custom.trim() === "") return { ok: false, message: 'Expiry: "On a date" is ticked but no date was entered.' };
 		const at = Date.parse(custom.length === 10 ? `${custom}T00:00:00Z` : custom);
-		if (!Number.isFinite(at) || at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
+		// A day the calendar lacks (2027-02-30) is not rolled over into the next month, and a date in another form is no date (a browser QA pass).
+		if (!Number.isFinite(at) || (custom.length === 10 && new Date(at).toISOString().slice(0, 10) !== custom))
+			return { ok: false, message: "Expiry: the custom date is no date: enter it as YYYY-MM-DD, e.g. 2027-06-30." };
+		if (at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
 		return { ok: true, value: new Date(at).toISOString() };
 	}
 	return { ok: false, message: "Expiry: choose 7, 30 or 90 days, a custom date, or never." };
@@ -450,7 +461,7 @@ export function lineBusyWords(kind: KeyRecord["kind"], until: number, when: "for
  */
 export function atLimitWords(kind: KeyRecord["kind"], full: number, when: "form" | "later"): string {
 	const identifier = kind === "identifier";
-	const held = `You hold ${full} active keys, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
+	const held = `You hold ${full} working keys, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
 	if (when === "form")
 		return identifier
 			? `${held}. With a grace the old identifier would stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).`

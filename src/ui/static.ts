@@ -15,10 +15,10 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 .status-active{color:var(--ok)}.status-revoked,.status-expired{color:var(--bad)}.status-soon,.status-rotating{color:var(--warn)}
 .secret{border:2px solid var(--warn);padding:1rem;margin:1rem 0;background:#fff8c5}.secret code{word-break:break-all;font-size:1rem}.secret pre{white-space:pre-wrap;word-break:break-all}
-.scroll{overflow-x:auto;max-width:100%;position:relative}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}svg .pass{fill:CanvasText}svg .bad{fill:Highlight}}main svg.chart{max-width:none}figure{margin:1rem 0}
+.scroll{overflow-x:auto;max-width:100%;position:relative}main{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}td.details{min-width:12rem;max-width:26rem;overflow-wrap:anywhere}main svg{max-width:100%;height:auto}@media (forced-colors:active){svg text{fill:CanvasText}svg line{stroke:CanvasText}svg .pass{fill:CanvasText}svg .bad{fill:Highlight}}main svg.chart{max-width:none}figure{margin:1rem 0}
 .error{border:2px solid var(--bad);padding:.6rem 1rem;color:var(--bad)}.muted{color:var(--muted)}.service{display:block;font-weight:normal}
 form.inline{display:inline}fieldset{border:1px solid var(--line);margin:.6rem 0}label{display:block;margin:.3rem 0}
-input,select,button{font:inherit;padding:.3rem .5rem}select{max-width:100%}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
+input,select,button{font:inherit;padding:.3rem .5rem}[aria-invalid=true]{border:2px solid var(--bad);outline-color:var(--bad)}select{max-width:100%}button{cursor:pointer}button.danger{color:#fff;background:var(--bad);border:1px solid var(--bad)}
 .filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin-bottom:1rem}.filters label{margin:0;max-width:100%}.filters input[type=search]{width:18em;max-width:100%}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 dialog{max-width:32rem}dialog::backdrop{background:rgba(0,0,0,.4)}

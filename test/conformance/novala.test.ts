@@ -12,6 +12,7 @@ import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, type CreatedKey, expectBody as expectExact } from "../helpers/gateway";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
+import { ui } from "../helpers/ui";
 
 const BASE = "https://app.novala.ai";
 const novala = gatewayFor(config, BASE);
@@ -35,8 +36,8 @@ interface Pair {
 	secret: CreatedKey;
 }
 
-async function createPair(name: string, scopes: string[]): Promise<Pair> {
-	const res = await novala.admin("/key-pairs", { method: "POST", body: JSON.stringify({ name, scopes }) });
+async function createPair(name: string, scopes: string[], owner?: string): Promise<Pair> {
+	const res = await novala.admin("/key-pairs", { method: "POST", body: JSON.stringify({ name, scopes, owner }) });
 	const text = await res.text();
 	expect(res.status, text).toBe(201);
 	return JSON.parse(text) as Pair;
@@ -301,8 +302,19 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 		const after = await (await novala.admin(`/keys/${secret.id}`)).json<{ replacedBy: string | null }>();
 		expect(after.replacedBy).toBeNull();
 		expect((await novala.call("/api/v1/leads", { key: secret.key })).status).toBe(200);
-		expect(config.apis[0]!.portal.rotationGraceChoices).toEqual([0, 86_400]);
 		expect(origin.calls).toHaveLength(1);
+		// The portal's rotate form, as a customer sees it: 24 hours (preselected) or Immediately, nothing else.
+		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
+		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
+		const mine = await createPair("portal", ["leads.lead.read"], owner);
+		const { url } = await (
+			await novala.admin("/portal-sessions", { method: "POST", body: JSON.stringify({ owner }) })
+		).json<{ url: string }>();
+		const entered = await ui("/_keygate/portal/enter", { form: { token: new URL(url).searchParams.get("token")! }, bindings });
+		const cookie = entered.headers.get("Set-Cookie")!.split(";")[0]!;
+		const form = await (await ui(`/_keygate/portal/keys/${mine.secret.id}/rotate`, { cookie, bindings })).text();
+		expect([...form.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["0", "86400"]);
+		expect(form).toMatch(/value="86400" checked=""/);
 	});
 
 	it("refuses the old key with 401 Unauthorized once the grace period is over", async () => {

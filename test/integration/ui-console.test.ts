@@ -873,8 +873,8 @@ describe("keys", () => {
 		// Shown as what it is; and the identifier it replaced, no longer working, offers no revoke form (a browser pass).
 		expect(rotated).toContain("Your new application identifier");
 		const stale = await (await ui(`${UI}/keys/${identifier.id}/revoke`, { cookie, bindings })).text();
-		expect(stale).toContain("Nothing to do: this identifier was already rotated. The page of");
-		expect(stale).toContain("replaced it</a> can show it.");
+		expect(stale).toContain("Nothing to do: this identifier was replaced and its grace period has ended, so it is marked revoked.");
+		expect(stale).toContain("The identifier that replaced it</a>.");
 		expect(stale).not.toContain(`action="/_keygate/ui/keys/${identifier.id}/revoke"`);
 		expect(await (await ui(`${UI}/keys/${identifier.id}`, { cookie, bindings })).text()).not.toContain(`/keys/${identifier.id}/revoke"`);
 		const listed = await (

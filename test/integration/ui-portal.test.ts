@@ -430,7 +430,7 @@ describe("one owner's keys only", () => {
 		const once = /name="once" value="(once_[0-9A-Za-z]{22})"/.exec(await (await ui(`${PORTAL}/`, { cookie })).text())![1]!;
 		const full = await generate(cookie, { name: "eleventh", once });
 		expect(full.status).toBe(400);
-		expect(full.html).toContain("at most 10 active keys");
+		expect(full.html).toContain("at most 10 working keys");
 		expect((await ui(`${PORTAL}/keys/${ids[0]}/revoke`, { cookie, form: {} })).status).toBe(303);
 		const again = await generate(cookie, { name: "eleventh", once });
 		expect(again.status, again.html).toBe(200);
@@ -516,7 +516,7 @@ describe("one owner's keys only", () => {
 			form: { name: "k3", environment: "test", type: "sk", expiry: "never", kind: "single" },
 		});
 		expect(third.status).toBe(400);
-		expect(await third.text()).toContain("at most 2 active keys");
+		expect(await third.text()).toContain("at most 2 working keys");
 	});
 
 	it("30 concurrent creates by one owner make exactly maxKeysPerOwner keys (the owner's object decides; found by a probe: 19 of 10)", async () => {
@@ -527,7 +527,7 @@ describe("one owner's keys only", () => {
 		expect(made).toHaveLength(10);
 		for (const a of answers.filter((x) => x.status !== 200)) {
 			expect(a.status).toBe(400);
-			expect(a.html).toContain("at most 10 active keys");
+			expect(a.html).toContain("at most 10 working keys");
 			expect(a.keys).toHaveLength(0);
 		}
 		const list = await (await ui(`${PORTAL}/`, { cookie })).text();
@@ -574,11 +574,11 @@ describe("one owner's keys only", () => {
 		expect(refusals[0]).not.toContain('value="86400"');
 		// The home page says so before its generate form is filled in (a browser QA pass: it said so only after a refused send).
 		expect(await (await ui(`${PORTAL}/`, { cookie })).text()).toContain(
-			"You hold 10 active keys, the most allowed here: revoke one before you generate another.",
+			"You hold 10 working keys, the most allowed here: revoke one before you generate another.",
 		);
 		const last = [...new Set(ids)].at(-1)!;
 		const form = await (await ui(`${PORTAL}/keys/${last}/rotate`, { cookie })).text();
-		expect(form).toContain("You hold 10 active keys, the most allowed here");
+		expect(form).toContain("You hold 10 working keys, the most allowed here");
 		expect(form.match(/name="grace"/g)).toHaveLength(1);
 		expect(form).toMatch(/<input type="radio" name="grace" value="0" checked=""/);
 		// "Immediately" (no grace) swaps one working key for another, so it needs no room.
@@ -799,7 +799,7 @@ describe("one owner's keys only", () => {
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).not.toContain('id="at-limit"');
 		expect((await single("two")).status).toBe(200);
 		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
-		expect(home).toContain("You hold 2 active keys of the 3 allowed here: room for one more key, not a pair, which takes two.");
+		expect(home).toContain("You hold 2 working keys of the 3 allowed here: room for one more key, not a pair, which takes two.");
 		// As said: a pair is refused, a single key fits, and then the limit is said.
 		const pair = await ui(`${PORTAL}/keys`, {
 			cookie,
@@ -808,10 +808,10 @@ describe("one owner's keys only", () => {
 		});
 		expect(pair.status).toBe(400);
 		expect(await pair.text()).toContain(
-			"A pair takes two of the 3 active keys you may hold here, and fewer than two places are left: revoke a key first, or create a single key if one place is left.",
+			"A pair takes two of the 3 working keys you may hold here, and fewer than two places are left: revoke a key first, or create a single key if one place is left.",
 		);
 		expect((await single("three")).status).toBe(200);
-		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("You hold 3 active keys, the most allowed here");
+		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("You hold 3 working keys, the most allowed here");
 	});
 
 	it("Novala's portal creates key pairs only, as its page does (portal.singles false; a seed-page pass): no single-key button, and a single key sent anyway makes nothing", async () => {
@@ -839,12 +839,12 @@ describe("one owner's keys only", () => {
 		expect(await mine()).toHaveLength(2);
 		// One place left: no pair fits, and no single key is offered instead.
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain(
-			"You hold 2 active keys of the 3 allowed here: no room for a pair, which takes two: revoke a key first.",
+			"You hold 2 working keys of the 3 allowed here: no room for a pair, which takes two: revoke a key first.",
 		);
 		const refused = await send("pair");
 		expect(refused.status).toBe(400);
 		expect(await refused.text()).toContain(
-			"A pair takes two of the 3 active keys you may hold here, and fewer than two places are left: revoke a key first.",
+			"A pair takes two of the 3 working keys you may hold here, and fewer than two places are left: revoke a key first.",
 		);
 		expect(await mine()).toHaveLength(2);
 		expect(origin.calls).toHaveLength(0);
@@ -911,7 +911,7 @@ describe("one owner's keys only", () => {
 		const third = await pair("three");
 		const refusedHtml = await third.text();
 		expect(third.status).toBe(400);
-		expect(refusedHtml).toContain("You may hold at most 2 active keys.");
+		expect(refusedHtml).toContain("You may hold at most 2 working keys.");
 		expect(shownKeys(refusedHtml)).toEqual([]);
 		const list = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
 		const ids = [...new Set(list.match(/key_[0-9A-Za-z]{22}/g))];
@@ -995,7 +995,7 @@ describe("one owner's keys only", () => {
 		// The old identifier's grace is still running, so revoke it to leave the line free, and look at the limit alone.
 		expect((await ui(`${PORTAL}/keys/${app.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
 		const fullPage = await (await ui(`${PORTAL}/keys/${next.id}/rotate`, { cookie, bindings })).text();
-		expect(fullPage).toContain("You hold 1 active keys, the most allowed here (an identifier whose key is gone counts)");
+		expect(fullPage).toContain("You hold 1 working keys, the most allowed here (an identifier whose key is gone counts)");
 		expect(fullPage).toContain("keep the old identifier beside the new one for a while");
 		expect(fullPage).not.toContain("keep the old key working");
 	});
