@@ -39,6 +39,17 @@ export async function hmacHex(secret: string, message: string): Promise<string> 
 	return hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(message)));
 }
 
+/**
+ * An HMAC-SHA256 key derived from `secret` for one purpose: the HMAC of `label` under it.
+ * Each use of SIGNING_SECRET (an access token's MAC, a sealed OAuth cookie) has its own
+ * label, so a MAC made for one can never be taken for another, or for an identity signature.
+ */
+export async function derivedKey(secret: string, label: string): Promise<CryptoKey> {
+	const root = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const derived = await crypto.subtle.sign("HMAC", root, encoder.encode(label));
+	return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
 /** A random identifier: `<prefix>_` and 22 base62 characters (about 131 bits). */
 export function randomId(prefix: string): string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

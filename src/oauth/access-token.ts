@@ -13,6 +13,7 @@
  * prefix that secret scanners and keygate's own log guard can match.
  */
 
+import { derivedKey } from "../keys/crypto";
 export const ACCESS_TOKEN_PREFIX = "kgat_";
 /** Longest token the parser looks at; anything longer is garbage before any work. */
 export const MAX_ACCESS_TOKEN_LENGTH = 4096;
@@ -75,11 +76,7 @@ const macKeys = new Map<string, Promise<CryptoKey>>();
 function macKey(secret: string): Promise<CryptoKey> {
 	let key = macKeys.get(secret);
 	if (!key) {
-		key = (async () => {
-			const root = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-			const derived = await crypto.subtle.sign("HMAC", root, encoder.encode("keygate oauth access token v1"));
-			return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-		})();
+		key = derivedKey(secret, "keygate oauth access token v1");
 		macKeys.clear();
 		macKeys.set(secret, key);
 	}

@@ -3,6 +3,7 @@ import { prefixKey } from "../config/schema";
 import type { GatewayContext } from "../pipeline/context";
 import { base64url, fromBase64url } from "./access-token";
 import { getClient } from "./clients";
+import { derivedKey } from "../keys/crypto";
 
 /**
  * What both login modes share: the pending authorization request sealed (HMAC) into the
@@ -30,11 +31,7 @@ export interface Pending {
 	sub?: string;
 }
 
-async function macKey(secret: string, purpose: string): Promise<CryptoKey> {
-	const root = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-	const derived = await crypto.subtle.sign("HMAC", root, encoder.encode(`keygate oauth ${purpose} v1`));
-	return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-}
+const macKey = (secret: string, purpose: string): Promise<CryptoKey> => derivedKey(secret, `keygate oauth ${purpose} v1`);
 
 export async function seal(secret: string, purpose: string, value: Pending): Promise<string> {
 	const body = base64url(encoder.encode(JSON.stringify(value)));
