@@ -52,8 +52,20 @@ function assignment(line) {
 	return { name: m[1], value };
 }
 
-/** The required secrets shorter than keygate uses (it treats them as unset): a refusal to start, not a 503 later. */
-export const shortSecrets = (values) => REQUIRED_SECRETS.filter((name) => (values[name] ?? "").length < MIN_SECRET_LENGTH);
+/** The required secrets set, but shorter than keygate uses (it treats them as unset): a refusal to start, not a 503 later. */
+export const shortSecrets = (values) =>
+	REQUIRED_SECRETS.filter((name) => values[name] !== undefined && values[name] !== "" && values[name].length < MIN_SECRET_LENGTH);
+
+/** The required secrets `path` sets now, read only (ensureDevVars fills in the missing ones later). */
+export function readDevVars(path = DEV_VARS) {
+	const values = {};
+	if (!existsSync(path)) return values;
+	for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
+		const a = assignment(line);
+		if (a && REQUIRED_SECRETS.includes(a.name) && a.value !== "") values[a.name] = a.value;
+	}
+	return values;
+}
 
 /**
  * Adds a random value for each required secret the file lacks (absent, or present but
@@ -389,6 +401,16 @@ async function run(argv) {
 		);
 		return 1;
 	}
+	// keygate treats a secret under 32 characters as unset (src/env.ts MIN_SECRET_LENGTH): said now, before anything
+	// starts, not as a 503 later (a browser pass: the demo origin had started first). Read only: nothing is written yet.
+	const short = shortSecrets(readDevVars());
+	if (short.length > 0) {
+		console.error(
+			`keygate: not starting: ${short.join(" and ")} in ${shown} ${short.length > 1 ? "are" : "is"} shorter than ${MIN_SECRET_LENGTH} characters, ` +
+				`which keygate treats as unset. Remove the line (npm run dev then writes a random value) or set a longer one.`,
+		);
+		return 1;
+	}
 	let origin;
 	let devSecret;
 	try {
@@ -406,15 +428,6 @@ async function run(argv) {
 
 	// 3. secrets
 	const vars = ensureDevVars();
-	// keygate treats a secret under 32 characters as unset (src/env.ts MIN_SECRET_LENGTH): say so now, not as a 503 later.
-	const short = shortSecrets(vars.values);
-	if (short.length > 0) {
-		console.error(
-			`keygate: not starting: ${short.join(" and ")} in ${shown} ${short.length > 1 ? "are" : "is"} shorter than ${MIN_SECRET_LENGTH} characters, ` +
-				`which keygate treats as unset. Remove the line (npm run dev then writes a random value) or set a longer one.`,
-		);
-		return 1;
-	}
 	devSecret = vars.values.SIGNING_SECRET;
 	if (vars.added.length > 0)
 		console.log(`keygate: ${vars.created ? "created" : "updated"} ${shown} with a random ${vars.added.join(" and ")}.`);

@@ -478,7 +478,7 @@ const ApiSchema = z
 				// line would call a rule whose scopes the form did not tick. No "//" either.
 				if (sample.includes(".") || sample.includes("//"))
 					issue(["portal", "samplePath"], 'must not hold a "." or an empty segment ("//")');
-				// And a keyed rule must cover it: one no rule covers answers 403 to every key (a seed-page pass).
+				// And a keyed rule must cover it where a path no rule covers answers 403 to every key (a seed-page pass).
 				else {
 					let rule: ReturnType<typeof findRoute> | null;
 					try {
@@ -486,7 +486,9 @@ const ApiSchema = z
 					} catch {
 						rule = null; // a bad pattern is reported on its own rule
 					}
-					if (rule === undefined) issue(["portal", "samplePath"], "no route rule covers GET of this path");
+					// Under "authenticate" any key passes a path no rule covers (Nuvion, whose routes are all its owners' roles).
+					if (rule === undefined && api.unmatchedRoutes === "deny")
+						issue(["portal", "samplePath"], 'no route rule covers GET of this path, and unmatchedRoutes is "deny"');
 					else if (rule?.public) issue(["portal", "samplePath"], "covers a public route, which needs no key");
 				}
 			}

@@ -654,6 +654,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 				secrets={shown}
 				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
 				savedHref={`${UI}/apis/${api.name}/keys`}
+				api={api}
 			/>
 		</>,
 	);
@@ -904,6 +905,7 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, api, created.record.environment)}
 				savedHref={`${UI}/keys/${created.record.id}`}
+				api={api}
 			/>
 		</>,
 	);

@@ -16,6 +16,7 @@ import {
 	worksUntil,
 	outcomeLabel,
 	publicNoun,
+	environmentName,
 	shortId,
 } from "./present";
 import type { UsageView } from "../admin/contract";
@@ -118,11 +119,15 @@ export function SecretsShown(props: {
 	sample: SampleCall;
 	savedHref: string;
 	customer?: boolean;
+	/** Names the keys' environment by its label (environmentName). */
+	api: Pick<CompiledApi, "environments"> | undefined;
 }) {
+	const noun = props.secrets.length === 1 && props.secrets[0]!.k.kind === "identifier" ? "identifier" : "key";
 	return (
 		<>
 			{props.secrets.map((x, i) => (
 				<SecretBox
+					api={props.api}
 					k={x.k}
 					label={x.label}
 					sample={props.sample}
@@ -133,7 +138,7 @@ export function SecretsShown(props: {
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
-					{props.secrets.length > 1 ? "I've saved these keys" : "I've saved this key"}
+					{props.secrets.length > 1 ? "I've saved these keys" : `I've saved this ${noun}`}
 				</button>
 			</form>
 		</>
@@ -391,6 +396,7 @@ export function SecretBox(props: {
 	id: string;
 	customer?: boolean;
 	again?: boolean;
+	api?: Pick<CompiledApi, "environments">;
 }) {
 	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
 	const identifier = props.k.kind === "identifier";
@@ -409,7 +415,7 @@ export function SecretBox(props: {
 				</p>
 			)}
 			<p>
-				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {props.k.environment}
+				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {environmentName(props.api, props.k.environment)}
 				{/* The console's form offers a tier; the confirmation restates it (a browser QA pass). */}
 				{props.customer ? "" : `, tier ${props.k.tier}`}; scopes {props.k.scopes.join(", ") || "none"}; expires{" "}
 				<Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
@@ -484,7 +490,13 @@ export function NotShown(props: { k: KeyRecord; message: string; back: string })
 }
 
 /** A public key shown again: the same box as when it was made, then back to its page. */
-export function ShownAgain(props: { k: KeyRecord & { key: string }; sample: SampleCall; back: string; customer?: boolean }) {
+export function ShownAgain(props: {
+	k: KeyRecord & { key: string };
+	sample: SampleCall;
+	back: string;
+	customer?: boolean;
+	api: Pick<CompiledApi, "environments">;
+}) {
 	const noun = publicNoun(props.k.kind);
 	return (
 		<>
@@ -496,6 +508,7 @@ export function ShownAgain(props: { k: KeyRecord & { key: string }; sample: Samp
 				sample={props.sample}
 				savedHref={props.back}
 				customer={props.customer}
+				api={props.api}
 			/>
 		</>
 	);
@@ -566,12 +579,12 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 					</>
 				) : k.replacedBy && k.kind !== "secret" ? (
 					<>
-						Nothing to do: this {keyNoun(k.kind)} was already rotated. The page of{" "}
+						Nothing to do: this {keyNoun(k.kind)} was already replaced. The page of{" "}
 						<a href={keyHref(k.replacedBy)}>the {keyNoun(k.kind)} that replaced it</a> can show it.
 					</>
 				) : k.replacedBy ? (
 					<>
-						Nothing to do: this key was already rotated. Its new key was shown once, when it was made, and cannot be shown again (keygate
+						Nothing to do: this key was already replaced. Its new key was shown once, when it was made, and cannot be shown again (keygate
 						keeps only its hash): <a href={keyHref(k.replacedBy)}>the key that replaced it</a>.
 					</>
 				) : expired ? (

@@ -701,7 +701,13 @@ portalApp.post("/keys", async (c) => {
 		"Key created",
 		<>
 			<h1>{pair ? "Key pair created" : "Key created"}</h1>
-			<SecretsShown secrets={shown} sample={sampleCall(c.req.url, api, shown[0]!.k.environment)} savedHref={`${PORTAL}/`} customer />
+			<SecretsShown
+				secrets={shown}
+				sample={sampleCall(c.req.url, api, shown[0]!.k.environment)}
+				savedHref={`${PORTAL}/`}
+				customer
+				api={api}
+			/>
 		</>,
 	);
 });
@@ -1000,6 +1006,7 @@ portalApp.post("/keys/:id/rotate", async (c) => {
 				]}
 				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
 				savedHref={`${PORTAL}/`}
+				api={c.var.api}
 			/>
 		</>,
 	);

@@ -20,7 +20,15 @@ export async function revealed(
 	try {
 		const shown = await revealKey(s, k.id);
 		return {
-			body: <ShownAgain k={shown} sample={sampleCall(url, api, shown.environment)} back={`${base}/keys/${shown.id}`} customer={customer} />,
+			body: (
+				<ShownAgain
+					k={shown}
+					sample={sampleCall(url, api, shown.environment)}
+					back={`${base}/keys/${shown.id}`}
+					customer={customer}
+					api={api}
+				/>
+			),
 			status: 200,
 		};
 	} catch (e) {

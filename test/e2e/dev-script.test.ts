@@ -112,14 +112,18 @@ describe("npm run dev beside other projects", () => {
 	});
 
 	it("finds a secret in .dev.vars shorter than the 32 characters keygate uses, which it would treat as unset; the ones it writes are long enough (a probe)", async () => {
-		const { ensureDevVars, shortSecrets } = (await import(pathToFileURL(DEV).href)) as {
+		const { ensureDevVars, readDevVars, shortSecrets } = (await import(pathToFileURL(DEV).href)) as {
 			ensureDevVars(path: string): { values: Record<string, string> };
+			readDevVars(path: string): Record<string, string>;
 			shortSecrets(values: Record<string, string>): string[];
 		};
 		const dir = await mkdtemp(path.join(os.tmpdir(), "kg-devvars-"));
 		cleanups.push(() => rm(dir, { recursive: true, force: true }));
 		const file = path.join(dir, ".dev.vars");
 		await writeFile(file, "ADMIN_TOKEN=a\n");
+		// Found before anything is started or written (a browser pass: the demo origin had started first).
+		expect(shortSecrets(readDevVars(file))).toEqual(["ADMIN_TOKEN"]);
+		expect(await readFile(file, "utf8")).toBe("ADMIN_TOKEN=a\n");
 		expect(shortSecrets(ensureDevVars(file).values)).toEqual(["ADMIN_TOKEN"]);
 		const written = ensureDevVars(path.join(dir, "fresh.vars")).values;
 		expect(written.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
@@ -233,7 +237,7 @@ describe("quickStart", () => {
 		const novapulse = await readFile(path.join(ROOT, "examples/novapulse/keygate.config.json"), "utf8");
 		expect(quickStart(novapulse, base, ` --url ${base}`)).toEqual([
 			`  npm run keys -- create --name demo --api novapulse --scopes jobs:read --url ${base}`,
-			`  curl -H "Host: api.novapulse.io" -H "Authorization: Bearer <key>" ${base}/v1/jobs/hello`,
+			`  curl -H "Host: api.novapulse.io" -H "Authorization: Bearer <key>" ${base}/v1/jobs`,
 		]);
 		// Novala's samplePath (/api/v1/leads) takes the leads route: its scope, not the first GET route's (a second review).
 		const novala = await readFile(path.join(ROOT, "examples/novala/keygate.config.json"), "utf8");

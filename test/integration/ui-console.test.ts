@@ -1009,7 +1009,7 @@ describe("keys", () => {
 		const again = await ui(`${UI}/keys/${id}/rotate`, { cookie, form: { grace: "3600" } });
 		const said = await again.text();
 		expect(again.status).toBe(409);
-		expect(said).toContain("Nothing to do: this key was already rotated.");
+		expect(said).toContain("Nothing to do: this key was already replaced.");
 		expect(said).toContain(`href="${UI}/keys/${newId}"`);
 		expect(shownKeys(said)).toEqual([]);
 		expect((await call("/v1/hello", { key: fresh! })).status).toBe(200);

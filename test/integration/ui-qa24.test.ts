@@ -110,7 +110,7 @@ describe("action pages for a key they no longer apply to", () => {
 		const rotated = await ui(`${UI}/keys/${old.id}/rotate`, { cookie, form: { grace: "3600" } });
 		expect(rotated.status).toBe(200);
 		const html = await (await ui(`${UI}/keys/${old.id}/rotate`, { cookie })).text();
-		expect(html).toContain("Nothing to do: this key was already rotated.");
+		expect(html).toContain("Nothing to do: this key was already replaced.");
 		expect(html).toMatch(new RegExp(`href="${UI}/keys/key_\\w+">the key that replaced it`));
 	});
 

@@ -206,7 +206,7 @@ describe("the curl line's host", () => {
 		"on a loopback page (%s) the API does not list, it calls the page's own origin with the API's host in a Host header",
 		(origin) => {
 			const sample = sampleCall(`${origin}/_keygate/portal/keys`, compiled(novapulse), "live");
-			expect(sample.url).toBe(`${origin}/v1/jobs/hello`);
+			expect(sample.url).toBe(`${origin}/v1/jobs`);
 			expect(sample.host).toBe("api.novapulse.io");
 		},
 	);
@@ -219,12 +219,12 @@ describe("the curl line's host", () => {
 
 	it("elsewhere it stays https://<the API's host>, with no Host header; on one of the API's hosts, that host", () => {
 		const away = sampleCall("https://keys.novapulse.io/_keygate/ui/apis/novapulse/keys", compiled(novapulse), "live");
-		expect(away.url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		expect(away.url).toBe("https://api.novapulse.io/v1/jobs");
 		expect(away.host).toBeUndefined();
 		// A public host whose name starts as a loopback name does is no loopback.
-		expect(sampleCall("https://localhost.example.com/x", compiled(novapulse), "live").url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		expect(sampleCall("https://localhost.example.com/x", compiled(novapulse), "live").url).toBe("https://api.novapulse.io/v1/jobs");
 		const on = sampleCall("https://api.novapulse.io/_keygate/ui/apis/novapulse/keys", compiled(novapulse), "live");
-		expect(on.url).toBe("https://api.novapulse.io/v1/jobs/hello");
+		expect(on.url).toBe("https://api.novapulse.io/v1/jobs");
 		expect(on.host).toBeUndefined();
 	});
 
@@ -251,7 +251,7 @@ describe("the curl line's host", () => {
 		expect(res.status, html).toBe(200);
 		const [key] = shownKeys(html);
 		expect(html).toContain(
-			`curl -H &quot;Host: api.novapulse.io&quot; -H &quot;Authorization: Bearer ${key}&quot; http://localhost:8930/v1/jobs/hello`,
+			`curl -H &quot;Host: api.novapulse.io&quot; -H &quot;Authorization: Bearer ${key}&quot; http://localhost:8930/v1/jobs`,
 		);
 	});
 });

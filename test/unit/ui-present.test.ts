@@ -203,19 +203,25 @@ describe("the curl line's address (sampleAddress; found by a browser QA pass: a 
 
 	it("an API on its own hosts: the host of the key's environment, over https; the page's origin when the API answers there", () => {
 		const api = compiled(nuvion);
-		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "test")).toEqual({ url: "https://api.nuvion.dev/" });
-		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({ url: "https://api.nuvion.co/" });
-		expect(sampleAddress("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({ url: "https://api.nuvion.co/" });
+		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "test")).toEqual({
+			url: "https://api.nuvion.dev/accounts",
+		});
+		expect(sampleAddress("https://keys.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({
+			url: "https://api.nuvion.co/accounts",
+		});
+		expect(sampleAddress("https://api.nuvion.co/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({
+			url: "https://api.nuvion.co/accounts",
+		});
 	});
 
 	it("a loopback page the API does not answer on: the page's own origin, with the environment's host in a Host header (stop 28)", () => {
 		const api = compiled(nuvion);
 		expect(sampleAddress("http://localhost:8787/_keygate/ui/apis/nuvion/keys", api, "test")).toEqual({
-			url: "http://localhost:8787/",
+			url: "http://localhost:8787/accounts",
 			host: "api.nuvion.dev",
 		});
 		expect(sampleAddress("http://127.0.0.1:8787/_keygate/ui/apis/nuvion/keys", api, "live")).toEqual({
-			url: "http://127.0.0.1:8787/",
+			url: "http://127.0.0.1:8787/accounts",
 			host: "api.nuvion.co",
 		});
 	});
