@@ -344,7 +344,7 @@ export async function revealKey(s: Services, id: string): Promise<KeyRecord & { 
 	if (!(await secretsEqual(await sha256Hex(key), stored.hash)))
 		throw new AdminError(
 			"key_conflict",
-			"This key cannot be shown again: it was made before keygate could show public keys again. It still works; rotate it for one that can be shown.",
+			"This key cannot be shown again: it was made before keygate could show public keys again (or under another public-key root, if keygate's Durable Objects were replaced). It still works; rotate it for one that can be shown.",
 		);
 	await audit(s, { action: "key.revealed", api: stored.api, keyId: id, owner: stored.owner, details: {} });
 	return { ...record, key };

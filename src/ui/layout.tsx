@@ -153,7 +153,7 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number; headi
 			{props.previous.kind === "identifier" ? (
 				<p>
 					The old identifier <code>{maskedKey(props.previous)}</code>{" "}
-					{props.grace === 0 ? "is marked revoked now." : `is marked revoked from ${formatTime(props.previous.graceEndsAt)}.`}{" "}
+					{props.grace === 0 ? "is marked revoked now." : `is marked revoked from ${formatTime(worksUntil(props.previous))}.`}{" "}
 					{IDENTIFIER_UNCHANGED}
 				</p>
 			) : (
@@ -569,6 +569,11 @@ export function NoLongerPossible(props: { k: KeyRecord; action: "revoke" | "rota
 				{k.revokedAt ? (
 					<>
 						Nothing to do: this key was revoked <Time iso={k.revokedAt} />.
+					</>
+				) : expired && props.action === "revoke" ? (
+					// Expired, during its rotation's grace or not: the reason it gets 401 is its expiry (a review).
+					<>
+						Nothing to do: this {keyNoun(k.kind)} expired <Time iso={k.expiresAt} />.
 					</>
 				) : k.replacedBy && props.action === "revoke" ? (
 					// Asked to revoke a key replaced past its grace: what matters is that it already gets 401 (a browser QA pass).

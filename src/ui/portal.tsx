@@ -467,7 +467,7 @@ portalApp.get("/:home{.{0}}", async (c) => {
 			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
 			{held >= api.portal.maxKeysPerOwner ? (
 				<p class="note" id="at-limit">
-					You hold {held} working keys, the most allowed here: revoke one before you generate another.
+					You hold {held} working key{held === 1 ? "" : "s"}, the most allowed here: revoke one before you generate another.
 				</p>
 			) : a.pairs && pairPlaces(api) === 2 && held === api.portal.maxKeysPerOwner - 1 ? (
 				// A pair of two live keys needs two places (a review: said only after a refused send).

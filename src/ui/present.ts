@@ -194,9 +194,10 @@ export function expiryFrom(
 	if (choice === "never" || choice === "") return { ok: true, value: undefined };
 	if (choice === "custom") {
 		if (custom.trim() === "") return { ok: false, message: 'Expiry: "On a date" is ticked but no date was entered.' };
-		const at = Date.parse(custom.length === 10 ? `${custom}T00:00:00Z` : custom);
-		// A day the calendar lacks (2027-02-30) is not rolled over into the next month, and a date in another form is no date (a browser QA pass).
-		if (!Number.isFinite(at) || (custom.length === 10 && new Date(at).toISOString().slice(0, 10) !== custom))
+		// A day the calendar lacks (2027-02-30) is not rolled over into the next month, and a date in another form is no date
+		// (a browser QA pass; the date field sends YYYY-MM-DD, and only a hand-made form sends anything else).
+		const at = /^\d{4}-\d{2}-\d{2}$/.test(custom) ? Date.parse(`${custom}T00:00:00Z`) : Number.NaN;
+		if (!Number.isFinite(at) || new Date(at).toISOString().slice(0, 10) !== custom)
 			return { ok: false, message: "Expiry: the custom date is no date: enter it as YYYY-MM-DD, e.g. 2027-06-30." };
 		if (at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
 		return { ok: true, value: new Date(at).toISOString() };
@@ -461,7 +462,7 @@ export function lineBusyWords(kind: KeyRecord["kind"], until: number, when: "for
  */
 export function atLimitWords(kind: KeyRecord["kind"], full: number, when: "form" | "later"): string {
 	const identifier = kind === "identifier";
-	const held = `You hold ${full} working keys, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
+	const held = `You hold ${full} working key${full === 1 ? "" : "s"}, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
 	if (when === "form")
 		return identifier
 			? `${held}. With a grace the old identifier would stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).`

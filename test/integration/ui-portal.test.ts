@@ -995,7 +995,7 @@ describe("one owner's keys only", () => {
 		// The old identifier's grace is still running, so revoke it to leave the line free, and look at the limit alone.
 		expect((await ui(`${PORTAL}/keys/${app.id}/revoke`, { cookie, bindings, form: {} })).status).toBe(303);
 		const fullPage = await (await ui(`${PORTAL}/keys/${next.id}/rotate`, { cookie, bindings })).text();
-		expect(fullPage).toContain("You hold 1 working keys, the most allowed here (an identifier whose key is gone counts)");
+		expect(fullPage).toContain("You hold 1 working key, the most allowed here (an identifier whose key is gone counts)");
 		expect(fullPage).toContain("keep the old identifier beside the new one for a while");
 		expect(fullPage).not.toContain("keep the old key working");
 	});

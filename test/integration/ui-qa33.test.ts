@@ -90,3 +90,16 @@ describe("the revoke page of a key replaced past its grace (a browser QA pass)",
 		expect(origin.calls).toHaveLength(0);
 	});
 });
+
+describe("the revoke page of a key that expired during its rotation's grace (a review)", () => {
+	it("gives its expiry as the reason, not a grace that had time left", async () => {
+		const cookie = await signIn();
+		const expiresAt = new Date(Date.now() + 1_500).toISOString();
+		const { id } = await createKey({ name: "short-lived", scopes: ["read"], expiresAt });
+		expect((await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 3600 }) })).status).toBe(201);
+		await new Promise((r) => setTimeout(r, Date.parse(expiresAt) - Date.now() + 200));
+		const page = await (await ui(`${UI}/keys/${id}/revoke`, { cookie })).text();
+		expect(page).toContain(`Nothing to do: this key expired <time datetime="${expiresAt}"`);
+		expect(page).not.toContain("grace period has ended");
+	});
+});
