@@ -251,6 +251,12 @@ describe("each example's portal in its page's words (a seed-page pass)", () => {
 		const done = await (await ui(`${PORTAL}/keys/${made.id}/rotate`, { cookie, bindings, form: { grace: "0" } })).text();
 		expect(done).toContain("<h1>Key regenerated</h1>");
 		expect(shownKeys(done)).toHaveLength(1);
+		// An identifier shown again is saved as an identifier (a browser pass: "I've saved this key").
+		const pair = await gw.admin("/key-pairs", { method: "POST", body: JSON.stringify({ name: "app", environment: "development", owner }) });
+		const { identifier } = await pair.json<{ identifier: { id: string; key: string } }>();
+		const shown = await (await ui(`${PORTAL}/keys/${identifier.id}/reveal`, { cookie, bindings, form: {} })).text();
+		expect(shownKeys(shown)).toEqual([identifier.key]);
+		expect(shown).toContain("I&#39;ve saved this identifier");
 	});
 
 	it("NovaPulse and Nuvion name their environments as their pages do: Production and Sandbox, beside live and test", async () => {
@@ -262,6 +268,15 @@ describe("each example's portal in its page's words (a seed-page pass)", () => {
 		const made = await gw.createKey({ name: "sandbox job", environment: "test", owner });
 		expect(await (await ui(`${PORTAL}/`, { cookie, bindings })).text()).toContain("<td>Sandbox (test)</td>");
 		expect(await (await ui(`${PORTAL}/keys/${made.id}`, { cookie, bindings })).text()).toContain("Sandbox (test)");
+		// The page that shows a new key names it so too (a seed-page pass).
+		const created = await (
+			await ui(`${PORTAL}/keys`, {
+				cookie,
+				bindings,
+				form: { name: "made here", environment: "test", type: "nvp", expiry: "never", kind: "single", scopes: "jobs:read" },
+			})
+		).text();
+		expect(created).toContain("Settings: made here, nvp (secret), Sandbox (test)");
 		const nuvionPortal = await portalFor(nuvion, `user_${crypto.randomUUID().slice(0, 8)}`);
 		const nuvionHome = await (await ui(`${PORTAL}/`, { cookie: nuvionPortal.cookie, bindings: nuvionPortal.bindings })).text();
 		expect(nuvionHome).toMatch(/<option value="test"[^>]*>Sandbox \(test\)<\/option>/);
@@ -831,7 +846,10 @@ describe("one owner's keys only", () => {
 			});
 		const single = await send("single");
 		expect(single.status).toBe(400);
-		expect(await single.text()).toContain("Single keys are not offered here: create a key pair.");
+		const refusedSingle = await single.text();
+		expect(refusedSingle).toContain("Single keys are not offered here: create a key pair.");
+		// The form put back is the pair's (a review: it was headed "Create key").
+		expect(refusedSingle).toContain("<h1>Create Key Pair</h1>");
 		const mine = async () =>
 			(await (await gw.admin("/keys?api=novala")).json<{ data: { owner: string }[] }>()).data.filter((k) => k.owner === owner);
 		expect(await mine()).toHaveLength(0);
