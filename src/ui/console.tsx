@@ -44,9 +44,6 @@ import {
 	Time,
 	UI,
 	RotateForm,
-	UsageSections,
-	sampleScopes,
-	sampleCall,
 	ServiceField,
 	NothingHere,
 	Unavailable,
@@ -61,6 +58,8 @@ import {
 	typedName,
 	DeletedNotice,
 } from "./layout";
+import { UsageSections } from "./charts";
+import { sampleScopes, sampleCall } from "./sample";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import { revealed } from "./reveal";
 import {

@@ -1,6 +1,7 @@
 import type { CompiledApi } from "../config/load";
 import type { ListedKey } from "./data";
-import { DataTable, Sparkline, Status, Time } from "./layout";
+import { Sparkline } from "./charts";
+import { DataTable, Status, Time } from "./layout";
 import { SORTS, environmentName, maskedKey, shortId, type KeyQuery } from "./present";
 
 const STATUSES = [

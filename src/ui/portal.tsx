@@ -39,9 +39,6 @@ import {
 	Status,
 	Time,
 	RotateForm,
-	UsageSections,
-	sampleScopes,
-	sampleCall,
 	ServiceField,
 	NothingHere,
 	Unavailable,
@@ -56,6 +53,8 @@ import {
 	typedName,
 	DeletedNotice,
 } from "./layout";
+import { UsageSections } from "./charts";
+import { sampleScopes, sampleCall } from "./sample";
 import { revealed } from "./reveal";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
 import {

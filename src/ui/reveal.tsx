@@ -1,7 +1,8 @@
 import { AdminError, revealKey, type Services } from "../admin/service";
 import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
-import { NotShown, sampleCall, ShownAgain } from "./layout";
+import { NotShown, ShownAgain } from "./layout";
+import { sampleCall } from "./sample";
 
 /**
  * The answer to a key page's "Show" button (a POST), in the console (`base` UI) and the

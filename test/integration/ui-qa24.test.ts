@@ -7,7 +7,7 @@
  */
 import { vi, afterEach, describe, expect, it } from "vitest";
 import demo from "../../keygate.config.json";
-import { Sparkline } from "../../src/ui/layout";
+import { Sparkline } from "../../src/ui/charts";
 import { SESSION_IDLE_MS } from "../../src/ui/session";
 import { TEST_ADMIN_TOKEN } from "../constants";
 import { BASE, createKey, gatewayFor } from "../helpers/gateway";

@@ -13,7 +13,7 @@ import novala from "../../examples/novala/keygate.config.json";
 import generic from "../../examples/generic-rest/keygate.config.json";
 import { app } from "../../src/app";
 import { parseConfig } from "../../src/config/load";
-import { sampleCall } from "../../src/ui/layout";
+import { sampleCall } from "../../src/ui/sample";
 import { FORM_TOKEN_FIELD, formToken } from "../../src/ui/security";
 import { createExecutionContext } from "cloudflare:test";
 import { fail, kvWith } from "../helpers/faults";

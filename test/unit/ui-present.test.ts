@@ -3,7 +3,7 @@ import demo from "../../keygate.config.json";
 import nuvion from "../../examples/nuvion/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
 import type { KeyRecord } from "../../src/keys/record";
-import { sampleAddress } from "../../src/ui/layout";
+import { sampleAddress } from "../../src/ui/sample";
 import {
 	expiryFrom,
 	graceChoices,
