@@ -19,6 +19,9 @@ export interface OwnerRights {
 	methods?: string[];
 }
 
+/** The scopes a role holds back to, or undefined when it allows every scope (no `scopes`, or `*`). */
+const roleScopes = (owner: OwnerRights): string[] | undefined => (!owner.scopes || owner.scopes.includes("*") ? undefined : owner.scopes);
+
 /** Pure: may this caller make this request? Returns the reason it may not. */
 export function authorize(
 	principal: Principal,
@@ -34,8 +37,8 @@ export function authorize(
 	if (owner) {
 		// Effective rights are the caller's scopes limited by what its owner may do today.
 		if (owner.methods && !owner.methods.includes(method)) return "owner_not_permitted";
-		const all = !owner.scopes || owner.scopes.includes("*");
-		if (route && !all && !route.scopes.every((s) => owner.scopes!.includes(s))) return "owner_not_permitted";
+		const held = roleScopes(owner);
+		if (route && held && !route.scopes.every((s) => held.includes(s))) return "owner_not_permitted";
 	}
 	if (principal.ipAllowlist && !ipAllowed(clientIp, principal.ipAllowlist)) return "ip_not_allowed";
 	return undefined;
@@ -129,9 +132,7 @@ export const policy: MiddlewareHandler<GatewayEnv> = async (c, next) => {
 	if (reason) return refuse(c, principal, reason, refusedBy);
 	// The origin is told the rights the request carries: the key's scopes limited by its owner's role today, not
 	// those stored on the key (found by a peer's suite: a reader's key sent X-Keygate-Scopes read,write).
-	if (owner?.scopes && !owner.scopes.includes("*")) {
-		const allowed = owner.scopes;
-		c.set("principal", { ...principal, scopes: principal.scopes.filter((s) => allowed.includes(s)) });
-	}
+	const held = owner && roleScopes(owner);
+	if (held) c.set("principal", { ...principal, scopes: principal.scopes.filter((s) => held.includes(s)) });
 	await next();
 };

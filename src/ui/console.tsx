@@ -36,7 +36,6 @@ import {
 	ExpiryChoices,
 	Page,
 	RevokeConfirmation,
-	IDENTIFIER_UNCHANGED,
 	RevokeStatement,
 	RotatedNotice,
 	SecretsShown,

@@ -77,8 +77,8 @@ export function KeysTable(props: {
 	now: number;
 	caption: string;
 	href: (id: string) => string;
-	/** Names each key's environment by its label (environmentName); absent: the names alone. */
-	api?: Pick<CompiledApi, "environments">;
+	/** Names each key's environment by its label (environmentName). */
+	api: Pick<CompiledApi, "environments">;
 }) {
 	return (
 		<DataTable
@@ -142,7 +142,7 @@ export function KeysList(props: {
 	caption: string;
 	href: (id: string) => string;
 	link: (page: number) => string;
-	api?: Pick<CompiledApi, "environments">;
+	api: Pick<CompiledApi, "environments">;
 }) {
 	const { listed } = props;
 	const current = Math.min(props.page, listed.pages);

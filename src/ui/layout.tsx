@@ -17,6 +17,7 @@ import {
 	publicNoun,
 	environmentName,
 	shortId,
+	capitalized,
 } from "./present";
 
 export const UI = "/_keygate/ui";
@@ -117,21 +118,13 @@ export function SecretsShown(props: {
 	savedHref: string;
 	customer?: boolean;
 	/** Names the keys' environment by its label (environmentName). */
-	api: Pick<CompiledApi, "environments"> | undefined;
+	api: Pick<CompiledApi, "environments">;
 }) {
 	const noun = props.secrets.length === 1 && props.secrets[0]!.k.kind === "identifier" ? "identifier" : "key";
 	return (
 		<>
 			{props.secrets.map((x, i) => (
-				<SecretBox
-					api={props.api}
-					k={x.k}
-					label={x.label}
-					sample={props.sample}
-					id={`secret-${i}`}
-					customer={props.customer}
-					again={x.k.kind !== "secret"}
-				/>
+				<SecretBox api={props.api} k={x.k} label={x.label} sample={props.sample} id={`secret-${i}`} customer={props.customer} />
 			))}
 			<form method="get" action={props.savedHref}>
 				<button type="submit" data-saved="">
@@ -238,10 +231,9 @@ export function RevokeConfirmation(props: { k: KeyRecord; action: string; cancel
 
 /** A grace's cut-off as the rotate form states it: the key's expiry when that comes first, said so (a browser QA pass). */
 function cutOff(k: KeyRecord, graceEnd: number): string {
-	const expires = k.expiresAt === null ? Infinity : Date.parse(k.expiresAt);
-	return expires < graceEnd
-		? `${formatTime(k.expiresAt)}, when the ${keyNoun(k.kind)} expires`
-		: formatTime(new Date(graceEnd).toISOString());
+	const ends = new Date(graceEnd).toISOString();
+	const until = worksUntil({ graceEndsAt: ends, expiresAt: k.expiresAt });
+	return until === ends ? formatTime(ends) : `${formatTime(until)}, when the ${keyNoun(k.kind)} expires`;
 }
 
 /** The rotate confirmation: grace choices with their exact cut-offs, the default preselected. */
@@ -371,8 +363,8 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 }
 
 /**
- * A plaintext key, inline in the answer to the POST that made it: shown once, or, for a
- * public key that its page can show again (`again`), said so.
+ * A plaintext key, inline in the answer to the POST that made it (or to its page's Show
+ * button): a secret key shown once, a public key said to be shown again from its page.
  */
 export function SecretBox(props: {
 	k: KeyRecord & { key: string };
@@ -380,8 +372,7 @@ export function SecretBox(props: {
 	sample: SampleCall;
 	id: string;
 	customer?: boolean;
-	again?: boolean;
-	api?: Pick<CompiledApi, "environments">;
+	api: Pick<CompiledApi, "environments">;
 }) {
 	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
 	const identifier = props.k.kind === "identifier";
@@ -389,7 +380,8 @@ export function SecretBox(props: {
 	return (
 		<section class="secret" aria-labelledby={`${props.id}-h`}>
 			<h2 id={`${props.id}-h`}>{props.label}</h2>
-			{props.again ? (
+			{/* A public key's page can show it again (keys/public-key.ts); a secret key is shown once. */}
+			{props.k.kind !== "secret" ? (
 				<p>
 					This {publicNoun(props.k.kind)} is public by design, so its page can show it again while it works (keygate keeps only its hash,
 					and derives it again). Masked in lists as <code>{maskedKey(props.k)}</code>.
@@ -486,7 +478,7 @@ export function ShownAgain(props: {
 	return (
 		<>
 			<h1>
-				{noun[0]!.toUpperCase() + noun.slice(1)}: {props.k.name}
+				{capitalized(noun)}: {props.k.name}
 			</h1>
 			<SecretsShown
 				secrets={[{ label: `Your ${noun}`, k: props.k }]}

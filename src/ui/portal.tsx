@@ -61,7 +61,6 @@ import {
 	companionLabel,
 	expiryFrom,
 	formMessage,
-	formatTime,
 	invalidFields,
 	graceChoices,
 	lineBusyWords,
@@ -82,6 +81,7 @@ import {
 	PASTED_KEY_NOTICE,
 	offeredGraces,
 	environmentName,
+	workingKeys,
 } from "./present";
 import {
 	PORTAL_COOKIE,
@@ -343,6 +343,8 @@ async function allowed(c: Context<PortalEnv>) {
 		methods,
 		pairs,
 		singles,
+		/** The create action's name: the single-key button's, or the pair's where a portal makes pairs only. */
+		createLabel: singles ? p.labels.generate : p.labels.pair,
 		grace,
 		graces: offeredGraces(p.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
 	};
@@ -462,16 +464,16 @@ portalApp.get("/:home{.{0}}", async (c) => {
 				api={api}
 			/>
 			{keys.length === 0 ? <p>You have no keys yet.</p> : null}
-			<h2 id="generate">{a.singles ? api.portal.labels.generate : api.portal.labels.pair}</h2>
+			<h2 id="generate">{a.createLabel}</h2>
 			{/* Said before the form is filled in, not only after it is sent (a browser QA pass). */}
 			{held >= api.portal.maxKeysPerOwner ? (
 				<p class="note" id="at-limit">
-					You hold {held} working key{held === 1 ? "" : "s"}, the most allowed here: revoke one before you generate another.
+					You hold {workingKeys(held)}, the most allowed here: revoke one before you generate another.
 				</p>
 			) : a.pairs && pairPlaces(api) === 2 && held === api.portal.maxKeysPerOwner - 1 ? (
 				// A pair of two live keys needs two places (a review: said only after a refused send).
 				<p class="note" id="at-limit">
-					You hold {held} working keys of the {api.portal.maxKeysPerOwner} allowed here:{" "}
+					You hold {workingKeys(held)} of the {api.portal.maxKeysPerOwner} allowed here:{" "}
 					{a.singles ? "room for one more key, not a pair, which takes two." : "no room for a pair, which takes two: revoke a key first."}
 				</p>
 			) : (
@@ -606,7 +608,7 @@ portalApp.post("/keys", async (c) => {
 			c,
 			api.portal.title,
 			<>
-				<h1>{a.singles ? api.portal.labels.generate : api.portal.labels.pair}</h1>
+				<h1>{a.createLabel}</h1>
 				<PortalForm c={c} a={a} error={formMessage(message, { ipAllowlist: allowlist })} values={values} scopes={sentScopes} />
 				<p>
 					<a href={`${PORTAL}/`}>Back to your keys</a>
@@ -656,16 +658,7 @@ portalApp.post("/keys", async (c) => {
 	if (!parsed.success) return again(describeIssues(parsed.error));
 	const owners = c.var.services.authority;
 	if (!(await claim(owners, api.name, c.var.grant.owner, once)))
-		return page(
-			c,
-			"Already sent",
-			<AlreadySent
-				list={`${PORTAL}/`}
-				again={`${PORTAL}/#generate`}
-				againLabel={a.singles ? api.portal.labels.generate : api.portal.labels.pair}
-			/>,
-			409,
-		);
+		return page(c, "Already sent", <AlreadySent list={`${PORTAL}/`} again={`${PORTAL}/#generate`} againLabel={a.createLabel} />, 409);
 	const places = pair ? pairPlaces(api) : 1;
 	const shown = await withinLimit(c, places, async () => {
 		let made: { label: string; k: KeyRecord & { key: string } }[];

@@ -429,13 +429,16 @@ export function environmentName(api: Pick<CompiledApi, "environments"> | undefin
 	return label.toLowerCase() === environment.toLowerCase() ? label : `${label} (${environment})`;
 }
 
+/** "1 working key", "2 working keys": the portal's count of keys that still authenticate (its key cap's unit). */
+export const workingKeys = (n: number): string => `${n} working key${n === 1 ? "" : "s"}`;
+
 /** A public key's name on the pages that show it again: "publishable key" or "identifier". */
 export const publicNoun = (kind: KeyRecord["kind"]): string => (kind === "identifier" ? "identifier" : "publishable key");
 
 /** What the pages call a key of this kind: an application identifier authorizes nothing, so it is not called a key. */
 export const keyNoun = (kind: KeyRecord["kind"]): "identifier" | "key" => (kind === "identifier" ? "identifier" : "key");
 
-const capitalized = (text: string) => text[0]!.toUpperCase() + text.slice(1);
+export const capitalized = (text: string) => text[0]!.toUpperCase() + text.slice(1);
 
 /**
  * The two-key rule (a line holds at most two live keys) while the key this one replaced
@@ -462,7 +465,7 @@ export function lineBusyWords(kind: KeyRecord["kind"], until: number, when: "for
  */
 export function atLimitWords(kind: KeyRecord["kind"], full: number, when: "form" | "later"): string {
 	const identifier = kind === "identifier";
-	const held = `You hold ${full} working key${full === 1 ? "" : "s"}, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
+	const held = `You hold ${workingKeys(full)}, the most allowed here${identifier ? " (an identifier whose key is gone counts)" : ""}`;
 	if (when === "form")
 		return identifier
 			? `${held}. With a grace the old identifier would stay beside the new one, one more, so it can be rotated only Immediately (or revoke another key first).`

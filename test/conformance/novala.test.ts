@@ -12,7 +12,7 @@ import { parseConfig } from "../../src/config/load";
 import { generateKey } from "../../src/keys/format";
 import { gatewayFor, sleep, type CreatedKey, expectBody as expectExact } from "../helpers/gateway";
 import { type FakeOrigin, useFakeOrigin } from "../helpers/origin";
-import { ui } from "../helpers/ui";
+import { portalCookie, ui } from "../helpers/ui";
 
 const BASE = "https://app.novala.ai";
 const novala = gatewayFor(config, BASE);
@@ -307,11 +307,7 @@ describe("rotation: replace then revoke (immediate 401), or rotate with a 24-hou
 		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
 		const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
 		const mine = await createPair("portal", ["leads.lead.read"], owner);
-		const { url } = await (
-			await novala.admin("/portal-sessions", { method: "POST", body: JSON.stringify({ owner }) })
-		).json<{ url: string }>();
-		const entered = await ui("/_keygate/portal/enter", { form: { token: new URL(url).searchParams.get("token")! }, bindings });
-		const cookie = entered.headers.get("Set-Cookie")!.split(";")[0]!;
+		const cookie = await portalCookie(owner, config);
 		const form = await (await ui(`/_keygate/portal/keys/${mine.secret.id}/rotate`, { cookie, bindings })).text();
 		expect([...form.matchAll(/name="grace" value="(\d+)"/g)].map((m) => m[1])).toEqual(["0", "86400"]);
 		expect(form).toMatch(/value="86400" checked=""/);

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 import { app } from "../../src/app";
 import { FORM_TOKEN_FIELD, formToken } from "../../src/ui/security";
 import { TEST_ADMIN_TOKEN } from "../constants";
-import { BASE } from "./gateway";
+import { admin, BASE, gatewayFor } from "./gateway";
 
 export const UI = "/_keygate/ui";
 
@@ -73,4 +73,17 @@ export async function signIn(token = TEST_ADMIN_TOKEN, bindings?: Record<string,
 /** The plaintext keys shown in a page (a generate or rotate answer). */
 export function shownKeys(html: string): string[] {
 	return [...html.matchAll(/<code id="secret-\d+" data-secret="">([^<]+)<\/code>/g)].map((m) => m[1]!);
+}
+
+/** A portal session for `owner` of the bundled API (or of `config`'s first API), entered as a browser does: its cookie. */
+export async function portalCookie(owner: string, config?: unknown): Promise<string> {
+	const bindings = config ? { KEYGATE_CONFIG: JSON.stringify(config) } : undefined;
+	const body = { method: "POST", body: JSON.stringify(config ? { owner } : { api: "demo", owner }) };
+	const res = config ? await gatewayFor(config).admin("/portal-sessions", body) : await admin("/portal-sessions", body);
+	expect(res.status).toBe(201);
+	const { url } = await res.json<{ url: string }>();
+	const token = new URL(url).searchParams.get("token")!;
+	const entered = await ui("/_keygate/portal/enter", { form: { token }, bindings, headers: { "Sec-Fetch-Site": "same-origin" } });
+	expect(entered.status, await entered.clone().text()).toBe(303);
+	return entered.headers.get("Set-Cookie")!.split(";")[0]!;
 }

@@ -17,9 +17,9 @@ import { sampleCall } from "../../src/ui/sample";
 import { FORM_TOKEN_FIELD, formToken } from "../../src/ui/security";
 import { createExecutionContext } from "cloudflare:test";
 import { fail, kvWith } from "../helpers/faults";
-import { admin, gatewayFor } from "../helpers/gateway";
+import { admin } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
-import { shownKeys, signIn, ui, UI } from "../helpers/ui";
+import { portalCookie, shownKeys, signIn, ui, UI } from "../helpers/ui";
 
 const PORTAL = "/_keygate/portal";
 
@@ -29,20 +29,6 @@ afterEach(() => {
 });
 
 const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
-
-/** A portal session for `owner` of the bundled API (or of `config`'s first API): its cookie. */
-async function portalCookie(owner: string, config?: unknown): Promise<string> {
-	const bindings = config ? { KEYGATE_CONFIG: JSON.stringify(config) } : undefined;
-	const res = config
-		? await gatewayFor(config).admin("/portal-sessions", post({ owner }))
-		: await admin("/portal-sessions", post({ api: "demo", owner }));
-	const { url } = await res.json<{ url: string }>();
-	expect(res.status).toBe(201);
-	const token = new URL(url).searchParams.get("token")!;
-	const entered = await ui(`${PORTAL}/enter`, { form: { token }, bindings, headers: { "Sec-Fetch-Site": "same-origin" } });
-	expect(entered.status, await entered.clone().text()).toBe(303);
-	return entered.headers.get("Set-Cookie")!.split(";")[0]!;
-}
 
 describe("the portal when storage fails", () => {
 	const brokenAuthority = { idFromName: (n: string) => env.KEY_AUTHORITY.idFromName(n), get: () => ({ revoke: fail }) };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { admin, call, createKey } from "../helpers/gateway";
 import { useFakeOrigin } from "../helpers/origin";
-import { signIn, ui, UI } from "../helpers/ui";
+import { portalCookie, signIn, ui, UI } from "../helpers/ui";
 
 const PORTAL = "/_keygate/portal";
 const origin = useFakeOrigin();
@@ -63,12 +63,7 @@ describe("a custom expiry that is no date (a browser QA pass)", () => {
 describe("the portal's key cap, said up front (a browser QA pass)", () => {
 	it("in the words the statuses use: working keys, an old key in its grace counted", async () => {
 		const owner = `cust_${crypto.randomUUID().slice(0, 8)}`;
-		const { url } = await (await admin("/portal-sessions", { method: "POST", body: JSON.stringify({ owner }) })).json<{ url: string }>();
-		const res = await ui(`${PORTAL}/enter`, {
-			form: { token: new URL(url).searchParams.get("token")! },
-			headers: { "Sec-Fetch-Site": "same-origin" },
-		});
-		const cookie = res.headers.get("Set-Cookie")!.split(";")[0]!;
+		const cookie = await portalCookie(owner);
 		const { id } = await createKey({ name: "one", owner, scopes: ["read"] });
 		expect((await admin(`/keys/${id}/rotate`, { method: "POST", body: JSON.stringify({ gracePeriodSeconds: 3600 }) })).status).toBe(201);
 		const home = await (await ui(`${PORTAL}/`, { cookie })).text();

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { admin } from "../helpers/gateway";
-import { shownKeys, signIn, UI, ui } from "../helpers/ui";
+import { portalCookie, shownKeys, signIn, UI, ui } from "../helpers/ui";
 
 const PORTAL = "/_keygate/portal";
 
@@ -22,14 +22,6 @@ async function pair(owner?: string): Promise<{ publishable: Shown; secret: Shown
 
 /** The part of a key that is its own: its body, past the type and environment. */
 const body = (key: string) => key.slice(key.lastIndexOf("_") + 1);
-
-async function portalCookie(owner: string): Promise<string> {
-	const { url } = await (await admin("/portal-sessions", { method: "POST", body: JSON.stringify({ owner }) })).json<{ url: string }>();
-	const token = new URL(url).searchParams.get("token")!;
-	const res = await ui(`${PORTAL}/enter`, { form: { token }, headers: { "Sec-Fetch-Site": "same-origin" } });
-	expect(res.status).toBe(303);
-	return res.headers.get("Set-Cookie")!.split(";")[0]!;
-}
 
 describe("the console shows a publishable key again", () => {
 	it("its page has a Show button and no key; the POST shows the same key, uncached; a secret key's page has no button", async () => {
