@@ -424,6 +424,19 @@ export class LeaseBook {
 		return n;
 	}
 
+	/**
+	 * Tokens granted to this isolate for `key` and not spent, whether their lease still runs
+	 * or has ended and waits to go back with the next call: what the authority counts that
+	 * no request used (the under-admission bound). `unspent` counts only the live ones.
+	 */
+	outstanding(key: string): number {
+		const h = this.held.get(key);
+		if (!h) return 0;
+		let n = 0;
+		for (const s of h.slots.values()) n += s.tokens + (s.unreturned?.units ?? 0);
+		return n;
+	}
+
 	/** Forgets `key` entirely (its tokens become under-admission): a dead key holds nothing. */
 	drop(key: string): void {
 		this.held.delete(key);

@@ -73,8 +73,10 @@ describe("leased budgets on real Durable Objects", () => {
 		expect(passed).toBeLessThanOrEqual(40); // over-admission 0
 		const refused = results.filter((r) => !r.ok);
 		for (const r of refused) expect(r).toMatchObject({ ok: false, reason: "rate_limited" });
-		// Under-admission is at most what the isolates still hold unspent.
-		const held = books.reduce((sum, b) => sum + b.unspent(`${id}|key`, Date.now()), 0);
+		// Under-admission is at most what the isolates were granted and did not spend: live leases, and leases that ended
+		// (at the end of their second) with tokens waiting to go back. Live ones alone made the test fail when it ran across
+		// a second's end on a loaded machine (38 on 40).
+		const held = books.reduce((sum, b) => sum + b.outstanding(`${id}|key`), 0);
 		expect(passed + held).toBeGreaterThanOrEqual(40 - (shards > 1 ? 2 * shards : 0));
 	});
 

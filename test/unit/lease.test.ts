@@ -289,7 +289,10 @@ describe("an isolate's lease book (pure)", () => {
 		const spent = book.accept("k", answerOf(late), T0 + 990, 1000, 1, T0 + 1002, true);
 		expect(spent.rate.remaining).toBe(997); // 3 spent: 993 left at the object, 4 on their way back
 		expect(book.unspent("k", T0 + 1002)).toBe(0);
+		// Outstanding, though no longer spendable: the under-admission bound counts them until they go back.
+		expect(book.outstanding("k")).toBe(4);
 		expect(book.begin("k", T0 + 1003, false)).toEqual({ units: 4, second: T0 / 1000 });
+		expect(book.outstanding("k")).toBe(0);
 	});
 });
 
