@@ -75,11 +75,15 @@ try {
 	}
 	const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 	const base = mean(cells.forward?.map((c) => c.cpuUsPerRequest) ?? [0]);
+	// Throughput is read against `bare` (the bench's limit) when it ran, else the first variant.
+	const limit = VARIANTS.includes("bare") ? "bare" : VARIANTS[0];
+	const limitRps = mean(cells[limit].map((c) => c.rps));
 	const rows = VARIANTS.map((v) => {
 		const us = cells[v].map((c) => c.cpuUsPerRequest);
 		return {
 			variant: v,
 			rps: Math.round(mean(cells[v].map((c) => c.rps))),
+			rpsRatio: Number((mean(cells[v].map((c) => c.rps)) / limitRps).toFixed(3)),
 			cpuUsPerRequest: Math.round(mean(us)),
 			overForward: Math.round(mean(us) - base),
 			rounds: us.map(Math.round),
@@ -88,7 +92,7 @@ try {
 	console.log(`\nworkerd CPU per request at c${CONNECTIONS}, ${ROUNDS} rounds of ${SECONDS} s (µs; every round's value in brackets):`);
 	for (const r of rows)
 		console.log(
-			`  ${r.variant.padEnd(16)} ${String(r.rps).padStart(6)} req/s  ${String(r.cpuUsPerRequest).padStart(4)} µs  ${r.overForward >= 0 ? "+" : ""}${r.overForward}  [${r.rounds.join(" ")}]`,
+			`  ${r.variant.padEnd(16)} ${String(r.rps).padStart(6)} req/s (${r.rpsRatio.toFixed(2)}× ${limit})  ${String(r.cpuUsPerRequest).padStart(4)} µs  ${r.overForward >= 0 ? "+" : ""}${r.overForward}  [${r.rounds.join(" ")}]`,
 		);
 	await writeFile(
 		OUT,

@@ -4,6 +4,7 @@
  * request: fields on the origin request, fields on the response, and how the origin
  * timeout is armed. Never deployed.
  *
+ *   bare           exactly bench/workers/bare.ts: the incoming request handed to fetch with a new URL
  *   forward        the bare Worker's forward, its fields copied into a new Headers
  *   request-N      + N fields (32-byte values) on the origin request
  *   request-N-set  + the same N fields set on a Headers that is never sent (the JS cost alone)
@@ -13,6 +14,14 @@
  *   rewrap         the response rewrapped with no field added
  *   signal         the origin timeout as an AbortController whose signal fetch gets, cleared after the headers
  *   race           the origin timeout as a deadline raced against fetch (src/pipeline/proxy.ts)
+ *   contract       the least any gateway must do to keep keygate's promised contract, and nothing of
+ *                  keygate's own: the key's SHA-256 (KV is addressed by it), the credential removed, the
+ *                  10 identity fields with a random request id and their HMAC-SHA256 signature ("What the
+ *                  origin receives"), the origin timeout armed, and the origin's response rewrapped with
+ *                  the 5 rate-limit fields ("Rate limits"). No lookup, no limiter, no routes.
+ *   contract-untimed  the same without the origin timeout (keygate's `originTimeoutMs`, not part of that contract)
+ *   contract-list  the same with every field in one list handed to fetch and to the response (no Headers changed)
+ *   fields         the contract's 10 request and 5 response fields only (no hash, signature or timeout)
  *   hono-N         the plain forward served by a Hono app through N middlewares that each set a
  *                  context variable and await the next (keygate's app has 9 stages on a key's path)
  */
@@ -24,6 +33,75 @@ interface HeadersEnv {
 
 const VALUE = "abcdefghijklmnopqrstuvwxyz012345";
 const TIMEOUT_MS = 30_000;
+
+const encoder = new TextEncoder();
+let signingKey: Promise<CryptoKey> | undefined;
+function hmacKey(): Promise<CryptoKey> {
+	signingKey ??= crypto.subtle.importKey(
+		"raw",
+		encoder.encode("bench-signing-secret-of-32-bytes-or-more"),
+		{ name: "HMAC", hash: "SHA-256" },
+		false,
+		["sign"],
+	);
+	return signingKey;
+}
+
+function hex(bytes: ArrayBuffer): string {
+	let out = "";
+	for (const b of new Uint8Array(bytes)) out += b.toString(16).padStart(2, "0");
+	return out;
+}
+
+/** The 10 identity fields and their values, as keygate sends them for a key (values of a typical length). */
+async function identityFields(request: Request, target: URL): Promise<Record<string, string>> {
+	const credential = request.headers.get("authorization") ?? "";
+	await crypto.subtle.digest("SHA-256", encoder.encode(credential)); // the key's hash, as KV is addressed
+	const fields: Record<string, string> = {
+		"X-Keygate-Key-Id": "key_0123456789abcdefghij",
+		"X-Keygate-Environment": "live",
+		"X-Keygate-Scopes": "read,write",
+		"X-Keygate-Owner": "org_bench",
+		"X-Keygate-Service": "",
+		"X-Keygate-Auth": "key",
+		"X-Keygate-Subject": "",
+		"X-Keygate-Client-Id": "",
+	};
+	const id = new Uint8Array(16);
+	crypto.getRandomValues(id);
+	const requestId = `req_${hex(id.buffer)}`;
+	const t = Math.floor(Date.now() / 1000);
+	const message = ["v3", t, requestId, request.method, target.pathname + target.search, "", ...Object.values(fields)].join("\n");
+	const mac = hex(await crypto.subtle.sign("HMAC", await hmacKey(), encoder.encode(message)));
+	fields["X-Keygate-Request-Id"] = requestId;
+	fields["X-Keygate-Signature"] = `t=${t},v3=${mac}`;
+	return fields;
+}
+
+const PLAIN_FIELDS: Record<string, string> = {
+	"X-Keygate-Key-Id": "key_0123456789abcdefghij",
+	"X-Keygate-Environment": "live",
+	"X-Keygate-Scopes": "read,write",
+	"X-Keygate-Owner": "org_bench",
+	"X-Keygate-Service": "",
+	"X-Keygate-Auth": "key",
+	"X-Keygate-Subject": "",
+	"X-Keygate-Client-Id": "",
+	"X-Keygate-Request-Id": "req_0123456789abcdef0123456789abcdef",
+	"X-Keygate-Signature": "t=1765000000,v3=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+};
+
+/** The 5 rate-limit fields keygate adds to a passed request's response (src/pipeline/rate-limit.ts). */
+function rateFields(): Record<string, string> {
+	const reset = Math.floor(Date.now() / 1000) + 1;
+	return {
+		"X-RateLimit-Limit": "1000000",
+		"X-RateLimit-Remaining": "999999",
+		"X-RateLimit-Reset": String(reset),
+		"RateLimit-Policy": '"burst";q=1000000;w=1',
+		RateLimit: '"burst";r=999999;t=1',
+	};
+}
 
 function extra(n: number, headers: Headers): void {
 	for (let i = 0; i < n; i++) headers.set(`x-bench-field-${i}`, VALUE);
@@ -54,6 +132,46 @@ function plainForward(request: Request, env: HeadersEnv): Promise<Response> {
 	return fetch(new URL(incoming.pathname + incoming.search, env.ORIGIN), { method: request.method, headers, redirect: "manual" });
 }
 
+/** The `contract*` and `fields` variants (above). */
+async function contract(request: Request, target: URL, crypto: boolean, timed: boolean, list: boolean): Promise<Response> {
+	const fields = crypto ? await identityFields(request, target) : PLAIN_FIELDS;
+	let headers: HeadersInit;
+	if (list) {
+		// Every field in one list handed to fetch: no Headers object built and then changed.
+		const entries: [string, string][] = [];
+		for (const [name, value] of request.headers) if (name !== "x-bench-variant" && name !== "authorization") entries.push([name, value]);
+		for (const name in fields) entries.push([name, fields[name]!]);
+		headers = entries;
+	} else {
+		const copy = new Headers(request.headers);
+		copy.delete("x-bench-variant");
+		copy.delete("authorization");
+		for (const name in fields) copy.set(name, fields[name]!);
+		headers = copy;
+	}
+	const init: RequestInit = { method: request.method, headers, redirect: "manual" };
+	let upstream: Response;
+	if (crypto && timed) {
+		const abort = new AbortController();
+		const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+		init.signal = abort.signal;
+		try {
+			upstream = await fetch(target, init);
+		} finally {
+			clearTimeout(timer);
+		}
+	} else upstream = await fetch(target, init);
+	const rate = rateFields();
+	if (list) {
+		const entries: [string, string][] = [...upstream.headers];
+		for (const name in rate) entries.push([name, rate[name]!]);
+		return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: entries });
+	}
+	const response = new Response(upstream.body, upstream);
+	for (const name in rate) response.headers.set(name, rate[name]!);
+	return response;
+}
+
 export default {
 	async fetch(request: Request, env: HeadersEnv, ctx: ExecutionContext): Promise<Response> {
 		const variant = request.headers.get("x-bench-variant") ?? "forward";
@@ -62,6 +180,9 @@ export default {
 		if (kind === "hono") return honoApp(n).fetch(request, env, ctx);
 		const incoming = new URL(request.url);
 		const target = new URL(incoming.pathname + incoming.search, env.ORIGIN);
+		if (kind === "bare") return fetch(new Request(target, request));
+		if (kind === "contract" || kind === "fields")
+			return contract(request, target, kind === "contract", count !== "untimed", count === "list");
 		const headers = new Headers(request.headers);
 		headers.delete("x-bench-variant");
 		if (kind === "request") extra(n, set === "set" ? new Headers() : headers);
