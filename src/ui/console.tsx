@@ -1,8 +1,8 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { listAudit, parseAuditQuery } from "../admin/audit";
+import { listAudit } from "../admin/audit";
 import { adminWait, recordAdminFailure } from "../admin/auth";
-import { ACTOR_TYPES, AUDIT_ACTIONS, CreateKeyBody, MAX_GRACE_SECONDS, type AuditEvent } from "../admin/contract";
+import { CreateKeyBody, MAX_GRACE_SECONDS } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
 import {
 	AdminError,
@@ -11,20 +11,17 @@ import {
 	createKey,
 	createPair,
 	deleteKey,
-	getOwner,
 	keyUsage,
 	revokeKey,
 	predecessorWorksUntil,
 	rotateKey,
-	setOwnerRole,
 	showKey,
-	type Services,
 } from "../admin/service";
 import { authority, CONSOLE_FORMS } from "../authority/client";
 import { holdsCredential } from "../credentials/classify";
 import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
-import { auditAddress, clientAddress, type Bindings } from "../env";
+import { auditAddress, clientAddress } from "../env";
 import { secretsEqual } from "../keys/crypto";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
@@ -78,7 +75,6 @@ import {
 	pageStatus,
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
-	pastedKeyNotice,
 	lineBusyWords,
 	keyNoun,
 	graceTooLong,
@@ -87,13 +83,14 @@ import {
 	environmentName,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
-import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession, type UiSession } from "./session";
+import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession } from "./session";
 import { staticAsset } from "./static";
 import { accessIdentity } from "./access";
 import { allKeys, awayFromKey, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
-
-type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
+import { apiOf, EventsTable, missing, page, type UiEnv } from "./console-shared";
+import { auditPages } from "./console-audit";
+import { ownerPages } from "./console-owners";
 
 export const consoleApp = new Hono<UiEnv>();
 
@@ -324,21 +321,6 @@ consoleApp.post("/logout", async (c) => {
 	c.header("Set-Cookie", sessionCookie("", 0));
 	return c.redirect(`${UI}/login`, 303);
 });
-
-const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
-	c.html(
-		<Page title={title} signedIn here={c.req.path}>
-			{body as never}
-		</Page>,
-		status,
-	);
-
-/** An address inside the console that names nothing (an unknown API, a mistyped path): a page, not the gateway's JSON. */
-const missing = (c: Context<UiEnv>) => page(c, "Not found", <NothingHere back={`${UI}/`} label="Back to the APIs" />, 404);
-
-function apiOf(c: Context<UiEnv>, name: string): CompiledApi | undefined {
-	return c.var.services.config.apis.find((a) => a.name === name);
-}
 
 /** Expected refusals from the service become a page saying what went wrong; anything else is a bug. */
 consoleApp.onError((err, c) => {
@@ -664,51 +646,6 @@ function keyId(c: Context<UiEnv>): string {
 	return id;
 }
 
-/** How an actor came in, as the audit page names it. */
-const ACTOR_TYPE_LABELS: Record<(typeof ACTOR_TYPES)[number], string> = {
-	token: "Admin token",
-	console: "Console session",
-	portal: "Portal owner",
-	system: "System",
-};
-
-/** A wrong token is nobody's session: its event is named as the failed attempt it was. */
-const actorLabel = (e: AuditEvent) =>
-	e.action === "admin.auth_failed"
-		? e.actorType === "console"
-			? "Failed console sign-in"
-			: "Failed admin token"
-		: (ACTOR_TYPE_LABELS[e.actorType] ?? e.actorType);
-
-function EventsTable(props: { events: AuditEvent[]; caption: string }) {
-	return (
-		<DataTable caption={props.caption} columns={["Time", "Actor", "Action", "Target", "Details", "IP"]}>
-			{props.events.map((e) => (
-				<tr>
-					<td>
-						<Time iso={e.at} />
-					</td>
-					<td>
-						{e.actor} <span class="muted">({actorLabel(e)})</span>
-					</td>
-					<td>{e.action}</td>
-					<td>
-						{e.keyId ? (
-							<a href={`${UI}/keys/${e.keyId}`} class="mono">
-								{e.keyId}
-							</a>
-						) : (
-							(e.owner ?? e.api ?? "")
-						)}
-					</td>
-					<td class="mono details">{JSON.stringify(e.details)}</td>
-					<td>{typeof e.details.ip === "string" ? e.details.ip : ""}</td>
-				</tr>
-			))}
-		</DataTable>
-	);
-}
-
 consoleApp.get("/keys/:id", async (c) => {
 	const s = c.var.services;
 	const k = await showKey(s, keyId(c));
@@ -923,268 +860,8 @@ consoleApp.post("/keys/:id/delete", async (c) => {
 	return c.redirect(`${UI}/apis/${k.api}/keys?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
 });
 
-/**
- * A date filter: a date picker for a plain date; a text field for anything else the
- * address holds (an RFC 3339 time, or a mistake), so what is in force is shown and kept.
- */
-function DateFilter(props: { name: string; value: string; invalid: boolean }) {
-	// A real calendar date only: a date picker given 2026-13-45 shows it blank, hiding the mistake (found by a browser QA pass).
-	const plain = props.value === "" || (/^\d{4}-\d{2}-\d{2}$/.test(props.value) && realDate(props.value));
-	const state = invalidIf(props.invalid);
-	return <input name={props.name} type={plain ? "date" : "text"} value={props.value} {...state} />;
-}
-
-const realDate = (day: string) => {
-	const at = Date.parse(`${day}T00:00:00Z`);
-	return Number.isFinite(at) && new Date(at).toISOString().slice(0, 10) === day;
-};
-
-/** The audit filters' labels, for a refusal in the page's words (the admin API's message names its query parameters). */
-const AUDIT_FILTER_LABELS: Record<string, string> = { keyId: "Key id", action: "Action", actorType: "Actor type", from: "From", to: "To" };
-
-/** The filters a refusal names, and the refusal in the filter form's words. */
-function auditRefusal(message: string): { fields: Set<string>; text: string } {
-	if (message === "from must be before to.")
-		return { fields: new Set(["from", "to"]), text: "From must be before To (both in UTC; To takes in its whole day)." };
-	const field = /^(keyId|action|actorType|from|to|cursor):/.exec(message)?.[1];
-	if (!field || field === "cursor") return { fields: new Set(), text: message };
-	return { fields: new Set([field]), text: `${AUDIT_FILTER_LABELS[field]}:${message.slice(field.length + 1)}` };
-}
-
-/**
- * Every refused filter, not only the first the query parser meets: each filter is checked
- * on its own, so two mistakes are named and marked at once (found by a browser QA pass: the
- * second came to light only after the first was fixed). What only the whole query refuses
- * (From not before To, a cursor) is named as the parser named it.
- */
-function auditRefusals(params: URLSearchParams, message: string): { fields: Set<string>; text: string } {
-	const each = Object.keys(AUDIT_FILTER_LABELS).flatMap((name) => {
-		const alone = new URLSearchParams();
-		for (const value of params.getAll(name)) alone.append(name, value);
-		const parsed = parseAuditQuery(alone);
-		return parsed.ok ? [] : [auditRefusal(parsed.message)];
-	});
-	if (each.length === 0) return auditRefusal(message);
-	return { fields: new Set(each.flatMap((r) => [...r.fields])), text: each.map((r) => r.text).join(" ") };
-}
-
-/** The audit filters from the address: a page, or the reason a filter was refused (the page then lists nothing). */
-async function auditPage(s: Services, params: URLSearchParams) {
-	const parsed = parseAuditQuery(params);
-	if (!parsed.ok) return { error: parsed.message, data: [] as AuditEvent[], cursor: null };
-	const got = await listAudit(s.kv, parsed.query);
-	return { error: undefined, data: got.data, cursor: got.cursor };
-}
-
-consoleApp.get("/audit", async (c) => {
-	const params = new URL(c.req.url).searchParams;
-	// A whole key in the key id field: its key's events, else a notice; never echoed.
-	const pasted = await pastedKey(c.var.services, params.get("keyId"));
-	if (pasted) {
-		params.set("keyId", pasted.id);
-		params.delete("cursor");
-		return c.redirect(`${UI}/audit?${params}`, 303);
-	}
-	if (pasted === null) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
-	// A key in any other filter (From, To, Action…) is never echoed into the form or a link either (a second probe).
-	// Not the cursor: base64url JSON always holds a run of both cases, and readCursor checks it (a review: "Older events" led to the notice).
-	if (paramsHoldKey(params, ["keyId"])) return c.redirect(awayFromKey(`${UI}/audit`, params, ["cursor"]), 303);
-	const wasKey = params.get("pasted") === "1";
-	if (wasKey) params.delete("keyId");
-	params.delete("pasted");
-	const found = await auditPage(c.var.services, params);
-	const { data, cursor } = found;
-	const refusal = found.error === undefined ? undefined : auditRefusals(params, found.error);
-	const error = refusal?.text;
-	const filterState = (name: string) => invalidIf(refusal?.fields.has(name) === true);
-	// The key id filter was dropped (it held a key): the events below are every key's, and the notice says so (found by a browser QA pass).
-	const notice = wasKey
-		? pastedKeyNotice("Key id takes a key's id (key_…), as the key's page shows it. The events below are not filtered by key.")
-		: undefined;
-	const value = (name: string) => (params.get(name) ?? "").trim();
-	const next = new URLSearchParams(params);
-	if (cursor) next.set("cursor", cursor);
-	const first = new URLSearchParams(params);
-	first.delete("cursor");
-	const withAll = new URLSearchParams(first);
-	withAll.set("all", "1");
-	return page(
-		c,
-		"Audit log",
-		<>
-			<h1>Audit log</h1>
-			<form method="get" class="filters" role="search" data-find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/audit`)}`}>
-				<label>
-					Key id
-					<input name="keyId" value={value("keyId")} {...filterState("keyId")} />
-				</label>
-				<label>
-					Action
-					<select name="action" {...filterState("action")}>
-						<option value="">Any</option>
-						{AUDIT_ACTIONS.map((a) => (
-							<option value={a} selected={value("action") === a}>
-								{a}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					Actor type
-					<select name="actorType" {...filterState("actorType")}>
-						<option value="">Any</option>
-						{ACTOR_TYPES.map((t) => (
-							<option value={t} selected={value("actorType") === t}>
-								{ACTOR_TYPE_LABELS[t]}
-							</option>
-						))}
-					</select>
-				</label>
-				<label>
-					From (UTC)
-					<DateFilter name="from" value={value("from")} invalid={!!refusal?.fields.has("from")} />
-				</label>
-				<label>
-					To (UTC, inclusive)
-					<DateFilter name="to" value={value("to")} invalid={!!refusal?.fields.has("to")} />
-				</label>
-				<button type="submit">Apply</button>
-			</form>
-			{error ? <ErrorBox message={`${error} No events are listed until it is corrected.`} id={FORM_ERROR_ID} /> : null}
-			<ErrorBox message={notice} />
-			<p hidden={!!error}>
-				<a href={`${UI}/audit.json?${params}`}>Export this page as JSON</a> ·{" "}
-				<a href={`${UI}/audit.json?${withAll}`}>Export all matching events as JSON</a> (up to 500 at a time)
-			</p>
-			<EventsTable events={data} caption="Audit events, newest first" />
-			{data.length === 0 && !error ? <p>No events match these filters{params.has("cursor") ? " on this page" : ""}.</p> : null}
-			<nav aria-label="Pages">
-				{params.has("cursor") ? <a href={`${UI}/audit?${first}`}>Newest events</a> : null}{" "}
-				{cursor ? <a href={`${UI}/audit?${next}`}>Older events</a> : null}
-			</nav>
-		</>,
-		error ? 400 : 200,
-	);
-});
-
-/** Pages one export follows: up to 500 events, and about 560 KV operations, well inside a Worker's per-request limit. */
-const EXPORT_PAGES = 10;
-
-/**
- * This page's events as JSON; with `all=1`, every event the filters match from here on,
- * following cursors for up to EXPORT_PAGES pages, and the cursor to go on from.
- */
-consoleApp.get("/audit.json", async (c) => {
-	const params = new URL(c.req.url).searchParams;
-	const parsed = parseAuditQuery(params);
-	if (!parsed.ok) return c.json({ error: "invalid_request", message: parsed.message }, 400);
-	const pages = params.get("all") === "1" ? EXPORT_PAGES : 1;
-	const data: AuditEvent[] = [];
-	let cursor: string | null = parsed.query.cursor ?? null;
-	for (let i = 0; i < pages; i++) {
-		const got = await listAudit(c.var.services.kv, { ...parsed.query, cursor: cursor ?? undefined });
-		data.push(...got.data);
-		cursor = got.cursor;
-		if (!cursor) break;
-	}
-	c.header("Content-Disposition", 'attachment; filename="keygate-audit.json"');
-	return c.json({ data, cursor });
-});
-
-consoleApp.get("/owners", async (c) => {
-	const s = c.var.services;
-	const apis = s.config.apis.filter((a) => a.owners);
-	const params = new URL(c.req.url).searchParams;
-	// A whole key in the owner field (sent without the page's script): its key's page, which
-	// names its owner, else a notice; never echoed, and away from the address that holds it.
-	const pasted = await pastedKey(s, params.get("owner"));
-	if (pasted) return c.redirect(`${UI}/keys/${pasted.id}`, 303);
-	if (pasted === null) return c.redirect(awayFromKey(`${UI}/owners`, params), 303);
-	// A key in any other parameter, or in a second `owner`, leaves the address too (found by a probe).
-	if (paramsHoldKey(params, ["owner"])) return c.redirect(awayFromKey(`${UI}/owners`, params), 303);
-	const owner = params.get("owner") ?? "";
-	const apiName = params.get("api") ?? apis[0]?.name ?? "";
-	let found: Awaited<ReturnType<typeof getOwner>> | null = null;
-	let refused: string | null = null;
-	try {
-		found = owner && apis.some((a) => a.name === apiName) ? await getOwner(s, owner, apiName) : null;
-	} catch (e) {
-		// A lookup changes nothing: a refused owner id is said beside the form, which keeps what was typed.
-		if (!(e instanceof AdminError) || e.reason !== "invalid_request") throw e;
-		refused = e.message;
-	}
-	return page(
-		c,
-		"Owners and roles",
-		<>
-			<h1>Owners and roles</h1>
-			{apis.length === 0 ? (
-				<p>No configured API has owners (keys that inherit their owner's rights).</p>
-			) : (
-				<>
-					{apis.map((a) => (
-						<p>
-							{a.name}: roles {Object.keys(a.owners!.roles).join(", ")}; default {a.owners!.defaultRole}
-						</p>
-					))}
-					{params.get("pasted") === "1" ? (
-						<ErrorBox message={pastedKeyNotice("Owner takes an owner's id, as a key's page names it.")} />
-					) : null}
-					{refused ? <ErrorBox message={formMessage(refused)} id={FORM_ERROR_ID} /> : null}
-					{c.req.query("done") === "role" && found ? (
-						<p class="notice" role="status">
-							The role was set: the owner's keys have its rights from their next request.
-						</p>
-					) : null}
-					<form method="get" class="filters" data-find={`${UI}/find-key?back=${encodeURIComponent(`${UI}/owners`)}`}>
-						<label>
-							API
-							<select name="api">
-								{apis.map((a) => (
-									<option value={a.name} selected={a.name === apiName}>
-										{a.name}
-									</option>
-								))}
-							</select>
-						</label>
-						<label>
-							Owner
-							<input name="owner" value={owner} required {...fieldState(refused ? new Set(["owner"]) : undefined, "owner")} />
-						</label>
-						<button type="submit">Look up</button>
-					</form>
-					{found ? (
-						<form method="post" action={`${UI}/owners`}>
-							<p>
-								{found.owner} on {found.api}: <strong>{found.role}</strong> {found.assigned ? "" : "(the default)"}
-							</p>
-							<input type="hidden" name="api" value={found.api} />
-							<input type="hidden" name="owner" value={found.owner} />
-							<label>
-								New role
-								<select name="role">
-									{Object.keys(apis.find((a) => a.name === found.api)!.owners!.roles).map((r) => (
-										<option value={r} selected={r === found.role}>
-											{r}
-										</option>
-									))}
-								</select>
-							</label>
-							<button type="submit">Set role</button>
-						</form>
-					) : null}
-				</>
-			)}
-		</>,
-	);
-});
-
-consoleApp.post("/owners", async (c) => {
-	const form = await c.req.parseBody();
-	const [api, owner, role] = [form.api, form.owner, form.role].map((x) => (typeof x === "string" ? x : ""));
-	refuseKeysIn({ api, owner, role });
-	await setOwnerRole(c.var.services, owner!, api, role!);
-	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner!, done: "role" })}`, 303);
-});
+// The audit log and the owners' roles, each in a file of its own, behind the same session and form checks.
+consoleApp.route("/", auditPages);
+consoleApp.route("/", ownerPages);
 
 consoleApp.all("*", (c) => missing(c));
