@@ -1,105 +1,76 @@
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { listAudit } from "../admin/audit";
-import { CreateKeyBody, type AuditEvent } from "../admin/contract";
+import { type AuditEvent, CreateKeyBody } from "../admin/contract";
 import { refuseKeysIn } from "../admin/input";
-import {
-	AdminError,
-	KEY_ID,
-	createKey,
-	createPair,
-	getOwner,
-	keyUsage,
-	revokeKey,
-	deleteKey,
-	predecessorWorksUntil,
-	rotateKey,
-	RotationRefused,
-	showKey,
-	type Services,
-} from "../admin/service";
+import { AdminError, createKey, createPair, deleteKey, keyUsage, revokeKey } from "../admin/service";
 import { authority } from "../authority/client";
-import { describeIssues, loadConfig, type CompiledApi } from "../config/load";
+import { type CompiledApi, describeIssues, loadConfig } from "../config/load";
+import { auditAddress } from "../env";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
-import { auditAddress, type Bindings } from "../env";
-import type { KeyRecord } from "../keys/record";
+import { type KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys, awayFromKey, keysPage, pastedKey } from "./data";
+import { UsageSections } from "./charts";
+import { awayFromKey, keysPage, pastedKey } from "./data";
 import { KeysFilter, KeysList } from "./keys-list";
 import {
+	AlreadySent,
+	DataTable,
+	DeletedNotice,
+	DeletePage,
 	ErrorBox,
+	ExpiryChoices,
 	fieldState,
 	FORM_ERROR_ID,
-	ExpiryChoices,
-	PORTAL,
-	Page,
-	RevokeConfirmation,
-	RotatedNotice,
-	SecretsShown,
-	Status,
-	Time,
-	RotateForm,
-	ServiceField,
-	NothingHere,
-	Unavailable,
-	DataTable,
-	AlreadySent,
 	NoLongerPossible,
 	noLongerPossible,
-	RevokedNotice,
+	NothingHere,
+	Page,
+	PORTAL,
 	Refused,
 	RevealForm,
-	DeletePage,
+	RevokeConfirmation,
+	RevokedNotice,
+	SecretsShown,
+	ServiceField,
+	Status,
+	Time,
 	typedName,
-	DeletedNotice,
+	Unavailable,
 } from "./layout";
-import { UsageSections } from "./charts";
-import { sampleScopes, sampleCall } from "./sample";
-import { revealed } from "./reveal";
-import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";
+import { claim, newOnce, ONCE_FIELD, onceOf, release } from "./once";
+import { rotatePages } from "./portal-rotate";
 import {
+	closePortalSession,
+	openPortalSession,
+	PORTAL_COOKIE,
+	PORTAL_SESSION_SECONDS,
+	readPortalSession,
+	redeemEntry,
+} from "./portal-session";
+import { allowed, counted, live, ownKey, ownKeys, page, pairPlaces, type Portal, type PortalEnv, withinLimit } from "./portal-shared";
+import {
+	awayFromKeyParams,
 	companionLabel,
+	environmentName,
 	expiryFrom,
 	formMessage,
 	invalidFields,
-	graceChoices,
-	lineBusyWords,
-	atLimitWords,
-	keyNoun,
-	newKeyLabel,
-	paramHoldsKey,
-	paramsHoldKey,
-	pathHoldsKey,
-	awayFromKeyParams,
 	keptValue,
-	repeatedField,
-	keyStatus,
 	limitsText,
 	maskedKey,
 	pageStatus,
+	paramHoldsKey,
+	paramsHoldKey,
 	parseKeyQuery,
 	PASTED_KEY_NOTICE,
-	offeredGraces,
-	environmentName,
+	pathHoldsKey,
+	repeatedField,
 	workingKeys,
 } from "./present";
-import {
-	PORTAL_COOKIE,
-	PORTAL_SESSION_SECONDS,
-	closePortalSession,
-	openPortalSession,
-	readPortalSession,
-	redeemEntry,
-	type PortalGrant,
-} from "./portal-session";
+import { revealed } from "./reveal";
+import { sampleCall, sampleScopes } from "./sample";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
-
-type Portal = NonNullable<CompiledApi["portal"]>;
-type PortalEnv = {
-	Bindings: Bindings;
-	Variables: { services: Services; grant: PortalGrant; api: CompiledApi & { portal: Portal }; sessionToken: string };
-};
-
 /**
  * The customer portal: what the API's own customers see, sent here by the API's backend
  * (POST /_keygate/v1/portal-sessions). A session is one owner of one API: every page and
@@ -264,14 +235,6 @@ portalApp.post("/logout", async (c) => {
 	);
 });
 
-const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
-	c.html(
-		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }} here={c.req.path}>
-			{body as never}
-		</Page>,
-		status,
-	);
-
 portalApp.onError((err, c) => {
 	const ctx = c as Context<PortalEnv>;
 	if (err instanceof AdminError && ctx.var.api) {
@@ -294,119 +257,6 @@ portalApp.onError((err, c) => {
 	logEvent("internal_error", { area: "portal", error: String(err) });
 	return c.html(<Unavailable heading="API keys" back={`${PORTAL}/`} />, 503);
 });
-
-/** The customer's own key, or the same "not found" as for a key that does not exist. */
-async function ownKey(c: Context<PortalEnv>): Promise<KeyRecord> {
-	const id = c.req.param("id") ?? "";
-	const missing = new AdminError("key_not_found", "No key with that id exists.");
-	if (!KEY_ID.test(id)) throw missing;
-	const k = await showKey(c.var.services, id).catch((e) => {
-		throw e instanceof AdminError && e.reason === "key_not_found" ? missing : e;
-	});
-	if (k.api !== c.var.grant.api || k.owner !== c.var.grant.owner) throw missing;
-	return k;
-}
-
-async function ownKeys(c: Context<PortalEnv>): Promise<KeyRecord[]> {
-	const all = await allKeys(c.var.services, c.var.api.name);
-	return all.filter((k) => k.owner === c.var.grant.owner).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-}
-
-/** What this customer may choose: the portal block, and for APIs whose keys inherit their owner's rights, no more than the role. */
-async function allowed(c: Context<PortalEnv>) {
-	const api = c.var.api;
-	const p = api.portal;
-	const types =
-		p.keyTypes ??
-		Object.entries(api.keyTypes)
-			.filter(([, t]) => t.kind !== "identifier")
-			.map(([t]) => t);
-	const environments = p.environments ?? Object.keys(api.environments);
-	let scopes = p.scopes;
-	// The methods the owner's role limits every key to, whatever its scopes: said beside the scopes, or a
-	// read-only customer ticks "write" and gets a key that cannot write (found by a browser QA pass).
-	let methods: string[] | undefined;
-	if (api.owners) {
-		const role = (await getOwner(c.var.services, c.var.grant.owner, api.name)).role;
-		const held = api.owners.roles[role]?.scopes;
-		if (held && !held.includes("*")) scopes = scopes.filter((s) => held.includes(s));
-		methods = api.owners.roles[role]?.methods;
-	}
-	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
-	// Pairs only (Novala's "Create Key Pair"; a seed-page pass): unless no pair can be made, then single keys after all.
-	const singles = p.singles || !pairs;
-	const grace = p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
-	return {
-		types,
-		environments,
-		scopes,
-		methods,
-		pairs,
-		singles,
-		/** The create action's name: the single-key button's, or the pair's where a portal makes pairs only. */
-		createLabel: singles ? p.labels.generate : p.labels.pair,
-		grace,
-		graces: offeredGraces(p.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
-	};
-}
-
-/** A key that still authenticates: active, expiring soon, or the old key of a rotation in its grace. */
-function live(k: KeyRecord, now: number): boolean {
-	const w = keyStatus(k, now).word;
-	return w === "active" || w === "soon" || w === "rotating";
-}
-
-/**
- * The keys that take a place under maxKeysPerOwner: every live key, except an application identifier (Novu's
- * `app_…`, its kind as the config says now) beside a live key of its pair. It authenticates nothing, so a Novu
- * pair takes one place (found by a seed-page pass: a Novu customer got half the stated number); once its pair's
- * secret is gone it counts, or revoking secrets would leave identifiers piling up without a bound (a review).
- */
-function counted(api: CompiledApi, keys: KeyRecord[], now: number): KeyRecord[] {
-	const identifier = (k: KeyRecord) => (api.keyTypes[k.type]?.kind ?? k.kind) === "identifier";
-	const pairs = new Set(keys.filter((k) => !identifier(k) && live(k, now) && k.pairId !== null).map((k) => k.pairId));
-	return keys.filter((k) => live(k, now) && !(identifier(k) && pairs.has(k.pairId)));
-}
-
-/**
- * Makes `want` keys within the owner's `maxKeysPerOwner`, decided in the owner's Durable
- * Object one call at a time: concurrent calls cannot all read the same count. Returns
- * null when there is no room. If the object cannot be reached, nothing is made (503).
- */
-async function withinLimit<T>(
-	c: Context<PortalEnv>,
-	want: number,
-	make: () => Promise<{ made: T; ids: string[] }>,
-	listed?: KeyRecord[],
-): Promise<T | null> {
-	const now = Date.now();
-	const mine = listed ?? (await ownKeys(c));
-	const { owner } = c.var.grant;
-	const owners = c.var.services.authority;
-	const api = c.var.api;
-	const slot = await owners.reservePortalKeys(
-		api.name,
-		owner,
-		counted(api, mine, now).map((k) => k.id),
-		mine.map((k) => k.id),
-		want,
-		api.portal.maxKeysPerOwner,
-		now,
-	);
-	if (slot === null) return null;
-	let ids: string[] = [];
-	try {
-		const result = await make();
-		ids = result.ids;
-		return result.made;
-	} finally {
-		// A failed create frees its slot; one that settles late only holds it until PENDING_MS.
-		// If this fails the slot still counts the keys until PENDING_MS, so the limit errs on the strict side.
-		await owners
-			.settlePortalKeys(api.name, owner, slot, ids, Date.now())
-			.catch((e: unknown) => logEvent("portal_slot_settle_failed", { owner, error: String(e) }));
-	}
-}
 
 // `/_keygate/portal/` is the home page (see console.tsx for why it is spelled this way).
 portalApp.get("/", (c) => c.redirect(`${PORTAL}/`, 308));
@@ -854,155 +704,8 @@ portalApp.post("/keys/:id/delete", async (c) => {
 	return c.redirect(`${PORTAL}/?done=deleted${k.kind === "identifier" ? "&kind=identifier" : ""}`, 303);
 });
 
-/** The places a new pair takes under maxKeysPerOwner: a publishable key authenticates (counted); an identifier beside its live secret does not (counted()). */
-const pairPlaces = (api: CompiledApi): 1 | 2 =>
-	Object.values(api.keyTypes).find((t) => t.kind !== "secret")?.kind === "publishable" ? 2 : 1;
-
-/** The rotate page when this API offers no "Immediately" and nothing it offers can work yet. */
-function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 400 | 409 = 200) {
-	return page(
-		c,
-		`${c.var.api.portal.labels.rotate} ${k.name}`,
-		<>
-			<h1>
-				{c.var.api.portal.labels.rotate} {k.name}?
-			</h1>
-			<p>{why}</p>
-			<p>
-				<a href={`${PORTAL}/keys/${k.id}`}>Back to the key</a>
-			</p>
-		</>,
-		status,
-	);
-}
-
-portalApp.get("/keys/:id/rotate", async (c) => {
-	const k = await ownKey(c);
-	const { grace, graces } = await allowed(c);
-	const now = Date.now();
-	if (noLongerPossible(k, "rotate", now))
-		return page(
-			c,
-			`${c.var.api.portal.labels.rotate} ${k.name}`,
-			<NoLongerPossible k={k} action="rotate" base={PORTAL} verb={c.var.api.portal.labels.rotate} />,
-		);
-	const busy = await predecessorWorksUntil(c.var.services, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
-	// At the key limit a grace needs room for one more live key, which the POST would refuse (found by a peer and a browser QA pass).
-	const max = c.var.api.portal.maxKeysPerOwner;
-	// Nothing to say where every choice is "Immediately" (Novu): no grace to make room for (a browser QA pass: it said to revoke a key first).
-	const offersGrace = graceChoices(grace, graces).some((g) => g.seconds > 0);
-	const mine = await ownKeys(c);
-	const inCount = counted(c.var.api, mine, now);
-	const full = offersGrace && inCount.some((key) => key.id === k.id) && inCount.length >= max ? max : null;
-	// This API offers no "Immediately": nothing to choose until there is room, or the older key's grace ends.
-	if (graces !== undefined && !graces.includes(0)) {
-		if (full !== null) return notYet(c, k, atLimitWords(k.kind, full, "later"));
-		if (busy !== null) return notYet(c, k, lineBusyWords(k.kind, busy, "later"));
-	}
-	return page(
-		c,
-		`${c.var.api.portal.labels.rotate} ${k.name}`,
-		<RotateForm
-			verb={c.var.api.portal.labels.rotate}
-			k={k}
-			action={`${PORTAL}/keys/${k.id}/rotate`}
-			cancelHref={`${PORTAL}/keys/${k.id}`}
-			defaultSeconds={grace}
-			choices={graces}
-			now={now}
-			lineBusyUntil={busy}
-			atKeyLimit={full}
-		/>,
-	);
-});
-
-portalApp.post("/keys/:id/rotate", async (c) => {
-	const k = await ownKey(c);
-	const form = await c.req.parseBody();
-	const grace = Number(form.grace);
-	const offered = await allowed(c);
-	if (noLongerPossible(k, "rotate", Date.now()))
-		return page(
-			c,
-			`${c.var.api.portal.labels.rotate} ${k.name}`,
-			<NoLongerPossible k={k} action="rotate" base={PORTAL} verb={c.var.api.portal.labels.rotate} />,
-			409,
-		);
-	// With a grace, the old key keeps working beside the new one: one more live key, so
-	// within the limit (otherwise rotating again and again would hold any number).
-	const rotate = async () => {
-		const r = await rotateKey(c.var.services, k.id, grace);
-		return { made: r, ids: [r.created.record.id] };
-	};
-	// Refused in the page's words, on the form again with only what can work (found by a browser QA pass: the admin API's wording).
-	const again = (status: 400 | 409, error: string, busy: number | null, full: number | null) =>
-		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
-		offered.graces !== undefined && !offered.graces.includes(0) && (busy !== null || full !== null)
-			? notYet(c, k, full !== null ? atLimitWords(k.kind, full, "later") : lineBusyWords(k.kind, busy!, "later"), status)
-			: page(
-					c,
-					`${c.var.api.portal.labels.rotate} ${k.name}`,
-					<RotateForm
-						verb={c.var.api.portal.labels.rotate}
-						k={k}
-						action={`${PORTAL}/keys/${k.id}/rotate`}
-						cancelHref={`${PORTAL}/keys/${k.id}`}
-						defaultSeconds={offered.grace}
-						choices={offered.graces}
-						now={Date.now()}
-						lineBusyUntil={busy}
-						atKeyLimit={full}
-						error={error}
-					/>,
-					status,
-				);
-	// A grace the form does not offer (sent by hand; the offer is within keys.maxRotationGraceSeconds): refused with the
-	// form again, in its words (a browser regression pass: a bare "Nothing was changed" page).
-	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace))
-		return again(400, `Not rotated: choose one of the times offered here for the old ${keyNoun(k.kind)}.`, null, null);
-	// A rotation without a grace adds no key; an identifier's beside a live key of its pair adds none that counts.
-	// As the form decides (counted()): only a key that counts needs room for its successor during a grace.
-	const mine = grace > 0 ? await ownKeys(c) : [];
-	const needsRoom = counted(c.var.api, mine, Date.now()).some((key) => key.id === k.id);
-	let rotated: Awaited<ReturnType<typeof rotate>>["made"] | null;
-	try {
-		rotated = needsRoom ? await withinLimit(c, 1, rotate, mine) : (await rotate()).made;
-	} catch (e) {
-		// The two-key rule in the page's words, on the form again (a browser QA pass); the slot withinLimit held is freed.
-		if (e instanceof RotationRefused && e.rule.name === "line_busy")
-			return again(409, lineBusyWords(k.kind, e.rule.until, "refused"), e.rule.until, null);
-		throw e;
-	}
-	if (rotated === null) {
-		const max = c.var.api.portal.maxKeysPerOwner;
-		return again(
-			400,
-			`You may hold at most ${max} working keys, and a key in its rotation grace still counts. Rotate with "Immediately", or revoke a key first.`,
-			null,
-			max,
-		);
-	}
-	const { created, previous } = rotated;
-	return page(
-		c,
-		c.var.api.portal.labels.rotated,
-		<>
-			<RotatedNotice previous={previous} grace={grace} heading={c.var.api.portal.labels.rotated} />
-			<SecretsShown
-				customer
-				secrets={[
-					{
-						label: newKeyLabel(created.record.kind),
-						k: { ...created.record, key: created.key },
-					},
-				]}
-				sample={sampleCall(c.req.url, c.var.api, created.record.environment)}
-				savedHref={`${PORTAL}/`}
-				api={c.var.api}
-			/>
-		</>,
-	);
-});
+// Rotation, in a file of its own (portal-rotate.tsx), behind the same session and form checks.
+portalApp.route("/", rotatePages);
 
 // An address inside the portal that names nothing: a page, not the gateway's JSON.
 portalApp.all("*", (c) => page(c, "Not found", <NothingHere back={`${PORTAL}/`} label="Back to your keys" />, 404));
