@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -24,9 +24,9 @@ interface Run {
 	exited: Promise<number>;
 }
 
-function runDev(args: string[], env: Record<string, string> = {}): Run {
-	const child = spawn(process.execPath, [DEV, ...args], {
-		cwd: ROOT,
+function runDev(args: string[], env: Record<string, string> = {}, root = ROOT): Run {
+	const child = spawn(process.execPath, [path.join(root, "scripts/dev.mjs"), ...args], {
+		cwd: root,
 		detached: true, // its own process group: the cleanup reaches wrangler and workerd too
 		stdio: ["ignore", "pipe", "pipe"],
 		env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0", ...env },
@@ -128,6 +128,32 @@ describe("npm run dev beside other projects", () => {
 		const written = ensureDevVars(path.join(dir, "fresh.vars")).values;
 		expect(written.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
 		expect(shortSecrets(written)).toEqual([]);
+	});
+
+	it("refuses a secret shorter than 32 characters in .dev.vars, naming it, before it starts or writes anything", async () => {
+		// A copy of the project whose .dev.vars holds a short ADMIN_TOKEN: the repository's own .dev.vars, which
+		// other e2e tests read, stays as it is.
+		const root = await mkdtemp(path.join(os.tmpdir(), "kg-devshort-"));
+		cleanups.push(() => rm(root, { recursive: true, force: true }));
+		for (const part of ["scripts", "demo", "src", "keygate.config.json", "package.json", "wrangler.toml", "tsconfig.json"])
+			await cp(path.join(ROOT, part), path.join(root, part), { recursive: true });
+		await symlink(path.join(ROOT, "node_modules"), path.join(root, "node_modules"), "dir");
+		await mkdir(path.join(root, ".wrangler"), { recursive: true });
+		const vars = `ADMIN_TOKEN=short-admin-token\nSIGNING_SECRET=${"s".repeat(40)}\n`;
+		await writeFile(path.join(root, ".dev.vars"), vars);
+		const [gateway, originPort] = await freePorts(2);
+		const run = runDev(["--port", String(gateway), "--origin-port", String(originPort)], {}, root);
+		cleanups.push(async () => killGroup(run.child));
+		const code = await Promise.race([run.exited, sleep(30_000).then(() => -1)]);
+		expect(code, run.output()).toBe(1);
+		expect(run.output()).toMatch(
+			/keygate: not starting: ADMIN_TOKEN in .*\.dev\.vars is shorter than 32 characters, which keygate treats as unset/,
+		);
+		expect(run.output()).not.toContain("SIGNING_SECRET in");
+		expect(run.output()).not.toContain("demo origin listening");
+		expect(await listening(originPort!)).toBe(false);
+		expect(await listening(gateway!)).toBe(false);
+		expect(await readFile(path.join(root, ".dev.vars"), "utf8")).toBe(vars);
 	});
 
 	it("refuses an invalid config before starting anything, with keygate's own log line", async () => {
