@@ -4,7 +4,7 @@ import { randomId, secretsEqual, sha256Hex } from "../keys/crypto";
 import { generateKey, keyStart } from "../keys/format";
 import { publicKey } from "../keys/public-key";
 import { OWNER_ID, endedAs, publicView, type KeyRecord, type StoredKey } from "../keys/record";
-import { getById, putKey, removeKey } from "../keys/store";
+import { getById, kvKey, putKey, removeKey } from "../keys/store";
 import type { Authority } from "../authority/client";
 import type { KeyStatus, Predecessor, Usage } from "../authority/key-authority";
 import { keyPrincipal } from "../credentials/key";
@@ -296,6 +296,11 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shards} to ${wanted}), which is fixed when a key is made; create a new key with the shards it needs`,
 		);
 	const record = await save(s, next, stored);
+	// The old owner's index entry: the portal would drop it anyway (it reads each record), so a failure costs a read, not a key.
+	if (stored.owner !== null && stored.owner !== next.owner)
+		await s.kv
+			.delete(kvKey.owned(stored.api, stored.owner, id))
+			.catch((e: unknown) => logEvent("owner_index_stale", { keyId: id, error: String(e) }));
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;
 }

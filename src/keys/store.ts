@@ -5,23 +5,34 @@ import type { KeyRecord, StoredKey } from "./record";
  *   hash:<sha256 hex>   -> StoredKey JSON   the hot path: O(1) lookup from the presented key
  *   id:<key id>         -> StoredKey JSON   the admin API: lookup by id
  *   api:<api>:<key id>  -> ""               index for listing one API's keys
+ *   owner:<api>:<owner>:<key id> -> ""      index for listing one owner's keys of one API (the portal)
  * Only hashes are ever written; a plaintext key never reaches KV.
  */
 export const kvKey = {
 	byHash: (hash: string) => `hash:${hash}`,
 	byId: (id: string) => `id:${id}`,
 	index: (api: string, id: string) => `api:${api}:${id}`,
+	/** API names and owner ids hold no `:`, so one owner's prefix never takes in another's. */
+	owned: (api: string, owner: string, id: string) => `owner:${api}:${owner}:${id}`,
 };
 
 export async function putKey(kv: KVNamespace, key: StoredKey): Promise<void> {
 	const value = JSON.stringify(key);
 	// The id entry is written first: it is what the admin API retries from if a later write fails.
 	await kv.put(kvKey.byId(key.id), value);
-	await Promise.all([kv.put(kvKey.byHash(key.hash), value), kv.put(kvKey.index(key.api, key.id), "")]);
+	await Promise.all([
+		kv.put(kvKey.byHash(key.hash), value),
+		kv.put(kvKey.index(key.api, key.id), ""),
+		key.owner === null ? undefined : kv.put(kvKey.owned(key.api, key.owner, key.id), ""),
+	]);
 }
 
 export async function removeKey(kv: KVNamespace, key: StoredKey): Promise<void> {
-	await Promise.all([kv.delete(kvKey.byHash(key.hash)), kv.delete(kvKey.index(key.api, key.id))]);
+	await Promise.all([
+		kv.delete(kvKey.byHash(key.hash)),
+		kv.delete(kvKey.index(key.api, key.id)),
+		key.owner === null ? undefined : kv.delete(kvKey.owned(key.api, key.owner, key.id)),
+	]);
 	await kv.delete(kvKey.byId(key.id));
 }
 
@@ -43,8 +54,16 @@ export interface KeyPage {
 	cursor: string | null;
 }
 
-export async function listKeys(kv: KVNamespace, api: string | undefined, cursor: string | undefined, limit = 50): Promise<KeyPage> {
-	const prefix = api ? `api:${api}:` : "id:";
+export function listKeys(kv: KVNamespace, api: string | undefined, cursor: string | undefined, limit = 50): Promise<KeyPage> {
+	return listPrefix(kv, api ? `api:${api}:` : "id:", cursor, limit);
+}
+
+/** One owner's keys of one API, from the owner index (an entry left by an owner change is the caller's to drop). */
+export function listOwnerKeys(kv: KVNamespace, api: string, owner: string, cursor: string | undefined, limit = 1000): Promise<KeyPage> {
+	return listPrefix(kv, `owner:${api}:${owner}:`, cursor, limit);
+}
+
+async function listPrefix(kv: KVNamespace, prefix: string, cursor: string | undefined, limit: number): Promise<KeyPage> {
 	const page = await kv.list({ prefix, cursor, limit });
 	const ids = page.keys.map((k) => k.name.slice(prefix.length));
 	const records = await Promise.all(ids.map((id) => getById(kv, id)));

@@ -5,7 +5,7 @@ import type { KeyRecord, StoredKey } from "../keys/record";
 import { keyShapedIn } from "../credentials/classify";
 import { sha256Hex } from "../keys/crypto";
 import { keyAtAnyStart } from "../keys/format";
-import { getByHash, listKeys } from "../keys/store";
+import { getByHash, listKeys, listOwnerKeys } from "../keys/store";
 import { publicView } from "../keys/record";
 import { holdsAnyKey, looksLikeKey, matchKeys, pathHoldsKey, selectKeys, type KeyQuery } from "./present";
 import { FORM_TOKEN_FIELD } from "./security";
@@ -33,6 +33,31 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 		cursor = got.cursor ?? undefined;
 	} while (cursor && out.length < MAX_LISTED);
 	return out;
+}
+
+/** At most this many of one owner's keys (revoked and expired ones included) are read for the portal. */
+export const MAX_OWNER_KEYS = 5000;
+
+/**
+ * One owner's keys of one API, whatever their place in the API's listing (found by a probe: behind 2,000 other
+ * keys, an owner's keys past the API's first 1,000 were neither listed nor counted under `maxKeysPerOwner`).
+ * From the owner index (`owner:<api>:<owner>:`), plus the owner's keys among the API's first MAX_LISTED, which
+ * holds keys made before the index existed. An owner with more than MAX_OWNER_KEYS keys is refused (503): its
+ * keys could not all be counted, so nothing is made.
+ */
+export async function ownerKeys(s: Services, api: string, owner: string): Promise<KeyRecord[]> {
+	const found = new Map<string, KeyRecord>();
+	let cursor: string | undefined;
+	do {
+		const got = await listOwnerKeys(s.kv, api, owner, cursor);
+		for (const k of got.data) found.set(k.id, publicView(k));
+		if (found.size > MAX_OWNER_KEYS)
+			throw new Error(`owner ${owner} of ${api} holds more than ${MAX_OWNER_KEYS} keys: too many to count for the portal`);
+		cursor = got.cursor ?? undefined;
+	} while (cursor);
+	for (const k of await allKeys(s, api)) if (!found.has(k.id)) found.set(k.id, k);
+	// An entry the owner index still has after an owner change (its record now names another owner) is dropped here.
+	return [...found.values()].filter((k) => k.api === api && k.owner === owner);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { CompiledApi } from "../config/load";
 import type { Bindings } from "../env";
 import type { KeyRecord } from "../keys/record";
 import { logEvent } from "../util/log";
-import { allKeys } from "./data";
+import { ownerKeys } from "./data";
 import { Page } from "./layout";
 import type { PortalGrant } from "./portal-session";
 import { keyStatus, offeredGraces } from "./present";
@@ -40,8 +40,8 @@ export async function ownKey(c: Context<PortalEnv>): Promise<KeyRecord> {
 }
 
 export async function ownKeys(c: Context<PortalEnv>): Promise<KeyRecord[]> {
-	const all = await allKeys(c.var.services, c.var.api.name);
-	return all.filter((k) => k.owner === c.var.grant.owner).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+	const all = await ownerKeys(c.var.services, c.var.api.name, c.var.grant.owner);
+	return all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
 }
 
 /** What this customer may choose: the portal block, and for APIs whose keys inherit their owner's rights, no more than the role. */
