@@ -9,7 +9,7 @@ import { parseIp, throttleUnit } from "../util/ip";
 import { logEvent } from "../util/log";
 import { actorFrom, recordAudit } from "./audit";
 import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "./contract";
-import { refuseKey, refuseKeysInQuery } from "./input";
+import { refuseKey, refuseKeysInQuery, refuseSecretsIn } from "./input";
 import type { Services } from "./service";
 
 export type AdminEnv = { Bindings: Bindings; Variables: { services: Services } };
@@ -83,6 +83,7 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	refuseKey("X-Keygate-Actor", actorHeader);
 	refuseKey("X-Keygate-Actor", actor);
 	refuseKeysInQuery(new URL(c.req.url).searchParams);
+	await refuseSecretsIn([actorHeader ?? "", ...new URL(c.req.url).searchParams], c.env);
 	c.set("services", {
 		kv: c.env.KEYS,
 		authority: authority(c.env),

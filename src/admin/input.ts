@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { describeIssues } from "../config/load";
 import { holdsCredential as holdsKey, holdsKeyMaterial, holdsOneCaseBody } from "../credentials/classify";
+import { secretsEqual } from "../keys/crypto";
 import { readCapped } from "../util/body";
 import { AdminError } from "./service";
 
@@ -60,6 +61,41 @@ export function refuseKeysIn(body: unknown): void {
 	}
 }
 
+/** The strings of a parsed body, property names included, breadth first and without recursion. */
+function stringsIn(body: unknown): string[] {
+	const out: string[] = [];
+	const queue: unknown[] = [body];
+	for (let i = 0; i < queue.length; i++) {
+		const value = queue[i];
+		if (typeof value === "string") out.push(value);
+		else if (Array.isArray(value)) queue.push(...value);
+		else if (value !== null && typeof value === "object")
+			for (const [name, item] of Object.entries(value)) (out.push(name), queue.push(item));
+	}
+	return out;
+}
+
+/**
+ * Refuses input holding the deployment's own ADMIN_TOKEN or SIGNING_SECRET (found by a probe: an admin token pasted
+ * as a key's name or service was stored, shown on the customer's portal page and sent to the origin in
+ * X-Keygate-Service). Each value is cut into words (at blanks, quotes, `,` and `;`, and again at `=`, `:`, `/`, `?`,
+ * `&` and `#`), and a word as long as a secret is compared with it in constant time, so no timing tells how much of
+ * a secret a word shares. The message names no value.
+ */
+export async function refuseSecretsIn(values: unknown, env: { ADMIN_TOKEN?: string; SIGNING_SECRET?: string }): Promise<void> {
+	const secrets = [env.ADMIN_TOKEN, env.SIGNING_SECRET].filter((v): v is string => typeof v === "string" && v !== "");
+	if (secrets.length === 0) return;
+	const lengths = new Set(secrets.map((v) => v.length));
+	const words = new Set<string>();
+	for (const text of stringsIn(values))
+		for (const word of text.split(/[\s"'`,;<>]+/))
+			for (const part of [word, ...word.split(/[=:/?&#]+/)]) if (lengths.has(part.length)) words.add(part);
+	for (const word of words)
+		for (const secret of secrets)
+			if (await secretsEqual(word, secret))
+				throw new AdminError("invalid_request", "input holds this deployment's ADMIN_TOKEN or SIGNING_SECRET; keygate never stores them");
+}
+
 /** Refuses a query parameter (name or value) that holds a key. */
 export function refuseKeysInQuery(params: URLSearchParams): void {
 	for (const [name, value] of params) {
@@ -93,6 +129,7 @@ export async function readBody<S extends z.ZodMiniType>(c: Context, schema: S, o
 	}
 	// Before the schema: its messages may quote what they refuse (an unknown field's name).
 	refuseKeysIn(json);
+	await refuseSecretsIn(json, c.env as { ADMIN_TOKEN?: string; SIGNING_SECRET?: string });
 	const parsed = schema.safeParse(json);
 	if (!parsed.success) throw new AdminError("invalid_request", describeIssues(parsed.error));
 	return parsed.data;

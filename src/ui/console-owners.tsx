@@ -1,6 +1,6 @@
 /** The console's owners page: each owner's role per API (APIs with `owners`). */
 import { Hono } from "hono";
-import { refuseKeysIn } from "../admin/input";
+import { refuseKeysIn, refuseSecretsIn } from "../admin/input";
 import { AdminError, getOwner, setOwnerRole } from "../admin/service";
 import { ErrorBox, fieldState, FORM_ERROR_ID, UI } from "./layout";
 import { formMessage, paramsHoldKey, pastedKeyNotice } from "./present";
@@ -101,6 +101,7 @@ ownerPages.post("/owners", async (c) => {
 	const form = await c.req.parseBody();
 	const [api, owner, role] = [form.api, form.owner, form.role].map((x) => (typeof x === "string" ? x : ""));
 	refuseKeysIn({ api, owner, role });
+	await refuseSecretsIn({ api, owner, role }, c.env);
 	await setOwnerRole(c.var.services, owner!, api, role!);
 	return c.redirect(`${UI}/owners?${new URLSearchParams({ api: api!, owner: owner!, done: "role" })}`, 303);
 });

@@ -3,7 +3,7 @@ import { getCookie } from "hono/cookie";
 import { listAudit } from "../admin/audit";
 import { adminWait, recordAdminFailure } from "../admin/auth";
 import { CreateKeyBody, MAX_GRACE_SECONDS } from "../admin/contract";
-import { refuseKeysIn } from "../admin/input";
+import { refuseKeysIn, refuseSecretsIn } from "../admin/input";
 import {
 	AdminError,
 	RotationRefused,
@@ -565,13 +565,13 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const values = Object.fromEntries(fields.map((n) => [n, keptValue(one(n))]));
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
 	const lists = { ipAllowlist: list(one("ipAllowlist")), scopes: [...new Set([...checked, ...list(one("extraScopes"))])] };
-	const again = (message: string) =>
+	const again = (message: string, kept = values, ticked = checked) =>
 		page(
 			c,
 			`Generate a key for ${api.name}`,
 			<>
 				<h1>Generate new key: {api.name}</h1>
-				<GenerateForm api={api} error={formMessage(message, lists)} values={values} scopes={checked} />
+				<GenerateForm api={api} error={formMessage(message, lists)} values={kept} scopes={ticked} />
 			</>,
 			400,
 		);
@@ -597,6 +597,13 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		refuseKeysIn(body);
 	} catch (e) {
 		if (e instanceof AdminError) return again(e.message);
+		throw e;
+	}
+	try {
+		// Nor this deployment's own secrets: refused with the form empty, so the page does not hold one either.
+		await refuseSecretsIn({ ...body, scopes: checked }, c.env);
+	} catch (e) {
+		if (e instanceof AdminError) return again(e.message, {}, []);
 		throw e;
 	}
 	const parsed = CreateKeyBody.safeParse(body);

@@ -9,7 +9,8 @@ import bundled from "../../keygate.config.json";
 import { adminFailures } from "../../src/admin/auth";
 import { MAX_ADMIN_BODY_BYTES } from "../../src/admin/input";
 import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "../../src/admin/contract";
-import { TEST_ADMIN_TOKEN } from "../constants";
+import { TEST_ADMIN_TOKEN, TEST_SIGNING_SECRET } from "../constants";
+import { signIn, ui } from "../helpers/ui";
 import { admin, badChecksum, call, createKey, expectError, gatewayFor, type CreatedKey } from "../helpers/gateway";
 import { createClient } from "../helpers/oauth";
 import { fakeOrigin, type FakeOrigin } from "../helpers/origin";
@@ -287,6 +288,62 @@ describe("admin input holding an API key", () => {
 		expect((await res.json<any>()).metadata).toEqual({ note: lookalike });
 		// In a label (here X-Keygate-Actor) its random part, whole, makes it a key (a second probe).
 		await refused(admin("/keys", post({ name: "x" }, { "X-Keygate-Actor": lookalike })), "X-Keygate-Actor", lookalike);
+	});
+});
+
+describe("admin input holding this deployment's ADMIN_TOKEN or SIGNING_SECRET (found by a probe: an admin token as a key's service reached the origin and the customer's portal)", () => {
+	const SECRET_MESSAGE = "input holds this deployment's ADMIN_TOKEN or SIGNING_SECRET; keygate never stores them";
+	it.each([
+		["name", { name: TEST_ADMIN_TOKEN }],
+		["service, after Bearer", { name: "x", service: `Bearer ${TEST_ADMIN_TOKEN}` }],
+		["a scope", { name: "x", scopes: ["read", TEST_SIGNING_SECRET] }],
+		["metadata, as token=…", { name: "x", metadata: { note: `token=${TEST_SIGNING_SECRET}` } }],
+		["a metadata property name", { name: "x", metadata: { [TEST_ADMIN_TOKEN]: "1" } }],
+		["owner", { name: "x", owner: TEST_ADMIN_TOKEN }],
+	])("POST /keys with it in %s: 400, nothing stored, the value never echoed", async (_where, body) => {
+		const before = await kvNames();
+		const res = await admin("/keys", { method: "POST", body: JSON.stringify(body) });
+		const text = await res.clone().text();
+		await expectError(res, 400, "invalid_request", SECRET_MESSAGE);
+		expect(text).not.toContain(TEST_ADMIN_TOKEN);
+		expect(text).not.toContain(TEST_SIGNING_SECRET);
+		expect(await kvNames()).toEqual(before);
+	});
+
+	it("PATCH and X-Keygate-Actor: refused too; a value of the same length that is not a secret is taken", async () => {
+		const key = await createKey({ name: "kept" });
+		const patched = await admin(`/keys/${key.id}`, { method: "PATCH", body: JSON.stringify({ service: TEST_ADMIN_TOKEN }) });
+		await expectError(patched, 400, "invalid_request", SECRET_MESSAGE);
+		expect(((await (await admin(`/keys/${key.id}`)).json()) as { service: string | null }).service).toBeNull();
+		const before = await kvNames();
+		const asActor = await admin("/keys", {
+			method: "POST",
+			body: JSON.stringify({ name: "y" }),
+			headers: { "X-Keygate-Actor": TEST_ADMIN_TOKEN },
+		});
+		await expectError(asActor, 400, "invalid_request", SECRET_MESSAGE);
+		expect(await kvNames()).toEqual(before);
+		const lookalike = TEST_ADMIN_TOKEN.slice(0, -1) + (TEST_ADMIN_TOKEN.endsWith("x") ? "y" : "x");
+		const fine = await admin("/keys", { method: "POST", body: JSON.stringify({ name: lookalike, service: `Bearer ${lookalike}` }) });
+		expect(fine.status).toBe(201);
+		// A request carrying the token passes the origin nothing: none was sent.
+		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("the console's generate form refuses it in the form's words and makes nothing", async () => {
+		const cookie = await signIn();
+		const page = await (await ui("/_keygate/ui/apis/demo/keys/new", { cookie })).text();
+		const form = Object.fromEntries([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+		const before = await kvNames();
+		const res = await ui("/_keygate/ui/apis/demo/keys", {
+			cookie,
+			form: { ...form, name: "svc", service: TEST_SIGNING_SECRET, environment: "test", type: "sk", expiry: "never" },
+		});
+		const html = await res.text();
+		expect(res.status).toBe(400);
+		expect(html).toContain("ADMIN_TOKEN or SIGNING_SECRET");
+		expect(html).not.toContain(TEST_SIGNING_SECRET);
+		expect(await kvNames()).toEqual(before);
 	});
 });
 
