@@ -175,6 +175,12 @@ export const PortalSessionBody = z.strictObject({
 			"Shown in the portal as a link back to your app; https (or http on localhost) only.",
 		),
 	),
+	tier: z.optional(
+		doc(
+			text(1, 100),
+			"The tier every key made in this session gets (the customer's plan), one of the API's tiers; absent: its defaultTier. The portal offers only the environments open to it (environments.<env>.tiers).",
+		),
+	),
 });
 
 export type CreateKeyInput = z.output<typeof CreateKeyBody>;

@@ -203,7 +203,14 @@ adminApp.post("/portal-sessions", async (c) => {
 	const api = body.api === undefined ? s.config.apis[0]! : s.config.apis.find((a) => a.name === body.api);
 	if (!api) throw new AdminError("invalid_request", `api: "${body.api}" is not a configured API`);
 	if (!api.portal) throw new AdminError("invalid_request", `api: "${api.name}" has no portal block in the config`);
-	const entry = await issueEntry(c.env.KEYS, { api: api.name, owner: body.owner, returnUrl: body.returnUrl ?? null });
+	if (body.tier !== undefined && !Object.hasOwn(api.tiers, body.tier))
+		throw new AdminError("invalid_request", `tier: "${body.tier}" is not one of ${Object.keys(api.tiers).join(", ")}`);
+	const entry = await issueEntry(c.env.KEYS, {
+		api: api.name,
+		owner: body.owner,
+		returnUrl: body.returnUrl ?? null,
+		...(body.tier === undefined ? {} : { tier: body.tier }),
+	});
 	const url = `${new URL(c.req.url).origin}/_keygate/portal/enter?token=${entry.token}`;
 	return c.json({ url, expiresAt: new Date(entry.expiresAt).toISOString() } satisfies PortalSessionView, 201);
 });

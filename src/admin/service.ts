@@ -91,10 +91,17 @@ export interface CreatedKey {
 type KeyFields = Omit<CreateKeyInput, "type" | "api">;
 
 function settle(api: CompiledApi, input: KeyFields) {
-	return {
-		environment: pick("environment", input.environment, api.environments, Object.keys(api.environments)[0]!),
-		tier: pick("tier", input.tier, api.tiers, api.defaultTier),
-	};
+	const environment = pick("environment", input.environment, api.environments, Object.keys(api.environments)[0]!);
+	const tier = pick("tier", input.tier, api.tiers, api.defaultTier);
+	tierInEnvironment(api, environment, tier);
+	return { environment, tier };
+}
+
+/** An environment open to some tiers only (`environments.<env>.tiers`) takes no key of another tier. */
+export function tierInEnvironment(api: CompiledApi, environment: string, tier: string): void {
+	const open = api.environments[environment]?.tiers;
+	if (open && !open.includes(tier))
+		throw new AdminError("invalid_request", `tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}`);
 }
 
 async function mint(
@@ -274,7 +281,10 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 	if (patch.scopes !== undefined && api.keys.immutableScopes) {
 		throw new AdminError("invalid_request", `scopes: cannot be changed after creation on API "${api.name}"; create a new key instead`);
 	}
-	if (patch.tier !== undefined) pick("tier", patch.tier, api.tiers, api.defaultTier);
+	if (patch.tier !== undefined) {
+		pick("tier", patch.tier, api.tiers, api.defaultTier);
+		tierInEnvironment(api, stored.environment, patch.tier);
+	}
 	const next: StoredKey = { ...stored };
 	if (patch.name !== undefined) next.name = patch.name;
 	if (patch.scopes !== undefined) next.scopes = [...new Set(patch.scopes)];

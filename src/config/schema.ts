@@ -163,6 +163,10 @@ const EnvironmentSchema = z.strictObject({
 		z.optional(text(1, 60)),
 		'What the console and the portal call this environment, beside its name (e.g. "Production" for live, as an API\'s page says).',
 	),
+	tiers: doc(
+		z.optional(z.array(name).check(z.minLength(1))),
+		"If set, only keys of these tiers may be made in this environment or work in it (e.g. Novu's custom environments, on Team and Enterprise plans only); each one of tiers.",
+	),
 });
 
 const ErrorOverrideSchema = z.strictObject({ code: z.optional(text()), message: z.optional(text()) });
@@ -451,6 +455,9 @@ const ApiSchema = z
 				else if (api.keyTypes[t]!.kind === "identifier")
 					issue(["portal", "keyTypes", i], `"${t}" is an identifier; customers get it with a pair`);
 			}
+			for (const [env, e] of Object.entries(api.environments))
+				for (const [i, t] of (e.tiers ?? []).entries())
+					if (!Object.hasOwn(api.tiers, t)) issue(["environments", env, "tiers", i], `"${t}" is not one of tiers`);
 			if (api.portal && !api.portal.singles && !api.portal.pairs)
 				issue(["portal", "singles"], "false with pairs false leaves the portal nothing to create: set pairs to true, or singles to true");
 			const maxGrace = api.keys.maxRotationGraceSeconds;

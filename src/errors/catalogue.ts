@@ -32,6 +32,7 @@ export type Reason =
 	| "ip_not_allowed"
 	| "route_denied"
 	| "owner_not_permitted"
+	| "tier_not_in_environment"
 	// 429
 	| "rate_limited"
 	| "too_many_failures"
@@ -82,6 +83,7 @@ export const REASONS = [
 	"ip_not_allowed",
 	"route_denied",
 	"owner_not_permitted",
+	"tier_not_in_environment",
 	"rate_limited",
 	"too_many_failures",
 	"origin_unreachable",
@@ -175,6 +177,7 @@ export function publicCode(reason: Reason): PublicCode {
 		case "ip_not_allowed":
 		case "route_denied":
 		case "owner_not_permitted":
+		case "tier_not_in_environment":
 			return "insufficient_permissions";
 		case "rate_limited":
 		case "too_many_failures":

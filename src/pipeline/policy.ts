@@ -32,6 +32,9 @@ export function authorize(
 	owner?: OwnerRights,
 ): Reason | undefined {
 	if (!route && api.unmatchedRoutes === "deny") return "route_denied";
+	// An environment open to some tiers only: a key made before the config said so, or moved to another tier, works no more.
+	const open = api.environments[principal.environment]?.tiers;
+	if (open && !open.includes(principal.tier)) return "tier_not_in_environment";
 	if (principal.keyType !== null && api.readOnlyTypes.has(principal.keyType) && !SAFE_METHODS.has(method)) return "read_only_key";
 	if (route && !route.scopes.every((s) => principal.scopes.includes(s))) return "missing_scope";
 	if (owner) {

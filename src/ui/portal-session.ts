@@ -25,6 +25,8 @@ export interface PortalGrant {
 	api: string;
 	owner: string;
 	returnUrl: string | null;
+	/** The tier keys made in this session get (the customer's plan, as the API's backend said); absent: the API's defaultTier. */
+	tier?: string;
 	/** Unix ms after which the grant is void (KV's TTL is the backstop, not the check). */
 	expiresAt: number;
 }

@@ -53,7 +53,12 @@ export async function allowed(c: Context<PortalEnv>) {
 		Object.entries(api.keyTypes)
 			.filter(([, t]) => t.kind !== "identifier")
 			.map(([t]) => t);
-	const environments = p.environments ?? Object.keys(api.environments);
+	// The session's tier (the customer's plan) decides which environments open to some tiers only are offered.
+	const tier = c.var.grant.tier ?? api.defaultTier;
+	const environments = (p.environments ?? Object.keys(api.environments)).filter((e) => {
+		const open = api.environments[e]?.tiers;
+		return !open || open.includes(tier);
+	});
 	let scopes = p.scopes;
 	// The methods the owner's role limits every key to, whatever its scopes: said beside the scopes, or a
 	// read-only customer ticks "write" and gets a key that cannot write (found by a browser QA pass).

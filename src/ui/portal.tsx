@@ -496,6 +496,7 @@ portalApp.post("/keys", async (c) => {
 		ipAllowlist: allowlist.length ? allowlist : undefined,
 		owner: c.var.grant.owner,
 		service: one("service") || undefined,
+		tier: c.var.grant.tier,
 	};
 	if (!pair) body.type = type;
 	try {

@@ -388,6 +388,7 @@ const OUTCOME_WORDS: Record<string, string> = {
 	ip_not_allowed: "Address refused (403)",
 	route_denied: "Route refused (403)",
 	owner_not_permitted: "Owner's role (403)",
+	tier_not_in_environment: "Tier not in environment (403)",
 	revoked: "Revoked (401)",
 	expired: "Expired (401)",
 	grace_ended: "Grace over (401)",

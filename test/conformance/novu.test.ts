@@ -9,6 +9,7 @@
  * answering on its region's host; each has three environments (development, production,
  * staging), and a key's environment decides which origin its requests reach.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import config from "../../examples/novu/keygate.config.json";
 import { parseConfig } from "../../src/config/load";
@@ -42,7 +43,9 @@ async function expectUnauthorized(res: Response): Promise<void> {
 
 /** A secret key of a region (API) and environment, created through the admin API. */
 function secretKey(api: Region, environment: Environment, body: Record<string, unknown> = {}): Promise<CreatedKey> {
-	return novu.createKey({ api, environment, name: `${api} ${environment} key`, ...body });
+	// Staging is a custom environment, on Team and Enterprise plans only.
+	const tier = environment === "staging" ? { tier: "team" } : {};
+	return novu.createKey({ api, environment, name: `${api} ${environment} key`, ...tier, ...body });
 }
 
 /** A call with `Authorization: ApiKey <key>` to a region's base URL. */
@@ -83,7 +86,7 @@ describe("each environment has a secret key and an application identifier", () =
 	it("the secret key and the application identifier are issued together for one environment", async () => {
 		const res = await novu.admin("/key-pairs", {
 			method: "POST",
-			body: JSON.stringify({ api: "novu", environment: "staging", name: "staging credentials" }),
+			body: JSON.stringify({ api: "novu", environment: "staging", name: "staging credentials", tier: "enterprise" }),
 		});
 		expect(res.status).toBe(201);
 		const pair = await res.json<Record<string, (CreatedKey & { kind: string; pairId: string; environment: string }) | undefined>>();
@@ -168,6 +171,42 @@ describe("environments: Development, Production and a custom one (staging), each
 			"http://127.0.0.1:8788/us/staging/v1/workflows",
 		]);
 		expect(origin.calls.map((c) => c.headers.get("X-Keygate-Environment"))).toEqual(["development", "production", "staging"]);
+	});
+
+	// The page: "Custom environments — Available on Team and Enterprise plans for staging, QA, or other release stages."
+	it("custom environments are on Team and Enterprise plans only: a Free or Pro key is never made there, nor works there", async () => {
+		const before = (await env.KEYS.list({ prefix: "api:novu:" })).keys.length;
+		for (const tier of ["free", "pro", undefined]) {
+			const res = await novu.admin("/keys", {
+				method: "POST",
+				body: JSON.stringify({ api: "novu", environment: "staging", name: "no plan", ...(tier ? { tier } : {}) }),
+			});
+			const body = await res.json<{ error: string; message: string }>();
+			expect(res.status, JSON.stringify(body)).toBe(400);
+			expect(body.message).toBe(
+				`tier: "${tier ?? "free"}" keys may not be made in environment "staging", which is open to team, enterprise`,
+			);
+		}
+		const pair = await novu.admin("/key-pairs", {
+			method: "POST",
+			body: JSON.stringify({ api: "novu", environment: "staging", name: "pair" }),
+		});
+		expect(pair.status).toBe(400);
+		expect((await env.KEYS.list({ prefix: "api:novu:" })).keys.length).toBe(before);
+		// A Team key there works; moved to Free it is refused (403), and the origin hears of neither refusal.
+		const team = await secretKey("novu", "staging");
+		const moved = await novu.admin(`/keys/${team.id}`, { method: "PATCH", body: JSON.stringify({ tier: "free" }) });
+		expect(moved.status).toBe(400);
+		expect((await callApi("novu", "/v1/workflows", { key: team.key })).status).toBe(200);
+		expect(origin.calls).toHaveLength(1);
+		// A key made before the config closed the environment: the same config without the rule made it.
+		const open = structuredClone(config) as any;
+		delete open.apis[0].environments.staging.tiers;
+		const early = await gatewayFor(open, US).createKey({ api: "novu", environment: "staging", name: "early", tier: "free" });
+		const refused = await callApi("novu", "/v1/workflows", { key: early.key });
+		expect(refused.status).toBe(403);
+		expect(await refused.text()).toBe(`{\n  "error": "Forbidden"\n}`);
+		expect(origin.calls).toHaveLength(1);
 	});
 
 	it("a key never reaches another environment's resources: the same URL with keys of two environments goes to two origins", async () => {

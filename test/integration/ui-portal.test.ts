@@ -56,14 +56,60 @@ async function portalCookie(owner: string, extra: Record<string, unknown> = {}):
 }
 
 /** A portal session for `owner` under `config`: its gateway, bindings and cookie. */
-async function portalFor(config: unknown, owner: string) {
+async function portalFor(config: unknown, owner: string, extra: Record<string, unknown> = {}) {
 	const bindings = { KEYGATE_CONFIG: JSON.stringify(config) };
 	const gw = gatewayFor(config as typeof bundled);
-	const url = (await (await gw.admin("/portal-sessions", post({ owner }))).json<{ url: string }>()).url;
+	const url = (await (await gw.admin("/portal-sessions", post({ owner, ...extra }))).json<{ url: string }>()).url;
 	const token = new URL(url).searchParams.get("token")!;
 	const cookie = (await ui(`${PORTAL}/enter`, { form: { token }, bindings })).headers.get("Set-Cookie")!.split(";")[0]!;
 	return { gw, bindings, cookie };
 }
+
+describe("a session's tier (the customer's plan) and environments open to some tiers only (Novu's custom environments: Team and Enterprise)", () => {
+	/** Whether the generate form's environment list offers Staging (the keys list's filter names every environment). */
+	const staging = (html: string) =>
+		/<select name="environment"[^>]*>(?:(?!<\/select>)[\s\S])*value="staging"/.test(
+			html.slice(html.indexOf('action="/_keygate/portal/keys"')),
+		);
+	it("without a tier the portal keys get the default tier, Free, and Staging is not offered; a hand-sent staging is refused", async () => {
+		const { bindings, cookie } = await portalFor(novu, `cust_${crypto.randomUUID().slice(0, 8)}`);
+		const home = await (await ui(`${PORTAL}/`, { cookie, bindings })).text();
+		expect(staging(home)).toBe(false);
+		expect(home).toContain('value="production"');
+		const before = (await env.KEYS.list({ prefix: "api:novu:" })).keys.length;
+		const res = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "sneak", environment: "staging", type: "sk", expiry: "never", kind: "single" },
+		});
+		expect(res.status).toBe(400);
+		expect(await res.text()).toContain("Environment: not one you may create keys in.");
+		expect((await env.KEYS.list({ prefix: "api:novu:" })).keys.length).toBe(before);
+	});
+
+	it("a Team session offers Staging, and its keys are Team keys that work there", async () => {
+		const { gw, bindings, cookie } = await portalFor(novu, `cust_${crypto.randomUUID().slice(0, 8)}`, { tier: "team" });
+		expect(staging(await (await ui(`${PORTAL}/`, { cookie, bindings })).text())).toBe(true);
+		const made = await ui(`${PORTAL}/keys`, {
+			cookie,
+			bindings,
+			form: { name: "staging key", environment: "staging", type: "sk", expiry: "never", kind: "single" },
+		});
+		const html = await made.text();
+		expect(made.status, html).toBe(200);
+		const [key] = shownKeys(html);
+		expect(key).toMatch(/^sk_staging_/);
+		const res = await gw.call("https://api.novu.co/v1/workflows", { key, scheme: "ApiKey" });
+		expect(res.status).toBe(200);
+		expect(origin.calls.at(-1)!.url.href).toBe("http://127.0.0.1:8788/us/staging/v1/workflows");
+	});
+
+	it("POST /portal-sessions with a tier the API does not have is 400 and opens nothing", async () => {
+		const res = await gatewayFor(novu).admin("/portal-sessions", post({ owner: "cust_x", tier: "gold" }));
+		expect(res.status).toBe(400);
+		expect(await res.json()).toEqual({ error: "invalid_request", message: 'tier: "gold" is not one of free, pro, team, enterprise' });
+	});
+});
 
 /** A Novu portal with these `portal` fields and rotation graces allowed (Novu's own config allows none), holding one pair named `name`. */
 async function novuPair(name: string, portal: Record<string, unknown>) {

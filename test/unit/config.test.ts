@@ -33,6 +33,12 @@ describe("config validation", () => {
 	it.each<[string, (c: any) => void, RegExp]>([
 		["a negative burst", (c) => (c.apis[0].tiers.free.burst = -1), /apis\[0\]\.tiers\.free\.burst: /],
 		["an unknown default tier", (c) => (c.apis[0].defaultTier = "gold"), /apis\[0\]\.defaultTier: "gold" is not one of tiers/],
+		[
+			"an environment open to an unknown tier",
+			(c) => (c.apis[0].environments.live.tiers = ["free", "gold"]),
+			/apis\[0\]\.environments\.live\.tiers\[1\]: "gold" is not one of tiers/,
+		],
+		["an environment open to no tier", (c) => (c.apis[0].environments.live.tiers = []), /apis\[0\]\.environments\.live\.tiers: /],
 		["an origin that is not a URL", (c) => (c.apis[0].environments.live.origin = "nowhere"), /apis\[0\]\.environments\.live\.origin/],
 		["an unknown field", (c) => (c.apis[0].colour = "blue"), /apis\[0\]: .*colour/],
 		["no APIs", (c) => (c.apis = []), /apis: /],

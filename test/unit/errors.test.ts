@@ -81,6 +81,7 @@ describe("error rendering", () => {
 		ip_not_allowed: ["insufficient_permissions", 403],
 		route_denied: ["insufficient_permissions", 403],
 		owner_not_permitted: ["insufficient_permissions", 403],
+		tier_not_in_environment: ["insufficient_permissions", 403],
 		rate_limited: ["rate_limit_exceeded", 429],
 		too_many_failures: ["rate_limit_exceeded", 429],
 		origin_unreachable: ["origin_unavailable", 502],
