@@ -101,7 +101,10 @@ function settle(api: CompiledApi, input: KeyFields) {
 export function tierInEnvironment(api: CompiledApi, environment: string, tier: string): void {
 	const open = api.environments[environment]?.tiers;
 	if (open && !open.includes(tier))
-		throw new AdminError("invalid_request", `tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}`);
+		throw new AdminError(
+			"invalid_request",
+			`tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}`,
+		);
 }
 
 async function mint(
