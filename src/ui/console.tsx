@@ -81,6 +81,7 @@ import {
 	newKeyLabel,
 	offeredGraces,
 	environmentName,
+	scopesText,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession } from "./session";
@@ -686,7 +687,7 @@ consoleApp.get("/keys/:id", async (c) => {
 					<Status k={k} now={now} />
 				</dd>
 				<dt>Scopes</dt>
-				<dd>{k.scopes.join(", ") || "none"}</dd>
+				<dd>{scopesText(k, apiOf(c, k.api))}</dd>
 				<dt>Tier</dt>
 				<dd>{k.tier}</dd>
 				<dt>Rate limit</dt>

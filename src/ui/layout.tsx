@@ -18,6 +18,7 @@ import {
 	environmentName,
 	shortId,
 	capitalized,
+	scopesText,
 } from "./present";
 
 export const UI = "/_keygate/ui";
@@ -118,7 +119,7 @@ export function SecretsShown(props: {
 	savedHref: string;
 	customer?: boolean;
 	/** Names the keys' environment by its label (environmentName). */
-	api: Pick<CompiledApi, "environments">;
+	api: Pick<CompiledApi, "environments" | "routes">;
 }) {
 	const noun = props.secrets.length === 1 && props.secrets[0]!.k.kind === "identifier" ? "identifier" : "key";
 	return (
@@ -263,6 +264,9 @@ export function RotateForm(props: {
 	const onlyNow = busy !== null || full !== null;
 	const def = onlyNow ? 0 : props.defaultSeconds;
 	const choices = onlyNow ? [0] : props.choices;
+	const offered = graceChoices(def, choices);
+	// An API that offers only "Immediately" (Novu's "Regenerate"): said as a fact, not asked with one choice (a seed-page pass).
+	const atOnce = !onlyNow && offered.length === 1 && offered[0]!.seconds === 0;
 	return (
 		<>
 			<h1>
@@ -270,13 +274,14 @@ export function RotateForm(props: {
 			</h1>
 			{identifier ? (
 				<p>
-					A new identifier replaces <code>{maskedKey(props.k)}</code>; {again ? "its page can show it again" : "it is shown once"}. When
-					should the old one be marked revoked? {IDENTIFIER_UNCHANGED}
+					A new identifier replaces <code>{maskedKey(props.k)}</code>; {again ? "its page can show it again" : "it is shown once"}.{" "}
+					{atOnce ? "The old one is marked revoked at once." : "When should the old one be marked revoked?"} {IDENTIFIER_UNCHANGED}
 				</p>
 			) : (
 				<p>
 					A new key replaces <code>{maskedKey(props.k)}</code>;{" "}
-					{again ? "its page can show the new key again" : "the new key is shown once"}. How long should the old key keep working?
+					{again ? "its page can show the new key again" : "the new key is shown once"}.{" "}
+					{atOnce ? "The old key stops working at once: it gets 401 from the next request." : "How long should the old key keep working?"}
 				</p>
 			)}
 			{/* A refusal just sent says the same in its alert, next to the form: not said twice (a browser QA pass). */}
@@ -284,21 +289,25 @@ export function RotateForm(props: {
 			{full === null || props.error !== undefined ? null : <p>{atLimitWords(props.k.kind, full, "form")}</p>}
 			<form method="post" action={props.action}>
 				<ErrorBox message={props.error} />
-				<fieldset>
-					<legend>{identifier ? "Old identifier marked revoked" : "Old key keeps working"}</legend>
-					{graceChoices(def, choices).map((g) => (
-						<label>
-							<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
-							{g.seconds === 0
-								? identifier
-									? " (old identifier marked revoked at once)"
-									: " (old key gets 401 from the next request)"
-								: ` (until ${cutOff(props.k, props.now + g.seconds * 1000)})`}
-							{/* Not when it is the only choice left (a browser QA pass: "Immediately (the default)" where the default is a day). */}
-							{g.seconds === def && !(onlyNow && props.defaultSeconds !== 0) ? " (the default)" : ""}
-						</label>
-					))}
-				</fieldset>
+				{atOnce ? (
+					<input type="hidden" name="grace" value="0" />
+				) : (
+					<fieldset>
+						<legend>{identifier ? "Old identifier marked revoked" : "Old key keeps working"}</legend>
+						{offered.map((g) => (
+							<label>
+								<input type="radio" name="grace" value={String(g.seconds)} checked={g.seconds === def} /> {g.label}
+								{g.seconds === 0
+									? identifier
+										? " (old identifier marked revoked at once)"
+										: " (old key gets 401 from the next request)"
+									: ` (until ${cutOff(props.k, props.now + g.seconds * 1000)})`}
+								{/* Not when it is the only choice left (a browser QA pass: "Immediately (the default)" where the default is a day). */}
+								{g.seconds === def && !(onlyNow && props.defaultSeconds !== 0) ? " (the default)" : ""}
+							</label>
+						))}
+					</fieldset>
+				)}
 				<button type="submit">
 					{verb} {keyNoun(props.k.kind)}
 				</button>{" "}
@@ -372,7 +381,7 @@ export function SecretBox(props: {
 	sample: SampleCall;
 	id: string;
 	customer?: boolean;
-	api: Pick<CompiledApi, "environments">;
+	api: Pick<CompiledApi, "environments" | "routes">;
 }) {
 	// The line is the same for every key of the API: say when this one cannot pass it (found by a browser QA pass).
 	const identifier = props.k.kind === "identifier";
@@ -394,7 +403,7 @@ export function SecretBox(props: {
 			<p>
 				Settings: {props.k.name}, {props.k.type} ({props.k.kind}), {environmentName(props.api, props.k.environment)}
 				{/* The console's form offers a tier; the confirmation restates it (a browser QA pass). */}
-				{props.customer ? "" : `, tier ${props.k.tier}`}; scopes {props.k.scopes.join(", ") || "none"}; expires{" "}
+				{props.customer ? "" : `, tier ${props.k.tier}`}; scopes {scopesText(props.k, props.api)}; expires{" "}
 				<Time iso={props.k.expiresAt} empty="never" />; IP allowlist {props.k.ipAllowlist?.join(", ") ?? "any address"}
 				{props.k.owner && !props.customer ? `; owner ${props.k.owner}` : ""}
 				{props.k.service ? `; service ${props.k.service}` : ""}.
@@ -472,7 +481,7 @@ export function ShownAgain(props: {
 	sample: SampleCall;
 	back: string;
 	customer?: boolean;
-	api: Pick<CompiledApi, "environments">;
+	api: Pick<CompiledApi, "environments" | "routes">;
 }) {
 	const noun = publicNoun(props.k.kind);
 	return (

@@ -67,6 +67,7 @@ import {
 	pathHoldsKey,
 	repeatedField,
 	workingKeys,
+	scopesText,
 } from "./present";
 import { revealed } from "./reveal";
 import { sampleCall, sampleScopes } from "./sample";
@@ -623,7 +624,7 @@ portalApp.get("/keys/:id", async (c) => {
 					<Status k={k} now={now} />
 				</dd>
 				<dt>Scopes</dt>
-				<dd>{k.scopes.join(", ") || "none"}</dd>
+				<dd>{scopesText(k, c.var.api)}</dd>
 				<dt>Tier</dt>
 				<dd>{k.tier}</dd>
 				<dt>Rate limit</dt>

@@ -76,12 +76,37 @@ function limitWords(l: { limit: number | null; window: number; burst: number }):
  */
 export function limitsText(
 	k: Pick<KeyRecord, "tier" | "rateLimit" | "kind">,
-	tiers: Record<string, { limit: number | null; window: number; burst: number }>,
+	tiers: Record<
+		string,
+		{
+			limit: number | null;
+			window: number;
+			burst: number;
+			categories?: Record<string, { limit: number | null; window: number; burst: number }>;
+		}
+	>,
 ): string {
 	if (k.kind === "identifier") return "none: it authorizes no request alone, so nothing is counted against it";
 	if (k.rateLimit) return `${limitWords(k.rateLimit)} (this key's own, instead of tier ${k.tier}'s)`;
 	const tier = Object.hasOwn(tiers, k.tier) ? tiers[k.tier] : undefined;
-	return tier ? `${limitWords(tier)} (tier ${k.tier})` : `tier ${k.tier}`;
+	return tier ? `${limitWords(tier)} (tier ${k.tier})${categoryWords(tier.categories)}` : `tier ${k.tier}`;
+}
+
+/** A tier's per-endpoint-category buckets, which hold beside its own limit (Novu's "per plan and endpoint category"; a seed-page pass). */
+function categoryWords(categories: Record<string, { limit: number | null; window: number; burst: number }> | undefined): string {
+	const named = Object.entries(categories ?? {});
+	if (named.length === 0) return "";
+	return `; and per endpoint category, each its own budget: ${named.map(([name, l]) => `${name} ${limitWords(l)}`).join("; ")}`;
+}
+
+/**
+ * A key's scopes in words. With none, where no route of the API asks for one (Novu's secret key "grants full
+ * administrative access"), "none" would read as "can do nothing" (a seed-page pass): said as what it is.
+ */
+export function scopesText(k: Pick<KeyRecord, "scopes">, api: { routes: readonly { scopes?: readonly string[] }[] } | undefined): string {
+	if (k.scopes.length > 0) return k.scopes.join(", ");
+	const asked = api?.routes.some((r) => (r.scopes ?? []).length > 0) ?? true;
+	return asked ? "none" : "none needed: no route of this API asks for a scope";
 }
 
 /** ISO time shown to people: minutes, UTC, said so. */
