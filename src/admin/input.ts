@@ -119,6 +119,8 @@ export async function readBody<S extends z.ZodMiniType>(c: Context, schema: S, o
 	if (Number(c.req.header("Content-Length") ?? "0") > MAX_ADMIN_BODY_BYTES) throw tooLarge();
 	const text = await readCapped(c.req.raw.body, MAX_ADMIN_BODY_BYTES);
 	if (text === undefined) throw tooLarge();
+	// Not a size problem: said as what it is (a probe read the size message for a body that was not UTF-8).
+	if (text === null) throw new AdminError("invalid_request", "body: not UTF-8 text; send the JSON as UTF-8");
 	let json: unknown = {};
 	if (text.trim() !== "" || !optional) {
 		try {

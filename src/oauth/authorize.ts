@@ -177,7 +177,7 @@ export async function consentEndpoint(c: GatewayContext): Promise<Response> {
 	if (Number(c.req.header("Content-Length") ?? "0") > 16 * 1024) return errorPage("Unexpected form.");
 	// Chunked, it has no Content-Length: read up to the same cap, never whole (found by a review: 40 MiB read into memory).
 	const text = await readCapped(c.req.raw.body, 16 * 1024);
-	if (text === undefined) return errorPage("Unexpected form.");
+	if (text === undefined || text === null) return errorPage("Unexpected form.");
 	const form = new URLSearchParams(text);
 	const pending = await unseal(secret, "pending", cookieValue(c.req.header("Cookie")), now);
 	const ticket = await unseal(secret, "consent", form.get("ticket") ?? undefined, now);

@@ -24,7 +24,8 @@ export async function readParams(request: Request): Promise<Params> {
 	const declared = Number(request.headers.get("Content-Length") ?? "0");
 	if (declared > MAX_BODY_BYTES) return { ok: false, description: "The request body is too large." };
 	const text = await readCapped(request.body, MAX_BODY_BYTES);
-	if (text === undefined) return { ok: false, description: "The request body is too large or not UTF-8." };
+	if (text === undefined) return { ok: false, description: "The request body is too large." };
+	if (text === null) return { ok: false, description: "The request body is not UTF-8 text." };
 	const params = new Map<string, string>();
 	if (type === "application/x-www-form-urlencoded") {
 		for (const [name, value] of new URLSearchParams(text)) {

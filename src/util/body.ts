@@ -39,10 +39,10 @@ export async function discardRest(body: ReadableStream<Uint8Array> | ReadableStr
 
 /**
  * A request body as UTF-8 text, read up to `max` bytes: undefined when it is longer (the
- * rest is read and dropped, never held) or not UTF-8. Used where keygate parses a body itself, so that a
+ * rest is read and dropped, never held), null when it is not UTF-8. Used where keygate parses a body itself, so that a
  * client cannot make it hold and parse an arbitrary amount.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | undefined> {
+export async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | undefined | null> {
 	if (!body) return "";
 	const reader = body.getReader();
 	const chunks: Uint8Array[] = [];
@@ -66,6 +66,6 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, max: n
 	try {
 		return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(all);
 	} catch {
-		return undefined;
+		return null;
 	}
 }

@@ -419,6 +419,18 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect((await gw.admin(`/oauth/clients/${client.id}`, { method: "DELETE" })).status).toBe(204);
 	});
 
+	it("a body that is not UTF-8 is 400 in those words, not the size message (a probe), and nothing is stored", async () => {
+		const before = await kvNames();
+		const bytes = new Uint8Array([...new TextEncoder().encode('{"name":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}')]);
+		await expectError(
+			await admin("/keys", { method: "POST", body: bytes }),
+			400,
+			"invalid_request",
+			"body: not UTF-8 text; send the JSON as UTF-8",
+		);
+		expect(await kvNames()).toEqual(before);
+	});
+
 	it("a body over 256 KiB is 400 before it is parsed, declared or streamed; 10 MB was a 503 (found by a probe)", async () => {
 		const before = await kvNames();
 		const huge = `{"name":"x","metadata":{"x":"${"a".repeat(10_000_000)}"}}`;
