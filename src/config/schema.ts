@@ -36,6 +36,9 @@ export function doc<T extends z.ZodMiniType>(schema: T, description: string): T 
 
 export const int = (min: number, max?: number) =>
 	max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
+/** The admin contract's refusal of a blank name, which describeIssues drops beside another reason for the same field. */
+export const BLANK_MESSAGE = "must not be blank";
+
 export const text = (min = 1, max = 10_000) => z.string().check(z.minLength(min), z.maxLength(max));
 const strings = (min = 0) => z.array(text()).check(z.minLength(min));
 

@@ -101,7 +101,7 @@ export function KeysTable(props: {
 			{props.rows.map(({ k, usage }) => (
 				<tr data-key-id={k.id}>
 					{/* The row's header, and a link name that tells two keys of one name apart (a rotation, a pair): found by a browser QA pass. */}
-					<th scope="row">
+					<th scope="row" class="name">
 						<a href={props.href(k.id)}>
 							{k.name}
 							<span class="sr-only"> ({maskedKey(k)})</span>

@@ -371,6 +371,14 @@ describe("bodies that would be changed without a word (found by probes)", () => 
 		expect(origin.calls).toHaveLength(0);
 	});
 
+	it("an empty name is refused with one reason, not also 'must not be blank' (a browser QA pass)", async () => {
+		const before = await kvNames();
+		const json = await expectError(await admin("/keys", { method: "POST", body: JSON.stringify({ name: "" }) }), 400, "invalid_request");
+		expect(json.message).toMatch(/^name: [^;]+$/);
+		expect(json.message).not.toContain("blank");
+		expect(await kvNames()).toBe(before);
+	});
+
 	it("revoke and delete take no body: a field, invalid JSON, a key in it, or 300 KB is 400 and the key stays live; empty or {} acts (found by a probe)", async () => {
 		const origin = fakeOrigin();
 		const { id, key } = await createKey({ name: "bodiless" });
