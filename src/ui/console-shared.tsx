@@ -12,7 +12,7 @@ import type { UiSession } from "./session";
 
 export type UiEnv = { Bindings: Bindings; Variables: { services: Services; session: UiSession; sessionToken: string } };
 
-export const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
+export const page = (c: Context<UiEnv>, title: string, body: unknown, status: 200 | 400 | 403 | 404 | 409 | 503 = 200) =>
 	c.html(
 		<Page title={title} signedIn here={c.req.path}>
 			{body as never}

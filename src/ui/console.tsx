@@ -309,11 +309,24 @@ consoleApp.use(
 	"*",
 	formTokens<UiEnv>(
 		(c) => c.var.sessionToken || `access:${c.var.session.actor}`,
-		(c) =>
-			c.html(
-				<Refused message="This form was not sent from a page of this console, so nothing was changed. Open the page again and send it from there." />,
+		// A page opened in an earlier session (signed out and in again in another tab) lands here too, so the page says so
+		// and leads back: the form's own page when the Referer names one of the console's, else home (a browser QA pass).
+		(c) => {
+			const from = refererPath(c.req.header("Referer"), new URL(c.req.url).origin);
+			const back = from === undefined ? `${UI}/` : nextPage(from);
+			return page(
+				c,
+				"Not sent",
+				<>
+					<h1>Not sent</h1>
+					<ErrorBox message="This form was not sent from a page of this console in your current session (a page opened before you last signed in counts as another), so nothing was changed." />
+					<p>
+						<a href={back}>{back === `${UI}/` ? "Back to the APIs" : "Open the page again"}</a> and send it from there.
+					</p>
+				</>,
 				403,
-			),
+			);
+		},
 	),
 );
 

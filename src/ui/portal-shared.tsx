@@ -19,7 +19,7 @@ export type PortalEnv = {
 	Variables: { services: Services; grant: PortalGrant; api: CompiledApi & { portal: Portal }; sessionToken: string };
 };
 
-export const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 404 | 409 | 503 = 200) =>
+export const page = (c: Context<PortalEnv>, title: string, body: unknown, status: 200 | 400 | 403 | 404 | 409 | 503 = 200) =>
 	c.html(
 		<Page title={title} portal={{ title: c.var.api.portal.title, returnUrl: c.var.grant.returnUrl }} here={c.req.path}>
 			{body as never}

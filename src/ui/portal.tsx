@@ -211,12 +211,18 @@ portalApp.use(
 	"*",
 	formTokens<PortalEnv>(
 		(c) => c.var.sessionToken,
+		// A page opened in an earlier visit (the app opened the keys again in another tab) lands here too: said, with a way back.
 		(c) =>
-			c.html(
-				<Refused
-					heading="API keys"
-					message="This form was not sent from a page of your API keys, so nothing was changed. Open the page again and send it from there."
-				/>,
+			page(
+				c,
+				"Not sent",
+				<>
+					<h1>Not sent</h1>
+					<ErrorBox message="This form was not sent from a page of your API keys in this visit (a page opened before you last opened them counts as another), so nothing was changed." />
+					<p>
+						<a href={`${PORTAL}/`}>Back to your keys</a> to send it again from there.
+					</p>
+				</>,
 				403,
 			),
 	),

@@ -469,6 +469,33 @@ describe("CSRF", () => {
 		expect((await ui(`${UI}/`, { cookie, headers: { "Sec-Fetch-Mode": "cors" } })).status).toBe(200);
 	});
 
+	it("a form from a page opened before signing in again (another tab) is refused with a way back to that page, not a dead end (a browser QA pass)", async () => {
+		const earlier = await signIn();
+		const staleToken = /<meta name="kg-form" content="([0-9a-f]{64})"/.exec(
+			await (await ui(`${UI}/apis/demo/keys/new`, { cookie: earlier })).text(),
+		)![1]!;
+		const now = await signIn();
+		const before = await kvDump();
+		const res = await ui(`${UI}/apis/demo/keys`, {
+			cookie: now,
+			headers: { "Sec-Fetch-Site": "same-origin", Referer: `https://api.example.com${UI}/apis/demo/keys/new` },
+			form: { name: "stale", expiry: "never", kind: "single", kg_form: staleToken },
+		});
+		const html = await res.text();
+		expect(res.status).toBe(403);
+		expect(html).toContain("in your current session (a page opened before you last signed in counts as another), so nothing was changed.");
+		expect(html).toContain(`<a href="${UI}/apis/demo/keys/new">Open the page again</a>`);
+		expect(html).toContain('<nav aria-label="Main">');
+		expect(await kvDump()).toBe(before);
+		// A Referer outside the console leads home, never elsewhere.
+		const away = await ui(`${UI}/apis/demo/keys`, {
+			cookie: now,
+			headers: { "Sec-Fetch-Site": "same-origin", Referer: "https://api.example.com/v1/hello" },
+			form: { name: "stale", expiry: "never", kind: "single", kg_form: staleToken },
+		});
+		expect(await away.text()).toContain(`<a href="${UI}/">Back to the APIs</a>`);
+	});
+
 	it("a form without the session's form token, or with another's, is 403 and writes nothing: a page the origin serves can submit a form, not read the token (found by a review)", async () => {
 		const cookie = await signIn();
 		const other = await signIn();
@@ -908,7 +935,7 @@ describe("keys", () => {
 		await idOf(late.key);
 		const order = async (q: string) => {
 			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
-			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]);
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row" class="name"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]);
 		};
 		expect(await order("sort=lastUsed")).toEqual(["late", "early", "never"]);
 		expect(await order("sort=lastUsed&order=asc")).toEqual(["never", "early", "late"]);
@@ -936,7 +963,7 @@ describe("keys", () => {
 		await (await authorityOf(gone.key)).markDeleted(Date.now());
 		const names = async (q: string) => {
 			const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}&${q}`, { cookie })).text();
-			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]).sort();
+			return [...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row" class="name"><a href="[^"]+">([a-z]+)-/g)].map((m) => m[1]).sort();
 		};
 		expect(await names("sort=lastUsed&status=active")).toEqual(["fine"]);
 		expect(await names("sort=lastUsed")).toEqual(["fine", "stale"]);

@@ -422,7 +422,10 @@ describe("one owner's keys only", () => {
 		for (const kg_form of [[], "0".repeat(64)]) {
 			const res = await ui(`${PORTAL}/keys/${id}/revoke`, { cookie, form: { kg_form } });
 			expect(res.status).toBe(403);
-			expect(await res.text()).toContain("This form was not sent from a page of your API keys");
+			const html = await res.text();
+			expect(html).toContain("This form was not sent from a page of your API keys");
+			// Also what a page from an earlier visit gets: a way back, not a dead end (a browser QA pass).
+			expect(html).toContain(`<a href="${PORTAL}/">Back to your keys</a>`);
 		}
 		origin.calls.length = 0;
 		expect((await call("/v1/hello", { key: key! })).status).toBe(200);
@@ -952,7 +955,7 @@ describe("one owner's keys only", () => {
 		expect((await call("/v1/hello", { key: busy.keys[0]! })).status).toBe(200);
 		expect((await call("/v1/hello", { key: other.key })).status).toBe(200);
 		const html = await (await ui(`${PORTAL}/?sort=lastUsed`, { cookie })).text();
-		expect([...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row"><a href="[^"]+">([^<]+)</g)].map((m) => m[1])).toEqual([
+		expect([...html.matchAll(/<tr data-key-id="[^"]+"><th scope="row" class="name"><a href="[^"]+">([^<]+)</g)].map((m) => m[1])).toEqual([
 			"busy one",
 			"idle one",
 		]);
