@@ -30,7 +30,9 @@ describe("the console", () => {
 		const html = await (await ui(`${UI}/apis/demo/keys?q=${tag}`, { cookie, bindings })).text();
 		for (const k of [a, b]) {
 			const masked = `${k.key.slice(0, k.key.indexOf("_", k.key.indexOf("_") + 1) + 1)}…${k.key.slice(-4)}`;
-			expect(html).toContain(`<th scope="row" class="name"><a href="${UI}/keys/${k.id}">${tag}<span class="sr-only"> (${masked})</span></a></th>`);
+			expect(html).toContain(
+				`<th scope="row" class="name"><a href="${UI}/keys/${k.id}">${tag}<span class="sr-only"> (${masked})</span></a></th>`,
+			);
 		}
 	});
 
