@@ -1,5 +1,9 @@
 import type { Authority } from "../authority/client";
-import { randomId, sha256Hex } from "../keys/crypto";
+import { returnUrlOk } from "../admin/contract";
+import { derivedKey, randomId, sha256Hex } from "../keys/crypto";
+import { base64url, fromBase64url } from "../oauth/access-token";
+
+const encoder = new TextEncoder();
 
 /**
  * Customer portal sessions, in two steps. The API's backend asks for an entry token
@@ -78,4 +82,32 @@ export async function readPortalSession(kv: KVNamespace, session: string, now = 
 
 export async function closePortalSession(kv: KVNamespace, session: string): Promise<void> {
 	if (TOKEN("kgps").test(session)) await kv.delete(`portal-session:${await sha256Hex(session)}`);
+}
+
+/**
+ * The way back to the app once a session is gone (a browser QA pass: "Session ended", "Not signed in" and "Link not
+ * valid" were dead ends, the session's `returnUrl` gone with it). Not a credential: the return address, set at entry
+ * beside the session, for 30 days, and MACed under a key derived from ADMIN_TOKEN, so a page the origin serves on
+ * this host (which may write cookies here) cannot plant a link of its own on keygate's pages.
+ */
+export const PORTAL_BACK_COOKIE = "__Host-kg_portal_back";
+const BACK_SECONDS = 30 * 86_400;
+const BACK_LABEL = "keygate portal way back v1";
+
+export async function backCookie(secret: string, url: string): Promise<string> {
+	const value = encoder.encode(url);
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await derivedKey(secret, BACK_LABEL), value));
+	return `${PORTAL_BACK_COOKIE}=${base64url(value)}.${base64url(mac)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${BACK_SECONDS}`;
+}
+
+/** The app's address from a way-back cookie keygate set, or null (absent, altered, not https). */
+export async function readBack(secret: string, raw: string | undefined): Promise<string | null> {
+	const [value, mac, extra] = (raw ?? "").split(".");
+	if (!value || !mac || extra !== undefined || raw!.length > 4000) return null;
+	const bytes = fromBase64url(value);
+	const signature = fromBase64url(mac);
+	if (!bytes || !signature) return null;
+	if (!(await crypto.subtle.verify("HMAC", await derivedKey(secret, BACK_LABEL), signature, bytes))) return null;
+	const url = new TextDecoder().decode(bytes);
+	return returnUrlOk(url) ? url : null;
 }

@@ -41,9 +41,12 @@ import {
 import { claim, newOnce, ONCE_FIELD, onceOf, release } from "./once";
 import { rotatePages } from "./portal-rotate";
 import {
+	backCookie,
 	closePortalSession,
 	openPortalSession,
+	PORTAL_BACK_COOKIE,
 	PORTAL_COOKIE,
+	readBack,
 	PORTAL_SESSION_SECONDS,
 	readPortalSession,
 	redeemEntry,
@@ -119,8 +122,19 @@ function plainError(c: Context<PortalEnv>, status: 400 | 404, message: string) {
 	return notice(c, status, "Link not valid", "This link cannot be used", message);
 }
 
-/** A page of the portal outside a session: a heading and one sentence. */
-function notice(c: Context<PortalEnv>, status: 200 | 400 | 404, title: string, heading: string, message: string, back?: string | null) {
+/**
+ * A page of the portal outside a session: a heading and one sentence, and the way back to the app (`back`, else the
+ * return address kept from the last entry, see backCookie).
+ */
+async function notice(
+	c: Context<PortalEnv>,
+	status: 200 | 400 | 404,
+	title: string,
+	heading: string,
+	message: string,
+	back?: string | null,
+) {
+	back ??= await readBack(c.env.ADMIN_TOKEN!, getCookie(c, PORTAL_BACK_COOKIE));
 	return c.html(
 		<Page title={title} heading="API keys">
 			<h1>{heading}</h1>
@@ -169,6 +183,7 @@ portalApp.post("/enter", readableForm, async (c) => {
 		);
 	const session = await openPortalSession(c.env.KEYS, grant);
 	c.header("Set-Cookie", cookie(session, PORTAL_SESSION_SECONDS));
+	if (grant.returnUrl) c.header("Set-Cookie", await backCookie(c.env.ADMIN_TOKEN!, grant.returnUrl), { append: true });
 	return c.redirect(`${PORTAL}/`, 303);
 });
 

@@ -50,7 +50,8 @@ async function portalCookie(owner: string, extra: Record<string, unknown> = {}):
 	const res = await enter(await portalUrl(owner, extra));
 	expect(res.status, await res.clone().text()).toBe(303);
 	expect(res.headers.get("Location")).toBe(`${PORTAL}/`);
-	const set = res.headers.get("Set-Cookie")!;
+	// The session, and with a returnUrl the way back (its own test below).
+	const set = res.headers.getSetCookie().find((line) => line.startsWith("__Host-kg_portal="))!;
 	expect(set).toMatch(/^__Host-kg_portal=kgps_[0-9A-Za-z]{44}; Path=\/; Secure; HttpOnly; SameSite=Strict; Priority=High; Max-Age=3600$/);
 	return set.split(";")[0]!;
 }
@@ -150,6 +151,35 @@ async function generate(cookie: string, form: Record<string, string | string[]> 
 }
 
 describe("entering the portal", () => {
+	it("once the session is gone, its pages lead back to the app: the return address is kept in a MACed cookie, and one altered leads nowhere (a browser QA pass)", async () => {
+		const returnUrl = "https://app.example.com/settings";
+		const res = await enter(await portalUrl(`cust_${crypto.randomUUID().slice(0, 8)}`, { returnUrl }));
+		expect(res.status).toBe(303);
+		const set = res.headers.getSetCookie();
+		expect(set).toHaveLength(2);
+		const back = set.find((line) => line.startsWith("__Host-kg_portal_back="))!;
+		expect(back).toMatch(
+			/^__Host-kg_portal_back=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=2592000$/,
+		);
+		const session = set.find((line) => line.startsWith("__Host-kg_portal="))!.split(";")[0]!;
+		const backPair = back.split(";")[0]!;
+		const link = `<a href="${returnUrl}">Back to the app</a>`;
+		// Signed out, then the session-ended page of a form sent from an old tab, and a page opened with no session.
+		expect((await ui(`${PORTAL}/logout`, { cookie: `${session}; ${backPair}`, form: {} })).status).toBe(200);
+		const ended = await ui(`${PORTAL}/keys`, { cookie: `${session}; ${backPair}`, form: { name: "late" } });
+		const endedHtml = await ended.text();
+		expect(endedHtml).toContain("<h1>Your session has ended</h1>");
+		expect(endedHtml).toContain(link);
+		expect(await (await ui(`${PORTAL}/`, { cookie: backPair })).text()).toContain(link);
+		// A cookie written by someone else (a page the origin serves on this host may write cookies here) is no link.
+		const [name, value] = backPair.split("=");
+		const planted = `${name}=${btoa("https://evil.example/").replace(/=+$/, "")}.${value!.split(".")[1]}`;
+		const plantedHtml = await (await ui(`${PORTAL}/`, { cookie: planted })).text();
+		expect(plantedHtml).toContain("Open your API keys from the app");
+		expect(plantedHtml).not.toContain("Back to the app");
+		expect(plantedHtml).not.toContain("evil.example");
+	});
+
 	it("the landing GET uses nothing; its same-origin POST opens a session and lands on /_keygate/portal/ with no token in the URL", async () => {
 		const url = await portalUrl(`cust_${crypto.randomUUID().slice(0, 8)}`, { returnUrl: "https://app.example.com/settings" });
 		expect(url).toContain("/_keygate/portal/enter?token=kgpe_");
