@@ -179,10 +179,11 @@ function refererPath(referer: string | undefined, origin: string): string | unde
 	}
 }
 
-function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string, next?: string) {
+function loginPage(c: Context<UiEnv>, status: 200 | 401 | 429, message?: string, next?: string, said?: string) {
 	return c.html(
 		<Page title="Sign in">
 			<h1>Sign in</h1>
+			{said ? <p role="status">{said}</p> : null}
 			<ErrorBox message={message} id={FORM_ERROR_ID} />
 			<form method="post" action={`${UI}/login`}>
 				{next && next !== `${UI}/` ? <input type="hidden" name="next" value={next} /> : null}
@@ -207,7 +208,14 @@ consoleApp.get("/login", (c) =>
 					: "Your session ended. Sign in again to go on where you were.",
 				nextPage(c.req.query("next")),
 			)
-		: loginPage(c, 200, undefined, nextPage(c.req.query("next"))),
+		: loginPage(
+				c,
+				200,
+				undefined,
+				nextPage(c.req.query("next")),
+				// Sign-out lands here: said so (a browser QA pass: a bare sign-in page).
+				c.req.query("out") === "1" ? "You have signed out." : undefined,
+			),
 );
 
 /**
@@ -270,7 +278,7 @@ const requireSession: MiddlewareHandler<UiEnv> = async (c, next) => {
 		}
 		c.header("Set-Cookie", sessionCookie("", 0));
 		// Signing out with no live session is done, not a failure (a browser QA pass: it said a form was not sent).
-		if (c.req.method === "POST" && url.pathname === `${UI}/logout`) return c.redirect(`${UI}/login`, 303);
+		if (c.req.method === "POST" && url.pathname === `${UI}/logout`) return c.redirect(`${UI}/login?out=1`, 303);
 		// A session that ended under the operator: the sign-in page says so and comes back here (a GET's address; a POST's page).
 		if (c.req.method === "GET")
 			return c.redirect(`${UI}/login?ended=1&next=${encodeURIComponent(nextPage(url.pathname + url.search))}`, 303);
@@ -333,7 +341,7 @@ consoleApp.use(
 consoleApp.post("/logout", async (c) => {
 	await closeSession(c.env.KEYS, c.var.sessionToken);
 	c.header("Set-Cookie", sessionCookie("", 0));
-	return c.redirect(`${UI}/login`, 303);
+	return c.redirect(`${UI}/login?out=1`, 303);
 });
 
 /** Expected refusals from the service become a page saying what went wrong; anything else is a bug. */

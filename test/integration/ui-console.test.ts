@@ -358,7 +358,9 @@ describe("sessions", () => {
 		// Signing out again, the session already gone (another tab), is a plain sign-out, not "a form was not sent" (a browser QA pass).
 		const again = await ui(`${UI}/logout`, { cookie, form: {} });
 		expect(again.status).toBe(303);
-		expect(again.headers.get("Location")).toBe(`${UI}/login`);
+		expect(again.headers.get("Location")).toBe(`${UI}/login?out=1`);
+		expect(out.headers.get("Location")).toBe(`${UI}/login?out=1`);
+		expect(await (await ui(`${UI}/login?out=1`)).text()).toContain('<p role="status">You have signed out.</p>');
 	});
 
 	it("a wrong admin token marks the field and points it at the message", async () => {
