@@ -83,7 +83,9 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	refuseKey("X-Keygate-Actor", actorHeader);
 	refuseKey("X-Keygate-Actor", actor);
 	refuseKeysInQuery(new URL(c.req.url).searchParams);
-	await refuseSecretsIn([actorHeader ?? "", ...new URL(c.req.url).searchParams], c.env);
+	// The path too: `PUT /owners/{owner}` stores its owner id (a review).
+	const url = new URL(c.req.url);
+	await refuseSecretsIn([actorHeader ?? "", url.pathname, decodedPath(url.pathname), ...url.searchParams], c.env);
 	c.set("services", {
 		kv: c.env.KEYS,
 		authority: authority(c.env),
@@ -94,3 +96,12 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	});
 	await next();
 };
+
+/** A path with its escapes undone, or as it is when they cannot be. */
+function decodedPath(path: string): string {
+	try {
+		return decodeURIComponent(path);
+	} catch {
+		return path;
+	}
+}

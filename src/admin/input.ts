@@ -75,25 +75,64 @@ function stringsIn(body: unknown): string[] {
 	return out;
 }
 
+/** Two polynomial hashes of a window of UTF-16 code units, mod two primes under 2^31 (products stay exact in a double). */
+const PRIMES = [2_147_483_647, 2_147_483_629] as const;
+/** Bases drawn once per isolate, on first use (the Workers runtime makes no random values at load), under 2^21: nothing an input can aim at. */
+let BASES: [number, number] = [0, 0];
+function drawBases(): void {
+	if (BASES[0] === 0) BASES = [...crypto.getRandomValues(new Uint32Array(2))].map((b) => (b % 2_000_000) + 1_000) as [number, number];
+}
+
+const mulMod = (a: number, b: number, p: number) => (a * b) % p;
+
+function windowHash(text: string, from: number, length: number, k: 0 | 1): number {
+	let h = 0;
+	for (let i = from; i < from + length; i++) h = (mulMod(h, BASES[k], PRIMES[k]) + text.charCodeAt(i)) % PRIMES[k];
+	return h;
+}
+
+/** Every start in `text` where a window of `length` has the hashes `want` (Rabin-Karp: the same steps for every input). */
+function* hashMatches(text: string, length: number, want: [number, number]): Generator<number> {
+	if (text.length < length) return;
+	const h: [number, number] = [windowHash(text, 0, length, 0), windowHash(text, 0, length, 1)];
+	// BASE^(length-1) mod p: the weight of the code unit that leaves the window.
+	const top = ([0, 1] as const).map((k) => {
+		let w = 1;
+		for (let i = 1; i < length; i++) w = mulMod(w, BASES[k], PRIMES[k]);
+		return w;
+	});
+	for (let start = 0; ; start++) {
+		if (h[0] === want[0] && h[1] === want[1]) yield start;
+		const next = start + length;
+		if (next >= text.length) return;
+		for (const k of [0, 1] as const) {
+			const p = PRIMES[k];
+			const out = mulMod(text.charCodeAt(start), top[k]!, p);
+			h[k] = (mulMod((h[k] - out + p) % p, BASES[k], p) + text.charCodeAt(next)) % p;
+		}
+	}
+}
+
 /**
- * Refuses input holding the deployment's own ADMIN_TOKEN or SIGNING_SECRET (found by a probe: an admin token pasted
- * as a key's name or service was stored, shown on the customer's portal page and sent to the origin in
- * X-Keygate-Service). Each value is cut into words (at blanks, quotes, `,` and `;`, and again at `=`, `:`, `/`, `?`,
- * `&` and `#`), and a word as long as a secret is compared with it in constant time, so no timing tells how much of
- * a secret a word shares. The message names no value.
+ * Refuses input holding the deployment's own ADMIN_TOKEN or SIGNING_SECRET anywhere in it (found by a probe: an admin
+ * token pasted as a key's name or service was stored, shown on the customer's portal page and sent to the origin in
+ * X-Keygate-Service; a review: a base64 token inside `token=…` slipped past a search by words). Every window as long
+ * as a secret is hashed in one pass (Rabin-Karp, under bases drawn at random per isolate), the same steps whatever the
+ * secret holds, and a window whose hashes match is then compared in constant time: no timing tells how much of a
+ * secret an input shares. The message names no value.
  */
 export async function refuseSecretsIn(values: unknown, env: { ADMIN_TOKEN?: string; SIGNING_SECRET?: string }): Promise<void> {
 	const secrets = [env.ADMIN_TOKEN, env.SIGNING_SECRET].filter((v): v is string => typeof v === "string" && v !== "");
 	if (secrets.length === 0) return;
-	const lengths = new Set(secrets.map((v) => v.length));
-	const words = new Set<string>();
-	for (const text of stringsIn(values))
-		for (const word of text.split(/[\s"'`,;<>]+/))
-			for (const part of [word, ...word.split(/[=:/?&#]+/)]) if (lengths.has(part.length)) words.add(part);
-	for (const word of words)
-		for (const secret of secrets)
-			if (await secretsEqual(word, secret))
-				throw new AdminError("invalid_request", "input holds this deployment's ADMIN_TOKEN or SIGNING_SECRET; keygate never stores them");
+	drawBases();
+	const texts = stringsIn(values);
+	for (const secret of secrets) {
+		const want: [number, number] = [windowHash(secret, 0, secret.length, 0), windowHash(secret, 0, secret.length, 1)];
+		for (const text of texts)
+			for (const at of hashMatches(text, secret.length, want))
+				if (await secretsEqual(text.slice(at, at + secret.length), secret))
+					throw new AdminError("invalid_request", "input holds this deployment's ADMIN_TOKEN or SIGNING_SECRET; keygate never stores them");
+	}
 }
 
 /** Refuses a query parameter (name or value) that holds a key. */

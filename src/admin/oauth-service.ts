@@ -24,7 +24,7 @@ import type {
 	RevokeGrantsInput,
 } from "./contract";
 import { GrantsSubject } from "./contract";
-import { AdminError, type Services } from "./service";
+import { AdminError, tierInEnvironment, type Services } from "./service";
 
 /**
  * OAuth clients and grants for the admin API (README "OAuth 2.0"). Client secrets are
@@ -82,6 +82,8 @@ export async function createClient(s: OAuthServices, input: CreateOAuthClientInp
 	const environment = input.environment ?? Object.keys(api.environments)[0]!;
 	if (!Object.hasOwn(api.environments, environment))
 		throw new AdminError("invalid_request", `environment: "${environment}" is not one of ${Object.keys(api.environments).join(", ")}`);
+	// Its tokens would all be refused there (tier_not_in_environment): refused now instead (a review).
+	tierInEnvironment(api, environment, tier);
 	const type = input.type ?? "confidential";
 	const secret = type === "confidential" ? newClientSecret() : null;
 	const client: StoredClient = {

@@ -98,12 +98,12 @@ function settle(api: CompiledApi, input: KeyFields) {
 }
 
 /** An environment open to some tiers only (`environments.<env>.tiers`) takes no key of another tier. */
-export function tierInEnvironment(api: CompiledApi, environment: string, tier: string): void {
+export function tierInEnvironment(api: CompiledApi, environment: string, tier: string, then?: string): void {
 	const open = api.environments[environment]?.tiers;
 	if (open && !open.includes(tier))
 		throw new AdminError(
 			"invalid_request",
-			`tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}`,
+			`tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}${then ? `; ${then}` : ""}`,
 		);
 }
 
@@ -455,6 +455,8 @@ export async function rotateKey(
 				? `gracePeriodSeconds: this API's keys are rotated with no grace period (keys.maxRotationGraceSeconds 0): send 0, or leave it out`
 				: `gracePeriodSeconds: at most ${maxGrace} for this API (keys.maxRotationGraceSeconds)`,
 		);
+	// A key of a tier its environment is no longer open to gets no successor there, refused before any count is carried (a review).
+	tierInEnvironment(api, stored.environment, stored.tier, "this key cannot be rotated: create one of another tier or environment");
 	const status = await statusOf(s, id);
 	// Deleted under us (its object says so before KV does): as any key that does not exist (a probe saw "already rotated").
 	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${id}" exists.`);

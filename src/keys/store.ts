@@ -63,10 +63,17 @@ export function listOwnerKeys(kv: KVNamespace, api: string, owner: string, curso
 	return listPrefix(kv, `owner:${api}:${owner}:`, cursor, limit);
 }
 
+/** KV reads up to 100 keys in one operation; a Worker may make about 1,000 KV operations per request. */
+const BULK_GET = 100;
+
 async function listPrefix(kv: KVNamespace, prefix: string, cursor: string | undefined, limit: number): Promise<KeyPage> {
 	const page = await kv.list({ prefix, cursor, limit });
-	const ids = page.keys.map((k) => k.name.slice(prefix.length));
-	const records = await Promise.all(ids.map((id) => getById(kv, id)));
+	const names = page.keys.map((k) => kvKey.byId(k.name.slice(prefix.length)));
+	// In bulk, 100 records an operation (a review: a portal page read up to 1,000 records one by one, past the limit).
+	const chunks: string[][] = [];
+	for (let i = 0; i < names.length; i += BULK_GET) chunks.push(names.slice(i, i + BULK_GET));
+	const found = await Promise.all(chunks.map((chunk) => kv.get<StoredKey>(chunk, "json")));
+	const records = chunks.flatMap((chunk, i) => chunk.map((name) => found[i]!.get(name) ?? null));
 	return {
 		data: records.filter((r): r is StoredKey => r !== null),
 		cursor: page.list_complete ? null : page.cursor,

@@ -34,7 +34,6 @@ export async function oidcStart(
 	back: (error: string, description: string) => Response,
 ): Promise<Response> {
 	const api = c.var.api;
-	const oauth = api.oauth!;
 	const now = Date.now();
 	const endpoints = await endpointsOf(login, now);
 	if (!endpoints.ok) {

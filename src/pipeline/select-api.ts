@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { loadConfig, selectApi, type CompiledApi } from "../config/load";
+import { loadConfig, selectApi } from "../config/load";
 import { findRoute, pathTwins, twinRoutes } from "../config/routes";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
 import { reject, type GatewayEnv } from "./context";

@@ -597,6 +597,14 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 			</>,
 			400,
 		);
+	try {
+		// Before any refusal that puts the form back: a secret of this deployment is refused with the form empty, so the
+		// page never holds one (a review: an expiry refusal put a SIGNING_SECRET back into the service field).
+		await refuseSecretsIn(form, c.env);
+	} catch (e) {
+		if (e instanceof AdminError) return again(e.message, {}, []);
+		throw e;
+	}
 	const twice = repeatedField(form, [...fields, "kind"]);
 	if (twice) return again(twice);
 	const expiry = expiryFrom(one("expiry"), one("expiresOn"), Date.now());
@@ -619,13 +627,6 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 		refuseKeysIn(body);
 	} catch (e) {
 		if (e instanceof AdminError) return again(e.message);
-		throw e;
-	}
-	try {
-		// Nor this deployment's own secrets: refused with the form empty, so the page does not hold one either.
-		await refuseSecretsIn({ ...body, scopes: checked }, c.env);
-	} catch (e) {
-		if (e instanceof AdminError) return again(e.message, {}, []);
 		throw e;
 	}
 	const parsed = CreateKeyBody.safeParse(body);

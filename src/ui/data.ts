@@ -7,7 +7,7 @@ import { sha256Hex } from "../keys/crypto";
 import { keyAtAnyStart } from "../keys/format";
 import { getByHash, listKeys, listOwnerKeys } from "../keys/store";
 import { publicView } from "../keys/record";
-import { holdsAnyKey, looksLikeKey, matchKeys, pathHoldsKey, selectKeys, type KeyQuery } from "./present";
+import { holdsAnyKey, matchKeys, pathHoldsKey, selectKeys, type KeyQuery } from "./present";
 import { FORM_TOKEN_FIELD } from "./security";
 
 /** At most this many keys of one API are loaded for search, filters and sort. */

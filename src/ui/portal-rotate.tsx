@@ -2,8 +2,8 @@
 import { type Context, Hono } from "hono";
 import { predecessorWorksUntil, rotateKey, RotationRefused } from "../admin/service";
 import { type KeyRecord } from "../keys/record";
-import { NoLongerPossible, noLongerPossible, PORTAL, Refused, RotatedNotice, RotateForm, SecretsShown } from "./layout";
-import { allowed, counted, live, ownKey, ownKeys, page, type PortalEnv, withinLimit } from "./portal-shared";
+import { NoLongerPossible, noLongerPossible, PORTAL, RotatedNotice, RotateForm, SecretsShown } from "./layout";
+import { allowed, counted, ownKey, ownKeys, page, type PortalEnv, withinLimit } from "./portal-shared";
 import { atLimitWords, graceChoices, keyNoun, lineBusyWords, newKeyLabel } from "./present";
 import { sampleCall } from "./sample";
 

@@ -100,6 +100,8 @@ export async function backCookie(secret: string, url: string): Promise<string> {
 	return `${PORTAL_BACK_COOKIE}=${base64url(value)}.${base64url(mac)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${BACK_SECONDS}`;
 }
 
+export const clearedBackCookie = `${PORTAL_BACK_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`;
+
 /** The app's address from a way-back cookie keygate set, or null (absent, altered, not https). */
 export async function readBack(secret: string, raw: string | undefined): Promise<string | null> {
 	const [value, mac, extra] = (raw ?? "").split(".");

@@ -42,6 +42,7 @@ import { claim, newOnce, ONCE_FIELD, onceOf, release } from "./once";
 import { rotatePages } from "./portal-rotate";
 import {
 	backCookie,
+	clearedBackCookie,
 	closePortalSession,
 	openPortalSession,
 	PORTAL_BACK_COOKIE,
@@ -51,7 +52,7 @@ import {
 	readPortalSession,
 	redeemEntry,
 } from "./portal-session";
-import { allowed, counted, live, ownKey, ownKeys, page, pairPlaces, type Portal, type PortalEnv, withinLimit } from "./portal-shared";
+import { allowed, counted, ownKey, ownKeys, page, pairPlaces, type Portal, type PortalEnv, withinLimit } from "./portal-shared";
 import {
 	awayFromKeyParams,
 	companionLabel,
@@ -183,7 +184,8 @@ portalApp.post("/enter", readableForm, async (c) => {
 		);
 	const session = await openPortalSession(c.env.KEYS, grant);
 	c.header("Set-Cookie", cookie(session, PORTAL_SESSION_SECONDS));
-	if (grant.returnUrl) c.header("Set-Cookie", await backCookie(c.env.ADMIN_TOKEN!, grant.returnUrl), { append: true });
+	// A session with no returnUrl clears the last one's: its link could be another app's (a review).
+	c.header("Set-Cookie", grant.returnUrl ? await backCookie(c.env.ADMIN_TOKEN!, grant.returnUrl) : clearedBackCookie, { append: true });
 	return c.redirect(`${PORTAL}/`, 303);
 });
 

@@ -207,6 +207,14 @@ describe("environments: Development, Production and a custom one (staging), each
 		expect(refused.status).toBe(403);
 		expect(await refused.text()).toBe(`{\n  "error": "Forbidden"\n}`);
 		expect(origin.calls).toHaveLength(1);
+		// Nor does such a key get a successor there: refused before anything is carried over (a review).
+		const rotated = await novu.admin(`/keys/${early.id}/rotate`, { method: "POST", body: "{}" });
+		expect(rotated.status).toBe(400);
+		expect(((await rotated.json()) as { message: string }).message).toBe(
+			'tier: "free" keys may not be made in environment "staging", which is open to team, enterprise; this key cannot be rotated: create one of another tier or environment',
+		);
+		expect((await callApi("novu", "/v1/workflows", { key: early.key })).status).toBe(403);
+		expect(origin.calls).toHaveLength(1);
 	});
 
 	it("a key never reaches another environment's resources: the same URL with keys of two environments goes to two origins", async () => {

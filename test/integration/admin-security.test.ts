@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
+import nuvionConfig from "../../examples/nuvion/keygate.config.json";
 import { adminFailures } from "../../src/admin/auth";
 import { MAX_ADMIN_BODY_BYTES } from "../../src/admin/input";
 import { ADMIN_FAILURE_WINDOW_SECONDS, ADMIN_MAX_FAILURES } from "../../src/admin/contract";
@@ -326,8 +327,56 @@ describe("admin input holding this deployment's ADMIN_TOKEN or SIGNING_SECRET (f
 		const lookalike = TEST_ADMIN_TOKEN.slice(0, -1) + (TEST_ADMIN_TOKEN.endsWith("x") ? "y" : "x");
 		const fine = await admin("/keys", { method: "POST", body: JSON.stringify({ name: lookalike, service: `Bearer ${lookalike}` }) });
 		expect(fine.status).toBe(201);
-		// A request carrying the token passes the origin nothing: none was sent.
-		expect(origin.calls).toHaveLength(0);
+	});
+
+	it("an OAuth client is not made in an environment its tier is not open to: every token it got would be refused (a review)", async () => {
+		const closed = structuredClone(bundled) as any;
+		closed.apis[0].environments.live.tiers = ["pro", "enterprise"];
+		const gw = gatewayFor(closed);
+		const res = await gw.admin("/oauth/clients", {
+			method: "POST",
+			body: JSON.stringify({ name: "App", redirectUris: ["https://app.example.com/cb"], environment: "live" }),
+		});
+		await expectError(
+			res,
+			400,
+			"invalid_request",
+			'tier: "free" keys may not be made in environment "live", which is open to pro, enterprise',
+		);
+		const pro = await gw.admin("/oauth/clients", {
+			method: "POST",
+			body: JSON.stringify({ name: "App", redirectUris: ["https://app.example.com/cb"], environment: "live", tier: "pro" }),
+		});
+		expect(pro.status).toBe(201);
+	});
+
+	it("a base64 secret with / and = is found inside other text too, and in a path (a review: a search by words missed both)", async () => {
+		const secret = "q1Zr/8w+Xv3Lk0T/eYb5Ha2PfN7cUm4Dj6Gs9RtIoE0=";
+		const gw = gatewayFor(bundled, undefined, { SIGNING_SECRET: secret });
+		const before = await kvNames();
+		for (const text of [
+			`token=${secret}`,
+			`admin:${secret}`,
+			`https://x.example/?t=${secret}`,
+			`(${secret})`,
+			`[${secret}].`,
+			`x${secret}y`,
+		]) {
+			const res = await gw.admin("/keys", { method: "POST", body: JSON.stringify({ name: "x", metadata: { note: text } }) });
+			await expectError(res, 400, "invalid_request", SECRET_MESSAGE);
+		}
+		expect(await kvNames()).toEqual(before);
+		// The same text with one character changed is taken.
+		const near = secret.replace("q1Zr", "q1Zs");
+		expect(
+			(await gw.admin("/keys", { method: "POST", body: JSON.stringify({ name: "x", metadata: { note: `token=${near}` } }) })).status,
+		).toBe(201);
+		// An owner id in the path is stored by PUT /owners/{owner}: refused there too, escaped or not.
+		const nuvion = gatewayFor(nuvionConfig, undefined, { SIGNING_SECRET: secret });
+		for (const path of [`/owners/${TEST_ADMIN_TOKEN}`, `/owners/${encodeURIComponent(TEST_ADMIN_TOKEN)}`]) {
+			const res = await nuvion.admin(path, { method: "PUT", body: JSON.stringify({ role: "admin" }) });
+			await expectError(res, 400, "invalid_request", SECRET_MESSAGE);
+		}
 	});
 
 	it("the console's generate form refuses it in the form's words and makes nothing", async () => {
@@ -343,6 +392,23 @@ describe("admin input holding this deployment's ADMIN_TOKEN or SIGNING_SECRET (f
 		expect(res.status).toBe(400);
 		expect(html).toContain("ADMIN_TOKEN or SIGNING_SECRET");
 		expect(html).not.toContain(TEST_SIGNING_SECRET);
+		expect(await kvNames()).toEqual(before);
+		// As an extra scope (a review: it reached the origin in X-Keygate-Scopes), and beside a refusal that puts the form back.
+		for (const extra of [
+			{ extraScopes: TEST_ADMIN_TOKEN } as Record<string, string | string[]>,
+			{ service: TEST_SIGNING_SECRET, expiry: "date", expiresOn: "2001-01-01" },
+			{ service: TEST_SIGNING_SECRET, name: ["a", "b"] },
+		]) {
+			const refused = await ui("/_keygate/ui/apis/demo/keys", {
+				cookie,
+				form: { ...form, name: "svc", environment: "test", type: "sk", expiry: "never", scopes: "read", ...extra },
+			});
+			const page = await refused.text();
+			expect(refused.status, JSON.stringify(extra)).toBe(400);
+			expect(page).toContain("ADMIN_TOKEN or SIGNING_SECRET");
+			expect(page).not.toContain(TEST_ADMIN_TOKEN);
+			expect(page).not.toContain(TEST_SIGNING_SECRET);
+		}
 		expect(await kvNames()).toEqual(before);
 	});
 });
