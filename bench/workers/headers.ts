@@ -53,20 +53,23 @@ function hex(bytes: ArrayBuffer): string {
 	return out;
 }
 
+/** The identity fields but the request id and the signature, with values of a typical length. */
+const IDENTITY: Readonly<Record<string, string>> = {
+	"X-Keygate-Key-Id": "key_0123456789abcdefghij",
+	"X-Keygate-Environment": "live",
+	"X-Keygate-Scopes": "read,write",
+	"X-Keygate-Owner": "org_bench",
+	"X-Keygate-Service": "",
+	"X-Keygate-Auth": "key",
+	"X-Keygate-Subject": "",
+	"X-Keygate-Client-Id": "",
+};
+
 /** The 10 identity fields and their values, as keygate sends them for a key (values of a typical length). */
 async function identityFields(request: Request, target: URL): Promise<Record<string, string>> {
 	const credential = request.headers.get("authorization") ?? "";
 	await crypto.subtle.digest("SHA-256", encoder.encode(credential)); // the key's hash, as KV is addressed
-	const fields: Record<string, string> = {
-		"X-Keygate-Key-Id": "key_0123456789abcdefghij",
-		"X-Keygate-Environment": "live",
-		"X-Keygate-Scopes": "read,write",
-		"X-Keygate-Owner": "org_bench",
-		"X-Keygate-Service": "",
-		"X-Keygate-Auth": "key",
-		"X-Keygate-Subject": "",
-		"X-Keygate-Client-Id": "",
-	};
+	const fields: Record<string, string> = { ...IDENTITY };
 	const id = new Uint8Array(16);
 	crypto.getRandomValues(id);
 	const requestId = `req_${hex(id.buffer)}`;
@@ -79,14 +82,7 @@ async function identityFields(request: Request, target: URL): Promise<Record<str
 }
 
 const PLAIN_FIELDS: Record<string, string> = {
-	"X-Keygate-Key-Id": "key_0123456789abcdefghij",
-	"X-Keygate-Environment": "live",
-	"X-Keygate-Scopes": "read,write",
-	"X-Keygate-Owner": "org_bench",
-	"X-Keygate-Service": "",
-	"X-Keygate-Auth": "key",
-	"X-Keygate-Subject": "",
-	"X-Keygate-Client-Id": "",
+	...IDENTITY,
 	"X-Keygate-Request-Id": "req_0123456789abcdef0123456789abcdef",
 	"X-Keygate-Signature": "t=1765000000,v3=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 };
@@ -132,6 +128,17 @@ function plainForward(request: Request, env: HeadersEnv): Promise<Response> {
 	return fetch(new URL(incoming.pathname + incoming.search, env.ORIGIN), { method: request.method, headers, redirect: "manual" });
 }
 
+/** The origin timeout as keygate arms it: an AbortController whose signal fetch gets, cleared once the headers are in. */
+async function fetchWithTimeout(target: URL, init: RequestInit): Promise<Response> {
+	const abort = new AbortController();
+	const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+	try {
+		return await fetch(target, { ...init, signal: abort.signal });
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
 /** The `contract*` and `fields` variants (above). */
 async function contract(request: Request, target: URL, crypto: boolean, timed: boolean, list: boolean): Promise<Response> {
 	const fields = crypto ? await identityFields(request, target) : PLAIN_FIELDS;
@@ -150,17 +157,7 @@ async function contract(request: Request, target: URL, crypto: boolean, timed: b
 		headers = copy;
 	}
 	const init: RequestInit = { method: request.method, headers, redirect: "manual" };
-	let upstream: Response;
-	if (crypto && timed) {
-		const abort = new AbortController();
-		const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
-		init.signal = abort.signal;
-		try {
-			upstream = await fetch(target, init);
-		} finally {
-			clearTimeout(timer);
-		}
-	} else upstream = await fetch(target, init);
+	const upstream = crypto && timed ? await fetchWithTimeout(target, init) : await fetch(target, init);
 	const rate = rateFields();
 	if (list) {
 		const entries: [string, string][] = [...upstream.headers];
@@ -190,16 +187,8 @@ export default {
 		if (kind === "iterate" && [...headers].length === 0) throw new Error("no fields");
 		const init: RequestInit = { method: request.method, headers, redirect: "manual" };
 		let upstream: Response;
-		if (kind === "signal") {
-			const abort = new AbortController();
-			const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
-			init.signal = abort.signal;
-			try {
-				upstream = await fetch(target, init);
-			} finally {
-				clearTimeout(timer);
-			}
-		} else if (kind === "race") {
+		if (kind === "signal") upstream = await fetchWithTimeout(target, init);
+		else if (kind === "race") {
 			let timer!: ReturnType<typeof setTimeout>;
 			const deadline = new Promise<null>((resolve) => (timer = setTimeout(resolve, TIMEOUT_MS, null)));
 			const sent = fetch(target, init);

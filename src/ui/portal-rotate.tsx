@@ -50,6 +50,17 @@ rotatePages.get("/keys/:id/rotate", async (c) => {
 		if (full !== null) return notYet(c, k, atLimitWords(k.kind, full, "later"));
 		if (busy !== null) return notYet(c, k, lineBusyWords(k.kind, busy, "later"));
 	}
+	return rotatePage(c, k, { grace, graces }, { now, busy, full });
+});
+
+/** The rotate form in the portal's words (its `labels.rotate`), with the graces this API offers. */
+function rotatePage(
+	c: Context<PortalEnv>,
+	k: KeyRecord,
+	offered: { grace: number; graces: number[] | undefined },
+	state: { now: number; busy: number | null; full: number | null; error?: string },
+	status: 200 | 400 | 409 = 200,
+) {
 	return page(
 		c,
 		`${c.var.api.portal.labels.rotate} ${k.name}`,
@@ -58,14 +69,16 @@ rotatePages.get("/keys/:id/rotate", async (c) => {
 			k={k}
 			action={`${PORTAL}/keys/${k.id}/rotate`}
 			cancelHref={`${PORTAL}/keys/${k.id}`}
-			defaultSeconds={grace}
-			choices={graces}
-			now={now}
-			lineBusyUntil={busy}
-			atKeyLimit={full}
+			defaultSeconds={offered.grace}
+			choices={offered.graces}
+			now={state.now}
+			lineBusyUntil={state.busy}
+			atKeyLimit={state.full}
+			error={state.error}
 		/>,
+		status,
 	);
-});
+}
 
 rotatePages.post("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
@@ -90,23 +103,7 @@ rotatePages.post("/keys/:id/rotate", async (c) => {
 		// With no "Immediately" on offer, a form offering only it would be refused too (a review): the page that says when instead.
 		offered.graces !== undefined && !offered.graces.includes(0) && (busy !== null || full !== null)
 			? notYet(c, k, full !== null ? atLimitWords(k.kind, full, "later") : lineBusyWords(k.kind, busy!, "later"), status)
-			: page(
-					c,
-					`${c.var.api.portal.labels.rotate} ${k.name}`,
-					<RotateForm
-						verb={c.var.api.portal.labels.rotate}
-						k={k}
-						action={`${PORTAL}/keys/${k.id}/rotate`}
-						cancelHref={`${PORTAL}/keys/${k.id}`}
-						defaultSeconds={offered.grace}
-						choices={offered.graces}
-						now={Date.now()}
-						lineBusyUntil={busy}
-						atKeyLimit={full}
-						error={error}
-					/>,
-					status,
-				);
+			: rotatePage(c, k, offered, { now: Date.now(), busy, full, error }, status);
 	// A grace the form does not offer (sent by hand; the offer is within keys.maxRotationGraceSeconds): refused with the
 	// form again, in its words (a browser regression pass: a bare "Nothing was changed" page).
 	if (!graceChoices(offered.grace, offered.graces).some((g) => g.seconds === grace))
