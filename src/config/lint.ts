@@ -31,6 +31,14 @@ export function lintConfig(config: Config): ConfigLint[] {
 					message: `"null" is the origin of sandboxed iframes, local files and redirected requests, which any site can produce; keygate never allows it, remove it`,
 				});
 		}
+		// External JWTs count under the first environment, with their tierClaim's tier or defaultTier: tiers there can refuse them all.
+		const [first, firstEnv] = Object.entries(api.environments)[0] ?? [];
+		const issuers = api.oauth?.externalIssuers ?? [];
+		if (first && firstEnv?.tiers && issuers.length > 0 && !firstEnv.tiers.includes(api.defaultTier))
+			lints.push({
+				field: `${at}.environments.${first}.tiers`,
+				message: `external JWTs count under the first environment ("${first}"), with their issuer's tierClaim tier or else defaultTier ("${api.defaultTier}"), which is not listed here: every JWT without a listed tier in its claim is refused with 403; list "${api.defaultTier}", or have every issuer name a listed tier`,
+			});
 		const graces = api.portal?.rotationGraceChoices;
 		const preselected = api.portal?.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
 		if (graces && !graces.includes(preselected))

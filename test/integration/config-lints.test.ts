@@ -57,6 +57,24 @@ describe("lints, read from parseConfig", () => {
 			expect(lintsOf(config).map((l) => l.field)).not.toContain("apis[0].unmatchedRoutes");
 	});
 
+	it("environments.<first>.tiers without defaultTier while external JWTs are trusted: named, since such JWTs are all refused (a review)", () => {
+		const config = structuredClone(bundled) as any;
+		const first = Object.keys(config.apis[0].environments)[0]!;
+		config.apis[0].environments[first].tiers = ["pro"];
+		config.apis[0].oauth.externalIssuers = [
+			{ issuer: "https://idp.example.com/", jwksUri: "https://idp.example.com/jwks", audience: ["api"] },
+		];
+		expect(lintsOf(config)).toContainEqual({
+			field: `apis[0].environments.${first}.tiers`,
+			message: expect.stringMatching(/^external JWTs count under the first environment/),
+		});
+		config.apis[0].environments[first].tiers = ["pro", config.apis[0].defaultTier];
+		expect(lintsOf(config).map((l) => l.field)).not.toContain(`apis[0].environments.${first}.tiers`);
+		config.apis[0].environments[first].tiers = ["pro"];
+		config.apis[0].oauth.externalIssuers = [];
+		expect(lintsOf(config).map((l) => l.field)).not.toContain(`apis[0].environments.${first}.tiers`);
+	});
+
 	it("portal.rotationGraceChoices without the preselected grace: named, since the form offers that grace too (found by a review)", () => {
 		const offered = structuredClone(bundled) as any;
 		offered.apis[0].portal = { ...offered.apis[0].portal, rotationGraceChoices: [0] };
