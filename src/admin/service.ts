@@ -308,12 +308,16 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 			"invalid_request",
 			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shards} to ${wanted}), which is fixed when a key is made; create a new key with the shards it needs`,
 		);
-	const record = await save(s, next, stored);
-	// The old owner's index entry: the portal would drop it anyway (it reads each record), so a failure costs a read, not a key.
-	if (stored.owner !== null && stored.owner !== next.owner)
-		await s.kv
-			.delete(kvKey.owned(stored.api, stored.owner, id))
-			.catch((e: unknown) => logEvent("owner_index_stale", { keyId: id, error: String(e) }));
+	// The old owner's index entry goes first: a revoke or rotate saving the record meanwhile with the old owner writes
+	// it again, so the index never lacks the owner the record names (a review: deleted after, it could). A failed save
+	// puts the entry back; a failed delete leaves an entry the portal drops (it reads each record).
+	const movedFrom = stored.owner !== null && stored.owner !== next.owner ? kvKey.owned(stored.api, stored.owner, id) : null;
+	if (movedFrom) await s.kv.delete(movedFrom).catch((e: unknown) => logEvent("owner_index_stale", { keyId: id, error: String(e) }));
+	const record = await save(s, next, stored).catch(async (e: unknown) => {
+		// Not saved (the record still names the old owner): its entry back.
+		if (movedFrom) await s.kv.put(movedFrom, "").catch(() => undefined);
+		throw e;
+	});
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;
 }

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import bundled from "../../keygate.config.json";
 import type { StoredKey } from "../../src/keys/record";
 import { kvKey } from "../../src/keys/store";
-import { admin } from "../helpers/gateway";
+import { admin, callWithEnv } from "../helpers/gateway";
+import { kvPutFailing } from "../helpers/faults";
 import { portalCookie, ui } from "../helpers/ui";
 
 const PORTAL = "/_keygate/portal";
@@ -80,5 +81,19 @@ describe("the portal and an owner's keys past the API's first 1,000", () => {
 		expect(amy).not.toContain("moving");
 		expect((await admin(`/keys/${id}`, { method: "DELETE" })).status).toBe(204);
 		expect((await env.KEYS.list({ prefix: "owner:demo:bea:" })).keys).toHaveLength(0);
+	});
+
+	it("an owner change that fails to save leaves the old owner's entry in place: the index never lacks the owner the record names", async () => {
+		const made = await admin("/keys", { method: "POST", body: JSON.stringify({ name: "stays", owner: "cid" }) });
+		const { id } = await made.json<{ id: string }>();
+		// Every write of the record fails (its id entry first): the PATCH answers 503 and the record still names cid.
+		const res = await callWithEnv({ KEYS: kvPutFailing((key) => key === `id:${id}`) }, `/_keygate/v1/keys/${id}`, {
+			method: "PATCH",
+			headers: { Authorization: "Bearer test-admin-token-0123456789abcdef" },
+			body: JSON.stringify({ owner: "dee" }),
+		});
+		expect(res.status).toBe(503);
+		expect(((await (await admin(`/keys/${id}`)).json()) as { owner: string }).owner).toBe("cid");
+		expect((await env.KEYS.list({ prefix: "owner:demo:cid:" })).keys.map((k) => k.name)).toEqual([`owner:demo:cid:${id}`]);
 	});
 });
