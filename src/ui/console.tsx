@@ -32,28 +32,29 @@ import {
 	invalidIf,
 	ExpiryChoices,
 	Page,
-	RevokeConfirmation,
-	RevokeStatement,
-	RotatedNotice,
-	SecretsShown,
 	Status,
 	Time,
 	UI,
-	RotateForm,
 	ServiceField,
 	NothingHere,
 	Unavailable,
 	DataTable,
 	AlreadySent,
+	Refused,
+} from "./layout";
+import {
+	RevokeConfirmation,
+	RevokeStatement,
+	RotatedNotice,
+	RotateForm,
 	NoLongerPossible,
 	noLongerPossible,
 	RevokedNotice,
-	Refused,
-	RevealForm,
 	DeletePage,
 	typedName,
 	DeletedNotice,
-} from "./layout";
+} from "./key-changes";
+import { SecretsShown, RevealForm } from "./secrets";
 import { UsageSections } from "./charts";
 import { sampleScopes, sampleCall } from "./sample";
 import { claim, newOnce, onceOf, ONCE_FIELD, release } from "./once";

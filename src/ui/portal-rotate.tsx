@@ -2,7 +2,9 @@
 import { type Context, Hono } from "hono";
 import { predecessorWorksUntil, rotateKey, RotationRefused } from "../admin/service";
 import { type KeyRecord } from "../keys/record";
-import { NoLongerPossible, noLongerPossible, PORTAL, RotatedNotice, RotateForm, SecretsShown } from "./layout";
+import { PORTAL } from "./layout";
+import { NoLongerPossible, noLongerPossible, RotatedNotice, RotateForm } from "./key-changes";
+import { SecretsShown } from "./secrets";
 import { allowed, counted, ownKey, ownKeys, page, type PortalEnv, withinLimit } from "./portal-shared";
 import { atLimitWords, graceChoices, keyNoun, lineBusyWords, newKeyLabel } from "./present";
 import { sampleCall } from "./sample";

@@ -16,28 +16,21 @@ import { KeysFilter, KeysList } from "./keys-list";
 import {
 	AlreadySent,
 	DataTable,
-	DeletedNotice,
-	DeletePage,
 	ErrorBox,
 	ExpiryChoices,
 	fieldState,
 	FORM_ERROR_ID,
-	NoLongerPossible,
-	noLongerPossible,
 	NothingHere,
 	Page,
 	PORTAL,
 	Refused,
-	RevealForm,
-	RevokeConfirmation,
-	RevokedNotice,
-	SecretsShown,
 	ServiceField,
 	Status,
 	Time,
-	typedName,
 	Unavailable,
 } from "./layout";
+import { DeletedNotice, DeletePage, NoLongerPossible, noLongerPossible, RevokeConfirmation, RevokedNotice, typedName } from "./key-changes";
+import { RevealForm, SecretsShown } from "./secrets";
 import { claim, newOnce, ONCE_FIELD, onceOf, release } from "./once";
 import { rotatePages } from "./portal-rotate";
 import {

@@ -1,7 +1,7 @@
 import { AdminError, revealKey, type Services } from "../admin/service";
 import type { CompiledApi } from "../config/load";
 import type { KeyRecord } from "../keys/record";
-import { NotShown, ShownAgain } from "./layout";
+import { NotShown, ShownAgain } from "./secrets";
 import { sampleCall } from "./sample";
 
 /**
