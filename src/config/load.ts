@@ -4,7 +4,7 @@ import type { ErrorContext } from "../errors/render";
 import { normalizedFieldName } from "../pipeline/request-shape";
 import { lintConfig, type ConfigLint } from "./lint";
 import { compileRoutes, type CompiledRoute } from "./routes";
-import { BLANK_MESSAGE, ConfigSchema, prefixKey, type ApiConfig, type Config } from "./schema";
+import { ConfigSchema, prefixKey, type ApiConfig, type Config } from "./schema";
 
 export type { ConfigLint } from "./lint";
 
@@ -38,12 +38,7 @@ function fieldName(path: PropertyKey[]): string {
 }
 
 export function describeIssues(error: { issues: readonly { path: PropertyKey[]; message: string }[] }): string {
-	// An empty name is too short and blank at once: said once (a browser QA pass read "at least 1 character; must not be blank").
-	const short = new Set(error.issues.filter((i) => i.message !== BLANK_MESSAGE).map((i) => fieldName(i.path)));
-	return error.issues
-		.filter((i) => i.message !== BLANK_MESSAGE || !short.has(fieldName(i.path)))
-		.map((i) => `${fieldName(i.path)}: ${i.message}`)
-		.join("; ");
+	return error.issues.map((i) => `${fieldName(i.path)}: ${i.message}`).join("; ");
 }
 
 /** A copy with no prototype, so `record[name]` and `name in record` see only its own entries. */

@@ -33,20 +33,30 @@ export interface Pending {
 
 const macKey = (secret: string, purpose: string): Promise<CryptoKey> => derivedKey(secret, `keygate oauth ${purpose} v1`);
 
-export async function seal(secret: string, purpose: string, value: Pending): Promise<string> {
+/**
+ * A value readable by anyone and made only with the secret: `<base64url JSON>.<base64url MAC>` under a key derived for
+ * `purpose`; `unseal` gives it back while its `exp` (Unix seconds) is ahead. The pending sign-in, the consent ticket,
+ * and the portal's way back (ui/portal-session.ts) each have their own purpose.
+ */
+export async function seal<T extends { exp: number }>(secret: string, purpose: string, value: T): Promise<string> {
 	const body = base64url(encoder.encode(JSON.stringify(value)));
 	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await macKey(secret, purpose), encoder.encode(body)));
 	return `${body}.${base64url(mac)}`;
 }
 
-export async function unseal(secret: string, purpose: string, sealed: string | undefined, now: number): Promise<Pending | undefined> {
+export async function unseal<T extends { exp: number } = Pending>(
+	secret: string,
+	purpose: string,
+	sealed: string | undefined,
+	now: number,
+): Promise<T | undefined> {
 	if (!sealed || sealed.length > 8192) return undefined;
 	const [body, mac] = sealed.split(".");
 	const macBytes = mac ? fromBase64url(mac) : undefined;
 	if (!body || !macBytes) return undefined;
 	if (!(await crypto.subtle.verify("HMAC", await macKey(secret, purpose), macBytes, encoder.encode(body)))) return undefined;
 	try {
-		const value = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as Pending;
+		const value = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as T;
 		return value.exp * 1000 > now ? value : undefined;
 	} catch {
 		return undefined;

@@ -15,7 +15,6 @@ export function UsageSections(props: { usage: UsageView; now: number }) {
 	);
 }
 
-/** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
 /**
  * A chart at its own size in a focusable region that scrolls sideways on a narrow screen:
  * shrunk to fit a phone, its labels would be 5 px. Sighted users scroll it; the table
@@ -29,7 +28,8 @@ function ChartFrame(props: { label: string; children?: Child }) {
 	);
 }
 
-export function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
+/** Usage by outcome as a server-rendered SVG bar chart, with the same numbers in a visually hidden table. */
+function UsageChart(props: { passed: number; rejected: Record<string, number> }) {
 	const rows: [string, number][] = [["passed", props.passed], ...Object.entries(props.rejected)];
 	const max = Math.max(1, ...rows.map(([, n]) => n));
 	return (
@@ -48,14 +48,7 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 							<text x="0" y={i * 24 + 16} font-size="12">
 								{outcomeLabel(label)}
 							</text>
-							<rect
-								x="150"
-								y={i * 24 + 4}
-								height="16"
-								width={Math.round((n / max) * 200)}
-								fill={label === "passed" ? "#116329" : "#a40e26"}
-								class={label === "passed" ? "pass" : "bad"}
-							/>
+							<Bar label={label} x={150} y={i * 24 + 4} width={Math.round((n / max) * 200)} />
 							<text x={156 + Math.round((n / max) * 200)} y={i * 24 + 16} font-size="12">
 								{n}
 							</text>
@@ -63,31 +56,58 @@ export function UsageChart(props: { passed: number; rejected: Record<string, num
 					))}
 				</svg>
 			</ChartFrame>
-			<div class="sr-only">
-				<table>
-					<caption>Requests by outcome</caption>
-					<tbody>
-						{rows.map(([label, n]) => (
-							<tr>
-								<th scope="row">{outcomeLabel(label)}</th>
-								<td>{n}</td>
-							</tr>
-						))}
-					</tbody>
-				</table>
-			</div>
+			<OutcomeTable caption="Requests by outcome" rows={rows.map(([label, n]) => [label, [n]])} />
 		</figure>
 	);
 }
 
+/** A chart's numbers for screen readers: an outcome per row, a column per period (none named: one column of counts). */
+function OutcomeTable(props: { caption: string; columns?: string[]; rows: [string, number[]][] }) {
+	return (
+		<div class="sr-only">
+			<table>
+				<caption>{props.caption}</caption>
+				{props.columns ? (
+					<thead>
+						<tr>
+							<th scope="col">Outcome</th>
+							{props.columns.map((name) => (
+								<th scope="col">{name}</th>
+							))}
+						</tr>
+					</thead>
+				) : null}
+				<tbody>
+					{props.rows.map(([label, ns]) => (
+						<tr>
+							<th scope="row">{outcomeLabel(label)}</th>
+							{ns.map((n) => (
+								<td>{thousands(n)}</td>
+							))}
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</div>
+	);
+}
+
+/** One outcome's bar: green for passed, red for any refusal (classes for forced colours). */
+function Bar(props: { label: string; x: number; y: number; width: number }) {
+	const passed = props.label === "passed";
+	return (
+		<rect x={props.x} y={props.y} height="16" width={props.width} fill={passed ? "#116329" : "#a40e26"} class={passed ? "pass" : "bad"} />
+	);
+}
+
 /** 1234567 as "1,234,567", the same wherever the Worker runs. */
-export const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 
 /** The admin API's history (ISO hour starts) back as hour buckets. */
 const buckets = (history: UsageView["history"]): HourBucket[] =>
 	history.map((b) => ({ hour: Math.floor(Date.parse(b.hourStart) / HOUR_MS), passed: b.passed, rejected: b.rejected }));
 
-export const SPARK_HOURS = 36;
+const SPARK_HOURS = 36;
 
 /**
  * The last 36 hours, one bar per UTC hour (refusals in red on top of passes), and the
@@ -134,7 +154,7 @@ const PERIODS = [
  * column of bars per period, scaled within the column, with the same numbers in a
  * visually hidden table.
  */
-export function HistoryChart(props: { history: UsageView["history"]; now: number }) {
+function HistoryChart(props: { history: UsageView["history"]; now: number }) {
 	const h = buckets(props.history);
 	const sums = PERIODS.map((p) => totals(h, props.now, p.hours));
 	const reasons = Object.keys(sums[2]!.rejected).sort();
@@ -169,14 +189,7 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 								const w = Math.round((n / maxes[j]!) * 90);
 								return (
 									<g>
-										<rect
-											x={160 + j * 150}
-											y={i * 24 + 32}
-											height="16"
-											width={w}
-											fill={label === "passed" ? "#116329" : "#a40e26"}
-											class={label === "passed" ? "pass" : "bad"}
-										/>
+										<Bar label={label} x={160 + j * 150} y={i * 24 + 32} width={w} />
 										<text x={164 + j * 150 + w} y={i * 24 + 44} font-size="12">
 											{thousands(n)}
 										</text>
@@ -187,29 +200,11 @@ export function HistoryChart(props: { history: UsageView["history"]; now: number
 					))}
 				</svg>
 			</ChartFrame>
-			<div class="sr-only">
-				<table>
-					<caption>Requests by outcome over the last 24 hours, 7 days and 30 days</caption>
-					<thead>
-						<tr>
-							<th scope="col">Outcome</th>
-							{PERIODS.map((p) => (
-								<th scope="col">{p.long}</th>
-							))}
-						</tr>
-					</thead>
-					<tbody>
-						{rows.map(([label, ns]) => (
-							<tr>
-								<th scope="row">{outcomeLabel(label)}</th>
-								{ns.map((n) => (
-									<td>{n}</td>
-								))}
-							</tr>
-						))}
-					</tbody>
-				</table>
-			</div>
+			<OutcomeTable
+				caption="Requests by outcome over the last 24 hours, 7 days and 30 days"
+				columns={PERIODS.map((p) => p.long)}
+				rows={rows}
+			/>
 		</figure>
 	);
 }

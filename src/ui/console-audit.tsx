@@ -4,7 +4,7 @@ import { listAudit, parseAuditQuery } from "../admin/audit";
 import { ACTOR_TYPES, AUDIT_ACTIONS, type AuditEvent } from "../admin/contract";
 import type { Services } from "../admin/service";
 import { ErrorBox, FORM_ERROR_ID, invalidIf, UI } from "./layout";
-import { paramsHoldKey, pastedKeyNotice } from "./present";
+import { paramsHoldKey, pastedKeyNotice, realDate } from "./present";
 import { awayFromKey, pastedKey } from "./data";
 import { ACTOR_TYPE_LABELS, EventsTable, page, type UiEnv } from "./console-shared";
 
@@ -16,15 +16,10 @@ export const auditPages = new Hono<UiEnv>();
  */
 function DateFilter(props: { name: string; value: string; invalid: boolean }) {
 	// A real calendar date only: a date picker given 2026-13-45 shows it blank, hiding the mistake (found by a browser QA pass).
-	const plain = props.value === "" || (/^\d{4}-\d{2}-\d{2}$/.test(props.value) && realDate(props.value));
+	const plain = props.value === "" || realDate(props.value) !== undefined;
 	const state = invalidIf(props.invalid);
 	return <input name={props.name} type={plain ? "date" : "text"} value={props.value} {...state} />;
 }
-
-const realDate = (day: string) => {
-	const at = Date.parse(`${day}T00:00:00Z`);
-	return Number.isFinite(at) && new Date(at).toISOString().slice(0, 10) === day;
-};
 
 /** The audit filters' labels, for a refusal in the page's words (the admin API's message names its query parameters). */
 const AUDIT_FILTER_LABELS: Record<string, string> = { keyId: "Key id", action: "Action", actorType: "Actor type", from: "From", to: "To" };

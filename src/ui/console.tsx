@@ -83,6 +83,7 @@ import {
 	offeredGraces,
 	environmentName,
 	scopesText,
+	listField,
 } from "./present";
 import { formTokens, pageNavigation, readableForm, sameOrigin, uiHeaders } from "./security";
 import { SESSION_ABSOLUTE_MS, SESSION_COOKIE, closeSession, openSession, readSession } from "./session";
@@ -471,6 +472,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 	const { api } = props;
 	const v = props.values ?? {};
 	const bad = invalidFields(props.error);
+	const ticked = props.scopes ?? sampleScopes(api);
 	const types = Object.entries(api.keyTypes).filter(([, t]) => t.kind !== "identifier");
 	// As the admin API: its first secret type, not whichever the config lists first (Novala's pk; a peer's suite).
 	const type = v.type ?? types.find(([, d]) => d.kind === "secret")?.[0];
@@ -523,7 +525,7 @@ function GenerateForm(props: { api: CompiledApi; error?: string; values?: Record
 				<legend>Scopes</legend>
 				{routeScopes(api).map((sc) => (
 					<label>
-						<input type="checkbox" name="scopes" value={sc} checked={(props.scopes ?? sampleScopes(api)).includes(sc)} /> {sc}
+						<input type="checkbox" name="scopes" value={sc} checked={ticked.includes(sc)} /> {sc}
 					</label>
 				))}
 				<label>
@@ -570,12 +572,6 @@ consoleApp.get("/apis/:api/keys/new", (c) => {
 	);
 });
 
-const list = (s: string | undefined) =>
-	(s ?? "")
-		.split(/[\s,]+/)
-		.map((x) => x.trim())
-		.filter(Boolean);
-
 /** Generate: the secret is in this answer only (no redirect, no cookie, no later GET can show it). */
 consoleApp.post("/apis/:api/keys", async (c) => {
 	const api = apiOf(c, c.req.param("api"));
@@ -587,7 +583,7 @@ consoleApp.post("/apis/:api/keys", async (c) => {
 	const fields = ["name", "environment", "type", "extraScopes", "expiry", "expiresOn", "ipAllowlist", "owner", "service", "tier"];
 	const values = Object.fromEntries(fields.map((n) => [n, keptValue(one(n))]));
 	const checked = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
-	const lists = { ipAllowlist: list(one("ipAllowlist")), scopes: [...new Set([...checked, ...list(one("extraScopes"))])] };
+	const lists = { ipAllowlist: listField(one("ipAllowlist")), scopes: [...new Set([...checked, ...listField(one("extraScopes"))])] };
 	const again = (message: string, kept = values, ticked = checked) =>
 		page(
 			c,
@@ -683,6 +679,7 @@ consoleApp.get("/keys/:id", async (c) => {
 	const usage = await keyUsage(s, k.id);
 	const events = await listAudit(s.kv, { keyId: k.id });
 	const now = Date.now();
+	const api = apiOf(c, k.api);
 	return page(
 		c,
 		k.name,
@@ -703,18 +700,18 @@ consoleApp.get("/keys/:id", async (c) => {
 				</dd>
 				<dt>Type, environment</dt>
 				<dd>
-					{k.type} ({k.kind}), {environmentName(apiOf(c, k.api), k.environment)}
+					{k.type} ({k.kind}), {environmentName(api, k.environment)}
 				</dd>
 				<dt>Status</dt>
 				<dd>
 					<Status k={k} now={now} />
 				</dd>
 				<dt>Scopes</dt>
-				<dd>{scopesText(k, apiOf(c, k.api))}</dd>
+				<dd>{scopesText(k, api)}</dd>
 				<dt>Tier</dt>
 				<dd>{k.tier}</dd>
 				<dt>Rate limit</dt>
-				<dd>{limitsText(k, apiOf(c, k.api)?.tiers ?? {})}</dd>
+				<dd>{limitsText(k, api?.tiers ?? {})}</dd>
 				<dt>IP allowlist</dt>
 				<dd>{k.ipAllowlist?.join(", ") ?? "any address"}</dd>
 				<dt>Owner</dt>
@@ -811,11 +808,11 @@ consoleApp.get("/keys/:id/rotate", async (c) => {
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now)) return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />);
 	const busy = await predecessorWorksUntil(s, k.id).catch(() => null); // the POST still refuses a grace; the page need not fail with a lookup
-	return rotatePage(c, k, api.keys.rotationGraceSeconds, busy);
+	return rotatePage(c, k, api, busy);
 });
 
-/** The rotate form; with `error`, a rotation just sent that was refused (409). */
-function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, busy: number | null, error?: string, status: 400 | 409 = 409) {
+/** The rotate form, with the API's graces; with `error`, a rotation just sent that was refused (409). */
+function rotatePage(c: Context<UiEnv>, k: KeyRecord, api: CompiledApi, busy: number | null, error?: string, status: 400 | 409 = 409) {
 	return page(
 		c,
 		`Rotate ${k.name}`,
@@ -823,8 +820,8 @@ function rotatePage(c: Context<UiEnv>, k: KeyRecord, defaultSeconds: number, bus
 			k={k}
 			action={`${UI}/keys/${k.id}/rotate`}
 			cancelHref={`${UI}/keys/${k.id}`}
-			defaultSeconds={defaultSeconds}
-			choices={offeredGraces(undefined, apiOf(c, k.api)?.keys.maxRotationGraceSeconds)}
+			defaultSeconds={api.keys.rotationGraceSeconds}
+			choices={offeredGraces(undefined, api.keys.maxRotationGraceSeconds)}
 			now={Date.now()}
 			lineBusyUntil={busy}
 			error={error}
@@ -842,6 +839,8 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 		throw new AdminError("invalid_request", "Choose how long the old key keeps working.");
 	// Sent again (a reload of the "Key rotated" page) or too late: say why nothing was done, and where the new key is (found by a browser QA pass: a bare 409).
 	const k = await showKey(s, id);
+	const api = apiOf(c, k.api);
+	if (!api) return missing(c);
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(c, `Rotate ${k.name}`, <NoLongerPossible k={k} action="rotate" base={UI} />, 409);
 	let rotated: Awaited<ReturnType<typeof rotateKey>>;
@@ -850,13 +849,11 @@ consoleApp.post("/keys/:id/rotate", async (c) => {
 	} catch (e) {
 		if (!(e instanceof RotationRefused)) throw e;
 		// Its rules in the page's words, on the form again with what can work (found by a browser QA pass: the admin API's wording).
-		const def = apiOf(c, k.api)?.keys.rotationGraceSeconds ?? 0;
 		return e.rule.name === "grace_cap"
-			? rotatePage(c, k, def, null, graceTooLong(k.kind, e.rule.maxSeconds), 400)
-			: rotatePage(c, k, def, e.rule.until, lineBusyWords(k.kind, e.rule.until, "refused"));
+			? rotatePage(c, k, api, null, graceTooLong(k.kind, e.rule.maxSeconds), 400)
+			: rotatePage(c, k, api, e.rule.until, lineBusyWords(k.kind, e.rule.until, "refused"));
 	}
 	const { created, previous } = rotated;
-	const api = apiOf(c, previous.api)!;
 	return page(
 		c,
 		"Key rotated",

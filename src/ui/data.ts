@@ -36,7 +36,7 @@ export async function allKeys(s: Services, api: string): Promise<KeyRecord[]> {
 }
 
 /** At most this many of one owner's keys (revoked and expired ones included) are read for the portal. */
-export const MAX_OWNER_KEYS = 5000;
+const MAX_OWNER_KEYS = 5000;
 
 /**
  * One owner's keys of one API, whatever their place in the API's listing (found by a probe: behind 2,000 other

@@ -33,7 +33,7 @@ export function RotatedNotice(props: { previous: KeyRecord; grace: number; headi
  * authorizes nothing alone and is passed on as sent beside a secret key (found by a seed-page pass:
  * its revoke page promised a 401 it never had).
  */
-export const IDENTIFIER_UNCHANGED =
+const IDENTIFIER_UNCHANGED =
 	"It is an identifier, which authorizes nothing alone: requests that send it beside a secret key pass as before.";
 
 /** What a revoke did, on the key's page it leads to (`?done=revoked`), in the console and the portal alike. */
@@ -260,7 +260,7 @@ export function typedName(form: Record<string, unknown>, k: KeyRecord): { matche
 }
 
 /** The delete confirmation (console and portal): what deleting changes for requests, and the key's name typed to confirm. */
-export function DeleteForm(props: { k: KeyRecord; base: string; error?: string; typed?: string }) {
+function DeleteForm(props: { k: KeyRecord; base: string; error?: string; typed?: string }) {
 	const noun = keyNoun(props.k.kind);
 	return (
 		<form method="post" action={`${props.base}/keys/${props.k.id}/delete`}>

@@ -2,7 +2,7 @@ import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { KeyRecord } from "../keys/record";
 import { CSS_PATH, JS_PATH } from "./static";
-import { formatTime, keyStatus, maskedKey, shortId } from "./present";
+import { formatTime, keyStatus } from "./present";
 
 export const UI = "/_keygate/ui";
 
@@ -156,15 +156,6 @@ export function DataTable(props: { caption: string; columns: string[]; children?
 				<tbody>{props.children}</tbody>
 			</table>
 		</div>
-	);
-}
-
-export function KeySummary(props: { k: KeyRecord }) {
-	return (
-		<span>
-			<a href={`${UI}/keys/${props.k.id}`}>{props.k.name}</a> <code>{maskedKey(props.k)}</code>{" "}
-			<span class="muted mono">{shortId(props.k.id)}</span>
-		</span>
 	);
 }
 

@@ -5,7 +5,7 @@ import { type KeyRecord } from "../keys/record";
 import { PORTAL } from "./layout";
 import { NoLongerPossible, noLongerPossible, RotatedNotice, RotateForm } from "./key-changes";
 import { SecretsShown } from "./secrets";
-import { allowed, counted, ownKey, ownKeys, page, type PortalEnv, withinLimit } from "./portal-shared";
+import { counted, ownKey, ownKeys, page, type PortalEnv, rotationOffer, withinLimit } from "./portal-shared";
 import { atLimitWords, graceChoices, keyNoun, lineBusyWords, newKeyLabel } from "./present";
 import { sampleCall } from "./sample";
 
@@ -31,7 +31,7 @@ function notYet(c: Context<PortalEnv>, k: KeyRecord, why: string, status: 200 | 
 
 rotatePages.get("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
-	const { grace, graces } = await allowed(c);
+	const { grace, graces } = rotationOffer(c.var.api);
 	const now = Date.now();
 	if (noLongerPossible(k, "rotate", now))
 		return page(
@@ -86,7 +86,7 @@ rotatePages.post("/keys/:id/rotate", async (c) => {
 	const k = await ownKey(c);
 	const form = await c.req.parseBody();
 	const grace = Number(form.grace);
-	const offered = await allowed(c);
+	const offered = rotationOffer(c.var.api);
 	if (noLongerPossible(k, "rotate", Date.now()))
 		return page(
 			c,

@@ -1,9 +1,7 @@
 import type { Authority } from "../authority/client";
 import { returnUrlOk } from "../admin/contract";
-import { derivedKey, randomId, sha256Hex } from "../keys/crypto";
-import { base64url, fromBase64url } from "../oauth/access-token";
-
-const encoder = new TextEncoder();
+import { randomId, sha256Hex } from "../keys/crypto";
+import { seal, unseal } from "../oauth/pending";
 
 /**
  * Customer portal sessions, in two steps. The API's backend asks for an entry token
@@ -87,29 +85,22 @@ export async function closePortalSession(kv: KVNamespace, session: string): Prom
 /**
  * The way back to the app once a session is gone (a browser QA pass: "Session ended", "Not signed in" and "Link not
  * valid" were dead ends, the session's `returnUrl` gone with it). Not a credential: the return address, set at entry
- * beside the session, for 30 days, and MACed under a key derived from ADMIN_TOKEN, so a page the origin serves on
+ * beside the session, for 30 days, sealed under ADMIN_TOKEN (oauth/pending.ts `seal`), so a page the origin serves on
  * this host (which may write cookies here) cannot plant a link of its own on keygate's pages.
  */
 export const PORTAL_BACK_COOKIE = "__Host-kg_portal_back";
 const BACK_SECONDS = 30 * 86_400;
-const BACK_LABEL = "keygate portal way back v1";
+const BACK_PURPOSE = "portal way back";
 
-export async function backCookie(secret: string, url: string): Promise<string> {
-	const value = encoder.encode(url);
-	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await derivedKey(secret, BACK_LABEL), value));
-	return `${PORTAL_BACK_COOKIE}=${base64url(value)}.${base64url(mac)}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${BACK_SECONDS}`;
+export async function backCookie(secret: string, url: string, now = Date.now()): Promise<string> {
+	const sealed = await seal(secret, BACK_PURPOSE, { url, exp: Math.floor(now / 1000) + BACK_SECONDS });
+	return `${PORTAL_BACK_COOKIE}=${sealed}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=${BACK_SECONDS}`;
 }
 
 export const clearedBackCookie = `${PORTAL_BACK_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0`;
 
-/** The app's address from a way-back cookie keygate set, or null (absent, altered, not https). */
-export async function readBack(secret: string, raw: string | undefined): Promise<string | null> {
-	const [value, mac, extra] = (raw ?? "").split(".");
-	if (!value || !mac || extra !== undefined || raw!.length > 4000) return null;
-	const bytes = fromBase64url(value);
-	const signature = fromBase64url(mac);
-	if (!bytes || !signature) return null;
-	if (!(await crypto.subtle.verify("HMAC", await derivedKey(secret, BACK_LABEL), signature, bytes))) return null;
-	const url = new TextDecoder().decode(bytes);
-	return returnUrlOk(url) ? url : null;
+/** The app's address from a way-back cookie keygate set and that has not expired, or null (absent, altered, not https). */
+export async function readBack(secret: string, raw: string | undefined, now = Date.now()): Promise<string | null> {
+	const back = await unseal<{ url: unknown; exp: number }>(secret, BACK_PURPOSE, raw, now);
+	return typeof back?.url === "string" && returnUrlOk(back.url) ? back.url : null;
 }

@@ -2,6 +2,7 @@
  * What the portal's page files share: the portal's Hono environment, its page frame, the
  * customer's own keys, what the customer may choose, and the key limit.
  */
+import { tierOpenIn } from "../config/schema";
 import type { Context } from "hono";
 import { AdminError, getOwner, KEY_ID, showKey, type Services } from "../admin/service";
 import type { CompiledApi } from "../config/load";
@@ -55,10 +56,7 @@ export async function allowed(c: Context<PortalEnv>) {
 			.map(([t]) => t);
 	// The session's tier (the customer's plan) decides which environments open to some tiers only are offered.
 	const tier = c.var.grant.tier ?? api.defaultTier;
-	const environments = (p.environments ?? Object.keys(api.environments)).filter((e) => {
-		const open = api.environments[e]?.tiers;
-		return !open || open.includes(tier);
-	});
+	const environments = (p.environments ?? Object.keys(api.environments)).filter((e) => tierOpenIn(api, e, tier));
 	let scopes = p.scopes;
 	// The methods the owner's role limits every key to, whatever its scopes: said beside the scopes, or a
 	// read-only customer ticks "write" and gets a key that cannot write (found by a browser QA pass).
@@ -72,7 +70,6 @@ export async function allowed(c: Context<PortalEnv>) {
 	const pairs = p.pairs && Object.values(api.keyTypes).some((t) => t.kind !== "secret");
 	// Pairs only (Novala's "Create Key Pair"; a seed-page pass): unless no pair can be made, then single keys after all.
 	const singles = p.singles || !pairs;
-	const grace = p.rotationGraceSeconds ?? api.keys.rotationGraceSeconds;
 	return {
 		types,
 		environments,
@@ -82,8 +79,15 @@ export async function allowed(c: Context<PortalEnv>) {
 		singles,
 		/** The create action's name: the single-key button's, or the pair's where a portal makes pairs only. */
 		createLabel: singles ? p.labels.generate : p.labels.pair,
-		grace,
-		graces: offeredGraces(p.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
+		...rotationOffer(api),
+	};
+}
+
+/** The rotation graces the portal offers and the one preselected: the config alone (no owner's role, no call). */
+export function rotationOffer(api: CompiledApi & { portal: Portal }): { grace: number; graces: number[] | undefined } {
+	return {
+		grace: api.portal.rotationGraceSeconds ?? api.keys.rotationGraceSeconds,
+		graces: offeredGraces(api.portal.rotationGraceChoices, api.keys.maxRotationGraceSeconds),
 	};
 }
 

@@ -65,6 +65,7 @@ import {
 	repeatedField,
 	workingKeys,
 	scopesText,
+	listField,
 } from "./present";
 import { revealed } from "./reveal";
 import { sampleCall, sampleScopes } from "./sample";
@@ -281,7 +282,8 @@ portalApp.get("/", (c) => c.redirect(`${PORTAL}/`, 308));
 portalApp.post("/find-key", async (c) => {
 	const form = await c.req.parseBody();
 	const pasted = await pastedKey(c.var.services, typeof form.q === "string" ? form.q : "");
-	const mine = pasted ? (await ownKeys(c)).some((k) => k.id === pasted.id) : false;
+	// The record names its API and owner: no listing needed (the same test as ownKey).
+	const mine = pasted ? pasted.api === c.var.grant.api && pasted.owner === c.var.grant.owner : false;
 	return c.redirect(mine ? `${PORTAL}/keys/${pasted!.id}` : awayFromKey(`${PORTAL}/`, Object.entries(form)), 303);
 });
 
@@ -366,6 +368,7 @@ function PortalForm(props: {
 	const v = props.values ?? {};
 	const bad = invalidFields(props.error);
 	const labels = props.c.var.api.portal.labels;
+	const ticked = props.scopes ?? sampleScopes(props.c.var.api);
 	// As the admin API: the first secret type offered, not whichever the config lists first (Novala's pk; a peer's suite).
 	const type = v.type ?? a.types.find((t) => props.c.var.api.keyTypes[t]?.kind === "secret") ?? a.types[0];
 	return (
@@ -419,14 +422,7 @@ function PortalForm(props: {
 					) : null}
 					{a.scopes.map((s) => (
 						<label>
-							<input
-								type="checkbox"
-								name="scopes"
-								value={s}
-								checked={(props.scopes ?? sampleScopes(props.c.var.api)).includes(s)}
-								{...fieldState(bad, "scopes")}
-							/>{" "}
-							{s}
+							<input type="checkbox" name="scopes" value={s} checked={ticked.includes(s)} {...fieldState(bad, "scopes")} /> {s}
 						</label>
 					))}
 				</fieldset>
@@ -453,12 +449,6 @@ function PortalForm(props: {
 	);
 }
 
-const list = (s: string) =>
-	s
-		.split(/[\s,]+/)
-		.map((x) => x.trim())
-		.filter(Boolean);
-
 portalApp.post("/keys", async (c) => {
 	const api = c.var.api;
 	const a = await allowed(c);
@@ -469,7 +459,7 @@ portalApp.post("/keys", async (c) => {
 	const fields = ["name", "environment", "type", "expiry", "expiresOn", "ipAllowlist", "service"];
 	const values = Object.fromEntries(fields.map((n) => [n, keptValue(one(n))]));
 	const sentScopes = ([] as unknown[]).concat(form.scopes ?? []).filter((x): x is string => typeof x === "string");
-	const allowlist = list(one("ipAllowlist"));
+	const allowlist = listField(one("ipAllowlist"));
 	const again = (message: string) =>
 		page(
 			c,

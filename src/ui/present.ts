@@ -221,9 +221,8 @@ export function expiryFrom(
 		if (custom.trim() === "") return { ok: false, message: 'Expiry: "On a date" is ticked but no date was entered.' };
 		// A day the calendar lacks (2027-02-30) is not rolled over into the next month, and a date in another form is no date
 		// (a browser QA pass; the date field sends YYYY-MM-DD, and only a hand-made form sends anything else).
-		const at = /^\d{4}-\d{2}-\d{2}$/.test(custom) ? Date.parse(`${custom}T00:00:00Z`) : Number.NaN;
-		if (!Number.isFinite(at) || new Date(at).toISOString().slice(0, 10) !== custom)
-			return { ok: false, message: "Expiry: the custom date is no date: enter it as YYYY-MM-DD, e.g. 2027-06-30." };
+		const at = realDate(custom);
+		if (at === undefined) return { ok: false, message: "Expiry: the custom date is no date: enter it as YYYY-MM-DD, e.g. 2027-06-30." };
 		if (at <= now) return { ok: false, message: "Expiry: the custom date must be in the future." };
 		return { ok: true, value: new Date(at).toISOString() };
 	}
@@ -260,6 +259,23 @@ export const PASTED_KEY_NOTICE = pastedKeyNotice("Search by name, id, the key's 
 export const looksLikeKey = (value: string): boolean => holdsCredential(value) || keyShapedIn(value).length > 0;
 
 export const keptValue = (value: string): string => (holdsAnyKey(value) ? "" : value);
+
+/** A form's list field (IP allowlist, extra scopes): its items, split at blanks and commas. */
+export const listField = (s: string | undefined): string[] =>
+	(s ?? "")
+		.split(/[\s,]+/)
+		.map((x) => x.trim())
+		.filter(Boolean);
+
+/**
+ * A plain date as the date fields send it (YYYY-MM-DD), as the Unix ms of its UTC start; undefined for anything else,
+ * and for a day the calendar lacks (2027-02-30 is not rolled over into March).
+ */
+export function realDate(day: string): number | undefined {
+	if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+	const at = Date.parse(`${day}T00:00:00Z`);
+	return Number.isFinite(at) && new Date(at).toISOString().slice(0, 10) === day ? at : undefined;
+}
 
 /**
  * What an address must never hold: a credential, a key's shape, or a key cut short

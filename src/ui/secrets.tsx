@@ -35,7 +35,7 @@ export function SecretsShown(props: {
  * A plaintext key, inline in the answer to the POST that made it (or to its page's Show
  * button): a secret key shown once, a public key said to be shown again from its page.
  */
-export function SecretBox(props: {
+function SecretBox(props: {
 	k: KeyRecord & { key: string };
 	label: string;
 	sample: SampleCall;
