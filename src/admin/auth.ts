@@ -1,3 +1,4 @@
+import { percentDecoded } from "../credentials/classify";
 import type { MiddlewareHandler } from "hono";
 import { loadConfig } from "../config/load";
 import { DEFAULT_ERROR_CONTEXT, renderError } from "../errors/render";
@@ -82,10 +83,10 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	const actor = actorFrom(actorHeader);
 	refuseKey("X-Keygate-Actor", actorHeader);
 	refuseKey("X-Keygate-Actor", actor);
-	refuseKeysInQuery(new URL(c.req.url).searchParams);
-	// The path too: `PUT /owners/{owner}` stores its owner id (a review).
 	const url = new URL(c.req.url);
-	await refuseSecretsIn([actorHeader ?? "", url.pathname, decodedPath(url.pathname), ...url.searchParams], c.env);
+	refuseKeysInQuery(url.searchParams);
+	// The path too: `PUT /owners/{owner}` stores its owner id (a review).
+	await refuseSecretsIn([actorHeader ?? "", url.pathname, percentDecoded(url.pathname), ...url.searchParams], c.env);
 	c.set("services", {
 		kv: c.env.KEYS,
 		authority: authority(c.env),
@@ -96,12 +97,3 @@ export const adminAuth: MiddlewareHandler<AdminEnv> = async (c, next) => {
 	});
 	await next();
 };
-
-/** A path with its escapes undone, or as it is when they cannot be. */
-function decodedPath(path: string): string {
-	try {
-		return decodeURIComponent(path);
-	} catch {
-		return path;
-	}
-}

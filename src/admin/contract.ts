@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { BLANK_MESSAGE, doc, int, MAX_GRACE_SECONDS, RateLimitSchema, text } from "../config/schema";
+import { doc, int, MAX_GRACE_SECONDS, RateLimitSchema, text } from "../config/schema";
 import { KeyRecordSchema, OWNER_ID_CHARS, SCOPE_TOKEN } from "../keys/record";
 import { parseCidr } from "../util/ip";
 
@@ -23,8 +23,9 @@ export const ADMIN_FAILURE_WINDOW_SECONDS = 60;
 
 // A blank name would leave a key with no visible name: an empty link in the list, nothing to type to delete it.
 // Blank also counts invisible and blank-looking characters (U+200B, U+2800, U+3164, …), which `trim` keeps.
-const BLANK = /^[\p{White_Space}\p{Cf}\u2800\u3164\u115F\u1160\uFFA0]*$/u;
-const name = text(1, 200).check(z.refine((s) => !BLANK.test(s), BLANK_MESSAGE));
+// `+`, not `*`: the empty name is minLength's to refuse, said once (a browser QA pass read "at least 1 character; must not be blank").
+const BLANK = /^[\p{White_Space}\p{Cf}\u2800\u3164\u115F\u1160\uFFA0]+$/u;
+const name = text(1, 200).check(z.refine((s) => !BLANK.test(s), "must not be blank"));
 // Scope tokens (keys/record.ts): X-Keygate-Scopes joins them with a comma.
 const scopes = z
 	.array(text(1, 100).check(z.regex(SCOPE_TOKEN, "a scope is printable ASCII with no spaces, commas, quotes or backslashes")))

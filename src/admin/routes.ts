@@ -51,6 +51,7 @@ import {
 	showKey,
 	updateKey,
 	type CreatedKey,
+	pick,
 } from "./service";
 
 const fail = (reason: Reason, message?: string) => renderError(reason, DEFAULT_ERROR_CONTEXT, { message });
@@ -203,13 +204,11 @@ adminApp.post("/portal-sessions", async (c) => {
 	const api = body.api === undefined ? s.config.apis[0]! : s.config.apis.find((a) => a.name === body.api);
 	if (!api) throw new AdminError("invalid_request", `api: "${body.api}" is not a configured API`);
 	if (!api.portal) throw new AdminError("invalid_request", `api: "${api.name}" has no portal block in the config`);
-	if (body.tier !== undefined && !Object.hasOwn(api.tiers, body.tier))
-		throw new AdminError("invalid_request", `tier: "${body.tier}" is not one of ${Object.keys(api.tiers).join(", ")}`);
 	const entry = await issueEntry(c.env.KEYS, {
 		api: api.name,
 		owner: body.owner,
 		returnUrl: body.returnUrl ?? null,
-		...(body.tier === undefined ? {} : { tier: body.tier }),
+		...(body.tier === undefined ? {} : { tier: pick("tier", body.tier, api.tiers, api.defaultTier) }),
 	});
 	const url = `${new URL(c.req.url).origin}/_keygate/portal/enter?token=${entry.token}`;
 	return c.json({ url, expiresAt: new Date(entry.expiresAt).toISOString() } satisfies PortalSessionView, 201);

@@ -1,3 +1,4 @@
+import { tierOpenIn } from "../config/schema";
 import type { CompiledApi, CompiledConfig } from "../config/load";
 import { withoutKeyMaterial } from "../credentials/classify";
 import { randomId, secretsEqual, sha256Hex } from "../keys/crypto";
@@ -74,7 +75,7 @@ function resolveApi(s: Services, name: string | undefined): CompiledApi {
 	return api;
 }
 
-function pick(field: string, value: string | undefined, allowed: Record<string, unknown>, fallback: string): string {
+export function pick(field: string, value: string | undefined, allowed: Record<string, unknown>, fallback: string): string {
 	const chosen = value ?? fallback;
 	if (!(chosen in allowed)) {
 		throw new AdminError("invalid_request", `${field}: "${chosen}" is not one of ${Object.keys(allowed).join(", ")}`);
@@ -99,11 +100,10 @@ function settle(api: CompiledApi, input: KeyFields) {
 
 /** An environment open to some tiers only (`environments.<env>.tiers`) takes no key of another tier. */
 export function tierInEnvironment(api: CompiledApi, environment: string, tier: string, then?: string): void {
-	const open = api.environments[environment]?.tiers;
-	if (open && !open.includes(tier))
+	if (!tierOpenIn(api, environment, tier))
 		throw new AdminError(
 			"invalid_request",
-			`tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${open.join(", ")}${then ? `; ${then}` : ""}`,
+			`tier: "${tier}" keys may not be made in environment "${environment}", which is open to ${api.environments[environment]!.tiers!.join(", ")}${then ? `; ${then}` : ""}`,
 		);
 }
 
@@ -259,6 +259,13 @@ async function save(s: Services, stored: StoredKey, before?: StoredKey): Promise
 	const status = await statusOf(s, stored.id);
 	// A change racing a delete must not write the key back.
 	if (status.deletedAt !== null) throw new AdminError("key_not_found", `No key with id "${stored.id}" exists.`);
+	// An owner change: the old owner's index entry goes before the record is written, so a revoke or rotate saving
+	// meanwhile under the old owner writes it again (a review: deleted after, the index could lack the owner the record
+	// names); the rollback below puts it back. A failed delete leaves an entry the portal drops (it reads each record).
+	if (before?.owner && before.owner !== stored.owner)
+		await s.kv
+			.delete(kvKey.owned(before.api, before.owner, stored.id))
+			.catch((e: unknown) => logEvent("owner_index_stale", { keyId: stored.id, error: String(e) }));
 	const merged = withStatus(stored, status);
 	await step("kv_failed", "updating the key record", () =>
 		putKey(s.kv, merged).catch(async (e) => {
@@ -308,16 +315,7 @@ export async function updateKey(s: Services, id: string, patch: UpdateKeyInput):
 			"invalid_request",
 			`${patch.rateLimit ? "rateLimit.shards" : patch.tier !== undefined ? "tier" : "rateLimit"}: would change the key's number of shards (${shards} to ${wanted}), which is fixed when a key is made; create a new key with the shards it needs`,
 		);
-	// The old owner's index entry goes first: a revoke or rotate saving the record meanwhile with the old owner writes
-	// it again, so the index never lacks the owner the record names (a review: deleted after, it could). A failed save
-	// puts the entry back; a failed delete leaves an entry the portal drops (it reads each record).
-	const movedFrom = stored.owner !== null && stored.owner !== next.owner ? kvKey.owned(stored.api, stored.owner, id) : null;
-	if (movedFrom) await s.kv.delete(movedFrom).catch((e: unknown) => logEvent("owner_index_stale", { keyId: id, error: String(e) }));
-	const record = await save(s, next, stored).catch(async (e: unknown) => {
-		// Not saved (the record still names the old owner): its entry back.
-		if (movedFrom) await s.kv.put(movedFrom, "").catch(() => undefined);
-		throw e;
-	});
+	const record = await save(s, next, stored);
 	await audit(s, { action: "key.updated", api: stored.api, keyId: id, owner: next.owner, details: { fields: Object.keys(patch) } });
 	return record;
 }

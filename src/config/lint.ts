@@ -1,4 +1,4 @@
-import { prefixKey, type Config } from "./schema";
+import { prefixKey, type Config, tierOpenIn } from "./schema";
 
 /**
  * A lint: a config keygate runs, but that probably does not do what its author meant.
@@ -32,9 +32,9 @@ export function lintConfig(config: Config): ConfigLint[] {
 				});
 		}
 		// External JWTs count under the first environment, with their tierClaim's tier or defaultTier: tiers there can refuse them all.
-		const [first, firstEnv] = Object.entries(api.environments)[0] ?? [];
+		const first = Object.keys(api.environments)[0];
 		const issuers = api.oauth?.externalIssuers ?? [];
-		if (first && firstEnv?.tiers && issuers.length > 0 && !firstEnv.tiers.includes(api.defaultTier))
+		if (first && issuers.length > 0 && !tierOpenIn(api, first, api.defaultTier))
 			lints.push({
 				field: `${at}.environments.${first}.tiers`,
 				message: `external JWTs count under the first environment ("${first}"), with their issuer's tierClaim tier or else defaultTier ("${api.defaultTier}"), which is not listed here: every JWT without a listed tier in its claim is refused with 403; list "${api.defaultTier}", or have every issuer name a listed tier`,

@@ -36,9 +36,6 @@ export function doc<T extends z.ZodMiniType>(schema: T, description: string): T 
 
 export const int = (min: number, max?: number) =>
 	max === undefined ? z.int().check(z.minimum(min)) : z.int().check(z.minimum(min), z.maximum(max));
-/** The admin contract's refusal of a blank name, which describeIssues drops beside another reason for the same field. */
-export const BLANK_MESSAGE = "must not be blank";
-
 export const text = (min = 1, max = 10_000) => z.string().check(z.minLength(min), z.maxLength(max));
 const strings = (min = 0) => z.array(text()).check(z.minLength(min));
 
@@ -158,6 +155,16 @@ const KeyTypeSchema = z.strictObject({
 	),
 	readOnly: doc(z._default(z.boolean(), false), "Keys of this type may only GET, HEAD and OPTIONS."),
 });
+
+/** Whether keys of `tier` may be made and work in `environment` (`environments.<env>.tiers`; absent: every tier). */
+export function tierOpenIn(
+	api: { environments: Record<string, { tiers?: readonly string[] }> },
+	environment: string,
+	tier: string,
+): boolean {
+	const open = api.environments[environment]?.tiers;
+	return !open || open.includes(tier);
+}
 
 const EnvironmentSchema = z.strictObject({
 	origin: doc(z.url({ protocol: /^https?$/ }), "Base URL requests for keys of this environment go to."),

@@ -18,13 +18,15 @@ export const kvKey = {
 
 export async function putKey(kv: KVNamespace, key: StoredKey): Promise<void> {
 	const value = JSON.stringify(key);
-	// The id entry is written first: it is what the admin API retries from if a later write fails.
-	await kv.put(kvKey.byId(key.id), value);
-	await Promise.all([
-		kv.put(kvKey.byHash(key.hash), value),
-		kv.put(kvKey.index(key.api, key.id), ""),
+	// The id entry is written first: it is what the admin API retries from if a later write fails. The owner's entry
+	// beside it, settled either way, so a rollback to the old record restores its owner's entry even when the id
+	// entry's write fails again (an entry ahead of its record is harmless: the portal reads each record).
+	const first = await Promise.allSettled([
+		kv.put(kvKey.byId(key.id), value),
 		key.owner === null ? undefined : kv.put(kvKey.owned(key.api, key.owner, key.id), ""),
 	]);
+	for (const r of first) if (r.status === "rejected") throw r.reason;
+	await Promise.all([kv.put(kvKey.byHash(key.hash), value), kv.put(kvKey.index(key.api, key.id), "")]);
 }
 
 export async function removeKey(kv: KVNamespace, key: StoredKey): Promise<void> {
@@ -60,7 +62,7 @@ export function listKeys(kv: KVNamespace, api: string | undefined, cursor: strin
 
 /** One owner's keys of one API, from the owner index (an entry left by an owner change is the caller's to drop). */
 export function listOwnerKeys(kv: KVNamespace, api: string, owner: string, cursor: string | undefined, limit = 1000): Promise<KeyPage> {
-	return listPrefix(kv, `owner:${api}:${owner}:`, cursor, limit);
+	return listPrefix(kv, kvKey.owned(api, owner, ""), cursor, limit);
 }
 
 /** KV reads up to 100 keys in one operation; a Worker may make about 1,000 KV operations per request. */

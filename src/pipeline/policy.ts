@@ -1,3 +1,4 @@
+import { tierOpenIn } from "../config/schema";
 import type { MiddlewareHandler } from "hono";
 import { authority, countingGrants, deadReason } from "../authority/client";
 import type { CompiledApi } from "../config/load";
@@ -33,8 +34,7 @@ export function authorize(
 ): Reason | undefined {
 	if (!route && api.unmatchedRoutes === "deny") return "route_denied";
 	// An environment open to some tiers only: a key made before the config said so, or moved to another tier, works no more.
-	const open = api.environments[principal.environment]?.tiers;
-	if (open && !open.includes(principal.tier)) return "tier_not_in_environment";
+	if (!tierOpenIn(api, principal.environment, principal.tier)) return "tier_not_in_environment";
 	if (principal.keyType !== null && api.readOnlyTypes.has(principal.keyType) && !SAFE_METHODS.has(method)) return "read_only_key";
 	if (route && !route.scopes.every((s) => principal.scopes.includes(s))) return "missing_scope";
 	if (owner) {

@@ -193,7 +193,7 @@ describe("environments: Development, Production and a custom one (staging), each
 		});
 		expect(pair.status).toBe(400);
 		expect((await env.KEYS.list({ prefix: "api:novu:" })).keys.length).toBe(before);
-		// A Team key there works; moved to Free it is refused (403), and the origin hears of neither refusal.
+		// A Team key there works, and a move to Free is refused (400); the origin hears of no refusal.
 		const team = await secretKey("novu", "staging");
 		const moved = await novu.admin(`/keys/${team.id}`, { method: "PATCH", body: JSON.stringify({ tier: "free" }) });
 		expect(moved.status).toBe(400);

@@ -106,9 +106,12 @@ describe("a session's tier (the customer's plan) and environments open to some t
 	});
 
 	it("POST /portal-sessions with a tier the API does not have is 400 and opens nothing", async () => {
+		const entries = async () => (await env.KEYS.list({ prefix: "portal-entry:" })).keys.length;
+		const before = await entries();
 		const res = await gatewayFor(novu).admin("/portal-sessions", post({ owner: "cust_x", tier: "gold" }));
 		expect(res.status).toBe(400);
 		expect(await res.json()).toEqual({ error: "invalid_request", message: 'tier: "gold" is not one of free, pro, team, enterprise' });
+		expect(await entries()).toBe(before);
 	});
 });
 
@@ -1028,6 +1031,7 @@ describe("one owner's keys only", () => {
 		}
 		expect(identifierPages).toBe(2);
 		// An identifier's page shows no rate limit of its own: nothing is counted against it. A secret key's shows its tier's.
+		let secretPages = 0;
 		for (const id of ids) {
 			const keyPage = await (await ui(`${PORTAL}/keys/${id}`, { cookie, bindings })).text();
 			const limit = keyPage.match(/<dt>Rate limit<\/dt><dd>([^<]*)<\/dd>/)?.[1];
@@ -1035,6 +1039,7 @@ describe("one owner's keys only", () => {
 				expect(limit).toBe("none: it authorizes no request alone, so nothing is counted against it");
 				continue;
 			}
+			secretPages++;
 			// Novu's secret key "grants full administrative access": no route asks for a scope, so "none" would mislead (a seed-page pass).
 			expect(keyPage).toContain("<dt>Scopes</dt><dd>none needed: no route of this API asks for a scope</dd>");
 			// Novu's per-category budgets are named beside the tier's own (a seed-page pass: only the 550 per 5 s was shown).
@@ -1042,6 +1047,7 @@ describe("one owner's keys only", () => {
 				"550 per 5 s, at most 550 per second (tier free); and per endpoint category, each its own budget: trigger 300 per 5 s, at most 300 per second; configuration 100 per 5 s, at most 100 per second; other 150 per 5 s, at most 150 per second",
 			);
 		}
+		expect(secretPages).toBe(2);
 		// Once its secret is revoked, an identifier counts, or revoking secrets would let identifiers pile up (a review):
 		// still no room until the orphan goes too.
 		const keys = await (await gw.admin("/keys?api=novu")).json<{ data: { id: string; kind: string; pairId: string; name: string }[] }>();
